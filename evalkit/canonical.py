@@ -1,0 +1,94 @@
+"""The in-memory form of canonical tables, shared by readers, validation, store and analyses.
+
+A *raw frame* is what a reader returns: every cell a string (or missing), the
+columns already mapped to canonical names, plus provenance columns.
+A *canonical frame* holds only rows that passed validation, typed from the
+Table Schema:
+
+======== ===========================================
+schema   pandas dtype
+======== ===========================================
+string   ``"string"`` (missing = ``pd.NA``)
+integer  ``"Int64"``
+number   ``"float64"`` (missing = NaN)
+date     ``"datetime64[ns]"`` at midnight (missing = NaT)
+boolean  ``"boolean"``
+======== ===========================================
+
+Both kinds carry the provenance columns below, so every problem and every
+stored row can be traced to the provider's file and row as they see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import pandas as pd
+
+SOURCE_FILE: Final = "source_file"
+"""Name of the provider's file a row came from."""
+SOURCE_SHEET: Final = "source_sheet"
+"""Worksheet name for Excel files (missing for CSV)."""
+SOURCE_ROW: Final = "source_row"
+"""Row number as the provider sees it in a spreadsheet: the header is row 1, the first data row is 2."""
+PROVENANCE_COLUMNS: Final = (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
+
+DTYPES: Final = {
+    "string": "string",
+    "integer": "Int64",
+    "number": "float64",
+    "date": "datetime64[ns]",
+    "boolean": "boolean",
+}
+
+REPORT_COLUMNS: Final = ("file", "sheet", "table", "source_row", "column", "value", "rule", "message", "severity")
+"""Columns of a validation report, one row per problem.
+
+``severity`` is ``"error"`` (the row is quarantined) or ``"warning"`` (the row is
+kept; the provider should check it). ``rule`` is a machine-readable reason code
+such as ``required``, ``type``, ``enum``, ``minimum``, ``maximum``, ``pattern``,
+``unique``, ``foreign_key``, ``ambiguous_date``, ``future_date``,
+``before_referral``, ``unknown_instrument``, ``item_range``, ``identifier_column``.
+"""
+
+
+def empty_report() -> pd.DataFrame:
+    """A validation report with no rows and the standard columns."""
+    return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "source_row" else "string") for c in REPORT_COLUMNS})
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What validating a set of raw frames produced.
+
+    Attributes
+    ----------
+    tables
+        Canonical, typed frames of the rows that passed (keyed by table name),
+        each with the provenance columns.
+    quarantine
+        Per table, the raw rows that failed (strings as uploaded, provenance
+        columns, and a ``reasons`` column joining that row's error messages).
+    report
+        Every problem found, one row each, with :data:`REPORT_COLUMNS`.
+    """
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
+    report: pd.DataFrame = field(default_factory=empty_report)
+
+    @property
+    def n_errors(self) -> int:
+        """Number of error rows in the report."""
+        return int((self.report["severity"] == "error").sum())
+
+    @property
+    def n_warnings(self) -> int:
+        """Number of warning rows in the report."""
+        return int((self.report["severity"] == "warning").sum())
+
+    @property
+    def ok(self) -> bool:
+        """True when no error was found."""
+        return self.n_errors == 0
