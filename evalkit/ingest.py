@@ -1,0 +1,689 @@
+"""Storing validated uploads: one transaction per upload, upsert by natural key, audit, quarantine, rollback.
+
+An upload is a :class:`~evalkit.canonical.ValidationResult` from one provider
+file. :func:`ingest` stores it in **one transaction**:
+
+1. ids are pseudonymised (:mod:`evalkit.pseudonymise`) and any column that
+   looks like a direct identifier refuses the whole upload;
+2. an upload record is written (provider, UTC time, file name, SHA-256, user);
+3. per table, in load order, valid rows are compared with stored rows by
+   natural key in pandas: new rows are bulk-inserted, changed rows are
+   bulk-updated after their old values are written to ``audit_history``, and
+   unchanged rows are left alone (re-uploading a file is a no-op);
+4. rows the store cannot accept (a key repeated within the upload, a
+   reference to a programme, participant or group session that is neither
+   stored nor in the upload) join the validation's invalid rows in the
+   ``quarantine`` table with their reasons and provenance - never dropped;
+5. the upload record gets its counts.
+
+Provider scoping: every row belongs to a provider through its programme. An
+upload that would add or change a row of another provider's programme (or a
+programme row naming another provider) is refused whole with
+:class:`ProviderConflict`; nothing is stored.
+
+Rollback (:func:`rollback`) restores the state before an upload exactly. It
+is allowed only for a provider's **newest** stored upload (roll back newest
+first); this keeps every row an upload touched untouched since, so restoring
+from the audit history is exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from os import PathLike
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from evalkit.access import Scope
+from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
+from evalkit.errors import AccessDenied, StoreError
+from evalkit.pseudonymise import key_check, load_secret, pseudonymise_frame, refuse_identifiers
+from evalkit.schemas import TABLE_NAMES, table_schema
+from evalkit.store import _tables as T
+from evalkit.store._engine import Store
+from evalkit.store._frames import differs, from_json_rows, json_rows, raw_strings, records, to_canonical
+
+__all__ = [
+    "ProviderConflict",
+    "RollbackSummary",
+    "UploadSummary",
+    "ingest",
+    "resubmit",
+    "rollback",
+    "sha256_file",
+]
+
+Progress = Callable[[float, str], None]
+_CHUNK = 10_000
+_KEY_CHECK = "pseudonym_key_check"
+
+
+class ProviderConflict(AccessDenied):
+    """An upload would add or change rows of another provider; it was refused whole."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _frozen(d: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    """What one upload did.
+
+    Attributes
+    ----------
+    upload_id
+        Id of the upload record.
+    accepted, inserted, updated, unchanged, quarantined
+        Rows per table: ``accepted = inserted + updated + unchanged`` (valid rows
+        now stored as sent); ``quarantined`` rows were kept aside for correction.
+    resolved
+        Quarantined rows of an earlier upload this re-submission resolved.
+    """
+
+    upload_id: int
+    provider: str
+    file_name: str
+    accepted: Mapping[str, int]
+    inserted: Mapping[str, int]
+    updated: Mapping[str, int]
+    unchanged: Mapping[str, int]
+    quarantined: Mapping[str, int]
+    resolved: int = 0
+
+    @property
+    def total_accepted(self) -> int:
+        return sum(self.accepted.values())
+
+    @property
+    def total_inserted(self) -> int:
+        return sum(self.inserted.values())
+
+    @property
+    def total_updated(self) -> int:
+        return sum(self.updated.values())
+
+    @property
+    def total_unchanged(self) -> int:
+        return sum(self.unchanged.values())
+
+    @property
+    def total_quarantined(self) -> int:
+        return sum(self.quarantined.values())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table (load order) plus a ``total`` row.
+
+        Columns: ``table``, ``accepted``, ``inserted``, ``updated``,
+        ``unchanged``, ``quarantined``.
+        """
+        cols = ("accepted", "inserted", "updated", "unchanged", "quarantined")
+        tables = [t for t in TABLE_NAMES if any(t in getattr(self, c) for c in cols)]
+        rows = [[t, *(int(getattr(self, c).get(t, 0)) for c in cols)] for t in tables]
+        rows.append(["total", *(int(getattr(self, f"total_{c}")) for c in cols)])
+        frame = pd.DataFrame(rows, columns=["table", *cols])
+        return frame.astype({"table": "string"})
+
+    def __str__(self) -> str:
+        return (
+            f"upload {self.upload_id} ({self.file_name}, {self.provider}): {self.total_accepted} rows accepted "
+            f"({self.total_inserted} new, {self.total_updated} updated, {self.total_unchanged} unchanged), "
+            f"{self.total_quarantined} quarantined"
+        )
+
+
+@dataclass(frozen=True)
+class RollbackSummary:
+    """What :func:`rollback` undid: rows removed and restored per table, quarantine rows removed."""
+
+    upload_id: int
+    removed: Mapping[str, int] = field(default_factory=dict)
+    restored: Mapping[str, int] = field(default_factory=dict)
+    quarantine_removed: int = 0
+    quarantine_reopened: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"upload {self.upload_id} rolled back: {sum(self.removed.values())} rows removed, "
+            f"{sum(self.restored.values())} restored, {self.quarantine_removed} quarantined rows removed"
+        )
+
+
+def sha256_file(path: str | PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, as 64 hex digits."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- preparing (no database)
+
+
+def _prepare(
+    result: ValidationResult, *, provider: str, secret: bytes
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Pseudonymise, refuse identifiers, check columns; returns (valid, quarantine) frames per table."""
+    unknown = [t for t in (*result.tables, *result.quarantine) if t not in TABLE_NAMES]
+    if unknown:
+        raise ValueError(f"result tables must be among {list(TABLE_NAMES)}; got {sorted(set(unknown))}")
+    present = {n: f for n, f in result.tables.items() if f is not None and not f.empty}
+    bad_rows = {n: f for n, f in result.quarantine.items() if f is not None and not f.empty}
+    # refuse before pseudonymising: ids that are NHS numbers, emails or phone numbers are refused too
+    refuse_identifiers(present)
+    refuse_identifiers({n: f.drop(columns=["reasons"], errors="ignore") for n, f in bad_rows.items()})
+    valid: dict[str, pd.DataFrame] = {}
+    for name in TABLE_NAMES:
+        if name not in present:
+            continue
+        frame = present[name]
+        stored = {c.name for c in T.canonical[name].columns}
+        extra = [c for c in frame.columns if c not in stored]
+        if extra:
+            raise StoreError(
+                f"table {name}: columns {extra} are not stored by this database version "
+                f"(stored: the Table Schema's columns). Nothing was stored."
+            )
+        schema = table_schema(name)
+        missing_key = [c for c in schema.primary_key if c not in frame.columns]
+        if missing_key:
+            raise ValueError(f"table {name}: key columns {missing_key} are missing")
+        frame = pseudonymise_frame(frame, secret=secret, namespace=provider)
+        for col in PROVENANCE_COLUMNS:
+            if col not in frame.columns:
+                frame[col] = pd.NA
+        valid[name] = to_canonical(frame, name).reset_index(drop=True)
+    quarantined: dict[str, pd.DataFrame] = {}
+    for name, frame in bad_rows.items():
+        frame = pseudonymise_frame(frame, secret=secret, namespace=provider)
+        if "reasons" not in frame.columns:
+            frame["reasons"] = "invalid row"
+        quarantined[name] = frame.reset_index(drop=True)
+    return valid, quarantined
+
+
+# --------------------------------------------------------------------------- database helpers
+
+
+def _in(conn: sa.Connection, col: sa.Column[Any], values: list[Any]) -> list[sa.ColumnElement[bool]]:
+    """Conditions ``col IN values`` in chunks (one ``= ANY(array)`` on PostgreSQL)."""
+    if conn.dialect.name == "postgresql" and isinstance(col.type, sa.Text):
+        return [col == sa.any_(sa.bindparam(f"vals_{col.name}", values, type_=postgresql.ARRAY(sa.Text)))]
+    return [col.in_(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
+
+
+def _fetch(conn: sa.Connection, table: str, by: str, values: Iterable[Any],
+           columns: list[str] | None = None) -> pd.DataFrame:
+    """Stored rows of ``table`` whose column ``by`` is among ``values``, typed canonically."""
+    t = T.canonical[table]
+    cols = [t.c[c] for c in columns] if columns else list(t.columns)
+    vals = [v for v in pd.unique(pd.Series(list(values), dtype=object)) if v is not None and v is not pd.NA]
+    parts = []
+    if vals:
+        for cond in _in(conn, t.c[by], vals):
+            res = conn.execute(sa.select(*cols).where(cond))
+            parts.append(pd.DataFrame(res.fetchall(), columns=list(res.keys())))
+    if not parts:
+        return to_canonical(pd.DataFrame({c.name: pd.Series(dtype=object) for c in cols}), table)
+    return to_canonical(pd.concat(parts, ignore_index=True), table)
+
+
+def _owners(conn: sa.Connection, programme_ids: Iterable[str]) -> dict[str, str]:
+    stored = _fetch(conn, "programmes", "programme_id", programme_ids, ["programme_id", "provider"])
+    return dict(zip(stored["programme_id"], stored["provider"], strict=True))
+
+
+def _refuse(provider: str, what: str, rows: pd.DataFrame, cols: list[str], owner_col: str | None) -> None:
+    sample = rows.head(3)
+    shown = "; ".join(
+        ", ".join(f"{c}={r[c]}" for c in cols) + (f" (provider {r[owner_col]!s})" if owner_col else "")
+        for _, r in sample.iterrows()
+    )
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    raise ProviderConflict(
+        f"upload refused: provider {provider!r} may not {what}: {shown}{more}. Nothing was stored. "
+        "Check the programme ids (they must be unique across providers) and --provider."
+    )
+
+
+class _Run:
+    """State of one ingest transaction."""
+
+    def __init__(self, conn: sa.Connection, provider: str, upload_id: int, progress: Progress | None,
+                 total_rows: int) -> None:
+        self.conn = conn
+        self.provider = provider
+        self.upload_id = upload_id
+        self.progress = progress
+        self.total = max(total_rows, 1)
+        self.done = 0
+        self.owner: dict[str, str] = {}
+        self.accepted_keys: dict[str, pd.DataFrame] = {}
+        self.store_quarantine: dict[str, list[pd.DataFrame]] = {}
+        self.counts: dict[str, dict[str, int]] = {k: {} for k in ("inserted", "updated", "unchanged")}
+
+    def tick(self, n: int, message: str) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(min(self.done / self.total, 1.0), message)
+
+    def quarantine_rows(self, table: str, rows: pd.DataFrame, reasons: pd.Series | str) -> None:
+        raw = raw_strings(rows, table)
+        raw["reasons"] = reasons if isinstance(reasons, str) else reasons.astype("string").to_numpy()
+        self.store_quarantine.setdefault(table, []).append(raw)
+
+
+def _check_programmes(run: _Run, valid: dict[str, pd.DataFrame]) -> None:
+    """Refuse programme rows naming another provider, and rows of programmes owned by another provider."""
+    ids = set()
+    for frame in valid.values():
+        if "programme_id" in frame.columns:
+            ids |= set(frame["programme_id"].dropna())
+    run.owner = _owners(run.conn, ids)
+    prog = valid.get("programmes")
+    if prog is not None:
+        bad = prog[prog["provider"].fillna("").str.strip() != run.provider]
+        if len(bad):
+            _refuse(run.provider, "upload programme rows naming another provider", bad, ["programme_id"],
+                    "provider")
+    owned = pd.Series(run.owner, dtype=object)
+    foreign = sorted(owned.index[owned != run.provider])
+    if foreign:
+        rows = pd.DataFrame({"programme_id": foreign, "provider": owned[foreign].to_numpy()})
+        _refuse(run.provider, "add or change rows of programmes that belong to another provider", rows,
+                ["programme_id"], "provider")
+
+
+def _references(table: str) -> list[tuple[str, str, str]]:
+    """(column, target table, target column) this table's rows must find."""
+    refs = [(fk["fields"][0], fk["reference"]["resource"], fk["reference"]["fields"][0])
+            for fk in table_schema(table).foreign_keys]
+    if table in ("contacts", "measures") and not any(c == "programme_id" for c, _, _ in refs):
+        refs.insert(0, ("programme_id", "programmes", "programme_id"))
+    return refs
+
+
+def _check_references(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows whose references are neither stored nor in this upload; refuse foreign ones."""
+    keep = np.ones(len(frame), dtype=bool)
+    reasons = np.full(len(frame), "", dtype=object)
+    for col, target, tcol in _references(table):
+        if col not in frame.columns:
+            continue
+        vals = frame[col]
+        present = vals.notna().to_numpy()
+        if target == "programmes":
+            accepted = run.accepted_keys.get("programmes")
+            ids = set(run.owner) | (set(accepted["programme_id"]) if accepted is not None else set())
+            known = vals.isin(list(ids)).to_numpy()
+        else:
+            in_upload = run.accepted_keys.get(target)
+            known_up = vals.isin(in_upload[tcol]) if in_upload is not None else pd.Series(False, index=frame.index)
+            need = vals[present & ~known_up.to_numpy()].dropna().unique().tolist()
+            stored = _fetch(run.conn, target, tcol, need, [tcol, "programme_id"])
+            if len(stored):
+                stored["provider"] = stored["programme_id"].map(_owners(run.conn, stored["programme_id"]))
+                foreign = stored[stored["provider"] != run.provider]
+                if len(foreign):
+                    _refuse(run.provider, f"refer to {target} of another provider", foreign, [tcol], "provider")
+            known = (known_up | vals.isin(stored[tcol])).to_numpy()
+        missing = present & ~known
+        if missing.any():
+            keep &= ~missing
+            msg = f"foreign_key: {col} not found in {target} (neither stored nor in this upload)"
+            reasons[missing] = np.where(reasons[missing] == "", msg, reasons[missing] + "; " + msg)
+    bad = ~keep
+    if bad.any():
+        run.quarantine_rows(table, frame[bad], pd.Series(reasons[bad]))
+    return frame[keep].reset_index(drop=True)
+
+
+def _drop_duplicate_keys(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    key = list(table_schema(table).primary_key)
+    dup = frame.duplicated(key, keep=False).to_numpy()
+    if dup.any():
+        run.quarantine_rows(
+            table, frame[dup],
+            f"duplicate_key: another row of this upload has the same {', '.join(key)}; keep one and re-submit",
+        )
+    return frame[~dup].reset_index(drop=True)
+
+
+def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
+    """Insert new rows, audit and update changed ones, count unchanged ones (vectorised)."""
+    schema = table_schema(table)
+    key = list(schema.primary_key)
+    t = T.canonical[table]
+    stored = _fetch(run.conn, table, key[0], frame[key[0]].dropna().unique().tolist())
+    if len(stored) and table != "programmes":  # programmes were checked by _check_programmes
+        owner = stored["programme_id"].map(_owners(run.conn, stored["programme_id"].unique().tolist()))
+        foreign = stored.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
+        if len(foreign):
+            _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
+    stored = stored.rename(columns={c: f"{c}__old" for c in stored.columns if c not in key})
+    merged = frame.merge(stored, on=key, how="left", indicator=True)
+    new_mask = (merged["_merge"] == "left_only").to_numpy()
+    data_cols = [c for c in frame.columns if c not in key and c not in PROVENANCE_COLUMNS]
+    changed_mask = np.zeros(len(merged), dtype=bool)
+    for c in data_cols:
+        changed_mask |= differs(merged[c], merged[f"{c}__old"])
+    changed_mask &= ~new_mask
+
+    new = frame.loc[new_mask]
+    if len(new):
+        recs = records(new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id), table)
+        run.conn.execute(t.insert(), recs)
+
+    changed = merged.loc[changed_mask]
+    if len(changed):
+        old_cols = [c.name for c in t.columns]
+        old = changed[[c if c in key else f"{c}__old" for c in old_cols]]
+        old.columns = old_cols
+        now = datetime.now(UTC)
+        audit = pd.DataFrame({
+            "table_name": table,
+            "row_id": old["row_id"].to_numpy(),
+            "row_key": json_rows(old[key], table),
+            "old_row": json_rows(old, table),
+            "new_upload_id": run.upload_id,
+        })
+        audit_recs = records(audit, "audit")
+        for r in audit_recs:
+            r["changed_at"] = now
+        run.conn.execute(T.audit_history.insert(), audit_recs)
+        set_cols = [c for c in frame.columns if c not in key]
+        upd = changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"])
+        stmt = (
+            sa.update(t)
+            .where(t.c.row_id == sa.bindparam("b_row_id"))
+            .values({c: sa.bindparam(f"b_{c}") for c in [*set_cols, "upload_id"]})
+        )
+        run.conn.execute(stmt, records(upd, table, rename={c: f"b_{c}" for c in upd.columns}))
+
+    run.counts["inserted"][table] = int(new_mask.sum())
+    run.counts["updated"][table] = int(changed_mask.sum())
+    run.counts["unchanged"][table] = int(len(merged) - new_mask.sum() - changed_mask.sum())
+    run.accepted_keys[table] = frame[key]
+
+
+def _quarantine_records(frame: pd.DataFrame, table: str, upload_id: int) -> list[dict[str, Any]]:
+    meta = {c: frame[c] if c in frame.columns else pd.Series(pd.NA, index=frame.index)
+            for c in (*PROVENANCE_COLUMNS, "reasons")}
+    body = frame.drop(columns=[c for c in (*PROVENANCE_COLUMNS, "reasons") if c in frame.columns])
+    body = body.astype(object).where(body.notna(), None).astype("string")
+    text = body.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(body) else []
+    src_row = pd.to_numeric(meta[SOURCE_ROW].astype(object).where(meta[SOURCE_ROW].notna(), np.nan))
+    out = pd.DataFrame({
+        "upload_id": upload_id,
+        "table_name": table,
+        "source_file": meta[PROVENANCE_COLUMNS[0]].astype("string"),
+        "source_sheet": meta[PROVENANCE_COLUMNS[1]].astype("string"),
+        "source_row": src_row.astype("Int64"),
+        "reasons": meta["reasons"].astype("string").fillna("invalid row"),
+        "row_json": text,
+        "status": "open",
+    })
+    return records(out, "quarantine")
+
+
+def _ingest_tx(
+    conn: sa.Connection,
+    valid: dict[str, pd.DataFrame],
+    quarantined: dict[str, pd.DataFrame],
+    *,
+    provider: str,
+    file_name: str,
+    sha256: str,
+    user: str | None,
+    fingerprint: str,
+    resolves: int | None,
+    progress: Progress | None,
+) -> UploadSummary:
+    stored_check = conn.execute(sa.select(T.store_meta.c.value).where(T.store_meta.c.key == _KEY_CHECK)).scalar()
+    if stored_check is None:
+        conn.execute(T.store_meta.insert().values(key=_KEY_CHECK, value=fingerprint))
+    elif stored_check != fingerprint:
+        raise StoreError(
+            "this database was filled with a different pseudonymisation secret: ids of this upload would not "
+            "match the stored ones. Use the deployment's secret (EVALKIT_SECRET or EVALKIT_SECRET_FILE). "
+            "Nothing was stored."
+        )
+    if resolves is not None:
+        earlier = conn.execute(sa.select(T.uploads.c.provider, T.uploads.c.status)
+                               .where(T.uploads.c.upload_id == resolves)).one_or_none()
+        if earlier is None:
+            raise StoreError(f"there is no upload {resolves} to re-submit corrections for")
+        if earlier.provider != provider or earlier.status != "stored":
+            raise StoreError(
+                f"upload {resolves} is by {earlier.provider!r} with status {earlier.status!r}; corrections can "
+                f"only be re-submitted by the same provider for a stored upload"
+            )
+    upload_id = int(conn.execute(
+        T.uploads.insert().values(
+            provider=provider, uploaded_at=datetime.now(UTC), file_name=file_name, sha256=sha256,
+            user_name=user, status="in_progress", rows_accepted=0, rows_inserted=0, rows_updated=0,
+            rows_unchanged=0, rows_quarantined=0, rows_resolved=0, resubmits_upload_id=resolves,
+        ).returning(T.uploads.c.upload_id)
+    ).scalar_one())
+    run = _Run(conn, provider, upload_id, progress, sum(len(f) for f in valid.values()))
+    _check_programmes(run, valid)
+    for table in TABLE_NAMES:
+        frame = valid.get(table)
+        if frame is None:
+            continue
+        frame = _drop_duplicate_keys(run, table, frame)
+        frame = _check_references(run, table, frame)
+        _upsert(run, table, frame)
+        run.tick(len(valid[table]), f"stored {table}")
+
+    quarantine_counts: dict[str, int] = {}
+    for table in TABLE_NAMES:
+        parts = ([quarantined[table]] if table in quarantined else []) + run.store_quarantine.get(table, [])
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            continue
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        conn.execute(T.quarantine.insert(), _quarantine_records(frame, table, upload_id))
+        quarantine_counts[table] = len(frame)
+
+    resolved = 0
+    if resolves is not None:
+        q = T.quarantine
+        present = sorted(set(valid) | set(quarantined))
+        resolved = conn.execute(
+            sa.update(q)
+            .where(q.c.upload_id == resolves, q.c.status == "open", q.c.table_name.in_(present))
+            .values(status="resolved", resolved_upload_id=upload_id)
+        ).rowcount or 0
+
+    accepted = {t: run.counts["inserted"][t] + run.counts["updated"][t] + run.counts["unchanged"][t]
+                for t in run.counts["inserted"]}
+    summary = UploadSummary(
+        upload_id=upload_id, provider=provider, file_name=file_name, accepted=_frozen(accepted),
+        inserted=_frozen(run.counts["inserted"]), updated=_frozen(run.counts["updated"]),
+        unchanged=_frozen(run.counts["unchanged"]), quarantined=_frozen(quarantine_counts), resolved=resolved,
+    )
+    conn.execute(
+        sa.update(T.uploads).where(T.uploads.c.upload_id == upload_id).values(
+            status="stored", rows_accepted=summary.total_accepted, rows_inserted=summary.total_inserted,
+            rows_updated=summary.total_updated, rows_unchanged=summary.total_unchanged,
+            rows_quarantined=summary.total_quarantined, rows_resolved=resolved,
+        )
+    )
+    return summary
+
+
+def ingest(
+    result: ValidationResult,
+    store: Store,
+    *,
+    provider: str,
+    file_name: str,
+    sha256: str,
+    user: str | None = None,
+    secret: bytes | None = None,
+    progress: Progress | None = None,
+    resolves: int | None = None,
+) -> UploadSummary:
+    """Store one validated upload in one transaction.
+
+    Parameters
+    ----------
+    result
+        What validation produced for the file: valid canonical frames
+        (``tables``) and invalid raw rows with reasons (``quarantine``).
+    store
+        An open store.
+    provider
+        The uploading organisation; must equal ``programmes.provider`` of every
+        programme the upload touches.
+    file_name, sha256
+        The provider's file name and the SHA-256 of its bytes (:func:`sha256_file`).
+    user
+        Who uploaded (free text, optional).
+    secret
+        Pseudonymisation secret (default :func:`~evalkit.pseudonymise.load_secret`).
+    progress
+        Called as ``progress(fraction_done, message)`` after each table.
+    resolves
+        Upload id whose open quarantined rows this upload corrects (see :func:`resubmit`).
+
+    Returns
+    -------
+    UploadSummary
+
+    Raises
+    ------
+    IdentifierColumnsError
+        A column looks like a direct identifier; nothing was stored.
+    ProviderConflict
+        The upload would touch another provider's rows; nothing was stored.
+    StoreError
+        The database failed (locked, unreachable, refused); nothing was stored.
+    ValueError
+        The upload holds no rows, or ``provider`` is blank.
+    """
+    provider = (provider or "").strip()
+    if not provider:
+        raise ValueError("provider must be a non-blank organisation name")
+    secret = load_secret() if secret is None else secret
+    valid, quarantined = _prepare(result, provider=provider, secret=secret)
+    if not valid and not quarantined:
+        raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
+    fingerprint = key_check(secret)
+    return store.transaction(
+        lambda conn: _ingest_tx(
+            conn, valid, quarantined, provider=provider, file_name=file_name, sha256=sha256, user=user,
+            fingerprint=fingerprint, resolves=resolves, progress=progress,
+        )
+    )
+
+
+def resubmit(
+    result: ValidationResult,
+    store: Store,
+    *,
+    upload_id: int,
+    provider: str,
+    file_name: str,
+    sha256: str,
+    user: str | None = None,
+    secret: bytes | None = None,
+    progress: Progress | None = None,
+) -> UploadSummary:
+    """Ingest corrected rows of an earlier upload's quarantine and mark its open entries resolved.
+
+    Re-submit the **whole** corrected export (``evalkit quarantine -o``): every
+    open quarantine entry of ``upload_id`` for the tables in the corrected file
+    is marked resolved by the new upload; corrected rows that still fail are
+    quarantined again under the new upload, so nothing is lost.
+    """
+    return ingest(result, store, provider=provider, file_name=file_name, sha256=sha256, user=user,
+                  secret=secret, progress=progress, resolves=int(upload_id))
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def _rollback_tx(conn: sa.Connection, upload_id: int, scope: Scope) -> RollbackSummary:
+    u = T.uploads
+    row = conn.execute(sa.select(u.c.provider, u.c.status).where(u.c.upload_id == upload_id)).one_or_none()
+    if row is None:
+        raise StoreError(f"there is no upload {upload_id}")
+    if scope.role == "provider" and row.provider not in scope.providers:
+        raise AccessDenied(f"upload {upload_id} belongs to another provider")
+    if scope.role not in ("provider", "admin"):
+        raise AccessDenied(f"the {scope.role} role may not roll back uploads")
+    if row.status != "stored":
+        raise StoreError(f"upload {upload_id} cannot be rolled back: its status is {row.status!r}")
+    newer = conn.execute(
+        sa.select(u.c.upload_id)
+        .where(u.c.provider == row.provider, u.c.upload_id > upload_id, u.c.status == "stored")
+        .order_by(u.c.upload_id.desc())
+    ).scalars().all()
+    if newer:
+        raise StoreError(
+            f"upload {upload_id} is not {row.provider}'s newest upload: roll back newest first "
+            f"(upload{'s' if len(newer) > 1 else ''} {', '.join(map(str, newer))} first)"
+        )
+    restored: dict[str, int] = {}
+    a = T.audit_history
+    audit = conn.execute(
+        sa.select(a.c.table_name, a.c.old_row).where(a.c.new_upload_id == upload_id).order_by(a.c.audit_id)
+    ).fetchall()
+    if audit:
+        frame = pd.DataFrame(audit, columns=["table_name", "old_row"])
+        for table, part in frame.groupby("table_name", sort=False):
+            t = T.canonical[str(table)]
+            old = from_json_rows(part["old_row"], str(table))
+            set_cols = [c for c in old.columns if c != "row_id"]
+            stmt = (
+                sa.update(t)
+                .where(t.c.row_id == sa.bindparam("b_row_id"))
+                .values({c: sa.bindparam(f"b_{c}") for c in set_cols})
+            )
+            conn.execute(stmt, records(old, str(table), rename={c: f"b_{c}" for c in old.columns}))
+            restored[str(table)] = len(old)
+    removed: dict[str, int] = {}
+    for table in reversed(TABLE_NAMES):
+        t = T.canonical[table]
+        n = conn.execute(sa.delete(t).where(t.c.created_upload_id == upload_id)).rowcount or 0
+        if n:
+            removed[table] = n
+    q = T.quarantine
+    q_removed = conn.execute(sa.delete(q).where(q.c.upload_id == upload_id)).rowcount or 0
+    reopened = conn.execute(
+        sa.update(q).where(q.c.resolved_upload_id == upload_id).values(status="open", resolved_upload_id=None)
+    ).rowcount or 0
+    conn.execute(sa.update(u).where(u.c.upload_id == upload_id)
+                 .values(status="rolled_back", rolled_back_at=datetime.now(UTC)))
+    return RollbackSummary(upload_id, _frozen(removed), _frozen(restored), q_removed, reopened)
+
+
+def rollback(store: Store, upload_id: int, *, scope: Scope | None = None) -> RollbackSummary:
+    """Undo one upload exactly, in one transaction.
+
+    Rows it inserted are deleted, rows it updated get back their previous
+    values (and provenance and upload ids) from ``audit_history``, its
+    quarantined rows are removed, quarantine entries it resolved are reopened,
+    and the upload is marked ``rolled_back`` (the record itself is kept).
+
+    Only a provider's newest stored upload may be rolled back (roll back newest
+    first): anything else raises :class:`StoreError` naming the uploads to roll
+    back before it. ``scope`` (default admin) must be an admin, or a provider
+    rolling back its own upload.
+    """
+    scope = scope or Scope.admin()
+    return store.transaction(lambda conn: _rollback_tx(conn, int(upload_id), scope))

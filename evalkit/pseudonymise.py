@@ -1,0 +1,376 @@
+"""Privacy at the door: keyed pseudonyms and refusal of direct identifiers.
+
+Two jobs, both done before anything reaches the store:
+
+* **Pseudonyms.** ``participant_id`` and ``peer_supporter_id`` are replaced by a
+  keyed hash, ``"p_"`` + the first 16 hex digits of
+  HMAC-SHA256(secret, namespace + US + id), where US is the ASCII unit
+  separator and ``namespace`` is the uploading provider. The same id, provider
+  and secret always give the same pseudonym, so re-uploads match; two providers
+  that both number their mothers ``M0001`` get different pseudonyms. The
+  secret belongs to the deployment and is never stored with the data (see
+  :func:`load_secret`). Values that already are pseudonyms (``p_`` + 16 hex
+  digits, e.g. in a corrected quarantine export) are left as they are.
+* **Direct identifiers.** Columns that look like names, NHS numbers, email
+  addresses, phone numbers, full postcodes, dates of birth or addresses are
+  found by header name and by value pattern (:func:`find_identifiers`), so an
+  upload holding them can be refused with a message naming the column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets as _secrets
+import stat
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from evalkit.canonical import PROVENANCE_COLUMNS
+from evalkit.errors import EvalkitError
+
+__all__ = [
+    "ID_COLUMNS",
+    "PSEUDONYM_PATTERN",
+    "IdentifierColumnsError",
+    "default_secret_path",
+    "find_identifiers",
+    "is_valid_nhs_number",
+    "key_check",
+    "load_secret",
+    "pseudonymise_frame",
+    "pseudonymise_ids",
+    "refuse_identifiers",
+]
+
+ID_COLUMNS: Final = ("participant_id", "peer_supporter_id")
+"""Columns holding person ids that are replaced by pseudonyms at ingest."""
+
+PSEUDONYM_PATTERN: Final = r"p_[0-9a-f]{16}"
+"""What a pseudonym looks like (``p_`` and 16 lower-case hex digits)."""
+
+_PSEUDONYM_RE = re.compile(PSEUDONYM_PATTERN)
+_MIN_SECRET_BYTES = 16
+_SEP = b"\x1f"
+
+
+# --------------------------------------------------------------------------- secret
+
+
+def default_secret_path() -> Path:
+    """Per-user key file: ``$XDG_CONFIG_HOME/evalkit/secret.key`` (default ``~/.config/evalkit/secret.key``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "evalkit" / "secret.key"
+
+
+def load_secret(*, create: bool = True) -> bytes:
+    """Return the deployment's pseudonymisation secret.
+
+    Looked up in this order:
+
+    1. environment variable ``EVALKIT_SECRET`` (at least 16 characters);
+    2. the key file named by ``EVALKIT_SECRET_FILE``;
+    3. the per-user key file :func:`default_secret_path`.
+
+    When the key file of 2 or 3 does not exist and ``create`` is true, a new
+    random 256-bit key is written there with permissions 0600 and a note is
+    printed to stderr: keep that file safe and back it up - without it, later
+    uploads cannot be matched with earlier ones.
+
+    Raises
+    ------
+    EvalkitError
+        If the secret is too short, unreadable, or missing and ``create`` is false.
+    """
+    env = os.environ.get("EVALKIT_SECRET")
+    if env:
+        key = env.encode("utf-8")
+        if len(key) < _MIN_SECRET_BYTES:
+            raise EvalkitError(
+                f"EVALKIT_SECRET is too short ({len(key)} characters); use at least {_MIN_SECRET_BYTES}"
+            )
+        return key
+    path = Path(os.environ.get("EVALKIT_SECRET_FILE") or default_secret_path()).expanduser()
+    if path.exists():
+        try:
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            raise EvalkitError(f"cannot read the pseudonymisation key file {path}: {exc}") from exc
+        if len(key) < _MIN_SECRET_BYTES:
+            raise EvalkitError(f"the pseudonymisation key file {path} holds fewer than {_MIN_SECRET_BYTES} bytes")
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            sys.stderr.write(f"evalkit: warning: key file {path} is readable by others; run: chmod 600 {path}\n")
+        return key
+    if not create:
+        raise EvalkitError(
+            f"no pseudonymisation secret: set EVALKIT_SECRET or EVALKIT_SECRET_FILE, or create {path}"
+        )
+    key = _secrets.token_hex(32).encode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    sys.stderr.write(
+        f"evalkit: created a new pseudonymisation key at {path} (permissions 0600). Keep it safe and back it "
+        "up: the same key is needed for later uploads to match earlier ones. It is never stored in the database.\n"
+    )
+    return key
+
+
+def key_check(secret: bytes) -> str:
+    """A keyed fingerprint of ``secret`` (safe to store; it cannot be turned back into the secret).
+
+    The store keeps it to notice when a deployment's secret has changed, which
+    would silently break matching of re-uploads.
+    """
+    return _Hasher(secret)("evalkit-key-check", b"")
+
+
+# --------------------------------------------------------------------------- pseudonyms
+
+
+class _Hasher:
+    """HMAC-SHA256 with the padded key hashed once (about 0.7 s per million ids)."""
+
+    def __init__(self, secret: bytes) -> None:
+        if not isinstance(secret, bytes | bytearray) or len(secret) < _MIN_SECRET_BYTES:
+            raise ValueError(f"secret must be at least {_MIN_SECRET_BYTES} bytes")
+        key = bytes(secret)
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __call__(self, value: str, prefix: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(prefix + value.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return "p_" + outer.hexdigest()[:16]
+
+
+def pseudonymise_ids(values: pd.Series, *, secret: bytes, namespace: str = "") -> pd.Series:
+    """Replace ids by keyed pseudonyms.
+
+    Parameters
+    ----------
+    values
+        Ids as strings (missing stays missing; surrounding blanks are ignored).
+    secret
+        The deployment secret (:func:`load_secret`).
+    namespace
+        Scope of the ids, normally the provider: the same id from two providers
+        gives two pseudonyms.
+
+    Returns
+    -------
+    pandas.Series
+        ``"string"`` dtype, same index; each id becomes ``p_`` + 16 hex digits of
+        HMAC-SHA256(secret, namespace + "\\x1f" + id). Values that already are
+        pseudonyms are kept unchanged, so applying this twice is harmless.
+
+    Notes
+    -----
+    Each distinct id is hashed once (``pandas.factorize``), so repeated ids in
+    contacts and measures cost nothing extra.
+    """
+    hasher = _Hasher(secret)
+    prefix = namespace.encode("utf-8") + _SEP
+    text = values.astype("string").str.strip()
+    codes, uniques = pd.factorize(text)
+    uniq = np.asarray(uniques, dtype=object)
+    hashed = np.array(
+        [u if _PSEUDONYM_RE.fullmatch(u) else hasher(u, prefix) for u in uniq], dtype=object
+    )
+    out = np.full(len(text), None, dtype=object)
+    present = codes >= 0
+    out[present] = hashed[codes[present]]
+    return pd.Series(out, index=values.index, dtype="string", name=values.name)
+
+
+def pseudonymise_frame(
+    frame: pd.DataFrame, *, secret: bytes, namespace: str = "", columns: Iterable[str] = ID_COLUMNS
+) -> pd.DataFrame:
+    """Return a copy of ``frame`` with its id columns (those present of ``columns``) pseudonymised."""
+    out = frame.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = pseudonymise_ids(out[col], secret=secret, namespace=namespace)
+    return out
+
+
+# --------------------------------------------------------------------------- direct identifiers
+
+_HEADER_PATTERNS: Final[Mapping[str, str]] = {
+    "name": r"(first|last|given|family|full|middle|maiden|mothers?|baby|child|client|participant|patient)_?names?"
+    r"|names?|forenames?|surnames?|firstname|lastname|fullname",
+    "NHS number": r"nhs(_?(no|num|number|id))?|chi(_?(no|number))?|hospital_?(no|number)|mrn",
+    "email address": r"e_?mail(_?address)?",
+    "phone number": r"(tele)?phone(_?(no|num|number))?|mobile(_?(no|number))?|tel(_?no)?|contact_?number",
+    "postcode": r"post_?code|postal_?code|zip(_?code)?",
+    "date of birth": r"dob|d_o_b|date_?of_?birth|birth_?date|birthday",
+    "address": r"(home_?|street_?|postal_?)?address(_?line_?\d*|\d)?|street|house_?(no|number|name)",
+}
+_HEADER_RE = {kind: re.compile(rf"(?:{pat})") for kind, pat in _HEADER_PATTERNS.items()}
+
+_EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+_POSTCODE = r"(GIR ?0AA|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2})"
+_POSTCODE_SPACED = r"(GIR 0AA|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? [0-9][A-Za-z]{2})"
+_PHONE = r"(\+44\s?\(?0?\)?|0)[1-9][0-9]{1,4}[\s-]?[0-9]{3,4}[\s-]?[0-9]{3,4}"
+_NHS = r"[0-9]{3}[\s-]?[0-9]{3}[\s-]?[0-9]{4}"
+_NHS_WEIGHTS = np.arange(10, 1, -1)
+
+IDENTIFIER_FINDING_COLUMNS: Final = ("column", "kind", "evidence", "matches", "checked")
+
+
+def _normalise_header(name: object) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def is_valid_nhs_number(values: pd.Series) -> pd.Series:
+    """Whether each value is a 10-digit NHS number with a valid modulus-11 check digit.
+
+    Spaces and hyphens between the 3-3-4 groups are allowed. Numbers made of
+    one repeated digit (e.g. ``0000000000``) are not counted.
+    """
+    text = values.astype("string").str.strip()
+    shaped = text.str.fullmatch(_NHS).fillna(False).to_numpy(dtype=bool)
+    result = np.zeros(len(text), dtype=bool)
+    if shaped.any():
+        digits = text[shaped].str.replace(r"[\s-]", "", regex=True)
+        arr = np.frombuffer("".join(digits.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48
+        remainder = (arr[:, :9] * _NHS_WEIGHTS).sum(axis=1) % 11
+        check = (11 - remainder) % 11
+        ok = (check != 10) & (check == arr[:, 9]) & ~(arr == arr[:, :1]).all(axis=1)
+        result[np.flatnonzero(shaped)] = ok
+    return pd.Series(result, index=values.index)
+
+
+def _value_kinds(col: pd.Series) -> dict[str, int]:
+    """Count values of ``col`` that fully match each identifier pattern."""
+    text = col.dropna().astype("string").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return {}
+    found = {
+        "email address": int(text.str.fullmatch(_EMAIL).sum()),
+        "postcode": int(text.str.fullmatch(_POSTCODE).sum()),
+        "_postcode_spaced": int(text.str.fullmatch(_POSTCODE_SPACED).sum()),
+        "phone number": int(text.str.fullmatch(_PHONE).sum()),
+        "NHS number": int(is_valid_nhs_number(text).sum()),
+    }
+    found["_n"] = len(text)
+    return found
+
+
+def find_identifiers(
+    frame: pd.DataFrame, *, table: str | None = None, allowed: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Find columns of ``frame`` that look like direct identifiers.
+
+    Parameters
+    ----------
+    frame
+        A raw (all strings) or canonical frame.
+    table
+        Canonical table the frame belongs to: its schema columns (and the
+        provenance columns) are never flagged by *name* (``programmes.name`` is
+        the programme's name), but their values are still checked.
+    allowed
+        Further column names never flagged by name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per flagged column with :data:`IDENTIFIER_FINDING_COLUMNS`:
+        ``column``, ``kind`` (e.g. ``"email address"``), ``evidence``
+        (``"header"`` or ``"values"``), ``matches`` (values matching the pattern)
+        and ``checked`` (non-blank values looked at). Empty when nothing is found.
+
+    Notes
+    -----
+    Header names are normalised (lower case, runs of other characters to ``_``)
+    and matched in full against name patterns for names, NHS numbers, email,
+    phone, postcodes, dates of birth and addresses. Values are flagged when a
+    cell *is* an email address or a full UK postcode written with its space
+    (any one cell), or when at least half the non-blank cells are postcodes
+    without the space, phone numbers, or NHS numbers with a
+    valid check digit (a column of random 10-digit ids passes the check about
+    one time in eleven, so one such cell alone is not evidence).
+    """
+    exempt = set(PROVENANCE_COLUMNS) | set(allowed or ())
+    if table is not None:
+        from evalkit.schemas import table_schema
+
+        schema = table_schema(table)
+        exempt |= set(schema.field_names)
+        exempt |= {c for c in frame.columns if schema.is_item_column(str(c))}
+    rows: list[tuple[str, str, str, int, int]] = []
+    for col in frame.columns:
+        header = _normalise_header(col)
+        if col not in exempt:
+            for kind, rx in _HEADER_RE.items():
+                if rx.fullmatch(header):
+                    rows.append((str(col), kind, "header", 0, 0))
+                    break
+        series = frame[col]
+        if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
+            continue
+        counts = _value_kinds(series)
+        if not counts:
+            continue
+        n = counts.pop("_n")
+        spaced = counts.pop("_postcode_spaced")
+        for kind, hits in counts.items():
+            strong = kind == "email address" or (kind == "postcode" and spaced > 0)
+            if hits and (strong or hits * 2 >= n):
+                rows.append((str(col), kind, "values", hits, n))
+    out = pd.DataFrame(rows, columns=list(IDENTIFIER_FINDING_COLUMNS))
+    return out.astype({"column": "string", "kind": "string", "evidence": "string", "matches": "int64",
+                       "checked": "int64"})
+
+
+class IdentifierColumnsError(EvalkitError):
+    """An upload holds columns that look like direct identifiers; nothing of it was stored.
+
+    Attributes
+    ----------
+    findings : pandas.DataFrame
+        What :func:`find_identifiers` found, with a ``table`` column added.
+    """
+
+    def __init__(self, findings: pd.DataFrame) -> None:
+        self.findings = findings
+        parts = []
+        for r in findings.itertuples(index=False):
+            where = f"{r.table}." if getattr(r, "table", None) else ""
+            how = "its name" if r.evidence == "header" else f"{r.matches} of {r.checked} values"
+            parts.append(f"column '{where}{r.column}' looks like {r.kind} ({how})")
+        super().__init__(
+            "upload refused - it holds direct identifiers, which evalkit never stores: "
+            + "; ".join(parts)
+            + ". Remove these columns (or the identifying values) and upload again."
+        )
+
+
+def refuse_identifiers(frames: Mapping[str, pd.DataFrame], *, allowed: Iterable[str] | None = None) -> None:
+    """Raise :class:`IdentifierColumnsError` if any frame (keyed by table name) holds direct identifiers.
+
+    Keys that are not canonical table names are checked with no exempt columns.
+    """
+    from evalkit.schemas import TABLE_NAMES
+
+    found = []
+    for name, frame in frames.items():
+        f = find_identifiers(frame, table=name if name in TABLE_NAMES else None, allowed=allowed)
+        if not f.empty:
+            found.append(f.assign(table=name))
+    if found:
+        raise IdentifierColumnsError(pd.concat(found, ignore_index=True))

@@ -1,0 +1,143 @@
+"""Moving canonical frames in and out of the database, column-wise (no per-row Python on the data path)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, SOURCE_ROW
+from evalkit.schemas import TABLE_NAMES, table_schema
+from evalkit.store._tables import CREATED_UPLOAD_ID, ROW_ID, UPLOAD_ID
+
+_INTERNAL_TYPES = {ROW_ID: "integer", UPLOAD_ID: "integer", CREATED_UPLOAD_ID: "integer",
+                   PROVENANCE_COLUMNS[0]: "string", PROVENANCE_COLUMNS[1]: "string", SOURCE_ROW: "integer"}
+
+
+def column_types(table: str, frame: pd.DataFrame | None = None) -> dict[str, str]:
+    """Schema type of every stored column of ``table`` (data, provenance and internal columns).
+
+    For a bookkeeping table (not canonical), types are read from ``frame``'s dtypes.
+    """
+    if table not in TABLE_NAMES:
+        if frame is None:
+            return {}
+        kinds = {"i": "integer", "u": "integer", "f": "number", "M": "date", "b": "boolean"}
+        return {c: kinds.get(frame[c].dtype.kind, "string") for c in frame.columns}
+    types = {f.name: f.type for f in table_schema(table).fields}
+    types.update(_INTERNAL_TYPES)
+    return types
+
+
+def coerce(series: pd.Series, kind: str) -> pd.Series:
+    """Give ``series`` (as read from a database, JSON or a frame) the canonical dtype of schema type ``kind``."""
+    if str(series.dtype) == DTYPES[kind]:  # str(): pandas' NaN-backed "str" dtype equals "string" otherwise
+        return series
+    if kind == "string":
+        out = series.astype("string")
+    elif kind == "integer":
+        out = pd.to_numeric(series.astype(object).where(series.notna(), np.nan)).astype("Int64")
+    elif kind == "number":
+        out = pd.to_numeric(series.astype(object).where(series.notna(), np.nan)).astype("float64")
+    elif kind == "date":
+        out = pd.to_datetime(series.astype(object).where(series.notna(), None)).astype("datetime64[ns]")
+    elif kind == "boolean":
+        out = series.astype(object).where(series.notna(), None).astype("boolean")
+    else:  # pragma: no cover - schema loader only allows the five types
+        raise ValueError(f"unknown schema type {kind!r}")
+    return out.rename(series.name)
+
+
+def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Coerce every known column of ``frame`` to its canonical dtype (unknown columns untouched)."""
+    types = column_types(table)
+    out = frame.copy()
+    for col in out.columns:
+        if col in types:
+            out[col] = coerce(out[col], types[col])
+    return out
+
+
+def db_columns(frame: pd.DataFrame, table: str) -> dict[str, np.ndarray]:
+    """Column arrays ready for a DBAPI driver: Python scalars, ``None`` for missing, dates as ``date``."""
+    types = column_types(table, frame)
+    out: dict[str, np.ndarray] = {}
+    for col in frame.columns:
+        s = frame[col]
+        kind = types.get(col, "string")
+        if kind == "date":
+            s = coerce(s, "date") if s.dtype != "datetime64[ns]" else s
+            arr = np.array(s.dt.date, dtype=object)
+            arr[s.isna().to_numpy()] = None
+        elif kind == "integer":
+            arr = coerce(s, "integer").to_numpy(dtype=object, na_value=None)  # Python ints
+        elif kind == "number":
+            arr = np.array(coerce(s, "number").to_numpy(dtype=object), dtype=object)
+            arr[s.isna().to_numpy()] = None
+        elif kind == "boolean":
+            arr = coerce(s, "boolean").to_numpy(dtype=object, na_value=None)  # Python bools
+        else:
+            arr = s.astype("string").to_numpy(dtype=object, na_value=None)
+        out[col] = arr
+    return out
+
+
+def records(frame: pd.DataFrame, table: str, *, rename: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as parameter dicts for an ``executemany`` (columns optionally renamed)."""
+    cols = db_columns(frame, table)
+    names = [rename.get(c, c) if rename else c for c in cols]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def json_rows(frame: pd.DataFrame, table: str) -> list[str]:
+    """Each row of ``frame`` as a JSON object of its stored values (dates ISO, exact floats)."""
+    types = column_types(table, frame)
+    cols = db_columns(frame, table)
+    for col, arr in cols.items():
+        if types.get(col) == "date":
+            mask = arr != None  # noqa: E711
+            arr[mask] = [d.isoformat() for d in arr[mask]]
+    keys = list(cols)
+    return [json.dumps(dict(zip(keys, row, strict=True)), separators=(",", ":")) for row in zip(*cols.values(),
+                                                                                                  strict=True)]
+
+
+def from_json_rows(rows: Iterable[str], table: str) -> pd.DataFrame:
+    """Inverse of :func:`json_rows`: a canonical frame."""
+    frame = pd.DataFrame([json.loads(r) for r in rows])
+    return to_canonical(frame, table)
+
+
+def raw_strings(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Typed canonical rows back to upload-like strings (for quarantining rows refused at the store)."""
+    types = column_types(table)
+    out = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        s = frame[col]
+        kind = types.get(col, "string")
+        if kind == "date" and s.dtype.kind == "M":
+            text = s.dt.strftime("%Y-%m-%d")
+        elif kind == "boolean":
+            text = s.astype("boolean").map({True: "yes", False: "no"}, na_action="ignore")
+        elif kind == "integer":
+            text = coerce(s, "integer").astype("string")
+        else:
+            text = s.astype("string")
+        out[col] = text.astype("string")
+    return out
+
+
+def differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise 'not the same value' for two aligned canonical columns (missing equals missing)."""
+    both_na = (a.isna() & b.isna()).to_numpy()
+    eq = (a == b)
+    eq = eq.fillna(False).to_numpy(dtype=bool) if hasattr(eq, "fillna") else np.asarray(eq, dtype=bool)
+    return ~(eq | both_na)
+
+
+def key_frame(frame: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
+    """The natural-key columns of ``frame``."""
+    return frame.loc[:, list(key)]

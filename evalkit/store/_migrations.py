@@ -1,0 +1,131 @@
+"""Versioned schema migrations.
+
+The ``schema_version`` table holds one row per applied step. :data:`MIGRATIONS`
+is the ordered list of steps this code knows; opening a database applies the
+missing ones in **one transaction** (all or nothing). A database whose version
+is newer than the code knows is refused with a :class:`~evalkit.errors.StoreError`.
+
+Adding a step: append ``Migration(number, description, apply)`` with the next
+number; ``apply(conn)`` must work on a database at the previous version. Step
+1 creates the canonical tables from the Table Schemas *as they are when it
+runs*, so a step that adds a column the schemas gained later must be
+idempotent - use :func:`add_missing_columns`. When the Table Schemas have a
+column the database lacks, opening it fails with a message asking for such a
+step rather than failing later at insert time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from evalkit.errors import StoreError
+from evalkit.schemas import TABLE_NAMES
+from evalkit.store import _tables as T
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step: its number, what it does, and the function that does it."""
+
+    version: int
+    description: str
+    apply: Callable[[sa.Connection], None]
+
+
+def _v1(conn: sa.Connection) -> None:
+    T.schema_version.create(conn, checkfirst=True)
+    T.uploads.create(conn)
+    for name in TABLE_NAMES:
+        T.canonical[name].create(conn)
+
+
+def _v2(conn: sa.Connection) -> None:
+    T.quarantine.create(conn)
+    T.audit_history.create(conn)
+
+
+def _v3(conn: sa.Connection) -> None:
+    T.store_meta.create(conn)
+    # plain DDL: an sa.Index on the shared Table objects would attach itself to them
+    conn.exec_driver_sql("CREATE INDEX ix_uploads_provider_status ON uploads (provider, status)")
+    conn.exec_driver_sql("CREATE INDEX ix_quarantine_status ON quarantine (status)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "canonical tables generated from the Table Schemas, and the uploads register", _v1),
+    Migration(2, "quarantine of invalid rows and audit history of changed rows", _v2),
+    Migration(3, "store_meta (pseudonymisation key check) and indexes for upload and quarantine look-ups", _v3),
+)
+
+CURRENT_VERSION: int = MIGRATIONS[-1].version
+
+
+def add_missing_columns(conn: sa.Connection, table: sa.Table) -> list[str]:
+    """Add the columns of ``table`` (current definition) that the database table lacks; return their names.
+
+    Only nullable columns can be added this way (existing rows get NULL).
+    """
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    added = []
+    for col in table.columns:
+        if col.name in have:
+            continue
+        if not col.nullable:
+            raise StoreError(f"cannot add required column {table.name}.{col.name} to existing rows")
+        ddl = col.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}')
+        added.append(col.name)
+    return added
+
+
+def current_version(conn: sa.Connection) -> int:
+    """The version a database is at (0 for an empty database)."""
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(T.schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(conn: sa.Connection, *, target: int | None = None) -> list[int]:
+    """Bring the database on ``conn`` (inside a transaction) to ``target`` (default: current).
+
+    Returns the versions applied. Raises :class:`StoreError` if the database is
+    newer than this code.
+    """
+    target = CURRENT_VERSION if target is None else target
+    if target not in {m.version for m in MIGRATIONS}:
+        raise ValueError(f"target must be one of {[m.version for m in MIGRATIONS]}; got {target!r}")
+    have = current_version(conn)
+    if have > CURRENT_VERSION:
+        raise StoreError(
+            f"the database is at schema version {have}, newer than this evalkit knows (up to {CURRENT_VERSION}). "
+            "Upgrade evalkit to use this database; nothing was changed."
+        )
+    applied = []
+    for step in MIGRATIONS:
+        if have < step.version <= target:
+            step.apply(conn)
+            conn.execute(
+                T.schema_version.insert().values(
+                    version=step.version, description=step.description, applied_at=datetime.now(UTC)
+                )
+            )
+            applied.append(step.version)
+    return applied
+
+
+def check_columns(conn: sa.Connection) -> None:
+    """Fail clearly when the Table Schemas have columns the database tables lack."""
+    insp = sa.inspect(conn)
+    missing = []
+    for name in TABLE_NAMES:
+        have = {c["name"] for c in insp.get_columns(name)}
+        missing += [f"{name}.{c.name}" for c in T.canonical[name].columns if c.name not in have]
+    if missing:
+        raise StoreError(
+            f"the Table Schemas have columns the database lacks ({', '.join(missing)}): "
+            "a schema migration step is missing in evalkit/store/_migrations.py"
+        )

@@ -1,0 +1,260 @@
+"""The store's read API: every query is filtered by an access :class:`~evalkit.access.Scope` in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Literal
+
+import pandas as pd
+import sqlalchemy as sa
+
+from evalkit.access import Scope
+from evalkit.canonical import PROVENANCE_COLUMNS
+from evalkit.errors import AccessDenied
+from evalkit.schemas import TABLE_NAMES, table_schema
+from evalkit.store import _tables as T
+from evalkit.store._engine import Store
+from evalkit.store._frames import to_canonical
+
+DATE_COLUMNS = {"participants": "referral_date", "group_sessions": "session_date"}
+"""Column a ``date_range`` filters on; contacts and measures follow their participants."""
+
+
+def _visible_programmes(scope: Scope, programmes: Iterable[str] | None) -> sa.ColumnElement[bool] | None:
+    """A condition on ``programmes.programme_id`` for the scope (``None`` = no restriction)."""
+    scope.require_individual_rows()
+    p = T.canonical["programmes"]
+    conds: list[sa.ColumnElement[bool]] = []
+    if scope.role == "provider":
+        conds.append(p.c.provider.in_(sorted(scope.providers)))
+        if scope.programmes:
+            conds.append(p.c.programme_id.in_(sorted(scope.programmes)))
+    elif scope.role == "evaluator":
+        conds.append(p.c.programme_id.in_(sorted(scope.programmes)))
+    if programmes is not None:
+        if isinstance(programmes, str):
+            programmes = [programmes]
+        conds.append(p.c.programme_id.in_(sorted(set(programmes))))
+    return sa.and_(*conds) if conds else None
+
+
+def _programme_subquery(cond: sa.ColumnElement[bool] | None) -> sa.Select:
+    p = T.canonical["programmes"]
+    q = sa.select(p.c.programme_id)
+    return q.where(cond) if cond is not None else q
+
+
+def _as_date(value: object, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"date_range {name} must be a date; got {value!r}") from exc
+
+
+def table_query(
+    table: str,
+    scope: Scope,
+    *,
+    programmes: Iterable[str] | None = None,
+    date_range: tuple[object, object] | None = None,
+) -> sa.Select:
+    """The scoped SELECT of one canonical table (public data and provenance columns only)."""
+    t = T.canonical[table]
+    schema = table_schema(table)
+    cols = [t.c[c] for c in (*schema.field_names, *PROVENANCE_COLUMNS)]
+    q = sa.select(*cols)
+    cond = _visible_programmes(scope, programmes)
+    if cond is not None:
+        q = q.where(t.c.programme_id.in_(_programme_subquery(cond)))
+    if date_range is not None:
+        if not (isinstance(date_range, tuple | list) and len(date_range) == 2):
+            raise ValueError(f"date_range must be (start, end) with None for an open end; got {date_range!r}")
+        start, end = _as_date(date_range[0], "start"), _as_date(date_range[1], "end")
+        part = T.canonical["participants"]
+        if table in DATE_COLUMNS:
+            col = t.c[DATE_COLUMNS[table]]
+            q = q.where(col >= start) if start else q
+            q = q.where(col <= end) if end else q
+        elif table in ("contacts", "measures"):
+            sub = sa.select(part.c.participant_id)
+            sub = sub.where(part.c.referral_date >= start) if start else sub
+            sub = sub.where(part.c.referral_date <= end) if end else sub
+            q = q.where(t.c.participant_id.in_(sub))
+    return q
+
+
+def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """Run ``query`` and return its rows as a frame with the query's column names."""
+    result = conn.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def load_tables(
+    store: Store,
+    scope: Scope,
+    *,
+    programmes: Iterable[str] | None = None,
+    date_range: tuple[object, object] | None = None,
+    tables: Iterable[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Load the canonical tables a scope may see.
+
+    Parameters
+    ----------
+    store
+        An open store (:func:`~evalkit.store.open_store`).
+    scope
+        Who is asking; filtering happens in the SQL query.
+    programmes
+        Further restrict to these programme ids (intersected with the scope).
+    date_range
+        ``(start, end)``, inclusive, either end ``None`` for open: participants
+        by ``referral_date``, group sessions by ``session_date``, contacts and
+        measures of the participants referred in the range (whole journeys of a
+        referral cohort); programmes are not filtered by date.
+    tables
+        Which tables (default: all, in load order).
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Per table, the schema's columns then the provenance columns, with the
+        canonical dtypes of :mod:`evalkit.canonical` (as ``ValidationResult.tables``),
+        sorted by natural key, index 0..n-1. No internal columns.
+
+    Raises
+    ------
+    AccessDenied
+        For the researcher role (aggregate data only).
+    """
+    names = list(TABLE_NAMES if tables is None else tables)
+    unknown = [t for t in names if t not in TABLE_NAMES]
+    if unknown:
+        raise ValueError(f"tables must be among {list(TABLE_NAMES)}; got {unknown}")
+    queries = {t: table_query(t, scope, programmes=programmes, date_range=date_range) for t in names}
+
+    def _load(conn: sa.Connection) -> dict[str, pd.DataFrame]:
+        return {t: read_frame(conn, q) for t, q in queries.items()}
+
+    raw = store.transaction(_load, write=False)
+    out = {}
+    for t, frame in raw.items():
+        frame = to_canonical(frame, t)
+        out[t] = frame.sort_values(list(table_schema(t).primary_key), kind="stable").reset_index(drop=True)
+    return out
+
+
+def data_version(store: Store) -> str:
+    """A token that changes whenever stored data change (new upload or rollback), for cache keys.
+
+    Not scoped: it reveals only how many uploads and rollbacks there were.
+    """
+    u = T.uploads
+
+    def _q(conn: sa.Connection) -> tuple[int, int, int]:
+        row = conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.max(u.c.upload_id), 0),
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((u.c.status == "rolled_back", 1), else_=0)), 0),
+            )
+        ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    last, n, rolled = store.transaction(_q, write=False)
+    return f"{last}.{n}.{rolled}"
+
+
+def _uploads_condition(scope: Scope) -> sa.ColumnElement[bool] | None:
+    scope.require_individual_rows()
+    u = T.uploads
+    if scope.role == "provider":
+        return u.c.provider.in_(sorted(scope.providers))
+    if scope.role == "evaluator":
+        p = T.canonical["programmes"]
+        return u.c.provider.in_(sa.select(p.c.provider).where(p.c.programme_id.in_(sorted(scope.programmes))))
+    return None
+
+
+UPLOAD_COLUMNS = (
+    "upload_id", "provider", "uploaded_at", "file_name", "sha256", "user_name", "status", "rows_accepted",
+    "rows_inserted", "rows_updated", "rows_unchanged", "rows_quarantined", "rows_resolved",
+    "resubmits_upload_id", "rolled_back_at",
+)
+
+
+def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
+    """Upload history, newest first, with :data:`UPLOAD_COLUMNS` (times in UTC).
+
+    A provider sees its own uploads; an evaluator those of the providers of its
+    programmes; an admin (the default scope) all.
+    """
+    scope = scope or Scope.admin()
+    u = T.uploads
+    q = sa.select(*[u.c[c] for c in UPLOAD_COLUMNS]).order_by(u.c.upload_id.desc())
+    cond = _uploads_condition(scope)
+    if cond is not None:
+        q = q.where(cond)
+    frame = store.transaction(lambda conn: read_frame(conn, q), write=False)
+    for c in ("uploaded_at", "rolled_back_at"):
+        frame[c] = pd.to_datetime(frame[c].astype(object), utc=True)
+    ints = [c for c in UPLOAD_COLUMNS if c.startswith("rows_") or c.endswith("upload_id")]
+    for c in ints:
+        frame[c] = pd.to_numeric(frame[c].astype(object)).astype("Int64")
+    for c in ("provider", "file_name", "sha256", "user_name", "status"):
+        frame[c] = frame[c].astype("string")
+    return frame
+
+
+QUARANTINE_COLUMNS = ("quarantine_id", "upload_id", "table", *PROVENANCE_COLUMNS, "reasons", "status",
+                      "resolved_upload_id")
+
+
+def quarantine_rows(
+    store: Store,
+    scope: Scope | None = None,
+    *,
+    upload_id: int | None = None,
+    status: Literal["open", "resolved", "all"] = "open",
+) -> dict[str, pd.DataFrame]:
+    """Quarantined rows per table, as uploaded (strings), for correction and re-submission.
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Per canonical table with quarantined rows: the raw columns as uploaded
+        (participant ids already pseudonymised), then :data:`QUARANTINE_COLUMNS`.
+    """
+    if status not in ("open", "resolved", "all"):
+        raise ValueError(f"status must be one of ['open', 'resolved', 'all']; got {status!r}")
+    scope = scope or Scope.admin()
+    q_t, u = T.quarantine, T.uploads
+    q = sa.select(q_t, u.c.provider).join(u, u.c.upload_id == q_t.c.upload_id).order_by(q_t.c.quarantine_id)
+    cond = _uploads_condition(scope)
+    if cond is not None:
+        q = q.where(cond)
+    if upload_id is not None:
+        q = q.where(q_t.c.upload_id == int(upload_id))
+    if status != "all":
+        q = q.where(q_t.c.status == status)
+    frame = store.transaction(lambda conn: read_frame(conn, q), write=False)
+    out: dict[str, pd.DataFrame] = {}
+    for table, part in frame.groupby("table_name", sort=False):
+        data = pd.DataFrame([json.loads(r) for r in part["row_json"]], index=part.index).astype("string")
+        meta = part.rename(columns={"table_name": "table"}).loc[:, list(QUARANTINE_COLUMNS)]
+        data = data.drop(columns=[c for c in data.columns if c in meta.columns])
+        combined = pd.concat([data, meta], axis=1).reset_index(drop=True)
+        for c in ("quarantine_id", "upload_id", "source_row", "resolved_upload_id"):
+            combined[c] = pd.to_numeric(combined[c].astype(object)).astype("Int64")
+        for c in ("table", "source_file", "source_sheet", "reasons", "status"):
+            combined[c] = combined[c].astype("string")
+        out[str(table)] = combined
+    order = {t: i for i, t in enumerate(TABLE_NAMES)}
+    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], 99)))
+
+
+__all__ = ["AccessDenied", "data_version", "list_uploads", "load_tables", "quarantine_rows"]

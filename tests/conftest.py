@@ -1,0 +1,149 @@
+"""Shared test fixtures: databases (SQLite and a real PostgreSQL), a test secret, small canonical data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, ValidationResult
+
+TEST_SECRET = "test-secret-8c1f0e6a4b2d4e0f9a7c"
+
+
+@pytest.fixture(autouse=True)
+def _test_secret(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or create the developer's real pseudonymisation key."""
+    monkeypatch.setenv("EVALKIT_SECRET", TEST_SECRET)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.delenv("EVALKIT_SECRET_FILE", raising=False)
+    monkeypatch.delenv("EVALKIT_DB_URL", raising=False)
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get("EVALKIT_TEST_PG_URL")
+    if not url and os.environ.get("CI", "").lower() == "true":
+        pytest.fail("EVALKIT_TEST_PG_URL is not set on CI: PostgreSQL tests must run there, not be skipped")
+    return url or None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL schema (dropped afterwards); skips locally without a server."""
+    base = _pg_url()
+    if base is None:
+        pytest.skip("EVALKIT_TEST_PG_URL not set (PostgreSQL tests run in CI)")
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+    """A fresh database URL, once for an SQLite file and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'evalkit.sqlite'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(db_url: str):  # noqa: ANN201
+    """An open, empty store on both databases."""
+    from evalkit.store import open_store
+
+    s = open_store(db_url)
+    yield s
+    s.close()
+
+
+def typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Give a frame of Python values the canonical dtypes of ``table`` (schema order, provenance last)."""
+    from evalkit.schemas import table_schema
+
+    schema = table_schema(table)
+    out = pd.DataFrame(index=frame.index)
+    for f in schema.fields:
+        col = frame[f.name] if f.name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype=object)
+        if f.type == "date":
+            out[f.name] = pd.to_datetime(col.astype(object)).astype(DTYPES["date"])
+        elif f.type in ("integer", "number"):
+            out[f.name] = pd.to_numeric(col.astype(object).where(col.notna(), np.nan)).astype(DTYPES[f.type])
+        else:
+            out[f.name] = col.astype(object).where(col.notna(), None).astype(DTYPES[f.type])
+    out["source_file"] = pd.Series(frame.get("source_file", f"{table}.csv"), index=frame.index).astype("string")
+    out["source_sheet"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    out["source_row"] = pd.Series(np.arange(2, len(frame) + 2), index=frame.index).astype("Int64")
+    return out
+
+
+def example_frames(provider: str = "North", *, n: int = 20, seed: int = 0, prefix: str | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """Small, plausible canonical frames for one provider (two programmes, n participants each)."""
+    rng = np.random.default_rng(seed)
+    prefix = prefix or provider[:1].upper()
+    progs = [f"P-{prefix}{i}" for i in (1, 2)]
+    programmes = pd.DataFrame({
+        "programme_id": progs, "name": [f"{provider} group", f"{provider} one-to-one"],
+        "provider": provider, "format": ["group", "one_to_one"], "mode": ["in_person", "telephone"],
+        "delivered_by": "volunteer_peers", "facilitation": ["co_facilitated", None], "planned_sessions": [None, 8],
+        "region": "North West",
+    })
+    pid = [f"{prefix}{i:04d}" for i in range(2 * n)]
+    prog_of = np.repeat(progs, n)
+    ref = pd.Timestamp("2025-01-06") + pd.to_timedelta(rng.integers(0, 200, 2 * n), unit="D")
+    participants = pd.DataFrame({
+        "participant_id": pid, "programme_id": prog_of, "referral_date": ref,
+        "referral_source": rng.choice(["midwife", "self", "health_visitor"], 2 * n),
+        "took_up": rng.random(2 * n) < 0.8, "baby_age_weeks": rng.integers(0, 52, 2 * n) + 0.5,
+        "deprivation_decile": rng.integers(1, 11, 2 * n), "main_language": "en",
+    })
+    sessions = pd.DataFrame({
+        "group_session_id": [f"GS-{prefix}{i:03d}" for i in range(5)], "programme_id": progs[0],
+        "session_date": pd.Timestamp("2025-03-03") + pd.to_timedelta(np.arange(5) * 7, unit="D"),
+        "facilitators": 2, "head_count": rng.integers(3, 12, 5),
+    })
+    contacts = pd.DataFrame({
+        "programme_id": prog_of[:n], "participant_id": pid[:n],
+        "contact_date": sessions["session_date"].iloc[rng.integers(0, 5, n)].to_numpy(),
+        "kind": "group_session", "status": rng.choice(["attended", "did_not_attend"], n),
+        "duration_minutes": 120.0, "peer_supporter_id": rng.choice(["V01", "V02"], n),
+    })
+    contacts["group_session_id"] = sessions.set_index("session_date").loc[contacts["contact_date"],
+                                                                           "group_session_id"].to_numpy()
+    measures = pd.DataFrame({
+        "programme_id": prog_of, "participant_id": pid, "instrument": "epds",
+        "completed_on": ref + pd.Timedelta(days=7), "timepoint": "start",
+        **{f"item_{i}": rng.integers(0, 4, 2 * n).astype(float) for i in range(1, 11)},
+    })
+    raw = {"programmes": programmes, "participants": participants, "group_sessions": sessions,
+           "contacts": contacts, "measures": measures}
+    return {t: typed(f, t) for t, f in raw.items()}
+
+
+def result_of(frames: dict[str, pd.DataFrame], quarantine: dict[str, pd.DataFrame] | None = None
+              ) -> ValidationResult:
+    """A ValidationResult holding ``frames`` as valid rows (and optional quarantined raw rows)."""
+    return ValidationResult(tables={k: v.copy() for k, v in frames.items()}, quarantine=dict(quarantine or {}))
+
+
+@pytest.fixture
+def example() -> Callable[..., dict[str, pd.DataFrame]]:
+    """Factory of small canonical frames: ``example(provider="North", n=20, seed=0)``."""
+    return example_frames
+
+
+__all__ = ["PROVENANCE_COLUMNS", "TEST_SECRET", "example_frames", "result_of", "typed"]
