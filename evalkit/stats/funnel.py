@@ -170,8 +170,14 @@ def funnel_limits(
     ``(r_p - alpha) / n``.  This interpolates between the discrete
     quantiles so the limits are smooth in ``n``; it lies between
     ``(r_p - 1) / n`` and ``r_p / n``.  Checked against the uninterpolated
-    quantile limits of the R package funnelR (``qbinom(p, n, target) / n``)
-    and against the normal approximation for large ``n``.
+    quantile limits of the R package funnelR (``qbinom(p, n, target) / n``),
+    a hand-worked Binomial(10, 0.5) example and the normal approximation for
+    large ``n``.  Being built on a discrete distribution, these limits are
+    not strictly monotone in ``n`` (they wiggle by less than ``1/n``), and
+    for tiny expected counts (``n * min(target, 1 - target)`` below about
+    0.05) the interpolated upper limit can fall below the target.  Their
+    exceedance probabilities for an in-control unit can be above or below
+    the nominal ``(1 - level) / 2`` (Seaton & Manktelow, 2012).
 
     Normal method: validated to 1e-6 (the precision of the file) against
     the expected control limits in the test data of PHEindicatormethods
@@ -185,6 +191,10 @@ def funnel_limits(
     ----------
     Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional
     performance. *Statistics in Medicine*, 24, 1185-1202.
+    Seaton, S. E., & Manktelow, B. N. (2012). The probability of being
+    identified as an outlier with commonly used funnel plot control limits
+    for the standardised mortality ratio. *BMC Medical Research
+    Methodology*, 12, 98.
 
     Examples
     --------
