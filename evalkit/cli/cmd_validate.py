@@ -1,0 +1,112 @@
+"""``evalkit validate FILE...``: read providers' files, check them, and say what is wrong in their words.
+
+Exit codes: 0 valid (warnings allowed), 1 the data have errors, 2 usage error or
+a file that cannot be read (the CLI shell prints the message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.canonical import ValidationResult
+from evalkit.readers import load_mapping, read_files
+from evalkit.schemas import TABLE_NAMES
+from evalkit.validation import report_to_csv, report_to_xlsx, validate, validation_summary
+
+__all__ = ["register", "run"]
+
+MAX_LINES = 50
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``validate`` sub-command."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="check providers' files against the data contract",
+        description=(
+            "Read CSV, Excel (.xlsx), REDCap (with --mapping) or FHIR JSON files and check them against the "
+            "evalkit tables. Exit code 0: no errors (warnings allowed); 1: errors found; 2: a file could not be "
+            "read or the arguments are wrong."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="files to check (several are checked together)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.add_argument("--table", choices=TABLE_NAMES, help="table the file(s) hold, if the names do not say")
+    parser.add_argument("--sheet", help="read only this sheet of a workbook")
+    parser.add_argument("--mapping", metavar="FILE", help="column mapping or REDCap mapping (JSON)")
+    parser.add_argument("--report", metavar="OUT", help="write every problem to OUT.csv or OUT.xlsx")
+    parser.add_argument("--today", help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate ``args.files``; print a summary and the problems; return the exit code."""
+    report_path = Path(args.report) if args.report else None
+    if report_path is not None and report_path.suffix.lower() not in (".csv", ".xlsx"):
+        raise ValueError(f"--report must end in .csv or .xlsx; got {report_path.name!r}")
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    raw = read_files(args.files, table=args.table, sheet=args.sheet, mapping=mapping)
+    result = validate(raw, today=args.today)
+    if report_path is not None:
+        (report_to_xlsx if report_path.suffix.lower() == ".xlsx" else report_to_csv)(result.report, report_path)
+    summary = validation_summary(result)
+    if args.format == "json":
+        _print_json(result, summary, report_path)
+    else:
+        _print_table(result, summary, report_path)
+    return 0 if result.ok else 1
+
+
+def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
+    problems = result.report.astype(object).where(result.report.notna(), None).to_dict(orient="records")
+    for p in problems:
+        if p["source_row"] is not None:
+            p["source_row"] = int(p["source_row"])
+    out = {
+        "summary": {
+            "ok": result.ok,
+            "errors": result.n_errors,
+            "warnings": result.n_warnings,
+            "tables": summary.to_dict(orient="records"),
+            "report": str(report_path) if report_path else None,
+        },
+        "problems": problems,
+    }
+    json.dump(out, sys.stdout, indent=2, default=int)
+    sys.stdout.write("\n")
+
+
+def _print_table(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
+    w = sys.stdout.write
+    w(f"{'table':<16}{'rows read':>11}{'valid':>9}{'set aside':>11}{'errors':>9}{'warnings':>10}\n")
+    for r in summary.itertuples(index=False):
+        w(f"{r.table:<16}{r.rows_read:>11,}{r.rows_valid:>9,}{r.rows_set_aside:>11,}{r.errors:>9,}{r.warnings:>10,}\n")
+    report = result.report
+    if report.empty:
+        w("\nNo problems found.\n")
+        return
+    verdict = (f"{result.n_errors:,} error(s): the rows with errors were set aside; fix them and upload again."
+               if not result.ok else "No errors.")
+    w(f"\n{verdict} {result.n_warnings:,} warning(s): the rows were kept, but please check them.\n")
+    shown = 0
+    ordered = report.assign(_e=(report["severity"] != "error").astype(int)).sort_values("_e", kind="stable")
+    for (severity, file_, sheet), group in ordered.groupby(["severity", "file", "sheet"], sort=False):
+        if shown >= MAX_LINES:
+            break
+        where = file_ + (f", sheet '{sheet}'" if sheet else "")
+        w(f"\n{severity.upper()}S in {where}:\n")
+        for message in group["message"]:
+            if shown >= MAX_LINES:
+                break
+            w(f"  - {message}\n")
+            shown += 1
+    if len(report) > shown:
+        hint = f"see {report_path}" if report_path else "write them all with --report problems.csv (or .xlsx)"
+        w(f"\n... and {len(report) - shown:,} more problem(s); {hint}.\n")
+    elif report_path:
+        w(f"\nAll problems were written to {report_path}.\n")

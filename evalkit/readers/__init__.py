@@ -1,0 +1,188 @@
+"""Read providers' files into raw frames of the canonical tables.
+
+Public entry points:
+
+* :func:`read_file` - one file (CSV, Excel workbook, REDCap export, FHIR JSON);
+* :func:`read_files` - several files merged table by table;
+* :func:`load_mapping` - a saved column mapping or REDCap mapping (JSON).
+
+A *raw frame* (see :mod:`evalkit.canonical`) has canonical column names, every
+cell a string or missing, and the provenance columns ``source_file``,
+``source_sheet`` and ``source_row``. What the reader noticed (unknown columns,
+ragged rows, stated date formats, headers as written) travels with the frame
+in ``frame.attrs`` (:mod:`evalkit.readers.notes`) and becomes report rows when
+the frames are validated by :func:`evalkit.validation.validate`.
+
+Files that cannot be read at all raise :class:`~evalkit.errors.InputFileError`
+with a one-paragraph message naming the file; no pandas or openpyxl error
+escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalkit.column_mapping import ColumnMapping
+from evalkit.errors import InputFileError
+from evalkit.readers.csv import read_csv
+from evalkit.readers.detect import check_table_name
+from evalkit.readers.excel import read_excel
+from evalkit.readers.fhir import read_fhir
+from evalkit.readers.limits import ReadLimits
+from evalkit.readers.notes import NOTES_ATTR, frame_notes, merge_notes, with_notes
+from evalkit.readers.redcap import RedcapMapping, read_redcap
+
+__all__ = [
+    "NOTES_ATTR",
+    "ColumnMapping",
+    "ReadLimits",
+    "RedcapMapping",
+    "load_mapping",
+    "read_csv",
+    "read_excel",
+    "read_fhir",
+    "read_file",
+    "read_files",
+    "read_redcap",
+]
+
+
+_EXCEL = {".xlsx", ".xlsm"}
+_TEXT = {".csv", ".txt", ".tsv", ""}
+_JSON = {".json", ".ndjson"}
+
+
+def load_mapping(path: str | Path) -> ColumnMapping | RedcapMapping:
+    """Read a mapping file: a :class:`ColumnMapping` or (``"kind": "redcap"``) a :class:`RedcapMapping`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not valid JSON or not a mapping (the message names the file and the problem).
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ValueError(f"mapping file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read mapping file {path.name}: {exc}") from None
+    try:
+        if isinstance(raw, Mapping) and raw.get("kind") == "redcap":
+            return RedcapMapping.from_dict(raw, base=path.parent)
+        return ColumnMapping.from_dict(raw)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+
+
+def _instrument_registry() -> Mapping[str, Any] | None:
+    try:
+        from evalkit.instruments import load_instruments  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return load_instruments()
+    except Exception:  # noqa: BLE001 - a broken registry must not stop reading; validation reports it
+        return None
+
+
+def read_file(
+    path: str | Path,
+    *,
+    table: str | None = None,
+    sheet: str | None = None,
+    mapping: ColumnMapping | RedcapMapping | None = None,
+    limits: ReadLimits | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read one provider file into raw frames by table name.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` (or ``.tsv``/``.txt``), ``.xlsx``, or FHIR ``.json``/``.ndjson`` file;
+        with a :class:`RedcapMapping`, a REDCap records export (CSV).
+    table
+        The table the file (or chosen sheet) holds. When not given: the sheet
+        name or file stem, else the headers (see :mod:`evalkit.readers.detect`).
+    sheet
+        For a workbook, read only this sheet.
+    mapping
+        A provider's :class:`ColumnMapping` or :class:`RedcapMapping`.
+    limits
+        Size limits (default :class:`ReadLimits`: 200 MB, 5 million rows, 1,000 columns).
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Raw frames keyed by table name.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read at all (missing, empty, binary, damaged, too
+        large, or its table cannot be told).
+    ValueError
+        ``table`` is not a table name, or a mapping does not fit the file.
+    """
+    path = Path(path)
+    if table is not None:
+        check_table_name(table)
+    limits = limits or ReadLimits()
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise InputFileError("the file does not exist (check the name and folder).", file=str(path))
+    if isinstance(mapping, RedcapMapping):
+        result = read_redcap(path, mapping, limits=limits)
+    elif suffix in _EXCEL:
+        result = read_excel(path, table=table, sheet=sheet, mapping=mapping, limits=limits)
+    elif suffix in _JSON:
+        if table not in (None, "measures"):
+            raise ValueError(f"FHIR QuestionnaireResponse files hold measures, not {table}")
+        result = read_fhir(path, mapping=mapping, instruments=_instrument_registry(), limits=limits)
+    elif suffix in _TEXT:
+        result = read_csv(path, table=table, mapping=mapping, limits=limits)
+    elif suffix in {".xls", ".ods", ".numbers"}:
+        raise InputFileError(
+            f"evalkit cannot read {suffix} files. Save the spreadsheet as an Excel Workbook (.xlsx) or as CSV.",
+            file=path.name,
+        )
+    else:
+        raise InputFileError(
+            f"evalkit does not know how to read '{suffix}' files. Expected .csv, .xlsx, or FHIR .json.",
+            file=path.name,
+        )
+    return result
+
+
+def read_files(
+    paths: Iterable[str | Path],
+    *,
+    table: str | None = None,
+    sheet: str | None = None,
+    mapping: ColumnMapping | RedcapMapping | None = None,
+    limits: ReadLimits | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read several files and merge their raw frames table by table.
+
+    Rows keep their own provenance, so problems still point at the right file.
+    Arguments are those of :func:`read_file`, applied to every file. The first
+    file that cannot be read raises :class:`InputFileError`.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for path in paths:
+        for name, frame in read_file(path, table=table, sheet=sheet, mapping=mapping, limits=limits).items():
+            parts.setdefault(name, []).append(frame)
+    out: dict[str, pd.DataFrame] = {}
+    for name, frames in parts.items():
+        notes = merge_notes(frame_notes(f) for f in frames)
+        bare = [f.copy() for f in frames]
+        for f in bare:
+            f.attrs.clear()
+        merged = pd.concat(bare, ignore_index=True) if len(bare) > 1 else bare[0]
+        out[name] = with_notes(merged, notes)
+    return out

@@ -1,0 +1,231 @@
+"""Read a CSV file: encoding and delimiter found for the provider, rows numbered as they see them.
+
+* Encodings: UTF-8 (with or without a byte-order mark), UTF-16 with a BOM
+  (Excel's "Unicode text"), otherwise Windows-1252 (a superset of Latin-1 for
+  the characters charities type: é, £, curly quotes).
+* Delimiters: comma, semicolon, tab or bar, chosen from the first lines.
+* Row numbers: the header is row 1 and the first data row is row 2, as in a
+  spreadsheet program (a cell with a line break inside quotes stays one row).
+* A row with more cells than the header is reported (rule ``extra_cells``,
+  error) and set aside; trailing empty cells are ignored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv as std_csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit.column_mapping import ColumnMapping
+from evalkit.errors import InputFileError
+from evalkit.readers.detect import detect_table
+from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
+from evalkit.readers.notes import problem
+from evalkit.readers.raw_frame import build_raw_frame
+
+__all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
+
+_DELIMITERS = (",", ";", "\t", "|")
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
+
+
+def decode_text(data: bytes, *, file_label: str) -> str:
+    """Decode the bytes of a text file, or raise :class:`InputFileError` if they are not text."""
+    if data.startswith(b"PK\x03\x04"):
+        raise InputFileError(
+            "this is a zip archive or an Excel workbook, not a CSV text file. If it is a workbook, "
+            "give it the .xlsx extension; otherwise save the sheet as 'CSV UTF-8'.",
+            file=file_label,
+        )
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputFileError(
+            "this is an old-style Excel (.xls) or Word file, not a CSV text file. "
+            "Open it in Excel and save it as .xlsx or as 'CSV UTF-8'.",
+            file=file_label,
+        )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:65536]:
+        raise InputFileError(
+            "the file holds binary data, not text, so it is not a CSV file. "
+            "Expected a spreadsheet saved as CSV (comma- or semicolon-separated text).",
+            file=file_label,
+        )
+    body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            text = body.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
+    if sample and controls > max(2, len(sample) // 100):
+        raise InputFileError(
+            "the file holds binary data, not text, so it is not a CSV file. "
+            "Expected a spreadsheet saved as CSV (comma- or semicolon-separated text).",
+            file=file_label,
+        )
+    return text
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the first lines into the same number of cells most consistently."""
+    lines = [line for line in text[:100_000].splitlines() if line.strip()][:50]
+    if not lines:
+        return ","
+    best, best_score = ",", (-1.0, -1, 0)
+    for delimiter in _DELIMITERS:
+        rows = list(std_csv.reader(lines, delimiter=delimiter))
+        width = len(rows[0])
+        same = sum(1 for r in rows if len(r) == width) / len(rows)
+        score = (1.0 if width > 1 else 0.0, same if width > 1 else 0.0, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _records_slow(text: str, delimiter: str, file_label: str) -> list[list[str]]:
+    std_csv.field_size_limit(10 * 1024 * 1024)
+    try:
+        return list(std_csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except std_csv.Error as exc:
+        raise InputFileError(
+            f"the CSV text cannot be split into cells ({exc}). Check for a quote mark (\") that is "
+            "opened but never closed, then save the sheet as CSV again.",
+            file=file_label,
+        ) from None
+
+
+def _grid(text: str, delimiter: str, file_label: str) -> pd.DataFrame | list[list[str]]:
+    """Parse ``text``: a frame of strings when every row fits, else the list of records."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+            na_filter=False, skip_blank_lines=False, engine="c", quoting=std_csv.QUOTE_MINIMAL,
+        )
+        return frame
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, ValueError, OverflowError):
+        return _records_slow(text, delimiter, file_label)
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """A delimited text file split into a header and cells, rows numbered as a spreadsheet shows them."""
+
+    headers: list[str]
+    cells: pd.DataFrame
+    source_rows: np.ndarray
+    header_row: int
+    problems: list[dict] = field(default_factory=list)
+
+
+def read_text_table(path: Path, *, limits: ReadLimits) -> TextTable:
+    """Decode, sniff and split a delimited text file.
+
+    Raises
+    ------
+    InputFileError
+        Empty file, binary data, no header, or over a size limit.
+    """
+    check_file_size(path, limits)
+    label = path.name
+    text = decode_text(path.read_bytes(), file_label=label)
+    if not text.strip():
+        raise InputFileError(
+            "the file has no text in it. Expected a header row naming the columns, then one row per record.",
+            file=label,
+        )
+    delimiter = sniff_delimiter(text)
+    grid = _grid(text, delimiter, label)
+    problems: list[dict] = []
+    if isinstance(grid, pd.DataFrame):
+        frame = grid
+        blank_rows = (frame == "").all(axis=1).to_numpy() if frame.shape[1] else np.ones(len(frame), bool)
+        if not (~blank_rows).any():
+            raise InputFileError("the file has no header row (every line is blank).", file=label)
+        first = int(np.argmax(~blank_rows))
+        headers = [str(h).strip() for h in frame.iloc[first].tolist()]
+        cells = frame.iloc[first + 1:]
+        source_rows = np.arange(first + 2, first + 2 + len(cells))
+    else:
+        records = grid
+        first_found = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+        if first_found is None:
+            raise InputFileError("the file has no header row (every line is blank).", file=label)
+        first = first_found
+        headers = [h.strip() for h in records[first]]
+        width = len(headers)
+        rows: list[list[str]] = []
+        for offset, record in enumerate(records[first + 1:]):
+            row_number = first + 2 + offset
+            extra = record[width:]
+            if any(c.strip() for c in extra):
+                shown = ", ".join(f"'{c}'" for c in extra if c.strip())
+                problems.append(problem(
+                    file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
+                    rule="extra_cells", severity="error",
+                    message=(f"Row {row_number} has {len(record)} cells but the header has {width} columns; "
+                             f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
+                             f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
+                ))
+            rows.append((record + [""] * width)[:width])
+        cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
+        source_rows = np.arange(first + 2, first + 2 + len(rows))
+    check_shape(len(cells), len(headers), file_label=label, limits=limits)
+    if not any(headers):
+        raise InputFileError("the header row is empty. Expected a first row naming the columns.", file=label)
+    return TextTable(headers, cells, source_rows, first + 1, problems)
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    table: str | None = None,
+    mapping: ColumnMapping | None = None,
+    limits: ReadLimits | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read one CSV file into the raw frame of its table.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    table
+        Table the file holds; found from the file name or the headers when not given.
+    mapping
+        The provider's column mapping.
+    limits
+        Size limits (defaults of :class:`ReadLimits`).
+
+    Returns
+    -------
+    dict
+        ``{table: raw frame}`` (see :func:`evalkit.readers.read_file`).
+
+    Raises
+    ------
+    InputFileError
+        Empty file, binary data, a header without any column, or over a size limit.
+    """
+    path = Path(path)
+    parsed = read_text_table(path, limits=limits or ReadLimits())
+    chosen = detect_table(parsed.headers, file_label=path.name, names=(path.stem,), table=table, mapping=mapping)
+    for p in parsed.problems:
+        p["table"] = chosen
+    frame = build_raw_frame(
+        parsed.cells, parsed.headers, parsed.source_rows, table=chosen, file=path.name, sheet=None,
+        header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
+    )
+    return {chosen: frame}

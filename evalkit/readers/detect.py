@@ -1,0 +1,112 @@
+"""Decide which canonical table a file (or sheet) holds.
+
+Order (first that answers wins):
+
+1. the ``table=`` argument (or the mapping's ``table``);
+2. the sheet name, then the file stem (``measures.csv``, a ``Participants`` sheet),
+   through the table aliases in ``aliases.json``;
+3. the headers: the table whose columns the headers match best, if it is a
+   clear winner (it has more matched columns than any other table and at
+   least one of them is a column only that table has).
+
+Otherwise :class:`~evalkit.errors.InputFileError` says what was tried and how to
+name the table.
+"""
+
+from __future__ import annotations
+
+from evalkit.column_mapping import ColumnMapping
+from evalkit.errors import InputFileError
+from evalkit.readers.headers import match_headers, table_for_name
+from evalkit.schemas import TABLE_NAMES, table_schema
+
+__all__ = ["check_table_name", "detect_table", "header_overlap"]
+
+
+def check_table_name(table: str) -> str:
+    """Return ``table`` if it is a canonical table name, else raise a ``ValueError`` listing them."""
+    if table not in TABLE_NAMES:
+        raise ValueError(f"table must be one of {', '.join(TABLE_NAMES)}; got {table!r}")
+    return table
+
+
+def header_overlap(headers: list[str], mapping: ColumnMapping | None = None) -> dict[str, set[str]]:
+    """Canonical columns each table would take from ``headers``."""
+    return {
+        t: {m.column for m in match_headers(headers, t, mapping) if m.kind == "column" and m.column}
+        for t in TABLE_NAMES
+    }
+
+
+def _distinctive(table: str) -> set[str]:
+    others: set[str] = set()
+    for t in TABLE_NAMES:
+        if t != table:
+            others |= set(table_schema(t).field_names)
+    own = set(table_schema(table).field_names)
+    return own - others
+
+
+def detect_table(
+    headers: list[str],
+    *,
+    file_label: str,
+    names: tuple[str | None, ...] = (),
+    table: str | None = None,
+    mapping: ColumnMapping | None = None,
+) -> str:
+    """Which table ``headers`` belong to.
+
+    Parameters
+    ----------
+    headers
+        The header row as written.
+    file_label
+        How to name the file (and sheet) in a message.
+    names
+        Sheet name and file stem, tried in order.
+    table
+        An explicit choice; checked to match at least one column.
+    mapping
+        The provider's mapping (its ``table`` counts as an explicit choice).
+
+    Raises
+    ------
+    InputFileError
+        If no table can be told, or an explicit table matches none of the headers.
+    """
+    explicit = table or (mapping.table if mapping is not None else None)
+    overlap = header_overlap(headers, mapping)
+    if explicit:
+        check_table_name(explicit)
+        if headers and not overlap[explicit]:
+            best = max(TABLE_NAMES, key=lambda t: len(overlap[t]))
+            hint = f" Its columns look like the {best} table." if overlap[best] else ""
+            raise InputFileError(
+                f"none of the columns ({', '.join(repr(h) for h in headers[:8] if h)}) match the "
+                f"{explicit} table, which expects columns such as {', '.join(table_schema(explicit).required)}.{hint} "
+                "Check the table chosen for this file.",
+                file=file_label,
+            )
+        return explicit
+    for name in names:
+        if name:
+            named = table_for_name(name)
+            if named:
+                return named
+    ranked = sorted(TABLE_NAMES, key=lambda t: len(overlap[t]), reverse=True)
+    best, second = ranked[0], ranked[1]
+    if overlap[best] and len(overlap[best]) > len(overlap[second]) and overlap[best] & _distinctive(best):
+        return best
+    if overlap[best]:
+        tied = [t for t in ranked if len(overlap[t]) == len(overlap[best])]
+        reason = f"its columns fit {' and '.join(tied)} equally well" if len(tied) > 1 else (
+            f"its columns ({', '.join(sorted(overlap[best]))}) are not enough to tell"
+        )
+    else:
+        reason = "none of its columns is a column evalkit knows"
+    raise InputFileError(
+        f"cannot tell which table this file holds: {reason}. Name the file or sheet after the table "
+        f"({', '.join(TABLE_NAMES)}), e.g. 'participants.csv', or choose the table (--table).",
+        file=file_label,
+    )

@@ -1,0 +1,289 @@
+"""Read an Excel workbook (``.xlsx``/``.xlsm``): one sheet per table, or one chosen sheet.
+
+Sheets are matched to tables by name (``Participants``, ``Mums``, ``Questionnaires``
+through the aliases; or the mapping's ``sheets``), then by their headers. A
+sheet that matches no table is reported (``unknown_sheet``, warning) and
+skipped. Row numbers are the sheet's own (the header is usually row 1).
+
+Before openpyxl opens anything the zip directory is checked: the parts must
+look like a workbook and their uncompressed size and compression ratio must be
+within :class:`~evalkit.readers.limits.ReadLimits` (a guard against zip bombs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.column_mapping import ColumnMapping
+from evalkit.errors import InputFileError
+from evalkit.readers.detect import check_table_name, detect_table
+from evalkit.readers.headers import table_for_name
+from evalkit.readers.limits import ReadLimits, check_file_size
+from evalkit.readers.notes import frame_notes, merge_notes, problem, with_notes
+from evalkit.readers.raw_frame import build_raw_frame
+
+__all__ = ["cell_text", "check_workbook_archive", "read_excel"]
+
+_MB = 1024 * 1024
+
+
+def cell_text(value: Any) -> str | None:
+    """An Excel cell value as the text a provider would read in the cell.
+
+    Dates become ISO ``YYYY-MM-DD`` (with the time only when it is not midnight),
+    whole numbers lose their ``.0``, booleans become ``TRUE``/``FALSE``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def check_workbook_archive(path: Path, limits: ReadLimits) -> None:
+    """Check the zip directory of a workbook before opening it.
+
+    Raises
+    ------
+    InputFileError
+        Not a zip, a zip that is not a workbook, or parts that would expand past the limits.
+    """
+    label = path.name
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputFileError(
+            "this is an old-style Excel file (.xls) or a password-protected workbook, which evalkit cannot "
+            "read. Open it in Excel, remove any password, and save it as an Excel Workbook (.xlsx).",
+            file=label,
+        )
+    if not zipfile.is_zipfile(path):
+        raise InputFileError(
+            "this is not an Excel workbook: an .xlsx file is a zip archive and this one is not. "
+            "If it is a CSV file, give it the .csv extension; otherwise save it from Excel as .xlsx.",
+            file=label,
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputFileError(f"the workbook is damaged and cannot be opened ({exc}).", file=label) from None
+    names = {info.filename.lower() for info in infos}
+    if "xl/workbook.xml" not in names:
+        raise InputFileError(
+            "this is a zip archive but not an Excel workbook (it has no workbook part). "
+            "Expected an .xlsx file saved by Excel, LibreOffice or Google Sheets.",
+            file=label,
+        )
+    total = sum(info.file_size for info in infos)
+    if total > limits.max_uncompressed_bytes:
+        raise InputFileError(
+            f"the workbook would expand to {total / _MB:,.0f} MB when opened, more than the "
+            f"{limits.max_uncompressed_bytes / _MB:,.0f} MB evalkit allows. Split it into smaller files.",
+            file=label,
+        )
+    for info in infos:
+        if info.file_size > _MB and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
+            raise InputFileError(
+                f"the workbook part {info.filename} is compressed {info.file_size / max(info.compress_size, 1):,.0f} "
+                "times, far more than a real spreadsheet; evalkit does not open it. Save the data again from Excel.",
+                file=label,
+            )
+
+
+def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits) -> tuple[list[str], list[list[str | None]], np.ndarray, int] | None:
+    """Header, data rows, their row numbers and the header's row number; ``None`` for an empty sheet."""
+    max_col = ws.max_column or 1
+    width = min(max_col, limits.max_columns + 1)
+    first_row = ws.min_row or 1
+    header: list[str] | None = None
+    header_row = 0
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    for offset, values in enumerate(ws.iter_rows(max_col=width, values_only=True)):
+        texts = [cell_text(v) for v in values]
+        if header is None:
+            if any(t is not None and str(t).strip() for t in texts):
+                if len(texts) > limits.max_columns and any(t is not None for t in texts[limits.max_columns:]):
+                    raise InputFileError(
+                        f"the sheet '{ws.title}' has more than {limits.max_columns:,} columns. "
+                        "Expected one column per field of a table.",
+                        file=label,
+                    )
+                while texts and (texts[-1] is None or not str(texts[-1]).strip()):
+                    texts.pop()
+                header = [str(t).strip() if t is not None else "" for t in texts]
+                header_row = first_row + offset
+            continue
+        if len(rows) >= limits.max_rows:
+            raise InputFileError(
+                f"the sheet '{ws.title}' has more than {limits.max_rows:,} rows, more than evalkit reads "
+                "from one sheet. Split it into smaller files.",
+                file=label,
+            )
+        rows.append(texts)
+        numbers.append(first_row + offset)
+    if header is None:
+        return None
+    return header, rows, np.asarray(numbers, dtype=np.int64), header_row
+
+
+def read_excel(
+    path: str | Path,
+    *,
+    table: str | None = None,
+    sheet: str | None = None,
+    mapping: ColumnMapping | None = None,
+    limits: ReadLimits | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read the sheets of a workbook into raw frames by table.
+
+    Parameters
+    ----------
+    path
+        The ``.xlsx`` file.
+    table
+        Table of the sheet read (with ``sheet``), or of the only sheet.
+    sheet
+        Read only this sheet (name matched ignoring case).
+    mapping
+        The provider's column mapping (its ``sheets`` name sheets' tables).
+    limits
+        Size limits.
+
+    Raises
+    ------
+    InputFileError
+        Not a workbook, damaged, too large, no sheet with data, the sheet asked
+        for is missing, or no sheet can be matched to a table.
+    """
+    import openpyxl  # heavy; only when a workbook is read
+
+    path = Path(path)
+    limits = limits or ReadLimits()
+    label = path.name
+    check_file_size(path, limits)
+    check_workbook_archive(path, limits)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
+        raise InputFileError(
+            f"the workbook cannot be opened ({type(exc).__name__}: {exc}). Save it again from Excel as .xlsx.",
+            file=label,
+        ) from None
+    try:
+        return _read_workbook(workbook, path, table=table, sheet=sheet, mapping=mapping, limits=limits)
+    except InputFileError:
+        raise
+    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputFileError(
+            f"the workbook is damaged and cannot be read ({type(exc).__name__}: {exc}).", file=label
+        ) from None
+    finally:
+        workbook.close()
+
+
+def _read_workbook(
+    workbook: Any, path: Path, *, table: str | None, sheet: str | None, mapping: ColumnMapping | None,
+    limits: ReadLimits,
+) -> dict[str, pd.DataFrame]:
+    label = path.name
+    if table is not None:
+        check_table_name(table)
+    names = list(workbook.sheetnames)
+    if sheet is not None:
+        match = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+        if not match:
+            raise InputFileError(
+                f"there is no sheet called '{sheet}'. The workbook has: {', '.join(repr(n) for n in names)}.",
+                file=label,
+            )
+        names = match[:1]
+    grids = {}
+    for name in names:
+        grid = _sheet_grid(workbook[name], label=label, limits=limits)
+        if grid is not None:
+            grids[name] = grid
+    if not grids:
+        raise InputFileError(
+            "the workbook has no sheet with any data. Expected a sheet with a header row naming the columns.",
+            file=label,
+        )
+    only_one = len(grids) == 1
+    chosen: dict[str, str] = {}
+    skipped: list[str] = []
+    for name, (header, _rows, _numbers, _hr) in grids.items():
+        where = f"{label}, sheet '{name}'"
+        named = (mapping.table_for_sheet(name) if mapping is not None else None) or table_for_name(name)
+        if table is not None and (only_one or sheet is not None or named == table):
+            chosen[name] = detect_table(header, file_label=where, table=table, mapping=mapping)
+        elif table is not None:
+            continue
+        elif sheet is not None or only_one:
+            chosen[name] = detect_table(header, file_label=where, names=(name, path.stem), mapping=mapping)
+        elif named is not None:
+            chosen[name] = named
+        else:
+            try:
+                chosen[name] = detect_table(header, file_label=where, names=(), mapping=mapping)
+            except InputFileError:
+                skipped.append(name)
+    if not chosen:
+        if table is not None:
+            raise InputFileError(
+                f"no sheet is named for the {table} table and the workbook has several sheets "
+                f"({', '.join(repr(n) for n in grids)}); choose one (--sheet).",
+                file=label,
+            )
+        raise InputFileError(
+            f"none of the sheets ({', '.join(repr(n) for n in grids)}) can be matched to a table. "
+            "Name each sheet after its table (programmes, participants, group_sessions, contacts, measures) "
+            "or choose the sheet and table.",
+            file=label,
+        )
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for name, chosen_table in chosen.items():
+        header, rows, numbers, header_row = grids[name]
+        width = max([len(header), *(len(r) for r in rows)]) if rows else len(header)
+        cells = pd.DataFrame([(r + [None] * width)[:width] for r in rows], columns=range(width), dtype=object)
+        frames.setdefault(chosen_table, []).append(build_raw_frame(
+            cells, header, numbers, table=chosen_table, file=label, sheet=name, header_row=header_row,
+            mapping=mapping,
+        ))
+    out: dict[str, pd.DataFrame] = {}
+    for chosen_table, parts in frames.items():
+        notes = merge_notes(frame_notes(p) for p in parts)
+        merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        out[chosen_table] = with_notes(merged, notes)
+    first = next(iter(out))
+    if skipped:
+        notes = frame_notes(out[first])
+        for name in skipped:
+            notes["problems"].append(problem(
+                file=label, sheet=name, table=first, source_row=grids[name][3], column="", value=name,
+                rule="unknown_sheet", severity="warning",
+                message=(f"Sheet '{name}' could not be matched to a table, so it was not read. Name it after "
+                         "its table (e.g. 'participants') or list it in your column mapping's 'sheets'."),
+            ))
+        with_notes(out[first], notes)
+    return out

@@ -1,0 +1,96 @@
+"""What a reader learned about a file that validation needs, carried on the raw frame.
+
+Readers return plain ``dict[str, DataFrame]``; what does not fit in the cells
+travels in ``frame.attrs[NOTES_ATTR]`` as a small JSON-like dict:
+
+``problems``
+    Reader-level problems (unknown or identifying columns, ragged rows, FHIR
+    answers that could not be placed), each a dict with the report columns
+    (:data:`evalkit.canonical.REPORT_COLUMNS`). An ``error`` attached to a data
+    row sets that row aside during validation.
+``date_formats``
+    Canonical date column -> ``strftime`` format the provider stated in their
+    column mapping (removes ``ambiguous_date`` problems for that column).
+``sources``
+    ``"file|sheet"`` -> ``{"header_row": int, "headers": {canonical: header as written}}``,
+    so messages can name the column and header row as the provider sees them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from evalkit.canonical import REPORT_COLUMNS
+
+__all__ = ["NOTES_ATTR", "empty_notes", "frame_notes", "merge_notes", "problem", "source_key", "with_notes"]
+
+NOTES_ATTR = "evalkit_reading"
+
+
+def empty_notes() -> dict[str, Any]:
+    """Notes with nothing in them."""
+    return {"problems": [], "date_formats": {}, "sources": {}}
+
+
+def source_key(file: str, sheet: str | None) -> str:
+    """Key of one file (and sheet) in ``notes["sources"]``."""
+    return f"{file}|{sheet or ''}"
+
+
+def problem(
+    *,
+    file: str,
+    sheet: str | None,
+    table: str,
+    source_row: int,
+    column: str,
+    value: str,
+    rule: str,
+    message: str,
+    severity: str = "warning",
+) -> dict[str, Any]:
+    """One report row as a dict with exactly :data:`REPORT_COLUMNS`."""
+    row = {
+        "file": file,
+        "sheet": sheet or "",
+        "table": table,
+        "source_row": int(source_row),
+        "column": column,
+        "value": value,
+        "rule": rule,
+        "message": message,
+        "severity": severity,
+    }
+    return {c: row[c] for c in REPORT_COLUMNS}
+
+
+def frame_notes(frame: pd.DataFrame) -> dict[str, Any]:
+    """The notes attached to ``frame`` (a fresh empty set when it has none)."""
+    notes = frame.attrs.get(NOTES_ATTR)
+    if not isinstance(notes, Mapping):
+        return empty_notes()
+    out = empty_notes()
+    out["problems"] = list(notes.get("problems", ()))
+    out["date_formats"] = dict(notes.get("date_formats", {}))
+    out["sources"] = dict(notes.get("sources", {}))
+    return out
+
+
+def merge_notes(all_notes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Combine notes of frames concatenated into one table."""
+    out = empty_notes()
+    for notes in all_notes:
+        out["problems"].extend(notes.get("problems", ()))
+        out["date_formats"].update(notes.get("date_formats", {}))
+        out["sources"].update(notes.get("sources", {}))
+    return out
+
+
+def with_notes(frame: pd.DataFrame, notes: Mapping[str, Any]) -> pd.DataFrame:
+    """Attach ``notes`` to ``frame`` (in place) and return it."""
+    frame.attrs[NOTES_ATTR] = copy.deepcopy(dict(notes))
+    return frame

@@ -1,0 +1,151 @@
+"""Turn a grid of cells read from a file into a raw frame of one canonical table.
+
+Every reader (CSV, Excel, REDCap, FHIR) ends here, so headers, unknown and
+identifying columns, value synonyms, constants and provenance are handled the
+same way whatever the file type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
+from evalkit.column_mapping import ColumnMapping
+from evalkit.readers.headers import builtin_value_synonyms, column_letter, match_headers
+from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
+from evalkit.schemas import table_schema
+
+__all__ = ["build_raw_frame", "apply_value_synonyms"]
+
+
+def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
+    """Replace values whose folded form is a synonym by its code; other values unchanged.
+
+    Works on the distinct values only, so it is fast on long columns.
+    """
+    if not synonyms or values.empty:
+        return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return values
+    folded = pd.Series(uniques, dtype="str").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    mapped = folded.map(synonyms)
+    new_uniques = mapped.where(mapped.notna(), pd.Series(uniques, dtype="str")).to_numpy(dtype=object)
+    out = np.where(codes >= 0, new_uniques[np.maximum(codes, 0)], None)
+    return pd.Series(out, index=values.index, dtype="str")
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.str.strip() == "")
+
+
+def build_raw_frame(
+    cells: pd.DataFrame,
+    headers: list[str],
+    source_rows: np.ndarray,
+    *,
+    table: str,
+    file: str,
+    sheet: str | None,
+    header_row: int,
+    mapping: ColumnMapping | None = None,
+    problems: list[dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Build the raw frame of ``table`` from positional ``cells``.
+
+    Parameters
+    ----------
+    cells
+        Column ``i`` holds the cells under ``headers[i]`` as strings (missing = None/NaN).
+    headers
+        Header row as written.
+    source_rows
+        Row number of each line of ``cells`` as the provider sees it.
+    table, file, sheet, header_row
+        Where the cells came from.
+    mapping
+        The provider's column mapping, if any.
+    problems
+        Problems the reader already found (e.g. ragged rows); kept with the frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical column names (only those present), every cell a string or
+        missing, plus ``source_file``, ``source_sheet`` and ``source_row``.
+        Rows with no value at all are dropped. Reader problems (``unknown_column``,
+        ``identifier_column``, ``duplicate_column``) travel in the frame's notes
+        (:mod:`evalkit.readers.notes`).
+    """
+    notes = empty_notes()
+    notes["problems"] = list(problems or [])
+    cells = cells.copy()
+    cells.columns = range(cells.shape[1])
+    for position in range(cells.shape[1]):
+        cells[position] = cells[position].astype("str")
+    if cells.shape[1]:
+        nonblank = ~pd.concat([_blank(cells[p]) for p in cells.columns], axis=1).all(axis=1)
+    else:
+        nonblank = pd.Series(False, index=cells.index)
+    keep = nonblank.to_numpy()
+    cells = cells.loc[keep].reset_index(drop=True)
+    source_rows = np.asarray(source_rows)[keep]
+
+    matches = match_headers(list(headers) + [""] * (cells.shape[1] - len(headers)), table, mapping)
+    data: dict[str, pd.Series] = {}
+    headers_seen: dict[str, str] = {}
+    schema = table_schema(table)
+
+    def note(column: str, value: str, rule: str, message: str) -> None:
+        notes["problems"].append(problem(
+            file=file, sheet=sheet, table=table, source_row=header_row, column=column, value=value,
+            rule=rule, message=message, severity="warning",
+        ))
+
+    for m in matches:
+        letter = column_letter(m.position)
+        where = f"Column {letter} ('{m.header}')" if m.header.strip() else f"Column {letter} (no header)"
+        if m.kind == "column" and m.column is not None:
+            data[m.column] = cells[m.position] if m.position < cells.shape[1] else pd.Series(None, dtype="str")
+            headers_seen[m.column] = m.header
+        elif m.kind == "identifier":
+            note(m.header, m.header, "identifier_column",
+                 f"{where} looks like it holds identifying details (names, contact details, dates of birth, "
+                 "postcodes or NHS numbers). It was not read and will not be stored: evalkit needs only a "
+                 "pseudonymous id. Remove the column from the files you upload.")
+        elif m.kind == "duplicate":
+            note(m.header, m.header, "duplicate_column",
+                 f"{where} means the same as the earlier column '{headers_seen.get(m.column or '', m.column)}' "
+                 f"({m.column}); only the first one was read.")
+        elif m.kind == "unknown" or (m.kind == "blank" and m.position < cells.shape[1]
+                                       and not _blank(cells[m.position]).all()):
+            note(m.header, m.header, "unknown_column",
+                 f"{where} is not a column of the {table} table, so it was not stored. Expected columns such "
+                 f"as {', '.join(schema.field_names[:6])}. If it holds one of them, name it in your column "
+                 "mapping; otherwise you can ignore this warning.")
+
+    n = len(cells)
+    frame = pd.DataFrame({name: series.reset_index(drop=True) for name, series in data.items()}, index=range(n))
+    for column in list(frame.columns):
+        synonyms = builtin_value_synonyms(column)
+        if mapping is not None:
+            synonyms = {**synonyms, **mapping.value_synonyms(column)}
+        if synonyms:
+            frame[column] = apply_value_synonyms(frame[column], synonyms)
+    if mapping is not None:
+        for column, value in mapping.constants.items():
+            if column in schema.field_names:
+                if column in frame.columns:
+                    frame[column] = frame[column].where(~_blank(frame[column]), value)
+                else:
+                    frame[column] = pd.Series([value] * n, dtype="str")
+        date_columns = {f.name for f in schema.fields if f.type == "date"}
+        notes["date_formats"] = {c: f for c, f in mapping.strftime_formats().items() if c in date_columns}
+    frame[SOURCE_FILE] = pd.Series([file] * n, dtype="str")
+    frame[SOURCE_SHEET] = pd.Series([sheet] * n, dtype="str")
+    frame[SOURCE_ROW] = pd.array(source_rows, dtype="Int64")
+    notes["sources"] = {source_key(file, sheet): {"header_row": int(header_row), "headers": headers_seen}}
+    return with_notes(frame, notes)

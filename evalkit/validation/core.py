@@ -1,0 +1,253 @@
+"""``validate``: raw frames in, a :class:`~evalkit.canonical.ValidationResult` out.
+
+Tables are checked parents first (:data:`evalkit.schemas.TABLE_NAMES`), so a
+child row can be checked against the parent rows that passed. Every check is a
+boolean mask over whole columns; no Python loop runs per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, ValidationResult
+from evalkit.readers.notes import frame_notes
+from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
+from evalkit.validation.cells import clean_cells
+from evalkit.validation.fields import check_fields
+from evalkit.validation.keys import check_keys
+from evalkit.validation.links import (
+    ParentIndex,
+    check_child_dates,
+    check_foreign_key,
+    check_head_counts,
+    check_participant_dates,
+    check_programme_of_participant,
+    note_not_checked,
+)
+from evalkit.validation.measures import check_measures, item_columns
+from evalkit.validation.problems import ProblemLog, TableRows
+
+__all__ = ["validate", "default_instruments"]
+
+
+def default_instruments() -> Mapping[str, Any] | None:
+    """The instrument registry (:func:`evalkit.instruments.load_instruments`), or ``None`` if unavailable."""
+    try:
+        from evalkit.instruments import load_instruments  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return load_instruments()
+
+
+class _Checked:
+    """One table after its checks: raw rows, provenance, cleaned cells and typed values."""
+
+    def __init__(self, schema: TableSchema, frame: pd.DataFrame, rows: TableRows,
+                 cells: dict[str, pd.Series], typed: dict[str, np.ndarray], items: list[str]) -> None:
+        self.schema, self.frame, self.rows, self.cells, self.typed, self.items = schema, frame, rows, cells, typed, items
+
+    def raw_values(self, column: str) -> np.ndarray:
+        cells = self.cells.get(column)
+        if cells is None:
+            return np.full(len(self.frame), None, dtype=object)
+        return cells.to_numpy(dtype=object, na_value=None)
+
+
+def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFrame, TableRows, dict[str, pd.Series],
+                                                                        list[str], dict[str, str]]:
+    schema = table_schema(name)
+    notes = frame_notes(frame)
+    frame = frame.reset_index(drop=True).copy()
+    frame.attrs.clear()
+    frame.columns = [str(c) for c in frame.columns]
+    rows = TableRows.from_frame(name, frame, notes["sources"])
+    log.add_reader_problems(rows, notes["problems"])
+    names = set(schema.field_names)
+    items = item_columns(list(frame.columns), schema.item_pattern) if name == "measures" else []
+    cells: dict[str, pd.Series] = {}
+    for column in frame.columns:
+        if column in names or column in items:
+            series = frame[column]
+            if isinstance(series, pd.DataFrame):  # duplicated column names: first wins
+                series = series.iloc[:, 0]
+            cells[column] = clean_cells(series, schema.missing_values)
+        elif column not in PROVENANCE_COLUMNS:
+            for g in np.unique(rows.group):
+                log.add_file_level(
+                    rows, int(g), np.array([], dtype=np.int64), column=column, rule="unknown_column",
+                    severity="warning", value=column,
+                    message=(f"Column '{column}' is not a column of the {name} table, so it was not stored."),
+                )
+    return frame, rows, cells, items, dict(notes["date_formats"])
+
+
+def validate(
+    raw: Mapping[str, pd.DataFrame],
+    *,
+    instruments: Mapping[str, Any] | None = None,
+    today: dt.date | str | pd.Timestamp | None = None,
+    existing: Mapping[str, pd.DataFrame] | None = None,
+) -> ValidationResult:
+    """Check raw frames against the schemas, and split their rows into valid and set aside.
+
+    Parameters
+    ----------
+    raw
+        Raw frames by table name, as :func:`evalkit.readers.read_file` returns
+        them (frames built in memory work too: cells of any type, provenance
+        columns optional).
+    instruments
+        Instrument definitions by code (objects with ``code``, ``n_items``,
+        ``item_min``, ``item_max``, ``total_range``). Default: the registry of
+        :mod:`evalkit.instruments` when it can be imported; without one, item
+        ranges and instrument codes are not checked (a ``not_checked`` warning says so).
+    today
+        Dates after this are ``future_date`` errors (default: today's date).
+    existing
+        Already stored canonical tables by name, for links to stored parents
+        and ``already_stored`` warnings. ``None`` means "not known": a link to
+        a parent table that is not in the upload is then not checked.
+
+    Returns
+    -------
+    ValidationResult
+        ``tables``: the rows without errors, typed (every schema column present;
+        extra item columns kept for measures); ``quarantine``: the rows with
+        errors as uploaded, with a ``reasons`` column; ``report``: one row per
+        problem (:data:`evalkit.canonical.REPORT_COLUMNS`).
+
+    Raises
+    ------
+    ValueError
+        If ``raw`` has a key that is not a table name.
+
+    Notes
+    -----
+    Rules and where they are implemented: per-field (``required``, ``type``,
+    ``ambiguous_date``, ``enum``, ``minimum``, ``maximum``, ``pattern``,
+    ``future_date``) in :mod:`evalkit.validation.fields`; instruments and items
+    (``unknown_instrument``, ``item_type``, ``item_range``, ``total_range``,
+    ``no_responses``) in :mod:`evalkit.validation.measures`; keys (``unique``,
+    ``primary_key``, ``participant_in_two_programmes``, ``already_stored``) in
+    :mod:`evalkit.validation.keys`; links between tables (``foreign_key``,
+    ``before_referral``, ``after_ending``, ``head_count_below_named``,
+    ``not_checked``) in :mod:`evalkit.validation.links`; reader problems
+    (``unknown_column``, ``identifier_column``, ``duplicate_column``,
+    ``extra_cells``, ``unknown_sheet``, ``not_read``) come from the readers.
+    """
+    unknown = [k for k in raw if k not in TABLE_NAMES]
+    if unknown:
+        raise ValueError(f"raw has unknown table name(s) {unknown}; expected some of {list(TABLE_NAMES)}")
+    today_ts = pd.Timestamp(today if today is not None else dt.date.today()).normalize()
+    if instruments is None:
+        instruments = default_instruments()
+    log = ProblemLog()
+    checked: dict[str, _Checked] = {}
+    parents: dict[str, ParentIndex] = {}
+
+    def stored(name: str) -> pd.DataFrame | None:
+        return existing.get(name) if existing is not None else None
+
+    for name in TABLE_NAMES:
+        if name not in raw:
+            continue
+        schema = table_schema(name)
+        frame, rows, cells, items, date_formats = _prepare(name, raw[name], log)
+        typed = check_fields(schema, cells, rows, log, date_formats=date_formats, today=today_ts,
+                             skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)))
+        if name == "measures":
+            check_measures(cells, typed, rows, log, items=items, instruments=instruments)
+        if name == "participants":
+            check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names})
+        check_keys(schema, typed, rows, log, existing=stored(name))
+        for fk in schema.foreign_keys:
+            column, parent_table = fk["fields"][0], fk["reference"]["resource"]
+            parent_key = fk["reference"]["fields"][0]
+            if parent_table not in parents:
+                if existing is None or parent_table in raw:
+                    note_not_checked(rows, log, column, parent_table)
+                    continue
+                parents[parent_table] = ParentIndex.build(parent_table, parent_key, None, None, stored(parent_table))
+            check_foreign_key(rows, log, typed[column], column=column, parent=parents[parent_table])
+        if name in ("contacts", "measures") and "participants" in parents:
+            parent = parents["participants"]
+            check_programme_of_participant(rows, log, typed["participant_id"], typed["programme_id"], parent)
+            date_column = "contact_date" if name == "contacts" else "completed_on"
+            check_child_dates(rows, log, typed["participant_id"], typed[date_column], _raw(cells, date_column,
+                              len(frame)), column=date_column, parent=parent, after_ending=name == "contacts")
+        checked[name] = _Checked(schema, frame, rows, cells, typed, items)
+        key = schema.primary_key[0]
+        if len(schema.primary_key) == 1:
+            parents[name] = ParentIndex.build(name, key, typed, rows, stored(name))
+
+    if "group_sessions" in checked:
+        sessions = checked["group_sessions"]
+        check_head_counts(sessions.rows, log, sessions.typed["group_session_id"], sessions.typed["head_count"],
+                          sessions.raw_values("head_count"), _attendance(checked.get("contacts"), stored("contacts")))
+
+    tables: dict[str, pd.DataFrame] = {}
+    quarantine: dict[str, pd.DataFrame] = {}
+    for name, table in checked.items():
+        bad = table.rows.error
+        tables[name] = _canonical(table, ~bad)
+        aside = table.frame.loc[bad].copy()
+        aside["reasons"] = log.reasons(name, np.flatnonzero(bad))
+        quarantine[name] = aside.reset_index(drop=True)
+    return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
+
+
+def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray:
+    series = cells.get(column)
+    return series.to_numpy(dtype=object, na_value=None) if series is not None else np.full(n, None, dtype=object)
+
+
+def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.DataFrame:
+    parts = []
+    if contacts is not None:
+        t = contacts.typed
+        ok = ~contacts.rows.error & (pd.Series(t["status"], dtype=object) == "attended").to_numpy()
+        parts.append(pd.DataFrame({"group_session_id": np.asarray(t["group_session_id"], dtype=object)[ok],
+                                   "participant_id": np.asarray(t["participant_id"], dtype=object)[ok]}))
+    if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
+        s = stored[stored["status"].astype(str) == "attended"]
+        parts.append(pd.DataFrame({"group_session_id": s["group_session_id"].astype(object).to_numpy(),
+                                   "participant_id": s["participant_id"].astype(object).to_numpy()}))
+    if not parts:
+        return pd.DataFrame(columns=["group_session_id", "participant_id"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["group_session_id"].notna()]
+
+
+def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
+    """The rows in ``keep`` with canonical dtypes (:data:`evalkit.canonical.DTYPES`)."""
+    schema = table.schema
+    out: dict[str, pd.Series | np.ndarray] = {}
+    extra_items = [c for c in table.items if c not in schema.field_names]
+    for spec in [*schema.fields, *(schema.field(c) for c in extra_items)]:
+        values = np.asarray(table.typed.get(spec.name, np.full(len(keep), np.nan)))[keep]
+        dtype = DTYPES[spec.type]
+        if spec.type == "integer":
+            out[spec.name] = pd.array(np.round(values.astype("float64")), dtype="Float64").astype("Int64") \
+                if len(values) else pd.array([], dtype="Int64")
+        elif spec.type == "boolean":
+            out[spec.name] = pd.array(values.astype("float64"), dtype="Float64").astype("boolean")
+        elif spec.type == "number":
+            out[spec.name] = values.astype("float64")
+        elif spec.type == "date":
+            out[spec.name] = values.astype("datetime64[ns]")
+        else:
+            out[spec.name] = pd.array(pd.Series(values, dtype=object).where(pd.notna(values), None).to_numpy(),
+                                      dtype=dtype)
+    rows = table.rows
+    out[SOURCE_FILE] = pd.array(rows.file[keep], dtype="string")
+    out[SOURCE_SHEET] = pd.array(np.where(rows.sheet[keep] == "", None, rows.sheet[keep]), dtype="string")
+    out[SOURCE_ROW] = pd.array(rows.source_row[keep], dtype="Int64")
+    frame = pd.DataFrame(out)
+    return frame
+
+

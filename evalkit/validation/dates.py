@@ -1,0 +1,134 @@
+"""Read dates the way a UK provider writes them, and never guess an ambiguous one.
+
+Accepted (rule ``type`` otherwise):
+
+* ISO ``YYYY-MM-DD`` (a time after it, as Excel and FHIR write, is ignored) - always fine;
+* day/month/year with ``/``, ``.`` or ``-`` and a 2- or 4-digit year (``25`` = 2025);
+* the format stated for the column in the provider's mapping.
+
+Day or month first? Within one file (and sheet) and column:
+
+* a value whose first number is over 12 (``13/04/2025``) can only be day/month/year;
+  one whose second number is over 12 can only be month/day/year;
+* if the column has only the first kind, every value is read day/month/year
+  (the column is "clearly UK"), and likewise for month/day/year;
+* otherwise a value that reads as two different dates (``03/04/2025``) is an
+  ``ambiguous_date`` error for that row; a value that reads the same both ways
+  (``05/05/2025``) is fine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DateReading", "read_dates", "describe_date"]
+
+_ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
+_DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
+
+
+@dataclass(frozen=True)
+class DateReading:
+    """The dates of one column, row by row.
+
+    Attributes
+    ----------
+    values
+        ``datetime64[ns]``; NaT where missing, not a date, or ambiguous.
+    bad
+        Non-missing cells that are not a date (rule ``type``).
+    ambiguous
+        Cells that read as two different dates (rule ``ambiguous_date``).
+    first_reading, second_reading
+        For ambiguous cells: the day/month and month/day readings.
+    """
+
+    values: np.ndarray
+    bad: np.ndarray
+    ambiguous: np.ndarray
+    first_reading: np.ndarray
+    second_reading: np.ndarray
+
+
+def _build(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
+    frame = pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64")
+    ok = frame.notna().all(axis=1) & frame["month"].between(1, 12) & frame["day"].between(1, 31) & \
+        frame["year"].between(1000, 9999)
+    out = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if ok.any():
+        parsed = pd.to_datetime(frame.loc[ok].astype("int64"), errors="coerce")
+        out[ok.to_numpy()] = parsed.to_numpy(dtype="datetime64[ns]")
+    return out
+
+
+def describe_date(values: np.ndarray) -> pd.Series:
+    """Dates written out for a person: ``3 April 2025``."""
+    stamps = pd.Series(pd.to_datetime(values))
+    return stamps.dt.day.astype("Int64").astype(str) + " " + stamps.dt.month_name() + " " + \
+        stamps.dt.year.astype("Int64").astype(str)
+
+
+def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None = None) -> DateReading:
+    """Parse a date column.
+
+    Parameters
+    ----------
+    cells
+        Cleaned cells (stripped strings, missing as NA).
+    groups
+        Integer code of each row's file (and sheet): day/month order is decided per group.
+    stated_format
+        ``strftime`` format stated in the provider's mapping, if any.
+    """
+    n = len(cells)
+    codes, uniques_index = pd.factorize(cells, use_na_sentinel=True)
+    uniques = pd.Series(uniques_index, dtype="str")
+    present = codes >= 0
+    safe = np.maximum(codes, 0)
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if len(uniques) == 0:
+        return DateReading(nat, np.zeros(n, bool), np.zeros(n, bool), nat.copy(), nat.copy())
+
+    iso_parts = uniques.str.extract(_ISO)
+    iso = _build(iso_parts[0], iso_parts[1], iso_parts[2])
+    dmy_parts = uniques.str.extract(_DMY).astype("float64")
+    a, b, y = dmy_parts[0], dmy_parts[1], dmy_parts[2]
+    y = y.where(~(y < 100), y + 2000)
+    is_dmy_form = a.notna().to_numpy()
+    as_dmy = _build(y, b, a)
+    as_mdy = _build(y, a, b)
+    day_first_only = (is_dmy_form & (a > 12).to_numpy() & (b <= 12).to_numpy())
+    month_first_only = (is_dmy_form & (b > 12).to_numpy() & (a <= 12).to_numpy())
+    same_both_ways = is_dmy_form & (a == b).to_numpy()
+
+    if stated_format is not None:
+        stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
+        stated = stated.to_numpy(dtype="datetime64[ns]")
+        chosen_u = np.where(np.isnat(iso), stated, iso)
+        values = np.where(present, chosen_u[safe], nat)
+        bad = present & np.isnat(values)
+        none = np.zeros(n, bool)
+        return DateReading(values, bad, none, nat.copy(), nat.copy())
+
+    row_day_first = present & day_first_only[safe]
+    row_month_first = present & month_first_only[safe]
+    g = pd.Series(groups)
+    group_day = pd.Series(row_day_first).groupby(g).transform("any").to_numpy(dtype=bool)
+    group_month = pd.Series(row_month_first).groupby(g).transform("any").to_numpy(dtype=bool)
+    order_dmy = group_day & ~group_month
+    order_mdy = group_month & ~group_day
+
+    r_iso, r_dmy, r_mdy = iso[safe], as_dmy[safe], as_mdy[safe]
+    slash = present & is_dmy_form[safe]
+    values = np.where(~np.isnat(r_iso), r_iso, nat)
+    use_dmy = slash & (order_dmy | (~order_mdy & (day_first_only[safe] | same_both_ways[safe])))
+    use_mdy = slash & ~use_dmy & (order_mdy | month_first_only[safe])
+    values = np.where(use_dmy, r_dmy, values)
+    values = np.where(use_mdy, r_mdy, values)
+    ambiguous = slash & ~use_dmy & ~use_mdy & ~np.isnat(r_dmy) & ~np.isnat(r_mdy)
+    values = np.where(present, values, nat)
+    bad = present & np.isnat(values) & ~ambiguous
+    return DateReading(values, bad, ambiguous, np.where(ambiguous, r_dmy, nat), np.where(ambiguous, r_mdy, nat))

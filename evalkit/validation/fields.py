@@ -1,0 +1,218 @@
+"""Per-field checks from the Table Schema, one boolean mask per rule over a whole column.
+
+==========  ==========================================================================
+rule        what it checks (severity error unless stated)
+==========  ==========================================================================
+required    ``constraints.required``: the cell is not blank (a column missing from a
+            whole file, or blank in every row of it, is one report row at its header)
+type        the cell reads as the field's ``type``: integer (a whole number), number
+            (finite), date (:mod:`evalkit.validation.dates`), boolean (the schema's
+            ``trueValues``/``falseValues``, case ignored)
+ambiguous_date  a date that reads as two different dates (``03/04/2025``) in a column
+            where nothing shows the day/month order
+enum        the cell is one of the codes (``x-codes``/``enum``) or a code's label,
+            ignoring case and punctuation; it is stored as the code
+minimum / maximum  ``constraints.minimum`` / ``maximum``
+pattern     ``constraints.pattern`` (whole-cell match)
+future_date a date after ``today``
+==========  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from evalkit.schemas import FieldSpec, TableSchema
+from evalkit.validation.cells import full_match, parse_booleans, parse_codes, parse_numbers
+from evalkit.validation.dates import describe_date, read_dates
+from evalkit.validation.problems import ProblemLog, TableRows, quoted
+
+__all__ = ["check_fields", "codes_text"]
+
+
+def codes_text(spec: FieldSpec) -> str:
+    """The allowed codes of a field for a message: ``self, midwife, health visitor (health_visitor), ...``."""
+    return ", ".join(f"{code.replace('_', ' ')} ({code})" if "_" in code else code for code in (spec.codes or {}))
+
+
+def _fmt_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _missing_column_summary(
+    name: str, spec: FieldSpec, cells: pd.Series, present: bool, rows: TableRows, log: ProblemLog,
+) -> np.ndarray:
+    """Report a required column absent from a file (or blank in all its rows) once; return the rows covered."""
+    covered = np.zeros(len(cells), dtype=bool)
+    missing = cells.isna().to_numpy()
+    for g in np.unique(rows.group):
+        in_group = rows.group == g
+        n_group = int(in_group.sum())
+        if present and not (n_group >= 2 and missing[in_group].all()):
+            continue
+        file_, sheet = rows.group_keys[g].split("|", 1)
+        where = f"'{file_}'" + (f", sheet '{sheet}'" if sheet else "")
+        state = "is missing from" if not present else "is blank in every row of"
+        log.add_file_level(
+            rows, g, np.flatnonzero(in_group), column=name, rule="required",
+            message=(f"Column '{name}' {state} {where}, but the {rows.table} table requires it "
+                     f"(for example '{spec.example}'). All {n_group} row(s) were set aside; add the column "
+                     "(or name it in your column mapping) and upload again."),
+        )
+        covered |= in_group
+    return covered
+
+
+def check_fields(
+    schema: TableSchema,
+    cells: Mapping[str, pd.Series],
+    rows: TableRows,
+    log: ProblemLog,
+    *,
+    date_formats: Mapping[str, str],
+    today: pd.Timestamp,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, np.ndarray]:
+    """Check every schema field of one table and return its typed values.
+
+    Parameters
+    ----------
+    schema
+        The table's schema.
+    cells
+        Cleaned cells by column (absent columns are all-missing).
+    rows
+        Provenance and error flags of the rows.
+    log
+        Where problems go.
+    date_formats
+        Date formats stated in the provider's mapping, by column.
+    today
+        Dates after this are ``future_date`` errors.
+    skip
+        Columns checked elsewhere (measures items).
+
+    Returns
+    -------
+    dict
+        Column -> typed values (float64 for integer/number/boolean with NaN for
+        missing or invalid; datetime64 for dates; object codes/strings for text).
+    """
+    typed: dict[str, np.ndarray] = {}
+    n = len(rows.file)
+    for spec in schema.fields:
+        name = spec.name
+        if name in skip:
+            continue
+        present = name in cells
+        column = cells[name] if present else pd.Series([pd.NA] * n, dtype="str")
+        missing = column.isna().to_numpy()
+        values = column.to_numpy(dtype=object, na_value=None)
+        if spec.required:
+            covered = _missing_column_summary(name, spec, column, present, rows, log)
+            blank = missing & ~covered
+            example = f" (for example '{spec.example}')" if spec.example else ""
+            log.add(rows, blank, column=name, rule="required",
+                    detail=f"is blank, but every {rows.table} row needs a {name}{example}.", values=values[blank])
+        if not present:
+            typed[name] = _empty_typed(spec, n)
+            continue
+        if spec.type in ("integer", "number"):
+            x = parse_numbers(column)
+            bad = ~missing & np.isnan(x)
+            if spec.type == "integer":
+                fractional = ~np.isnan(x) & ((np.floor(x) != x) | (np.abs(x) > 2**53))
+                bad |= fractional
+                x = np.where(fractional, np.nan, x)
+                kind = "a whole number"
+            else:
+                kind = "a number"
+            example = spec.example or "3"
+            log.add(rows, bad, column=name, rule="type",
+                    detail=quoted(values[bad])
+                    + f" is not {kind}; expected {kind} such as {example}.", values=values[bad])
+            for bound, rule, compare in ((spec.minimum, "minimum", np.less), (spec.maximum, "maximum", np.greater)):
+                if bound is None:
+                    continue
+                with np.errstate(invalid="ignore"):
+                    out = ~np.isnan(x) & compare(x, bound)
+                span = (f"from {_fmt_number(spec.minimum)} to {_fmt_number(spec.maximum)}"
+                        if spec.minimum is not None and spec.maximum is not None
+                        else f"at {'least' if rule == 'minimum' else 'most'} {_fmt_number(bound)}")
+                word = "below the minimum" if rule == "minimum" else "above the maximum"
+                log.add(rows, out, column=name, rule=rule,
+                        detail=pd.Series(values[out], dtype=object).astype(str).to_numpy(dtype=object)
+                        + f" is {word} {_fmt_number(bound)}; expected a value {span}.", values=values[out])
+                x = np.where(out, np.nan, x)
+            typed[name] = x
+        elif spec.type == "boolean":
+            x = parse_booleans(column, spec.true_values, spec.false_values)
+            bad = ~missing & np.isnan(x)
+            log.add(rows, bad, column=name, rule="type",
+                    detail=quoted(values[bad])
+                    + " is not a yes/no answer; expected yes or no (also accepted: y/n, true/false, 1/0).",
+                    values=values[bad])
+            typed[name] = x
+        elif spec.type == "date":
+            groups = rows.group
+            reading = read_dates(column, groups, date_formats.get(name))
+            stated = date_formats.get(name)
+            detail = (f" does not match the date format stated in your column mapping ({stated}); "
+                      "expected a date in that format, or an ISO date such as 2025-03-18."
+                      if stated else
+                      " is not a date; expected a date such as 2025-03-18 or 18/03/2025 (day/month/year).")
+            bad = reading.bad
+            log.add(rows, bad, column=name, rule="type",
+                    detail=quoted(values[bad])
+                    + detail, values=values[bad])
+            amb = reading.ambiguous
+            if amb.any():
+                first = describe_date(reading.first_reading[amb]).to_numpy(dtype=object)
+                second = describe_date(reading.second_reading[amb]).to_numpy(dtype=object)
+                iso_first = pd.Series(reading.first_reading[amb]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                shown = quoted(values[amb])
+                log.add(rows, amb, column=name, rule="ambiguous_date",
+                        detail=shown + " could be " + first + " (day/month) or " + second
+                        + " (month/day), and no other date in this column shows which; write it as an ISO "
+                        "date (e.g. " + iso_first + ") or state the column's date format (DD/MM/YYYY) in "
+                        "your column mapping.", values=values[amb])
+            x = reading.values
+            future = ~np.isnat(x) & (x > np.datetime64(today.normalize().to_datetime64(), "ns"))
+            if future.any():
+                iso = pd.Series(x[future]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                log.add(rows, future, column=name, rule="future_date",
+                        detail=quoted(values[future])
+                        + " (" + iso + f") is after today ({today:%Y-%m-%d}); expected a date that has "
+                        "happened. Check the year and the day/month order.", values=values[future])
+                x = np.where(future, np.datetime64("NaT"), x)
+            typed[name] = x
+        else:
+            if spec.codes:
+                codes = parse_codes(column, spec.codes)
+                bad = ~missing & pd.isna(codes)
+                log.add(rows, bad, column=name, rule="enum",
+                        detail=quoted(values[bad])
+                        + f" is not an allowed code; expected one of: {codes_text(spec)}.", values=values[bad])
+                typed[name] = codes
+            else:
+                typed[name] = values
+            if spec.pattern:
+                ok = full_match(column, spec.pattern)
+                bad = ~missing & ~ok
+                example = f" (for example '{spec.example}')" if spec.example else ""
+                log.add(rows, bad, column=name, rule="pattern",
+                        detail=quoted(values[bad])
+                        + f" is not in the expected form: {spec.description.rstrip('.')}{example}.",
+                        values=values[bad])
+    return typed
+
+
+def _empty_typed(spec: FieldSpec, n: int) -> np.ndarray:
+    if spec.type in ("integer", "number", "boolean"):
+        return np.full(n, np.nan)
+    if spec.type == "date":
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return np.full(n, None, dtype=object)

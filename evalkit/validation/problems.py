@@ -1,0 +1,213 @@
+"""Collect problems as rows of a report, vectorised, and build the report and quarantine reasons.
+
+Each check hands over *which rows* (positions), the column, the rule, the
+severity and the explanation (one text or one per row). The log adds where
+the row is as the provider sees it (file, sheet, row number, their header) and
+remembers which rows have errors, so the rows can be set aside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from evalkit.canonical import REPORT_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, empty_report
+from evalkit.column_mapping import normalise_header
+from evalkit.schemas import TABLE_NAMES
+
+__all__ = ["ProblemLog", "TableRows", "quoted", "row_list"]
+
+
+@dataclass
+class TableRows:
+    """Where the rows of one uploaded table came from, and which of them have errors."""
+
+    table: str
+    file: np.ndarray
+    sheet: np.ndarray
+    source_row: np.ndarray
+    group: np.ndarray
+    headers: dict[str, dict[str, str]]
+    header_rows: dict[str, int]
+    group_keys: list[str]
+    error: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.error = np.zeros(len(self.file), dtype=bool)
+
+    @classmethod
+    def from_frame(cls, table: str, frame: pd.DataFrame, sources: dict[str, dict]) -> TableRows:
+        """Provenance of ``frame``'s rows (made up for a frame built in memory without it)."""
+        n = len(frame)
+        if SOURCE_FILE in frame.columns:
+            file = frame[SOURCE_FILE].astype("str").fillna(f"({table} table)").to_numpy(dtype=object)
+        else:
+            file = np.full(n, f"({table} table)", dtype=object)
+        if SOURCE_SHEET in frame.columns:
+            sheet = frame[SOURCE_SHEET].astype("str").fillna("").to_numpy(dtype=object)
+        else:
+            sheet = np.full(n, "", dtype=object)
+        rows = None
+        if SOURCE_ROW in frame.columns:
+            rows = pd.to_numeric(frame[SOURCE_ROW].astype(object), errors="coerce").to_numpy(dtype="float64")
+            if np.isnan(rows).any():
+                rows = None
+        source_row = rows.astype(np.int64) if rows is not None else np.arange(2, n + 2, dtype=np.int64)
+        keys = pd.Series(file, dtype=object) + "|" + pd.Series(sheet, dtype=object)
+        group, group_keys = pd.factorize(keys)
+        headers = {k: dict(v.get("headers", {})) for k, v in sources.items()}
+        header_rows = {k: int(v.get("header_row", 1)) for k, v in sources.items()}
+        return cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, list(group_keys))
+
+    def header_row(self, group: int) -> int:
+        """Row of the header of one file (and sheet)."""
+        return self.header_rows.get(self.group_keys[group], 1)
+
+    def shown_column(self, column: str, groups: np.ndarray) -> np.ndarray:
+        """How to name ``column`` in a message for rows of ``groups``: ``'Client ID' (participant_id)``."""
+        out = np.empty(len(groups), dtype=object)
+        for g in np.unique(groups):
+            written = self.headers.get(self.group_keys[g], {}).get(column)
+            if written and normalise_header(written) != normalise_header(column):
+                out[groups == g] = f"'{written}' ({column})"
+            else:
+                out[groups == g] = f"'{column}'"
+        return out
+
+
+class ProblemLog:
+    """Problems of every table, kept as small frames until the report is built."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+        self._reasons: dict[str, list[pd.DataFrame]] = {}
+
+    def add(
+        self,
+        rows: TableRows,
+        positions: np.ndarray,
+        *,
+        column: str,
+        rule: str,
+        detail: str | np.ndarray | pd.Series,
+        values: np.ndarray | pd.Series | None = None,
+        severity: str = "error",
+    ) -> None:
+        """Report one problem for each row in ``positions``.
+
+        ``detail`` says what was found and what was expected; the message gets
+        ``Row N, column 'X': `` in front of it.
+        """
+        positions = np.asarray(positions)
+        if positions.dtype == bool:
+            positions = np.flatnonzero(positions)
+        if len(positions) == 0:
+            return
+        groups = rows.group[positions]
+        detail_arr = np.asarray(detail, dtype=object) if not isinstance(detail, str) else np.full(
+            len(positions), detail, dtype=object)
+        prefix = ("Row " + pd.Series(rows.source_row[positions]).astype(str) + ", column "
+                  + pd.Series(rows.shown_column(column, groups)) + ": ")
+        message = (prefix + pd.Series(detail_arr, dtype=object).astype(str)).to_numpy(dtype=object)
+        if values is None:
+            shown_values = np.full(len(positions), "", dtype=object)
+        else:
+            shown_values = pd.Series(np.asarray(values, dtype=object)).fillna("").astype(str).to_numpy(dtype=object)
+        self._append(rows, positions, column=column, rule=rule, values=shown_values, message=message,
+                     severity=severity, source_row=rows.source_row[positions])
+
+    def add_file_level(
+        self, rows: TableRows, group: int, positions: np.ndarray, *, column: str, rule: str, message: str,
+        severity: str = "error", value: str = "",
+    ) -> None:
+        """One report row about a whole file (e.g. a missing column), at its header row.
+
+        Every row in ``positions`` gets ``message`` as its reason (and is set aside for an error).
+        """
+        file_, sheet = rows.group_keys[group].split("|", 1)
+        self._parts.append(pd.DataFrame({
+            "file": [file_], "sheet": [sheet], "table": [rows.table], "source_row": [rows.header_row(group)],
+            "column": [column], "value": [value], "rule": [rule], "message": [message], "severity": [severity],
+        }))
+        positions = np.asarray(positions)
+        if severity == "error" and len(positions):
+            rows.error[positions] = True
+            self._reasons.setdefault(rows.table, []).append(
+                pd.DataFrame({"_row": positions, "reason": message}))
+
+    def add_reader_problems(self, rows: TableRows, problems: list[dict]) -> None:
+        """Reader problems (from the frame's notes); errors on data rows set those rows aside."""
+        if not problems:
+            return
+        frame = pd.DataFrame(problems, columns=list(REPORT_COLUMNS))
+        self._parts.append(frame)
+        errors = frame[frame["severity"] == "error"]
+        if errors.empty:
+            return
+        keys = pd.Series(rows.file, dtype=object) + "|" + pd.Series(rows.sheet, dtype=object) + "|" + \
+            pd.Series(rows.source_row).astype(str)
+        err_keys = errors["file"].astype(str) + "|" + errors["sheet"].fillna("").astype(str) + "|" + \
+            errors["source_row"].astype(str)
+        lookup = pd.Series(errors["message"].to_numpy(), index=err_keys.to_numpy())
+        hit = keys.isin(lookup.index).to_numpy()
+        if hit.any():
+            positions = np.flatnonzero(hit)
+            rows.error[positions] = True
+            reason = lookup.groupby(level=0).agg("; ".join)
+            self._reasons.setdefault(rows.table, []).append(
+                pd.DataFrame({"_row": positions, "reason": reason.reindex(keys[hit].to_numpy()).to_numpy()}))
+
+    def _append(self, rows: TableRows, positions: np.ndarray, *, column: str, rule: str, values: np.ndarray,
+                message: np.ndarray, severity: str, source_row: np.ndarray) -> None:
+        self._parts.append(pd.DataFrame({
+            "file": rows.file[positions], "sheet": rows.sheet[positions], "table": rows.table,
+            "source_row": source_row, "column": column, "value": values, "rule": rule, "message": message,
+            "severity": severity,
+        }))
+        if severity == "error":
+            rows.error[positions] = True
+            self._reasons.setdefault(rows.table, []).append(pd.DataFrame({"_row": positions, "reason": message}))
+
+    def reasons(self, table: str, positions: np.ndarray) -> np.ndarray:
+        """The error messages of each row in ``positions``, joined with ``; ``."""
+        parts = self._reasons.get(table)
+        if not parts or len(positions) == 0:
+            return np.full(len(positions), "", dtype=object)
+        frame = pd.concat(parts, ignore_index=True)
+        joined = frame.drop_duplicates().groupby("_row", sort=True)["reason"].agg("; ".join)
+        return joined.reindex(positions).fillna("").to_numpy(dtype=object)
+
+    def report(self) -> pd.DataFrame:
+        """Every problem, one row each, in a stable order (table, file, sheet, row, column, rule)."""
+        if not self._parts:
+            return empty_report()
+        frame = pd.concat([p for p in self._parts if len(p)], ignore_index=True) if any(
+            len(p) for p in self._parts) else empty_report()
+        frame = frame.reindex(columns=list(REPORT_COLUMNS))
+        for column in REPORT_COLUMNS:
+            if column != "source_row":
+                frame[column] = frame[column].fillna("").astype(str)
+        frame["source_row"] = pd.to_numeric(frame["source_row"], errors="coerce").fillna(0).astype("int64")
+        order = {t: i for i, t in enumerate(TABLE_NAMES)}
+        frame["_t"] = frame["table"].map(order).fillna(len(order))
+        frame = frame.sort_values(["_t", "file", "sheet", "source_row", "column", "rule", "message"],
+                                  kind="stable").drop(columns="_t").drop_duplicates()
+        frame = frame.reset_index(drop=True)
+        out = pd.DataFrame({c: frame[c].astype("Int64" if c == "source_row" else "string") for c in REPORT_COLUMNS})
+        return out
+
+
+def row_list(source_rows: np.ndarray, limit: int = 5) -> str:
+    """``2, 5, 9`` (and how many more)."""
+    shown = ", ".join(str(int(r)) for r in source_rows[:limit])
+    more = len(source_rows) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+
+
+def quoted(values: np.ndarray) -> np.ndarray:
+    """Cell values in quotes for a message: ``'HV2'``."""
+    return ("'" + pd.Series(values, dtype=object).fillna("").astype(str) + "'").to_numpy(dtype=object)
