@@ -330,7 +330,7 @@ def score(
         (c for c in measures.columns if isinstance(c, str) and c.startswith("item_") and c[5:].isdigit()),
         key=lambda c: int(c[5:]),
     )
-    present_codes = [c for c in pd.unique(codes.dropna()) if c in registry]
+    present_codes = sorted(c for c in pd.unique(codes.dropna()) if c in registry)
 
     out: dict[str, np.ndarray] = {
         "score": np.full(n, np.nan),
