@@ -231,7 +231,7 @@ IDENTIFIER_FINDING_COLUMNS: Final = ("column", "kind", "evidence", "matches", "c
 
 
 def _normalise_header(name: object) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower().replace("'", "")).strip("_")
 
 
 def is_valid_nhs_number(values: pd.Series) -> pd.Series:

@@ -1,0 +1,91 @@
+"""Access scoping happens in the store's SQL: provider A never reads provider B's rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import example_frames, result_of
+
+from evalkit.access import Scope
+from evalkit.errors import AccessDenied
+from evalkit.ingest import ingest, rollback
+from evalkit.schemas import TABLE_NAMES
+from evalkit.store import list_uploads, load_tables, quarantine_rows
+
+
+@pytest.fixture
+def two_providers(store):  # noqa: ANN001, ANN201
+    bad = pd.DataFrame({"participant_id": ["X1"], "programme_id": ["P-N1"], "referral_date": ["soon"],
+                        "reasons": ["referral_date: not a date"]}, dtype="string")
+    ingest(result_of(example_frames("North"), {"participants": bad}), store, provider="North",
+           file_name="north.xlsx", sha256="1" * 64)
+    ingest(result_of(example_frames("South", seed=1), {"participants": bad.assign(programme_id="P-S1")}), store,
+           provider="South", file_name="south.xlsx", sha256="2" * 64)
+    return store
+
+
+def _programmes(tables: dict[str, pd.DataFrame]) -> set[str]:
+    return set().union(*(set(f["programme_id"]) for f in tables.values()))
+
+
+def test_provider_sees_only_its_own_rows(two_providers) -> None:  # noqa: ANN001
+    north = load_tables(two_providers, Scope.for_provider("North"))
+    assert _programmes(north) == {"P-N1", "P-N2"}
+    assert all(len(north[t]) > 0 for t in TABLE_NAMES)
+    assert set(north["programmes"]["provider"]) == {"North"}
+    # asking for South's programme explicitly returns nothing, not an error that reveals it exists
+    sneaky = load_tables(two_providers, Scope.for_provider("North"), programmes=["P-S1"])
+    assert all(len(f) == 0 for f in sneaky.values())
+    assert set(list_uploads(two_providers, Scope.for_provider("North"))["provider"]) == {"North"}
+    q = quarantine_rows(two_providers, Scope.for_provider("North"))
+    assert list(q) == ["participants"] and set(q["participants"]["programme_id"]) == {"P-N1"}
+    south_upload = int(list_uploads(two_providers, Scope.for_provider("South"))["upload_id"].iloc[0])
+    assert quarantine_rows(two_providers, Scope.for_provider("North"), upload_id=south_upload) == {}
+    with pytest.raises(AccessDenied):
+        rollback(two_providers, south_upload, scope=Scope.for_provider("North"))
+
+
+def test_admin_sees_all_and_evaluator_its_programmes(two_providers) -> None:  # noqa: ANN001
+    everything = load_tables(two_providers, Scope.admin())
+    assert _programmes(everything) == {"P-N1", "P-N2", "P-S1", "P-S2"}
+    ev = load_tables(two_providers, Scope.for_evaluator({"P-N2", "P-S1"}))
+    assert _programmes(ev) == {"P-N2", "P-S1"}
+    assert len(ev["participants"]) == 40
+    narrowed = load_tables(two_providers, Scope.for_evaluator({"P-N2", "P-S1"}), programmes=["P-S1", "P-N1"])
+    assert _programmes(narrowed) == {"P-S1"}
+    multi = load_tables(two_providers, Scope.for_provider("North", "South"))
+    assert len(multi["participants"]) == len(everything["participants"]) == 80
+
+
+def test_researcher_gets_no_individual_rows(two_providers) -> None:  # noqa: ANN001
+    scope = Scope("researcher")
+    for call in (lambda: load_tables(two_providers, scope), lambda: quarantine_rows(two_providers, scope),
+                 lambda: list_uploads(two_providers, scope)):
+        with pytest.raises(AccessDenied, match="aggregate"):
+            call()
+
+
+def test_date_range_filters_a_referral_cohort(two_providers) -> None:  # noqa: ANN001
+    all_rows = load_tables(two_providers, Scope.admin())
+    start, end = pd.Timestamp("2025-03-01"), pd.Timestamp("2025-05-31")
+    part = load_tables(two_providers, Scope.admin(), date_range=(start, end))
+    ref = all_rows["participants"]["referral_date"]
+    assert len(part["participants"]) == ref.between(start, end).sum() > 0
+    assert part["participants"]["referral_date"].between(start, end).all()
+    cohort = set(part["participants"]["participant_id"])
+    assert set(part["measures"]["participant_id"]) <= cohort and len(part["measures"]) > 0
+    assert len(part["programmes"]) == 4
+    open_end = load_tables(two_providers, Scope.admin(), date_range=(start, None))
+    assert len(open_end["participants"]) == (ref >= start).sum()
+    with pytest.raises(ValueError, match="date_range"):
+        load_tables(two_providers, Scope.admin(), date_range=("not a date", None))
+
+
+def test_scope_validation() -> None:
+    with pytest.raises(ValueError, match="role must be one of"):
+        Scope("owner")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one provider"):
+        Scope("provider")
+    with pytest.raises(ValueError, match="single string"):
+        Scope("evaluator", programmes="P-N1")  # type: ignore[arg-type]
+    assert Scope("evaluator", programmes=["P-N1"]).programmes == frozenset({"P-N1"})  # type: ignore[arg-type]

@@ -1,0 +1,151 @@
+"""Privacy at the door: keyed pseudonyms, the secret never stored, direct identifiers refused."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import stat
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from conftest import TEST_SECRET, example_frames, result_of
+
+from evalkit.access import Scope
+from evalkit.errors import EvalkitError, StoreError
+from evalkit.ingest import ingest
+from evalkit.pseudonymise import (
+    IdentifierColumnsError,
+    find_identifiers,
+    is_valid_nhs_number,
+    load_secret,
+    pseudonymise_ids,
+)
+from evalkit.store import list_uploads, load_tables, open_store
+from evalkit.store import _tables as T
+
+KEY = TEST_SECRET.encode()
+
+
+def test_pseudonym_is_keyed_hmac_sha256() -> None:
+    ids = pd.Series(["M0001", " M0001 ", None, "M0002"], dtype="string")
+    out = pseudonymise_ids(ids, secret=KEY, namespace="North")
+    expected = "p_" + hmac.new(KEY, b"North\x1fM0001", "sha256").hexdigest()[:16]
+    assert out.iloc[0] == out.iloc[1] == expected
+    assert pd.isna(out.iloc[2]) and out.iloc[3] != expected
+    assert str(out.dtype) == "string" and out.index.equals(ids.index)
+    # stable across calls, different per provider and per secret, idempotent
+    assert out.equals(pseudonymise_ids(ids, secret=KEY, namespace="North"))
+    assert pseudonymise_ids(ids, secret=KEY, namespace="South").iloc[0] != expected
+    assert pseudonymise_ids(ids, secret=b"another-secret-of-32-bytes-xxxxx", namespace="North").iloc[0] != expected
+    assert pseudonymise_ids(out, secret=KEY, namespace="North").equals(out)
+
+
+def test_reuploads_match_and_neither_secret_nor_raw_ids_are_stored(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "e.sqlite"
+    frames = example_frames("North")
+    with open_store(path) as store:
+        ingest(result_of(frames), store, provider="North", file_name="a.xlsx", sha256="0" * 64)
+        again = ingest(result_of(example_frames("North")), store, provider="North", file_name="b.xlsx",
+                       sha256="0" * 64)
+        assert again.total_unchanged == again.total_accepted == 107
+        stored = load_tables(store, Scope.admin())
+        assert stored["participants"]["participant_id"].str.fullmatch(r"p_[0-9a-f]{16}").all()
+        assert stored["contacts"]["peer_supporter_id"].str.fullmatch(r"p_[0-9a-f]{16}").all()
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("e.sqlite"))
+    assert TEST_SECRET.encode() not in data
+    assert TEST_SECRET.encode().hex().encode() not in data
+    for raw_id in frames["participants"]["participant_id"].iloc[:10]:
+        assert raw_id.encode() not in data, raw_id
+    assert b"V01" not in data and b"V02" not in data  # peer supporter ids
+
+
+def test_secret_not_in_postgresql(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        ingest(result_of(example_frames("North")), store, provider="North", file_name="a.xlsx", sha256="0" * 64)
+        with store.engine.connect() as conn:
+            text = " ".join(
+                str(row) for t in T.metadata.sorted_tables for row in conn.execute(sa.select(t)).fetchall()
+            )
+    assert TEST_SECRET not in text and "N0001" not in text and len(text) > 10_000
+
+
+def test_a_different_secret_is_refused(store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    ingest(result_of(example_frames("North")), store, provider="North", file_name="a", sha256="0")
+    monkeypatch.setenv("EVALKIT_SECRET", "a-completely-different-secret")
+    with pytest.raises(StoreError, match="different pseudonymisation secret"):
+        ingest(result_of(example_frames("North")), store, provider="North", file_name="b", sha256="0")
+    assert len(list_uploads(store)) == 1
+
+
+def test_secret_sources(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    assert load_secret() == TEST_SECRET.encode()
+    monkeypatch.setenv("EVALKIT_SECRET", "short")
+    with pytest.raises(EvalkitError, match="too short"):
+        load_secret()
+    monkeypatch.delenv("EVALKIT_SECRET")
+    # the per-user default is created on first use, 0600, with a note
+    first = load_secret()  # XDG_CONFIG_HOME points into a temp folder (conftest)
+    note = capsys.readouterr().err
+    assert "created a new pseudonymisation key" in note and "never stored in the database" in note
+    path = os.path.join(os.environ["XDG_CONFIG_HOME"], "evalkit", "secret.key")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and len(first) == 64
+    assert load_secret() == first and capsys.readouterr().err == ""
+    # an explicit key file wins over the default
+    explicit = tmp_path / "k.key"
+    explicit.write_text("0123456789abcdef0123456789abcdef\n")
+    explicit.chmod(0o600)
+    monkeypatch.setenv("EVALKIT_SECRET_FILE", str(explicit))
+    assert load_secret() == b"0123456789abcdef0123456789abcdef"
+    with pytest.raises(EvalkitError, match="no pseudonymisation secret"):
+        monkeypatch.setenv("EVALKIT_SECRET_FILE", str(tmp_path / "nope.key"))
+        load_secret(create=False)
+
+
+def test_nhs_number_check_digit() -> None:
+    values = pd.Series(["943 476 5919", "9434765919", "9434765918", "0000000000", "12345", None, "401-023-2137"])
+    assert is_valid_nhs_number(values).tolist() == [True, True, False, False, False, False, True]
+
+
+def test_identifier_columns_found_by_name_and_by_value() -> None:
+    raw = pd.DataFrame({
+        "participant_id": ["M1", "M2", "M3"],
+        "programme_id": ["P", "P", "P"],
+        "Mother's Name": ["a", "b", "c"],
+        "D.O.B.": ["", "", ""],
+        "notes": ["call back", "jo@example.org", ""],
+        "contact": ["07700 900123", "0161 496 0000", "+44 7700 900456"],
+        "ref": ["943 476 5919", "401 023 2137", "x"],
+        "area": ["M1 1AE", "", ""],
+        "region": ["North West", "Leeds", "LS1"],
+    }, dtype="string")
+    found = find_identifiers(raw, table="participants")
+    kinds = {(r.column, r.kind) for r in found.itertuples()}
+    assert kinds == {("Mother's Name", "name"), ("D.O.B.", "date of birth"), ("notes", "email address"),
+                     ("contact", "phone number"), ("ref", "NHS number"), ("area", "postcode")}
+    # canonical columns are not flagged by name (programmes.name is the programme's name)
+    progs = pd.DataFrame({"programme_id": ["P"], "name": ["Bumps and Babes"], "provider": ["X"]})
+    assert find_identifiers(progs, table="programmes").empty
+    # random 10-digit ids pass the NHS check one time in eleven: not flagged unless most do
+    ids = pd.Series([f"{i:010d}" for i in range(1_000_000_000, 1_000_000_000 + 33 * 97, 97)])
+    assert find_identifiers(pd.DataFrame({"participant_id": ids}), table="participants").empty
+
+
+@pytest.mark.parametrize("where", ["valid", "quarantine"])
+def test_identifier_columns_refuse_the_upload(store, where: str) -> None:  # noqa: ANN001
+    frames = example_frames("North")
+    quarantine = {}
+    if where == "valid":
+        frames["participants"]["main_language"] = frames["participants"]["main_language"].astype(object)
+        frames["participants"].loc[3, "main_language"] = "mum@example.com"
+        frames["participants"]["main_language"] = frames["participants"]["main_language"].astype("string")
+    else:
+        quarantine = {"participants": pd.DataFrame({"participant_id": ["M9"], "programme_id": ["P-N1"],
+                                                    "postcode": ["SW1A 1AA"], "reasons": ["bad"]}, dtype="string")}
+    with pytest.raises(IdentifierColumnsError) as err:
+        ingest(result_of(frames, quarantine), store, provider="North", file_name="a", sha256="0")
+    msg = str(err.value)
+    assert ("participants.main_language" in msg) if where == "valid" else ("participants.postcode" in msg)
+    assert "never stores" in msg
+    assert len(list_uploads(store)) == 0
+    assert all(len(f) == 0 for f in load_tables(store, Scope.admin()).values())
