@@ -54,9 +54,21 @@ def loinc_panels(instruments: Mapping[str, Any] | None = None) -> dict[str, dict
         loinc = getattr(instrument, "loinc", None)
         if not loinc:
             continue
-        for panel in [loinc] if isinstance(loinc, str) else list(loinc):
-            entry = panels.get(str(panel), {"items": [], "total": []})
-            panels[str(panel)] = {**entry, "instrument": getattr(instrument, "code", code)}
+        if isinstance(loinc, Mapping):
+            panel = loinc.get("panel")
+            total = loinc.get("total")
+            items = loinc.get("items")
+        else:
+            panel, total, items = loinc, None, None
+        if not panel:
+            continue
+        entry = panels.get(str(panel), {"items": [], "total": []})
+        panels[str(panel)] = {
+            **entry,
+            "instrument": getattr(instrument, "code", code),
+            "items": list(items) if items else entry.get("items", []),
+            "total": ([total] if isinstance(total, str) else list(total)) if total else entry.get("total", []),
+        }
     return panels
 
 

@@ -52,7 +52,7 @@ def parse_numbers(cells: pd.Series) -> np.ndarray:
     """Numbers as float64; missing cells and text that is not a finite number are NaN."""
 
     def parse(u: pd.Series) -> np.ndarray:
-        x = pd.to_numeric(u.astype(object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        x = np.array(pd.to_numeric(u.astype(object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
         x[~np.isfinite(x)] = np.nan
         return x
 

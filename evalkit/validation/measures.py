@@ -139,7 +139,7 @@ def check_measures(
     total = typed.get("total")
     total_cells = cells.get("total")
     if total is not None and total_cells is not None and registry is not None and known.any():
-        ranges = [getattr(registry[c], "total_range", None) for c in codes]
+        ranges = [_total_range(registry[c]) for c in codes]
         lo = np.array([float(r[0]) if r else np.nan for r in ranges] + [np.nan])[index]
         hi = np.array([float(r[1]) if r else np.nan for r in ranges] + [np.nan])[index]
         values = total_cells.to_numpy(dtype=object, na_value=None)
@@ -166,3 +166,21 @@ def _bound(instrument: Any, name: str, k: int) -> float:
         return float(values)  # type: ignore[arg-type]
     values = list(values)
     return float(values[k - 1]) if k - 1 < len(values) else np.nan
+
+
+def _total_range(instrument: Any) -> tuple[float, float] | None:
+    """Range a recorded total may take: ``total_range`` if the definition has one, else the widest of the
+    item-sum range and the reporting ``score_range`` (a provider may record either)."""
+    stated = getattr(instrument, "total_range", None)
+    if stated:
+        return float(stated[0]), float(stated[1])
+    lows, highs = [], []
+    item_min, item_max = getattr(instrument, "item_min", None), getattr(instrument, "item_max", None)
+    if item_min is not None and item_max is not None and not np.isscalar(item_min):
+        lows.append(float(np.sum(item_min)))
+        highs.append(float(np.sum(item_max)))
+    score = getattr(instrument, "score_range", None)
+    if score:
+        lows.append(float(score[0]))
+        highs.append(float(score[1]))
+    return (min(lows), max(highs)) if lows else None
