@@ -143,7 +143,9 @@ def _loglik(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, reml: bool
     )
 
 
-def _tau2_fisher(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int, reml: bool) -> tuple[float, int]:
+def _tau2_fisher(
+    y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int, reml: bool
+) -> tuple[float, int]:
     """ML / REML estimate of tau^2 by Fisher scoring, as in metafor.
 
     Step: ``tau2 += (y'PPy - tr(P)) / tr(PP)`` (REML) or
@@ -175,7 +177,9 @@ def _tau2_fisher(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int, re
     # fall back to direct maximisation of the (restricted) log-likelihood
     upper = max(10.0 * float(np.var(y, ddof=1)), 10.0 * float(np.max(v)), 1.0)
     res = optimize.minimize_scalar(
-        lambda t: -_loglik(y, v, X, t, reml), bounds=(0.0, upper), method="bounded",
+        lambda t: -_loglik(y, v, X, t, reml),
+        bounds=(0.0, upper),
+        method="bounded",
         options={"xatol": 1e-12, "maxiter": 2000},
     )
     if not res.success or res.x >= upper * (1 - 1e-9):
@@ -201,8 +205,10 @@ def fit_rma(
     if method == "FE":
         tau2, iters = 0.0, 0
     elif k - p < 1:
-        raise ValueError(f"method={method!r} needs more studies than coefficients (k={k}, p={p}); "
-                         "use method='FE' or add studies")
+        raise ValueError(
+            f"method={method!r} needs more studies than coefficients (k={k}, p={p}); "
+            "use method='FE' or add studies"
+        )
     elif method == "DL":
         tau2, iters = _tau2_dl(y, v, X, k, p), 0
     elif method == "HE":
@@ -251,7 +257,11 @@ def fit_rma(
     pval = 2.0 * (stats.t.sf(np.abs(stat), df) if knha else stats.norm.sf(np.abs(stat)))
 
     # omnibus test of all coefficients except the intercept
-    btt = np.arange(1, p) if (has_intercept and p > 1) else (np.arange(p) if not has_intercept else np.array([], int))
+    btt = (
+        np.arange(1, p)
+        if (has_intercept and p > 1)
+        else (np.arange(p) if not has_intercept else np.array([], int))
+    )
     if len(btt):
         bb = beta[btt]
         qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))

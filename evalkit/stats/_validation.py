@@ -36,7 +36,9 @@ def check_level(name: str, value: Any) -> float:
     try:
         level = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number strictly between 0 and 1 (e.g. 0.95); got {_show(value)}") from None
+        raise ValueError(
+            f"{name} must be a number strictly between 0 and 1 (e.g. 0.95); got {_show(value)}"
+        ) from None
     if not 0.0 < level < 1.0:
         raise ValueError(f"{name} must be a number strictly between 0 and 1 (e.g. 0.95); got {_show(value)}")
     return level
@@ -103,7 +105,9 @@ def as_float_array(name: str, value: Any, *, allow_nan: bool = True) -> np.ndarr
                 obj = np.atleast_1d(np.asarray(value, dtype=object))
                 arr = pd.array(obj, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must contain numbers (missing values allowed as NaN/None); got {_show(value)}") from None
+        raise ValueError(
+            f"{name} must contain numbers (missing values allowed as NaN/None); got {_show(value)}"
+        ) from None
     if arr.dtype != float:
         arr = arr.astype(float)
     if np.isinf(arr).any():

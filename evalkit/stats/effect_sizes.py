@@ -254,7 +254,9 @@ def paired_effect_size(
     mean_d = float(diff.mean())
     sd_d = float(diff.std(ddof=1))
     if not sd_d > 0:
-        raise ValueError("the change scores post - pre have zero variance; a standardised effect size is undefined")
+        raise ValueError(
+            "the change scores post - pre have zero variance; a standardised effect size is undefined"
+        )
     df = n - 1
     t_obs = mean_d / (sd_d / math.sqrt(n))
     lam_lo, lam_hi = _nct_ncp_interval(t_obs, df, lvl)

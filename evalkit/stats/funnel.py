@@ -100,7 +100,9 @@ def _od_parts(overdispersion: object) -> tuple[float, float]:
             return 1.0, overdispersion.tau2
         return overdispersion.phi, 0.0
     if isinstance(overdispersion, (bool, np.bool_)):
-        raise ValueError(f"overdispersion must be None, a number phi > 0 or an Overdispersion; got {overdispersion!r}")
+        raise ValueError(
+            f"overdispersion must be None, a number phi > 0 or an Overdispersion; got {overdispersion!r}"
+        )
     try:
         phi = float(overdispersion)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -216,8 +218,10 @@ def funnel_limits(
         raise ValueError(f"n must contain sample sizes > 0; got {n!r}")
     phi, tau2 = _od_parts(overdispersion)
     if overdispersion is not None and method != "normal":
-        raise ValueError("overdispersion requires method='normal' (over-dispersed limits are normal-based, "
-                         f"Spiegelhalter 2005 section 6); got method={method!r}")
+        raise ValueError(
+            "overdispersion requires method='normal' (over-dispersed limits are normal-based, "
+            f"Spiegelhalter 2005 section 6); got method={method!r}"
+        )
     out: dict[str, np.ndarray] = {"n": nn}
     if method == "exact":
         if (nn != np.round(nn)).any():

@@ -261,8 +261,10 @@ def meta_analysis(
     y, v = prepare_yi_vi(yi, vi)
     k = len(y)
     if k < 2 and (method != "FE" or knha):
-        raise ValueError(f"yi must contain at least 2 studies for method={method!r}"
-                         f"{' with knha=True' if knha else ''}; got {k}")
+        raise ValueError(
+            f"yi must contain at least 2 studies for method={method!r}"
+            f"{' with knha=True' if knha else ''}; got {k}"
+        )
     fit = fit_rma(y, v, np.ones((k, 1)), method=method, knha=bool(knha), level=lvl)
     est = float(fit.beta[0])
     se = float(fit.se[0])

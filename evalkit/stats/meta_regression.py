@@ -13,7 +13,13 @@ from ._rma import METHODS, RmaFit, fit_rma
 from ._validation import ArrayLike, check_choice, check_level
 from .meta_analysis import meta_analysis, prepare_yi_vi
 
-__all__ = ["MetaRegressionResult", "SubgroupAnalysisResult", "design_matrix", "meta_regression", "subgroup_analysis"]
+__all__ = [
+    "MetaRegressionResult",
+    "SubgroupAnalysisResult",
+    "design_matrix",
+    "meta_regression",
+    "subgroup_analysis",
+]
 
 
 def design_matrix(moderators: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +156,9 @@ class MetaRegressionResult:
         names = self.coefficients["term"].tolist()
         missing = [t for t in terms if t not in names]
         if not terms or missing:
-            raise ValueError(f"terms must be a non-empty list of terms from {names}; unknown: {missing or terms}")
+            raise ValueError(
+                f"terms must be a non-empty list of terms from {names}; unknown: {missing or terms}"
+            )
         b = self.coefficients.set_index("term").loc[terms, "estimate"].to_numpy()
         V = self.vcov.loc[terms, terms].to_numpy()
         chi2 = float(b @ np.linalg.solve(V, b))
@@ -199,16 +207,23 @@ class MetaRegressionResult:
                 f"tau^2 (estimated amount of residual heterogeneity): {self.tau2:.4f}",
                 f"I^2 (residual heterogeneity / unaccounted variability): {self.i2:.2f}%",
                 f"H^2 (unaccounted variability / sampling variability):   {self.h2:.2f}",
-                f"R^2 (amount of heterogeneity accounted for):            "
+                "R^2 (amount of heterogeneity accounted for):            "
                 + ("NA" if math.isnan(self.r2) else f"{self.r2:.2f}%"),
             ]
-        lines += ["", f"Test for Residual Heterogeneity: QE(df = {self.qe_df}) = {self.qe:.4f}, "
-                  f"p-val = {self.qe_pvalue:.4g}"]
+        lines += [
+            "",
+            f"Test for Residual Heterogeneity: QE(df = {self.qe_df}) = {self.qe:.4f}, "
+            f"p-val = {self.qe_pvalue:.4g}",
+        ]
         if self.knha:
-            lines.append(f"Test of Moderators: F(df1 = {self.qm_df}, df2 = {self.qm_df2:g}) = {self.qm:.4f}, "
-                         f"p-val = {self.qm_pvalue:.4g}")
+            lines.append(
+                f"Test of Moderators: F(df1 = {self.qm_df}, df2 = {self.qm_df2:g}) = {self.qm:.4f}, "
+                f"p-val = {self.qm_pvalue:.4g}"
+            )
         else:
-            lines.append(f"Test of Moderators: QM(df = {self.qm_df}) = {self.qm:.4f}, p-val = {self.qm_pvalue:.4g}")
+            lines.append(
+                f"Test of Moderators: QM(df = {self.qm_df}) = {self.qm:.4f}, p-val = {self.qm_pvalue:.4g}"
+            )
         table = self.coefficients.set_index("term")[["estimate", "se", stat, "pval", "ci_low", "ci_high"]]
         lines += ["", table.to_string(float_format=lambda x: f"{x:.4f}")]
         return "\n".join(lines)
@@ -340,7 +355,9 @@ def meta_regression(
     X = Xdf.to_numpy(dtype=float)
     k, p = X.shape
     if np.linalg.matrix_rank(X) < p:
-        raise ValueError("moderators are collinear (the design matrix is rank deficient); drop redundant columns")
+        raise ValueError(
+            "moderators are collinear (the design matrix is rank deficient); drop redundant columns"
+        )
     if k <= p and (method != "FE" or knha):
         raise ValueError(f"need more studies than coefficients for method={method!r}; got k={k}, p={p}")
     fit = fit_rma(y, v, X, method=method, knha=bool(knha), level=0.95)
@@ -467,12 +484,32 @@ def subgroup_analysis(
             se1 = math.sqrt(float(v[mask][0]))
             z = float(stats.norm.ppf(1 - (1 - lvl) / 2))
             est = float(y[mask][0])
-            rows.append({"group": lv, "k": 1, "estimate": est, "se": se1, "ci_low": est - z * se1,
-                         "ci_high": est + z * se1, "tau2": math.nan, "i2": math.nan})
+            rows.append(
+                {
+                    "group": lv,
+                    "k": 1,
+                    "estimate": est,
+                    "se": se1,
+                    "ci_low": est - z * se1,
+                    "ci_high": est + z * se1,
+                    "tau2": math.nan,
+                    "i2": math.nan,
+                }
+            )
             continue
         res = meta_analysis(y[mask], v[mask], method=method, level=lvl)
-        rows.append({"group": lv, "k": kg, "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low,
-                     "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2})
+        rows.append(
+            {
+                "group": lv,
+                "k": kg,
+                "estimate": res.estimate,
+                "se": res.se,
+                "ci_low": res.ci_low,
+                "ci_high": res.ci_high,
+                "tau2": res.tau2,
+                "i2": res.i2,
+            }
+        )
     table = pd.DataFrame(rows)
 
     mods = pd.DataFrame({"group": pd.Categorical(g_mod, categories=levels)})

@@ -180,8 +180,10 @@ def jt_cutoff(
 def _index_of(pre: object, post: object, n: int) -> pd.Index:
     if isinstance(pre, pd.Series) and isinstance(post, pd.Series):
         if not pre.index.equals(post.index):
-            raise ValueError("pre and post are both Series but their indexes differ; align them first "
-                             "(e.g. post = post.reindex(pre.index))")
+            raise ValueError(
+                "pre and post are both Series but their indexes differ; align them first "
+                "(e.g. post = post.reindex(pre.index))"
+            )
         return pre.index
     if isinstance(pre, pd.Series):
         return pre.index
@@ -286,17 +288,23 @@ def jacobson_truax(
     pre_a = as_float_array("pre", pre)
     post_a = as_float_array("post", post)
     if len(pre_a) != len(post_a):
-        raise ValueError(f"pre and post must have the same length; pre has {len(pre_a)}, post has {len(post_a)}")
+        raise ValueError(
+            f"pre and post must have the same length; pre has {len(pre_a)}, post has {len(post_a)}"
+        )
     index = _index_of(pre, post, len(pre_a))
     complete = ~(np.isnan(pre_a) | np.isnan(post_a))
 
     if sd is None:
         if complete.sum() < 2:
-            raise ValueError("sd was not given and cannot be estimated: need at least 2 people with both pre "
-                             f"and post scores; got {int(complete.sum())}")
+            raise ValueError(
+                "sd was not given and cannot be estimated: need at least 2 people with both pre "
+                f"and post scores; got {int(complete.sum())}"
+            )
         sd_val = float(np.std(pre_a[complete], ddof=1))
         if not sd_val > 0:
-            raise ValueError("sd was not given and the SD of pre over complete pairs is 0; pass sd explicitly")
+            raise ValueError(
+                "sd was not given and the SD of pre over complete pairs is 0; pass sd explicitly"
+            )
     else:
         sd_val = check_positive_number("sd", sd)
     cut = None if cutoff is None else check_finite_number("cutoff", cutoff)

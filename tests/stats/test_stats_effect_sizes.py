@@ -28,8 +28,14 @@ from evalkit.stats import (
 #   escalc(measure="SMCR", m1i=m_post, m2i=m_pre, sd1i=sd_pre, ni=ni, ri=ri)
 # metafor computes m1i - m2i, i.e. post - pre, the same sign as evalkit.
 METAFOR_SMCR = {
-    "treatment": {"yi": [0.5056, 1.0481, 1.8054, 1.4181, 0.0801], "vi": [0.0594, 0.0254, 0.2322, 0.1225, 0.0802]},
-    "control": {"yi": [-0.2365, 0.0958, 0.0000, 0.2667, -0.4250], "vi": [0.0544, 0.0173, 0.0511, 0.0232, 0.0864]},
+    "treatment": {
+        "yi": [0.5056, 1.0481, 1.8054, 1.4181, 0.0801],
+        "vi": [0.0594, 0.0254, 0.2322, 0.1225, 0.0802],
+    },
+    "control": {
+        "yi": [-0.2365, 0.0958, 0.0000, 0.2667, -0.4250],
+        "vi": [0.0544, 0.0173, 0.0511, 0.0232, 0.0864],
+    },
 }
 # same file: difference treatment - control, "compare with results on page 368 (Table 1)" of Morris (2008)
 MORRIS_TABLE1_DIFF = [0.74, 0.95, 1.81, 1.15, 0.51]
@@ -94,8 +100,9 @@ def test_raw_mean_change_formula():
     # metafor R/escalc.r, measure "MC": yi = m1i - m2i; vi = (sd1i^2 + sd2i^2 - 2 ri sd1i sd2i) / ni
     yi, vi = raw_mean_change([30.6, 23.5], [38.5, 26.8], [15.0, 3.1], [11.6, 4.1], [20, 50], [0.47, 0.64])
     np.testing.assert_allclose(yi, [7.9, 3.3])
-    np.testing.assert_allclose(vi, [(15**2 + 11.6**2 - 2 * 0.47 * 15 * 11.6) / 20,
-                                    (3.1**2 + 4.1**2 - 2 * 0.64 * 3.1 * 4.1) / 50])
+    np.testing.assert_allclose(
+        vi, [(15**2 + 11.6**2 - 2 * 0.47 * 15 * 11.6) / 20, (3.1**2 + 4.1**2 - 2 * 0.64 * 3.1 * 4.1) / 50]
+    )
     with pytest.raises(ValueError, match="r must be between"):
         raw_mean_change(1, 2, 1, 1, 10, -2)
 

@@ -57,8 +57,12 @@ def test_limits_match_phe_indicator_methods(reference_dir, phe_inputs, filename,
     assert expected["Baseline"].iloc[0] == pytest.approx(100 * target, abs=1e-6)
     got = funnel_limits(target, expected["Population"], method="normal")
     assert got["n"].tolist() == expected["Population"].tolist()
-    pairs = [("lower_0.95", "Lower2s0025limit"), ("upper_0.95", "Upper2s0025limit"),
-             ("lower_0.998", "Lower3s0001limit"), ("upper_0.998", "Upper3s0001limit")]
+    pairs = [
+        ("lower_0.95", "Lower2s0025limit"),
+        ("upper_0.95", "Upper2s0025limit"),
+        ("lower_0.998", "Lower3s0001limit"),
+        ("upper_0.998", "Upper3s0001limit"),
+    ]
     for ours, theirs in pairs:
         # the expected file has 6 (or 8) decimals in percent
         np.testing.assert_allclose(100 * got[ours], expected[theirs], rtol=0, atol=1e-6)
@@ -123,8 +127,15 @@ def test_exact_limits_approach_normal_for_large_n():
 
 def test_limits_shape_columns_and_errors():
     out = funnel_limits(0.2, [10, 50], levels=(0.9, 0.99, 0.999))
-    assert out.columns.tolist() == ["n", "lower_0.9", "upper_0.9", "lower_0.99", "upper_0.99",
-                                    "lower_0.999", "upper_0.999"]
+    assert out.columns.tolist() == [
+        "n",
+        "lower_0.9",
+        "upper_0.9",
+        "lower_0.99",
+        "upper_0.99",
+        "lower_0.999",
+        "upper_0.999",
+    ]
     assert out["n"].dtype == "int64"
     with pytest.raises(ValueError, match="target must be a proportion"):
         funnel_limits(1.2, [10])
@@ -180,7 +191,9 @@ def test_overdispersed_limits_and_flags():
     phi_lim = funnel_limits(t, n, method="normal", overdispersion=2.0)
     z = stats.norm.ppf(0.975)
     np.testing.assert_allclose(phi_lim["upper_0.95"], t + z * np.sqrt(2 * t * (1 - t) / n))
-    od = Overdispersion(phi=2.0, tau2=0.004, model="additive", k=10, statistic=20.0, p_value=0.02, winsorize=0.1)
+    od = Overdispersion(
+        phi=2.0, tau2=0.004, model="additive", k=10, statistic=20.0, p_value=0.02, winsorize=0.1
+    )
     add_lim = funnel_limits(t, n, method="normal", overdispersion=od)
     np.testing.assert_allclose(add_lim["lower_0.95"], t - z * np.sqrt(t * (1 - t) / n + 0.004))
     flags = funnel_flags([25, 80], [50, 200], target=t, overdispersion=od)

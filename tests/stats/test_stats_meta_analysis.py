@@ -183,8 +183,23 @@ def test_to_frame_and_summary(bcg):
     res = meta_analysis(bcg["yi"], bcg["vi"])
     frame = res.to_frame()
     assert frame.shape[0] == 1 and "weights" not in frame.columns
-    for col in ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "h2", "q", "q_df",
-                "q_pvalue", "k", "method", "knha"):
+    for col in (
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "tau2",
+        "i2",
+        "h2",
+        "q",
+        "q_df",
+        "q_pvalue",
+        "k",
+        "method",
+        "knha",
+    ):
         assert col in frame.columns
     text = str(res)
     assert "Random-Effects Model (k = 13; tau^2 estimator: REML)" in text

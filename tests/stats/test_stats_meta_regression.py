@@ -72,8 +72,11 @@ def test_ablat_alloc_knha_matches_metafor(bcg):
     assert "tval" in res.coefficients.columns
     f, df1, df2, p = res.wald_test(["alloc[random]", "alloc[systematic]"])
     assert (r4(f), df1, df2, r4(p)) == (0.6007, 2, 9.0, 0.5690)
-    combos = [{"intercept": 1, "ablat": 10}, {"intercept": 1, "ablat": 10, "alloc[random]": 1},
-              {"intercept": 1, "ablat": 10, "alloc[systematic]": 1}]
+    combos = [
+        {"intercept": 1, "ablat": 10},
+        {"intercept": 1, "ablat": 10, "alloc[random]": 1},
+        {"intercept": 1, "ablat": 10, "alloc[systematic]": 1},
+    ]
     t = [res.linear_combination(c)[2] for c in combos]
     assert [r4(v) for v in t] == [0.0568, -0.8252, 0.2517]
     # joint test of the three combinations: F = 0.4230, p = 0.7412
@@ -112,12 +115,14 @@ def test_dl_meta_regression_and_fe(bcg):
 
 
 def test_design_matrix_coding():
-    mods = pd.DataFrame({
-        "dose": [1.0, 2.0, 3.0, 4.0],
-        "arm": pd.Categorical(["new", "usual", "new", "usual"], categories=["usual", "new"]),
-        "site": ["b", "a", "c", "a"],
-        "online": [True, False, True, True],
-    })
+    mods = pd.DataFrame(
+        {
+            "dose": [1.0, 2.0, 3.0, 4.0],
+            "arm": pd.Categorical(["new", "usual", "new", "usual"], categories=["usual", "new"]),
+            "site": ["b", "a", "c", "a"],
+            "online": [True, False, True, True],
+        }
+    )
     X = design_matrix(mods)
     assert X.columns.tolist() == ["intercept", "dose", "arm[new]", "site[b]", "site[c]", "online[True]"]
     assert X["arm[new]"].tolist() == [1.0, 0.0, 1.0, 0.0]
@@ -154,8 +159,10 @@ def test_summary_text(bcg):
 def test_subgroup_fe_q_between_is_q_total_minus_within(bcg):
     res = subgroup_analysis(bcg["yi"], bcg["vi"], bcg["alloc"], method="FE")
     q_total = meta_analysis(bcg["yi"], bcg["vi"], method="FE").q
-    q_within = sum(meta_analysis(bcg["yi"][m], bcg["vi"][m], method="FE").q
-                   for m in (bcg["alloc"] == g for g in ("alternate", "random", "systematic")))
+    q_within = sum(
+        meta_analysis(bcg["yi"][m], bcg["vi"][m], method="FE").q
+        for m in (bcg["alloc"] == g for g in ("alternate", "random", "systematic"))
+    )
     assert res.q_between == pytest.approx(q_total - q_within)
     assert res.q_between_df == 2
     assert res.table["group"].tolist() == ["alternate", "random", "systematic"]

@@ -145,10 +145,20 @@ def test_claus_bdi_by_group_matches_clinicalsignificance(reference_dir):
     sd = complete["pre"].std()
     cut = jt_cutoff(complete["pre"].mean(), sd, kind="a")
     out = jacobson_truax(w["pre"], w["post"], reliability=0.8, cutoff=cut, sd=sd)
-    assert _counts(out[group == "TAU"]) == {"recovered": 3, "improved": 2, "unchanged": 14, "deteriorated": 0,
-                                            "harmed": 0}
-    assert _counts(out[group == "PA"]) == {"recovered": 7, "improved": 6, "unchanged": 8, "deteriorated": 0,
-                                           "harmed": 0}
+    assert _counts(out[group == "TAU"]) == {
+        "recovered": 3,
+        "improved": 2,
+        "unchanged": 14,
+        "deteriorated": 0,
+        "harmed": 0,
+    }
+    assert _counts(out[group == "PA"]) == {
+        "recovered": 7,
+        "improved": 6,
+        "unchanged": 8,
+        "deteriorated": 0,
+        "harmed": 0,
+    }
 
 
 def test_jacobson_das_hand_worked(reference_dir):
@@ -183,8 +193,16 @@ def test_jacobson_das_hand_worked(reference_dir):
 
 def test_columns_types_and_direction():
     out = jacobson_truax([30, 30, 30, 30], [20, 27, 41, None], reliability=0.8, sd=5.0, cutoff=25)
-    assert list(out.columns) == ["pre", "post", "change", "rci", "reliable_improvement",
-                                 "reliable_deterioration", "crossed_cutoff", "category"]
+    assert list(out.columns) == [
+        "pre",
+        "post",
+        "change",
+        "rci",
+        "reliable_improvement",
+        "reliable_deterioration",
+        "crossed_cutoff",
+        "category",
+    ]
     assert out["reliable_improvement"].dtype == "boolean"
     assert out["crossed_cutoff"].dtype == "boolean"
     assert list(out["category"].cat.categories) == list(CATEGORIES)
