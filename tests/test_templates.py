@@ -33,7 +33,7 @@ def test_xlsx_template_has_headers_dropdowns_and_instructions(tmp_path) -> None:
             letter = ws.cell(1, idx).column_letter
             if f.codes:
                 dv = validations[f"{letter}2"]
-                assert dv.type == "list" and dv.formula1.startswith("codes!$")
+                assert dv.type == "list" and dv.formula1.startswith("'codes'!$")
                 assert code_lists[f"{name}.{f.name}"] == list(f.codes)
             if f.type == "boolean":
                 assert code_lists[f"{name}.{f.name}"] == ["yes", "no"]
