@@ -1,0 +1,347 @@
+"""Readers: real files written in tmp_path (encodings, delimiters, dates, workbooks, REDCap, FHIR)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from evalkit.column_mapping import ColumnMapping
+from evalkit.errors import InputFileError
+from evalkit.readers import NOTES_ATTR, ReadLimits, RedcapMapping, load_mapping, read_file, read_files
+from evalkit.validation import validate
+
+TODAY = "2026-01-01"
+HEADER = "Client ID,Programme,Date referred,Referred by\n"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def problems(frame: pd.DataFrame) -> list[dict]:
+    return frame.attrs[NOTES_ATTR]["problems"]
+
+
+def test_utf8_bom_aliases_and_provenance(tmp_path):
+    path = tmp_path / "participants.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "M1,P1,2025-03-04,HV\nM2,P1,2025-03-05,Midwife\n").encode())
+    frame = read_file(path)["participants"]
+    assert list(frame.columns[:4]) == ["participant_id", "programme_id", "referral_date", "referral_source"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"]
+    assert frame["referral_source"].tolist() == ["health_visitor", "Midwife"]  # built-in synonym HV
+    assert frame["source_row"].tolist() == [2, 3]
+    assert frame["source_file"].unique().tolist() == ["participants.csv"]
+    assert problems(frame) == []
+
+
+def test_cp1252_semicolon_and_blank_lines(tmp_path):
+    text = "participant_id;programme_id;referral_date;eligibility_note\r\nM1;Café £5;04/03/2025;é\r\n\r\nM2;P1;13/03/2025;\r\n"
+    path = write(tmp_path / "Participants 2025.csv", text, "cp1252")
+    frame = read_file(path)["participants"]
+    assert frame["programme_id"].tolist() == ["Café £5", "P1"]
+    assert frame["source_row"].tolist() == [2, 4]  # the blank line keeps its number
+    [unknown] = problems(frame)
+    assert unknown["rule"] == "unknown_column" and unknown["column"] == "eligibility_note"
+    assert unknown["source_row"] == 1 and unknown["severity"] == "warning"
+
+
+def test_uk_dates_clear_from_column_and_iso(tmp_path):
+    path = write(tmp_path / "participants.csv", "participant_id,programme_id,referral_date\n"
+                 "M1,P1,03/04/2025\nM2,P1,13/04/2025\nM3,P1,2025-04-05\n")
+    result = validate(read_file(path), today=TODAY)
+    dates = result.tables["participants"].set_index("participant_id")["referral_date"]
+    assert dates["M1"] == pd.Timestamp("2025-04-03")  # column is clearly day/month
+    assert dates["M3"] == pd.Timestamp("2025-04-05")
+    assert "ambiguous_date" not in set(result.report["rule"])
+
+
+def test_ambiguous_dates_reported_per_row_unless_mapping_states_format(tmp_path):
+    path = write(tmp_path / "participants.csv", "participant_id,programme_id,referral_date\n"
+                 "M1,P1,03/04/2025\nM2,P1,05/06/2025\nM3,P1,07/07/2025\nM4,P1,2025-01-02\n")
+    result = validate(read_file(path), today=TODAY)
+    ambiguous = result.report[result.report["rule"] == "ambiguous_date"]
+    assert ambiguous["source_row"].tolist() == [2, 3]  # 07/07 reads the same both ways; ISO always fine
+    assert (ambiguous["severity"] == "error").all()
+    assert len(result.tables["participants"]) == 2
+
+    mapping = ColumnMapping(date_formats={"referral_date": "DD/MM/YYYY"})
+    result = validate(read_file(path, mapping=mapping), today=TODAY)
+    assert "ambiguous_date" not in set(result.report["rule"])
+    dates = result.tables["participants"].set_index("participant_id")["referral_date"]
+    assert dates["M1"] == pd.Timestamp("2025-04-03") and dates["M2"] == pd.Timestamp("2025-06-05")
+
+
+def test_column_mapping_round_trip_and_use(tmp_path):
+    mapping = ColumnMapping(
+        columns={"Ref": "participant_id", "When": "referral_date", "Notes": None},
+        values={"referral_source": {"Mid": "midwife"}},
+        date_formats={"referral_date": "MM/DD/YYYY"},
+        constants={"programme_id": "P-ONE"},
+    )
+    saved = tmp_path / "mapping.json"
+    mapping.to_json(saved)
+    again = load_mapping(saved)
+    assert again == ColumnMapping.from_json(saved) == mapping
+    path = write(tmp_path / "mums.csv", "Ref,When,Referred by,Notes\nA1,04/13/2025,mid,private\n")
+    frame = read_file(path, mapping=again)["participants"]
+    assert frame.loc[0, "referral_source"] == "midwife"
+    assert frame.loc[0, "programme_id"] == "P-ONE"
+    assert problems(frame) == []  # "Notes" skipped on purpose
+    result = validate({"participants": frame}, today=TODAY)
+    assert result.tables["participants"].loc[0, "referral_date"] == pd.Timestamp("2025-04-13")
+    with pytest.raises(ValueError, match="unknown key"):
+        ColumnMapping.from_dict({"colums": {}})
+    with pytest.raises(ValueError, match="day, a month and a year"):
+        ColumnMapping(date_formats={"referral_date": "MM/YYYY"})
+
+
+def test_identifier_duplicate_and_extra_cells(tmp_path):
+    path = write(tmp_path / "participants.csv",
+                 "participant_id,Client ID,Mum's name,NHS number,programme_id,referral_date\n"
+                 "M1,X,Ann,123,P1,2025-01-01\n"
+                 "M2,Y,Bea,456,P1,2025-01-02,surprise\n"
+                 "M3,Z,Cat,789,P1,2025-01-03,,\n")
+    frame = read_file(path)["participants"]
+    rules = {(p["column"], p["rule"]) for p in problems(frame)}
+    assert ("Client ID", "duplicate_column") in rules
+    assert ("Mum's name", "identifier_column") in rules and ("NHS number", "identifier_column") in rules
+    assert "Ann" not in frame.to_string()
+    result = validate({"participants": frame}, today=TODAY)
+    extra = result.report[result.report["rule"] == "extra_cells"]
+    assert extra["source_row"].tolist() == [3] and extra["severity"].tolist() == ["error"]
+    assert result.quarantine["participants"]["participant_id"].tolist() == ["M2"]
+    assert result.tables["participants"]["participant_id"].tolist() == ["M1", "M3"]
+
+
+def test_header_only_is_zero_rows(tmp_path):
+    frame = read_file(write(tmp_path / "contacts.csv", "participant_id,contact_date,kind,status\n"))["contacts"]
+    assert len(frame) == 0 and "participant_id" in frame.columns
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"\n\n  \n", "no text"),
+        ("junk.csv", bytes(range(256)) * 8, "binary"),
+        ("zip.csv", b"PK\x03\x04rest", "zip archive"),
+        ("old.xlsx", b"\xd0\xcf\x11\xe0" + b"\x00" * 100, "old-style Excel"),
+        ("fake.xlsx", b"not a zip at all", "not an Excel workbook"),
+        ("data.ods", b"x", "cannot read .ods"),
+        ("bad.json", b"{not json", "not valid JSON"),
+    ],
+)
+def test_unreadable_files_raise_plain_errors(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputFileError, match=expected) as info:
+        read_file(path)
+    assert name in str(info.value)
+
+
+def test_size_row_and_column_limits(tmp_path):
+    path = write(tmp_path / "contacts.csv", "participant_id,contact_date,kind,status\n" + "M1,2025-01-01,text,attended\n" * 20)
+    with pytest.raises(InputFileError, match="more than"):
+        read_file(path, limits=ReadLimits(max_bytes=100))
+    with pytest.raises(InputFileError, match="more than 10 rows"):
+        read_file(path, limits=ReadLimits(max_rows=10))
+    with pytest.raises(InputFileError, match="columns"):
+        read_file(path, limits=ReadLimits(max_columns=3))
+
+
+def test_zip_that_is_not_a_workbook_and_zip_bomb(tmp_path):
+    plain = tmp_path / "archive.xlsx"
+    with zipfile.ZipFile(plain, "w") as z:
+        z.writestr("readme.txt", "hello")
+    with pytest.raises(InputFileError, match="not an Excel workbook"):
+        read_file(plain)
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        z.writestr("xl/worksheets/sheet1.xml", "0" * (30 * 1024 * 1024))
+    with pytest.raises(InputFileError, match="compressed"):
+        read_file(bomb)
+    with pytest.raises(InputFileError, match="expand"):
+        read_file(bomb, limits=ReadLimits(max_uncompressed_bytes=1024 * 1024))
+
+
+def test_table_detection(tmp_path):
+    by_headers = write(tmp_path / "export.csv", "participant_id,instrument,completed_on,item_1\nM1,epds,2025-01-01,1\n")
+    assert list(read_file(by_headers)) == ["measures"]
+    unclear = write(tmp_path / "export2.csv", "participant_id,programme_id\nM1,P1\n")
+    with pytest.raises(InputFileError, match="cannot tell which table"):
+        read_file(unclear)
+    assert list(read_file(unclear, table="participants")) == ["participants"]
+    with pytest.raises(InputFileError, match="none of the columns"):
+        read_file(write(tmp_path / "x.csv", "foo,bar\n1,2\n"), table="programmes")
+    with pytest.raises(ValueError, match="table must be one of"):
+        read_file(by_headers, table="people")
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def test_workbook_with_one_sheet_per_table(tmp_path):
+    import datetime as dt
+
+    path = _workbook(tmp_path / "upload.xlsx", {
+        "Programmes": [["programme_id", "name", "provider", "format", "mode", "delivered_by"],
+                       ["P1", "Bumps", "Charity", "Group", "In person", "Volunteer peers"]],
+        "Mums": [["Mum ID", "Programme", "Date referred", "Weeks pregnant"],
+                 ["M1", "P1", dt.datetime(2025, 3, 4), 20.0], [None, None, None, None], ["M2", "P1", "15/03/2025", 12]],
+        "Notes": [["anything", "else"], ["a", "b"]],
+        "Empty": [],
+    })
+    raw = read_file(path)
+    assert set(raw) == {"programmes", "participants"}
+    mums = raw["participants"]
+    assert mums["referral_date"].tolist() == ["2025-03-04", "15/03/2025"]
+    assert mums["weeks_pregnant"].tolist() == ["20", "12"]
+    assert mums["source_row"].tolist() == [2, 4] and set(mums["source_sheet"]) == {"Mums"}
+    skipped = [p for p in problems(raw["programmes"]) if p["rule"] == "unknown_sheet"]
+    assert [p["sheet"] for p in skipped] == ["Notes"]
+    result = validate(raw, today=TODAY)
+    assert result.ok, result.report["message"].tolist()
+    assert result.tables["programmes"].loc[0, "format"] == "group"  # label -> code
+    assert result.tables["programmes"].loc[0, "delivered_by"] == "volunteer_peers"
+    only = read_file(path, sheet="mums")
+    assert list(only) == ["participants"]
+    with pytest.raises(InputFileError, match="no sheet called 'Contacts'"):
+        read_file(path, sheet="Contacts")
+
+
+def test_read_files_merges_and_keeps_provenance(tmp_path):
+    a = write(tmp_path / "contacts_a.csv", "participant_id,contact_date,kind,status\nM1,2025-01-01,text,attended\n")
+    b = write(tmp_path / "contacts_b.csv", "participant_id;contact_date;kind;status;Colour\nM2;2025-01-02;text;DNA;red\n")
+    merged = read_files([a, b])["contacts"]
+    assert merged["source_file"].tolist() == ["contacts_a.csv", "contacts_b.csv"]
+    assert merged["status"].tolist() == ["attended", "did_not_attend"]
+    assert [p["file"] for p in problems(merged)] == ["contacts_b.csv"]
+
+
+def _redcap_files(tmp_path: Path) -> Path:
+    dictionary = tmp_path / "Project_DataDictionary.csv"
+    rows = ['"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
+            '"Choices, Calculations, OR Slider Labels","Field Note","Text Validation Type OR Show Slider Number"',
+            'record_id,enrolment,,text,Record ID,,,',
+            'ref_date,enrolment,,text,Referral date,,,date_dmy',
+            'epds_date,epds,,text,Date,,,date_ymd']
+    for i in range(1, 11):
+        rows.append(f'epds_{i},epds,,radio,Q{i},"0, Never | 1, Rarely | 2, Sometimes | 3, Often",,')
+    dictionary.write_text("\n".join(rows) + "\n")
+    header = ["record_id", "redcap_event_name", "ref_date", "epds_date"] + [f"epds_{i}" for i in range(1, 11)]
+    records = [
+        ["R1", "baseline_arm_1", "02-01-2025", "2025-01-10"] + ["1"] * 10,
+        ["R1", "end_arm_1", "", "2025-03-10"] + ["Never"] * 9 + ["4"],
+        ["R2", "baseline_arm_1", "03-01-2025", ""] + [""] * 10,
+    ]
+    (tmp_path / "Project_DATA.csv").write_text("\n".join(",".join(r) for r in [header, *records]) + "\n")
+    mapping = {
+        "kind": "redcap", "data_dictionary": "Project_DataDictionary.csv", "participant_id": "record_id",
+        "constants": {"programme_id": "P1"}, "participants": {"referral_date": "ref_date"},
+        "measures": [{"instrument": "epds", "form": "epds", "completed_on": "epds_date",
+                      "timepoint": "redcap_event_name", "items": [f"epds_{i}" for i in range(1, 11)]}],
+    }
+    (tmp_path / "redcap_mapping.json").write_text(json.dumps(mapping))
+    return tmp_path / "redcap_mapping.json"
+
+
+class _Instrument:
+    def __init__(self, code: str, n: int, lo: float, hi: float) -> None:
+        self.code, self.n_items = code, n
+        self.item_min, self.item_max = (lo,) * n, (hi,) * n
+        self.total_range = (lo * n, hi * n)
+
+
+INSTRUMENTS = {"epds": _Instrument("epds", 10, 0, 3), "phq9": _Instrument("phq9", 9, 0, 3),
+               "gad7": _Instrument("gad7", 7, 0, 3)}
+
+
+def test_redcap_export_with_dictionary_and_mapping(tmp_path):
+    mapping = load_mapping(_redcap_files(tmp_path))
+    assert isinstance(mapping, RedcapMapping)
+    raw = read_file(tmp_path / "Project_DATA.csv", mapping=mapping)
+    measures = raw["measures"]
+    assert measures["source_row"].tolist() == [2, 3]  # the event row without answers gives no measure
+    assert measures["item_1"].tolist() == ["1", "0"]  # "Never" label turned back into its code
+    assert measures["timepoint"].tolist() == ["baseline_arm_1", "end_arm_1"]
+    assert set(measures["programme_id"]) == {"P1"}
+    participants = raw["participants"]
+    assert participants["participant_id"].tolist() == ["R1", "R2"]
+    result = validate(raw, instruments=INSTRUMENTS, today=TODAY)
+    assert result.tables["participants"]["referral_date"].tolist() == [pd.Timestamp("2025-01-02"),
+                                                                      pd.Timestamp("2025-01-03")]
+    bad = result.report[result.report["severity"] == "error"]
+    assert bad[["source_row", "column", "rule"]].values.tolist() == [[3, "item_10", "item_range"]]
+    assert "column 'epds_10' (item_10)" in bad["message"].iloc[0]
+
+
+def test_redcap_mapping_naming_unknown_field(tmp_path):
+    path = _redcap_files(tmp_path)
+    raw = json.loads(path.read_text())
+    raw["measures"][0]["items"][0] = "epds_one"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="epds_one"):
+        read_file(tmp_path / "Project_DATA.csv", mapping=load_mapping(path))
+
+
+def _qr(pid: str, authored: str, questionnaire: str, answers: list, link=lambda i, _: str(i)) -> dict:
+    return {
+        "resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": questionnaire,
+        "subject": {"reference": f"Patient/{pid}"}, "authored": authored,
+        "item": [{"linkId": link(i, a), "answer": [a]} for i, a in enumerate(answers, start=1)],
+    }
+
+
+def test_fhir_bundle_and_single_resource(tmp_path):
+    phq9_codes = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"]
+    phq9 = _qr("M1", "2025-02-03T10:00:00Z", "http://loinc.org/q/44249-1",
+               [{"valueCoding": {"system": "http://loinc.org", "code": "LA6570-1"}} for _ in phq9_codes]
+               + [{"valueInteger": 18}],
+               link=lambda i, _: f"/{(phq9_codes + ['44261-6'])[i - 1]}")
+    phq9["item"] = list(reversed(phq9["item"]))  # order does not matter when item codes are used
+    phq9["item"][0]["answer"] = [{"valueDecimal": 18}]
+    epds = _qr("M2", "2025-02-04", "Questionnaire/71354-5", [{"valueInteger": i % 4} for i in range(10)],
+               link=lambda i, _: f"epds-{i}")
+    gad7 = _qr("M3", "2025-02-05", "http://loinc.org/q/69737-5",
+               [{"valueCoding": {"code": "x", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+                                                             "valueDecimal": 1}]}}] * 7)
+    unknown = _qr("M4", "2025-02-06", "Questionnaire/my-own-form", [{"valueInteger": 1}])
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in (phq9, epds, gad7, unknown)] + [{"resource": {"resourceType": "Patient"}}]}
+    path = tmp_path / "responses.json"
+    path.write_text(json.dumps(bundle))
+    frame = read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))["measures"]
+    assert frame["instrument"].tolist()[:3] == ["phq9", "epds", "gad7"]
+    assert frame.loc[0, ["item_1", "item_9", "total"]].tolist() == ["2", "2", "18"]
+    assert frame.loc[1, ["item_1", "item_2", "item_10"]].tolist() == ["0", "1", "1"]
+    assert frame.loc[2, "item_7"] == "1"
+    assert frame["completed_on"].tolist()[:2] == ["2025-02-03", "2025-02-04"]
+    assert frame["participant_id"].tolist() == ["M1", "M2", "M3", "M4"]
+    assert frame["source_row"].tolist() == [1, 2, 3, 4]
+    result = validate(read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"})),
+                      instruments=INSTRUMENTS, today=TODAY)
+    assert result.report[result.report["severity"] == "error"][["source_row", "rule"]].values.tolist() == [
+        [4, "unknown_instrument"], [4, "unknown_instrument"]]
+    assert len(result.tables["measures"]) == 3
+
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps(epds))
+    assert read_file(single)["measures"]["participant_id"].tolist() == ["M2"]
+    with pytest.raises(InputFileError, match="no QuestionnaireResponse"):
+        (tmp_path / "patients.json").write_text(json.dumps({"resourceType": "Patient"}))
+        read_file(tmp_path / "patients.json")
