@@ -72,31 +72,57 @@ class RmaFit:
     s2_knha: float
 
 
-def _p_matrix(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``P = W - W X (X'WX)^{-1} X'W`` for diagonal ``W = diag(w)``."""
+@dataclass(frozen=True)
+class _PStats:
+    """Quantities of ``P = W - W X (X'WX)^{-1} X'W`` used by the estimators."""
+
+    Py: np.ndarray
+    yPy: float
+    trP: float
+    trPP: float
+
+
+def _p_stats(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> _PStats:
+    """``Py``, ``y'Py``, ``tr(P)`` and ``tr(PP)`` for diagonal ``W = diag(w)``.
+
+    Computed in O(k p^2) without forming the k x k matrix ``P``:
+    ``Py = W (y - X b)``, ``tr(P) = sum(w) - tr(A B)`` and
+    ``tr(PP) = sum(w^2) - 2 tr(A C) + tr(A B A B)`` with ``A = (X'WX)^{-1}``,
+    ``B = X'W^2X``, ``C = X'W^3X``.
+    """
     WX = X * w[:, None]
-    xtwx = X.T @ WX
-    return np.diag(w) - WX @ np.linalg.solve(xtwx, WX.T)
+    A = np.linalg.inv(X.T @ WX)
+    b = A @ (WX.T @ y)
+    Py = w * (y - X @ b)
+    B = WX.T @ WX
+    C = WX.T @ (WX * w[:, None])
+    AB = A @ B
+    return _PStats(
+        Py=Py,
+        yPy=float(y @ Py),
+        trP=float(np.sum(w) - np.trace(AB)),
+        trPP=float(np.sum(w * w) - 2.0 * np.trace(A @ C) + np.trace(AB @ AB)),
+    )
 
 
 def _q_gen(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> float:
     """Generalised Q statistic ``y' P(tau2) y``."""
-    P = _p_matrix(X, 1.0 / (v + tau2))
-    return float(y @ P @ y)
+    return _p_stats(X, 1.0 / (v + tau2), y).yPy
 
 
 def _tau2_dl(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int) -> float:
-    P = _p_matrix(X, 1.0 / v)
-    qe = float(y @ P @ y)
-    return max(0.0, (qe - (k - p)) / float(np.trace(P)))
+    ps = _p_stats(X, 1.0 / v, y)
+    return max(0.0, (ps.yPy - (k - p)) / ps.trP)
 
 
 def _tau2_he(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int) -> float:
-    # Hedges (1983) / metafor "HE": unweighted OLS residuals
-    H = X @ np.linalg.solve(X.T @ X, X.T)
-    P = np.eye(k) - H
-    rss = float(y @ P @ y)
-    return max(0.0, (rss - float(np.trace(P @ np.diag(v)))) / (k - p))
+    # Hedges (1983) / metafor "HE": unweighted OLS residuals;
+    # tr((I - H) V) = sum(v) - tr((X'X)^{-1} X'VX)
+    xtx_inv = np.linalg.inv(X.T @ X)
+    resid = y - X @ (xtx_inv @ (X.T @ y))
+    rss = float(resid @ resid)
+    tr_pv = float(np.sum(v) - np.trace(xtx_inv @ (X.T @ (X * v[:, None]))))
+    return max(0.0, (rss - tr_pv) / (k - p))
 
 
 def _tau2_sj(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int) -> float:
@@ -105,8 +131,7 @@ def _tau2_sj(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int) -> flo
     tau2_0 = float(np.var(resid, ddof=1)) * (k - 1) / k
     if tau2_0 <= 0:
         return 0.0
-    P = _p_matrix(X, 1.0 / (v + tau2_0))
-    return tau2_0 * float(y @ P @ y) / (k - p)
+    return tau2_0 * _p_stats(X, 1.0 / (v + tau2_0), y).yPy / (k - p)
 
 
 def _tau2_pm(y: np.ndarray, v: np.ndarray, X: np.ndarray, k: int, p: int) -> float:
@@ -159,12 +184,11 @@ def _tau2_fisher(
     tau2 = _tau2_he(y, v, X, k, p)
     for it in range(1, _MAXITER + 1):
         w = 1.0 / (v + tau2)
-        P = _p_matrix(X, w)
-        Py = P @ y
+        ps = _p_stats(X, w, y)
         if reml:
-            adj = (float(Py @ Py) - float(np.trace(P))) / float(np.sum(P * P.T))
+            adj = (float(ps.Py @ ps.Py) - ps.trP) / ps.trPP
         else:
-            adj = (float(Py @ Py) - float(np.sum(w))) / float(np.sum(w * w))
+            adj = (float(ps.Py @ ps.Py) - float(np.sum(w))) / float(np.sum(w * w))
         while tau2 + adj < 0.0:
             adj /= 2.0
             if abs(adj) < 1e-300:  # pragma: no cover
@@ -225,15 +249,15 @@ def fit_rma(
         raise ValueError(f"knha=True needs more studies than coefficients (k={k}, p={p})")
 
     # heterogeneity from the fixed-effect fit
-    P0 = _p_matrix(X, 1.0 / v)
-    qe = float(y @ P0 @ y)
+    p0 = _p_stats(X, 1.0 / v, y)
+    qe = p0.yPy
     qe_df = k - p
     qe_pvalue = float(stats.chi2.sf(qe, qe_df)) if qe_df > 0 else math.nan
     if method == "FE":
         i2 = max(0.0, 100.0 * (qe - qe_df) / qe) if qe_df > 0 and qe > 0 else math.nan
         h2 = qe / qe_df if qe_df > 0 else math.nan
     else:
-        vt = qe_df / float(np.trace(P0))  # "typical" within-study variance
+        vt = qe_df / p0.trP  # "typical" within-study variance
         i2 = 100.0 * tau2 / (vt + tau2)
         h2 = (vt + tau2) / vt
 
@@ -277,8 +301,7 @@ def fit_rma(
         qm, qm_df, qm_df2, qm_pvalue = math.nan, 0, math.nan, math.nan
 
     if method == "REML":
-        P = _p_matrix(X, w)
-        tau2_se = math.sqrt(2.0 / float(np.sum(P * P.T)))
+        tau2_se = math.sqrt(2.0 / _p_stats(X, w, y).trPP)
     elif method == "ML":
         tau2_se = math.sqrt(2.0 / float(np.sum(w * w)))
     else:

@@ -104,7 +104,7 @@ class MetaAnalysisResult:
     k: int
     method: str
     knha: bool
-    weights: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False, compare=False)
     level: float = 0.95
     zval: float = math.nan
     pval: float = math.nan

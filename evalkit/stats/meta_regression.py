@@ -72,7 +72,7 @@ def design_matrix(moderators: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(parts, index=moderators.index)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetaRegressionResult:
     """Result of :func:`meta_regression`.
 
@@ -369,7 +369,7 @@ def meta_regression(
     return _result(fit, list(Xdf.columns), r2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SubgroupAnalysisResult:
     """Result of :func:`subgroup_analysis`.
 

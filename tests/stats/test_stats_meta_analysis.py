@@ -207,3 +207,29 @@ def test_to_frame_and_summary(bcg):
     assert "Fixed-Effect Model" in meta_analysis(bcg["yi"], bcg["vi"], method="FE").summary()
     with pytest.raises(AttributeError):
         res.estimate = 0.0  # frozen
+
+
+def test_p_matrix_shortcuts_match_explicit_matrix():
+    from evalkit.stats._rma import _p_stats
+
+    rng = np.random.default_rng(7)
+    X = np.column_stack([np.ones(9), rng.normal(size=9), rng.normal(size=9)])
+    w = rng.uniform(0.5, 5, 9)
+    y = rng.normal(size=9)
+    W = np.diag(w)
+    P = W - W @ X @ np.linalg.inv(X.T @ W @ X) @ X.T @ W
+    ps = _p_stats(X, w, y)
+    np.testing.assert_allclose(ps.Py, P @ y)
+    assert ps.yPy == pytest.approx(y @ P @ y)
+    assert ps.trP == pytest.approx(np.trace(P))
+    assert ps.trPP == pytest.approx(np.trace(P @ P))
+
+
+def test_many_studies_is_fast_and_memory_light():
+    # no k x k matrices: 50,000 studies would need 20 GB for P
+    rng = np.random.default_rng(11)
+    k = 50_000
+    v = rng.uniform(0.01, 0.2, k)
+    y = rng.normal(0.3, np.sqrt(v + 0.05))
+    res = meta_analysis(y, v, method="REML")
+    assert res.tau2 == pytest.approx(0.05, abs=0.01)
