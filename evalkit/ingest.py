@@ -508,6 +508,19 @@ def _ingest_tx(
             .values(status="resolved", resolved_upload_id=upload_id)
         ).rowcount or 0
 
+    if quarantine_counts:  # the same invalid row sent again: only the newest entry stays open
+        q, u, qn = T.quarantine, T.uploads, T.quarantine.alias("qn")
+        same_row = sa.select(qn.c.quarantine_id).where(
+            qn.c.upload_id == upload_id, qn.c.table_name == q.c.table_name, qn.c.row_json == q.c.row_json
+        )
+        conn.execute(
+            sa.update(q)
+            .where(q.c.status == "open", q.c.upload_id != upload_id,
+                   q.c.upload_id.in_(sa.select(u.c.upload_id).where(u.c.provider == provider)),
+                   sa.exists(same_row))
+            .values(status="superseded", resolved_upload_id=upload_id)
+        )
+
     accepted = {t: run.counts["inserted"][t] + run.counts["updated"][t] + run.counts["unchanged"][t]
                 for t in run.counts["inserted"]}
     summary = UploadSummary(

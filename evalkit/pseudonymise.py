@@ -224,6 +224,7 @@ _EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 _POSTCODE = r"(GIR ?0AA|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2})"
 _POSTCODE_SPACED = r"(GIR 0AA|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? [0-9][A-Za-z]{2})"
 _PHONE = r"(\+44\s?\(?0?\)?|0)[1-9][0-9]{1,4}[\s-]?[0-9]{3,4}[\s-]?[0-9]{3,4}"
+_PHONE_WRITTEN = r"(\+44\s?\(?0?\)?[1-9][0-9]{1,4}|0[1-9][0-9]{1,4})[\s-][0-9]{3,4}[\s-]?[0-9]{3,4}"
 _NHS = r"[0-9]{3}[\s-]?[0-9]{3}[\s-]?[0-9]{4}"
 _NHS_WEIGHTS = np.arange(10, 1, -1)
 
@@ -264,6 +265,7 @@ def _value_kinds(col: pd.Series) -> dict[str, int]:
         "postcode": int(text.str.fullmatch(_POSTCODE).sum()),
         "_postcode_spaced": int(text.str.fullmatch(_POSTCODE_SPACED).sum()),
         "phone number": int(text.str.fullmatch(_PHONE).sum()),
+        "_phone_written": int(text.str.fullmatch(_PHONE_WRITTEN).sum()),
         "NHS number": int(is_valid_nhs_number(text).sum()),
     }
     found["_n"] = len(text)
@@ -299,9 +301,10 @@ def find_identifiers(
     Header names are normalised (lower case, runs of other characters to ``_``)
     and matched in full against name patterns for names, NHS numbers, email,
     phone, postcodes, dates of birth and addresses. Values are flagged when a
-    cell *is* an email address or a full UK postcode written with its space
-    (any one cell), or when at least half the non-blank cells are postcodes
-    without the space, phone numbers, or NHS numbers with a
+    cell *is* an email address, a full UK postcode written with its space or a
+    UK phone number written with a space or hyphen (or +44) - any one such
+    cell - or when at least half the non-blank cells are postcodes without the
+    space, phone numbers written as bare digits, or NHS numbers with a
     valid check digit (a column of random 10-digit ids passes the check about
     one time in eleven, so one such cell alone is not evidence).
     """
@@ -328,8 +331,10 @@ def find_identifiers(
             continue
         n = counts.pop("_n")
         spaced = counts.pop("_postcode_spaced")
+        written = counts.pop("_phone_written")
         for kind, hits in counts.items():
-            strong = kind == "email address" or (kind == "postcode" and spaced > 0)
+            strong = (kind == "email address" or (kind == "postcode" and spaced > 0)
+                      or (kind == "phone number" and written > 0))
             if hits and (strong or hits * 2 >= n):
                 rows.append((str(col), kind, "values", hits, n))
     out = pd.DataFrame(rows, columns=list(IDENTIFIER_FINDING_COLUMNS))

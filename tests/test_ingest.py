@@ -229,7 +229,7 @@ def test_validation_quarantine_is_stored_and_resubmission_resolves_it(store) -> 
     first = put(store, frames, quarantine={"participants": bad})
     assert first.total_quarantined == 2 and first.total_accepted == 107
     open_rows = quarantine_rows(store, upload_id=first.upload_id)["participants"]
-    assert open_rows["source_row"].tolist() == [50, 51] and set(open_rows["status"]) == {"open"}
+    assert open_rows["source_row"].tolist() == [50, 51] and set(open_rows["quarantine_status"]) == {"open"}
     assert open_rows["referral_date"].tolist() == ["2025-13-01", "yesterday"]
     # the provider corrects one row; the other is still wrong and is quarantined again
     fixed = example_frames("North", n=51)["participants"]

@@ -210,8 +210,9 @@ def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
     return frame
 
 
-QUARANTINE_COLUMNS = ("quarantine_id", "upload_id", "table", *PROVENANCE_COLUMNS, "reasons", "status",
+QUARANTINE_COLUMNS = ("quarantine_id", "upload_id", "table", *PROVENANCE_COLUMNS, "reasons", "quarantine_status",
                       "resolved_upload_id")
+"""Bookkeeping columns :func:`quarantine_rows` adds after the uploaded columns (no clash with canonical names)."""
 
 
 def quarantine_rows(
@@ -245,12 +246,13 @@ def quarantine_rows(
     out: dict[str, pd.DataFrame] = {}
     for table, part in frame.groupby("table_name", sort=False):
         data = pd.DataFrame([json.loads(r) for r in part["row_json"]], index=part.index).astype("string")
-        meta = part.rename(columns={"table_name": "table"}).loc[:, list(QUARANTINE_COLUMNS)]
+        meta = part.rename(columns={"table_name": "table", "status": "quarantine_status"})
+        meta = meta.loc[:, list(QUARANTINE_COLUMNS)]
         data = data.drop(columns=[c for c in data.columns if c in meta.columns])
         combined = pd.concat([data, meta], axis=1).reset_index(drop=True)
         for c in ("quarantine_id", "upload_id", "source_row", "resolved_upload_id"):
             combined[c] = pd.to_numeric(combined[c].astype(object)).astype("Int64")
-        for c in ("table", "source_file", "source_sheet", "reasons", "status"):
+        for c in ("table", "source_file", "source_sheet", "reasons", "quarantine_status"):
             combined[c] = combined[c].astype("string")
         out[str(table)] = combined
     order = {t: i for i, t in enumerate(TABLE_NAMES)}

@@ -1,0 +1,172 @@
+"""``evalkit ingest FILE... --provider NAME`` and ``evalkit resubmit FILE... --upload ID --provider NAME``.
+
+Reads the files (merged table by table), refuses them if they hold direct
+identifiers, pseudonymises ids, validates them against the stored data, and
+stores them as **one upload** (one transaction): valid rows are upserted,
+invalid rows are quarantined for correction.
+
+Exit codes: 0 stored (possibly with quarantined rows - said clearly); 1 nothing
+could be stored (identifiers, every row invalid, another provider's rows, the
+database failed); 2 usage error or unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from evalkit.errors import StoreError
+from evalkit.schemas import TABLE_NAMES
+
+__all__ = ["register", "run", "run_resubmit"]
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="provider files (CSV, .xlsx, REDCap, FHIR JSON)")
+    parser.add_argument("--provider", required=True, metavar="NAME",
+                        help="organisation uploading (must match programmes.provider)")
+    parser.add_argument("--db", metavar="URL", help="database path or URL (default: EVALKIT_DB_URL or ./evalkit.sqlite)")
+    parser.add_argument("--user", metavar="NAME", help="who is uploading (default: the login name)")
+    parser.add_argument("--table", choices=TABLE_NAMES, help="table the file(s) hold, if their names do not say")
+    parser.add_argument("--sheet", help="read only this sheet of a workbook")
+    parser.add_argument("--mapping", metavar="FILE", help="column mapping or REDCap mapping (JSON)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``ingest`` and ``resubmit`` sub-commands."""
+    p = subparsers.add_parser(
+        "ingest",
+        help="validate providers' files and store them (one upload)",
+        description=(
+            "Read, check and store providers' files as one upload. Valid rows are added or updated by their "
+            "natural key (re-uploading a file changes nothing); invalid rows are quarantined for correction "
+            "(see 'evalkit quarantine'). Participant ids are pseudonymised; files holding names, NHS numbers, "
+            "contact details, postcodes or dates of birth are refused. Exit code 0: stored (perhaps with "
+            "quarantined rows); 1: nothing could be stored; 2: usage error or unreadable file."
+        ),
+    )
+    _add_common(p)
+    p.set_defaults(func=run)
+    r = subparsers.add_parser(
+        "resubmit",
+        help="store corrected quarantined rows of an earlier upload",
+        description=(
+            "Store the corrected export of an upload's quarantined rows ('evalkit quarantine --upload ID -o "
+            "FILE'): the corrected rows are checked and stored as a new upload, and the earlier upload's open "
+            "quarantine entries are marked resolved (rows still wrong are quarantined again). Re-submit the "
+            "whole corrected file."
+        ),
+    )
+    _add_common(r)
+    r.add_argument("--upload", type=int, required=True, metavar="ID", help="upload whose quarantined rows these correct")
+    r.set_defaults(func=run_resubmit)
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message.rstrip() + "\n")
+
+
+def _progress(fraction: float, message: str) -> None:
+    _err(f"evalkit ingest: {fraction:4.0%} {message}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``evalkit ingest``; returns the exit code."""
+    return _ingest(args, resolves=None)
+
+
+def run_resubmit(args: argparse.Namespace) -> int:
+    """Run ``evalkit resubmit``; returns the exit code."""
+    return _ingest(args, resolves=args.upload)
+
+
+def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
+    from evalkit.access import Scope
+    from evalkit.ingest import ProviderConflict, ingest, sha256_file
+    from evalkit.pseudonymise import IdentifierColumnsError, load_secret, pseudonymise_frame, refuse_identifiers
+    from evalkit.readers import load_mapping, read_files
+    from evalkit.store import load_tables, open_store
+    from evalkit.validation import validate
+
+    provider = args.provider.strip()
+    if not provider:
+        raise ValueError("--provider must not be blank")
+    paths = [Path(f) for f in args.files]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such file")
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    _err(f"evalkit ingest: reading {len(paths)} file{'s' if len(paths) > 1 else ''} ...")
+    raw = read_files(paths, table=args.table, sheet=args.sheet, mapping=mapping)
+    n_rows = sum(len(f) for f in raw.values())
+    if n_rows == 0:
+        _err("evalkit ingest: the files hold no data rows; nothing was stored.")
+        return 1
+    try:
+        refuse_identifiers(raw)
+    except IdentifierColumnsError as exc:
+        _err(f"evalkit ingest: {exc}")
+        return 1
+    secret = load_secret()
+    raw = {t: pseudonymise_frame(f, secret=secret, namespace=provider) for t, f in raw.items()}
+    try:
+        store = open_store(args.db)
+    except StoreError as exc:
+        _err(f"evalkit ingest: {exc}")
+        return 1
+    try:
+        _err(f"evalkit ingest: checking {n_rows:,} rows ...")
+        existing = load_tables(store, Scope.for_provider(provider))
+        result = validate(raw, existing=existing)
+        found = result.report[result.report["rule"] == "identifier_column"]
+        if len(found):
+            cols = ", ".join(sorted({f"{t}.{c}" for t, c in zip(found["table"], found["column"], strict=True)}))
+            _err(f"evalkit ingest: upload refused - it holds columns that look like direct identifiers ({cols}), "
+                 "which evalkit never stores. Remove these columns and upload again. Nothing was stored.")
+            return 1
+        file_name = "; ".join(p.name for p in paths)
+        sha = ",".join(sha256_file(p) for p in paths)
+        user = args.user or os.environ.get("EVALKIT_USER") or _login()
+        summary = ingest(result, store, provider=provider, file_name=file_name, sha256=sha, user=user,
+                         secret=secret, progress=_progress, resolves=resolves)
+    except (IdentifierColumnsError, ProviderConflict, StoreError) as exc:
+        _err(f"evalkit ingest: {exc}")
+        return 1
+    finally:
+        store.close()
+    _print_summary(summary, result.n_warnings)
+    if summary.total_accepted == 0:
+        _err(f"evalkit ingest: no row could be stored: all {summary.total_quarantined:,} rows have errors and were "
+             f"quarantined (upload {summary.upload_id}). Export them with 'evalkit quarantine --upload "
+             f"{summary.upload_id} -o corrections.xlsx', correct them, and re-submit.")
+        return 1
+    return 0
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _print_summary(summary, n_warnings: int) -> None:  # noqa: ANN001
+    w = sys.stdout.write
+    frame = summary.to_frame()
+    w(f"Upload {summary.upload_id} stored for {summary.provider} ({summary.file_name}).\n\n")
+    w(f"{'table':<16}{'accepted':>10}{'new':>8}{'updated':>9}{'unchanged':>11}{'quarantined':>13}\n")
+    for r in frame.itertuples(index=False):
+        w(f"{r.table:<16}{r.accepted:>10,}{r.inserted:>8,}{r.updated:>9,}{r.unchanged:>11,}{r.quarantined:>13,}\n")
+    if summary.resolved:
+        w(f"\n{summary.resolved:,} quarantined row(s) of the earlier upload marked resolved.\n")
+    if summary.total_quarantined:
+        w(f"\nWARNING: {summary.total_quarantined:,} row(s) had errors and were QUARANTINED, not stored. Export them "
+          f"with 'evalkit quarantine --upload {summary.upload_id} -o corrections.xlsx', correct them and re-submit "
+          f"with 'evalkit resubmit corrections.xlsx --upload {summary.upload_id} --provider \"{summary.provider}\"'.\n")
+    if n_warnings:
+        w(f"\n{n_warnings:,} warning(s): the rows were stored, but please check them ('evalkit validate' lists them).\n")
+    if not summary.total_quarantined:
+        w("\nAll rows were stored.\n")
