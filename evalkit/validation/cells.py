@@ -14,7 +14,7 @@ import pandas as pd
 
 from evalkit.column_mapping import normalise_value
 
-__all__ = ["clean_cells", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match"]
+__all__ = ["clean_cells", "look_up", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match"]
 
 
 def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
@@ -92,3 +92,9 @@ def full_match(cells: pd.Series, pattern: str) -> np.ndarray:
         return u.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
 
     return on_uniques(cells, parse, True).astype(bool)
+
+
+def look_up(keys: pd.Series | np.ndarray, table: pd.Series) -> np.ndarray:
+    """``table``'s value for each key (missing where the key is not in its index); works when either is empty."""
+    table = table[~table.index.duplicated()]
+    return table.reindex(pd.Index(np.asarray(keys, dtype=object))).to_numpy()

@@ -196,6 +196,10 @@ def validate(
         bad = table.rows.error
         tables[name] = _canonical(table, ~bad)
         aside = table.frame.loc[bad].copy()
+        rows = table.rows
+        aside[SOURCE_FILE] = pd.array(rows.file[bad], dtype="string")
+        aside[SOURCE_SHEET] = pd.array(np.where(rows.sheet[bad] == "", None, rows.sheet[bad]), dtype="string")
+        aside[SOURCE_ROW] = pd.array(rows.source_row[bad], dtype="Int64")
         aside["reasons"] = log.reasons(name, np.flatnonzero(bad))
         quarantine[name] = aside.reset_index(drop=True)
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())

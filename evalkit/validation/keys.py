@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.schemas import TableSchema
+from evalkit.validation.cells import look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted, row_list
 
 __all__ = ["check_keys", "key_frame"]
@@ -110,7 +111,7 @@ def check_keys(
                                     index=existing["participant_id"].astype(str).to_numpy())
             stored_prog = stored_prog[~stored_prog.index.duplicated()]
             mine = pd.Series(typed["programme_id"], dtype=object)
-            theirs = pd.Series(keys["participant_id"].astype(str)).map(stored_prog)
+            theirs = pd.Series(look_up(keys["participant_id"].astype(str), stored_prog), dtype=object)
             clash = found & mine.notna().to_numpy() & (theirs.to_numpy(dtype=object) != mine.to_numpy(dtype=object))
             values = keys["participant_id"].to_numpy(dtype=object)
             log.add(rows, clash, column="participant_id", rule="participant_in_two_programmes",

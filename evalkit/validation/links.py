@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.validation.cells import look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ParentIndex", "check_child_dates", "check_foreign_key", "check_head_counts",
@@ -142,7 +143,7 @@ def check_foreign_key(
             f"already stored); expected the {column} of a {noun} listed there.",
             values=shown[unknown])
     if aside.any():
-        where = as_text[aside].map(parent.set_aside).to_numpy(dtype=object)
+        where = look_up(as_text[aside], parent.set_aside).astype(object)
         log.add(rows, aside, column=column, rule="foreign_key",
                 detail=quoted(shown[aside]) + f" is in the {parent.table} table, but its row there (" + where
                 + ") has errors and was set aside, so this row was set aside too; fix that row and upload again.",
@@ -156,7 +157,7 @@ def check_programme_of_participant(
     if parent.info is None:
         return
     pid = pd.Series(participant, dtype=object)
-    theirs = pid.map(parent.info["programme_id"]).to_numpy(dtype=object)
+    theirs = look_up(pid, parent.info["programme_id"]).astype(object)
     mine = np.asarray(programme, dtype=object)
     clash = pd.notna(theirs) & pd.notna(mine) & (theirs != mine)
     log.add(rows, clash, column="programme_id", rule="participant_in_two_programmes",
@@ -164,6 +165,13 @@ def check_programme_of_participant(
                 dtype=object)[clash]) + ", who is in programme " + quoted(theirs[clash])
             + " in the participants table; one participant id cannot be in two programmes.",
             values=mine[clash])
+
+
+def _lookup_dates(keys: pd.Series, dates: pd.Series) -> np.ndarray:
+    """``dates`` looked up by ``keys`` as datetime64 (NaT where unknown)."""
+    if len(keys) == 0:
+        return np.array([], dtype="datetime64[ns]")
+    return pd.to_datetime(pd.Series(look_up(keys, dates)), errors="coerce").to_numpy(dtype="datetime64[ns]")
 
 
 def _iso(values: np.ndarray) -> np.ndarray:
@@ -197,7 +205,7 @@ def check_child_dates(
     if parent.info is None:
         return
     pid = pd.Series(participant, dtype=object)
-    referral = pid.map(parent.info["referral_date"]).to_numpy(dtype="datetime64[ns]")
+    referral = _lookup_dates(pid, parent.info["referral_date"])
     early = ~np.isnat(dates) & ~np.isnat(referral) & (dates < referral)
     what = "contact" if rows.table == "contacts" else "questionnaire"
     log.add(rows, early, column=column, rule="before_referral", severity="warning",
@@ -205,7 +213,7 @@ def check_child_dates(
             + "'s referral date (" + _iso(referral[early]) + f"); a {what} is expected on or after referral. "
             "Check the date; the row was kept.", values=raw[early])
     if after_ending:
-        ended = pid.map(parent.info["end_date"]).to_numpy(dtype="datetime64[ns]")
+        ended = _lookup_dates(pid, parent.info["end_date"])
         late = ~np.isnat(dates) & ~np.isnat(ended) & (dates > ended)
         log.add(rows, late, column=column, rule="after_ending", severity="warning",
                 detail=quoted(raw[late]) + " is after participant " + quoted(pid.to_numpy(dtype=object)[late])
@@ -224,7 +232,7 @@ def check_head_counts(
     if attendance.empty:
         return
     named = attendance.drop_duplicates().groupby("group_session_id")["participant_id"].size()
-    counted = pd.Series(session_ids, dtype=object).map(named).to_numpy(dtype="float64")
+    counted = pd.to_numeric(pd.Series(look_up(session_ids, named)), errors="coerce").to_numpy(dtype="float64")
     ok_rows = ~rows.error
     low = ok_rows & ~np.isnan(head_count) & ~np.isnan(counted) & (head_count < counted)
     log.add(rows, low, column="head_count", rule="head_count_below_named", severity="warning",
