@@ -14,7 +14,7 @@ import pandas as pd
 
 from evalkit.column_mapping import normalise_value
 
-__all__ = ["clean_cells", "look_up", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match"]
+__all__ = ["CellPicker", "clean_cells", "look_up", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match"]
 
 
 def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
@@ -22,16 +22,9 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
 
     Any cell type is accepted (numbers from a hand-built frame become their text).
     """
-    if series.dtype == object or not pd.api.types.is_string_dtype(series.dtype):
-        series = series.astype("str")  # None/NaN stay missing
-    missing = set(missing_values) | {""}
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    if len(uniques) == 0:
-        return pd.Series(pd.NA, index=series.index, dtype="str")
-    stripped = pd.Series(uniques, dtype="str").str.strip()
-    cleaned = stripped.where(~stripped.isin(missing)).to_numpy(dtype=object)
-    out = np.where(codes >= 0, cleaned[np.maximum(codes, 0)], None)
-    return pd.Series(out, index=series.index, dtype="str")
+    text = series if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object else series.astype("str")
+    stripped = text.str.strip()
+    return stripped.where(~stripped.isin(sorted(set(missing_values) | {""})))
 
 
 def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill: object) -> np.ndarray:
@@ -98,3 +91,13 @@ def look_up(keys: pd.Series | np.ndarray, table: pd.Series) -> np.ndarray:
     """``table``'s value for each key (missing where the key is not in its index); works when either is empty."""
     table = table[~table.index.duplicated()]
     return table.reindex(pd.Index(np.asarray(keys, dtype=object))).to_numpy()
+
+
+class CellPicker:
+    """The cells of a column as text, converted only for the rows asked for (``picker[mask]``)."""
+
+    def __init__(self, cells: pd.Series) -> None:
+        self._cells = cells
+
+    def __getitem__(self, mask: np.ndarray) -> np.ndarray:
+        return self._cells[np.asarray(mask)].to_numpy(dtype=object, na_value=None)

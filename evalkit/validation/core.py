@@ -62,8 +62,8 @@ def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFr
                                                                         list[str], dict[str, str]]:
     schema = table_schema(name)
     notes = frame_notes(frame)
-    frame = frame.reset_index(drop=True).copy()
-    frame.attrs.clear()
+    frame = frame.reset_index(drop=True)
+    frame.attrs = {}
     frame.columns = [str(c) for c in frame.columns]
     rows = TableRows.from_frame(name, frame, notes["sources"])
     log.add_reader_problems(rows, notes["problems"])
@@ -244,9 +244,12 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
             out[spec.name] = values.astype("float64")
         elif spec.type == "date":
             out[spec.name] = values.astype("datetime64[ns]")
+        elif spec.codes is None and spec.name in table.cells:
+            out[spec.name] = table.cells[spec.name].loc[keep].astype(dtype).to_numpy()
         else:
-            out[spec.name] = pd.array(pd.Series(values, dtype=object).where(pd.notna(values), None).to_numpy(),
-                                      dtype=dtype)
+            codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+            out[spec.name] = pd.Categorical.from_codes(codes, categories=uniques).astype(object)
+            out[spec.name] = pd.array(np.asarray(out[spec.name], dtype=object), dtype=dtype)
     rows = table.rows
     out[SOURCE_FILE] = pd.array(rows.file[keep], dtype="string")
     out[SOURCE_SHEET] = pd.array(np.where(rows.sheet[keep] == "", None, rows.sheet[keep]), dtype="string")

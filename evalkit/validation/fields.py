@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.schemas import FieldSpec, TableSchema
-from evalkit.validation.cells import full_match, parse_booleans, parse_codes, parse_numbers
+from evalkit.validation.cells import CellPicker, full_match, parse_booleans, parse_codes, parse_numbers
 from evalkit.validation.dates import describe_date, read_dates
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
@@ -110,7 +110,7 @@ def check_fields(
         present = name in cells
         column = cells[name] if present else pd.Series([pd.NA] * n, dtype="str")
         missing = column.isna().to_numpy()
-        values = column.to_numpy(dtype=object, na_value=None)
+        values = CellPicker(column)
         if spec.required:
             covered = _missing_column_summary(name, spec, column, present, rows, log)
             blank = missing & ~covered
@@ -198,7 +198,7 @@ def check_fields(
                         + f" is not an allowed code; expected one of: {codes_text(spec)}.", values=values[bad])
                 typed[name] = codes
             else:
-                typed[name] = values
+                typed[name] = column.to_numpy(dtype=object, na_value=None)
             if spec.pattern:
                 ok = full_match(column, spec.pattern)
                 bad = ~missing & ~ok

@@ -43,6 +43,14 @@ def key_frame(columns: tuple[str, ...], typed: Mapping[str, np.ndarray]) -> pd.D
     return pd.DataFrame(out)
 
 
+def _duplicated(keys: pd.DataFrame) -> np.ndarray:
+    """Rows whose key occurs more than once (every one of them), computed on integer codes."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=bool)
+    codes = np.column_stack([pd.factorize(keys[c].to_numpy(dtype=object))[0] for c in keys.columns])
+    return pd.DataFrame(codes).duplicated(keep=False).to_numpy()
+
+
 def _other_rows(keys: pd.DataFrame, dup: np.ndarray, source_row: np.ndarray) -> np.ndarray:
     """For each duplicate row, the rows (as the provider numbers them) sharing its key."""
     frame = keys.loc[dup].copy()
@@ -68,7 +76,7 @@ def check_keys(
             continue
         keys = key_frame((spec.name,), typed)
         present = keys[spec.name].notna().to_numpy()
-        dup = present & keys.duplicated(keep=False).to_numpy()
+        dup = present & _duplicated(keys)
         if dup.any():
             two_programmes = np.zeros(n, dtype=bool)
             if table == "participants" and spec.name == "participant_id" and "programme_id" in typed:
@@ -91,7 +99,7 @@ def check_keys(
     if len(pk) > 1 and all(c in typed for c in pk):
         keys = key_frame(pk, typed)
         complete = keys.notna().all(axis=1).to_numpy()
-        dup = complete & keys.duplicated(keep=False).to_numpy()
+        dup = complete & _duplicated(keys)
         if dup.any():
             others = _other_rows(keys, dup, rows.source_row)
             shown = keys.loc[dup].astype(str).agg(", ".join, axis=1).to_numpy(dtype=object)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.column_mapping import normalise_header
-from evalkit.validation.cells import on_uniques, parse_numbers
+from evalkit.validation.cells import CellPicker, on_uniques, parse_numbers
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["check_measures", "item_columns"]
@@ -60,7 +60,7 @@ def check_measures(
     """
     n = len(rows.file)
     raw_instrument = cells.get("instrument", pd.Series([pd.NA] * n, dtype="str"))
-    instrument_values = raw_instrument.to_numpy(dtype=object, na_value=None)
+    instrument_values = CellPicker(raw_instrument)
     missing_instrument = raw_instrument.isna().to_numpy()
     registry = dict(instruments) if instruments is not None else None
     codes = list(registry) if registry is not None else []
@@ -108,7 +108,7 @@ def check_measures(
             typed[column] = np.full(n, np.nan)
             continue
         missing = col.isna().to_numpy()
-        values = col.to_numpy(dtype=object, na_value=None)
+        values = CellPicker(col)
         answered_any |= ~missing
         x = parse_numbers(col)
         bad_type = ~missing & (np.isnan(x) | (np.floor(x) != x))
@@ -142,7 +142,7 @@ def check_measures(
         ranges = [_total_range(registry[c]) for c in codes]
         lo = np.array([float(r[0]) if r else np.nan for r in ranges] + [np.nan])[index]
         hi = np.array([float(r[1]) if r else np.nan for r in ranges] + [np.nan])[index]
-        values = total_cells.to_numpy(dtype=object, na_value=None)
+        values = CellPicker(total_cells)
         with np.errstate(invalid="ignore"):
             out = ~np.isnan(total) & known & ((total < lo) | (total > hi))
         log.add(rows, out, column="total", rule="total_range",
