@@ -49,7 +49,15 @@ from evalkit.pseudonymise import key_check, load_secret, pseudonymise_frame, ref
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import _tables as T
 from evalkit.store._engine import Store
-from evalkit.store._frames import differs, from_json_rows, json_rows, raw_strings, records, to_canonical
+from evalkit.store._frames import (
+    differs,
+    driver_rows,
+    from_json_rows,
+    json_rows,
+    raw_strings,
+    records,
+    to_canonical,
+)
 
 __all__ = [
     "ProviderConflict",
@@ -240,6 +248,28 @@ def _fetch(conn: sa.Connection, table: str, by: str, values: Iterable[Any],
     return to_canonical(pd.concat(parts, ignore_index=True), table)
 
 
+def _placeholder(conn: sa.Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _bulk_insert(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
+    """INSERT all rows of ``frame`` with one DBAPI ``executemany``."""
+    q = conn.dialect.identifier_preparer.quote
+    cols = list(frame.columns)
+    sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) "
+           f"VALUES ({', '.join([_placeholder(conn)] * len(cols))})")
+    conn.exec_driver_sql(sql, driver_rows(frame, table, conn.dialect.name))
+
+
+def _bulk_update(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
+    """UPDATE rows by ``row_id`` with the other columns of ``frame``, one DBAPI ``executemany``."""
+    q = conn.dialect.identifier_preparer.quote
+    ph = _placeholder(conn)
+    cols = [c for c in frame.columns if c != "row_id"]
+    sql = f"UPDATE {q(table)} SET {', '.join(f'{q(c)} = {ph}' for c in cols)} WHERE row_id = {ph}"
+    conn.exec_driver_sql(sql, driver_rows(frame[[*cols, "row_id"]], table, conn.dialect.name))
+
+
 def _owners(conn: sa.Connection, programme_ids: Iterable[str]) -> dict[str, str]:
     stored = _fetch(conn, "programmes", "programme_id", programme_ids, ["programme_id", "provider"])
     return dict(zip(stored["programme_id"], stored["provider"], strict=True))
@@ -383,8 +413,7 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
 
     new = frame.loc[new_mask]
     if len(new):
-        recs = records(new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id), table)
-        run.conn.execute(t.insert(), recs)
+        _bulk_insert(run.conn, table, new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id))
 
     changed = merged.loc[changed_mask]
     if len(changed):
@@ -404,13 +433,8 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
             r["changed_at"] = now
         run.conn.execute(T.audit_history.insert(), audit_recs)
         set_cols = [c for c in frame.columns if c not in key]
-        upd = changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"])
-        stmt = (
-            sa.update(t)
-            .where(t.c.row_id == sa.bindparam("b_row_id"))
-            .values({c: sa.bindparam(f"b_{c}") for c in [*set_cols, "upload_id"]})
-        )
-        run.conn.execute(stmt, records(upd, table, rename={c: f"b_{c}" for c in upd.columns}))
+        _bulk_update(run.conn, table,
+                     changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"]))
 
     run.counts["inserted"][table] = int(new_mask.sum())
     run.counts["updated"][table] = int(changed_mask.sum())
@@ -659,15 +683,8 @@ def _rollback_tx(conn: sa.Connection, upload_id: int, scope: Scope) -> RollbackS
     if audit:
         frame = pd.DataFrame(audit, columns=["table_name", "old_row"])
         for table, part in frame.groupby("table_name", sort=False):
-            t = T.canonical[str(table)]
             old = from_json_rows(part["old_row"], str(table))
-            set_cols = [c for c in old.columns if c != "row_id"]
-            stmt = (
-                sa.update(t)
-                .where(t.c.row_id == sa.bindparam("b_row_id"))
-                .values({c: sa.bindparam(f"b_{c}") for c in set_cols})
-            )
-            conn.execute(stmt, records(old, str(table), rename={c: f"b_{c}" for c in old.columns}))
+            _bulk_update(conn, str(table), old)
             restored[str(table)] = len(old)
     removed: dict[str, int] = {}
     for table in reversed(TABLE_NAMES):

@@ -183,16 +183,22 @@ def pseudonymise_ids(values: pd.Series, *, secret: bytes, namespace: str = "") -
     """
     hasher = _Hasher(secret)
     prefix = namespace.encode("utf-8") + _SEP
-    text = values.astype("string").str.strip()
+    text = _arrow_text(values).str.strip()
     codes, uniques = pd.factorize(text)
-    uniq = np.asarray(uniques, dtype=object)
-    hashed = np.array(
-        [u if _PSEUDONYM_RE.fullmatch(u) else hasher(u, prefix) for u in uniq], dtype=object
-    )
+    uniq = pd.Series(np.asarray(uniques, dtype=object), dtype="string[pyarrow]")
+    already = uniq.str.fullmatch(PSEUDONYM_PATTERN).fillna(False).to_numpy(dtype=bool)
+    hashed = uniq.to_numpy(dtype=object)
+    todo = np.flatnonzero(~already)
+    hashed[todo] = [hasher(u, prefix) for u in hashed[todo]]
     out = np.full(len(text), None, dtype=object)
     present = codes >= 0
     out[present] = hashed[codes[present]]
     return pd.Series(out, index=values.index, dtype="string", name=values.name)
+
+
+def _arrow_text(values: pd.Series) -> pd.Series:
+    """``values`` as pyarrow-backed strings, so regular expressions run vectorised in C++."""
+    return values if str(values.dtype) == "string[pyarrow]" else values.astype("string[pyarrow]")
 
 
 def pseudonymise_frame(
@@ -241,7 +247,7 @@ def is_valid_nhs_number(values: pd.Series) -> pd.Series:
     Spaces and hyphens between the 3-3-4 groups are allowed. Numbers made of
     one repeated digit (e.g. ``0000000000``) are not counted.
     """
-    text = values.astype("string").str.strip()
+    text = _arrow_text(values).str.strip()
     shaped = text.str.fullmatch(_NHS).fillna(False).to_numpy(dtype=bool)
     result = np.zeros(len(text), dtype=bool)
     if shaped.any():
@@ -256,8 +262,8 @@ def is_valid_nhs_number(values: pd.Series) -> pd.Series:
 
 def _value_kinds(col: pd.Series) -> dict[str, int]:
     """Count values of ``col`` that fully match each identifier pattern."""
-    text = col.dropna().astype("string").str.strip()
-    text = text[text != ""]
+    text = _arrow_text(col.dropna()).str.strip()
+    text = text[(text != "").to_numpy(dtype=bool)]
     if text.empty:
         return {}
     found = {

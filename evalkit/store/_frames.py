@@ -92,6 +92,24 @@ def records(frame: pd.DataFrame, table: str, *, rename: dict[str, str] | None = 
     return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
+def driver_rows(frame: pd.DataFrame, table: str, dialect: str) -> list[tuple[Any, ...]]:
+    """Rows of ``frame`` as tuples for a raw DBAPI ``executemany`` (bypassing SQLAlchemy's per-row work).
+
+    Dates become ISO text on SQLite (what SQLAlchemy's ``Date`` stores there) and
+    ``date`` objects on PostgreSQL.
+    """
+    cols = db_columns(frame, table)
+    if dialect == "sqlite":
+        types = column_types(table, frame)
+        for col, arr in cols.items():
+            if types.get(col) == "date":
+                mask = arr != None  # noqa: E711 - elementwise
+                text = np.full(len(arr), None, dtype=object)
+                text[mask] = pd.to_datetime(pd.Series(arr[mask], dtype=object)).dt.strftime("%Y-%m-%d").to_numpy()
+                cols[col] = text
+    return list(zip(*cols.values(), strict=True))
+
+
 def json_rows(frame: pd.DataFrame, table: str) -> list[str]:
     """Each row of ``frame`` as a JSON object of its stored values (dates ISO, exact floats)."""
     types = column_types(table, frame)
