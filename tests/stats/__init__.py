@@ -1,0 +1,1 @@
+"""Tests of evalkit.stats (a package so that its conftest does not shadow tests/conftest.py)."""
