@@ -12,7 +12,7 @@ from evalkit.schemas import table_schema
 from evalkit.validation import validate
 
 TODAY = "2026-01-01"
-SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 cell = st.one_of(
     st.none(),
