@@ -1,0 +1,639 @@
+"""The dashboard's one door to data: every frame is loaded through evalkit with the user's access scope.
+
+* The database engine is a shared resource (``st.cache_resource``, engines only).
+* Canonical tables are loaded with :func:`evalkit.store.load_tables` and the
+  current :class:`~evalkit.access.Scope`, so access control happens in the SQL
+  query, not in the page. A researcher's scope raises
+  :class:`~evalkit.errors.AccessDenied` there.
+* Every cached function takes the database URL, the data version
+  (:func:`evalkit.store.data_version`), the scope and the filters as
+  arguments, so they are all part of the cache key: role-scoped data are never
+  shared between roles, and new uploads or rollbacks invalidate the caches.
+* Analyses are evalkit functions called through :func:`_analysis`; the
+  dashboard computes no statistic. Where the library function is not in this
+  installation yet, :class:`LibraryMissing` is raised and the page says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from evalkit.access import Scope
+from evalkit.errors import AccessDenied
+from evalkit.rules import PairingRules
+
+DB_ENV = "EVALKIT_DB_URL"
+INDIVIDUAL_ROLES = ("provider", "evaluator", "admin")
+"""Roles that may see individual-level rows (researchers see aggregates only)."""
+SAFETY_ROLES = ("provider", "admin")
+"""Roles that see the safety follow-up list (the provider's own staff)."""
+UPLOAD_ROLES = ("provider", "admin")
+
+ScopeKey = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+class LibraryMissing(Exception):
+    """An evalkit function the page needs is not in this installation (yet)."""
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        self.name = name
+        self.detail = detail
+        super().__init__(f"{name} is not available{': ' + detail if detail else ''}")
+
+
+# --------------------------------------------------------------------------- library lookup
+
+
+def library(dotted: str) -> Callable[..., Any]:
+    """The evalkit function named ``module.function``, or :class:`LibraryMissing`."""
+    module, _, attr = dotted.rpartition(".")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            raise LibraryMissing(dotted) from None
+        raise LibraryMissing(dotted, f"importing {module} failed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a module being written may fail to import; the page must not crash
+        raise LibraryMissing(dotted, f"importing {module} failed: {type(exc).__name__}: {exc}") from None
+    fn = getattr(mod, attr, None)
+    if fn is None:
+        raise LibraryMissing(dotted)
+    return fn
+
+
+def available(dotted: str) -> bool:
+    """Whether :func:`library` finds the function."""
+    try:
+        library(dotted)
+    except LibraryMissing:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices (``None`` = no restriction)."""
+
+    programmes: tuple[str, ...] | None = None
+    formats: tuple[str, ...] | None = None
+    instruments: tuple[str, ...] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @property
+    def date_range(self) -> tuple[str | None, str | None] | None:
+        if self.date_from is None and self.date_to is None:
+            return None
+        return (self.date_from, self.date_to)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a page's data depend on; its parts are the cache keys."""
+
+    url: str
+    scope: Scope
+    filters: Filters = Filters()
+    rules: PairingRules = PairingRules()
+
+    @property
+    def scope_key(self) -> ScopeKey:
+        return scope_key(self.scope)
+
+    @property
+    def rules_key(self) -> str:
+        return json.dumps(self.rules.to_dict(), sort_keys=True)
+
+    @property
+    def role(self) -> str:
+        return self.scope.role
+
+    @property
+    def individual(self) -> bool:
+        return self.scope.role in INDIVIDUAL_ROLES
+
+
+def scope_key(scope: Scope) -> ScopeKey:
+    """A hashable, order-free key of a scope (role, providers, programmes)."""
+    return (scope.role, tuple(sorted(scope.providers)), tuple(sorted(scope.programmes)))
+
+
+def scope_from_key(key: ScopeKey) -> Scope:
+    role, providers, programmes = key
+    return Scope(role, providers=frozenset(providers), programmes=frozenset(programmes))  # type: ignore[arg-type]
+
+
+def db_url() -> str:
+    """The database URL from ``EVALKIT_DB_URL`` (else ``./evalkit.sqlite``), as evalkit resolves it."""
+    from evalkit.store import resolve_db_url
+
+    return resolve_db_url(None)
+
+
+# --------------------------------------------------------------------------- store
+
+
+@st.cache_resource(show_spinner=False)
+def store(url: str):  # noqa: ANN201 - evalkit.store.Store
+    """The open store for a URL (one engine per URL, shared: holds no user data)."""
+    from evalkit.store import open_store
+
+    return open_store(url)
+
+
+def version(url: str) -> str:
+    """The data version token (changes with every upload and rollback); not cached on purpose."""
+    from evalkit.store import data_version
+
+    return data_version(store(url))
+
+
+def require_role(ctx: Context, roles: Iterable[str], what: str) -> None:
+    """Raise :class:`AccessDenied` unless the context's role is one of ``roles``."""
+    roles = tuple(roles)
+    if ctx.role not in roles:
+        raise AccessDenied(f"{what} is for the {', '.join(roles)} role(s) only; you are signed in as {ctx.role}")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _programmes(url: str, data_version: str, key: ScopeKey) -> pd.DataFrame:
+    from evalkit.store import load_tables
+
+    return load_tables(store(url), scope_from_key(key), tables=["programmes"])["programmes"]
+
+
+def programmes(ctx: Context) -> pd.DataFrame:
+    """The programmes the user may see (empty for a researcher: no individual-level access)."""
+    if not ctx.individual:
+        return pd.DataFrame(columns=["programme_id", "name", "provider", "format"])
+    return _programmes(ctx.url, version(ctx.url), ctx.scope_key)
+
+
+def selected_programmes(ctx: Context) -> tuple[str, ...] | None:
+    """Programme ids after the programme and format filters (``None`` = every visible programme)."""
+    f = ctx.filters
+    if f.programmes is None and f.formats is None:
+        return None
+    progs = programmes(ctx)
+    keep = pd.Series(True, index=progs.index)
+    if f.programmes is not None:
+        keep &= progs["programme_id"].isin(f.programmes)
+    if f.formats is not None:
+        keep &= progs["format"].isin(f.formats)
+    return tuple(sorted(progs.loc[keep, "programme_id"].astype(str)))
+
+
+@st.cache_data(show_spinner="Loading data ...", max_entries=16)
+def _tables(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+            date_range: tuple[str | None, str | None] | None) -> dict[str, pd.DataFrame]:
+    from evalkit.store import load_tables
+
+    return load_tables(store(url), scope_from_key(key), programmes=progs, date_range=date_range)
+
+
+def tables(ctx: Context) -> dict[str, pd.DataFrame]:
+    """The canonical tables the user may see, filtered (raises AccessDenied for a researcher)."""
+    ctx.scope.require_individual_rows()
+    return _tables(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx), ctx.filters.date_range)
+
+
+# --------------------------------------------------------------------------- analyses (library calls only)
+
+
+def _rules(rules_key: str) -> PairingRules:
+    return PairingRules.from_dict(json.loads(rules_key))
+
+
+@st.cache_data(show_spinner="Calculating ...", max_entries=64)
+def _analysis(dotted: str, url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+              date_range: tuple[str | None, str | None] | None, rules_key: str | None, kwargs_key: str) -> Any:
+    fn = library(dotted)
+    frames = _tables(url, data_version, key, progs, date_range)
+    kwargs = json.loads(kwargs_key)
+    if rules_key is not None:
+        kwargs["rules"] = _rules(rules_key)
+    return fn(frames, **kwargs)
+
+
+def analysis(ctx: Context, dotted: str, *, rules: bool = True, **kwargs: Any) -> Any:
+    """Call an evalkit function ``fn(tables, rules=..., **kwargs)`` on the user's scoped tables, cached.
+
+    The cache key holds the database URL, data version, scope, filters, rules
+    and the keyword arguments (which must be JSON-serialisable).
+    """
+    ctx.scope.require_individual_rows()
+    library(dotted)  # fail fast (and uncached) when it is missing
+    return _analysis(dotted, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                     ctx.filters.date_range, ctx.rules_key if rules else None,
+                     json.dumps(kwargs, sort_keys=True, default=str))
+
+
+@st.cache_data(show_spinner="Calculating ...", max_entries=16)
+def _change(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+            date_range: tuple[str | None, str | None] | None, rules_key: str) -> pd.DataFrame:
+    build_episodes = library("evalkit.episodes.build_episodes")
+    episode_change = library("evalkit.change.episode_change")
+    rules = _rules(rules_key)
+    frames = _tables(url, data_version, key, progs, date_range)
+    return episode_change(build_episodes(frames, rules=rules), rules=rules)
+
+
+def episode_changes(ctx: Context) -> pd.DataFrame:
+    """Episodes with change columns (individual level): ``episode_change(build_episodes(tables))``."""
+    ctx.scope.require_individual_rows()
+    return _change(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx), ctx.filters.date_range,
+                   ctx.rules_key)
+
+
+def instrument(code: str):  # noqa: ANN201 - evalkit.instruments.Instrument
+    """The instrument's metadata (cut-offs, direction, range) from the registry."""
+    from evalkit.instruments import get_instrument
+
+    return get_instrument(code)
+
+
+def instrument_options(roles: Iterable[str] | None = None) -> dict[str, str]:
+    """Change-measure instruments ``code -> name`` of the registry (optionally only some roles)."""
+    from evalkit.instruments import builtin_instruments
+
+    out = {}
+    for code, inst in builtin_instruments().items():
+        if inst.is_change_measure and (roles is None or inst.role in tuple(roles)):
+            out[code] = inst.name
+    return out
+
+
+# --------------------------------------------------------------------------- researcher: aggregates only
+
+
+def aggregate_summaries(ctx: Context) -> Any:
+    """Disclosure-controlled programme summaries from the database, for any role (researchers included).
+
+    Needs the library to produce aggregates from the store under the caller's
+    scope (``evalkit.summary``); individual rows never reach the dashboard for
+    a researcher.
+    """
+    fn = library("evalkit.summary.store_summaries")
+    return _aggregates(ctx.url, version(ctx.url), ctx.scope_key, ctx.rules_key, fn.__module__)
+
+
+@st.cache_data(show_spinner="Summarising ...", max_entries=8)
+def _aggregates(url: str, data_version: str, key: ScopeKey, rules_key: str, _module: str) -> Any:
+    fn = library("evalkit.summary.store_summaries")
+    return fn(store(url), scope_from_key(key), rules=_rules(rules_key))
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+@dataclass
+class CheckedUpload:
+    """Files read and checked, per provider, waiting for the user to store them."""
+
+    file_names: tuple[str, ...]
+    sha256: str
+    parts: dict[str, Any]  # provider -> ValidationResult
+    report: pd.DataFrame
+    summary: pd.DataFrame
+    read_error: str | None = None
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.report["severity"] == "error").sum()) if len(self.report) else 0
+
+    @property
+    def n_warnings(self) -> int:
+        return int((self.report["severity"] == "warning").sum()) if len(self.report) else 0
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.summary["rows_valid"].sum()) if len(self.summary) else 0
+
+
+def upload_providers(ctx: Context) -> list[str]:
+    """Providers the user may upload for: a provider's own; for an admin every stored one."""
+    require_role(ctx, UPLOAD_ROLES, "Uploading")
+    if ctx.role == "provider":
+        return sorted(ctx.scope.providers)
+    progs = programmes(ctx)
+    return sorted(set(progs["provider"].dropna().astype(str)))
+
+
+def read_uploaded(files: list[tuple[str, bytes]], progress: Callable[[float, str], None] | None = None
+                  ) -> dict[str, pd.DataFrame]:
+    """Read uploaded files (name, bytes) with :func:`evalkit.readers.read_files` (via a private temp folder)."""
+    from evalkit.readers import read_files
+
+    with tempfile.TemporaryDirectory(prefix="evalkit-upload-") as tmp:
+        paths = []
+        for i, (name, data) in enumerate(files):
+            safe = Path(name).name or f"upload-{i}"
+            folder = Path(tmp) / str(i)
+            folder.mkdir()
+            path = folder / safe
+            path.write_bytes(data)
+            paths.append(path)
+        raw: dict[str, list[pd.DataFrame]] = {}
+        for i, path in enumerate(paths):
+            if progress:
+                progress(0.05 + 0.35 * i / max(len(paths), 1), f"Reading {path.name}")
+            for table, frame in read_files([path]).items():
+                raw.setdefault(table, []).append(frame)
+        out = {}
+        for table, frames in raw.items():
+            combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            combined.attrs = {}
+            for f in frames:  # readers' notes (unknown columns, ...) travel in attrs
+                for k, v in f.attrs.items():
+                    if isinstance(v, list):
+                        combined.attrs.setdefault(k, []).extend(v)
+                    elif k not in combined.attrs:
+                        combined.attrs[k] = v
+            out[table] = combined
+        return out
+
+
+def check_upload(ctx: Context, files: list[tuple[str, bytes]], *, provider: str | None,
+                 progress: Callable[[float, str], None] | None = None) -> CheckedUpload:
+    """Read, split by provider (admin), pseudonymise and validate uploaded files; nothing is stored.
+
+    ``provider=None`` (admin only) files each row under its programme's provider.
+    """
+    import hashlib
+
+    from evalkit.cli.cmd_dashboard import check_upload as _check
+    from evalkit.cli.cmd_dashboard import split_raw_by_provider
+    from evalkit.validation import validation_summary
+
+    require_role(ctx, UPLOAD_ROLES, "Uploading")
+    allowed = upload_providers(ctx)
+    if ctx.role == "provider":
+        if provider is None:
+            provider = allowed[0]
+        if provider not in allowed:
+            raise AccessDenied(f"you may upload only for {allowed}; got {provider!r}")
+    sha = ",".join(hashlib.sha256(data).hexdigest() for _, data in files)
+    names = tuple(Path(n).name for n, _ in files)
+    raw = read_uploaded(files, progress)
+    if provider is not None:
+        parts_raw = {provider: raw}
+    else:
+        from evalkit.store import load_tables
+
+        stored = load_tables(store(ctx.url), ctx.scope, tables=["programmes"])["programmes"]
+        parts_raw = split_raw_by_provider(raw, stored_programmes=stored)
+        if not parts_raw:
+            raise ValueError("no programme in the files or the database names a provider; choose the provider "
+                             "to upload as")
+    parts, reports, summaries = {}, [], []
+    for i, (who, frames) in enumerate(parts_raw.items()):
+        if progress:
+            progress(0.4 + 0.5 * i / max(len(parts_raw), 1), f"Checking {who}'s rows")
+        result = _check(frames, store(ctx.url), who)
+        parts[who] = result
+        rep = result.report.copy()
+        rep.insert(0, "provider", who)
+        reports.append(rep)
+        summ = validation_summary(result)
+        summ.insert(0, "provider", who)
+        summaries.append(summ)
+    if progress:
+        progress(1.0, "Checked")
+    report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame()
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    return CheckedUpload(names, sha, parts, report, summary)
+
+
+def store_upload(ctx: Context, checked: CheckedUpload, *, user: str | None,
+                 progress: Callable[[float, str], None] | None = None, resolves: int | None = None) -> pd.DataFrame:
+    """Ingest every provider's part of a checked upload; returns the per-table summary rows."""
+    from evalkit.ingest import ingest
+
+    require_role(ctx, UPLOAD_ROLES, "Uploading")
+    allowed = set(upload_providers(ctx)) if ctx.role == "provider" else None
+    frames = []
+    n = len(checked.parts)
+    for i, (who, result) in enumerate(checked.parts.items()):
+        if allowed is not None and who not in allowed:
+            raise AccessDenied(f"you may upload only for {sorted(allowed)}; got {who!r}")
+
+        def _progress(frac: float, msg: str, i: int = i, who: str = who) -> None:
+            if progress:
+                progress((i + frac) / n, f"{who}: {msg}")
+
+        summary = ingest(result, store(ctx.url), provider=who, file_name="; ".join(checked.file_names),
+                         sha256=checked.sha256, user=user, progress=_progress, resolves=resolves)
+        frame = summary.to_frame()
+        frame.insert(0, "upload_id", summary.upload_id)
+        frame.insert(0, "provider", who)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def uploads(ctx: Context) -> pd.DataFrame:
+    """Upload history the user may see, newest first (not cached: it is small and must be current)."""
+    from evalkit.store import list_uploads
+
+    require_role(ctx, INDIVIDUAL_ROLES, "Upload history")
+    return list_uploads(store(ctx.url), ctx.scope)
+
+
+def quarantine(ctx: Context, *, upload_id: int | None = None) -> dict[str, pd.DataFrame]:
+    """Open quarantined rows per table the user may see."""
+    from evalkit.store import quarantine_rows
+
+    require_role(ctx, UPLOAD_ROLES, "The quarantine list")
+    return quarantine_rows(store(ctx.url), ctx.scope, upload_id=upload_id, status="open")
+
+
+def resubmit_rows(ctx: Context, upload_id: int, corrected: Mapping[str, pd.DataFrame], *, user: str | None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Re-check corrected quarantined rows and store them as a re-submission of ``upload_id``.
+
+    Returns the summary rows and the validation report of the corrected rows.
+    """
+    from evalkit.canonical import PROVENANCE_COLUMNS
+    from evalkit.cli.cmd_dashboard import check_upload as _check
+    from evalkit.ingest import resubmit
+    from evalkit.store import QUARANTINE_COLUMNS
+
+    require_role(ctx, UPLOAD_ROLES, "Re-submitting")
+    hist = uploads(ctx)
+    row = hist[hist["upload_id"] == upload_id]
+    if row.empty:
+        raise AccessDenied(f"upload {upload_id} is not one of yours")
+    provider = str(row["provider"].iloc[0])
+    meta = [c for c in QUARANTINE_COLUMNS if c not in PROVENANCE_COLUMNS]
+    raw = {}
+    for table, frame in corrected.items():
+        clean = frame.drop(columns=[c for c in meta if c in frame.columns]).astype("string")
+        raw[table] = clean.reset_index(drop=True)
+    result = _check(raw, store(ctx.url), provider)
+    body = json.dumps({t: f.astype(str).to_dict("list") for t, f in raw.items()}, sort_keys=True).encode()
+    import hashlib
+
+    summary = resubmit(result, store(ctx.url), upload_id=upload_id, provider=provider,
+                       file_name=f"corrections to upload {upload_id}", sha256=hashlib.sha256(body).hexdigest(),
+                       user=user)
+    frame = summary.to_frame()
+    frame.insert(0, "upload_id", summary.upload_id)
+    return frame, result.report
+
+
+def rollback(ctx: Context, upload_id: int) -> str:
+    """Roll an upload back (the library checks it is the provider's newest and the user's own)."""
+    from evalkit.ingest import rollback as _rollback
+
+    require_role(ctx, UPLOAD_ROLES, "Rolling back")
+    return str(_rollback(store(ctx.url), int(upload_id), scope=ctx.scope))
+
+
+@st.cache_data(show_spinner=False)
+def template_bytes(fmt: str) -> bytes:
+    """A blank upload template from :func:`evalkit.templates.write_template` (``xlsx`` or a CSV ``zip``)."""
+    write_template = library("evalkit.templates.write_template")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("evalkit-template.xlsx" if fmt == "xlsx" else "evalkit-template.zip")
+        write_template(path, format="xlsx" if fmt == "xlsx" else "csv")
+        return path.read_bytes()
+
+
+def report_bytes(report: pd.DataFrame, fmt: str) -> bytes:
+    """A validation report as CSV or XLSX bytes, written by evalkit (formula-safe cells)."""
+    from evalkit.canonical import REPORT_COLUMNS
+    from evalkit.validation import report_to_csv, report_to_xlsx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"report.{fmt}"
+        (report_to_xlsx if fmt == "xlsx" else report_to_csv)(report.loc[:, list(REPORT_COLUMNS)], path)
+        return path.read_bytes()
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def frame_bytes(frame: pd.DataFrame, fmt: str, *, sheet: str = "table") -> bytes:
+    """Any table as CSV (UTF-8 with BOM) or XLSX bytes, cells made formula-safe by evalkit."""
+    from evalkit.safe_export import safe_frame
+
+    safe = safe_frame(_exportable(frame))
+    if fmt == "csv":
+        return safe.to_csv(index=False).encode("utf-8-sig")
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+        safe.to_excel(xl, index=False, sheet_name=sheet[:31] or "table")
+    return buf.getvalue()
+
+
+def _exportable(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.tz_localize(None)
+    return out
+
+
+def as_frame(obj: Any) -> pd.DataFrame | None:
+    """A library result as a frame: a DataFrame itself, ``.to_frame()``, ``.summary``, or a dataclass row."""
+    if obj is None:
+        return None
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    for attr in ("to_frame", "summary"):
+        member = getattr(obj, attr, None)
+        if callable(member):
+            try:
+                value = member()
+            except TypeError:
+                continue
+            if isinstance(value, pd.DataFrame):
+                return value
+        elif isinstance(member, pd.DataFrame):
+            return member
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        row = {k: v for k, v in dataclasses.asdict(obj).items() if not hasattr(v, "__len__") or isinstance(v, str)}
+        return pd.DataFrame([row])
+    return None
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+# --------------------------------------------------------------------------- role-restricted analyses
+
+
+def safety_list(ctx: Context) -> Any:
+    """The safety follow-up list (individual level, the provider's own staff and admins only)."""
+    require_role(ctx, SAFETY_ROLES, "The safety list")
+    return analysis(ctx, "evalkit.safety.safety_list")
+
+
+# --------------------------------------------------------------------------- comparing programmes and reports
+
+
+def comparison_from_store(ctx: Context) -> Any:
+    """Programme comparison (meta-analysis, funnel, subgroups) from the database's aggregate summaries."""
+    summaries = aggregate_summaries(ctx) if not ctx.individual else analysis(ctx, "evalkit.summary.summarise")
+    compare = library("evalkit.summary.compare_programmes")
+    return compare(summaries, rules=ctx.rules)
+
+
+def comparison_from_files(ctx: Context, files: list[tuple[str, bytes]]) -> Any:
+    """Programme comparison from uploaded aggregate summary files (no individual rows involved)."""
+    read = library("evalkit.summary.read_summaries")
+    compare = library("evalkit.summary.compare_programmes")
+    with tempfile.TemporaryDirectory(prefix="evalkit-summaries-") as tmp:
+        paths = []
+        for i, (name, payload) in enumerate(files):
+            path = Path(tmp) / f"{i}-{Path(name).name}"
+            path.write_bytes(payload)
+            paths.append(path)
+        summaries = read(paths)
+    return compare(summaries, rules=ctx.rules)
+
+
+def html_report(ctx: Context) -> str:
+    """The self-contained HTML report of :mod:`evalkit.report` for the user's scope and filters."""
+    return analysis(ctx, "evalkit.report.html_report")
+
+
+REPORT_TABLES: dict[str, str] = {
+    "outcomes": "evalkit.outcomes.outcome_summary",
+    "recovery_from_within": "evalkit.recovery.recovery_from_within",
+    "take_up_funnel": "evalkit.engagement.take_up_funnel",
+    "attendance": "evalkit.engagement.attendance_summary",
+    "endings": "evalkit.engagement.endings_summary",
+    "head_counts": "evalkit.engagement.head_counts",
+}
+"""Tables offered for download on the Report page (those the installed library provides)."""
+
+
+def report_tables(ctx: Context) -> dict[str, pd.DataFrame]:
+    """Every table the library provides for the user's scope, by name (missing functions are skipped)."""
+    if not ctx.individual:
+        frame = as_frame(aggregate_summaries(ctx))
+        return {"programme_summaries": frame} if frame is not None else {}
+    out = {}
+    for name, dotted in REPORT_TABLES.items():
+        if not available(dotted):
+            continue
+        frame = as_frame(analysis(ctx, dotted))
+        if frame is not None:
+            out[name] = frame
+    return out

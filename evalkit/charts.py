@@ -1,0 +1,609 @@
+"""Altair chart builders for evalkit results (dashboard, HTML report, notebooks).
+
+Every builder takes a tidy frame that an evalkit function returned (data first,
+then keyword-only column roles with the names evalkit uses) and returns an
+:class:`altair.Chart` (or a layered/concatenated chart). The builders draw;
+they compute nothing beyond what drawing needs (axis extents, the lines of a
+reliable-change band). Every chart carries tooltips with the numbers it shows,
+and callers are expected to show the same frame as a table beside it.
+
+Colours come from the Okabe-Ito palette (Okabe & Ito 2008), which stays
+distinguishable under the common colour-vision deficiencies; categories that
+matter also get distinct shapes so that colour is never the only cue.
+
+Importing this module imports Altair (not Streamlit); ``import evalkit`` does
+not import it.
+
+References
+----------
+Okabe, M. & Ito, K. (2008). *Color Universal Design (CUD): how to make figures
+and presentations that are friendly to colorblind people.* https://jfly.uni-koeln.de/color/
+Jacobson, N. S. & Truax, P. (1991). Clinical significance: a statistical
+approach to defining meaningful change in psychotherapy research. *Journal of
+Consulting and Clinical Psychology*, 59(1), 12-19.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CATEGORY_COLOURS",
+    "OKABE_ITO",
+    "bar_chart",
+    "category_chart",
+    "distribution_chart",
+    "dose_threshold_chart",
+    "estimate_chart",
+    "forest_plot",
+    "funnel_chart",
+    "funnel_plot",
+    "jacobson_plot",
+    "palette",
+    "trajectory_chart",
+]
+
+OKABE_ITO: tuple[str, ...] = (
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#009E73",  # bluish green
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#F0E442",  # yellow (use last: low contrast on white)
+    "#000000",  # black
+)
+"""The Okabe-Ito colour-blind-safe palette, ordered for use on a white background."""
+
+GREY = "#8C8C8C"
+
+CATEGORY_COLOURS: Mapping[str, str] = {
+    "recovered": "#009E73",
+    "improved": "#56B4E9",
+    "unchanged": GREY,
+    "deteriorated": "#E69F00",
+    "harmed": "#D55E00",
+}
+"""Colours of the clinical-significance categories (best first), from the Okabe-Ito palette."""
+
+_CATEGORY_SHAPES: Mapping[str, str] = {
+    "recovered": "circle",
+    "improved": "triangle-up",
+    "unchanged": "square",
+    "deteriorated": "triangle-down",
+    "harmed": "cross",
+}
+
+_CATEGORY_LABELS: Mapping[str, str] = {
+    "recovered": "reliably recovered",
+    "improved": "reliably improved",
+    "unchanged": "no reliable change",
+    "deteriorated": "reliably deteriorated",
+    "harmed": "deteriorated into caseness",
+}
+
+_FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+
+
+def palette(n: int) -> list[str]:
+    """The first ``n`` colours of :data:`OKABE_ITO` (cycled when ``n`` is larger)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0; got {n}")
+    return [OKABE_ITO[i % len(OKABE_ITO)] for i in range(n)]
+
+
+def _check(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what}: data must be a pandas DataFrame; got {type(frame).__name__}")
+    missing = [c for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: columns {missing} are not in the data (it has {list(frame.columns)})")
+
+
+def _plain(frame: pd.DataFrame, columns: Sequence[str | None]) -> pd.DataFrame:
+    """The named columns, with pandas' nullable types turned into plain ones Vega-Lite can read."""
+    cols = list(dict.fromkeys(c for c in columns if c is not None))
+    out = frame.loc[:, cols].copy()
+    for c in cols:
+        s = out[c]
+        if isinstance(s.dtype, pd.BooleanDtype):
+            out[c] = s.astype(object).where(s.notna(), None)
+        elif pd.api.types.is_extension_array_dtype(s.dtype) and pd.api.types.is_numeric_dtype(s.dtype):
+            out[c] = s.astype("float64")
+        elif pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+            out[c] = s.astype(object).where(s.notna(), None)
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            out[c] = s.astype(object).where(s.notna(), None)
+    return out.reset_index(drop=True)
+
+
+def _finish(chart: alt.TopLevelMixin, title: str | None, width: int | str, height: int) -> alt.TopLevelMixin:
+    props: dict[str, Any] = {"width": width, "height": height}
+    if title:
+        props["title"] = title
+    return chart.properties(**props).configure_axis(labelFont=_FONT, titleFont=_FONT).configure_legend(
+        labelFont=_FONT, titleFont=_FONT, orient="bottom"
+    ).configure_title(font=_FONT, anchor="start")
+
+
+def _colour(field: str | None, values: Sequence[Any] | None, title: str | None = None) -> Any:
+    if field is None:
+        return alt.value(OKABE_ITO[3])
+    domain = list(dict.fromkeys(v for v in (values or []) if v is not None))
+    return alt.Color(f"{field}:N", title=title or field, scale=alt.Scale(domain=domain, range=palette(len(domain))))
+
+
+# --------------------------------------------------------------------------- Jacobson plot
+
+
+def jacobson_plot(
+    episodes: pd.DataFrame,
+    *,
+    baseline: str = "baseline_score",
+    endpoint: str = "endpoint_score",
+    category: str | None = "cs_category",
+    threshold: float | None = None,
+    cutoff: float | None = None,
+    score_range: tuple[float, float] | None = None,
+    higher_is_better: bool = False,
+    tooltip: Sequence[str] = (),
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 420,
+) -> alt.LayerChart:
+    """Baseline against endpoint for paired episodes, with the no-change line and the reliable-change band.
+
+    Parameters
+    ----------
+    episodes
+        One row per paired episode (e.g. :func:`evalkit.change.episode_change`
+        output filtered to ``paired``).
+    baseline, endpoint
+        Score columns (x and y).
+    category
+        Column of clinical-significance categories (colour and shape), or None.
+    threshold
+        Reliable-change threshold in score points: a shaded band ``|endpoint -
+        baseline| < threshold`` around the diagonal marks 'no reliable change'.
+    cutoff
+        Caseness cut-off, drawn as a dashed line on both axes.
+    score_range
+        Axis extent (default: the data's range, padded).
+    higher_is_better
+        Only used in the axis titles ('better' direction).
+    tooltip
+        Extra columns for the point tooltips.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    _check(episodes, [baseline, endpoint, category, *tooltip], "jacobson_plot")
+    data = _plain(episodes, [baseline, endpoint, category, *tooltip])
+    data = data[data[baseline].notna() & data[endpoint].notna()]
+    if score_range is not None:
+        lo, hi = float(score_range[0]), float(score_range[1])
+    elif len(data):
+        lo = float(min(data[baseline].min(), data[endpoint].min()))
+        hi = float(max(data[baseline].max(), data[endpoint].max()))
+        pad = max((hi - lo) * 0.05, 1.0)
+        lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = 0.0, 1.0
+    scale = alt.Scale(domain=[lo, hi], nice=False, zero=False)
+    better = "higher" if higher_is_better else "lower"
+    x = alt.X(f"{baseline}:Q", title=f"Score at baseline ({better} is better)", scale=scale)
+    y = alt.Y(f"{endpoint}:Q", title=f"Score at endpoint ({better} is better)", scale=scale)
+    layers: list[alt.Chart] = []
+    if threshold is not None and np.isfinite(threshold) and threshold > 0:
+        band = pd.DataFrame({"x": [lo, hi]})
+        band["lower"] = np.clip(band["x"] - float(threshold), lo, hi)
+        band["upper"] = np.clip(band["x"] + float(threshold), lo, hi)
+        band["what"] = f"no reliable change (less than {threshold:g} points)"
+        layers.append(
+            alt.Chart(band).mark_area(opacity=0.18, color=GREY).encode(
+                x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("lower:Q", scale=scale, title=None),
+                y2="upper:Q", tooltip=[alt.Tooltip("what:N", title="band")],
+            )
+        )
+    diagonal = pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})
+    layers.append(alt.Chart(diagonal).mark_line(color="#555555", strokeWidth=1).encode(
+        x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None)))
+    if cutoff is not None and np.isfinite(cutoff):
+        cut = pd.DataFrame({"value": [float(cutoff)], "what": [f"cut-off {cutoff:g}"]})
+        layers.append(alt.Chart(cut).mark_rule(color=OKABE_ITO[4], strokeDash=[6, 4]).encode(
+            x=alt.X("value:Q", scale=scale, title=None), tooltip=["what:N"]))
+        layers.append(alt.Chart(cut).mark_rule(color=OKABE_ITO[4], strokeDash=[6, 4]).encode(
+            y=alt.Y("value:Q", scale=scale, title=None), tooltip=["what:N"]))
+    tips = [alt.Tooltip(f"{baseline}:Q", title="baseline"), alt.Tooltip(f"{endpoint}:Q", title="endpoint")]
+    tips += [alt.Tooltip(f"{c}:N" if c == category else c) for c in ([category] if category else []) + list(tooltip)]
+    point = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.75)
+    if category is not None:
+        present = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
+        present += sorted(set(data[category].dropna()) - set(present))
+        colours = [CATEGORY_COLOURS.get(c, GREY) for c in present]
+        shapes = [_CATEGORY_SHAPES.get(c, "diamond") for c in present]
+        point = point.encode(
+            x=x, y=y,
+            color=alt.Color(f"{category}:N", title="Category", scale=alt.Scale(domain=present, range=colours)),
+            shape=alt.Shape(f"{category}:N", title="Category", scale=alt.Scale(domain=present, range=shapes)),
+            tooltip=tips,
+        )
+    else:
+        point = point.encode(x=x, y=y, color=alt.value(OKABE_ITO[3]), tooltip=tips)
+    layers.append(point)
+    return _finish(alt.layer(*layers), title, width, height)
+
+
+# --------------------------------------------------------------------------- bars and estimates
+
+
+def category_chart(
+    frame: pd.DataFrame,
+    *,
+    category: str = "category",
+    count: str = "n",
+    group: str | None = None,
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 220,
+) -> alt.Chart:
+    """Horizontal bars of counts per clinical-significance (or any) category, best first.
+
+    Suppressed counts (missing) are drawn as no bar and labelled ``[c]``.
+    """
+    _check(frame, [category, count, group], "category_chart")
+    data = _plain(frame, [category, count, group])
+    order = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
+    order += [c for c in dict.fromkeys(data[category].dropna()) if c not in order]
+    data["label"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
+    colours = [CATEGORY_COLOURS.get(c, OKABE_ITO[i % len(OKABE_ITO)]) for i, c in enumerate(order)]
+    y = alt.Y(f"{category}:N", sort=order, title=None)
+    enc: dict[str, Any] = {
+        "y": y,
+        "x": alt.X(f"{count}:Q", title="Number of mothers"),
+        "color": alt.Color(f"{category}:N", scale=alt.Scale(domain=order, range=colours), legend=None),
+        "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip("label:N", title=count)],
+    }
+    if group is not None:
+        enc["row"] = alt.Row(f"{group}:N", title=None)
+    bars = alt.Chart(data).mark_bar().encode(**{k: v for k, v in enc.items() if k != "row"})
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X(f"{count}:Q"), text="label:N")
+    chart = alt.layer(bars, text)
+    if group is not None:
+        chart = chart.facet(row=alt.Row(f"{group}:N", title=None))
+        return chart.properties(title=title or "").configure_title(font=_FONT, anchor="start")
+    return _finish(chart, title, width, height)
+
+
+def bar_chart(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    colour: str | None = None,
+    horizontal: bool = False,
+    sort: Sequence[Any] | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 260,
+) -> alt.Chart:
+    """Bars of a value per category (counts, percentages); missing (suppressed) values are labelled ``[c]``."""
+    _check(frame, [x, y, colour], "bar_chart")
+    data = _plain(frame, [x, y, colour])
+    data["label"] = [("[c]" if pd.isna(v) else f"{v:,.4g}") for v in data[y]]
+    cat = alt.X(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None)
+    val = alt.Y(f"{y}:Q", title=y_title if y_title is not None else y)
+    if horizontal:
+        cat = alt.Y(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None)
+        val = alt.X(f"{y}:Q", title=y_title if y_title is not None else y)
+    enc: dict[str, Any] = {"x": val, "y": cat} if horizontal else {"x": cat, "y": val}
+    values = list(dict.fromkeys(data[colour].dropna())) if colour else None
+    enc["color"] = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
+    tips = [alt.Tooltip(f"{x}:N"), alt.Tooltip("label:N", title=y)] + ([alt.Tooltip(f"{colour}:N")] if colour else [])
+    bars = alt.Chart(data).mark_bar().encode(**enc, tooltip=tips)
+    if colour:
+        bars = bars.encode(**({"yOffset": alt.YOffset(f"{colour}:N")} if horizontal
+                              else {"xOffset": alt.XOffset(f"{colour}:N")}))
+        return _finish(bars, title, width, height)
+    if horizontal:
+        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=val, text="label:N")
+    else:
+        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=val, text="label:N")
+    return _finish(alt.layer(bars, text), title, width, height)
+
+
+def distribution_chart(
+    frame: pd.DataFrame,
+    *,
+    value: str,
+    count: str = "n",
+    colour: str | None = None,
+    x_title: str | None = None,
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 240,
+) -> alt.Chart:
+    """A distribution already tabulated by the library (one row per value with its count), as bars."""
+    _check(frame, [value, count, colour], "distribution_chart")
+    data = _plain(frame, [value, count, colour])
+    data["label"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
+    kind = "O" if not pd.api.types.is_numeric_dtype(data[value]) or data[value].nunique() <= 40 else "Q"
+    enc: dict[str, Any] = {
+        "x": alt.X(f"{value}:{kind}", title=x_title or value),
+        "y": alt.Y(f"{count}:Q", title="Number of mothers"),
+        "tooltip": [alt.Tooltip(f"{value}:{kind}"), alt.Tooltip("label:N", title=count)],
+    }
+    if colour:
+        enc["color"] = _colour(colour, list(dict.fromkeys(data[colour].dropna())))
+        enc["xOffset"] = alt.XOffset(f"{colour}:N")
+    else:
+        enc["color"] = alt.value(OKABE_ITO[1])
+    return _finish(alt.Chart(data).mark_bar().encode(**enc), title, width, height)
+
+
+def estimate_chart(
+    frame: pd.DataFrame,
+    *,
+    label: str,
+    estimate: str = "estimate",
+    lower: str = "ci_low",
+    upper: str = "ci_high",
+    colour: str | None = None,
+    n: str | None = None,
+    reference: float | None = 0.0,
+    x_title: str = "Estimate (with confidence interval)",
+    sort: Sequence[Any] | None = None,
+    title: str | None = None,
+    width: int | str = "container",
+    height: int | None = None,
+) -> alt.LayerChart:
+    """Point estimates with confidence-interval bars, one row per label (methods, groups, programmes).
+
+    Rows whose estimate is missing (suppressed or not estimable) are listed
+    with the text 'not shown' instead of a point, so a hidden figure is
+    visibly hidden rather than silently absent.
+    """
+    _check(frame, [label, estimate, lower, upper, colour, n], "estimate_chart")
+    data = _plain(frame, [label, estimate, lower, upper, colour, n])
+    data[label] = data[label].astype(str)
+    data["shown"] = np.where(data[estimate].isna(), "not shown (suppressed or not estimable)", "")
+    order = list(sort) if sort is not None else list(dict.fromkeys(data[label]))
+    y = alt.Y(f"{label}:N", sort=order, title=None)
+    tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{estimate}:Q", format=".2f"),
+            alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
+    if n:
+        tips.append(alt.Tooltip(f"{n}:Q", title="n"))
+    values = list(dict.fromkeys(data[colour].dropna())) if colour else None
+    colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
+    offset = {"yOffset": alt.YOffset(f"{colour}:N")} if colour else {}
+    layers = []
+    if reference is not None:
+        layers.append(alt.Chart(pd.DataFrame({"ref": [reference]})).mark_rule(color=GREY, strokeDash=[4, 4])
+                      .encode(x=alt.X("ref:Q")))
+    layers.append(alt.Chart(data).mark_rule(strokeWidth=2).encode(
+        y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=f"{upper}:Q", color=colour_enc, tooltip=tips, **offset))
+    layers.append(alt.Chart(data).mark_point(filled=True, size=80).encode(
+        y=y, x=alt.X(f"{estimate}:Q"), color=colour_enc, tooltip=tips, **offset))
+    layers.append(alt.Chart(data[data[estimate].isna()]).mark_text(align="left", color=GREY, fontStyle="italic")
+                  .encode(y=y, x=alt.value(5), text="shown:N"))
+    rows = max(len(order), 1) * (max(len(values or []), 1) if colour else 1)
+    return _finish(alt.layer(*layers), title, width, height or max(90, 26 * rows + 50))
+
+
+# --------------------------------------------------------------------------- time and dose
+
+
+def trajectory_chart(
+    frame: pd.DataFrame,
+    *,
+    x: str = "week",
+    y: str = "mean",
+    lower: str | None = "ci_low",
+    upper: str | None = "ci_high",
+    colour: str | None = None,
+    n: str | None = "n",
+    x_title: str = "Weeks since baseline",
+    y_title: str = "Mean score",
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 300,
+) -> alt.LayerChart:
+    """Mean scores over time with a confidence band, one line per colour group (as the library tabulated them)."""
+    _check(frame, [x, y, lower, upper, colour, n], "trajectory_chart")
+    data = _plain(frame, [x, y, lower, upper, colour, n])
+    values = list(dict.fromkeys(data[colour].dropna())) if colour else None
+    colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
+    tips = [alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".2f")]
+    if lower and upper:
+        tips += [alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
+    if n:
+        tips.append(alt.Tooltip(f"{n}:Q", title="n"))
+    if colour:
+        tips.append(alt.Tooltip(f"{colour}:N"))
+    layers = []
+    if lower and upper:
+        layers.append(alt.Chart(data).mark_area(opacity=0.2).encode(
+            x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{lower}:Q", title=y_title), y2=f"{upper}:Q",
+            color=colour_enc))
+    layers.append(alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=colour_enc, tooltip=tips))
+    return _finish(alt.layer(*layers), title, width, height)
+
+
+def dose_threshold_chart(
+    frame: pd.DataFrame,
+    *,
+    dose: str = "min_dose",
+    estimate: str = "estimate",
+    lower: str | None = "ci_low",
+    upper: str | None = "ci_high",
+    n: str | None = "n",
+    colour: str | None = None,
+    y_title: str = "Mean change (with confidence interval)",
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 280,
+) -> alt.LayerChart:
+    """The estimate as the minimum dose rises: points with interval bars, joined by a line."""
+    _check(frame, [dose, estimate, lower, upper, n, colour], "dose_threshold_chart")
+    data = _plain(frame, [dose, estimate, lower, upper, n, colour])
+    values = list(dict.fromkeys(data[colour].dropna())) if colour else None
+    colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[0])
+    xq = alt.X(f"{dose}:Q", title="Minimum attended contacts (dose)", axis=alt.Axis(tickMinStep=1))
+    tips = [alt.Tooltip(f"{dose}:Q", title="minimum dose"), alt.Tooltip(f"{estimate}:Q", format=".2f")]
+    if lower and upper:
+        tips += [alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
+    if n:
+        tips.append(alt.Tooltip(f"{n}:Q", title="n"))
+    layers = [alt.Chart(data).mark_line(point=True).encode(
+        x=xq, y=alt.Y(f"{estimate}:Q", title=y_title, scale=alt.Scale(zero=False)), color=colour_enc, tooltip=tips)]
+    if lower and upper:
+        layers.append(alt.Chart(data).mark_rule().encode(x=xq, y=f"{lower}:Q", y2=f"{upper}:Q", color=colour_enc))
+    return _finish(alt.layer(*layers), title, width, height)
+
+
+def funnel_chart(
+    frame: pd.DataFrame,
+    *,
+    step: str = "step",
+    count: str = "n",
+    title: str | None = None,
+    width: int | str = "container",
+    height: int | None = None,
+) -> alt.LayerChart:
+    """A take-up funnel: one horizontal bar per step in the order given (referred, offered, took up, ...)."""
+    _check(frame, [step, count], "funnel_chart")
+    data = _plain(frame, [step, count])
+    data[step] = data[step].astype(str)
+    order = list(dict.fromkeys(data[step]))
+    data["label"] = [("[c]" if pd.isna(v) else f"{v:,.0f}") for v in data[count]]
+    y = alt.Y(f"{step}:N", sort=order, title=None)
+    bars = alt.Chart(data).mark_bar(color=OKABE_ITO[3]).encode(
+        y=y, x=alt.X(f"{count}:Q", title="Number of mothers"),
+        tooltip=[alt.Tooltip(f"{step}:N"), alt.Tooltip("label:N", title=count)])
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=f"{count}:Q", text="label:N")
+    return _finish(alt.layer(bars, text), title, width, height or max(120, 34 * len(order) + 40))
+
+
+# --------------------------------------------------------------------------- comparing programmes
+
+
+def forest_plot(
+    studies: pd.DataFrame,
+    *,
+    label: str = "programme_id",
+    estimate: str = "estimate",
+    lower: str = "ci_low",
+    upper: str = "ci_high",
+    weight: str | None = None,
+    pooled: Mapping[str, float] | None = None,
+    x_title: str = "Effect (with confidence interval)",
+    title: str | None = None,
+    width: int | str = "container",
+) -> alt.LayerChart:
+    """A forest plot: one row per programme, and the pooled estimate as a diamond at the bottom.
+
+    Parameters
+    ----------
+    studies
+        One row per programme with its estimate and interval (and optional weight, as square size).
+    pooled
+        ``{"estimate": ..., "ci_low": ..., "ci_high": ...}`` (optionally ``pi_low``/``pi_high``)
+        from :func:`evalkit.stats.meta_analysis`; drawn as a diamond (and a thin prediction interval).
+    """
+    _check(studies, [label, estimate, lower, upper, weight], "forest_plot")
+    data = _plain(studies, [label, estimate, lower, upper, weight])
+    data[label] = data[label].astype(str)
+    order = list(dict.fromkeys(data[label]))
+    pooled_label = "Pooled estimate"
+    all_order = [*order, pooled_label] if pooled else order
+    y = alt.Y(f"{label}:N", sort=all_order, title=None, scale=alt.Scale(domain=all_order))
+    tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{estimate}:Q", format=".2f"),
+            alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
+    layers = [alt.Chart(pd.DataFrame({"ref": [0.0]})).mark_rule(color=GREY, strokeDash=[4, 4]).encode(x="ref:Q")]
+    layers.append(alt.Chart(data).mark_rule(color=OKABE_ITO[3]).encode(
+        y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=f"{upper}:Q", tooltip=tips))
+    size = alt.Size(f"{weight}:Q", legend=None, scale=alt.Scale(range=[40, 300])) if weight else alt.value(90)
+    if weight:
+        tips = [*tips, alt.Tooltip(f"{weight}:Q", format=".1f", title="weight (%)")]
+    layers.append(alt.Chart(data).mark_square(color=OKABE_ITO[3]).encode(y=y, x=f"{estimate}:Q", size=size,
+                                                                          tooltip=tips))
+    if pooled:
+        est, lo, hi = float(pooled["estimate"]), float(pooled["ci_low"]), float(pooled["ci_high"])
+        pooled_row = pd.DataFrame({label: [pooled_label], "estimate": [est], "ci_low": [lo], "ci_high": [hi]})
+        if pooled.get("pi_low") is not None and np.isfinite(pooled.get("pi_low", np.nan)):
+            pooled_row["pi_low"], pooled_row["pi_high"] = float(pooled["pi_low"]), float(pooled["pi_high"])
+            layers.append(alt.Chart(pooled_row).mark_rule(color=OKABE_ITO[4], strokeDash=[2, 2]).encode(
+                y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
+                x="pi_low:Q", x2="pi_high:Q"))
+        layers.append(alt.Chart(pooled_row).mark_point(shape="diamond", filled=True, size=400,
+                                                       color=OKABE_ITO[4]).encode(
+            y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
+            x=alt.X("estimate:Q"),
+            tooltip=[alt.Tooltip("estimate:Q", format=".2f"), alt.Tooltip("ci_low:Q", format=".2f"),
+                     alt.Tooltip("ci_high:Q", format=".2f")]))
+        layers.append(alt.Chart(pooled_row).mark_rule(color=OKABE_ITO[4], strokeWidth=3).encode(
+            y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
+            x="ci_low:Q", x2="ci_high:Q"))
+    return _finish(alt.layer(*layers), title, width, 30 * len(all_order) + 60)
+
+
+def funnel_plot(
+    points: pd.DataFrame,
+    *,
+    size: str = "n",
+    value: str = "value",
+    label: str = "programme_id",
+    limits: pd.DataFrame | None = None,
+    limit_size: str = "n",
+    limit_columns: Sequence[str] = ("lower_95", "upper_95", "lower_998", "upper_998"),
+    target: float | None = None,
+    flag: str | None = None,
+    y_title: str = "Value",
+    title: str | None = None,
+    width: int | str = "container",
+    height: int = 340,
+) -> alt.LayerChart:
+    """A funnel plot: each programme's value against its size, with control limits drawn from ``limits``.
+
+    ``limits`` is a frame of limit curves over a grid of sizes as returned by
+    :func:`evalkit.stats.funnel_limits` (one column per limit); the chart only
+    draws them.
+    """
+    _check(points, [size, value, label, flag], "funnel_plot")
+    data = _plain(points, [size, value, label, flag])
+    data[label] = data[label].astype(str)
+    layers = []
+    if limits is not None and len(limits):
+        cols = [c for c in limit_columns if c in limits.columns]
+        _check(limits, [limit_size], "funnel_plot limits")
+        long = _plain(limits, [limit_size, *cols]).melt(id_vars=[limit_size], var_name="limit", value_name="y")
+        dash = alt.condition(alt.FieldOneOfPredicate(field="limit", oneOf=[c for c in cols if "99" in c]),
+                             alt.value([2, 2]), alt.value([6, 3]))
+        layers.append(alt.Chart(long).mark_line(color=GREY).encode(
+            x=alt.X(f"{limit_size}:Q", title="Number of mothers (n)"), y=alt.Y("y:Q", title=y_title),
+            detail="limit:N", strokeDash=dash, tooltip=["limit:N"]))
+    if target is not None and np.isfinite(target):
+        layers.append(alt.Chart(pd.DataFrame({"t": [float(target)]})).mark_rule(color="#333333").encode(y="t:Q"))
+    tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{size}:Q", title="n"), alt.Tooltip(f"{value}:Q", format=".3g")]
+    if flag:
+        tips.append(alt.Tooltip(f"{flag}:N"))
+        flags = list(dict.fromkeys(data[flag].dropna()))
+        colour = alt.Color(f"{flag}:N", title="Position", scale=alt.Scale(domain=flags, range=palette(len(flags))))
+    else:
+        colour = alt.value(OKABE_ITO[3])
+    layers.append(alt.Chart(data).mark_point(filled=True, size=90).encode(
+        x=alt.X(f"{size}:Q", title="Number of mothers (n)"), y=alt.Y(f"{value}:Q", title=y_title),
+        color=colour, tooltip=tips))
+    layers.append(alt.Chart(data).mark_text(align="left", dx=7, fontSize=11).encode(
+        x=f"{size}:Q", y=f"{value}:Q", text=f"{label}:N"))
+    return _finish(alt.layer(*layers), title, width, height)

@@ -1,0 +1,58 @@
+"""Local accounts (evalkit.auth): argon2 hashes, scopes, file handling."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from evalkit import auth
+from evalkit.access import Scope
+
+
+def test_create_verify_and_scope(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "acc.json"
+    assert not auth.accounts_configured(path=path)
+    acc = auth.create_account("North.Admin", "correct horse battery", "provider", providers=["North"], path=path)
+    assert acc.username == "north.admin"
+    assert auth.accounts_configured(path=path)
+    ok = auth.verify("north.admin", "correct horse battery", path=path)
+    assert ok is not None and ok.scope() == Scope.for_provider("North")
+    assert auth.verify("NORTH.ADMIN", "correct horse battery", path=path) is not None
+    assert auth.verify("north.admin", "wrong password", path=path) is None
+    assert auth.verify("nobody", "correct horse battery", path=path) is None
+    stored = json.loads(path.read_text())
+    hashed = stored["accounts"]["north.admin"]["password_hash"]
+    assert hashed.startswith("$argon2id$") and "correct horse" not in path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_rules_for_accounts(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "acc.json"
+    with pytest.raises(auth.AccountsError, match="at least"):
+        auth.create_account("a", "short", "admin", path=path)
+    with pytest.raises(ValueError, match="role must be one of"):
+        auth.create_account("a", "long enough password", "boss", path=path)
+    with pytest.raises(ValueError, match="provider scope needs"):
+        auth.create_account("a", "long enough password", "provider", path=path)
+    auth.create_account("a", "long enough password", "admin", path=path)
+    with pytest.raises(auth.AccountsError, match="already exists"):
+        auth.create_account("a", "long enough password", "admin", path=path)
+    auth.create_account("a", "another long password", "evaluator", programmes=["P-1"], path=path, replace=True)
+    assert auth.verify("a", "another long password", path=path).scope() == Scope.for_evaluator(["P-1"])
+    auth.set_password("a", "a third long password", path=path)
+    assert auth.verify("a", "another long password", path=path) is None
+    oidc = auth.create_account("ana@example.org", None, "researcher", path=path)
+    assert not oidc.has_password and auth.verify("ana@example.org", "", path=path) is None
+    assert auth.get_account("Ana@Example.org", path=path).role == "researcher"
+    assert [a.username for a in auth.list_accounts(path=path)] == ["a", "ana@example.org"]
+    assert auth.delete_account("a", path=path) and not auth.delete_account("a", path=path)
+
+
+def test_environment_names_the_file(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv(auth.ACCOUNTS_ENV, str(tmp_path / "x.json"))
+    assert auth.accounts_path() == tmp_path / "x.json"
+    (tmp_path / "x.json").write_text("not json")
+    with pytest.raises(auth.AccountsError, match="cannot read"):
+        auth.accounts_configured()

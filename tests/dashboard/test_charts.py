@@ -1,0 +1,62 @@
+"""evalkit.charts: specs carry the data they draw, the Okabe-Ito palette, and refuse missing columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from evalkit import charts
+
+
+def _spec(chart) -> dict:  # noqa: ANN001
+    return chart.to_dict()
+
+
+def test_jacobson_plot_layers_and_colours() -> None:
+    eps = pd.DataFrame({"baseline_score": [20.0, 15, 12], "endpoint_score": [8.0, 14, 18],
+                        "cs_category": pd.Categorical(["recovered", "unchanged", "harmed"]),
+                        "programme_id": pd.array(["A", "A", pd.NA], dtype="string")})
+    spec = _spec(charts.jacobson_plot(eps, threshold=4, cutoff=13, score_range=(0, 30), tooltip=["programme_id"]))
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks == ["area", "line", "rule", "rule", "point"]
+    point = spec["layer"][-1]["encoding"]["color"]["scale"]
+    assert point["domain"] == ["recovered", "unchanged", "harmed"]
+    assert point["range"] == [charts.CATEGORY_COLOURS[c] for c in point["domain"]]
+    values = next(iter(spec["datasets"].values()))
+    assert len(spec["datasets"]) >= 3 and values
+
+
+def test_palette_is_okabe_ito() -> None:
+    assert charts.palette(3) == list(charts.OKABE_ITO[:3])
+    assert charts.palette(10)[8] == charts.OKABE_ITO[0]
+    with pytest.raises(ValueError):
+        charts.palette(-1)
+
+
+def test_missing_columns_are_named() -> None:
+    with pytest.raises(ValueError, match=r"\['estimate', 'ci_low', 'ci_high'\] are not in the data"):
+        charts.estimate_chart(pd.DataFrame({"label": ["a"]}), label="label")
+
+
+@pytest.mark.parametrize("build", [
+    lambda: charts.estimate_chart(pd.DataFrame({"m": ["a", "b"], "estimate": [1.0, None], "ci_low": [0.5, None],
+                                                "ci_high": [1.5, None]}), label="m"),
+    lambda: charts.trajectory_chart(pd.DataFrame({"week": [0, 4], "mean": [14.0, 10], "ci_low": [13.0, 9],
+                                                  "ci_high": [15.0, 11], "n": [20, 15]})),
+    lambda: charts.dose_threshold_chart(pd.DataFrame({"min_dose": [1, 2], "estimate": [-3.0, -4],
+                                                      "ci_low": [-4.0, -5], "ci_high": [-2.0, -3], "n": [40, 30]})),
+    lambda: charts.funnel_chart(pd.DataFrame({"step": ["referred", "took up"], "n": [100, pd.NA]})),
+    lambda: charts.category_chart(pd.DataFrame({"category": ["improved", "unchanged"], "n": [5, 7]})),
+    lambda: charts.bar_chart(pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}), x="x", y="y"),
+    lambda: charts.distribution_chart(pd.DataFrame({"sessions": [1, 2, 3], "n": [4, 5, None]}), value="sessions"),
+    lambda: charts.forest_plot(pd.DataFrame({"programme_id": ["A", "B"], "estimate": [-0.5, -0.8],
+                                             "ci_low": [-0.9, -1.2], "ci_high": [-0.1, -0.4], "weight": [40.0, 60]}),
+                               weight="weight", pooled={"estimate": -0.7, "ci_low": -0.95, "ci_high": -0.45,
+                                                        "pi_low": -1.2, "pi_high": -0.2}),
+    lambda: charts.funnel_plot(pd.DataFrame({"programme_id": ["A", "B"], "n": [50, 120], "value": [0.4, 0.55]}),
+                               limits=pd.DataFrame({"n": [10, 100, 200], "lower_95": [0.2, 0.4, 0.43],
+                                                    "upper_95": [0.8, 0.6, 0.57]}), target=0.5),
+])
+def test_every_builder_makes_a_valid_spec(build) -> None:  # noqa: ANN001
+    spec = _spec(build())
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")

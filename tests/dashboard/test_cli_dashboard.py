@@ -1,0 +1,60 @@
+"""``evalkit dashboard``: launching Streamlit on the bundled app, and the idempotent example database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit.cli import cmd_dashboard, main
+from evalkit.store import list_uploads, open_store
+
+
+class _Ran:
+    def __init__(self) -> None:
+        self.cmd: list[str] = []
+        self.env: dict[str, str] = {}
+
+    def __call__(self, cmd, env=None, check=False):  # noqa: ANN001, ANN204
+        self.cmd, self.env = list(cmd), dict(env or {})
+        return type("Done", (), {"returncode": 0})()
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> _Ran:
+    r = _Ran()
+    monkeypatch.setattr(cmd_dashboard.subprocess, "run", r)
+    return r
+
+
+def test_launches_streamlit_on_the_bundled_app(ran: _Ran, tmp_path: Path) -> None:
+    assert main(["dashboard", "--db", str(tmp_path / "x.sqlite"), "--port", "8611", "--no-browser"]) == 0
+    assert ran.cmd[:4] == [sys.executable, "-m", "streamlit", "run"]
+    assert Path(ran.cmd[4]) == cmd_dashboard.app_path() and Path(ran.cmd[4]).name == "app.py"
+    assert ran.cmd[ran.cmd.index("--server.port") + 1] == "8611"
+    assert ran.env[cmd_dashboard.DB_ENV] == "sqlite:///" + str((tmp_path / "x.sqlite").resolve())
+
+
+def test_example_opens_the_per_user_database(ran: _Ran, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVALKIT_HOME", str(tmp_path / "home"))
+    loaded: list[str] = []
+    monkeypatch.setattr(cmd_dashboard, "load_example", lambda url: loaded.append(url) or [])
+    assert main(["dashboard", "--example"]) == 0
+    url = "sqlite:///" + str((tmp_path / "home" / "example.sqlite").resolve())
+    assert loaded == [url] and ran.env[cmd_dashboard.DB_ENV] == url
+    assert main(["dashboard", "--example", "--db", "x.sqlite"]) == 2
+
+
+def test_loading_the_example_twice_stores_nothing_twice(example_db: str) -> None:
+    store = open_store(example_db)
+    try:
+        before = list_uploads(store)
+        assert cmd_dashboard.load_example(example_db) == []
+        after = list_uploads(store)
+    finally:
+        store.close()
+    pd.testing.assert_frame_equal(before, after)
+    assert set(before["provider"]) == set(pd.read_csv(cmd_dashboard.resource_dir("examples/data") /
+                                                      "programmes.csv")["provider"])
