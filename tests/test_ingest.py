@@ -15,8 +15,8 @@ from evalkit.access import Scope
 from evalkit.errors import StoreError
 from evalkit.ingest import ProviderConflict, UploadSummary, ingest, resubmit, rollback
 from evalkit.schemas import TABLE_NAMES
-from evalkit.store import list_uploads, load_tables, open_store, quarantine_rows
 from evalkit.store import _tables as T
+from evalkit.store import list_uploads, load_tables, open_store, quarantine_rows
 
 SHA = "ab" * 32
 
@@ -254,7 +254,7 @@ def test_validation_quarantine_is_stored_and_resubmission_resolves_it(store) -> 
 
 def test_two_concurrent_ingests_both_land(db_url: str) -> None:
     stores = [open_store(db_url), open_store(db_url)]
-    big = [example_frames("North", n=400), example_frames("South", n=400, seed=5)]
+    big = [example_frames("North", n=150), example_frames("South", n=150, seed=5)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 
@@ -272,7 +272,7 @@ def test_two_concurrent_ingests_both_land(db_url: str) -> None:
         t.join(60)
     assert not errors, errors
     loaded = load_tables(stores[0], Scope.admin())
-    assert len(loaded["participants"]) == 2 * 800 and len(loaded["measures"]) == 2 * 800
+    assert len(loaded["participants"]) == 2 * 300 and len(loaded["measures"]) == 2 * 300
     assert len(list_uploads(stores[0])) == 2
     for s in stores:
         s.close()

@@ -21,8 +21,8 @@ from evalkit.pseudonymise import (
     load_secret,
     pseudonymise_ids,
 )
-from evalkit.store import list_uploads, load_tables, open_store
 from evalkit.store import _tables as T
+from evalkit.store import list_uploads, load_tables, open_store
 
 KEY = TEST_SECRET.encode()
 

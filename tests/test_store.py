@@ -14,12 +14,13 @@ from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import (
     CURRENT_VERSION,
     MIGRATIONS,
+    _migrations,
+    _tables,
     data_version,
     load_tables,
     open_store,
     resolve_db_url,
 )
-from evalkit.store import _migrations, _tables
 
 SHA = "0" * 64
 

@@ -86,7 +86,12 @@ def run_resubmit(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
     from evalkit.access import Scope
     from evalkit.ingest import ProviderConflict, ingest, sha256_file
-    from evalkit.pseudonymise import IdentifierColumnsError, load_secret, pseudonymise_frame, refuse_identifiers
+    from evalkit.pseudonymise import (
+        IdentifierColumnsError,
+        load_secret,
+        pseudonymise_frame,
+        refuse_identifiers,
+    )
     from evalkit.readers import load_mapping, read_files
     from evalkit.store import load_tables, open_store
     from evalkit.validation import validate
