@@ -9,8 +9,17 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, ValidationResult
+
+# Hypothesis profiles: "ci" (the default, bounded so the suite stays fast and shrinking cannot run away)
+# and "dev" (more examples). Choose with HYPOTHESIS_PROFILE=dev.
+settings.register_profile(
+    "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+)
+settings.register_profile("dev", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TEST_SECRET = "test-secret-8c1f0e6a4b2d4e0f9a7c"
 
