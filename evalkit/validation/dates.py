@@ -53,6 +53,14 @@ class DateReading:
     second_reading: np.ndarray
 
 
+def _to_ns(parsed: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """``datetime64[ns]`` values; a date outside that type's range (before 1677-09-22 or after 2262-04-11)
+    becomes NaT (so rule ``type``) instead of silently wrapping round to a wrong date (2600-01-01 -> 2015-06-13)."""
+    s = pd.Series(parsed)
+    inside = s.notna() & (s >= pd.Timestamp.min) & (s <= pd.Timestamp.max)
+    return s.where(inside).to_numpy(dtype="datetime64[ns]")
+
+
 def _build(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
     frame = pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64")
     ok = frame.notna().all(axis=1) & frame["month"].between(1, 12) & frame["day"].between(1, 31) & \
@@ -60,7 +68,7 @@ def _build(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
     out = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
     if ok.any():
         parsed = pd.to_datetime(frame.loc[ok].astype("int64"), errors="coerce")
-        out[ok.to_numpy()] = parsed.to_numpy(dtype="datetime64[ns]")
+        out[ok.to_numpy()] = _to_ns(parsed)
     return out
 
 
@@ -106,7 +114,7 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
 
     if stated_format is not None:
         stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
-        stated = stated.to_numpy(dtype="datetime64[ns]")
+        stated = _to_ns(stated)
         chosen_u = np.where(np.isnat(iso), stated, iso)
         values = np.where(present, chosen_u[safe], nat)
         bad = present & np.isnat(values)
