@@ -194,8 +194,29 @@ def read_fhir(
     Raises
     ------
     InputFileError
-        Not JSON, or no QuestionnaireResponse in it.
+        Not JSON, no QuestionnaireResponse in it, or JSON of a shape that is not FHIR
+        (e.g. ``"item": 5``, nesting deeper than Python can follow).
     """
+    try:
+        return _read_fhir(path, mapping=mapping, instruments=instruments, limits=limits)
+    except InputFileError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError) as exc:
+        raise InputFileError(
+            f"the JSON has a shape evalkit cannot read as FHIR ({type(exc).__name__}: {str(exc)[:200]}). "
+            "Expected FHIR R4 QuestionnaireResponse resources: one resource, a list of them or a Bundle.",
+            file=Path(path).name,
+        ) from None
+
+
+def _read_fhir(
+    path: str | Path,
+    *,
+    mapping: ColumnMapping | None,
+    instruments: Mapping[str, Any] | None,
+    limits: ReadLimits | None,
+) -> dict[str, pd.DataFrame]:
+    """The work of :func:`read_fhir`; any error from a malformed document is turned into InputFileError there."""
     path = Path(path)
     limits = limits or ReadLimits()
     label = path.name
