@@ -63,7 +63,7 @@ def _append(reason: np.ndarray, mask: np.ndarray, text: Callable[[np.ndarray], n
 def _fmt(values: np.ndarray) -> np.ndarray:
     """Format numbers for messages: 3 not 3.0, keep 2.5 and inf."""
     out = np.array([""] * len(values), dtype=object)
-    finite = np.isfinite(values)
+    finite = np.isfinite(values) & (np.abs(values) < 1e15)  # larger values overflow int64: shown as floats
     whole = finite & (values == np.floor(np.where(finite, values, 0)))
     out[whole] = values[whole].astype(np.int64).astype(str)
     out[~whole] = values[~whole].astype(str)
