@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalkit.errors import InputFileError
@@ -15,6 +15,10 @@ _MB = 1024 * 1024
 @dataclass(frozen=True)
 class ReadLimits:
     """Largest file evalkit agrees to read.
+
+    Defaults come from the environment (``EVALKIT_MAX_UPLOAD_MB``, ``EVALKIT_MAX_ROWS``,
+    ``EVALKIT_MAX_COLUMNS``, ``EVALKIT_MAX_UNCOMPRESSED_MB``; see :mod:`evalkit.limits`), else the
+    values below, so one setting applies to the CLI, the dashboard and the library alike.
 
     Attributes
     ----------
@@ -31,11 +35,18 @@ class ReadLimits:
         Largest uncompressed/compressed ratio of one workbook part above 1 MB (default 200).
     """
 
-    max_bytes: int = 200 * _MB
-    max_rows: int = 5_000_000
-    max_columns: int = 1_000
-    max_uncompressed_bytes: int = 1024 * _MB
+    max_bytes: int = field(default_factory=lambda: _configured("max_bytes"))
+    max_rows: int = field(default_factory=lambda: _configured("max_rows"))
+    max_columns: int = field(default_factory=lambda: _configured("max_columns"))
+    max_uncompressed_bytes: int = field(default_factory=lambda: _configured("max_uncompressed_bytes"))
     max_compression_ratio: float = 200.0
+
+
+def _configured(name: str) -> int:
+    """The deployment's limit (``EVALKIT_MAX_*`` environment variables; see :mod:`evalkit.limits`)."""
+    from evalkit.limits import env_limit
+
+    return env_limit(name)
 
 
 def _mb(n: float) -> str:
