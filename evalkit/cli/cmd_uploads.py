@@ -95,7 +95,10 @@ def run_quarantine(args: argparse.Namespace) -> int:
             if len(frame) > 50:
                 w(f"  ... and {len(frame) - 50:,} more; export them all with -o corrections.xlsx\n")
         return 0
-    export = {t: f.drop(columns=[c for c in _EXPORT_DROP if c in f.columns]) for t, f in frames.items()}
+    from evalkit.safe_export import safe_frame
+
+    # provider text that a spreadsheet would run as a formula (=, +, -, @ ...) gets a leading '
+    export = {t: safe_frame(f.drop(columns=[c for c in _EXPORT_DROP if c in f.columns])) for t, f in frames.items()}
     if out_path.suffix.lower() == ".csv":
         if len(export) > 1:
             raise ValueError(f"quarantined rows of several tables ({', '.join(export)}): export to .xlsx instead")
