@@ -20,19 +20,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("upload_id", type=int, metavar="UPLOAD_ID", help="id shown by 'evalkit uploads'")
     p.add_argument("--db", metavar="URL", help="database path or URL (default: EVALKIT_DB_URL or ./evalkit.sqlite)")
+    p.add_argument("--provider", metavar="NAME",
+                   help="refuse unless the upload is this provider's (default: any upload - admin)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Roll back ``args.upload_id``; 0 done, 1 refused (e.g. not the newest upload)."""
-    from evalkit.errors import StoreError
+    from evalkit.cli.cmd_uploads import scope_of
+    from evalkit.errors import AccessDenied, StoreError
     from evalkit.ingest import rollback
     from evalkit.store import open_store
 
     try:
         with open_store(args.db) as store:
-            summary = rollback(store, args.upload_id)
-    except StoreError as exc:
+            summary = rollback(store, args.upload_id, scope=scope_of(args))
+    except (StoreError, AccessDenied) as exc:
         sys.stderr.write(f"evalkit rollback: {exc}\n")
         return 1
     sys.stdout.write(f"{summary}.\n")

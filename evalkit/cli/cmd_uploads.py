@@ -12,6 +12,16 @@ import pandas as pd
 __all__ = ["register", "run", "run_quarantine"]
 
 _DB_HELP = "database path or URL (default: EVALKIT_DB_URL or ./evalkit.sqlite)"
+_PROVIDER_HELP = ("show only this provider's rows (default: every provider's - whoever can open the database "
+                  "acts as an administrator)")
+
+
+def scope_of(args: argparse.Namespace):  # noqa: ANN201
+    """The access scope of a command: ``--provider NAME`` scopes it to that provider, else admin."""
+    from evalkit.access import Scope
+
+    provider = (getattr(args, "provider", None) or "").strip()
+    return Scope.for_provider(provider) if provider else Scope.admin()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("uploads", help="list the upload history",
                               description="List every upload, newest first, with its counts and status.")
     p.add_argument("--db", metavar="URL", help=_DB_HELP)
+    p.add_argument("--provider", metavar="NAME", help=_PROVIDER_HELP)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     p.set_defaults(func=run)
     q = subparsers.add_parser(
@@ -30,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     q.add_argument("--db", metavar="URL", help=_DB_HELP)
+    q.add_argument("--provider", metavar="NAME", help=_PROVIDER_HELP)
     q.add_argument("--upload", type=int, metavar="ID", help="only rows of this upload")
     q.add_argument("--status", choices=("open", "resolved", "all"), default="open",
                    help="which rows (default: open, i.e. not yet corrected)")
@@ -48,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.store import list_uploads
 
     with _open(args.db) as store:
-        frame = list_uploads(store)
+        frame = list_uploads(store, scope_of(args))
     if args.format == "json":
         out = frame.astype(object).where(frame.notna(), None)
         recs = out.to_dict(orient="records")
@@ -80,7 +92,7 @@ def run_quarantine(args: argparse.Namespace) -> int:
     if out_path is not None and out_path.suffix.lower() not in (".xlsx", ".csv"):
         raise ValueError(f"-o must end in .xlsx or .csv; got {out_path.name!r}")
     with _open(args.db) as store:
-        frames = quarantine_rows(store, upload_id=args.upload, status=args.status)
+        frames = quarantine_rows(store, scope_of(args), upload_id=args.upload, status=args.status)
     total = sum(len(f) for f in frames.values())
     if total == 0:
         sys.stdout.write("No quarantined rows" + (f" for upload {args.upload}" if args.upload else "") + ".\n")
