@@ -30,6 +30,9 @@ from the audit history is exact.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -462,6 +465,20 @@ def _quarantine_records(frame: pd.DataFrame, table: str, upload_id: int) -> list
     return records(out, "quarantine")
 
 
+def _test_pause_in_tx() -> None:
+    """Fault-injection hook: sleep ``EVALKIT_TEST_PAUSE_IN_TX`` seconds with every row written but not committed.
+
+    Unset (always, outside tests) it does nothing. ``tests/test_faults.py`` sets it, waits for the line below
+    on stderr and kills the process (SIGKILL) to prove that an interrupted upload leaves the database exactly
+    as it was.
+    """
+    seconds = os.environ.get("EVALKIT_TEST_PAUSE_IN_TX")
+    if seconds:
+        sys.stderr.write("evalkit ingest: paused inside the transaction (EVALKIT_TEST_PAUSE_IN_TX)\n")
+        sys.stderr.flush()
+        time.sleep(float(seconds))
+
+
 def _ingest_tx(
     conn: sa.Connection,
     valid: dict[str, pd.DataFrame],
@@ -545,6 +562,7 @@ def _ingest_tx(
             .values(status="superseded", resolved_upload_id=upload_id)
         )
 
+    _test_pause_in_tx()
     accepted = {t: run.counts["inserted"][t] + run.counts["updated"][t] + run.counts["unchanged"][t]
                 for t in run.counts["inserted"]}
     summary = UploadSummary(
