@@ -47,6 +47,33 @@ def _distinctive(table: str) -> set[str]:
     return own - others
 
 
+def _clear_winner(overlap: dict[str, set[str]]) -> str | None:
+    """The table the headers fit best, if it matches more columns than any other and one only it has."""
+    ranked = sorted(TABLE_NAMES, key=lambda t: len(overlap[t]), reverse=True)
+    best, second = ranked[0], ranked[1]
+    if overlap[best] and len(overlap[best]) > len(overlap[second]) and overlap[best] & _distinctive(best):
+        return best
+    return None
+
+
+def _check_named(named: str, name: str, headers: list[str], overlap: dict[str, set[str]], file_label: str) -> None:
+    """Refuse a file whose name says one table while its columns are clearly another's.
+
+    Participants data saved as ``contacts.csv`` would otherwise be read as contacts and every row set
+    aside for missing contact columns; the file is refused whole instead, saying what it looks like.
+    """
+    winner = _clear_winner(overlap)
+    if winner is None or winner == named or overlap[named] & _distinctive(named):
+        return
+    shown = ", ".join(repr(h) for h in headers[:8] if h)
+    raise InputFileError(
+        f"the name '{name}' says it holds the {named} table, but its columns ({shown}) are those of the "
+        f"{winner} table, and none is a column only the {named} table has. Name the file or sheet after the "
+        f"table it holds (e.g. '{winner}.csv') or choose the table (--table {winner}).",
+        file=file_label,
+    )
+
+
 def detect_table(
     headers: list[str],
     *,
@@ -93,10 +120,11 @@ def detect_table(
         if name:
             named = table_for_name(name)
             if named:
+                _check_named(named, name, headers, overlap, file_label)
                 return named
     ranked = sorted(TABLE_NAMES, key=lambda t: len(overlap[t]), reverse=True)
     best, second = ranked[0], ranked[1]
-    if overlap[best] and len(overlap[best]) > len(overlap[second]) and overlap[best] & _distinctive(best):
+    if _clear_winner(overlap) == best:
         return best
     if overlap[best]:
         tied = [t for t in ranked if len(overlap[t]) == len(overlap[best])]
