@@ -2,7 +2,8 @@
 
 * Encodings: UTF-8 (with or without a byte-order mark), UTF-16 with a BOM
   (Excel's "Unicode text"), otherwise Windows-1252 (a superset of Latin-1 for
-  the characters charities type: é, £, curly quotes).
+  the characters charities type: é, £, curly quotes) - byte by byte, so a file
+  mixing UTF-8 and Windows-1252 rows keeps both.
 * Delimiters: comma, semicolon, tab or bar, chosen from the first lines.
 * Row numbers: the header is row 1 and the first data row is row 2, as in a
   spreadsheet program (a cell with a line break inside quotes stays one row).
@@ -35,6 +36,19 @@ _DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
 
 
+def _cp1252_for_bad_bytes(err: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: bytes that are not UTF-8 are read as Windows-1252 (else Latin-1)."""
+    assert isinstance(err, UnicodeDecodeError)
+    bad = err.object[err.start:err.end]
+    return "".join(bytes([b]).decode("cp1252", errors="strict") if b not in _CP1252_UNDEFINED else chr(b)
+                   for b in bad), err.end
+
+
+_CP1252_UNDEFINED = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
+_CP1252_FALLBACK = "evalkit-cp1252-fallback"
+codecs.register_error(_CP1252_FALLBACK, _cp1252_for_bad_bytes)
+
+
 def decode_text(data: bytes, *, file_label: str) -> str:
     """Decode the bytes of a text file, or raise :class:`InputFileError` if they are not text."""
     if data.startswith(b"PK\x03\x04"):
@@ -61,12 +75,9 @@ def decode_text(data: bytes, *, file_label: str) -> str:
             file=file_label,
         )
     body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
-    for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            text = body.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    # UTF-8, with any byte that is not UTF-8 read as Windows-1252: a file typed partly in each (rows pasted
+    # from two systems) keeps both "Café" and "crèche" instead of turning the UTF-8 part into "CafÃ©".
+    text = body.decode("utf-8", errors=_CP1252_FALLBACK)
     sample = text[:65536]
     controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
     if sample and controls > max(2, len(sample) // 100):
