@@ -195,7 +195,8 @@ def read_excel(
         return _read_workbook(workbook, path, table=table, sheet=sheet, mapping=mapping, limits=limits)
     except InputFileError:
         raise
-    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile, EOFError, SyntaxError) as exc:
+        # SyntaxError: xml.etree's ParseError for malformed or hostile sheet XML (entity expansion, XXE)
         raise InputFileError(
             f"the workbook is damaged and cannot be read ({type(exc).__name__}: {exc}).", file=label
         ) from None
