@@ -1,0 +1,498 @@
+"""Statistical disclosure control for every aggregate output.
+
+Order of operations (always this order):
+
+1. **Primary suppression** -- a count ``c`` with ``1 <= c < threshold`` is
+   hidden (and ``c == 0`` too when ``show_zero=False``). By default zeros are
+   shown: a true zero is not a small number about anyone, and hiding zeros
+   would hide the very gaps a service needs to see (e.g. 'no mother was
+   referred by social care'). Set ``show_zero=False`` where a zero itself would
+   disclose something (e.g. 'none of the 12 recovered' about a named group).
+2. **Secondary (complementary) suppression** -- every set of cells that adds
+   up to a published total (a row or column of a table and its margin, the
+   categories of a breakdown and the group's n, the exits from a funnel step)
+   must not have exactly one hidden cell, otherwise it could be worked out by
+   subtraction. While some set has exactly one hidden cell, the smallest other
+   published cell of that set (preferring non-zero cells) is hidden too; if
+   there is none, the set's total is hidden. This repeats until no set has a
+   single hidden cell.
+3. **Rounding** (optional) -- published counts are rounded to the nearest
+   multiple of ``rounding_base`` (half up), *after* suppression: suppression is
+   decided on the true counts.
+4. **Derived figures** -- percentages, confidence intervals, means and any
+   other figure computed from a hidden count are hidden as well.
+
+Hidden cells become missing (``<NA>``); a ``suppressed`` column lists, per row,
+the names of the hidden columns, and :func:`mark_suppressed` renders them as
+``[c]`` (the ONS marker for 'confidential') for tables people read. Primary
+and secondary suppressions are shown the same way on purpose: telling them
+apart would tell a reader which hidden cells are below the threshold.
+
+References
+----------
+Office for National Statistics (2021). *Statistical disclosure control
+guidance for the 2021 Census* (cell suppression and rounding; the ``[c]``
+marker: GSS 'Symbols in tables', 2021).
+NHS Digital (2023). *Disclosure control method for the NHS Talking Therapies
+monthly statistics* (suppression of small counts with secondary suppression,
+then rounding to the nearest 5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SUPPRESSED_MARKER",
+    "Across",
+    "Partition",
+    "apply_disclosure",
+    "disclosure_note",
+    "mark_suppressed",
+    "primary_suppression",
+    "round_counts",
+    "secondary_suppression",
+    "suppress_table",
+]
+
+SUPPRESSED_MARKER = "[c]"
+"""How a hidden cell is shown in rendered tables (GSS 'confidential' symbol)."""
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Within one row: ``members`` columns add up to the ``total`` column.
+
+    ``total=None`` means the total is published elsewhere (treated as known).
+    ``remainder=True`` means the members do not exhaust the total: the rest
+    (``total - sum(members)``) is a further, unpublished cell that is
+    protected too (e.g. 'recovered' out of 'at caseness': the number *not*
+    recovered can be worked out by subtraction, so it must not be small
+    either).
+    """
+
+    members: tuple[str, ...]
+    total: str | None = None
+    remainder: bool = False
+
+
+@dataclass(frozen=True)
+class Across:
+    """Across rows: within each group of rows sharing ``keys``, column ``column`` adds up to a known total.
+
+    ``total_rows`` optionally names a boolean column marking the row of each
+    group that holds the total (e.g. an 'All' row); without it the total is
+    treated as published elsewhere (e.g. the programme's n in another table).
+    """
+
+    column: str
+    keys: tuple[str, ...] = ()
+    total_rows: str | None = None
+
+
+def _settings(rules: object | None, threshold: int | None, show_zero: bool | None,
+              rounding_base: int | None | bool) -> tuple[int, bool, int | None]:
+    t = threshold if threshold is not None else getattr(rules, "suppression_threshold", 5)
+    z = show_zero if show_zero is not None else getattr(rules, "show_zero", True)
+    if rounding_base is False:
+        r = None
+    elif rounding_base is None:
+        r = getattr(rules, "rounding_base", None)
+    else:
+        r = rounding_base
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
+        raise ValueError(f"threshold must be a whole number >= 1; got {t!r}")
+    if r is not None and (isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1):
+        raise ValueError(f"rounding_base must be None or a whole number >= 1; got {r!r}")
+    return int(t), bool(z), (None if r is None or r == 1 else int(r))
+
+
+def primary_suppression(values: np.ndarray, *, threshold: int = 5, show_zero: bool = True) -> np.ndarray:
+    """Cells hidden because they are small counts.
+
+    Parameters
+    ----------
+    values
+        Counts (float; NaN = no value, never suppressed).
+    threshold
+        Counts below it are hidden.
+    show_zero
+        Whether zeros stay published.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` where ``1 <= value < threshold`` (or ``0 <= value <
+        threshold`` with ``show_zero=False``).
+
+    Examples
+    --------
+    >>> primary_suppression(np.array([0, 1, 4, 5, np.nan])).tolist()
+    [False, True, True, False, False]
+    """
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        small = v < threshold
+        return np.where(np.isnan(v), False, small & ((v > 0) | (not show_zero)))
+
+
+def secondary_suppression(
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    member_group: np.ndarray,
+    member_cell: np.ndarray,
+    group_total: np.ndarray,
+) -> np.ndarray:
+    """Complementary suppression so no hidden cell can be recovered by subtraction.
+
+    Parameters
+    ----------
+    values
+        Cell values (float), length ``n_cells``.
+    suppressed
+        Primary suppression mask (bool), length ``n_cells``.
+    member_group, member_cell
+        Group membership as parallel arrays: cell ``member_cell[k]`` belongs
+        to group ``member_group[k]`` (groups are numbered ``0..n_groups-1``).
+    group_total
+        For each group, the cell id of its published total, or -1 when the
+        total is published elsewhere (it can then never be hidden here).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The final suppression mask (a superset of ``suppressed``).
+
+    Notes
+    -----
+    Invariant on return: every group whose total is published has either no
+    hidden member or at least two. While a group has exactly one hidden member
+    the smallest other published member is hidden (non-zero members first,
+    then zeros, ties by cell id); a group with no other published member has
+    its total hidden. Suppression only grows, so the loop ends. Vectorised
+    over groups; the number of passes is small (each pass fixes every group
+    that needs it).
+
+    Examples
+    --------
+    A row (3, 10, 12) with total 25 published: hiding 3 alone would leave it
+    recoverable (25 - 10 - 12), so 10 is hidden as well.
+
+    >>> v = np.array([3, 10, 12, 25.0])
+    >>> secondary_suppression(v, primary_suppression(v), np.array([0, 0, 0]), np.array([0, 1, 2]),
+    ...                       np.array([3])).tolist()
+    [True, True, False, False]
+    """
+    v = np.asarray(values, dtype=float)
+    sup = np.asarray(suppressed, dtype=bool).copy()
+    g = np.asarray(member_group, dtype=np.int64)
+    c = np.asarray(member_cell, dtype=np.int64)
+    tot = np.asarray(group_total, dtype=np.int64)
+    n_groups = len(tot)
+    if n_groups == 0 or len(g) == 0:
+        return sup
+    vv = np.where(np.isnan(v), np.inf, v)
+    for _ in range(10 * (len(v) + 1)):
+        n_sup = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
+        total_hidden = np.where(tot >= 0, sup[np.maximum(tot, 0)], False)
+        need = (n_sup == 1) & ~total_hidden
+        if not need.any():
+            break
+        cand = need[g] & ~sup[c] & ~np.isnan(v[c])
+        # smallest published member per needy group, non-zero first
+        order = np.lexsort((c, vv[c], vv[c] == 0, g))
+        order = order[cand[order]]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = g[order][1:] != g[order][:-1]
+        chosen = c[order][first]
+        sup[chosen] = True
+        helped = np.zeros(n_groups, dtype=bool)
+        helped[g[order][first]] = True
+        stuck = need & ~helped
+        if stuck.any():
+            fixable = stuck & (tot >= 0)
+            sup[tot[fixable]] = True
+            if not fixable.any() and len(chosen) == 0:
+                break  # only groups with an outside total and no other member: nothing more can be done here
+    return sup
+
+
+def round_counts(values: np.ndarray, base: int | None) -> np.ndarray:
+    """Round counts to the nearest multiple of ``base`` (half up); ``None`` or 1 leaves them unchanged.
+
+    Examples
+    --------
+    >>> round_counts(np.array([0, 2, 3, 7, 12.5, np.nan]), 5).tolist()
+    [0.0, 0.0, 5.0, 5.0, 15.0, nan]
+    """
+    v = np.asarray(values, dtype=float)
+    if not base or base == 1:
+        return v
+    return np.floor(v / base + 0.5) * base
+
+
+def disclosure_note(*, threshold: int = 5, show_zero: bool = True, rounding_base: int | None = None) -> str:
+    """Plain-English statement of the disclosure control applied."""
+    if threshold <= 1:
+        text = "No small-number suppression."
+    else:
+        lo = 1 if show_zero else 0
+        text = (f"{SUPPRESSED_MARKER} = hidden: counts from {lo} to {threshold - 1}, and other cells hidden so "
+                "that these cannot be worked out from totals; figures derived from hidden counts are hidden too.")
+    if rounding_base and rounding_base > 1:
+        text += f" Published counts are rounded to the nearest {rounding_base} (after suppression)."
+    return text
+
+
+def apply_disclosure(
+    frame: pd.DataFrame,
+    *,
+    counts: Sequence[str],
+    partitions: Sequence[Partition] = (),
+    across: Sequence[Across] = (),
+    derived: Mapping[str, Sequence[str]] | None = None,
+    rules: object | None = None,
+    threshold: int | None = None,
+    show_zero: bool | None = None,
+    rounding_base: int | None | bool = None,
+) -> pd.DataFrame:
+    """Suppress, then round, the counts of an aggregate frame, and hide what is derived from hidden counts.
+
+    Parameters
+    ----------
+    frame
+        One row per aggregate cell group (e.g. programme x instrument).
+    counts
+        The count columns.
+    partitions
+        Within-row sets of count columns adding up to a total column (or to a
+        total published elsewhere), e.g. ``Partition(("n_improved",
+        "n_deteriorated", "n_no_change"), total="n_paired")``.
+    across
+        Across-row sets: within each group of rows sharing ``keys``, a count
+        column adds up to a known total (e.g. the levels of a breakdown).
+    derived
+        Derived column -> the count columns it was computed from; hidden when
+        any of them is hidden.
+    rules
+        A :class:`~evalkit.rules.PairingRules` supplying ``suppression_threshold``,
+        ``show_zero`` and ``rounding_base`` (explicit arguments win).
+    threshold, show_zero, rounding_base
+        Override the rules (``rounding_base=False`` turns rounding off).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy: count columns as ``Int64`` (rounded, ``<NA>`` where hidden),
+        derived columns ``<NA>``/NaN where hidden, a ``suppressed`` column
+        (names of the hidden columns in that row joined by ``"; "``, empty
+        when none) and ``attrs["disclosure"]`` (the note of
+        :func:`disclosure_note`). Missing counts stay missing and are never
+        treated as small.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"level": ["a", "b", "c"], "n": [3, 10, 12], "mean": [1.0, 2.0, 3.0]})
+    >>> out = apply_disclosure(f, counts=["n"], across=[Across("n")], derived={"mean": ["n"]})
+    >>> out["n"].tolist(), out["suppressed"].tolist()
+    ([<NA>, <NA>, 12], ['n; mean', 'n; mean', ''])
+    """
+    t, z, r = _settings(rules, threshold, show_zero, rounding_base)
+    counts = list(dict.fromkeys(counts))
+    missing = [c for c in counts if c not in frame.columns]
+    if missing:
+        raise ValueError(f"count column(s) {missing} not in the frame (columns: {list(frame.columns)})")
+    derived = dict(derived or {})
+    out = frame.copy()
+    n_rows, n_cols = len(out), len(counts)
+    col_idx = {c: j for j, c in enumerate(counts)}
+    values = np.column_stack([pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                              for c in counts]) if n_cols else np.zeros((n_rows, 0))
+    rows = np.arange(n_rows)
+    # virtual remainder cells (total - sum(members)) are appended as extra columns, never published
+    virtual: list[np.ndarray] = []
+    for p in partitions:
+        bad = [m for m in (*p.members, *([p.total] if p.total else [])) if m not in col_idx]
+        if bad:
+            raise ValueError(f"partition column(s) {bad} are not among counts={counts}")
+        if p.remainder:
+            if not p.total:
+                raise ValueError("a partition with remainder=True needs a total column")
+            rest = values[:, col_idx[p.total]] - values[:, [col_idx[m] for m in p.members]].sum(axis=1)
+            virtual.append(rest)
+    n_all = n_cols + len(virtual)
+    allv = np.column_stack([values, *virtual]) if virtual else values
+    flat = allv.ravel() if n_all else np.zeros(0)  # cell id = row * n_all + col
+    sup = primary_suppression(flat, threshold=t, show_zero=z) if t > 1 else np.zeros(len(flat), dtype=bool)
+
+    groups_g: list[np.ndarray] = []
+    groups_c: list[np.ndarray] = []
+    totals: list[np.ndarray] = []
+    next_group = 0
+    v_next = n_cols
+    for p in partitions:
+        member_cols = [col_idx[m] for m in p.members]
+        if p.remainder:
+            member_cols.append(v_next)
+            v_next += 1
+        k = len(member_cols)
+        gid = next_group + rows
+        groups_g.append(np.repeat(gid, k))
+        groups_c.append((rows[:, None] * n_all + np.array(member_cols)[None, :]).ravel())
+        totals.append(rows * n_all + col_idx[p.total] if p.total else np.full(n_rows, -1))
+        next_group += n_rows
+    for a in across:
+        if a.column not in col_idx:
+            raise ValueError(f"across column {a.column!r} is not among counts={counts}")
+        keys = list(a.keys)
+        if keys:
+            codes = out[keys].astype("string").fillna("\x00<NA>").agg("\x1f".join, axis=1) if len(keys) > 1 \
+                else out[keys[0]].astype("string").fillna("\x00<NA>")
+            gcode, _ = pd.factorize(codes, sort=False)
+        else:
+            gcode = np.zeros(n_rows, dtype=np.int64)
+        n_g = int(gcode.max()) + 1 if n_rows else 0
+        is_total = out[a.total_rows].fillna(False).to_numpy(dtype=bool) if a.total_rows else np.zeros(n_rows, bool)
+        member_rows = ~is_total
+        groups_g.append(next_group + gcode[member_rows])
+        groups_c.append(rows[member_rows] * n_all + col_idx[a.column])
+        tot = np.full(n_g, -1, dtype=np.int64)
+        if a.total_rows:
+            tot[gcode[is_total]] = rows[is_total] * n_all + col_idx[a.column]
+        totals.append(tot)
+        next_group += n_g
+    if groups_g and t > 1:
+        sup = secondary_suppression(flat, sup, np.concatenate(groups_g), np.concatenate(groups_c),
+                                    np.concatenate(totals))
+    sup_all = sup.reshape(n_rows, n_all) if n_all else np.zeros((n_rows, 0), dtype=bool)
+    sup2 = sup_all[:, :n_cols]
+    published = np.where(sup2, np.nan, round_counts(values, r))
+
+    hidden_names = np.full(n_rows, "", dtype=object)
+
+    def note(mask: np.ndarray, name: str) -> None:
+        cur = hidden_names[mask]
+        hidden_names[mask] = np.where(cur == "", name, cur + "; " + name)
+
+    for j, c in enumerate(counts):
+        col = pd.array(np.where(np.isnan(published[:, j]), None, published[:, j]), dtype="Float64")
+        out[c] = col.round().astype("Int64")
+        note(sup2[:, j], c)
+    for d, deps in derived.items():
+        if d not in out.columns:
+            continue
+        unknown = [x for x in deps if x not in col_idx]
+        if unknown:
+            raise ValueError(f"derived column {d!r} depends on {unknown}, which are not among counts={counts}")
+        mask = np.zeros(n_rows, dtype=bool)
+        for x in deps:
+            mask |= sup2[:, col_idx[x]]
+        if mask.any():
+            s = out[d]
+            if pd.api.types.is_bool_dtype(s.dtype) and not isinstance(s.dtype, pd.BooleanDtype):
+                s = s.astype("boolean")
+            elif pd.api.types.is_object_dtype(s.dtype):
+                s = s.astype("string")
+            s = s.copy()
+            s[mask] = pd.NA if not pd.api.types.is_float_dtype(s.dtype) or isinstance(s.dtype, pd.Float64Dtype) \
+                else np.nan
+            out[d] = s
+        note(mask, d)
+    out["suppressed"] = pd.array(hidden_names.astype(str), dtype="string")
+    out.attrs = dict(frame.attrs)
+    out.attrs["disclosure"] = disclosure_note(threshold=t, show_zero=z, rounding_base=r)
+    return out
+
+
+def suppress_table(
+    table: pd.DataFrame,
+    *,
+    margins: bool = True,
+    rules: object | None = None,
+    threshold: int | None = None,
+    show_zero: bool | None = None,
+    rounding_base: int | None | bool = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disclosure control for a two-way table of counts, with row and column totals.
+
+    Parameters
+    ----------
+    table
+        Counts (rows x columns), without margins.
+    margins
+        Add (and protect) row totals, column totals and the grand total.
+
+    Returns
+    -------
+    (published, hidden)
+        ``published``: the table (with ``Total`` row and column when
+        ``margins``) as ``Int64``, rounded, ``<NA>`` where hidden;
+        ``hidden``: a boolean frame of the same shape.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"x": [2, 10], "y": [8, 9]}, index=["a", "b"])
+    >>> pub, hid = suppress_table(t)
+    >>> pub.loc["a"].tolist()
+    [<NA>, <NA>, 10]
+    """
+    t, z, r = _settings(rules, threshold, show_zero, rounding_base)
+    body = table.apply(pd.to_numeric, errors="coerce").astype(float)
+    if margins:
+        full = body.copy()
+        full["Total"] = body.sum(axis=1, min_count=1)
+        full.loc["Total"] = full.sum(axis=0, min_count=1)
+    else:
+        full = body
+    v = full.to_numpy(dtype=float)
+    nr, nc = v.shape
+    flat = v.ravel()
+    sup = primary_suppression(flat, threshold=t, show_zero=z) if t > 1 else np.zeros(len(flat), dtype=bool)
+    if margins and t > 1:
+        ids = np.arange(nr * nc).reshape(nr, nc)
+        gg, cc, tt = [], [], []
+        gid = 0
+        for i in range(nr):  # each row (body rows and the margin row): members are the non-total columns
+            gg.append(np.full(nc - 1, gid))
+            cc.append(ids[i, : nc - 1])
+            tt.append(ids[i, nc - 1])
+            gid += 1
+        for j in range(nc):  # each column (body columns and the margin column)
+            gg.append(np.full(nr - 1, gid))
+            cc.append(ids[: nr - 1, j])
+            tt.append(ids[nr - 1, j])
+            gid += 1
+        sup = secondary_suppression(flat, sup, np.concatenate(gg), np.concatenate(cc), np.array(tt))
+    pub = np.where(sup, np.nan, round_counts(flat, r)).reshape(nr, nc)
+    published = pd.DataFrame(pub, index=full.index, columns=full.columns)
+    published = published.apply(lambda s: pd.array(np.where(np.isnan(s), None, s), dtype="Float64").round()
+                                .astype("Int64"))
+    hidden = pd.DataFrame(sup.reshape(nr, nc), index=full.index, columns=full.columns)
+    published.attrs["disclosure"] = disclosure_note(threshold=t, show_zero=z, rounding_base=r)
+    return published, hidden
+
+
+def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> pd.DataFrame:
+    """Render a disclosure-controlled frame for people: hidden cells become ``marker``.
+
+    Uses the ``suppressed`` column written by :func:`apply_disclosure`; returns
+    a frame of strings (other missing values become empty strings) without the
+    ``suppressed`` column.
+    """
+    out = frame.copy()
+    hidden = out.pop("suppressed") if "suppressed" in out.columns else pd.Series("", index=out.index)
+    padded = "; " + hidden.fillna("").astype(str) + "; "
+    text = out.astype("string").fillna("")
+    for c in out.columns:
+        mask = padded.str.contains(f"; {re.escape(str(c))}; ", regex=True).to_numpy(dtype=bool)
+        if mask.any():
+            col = text[c].copy()
+            col[mask] = marker
+            text[c] = col
+    text.attrs = dict(frame.attrs)
+    return text

@@ -1,0 +1,656 @@
+"""Engagement: the take-up funnel, attendance patterns, endings and group head counts.
+
+Every function returns an aggregate, disclosure-controlled frame (counts
+below the threshold hidden, secondary suppression, optional rounding; see
+:mod:`evalkit.disclosure`) with a ``rules`` column, except
+:func:`participant_path`, which is individual level (one row per
+participant, for the provider and for breakdowns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.data_source import coerce_tables
+from evalkit.disclosure import Across, Partition, apply_disclosure
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
+from evalkit.instruments import Instrument
+from evalkit.rules import PairingRules
+
+__all__ = [
+    "ENDING_GROUPS",
+    "FUNNEL_STEPS",
+    "attendance_summary",
+    "endings_summary",
+    "funnel_exits",
+    "head_counts",
+    "participant_path",
+    "take_up_funnel",
+    "take_up_rate",
+]
+
+FUNNEL_STEPS: dict[str, str] = {
+    "referred": "referred",
+    "offered": "offered support (offered_date recorded, or took up)",
+    "took_up": "took up the offer",
+    "attended": "attended at least one contact",
+    "reached_min_dose": "attended at least the minimum dose",
+    "baseline_measured": "a valid baseline score on a change measure",
+    "paired": "paired baseline and endpoint on a change measure",
+}
+"""The funnel steps, in order; each counts those who reached it *and* every earlier step."""
+
+ENDING_GROUPS: dict[str, str] = {
+    "planned_ending": "planned",
+    "moved_on_coping": "moved_on_coping",
+    "stopped_attending": "stopped_attending",
+}
+"""Endings reported separately; every other recorded ending is 'other', no ending is 'ongoing'."""
+
+_ENDING_ORDER = ("planned", "moved_on_coping", "stopped_attending", "other", "ongoing")
+
+
+def _rules_col(out: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
+    out.attrs["rules"] = text
+    return out
+
+
+def _data(tables: Mapping[str, pd.DataFrame] | EpisodeData, rules: PairingRules,
+          instruments: Mapping[str, Instrument] | None) -> tuple[dict[str, pd.DataFrame], EpisodeData | None]:
+    if isinstance(tables, EpisodeData):
+        return {}, tables
+    t = coerce_tables(tables)
+    if "measures" in t and "participants" in t:
+        return t, prepare_episodes(t, rules=rules, instruments=instruments)
+    return t, None
+
+
+def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from evalkit.stats import wilson_ci
+
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(n) & (n > 0)
+    pct, lo, hi = (np.full(len(x), np.nan) for _ in range(3))
+    if ok.any():
+        pct[ok] = 100 * x[ok] / n[ok]
+        a, b = wilson_ci(x[ok], n[ok], level)
+        lo[ok], hi[ok] = 100 * a, 100 * b
+    return pct, lo, hi
+
+
+def participant_path(
+    tables: Mapping[str, pd.DataFrame] | EpisodeData,
+    *,
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Each participant's path through the funnel, with the reason she left it (individual level).
+
+    Parameters
+    ----------
+    tables
+        Canonical tables (``participants``; ``contacts`` and ``measures``
+        when available) or a prepared :class:`~evalkit.episodes.EpisodeData`.
+    rules
+        ``min_dose`` and the pairing rules.
+    instruments
+        Instrument registry.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant: ``programme_id``, ``participant_id``, a
+        boolean per step of :data:`FUNNEL_STEPS` (cumulative: reached this
+        step and all before it), ``last_step`` (the furthest step reached),
+        ``exit_reason`` (why she did not reach the next step: the
+        ``decline_reason`` before taking up, the ``ending`` (or ``ongoing``)
+        before the minimum dose, ``no_valid_score`` /
+        ``no_baseline_in_window`` before a baseline, the unpaired reason of
+        her episode closest to pairing before 'paired'; missing for those
+        paired), ``attended_total``, ``ending_group`` and the context fields
+        of :data:`evalkit.episodes.CONTEXT_FIELDS`.
+
+    Notes
+    -----
+    'Offered' is ``offered_date`` recorded or ``took_up`` yes; 'attended' is
+    at least one attended contact (or ``sessions_attended >= 1``, or a
+    ``first_contact_date``, for programmes without contact rows).
+    """
+    rules = PairingRules() if rules is None else rules
+    t, data = _data(tables, rules, instruments)
+    if data is not None:
+        parts = data.participants.copy()
+        ep = data.episodes
+    else:
+        from evalkit.episodes import _participant_frame
+
+        parts = _participant_frame(t)
+        c = t.get("contacts")
+        if c is not None and len(c):
+            att = c[(c["status"].astype("string") == "attended").fillna(False)]
+            n_att = att.groupby("participant_id").size()
+            parts["attended_total"] = parts["participant_id"].map(n_att).fillna(0).astype(float)
+            with_rows = set(c["programme_id"].dropna())
+            no_rows = ~parts["programme_id"].isin(list(with_rows))
+            parts.loc[no_rows, "attended_total"] = parts.loc[no_rows, "sessions_attended"].astype("Float64")
+        else:
+            parts["attended_total"] = parts["sessions_attended"].astype("Float64").astype(float)
+        ep = None
+    p = parts
+    offered_date = p["offered_date"] if "offered_date" in p.columns else pd.Series(pd.NaT, index=p.index)
+    took = p["took_up"].astype("boolean")
+    att_total = pd.to_numeric(p["attended_total"], errors="coerce").astype(float)
+    attended_cond = (att_total.fillna(0) >= 1) | (att_total.isna() & p["first_contact_date"].notna())
+    offered = (offered_date.notna() | took.fillna(False)).to_numpy(dtype=bool)
+    took_up = offered & took.fillna(False).to_numpy(dtype=bool)
+    attended = took_up & attended_cond.to_numpy(dtype=bool)
+    dose_ok = attended & (att_total.fillna(0).to_numpy() >= rules.min_dose)
+    n = len(p)
+    has_ep = np.zeros(n, dtype=bool)
+    has_base = np.zeros(n, dtype=bool)
+    has_pair = np.zeros(n, dtype=bool)
+    best_reason = np.full(n, None, dtype=object)
+    if ep is not None and len(ep):
+        pid_pos = pd.Series(np.arange(n), index=p["participant_id"].astype("string").to_numpy())
+        pos = pid_pos.reindex(ep["participant_id"].to_numpy()).to_numpy()
+        ok = ~np.isnan(pos)
+        pos = pos[ok].astype(np.int64)
+        has_ep[pos] = True
+        has_base[pos[ep["baseline_score"].notna().to_numpy()[ok]]] = True
+        has_pair[pos[ep["paired"].to_numpy(dtype=bool)[ok]]] = True
+        rank = {r: i for i, r in enumerate(UNPAIRED_REASONS)}
+        r = ep["unpaired_reason"].astype("string").to_numpy(dtype=object, na_value=None)[ok]
+        rk = pd.Series(r, dtype="object").map(rank).fillna(-1).to_numpy(dtype=np.int64)
+        order = np.lexsort((-rk, pos))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = pos[order][1:] != pos[order][:-1]
+        best_reason[pos[order][first]] = r[order][first]
+    baseline = dose_ok & has_base
+    paired = baseline & has_pair
+    steps = {"referred": np.ones(n, dtype=bool), "offered": offered, "took_up": took_up, "attended": attended,
+             "reached_min_dose": dose_ok, "baseline_measured": baseline, "paired": paired}
+    names = list(FUNNEL_STEPS)
+    stack = np.column_stack([steps[s] for s in names])
+    last = np.array(names, dtype=object)[stack.sum(axis=1) - 1]
+    decline = p["decline_reason"].astype("string").fillna("not_recorded").to_numpy(dtype=object) \
+        if "decline_reason" in p.columns else np.full(n, "not_recorded", dtype=object)
+    ending = p["ending"].astype("string")
+    ending_or = ending.fillna("ongoing").to_numpy(dtype=object)
+    no_base = np.where(has_ep, "no_baseline_in_window", "no_valid_score").astype(object)
+    exit_reason = np.select(
+        [last == "referred", last == "offered", last == "took_up", last == "attended",
+         last == "reached_min_dose", last == "baseline_measured"],
+        [decline, decline, ending_or, ending_or, no_base,
+         np.where(best_reason == None, "not_paired", best_reason)],  # noqa: E711
+        default=None).astype(object)
+    eg = ending.map(ENDING_GROUPS).astype("string")
+    eg = eg.where(eg.notna(), pd.Series(np.where(ending.isna(), "ongoing", "other"), index=p.index, dtype="string"))
+    out = pd.DataFrame({"programme_id": p["programme_id"].astype("string").array,
+                        "participant_id": p["participant_id"].astype("string").array})
+    for s_ in names:
+        out[s_] = steps[s_]
+    out["last_step"] = pd.array(last, dtype="string")
+    out["exit_reason"] = pd.array(exit_reason, dtype="string")
+    out["attended_total"] = att_total.to_numpy()
+    out["ending_group"] = eg.array
+    from evalkit.episodes import CONTEXT_FIELDS
+
+    for c in CONTEXT_FIELDS:
+        if c in p.columns:
+            out[c] = p[c].array
+    out = out.sort_values(["programme_id", "participant_id"]).reset_index(drop=True)
+    out.attrs["individual_level"] = True
+    return _rules_col(out, rules)
+
+
+def _funnel_wide(path: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    names = list(FUNNEL_STEPS)
+    f = path[[*by, *names]].copy()
+    for s_ in names:
+        f[s_] = f[s_].astype(int)
+    return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
+
+
+def take_up_funnel(
+    tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame,
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+    across_keys: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The take-up funnel: referred -> offered -> took up -> attended -> minimum dose -> baseline -> paired.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables, an :class:`~evalkit.episodes.EpisodeData`, or a
+        :func:`participant_path` frame (for breakdowns).
+    by
+        Grouping columns (participant columns, e.g. ``("programme_id",
+        "referral_source")``); ``()`` pools everyone.
+    rules
+        ``min_dose``, pairing rules, ``level`` and disclosure settings.
+    instruments
+        Instrument registry.
+    across_keys
+        For breakdowns (:mod:`evalkit.for_whom`): the columns of ``by`` whose
+        groups' rows add up to a published total (e.g. ``("programme_id",)``
+        when ``by = ("programme_id", "ethnicity_group")``); counts are then
+        protected across those rows too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x step: ``step``, ``step_order``, ``description``,
+        ``n``, ``n_left`` (reached the previous step but not this one),
+        ``pct_of_previous`` with ``pct_of_previous_ci_low/high`` and
+        ``pct_of_referred`` with ``pct_of_referred_ci_low/high`` (Wilson,
+        percent), ``rules``, ``suppressed``. Reasons for leaving are in
+        :func:`funnel_exits`.
+
+    Notes
+    -----
+    Disclosure: at every step, the number who went on and the number who
+    left add up to the number at the previous step, so both are protected
+    together (a small number leaving cannot be worked out by subtracting two
+    published counts).
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules,
+                                                                             instruments=instruments)
+    names = list(FUNNEL_STEPS)
+    w = _funnel_wide(path, by) if by else _funnel_wide(path.assign(_all="all"), ["_all"])
+    for prev, cur in zip(names[:-1], names[1:], strict=True):
+        w[f"left_{cur}"] = w[prev] - w[cur]
+    counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
+    parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
+    across = [Across(c, tuple(across_keys)) for c in counts] if across_keys is not None else []
+    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, rules=rules)
+    keys = by if by else ["_all"]
+    rows = []
+    for i, s_ in enumerate(names):
+        prev = names[i - 1] if i else s_
+        block = pd.DataFrame({k: w[k] for k in keys})
+        block["step"] = s_
+        block["step_order"] = i + 1
+        block["description"] = FUNNEL_STEPS[s_]
+        block["n"] = wd[s_].array
+        block["n_left"] = wd[f"left_{s_}"].array if i else pd.array([0] * len(w), dtype="Int64")
+        raw_n, raw_prev, raw_ref = w[s_].to_numpy(float), w[prev].to_numpy(float), w["referred"].to_numpy(float)
+        hidden = wd[s_].isna().to_numpy() | wd[prev].isna().to_numpy()
+        pct, lo, hi = _wilson_pct(raw_n, raw_prev, rules.level)
+        block["pct_of_previous"], block["pct_of_previous_ci_low"], block["pct_of_previous_ci_high"] = (
+            np.where(hidden, np.nan, pct), np.where(hidden, np.nan, lo), np.where(hidden, np.nan, hi))
+        hidden_r = wd[s_].isna().to_numpy() | wd["referred"].isna().to_numpy()
+        pct, lo, hi = _wilson_pct(raw_n, raw_ref, rules.level)
+        block["pct_of_referred"], block["pct_of_referred_ci_low"], block["pct_of_referred_ci_high"] = (
+            np.where(hidden_r, np.nan, pct), np.where(hidden_r, np.nan, lo), np.where(hidden_r, np.nan, hi))
+        sup = []
+        for col, mask in (("n", wd[s_].isna().to_numpy()), ("n_left", wd[f"left_{s_}"].isna().to_numpy() if i
+                                                              else np.zeros(len(w), bool)),
+                          ("pct_of_previous", hidden), ("pct_of_referred", hidden_r)):
+            sup.append(np.where(mask, col, ""))
+        block["suppressed"] = ["; ".join(x for x in t if x) for t in zip(*sup, strict=True)]
+        rows.append(block)
+    out = pd.concat(rows, ignore_index=True).sort_values([*keys, "step_order"]).reset_index(drop=True)
+    if not by:
+        out = out.drop(columns=["_all"])
+    out["suppressed"] = out["suppressed"].astype("string")
+    out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
+    return _rules_col(out, rules)
+
+
+def funnel_exits(
+    tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame,
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Coded reasons for leaving the funnel at each step, disclosure-controlled.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x step x reason (plus a ``total`` row per step,
+        ``is_total``): ``step`` (the step *not* reached), ``reason`` (the
+        ``decline_reason``, the ``ending`` or ``ongoing``, ``no_valid_score``,
+        ``no_baseline_in_window`` or an unpaired reason), ``n``, ``pct`` of
+        those leaving at that step, ``rules``, ``suppressed``.
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules,
+                                                                             instruments=instruments)
+    names = list(FUNNEL_STEPS)
+    nxt = dict(zip(names[:-1], names[1:], strict=True))
+    left = path[path["last_step"] != "paired"].copy()
+    left["step"] = left["last_step"].map(nxt).astype("string")
+    left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
+    keys = [*by, "step"]
+    c = left.groupby([*keys, "reason"], sort=True, dropna=False).size().rename("n").reset_index()
+    tot = c.groupby(keys, sort=True, dropna=False)["n"].sum().reset_index()
+    tot["reason"] = "total"
+    c["is_total"] = False
+    tot["is_total"] = True
+    out = pd.concat([c, tot], ignore_index=True)
+    out["_o"] = out["step"].map({s_: i for i, s_ in enumerate(names)})
+    out = out.sort_values([*by, "_o", "is_total", "reason"]).drop(columns="_o").reset_index(drop=True)
+    total_n = out.groupby(keys, sort=False, dropna=False)["n"].transform("max")
+    out["n_step_left"] = total_n
+    out["pct"] = 100 * out["n"] / total_n
+    out = apply_disclosure(out, counts=["n", "n_step_left"], across=[Across("n", tuple(keys), total_rows="is_total")],
+                           derived={"pct": ["n", "n_step_left"]}, rules=rules)
+    out = out.drop(columns=["n_step_left"])
+    out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_step_left(?=;|$)", "", regex=True) \
+        .str.strip("; ").astype("string")
+    return _rules_col(out, rules)
+
+
+def take_up_rate(
+    tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame,
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    across_keys: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Share of referrals who took up the offer, with a Wilson interval.
+
+    ``across_keys``: as in :func:`take_up_funnel`, for breakdowns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``n_referred``, ``n_took_up``, ``pct_took_up``
+        (percent of referrals), ``pct_took_up_ci_low``, ``pct_took_up_ci_high``,
+        ``rules``, ``suppressed``.
+
+    Notes
+    -----
+    Denominator: every referral (as the example generator's
+    ``take_up_rate``); referrals never offered count as not taking up. For
+    the rate among those offered use :func:`take_up_funnel`
+    (``pct_of_previous`` at ``took_up``).
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    if isinstance(tables, pd.DataFrame):
+        p = tables
+        took = p["took_up"].astype("boolean").fillna(False).astype(bool)
+    else:
+        t = coerce_tables(tables) if not isinstance(tables, EpisodeData) else {"participants": tables.participants}
+        p = t["participants"] if not isinstance(tables, EpisodeData) else tables.participants
+        from evalkit.episodes import derive_context
+
+        p = derive_context(p)
+        took = p["took_up"].astype("boolean").fillna(False).astype(bool)
+    f = pd.DataFrame({k: p[k] for k in by}) if by else pd.DataFrame(index=p.index)
+    f["n_referred"] = 1
+    f["n_took_up"] = took.astype(int).to_numpy()
+    out = f.groupby(by, sort=True, dropna=False).sum().reset_index() if by else f.sum().to_frame().T
+    out["pct_took_up"], out["pct_took_up_ci_low"], out["pct_took_up_ci_high"] = _wilson_pct(
+        out["n_took_up"], out["n_referred"], rules.level)
+    deps = ["n_took_up", "n_referred"]
+    across = [Across(c, tuple(across_keys)) for c in deps] if across_keys is not None else []
+    out = apply_disclosure(out, counts=deps, partitions=[Partition(("n_took_up",), total="n_referred",
+                                                                   remainder=True)], across=across,
+                           derived={c: deps for c in ("pct_took_up", "pct_took_up_ci_low", "pct_took_up_ci_high")},
+                           rules=rules)
+    return _rules_col(out, rules)
+
+
+def attendance_summary(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+) -> pd.DataFrame:
+    """Attendance patterns per group: contacts per participant, gaps, weeks engaged, did-not-attend rate.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables (``participants``, ``contacts``).
+    by
+        Grouping columns (participant columns).
+    rules
+        ``level`` and disclosure settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``n_attended`` (participants with at least one
+        attended contact), ``contacts_mean``, ``contacts_sd``,
+        ``contacts_median``, ``contacts_q1``, ``contacts_q3``,
+        ``contacts_p90``; ``n_dose_1``, ``n_dose_2_3``, ``n_dose_4_7``,
+        ``n_dose_8_plus`` (participants by attended contacts);
+        ``gap_days_median``, ``gap_days_q1``, ``gap_days_q3`` (days between
+        consecutive attended contacts of a participant), ``n_gaps``;
+        ``weeks_engaged_median``, ``weeks_engaged_q1``, ``weeks_engaged_q3``
+        (first to last attended contact); ``n_contacts_offered``,
+        ``n_contacts_attended``, ``n_contacts_dna``,
+        ``n_contacts_cancelled``, ``pct_dna`` (did not attend / (attended +
+        did not attend)) with Wilson CI; ``dose_source``; ``rules``,
+        ``suppressed``.
+
+    Notes
+    -----
+    Programmes without contact rows use ``sessions_attended`` for the
+    distribution of contacts; gaps, weeks engaged and DNA are then missing.
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    t = coerce_tables(tables)
+    from evalkit.episodes import _participant_frame
+
+    p = _participant_frame(t)
+    c = t.get("contacts")
+    if c is None:
+        c = pd.DataFrame(columns=["programme_id", "participant_id", "contact_date", "status"])
+    with_rows = set(c["programme_id"].dropna().astype(str))
+    keyed = p[["participant_id", *[k for k in by if k != "participant_id"]]]
+    cc = c.merge(keyed, on="participant_id", how="inner", suffixes=("_contact", ""))
+    status = cc["status"].astype("string")
+    att = cc[(status == "attended").fillna(False)]
+    n_att = att.groupby("participant_id").size()
+    p = p.assign(_n=p["participant_id"].map(n_att).fillna(0).astype(float))
+    no_rows = ~p["programme_id"].astype(str).isin(with_rows)
+    p.loc[no_rows, "_n"] = pd.to_numeric(p.loc[no_rows, "sessions_attended"], errors="coerce")
+    p["_src"] = np.where(no_rows, "sessions_attended", "contacts")
+    a = p[p["_n"] >= 1]
+    g = a.groupby(by, sort=True, dropna=False)["_n"]
+    out = pd.DataFrame({
+        "n_attended": g.size(), "contacts_mean": g.mean(), "contacts_sd": g.std(),
+        "contacts_median": g.median(), "contacts_q1": g.quantile(0.25), "contacts_q3": g.quantile(0.75),
+        "contacts_p90": g.quantile(0.9),
+    })
+    bins = pd.cut(a["_n"], [0, 1, 3, 7, np.inf], labels=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"])
+    dist = a.assign(_b=bins).groupby([*by, "_b"], sort=True, dropna=False, observed=False).size().unstack("_b")
+    out = out.join(dist.reindex(columns=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"], fill_value=0))
+    src = a.groupby(by, sort=True, dropna=False)["_src"].agg(lambda s: "+".join(sorted(set(s))))
+    out["dose_source"] = src
+    # gaps between consecutive attended contacts, weeks engaged
+    if len(att):
+        aa = att.sort_values(["participant_id", "contact_date"])
+        gap = aa.groupby("participant_id")["contact_date"].diff().dt.days
+        aa = aa.assign(_gap=gap)
+        gg = aa[aa["_gap"].notna()].groupby(by, sort=True, dropna=False)["_gap"]
+        out = out.join(pd.DataFrame({"gap_days_median": gg.median(), "gap_days_q1": gg.quantile(0.25),
+                                     "gap_days_q3": gg.quantile(0.75), "n_gaps": gg.size()}))
+        span = aa.groupby("participant_id")["contact_date"].agg(["min", "max"])
+        weeks = ((span["max"] - span["min"]).dt.days / 7.0).rename("_w")
+        pw = p.merge(weeks, left_on="participant_id", right_index=True, how="inner")
+        wg = pw.groupby(by, sort=True, dropna=False)["_w"]
+        out = out.join(pd.DataFrame({"weeks_engaged_median": wg.median(), "weeks_engaged_q1": wg.quantile(0.25),
+                                     "weeks_engaged_q3": wg.quantile(0.75)}))
+        cs = cc.assign(_off=1, _att=(status == "attended").fillna(False).astype(int),
+                       _dna=(status == "did_not_attend").fillna(False).astype(int),
+                       _can=status.str.startswith("cancelled").fillna(False).astype(int))
+        sums = cs.groupby(by, sort=True, dropna=False)[["_off", "_att", "_dna", "_can"]].sum()
+        sums.columns = ["n_contacts_offered", "n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"]
+        out = out.join(sums)
+    out = out.reset_index()
+    for col in ("gap_days_median", "gap_days_q1", "gap_days_q3", "n_gaps", "weeks_engaged_median",
+                "weeks_engaged_q1", "weeks_engaged_q3", "n_contacts_offered", "n_contacts_attended",
+                "n_contacts_dna", "n_contacts_cancelled"):
+        if col not in out.columns:
+            out[col] = np.nan
+    out["pct_dna"], out["pct_dna_ci_low"], out["pct_dna_ci_high"] = _wilson_pct(
+        out["n_contacts_dna"], out["n_contacts_dna"] + out["n_contacts_attended"], rules.level)
+    dist_cols = ["contacts_mean", "contacts_sd", "contacts_median", "contacts_q1", "contacts_q3", "contacts_p90",
+                 "weeks_engaged_median", "weeks_engaged_q1", "weeks_engaged_q3"]
+    derived = {c_: ["n_attended"] for c_ in dist_cols}
+    derived.update({c_: ["n_gaps"] for c_ in ("gap_days_median", "gap_days_q1", "gap_days_q3")})
+    derived.update({c_: ["n_contacts_dna", "n_contacts_attended"] for c_ in ("pct_dna", "pct_dna_ci_low",
+                                                                              "pct_dna_ci_high")})
+    out = apply_disclosure(
+        out, counts=["n_attended", "n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus", "n_gaps",
+                     "n_contacts_offered", "n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"],
+        partitions=[Partition(("n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"), total="n_attended"),
+                    Partition(("n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"),
+                              total="n_contacts_offered")],
+        derived=derived, rules=rules)
+    return _rules_col(out, rules)
+
+
+def endings_summary(
+    tables: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    across_keys: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """How support ended, among participants who attended at least once.
+
+    ``across_keys``: as in :func:`take_up_funnel`, for breakdowns (each ending
+    group's counts across the levels add up to the programme's count).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per group, one row per ending group -- ``planned`` (planned ending),
+        ``moved_on_coping`` (moved on because coping / no longer needed),
+        ``stopped_attending`` (stopped without a planned ending), ``other``
+        (moved away, referred elsewhere, returned to work, programme ended,
+        other, unknown), ``ongoing`` (no ending recorded) -- and a ``total``
+        row: ``ending_group``, ``n``, ``pct`` (of the group's total) with
+        Wilson ``pct_ci_low``/``pct_ci_high``, ``rules``, ``suppressed``.
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules)
+    a = path[path["attended"].astype(bool)]
+    cat = pd.Categorical(a["ending_group"].astype("string"), categories=list(_ENDING_ORDER))
+    a = a.assign(ending_group=cat)
+    if by:
+        c = a.groupby([*by, "ending_group"], sort=True, dropna=False, observed=False).size().rename("n").reset_index()
+        tot = c.groupby(by, sort=True, dropna=False)["n"].sum().reset_index()
+    else:
+        c = a["ending_group"].value_counts().reindex(list(_ENDING_ORDER), fill_value=0).rename("n") \
+            .rename_axis("ending_group").reset_index()
+        tot = pd.DataFrame({"n": [int(c["n"].sum())]})
+    c["ending_group"] = c["ending_group"].astype("string")
+    tot["ending_group"] = "total"
+    c["is_total"] = False
+    tot["is_total"] = True
+    out = pd.concat([c, tot], ignore_index=True)
+    order = {k: i for i, k in enumerate([*_ENDING_ORDER, "total"])}
+    out = out.assign(_o=out["ending_group"].map(order)).sort_values([*by, "_o"]).drop(columns="_o") \
+        .reset_index(drop=True)
+    total_n = out.groupby(by, sort=False, dropna=False)["n"].transform("max") if by else \
+        pd.Series(out["n"].max(), index=out.index)
+    out["n_group"] = total_n
+    out["pct"], out["pct_ci_low"], out["pct_ci_high"] = _wilson_pct(out["n"], total_n, rules.level)
+    across = [Across("n", tuple(by), total_rows="is_total")]
+    if across_keys is not None:
+        across.append(Across("n", (*across_keys, "ending_group")))
+    out = apply_disclosure(out, counts=["n", "n_group"], across=across,
+                           derived={k: ["n", "n_group"] for k in ("pct", "pct_ci_low", "pct_ci_high")}, rules=rules)
+    out = out.drop(columns=["n_group"])
+    out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_group(?=;|$)", "", regex=True) \
+        .str.strip("; ").astype("string")
+    return _rules_col(out, rules)
+
+
+def head_counts(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    per_session: bool = False,
+    rules: PairingRules | None = None,
+) -> pd.DataFrame:
+    """Group sessions: the head count at the session against the named (recorded) attendance.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables with ``group_sessions`` and ``contacts``.
+    per_session
+        One row per session (``True``) or a summary per programme (default).
+    rules
+        Disclosure settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per session: ``programme_id``, ``group_session_id``, ``session_date``,
+        ``head_count``, ``n_named`` (participants with an attended contact
+        at that session), ``n_unnamed`` (head count minus named, floored at
+        0), ``named_exceeds_head_count`` (a data-quality flag). Per programme:
+        ``n_sessions``, ``total_head_count``, ``total_named``,
+        ``total_unnamed``, ``pct_named`` (named / head count), ``head_count_mean``,
+        ``head_count_median``, ``n_sessions_named_exceeds``. Both with
+        ``rules``, ``suppressed``.
+
+    Notes
+    -----
+    Drop-in groups often count mothers without naming them, so outcome data
+    (named participants only) cover part of those who came; ``pct_named``
+    shows how much.
+    """
+    rules = PairingRules() if rules is None else rules
+    t = coerce_tables(tables)
+    gs = t.get("group_sessions")
+    if gs is None or not len(gs):
+        cols = ["programme_id", "group_session_id", "session_date", "head_count", "n_named", "n_unnamed"] \
+            if per_session else ["programme_id", "n_sessions", "total_head_count", "total_named", "pct_named"]
+        return _rules_col(pd.DataFrame(columns=cols), rules)
+    c = t.get("contacts", pd.DataFrame(columns=["group_session_id", "status", "participant_id"]))
+    att = c[(c["status"].astype("string") == "attended").fillna(False) & c["group_session_id"].notna()]
+    named = att.drop_duplicates(["group_session_id", "participant_id"]).groupby("group_session_id").size()
+    s = gs[["programme_id", "group_session_id", "session_date", "head_count"]].copy()
+    s["n_named"] = s["group_session_id"].map(named).fillna(0).astype(int)
+    hc = pd.to_numeric(s["head_count"], errors="coerce").astype(float)
+    s["n_unnamed"] = np.maximum(hc - s["n_named"], 0)
+    s["named_exceeds_head_count"] = (s["n_named"] > hc).fillna(False)
+    s = s.sort_values(["programme_id", "session_date", "group_session_id"]).reset_index(drop=True)
+    if per_session:
+        s["head_count"] = hc
+        out = apply_disclosure(s, counts=["head_count", "n_named", "n_unnamed"],
+                               partitions=[Partition(("n_named", "n_unnamed"), total="head_count")], rules=rules)
+        out.attrs["note"] = ("Sessions where the named attendance exceeds the head count are flagged; their "
+                             "unnamed count is floored at 0, so named + unnamed may exceed the head count there.")
+        return _rules_col(out, rules)
+    g = s.assign(_hc=hc).groupby("programme_id", sort=True)
+    out = pd.DataFrame({
+        "n_sessions": g.size(), "total_head_count": g["_hc"].sum(), "total_named": g["n_named"].sum(),
+        "head_count_mean": g["_hc"].mean(), "head_count_median": g["_hc"].median(),
+        "n_sessions_named_exceeds": g["named_exceeds_head_count"].sum(),
+    }).reset_index()
+    out["total_unnamed"] = np.maximum(out["total_head_count"] - out["total_named"], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["pct_named"] = 100 * out["total_named"] / out["total_head_count"]
+    out = apply_disclosure(out, counts=["n_sessions", "total_head_count", "total_named", "total_unnamed",
+                                        "n_sessions_named_exceeds"],
+                           partitions=[Partition(("total_named", "total_unnamed"), total="total_head_count")],
+                           derived={"pct_named": ["total_named", "total_head_count"],
+                                    "head_count_mean": ["n_sessions"], "head_count_median": ["n_sessions"]},
+                           rules=rules)
+    return _rules_col(out, rules)

@@ -1,0 +1,612 @@
+"""Episodes: one participant x instrument, with a chosen baseline and endpoint and the dose between them.
+
+Peer support has no fixed course and questionnaires arrive irregularly, so
+the choice of which two scores to compare is a rule, stated once in
+:class:`~evalkit.rules.PairingRules` and reported with every result.
+
+The *anchor* of a participant is her first attended contact (from the
+contacts table); for a programme that keeps no contact rows (only
+``participants.sessions_attended``) it is ``participants.first_contact_date``,
+and the dose is ``sessions_attended`` (no hours, no weeks engaged). Every
+episode says which it used (``anchor_source``, ``dose_source``).
+
+All work is vectorised (sorting, ``drop_duplicates``, merges and
+``numpy.searchsorted`` over participant-by-day keys); there are no per-row
+Python loops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.data_source import coerce_tables
+from evalkit.instruments import Instrument, builtin_instruments
+from evalkit.rules import PairingRules
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "EPISODE_COLUMNS",
+    "ETHNICITY_GROUPS",
+    "EpisodeData",
+    "UNPAIRED_REASONS",
+    "build_episodes",
+    "derive_context",
+    "prepare_episodes",
+]
+
+UNPAIRED_REASONS: dict[str, str] = {
+    "no_attended_contact": "never attended (no first attended contact to anchor the baseline window)",
+    "no_baseline_in_window": "no valid score in the baseline window around the first attended contact",
+    "no_score_after_baseline": "no valid score after the baseline",
+    "too_soon": "the only later scores are too soon after the baseline",
+    "no_score_in_followup_window": "no valid score in the follow-up window",
+    "dose_not_recorded": "attended sessions not recorded (programme without contact rows)",
+    "below_minimum_dose": "fewer attended contacts between baseline and endpoint than the minimum dose",
+}
+"""Codes of ``unpaired_reason``, in the order they are checked, with plain-English meanings."""
+
+ETHNICITY_GROUPS: dict[str, str] = {
+    "asian": "Asian, Asian British or Asian Welsh",
+    "black": "Black, Black British, Black Welsh, Caribbean or African",
+    "mixed": "Mixed or Multiple ethnic groups",
+    "white": "White",
+    "other": "Other ethnic group",
+    "not_stated": "Not stated",
+}
+"""The five ONS 2021 high-level ethnic groups (plus 'not stated'), keyed by the prefix of the detailed codes."""
+
+CONTEXT_FIELDS: tuple[str, ...] = (
+    "perinatal_stage", "first_time_mother", "has_partner", "age_band", "referral_source", "referrer_trusted",
+    "ethnicity", "ethnicity_group", "main_language", "english_main_language", "interpreter",
+    "deprivation_decile", "deprivation_quintile", "prior_mh_support", "professional_support",
+    "professional_help_wanted", "format_offered", "format_preferred", "peer_matched",
+    "programme_format", "programme_mode", "delivered_by", "facilitation",
+)
+"""Context fields carried on episodes and available for 'for whom' breakdowns."""
+
+EPISODE_COLUMNS: tuple[str, ...] = (
+    "programme_id", "participant_id", "instrument", "role", "higher_is_better",
+    "anchor_date", "anchor_source", "n_valid_scores", "first_score_date", "last_score_date",
+    "baseline_date", "baseline_score", "endpoint_date", "endpoint_score", "days_between",
+    "paired", "unpaired_reason",
+    "dose", "dose_source", "attended_contacts", "attended_one_to_one", "attended_group", "contact_hours",
+    "weeks_engaged", "attended_total", "took_up", "ending", "end_date", "referral_date",
+    "perinatal_week_baseline", "perinatal_stage_baseline", "weeks_pregnant_baseline", "weeks_postpartum_baseline",
+    "perinatal_week_endpoint", "perinatal_stage_endpoint", "weeks_pregnant_endpoint", "weeks_postpartum_endpoint",
+    *CONTEXT_FIELDS,
+    "rules",
+)
+"""Columns of :func:`build_episodes`, in order."""
+
+_DAY0 = np.datetime64("1970-01-01", "D")
+_OFFSET = 200_000  # days added so every day number is positive
+_SPAN = 1_000_000  # room per participant in the combined participant-by-day key
+_GESTATION_AT_BIRTH = 40.0
+
+
+def _days(s: pd.Series) -> np.ndarray:
+    """Dates as integer day numbers (+offset); NaT -> -1."""
+    v = s.to_numpy(dtype="datetime64[ns]")
+    nat = np.isnat(v)
+    d = (v.astype("datetime64[D]") - _DAY0).astype(np.int64) + _OFFSET
+    d[nat] = -1
+    return d
+
+
+def _from_days(d: np.ndarray) -> np.ndarray:
+    out = (np.asarray(d, dtype=np.int64) - _OFFSET).astype("timedelta64[D]") + _DAY0
+    out = out.astype("datetime64[ns]")
+    out[np.asarray(d) < 0] = np.datetime64("NaT")
+    return out
+
+
+def derive_context(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add derived context fields: ``ethnicity_group``, ``deprivation_quintile``, ``english_main_language``.
+
+    * ``ethnicity_group``: the ONS 2021 high-level group (:data:`ETHNICITY_GROUPS`)
+      from the detailed code's prefix (``asian_indian`` -> ``asian``; ``not_stated`` stays).
+    * ``deprivation_quintile``: ``ceil(decile / 2)`` (1 = most deprived fifth).
+    * ``english_main_language``: ``main_language == "en"``.
+
+    Returns a copy; columns missing from ``frame`` give missing values.
+    """
+    out = frame.copy()
+    if "ethnicity" in out.columns:
+        eth = out["ethnicity"].astype("string")
+        grp = eth.str.split("_", n=1).str[0]
+        grp = grp.where(eth != "not_stated", "not_stated")
+        out["ethnicity_group"] = grp.where(grp.isin(list(ETHNICITY_GROUPS))).astype("string")
+    else:
+        out["ethnicity_group"] = pd.array([pd.NA] * len(out), dtype="string")
+    if "deprivation_decile" in out.columns:
+        dec = pd.to_numeric(out["deprivation_decile"], errors="coerce").astype("Float64")
+        out["deprivation_quintile"] = np.ceil(dec / 2).astype("Int64")
+    else:
+        out["deprivation_quintile"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    if "main_language" in out.columns:
+        out["english_main_language"] = (out["main_language"].astype("string") == "en").astype("boolean")
+    else:
+        out["english_main_language"] = pd.array([pd.NA] * len(out), dtype="boolean")
+    return out
+
+
+@dataclass(frozen=True)
+class EpisodeData:
+    """Everything episode building produced, for the analyses that need more than the episodes.
+
+    Attributes
+    ----------
+    episodes
+        The frame of :func:`build_episodes`.
+    scores
+        Every valid score of a change measure (one row per participant x
+        instrument x date; same-day duplicates averaged): ``participant_id``,
+        ``programme_id``, ``instrument``, ``date``, ``score``, and, relative to
+        its episode, ``weeks_since_baseline``, ``cum_attended`` (attended
+        contacts from the anchor up to and including that date; the
+        ``sessions_attended`` total for programmes without contact rows) and
+        ``group_session_id`` (the group session she attended that day, if any).
+    scored_measures
+        The scored measures table (output of :func:`evalkit.scoring.score`).
+    participants
+        The participants table with derived context and anchors.
+    attended
+        Attended contacts: ``participant_id``, ``date``, ``is_group``,
+        ``minutes``, ``group_session_id``.
+    rules
+        The rules used.
+    """
+
+    episodes: pd.DataFrame
+    scores: pd.DataFrame
+    scored_measures: pd.DataFrame
+    participants: pd.DataFrame
+    attended: pd.DataFrame
+    rules: PairingRules
+
+
+def _registry(instruments: Mapping[str, Instrument] | None) -> Mapping[str, Instrument]:
+    return builtin_instruments() if instruments is None else instruments
+
+
+def _scored(measures: pd.DataFrame, registry: Mapping[str, Instrument]) -> pd.DataFrame:
+    if {"score", "score_status"} <= set(measures.columns):
+        return measures
+    from evalkit.scoring import score
+
+    return score(measures, instruments=registry)
+
+
+def _empty(n: int, dtype: str) -> pd.Series:
+    """A column of n missing values of the given dtype."""
+    if dtype == "datetime64[ns]":
+        return pd.Series(np.full(n, np.datetime64("NaT", "ns")))
+    if dtype == "float64":
+        return pd.Series(np.full(n, np.nan))
+    return pd.Series(pd.array([pd.NA] * n, dtype=dtype))
+
+
+def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    if "participants" not in tables:
+        raise ValueError("tables must include 'participants' (and 'measures'); got " + ", ".join(sorted(tables)))
+    p = tables["participants"].copy()
+    for col, dtype in (("first_contact_date", "datetime64[ns]"), ("referral_date", "datetime64[ns]"),
+                       ("end_date", "datetime64[ns]"), ("sessions_attended", "Int64"),
+                       ("weeks_pregnant", "Int64"), ("baby_age_weeks", "float64"),
+                       ("took_up", "boolean"), ("ending", "string"), ("perinatal_stage", "string")):
+        if col not in p.columns:
+            p[col] = _empty(len(p), dtype).array
+    progs = tables.get("programmes")
+    if progs is not None and len(progs):
+        pr = progs[["programme_id", *[c for c in ("format", "mode", "delivered_by", "facilitation")
+                                       if c in progs.columns]]].drop_duplicates("programme_id")
+        pr = pr.rename(columns={"format": "programme_format", "mode": "programme_mode"})
+        p = p.merge(pr, on="programme_id", how="left")
+    for c in ("programme_format", "programme_mode", "delivered_by", "facilitation"):
+        if c not in p.columns:
+            p[c] = _empty(len(p), "string").array
+    p = derive_context(p)
+    for c in CONTEXT_FIELDS:
+        if c not in p.columns:
+            p[c] = pd.array([pd.NA] * len(p), dtype="string")
+    return p.drop_duplicates("participant_id").reset_index(drop=True)
+
+
+def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pd.Index) -> tuple[pd.DataFrame, set[str]]:
+    c = tables.get("contacts")
+    if c is None or len(c) == 0:
+        return (pd.DataFrame({"participant_id": pd.array([], dtype="string"), "date": pd.Series([], dtype="datetime64[ns]"),
+                              "is_group": pd.Series([], dtype=bool), "minutes": pd.Series([], dtype=float),
+                              "group_session_id": pd.array([], dtype="string")}), set())
+    with_rows = set(c["programme_id"].dropna().astype(str).unique()) if "programme_id" in c.columns else set()
+    status = c["status"].astype("string") if "status" in c.columns else pd.Series("attended", index=c.index)
+    a = c[(status == "attended").fillna(False).to_numpy(dtype=bool)]
+    kind = a["kind"].astype("string") if "kind" in a.columns else pd.Series(pd.NA, index=a.index, dtype="string")
+    gsid = a["group_session_id"].astype("string") if "group_session_id" in a.columns \
+        else pd.Series(pd.NA, index=a.index, dtype="string")
+    minutes = pd.to_numeric(a["duration_minutes"], errors="coerce") if "duration_minutes" in a.columns \
+        else pd.Series(np.nan, index=a.index)
+    out = pd.DataFrame({
+        "participant_id": a["participant_id"].astype("string").to_numpy(),
+        "date": a["contact_date"].to_numpy(dtype="datetime64[ns]"),
+        "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool),
+        "minutes": minutes.to_numpy(dtype=float),
+        "group_session_id": gsid.to_numpy(),
+    })
+    out = out[out["participant_id"].isin(pids) & out["date"].notna()].reset_index(drop=True)
+    return out, with_rows
+
+
+class _DayIndex:
+    """Sorted participant-by-day keys of attended contacts, for vectorised range counts and sums."""
+
+    def __init__(self, pcode: np.ndarray, day: np.ndarray, is_group: np.ndarray, minutes: np.ndarray) -> None:
+        key = pcode.astype(np.int64) * _SPAN + day
+        order = np.argsort(key, kind="stable")
+        self.key = key[order]
+        self.day = day[order]
+        zero = np.zeros(1)
+        self.cum_n = np.arange(len(key) + 1, dtype=float)
+        self.cum_group = np.concatenate([zero, np.cumsum(is_group[order].astype(float))])
+        m = minutes[order]
+        self.cum_min = np.concatenate([zero, np.cumsum(np.nan_to_num(m))])
+        self.cum_min_known = np.concatenate([zero, np.cumsum(~np.isnan(m))])
+
+    def bounds(self, pcode: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = np.where(start < 0, 0, start)
+        e = np.where(end < 0, _SPAN - 1, end)
+        base = pcode.astype(np.int64) * _SPAN
+        lo = np.searchsorted(self.key, base + s, side="left")
+        hi = np.searchsorted(self.key, base + e, side="right")
+        return lo, np.maximum(hi, lo)
+
+
+def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarray,
+               referral_days: np.ndarray, at_days: np.ndarray) -> dict[str, object]:
+    """Perinatal time axis at a date: weeks relative to (estimated) birth; negative = pregnant."""
+    stage = p_stage.astype("string").to_numpy(dtype=object, na_value=None)
+    with np.errstate(invalid="ignore"):
+        w = np.where((referral_days >= 0) & (at_days >= 0), (at_days - referral_days) / 7.0, np.nan)
+        at_ref = np.where(stage == "antenatal", weeks_preg - _GESTATION_AT_BIRTH,
+                          np.where(stage == "postnatal", baby_weeks, np.nan))
+        week = at_ref + w
+        st = np.where(np.isnan(week), None, np.where(week < 0, "antenatal", "postnatal"))
+        preg = np.where(week < 0, week + _GESTATION_AT_BIRTH, np.nan)
+        post = np.where(week >= 0, week, np.nan)
+    return {"week": np.round(week, 2), "stage": pd.array(st, dtype="string"),
+            "pregnant": np.round(preg, 2), "postpartum": np.round(post, 2)}
+
+
+def _rules_column(text: str, n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[text])
+
+
+def prepare_episodes(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> EpisodeData:
+    """Build episodes and keep the intermediate frames other analyses reuse.
+
+    Parameters and rules are those of :func:`build_episodes`; the result also
+    holds the valid score series (for the mixed model), the scored measures
+    (for the safety list and sample reliability), the participants with
+    derived context and the attended contacts. See :class:`EpisodeData`.
+    """
+    rules = PairingRules() if rules is None else rules
+    if not isinstance(rules, PairingRules):
+        raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
+    registry = _registry(instruments)
+    tables = coerce_tables(tables)
+    if "measures" not in tables:
+        raise ValueError("tables must include 'measures' (and 'participants'); got " + ", ".join(sorted(tables)))
+    parts = _participant_frame(tables)
+    pid_index = pd.Index(parts["participant_id"].astype("string"))
+    n_part = len(parts)
+    pcode_of = pd.Series(np.arange(n_part), index=pid_index)
+
+    # ---- attended contacts and anchors ---------------------------------
+    attended, progs_with_rows = _attended_contacts(tables, pid_index)
+    a_pcode = pcode_of.reindex(attended["participant_id"].to_numpy()).to_numpy(dtype=np.int64) \
+        if len(attended) else np.zeros(0, dtype=np.int64)
+    a_day = _days(attended["date"]) if len(attended) else np.zeros(0, dtype=np.int64)
+    dix = _DayIndex(a_pcode, a_day, attended["is_group"].to_numpy(dtype=bool),
+                    attended["minutes"].to_numpy(dtype=float))
+    first_att = np.full(n_part, -1, dtype=np.int64)
+    if len(a_day):
+        fa = pd.Series(a_day).groupby(a_pcode).min()
+        first_att[fa.index.to_numpy()] = fa.to_numpy()
+    uses_contacts = parts["programme_id"].astype("string").isin(list(progs_with_rows)).to_numpy(dtype=bool)
+    fcd = _days(parts["first_contact_date"])
+    anchor = np.where(first_att >= 0, first_att, fcd)
+    anchor_source = np.where(first_att >= 0, "first_attended_contact",
+                             np.where(fcd >= 0, "first_contact_date", None))
+    parts["anchor_date"] = _from_days(anchor)
+    parts["anchor_source"] = pd.array(anchor_source, dtype="string")
+    parts["dose_source"] = pd.array(np.where(uses_contacts, "contacts", "sessions_attended"), dtype="string")
+    total_att = np.zeros(n_part)
+    if len(a_pcode):
+        total_att = np.bincount(a_pcode, minlength=n_part).astype(float)
+    sess = parts["sessions_attended"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    parts["attended_total"] = np.where(uses_contacts, total_att, sess)
+
+    # ---- valid scores ----------------------------------------------------
+    scored = _scored(tables["measures"], registry)
+    change_codes = [c for c, inst in registry.items() if inst.is_change_measure]
+    m = scored
+    code = m["instrument"].astype("string").str.strip().str.lower()
+    status = m["score_status"].astype("string")
+    keep = (status.isin(list(rules.valid_statuses)).fillna(False) & code.isin(change_codes).fillna(False)
+            & m["score"].notna() & m["completed_on"].notna()
+            & m["participant_id"].astype("string").isin(pid_index).fillna(False))
+    v = pd.DataFrame({
+        "participant_id": m.loc[keep, "participant_id"].astype("string").to_numpy(),
+        "instrument": code[keep].to_numpy(),
+        "day": _days(m.loc[keep, "completed_on"]),
+        "score": m.loc[keep, "score"].to_numpy(dtype=float),
+    })
+    v = v.groupby(["participant_id", "instrument", "day"], sort=True, as_index=False)["score"].mean()
+    v["pcode"] = pcode_of.reindex(v["participant_id"].to_numpy()).to_numpy(dtype=np.int64)
+    v["anchor"] = anchor[v["pcode"].to_numpy()]
+
+    # ---- episodes: one per participant x instrument with a valid score ----
+    grp = v.groupby(["pcode", "instrument"], sort=True)
+    ep = grp.agg(n_valid_scores=("day", "size"), first_day=("day", "min"), last_day=("day", "max")).reset_index()
+    ep["anchor"] = anchor[ep["pcode"].to_numpy()]
+
+    # baseline: first valid score in the window around the anchor
+    has_anchor = v["anchor"] >= 0
+    in_win = has_anchor & (v["day"] >= v["anchor"] - rules.baseline_days_before) \
+        & (v["day"] <= v["anchor"] + rules.baseline_days_after)
+    base = v[in_win].drop_duplicates(["pcode", "instrument"], keep="first")[["pcode", "instrument", "day", "score"]]
+    base = base.rename(columns={"day": "baseline_day", "score": "baseline_score"})
+    ep = ep.merge(base, on=["pcode", "instrument"], how="left")
+    ep["baseline_day"] = ep["baseline_day"].fillna(-1).astype(np.int64)
+
+    # endpoint
+    vb = v.merge(ep[["pcode", "instrument", "baseline_day"]], on=["pcode", "instrument"], how="left")
+    after = (vb["baseline_day"] >= 0) & (vb["day"] > vb["baseline_day"])
+    gap = vb["day"] - vb["baseline_day"]
+    n_after = after.groupby([vb["pcode"], vb["instrument"]]).sum().rename("n_after")
+    late = after & (gap >= rules.min_days_between)
+    n_late = late.groupby([vb["pcode"], vb["instrument"]]).sum().rename("n_late")
+    if rules.endpoint_rule == "last":
+        cand = vb[late]
+        endp = cand.drop_duplicates(["pcode", "instrument"], keep="last")
+    else:
+        target = rules.followup_weeks * 7.0
+        tol = rules.followup_tolerance_weeks * 7.0
+        since_anchor = vb["day"] - vb["anchor"]
+        inwin = late & ((since_anchor - target).abs() <= tol)
+        cand = vb[inwin].assign(_dist=(since_anchor[inwin] - target).abs(), _neg=-vb.loc[inwin, "day"])
+        endp = cand.sort_values(["pcode", "instrument", "_dist", "_neg"]).drop_duplicates(["pcode", "instrument"])
+    endp = endp[["pcode", "instrument", "day", "score"]].rename(columns={"day": "endpoint_day",
+                                                                          "score": "endpoint_score"})
+    ep = ep.merge(endp, on=["pcode", "instrument"], how="left")
+    ep = ep.merge(n_after.reset_index(), on=["pcode", "instrument"], how="left")
+    ep = ep.merge(n_late.reset_index(), on=["pcode", "instrument"], how="left")
+    ep["endpoint_day"] = ep["endpoint_day"].fillna(-1).astype(np.int64)
+
+    pc = ep["pcode"].to_numpy()
+    bday = ep["baseline_day"].to_numpy()
+    eday = ep["endpoint_day"].to_numpy()
+    uses = uses_contacts[pc]
+
+    # ---- dose between baseline and endpoint (inclusive) ---------------------
+    start = np.where(bday >= 0, bday, ep["anchor"].to_numpy())
+    end = np.where(eday >= 0, eday, -1)
+    lo, hi = dix.bounds(pc, start, end)
+    n_att = dix.cum_n[hi] - dix.cum_n[lo]
+    n_grp = dix.cum_group[hi] - dix.cum_group[lo]
+    minutes = dix.cum_min[hi] - dix.cum_min[lo]
+    known = dix.cum_min_known[hi] - dix.cum_min_known[lo]
+    first_in = np.where(hi > lo, dix.day[np.minimum(lo, max(len(dix.day) - 1, 0))] if len(dix.day) else 0, -1)
+    last_in = np.where(hi > lo, dix.day[np.maximum(hi - 1, 0)] if len(dix.day) else 0, -1)
+    weeks_eng = np.where(hi > lo, (last_in - first_in) / 7.0, 0.0)
+    dose = np.where(uses, n_att, sess[pc])
+
+    # ---- pairing decision ------------------------------------------------------
+    reason = np.full(len(ep), None, dtype=object)
+    n_after_a = ep["n_after"].fillna(0).to_numpy()
+    n_late_a = ep["n_late"].fillna(0).to_numpy()
+    conds = [
+        ep["anchor"].to_numpy() < 0,
+        bday < 0,
+        n_after_a == 0,
+        n_late_a == 0,
+        eday < 0,
+        np.isnan(dose) & (rules.min_dose > 0),
+        dose < rules.min_dose,
+    ]
+    codes = ["no_attended_contact", "no_baseline_in_window", "no_score_after_baseline", "too_soon",
+             "no_score_in_followup_window", "dose_not_recorded", "below_minimum_dose"]
+    for cond, c in zip(conds, codes, strict=True):
+        reason = np.where((reason == None) & cond, c, reason)  # noqa: E711 - elementwise on object array
+    paired = reason == None  # noqa: E711
+    # the endpoint is kept when paired, or when the minimum dose is the only rule not met
+    e_keep = paired | (reason == "below_minimum_dose")
+    eday_out = np.where(e_keep, eday, -1)
+
+    # ---- assemble --------------------------------------------------------------
+    pf = parts.iloc[pc].reset_index(drop=True)
+    inst_role = {c: registry[c].role for c in registry}
+    inst_hib = {c: registry[c].higher_is_better for c in registry}
+    ref_days = _days(pf["referral_date"])
+    wp = pf["weeks_pregnant"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    bw = pd.to_numeric(pf["baby_age_weeks"], errors="coerce").to_numpy(dtype=float)
+    per_b = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, bday)
+    per_e = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, eday_out)
+    with np.errstate(invalid="ignore"):
+        hours = np.where(uses & (known > 0), minutes / 60.0, np.nan)
+    out = pd.DataFrame({
+        "programme_id": pf["programme_id"].astype("string").array,
+        "participant_id": pf["participant_id"].astype("string").array,
+        "instrument": pd.array(ep["instrument"].to_numpy(), dtype="string"),
+        "role": pd.array(ep["instrument"].map(inst_role).to_numpy(), dtype="string"),
+        "higher_is_better": pd.array(ep["instrument"].map(inst_hib).to_numpy(), dtype="boolean"),
+        "anchor_date": _from_days(ep["anchor"].to_numpy()),
+        "anchor_source": pd.array(np.asarray(anchor_source, dtype=object)[pc], dtype="string"),
+        "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64),
+        "first_score_date": _from_days(ep["first_day"].to_numpy()),
+        "last_score_date": _from_days(ep["last_day"].to_numpy()),
+        "baseline_date": _from_days(bday),
+        "baseline_score": ep["baseline_score"].to_numpy(dtype=float),
+        "endpoint_date": _from_days(eday_out),
+        "endpoint_score": np.where(e_keep, ep["endpoint_score"].to_numpy(dtype=float), np.nan),
+        "days_between": pd.array(np.where(e_keep, eday - bday, -1), dtype="Int64"),
+        "paired": paired.astype(bool),
+        "unpaired_reason": pd.array(reason, dtype="string"),
+        "dose": dose,
+        "dose_source": pd.array(np.where(uses, "contacts", "sessions_attended"), dtype="string"),
+        "attended_contacts": np.where(uses, n_att, np.nan),
+        "attended_one_to_one": np.where(uses, n_att - n_grp, np.nan),
+        "attended_group": np.where(uses, n_grp, np.nan),
+        "contact_hours": hours,
+        "weeks_engaged": np.where(uses, weeks_eng, np.nan),
+        "attended_total": pf["attended_total"].to_numpy(dtype=float),
+        "took_up": pf["took_up"].astype("boolean").array,
+        "ending": pf["ending"].astype("string").array,
+        "end_date": pf["end_date"].to_numpy(dtype="datetime64[ns]"),
+        "referral_date": pf["referral_date"].to_numpy(dtype="datetime64[ns]"),
+        "perinatal_week_baseline": per_b["week"],
+        "perinatal_stage_baseline": per_b["stage"],
+        "weeks_pregnant_baseline": per_b["pregnant"],
+        "weeks_postpartum_baseline": per_b["postpartum"],
+        "perinatal_week_endpoint": per_e["week"],
+        "perinatal_stage_endpoint": per_e["stage"],
+        "weeks_pregnant_endpoint": per_e["pregnant"],
+        "weeks_postpartum_endpoint": per_e["postpartum"],
+    })
+    out["days_between"] = out["days_between"].mask(out["days_between"] < 0)
+    for c in CONTEXT_FIELDS:
+        out[c] = pf[c].array
+    text = rules.describe()
+    out["rules"] = _rules_column(text, len(out))
+    order = np.lexsort((out["instrument"].to_numpy(dtype=object, na_value=""),
+                        out["participant_id"].to_numpy(dtype=object, na_value=""),
+                        out["programme_id"].to_numpy(dtype=object, na_value="")))
+    out = out.iloc[order].reset_index(drop=True)
+    out.attrs["rules"] = text
+    out.attrs["pairing_rules"] = rules.to_dict()
+
+    # ---- score series for longitudinal models -----------------------------------
+    s_pc = v["pcode"].to_numpy()
+    sb = vb["baseline_day"].to_numpy()
+    s_uses = uses_contacts[s_pc]
+    lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
+    cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])
+    scores = pd.DataFrame({
+        "participant_id": v["participant_id"].to_numpy(),
+        "programme_id": parts["programme_id"].astype("string").to_numpy()[s_pc],
+        "instrument": v["instrument"].to_numpy(),
+        "date": _from_days(v["day"].to_numpy()),
+        "score": v["score"].to_numpy(dtype=float),
+        "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
+        "cum_attended": np.where(anchor[s_pc] >= 0, cum, np.nan),
+    })
+    if len(attended):
+        g = attended[attended["is_group"] & attended["group_session_id"].notna()]
+        g = g.drop_duplicates(["participant_id", "date"])[["participant_id", "date", "group_session_id"]]
+        scores = scores.merge(g, on=["participant_id", "date"], how="left")
+    else:
+        scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
+    for col in ("participant_id", "programme_id", "instrument"):
+        scores[col] = scores[col].astype("string")
+    return EpisodeData(episodes=out, scores=scores, scored_measures=scored, participants=parts,
+                       attended=attended, rules=rules)
+
+
+def build_episodes(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Choose a baseline and an endpoint for every participant x change measure, and attach the dose.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables keyed by name: ``participants`` and ``measures`` are
+        required; ``contacts`` and ``programmes`` are used when present.
+        Measures may be raw (they are scored with :func:`evalkit.scoring.score`)
+        or already scored. Text columns read from a CSV are typed first.
+    rules
+        The :class:`~evalkit.rules.PairingRules` (default ``PairingRules()``).
+    instruments
+        Instrument registry (default: the built-in instruments).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant x instrument (change measures only:
+        :attr:`Instrument.is_change_measure`) with at least one valid score,
+        sorted by programme, participant and instrument, with columns
+        :data:`EPISODE_COLUMNS`:
+
+        * identity: ``programme_id``, ``participant_id``, ``instrument``,
+          ``role``, ``higher_is_better``;
+        * anchor: ``anchor_date`` (first attended contact, or
+          ``first_contact_date`` for programmes without contact rows),
+          ``anchor_source``;
+        * scores: ``n_valid_scores``, ``first_score_date``, ``last_score_date``,
+          ``baseline_date``, ``baseline_score`` (set whenever a baseline was
+          found, paired or not), ``endpoint_date``, ``endpoint_score`` and
+          ``days_between`` (set when paired, and when the minimum dose is the
+          only rule not met, so that dose thresholds can be varied);
+        * ``paired`` (bool) and ``unpaired_reason`` (a code of
+          :data:`UNPAIRED_REASONS`, missing when paired);
+        * dose between baseline and endpoint, both days included (from the
+          baseline, or the anchor, to the last date of the data when not
+          paired): ``dose`` (what the minimum-dose rule uses),
+          ``dose_source`` (``contacts`` or ``sessions_attended``),
+          ``attended_contacts``, ``attended_one_to_one``, ``attended_group``,
+          ``contact_hours`` (sum of ``duration_minutes`` / 60 where recorded),
+          ``weeks_engaged`` (first to last attended contact in that span, in
+          weeks; 0 for a single contact) -- these five are missing for
+          ``sessions_attended`` programmes; ``attended_total`` (whole referral);
+        * path: ``took_up``, ``ending``, ``end_date``, ``referral_date``;
+        * perinatal time axis at baseline and endpoint: ``perinatal_week_*``
+          (weeks relative to birth; negative = weeks before an estimated
+          birth at 40 weeks' gestation), ``perinatal_stage_*``,
+          ``weeks_pregnant_*``, ``weeks_postpartum_*`` -- projected from
+          ``perinatal_stage`` and ``weeks_pregnant`` / ``baby_age_weeks`` at
+          referral by the weeks elapsed since ``referral_date``;
+        * context: :data:`CONTEXT_FIELDS`;
+        * ``rules``: the text of ``rules.describe()`` (also in ``attrs["rules"]``).
+
+    Notes
+    -----
+    * Baseline: the first valid score dated within ``[anchor -
+      baseline_days_before, anchor + baseline_days_after]``.
+    * Endpoint ``"last"``: the last valid score dated after the baseline;
+      ``"window"``: the score closest to ``followup_weeks`` after the anchor
+      (the start of support) within the tolerance (ties to the later). Either
+      way it must be at least ``min_days_between`` days after the baseline.
+    * Same-day valid scores of one instrument are averaged (the data contract
+      makes them unique, so this only matters for unvalidated input).
+    * Unpaired reasons are checked in the order of :data:`UNPAIRED_REASONS`
+      and the first that applies is reported.
+    * The result does not depend on the row order of the input tables.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> parts = pd.DataFrame({"participant_id": ["A"], "programme_id": ["P"],
+    ...                       "referral_date": pd.to_datetime(["2025-01-01"])})
+    >>> contacts = pd.DataFrame({"programme_id": "P", "participant_id": "A", "kind": "telephone",
+    ...     "status": "attended", "duration_minutes": 60.0,
+    ...     "contact_date": pd.to_datetime(["2025-01-10", "2025-01-17", "2025-01-24"])})
+    >>> measures = pd.DataFrame({"programme_id": "P", "participant_id": "A", "instrument": "epds",
+    ...     "completed_on": pd.to_datetime(["2025-01-10", "2025-02-07"]), "total": [15.0, 9.0]})
+    >>> ep = build_episodes({"participants": parts, "contacts": contacts, "measures": measures})
+    >>> ep[["baseline_score", "endpoint_score", "paired", "dose", "contact_hours"]]
+       baseline_score  endpoint_score  paired  dose  contact_hours
+    0            15.0             9.0    True   3.0            3.0
+    """
+    return prepare_episodes(tables, rules=rules, instruments=instruments).episodes

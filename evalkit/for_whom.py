@@ -1,0 +1,273 @@
+"""For whom: every outcome and funnel metric broken down by a context field, with CIs and disclosure control.
+
+Breakdown fields are the context carried on episodes and participants
+(:data:`evalkit.episodes.CONTEXT_FIELDS`): perinatal stage, first-time
+mother, referral source, ethnicity (detailed ONS 2021 codes, and
+``ethnicity_group``: the five ONS high-level groups plus not stated),
+deprivation decile and ``deprivation_quintile``, main language and
+``english_main_language``, programme format and mode, and so on.
+
+Each breakdown is computed *within* programmes by default (``within=
+("programme_id",)``); pass ``within=()`` to pool programmes. Disclosure
+control protects every count within its row *and* across the levels of the
+field (the levels add up to the programme's published total), so a small
+group cannot be recovered by subtracting the other levels from the total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import pandas as pd
+
+from evalkit.change import episode_change
+from evalkit.episodes import CONTEXT_FIELDS, EpisodeData, prepare_episodes
+from evalkit.instruments import Instrument, builtin_instruments
+from evalkit.outcomes import OutcomeResult, change_statistics, disclose_statistics
+from evalkit.rules import PairingRules
+
+__all__ = ["BREAKDOWN_FIELDS", "for_whom", "funnel_by", "outcomes_by", "recovery_by", "take_up_by",
+           "talking_therapies_by", "endings_by"]
+
+BREAKDOWN_FIELDS: tuple[str, ...] = CONTEXT_FIELDS
+"""Fields available for breakdowns."""
+
+What = Literal["outcomes", "funnel", "take_up", "recovery", "talking_therapies", "endings"]
+
+
+def _fields(by: str | Sequence[str]) -> list[str]:
+    fields = [by] if isinstance(by, str) else list(by)
+    unknown = [f for f in fields if f not in BREAKDOWN_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown breakdown field(s) {unknown}; choose from: {', '.join(BREAKDOWN_FIELDS)}")
+    if not fields:
+        raise ValueError("by must name at least one field")
+    return fields
+
+
+def _prepared(data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult, rules: PairingRules,
+              instruments: Mapping[str, Instrument] | None) -> tuple[EpisodeData, pd.DataFrame]:
+    registry = builtin_instruments() if instruments is None else instruments
+    if isinstance(data, OutcomeResult):
+        return data.data, data.changes
+    ed = data if isinstance(data, EpisodeData) else prepare_episodes(data, rules=rules, instruments=registry)
+    changes = episode_change(ed.episodes, rules=rules, instruments=registry, scored_measures=ed.scored_measures)
+    return ed, changes
+
+
+def _finish(out: pd.DataFrame, fields: list[str], rules: PairingRules) -> pd.DataFrame:
+    out = out.copy()
+    out.insert(0, "breakdown", "+".join(fields))
+    out.attrs["rules"] = rules.describe()
+    out.attrs["breakdown"] = fields
+    return out
+
+
+def outcomes_by(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Outcome statistics per programme x instrument x level of a context field.
+
+    Parameters
+    ----------
+    data
+        Canonical tables, an :class:`~evalkit.episodes.EpisodeData` or an
+        :class:`~evalkit.outcomes.OutcomeResult`.
+    by
+        A field (or fields) of :data:`BREAKDOWN_FIELDS`.
+    within
+        Grouping kept above the breakdown (default per programme; ``()``
+        pools programmes).
+    rules, instruments
+        As everywhere.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``breakdown``, the ``within`` columns, ``instrument``, the field
+        column(s) and the statistics of :func:`evalkit.outcomes.change_statistics`
+        (completeness, mean change with CI, effect sizes, reliable
+        improvement / deterioration / recovery with Wilson CIs, ...;
+        no mixed-model or imputation estimates), disclosure-controlled
+        (``suppressed``, ``rules``). Missing field values form their own
+        level (``<NA>``).
+    """
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    ed, changes = _prepared(data, rules, instruments)
+    group = [*within, "instrument", *fields]
+    st = change_statistics(changes, by=group, rules=rules, participants=ed.participants)
+    out = disclose_statistics(st, rules=rules, across_keys=[*within, "instrument"])
+    return _finish(out, fields, rules)
+
+
+def funnel_by(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """The take-up funnel (:func:`evalkit.engagement.take_up_funnel`) per level of a field."""
+    from evalkit.engagement import participant_path, take_up_funnel
+
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    ed, _ = _prepared(data, rules, instruments)
+    path = participant_path(ed, rules=rules)
+    out = take_up_funnel(path, by=[*within, *fields], rules=rules, across_keys=list(within))
+    return _finish(out, fields, rules)
+
+
+def take_up_by(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Take-up rate (:func:`evalkit.engagement.take_up_rate`) per level of a field."""
+    from evalkit.engagement import participant_path, take_up_rate
+
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    ed, _ = _prepared(data, rules, instruments)
+    path = participant_path(ed, rules=rules)
+    path = path.assign(took_up=path["took_up"])
+    out = take_up_rate(path, by=[*within, *fields], rules=rules, across_keys=list(within))
+    return _finish(out, fields, rules)
+
+
+def endings_by(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """How support ended (:func:`evalkit.engagement.endings_summary`) per level of a field."""
+    from evalkit.engagement import endings_summary, participant_path
+
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    ed, _ = _prepared(data, rules, instruments)
+    path = participant_path(ed, rules=rules)
+    out = endings_summary(path, by=[*within, *fields], rules=rules, across_keys=list(within))
+    return _finish(out, fields, rules)
+
+
+def recovery_by(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Recovery from / within (:func:`evalkit.recovery.recovery_from_within`) per level of a field."""
+    from evalkit.recovery import recovery_from_within
+
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    _, changes = _prepared(data, rules, instruments)
+    out = recovery_from_within(changes, by=[*within, *fields], rules=rules, across_keys=list(within))
+    return _finish(out, fields, rules)
+
+
+def talking_therapies_by(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """NHS Talking Therapies / IAPT-style rates per level of a field."""
+    from evalkit.disclosure import Across
+    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
+
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    _, changes = _prepared(data, rules, instruments)
+    tt = talking_therapies_outcomes(changes, rules=rules)
+    ctx = changes.drop_duplicates(["programme_id", "participant_id"])[["programme_id", "participant_id", *fields]]
+    tt = tt.merge(ctx, on=["programme_id", "participant_id"], how="left")
+    raw = talking_therapies_rates(tt, by=[*within, "measure_set", *fields], rules=rules, disclose=False)
+    from evalkit.disclosure import Partition, apply_disclosure
+
+    counts = ["n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery", "n_reliable_recovery",
+              "n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"]
+    derived = {}
+    for m, den in (("recovery", "n_caseness_start"), ("reliable_recovery", "n_caseness_start"),
+                   ("reliable_improvement", "n_finished"), ("reliable_deterioration", "n_finished"),
+                   ("no_reliable_change", "n_finished")):
+        for suffix in ("", "_ci_low", "_ci_high"):
+            derived[f"pct_{m}{suffix}"] = [f"n_{m}", den]
+    out = apply_disclosure(
+        raw.drop(columns=["rules"]), counts=counts, derived=derived, rules=rules,
+        partitions=[Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
+                    Partition(("n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"),
+                              total="n_finished"),
+                    Partition(("n_recovery",), total="n_caseness_start", remainder=True),
+                    Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True)],
+        across=[Across(c, (*within, "measure_set")) for c in counts])
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes([0] * len(out), categories=[text])
+    return _finish(out, fields, rules)
+
+
+_DISPATCH = {"outcomes": outcomes_by, "funnel": funnel_by, "take_up": take_up_by, "recovery": recovery_by,
+             "talking_therapies": talking_therapies_by, "endings": endings_by}
+
+
+def for_whom(
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    *,
+    what: What = "outcomes",
+    within: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> pd.DataFrame:
+    """Break any outcome or funnel metric down by context field(s).
+
+    Parameters
+    ----------
+    data
+        Canonical tables, an :class:`~evalkit.episodes.EpisodeData` or an
+        :class:`~evalkit.outcomes.OutcomeResult` (reusing it saves time).
+    by
+        Field(s) of :data:`BREAKDOWN_FIELDS`, e.g. ``"ethnicity_group"`` or
+        ``("perinatal_stage", "first_time_mother")``.
+    what
+        ``"outcomes"`` (:func:`outcomes_by`), ``"funnel"`` (:func:`funnel_by`),
+        ``"take_up"``, ``"recovery"``, ``"talking_therapies"`` or ``"endings"``.
+    within
+        Grouping above the breakdown (default per programme).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen metric's frame with a ``breakdown`` column,
+        disclosure-controlled.
+
+    Examples
+    --------
+    >>> from evalkit.generator import generate_programmes
+    >>> from evalkit.for_whom import for_whom
+    >>> t = for_whom(generate_programmes(400, seed=2).tables, "perinatal_stage", what="take_up")
+    >>> sorted(t["perinatal_stage"].dropna().unique().tolist())
+    ['antenatal', 'postnatal']
+    """
+    if what not in _DISPATCH:
+        raise ValueError(f"what must be one of {sorted(_DISPATCH)}; got {what!r}")
+    return _DISPATCH[what](data, by, within=within, rules=rules, instruments=instruments)

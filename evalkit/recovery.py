@@ -1,0 +1,244 @@
+"""Recovery 'from' symptoms versus recovery 'within' them: one cross-classification per participant.
+
+Peer support may help a mother feel better and cope (wellbeing, personal
+recovery) while her symptom score stays above the cut-off. Counting only
+symptom recovery misses this; counting only wellbeing hides whether
+symptoms lifted. Each participant at caseness at baseline, with a paired
+symptom measure and a paired wellbeing or recovery measure, gets exactly one
+category:
+
+* ``reliably_worse`` -- a reliable deterioration on any of her measures
+  (checked first, so a safety-relevant change is never hidden in another
+  category);
+* ``both`` -- recovered from symptoms **and** reliably better on wellbeing or
+  recovery;
+* ``recovered_from`` -- recovered from symptoms only;
+* ``recovery_within`` -- reliably better on wellbeing or recovery while the
+  symptom measure(s) remain at caseness at endpoint;
+* ``neither`` -- none of these.
+
+'Recovered from symptoms' follows NHS Talking Therapies' joint logic over
+her paired symptom measures (EPDS, PHQ-9, GAD-7, CORE-10): at caseness on any
+at baseline, at caseness on none at endpoint, and -- with
+``rules.recovery_from == "reliable"`` (default) -- a reliable improvement on
+at least one and a reliable deterioration on none (reliable recovery). With
+``"any"`` crossing below the cut-off is enough. 'Reliably better' on
+wellbeing (WEMWBS, SWEMWBS) or recovery (QPR) uses the episode's headline
+reliable-change criterion (published threshold where there is one,
+otherwise the Jacobson-Truax RCI; for QPR the RCI from its reliability 0.89
+and the sample SD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.disclosure import Across, apply_disclosure
+from evalkit.rules import PairingRules
+
+__all__ = ["RECOVERY_CATEGORIES", "recovery_classification", "recovery_from_within"]
+
+RECOVERY_CATEGORIES: tuple[str, ...] = ("both", "recovered_from", "recovery_within", "neither", "reliably_worse")
+"""The categories, in reporting order."""
+
+_SYMPTOM_ROLES = ("symptom",)
+_WITHIN_ROLES = ("wellbeing", "recovery")
+
+
+def _changes_of(outcomes: object) -> pd.DataFrame:
+    ch = getattr(outcomes, "changes", outcomes)
+    if not isinstance(ch, pd.DataFrame):
+        raise ValueError(f"outcomes must be a DataFrame of episode changes or an OutcomeResult; got {type(outcomes).__name__}")
+    need = {"participant_id", "programme_id", "role", "paired", "caseness_baseline", "caseness_endpoint",
+            "reliable_improvement", "reliable_deterioration", "cutoff"}
+    missing = need - set(ch.columns)
+    if missing:
+        raise ValueError(f"outcomes lacks column(s) {sorted(missing)}; pass the output of "
+                         "evalkit.change.episode_change or evalkit.outcomes.evaluate_outcomes")
+    return ch
+
+
+def recovery_classification(outcomes: object, *, rules: PairingRules | None = None,
+                            context: Sequence[str] = ()) -> pd.DataFrame:
+    """One recovery category per participant (see the module docstring).
+
+    Parameters
+    ----------
+    outcomes
+        Episode changes (:func:`evalkit.change.episode_change`) or an
+        :class:`~evalkit.outcomes.OutcomeResult`.
+    rules
+        ``recovery_from`` ('reliable' or 'any').
+    context
+        Episode columns to carry along (first value per participant), for
+        breakdowns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant with a paired symptom measure with a
+        cut-off and a paired wellbeing or recovery measure:
+        ``programme_id``, ``participant_id``, ``symptom_measures``,
+        ``within_measures`` (codes joined by '+'), ``caseness_baseline``,
+        ``caseness_endpoint``, ``recovered_from_symptoms``, ``within_better``,
+        ``any_reliable_deterioration``, ``in_population`` (at caseness at
+        baseline), ``category`` (missing outside the population), context
+        columns and ``rules``. Individual level.
+    """
+    rules = PairingRules() if rules is None else rules
+    ch = _changes_of(outcomes)
+    p = ch[ch["paired"].astype(bool)]
+    role = p["role"].astype("string")
+    sym = p[role.isin(_SYMPTOM_ROLES).fillna(False).to_numpy() & p["cutoff"].notna().to_numpy()]
+    wit = p[role.isin(_WITHIN_ROLES).fillna(False).to_numpy()]
+    keys = ["programme_id", "participant_id"]
+
+    def _b(s: pd.Series) -> pd.Series:
+        return s.astype("boolean").fillna(False).astype(bool)
+
+    sf = pd.DataFrame({**{k: sym[k] for k in keys}, "cb": _b(sym["caseness_baseline"]),
+                       "ce": _b(sym["caseness_endpoint"]), "ri": _b(sym["reliable_improvement"]),
+                       "rd": _b(sym["reliable_deterioration"]), "code": sym["instrument"].astype("string")})
+    sg = sf.groupby(keys, sort=True).agg(cb=("cb", "any"), ce=("ce", "any"), ri=("ri", "any"), rd=("rd", "any"),
+                                         symptom_measures=("code", lambda s: "+".join(sorted(s))))
+    wf = pd.DataFrame({**{k: wit[k] for k in keys}, "wb": _b(wit["reliable_improvement"]),
+                       "wd": _b(wit["reliable_deterioration"]), "code": wit["instrument"].astype("string")})
+    wg = wf.groupby(keys, sort=True).agg(wb=("wb", "any"), wd=("wd", "any"),
+                                         within_measures=("code", lambda s: "+".join(sorted(s))))
+    j = sg.join(wg, how="inner")
+    crossed = j["cb"] & ~j["ce"]
+    reliable = j["ri"] & ~j["rd"]
+    rec_from = crossed & reliable if rules.recovery_from == "reliable" else crossed
+    worse = j["rd"] | j["wd"]
+    cat = np.select([worse, rec_from & j["wb"], rec_from, j["wb"] & j["ce"]],
+                    ["reliably_worse", "both", "recovered_from", "recovery_within"], default="neither").astype(object)
+    in_pop = j["cb"].to_numpy(dtype=bool)
+    cat[~in_pop] = None
+    out = pd.DataFrame({
+        "programme_id": j.index.get_level_values(0).astype("string"),
+        "participant_id": j.index.get_level_values(1).astype("string"),
+        "symptom_measures": j["symptom_measures"].astype("string").to_numpy(),
+        "within_measures": j["within_measures"].astype("string").to_numpy(),
+        "caseness_baseline": j["cb"].to_numpy(), "caseness_endpoint": j["ce"].to_numpy(),
+        "recovered_from_symptoms": rec_from.to_numpy(), "within_better": j["wb"].to_numpy(),
+        "any_reliable_deterioration": worse.to_numpy(), "in_population": in_pop,
+        "category": pd.Categorical(cat, categories=list(RECOVERY_CATEGORIES)),
+    })
+    if context:
+        ctx = ch.drop_duplicates(keys)[[*keys, *context]]
+        out = out.merge(ctx, on=keys, how="left")
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
+    out.attrs["rules"] = text
+    out.attrs["individual_level"] = True
+    return out
+
+
+def recovery_from_within(
+    outcomes: object,
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    disclose: bool = True,
+    across_keys: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Counts and percentages of the recovery categories, with Wilson intervals.
+
+    Parameters
+    ----------
+    outcomes
+        Episode changes or an :class:`~evalkit.outcomes.OutcomeResult`.
+    by
+        Grouping columns (episode columns, e.g. ``("programme_id",
+        "perinatal_stage")``); ``()`` pools everyone.
+    rules
+        ``recovery_from``, ``level`` and disclosure settings.
+    disclose
+        Apply disclosure control (default True).
+    across_keys
+        For breakdowns: columns of ``by`` whose groups' rows add up to a
+        published total (each category's count across the levels adds up to
+        the programme's count), protected too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per group, one row per category of :data:`RECOVERY_CATEGORIES` plus a
+        ``total`` row (``is_total``): ``category``, ``n``, ``pct`` (of the
+        total, percent), ``pct_ci_low``, ``pct_ci_high`` (Wilson),
+        ``recovery_from_rule`` ('reliable' or 'any'), ``rules`` and
+        ``suppressed``. Category counts are protected against recovery from
+        the total by secondary suppression.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evalkit.change import episode_change
+    >>> ep = pd.DataFrame({"programme_id": "P", "participant_id": ["a", "a"], "instrument": ["epds", "wemwbs"],
+    ...     "role": ["symptom", "wellbeing"], "higher_is_better": [False, True], "paired": True,
+    ...     "unpaired_reason": pd.NA, "baseline_score": [18.0, 35.0], "endpoint_score": [16.0, 45.0],
+    ...     "baseline_date": pd.Timestamp("2025-01-01")})
+    >>> rc = recovery_from_within(episode_change(ep), disclose=False)
+    >>> rc.loc[rc["n"] > 0, ["category", "n"]]
+              category  n
+    2  recovery_within  1
+    5            total  1
+    """
+    from evalkit.stats import wilson_ci
+
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    cls = recovery_classification(outcomes, rules=rules, context=[c for c in by if c not in
+                                                                   ("programme_id", "participant_id")])
+    pop = cls[cls["in_population"]]
+    if by:
+        counts = pop.groupby([*by, "category"], sort=True, observed=False, dropna=False).size()
+        counts = counts.rename("n").reset_index()
+        if not len(pop):
+            counts = counts.iloc[0:0]
+    else:
+        counts = pop["category"].value_counts().reindex(list(RECOVERY_CATEGORIES), fill_value=0)
+        counts = counts.rename("n").rename_axis("category").reset_index()
+    counts["category"] = counts["category"].astype("string")
+    totals = counts.groupby(by, sort=True, dropna=False)["n"].sum().reset_index() if by else \
+        pd.DataFrame({"n": [int(counts["n"].sum())]})
+    totals["category"] = "total"
+    totals["is_total"] = True
+    counts["is_total"] = False
+    out = pd.concat([counts, totals], ignore_index=True)
+    order = {c: i for i, c in enumerate([*RECOVERY_CATEGORIES, "total"])}
+    out = out.assign(_o=out["category"].map(order)).sort_values([*by, "_o"]).drop(columns="_o").reset_index(drop=True)
+    tot = out.groupby(by, sort=False, dropna=False)["n"].transform("max") if by else \
+        pd.Series(out["n"].max(), index=out.index)
+    x = out["n"].to_numpy(dtype=float)
+    n = tot.to_numpy(dtype=float)
+    ok = n > 0
+    pct = np.full(len(x), np.nan)
+    lo = np.full(len(x), np.nan)
+    hi = np.full(len(x), np.nan)
+    if ok.any():
+        pct[ok] = 100 * x[ok] / n[ok]
+        a, b = wilson_ci(x[ok], n[ok], rules.level)
+        lo[ok], hi[ok] = 100 * a, 100 * b
+    out["pct"], out["pct_ci_low"], out["pct_ci_high"] = pct, lo, hi
+    out["n_total"] = n
+    out["recovery_from_rule"] = rules.recovery_from
+    if disclose:
+        across = [Across("n", tuple(by), total_rows="is_total")]
+        if across_keys is not None:
+            across.append(Across("n", (*across_keys, "category")))
+        out = apply_disclosure(out, counts=["n", "n_total"], across=across,
+                               derived={"pct": ["n", "n_total"], "pct_ci_low": ["n", "n_total"],
+                                        "pct_ci_high": ["n", "n_total"]}, rules=rules)
+        # the total column mirrors the total row; keep the row, drop the helper
+    out = out.drop(columns=["n_total"])
+    if "suppressed" in out.columns:
+        out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_total(?=;|$)", "", regex=True) \
+            .str.strip("; ").astype("string")
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
+    out.attrs["rules"] = text
+    return out

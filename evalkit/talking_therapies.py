@@ -1,0 +1,287 @@
+"""NHS Talking Therapies (formerly IAPT) outcome metrics, and the same logic 'IAPT-style' for the EPDS.
+
+One job: turn per-episode change (:func:`evalkit.change.episode_change`) into
+the NHS Talking Therapies per-person outcomes and their rates, with the
+official joint rules for PHQ-9 + GAD-7 and the official denominators
+(instruments.md section 11.1; NHS England 2025 metadata [S60], NHS Digital
+[S41], OHID glossary [S42]).
+
+Measure sets (``measure_set``):
+
+* ``phq9+gad7`` -- **NHS Talking Therapies**: a participant with any valid
+  score on both the PHQ-9 and the GAD-7. Finished (in the denominator) when
+  paired on both (the official construction needs a last score on both).
+* ``phq9`` or ``gad7`` -- **IAPT-style**, single measure: participants with
+  only one of the two.
+* ``epds`` -- **IAPT-style** with the EPDS cut-off (>= 13) and Matthey's
+  reliable-change threshold (4): perinatal services mirror the IAPT metrics
+  with the EPDS, which are not NHS Talking Therapies outcomes.
+
+Definitions (per participant in a set; caseness, reliable improvement and
+deterioration come from the episode change columns, i.e. the instrument
+files' cut-offs and published thresholds: PHQ-9 >= 10 / 6, GAD-7 >= 8 / 4):
+
+* ``caseness_start``: at caseness on the first score of **either** measure;
+* ``recovery``: ``caseness_start`` and **not** at caseness on the last score
+  of **both** measures;
+* ``reliable_improvement``: a reliable fall on **either** measure and a
+  reliable rise on **neither** (with last scores on both);
+* ``reliable_deterioration``: a reliable rise on **either** measure (the
+  official metadata do not spell out the joint rule; this is the common
+  reading, instruments.md section 11.1, status U);
+* ``no_reliable_change``: neither of the two above;
+* ``reliable_recovery``: ``recovery`` and ``reliable_improvement``.
+
+Rates: recovery and reliable recovery are divided by *finished minus not at
+caseness at the start*; reliable improvement, reliable deterioration and no
+reliable change by *all finished* (e.g. 27,884 / (57,060 - 3,200) = 51.8%).
+'Finished a course of treatment' is mirrored by being paired under the
+rules, which need at least ``min_dose`` attended contacts (default 2, as NHS
+Talking Therapies' 'at least two treatment appointments').
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.disclosure import Partition, apply_disclosure
+from evalkit.rules import PairingRules
+
+__all__ = ["MEASURE_SETS", "rate", "talking_therapies_outcomes", "talking_therapies_rates"]
+
+MEASURE_SETS: dict[str, str] = {
+    "phq9+gad7": "NHS Talking Therapies (PHQ-9 + GAD-7)",
+    "phq9": "IAPT-style (PHQ-9 only)",
+    "gad7": "IAPT-style (GAD-7 only)",
+    "epds": "IAPT-style (EPDS >= 13, reliable change 4)",
+}
+"""Measure-set codes and their labels."""
+
+_FLAGS = ("caseness_start", "caseness_end", "recovery", "reliable_improvement", "reliable_deterioration",
+          "no_reliable_change", "reliable_recovery")
+
+
+def rate(numerator: float, finished: float, not_at_caseness: float = 0.0) -> float:
+    """An NHS Talking Therapies rate: ``numerator / (finished - not_at_caseness)``.
+
+    Pass ``not_at_caseness`` for recovery and reliable recovery, leave it 0 for
+    reliable improvement, deterioration and no reliable change.
+
+    Examples
+    --------
+    The published example (NHS Digital 2020; instruments.md section 11.1):
+
+    >>> round(100 * rate(27_884, 57_060, 3_200), 1)
+    51.8
+    >>> round(100 * rate(39_417, 57_060), 1)
+    69.1
+    """
+    den = finished - not_at_caseness
+    return float("nan") if den <= 0 else numerator / den
+
+
+def _single(ep: pd.DataFrame, code: str) -> pd.DataFrame:
+    e = ep[ep["instrument"] == code]
+    paired = e["paired"].astype(bool).to_numpy()
+    cb = e["caseness_baseline"].astype("boolean")
+    ce = e["caseness_endpoint"].astype("boolean")
+    ri = e["reliable_improvement"].astype("boolean")
+    rd = e["reliable_deterioration"].astype("boolean")
+    out = pd.DataFrame({"programme_id": e["programme_id"].array, "participant_id": e["participant_id"].array,
+                        "measure_set": code, "finished": paired,
+                        "not_finished_reason": e["unpaired_reason"].astype("string").array})
+    rec = cb & ~ce
+    flags = {"caseness_start": cb, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
+             "reliable_deterioration": rd, "no_reliable_change": ~ri & ~rd, "reliable_recovery": rec & ri}
+    for k, v in flags.items():
+        arr = v.array.copy()
+        arr[~paired] = pd.NA
+        out[k] = arr
+    return out
+
+
+def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:
+    """Per-participant NHS Talking Therapies (and IAPT-style) outcomes.
+
+    Parameters
+    ----------
+    changes
+        Episodes with change columns (:func:`evalkit.change.episode_change`).
+    rules
+        Only used for the ``rules`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant x measure set (see the module docstring):
+        ``programme_id``, ``participant_id``, ``measure_set``,
+        ``measure_set_label``, ``finished`` (bool: paired on every measure of
+        the set), ``not_finished_reason``, and the nullable booleans
+        ``caseness_start``, ``caseness_end``, ``recovery``,
+        ``reliable_improvement``, ``reliable_deterioration``,
+        ``no_reliable_change``, ``reliable_recovery`` (missing when not
+        finished), plus ``rules``. Individual level: for the provider only.
+
+    Examples
+    --------
+    Two mothers with PHQ-9 and GAD-7: the first falls 7 on the PHQ-9 but rises
+    4 on the GAD-7 -- a reliable deterioration, so not a reliable
+    improvement; the second goes from caseness on the GAD-7 only (9) to below
+    it on both -- recovery, and a reliable improvement (GAD-7 falls 5).
+
+    >>> import pandas as pd
+    >>> from evalkit.change import episode_change
+    >>> ep = pd.DataFrame({
+    ...     "programme_id": "P", "participant_id": ["a", "a", "b", "b"],
+    ...     "instrument": ["phq9", "gad7", "phq9", "gad7"], "role": "symptom", "higher_is_better": False,
+    ...     "paired": True, "unpaired_reason": pd.NA,
+    ...     "baseline_score": [15.0, 5.0, 8.0, 9.0], "endpoint_score": [8.0, 9.0, 7.0, 4.0],
+    ...     "baseline_date": pd.Timestamp("2025-01-01")})
+    >>> tt = talking_therapies_outcomes(episode_change(ep))
+    >>> tt[["participant_id", "recovery", "reliable_improvement", "reliable_deterioration"]]
+      participant_id  recovery  reliable_improvement  reliable_deterioration
+    0              a     False                 False                    True
+    1              b      True                  True                   False
+    """
+    rules = PairingRules() if rules is None else rules
+    ep = changes
+    has = ep.assign(_one=1).pivot_table(index=["programme_id", "participant_id"], columns="instrument",
+                                         values="_one", aggfunc="size", fill_value=0)
+    has_phq = has["phq9"] > 0 if "phq9" in has.columns else pd.Series(False, index=has.index)
+    has_gad = has["gad7"] > 0 if "gad7" in has.columns else pd.Series(False, index=has.index)
+    frames = []
+    both_idx = has.index[(has_phq & has_gad).to_numpy()]
+    if len(both_idx):
+        key = pd.MultiIndex.from_frame(ep[["programme_id", "participant_id"]])
+        sub = ep[key.isin(both_idx)]
+        p = _single(sub, "phq9").set_index(["programme_id", "participant_id"])
+        g = _single(sub, "gad7").set_index(["programme_id", "participant_id"])
+        g = g.reindex(p.index)
+        fin = p["finished"].to_numpy(dtype=bool) & g["finished"].fillna(False).to_numpy(dtype=bool)
+        joint = pd.DataFrame(index=p.index)
+        joint["measure_set"] = "phq9+gad7"
+        joint["finished"] = fin
+        reason = p["not_finished_reason"].astype("string").fillna(g["not_finished_reason"].astype("string"))
+        joint["not_finished_reason"] = reason.where(~fin, pd.NA)
+        cs = p["caseness_start"] | g["caseness_start"]
+        ce = p["caseness_end"] | g["caseness_end"]
+        ri_any = p["reliable_improvement"] | g["reliable_improvement"]
+        rd_any = p["reliable_deterioration"] | g["reliable_deterioration"]
+        rec = cs & ~ce
+        ri = ri_any & ~rd_any
+        flags = {"caseness_start": cs, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
+                 "reliable_deterioration": rd_any, "no_reliable_change": ~ri & ~rd_any,
+                 "reliable_recovery": rec & ri}
+        for k, v in flags.items():
+            arr = v.astype("boolean").array.copy()
+            arr[~fin] = pd.NA
+            joint[k] = arr
+        frames.append(joint.reset_index())
+    key_all = pd.MultiIndex.from_frame(ep[["programme_id", "participant_id"]])
+    only = ~key_all.isin(both_idx)
+    for code in ("phq9", "gad7", "epds"):
+        sub = ep[only] if code in ("phq9", "gad7") else ep
+        if (sub["instrument"] == code).any():
+            frames.append(_single(sub, code))
+    cols = ["programme_id", "participant_id", "measure_set", "measure_set_label", "finished", "not_finished_reason",
+            *_FLAGS]
+    if not frames:
+        out = pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
+    else:
+        out = pd.concat(frames, ignore_index=True)
+    out["measure_set_label"] = out["measure_set"].map(MEASURE_SETS)
+    for c in ("programme_id", "participant_id", "measure_set", "measure_set_label", "not_finished_reason"):
+        out[c] = out[c].astype("string")
+    out["finished"] = out["finished"].astype(bool)
+    for c in _FLAGS:
+        out[c] = out[c].astype("boolean")
+    out = out[cols].sort_values(["programme_id", "measure_set", "participant_id"]).reset_index(drop=True)
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
+    out.attrs["rules"] = text
+    out.attrs["individual_level"] = True
+    return out
+
+
+def talking_therapies_rates(
+    outcomes: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("programme_id", "measure_set"),
+    rules: PairingRules | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """NHS Talking Therapies rates with Wilson intervals, disclosure-controlled.
+
+    Parameters
+    ----------
+    outcomes
+        Output of :func:`talking_therapies_outcomes` (possibly with context
+        columns merged in for breakdowns).
+    by
+        Grouping columns (must include ``measure_set``).
+    rules
+        ``level`` and disclosure settings.
+    disclose
+        Apply disclosure control (default True).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``measure_set_label``, ``n_finished``,
+        ``n_caseness_start``, ``n_not_caseness_start``, and for each of
+        ``recovery``, ``reliable_recovery`` (denominator ``n_finished -
+        n_not_caseness_start``) and ``reliable_improvement``,
+        ``reliable_deterioration``, ``no_reliable_change`` (denominator
+        ``n_finished``): ``n_<metric>``, ``pct_<metric>``,
+        ``pct_<metric>_ci_low``, ``pct_<metric>_ci_high`` (Wilson, percent);
+        ``rules``, ``suppressed``.
+    """
+    from evalkit.stats import wilson_ci
+
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    fin = outcomes[outcomes["finished"].astype(bool)]
+    f = pd.DataFrame({k: fin[k] for k in by})
+    f["n_finished"] = 1
+    f["n_caseness_start"] = fin["caseness_start"].fillna(False).astype(int)
+    f["n_not_caseness_start"] = 1 - f["n_caseness_start"]
+    for m in ("recovery", "reliable_recovery", "reliable_improvement", "reliable_deterioration",
+              "no_reliable_change"):
+        f[f"n_{m}"] = fin[m].fillna(False).astype(int)
+    out = f.groupby(by, sort=True, dropna=False).sum().reset_index()
+    if "measure_set" in by:
+        out.insert(by.index("measure_set") + 1, "measure_set_label", out["measure_set"].map(MEASURE_SETS))
+    derived: dict[str, list[str]] = {}
+    for m, den in (("recovery", "n_caseness_start"), ("reliable_recovery", "n_caseness_start"),
+                   ("reliable_improvement", "n_finished"), ("reliable_deterioration", "n_finished"),
+                   ("no_reliable_change", "n_finished")):
+        x = out[f"n_{m}"].to_numpy(dtype=float)
+        n = out[den].to_numpy(dtype=float)
+        ok = n > 0
+        pct = np.full(len(x), np.nan)
+        lo = np.full(len(x), np.nan)
+        hi = np.full(len(x), np.nan)
+        if ok.any():
+            pct[ok] = 100 * x[ok] / n[ok]
+            lo_ok, hi_ok = wilson_ci(x[ok], n[ok], rules.level)
+            lo[ok], hi[ok] = 100 * lo_ok, 100 * hi_ok
+        out[f"pct_{m}"], out[f"pct_{m}_ci_low"], out[f"pct_{m}_ci_high"] = pct, lo, hi
+        for suffix in ("", "_ci_low", "_ci_high"):
+            derived[f"pct_{m}{suffix}"] = [f"n_{m}", den]
+    if disclose:
+        counts = ["n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery", "n_reliable_recovery",
+                  "n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"]
+        out = apply_disclosure(out, counts=counts, derived=derived, rules=rules, partitions=[
+            Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
+            Partition(("n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"),
+                      total="n_finished"),
+            Partition(("n_recovery",), total="n_caseness_start", remainder=True),
+            Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True),
+        ])
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
+    out.attrs["rules"] = text
+    return out
