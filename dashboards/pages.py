@@ -27,6 +27,7 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...], bool], ...] = (
      True),
     ("engagement.py", "Engagement", ":material/groups:", ("provider", "evaluator", "admin"), True),
     ("for_whom.py", "For whom", ":material/diversity_3:", ("provider", "evaluator", "admin"), True),
+    ("what_works.py", "What works for whom", ":material/psychology:", ("provider", "evaluator", "admin"), True),
     ("safety.py", "Safety", ":material/health_and_safety:", data.SAFETY_ROLES, True),
     ("compare.py", "Compare programmes", ":material/compare:", ("provider", "evaluator", "admin", "researcher"), True),
     ("report.py", "Report", ":material/description:", ("provider", "evaluator", "admin", "researcher"), True),
@@ -38,7 +39,7 @@ def for_role(role: str) -> list[st.Page]:
     """The pages a role may open, in menu order (the first is the default)."""
     out = []
     for file, title, icon, roles, _ in PAGES:
-        if role in roles:
+        if role in roles and (VIEWS / file).is_file():
             out.append(st.Page(VIEWS / file, title=title, icon=icon, url_path=file.removesuffix(".py"),
                                default=not out))
     return out

@@ -127,6 +127,15 @@ its table, as :mod:`evalkit.scoring` does).
   contacts and questionnaires are absent and support still running is ongoing
   (blank ``end_date`` and ``ending``).
 
+**6. Experience questionnaires** (``experience=True``, off by default). The
+peer-support experience measure (``pex_group`` for mothers offered a group,
+``pex_one_to_one`` otherwise) at half of the reviews and at 60% of endings,
+from two latent experience scores correlated with her symptom-change factor,
+with exact endorsement rates, ending distress by planned/unplanned ending,
+slopes of change on the mechanism scores and take-up log odds added to
+``true_effects``. A separate random stream: every other row is unchanged. See
+:mod:`evalkit.generator._experience`.
+
 True effects
 ------------
 ``ExampleData.true_effects`` (``true_effects.csv``) has columns

@@ -12,6 +12,7 @@ import pandas as pd
 from evalkit.generator import _parameters as par
 from evalkit.generator import _tables as tables
 from evalkit.generator._contacts import sample_contacts
+from evalkit.generator._experience import add_experience, experience_truth
 from evalkit.generator._extract import censor_contacts, censor_days, censor_occasions
 from evalkit.generator._measures import last_occasion_day, sample_measures, schedule
 from evalkit.generator._outcomes import sample_endings, sample_latents
@@ -42,7 +43,7 @@ class ExampleData:
         One row per programme x quantity (x instrument): ``programme_id``,
         ``instrument`` (missing for programme-level rows), ``quantity``,
         ``value``, ``description``. See :mod:`evalkit.generator` for the model.
-    seed, n_participants, n_programmes, outlier_programme, start, referral_months, follow_up_months
+    seed, n_participants, n_programmes, outlier_programme, start, referral_months, follow_up_months, experience
         The arguments that produced it.
     """
 
@@ -59,6 +60,7 @@ class ExampleData:
     start: str
     referral_months: float = 18.0
     follow_up_months: float = 6.0
+    experience: bool = False
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -109,6 +111,7 @@ def generate_programmes(
     start: str = "2024-01-08",
     referral_months: float = 18.0,
     follow_up_months: float = 6.0,
+    experience: bool = False,
 ) -> ExampleData:
     """Generate realistic programmes of perinatal peer support with known true effects.
 
@@ -132,6 +135,12 @@ def generate_programmes(
         Time from the end of the referral period to the data extract. Nothing
         after the extract day is recorded; support still running then is
         ongoing (blank ``end_date`` and ``ending``).
+    experience
+        Add experience questionnaires (``pex_group``, ``pex_one_to_one``) to
+        ``measures`` and their true relations (endorsement rates, ending
+        distress, slopes of change on the mechanism scores, take-up log odds)
+        to ``true_effects`` (see :mod:`evalkit.generator._experience`). They
+        come from a separate random stream: every other row is the same either way.
 
     Returns
     -------
@@ -179,6 +188,10 @@ def generate_programmes(
     occasions = censor_occasions(occasions, extract_day)
     measures = sample_measures(rng, programmes, takers, t_prog, t_started, contacts.first_attended_day, occasions,
                                latents)
+    if experience:
+        measures = add_experience(seed, programmes, measures, takers, t_prog, t_started, group, ending,
+                                  latents.symptom_change_factor, occasions, contacts.last_attended_day, end_taker,
+                                  extract_day)
     contacts, sessions = censor_contacts(contacts, sessions, extract_day)
 
     n = len(ref)
@@ -193,7 +206,8 @@ def generate_programmes(
         group_sessions=tables.group_sessions_frame(programmes, sessions),
         contacts=tables.contacts_frame(programmes, contacts, ref.programme, ids, sessions),
         measures=tables.measures_frame(programmes, measures, ref.programme, ids),
-        true_effects=true_effects(programmes),
+        true_effects=pd.concat([true_effects(programmes), experience_truth(programmes)], ignore_index=True)
+        if experience else true_effects(programmes),
         seed=int(seed),
         n_participants=int(n_participants),
         n_programmes=int(n_programmes),
@@ -201,4 +215,5 @@ def generate_programmes(
         start=start,
         referral_months=float(referral_months),
         follow_up_months=float(follow_up_months),
+        experience=bool(experience),
     )
