@@ -22,6 +22,7 @@ import importlib
 import io
 import json
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,49 +216,129 @@ def tables(ctx: Context) -> dict[str, pd.DataFrame]:
 # --------------------------------------------------------------------------- analyses (library calls only)
 
 
+@dataclass(frozen=True)
+class Noted:
+    """A library result and the domain warnings it raised (shown to the user as notes, never as errors)."""
+
+    value: Any
+    notes: tuple[str, ...] = ()
+
+
+def _noted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Noted:
+    """Call a library function, collecting evalkit's warnings (small samples, approximations) as notes."""
+    from evalkit.errors import EvalkitWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EvalkitWarning)
+        value = fn(*args, **kwargs)
+    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, EvalkitWarning)))
+    others = [w for w in caught if not issubclass(w.category, EvalkitWarning)]
+    for w in others:  # anything else goes back to the normal warning machinery
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return Noted(value, notes)
+
+
+def _show(noted: Noted) -> Any:
+    for note in noted.notes:
+        st.caption(f":material/info: {note}")
+    return noted.value
+
+
 def _rules(rules_key: str) -> PairingRules:
     return PairingRules.from_dict(json.loads(rules_key))
 
 
 @st.cache_data(show_spinner="Calculating ...", max_entries=64)
 def _analysis(dotted: str, url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
-              date_range: tuple[str | None, str | None] | None, rules_key: str | None, kwargs_key: str) -> Any:
+              date_range: tuple[str | None, str | None] | None, rules_key: str | None, kwargs_key: str) -> Noted:
     fn = library(dotted)
     frames = _tables(url, data_version, key, progs, date_range)
     kwargs = json.loads(kwargs_key)
     if rules_key is not None:
         kwargs["rules"] = _rules(rules_key)
-    return fn(frames, **kwargs)
+    return _noted(fn, frames, **kwargs)
 
 
 def analysis(ctx: Context, dotted: str, *, rules: bool = True, **kwargs: Any) -> Any:
     """Call an evalkit function ``fn(tables, rules=..., **kwargs)`` on the user's scoped tables, cached.
 
     The cache key holds the database URL, data version, scope, filters, rules
-    and the keyword arguments (which must be JSON-serialisable).
+    and the keyword arguments (which must be JSON-serialisable). evalkit's
+    warnings are shown as notes.
     """
     ctx.scope.require_individual_rows()
     library(dotted)  # fail fast (and uncached) when it is missing
-    return _analysis(dotted, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
-                     ctx.filters.date_range, ctx.rules_key if rules else None,
-                     json.dumps(kwargs, sort_keys=True, default=str))
+    return _show(_analysis(dotted, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                           ctx.filters.date_range, ctx.rules_key if rules else None,
+                           json.dumps(kwargs, sort_keys=True, default=str)))
 
 
-@st.cache_data(show_spinner="Calculating ...", max_entries=16)
-def _change(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
-            date_range: tuple[str | None, str | None] | None, rules_key: str) -> pd.DataFrame:
-    build_episodes = library("evalkit.episodes.build_episodes")
-    episode_change = library("evalkit.change.episode_change")
-    rules = _rules(rules_key)
+@st.cache_data(show_spinner="Calculating outcomes ...", max_entries=16)
+def _outcomes(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+              date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    evaluate = library("evalkit.outcomes.evaluate_outcomes")
     frames = _tables(url, data_version, key, progs, date_range)
-    return episode_change(build_episodes(frames, rules=rules), rules=rules)
+    return _noted(evaluate, frames, rules=_rules(rules_key), models=False)
+
+
+def outcomes(ctx: Context) -> Any:
+    """:func:`evalkit.outcomes.evaluate_outcomes` (without the slow models) for the user's scope and filters.
+
+    Holds the individual-level ``changes`` (provider, evaluator, admin only:
+    a researcher's scope is refused when the tables are loaded) and the
+    disclosure-controlled ``summary``, ``dose_sensitivity``, ``recovery``.
+    """
+    ctx.scope.require_individual_rows()
+    return _show(_outcomes(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                           ctx.filters.date_range, ctx.rules_key))
+
+
+@st.cache_data(show_spinner="Fitting the mixed models and imputing (this can take a minute) ...", max_entries=8)
+def _outcome_models(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                    date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    summary = library("evalkit.outcomes.outcome_summary")
+    result = _outcomes(url, data_version, key, progs, date_range, rules_key).value
+    return _noted(summary, result.data, rules=_rules(rules_key), models=True)
+
+
+def outcome_models(ctx: Context) -> pd.DataFrame:
+    """The outcome summary with the mixed-model and multiple-imputation estimates (slow; cached)."""
+    ctx.scope.require_individual_rows()
+    return _show(_outcome_models(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                                 ctx.filters.date_range, ctx.rules_key))
+
+
+@st.cache_data(show_spinner="Calculating ...", max_entries=64)
+def _derived(dotted: str, source: str, url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+             date_range: tuple[str | None, str | None] | None, rules_key: str, kwargs_key: str) -> Noted:
+    fn = library(dotted)
+    res = _outcomes(url, data_version, key, progs, date_range, rules_key).value
+    first = {"result": res, "data": res.data, "scored": res.data.scored_measures,
+             "tables": _tables(url, data_version, key, progs, date_range)}[source]
+    kwargs = json.loads(kwargs_key)
+    if source == "scored":  # safety_list(scored_measures, outcomes)
+        return _noted(fn, first, res, **kwargs)
+    return _noted(fn, first, rules=_rules(rules_key), **kwargs)
+
+
+def derived(ctx: Context, dotted: str, *, source: str = "data", **kwargs: Any) -> Any:
+    """Call an evalkit function on the cached outcome result rather than the raw tables (faster).
+
+    ``source`` is what is passed first: ``"result"`` (the
+    :class:`~evalkit.outcomes.OutcomeResult`), ``"data"`` (its
+    :class:`~evalkit.episodes.EpisodeData`), ``"tables"`` (the scoped tables)
+    or ``"scored"`` (the scored measures, with the result second). Cached
+    under the same keys as :func:`outcomes` plus the keyword arguments.
+    """
+    ctx.scope.require_individual_rows()
+    library(dotted)
+    return _show(_derived(dotted, source, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                          ctx.filters.date_range, ctx.rules_key, json.dumps(kwargs, sort_keys=True, default=str)))
 
 
 def episode_changes(ctx: Context) -> pd.DataFrame:
-    """Episodes with change columns (individual level): ``episode_change(build_episodes(tables))``."""
-    ctx.scope.require_individual_rows()
-    return _change(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx), ctx.filters.date_range,
-                   ctx.rules_key)
+    """Episodes with change columns (individual level), from :func:`outcomes`."""
+    return outcomes(ctx).changes
 
 
 def instrument(code: str):  # noqa: ANN201 - evalkit.instruments.Instrument
@@ -280,21 +361,27 @@ def instrument_options(roles: Iterable[str] | None = None) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- researcher: aggregates only
 
+SUMMARY_FROM_STORE = "evalkit.summary.summary_from_store"
+"""Library function that builds disclosure-controlled summaries from the store under a scope (researchers too)."""
 
-def aggregate_summaries(ctx: Context) -> Any:
-    """Disclosure-controlled programme summaries from the database, for any role (researchers included).
 
-    Needs the library to produce aggregates from the store under the caller's
-    scope (``evalkit.summary``); individual rows never reach the dashboard for
-    a researcher.
+def aggregate_summary(ctx: Context) -> Any:
+    """The :class:`evalkit.summary.Summary` of the programmes the user may count, for any role.
+
+    Roles with individual-level access get it from their scoped tables
+    (:func:`evalkit.summary.build_summary`). A researcher gets it from
+    :data:`SUMMARY_FROM_STORE`, which aggregates inside the library so that no
+    individual row reaches the dashboard.
     """
-    fn = library("evalkit.summary.store_summaries")
-    return _aggregates(ctx.url, version(ctx.url), ctx.scope_key, ctx.rules_key, fn.__module__)
+    if ctx.individual:
+        return analysis(ctx, "evalkit.summary.build_summary")
+    library(SUMMARY_FROM_STORE)
+    return _aggregates(ctx.url, version(ctx.url), ctx.scope_key, ctx.rules_key)
 
 
 @st.cache_data(show_spinner="Summarising ...", max_entries=8)
-def _aggregates(url: str, data_version: str, key: ScopeKey, rules_key: str, _module: str) -> Any:
-    fn = library("evalkit.summary.store_summaries")
+def _aggregates(url: str, data_version: str, key: ScopeKey, rules_key: str) -> Any:
+    fn = library(SUMMARY_FROM_STORE)
     return fn(store(url), scope_from_key(key), rules=_rules(rules_key))
 
 
@@ -581,31 +668,41 @@ def today() -> dt.date:
 def safety_list(ctx: Context) -> Any:
     """The safety follow-up list (individual level, the provider's own staff and admins only)."""
     require_role(ctx, SAFETY_ROLES, "The safety list")
-    return analysis(ctx, "evalkit.safety.safety_list")
+    return derived(ctx, "evalkit.safety.safety_list", source="scored")
 
 
 # --------------------------------------------------------------------------- comparing programmes and reports
 
 
-def comparison_from_store(ctx: Context) -> Any:
-    """Programme comparison (meta-analysis, funnel, subgroups) from the database's aggregate summaries."""
-    summaries = aggregate_summaries(ctx) if not ctx.individual else analysis(ctx, "evalkit.summary.summarise")
-    compare = library("evalkit.summary.compare_programmes")
-    return compare(summaries, rules=ctx.rules)
+def comparison_from_store(ctx: Context, **options: Any) -> Any:
+    """:func:`evalkit.compare.compare_summaries` of the programmes in the database the user may count.
+
+    ``options`` are those of ``compare_summaries`` (``instrument``, ``measure``,
+    ``method``, ``by``, ``knha``); they must be JSON-serialisable (cache key).
+    """
+    if ctx.individual:
+        return analysis(ctx, "evalkit.compare.compare_from_tables", **options)
+    compare = library("evalkit.compare.compare_summaries")
+    return compare([aggregate_summary(ctx)], **options)
 
 
-def comparison_from_files(ctx: Context, files: list[tuple[str, bytes]]) -> Any:
-    """Programme comparison from uploaded aggregate summary files (no individual rows involved)."""
-    read = library("evalkit.summary.read_summaries")
-    compare = library("evalkit.summary.compare_programmes")
+def read_summaries(files: list[tuple[str, bytes]]) -> list[Any]:
+    """Summary files (uploaded bytes) read and checked by :func:`evalkit.summary.read_summary`."""
+    read = library("evalkit.summary.read_summary")
+    out = []
     with tempfile.TemporaryDirectory(prefix="evalkit-summaries-") as tmp:
-        paths = []
         for i, (name, payload) in enumerate(files):
-            path = Path(tmp) / f"{i}-{Path(name).name}"
+            path = Path(tmp) / str(i) / Path(name).name
+            path.parent.mkdir()
             path.write_bytes(payload)
-            paths.append(path)
-        summaries = read(paths)
-    return compare(summaries, rules=ctx.rules)
+            out.append(read(path))
+    return out
+
+
+def comparison_from_files(files: list[tuple[str, bytes]], **options: Any) -> Any:
+    """:func:`evalkit.compare.compare_summaries` of uploaded summary files (aggregates only; any role)."""
+    compare = library("evalkit.compare.compare_summaries")
+    return compare(read_summaries(files), **options)
 
 
 def html_report(ctx: Context) -> str:
@@ -613,27 +710,52 @@ def html_report(ctx: Context) -> str:
     return analysis(ctx, "evalkit.report.html_report")
 
 
-REPORT_TABLES: dict[str, str] = {
-    "outcomes": "evalkit.outcomes.outcome_summary",
-    "recovery_from_within": "evalkit.recovery.recovery_from_within",
-    "take_up_funnel": "evalkit.engagement.take_up_funnel",
-    "attendance": "evalkit.engagement.attendance_summary",
-    "endings": "evalkit.engagement.endings_summary",
-    "head_counts": "evalkit.engagement.head_counts",
+REPORT_TABLES: dict[str, tuple[str, str]] = {
+    "take_up_funnel": ("evalkit.engagement.take_up_funnel", "data"),
+    "funnel_exits": ("evalkit.engagement.funnel_exits", "data"),
+    "take_up_rate": ("evalkit.engagement.take_up_rate", "data"),
+    "attendance": ("evalkit.engagement.attendance_summary", "tables"),
+    "endings": ("evalkit.engagement.endings_summary", "data"),
+    "head_counts": ("evalkit.engagement.head_counts", "tables"),
 }
-"""Tables offered for download on the Report page (those the installed library provides)."""
+"""Further tables offered on the Report page when the installed library provides them."""
 
 
-def report_tables(ctx: Context) -> dict[str, pd.DataFrame]:
-    """Every table the library provides for the user's scope, by name (missing functions are skipped)."""
+def report_tables(ctx: Context) -> dict[str, Callable[[], pd.DataFrame | None]]:
+    """Every aggregate table the library provides for the user's scope: name -> a call that computes it.
+
+    Individual-level frames (episode changes, the safety list) are not offered here.
+    """
     if not ctx.individual:
-        frame = as_frame(aggregate_summaries(ctx))
-        return {"programme_summaries": frame} if frame is not None else {}
-    out = {}
-    for name, dotted in REPORT_TABLES.items():
-        if not available(dotted):
-            continue
-        frame = as_frame(analysis(ctx, dotted))
-        if frame is not None:
-            out[name] = frame
+        return {"programme_summaries": lambda: aggregate_summary(ctx).programmes,
+                "programme_results": lambda: aggregate_summary(ctx).results}
+    out: dict[str, Callable[[], pd.DataFrame | None]] = {
+        "outcome_summary": lambda: outcomes(ctx).summary,
+        "recovery_from_within": lambda: outcomes(ctx).recovery,
+        "dose_sensitivity": lambda: outcomes(ctx).dose_sensitivity,
+        "talking_therapies_rates": lambda: outcomes(ctx).talking_therapies,
+        "instrument_parameters": lambda: outcomes(ctx).parameters,
+    }
+    for name, (dotted, source) in REPORT_TABLES.items():
+        if available(dotted):
+            out[name] = lambda dotted=dotted, source=source: as_frame(derived(ctx, dotted, source=source))
     return out
+
+
+TRAJECTORIES = "evalkit.outcomes.trajectories"
+"""Library function for mean scores by week since baseline (disclosure-controlled), when it exists."""
+
+
+def trajectories(ctx: Context) -> pd.DataFrame | None:
+    """Mean scores week by week since the baseline, per programme and instrument (library table)."""
+    return as_frame(analysis(ctx, TRAJECTORIES))
+
+
+TAKE_UP = "evalkit.engagement.take_up_rate"
+
+
+def take_up(ctx: Context) -> pd.DataFrame | None:
+    """The take-up funnel (library table), or ``None`` while :data:`TAKE_UP` is not installed."""
+    if not available(TAKE_UP):
+        return None
+    return as_frame(derived(ctx, "evalkit.engagement.take_up_rate"))

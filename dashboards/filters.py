@@ -41,9 +41,8 @@ def sidebar(url: str, base: data.Context) -> data.Context:
             formats = tuple(chosen_f) or None
         elif base.individual:
             st.caption("No programmes stored yet.")
-        c1, c2 = st.columns(2)
-        start = c1.date_input("Referred from", value=None, key=state.F_FROM, format="DD/MM/YYYY", **_KEEP)
-        end = c2.date_input("to", value=None, key=state.F_TO, format="DD/MM/YYYY", **_KEEP)
+        start = st.date_input("Referred from", value=None, key=state.F_FROM, format="DD/MM/YYYY", **_KEEP)
+        end = st.date_input("Referred up to", value=None, key=state.F_TO, format="DD/MM/YYYY", **_KEEP)
         options = data.instrument_options()
         chosen_i = st.multiselect("Questionnaire", options=list(options), key=state.F_INSTRUMENTS,
                                   placeholder="All questionnaires", format_func=lambda c: f"{c.upper()}", **_KEEP)

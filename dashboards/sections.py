@@ -1,24 +1,43 @@
-"""Page sections shared by several pages (instrument choice, outcome tables and charts).
+"""Page sections shared by several pages (instrument choice, change plots, outcome tables).
 
-Layout only: each section calls one evalkit function through :mod:`dashboards.data`
-and draws what it returns.
+Layout only: every number comes from :func:`evalkit.outcomes.evaluate_outcomes`
+(through :func:`dashboards.data.outcomes`) or another evalkit function; the
+helpers here select rows and rename or stack columns for drawing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, state, ui
 from evalkit import charts
 
 EPISODE_SHOWN = (
     "programme_id", "participant_id", "instrument", "baseline_date", "baseline_score", "endpoint_date",
     "endpoint_score", "days_between", "dose", "change", "rc_threshold", "reliable_improvement",
     "reliable_deterioration", "caseness_baseline", "caseness_endpoint", "cs_category",
+)
+
+CHANGE_COLUMNS = ("programme_id", "n_engaged", "n_paired", "completeness", "completeness_ci_low",
+                  "completeness_ci_high", "baseline_mean", "endpoint_mean", "mean_change", "ci_low", "ci_high",
+                  "d_z", "d_z_ci_low", "d_z_ci_high", "suppressed")
+
+CATEGORIES = (  # (label, stem of the summary's n_/pct_ columns, glossary term)
+    ("reliably improved", "reliable_improvement", "reliable_improvement"),
+    ("no reliable change", "no_reliable_change", "no_reliable_change"),
+    ("reliably deteriorated", "reliable_deterioration", "reliable_deterioration"),
+    ("reliably recovered (of those above the cut-off)", "reliable_recovery", "recovered"),
+    ("meaningful improvement", "meaningful_improvement", "meaningful_improvement"),
+)
+
+METHODS = (  # (label, estimate, lower, upper, n)
+    ("completers", "mean_change", "ci_low", "ci_high", "n_paired"),
+    ("mixed model", "mm_change", "mm_ci_low", "mm_ci_high", "mm_n_participants"),
+    ("multiple imputation", "mi_mean_change", "mi_ci_low", "mi_ci_high", "mi_n"),
 )
 
 
@@ -29,14 +48,24 @@ def episode_columns(frame: pd.DataFrame) -> list[str]:
 
 def pick_instrument(ctx: data.Context, *, roles: Iterable[str], key: str, label: str = "Questionnaire"
                     ) -> str | None:
-    """A questionnaire choice among the change measures of the given roles (and the sidebar filter)."""
+    """A questionnaire choice: change measures of the given roles that have outcomes in the user's data.
+
+    The sidebar's questionnaire filter narrows the list; EPDS (or the first) is the default.
+    """
     options = data.instrument_options(roles)
+    try:
+        with_data = set(data.outcomes(ctx).summary["instrument"].astype(str))
+        options = {c: n for c, n in options.items() if c in with_data}
+    except Exception:  # noqa: BLE001 - without outcomes the page sections explain why; offer every instrument
+        pass
     if ctx.filters.instruments:
         options = {c: n for c, n in options.items() if c in ctx.filters.instruments}
     if not options:
-        st.info("No questionnaire of this kind is selected in the sidebar.")
+        st.info("No questionnaire of this kind has outcomes for the programmes, dates and questionnaires chosen.")
         return None
-    return st.selectbox(label, list(options), key=key, format_func=lambda c: f"{c.upper()} - {options[c]}")
+    codes = list(options)
+    default = next((codes.index(c) for c in ("epds", "wemwbs", "swemwbs") if c in codes), 0)
+    return st.selectbox(label, codes, index=default, key=key, format_func=lambda c: f"{c.upper()} - {options[c]}")
 
 
 def first_value(frame: pd.DataFrame, column: str) -> Any:
@@ -47,12 +76,6 @@ def first_value(frame: pd.DataFrame, column: str) -> Any:
     return None if values.empty else float(values.iloc[0])
 
 
-def paired_episodes(ctx: data.Context, code: str) -> pd.DataFrame:
-    """Paired episodes of one instrument with their change columns (individual level)."""
-    ep = data.episode_changes(ctx)
-    return ep[(ep["instrument"] == code) & ep["paired"].fillna(False).astype(bool)].reset_index(drop=True)
-
-
 def rows_for(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
     """Rows of a library table matching the given column values (columns absent are ignored)."""
     if frame is None:
@@ -60,39 +83,118 @@ def rows_for(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
     keep = pd.Series(True, index=frame.index)
     for col, value in equal.items():
         if col in frame.columns and value is not None:
-            keep &= frame[col] == value
+            keep &= (frame[col].astype("string") == str(value)).fillna(False)
     return frame[keep].reset_index(drop=True)
 
 
+def present(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c in frame.columns]
+
+
+def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
+    """The summary's category columns (n, %, Wilson CI) as one row per programme x category, for drawing."""
+    parts = []
+    for label, stem, _ in CATEGORIES:
+        if f"pct_{stem}" not in rows.columns:
+            continue
+        part = pd.DataFrame({
+            "programme_id": rows["programme_id"].astype(str),
+            "category": label,
+            "n": rows[f"n_{stem}"],
+            "percent": rows[f"pct_{stem}"],
+            "ci_low": rows[f"pct_{stem}_ci_low"],
+            "ci_high": rows[f"pct_{stem}_ci_high"],
+        })
+        if part["n"].notna().any() or part["percent"].notna().any():
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def stack_methods(rows: pd.DataFrame) -> pd.DataFrame:
+    """Completers', mixed-model and imputation estimates as one row per programme x method, for drawing."""
+    parts = []
+    for label, est, lo, hi, n in METHODS:
+        if est not in rows.columns:
+            continue
+        parts.append(pd.DataFrame({
+            "programme_id": rows["programme_id"].astype(str), "method": label, "estimate": rows[est],
+            "ci_low": rows[lo], "ci_high": rows[hi], "n": rows[n] if n in rows.columns else pd.NA,
+        }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def jacobson(ctx: data.Context, code: str, *, prefix: str) -> None:
+    """The Jacobson plot of one instrument's paired episodes, with the episode rows beneath."""
+    with ui.section("Each mother's change (Jacobson plot)"):
+        st.subheader("Each mother's change")
+        inst = data.instrument(code)
+        changes = data.episode_changes(ctx)
+        paired = changes[(changes["instrument"] == code) & changes["paired"].astype("boolean").fillna(False)]
+        paired = paired.reset_index(drop=True)
+        if paired.empty:
+            ui.empty_note(f"paired {code.upper()} scores")
+            return
+        cutoff = inst.default_cutoff.value if inst.default_cutoff else None
+        fig = charts.jacobson_plot(paired, threshold=first_value(paired, "rc_threshold"), cutoff=cutoff,
+                                   score_range=inst.score_range, higher_is_better=inst.higher_is_better,
+                                   tooltip=["programme_id"])
+        ui.chart(fig, paired[episode_columns(paired)], key=f"{prefix}_jacobson", name=f"{code}-paired-episodes")
+        ui.explain("jacobson")
+
+
 def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
-    """Categories, mean change with the three estimates, trajectories and the dose-threshold curve."""
-    with ui.section("Change categories and mean change"):
-        st.subheader("How many improved, and by how much")
-        summary = data.as_frame(data.analysis(ctx, "evalkit.outcomes.outcome_summary"))
-        rows = rows_for(summary, instrument=code)
+    """Categories, mean change, dose threshold, trajectories, then the slower model estimates."""
+    res = None
+    with ui.section("Change categories"):
+        st.subheader("How many changed reliably")
+        res = data.outcomes(ctx)
+        rows = rows_for(res.summary, instrument=code)
         if rows.empty:
             ui.empty_note(f"{code.upper()} outcomes")
         else:
-            ui.table(rows, key=f"{prefix}_summary", name=f"{code}-outcomes")
+            cats = stack_categories(rows)
+            if not cats.empty:
+                fig = charts.estimate_chart(cats, label="category", estimate="percent", colour="programme_id",
+                                            n="n", reference=None, x_title="Percent of mothers (95% CI)")
+                ui.chart(fig, cats, key=f"{prefix}_categories", name=f"{code}-categories")
+            threshold = first_value(rows, "rc_threshold")
+            source = rows["rc_threshold_source"].dropna().astype(str).iloc[0] \
+                if "rc_threshold_source" in rows and rows["rc_threshold_source"].notna().any() else ""
+            if threshold is not None:
+                st.caption(f"Reliable change on the {code.upper()}: a change of at least {ui.fmt(threshold, 2)} "
+                           f"points ({source}).")
+        for _, _, term in CATEGORIES[:4]:
+            ui.explain(term)
+
+    with ui.section("Mean change"):
+        st.subheader("Mean change, with its confidence interval")
+        if res is not None:
+            rows = rows_for(res.summary, instrument=code)
+            if not rows.empty:
+                fig = charts.estimate_chart(rows, label="programme_id", estimate="mean_change", n="n_paired",
+                                            x_title="Mean change in score points (95% CI)")
+                ui.chart(fig, rows[present(rows, CHANGE_COLUMNS)], key=f"{prefix}_mean_change",
+                         name=f"{code}-mean-change")
+                with st.expander("Every outcome figure for this questionnaire"):
+                    ui.table(rows, key=f"{prefix}_summary", name=f"{code}-outcome-summary")
         ui.explain("mean_change")
         ui.explain("ci")
+        ui.explain("completeness")
 
-    with ui.section("Completers, mixed model and imputation"):
-        st.subheader("Three ways to estimate the change")
-        est = data.as_frame(data.analysis(ctx, "evalkit.outcomes.change_estimates"))
-        rows = rows_for(est, instrument=code)
-        if rows.empty:
-            ui.empty_note(f"{code.upper()} estimates")
-        else:
-            fig = charts.estimate_chart(rows, label="method", colour="programme_id" if "programme_id" in rows else None,
-                                        n="n" if "n" in rows else None, x_title="Mean change (95% CI)")
-            ui.chart(fig, rows, key=f"{prefix}_estimates", name=f"{code}-estimates")
-        for term in ("completers", "mixed_model", "multiple_imputation"):
-            ui.explain(term)
+    with ui.section("Dose threshold"):
+        st.subheader("More support, more change?")
+        if res is not None:
+            rows = rows_for(res.dose_sensitivity, instrument=code)
+            if rows.empty:
+                ui.empty_note(f"{code.upper()} dose figures")
+            else:
+                fig = charts.dose_threshold_chart(rows, estimate="mean_change", colour="programme_id")
+                ui.chart(fig, rows, key=f"{prefix}_dose", name=f"{code}-dose-thresholds")
+        ui.explain("dose_threshold")
 
     with ui.section("Trajectories"):
         st.subheader("Scores week by week")
-        traj = data.as_frame(data.analysis(ctx, "evalkit.outcomes.trajectories"))
+        traj = data.trajectories(ctx)
         rows = rows_for(traj, instrument=code)
         if rows.empty:
             ui.empty_note(f"{code.upper()} trajectories")
@@ -101,13 +203,50 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
             ui.chart(fig, rows, key=f"{prefix}_trajectory", name=f"{code}-trajectories")
         ui.explain("trajectory")
 
-    with ui.section("Dose threshold"):
-        st.subheader("More support, more change?")
-        dose = data.as_frame(data.analysis(ctx, "evalkit.outcomes.dose_thresholds"))
-        rows = rows_for(dose, instrument=code)
-        if rows.empty:
-            ui.empty_note(f"{code.upper()} dose thresholds")
-        else:
-            fig = charts.dose_threshold_chart(rows, colour="programme_id" if "programme_id" in rows else None)
-            ui.chart(fig, rows, key=f"{prefix}_dose", name=f"{code}-dose-thresholds")
-        ui.explain("dose_threshold")
+    with ui.section("Completers, mixed model and imputation"):
+        st.subheader("Three ways to estimate the change")
+        for term in ("completers", "mixed_model", "multiple_imputation"):
+            ui.explain(term)
+        if st.toggle("Show the mixed-model and imputation estimates (the first time takes up to a minute)",
+                     value=True, key=state.MODELS, persist_state="session"):
+            rows = rows_for(data.outcome_models(ctx), instrument=code)
+            methods = stack_methods(rows) if not rows.empty else pd.DataFrame()
+            if methods.empty:
+                ui.empty_note(f"{code.upper()} estimates")
+            else:
+                fig = charts.estimate_chart(methods, label="programme_id", colour="method", n="n",
+                                            x_title="Mean change in score points (95% CI)")
+                ui.chart(fig, methods, key=f"{prefix}_methods", name=f"{code}-three-estimates")
+                notes = rows[present(rows, ("programme_id", "mm_converged", "mm_note", "mi_note"))]
+                if len(notes.columns) > 1:
+                    with st.expander("Model notes"):
+                        ui.table(notes, key=f"{prefix}_model_notes", name=f"{code}-model-notes")
+
+
+def take_up_metrics(rates: pd.DataFrame | None, programme_id: str, *, explain: bool = True) -> None:
+    """Referrals and take-up of one programme from :func:`evalkit.engagement.take_up_rate`."""
+    if rates is None:
+        st.markdown("**Referrals and take-up**")
+        st.caption(f"Coming: needs `{data.TAKE_UP}` from the evalkit library.")
+        return
+    rows = rows_for(rates, programme_id=programme_id)
+    if rows.empty:
+        ui.metric("Referrals", 0, term="referrals", digits=0, explain=explain)
+        return
+    r = rows.iloc[0]
+    ui.metric("Referrals", r["n_referred"], term="referrals", digits=0, explain=explain)
+    ui.metric("Take-up", r["pct_took_up"], unit="%", digits=0, ci=(r["pct_took_up_ci_low"], r["pct_took_up_ci_high"]),
+              n=r["n_took_up"], of=r["n_referred"], term="take_up", explain=explain)
+
+
+def stack_columns(frame: pd.DataFrame, columns: Sequence[tuple[str, str]], *, label: str, value: str,
+                  keep: Sequence[str] = ()) -> pd.DataFrame:
+    """Several count columns of a library table as rows (``label``, ``value``) for drawing; no arithmetic."""
+    parts = []
+    for name, col in columns:
+        if col in frame.columns:
+            part = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
+            part[label] = name
+            part[value] = frame[col].to_numpy()
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

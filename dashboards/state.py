@@ -77,3 +77,5 @@ AC_PROVIDERS = "ek_ac_providers"
 AC_PROGRAMMES = "ek_ac_programmes"
 AC_CREATE = "ek_ac_create"
 AC_MESSAGE = "ek_ac_message"
+MODELS = "ek_models"                  # widget: show the mixed-model and imputation estimates
+FW_WHAT = "ek_fw_what"

@@ -35,10 +35,12 @@ def explain(term: str) -> None:
 
 def fmt(value: Any, digits: int = 1) -> str:
     """A number for people: thousands separators, fixed decimals, '[c]' for hidden, '-' for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if _missing(value):
         return "[c]"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()  # numpy scalars
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and digits == 0):
         return f"{int(value):,}"
     try:
@@ -47,26 +49,33 @@ def fmt(value: Any, digits: int = 1) -> str:
         return str(value)
 
 
-def metric(term: str, value: Any, *, n: Any = None, ci: tuple[Any, Any] | None = None, digits: int = 1,
-           percent: bool = False, key: str | None = None) -> None:
-    """A metric with its n, interval and the glossary's one-line explanation beneath."""
-    shown = fmt(value * 100 if percent and isinstance(value, int | float) else value, digits)
-    if percent and shown != "[c]":
-        shown += "%"
+def metric(label: str, value: Any, *, term: str | None = None, n: Any = None, ci: tuple[Any, Any] | None = None,
+           digits: int = 1, unit: str = "", of: Any = None, explain: bool = True) -> None:
+    """A library figure as a metric, with its interval, its n and the glossary's one-line explanation.
+
+    ``value``, ``ci`` and ``n`` are shown as the library returned them (rounded
+    for display only); a missing value is a hidden small number and shows as [c].
+    """
+    shown = fmt(value, digits)
+    if shown != "[c]" and unit:
+        shown += unit
     parts = []
     if ci is not None:
         lo, hi = ci
-        scale = 100 if percent else 1
-        if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
-            parts.append(f"95% CI {fmt(lo * scale, digits)} to {fmt(hi * scale, digits)}")
+        if not _missing(lo) and not _missing(hi):
+            parts.append(f"95% CI {fmt(lo, digits)} to {fmt(hi, digits)}{unit}")
     if n is not None:
-        parts.append(f"n = {fmt(n, 0)}")
-    st.metric(glossary.label(term), shown, help=glossary.explain(term) or None)
+        parts.append(f"n = {fmt(n, 0)}" + (f" of {fmt(of, 0)}" if of is not None else ""))
+    explanation = glossary.explain(term) if term else ""
+    st.metric(label, shown, help=explanation or None)
     if parts:
         st.caption(" · ".join(parts))
-    explain_line = glossary.explain(term)
-    if explain_line:
-        st.caption(explain_line)
+    if explanation and explain:
+        st.caption(explanation)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +92,11 @@ def table(frame: pd.DataFrame, *, key: str, name: str | None = None, downloads: 
           height: int | str = "auto", column_config: dict[str, Any] | None = None) -> None:
     """A dataframe, with CSV and XLSX downloads of exactly what is shown."""
     shown = readable(frame)
-    help_cfg = {c: st.column_config.Column(help=h) for c, h in glossary.explain_columns(list(shown.columns)).items()}
+    help_cfg: dict[str, Any] = {c: st.column_config.Column(help=h)
+                                for c, h in glossary.explain_columns(list(shown.columns)).items()}
+    for c in shown.columns:  # dates as dates (the library keeps them as midnight timestamps)
+        if pd.api.types.is_datetime64_any_dtype(shown[c].dtype) and not isinstance(shown[c].dtype, pd.DatetimeTZDtype):
+            help_cfg[c] = st.column_config.DateColumn(format="D MMM YYYY", help=glossary.explain(str(c)) or None)
     help_cfg.update(column_config or {})
     st.dataframe(shown, hide_index=True, key=key, height=height, column_config=help_cfg or None)
     if downloads and len(shown.columns):
@@ -103,7 +116,8 @@ def downloads_row(frame: pd.DataFrame, *, key: str, name: str) -> None:
 def chart(figure: Any, numbers: pd.DataFrame, *, key: str, name: str | None = None,
           caption: str | None = None) -> None:
     """An Altair chart with the numbers it shows in an expander beneath (never a chart without its numbers)."""
-    st.altair_chart(figure, key=f"{key}_chart")
+    fixed = isinstance(getattr(figure, "width", None), int)
+    st.altair_chart(figure, key=f"{key}_chart", width="content" if fixed else "stretch")
     if caption:
         st.caption(caption)
     with st.expander("The numbers in this chart", expanded=False):
@@ -118,6 +132,9 @@ def section(what: str) -> Iterator[None]:
     except data.LibraryMissing as exc:
         st.info(f"**{what}** is coming: it needs `{exc.name}` from the evalkit library, which this installation "
                 f"does not have yet.{' (' + exc.detail + ')' if exc.detail else ''}", icon=":material/construction:")
+    except NotImplementedError:
+        st.info(f"**{what}** is coming: the evalkit library function it needs is not finished yet.",
+                icon=":material/construction:")
     except AccessDenied as exc:
         st.warning(f"**{what}**: {exc}", icon=":material/lock:")
     except (EvalkitError, ValueError) as exc:

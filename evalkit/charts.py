@@ -153,8 +153,8 @@ def jacobson_plot(
     higher_is_better: bool = False,
     tooltip: Sequence[str] = (),
     title: str | None = None,
-    width: int | str = "container",
-    height: int = 420,
+    width: int | str = 560,
+    height: int = 540,
 ) -> alt.LayerChart:
     """Baseline against endpoint for paired episodes, with the no-change line and the reliable-change band.
 
@@ -261,19 +261,19 @@ def category_chart(
     data = _plain(frame, [category, count, group])
     order = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
     order += [c for c in dict.fromkeys(data[category].dropna()) if c not in order]
-    data["label"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
+    data["_text"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
     colours = [CATEGORY_COLOURS.get(c, OKABE_ITO[i % len(OKABE_ITO)]) for i, c in enumerate(order)]
     y = alt.Y(f"{category}:N", sort=order, title=None)
     enc: dict[str, Any] = {
         "y": y,
         "x": alt.X(f"{count}:Q", title="Number of mothers"),
         "color": alt.Color(f"{category}:N", scale=alt.Scale(domain=order, range=colours), legend=None),
-        "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip("label:N", title=count)],
+        "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip("_text:N", title=count)],
     }
     if group is not None:
         enc["row"] = alt.Row(f"{group}:N", title=None)
     bars = alt.Chart(data).mark_bar().encode(**{k: v for k, v in enc.items() if k != "row"})
-    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X(f"{count}:Q"), text="label:N")
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X(f"{count}:Q"), text="_text:N")
     chart = alt.layer(bars, text)
     if group is not None:
         chart = chart.facet(row=alt.Row(f"{group}:N", title=None))
@@ -298,25 +298,26 @@ def bar_chart(
     """Bars of a value per category (counts, percentages); missing (suppressed) values are labelled ``[c]``."""
     _check(frame, [x, y, colour], "bar_chart")
     data = _plain(frame, [x, y, colour])
-    data["label"] = [("[c]" if pd.isna(v) else f"{v:,.4g}") for v in data[y]]
+    data["_text"] = [("[c]" if pd.isna(v) else f"{v:,.4g}") for v in data[y]]
     cat = alt.X(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None)
     val = alt.Y(f"{y}:Q", title=y_title if y_title is not None else y)
     if horizontal:
-        cat = alt.Y(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None)
+        cat = alt.Y(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None,
+                    axis=alt.Axis(labelLimit=320))
         val = alt.X(f"{y}:Q", title=y_title if y_title is not None else y)
     enc: dict[str, Any] = {"x": val, "y": cat} if horizontal else {"x": cat, "y": val}
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
     enc["color"] = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
-    tips = [alt.Tooltip(f"{x}:N"), alt.Tooltip("label:N", title=y)] + ([alt.Tooltip(f"{colour}:N")] if colour else [])
+    tips = [alt.Tooltip(f"{x}:N"), alt.Tooltip("_text:N", title=y)] + ([alt.Tooltip(f"{colour}:N")] if colour else [])
     bars = alt.Chart(data).mark_bar().encode(**enc, tooltip=tips)
     if colour:
-        bars = bars.encode(**({"yOffset": alt.YOffset(f"{colour}:N")} if horizontal
-                              else {"xOffset": alt.XOffset(f"{colour}:N")}))
+        if not horizontal:
+            bars = bars.encode(xOffset=alt.XOffset(f"{colour}:N"))
         return _finish(bars, title, width, height)
     if horizontal:
-        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=val, text="label:N")
+        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=val, text="_text:N")
     else:
-        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=val, text="label:N")
+        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=val, text="_text:N")
     return _finish(alt.layer(bars, text), title, width, height)
 
 
@@ -334,12 +335,12 @@ def distribution_chart(
     """A distribution already tabulated by the library (one row per value with its count), as bars."""
     _check(frame, [value, count, colour], "distribution_chart")
     data = _plain(frame, [value, count, colour])
-    data["label"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
+    data["_text"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
     kind = "O" if not pd.api.types.is_numeric_dtype(data[value]) or data[value].nunique() <= 40 else "Q"
     enc: dict[str, Any] = {
         "x": alt.X(f"{value}:{kind}", title=x_title or value),
         "y": alt.Y(f"{count}:Q", title="Number of mothers"),
-        "tooltip": [alt.Tooltip(f"{value}:{kind}"), alt.Tooltip("label:N", title=count)],
+        "tooltip": [alt.Tooltip(f"{value}:{kind}"), alt.Tooltip("_text:N", title=count)],
     }
     if colour:
         enc["color"] = _colour(colour, list(dict.fromkeys(data[colour].dropna())))
@@ -374,9 +375,9 @@ def estimate_chart(
     _check(frame, [label, estimate, lower, upper, colour, n], "estimate_chart")
     data = _plain(frame, [label, estimate, lower, upper, colour, n])
     data[label] = data[label].astype(str)
-    data["shown"] = np.where(data[estimate].isna(), "not shown (suppressed or not estimable)", "")
+    data["shown"] = np.where(data[estimate].isna(), "[c] hidden (small numbers) or not estimable", "")
     order = list(sort) if sort is not None else list(dict.fromkeys(data[label]))
-    y = alt.Y(f"{label}:N", sort=order, title=None)
+    y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False))
     tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{estimate}:Q", format=".2f"),
             alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
     if n:
@@ -392,10 +393,15 @@ def estimate_chart(
         y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=f"{upper}:Q", color=colour_enc, tooltip=tips, **offset))
     layers.append(alt.Chart(data).mark_point(filled=True, size=80).encode(
         y=y, x=alt.X(f"{estimate}:Q"), color=colour_enc, tooltip=tips, **offset))
-    layers.append(alt.Chart(data[data[estimate].isna()]).mark_text(align="left", color=GREY, fontStyle="italic")
-                  .encode(y=y, x=alt.value(5), text="shown:N"))
+    hidden = data[data[estimate].isna()]
+    if len(hidden):
+        if colour:
+            hidden = hidden.assign(shown=hidden[colour].astype(str) + ": [c] hidden (small numbers) or not estimable")
+        layers.append(alt.Chart(hidden).mark_text(align="left", fontStyle="italic", fontSize=11).encode(
+            y=y, x=alt.value(5), text="shown:N", color=colour_enc, **offset))
     rows = max(len(order), 1) * (max(len(values or []), 1) if colour else 1)
-    return _finish(alt.layer(*layers), title, width, height or max(90, 26 * rows + 50))
+    legend = 70 if colour else 0
+    return _finish(alt.layer(*layers), title, width, height or max(140, 24 * rows + 24 * len(order) + 90 + legend))
 
 
 # --------------------------------------------------------------------------- time and dose
@@ -412,16 +418,22 @@ def trajectory_chart(
     n: str | None = "n",
     x_title: str = "Weeks since baseline",
     y_title: str = "Mean score",
+    temporal: bool = False,
     title: str | None = None,
     width: int | str = "container",
-    height: int = 300,
+    height: int = 400,
 ) -> alt.LayerChart:
-    """Mean scores over time with a confidence band, one line per colour group (as the library tabulated them)."""
+    """Values over time (weeks, or dates with ``temporal=True``), with an optional confidence band, one line per group.
+
+    The values are drawn as the library tabulated them (e.g. mean score per
+    week since baseline with its interval and n).
+    """
     _check(frame, [x, y, lower, upper, colour, n], "trajectory_chart")
     data = _plain(frame, [x, y, lower, upper, colour, n])
+    xt = "T" if temporal else "Q"
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
     colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
-    tips = [alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".2f")]
+    tips = [alt.Tooltip(f"{x}:{xt}"), alt.Tooltip(f"{y}:Q", format=".2f")]
     if lower and upper:
         tips += [alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
     if n:
@@ -431,10 +443,10 @@ def trajectory_chart(
     layers = []
     if lower and upper:
         layers.append(alt.Chart(data).mark_area(opacity=0.2).encode(
-            x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{lower}:Q", title=y_title), y2=f"{upper}:Q",
+            x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{lower}:Q", title=y_title), y2=f"{upper}:Q",
             color=colour_enc))
     layers.append(alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+        x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=colour_enc, tooltip=tips))
     return _finish(alt.layer(*layers), title, width, height)
 
@@ -448,10 +460,10 @@ def dose_threshold_chart(
     upper: str | None = "ci_high",
     n: str | None = "n",
     colour: str | None = None,
-    y_title: str = "Mean change (with confidence interval)",
+    y_title: str = "Mean change (95% CI)",
     title: str | None = None,
     width: int | str = "container",
-    height: int = 280,
+    height: int = 400,
 ) -> alt.LayerChart:
     """The estimate as the minimum dose rises: points with interval bars, joined by a line."""
     _check(frame, [dose, estimate, lower, upper, n, colour], "dose_threshold_chart")
@@ -485,12 +497,12 @@ def funnel_chart(
     data = _plain(frame, [step, count])
     data[step] = data[step].astype(str)
     order = list(dict.fromkeys(data[step]))
-    data["label"] = [("[c]" if pd.isna(v) else f"{v:,.0f}") for v in data[count]]
-    y = alt.Y(f"{step}:N", sort=order, title=None)
+    data["_text"] = [("[c]" if pd.isna(v) else f"{v:,.0f}") for v in data[count]]
+    y = alt.Y(f"{step}:N", sort=order, title=None, axis=alt.Axis(labelLimit=360))
     bars = alt.Chart(data).mark_bar(color=OKABE_ITO[3]).encode(
         y=y, x=alt.X(f"{count}:Q", title="Number of mothers"),
-        tooltip=[alt.Tooltip(f"{step}:N"), alt.Tooltip("label:N", title=count)])
-    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=f"{count}:Q", text="label:N")
+        tooltip=[alt.Tooltip(f"{step}:N"), alt.Tooltip("_text:N", title=count)])
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=f"{count}:Q", text="_text:N")
     return _finish(alt.layer(bars, text), title, width, height or max(120, 34 * len(order) + 40))
 
 

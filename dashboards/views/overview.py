@@ -1,16 +1,20 @@
-"""Overview: per programme the headline figures, each with its n."""
+"""Overview: per programme the headline figures, each with its n and interval."""
 
 import streamlit as st
 
-from dashboards import data, pages, sections, ui
+from dashboards import data, glossary, pages, sections, ui
 
 ctx = pages.context()
 ui.header("overview", "Overview")
 
 if not ctx.individual:
     with ui.section("Programme summaries"):
-        summaries = data.as_frame(data.aggregate_summaries(ctx))
-        ui.table(summaries, key="ov_aggregates", name="programme-summaries")
+        st.caption("Researchers see aggregate, disclosure-controlled summaries only ([c] = hidden small number).")
+        summary = data.aggregate_summary(ctx)
+        st.subheader("Programmes")
+        ui.table(summary.programmes, key="ov_agg_programmes", name="programme-summaries")
+        st.subheader("Outcomes per questionnaire")
+        ui.table(summary.results, key="ov_agg_results", name="programme-results")
     st.stop()
 
 progs = data.programmes(ctx)
@@ -20,19 +24,61 @@ if progs.empty:
     st.stop()
 ui.rules_note(ctx)
 
+SYMPTOM, WELLBEING = ("symptom",), ("wellbeing", "recovery")
+RECOVERY = (("recovered_from", "Recovered from symptoms", "recovery_from"),
+            ("both", "Recovered from symptoms and better within", "recovery_from"),
+            ("recovery_within", "Recovery within (still above cut-off)", "recovery_within"))
+
 with ui.section("Headline figures"):
-    head = data.as_frame(data.analysis(ctx, "evalkit.outcomes.headline"))
+    res = data.outcomes(ctx)
+    funnel = data.take_up(ctx)
     chosen = data.selected_programmes(ctx)
+    first = True  # explanations under the first programme's figures; the others have them on hover
     for _, prog in progs.iterrows():
         pid = str(prog["programme_id"])
         if chosen is not None and pid not in chosen:
             continue
-        rows = sections.rows_for(head, programme_id=pid)
         with st.container(border=True):
             st.subheader(f"{prog['name']} ({pid})")
-            st.caption(f"{prog['provider']} · {str(prog['format']).replace('_', ' ')} · "
-                       f"{str(prog['mode']).replace('_', ' ')}")
-            if rows.empty:
-                ui.empty_note("figures")
-                continue
-            ui.table(rows, key=f"ov_{pid}", name=f"headline-{pid}")
+            st.caption(" · ".join(str(prog[c]).replace("_", " ") for c in ("provider", "format", "mode", "delivered_by")
+                                  if c in prog and prog[c] is not None and str(prog[c]) != "<NA>"))
+            rows = sections.rows_for(res.summary, programme_id=pid)
+            cols = st.columns(4)
+            with cols[0]:
+                sections.take_up_metrics(funnel, pid, explain=first)
+            with cols[1]:
+                engaged = rows["n_engaged"].dropna() if "n_engaged" in rows else []
+                ui.metric("Engaged", engaged.iloc[0] if len(engaged) else None, term="engaged", digits=0,
+                          explain=first)
+            for col, roles, term in ((cols[2], SYMPTOM, "symptom_change"), (cols[3], WELLBEING, "wellbeing_change")):
+                with col:
+                    st.markdown(f"**{glossary.label(term)}**")
+                    part = rows[rows["role"].astype(str).isin(roles)] if "role" in rows else rows.iloc[0:0]
+                    if part.empty:
+                        st.caption("No paired questionnaires of this kind.")
+                    for _, r in part.iterrows():
+                        ui.metric(f"{str(r['instrument']).upper()} mean change", r["mean_change"],
+                                  ci=(r["ci_low"], r["ci_high"]), n=r["n_paired"])
+                        st.caption(f"Paired completeness {ui.fmt(r['completeness'], 0)}% "
+                                   f"(95% CI {ui.fmt(r['completeness_ci_low'], 0)} to "
+                                   f"{ui.fmt(r['completeness_ci_high'], 0)}%) of {ui.fmt(r['n_engaged'], 0)} engaged")
+                    if first:
+                        st.caption(glossary.explain(term))
+            rec = sections.rows_for(res.recovery, programme_id=pid)
+            total = rec.loc[rec["category"].astype(str) == "total", "n"] if "category" in rec else []
+            if len(rec) and len(total):
+                st.markdown("**Recovery from and within** (of mothers above a symptom cut-off at the start)")
+                rcols = st.columns(len(RECOVERY))
+                for rc, (cat, label, term) in zip(rcols, RECOVERY, strict=True):
+                    row = rec[rec["category"].astype(str) == cat]
+                    with rc:
+                        if row.empty:
+                            st.caption(f"{label}: no figure")
+                            continue
+                        r = row.iloc[0]
+                        ui.metric(label, r["pct"], unit="%", digits=0, ci=(r["pct_ci_low"], r["pct_ci_high"]),
+                                  n=r["n"], of=total.iloc[0], term=term, explain=first)
+            with st.expander("All figures for this programme"):
+                ui.table(rows, key=f"ov_{pid}", name=f"outcomes-{pid}")
+            first = False
+    ui.explain("paired_completeness")

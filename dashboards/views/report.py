@@ -14,11 +14,12 @@ with ui.section("HTML report"):
                        key="rp_html", type="primary", on_click="ignore", icon=":material/download:")
     st.caption("One file that opens in any browser, with every figure, its n, its interval and the rules used.")
 
-with ui.section("Tables"):
-    st.subheader("Every table")
-    tables = data.report_tables(ctx)
-    if not tables:
-        ui.empty_note("tables")
-    for name, frame in tables.items():
-        with st.expander(name.replace("_", " ").capitalize()):
+st.subheader("Every table")
+st.caption("Aggregate tables only, disclosure-controlled ([c] = hidden small number). Each downloads as CSV or Excel.")
+for name, compute in data.report_tables(ctx).items():
+    with st.expander(name.replace("_", " ").capitalize()), ui.section(name.replace("_", " ").capitalize()):
+        frame = compute()
+        if frame is None or frame.empty:
+            st.caption("No rows for the programmes and dates chosen.")
+        else:
             ui.table(frame, key=f"rp_{name}", name=name)

@@ -13,7 +13,15 @@ with ui.section("Safety list"):
         st.success("Nobody needs a follow-up under these rules.")
     else:
         st.warning("These mothers' answers need a follow-up under your safeguarding procedure. Ids are "
-                   "pseudonyms: look them up in your own records.", icon=":material/health_and_safety:")
-        ui.table(flags, key="sf_list", name="safety-follow-up")
+                   "pseudonyms: look them up in your own records. This list is never exported in reports or "
+                   "summaries.", icon=":material/health_and_safety:")
+        for signal, label in (("self_harm_item", "Self-harm item answered"),
+                              ("reliable_deterioration", "Reliable deterioration")):
+            part = flags[flags["signal"].astype(str) == signal]
+            st.subheader(label)
+            if part.empty:
+                st.caption("None.")
+            else:
+                ui.table(part, key=f"sf_{signal}", name=f"safety-{signal}")
     ui.explain("self_harm_flag")
     ui.explain("reliable_deterioration")

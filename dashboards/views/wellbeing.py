@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboards import data, pages, sections, ui
+from dashboards import data, pages, sections, state, ui
 from evalkit import charts
 
 ctx = pages.context()
@@ -13,29 +13,22 @@ with ui.section("Recovery from and recovery within"):
     st.subheader("Recovery from symptoms, and recovery within them")
     ui.explain("recovery_from")
     ui.explain("recovery_within")
-    table = data.as_frame(data.analysis(ctx, "evalkit.recovery.recovery_from_within"))
-    if table is None or table.empty:
-        ui.empty_note("recovery figures")
+    rec = data.outcomes(ctx).recovery
+    cats = rec[~rec["is_total"].astype(bool)] if "is_total" in rec else rec
+    if cats.empty:
+        ui.empty_note("mothers with both a symptom and a wellbeing or recovery measure")
     else:
-        ui.table(table, key="wb_recovery", name="recovery-from-within")
+        fig = charts.estimate_chart(cats, label="category", estimate="pct", lower="pct_ci_low", upper="pct_ci_high",
+                                    colour="programme_id", n="n", reference=None,
+                                    x_title="Percent of mothers above the cut-off at the start (95% CI)")
+        ui.chart(fig, rec, key="wb_recovery", name="recovery-from-within")
+        st.caption("Of mothers above a symptom cut-off at the start with a paired symptom and a paired wellbeing or "
+                   "recovery questionnaire. 'both': recovered from symptoms and reliably better in wellbeing; "
+                   "'recovery within': wellbeing or recovery reliably better while symptoms stayed above the "
+                   "cut-off; 'reliably worse': a reliable deterioration on any measure.")
 
-code = sections.pick_instrument(ctx, roles=("wellbeing", "recovery"), key="ek_wb_instrument")
+code = sections.pick_instrument(ctx, roles=("wellbeing", "recovery"), key=state.WB_INSTRUMENT)
 if code is None:
     st.stop()
-inst = data.instrument(code)
-
-with ui.section("Each mother's change"):
-    st.subheader("Each mother's change")
-    paired = sections.paired_episodes(ctx, code)
-    if paired.empty:
-        ui.empty_note(f"paired {code.upper()} scores")
-    else:
-        threshold = sections.first_value(paired, "rc_threshold")
-        cutoff = inst.default_cutoff.value if inst.default_cutoff else None
-        fig = charts.jacobson_plot(paired, threshold=threshold, cutoff=cutoff, score_range=inst.score_range,
-                                   higher_is_better=inst.higher_is_better, tooltip=["programme_id"])
-        ui.chart(fig, paired[sections.episode_columns(paired)], key="wb_jacobson", name=f"{code}-paired-episodes")
-        ui.explain("jacobson")
-        ui.explain("meaningful_improvement")
-
+sections.jacobson(ctx, code, prefix="wb")
 sections.outcome_sections(ctx, code, prefix="wb")

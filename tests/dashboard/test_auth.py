@@ -56,3 +56,22 @@ def test_environment_names_the_file(tmp_path, monkeypatch) -> None:  # noqa: ANN
     (tmp_path / "x.json").write_text("not json")
     with pytest.raises(auth.AccountsError, match="cannot read"):
         auth.accounts_configured()
+
+
+def test_accounts_cli(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    import io
+
+    from evalkit.cli import main
+
+    path = str(tmp_path / "acc.json")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert main(["accounts", "--file", path, "add", "north", "--role", "provider", "--provider", "North",
+                 "--password-stdin"]) == 0
+    assert main(["accounts", "--file", path, "add", "ana@example.org", "--role", "researcher", "--no-password"]) == 0
+    assert main(["accounts", "--file", path, "list"]) == 0
+    out = capsys.readouterr().out
+    assert "north\tprovider\tNorth\tpassword" in out and "ana@example.org\tresearcher\t-\tsingle sign-on" in out
+    assert auth.verify("north", "a long enough password", path=path) is not None
+    assert main(["accounts", "--file", path, "add", "x", "--role", "provider", "--no-password"]) == 2
+    assert main(["accounts", "--file", path, "remove", "north"]) == 0
+    assert main(["accounts", "--file", path, "remove", "north"]) == 2

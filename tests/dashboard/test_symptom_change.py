@@ -1,0 +1,49 @@
+"""Symptom change page: the Jacobson plot, categories, mean change and dose figures are the library's."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .conftest import assert_clean, frame_with
+from .helpers import library_outcomes, same_values
+
+
+def test_symptom_change_page_shows_the_library_figures(app, example_db) -> None:  # noqa: ANN001
+    at = app("views/symptom_change.py")
+    assert_clean(at)
+    assert at.title[0].value == "Symptom change"
+    code = at.selectbox(key="ek_sc_instrument").value
+    assert code == "epds"
+    lib = library_outcomes(example_db)
+
+    # each mother's change: the rows under the Jacobson plot are the library's paired episodes
+    paired = lib.changes[(lib.changes["instrument"] == code) & lib.changes["paired"].astype(bool)]
+    shown = frame_with(at, "baseline_score", "endpoint_score", "cs_category")
+    same_values(shown, paired, ["participant_id", "baseline_score", "endpoint_score", "change", "cs_category"],
+                key=["participant_id"])
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert "baseline_score" in spec and "endpoint_score" in spec
+
+    # mean change with its interval and n, per programme
+    summary = lib.summary[lib.summary["instrument"] == code]
+    shown = frame_with(at, "mean_change", "ci_low", "ci_high", "n_paired", "completeness")
+    same_values(shown, summary, ["programme_id", "n_paired", "mean_change", "ci_low", "ci_high", "completeness"],
+                key=["programme_id"])
+
+    # categories: percentages and Wilson intervals of reliable improvement
+    cats = frame_with(at, "category", "percent")
+    improved = cats[cats["category"] == "reliably improved"]
+    expected = pd.DataFrame({"programme_id": summary["programme_id"], "percent": summary["pct_reliable_improvement"],
+                             "ci_low": summary["pct_reliable_improvement_ci_low"]})
+    same_values(improved, expected, ["programme_id", "percent", "ci_low"], key=["programme_id"])
+
+    # dose threshold curve
+    dose = frame_with(at, "min_dose", "mean_change")
+    same_values(dose, lib.dose_sensitivity[lib.dose_sensitivity["instrument"] == code],
+                ["programme_id", "min_dose", "n", "mean_change"], key=["programme_id", "min_dose"])
+
+    # the three estimates: completers' beside the mixed model's and the imputation's
+    methods = frame_with(at, "method", "estimate")
+    assert set(methods["method"]) == {"completers", "mixed model", "multiple imputation"}
+    completers = methods[methods["method"] == "completers"].rename(columns={"estimate": "mean_change"})
+    same_values(completers, summary, ["programme_id", "mean_change", "ci_low", "ci_high"], key=["programme_id"])
