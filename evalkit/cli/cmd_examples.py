@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from evalkit.generator import ExampleData
 
 
 def _positive_int(text: str) -> int:
@@ -44,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="number of programmes before any outlier (default 4; more cycle the four formats)")
     p.add_argument("--outlier", action="store_true",
                    help="add P-OUTLIER, a programme with far smaller improvements than the others")
+    p.add_argument("--layout", choices=("tables", "wide"), default="tables",
+                   help="'tables' (default): the five canonical tables as CSV files; 'wide': a provider-style "
+                        "workbook wide.xlsx with one row per mother and start/end totals, messy as real ones are "
+                        "(titles, typed codes, dd/mm/yyyy dates, fake identifying columns to be dropped), plus "
+                        "programmes.csv and true_effects.csv; read it with 'evalkit map'")
     p.set_defaults(func=run)
 
 
@@ -52,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     data = generate_programmes(args.participants, seed=args.seed, n_programmes=args.programmes,
                                outlier_programme=args.outlier)
+    if getattr(args, "layout", "tables") == "wide":
+        return _run_wide(data, args.out)
     frames = {**data.tables, "true_effects": data.true_effects}
     written = write_examples(data, args.out)
     for path in written:
@@ -59,4 +70,19 @@ def run(args: argparse.Namespace) -> int:
         detail = f"{len(rows)} rows" if rows is not None else "catalog"
         print(f"wrote {path} ({detail})")
     print(f"{len(data.programmes)} programmes, seed {data.seed}; true effects in {args.out / 'true_effects.csv'}")
+    return 0
+
+
+def _run_wide(data: ExampleData, out: Path) -> int:
+    """Write the one-row-per-mother workbook, the programme register and the true effects."""
+    from evalkit.generator import write_wide_workbook
+    from evalkit.generator._output import TRUE_EFFECTS_FILE, write_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    book = write_wide_workbook(data, out / "wide.xlsx", seed=data.seed)
+    write_csv(data.programmes, out / "programmes.csv")
+    write_csv(data.true_effects, out / TRUE_EFFECTS_FILE)
+    print(f"wrote {book} (one sheet per programme, {len(data.participants)} mothers)")
+    print(f"wrote {out / 'programmes.csv'} and {out / TRUE_EFFECTS_FILE}")
+    print(f"next: evalkit map {book} -o {out / 'mapping.json'}")
     return 0

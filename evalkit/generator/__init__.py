@@ -185,5 +185,7 @@ Which analysis recovers what
 from evalkit.generator._generate import ExampleData, generate_programmes
 from evalkit.generator._output import write_examples
 from evalkit.generator._truth import QUANTITIES, TRUE_EFFECT_COLUMNS
+from evalkit.generator._wide import write_wide_workbook
 
-__all__ = ["QUANTITIES", "TRUE_EFFECT_COLUMNS", "ExampleData", "generate_programmes", "write_examples"]
+__all__ = ["QUANTITIES", "TRUE_EFFECT_COLUMNS", "ExampleData", "generate_programmes", "write_examples",
+           "write_wide_workbook"]

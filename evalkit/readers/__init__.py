@@ -75,6 +75,10 @@ def load_mapping(path: str | Path) -> ColumnMapping | RedcapMapping:
     try:
         if isinstance(raw, Mapping) and raw.get("kind") == "redcap":
             return RedcapMapping.from_dict(raw, base=path.parent)
+        if isinstance(raw, Mapping) and raw.get("kind") == "wide":
+            from evalkit.readers.wide import WideMapping
+
+            return WideMapping.from_dict(raw)
         return ColumnMapping.from_dict(raw)
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from None
@@ -89,6 +93,15 @@ def _instrument_registry() -> Mapping[str, Any] | None:
         return load_instruments()
     except Exception:  # noqa: BLE001 - a broken registry must not stop reading; validation reports it
         return None
+
+
+def _is_wide(path: Path, suffix: str, *, table: str | None, sheet: str | None, mapping: object) -> bool:
+    """A wide mapping, or (no mapping, no table named) a sheet with instrument x time point score columns."""
+    from evalkit.readers.wide import WideMapping, looks_wide
+
+    if isinstance(mapping, WideMapping):
+        return True
+    return mapping is None and table is None and suffix in _EXCEL | _TEXT and looks_wide(path, sheet=sheet)
 
 
 def read_file(
@@ -112,7 +125,10 @@ def read_file(
     sheet
         For a workbook, read only this sheet.
     mapping
-        A provider's :class:`ColumnMapping` or :class:`RedcapMapping`.
+        A provider's :class:`ColumnMapping`, :class:`RedcapMapping` or
+        :class:`~evalkit.readers.wide.WideMapping`. A wide mapping (or, with no
+        mapping and no ``table``, a sheet with questionnaire score columns such
+        as "EPDS at start") is read by :func:`evalkit.readers.wide.read_wide`.
     limits
         Size limits (default :class:`ReadLimits`: 200 MB, 5 million rows, 1,000 columns).
 
@@ -138,6 +154,10 @@ def read_file(
         raise InputFileError("the file does not exist (check the name and folder).", file=str(path))
     if isinstance(mapping, RedcapMapping):
         result = read_redcap(path, mapping, limits=limits)
+    elif _is_wide(path, suffix, table=table, sheet=sheet, mapping=mapping):
+        from evalkit.readers.wide import read_wide  # one row per mother: see evalkit.readers.wide
+
+        result = read_wide(path, sheet=sheet, mapping=mapping, limits=limits).raw  # type: ignore[arg-type]
     elif suffix in _EXCEL:
         result = read_excel(path, table=table, sheet=sheet, mapping=mapping, limits=limits)
     elif suffix in _JSON:
