@@ -82,7 +82,7 @@ def test_page_shows_profile_signals_ending_and_exploratory_tables(run) -> None: 
     assert first["valence"].iloc[0] in ("negative", "ending")  # concerns first
     assert _frames_with(at, "measure", "signal")
     assert _frames_with(at, "ending_class", "n_responses")
-    cmo = _frames_with(at, "term", "effect", "exploratory")
+    cmo = _frames_with(at, "label", "effect", "exploratory")
     assert len(cmo) == 2 and all(f["exploratory"].str.startswith("EXPLORATORY").all() for f in cmo)
     charts = at.get("vega_lite_chart")
     assert charts and "#D55E00" in charts[0].proto.spec  # Okabe-Ito vermillion for what can go wrong

@@ -32,6 +32,24 @@ def _quiet(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
     return out
 
 
+def _shown(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns people read (plus ``suppressed``, which marks hidden cells [c]), decimals rounded."""
+    keep = [c for c in dict.fromkeys([*columns, "suppressed"]) if c in frame.columns]
+    out = frame[keep].copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c].dtype):
+            out[c] = out[c].round(3)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+PROFILE_COLUMNS = ["instrument", "item", "statement", "mechanism", "valence", "n_answered", "n_endorsed", "share",
+                   "ci_low", "ci_high"]
+SIGNAL_COLUMNS = ["measure", "mechanism_theme", "n_responses", "n_endorsed", "share", "ci_low", "ci_high", "signal"]
+CMO_COLUMNS = ["experience_instrument", "label", "effect", "effect_ci_low", "effect_ci_high", "effect_scale",
+               "p_value", "n", "n_events", "status", "exploratory"]
+
+
 def _profile_chart(frame: pd.DataFrame, group_col: str, group: str) -> alt.Chart:
     rows = frame[(frame[group_col].astype(str) == group) & frame["share"].notna()].copy()
     rows["statement_shown"] = rows["statement"].where(rows["statement"].astype("string").str.len() > 0,
@@ -40,7 +58,8 @@ def _profile_chart(frame: pd.DataFrame, group_col: str, group: str) -> alt.Chart
     rows["order"] = range(len(rows))
     order = rows.sort_values("order")["statement_shown"].tolist()
     colours = alt.Scale(domain=list(VALENCE_WORDS.values()), range=[VALENCE_COLOURS[k] for k in VALENCE_WORDS])
-    y = alt.Y("statement_shown:N", sort=order, title=None, axis=alt.Axis(labelLimit=420))
+    y = alt.Y("statement_shown:N", sort=order, title=None,
+              axis=alt.Axis(labelLimit=460, labelOverlap=False, labelFontSize=12))
     base = alt.Chart(rows)
     bars = base.mark_bar().encode(
         x=alt.X("share:Q", title="Share who agreed (3-4)", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
@@ -50,7 +69,7 @@ def _profile_chart(frame: pd.DataFrame, group_col: str, group: str) -> alt.Chart
                  alt.Tooltip("ci_high:Q", format=".0%", title="95% CI to"), alt.Tooltip("n_answered:Q", title="n")],
     )
     errors = base.mark_rule(color="#000000").encode(x="ci_low:Q", x2="ci_high:Q", y=y)
-    return (bars + errors).properties(height=max(160, 22 * len(rows)), width="container")
+    return (bars + errors).properties(height=alt.Step(24), width="container")
 
 
 ctx = pages.context()
@@ -71,7 +90,7 @@ with ui.section("Mechanism profile"):
     else:
         groups = sorted(profile[group_col].astype(str).unique())
         chosen = st.selectbox("Show the chart for", groups, key="ek_ww_group")
-        shown = profile.drop(columns=["theme"], errors="ignore")
+        shown = _shown(profile, [group_col, *PROFILE_COLUMNS])
         ui.chart(_profile_chart(profile, group_col, chosen), shown[shown[group_col].astype(str) == chosen],
                  key="ww_profile", name=f"mechanism-profile-{chosen}",
                  caption="Bars: share who agreed or strongly agreed; black lines: 95% confidence intervals. "
@@ -101,7 +120,8 @@ with ui.section("Quality signals"):
             st.info(f"No clear signal; {possible} possible one(s) above {level:.0%}.", icon=":material/info:")
         else:
             st.success(f"No month or group above {level:.0%}.")
-        ui.table(signals, key="ww_signals", name="quality-signals")
+        ui.table(_shown(signals, ["programme_id", period, *SIGNAL_COLUMNS]), key="ww_signals",
+                 name="quality-signals")
     st.caption(text.get("signals", ""))
 
 with ui.section("Worry about support ending"):
@@ -110,7 +130,7 @@ with ui.section("Worry about support ending"):
     if ending is None or ending.empty:
         ui.empty_note("questionnaires at ending")
     else:
-        ui.table(ending, key="ww_ending", name="ending-distress")
+        ui.table(_shown(ending, list(ending.columns)), key="ww_ending", name="ending-distress")
     st.caption(text.get("ending", ""))
 
 if ctx.role in data.SAFETY_ROLES:
@@ -133,7 +153,7 @@ with ui.section("What goes with what (exploratory)"):
     take_up = data.as_frame(_quiet(data.analysis, ctx, "evalkit.mechanisms.cmo_take_up"))
     st.markdown("**Take-up and circumstances at referral**")
     if take_up is not None and not take_up.empty:
-        ui.table(take_up, key="ww_cmo_take_up", name="cmo-take-up")
+        ui.table(_shown(take_up, CMO_COLUMNS[1:]), key="ww_cmo_take_up", name="cmo-take-up")
     st.caption(text.get("take_up", ""))
     instruments = data.instrument_options(roles=("symptom", "wellbeing", "recovery"))
     code = st.selectbox("Outcome measure", list(instruments), key="ek_ww_instrument",
@@ -144,5 +164,5 @@ with ui.section("What goes with what (exploratory)"):
     if outcomes is None or outcomes.empty:
         ui.empty_note("experience questionnaires with paired outcome scores")
     else:
-        ui.table(outcomes, key="ww_cmo_outcomes", name=f"cmo-outcomes-{code}")
+        ui.table(_shown(outcomes, CMO_COLUMNS), key="ww_cmo_outcomes", name=f"cmo-outcomes-{code}")
     st.caption(text.get("outcomes", ""))
