@@ -98,3 +98,31 @@ def test_missing_file_and_bad_mapping_exit_2(sheet, tmp_path, capsys):
     assert code == 2 and "unknown key" in err
     code, _, err = run(["map", str(sheet), "--sheet", "Dads"], capsys)
     assert code == 2 and "no sheet called 'Dads'" in err
+
+
+def test_ingest_with_the_saved_mapping_stores_no_identifiers(sheet, tmp_path, capsys):
+    mapping, db = tmp_path / "mapping.json", tmp_path / "e.sqlite"
+    assert run(["map", str(sheet), "--programme", "P-A", "-o", str(mapping)], capsys)[0] == 0
+    register = tmp_path / "programmes.csv"
+    register.write_text("programme_id,name,provider,format,mode,delivered_by\n"
+                        "P-A,Little Steps group,Little Steps,group,in_person,volunteer_peers\n", encoding="utf-8")
+    assert run(["ingest", str(register), "--provider", "Little Steps", "--db", str(db)], capsys)[0] == 0
+    code, _, err = run(["ingest", str(sheet), "--mapping", str(mapping), "--provider", "Little Steps",
+                        "--db", str(db)], capsys)
+    assert code == 0, err
+    stored = db.read_bytes()
+    assert b"Amy Example" not in stored and b"Beth" not in stored
+    # an identifying column the mapping does not cover refuses the upload until 'evalkit map' has shown it
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb["Mums"]
+    ws.cell(row=3, column=8, value="Contact")
+    ws.cell(row=4, column=8, value="amy@example.invalid")
+    wb.save(tmp_path / "next.xlsx")
+    code, _, err = run(["ingest", str(tmp_path / "next.xlsx"), "--mapping", str(mapping), "--provider",
+                        "Little Steps", "--db", str(db)], capsys)
+    assert code == 1 and "Contact" in err and b"example.invalid" not in db.read_bytes()
+    assert run(["map", str(tmp_path / "next.xlsx"), "--mapping", str(mapping), "-o", str(mapping)], capsys)[0] == 0
+    code, _, err = run(["ingest", str(tmp_path / "next.xlsx"), "--mapping", str(mapping), "--provider",
+                        "Little Steps", "--db", str(db)], capsys)
+    assert code == 0, err
+    assert b"example.invalid" not in db.read_bytes()

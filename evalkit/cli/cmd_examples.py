@@ -84,5 +84,6 @@ def _run_wide(data: ExampleData, out: Path) -> int:
     write_csv(data.true_effects, out / TRUE_EFFECTS_FILE)
     print(f"wrote {book} (one sheet per programme, {len(data.participants)} mothers)")
     print(f"wrote {out / 'programmes.csv'} and {out / TRUE_EFFECTS_FILE}")
-    print(f"next: evalkit map {book} -o {out / 'mapping.json'}")
+    one = f" --programme {data.programmes['programme_id'].iloc[0]}" if len(data.programmes) == 1 else ""
+    print(f"next: evalkit map {book}{one} -o {out / 'mapping.json'}")
     return 0

@@ -1059,8 +1059,11 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
     cells = {pos: table.cells[pos] if pos in table.cells.columns else pd.Series([None] * n, dtype=object)
              for pos in range(len(table.headers))}
     roles: dict[int, HeaderRole] = {}
+    agreed: set[int] = set()  # identifying columns the mapping says to leave out (accepted at the mapping step)
     for pos, header in enumerate(table.headers):
         role = mapping.role_for(header) if header.strip() else None
+        if role is not None and role.kind in ("identifier", "derive"):
+            agreed.add(pos)
         if role is None:
             guess = classify_header(header)
             if guess.kind == "identifier" or (guess.kind == "derive"):
@@ -1084,6 +1087,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             if roles[pos].kind == "identifier":
                 continue
             roles[pos] = HeaderRole("identifier", why=f"{row.kind} ({row.matches} of {row.checked} values)")
+            agreed.discard(pos)
 
     for pos, role in roles.items():
         header = table.headers[pos]
@@ -1093,9 +1097,16 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                             "evidence": "values" if " of " in role.why else "header", "action": "dropped"})
             extra = (" Derive the deprivation decile (IMD) from it before upload and give it as "
                      "'IMD decile'; the postcode itself is never stored." if "postcode" in role.why else "")
-            note("participants", table.header_row, header, header, "identifier_column",
-                 f"{where(pos)} looks like identifying details ({role.why}). It was left out and is never stored; "
-                 f"evalkit needs only a reference number.{extra}")
+            if pos in agreed:
+                note("participants", table.header_row, header, header, "identifier_dropped",
+                     f"{where(pos)} holds identifying details ({role.why}); as the mapping says, it was left out "
+                     f"and is never stored. evalkit needs only a reference number.{extra}")
+            else:
+                note("participants", table.header_row, header, header, "identifier_column",
+                     f"{where(pos)} looks like identifying details ({role.why}) but the mapping does not say to "
+                     "leave it out (a new column, or values that changed). It was not read, and uploads with it "
+                     "are refused until the mapping is updated: run 'evalkit map' on this file with --mapping, "
+                     f"check the summary and save it.{extra}")
         elif role.kind == "derived_score":
             note("participants", table.header_row, header, header, "derived_column",
                  f"{where(pos)} is {role.why}; it was not read.")
@@ -1157,7 +1168,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         dropped.append({"file": file, "sheet": sheet or "", "header": header,
                         "kind": "age" if role.column == "mother_age" else "date of birth" if "dob" in role.column
                         else "due date", "evidence": "header", "action": _DERIVE_TEXT[role.column]})
-        note("participants", table.header_row, header, header, "identifier_column",
+        note("participants", table.header_row, header, header, "identifier_dropped",
              f"{where(pos)} ({_DERIVE_TEXT[role.column].split(' -> ')[0]}) was used to derive "
              f"{_DERIVE_TEXT[role.column].split(' -> ')[1].split(',')[0]} and is never stored.")
         if role.column == "mother_age":
