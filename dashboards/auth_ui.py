@@ -72,7 +72,7 @@ def _from_account(account: Any, method: str) -> User:
 def _oidc_user() -> User | None:
     from evalkit.auth import get_account
 
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.title("evalkit")
         st.write("Sign in with your organisation's account to see your programmes' data.")
         provider = secret("evalkit.oidc_provider")

@@ -45,6 +45,10 @@ UPLOAD_ROLES = ("provider", "admin")
 ScopeKey = tuple[str, tuple[str, ...], tuple[str, ...]]
 
 
+class PartlyStored(ValueError):
+    """A multi-provider upload stored some providers' parts before one was refused."""
+
+
 class LibraryMissing(Exception):
     """An evalkit function the page needs is not in this installation (yet)."""
 
@@ -376,13 +380,14 @@ def aggregate_summary(ctx: Context) -> Any:
     if ctx.individual:
         return analysis(ctx, "evalkit.summary.build_summary")
     library(SUMMARY_FROM_STORE)
-    return _aggregates(ctx.url, version(ctx.url), ctx.scope_key, ctx.rules_key)
+    return _show(_aggregates(ctx.url, version(ctx.url), ctx.scope_key, ctx.rules_key, ctx.filters.date_range))
 
 
 @st.cache_data(show_spinner="Summarising ...", max_entries=8)
-def _aggregates(url: str, data_version: str, key: ScopeKey, rules_key: str) -> Any:
+def _aggregates(url: str, data_version: str, key: ScopeKey, rules_key: str,
+                date_range: tuple[str | None, str | None] | None) -> Noted:
     fn = library(SUMMARY_FROM_STORE)
-    return fn(store(url), scope_from_key(key), rules=_rules(rules_key))
+    return _noted(fn, store(url), scope_from_key(key), rules=_rules(rules_key), date_range=date_range)
 
 
 # --------------------------------------------------------------------------- uploads
@@ -523,8 +528,16 @@ def store_upload(ctx: Context, checked: CheckedUpload, *, user: str | None,
             if progress:
                 progress((i + frac) / n, f"{who}: {msg}")
 
-        summary = ingest(result, store(ctx.url), provider=who, file_name="; ".join(checked.file_names),
-                         sha256=checked.sha256, user=user, progress=_progress, resolves=resolves)
+        try:
+            summary = ingest(result, store(ctx.url), provider=who, file_name="; ".join(checked.file_names),
+                             sha256=checked.sha256, user=user, progress=_progress, resolves=resolves)
+        except Exception as exc:
+            if frames:  # earlier providers' parts were stored, each in its own transaction
+                done = sorted({str(f["provider"].iloc[0]) for f in frames})
+                raise PartlyStored(f"{who}'s rows were not stored ({exc}). The rows of {', '.join(done)} were "
+                                   "stored; roll them back on the Upload history tab if the file should be "
+                                   "stored whole.") from exc
+            raise
         frame = summary.to_frame()
         frame.insert(0, "upload_id", summary.upload_id)
         frame.insert(0, "provider", who)

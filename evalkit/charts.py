@@ -566,7 +566,7 @@ def forest_plot(
         layers.append(alt.Chart(pooled_row).mark_rule(color=OKABE_ITO[4], strokeWidth=3).encode(
             y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
             x="ci_low:Q", x2="ci_high:Q"))
-    return _finish(alt.layer(*layers), title, width, 30 * len(all_order) + 60)
+    return _finish(alt.layer(*layers), title, width, 34 * len(all_order) + 90)
 
 
 def funnel_plot(
@@ -581,9 +581,10 @@ def funnel_plot(
     target: float | None = None,
     flag: str | None = None,
     y_title: str = "Value",
+    x_title: str = "Number of mothers (n)",
     title: str | None = None,
     width: int | str = "container",
-    height: int = 340,
+    height: int = 420,
 ) -> alt.LayerChart:
     """A funnel plot: each programme's value against its size, with control limits drawn from ``limits``.
 
@@ -602,7 +603,8 @@ def funnel_plot(
         dash = alt.condition(alt.FieldOneOfPredicate(field="limit", oneOf=[c for c in cols if "99" in c]),
                              alt.value([2, 2]), alt.value([6, 3]))
         layers.append(alt.Chart(long).mark_line(color=GREY).encode(
-            x=alt.X(f"{limit_size}:Q", title="Number of mothers (n)"), y=alt.Y("y:Q", title=y_title),
+            x=alt.X(f"{limit_size}:Q", title=x_title, scale=alt.Scale(zero=False, padding=30)),
+            y=alt.Y("y:Q", title=y_title),
             detail="limit:N", strokeDash=dash, tooltip=["limit:N"]))
     if target is not None and np.isfinite(target):
         layers.append(alt.Chart(pd.DataFrame({"t": [float(target)]})).mark_rule(color="#333333").encode(y="t:Q"))
@@ -614,8 +616,8 @@ def funnel_plot(
     else:
         colour = alt.value(OKABE_ITO[3])
     layers.append(alt.Chart(data).mark_point(filled=True, size=90).encode(
-        x=alt.X(f"{size}:Q", title="Number of mothers (n)"), y=alt.Y(f"{value}:Q", title=y_title),
-        color=colour, tooltip=tips))
+        x=alt.X(f"{size}:Q", title=x_title, scale=alt.Scale(zero=False, padding=30)),
+        y=alt.Y(f"{value}:Q", title=y_title), color=colour, tooltip=tips))
     layers.append(alt.Chart(data).mark_text(align="left", dx=7, fontSize=11).encode(
         x=f"{size}:Q", y=f"{value}:Q", text=f"{label}:N"))
     return _finish(alt.layer(*layers), title, width, height)

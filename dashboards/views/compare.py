@@ -71,7 +71,10 @@ with ui.section("Programme comparison"):
             "precision")
         fig = charts.funnel_plot(funnel, size="precision", value="value", limits=limits, limit_size="precision",
                                  limit_columns=("lower_0.95", "upper_0.95", "lower_0.998", "upper_0.998"),
-                                 target=float(funnel["target"].iloc[0]), flag="flag", y_title=MEASURES[measure])
+                                 target=float(funnel["target"].iloc[0]), flag="flag", y_title=MEASURES[measure],
+                                 x_title="Number of mothers (n)" if measure in ("recovery", "reliable_improvement",
+                                                                               "take_up")
+                                 else "Precision (1 / sampling variance): bigger programmes to the right")
         ui.chart(fig, funnel, key="cp_funnel", name="comparison-funnel")
     ui.explain("funnel")
 
