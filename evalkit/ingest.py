@@ -450,7 +450,10 @@ def _quarantine_records(frame: pd.DataFrame, table: str, upload_id: int) -> list
             for c in (*PROVENANCE_COLUMNS, "reasons")}
     body = frame.drop(columns=[c for c in (*PROVENANCE_COLUMNS, "reasons") if c in frame.columns])
     body = body.astype(object).where(body.notna(), None).astype("string")
-    text = body.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(body) else []
+    if body.shape[1] == 0:  # no column of the table was found (e.g. every header unknown): an empty row each
+        text = ["{}"] * len(body)
+    else:
+        text = body.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(body) else []
     src_row = pd.to_numeric(meta[SOURCE_ROW].astype(object).where(meta[SOURCE_ROW].notna(), np.nan))
     out = pd.DataFrame({
         "upload_id": upload_id,
