@@ -118,7 +118,7 @@ def derive_context(frame: pd.DataFrame) -> pd.DataFrame:
     if "ethnicity" in out.columns:
         eth = out["ethnicity"].astype("string")
         grp = eth.str.split("_", n=1).str[0]
-        grp = grp.where(eth != "not_stated", "not_stated")
+        grp = grp.mask((eth == "not_stated").fillna(False), "not_stated")
         out["ethnicity_group"] = grp.where(grp.isin(list(ETHNICITY_GROUPS))).astype("string")
     else:
         out["ethnicity_group"] = pd.array([pd.NA] * len(out), dtype="string")

@@ -19,6 +19,7 @@ states its rules (``rules`` column and ``attrs["rules"]``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ __all__ = [
     "dose_sensitivity",
     "evaluate_outcomes",
     "outcome_summary",
+    "trajectories",
 ]
 
 _REASON_COLS = tuple(f"n_unpaired_{r}" for r in UNPAIRED_REASONS)
@@ -268,7 +270,11 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
                    baseline_mean_unpaired=u.mean() if len(u) else np.nan)
         row["attrition_diff"] = row["baseline_mean_unpaired"] - row["baseline_mean_paired"]
         if len(a) >= 2 and len(u) >= 2 and (a.std() > 0 or u.std() > 0):
-            t = stats.ttest_ind(u, a, equal_var=False)
+            with warnings.catch_warnings():
+                # scipy warns about precision loss when a group's scores are (nearly) all equal; the
+                # statistic is still defined by the other group's variance, so the warning is not useful here
+                warnings.simplefilter("ignore", RuntimeWarning)
+                t = stats.ttest_ind(u, a, equal_var=False)
             row.update(attrition_t=float(t.statistic), attrition_p=float(t.pvalue))
         else:
             row.update(attrition_t=np.nan, attrition_p=np.nan)
@@ -777,3 +783,68 @@ def outcome_summary(
     changes = episode_change(data.episodes, rules=rules, instruments=registry,
                              scored_measures=data.scored_measures)
     return _summary(data, changes, rules, registry, models)
+
+
+def trajectories(
+    tables: Mapping[str, pd.DataFrame] | EpisodeData,
+    *,
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+    bin_weeks: int = 2,
+    max_weeks: int = 26,
+) -> pd.DataFrame:
+    """Mean score week by week since the baseline, per programme x instrument (disclosure-controlled).
+
+    Parameters
+    ----------
+    tables
+        Canonical tables or a prepared :class:`~evalkit.episodes.EpisodeData`.
+    rules
+        Pairing rules (who has a baseline) and disclosure settings.
+    instruments
+        Instrument registry.
+    bin_weeks
+        Width of the time bins in weeks (default 2).
+    max_weeks
+        Last week shown (default 26).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per programme x instrument x bin: ``week`` (weeks since the
+        baseline: 0 is the baseline itself, later bins are shown at their
+        midpoints, e.g. 1, 3, 5 for 2-week bins), ``n``
+        (participants with a score in the bin; the first score in the bin
+        counts), ``mean``, ``sd``, ``ci_low``, ``ci_high`` (t interval),
+        ``rules``, ``suppressed``.
+
+    Notes
+    -----
+    Descriptive: who is still giving questionnaires changes over time
+    (those who stop early are missing later), so a falling curve mixes change
+    with attrition. The model-based estimates of :func:`outcome_summary`
+    address that.
+    """
+    rules = PairingRules() if rules is None else rules
+    if not isinstance(bin_weeks, int) or bin_weeks < 1:
+        raise ValueError(f"bin_weeks must be a whole number >= 1; got {bin_weeks!r}")
+    data = _prepare(tables, rules, instruments)
+    s = data.scores
+    s = s[(s["weeks_since_baseline"] >= 0) & (s["weeks_since_baseline"] <= max_weeks)]
+    t = s["weeks_since_baseline"].to_numpy(dtype=float)
+    # 0 = the baseline itself; later scores go to the midpoint of their bin (1, 3, 5, ... for 2-week bins)
+    s = s.assign(week=np.where(t == 0, 0.0, np.floor(t / bin_weeks) * bin_weeks + bin_weeks / 2))
+    s = s.sort_values(["participant_id", "instrument", "date"]).drop_duplicates(
+        ["participant_id", "instrument", "week"])
+    g = s.groupby(["programme_id", "instrument", "week"], sort=True)["score"]
+    out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "sd": g.std()}).reset_index()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.5 + rules.level / 2, np.maximum(out["n"] - 1, 1)) * out["sd"] / np.sqrt(out["n"])
+    out["ci_low"] = (out["mean"] - half).where(out["n"] > 1)
+    out["ci_high"] = (out["mean"] + half).where(out["n"] > 1)
+    out = apply_disclosure(out, counts=["n"], derived={c: ["n"] for c in ("mean", "sd", "ci_low", "ci_high")},
+                           rules=rules)
+    text = rules.describe()
+    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
+    out.attrs["rules"] = text
+    return out

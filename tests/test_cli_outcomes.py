@@ -1,0 +1,62 @@
+"""``evalkit outcomes``: the CLI over outcome_summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit.cli import main
+from evalkit.generator import generate_programmes
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    generate_programmes(700, seed=8).write(out)
+    return out
+
+
+def test_table_output(folder, capsys) -> None:
+    assert main(["outcomes", "--data", str(folder), "--no-models"]) == 0
+    out = capsys.readouterr().out
+    assert "programme" in out and "P-PHONE" in out and "phq9" in out
+    assert "Rules:" in out and "Baseline: the first valid score" in out
+    assert "[c] = hidden" in out
+
+
+def test_json_output_filters_and_rules(folder, capsys) -> None:
+    assert main(["outcomes", "--data", str(folder), "--format", "json", "--programme", "P-HOME",
+                 "--instrument", "EPDS", "--min-dose", "3", "--no-models"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["rules"]["min_dose"] == 3
+    assert "at least 3 attended contacts" in payload["rules_text"]
+    assert [(r["programme_id"], r["instrument"]) for r in payload["rows"]] == [("P-HOME", "epds")]
+    row = payload["rows"][0]
+    assert row["n_paired"] is None or row["n_paired"] >= 5
+
+
+def test_csv_output(folder, capsys) -> None:
+    assert main(["outcomes", "--data", str(folder), "--format", "csv", "--instrument", "gad7", "--no-models"]) == 0
+    from io import StringIO
+
+    frame = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert frame["instrument"].unique().tolist() == ["gad7"]
+    assert {"n_paired", "mean_change", "ci_low", "ci_high", "rules", "suppressed"} <= set(frame.columns)
+
+
+def test_example_data(capsys) -> None:
+    assert main(["outcomes", "--example", "--no-models", "--format", "csv"]) == 0
+    assert "P-GROUP" in capsys.readouterr().out
+
+
+def test_errors_are_messages_not_tracebacks(folder, capsys, tmp_path) -> None:
+    assert main(["outcomes", "--data", str(tmp_path / "missing")]) == 2
+    assert "folder not found" in " ".join(capsys.readouterr().err.split())
+    assert main(["outcomes", "--data", str(folder), "--instrument", "nope"]) == 2
+    assert "unknown instrument" in " ".join(capsys.readouterr().err.split())
+    assert main(["outcomes", "--data", str(folder), "--min-dose", "-1"]) == 2
+    with pytest.raises(SystemExit):
+        main(["outcomes", "--data", str(folder), "--db", "x.sqlite"])

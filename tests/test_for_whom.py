@@ -1,0 +1,75 @@
+"""For whom: breakdowns by context fields, with disclosure control across the levels."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from evalkit.errors import EvalkitWarning
+from evalkit.for_whom import BREAKDOWN_FIELDS, for_whom, outcomes_by
+from evalkit.generator import generate_programmes
+from evalkit.outcomes import evaluate_outcomes
+from evalkit.rules import PairingRules
+
+
+@pytest.fixture(scope="module")
+def result():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        return evaluate_outcomes(generate_programmes(1500, seed=21).tables, models=False)
+
+
+def test_fields_offered() -> None:
+    for f in ("perinatal_stage", "first_time_mother", "referral_source", "ethnicity", "ethnicity_group",
+              "deprivation_decile", "deprivation_quintile", "main_language", "programme_format"):
+        assert f in BREAKDOWN_FIELDS
+    with pytest.raises(ValueError, match="unknown breakdown field"):
+        for_whom({}, "shoe_size")
+    with pytest.raises(ValueError, match="what must be one of"):
+        for_whom({}, "perinatal_stage", what="nonsense")  # type: ignore[arg-type]
+
+
+def test_outcomes_by_level_add_up(result) -> None:
+    open_rules = PairingRules(suppression_threshold=1)
+    by = outcomes_by(result, "perinatal_stage", rules=open_rules)
+    assert set(by["perinatal_stage"].dropna()) == {"antenatal", "postnatal"}
+    assert (by["breakdown"] == "perinatal_stage").all()
+    total = by.groupby(["programme_id", "instrument"])["n_paired"].sum()
+    summary = result.summary.set_index(["programme_id", "instrument"])["n_paired"]
+    assert (total == summary.reindex(total.index)).all()
+    row = by[(by["programme_id"] == "P-PHONE") & (by["instrument"] == "epds") & (by["perinatal_stage"] == "postnatal")]
+    ch = result.changes
+    g = ch[ch["paired"] & (ch["programme_id"] == "P-PHONE") & (ch["instrument"] == "epds")
+           & (ch["perinatal_stage"] == "postnatal")]
+    assert row["mean_change"].iloc[0] == pytest.approx((g["endpoint_score"] - g["baseline_score"]).mean())
+
+
+def test_breakdowns_are_disclosure_controlled(result) -> None:
+    by = outcomes_by(result, "ethnicity")  # many small groups
+    counts = [c for c in by.columns if c.startswith("n_")]
+    vals = by[counts].to_numpy(dtype=float, na_value=np.nan)
+    assert not ((vals > 0) & (vals < 5)).any()
+    # across the levels of one programme x instrument, never exactly one hidden count per column
+    for _, g in by.groupby(["programme_id", "instrument"]):
+        if len(g) > 1:
+            assert not (g["n_paired"].isna().sum() == 1)
+    # a hidden n_paired hides the mean change
+    assert by.loc[by["n_paired"].isna(), "mean_change"].isna().all()
+
+
+@pytest.mark.parametrize("what", ["funnel", "take_up", "recovery", "talking_therapies", "endings"])
+def test_every_metric_breaks_down(result, what) -> None:
+    out = for_whom(result, "ethnicity_group", what=what)
+    assert len(out) and "suppressed" in out.columns and out.attrs["rules"]
+    assert "ethnicity_group" in out.columns
+    n_cols = [c for c in out.columns if c == "n" or c.startswith("n_")]
+    vals = out[n_cols].to_numpy(dtype=float, na_value=np.nan)
+    assert not ((vals > 0) & (vals < 5)).any()
+
+
+def test_pooled_and_two_fields(result) -> None:
+    out = for_whom(result, ["perinatal_stage", "first_time_mother"], what="take_up", within=(),
+                   rules=PairingRules(suppression_threshold=1))
+    assert out["n_referred"].sum() == len(result.data.participants)

@@ -1,0 +1,124 @@
+"""Mixed model and multiple imputation: hand-worked Rubin's rules, known-effect data, warnings."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.errors import ApproximationWarning, SmallSampleWarning
+from evalkit.longitudinal import mixed_model_change, multiple_imputation_change, rubin_combine
+from evalkit.rules import PairingRules
+
+
+def test_rubin_by_hand() -> None:
+    # Q = 10, 12, 14: Q-bar 12, B = 4; U = 1, 1, 1: U-bar 1; T = 1 + (4/3) 4 = 6.333
+    r = rubin_combine(np.array([10.0, 12.0, 14.0]), np.array([1.0, 1.0, 1.0]))
+    assert r.estimate == 12 and r.between == 4 and r.within == 1
+    assert r.se == pytest.approx(math.sqrt(1 + 4 / 3 * 4))
+    lam = (4 / 3 * 4) / (1 + 4 / 3 * 4)
+    assert r.fmi == pytest.approx(lam)
+    assert r.df == pytest.approx(2 / lam**2)  # nu_old = (m - 1) / lambda^2
+    # Barnard-Rubin with a complete-data df of 50
+    r2 = rubin_combine(np.array([10.0, 12.0, 14.0]), np.array([1.0, 1.0, 1.0]), n_complete_df=50)
+    nu_obs = 51 / 53 * 50 * (1 - lam)
+    assert r2.df == pytest.approx(1 / (1 / (2 / lam**2) + 1 / nu_obs))
+    with pytest.raises(ValueError):
+        rubin_combine(np.array([1.0]), np.array([1.0]))
+
+
+def _synthetic(n: int, change: float, seed: int, *, dose_effect: float = 0.0, ongoing: int = 0
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Participants scored at baseline (day 0), week 4 and week 12 (some missing); true mean change `change`."""
+    rng = np.random.default_rng(seed)
+    pid = np.array([f"p{i:04d}" for i in range(n)])
+    start = pd.Timestamp("2025-01-06")
+    dose = rng.integers(2, 12, n).astype(float)
+    person = rng.normal(0, 3, n)
+    slope = change + dose_effect * (dose - dose.mean()) + rng.normal(0, 1.5, n)
+    rows = []
+    for w, keep in ((0, np.ones(n, bool)), (4, rng.random(n) < 0.7), (12, rng.random(n) < 0.6)):
+        y = 15 + person + slope * min(w / 8, 1) + rng.normal(0, 1.5, n)
+        for i in np.flatnonzero(keep):
+            rows.append((pid[i], start + pd.Timedelta(days=7 * w), y[i]))
+    scores = pd.DataFrame(rows, columns=["participant_id", "date", "score"])
+    scores["instrument"] = "epds"
+    scores["programme_id"] = "P"
+    episodes = pd.DataFrame({
+        "participant_id": pid, "instrument": "epds", "programme_id": "P", "baseline_date": start,
+        "anchor_date": start, "attended_total": dose, "ending": "planned_ending",
+        "end_date": start + pd.Timedelta(days=100), "baseline_score": scores.groupby("participant_id")["score"]
+        .first().reindex(pid).to_numpy(), "higher_is_better": False,
+    })
+    if ongoing:
+        episodes.loc[: ongoing - 1, ["ending", "end_date"]] = [None, pd.NaT]
+    last = scores[scores["date"] == start + pd.Timedelta(days=84)].set_index("participant_id")["score"]
+    episodes["endpoint_score"] = episodes["participant_id"].map(last)
+    episodes["paired"] = episodes["endpoint_score"].notna()
+    return scores, episodes
+
+
+def test_mixed_model_recovers_a_known_change() -> None:
+    scores, episodes = _synthetic(300, -4.0, seed=1, dose_effect=-0.3)
+    mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+    row = mm.iloc[0]
+    assert row["mm_converged"] and not row["mm_session_effects"]
+    assert row["mm_n_participants"] == 300
+    assert row["mm_ci_low"] < -4.0 < row["mm_ci_high"]
+    assert abs(row["mm_change"] + 4.0) < 3 * row["mm_se"]
+    assert row["mm_mean_dose"] == pytest.approx(episodes["attended_total"].mean())
+    assert mm.attrs["rules"]
+
+
+def test_mixed_model_leaves_out_ongoing_and_small_groups() -> None:
+    scores, episodes = _synthetic(300, -4.0, seed=2, ongoing=50)
+    mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+    assert mm["mm_n_participants"].iloc[0] == 250
+    small_s, small_e = _synthetic(8, -4.0, seed=3)
+    with pytest.warns(SmallSampleWarning, match="not fitted"):
+        out = mixed_model_change(small_s, small_e, rules=PairingRules(min_dose=1))
+    assert np.isnan(out["mm_change"].iloc[0]) and not out["mm_converged"].iloc[0]
+
+
+def test_mixed_model_non_convergence_warns(monkeypatch) -> None:
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    original = sm.MixedLM.fit
+
+    def noisy_fit(self, *args, **kwargs):
+        warnings.warn("Maximum Likelihood optimization failed to converge. Check mle_retvals", ConvergenceWarning,
+                      stacklevel=2)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sm.MixedLM, "fit", noisy_fit)
+    scores, episodes = _synthetic(200, -4.0, seed=4)
+    with pytest.warns(ApproximationWarning, match="did not converge"):
+        mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+    assert not mm["mm_converged"].iloc[0]
+    assert "Maximum Likelihood optimization failed" in mm["mm_note"].iloc[0]
+
+
+def test_multiple_imputation_reproducible_and_sensible() -> None:
+    _, episodes = _synthetic(400, -4.0, seed=5)
+    rules = PairingRules(min_dose=1, mi_imputations=20, seed=11)
+    a = multiple_imputation_change(episodes, rules=rules)
+    b = multiple_imputation_change(episodes, rules=rules)
+    pd.testing.assert_frame_equal(a, b)
+    row = a.iloc[0]
+    assert row["mi_n"] == 400 and row["mi_n_imputed"] == int((~episodes["paired"]).sum())
+    assert row["mi_ci_low"] < -4.0 < row["mi_ci_high"]
+    assert 0 < row["mi_fmi"] < 1 and row["mi_m"] == 20
+    assert "baseline" in row["mi_note"] and "dose" in row["mi_note"]
+    # with nothing missing, MI equals the completers' mean change and has no between-imputation variance
+    full = episodes.copy()
+    full["paired"] = True
+    full["endpoint_score"] = full["endpoint_score"].fillna(full["baseline_score"] - 4)
+    c = multiple_imputation_change(full, rules=rules).iloc[0]
+    ch = full["endpoint_score"] - full["baseline_score"]
+    assert c["mi_mean_change"] == pytest.approx(ch.mean())
+    assert c["mi_se"] == pytest.approx(ch.std(ddof=1) / math.sqrt(len(ch)))
+    assert c["mi_n_imputed"] == 0
