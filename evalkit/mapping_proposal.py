@@ -581,7 +581,7 @@ def _value_report(columns: dict[str, list[pd.Series]], mapping: ColumnMapping | 
         series = series[series != ""]
         if spec.type in ("integer", "number"):
             nums = pd.to_numeric(series.str.replace(r"^\s*([-+]?\d+)\.0+\s*$", r"\1", regex=True), errors="coerce")
-            bad = sorted(set(series[nums.isna() & ~series.map(is_missing)]))
+            bad = sorted(set(series[nums.isna() & ~series.map(is_missing).astype(bool)]))
             if bad:
                 unmapped[column] = bad
             continue
@@ -836,13 +836,13 @@ def _propose_table(label: str, tables: list[SheetTable], programme_id: str | Non
             why = flagged.get(m.position) or guess.why or "personal details"
             role, note = "identifier", why
             identifying[m.header] = why
-            columns[m.header] = None
+            columns.setdefault(m.header, None)  # a repeated header keeps its first meaning (the reader reads one)
         elif m.kind == "column" and m.column:
             role, target = "column", m.column
             columns[m.header] = m.column
             spec = schema.field(m.column)
             if spec.type == "date":
-                date_values.setdefault(m.column, []).append(t.cells[m.position])
+                date_values.setdefault(m.header, []).append(t.cells[m.position])
             elif table == "participants":
                 code_values.setdefault(m.column, []).append(t.cells[m.position])
         elif m.kind == "skipped":
@@ -858,8 +858,7 @@ def _propose_table(label: str, tables: list[SheetTable], programme_id: str | Non
     frame = pd.DataFrame(rows, columns=["sheet", "column", "header", "role", "target", "note"])
     matches_v, unmapped_values, values = (_value_report(code_values, existing) if table == "participants"
                                           else ({}, {}, {}))
-    date_formats, formats_by_header, notes = _date_report(
-        {next(h for h, c in columns.items() if c == col): parts for col, parts in date_values.items()}, {})
+    date_formats, formats_by_header, notes = _date_report(date_values, {})
     formats = {str(columns[h]): f for h, f in formats_by_header.items() if columns.get(h)}
     constants = dict(existing.constants) if existing is not None else {}
     source = ""

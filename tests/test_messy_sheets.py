@@ -7,6 +7,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalkit.readers.messy import MISSING_TOKENS, Grid, extract_table, is_missing, read_grids
 from evalkit.readers.wide import header_is_known, read_wide
@@ -171,3 +173,29 @@ def test_frame_without_header_row_is_searched_like_a_sheet():
     p = propose_mapping(frame, programme_id="P-A")
     assert p.layout == "wide" and p.ok
     assert p.tables[0].header_row == 3
+
+
+_WORDS = ["Ref no", "Date referred", "Referred by", "EPDS at start", "EPDS at end", "EPDS start date", "WEMWBS T2",
+          "Baby's DOB", "Postcode", "Notes", "", "Programme", "No. of sessions attended", "Start date", "Age", "EPDS"]
+_VALUES = ["A1", "13/01/2025", "01/13/2025", "03/04/2025", "HV", "", "n/a", "12", "12.5", "999 000 0018", "a@b.co",
+           "ZZ99 3CZ", "Notes: x", "Total", "?", "40+", "31/02/2025", "P-X"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8).flatmap(
+    lambda header: st.tuples(st.just(header), st.lists(st.lists(st.sampled_from(_VALUES), min_size=len(header),
+                                                                  max_size=len(header)), max_size=6))),
+       st.booleans())
+def test_any_grid_gives_a_proposal_or_a_plain_error(grid, title):
+    from evalkit.errors import InputFileError
+    from evalkit.mapping_proposal import propose_mapping
+
+    header, rows = grid
+    cells = ([["Title"] + [None] * (len(header) - 1)] if title else []) + [header, *rows]
+    try:
+        p = propose_mapping(pd.DataFrame(cells), programme_id="P-A")
+    except InputFileError:
+        return
+    assert p.to_text() and isinstance(p.preview(2), dict)
+    if p.read_result is not None:
+        validate(p.read_result.raw, today="2026-01-01")

@@ -828,7 +828,7 @@ def detect_date_format(header: str, values: pd.Series) -> DateFormat:
     ISO dates (and dates Excel stored as dates) fit any format.
     """
     texts = values.dropna().astype(str).str.strip()
-    texts = texts[(texts != "") & ~texts.map(is_missing)]
+    texts = texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
     if texts.empty:
         return DateFormat(header, None, "empty", "no dates in this column")
     kinds = parse_dates(texts)[1]
