@@ -98,8 +98,8 @@ def _password_user() -> User | None:
         return user
     st.title("evalkit: sign in")
     with st.form("ek_login_form"):
-        name = st.text_input("Username", key=state.LOGIN_USERNAME)
-        password = st.text_input("Password", type="password", key=state.LOGIN_PASSWORD)
+        name = st.text_input("Username", key=state.LOGIN_USERNAME, autocomplete="username")
+        password = st.text_input("Password", type="password", key=state.LOGIN_PASSWORD, autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         account = verify(name, password)

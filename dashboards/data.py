@@ -718,9 +718,36 @@ def comparison_from_files(files: list[tuple[str, bytes]], **options: Any) -> Any
     return compare(read_summaries(files), **options)
 
 
-def html_report(ctx: Context) -> str:
-    """The self-contained HTML report of :mod:`evalkit.report` for the user's scope and filters."""
-    return analysis(ctx, "evalkit.report.html_report")
+REPORT = "evalkit.report.report_from_store"
+
+
+def report(ctx: Context) -> Any:
+    """The :class:`evalkit.report.Report` of what the user may count, built inside the library (any role).
+
+    :func:`evalkit.report.report_from_store` loads with the user's scope (a
+    researcher's rows never leave the library; the report is aggregate), with
+    the sidebar's programmes, dates and rules. Slow the first time (it fits
+    the models); cached like every other result.
+    """
+    library(REPORT)
+    return _show(_report(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx), ctx.filters.date_range,
+                         ctx.rules_key))
+
+
+@st.cache_data(show_spinner="Writing the report (this can take a minute) ...", max_entries=4)
+def _report(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+            date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    fn = library(REPORT)
+    return _noted(fn, store(url), scope_from_key(key), programmes=list(progs) if progs is not None else None,
+                  date_range=date_range, rules=_rules(rules_key))
+
+
+def report_file(rep: Any, fmt: str) -> bytes:
+    """The report's tables as the library writes them: ``xlsx`` (one sheet per table) or ``zip`` (CSV files)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"report.{fmt}"
+        (rep.to_xlsx if fmt == "xlsx" else rep.to_csv_zip)(path)
+        return path.read_bytes()
 
 
 REPORT_TABLES: dict[str, tuple[str, str]] = {
@@ -748,6 +775,7 @@ def report_tables(ctx: Context) -> dict[str, Callable[[], pd.DataFrame | None]]:
         "dose_sensitivity": lambda: outcomes(ctx).dose_sensitivity,
         "talking_therapies_rates": lambda: outcomes(ctx).talking_therapies,
         "instrument_parameters": lambda: outcomes(ctx).parameters,
+        "trajectories": lambda: trajectories(ctx),
     }
     for name, (dotted, source) in REPORT_TABLES.items():
         if available(dotted):
@@ -761,7 +789,7 @@ TRAJECTORIES = "evalkit.outcomes.trajectories"
 
 def trajectories(ctx: Context) -> pd.DataFrame | None:
     """Mean scores week by week since the baseline, per programme and instrument (library table)."""
-    return as_frame(analysis(ctx, TRAJECTORIES))
+    return as_frame(derived(ctx, TRAJECTORIES, source="data"))
 
 
 TAKE_UP = "evalkit.engagement.take_up_rate"

@@ -34,6 +34,15 @@ CATEGORIES = (  # (label, stem of the summary's n_/pct_ columns, glossary term)
     ("meaningful improvement", "meaningful_improvement", "meaningful_improvement"),
 )
 
+RECOVERY_WORDS = {
+    "both": "recovered from symptoms and better within",
+    "recovered_from": "recovered from symptoms only",
+    "recovery_within": "recovery within (symptoms still above cut-off)",
+    "neither": "neither",
+    "reliably_worse": "reliably worse on a measure",
+}
+"""Plain words for :data:`evalkit.recovery.RECOVERY_CATEGORIES` (labels only)."""
+
 METHODS = (  # (label, estimate, lower, upper, n)
     ("completers", "mean_change", "ci_low", "ci_high", "n_paired"),
     ("mixed model", "mm_change", "mm_ci_low", "mm_ci_high", "mm_n_participants"),

@@ -79,3 +79,5 @@ AC_CREATE = "ek_ac_create"
 AC_MESSAGE = "ek_ac_message"
 MODELS = "ek_models"                  # widget: show the mixed-model and imputation estimates
 FW_WHAT = "ek_fw_what"
+RP_PREPARE = "ek_rp_prepare"          # button: build the HTML report
+RP_READY = "ek_rp_ready"              # the report was asked for in this session

@@ -442,9 +442,11 @@ def trajectory_chart(
         tips.append(alt.Tooltip(f"{colour}:N"))
     layers = []
     if lower and upper:
+        band_colour = alt.Color(f"{colour}:N", scale=alt.Scale(domain=values, range=palette(len(values or []))),
+                                legend=None) if colour else colour_enc
         layers.append(alt.Chart(data).mark_area(opacity=0.2).encode(
             x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{lower}:Q", title=y_title), y2=f"{upper}:Q",
-            color=colour_enc))
+            color=band_colour))
     layers.append(alt.Chart(data).mark_line(point=True).encode(
         x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=colour_enc, tooltip=tips))

@@ -1,18 +1,35 @@
-"""Report: a self-contained HTML report, and every table as CSV or Excel."""
+"""Report: a self-contained HTML report (and its tables as a workbook or CSV files), and every table."""
 
 import streamlit as st
 
-from dashboards import data, pages, ui
+from dashboards import data, pages, state, ui
 
 ctx = pages.context()
 ui.header("report", "Report")
 
 with ui.section("HTML report"):
     st.subheader("The whole report in one file")
-    html = data.html_report(ctx)
-    st.download_button("Download the report (HTML)", html, file_name="evalkit-report.html", mime="text/html",
-                       key="rp_html", type="primary", on_click="ignore", icon=":material/download:")
-    st.caption("One file that opens in any browser, with every figure, its n, its interval and the rules used.")
+    data.library(data.REPORT)
+    st.caption("One file that opens in any browser, for funders and commissioners: every figure with its n, its "
+               "interval and the rules used; small numbers hidden; no list of individual mothers. It uses the "
+               "programmes, dates and rules chosen in the sidebar.")
+    if st.button("Prepare the report", key=state.RP_PREPARE, type="primary",
+                 disabled=bool(st.session_state.get(state.RP_READY))):
+        st.session_state[state.RP_READY] = True
+    if st.session_state.get(state.RP_READY):
+        rep = data.report(ctx)
+        c1, c2, c3 = st.columns(3)
+        c1.download_button("Report (HTML)", rep.html, file_name="evalkit-report.html", mime="text/html",
+                           key="rp_html", type="primary", on_click="ignore", icon=":material/download:")
+        c2.download_button("Its tables (Excel)", data.report_file(rep, "xlsx"), file_name="evalkit-report.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="rp_xlsx",
+                           on_click="ignore", icon=":material/download:")
+        c3.download_button("Its tables (CSV, zip)", data.report_file(rep, "zip"), file_name="evalkit-report.zip",
+                           mime="application/zip", key="rp_zip", on_click="ignore", icon=":material/download:")
+        st.caption(f"{rep.title} · made {rep.generated_at} · evalkit {rep.version} · data {rep.data_hash[:12]}")
+        if rep.notes:
+            with st.expander("Notes from the analysis"):
+                st.markdown("\n".join(f"- {n}" for n in rep.notes))
 
 st.subheader("Every table")
 st.caption("Aggregate tables only, disclosure-controlled ([c] = hidden small number). Each downloads as CSV or Excel.")

@@ -152,6 +152,9 @@ with tab_h, ui.section("Upload history"):
     if hist.empty:
         st.info("Nothing has been uploaded yet.")
     else:
+        first = ["upload_id", "provider", "uploaded_at", "file_name", "user_name", "status", "rows_accepted",
+                 "rows_quarantined"]
+        hist = hist[[c for c in first if c in hist] + [c for c in hist.columns if c not in first]]
         ui.table(hist, key="h_table", name="upload-history")
         st.subheader("Undo an upload")
         st.caption("Rolling back restores the data exactly as they were before that upload. Only a provider's "

@@ -15,6 +15,7 @@ with ui.section("Recovery from and recovery within"):
     ui.explain("recovery_within")
     rec = data.outcomes(ctx).recovery
     cats = rec[~rec["is_total"].astype(bool)] if "is_total" in rec else rec
+    cats = cats.assign(category=cats["category"].astype(str).map(lambda c: sections.RECOVERY_WORDS.get(c, c)))
     if cats.empty:
         ui.empty_note("mothers with both a symptom and a wellbeing or recovery measure")
     else:

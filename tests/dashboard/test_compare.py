@@ -12,7 +12,7 @@ from .conftest import assert_clean, frame_with
 from .helpers import library_tables, same_values
 
 
-def test_compare_from_the_database_and_from_summary_files(app, example_db, tmp_path) -> None:  # noqa: ANN001
+def test_compare_from_the_database_and_from_summary_files(app, example_db) -> None:  # noqa: ANN001
     at = app("views/compare.py")
     assert_clean(at)
     assert at.title[0].value == "Compare programmes"
@@ -25,11 +25,9 @@ def test_compare_from_the_database_and_from_summary_files(app, example_db, tmp_p
     same_values(pooled, lib.pooled, ["k", "estimate", "ci_low", "ci_high", "i2"], key=["k"])
     assert len(at.get("vega_lite_chart")) >= 2  # forest and funnel
 
-    # the same comparison from summary files, one per programme (as providers would share them)
-    files = []
-    for pid in sorted(tables["programmes"]["programme_id"]):
-        summary = build_summary(tables, programme=pid)
-        files.append((f"{pid}.json", json.dumps(summary.to_dict()).encode(), "application/json"))
+    # the same comparison from a summary file (aggregates only), as a provider would share it
+    summary = build_summary(tables, rules=PairingRules())
+    files = [("summary.json", json.dumps(summary.to_dict()).encode(), "application/json")]
     at.radio(key="ek_cp_source").set_value("Summary files")
     at.run()
     at.file_uploader(key="ek_cp_files").set_value(files)
