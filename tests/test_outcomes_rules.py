@@ -1,0 +1,55 @@
+"""PairingRules: one frozen configuration object, validated, with a plain-English statement."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from evalkit.change import instrument_parameters
+from evalkit.episodes import prepare_episodes
+from evalkit.generator import generate_programmes
+from evalkit.rules import PairingRules
+
+
+def test_defaults_and_describe() -> None:
+    r = PairingRules()
+    assert (r.baseline_days_before, r.baseline_days_after, r.endpoint_rule, r.min_dose) == (28, 14, "last", 2)
+    assert r.valid_statuses == ("complete", "prorated", "total_only")
+    assert r.suppression_threshold == 5 and r.rounding_base is None and r.show_zero
+    text = r.describe()
+    for phrase in ("28 days before to 14 days after the first attended contact", "last valid score",
+                   "at least 2 attended contacts", "published reliable-change threshold", "Counts from 1 to 4",
+                   "95% confidence"):
+        assert phrase in text
+    assert "nearest 5" in r.replace(rounding_base=5).describe()
+    assert "Counts from 0 to 9" in r.replace(suppression_threshold=10, show_zero=False).describe()
+    assert str(r) == text and "min dose 2" in r.short()
+
+
+def test_frozen_validated_and_round_trips() -> None:
+    r = PairingRules(min_dose=3, endpoint_rule="window", dose_thresholds=[1, 2])
+    assert r.dose_thresholds == (1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.min_dose = 4  # type: ignore[misc]
+    assert PairingRules.from_dict(r.to_dict()) == r
+    for bad in ({"min_dose": -1}, {"endpoint_rule": "first"}, {"valid_statuses": ("invalid",)},
+                {"reliability_source": "magic"}, {"suppression_threshold": 0}, {"rounding_base": 0},
+                {"followup_tolerance_weeks": 20.0}, {"level": 1.5}, {"mi_imputations": 1}):
+        with pytest.raises(ValueError, match="PairingRules"):
+            PairingRules(**bad)
+    with pytest.raises(ValueError, match="unknown rule"):
+        r.replace(min_doze=2)
+    with pytest.raises(ValueError, match="unknown rule"):
+        PairingRules.from_dict({"nope": 1})
+
+
+def test_sample_reliability_from_baseline_items() -> None:
+    d = generate_programmes(800, seed=9)
+    rules = PairingRules(reliability_source="sample")
+    ed = prepare_episodes(d.tables, rules=rules)
+    p = instrument_parameters(ed.episodes, rules=rules, scored_measures=ed.scored_measures).set_index("instrument")
+    assert p.loc["epds", "reliability_source"].startswith("sample: Cronbach's alpha")
+    assert 0.8 < p.loc["epds", "reliability_used"] < 0.97  # the generator's items give alpha about 0.88-0.93
+    assert p.loc["epds", "sd_source"].startswith("sample")
+    assert p.loc["wemwbs", "sd_source"].startswith("sample")  # 'sample' uses the sample SD even with a file SD
