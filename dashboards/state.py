@@ -81,3 +81,5 @@ MODELS = "ek_models"                  # widget: show the mixed-model and imputat
 FW_WHAT = "ek_fw_what"
 RP_PREPARE = "ek_rp_prepare"          # button: build the HTML report
 RP_READY = "ek_rp_ready"              # the report was asked for in this session
+AC_REMOVE_NAME = "ek_ac_remove_name"
+AC_REMOVE_SURE = "ek_ac_remove_sure"

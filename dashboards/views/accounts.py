@@ -44,3 +44,13 @@ with ui.section("Accounts"):
     msg = st.session_state.pop(state.AC_MESSAGE, None)
     if msg:
         (st.success if msg.startswith("Account") else st.error)(msg)
+    if accounts:
+        with st.form("ek_ac_remove_form"):
+            st.markdown("**Remove an account**")
+            gone = st.selectbox("Account", [a.username for a in accounts], key=state.AC_REMOVE_NAME)
+            sure = st.checkbox("Remove this account (the person can no longer sign in)", key=state.AC_REMOVE_SURE)
+            if st.form_submit_button("Remove") and sure:
+                auth.delete_account(gone)
+                st.session_state[state.AC_MESSAGE] = f"Account {gone} removed."
+                st.rerun()
+
