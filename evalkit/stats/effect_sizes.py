@@ -105,11 +105,21 @@ def _nct_ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, flo
     """
     alpha = 1.0 - level
 
+    def cdf(ncp: float) -> float:
+        value = float(stats.nct.cdf(t_obs, df, ncp))
+        if np.isnan(value):
+            # scipy's series gives NaN far in a tail (large |t|): there the
+            # cdf is 0 when ncp is well above t_obs and 1 when well below.
+            value = 0.0 if ncp > t_obs else 1.0
+        return value
+
     def solve(target: float) -> float:
         def f(ncp: float) -> float:
-            return float(stats.nct.cdf(t_obs, df, ncp)) - target
+            return cdf(ncp) - target
 
-        width = 5.0 + abs(t_obs)
+        # Start from the large-sample spread of the noncentrality estimate,
+        # sqrt(1 + t^2 / (2 df)), so the bracket stays where the cdf is finite.
+        width = 8.0 * float(np.sqrt(1.0 + t_obs**2 / (2.0 * df)))
         lo, hi = t_obs - width, t_obs + width
         for _ in range(60):
             if f(lo) >= 0.0 >= f(hi):
