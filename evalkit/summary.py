@@ -1,0 +1,1178 @@
+"""Programme summaries: the aggregate, disclosure-controlled statistics that let programmes be compared.
+
+A *summary* holds, for each programme, its characteristics (format, mode,
+who delivers it, ...), its take-up funnel and the distribution of its dose,
+and for each programme x instrument the statistics a comparison needs: paired
+n, baseline and endpoint means and SDs, the pre-post correlation and counts of
+reliable change, caseness and recovery. Nothing in it is about one person:
+counts below the suppression threshold are hidden (with secondary suppression
+so that they cannot be worked out from other figures), means, SDs and
+correlations from hidden counts are withheld, and no identifier or date finer
+than a month appears. Its format is the JSON Schema
+``schemas/summary.schema.json`` (documented for providers' information
+governance in ``docs/SUMMARY_FORMAT.md``).
+
+The statistics come from the outcome and engagement engines, before their own
+disclosure control (:func:`evalkit.outcomes.change_statistics`,
+:func:`evalkit.engagement.participant_path`, :func:`evalkit.recovery.recovery_from_within`);
+:func:`disclose` then protects the programme and result cells together with
+the primitives of :mod:`evalkit.disclosure`, because the summary's counts are
+related across both (attended at least once -> an instrument's baseline n, ...).
+Each programme is summarised from its own rows only, so summaries exported
+separately by each provider are identical to those built from a shared database.
+
+Examples
+--------
+>>> from evalkit.data_source import example_tables
+>>> s = build_summary(example_tables(), programme="P-PHONE")
+>>> s.programmes["programme_id"].tolist(), sorted(s.results["instrument"])[:2]
+(['P-PHONE'], ['epds', 'gad7'])
+>>> s2 = Summary.from_dict(s.to_dict())
+>>> s2.to_dict() == s.to_dict()
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit import __version__
+from evalkit._resources import resource_dir
+from evalkit.data_source import coerce_tables
+from evalkit.disclosure import disclosure_note, primary_suppression, round_counts, secondary_suppression
+from evalkit.errors import InputFileError
+from evalkit.rules import PairingRules
+from evalkit.schemas import TABLE_NAMES, table_schema
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Summary",
+    "SummaryFormatError",
+    "build_summary",
+    "data_hash",
+    "disclose",
+    "read_summary",
+    "summary_from_store",
+    "summary_schema",
+    "validate_summary",
+    "write_summary",
+]
+
+SCHEMA_VERSION = "1.0"
+"""Version of ``schemas/summary.schema.json`` this module reads and writes."""
+
+
+# ---------------------------------------------------------------------------
+# the schema is the single source of truth for the columns
+
+
+@cache
+def summary_schema() -> Mapping[str, Any]:
+    """The summary JSON Schema (draft 2020-12), as a dict."""
+    path = resource_dir("schemas") / "summary.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _resolve(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    schema = summary_schema()
+    while "$ref" in spec:
+        spec = {**schema["$defs"][spec["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in spec.items() if k != "$ref"}}
+    return spec
+
+
+@cache
+def _columns(kind: str) -> tuple[tuple[str, str], ...]:
+    """(column, pandas dtype) of ``programme`` or ``result`` objects, in schema order (``suppressed`` last)."""
+    props = summary_schema()["$defs"][kind]["properties"]
+    out = []
+    for name, spec in props.items():
+        types = _resolve(spec).get("type", "string")
+        types = [types] if isinstance(types, str) else list(types)
+        base = next((t for t in types if t != "null"), "string")
+        if name == "suppressed":
+            dtype = "string"
+        else:
+            dtype = {"integer": "Int64", "number": "float64", "boolean": "boolean"}.get(base, "string")
+        out.append((name, dtype))
+    return tuple(out)
+
+
+def _count_columns(kind: str) -> list[str]:
+    props = summary_schema()["$defs"][kind]["properties"]
+    return [n for n, spec in props.items() if spec.get("$ref") == "#/$defs/count"]
+
+
+PROGRAMME_COUNTS = ("referred", "offered", "took_up", "attended_1", "reached_min_dose", "baseline_measured", "paired")
+DOSE_STATS = ("dose_mean", "dose_p10", "dose_p25", "dose_median", "dose_p75", "dose_p90")
+_DOSE_QUANTILES = {"dose_p10": 0.10, "dose_p25": 0.25, "dose_median": 0.50, "dose_p75": 0.75, "dose_p90": 0.90}
+RESULT_STATS = ("completeness", "baseline_mean", "baseline_sd", "endpoint_mean", "endpoint_sd", "r_pre_post",
+                "mean_change", "mean_change_ci_low", "mean_change_ci_high")
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+class SummaryFormatError(InputFileError):
+    """A summary file is not valid JSON or does not follow ``schemas/summary.schema.json``.
+
+    Attributes
+    ----------
+    file : str or None
+        The file (or ``"<summary>"`` for in-memory data).
+    problems : pandas.DataFrame
+        One row per problem: ``path`` (JSON path such as
+        ``$.results[2].n_paired``), ``expected``, ``found``, ``rule`` (the
+        JSON Schema keyword or a summary rule such as ``disclosure``).
+    """
+
+    def __init__(self, problems: pd.DataFrame, *, file: str | None = None) -> None:
+        self.problems = problems
+        shown = [f"at {r.path}: expected {r.expected}, found {r.found}" for r in problems.head(8).itertuples()]
+        more = f" (and {len(problems) - 8} more problems)" if len(problems) > 8 else ""
+        head = "is not a valid evalkit summary" if len(problems) else "is not a valid evalkit summary"
+        super().__init__(f"{head}: " + "; ".join(shown) + more, file=file)
+
+
+def _problem_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["path", "expected", "found", "rule"]).astype("string")
+
+
+# ---------------------------------------------------------------------------
+# the Summary object
+
+
+@dataclass(frozen=True, eq=False)
+class Summary:
+    """A programme summary (see the module notes and ``docs/SUMMARY_FORMAT.md``).
+
+    Attributes
+    ----------
+    programmes : pandas.DataFrame
+        One row per programme; columns are the properties of ``$defs/programme``
+        in ``schemas/summary.schema.json`` (characteristics, funnel counts,
+        dose quantiles) and ``suppressed`` (the hidden columns of that row,
+        joined by ``"; "``, as :func:`evalkit.disclosure.apply_disclosure` writes it).
+        Counts are ``Int64`` with ``<NA>`` where hidden.
+    results : pandas.DataFrame
+        One row per programme x instrument; the properties of ``$defs/result``.
+    rules : dict
+        The pairing rules, machine-readable (:meth:`PairingRules.to_dict`).
+    rules_text : str
+        The rules in plain English (:meth:`PairingRules.describe`).
+    disclosure : dict
+        ``threshold``, ``show_zero``, ``rounding_base``, ``note``.
+    data_hash : str
+        SHA-256 of the input rows (:func:`data_hash`).
+    hashed_tables : tuple of str
+        The tables the hash covers.
+    created_at : str
+        UTC time the summary was made (ISO 8601, whole seconds).
+    software_version : str
+        evalkit version that made it.
+    schema_version : str
+        Version of the summary format.
+    source : str or None
+        The file it was read from, if any (not written out).
+    """
+
+    programmes: pd.DataFrame
+    results: pd.DataFrame
+    rules: Mapping[str, Any]
+    rules_text: str
+    disclosure: Mapping[str, Any]
+    data_hash: str
+    hashed_tables: tuple[str, ...]
+    created_at: str
+    software_version: str = __version__
+    schema_version: str = SCHEMA_VERSION
+    source: str | None = None
+
+    def pairing_rules(self) -> PairingRules:
+        """The rules as a :class:`~evalkit.rules.PairingRules`."""
+        return PairingRules.from_dict(dict(self.rules))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-ready dict following ``schemas/summary.schema.json``."""
+        return {
+            "schema_version": self.schema_version,
+            "kind": "evalkit.summary",
+            "created_at": self.created_at,
+            "software": {"name": "evalkit", "version": self.software_version},
+            "data_hash": {"algorithm": "sha256", "value": self.data_hash, "tables": list(self.hashed_tables)},
+            "rules": {"settings": _plain(dict(self.rules)), "text": self.rules_text},
+            "disclosure": {k: _plain(self.disclosure[k]) for k in ("threshold", "show_zero", "rounding_base", "note")},
+            "programmes": _frame_to_records(self.programmes, "programme"),
+            "results": _frame_to_records(self.results, "result"),
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The summary as JSON text (UTF-8, no NaN: missing values are ``null``)."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str | None = None) -> Summary:
+        """Validate a dict (parsed summary JSON) and build a :class:`Summary`.
+
+        Raises
+        ------
+        SummaryFormatError
+            With every problem found (JSON path, what was expected, what was found).
+        """
+        validate_summary(data, source=source)
+        return cls(
+            programmes=_records_to_frame(data["programmes"], "programme"),
+            results=_records_to_frame(data["results"], "result"),
+            rules=dict(data["rules"]["settings"]),
+            rules_text=data["rules"]["text"],
+            disclosure=dict(data["disclosure"]),
+            data_hash=data["data_hash"]["value"],
+            hashed_tables=tuple(data["data_hash"]["tables"]),
+            created_at=data["created_at"],
+            software_version=data["software"]["version"],
+            schema_version=data["schema_version"],
+            source=source,
+        )
+
+    @classmethod
+    def from_frames(cls, programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingRules | None = None,
+                    created_at: str | None = None) -> Summary:
+        """A summary from aggregates computed elsewhere (e.g. published figures), with disclosure control.
+
+        Parameters
+        ----------
+        programmes, results
+            Frames with (some of) the columns of :class:`Summary`; missing
+            columns are null.
+        rules
+            The rules the figures were made under (default ``PairingRules()``);
+            their suppression settings are applied (:func:`disclose`).
+        created_at
+            Creation time (default now).
+
+        Returns
+        -------
+        Summary
+            ``hashed_tables`` is empty and ``data_hash`` is the SHA-256 of the
+            aggregates themselves, as there are no input tables.
+        """
+        rules = PairingRules() if rules is None else rules
+        prog = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
+        res = _records_to_frame(_frame_to_records(results, "result"), "result")
+        prog, res = disclose(prog, res, rules=rules)
+        prog = _records_to_frame(_frame_to_records(prog, "programme"), "programme")
+        res = _records_to_frame(_frame_to_records(res, "result"), "result")
+        digest = hashlib.sha256(json.dumps([_frame_to_records(programmes, "programme"),
+                                            _frame_to_records(results, "result")],
+                                           sort_keys=True, allow_nan=False).encode()).hexdigest()
+        summary = cls(programmes=prog, results=res, rules=rules.to_dict(), rules_text=rules.describe(),
+                      disclosure=_disclosure_settings(rules), data_hash=digest, hashed_tables=(),
+                      created_at=created_at or _now())
+        validate_summary(summary.to_dict())
+        return summary
+
+    def __repr__(self) -> str:
+        return (f"Summary({len(self.programmes)} programme(s), {len(self.results)} result row(s), "
+                f"data {self.data_hash[:12]}..., created {self.created_at})")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v if isinstance(v, str) else str(v)
+
+
+def _frame_to_records(frame: pd.DataFrame, kind: str) -> list[dict[str, Any]]:
+    cols = [c for c, _ in _columns(kind)]
+    f = frame.reindex(columns=cols)
+    out = []
+    for row in f.itertuples(index=False, name=None):
+        rec = {}
+        for c, v in zip(cols, row, strict=True):
+            if c == "suppressed":
+                rec[c] = [x for x in str(v if _has(v) else "").split("; ") if x]
+            else:
+                rec[c] = _plain(v)
+        out.append(rec)
+    return out
+
+
+def _has(v: Any) -> bool:
+    return not (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)))
+
+
+def _records_to_frame(records: list[Mapping[str, Any]], kind: str) -> pd.DataFrame:
+    cols = _columns(kind)
+    data: dict[str, Any] = {}
+    for c, dtype in cols:
+        values = [r.get(c) for r in records]
+        if c == "suppressed":
+            data[c] = pd.array(["; ".join(v or []) for v in values], dtype="string")
+        elif dtype == "float64":
+            data[c] = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        else:
+            data[c] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(data)
+
+
+def _empty_frame(kind: str, n: int = 0) -> pd.DataFrame:
+    return _records_to_frame([{} for _ in range(n)], kind)
+
+
+# ---------------------------------------------------------------------------
+# validation
+
+
+def _describe(value: Any) -> str:
+    kind = {dict: "an object", list: "an array", str: "text", bool: "a boolean", int: "a whole number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({kind})"
+
+
+def _expected(err: Any) -> tuple[str, str, str]:
+    """(path suffix, expected, found) for one jsonschema error."""
+    v, vv, inst = err.validator, err.validator_value, err.instance
+    if v == "type":
+        types = [vv] if isinstance(vv, str) else list(vv)
+        words = {"integer": "a whole number", "number": "a number", "string": "text", "null": "null",
+                 "boolean": "true or false", "object": "an object", "array": "an array"}
+        return "", " or ".join(words.get(t, t) for t in types), _describe(inst)
+    if v == "const":
+        return "", json.dumps(vv), _describe(inst)
+    if v == "enum":
+        return "", "one of " + ", ".join(json.dumps(x) for x in vv), _describe(inst)
+    if v == "required":
+        missing = re.findall(r"'([^']+)' is a required property", err.message)
+        name = missing[0] if missing else "?"
+        return f".{name}", f"a field {name!r} (required)", "no such field"
+    if v == "additionalProperties":
+        extra = sorted(set(inst) - set(err.schema.get("properties", {})))
+        return "", "only the fields of the summary format", "unexpected field(s) " + ", ".join(map(repr, extra))
+    if v == "pattern":
+        return "", f"text matching {vv}", _describe(inst)
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
+        return "", f"a value {op} {vv}", _describe(inst)
+    if v == "minItems":
+        return "", f"at least {vv} item(s)", _describe(inst)
+    if v == "minLength":
+        return "", f"text of at least {vv} character(s)", _describe(inst)
+    if v == "uniqueItems":
+        return "", "no repeated items", _describe(inst)
+    return "", err.message, _describe(inst)
+
+
+def _jsonschema_problems(data: Any) -> list[tuple[str, str, str, str]]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(summary_schema())
+    rows = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        suffix, expected, found = _expected(err)
+        rows.append((err.json_path + suffix, expected, found, str(err.validator)))
+    return rows
+
+
+def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Checks JSON Schema cannot express: keys, the disclosure rule, counts that must nest, codes, rules."""
+    rows: list[tuple[str, str, str, str]] = []
+    disc = data["disclosure"]
+    threshold, show_zero, base = int(disc["threshold"]), bool(disc["show_zero"]), disc["rounding_base"]
+    try:
+        rules = PairingRules.from_dict(dict(data["rules"]["settings"]))
+    except (TypeError, ValueError) as exc:
+        rows.append(("$.rules.settings", "the settings of evalkit.rules.PairingRules", str(exc), "rules"))
+        rules = None
+    if rules is not None and (rules.suppression_threshold != threshold or rules.show_zero != show_zero
+                              or rules.rounding_base != base):
+        rows.append(("$.disclosure", "the suppression settings of $.rules.settings "
+                     f"(threshold {rules.suppression_threshold}, show_zero {rules.show_zero}, "
+                     f"rounding_base {rules.rounding_base})",
+                     f"threshold {threshold}, show_zero {show_zero}, rounding_base {base}", "disclosure"))
+    codes = {c: table_schema("programmes").field(c).codes for c in ("format", "mode", "delivered_by", "facilitation")}
+    seen: dict[str, int] = {}
+    for i, p in enumerate(data["programmes"]):
+        pid = p["programme_id"]
+        if pid in seen:
+            rows.append((f"$.programmes[{i}].programme_id", "a programme_id used once",
+                         f"{pid!r} again (also $.programmes[{seen[pid]}])", "unique"))
+        seen.setdefault(pid, i)
+        for c, allowed in codes.items():
+            if p.get(c) is not None and allowed and p[c] not in allowed:
+                rows.append((f"$.programmes[{i}].{c}", "one of " + ", ".join(allowed), _describe(p[c]), "enum"))
+        rows += _disclosure_problems(p, f"$.programmes[{i}]", _count_columns("programme"), threshold, show_zero, base)
+        rows += _nesting_problems(p, f"$.programmes[{i}]", [("attended_1", "reached_min_dose")])
+    seen_r: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(data["results"]):
+        key = (r["programme_id"], r["instrument"])
+        if r["programme_id"] not in seen:
+            rows.append((f"$.results[{i}].programme_id", "a programme_id listed in $.programmes",
+                         _describe(r["programme_id"]), "foreign_key"))
+        if key in seen_r:
+            rows.append((f"$.results[{i}]", "one result per programme and instrument",
+                         f"{key[0]} x {key[1]} again (also $.results[{seen_r[key]}])", "unique"))
+        seen_r.setdefault(key, i)
+        rows += _disclosure_problems(r, f"$.results[{i}]", _count_columns("result"), threshold, show_zero, base)
+        rows += _nesting_problems(r, f"$.results[{i}]", _RESULT_NESTING)
+    return rows
+
+
+_RESULT_NESTING = [("n_baseline", "n_paired"), ("n_paired", "n_reliable_improvement"),
+                   ("n_paired", "n_reliable_deterioration"), ("n_paired", "n_caseness_baseline"),
+                   ("n_caseness_baseline", "n_recovered"), ("n_recovered", "n_reliable_recovery"),
+                   ("n_reliable_improvement", "n_reliable_recovery")]
+
+
+def _disclosure_problems(obj: Mapping[str, Any], where: str, counts: list[str], threshold: int, show_zero: bool,
+                         base: int | None) -> list[tuple[str, str, str, str]]:
+    rows = []
+    hidden = obj.get("suppressed", [])
+    for name in hidden:
+        if name not in obj:
+            rows.append((f"{where}.suppressed", "names of fields of this object", _describe(name), "suppressed"))
+        elif obj[name] is not None:
+            rows.append((f"{where}.{name}", "null (the field is listed as suppressed)", _describe(obj[name]),
+                         "suppressed"))
+    lowest = 0 if show_zero else threshold
+    for c in counts:
+        v = obj.get(c)
+        if v is None or isinstance(v, bool) or not isinstance(v, int):
+            continue
+        if (v != 0 or not show_zero) and v < threshold and threshold > 1:
+            allowed = f"0 or at least {threshold}" if lowest == 0 else f"at least {threshold}"
+            rows.append((f"{where}.{c}", f"a published count of {allowed} (the suppression threshold), or null",
+                         _describe(v), "disclosure"))
+        elif base and base > 1 and v % base:
+            rows.append((f"{where}.{c}", f"a multiple of {base} (counts are rounded)", _describe(v), "disclosure"))
+    return rows
+
+
+def _nesting_problems(obj: Mapping[str, Any], where: str, pairs: list[tuple[str, str]]
+                      ) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for outer, inner in pairs:
+        a, b = obj.get(outer), obj.get(inner)
+        if isinstance(a, int) and isinstance(b, int) and b > a:
+            rows.append((f"{where}.{inner}", f"at most {outer} ({a})", _describe(b), "nesting"))
+    return rows
+
+
+def validate_summary(data: Any, *, source: str | None = None) -> None:
+    """Check parsed summary JSON against the schema and the summary rules.
+
+    Parameters
+    ----------
+    data
+        The parsed JSON (a dict).
+    source
+        File name for messages.
+
+    Raises
+    ------
+    SummaryFormatError
+        Listing every problem: JSON path, what was expected and what was found.
+        Beyond the JSON Schema it checks that programme ids are unique and
+        every result's programme is listed, that suppressed fields are null,
+        that no published count is below the suppression threshold (or off
+        the rounding base), that nested counts nest (paired <= baseline, ...),
+        that characteristics use the codes of ``schemas/tables/programmes.json``
+        and that the rules are valid :class:`~evalkit.rules.PairingRules`.
+    """
+    if not isinstance(data, Mapping):
+        raise SummaryFormatError(_problem_frame([("$", "an object", _describe(data), "type")]), file=source)
+    version = data.get("schema_version")
+    if version is not None and version != SCHEMA_VERSION:
+        raise SummaryFormatError(_problem_frame([(
+            "$.schema_version", f"{SCHEMA_VERSION!r} (this evalkit reads summary format {SCHEMA_VERSION})",
+            f"{version!r}" + (" - made by a newer evalkit? upgrade evalkit" if str(version) > SCHEMA_VERSION else ""),
+            "const")]), file=source)
+    rows = _jsonschema_problems(data)
+    if not rows:
+        rows = _semantic_problems(data)
+    if rows:
+        raise SummaryFormatError(_problem_frame(rows), file=source)
+
+
+# ---------------------------------------------------------------------------
+# reading and writing
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a summary (missing values are null)")
+
+
+def read_summary(path: str | Path) -> Summary:
+    """Read and validate a summary file.
+
+    Parameters
+    ----------
+    path
+        A JSON file written by :func:`write_summary` (or ``evalkit summary``).
+
+    Returns
+    -------
+    Summary
+
+    Raises
+    ------
+    InputFileError
+        If the file does not exist or is not UTF-8 text.
+    SummaryFormatError
+        If it is not JSON, or not a valid summary: the message names the file,
+        the JSON path, what was expected and what was found.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError("file not found (expected a summary JSON file)", file=str(p))
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"is not UTF-8 text ({exc}); a summary is a JSON file", file=str(p)) from exc
+    except OSError as exc:
+        raise InputFileError(f"cannot be read ({exc})", file=str(p)) from exc
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise SummaryFormatError(_problem_frame([(
+            "$", "JSON text", f"invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})", "json")]),
+            file=str(p)) from exc
+    except ValueError as exc:
+        raise SummaryFormatError(_problem_frame([("$", "JSON without NaN or Infinity", str(exc), "json")]),
+                                 file=str(p)) from exc
+    return Summary.from_dict(data, source=str(p))
+
+
+def write_summary(summary: Summary, path: str | Path) -> Path:
+    """Write a summary as JSON (validated first); returns the path."""
+    data = json.loads(summary.to_json())
+    validate_summary(data, source=str(path))
+    p = Path(path)
+    p.write_text(summary.to_json(), encoding="utf-8")
+    return p
+
+
+# ---------------------------------------------------------------------------
+# canonical hash of the input tables
+
+
+def data_hash(tables: Mapping[str, pd.DataFrame]) -> str:
+    """SHA-256 of the canonical content of the canonical tables, independent of row and column order.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables keyed by name (other keys are ignored).
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+
+    Notes
+    -----
+    Each table is typed with :func:`evalkit.data_source.coerce_tables`; only
+    its Table Schema columns (and item columns) that hold at least one value
+    are used, in name order, so provenance columns, empty optional columns and
+    column order do not matter. Each cell becomes canonical text (dates
+    ``YYYY-MM-DD``, numbers with 17 significant digits so that ``15`` and
+    ``15.0`` agree and every float round-trips, booleans ``True``/``False``,
+    missing = NUL); a row is its cells joined by the unit separator; the rows
+    are sorted, so row order does not matter. The hash is over
+    ``evalkit-data-v1``, then for each table in name order its name, row
+    count, column names and its sorted rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"programme_id": ["P", "Q"], "name": ["x", "y"]})
+    >>> data_hash({"programmes": a}) == data_hash({"programmes": a.iloc[::-1, ::-1]})
+    True
+    """
+    typed = coerce_tables({k: v for k, v in tables.items() if k in TABLE_NAMES})
+    h = hashlib.sha256(b"evalkit-data-v1\n")
+    for name in sorted(typed):
+        frame = typed[name]
+        schema = table_schema(name)
+        cols = sorted(c for c in frame.columns if isinstance(c, str)
+                      and (c in schema.field_names or schema.is_item_column(c)) and frame[c].notna().any())
+        h.update(f"\x1etable {name}\x1f{len(frame)}\x1f{chr(31).join(cols)}\n".encode())
+        if not cols or frame.empty:
+            continue
+        text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e", na_rep="\x00",
+                                  float_format="%.17g", date_format="%Y-%m-%d")
+        rows = sorted(text.split("\x1e")[:-1])
+        h.update("\x1e".join(rows).encode("utf-8"))
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# disclosure control
+
+
+@dataclass(frozen=True)
+class _Relation:
+    """``parent`` contains the disjoint ``children`` (cells named ``"programme.col"`` or ``"result.col"``).
+
+    Unless ``exhaustive``, ``parent - sum(children)`` is a further count of people (the *rest*): never
+    published, but anyone could work it out, so it is a cell to protect too. ``roles`` limits a relation
+    with result cells to result rows of those instrument roles.
+    """
+
+    parent: str
+    children: tuple[str, ...]
+    exhaustive: bool = False
+    roles: tuple[str, ...] | None = None
+
+
+_RFW = ("rfw_both", "rfw_recovered_from", "rfw_recovery_within", "rfw_neither", "rfw_reliably_worse")
+_FUNNEL_CHAIN = ("referred", "offered", "took_up", "attended_1", "reached_min_dose", "baseline_measured", "paired")
+_WITHIN_ROLES = ("wellbeing", "recovery")
+
+
+def _containments(rules: PairingRules) -> list[tuple[str, str, tuple[str, ...] | None]]:
+    """Direct containments ``(outer, inner, roles)``: the people counted in ``inner`` are all in ``outer``."""
+    recovered = "result.n_reliable_recovery" if rules.recovery_from == "reliable" else "result.n_recovered"
+    edges: list[tuple[str, str, tuple[str, ...] | None]] = [
+        (f"programme.{a}", f"programme.{b}", None) for a, b in zip(_FUNNEL_CHAIN[:-1], _FUNNEL_CHAIN[1:],
+                                                                    strict=True)]
+    edges += [
+        # per instrument: a baseline needs attendance (it is anchored on the first attended contact), and
+        # anyone paired on one change measure is paired in the funnel
+        ("programme.attended_1", "result.n_baseline", None),
+        ("programme.paired", "result.n_paired", None),
+        ("result.n_baseline", "result.n_paired", None),
+        ("result.n_paired", "result.n_reliable_improvement", None),
+        ("result.n_paired", "result.n_reliable_deterioration", None),
+        ("result.n_paired", "result.n_caseness_baseline", None),
+        ("result.n_caseness_baseline", "result.n_recovered", None),
+        ("result.n_recovered", "result.n_reliable_recovery", None),
+        ("result.n_reliable_improvement", "result.n_reliable_recovery", None),
+        # recovery from / within (evalkit.recovery)
+        ("result.n_caseness_baseline", "programme.rfw_total", ("symptom",)),
+        ("result.n_paired", "programme.rfw_total", _WITHIN_ROLES),
+        *[("programme.rfw_total", f"programme.{c}", None) for c in _RFW],
+        (recovered, "programme.rfw_both", ("symptom",)),
+        (recovered, "programme.rfw_recovered_from", ("symptom",)),
+        ("result.n_reliable_improvement", "programme.rfw_both", _WITHIN_ROLES),
+        ("result.n_reliable_improvement", "programme.rfw_recovery_within", _WITHIN_ROLES),
+    ]
+    return edges
+
+
+def _relations(rules: PairingRules) -> tuple[_Relation, ...]:
+    """Every relation among the published counts that a reader could use to work out a number of people.
+
+    * each containment, *and every containment implied by a chain of them* (outer minus inner is a count
+      of people whatever lies between: took up minus reached the minimum dose, ...);
+    * each set of disjoint parts of a count (improved and deteriorated among the paired; the recovery
+      from / within categories, which add up to their total).
+    """
+    edges = _containments(rules)
+    children: dict[str, list[tuple[str, tuple[str, ...] | None]]] = {}
+    for a, b, roles in edges:
+        children.setdefault(a, []).append((b, roles))
+
+    def merge(r1: tuple[str, ...] | None, r2: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if r1 is None:
+            return r2
+        if r2 is None:
+            return r1
+        return tuple(r for r in r1 if r in r2)
+
+    closure: dict[tuple[str, str, tuple[str, ...] | None], None] = {}
+    for start in list(children):
+        stack = [(start, None)]
+        while stack:
+            node, roles = stack.pop()
+            for child, r in children.get(node, []):
+                rr = merge(roles, r)
+                if rr == ():
+                    continue
+                closure[(start, child, rr)] = None
+                stack.append((child, rr))
+    rels = [_Relation(a, (b,), roles=r) for a, b, r in closure]
+    recovered = "result.n_reliable_recovery" if rules.recovery_from == "reliable" else "result.n_recovered"
+    rels += [
+        _Relation("result.n_paired", ("result.n_reliable_improvement", "result.n_reliable_deterioration")),
+        _Relation("programme.rfw_total", tuple(f"programme.{c}" for c in _RFW), exhaustive=True),
+        _Relation(recovered, ("programme.rfw_both", "programme.rfw_recovered_from"), roles=("symptom",)),
+        _Relation("result.n_reliable_improvement", ("programme.rfw_both", "programme.rfw_recovery_within"),
+                  roles=_WITHIN_ROLES),
+    ]
+    return tuple(rels)
+
+
+#: Cells hidden last when a complementary suppression is needed (a comparison needs them).
+_KEEP_FIRST = frozenset({"result.n_paired"})
+_KEEP = frozenset({"programme.referred", "programme.took_up", "result.n_reliable_improvement",
+                   "result.n_caseness_baseline"})
+_DERIVED = {
+    **{f"result.{c}": ("result.n_paired",) for c in RESULT_STATS if c != "completeness"},
+    "result.completeness": ("result.n_paired", "programme.reached_min_dose"),
+    **{f"programme.{c}": ("programme.attended_1",) for c in DOSE_STATS},
+}
+
+
+def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingRules | None = None
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disclosure control of summary frames: suppress small counts, protect them from subtraction, round.
+
+    Parameters
+    ----------
+    programmes, results
+        Unprotected summary frames (the columns of :class:`Summary`; absent
+        columns are skipped; the ``suppressed`` column, if any, is replaced).
+        ``results`` rows are linked to ``programmes`` rows by ``programme_id``.
+    rules
+        Supplies ``suppression_threshold``, ``show_zero``, ``rounding_base``
+        and ``recovery_from`` (default ``PairingRules()``).
+
+    Returns
+    -------
+    (programmes, results)
+        Copies with hidden counts ``<NA>``, figures derived from a hidden count
+        (means, SDs, correlations, mean change, completeness, dose quantiles)
+        missing, counts rounded, and a ``suppressed`` column naming the hidden
+        fields of each row.
+
+    Notes
+    -----
+    The steps and settings are those of :mod:`evalkit.disclosure`
+    (:func:`~evalkit.disclosure.primary_suppression`,
+    :func:`~evalkit.disclosure.secondary_suppression`,
+    :func:`~evalkit.disclosure.round_counts`), applied to one set of cells
+    spanning both frames: the published counts *and* the unpublished rests
+    between nested counts (referred - offered, attended at least once - an
+    instrument's baseline n, paired - improved - deteriorated, ...), because
+    a rest is a count of people that anyone could work out by subtraction.
+    Every containment is used, including those implied by a chain (took up -
+    reached the minimum dose), so that no difference of two nested published
+    counts is small (:func:`_relations`). Each relation (a parent, its
+    disjoint children and the rest) is one group of which never exactly one
+    cell may be hidden; all its cells are members of the group (the relation
+    "parent - children - rest = 0" has a known total), which keeps the rule
+    sound when a parent is itself hidden as a complement elsewhere -- unlike
+    a ``Partition`` with a published total in
+    :func:`evalkit.disclosure.apply_disclosure`. Then, while the hidden cells
+    of some group add up to a small count (which anyone could work out as the
+    group's parent minus its published cells), one more cell is hidden. When
+    a complementary cell must be chosen, unpublished rests go first (hiding
+    them costs nothing), then ordinary counts from the smallest, then the
+    counts a comparison needs, and ``n_paired`` last, so that a programme
+    stays comparable whenever its paired n is itself above the threshold.
+    Cells not available (NaN, e.g. caseness without a cut-off) are never
+    hidden, and relations that contain one are not used. A programme with a
+    single change measure has its funnel's ``paired`` and that measure's
+    ``n_paired`` as one cell (the same people).
+
+    Validated by a property test that simulates people, derives every
+    published count from them and checks by linear algebra over the person
+    types that no hidden count is determined by the published ones
+    (``tests/test_summary_disclosure.py``).
+    """
+    rules = PairingRules() if rules is None else rules
+    threshold, show_zero, base = rules.suppression_threshold, rules.show_zero, rules.rounding_base
+    frames = {"programme": programmes.reset_index(drop=True).copy(), "result": results.reset_index(drop=True).copy()}
+    count_cols = {k: [c for c in _count_columns(k) if c in frames[k].columns] for k in frames}
+    if len(frames["result"]):
+        pos = pd.Series(np.arange(len(frames["programme"])),
+                        index=frames["programme"]["programme_id"].astype("string"))
+        link = pos.reindex(frames["result"]["programme_id"].astype("string")).to_numpy(dtype=float)
+        if np.isnan(link).any():
+            missing = sorted(set(frames["result"]["programme_id"].astype(str)[np.isnan(link)]))
+            raise ValueError(f"results name programme(s) {missing} that are not in programmes")
+        prog_of_result = link.astype(np.int64)
+    else:
+        prog_of_result = np.zeros(0, dtype=np.int64)
+
+    values: list[np.ndarray] = []
+    costs: list[np.ndarray] = []
+    ids: dict[str, np.ndarray] = {}
+    n_cells = 0
+
+    def add(v: np.ndarray, cost: np.ndarray) -> np.ndarray:
+        nonlocal n_cells
+        idx = np.arange(n_cells, n_cells + len(v))
+        n_cells += len(v)
+        values.append(v)
+        costs.append(cost)
+        return idx
+
+    # the recovery numerator of evalkit.compare follows rules.recovery_from
+    keep = _KEEP | {"result.n_reliable_recovery" if rules.recovery_from == "reliable" else "result.n_recovered"}
+    for kind, frame in frames.items():
+        for c in count_cols[kind]:
+            name = f"{kind}.{c}"
+            v = pd.to_numeric(frame[c], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            bump = 1e12 if name in _KEEP_FIRST else (1e6 if name in keep else 0.0)
+            ids[name] = add(v, np.where(v > 0, v + bump, v))  # zeros stay 0: non-zero cells are taken first
+
+    # A programme with a single change measure: 'paired on any measure' is that measure's n_paired, the
+    # same people; one cell, so that the two are always hidden together.
+    if "programme.paired" in ids and "result.n_paired" in ids and len(prog_of_result):
+        n_rows = np.bincount(prog_of_result, minlength=len(frames["programme"]))
+        single = np.flatnonzero(n_rows[prog_of_result] == 1)
+        flat_now = np.concatenate(values)
+        same = flat_now[ids["programme.paired"][prog_of_result[single]]] == flat_now[ids["result.n_paired"][single]]
+        ids["programme.paired"][prog_of_result[single[same]]] = ids["result.n_paired"][single[same]]
+
+    groups: list[np.ndarray] = []
+    roles = frames["result"]["role"].astype("string").to_numpy(dtype=object, na_value=None) \
+        if "role" in frames["result"].columns else np.full(len(frames["result"]), None, dtype=object)
+    for rel in _relations(rules):
+        cells = (rel.parent, *rel.children)
+        if any(c not in ids for c in cells):
+            continue
+        per_result = any(c.startswith("result.") for c in cells)
+        if per_result:
+            rows = np.flatnonzero(np.isin(roles, list(rel.roles))) if rel.roles else \
+                np.arange(len(frames["result"]))
+
+            def at(cell: str, rows: np.ndarray = rows) -> np.ndarray:
+                return ids[cell][rows] if cell.startswith("result.") else ids[cell][prog_of_result[rows]]
+        else:
+            rows = np.arange(len(frames["programme"]))
+            if rel.roles:  # only programmes with a result of such a role
+                rows = np.unique(prog_of_result[np.isin(roles, list(rel.roles))])
+
+            def at(cell: str, rows: np.ndarray = rows) -> np.ndarray:
+                return ids[cell][rows]
+        if not len(rows):
+            continue
+        members = [at(c) for c in cells]
+        flat_now = np.concatenate(values)
+        # a relation with a cell that is not available (e.g. no cut-off, hence no caseness) tells nobody anything
+        usable = ~np.isnan(np.column_stack([flat_now[m] for m in members])).any(axis=1)
+        if not usable.any():
+            continue
+        members = [m[usable] for m in members]
+        if not rel.exhaustive:
+            rest = flat_now[members[0]] - sum(flat_now[m] for m in members[1:])
+            members.append(add(rest, np.full(len(rest), -1.0)))  # unpublished: free to hide, even a zero
+        groups.append(np.column_stack(members))
+
+    flat = np.concatenate(values) if values else np.zeros(0)
+    cost = np.where(np.isnan(flat), np.nan, np.concatenate(costs) if costs else np.zeros(0))
+    hidden = primary_suppression(flat, threshold=threshold, show_zero=show_zero) if threshold > 1 \
+        else np.zeros(len(flat), dtype=bool)
+    if groups and threshold > 1:
+        sizes = [g.shape[1] for g in groups for _ in range(len(g))]
+        n_groups = len(sizes)
+        member_group = np.repeat(np.arange(n_groups), sizes)
+        member_cell = np.concatenate([g.ravel() for g in groups])
+        no_total = np.full(n_groups, -1)
+        hidden = secondary_suppression(cost, hidden, member_group, member_cell, no_total)
+        # the hidden cells of a relation add up to a number anyone can work out (the published cells are
+        # known): that sum must not be a small count either
+        known_value = np.nan_to_num(flat)
+        for _ in range(len(flat) + 1):
+            hidden_sum = np.bincount(member_group, weights=np.where(hidden, known_value, 0.0)[member_cell],
+                                     minlength=n_groups)
+            small = (hidden_sum > 0) & (hidden_sum < threshold)
+            cand = small[member_group] & ~hidden[member_cell] & ~np.isnan(cost[member_cell])
+            if not cand.any():
+                break
+            order = np.lexsort((member_cell, cost[member_cell], cost[member_cell] == 0, member_group))
+            order = order[cand[order]]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = member_group[order][1:] != member_group[order][:-1]
+            hidden[member_cell[order][first]] = True
+            hidden = secondary_suppression(cost, hidden, member_group, member_cell, no_total)
+    published = round_counts(flat, base)
+
+    masks: dict[str, np.ndarray] = {}
+    names = {k: np.full(len(f), "", dtype=object) for k, f in frames.items()}
+
+    def note(kind: str, mask: np.ndarray, col: str) -> None:
+        cur = names[kind]
+        cur[mask] = np.where(cur[mask] == "", col, cur[mask] + "; " + col)
+
+    for kind, frame in frames.items():
+        for c in count_cols[kind]:
+            idx = ids[f"{kind}.{c}"]
+            mask = hidden[idx]
+            masks[f"{kind}.{c}"] = mask
+            vals = np.where(mask | np.isnan(flat[idx]), np.nan, published[idx])
+            frame[c] = pd.array(np.where(np.isnan(vals), None, vals), dtype="Float64").round().astype("Int64")
+            note(kind, mask, c)
+    for target, deps in _DERIVED.items():
+        kind, col = target.split(".")
+        frame = frames[kind]
+        if col not in frame.columns:
+            continue
+        mask = np.zeros(len(frame), dtype=bool)
+        for d in deps:
+            if d not in masks:
+                continue
+            m = masks[d]
+            mask |= m if d.split(".")[0] == kind else m[prog_of_result]
+        if mask.any():
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64").where(~mask)
+            note(kind, mask, col)
+    for kind, frame in frames.items():
+        frame["suppressed"] = pd.array(names[kind].astype(str), dtype="string")
+    return frames["programme"], frames["result"]
+
+
+# ---------------------------------------------------------------------------
+# building a summary from canonical tables
+
+
+def _select(tables: Mapping[str, pd.DataFrame], programme: str | Sequence[str] | None
+            ) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    if "programmes" not in tables:
+        raise ValueError("tables must include 'programmes' (the programme characteristics); got "
+                         + ", ".join(sorted(tables)))
+    typed = coerce_tables(dict(tables))
+    known = typed["programmes"]["programme_id"].dropna().astype(str).tolist()
+    if programme is None:
+        wanted = known
+    else:
+        wanted = [programme] if isinstance(programme, str) else list(programme)
+        unknown = [p for p in wanted if p not in known]
+        if unknown:
+            raise ValueError(f"programme {', '.join(map(repr, unknown))} not found in the programmes table; "
+                             f"available: {', '.join(known) or 'none'}")
+    if not wanted:
+        raise ValueError("there are no programmes to summarise (the programmes table is empty)")
+    keep = set(wanted)
+    out = {k: (v[v["programme_id"].astype("string").isin(keep).fillna(False)].reset_index(drop=True)
+               if isinstance(v, pd.DataFrame) and "programme_id" in v.columns else v)
+           for k, v in typed.items()}
+    return out, list(dict.fromkeys(wanted))
+
+
+def build_summary(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    rules: PairingRules | None = None,
+    programme: str | Sequence[str] | None = None,
+    instruments: Any = None,
+    created_at: str | None = None,
+) -> Summary:
+    """Summarise programmes for comparison: aggregate, disclosure-controlled, with provenance.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables keyed by name (``programmes``, ``participants`` and
+        ``measures`` required; ``contacts`` and ``group_sessions`` used when
+        present).
+    rules
+        :class:`~evalkit.rules.PairingRules` (default ``PairingRules()``);
+        they decide pairing, reliable change, recovery and disclosure.
+    programme
+        A programme id or several (default: every programme in the tables).
+    instruments
+        Instrument registry (default: built-in).
+    created_at
+        Override the creation time (ISO 8601 UTC, ``YYYY-MM-DDTHH:MM:SSZ``),
+        e.g. for reproducible files.
+
+    Returns
+    -------
+    Summary
+        See :class:`Summary`. Each programme is summarised from its own rows
+        only, so summaries built one programme at a time equal one built for
+        all of them.
+    """
+    rules = PairingRules() if rules is None else rules
+    if not isinstance(rules, PairingRules):
+        raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
+    selected, ids = _select(tables, programme)
+    programmes, results = _figures(selected, ids, rules, instruments)
+    programmes, results = disclose(programmes, results, rules=rules)
+    programmes = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
+    results = _records_to_frame(_frame_to_records(results, "result"), "result")
+    hashed = tuple(sorted(k for k in selected if k in TABLE_NAMES))
+    summary = Summary(
+        programmes=programmes,
+        results=results,
+        rules=rules.to_dict(),
+        rules_text=rules.describe(),
+        disclosure=_disclosure_settings(rules),
+        data_hash=data_hash(selected),
+        hashed_tables=hashed,
+        created_at=created_at or _now(),
+    )
+    validate_summary(summary.to_dict())
+    return summary
+
+
+def summary_from_store(
+    store: Any,
+    scope: Any,
+    *,
+    rules: PairingRules | None = None,
+    programmes: Sequence[str] | None = None,
+    date_range: tuple[object, object] | None = None,
+) -> Summary:
+    """The summary of the programmes a scope may count, built inside the library (researchers too).
+
+    Parameters
+    ----------
+    store
+        An open :class:`evalkit.store.Store`.
+    scope
+        The user's :class:`~evalkit.access.Scope`. Providers and evaluators
+        get their own programmes; a researcher, who may not load individual
+        rows, gets every programme (or ``scope.programmes`` when set): the rows
+        are read here and only the disclosure-controlled aggregates leave this
+        function.
+    rules, programmes, date_range
+        As :func:`build_summary` and :func:`evalkit.store.load_tables`.
+
+    Returns
+    -------
+    Summary
+    """
+    from evalkit.access import Scope
+    from evalkit.store import load_tables
+
+    if scope.role == "researcher":
+        wanted = set(scope.programmes) & set(programmes) if programmes and scope.programmes else \
+            (set(scope.programmes) or (set(programmes) if programmes else None))
+        tables = load_tables(store, Scope.admin(), programmes=sorted(wanted) if wanted else None,
+                             date_range=date_range)
+    else:
+        tables = load_tables(store, scope, programmes=programmes, date_range=date_range)
+    return build_summary(tables, rules=rules)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _disclosure_settings(rules: PairingRules) -> dict[str, Any]:
+    return {"threshold": rules.suppression_threshold, "show_zero": rules.show_zero,
+            "rounding_base": rules.rounding_base,
+            "note": disclosure_note(threshold=rules.suppression_threshold, show_zero=rules.show_zero,
+                                    rounding_base=rules.rounding_base)}
+
+
+#: evalkit.engagement.participant_path step -> summary column
+_PATH_STEPS = {"referred": "referred", "offered": "offered", "took_up": "took_up", "attended": "attended_1",
+               "reached_min_dose": "reached_min_dose", "baseline_measured": "baseline_measured", "paired": "paired"}
+_CHARACTERISTICS = ("name", "provider", "format", "mode", "delivered_by", "facilitation", "planned_sessions",
+                    "region")
+_STAT_NAMES = {"pre_post_r": "r_pre_post", "ci_low": "mean_change_ci_low", "ci_high": "mean_change_ci_high"}
+
+
+def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Unprotected programme rows and result rows; every figure of a programme comes from its own rows only.
+
+    Episodes are built per participant, and statistics per programme x instrument, so both run once for all
+    programmes; reliable-change parameters can depend on the sample (e.g. the baseline SD of an instrument
+    without a reference SD), so change is computed one programme at a time.
+    """
+    from evalkit.change import episode_change
+    from evalkit.engagement import participant_path
+    from evalkit.episodes import prepare_episodes
+    from evalkit.outcomes import change_statistics
+    from evalkit.recovery import RECOVERY_CATEGORIES, recovery_from_within
+
+    if "participants" not in tables or "measures" not in tables:
+        raise ValueError("tables must include 'participants' and 'measures' to summarise outcomes; got "
+                         + ", ".join(sorted(tables)))
+    data = prepare_episodes(tables, rules=rules, instruments=instruments)
+    parts = data.participants
+    pid_of = parts["programme_id"].astype("string")
+
+    # programme characteristics, take-up funnel (referrals; steps of evalkit.engagement) and dose
+    prog_table = tables["programmes"].drop_duplicates("programme_id")
+    prog_table = prog_table.set_index(prog_table["programme_id"].astype(str))
+    path = participant_path(data, rules=rules, instruments=instruments)
+    steps = path[["programme_id", *_PATH_STEPS]].astype({c: int for c in _PATH_STEPS})
+    funnel = steps.assign(programme_id=steps["programme_id"].astype(str)).groupby("programme_id").sum() \
+        .rename(columns=_PATH_STEPS)
+    attended = path["attended"].to_numpy(dtype=bool)
+    dose = pd.DataFrame({"programme_id": path["programme_id"].astype(str).to_numpy()[attended],
+                         "dose": np.nan_to_num(path["attended_total"].to_numpy(dtype=float)[attended])})
+    dose_g = dose.groupby("programme_id")["dose"]
+    dose_stats = pd.DataFrame({"dose_mean": dose_g.mean(),
+                               **{c: dose_g.quantile(q) for c, q in _DOSE_QUANTILES.items()}})
+    ref = parts["referral_date"] if "referral_date" in parts.columns else pd.Series(pd.NaT, index=parts.index)
+    months = pd.DataFrame({"programme_id": pid_of.to_numpy(dtype=object), "d": ref.to_numpy()}).dropna() \
+        .groupby("programme_id")["d"].agg(["min", "max"])
+
+    # change, one programme at a time; then statistics and recovery from/within for all at once
+    ep_pid = data.episodes["programme_id"].astype("string")
+    sm = data.scored_measures
+    sm_pid = sm["programme_id"].astype("string") if "programme_id" in sm.columns else None
+    parts_changes = []
+    for pid in ids:
+        mine = (ep_pid == pid).fillna(False).to_numpy(dtype=bool)
+        if mine.any():
+            own_sm = sm[(sm_pid == pid).fillna(False).to_numpy(dtype=bool)] if sm_pid is not None else sm
+            parts_changes.append(episode_change(data.episodes[mine], rules=rules, instruments=instruments,
+                                                scored_measures=own_sm))
+    changes = pd.concat(parts_changes, ignore_index=True) if parts_changes else None
+
+    rfw = pd.DataFrame()
+    rfw_able: set[str] = set()
+    if changes is not None:
+        roles = changes[["programme_id", "role", "cutoff"]].astype("string")
+        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"])
+        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"])
+        rfw_able = {str(p) for p in sym & wit}
+        if rfw_able:
+            rfw = recovery_from_within(changes, by=("programme_id",), rules=rules, disclose=False)
+            rfw = rfw.assign(programme_id=rfw["programme_id"].astype(str), category=rfw["category"].astype(str)) \
+                .pivot_table(index="programme_id", columns="category", values="n", aggfunc="sum")
+
+    rows = []
+    for pid in ids:
+        row: dict[str, Any] = {"programme_id": pid}
+        for c in _CHARACTERISTICS:
+            row[c] = prog_table.at[pid, c] if c in prog_table.columns else None
+        for c in PROGRAMME_COUNTS:
+            row[c] = int(funnel.at[pid, c]) if pid in funnel.index else 0
+        for c in DOSE_STATS:
+            row[c] = dose_stats.at[pid, c] if pid in dose_stats.index else np.nan
+        row["first_referral_month"] = months.at[pid, "min"].strftime("%Y-%m") if pid in months.index else None
+        row["last_referral_month"] = months.at[pid, "max"].strftime("%Y-%m") if pid in months.index else None
+        if pid in rfw_able:
+            for c in ("total", *RECOVERY_CATEGORIES):
+                v = rfw.at[pid, c] if pid in rfw.index and c in rfw.columns else 0
+                row[f"rfw_{c}"] = int(0 if pd.isna(v) else v)
+        rows.append(_plain(row))
+    programmes = _records_to_frame(rows, "programme")
+
+    if changes is None:
+        return programmes, _empty_frame("result")
+    st = change_statistics(changes, by=["programme_id", "instrument"], rules=rules, participants=parts)
+    st = st.rename(columns=_STAT_NAMES)
+    st["n_baseline"] = st["n_paired"] + st["n_unpaired_with_baseline"]
+    keep = [c for c, _ in _columns("result") if c in st.columns]
+    results = _records_to_frame(_frame_to_records(st[keep], "result"), "result")
+    order = {p: i for i, p in enumerate(ids)}
+    results = results.iloc[np.argsort(results["programme_id"].map(order).to_numpy(), kind="stable")] \
+        .reset_index(drop=True)
+    return programmes, results

@@ -1,0 +1,182 @@
+"""The summary file format: schema, round trip, and clear errors for malformed or tampered files."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from jsonschema import Draft202012Validator
+
+from evalkit.errors import InputFileError
+from evalkit.rules import PairingRules
+from evalkit.summary import (
+    SCHEMA_VERSION,
+    Summary,
+    SummaryFormatError,
+    data_hash,
+    read_summary,
+    summary_schema,
+    validate_summary,
+    write_summary,
+)
+
+
+def small_summary(**rules) -> Summary:
+    prog = pd.DataFrame({"programme_id": ["A", "B"], "name": ["Group A", "Phone B"], "format": ["group", "one_to_one"],
+                         "mode": ["in_person", "telephone"], "delivered_by": ["volunteer_peers", "paid_peers"],
+                         "planned_sessions": [None, 8], "referred": [120, 80], "offered": [110, 78],
+                         "took_up": [60, 50], "attended_1": [52, 45], "reached_min_dose": [40, 41],
+                         "dose_median": [4.0, 6.0], "first_referral_month": ["2024-01", "2024-02"]})
+    res = pd.DataFrame({"programme_id": ["A", "B"], "instrument": ["epds", "epds"], "higher_is_better": [False, False],
+                        "n_baseline": [45, 40], "n_paired": [30, 3], "baseline_mean": [15.2, 14.0],
+                        "baseline_sd": [4.4, 4.0], "endpoint_mean": [10.1, 9.0], "endpoint_sd": [5.0, 4.0],
+                        "r_pre_post": [0.45, 0.5], "n_reliable_improvement": [17, 2], "n_reliable_deterioration": [2, 0],
+                        "n_caseness_baseline": [22, 3], "n_recovered": [10, 1], "n_reliable_recovery": [9, 1]})
+    return Summary.from_frames(prog, res, rules=PairingRules(**rules), created_at="2026-01-02T03:04:05Z")
+
+
+def test_schema_is_draft_2020_12_and_itself_valid():
+    schema = summary_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    Draft202012Validator.check_schema(schema)
+
+
+def test_round_trip_through_a_file(tmp_path):
+    s = small_summary()
+    path = write_summary(s, tmp_path / "s.json")
+    back = read_summary(path)
+    assert back.to_dict() == s.to_dict()
+    assert back.source == str(path)
+    pd.testing.assert_frame_equal(back.results, s.results)
+    pd.testing.assert_frame_equal(back.programmes, s.programmes)
+    assert back.pairing_rules() == PairingRules()
+    Draft202012Validator(summary_schema()).validate(json.loads(path.read_text()))
+
+
+def test_small_counts_are_null_and_marked_suppressed():
+    s = small_summary()
+    b = s.results.set_index("programme_id").loc["B"]
+    # n_paired 3 is below 5: hidden, with every figure computed from it
+    assert pd.isna(b["n_paired"]) and pd.isna(b["baseline_mean"]) and pd.isna(b["r_pre_post"])
+    hidden = b["suppressed"].split("; ")
+    assert {"n_paired", "baseline_mean", "r_pre_post"} <= set(hidden)
+    record = s.to_dict()["results"][1]
+    assert record["n_paired"] is None and "n_paired" in record["suppressed"]
+    # A's figures are published
+    a = s.results.set_index("programme_id").loc["A"]
+    assert a["n_paired"] == 30 and a["baseline_mean"] == 15.2
+
+
+def _write(tmp_path, data, name="bad.json"):
+    p = tmp_path / name
+    p.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return p
+
+
+def _error(tmp_path, data) -> SummaryFormatError:
+    with pytest.raises(SummaryFormatError) as info:
+        read_summary(_write(tmp_path, data))
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "tamper, path, expected, found",
+    [
+        (lambda d: d["results"][0].__setitem__("n_paired", "30"), "$.results[0].n_paired", "a whole number or null",
+         '"30" (text)'),
+        (lambda d: d["results"][0].__setitem__("n_reliable_improvement", 3), "$.results[0].n_reliable_improvement",
+         "at least 5", "3"),
+        (lambda d: d["programmes"][1].pop("referred"), "$.programmes[1].referred", "required", "no such field"),
+        (lambda d: d["programmes"][0].__setitem__("format", "webinar"), "$.programmes[0].format", "one of",
+         '"webinar"'),
+        (lambda d: d["results"][0].__setitem__("participant_id", "M0001"), "$.results[0]",
+         "only the fields", "'participant_id'"),
+        (lambda d: d["results"][1].__setitem__("baseline_mean", 14.0), "$.results[1].baseline_mean",
+         "null (the field is listed as suppressed)", "14.0"),
+        (lambda d: d["results"][0].__setitem__("n_paired", 50), "$.results[0].n_paired", "at most n_baseline", "50"),
+        (lambda d: d["data_hash"].__setitem__("value", "abc"), "$.data_hash.value", "text matching", '"abc"'),
+        (lambda d: d["programmes"][1].__setitem__("programme_id", "A"), "$.programmes[1].programme_id",
+         "used once", "'A' again"),
+        (lambda d: d["results"][0].__setitem__("programme_id", "Z"), "$.results[0].programme_id",
+         "listed in $.programmes", '"Z"'),
+        (lambda d: d["results"][0].__setitem__("r_pre_post", 1.5), "$.results[0].r_pre_post", "<= 1", "1.5"),
+        (lambda d: d["programmes"][0].__setitem__("first_referral_month", "2024-01-15"),
+         "$.programmes[0].first_referral_month", "text matching", '"2024-01-15"'),
+        (lambda d: d["disclosure"].__setitem__("threshold", 3), "$.disclosure", "suppression settings", "threshold 3"),
+        (lambda d: d["rules"]["settings"].__setitem__("min_dose", -1), "$.rules.settings", "PairingRules",
+         "min_dose"),
+    ],
+)
+def test_tampered_file_names_path_expected_and_found(tmp_path, tamper, path, expected, found):
+    data = small_summary().to_dict()
+    tamper(data)
+    err = _error(tmp_path, data)
+    rows = err.problems[err.problems["path"] == path]
+    assert len(rows), f"no problem at {path}; got {err.problems.to_dict('records')}"
+    assert expected in rows["expected"].iloc[0] and found in rows["found"].iloc[0]
+    text = str(err)
+    assert "bad.json" in text and path in text and "expected" in text and "found" in text
+
+
+def test_every_problem_is_listed(tmp_path):
+    data = small_summary().to_dict()
+    data["results"][0]["n_paired"] = "x"
+    data["programmes"][0]["took_up"] = -1
+    err = _error(tmp_path, data)
+    assert {"$.results[0].n_paired", "$.programmes[0].took_up"} <= set(err.problems["path"])
+
+
+def test_newer_schema_version_is_refused_clearly(tmp_path):
+    data = small_summary().to_dict()
+    data["schema_version"] = "2.0"
+    err = _error(tmp_path, data)
+    assert "$.schema_version" in str(err) and "newer evalkit" in str(err)
+
+
+@pytest.mark.parametrize("text, found", [
+    ("{not json", "invalid JSON at line 1"),
+    ("", "invalid JSON"),
+    ("[1, 2]", "an array"),
+    ('{"schema_version": "1.0", "x": NaN}', "NaN is not allowed"),
+])
+def test_not_a_summary(tmp_path, text, found):
+    err = _error(tmp_path, text)
+    assert found in str(err) and "bad.json" in str(err)
+
+
+def test_missing_file_and_binary_file(tmp_path):
+    with pytest.raises(InputFileError, match="file not found"):
+        read_summary(tmp_path / "nope.json")
+    p = tmp_path / "bin.json"
+    p.write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(InputFileError, match="not UTF-8"):
+        read_summary(p)
+
+
+def test_validate_summary_accepts_what_to_dict_writes_with_rounding():
+    s = small_summary(rounding_base=5)
+    validate_summary(s.to_dict())
+    counts = s.results[["n_baseline", "n_paired"]].stack().dropna()
+    assert all(int(v) % 5 == 0 for v in counts)
+    data = s.to_dict()
+    data["results"][0]["n_baseline"] = 46
+    with pytest.raises(SummaryFormatError, match=re.escape("a multiple of 5")):
+        validate_summary(data)
+
+
+def test_data_hash_ignores_row_and_column_order_and_provenance():
+    a = pd.DataFrame({"participant_id": ["M1", "M2"], "programme_id": ["P", "P"],
+                      "referral_date": pd.to_datetime(["2024-01-02", "2024-02-03"]), "deprivation_decile": [3, None]})
+    b = a.iloc[::-1, ::-1].copy()
+    b["source_row"] = [9, 8]
+    assert data_hash({"participants": a}) == data_hash({"participants": b})
+    # text as read from CSV gives the same hash as typed frames
+    text = a.astype("string").assign(referral_date=["2024-01-02", "2024-02-03"], deprivation_decile=["3", ""])
+    assert data_hash({"participants": text}) == data_hash({"participants": a})
+    c = a.copy()
+    c.loc[0, "deprivation_decile"] = 4
+    assert data_hash({"participants": c}) != data_hash({"participants": a})
+    assert re.fullmatch("[0-9a-f]{64}", data_hash({"participants": a}))
