@@ -6,7 +6,7 @@ and never imports Streamlit or a database driver.
 
 >>> import evalkit
 >>> sorted(evalkit.__all__)[:3]
-['Across', 'EvalkitError', 'InputFileError']
+['AccessDenied', 'Across', 'ApproximationWarning']
 """
 
 from __future__ import annotations
