@@ -721,8 +721,8 @@ def comparison_from_files(files: list[tuple[str, bytes]], **options: Any) -> Any
 REPORT = "evalkit.report.report_from_store"
 
 
-def report(ctx: Context) -> Any:
-    """The :class:`evalkit.report.Report` of what the user may count, built inside the library (any role).
+def report(ctx: Context) -> ReportFiles:
+    """The report (:class:`evalkit.report.Report`) of what the user may count, built inside the library (any role).
 
     :func:`evalkit.report.report_from_store` loads with the user's scope (a
     researcher's rows never leave the library; the report is aggregate), with
@@ -734,20 +734,33 @@ def report(ctx: Context) -> Any:
                          ctx.rules_key))
 
 
+@dataclass(frozen=True)
+class ReportFiles:
+    """What the dashboard keeps of an :class:`evalkit.report.Report`: its files and provenance (picklable)."""
+
+    html: str
+    xlsx: bytes
+    csv_zip: bytes
+    title: str
+    generated_at: str
+    data_hash: str
+    version: str
+    notes: tuple[str, ...] = ()
+
+
 @st.cache_data(show_spinner="Writing the report (this can take a minute) ...", max_entries=4)
 def _report(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
             date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
     fn = library(REPORT)
-    return _noted(fn, store(url), scope_from_key(key), programmes=list(progs) if progs is not None else None,
-                  date_range=date_range, rules=_rules(rules_key))
-
-
-def report_file(rep: Any, fmt: str) -> bytes:
-    """The report's tables as the library writes them: ``xlsx`` (one sheet per table) or ``zip`` (CSV files)."""
+    noted = _noted(fn, store(url), scope_from_key(key), programmes=list(progs) if progs is not None else None,
+                   date_range=date_range, rules=_rules(rules_key))
+    rep = noted.value
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"report.{fmt}"
-        (rep.to_xlsx if fmt == "xlsx" else rep.to_csv_zip)(path)
-        return path.read_bytes()
+        xlsx = rep.to_xlsx(Path(tmp) / "report.xlsx").read_bytes()
+        csv_zip = rep.to_csv_zip(Path(tmp) / "report.zip").read_bytes()
+    files = ReportFiles(html=rep.html, xlsx=xlsx, csv_zip=csv_zip, title=rep.title, generated_at=rep.generated_at,
+                        data_hash=rep.data_hash, version=rep.version, notes=tuple(rep.notes))
+    return Noted(files, noted.notes)
 
 
 REPORT_TABLES: dict[str, tuple[str, str]] = {

@@ -13,18 +13,18 @@ with ui.section("HTML report"):
     st.caption("One file that opens in any browser, for funders and commissioners: every figure with its n, its "
                "interval and the rules used; small numbers hidden; no list of individual mothers. It uses the "
                "programmes, dates and rules chosen in the sidebar.")
-    if st.button("Prepare the report", key=state.RP_PREPARE, type="primary",
-                 disabled=bool(st.session_state.get(state.RP_READY))):
-        st.session_state[state.RP_READY] = True
+    st.button("Prepare the report", key=state.RP_PREPARE, type="primary",
+              disabled=bool(st.session_state.get(state.RP_READY)),
+              on_click=lambda: st.session_state.__setitem__(state.RP_READY, True))
     if st.session_state.get(state.RP_READY):
         rep = data.report(ctx)
         c1, c2, c3 = st.columns(3)
         c1.download_button("Report (HTML)", rep.html, file_name="evalkit-report.html", mime="text/html",
                            key="rp_html", type="primary", on_click="ignore", icon=":material/download:")
-        c2.download_button("Its tables (Excel)", data.report_file(rep, "xlsx"), file_name="evalkit-report.xlsx",
+        c2.download_button("Its tables (Excel)", rep.xlsx, file_name="evalkit-report.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="rp_xlsx",
                            on_click="ignore", icon=":material/download:")
-        c3.download_button("Its tables (CSV, zip)", data.report_file(rep, "zip"), file_name="evalkit-report.zip",
+        c3.download_button("Its tables (CSV, zip)", rep.csv_zip, file_name="evalkit-report.zip",
                            mime="application/zip", key="rp_zip", on_click="ignore", icon=":material/download:")
         st.caption(f"{rep.title} · made {rep.generated_at} · evalkit {rep.version} · data {rep.data_hash[:12]}")
         if rep.notes:
