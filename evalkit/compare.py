@@ -74,6 +74,7 @@ from evalkit.stats import (
     subgroup_analysis,
     wilson_ci,
 )
+from evalkit.summary import Summary, _plain, build_summary, read_summary
 
 __all__ = [
     "BY_CHOICES",
@@ -217,23 +218,9 @@ class Comparison:
         return self.to_text()
 
 
-def _json_value(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    return v if isinstance(v, str) else str(v)
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     cols = list(frame.columns)
-    return [{c: _json_value(v) for c, v in zip(cols, row, strict=True)}
-            for row in frame.itertuples(index=False, name=None)]
+    return [{c: _plain(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False, name=None)]
 
 
 # ---------------------------------------------------------------------------
@@ -260,9 +247,7 @@ def _as_tuple(name: str, value: str | Sequence[str] | None, allowed: Sequence[st
     return items
 
 
-def _load(summaries: Any) -> list[Any]:
-    from evalkit.summary import Summary, read_summary
-
+def _load(summaries: Any) -> list[Summary]:
     if isinstance(summaries, (Summary, str, Path)):
         summaries = [summaries]
     out = []
@@ -827,8 +812,6 @@ def compare_from_tables(
         programmes gives: every programme is summarised from its own rows only,
         with the same disclosure control.
     """
-    from evalkit.summary import build_summary
-
     summary = build_summary(tables, rules=rules, programme=programmes, instruments=instruments)
     return compare_summaries([summary], **options)
 

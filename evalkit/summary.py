@@ -142,8 +142,7 @@ class SummaryFormatError(InputFileError):
         self.problems = problems
         shown = [f"at {r.path}: expected {r.expected}, found {r.found}" for r in problems.head(8).itertuples()]
         more = f" (and {len(problems) - 8} more problems)" if len(problems) > 8 else ""
-        head = "is not a valid evalkit summary" if len(problems) else "is not a valid evalkit summary"
-        super().__init__(f"{head}: " + "; ".join(shown) + more, file=file)
+        super().__init__("is not a valid evalkit summary: " + "; ".join(shown) + more, file=file)
 
 
 def _problem_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
@@ -1056,9 +1055,10 @@ def summary_from_store(
     from evalkit.store import load_tables
 
     if scope.role == "researcher":
-        wanted = set(scope.programmes) & set(programmes) if programmes and scope.programmes else \
-            (set(scope.programmes) or (set(programmes) if programmes else None))
-        tables = load_tables(store, Scope.admin(), programmes=sorted(wanted) if wanted else None,
+        wanted = set(programmes) if programmes else None
+        if scope.programmes:
+            wanted = set(scope.programmes) & wanted if wanted is not None else set(scope.programmes)
+        tables = load_tables(store, Scope.admin(), programmes=sorted(wanted) if wanted is not None else None,
                              date_range=date_range)
     else:
         tables = load_tables(store, scope, programmes=programmes, date_range=date_range)
