@@ -16,8 +16,11 @@ with tab_up, ui.section("Uploading"):
     providers = data.upload_providers(ctx)
     st.write("Upload one workbook (one sheet per table) or separate CSV files named after their tables "
              "(programmes, participants, group_sessions, contacts, measures).")
+    from evalkit.limits import env_limit
+
+    max_mb = max(1, env_limit("max_bytes") // (1024 * 1024))  # EVALKIT_MAX_UPLOAD_MB, as the readers enforce it
     files = st.file_uploader("Files", type=["csv", "tsv", "txt", "xlsx", "xlsm", "json", "ndjson"],
-                             accept_multiple_files=True, key=state.UP_FILES)
+                             accept_multiple_files=True, key=state.UP_FILES, max_upload_size=max_mb)
     if ctx.role == "admin":
         options = ["(each programme's own provider)", *providers]
         chosen = st.selectbox("Upload as provider", options, key=state.UP_PROVIDER,
