@@ -147,6 +147,7 @@ def secondary_suppression(
     member_group: np.ndarray,
     member_cell: np.ndarray,
     group_total: np.ndarray,
+    threshold: float | None = None,
 ) -> np.ndarray:
     """Complementary suppression so no hidden cell can be recovered by subtraction.
 
@@ -160,8 +161,13 @@ def secondary_suppression(
         Group membership as parallel arrays: cell ``member_cell[k]`` belongs
         to group ``member_group[k]`` (groups are numbered ``0..n_groups-1``).
     group_total
-        For each group, the cell id of its published total, or -1 when the
-        total is published elsewhere (it can then never be hidden here).
+        For each group, the cell id of its total, or -1 when the total is
+        published elsewhere (it can then never be hidden here).
+    threshold
+        When given, the hidden members of a group whose total is published
+        must not add up to a count from 1 to ``threshold - 1`` either (their
+        sum is ``total - published members``); another member is hidden until
+        they do not.
 
     Returns
     -------
@@ -170,11 +176,14 @@ def secondary_suppression(
 
     Notes
     -----
-    Invariant on return: every group whose total is published has either no
-    hidden member or at least two. While a group has exactly one hidden member
-    the smallest other published member is hidden (non-zero members first,
-    then zeros, ties by cell id); a group with no other published member has
-    its total hidden. Suppression only grows, so the loop ends. Vectorised
+    Each group is one linear equation, members adding up to the total, so
+    the total counts as a cell of the equation like its members. Invariant on
+    return: every equation has either no hidden cell or at least two (a
+    hidden total whose members are all published would equal their sum, and
+    could then unlock another equation it belongs to). While an equation has
+    exactly one hidden cell, the smallest published member is hidden
+    (non-zero members first, then zeros, ties by cell id); an equation with
+    no published member left has its total hidden. Suppression only grows, so the loop ends. Vectorised
     over groups; the number of passes is small (each pass fixes every group
     that needs it).
 
@@ -200,7 +209,10 @@ def secondary_suppression(
     for _ in range(10 * (len(v) + 1)):
         n_sup = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
         total_hidden = np.where(tot >= 0, sup[np.maximum(tot, 0)], False)
-        need = (n_sup == 1) & ~total_hidden
+        need = (n_sup + total_hidden) == 1
+        if threshold is not None:
+            hidden_sum = np.bincount(g, weights=np.where(sup[c], np.nan_to_num(v[c]), 0.0), minlength=n_groups)
+            need |= ~total_hidden & (n_sup >= 2) & (hidden_sum > 0) & (hidden_sum < threshold)
         if not need.any():
             break
         cand = need[g] & ~sup[c] & ~np.isnan(v[c])
@@ -215,7 +227,7 @@ def secondary_suppression(
         helped[g[order][first]] = True
         stuck = need & ~helped
         if stuck.any():
-            fixable = stuck & (tot >= 0)
+            fixable = stuck & (tot >= 0) & ~total_hidden
             sup[tot[fixable]] = True
             if not fixable.any() and len(chosen) == 0:
                 break  # only groups with an outside total and no other member: nothing more can be done here
@@ -368,7 +380,7 @@ def apply_disclosure(
         next_group += n_g
     if groups_g and t > 1:
         sup = secondary_suppression(flat, sup, np.concatenate(groups_g), np.concatenate(groups_c),
-                                    np.concatenate(totals))
+                                    np.concatenate(totals), threshold=t)
     sup_all = sup.reshape(n_rows, n_all) if n_all else np.zeros((n_rows, 0), dtype=bool)
     sup2 = sup_all[:, :n_cols]
     published = np.where(sup2, np.nan, round_counts(values, r))
