@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="number of programmes before any outlier (default 4; more cycle the four formats)")
     p.add_argument("--outlier", action="store_true",
                    help="add P-OUTLIER, a programme with far smaller improvements than the others")
+    p.add_argument("--experience", action="store_true",
+                   help="add the peer-support experience questionnaires (pex_group, pex_one_to_one) with known "
+                        "relations to take-up and outcomes (the shipped examples have them)")
     p.add_argument("--layout", choices=("tables", "wide"), default="tables",
                    help="'tables' (default): the five canonical tables as CSV files; 'wide': a provider-style "
                         "workbook wide.xlsx with one row per mother and start/end totals, messy as real ones are "
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.generator import generate_programmes, write_examples
 
     data = generate_programmes(args.participants, seed=args.seed, n_programmes=args.programmes,
-                               outlier_programme=args.outlier)
+                               outlier_programme=args.outlier, experience=args.experience)
     if getattr(args, "layout", "tables") == "wide":
         return _run_wide(data, args.out)
     frames = {**data.tables, "true_effects": data.true_effects}

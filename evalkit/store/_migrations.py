@@ -55,10 +55,15 @@ def _v3(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_quarantine_status ON quarantine (status)")
 
 
+def _v4(conn: sa.Connection) -> None:
+    add_missing_columns(conn, T.canonical["participants"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables generated from the Table Schemas, and the uploads register", _v1),
     Migration(2, "quarantine of invalid rows and audit history of changed rows", _v2),
     Migration(3, "store_meta (pseudonymisation key check) and indexes for upload and quarantine look-ups", _v3),
+    Migration(4, "participants: professional_experience and community_views_barrier (take-up contexts)", _v4),
 )
 
 CURRENT_VERSION: int = MIGRATIONS[-1].version
