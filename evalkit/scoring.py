@@ -19,6 +19,7 @@ ItemCoding = Literal["keyed", "response_position"]
 
 SCORE_STATUSES: tuple[str, ...] = ("complete", "prorated", "insufficient_items", "total_only", "invalid")
 """Allowed values of ``score_status``."""
+_STATUS = {name: np.int8(i) for i, name in enumerate(SCORE_STATUSES)}  # status held as codes while scoring
 
 SCORE_COLUMNS: tuple[str, ...] = ("score", "raw_score", "items_answered", "score_status", "score_reason", "caseness")
 """Columns :func:`score` always adds (plus ``flag_<name>`` and ``subscale_<code>`` columns)."""
@@ -56,8 +57,14 @@ def _append(reason: np.ndarray, mask: np.ndarray, text: Callable[[np.ndarray], n
     rows = np.flatnonzero(mask)
     piece = text(rows) if callable(text) else text
     current = reason[rows]
-    sep = np.where(current == "", "", "; ")
-    reason[rows] = current + sep + piece
+    has = np.not_equal(current, None)
+    if not has.any():
+        reason[rows] = piece
+        return
+    new = np.empty(len(rows), dtype=object)
+    new[:] = piece
+    new[has] = current[has] + "; " + (piece[has] if isinstance(piece, np.ndarray) else piece)
+    reason[rows] = new
 
 
 def _fmt(values: np.ndarray) -> np.ndarray:
@@ -70,14 +77,17 @@ def _fmt(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, extra_item_cols: list[str]) -> dict[str, np.ndarray]:
-    """Score the rows of one instrument; returns output arrays aligned with ``frame``."""
+def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, extra: np.ndarray) -> dict[str, np.ndarray]:
+    """Score the rows of one instrument; returns output arrays aligned with ``frame``.
+
+    ``extra`` marks the rows with a value in an item column beyond the instrument's items.
+    """
     n = len(frame)
     cols = inst.item_columns
     x, text = _numeric_items(frame, cols)
     lo = np.asarray(inst.item_min)
     hi = np.asarray(inst.item_max)
-    reason = np.full(n, "", dtype=object)
+    reason = np.empty(n, dtype=object)  # None = no reason yet
 
     if item_coding == "response_position" and inst.reverse_keyed:
         rev = np.asarray(inst.reverse_keyed) - 1
@@ -95,12 +105,7 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
         _append(reason, fractional[:, j], lambda r, j=j, col=col: col + "=" + _fmt(x[r, j]) + " is not a whole number")
 
     # Values in item columns this instrument does not have.
-    extra = np.zeros(n, dtype=bool)
-    if extra_item_cols:
-        xv, xt = _numeric_items(frame, extra_item_cols)
-        extra_any = ~np.isnan(xv) | xt
-        extra = extra_any.any(axis=1)
-        _append(reason, extra, f"values in item columns beyond item_{inst.n_items} ({inst.code} has {inst.n_items} items)")
+    _append(reason, extra, f"values in item columns beyond item_{inst.n_items} ({inst.code} has {inst.n_items} items)")
 
     invalid = bad_item.any(axis=1) | extra
     valid_present = present & ~bad_item
@@ -119,7 +124,7 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
 
     score = np.full(n, np.nan)
     raw = np.where(answered > 0, item_sum, np.nan)
-    status = np.full(n, "complete", dtype=object)
+    status = np.full(n, _STATUS["complete"], dtype=np.int8)
 
     complete = (~invalid) & (missing == 0)
     allowed_missing = (~invalid) & (missing > 0) & (missing <= inst.max_missing) & (answered > 0)
@@ -138,10 +143,10 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
         score[ok] = item_mean[ok] * 10.0
 
     prorated = allowed_missing & inst.prorate & (method not in ("none", "any_positive"))
-    status[prorated] = "prorated"
+    status[prorated] = _STATUS["prorated"]
     _append(reason, prorated, lambda r: missing[r].astype(str).astype(object) + " item(s) unanswered; prorated from the answered items")
     unscored_partial = allowed_missing & ~prorated & (method not in ("none", "any_positive"))
-    status[unscored_partial | too_many_missing] = "insufficient_items"
+    status[unscored_partial | too_many_missing] = _STATUS["insufficient_items"]
     _append(
         reason,
         too_many_missing | unscored_partial,
@@ -154,7 +159,7 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
     # Totals only.
     if method in ("none", "any_positive"):
         total_only_rows = no_items & (~np.isnan(total) | total_text)
-        status[total_only_rows] = "invalid"
+        status[total_only_rows] = _STATUS["invalid"]
         invalid = invalid | total_only_rows
         _append(reason, total_only_rows, f"{inst.code} has no total score; record the items")
     else:
@@ -171,7 +176,7 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
         _append(reason, t_only & total_bad, lambda r: "total=" + _fmt(total[r]) + f" is outside {_fmt(np.array([tmin]))[0]}-{_fmt(np.array([tmax]))[0]}")
         _append(reason, t_only & total_frac, lambda r: "total=" + _fmt(total[r]) + " is not a whole number")
         t_ok = t_only & ~t_invalid
-        status[t_ok] = "total_only"
+        status[t_ok] = _STATUS["total_only"]
         score[t_ok] = total[t_ok]
         raw[t_ok] = total[t_ok]
         invalid = invalid | t_invalid
@@ -191,14 +196,14 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
         score[has] = converted
         lost = np.zeros(n, dtype=bool)
         lost[np.flatnonzero(has)[~found]] = True
-        status[lost] = "invalid"
+        status[lost] = _STATUS["invalid"]
         invalid = invalid | lost
         _append(reason, lost, "raw total has no entry in the conversion table")
 
-    no_data = no_items & (status == "complete")
-    status[no_data] = "insufficient_items"
+    no_data = no_items & (status == _STATUS["complete"])
+    status[no_data] = _STATUS["insufficient_items"]
     _append(reason, no_data, "no items answered and no total recorded")
-    status[invalid] = "invalid"
+    status[invalid] = _STATUS["invalid"]
     score[invalid] = np.nan
     raw[invalid] = np.nan
 
@@ -207,7 +212,7 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
         positive = (valid_present & (xz == hi)).any(axis=1) & ~invalid
         negative = (answered == inst.n_items) & ~positive & ~invalid
         caseness = np.where(positive, 1.0, np.where(negative, 0.0, np.nan))
-        status[~invalid & ~positive & ~negative] = "insufficient_items"
+        status[~invalid & ~positive & ~negative] = _STATUS["insufficient_items"]
         _append(reason, ~invalid & ~positive & ~negative & (answered > 0), "a negative screen needs every question answered")
         raw = np.where(answered > 0, (valid_present & (xz == hi)).sum(axis=1), np.nan)
         raw[invalid] = np.nan
@@ -336,8 +341,8 @@ def score(
         "score": np.full(n, np.nan),
         "raw_score": np.full(n, np.nan),
         "items_answered": np.zeros(n),
-        "score_status": np.full(n, "invalid", dtype=object),
-        "score_reason": np.full(n, "", dtype=object),
+        "score_status": np.full(n, _STATUS["invalid"], dtype=np.int8),
+        "score_reason": np.empty(n, dtype=object),  # None = no reason
         "caseness": np.full(n, np.nan),
     }
     flags = sorted({s.flag for inst in registry.values() for s in inst.safety_items})
@@ -347,32 +352,57 @@ def score(
         for sub in registry[code].subscales:
             out[f"subscale_{sub.code}"] = np.full(n, np.nan)
 
-    code_arr = codes.to_numpy(dtype=object, na_value=None)
-    unknown = np.array([c is None for c in code_arr]) if n else np.zeros(0, dtype=bool)
+    # Instrument codes as integer labels (-1 = blank): no per-row Python objects.
+    labels, uniques = pd.factorize(codes, use_na_sentinel=True)
+    uniques = [str(u) for u in uniques]
+    unknown = labels < 0
+    known = np.zeros(n, dtype=bool)
+    # Highest item column holding a value (a number or any text), per row: values beyond an
+    # instrument's last item make its rows invalid.
+    top_item = np.zeros(n, dtype=np.int64)
+    for c in item_cols_all:
+        v, t = _numeric_items(measures, [c])
+        top_item[~np.isnan(v[:, 0]) | t[:, 0]] = int(c[5:])
     for code in present_codes:
         inst = registry[code]
-        rows = np.flatnonzero(code_arr == code)
-        sub = measures.iloc[rows]
-        extra_cols = [c for c in item_cols_all if int(c[5:]) > inst.n_items]
-        res = _score_one(sub, inst, item_coding, extra_cols)
+        rows = np.flatnonzero(labels == uniques.index(code))
+        known[rows] = True
+        wanted = [c for c in (*inst.item_columns, "total") if c in measures.columns]
+        sub = measures[wanted].iloc[rows]  # only the columns this instrument reads
+        res = _score_one(sub, inst, item_coding, top_item[rows] > inst.n_items)
         for key, arr in res.items():
             out[key][rows] = arr
-    known = np.isin(code_arr, np.array(present_codes, dtype=object)) if present_codes else np.zeros(n, dtype=bool)
     unknown_rows = ~known
     if unknown_rows.any():
-        labels = np.where(unknown, "(blank)", code_arr.astype(str))
-        out["score_reason"][unknown_rows] = "unknown instrument '" + labels[unknown_rows].astype(object) + "'"
+        text = np.array([f"unknown instrument '{u}'" for u in uniques] + ["unknown instrument '(blank)'"], dtype=object)
+        out["score_reason"][unknown_rows] = text[labels[unknown_rows]]
 
     result = measures.copy(deep=False)
     for key, arr in out.items():
-        if key in ("score_status",):
-            result[key] = pd.array(arr, dtype="string")
+        if key == "score_status":
+            result[key] = _status_array(arr)
         elif key == "score_reason":
-            result[key] = pd.array(np.where(arr == "", None, arr), dtype="string")
+            result[key] = _string_array(arr)
         elif key == "items_answered":
             result[key] = pd.array(arr.astype(np.int64), dtype="Int64")
         elif key == "caseness" or key.startswith("flag_"):
-            result[key] = pd.array(np.where(np.isnan(arr), None, arr == 1.0), dtype="boolean")
+            missing = np.isnan(arr)
+            result[key] = pd.arrays.BooleanArray(arr == 1.0, missing)
         else:
             result[key] = arr
     return result
+
+
+def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """An object array of str or None as a pandas ``"string"`` array, without a per-row loop in Python."""
+    import pyarrow as pa
+
+    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype="string")
+
+
+def _status_array(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Status codes (:data:`_STATUS`) as a pandas ``"string"`` array of their names."""
+    import pyarrow as pa
+
+    names = pa.array(list(SCORE_STATUSES), type=pa.large_string())
+    return pd.array(names.take(pa.array(codes, type=pa.int8())), dtype="string")
