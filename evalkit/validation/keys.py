@@ -51,6 +51,15 @@ def _duplicated(keys: pd.DataFrame) -> np.ndarray:
     return pd.DataFrame(codes).duplicated(keep=False).to_numpy()
 
 
+def _joined(keys: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
+    """The key values of the rows in ``mask`` as text, ``", "``-joined (column-wise, no per-row Python call)."""
+    parts = [keys[c].to_numpy(dtype=object)[mask].astype(str).astype(object) for c in keys.columns]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + ", " + part
+    return out
+
+
 def _other_rows(keys: pd.DataFrame, dup: np.ndarray, source_row: np.ndarray) -> np.ndarray:
     """For each duplicate row, the rows (as the provider numbers them) sharing its key."""
     frame = keys.loc[dup].copy()
@@ -102,7 +111,7 @@ def check_keys(
         dup = complete & _duplicated(keys)
         if dup.any():
             others = _other_rows(keys, dup, rows.source_row)
-            shown = keys.loc[dup].astype(str).agg(", ".join, axis=1).to_numpy(dtype=object)
+            shown = _joined(keys, dup)
             log.add(rows, dup, column=pk[0], rule="primary_key",
                     detail="this row has the same " + " and ".join(pk) + " (" + shown + ") as other rows (rows "
                     + others + f"); expected each to appear once in the {table} table.",
@@ -128,7 +137,7 @@ def check_keys(
                     + "; one participant id cannot be in two programmes - give this referral its own id.",
                     values=values[clash])
             found = found & ~clash
-        shown = keys.loc[found].astype(str).agg(", ".join, axis=1).to_numpy(dtype=object)
+        shown = _joined(keys, found)
         log.add(rows, found, column=pk[0], rule="already_stored", severity="warning",
                 detail="a row with the same " + " and ".join(pk) + " (" + shown + ") is already stored; "
                 "storing this upload replaces it. Check this is a correction of that row and not a "
