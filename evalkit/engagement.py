@@ -70,6 +70,37 @@ def _data(tables: Mapping[str, pd.DataFrame] | EpisodeData, rules: PairingRules,
     return t, None
 
 
+def _as_float(s: pd.Series) -> np.ndarray:
+    """A fresh, writable float64 array of ``s`` (missing -> NaN), whatever its dtype.
+
+    Columns loaded from the store are nullable (``Int64``, Arrow-backed
+    ``string``); converting an Arrow-backed result with ``astype(float)`` can
+    give a read-only view of Arrow memory, which pandas then refuses to write
+    into in place ("setting an array element with a sequence"). Going through
+    ``to_numpy(copy=True)`` always gives an array the caller owns.
+    """
+    return pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan,
+                                                                          copy=True)
+
+
+def _attended_dose(parts: pd.DataFrame, attended: pd.DataFrame, no_rows: np.ndarray) -> np.ndarray:
+    """Attended contacts per participant (``parts`` order); ``sessions_attended`` where ``no_rows``.
+
+    ``attended`` holds the attended contact rows; ``no_rows`` marks
+    participants of programmes without contact rows. The result is built
+    with :func:`numpy.where` (no in-place write into a column that may be a
+    read-only view), so it is the same for frames read from CSV and frames
+    loaded from the store.
+    """
+    n_att = attended["participant_id"].dropna().astype(str).value_counts()
+    counted = _as_float(parts["participant_id"].astype(str).map(n_att).fillna(0))
+    if "sessions_attended" in parts.columns:
+        reported = _as_float(parts["sessions_attended"])
+    else:
+        reported = np.full(len(parts), np.nan)
+    return np.where(no_rows, reported, counted)
+
+
 def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from evalkit.stats import wilson_ci
 
@@ -134,13 +165,11 @@ def participant_path(
         c = t.get("contacts")
         if c is not None and len(c):
             att = c[(c["status"].astype("string") == "attended").fillna(False)]
-            n_att = att.groupby("participant_id").size()
-            parts["attended_total"] = parts["participant_id"].map(n_att).fillna(0).astype(float)
-            with_rows = set(c["programme_id"].dropna())
-            no_rows = ~parts["programme_id"].isin(list(with_rows))
-            parts.loc[no_rows, "attended_total"] = parts.loc[no_rows, "sessions_attended"].astype("Float64")
+            with_rows = set(c["programme_id"].dropna().astype(str))
+            no_rows = ~parts["programme_id"].astype(str).isin(with_rows).to_numpy(dtype=bool)
+            parts["attended_total"] = _attended_dose(parts, att, no_rows)
         else:
-            parts["attended_total"] = parts["sessions_attended"].astype("Float64").astype(float)
+            parts["attended_total"] = _as_float(parts["sessions_attended"])
         ep = None
     p = parts
     offered_date = p["offered_date"] if "offered_date" in p.columns else pd.Series(pd.NaT, index=p.index)
@@ -460,11 +489,8 @@ def attendance_summary(
     cc = c.merge(keyed, on="participant_id", how="inner", suffixes=("_contact", ""))
     status = cc["status"].astype("string")
     att = cc[(status == "attended").fillna(False)]
-    n_att = att.groupby("participant_id").size()
-    p = p.assign(_n=p["participant_id"].map(n_att).fillna(0).astype(float))
-    no_rows = ~p["programme_id"].astype(str).isin(with_rows)
-    p.loc[no_rows, "_n"] = pd.to_numeric(p.loc[no_rows, "sessions_attended"], errors="coerce")
-    p["_src"] = np.where(no_rows, "sessions_attended", "contacts")
+    no_rows = ~p["programme_id"].astype(str).isin(with_rows).to_numpy(dtype=bool)
+    p = p.assign(_n=_attended_dose(p, att, no_rows), _src=np.where(no_rows, "sessions_attended", "contacts"))
     a = p[p["_n"] >= 1]
     g = a.groupby(by, sort=True, dropna=False)["_n"]
     out = pd.DataFrame({
