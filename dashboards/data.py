@@ -468,8 +468,8 @@ def check_upload(ctx: Context, files: list[tuple[str, bytes]], *, provider: str 
     """
     import hashlib
 
-    from evalkit.cli.cmd_dashboard import check_upload as _check
-    from evalkit.cli.cmd_dashboard import split_raw_by_provider
+    from evalkit.ingest import check_upload as _check
+    from evalkit.ingest import split_raw_by_provider
     from evalkit.validation import validation_summary
 
     require_role(ctx, UPLOAD_ROLES, "Uploading")
@@ -568,7 +568,7 @@ def resubmit_rows(ctx: Context, upload_id: int, corrected: Mapping[str, pd.DataF
     Returns the summary rows and the validation report of the corrected rows.
     """
     from evalkit.canonical import PROVENANCE_COLUMNS
-    from evalkit.cli.cmd_dashboard import check_upload as _check
+    from evalkit.ingest import check_upload as _check
     from evalkit.ingest import resubmit
     from evalkit.store import QUARANTINE_COLUMNS
 

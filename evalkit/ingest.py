@@ -66,10 +66,12 @@ __all__ = [
     "ProviderConflict",
     "RollbackSummary",
     "UploadSummary",
+    "check_upload",
     "ingest",
     "resubmit",
     "rollback",
     "sha256_file",
+    "split_raw_by_provider",
 ]
 
 Progress = Callable[[float, str], None]
@@ -178,6 +180,174 @@ def sha256_file(path: str | PathLike[str]) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- before storing: split and check
+
+
+def _file_owners(raw: Mapping[str, pd.DataFrame], stored_programmes: pd.DataFrame | None) -> dict[str, str]:
+    """Provider of each programme id: the stored programmes, overridden by the upload's own programmes table."""
+    owners: dict[str, str] = {}
+    for frame in (stored_programmes, raw.get("programmes")):
+        if frame is None or not len(frame) or not {"programme_id", "provider"} <= set(frame.columns):
+            continue
+        ok = (frame["programme_id"].notna() & frame["provider"].notna()).to_numpy(dtype=bool)
+        owners.update(zip(frame.loc[ok, "programme_id"].astype(str).str.strip(),
+                          frame.loc[ok, "provider"].astype(str).str.strip(), strict=True))
+    return owners
+
+
+def split_raw_by_provider(
+    raw: Mapping[str, pd.DataFrame],
+    *,
+    stored_programmes: pd.DataFrame | None = None,
+    fallback: str | None = None,
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """Split raw frames (as read) into one set per provider, by the provider of each row's programme.
+
+    :func:`ingest` stores one provider's rows at a time (ids are pseudonymised
+    per provider), so a file holding several providers' programmes - such as
+    the bundled example data - is split first, then each part is checked
+    (:func:`check_upload`) and stored on its own.
+
+    Parameters
+    ----------
+    raw
+        Raw frames by table name, as :func:`evalkit.readers.read_files`
+        returns them (cells as text, provenance columns, readers' notes in
+        ``attrs``).
+    stored_programmes
+        The ``programmes`` table already stored (e.g. from
+        :func:`evalkit.store.load_tables`), for rows whose programme is not in
+        the upload's own ``programmes`` table.
+    fallback
+        Provider of rows whose programme is unknown (no ``programme_id``, or
+        one that no programmes table names). Default: the provider with most
+        rows. Validation then reports those rows.
+
+    Returns
+    -------
+    dict[str, dict[str, pandas.DataFrame]]
+        Per provider (sorted by name), the raw frames by table, each with its
+        rows in the original order, a fresh index and the readers' notes
+        (``attrs``) kept. Tables with no row for a provider are left out; an
+        upload with no provider anywhere (and no ``fallback``) gives ``{}``.
+
+    Notes
+    -----
+    The provider of a ``programmes`` row is its own ``provider`` cell; the
+    provider of any other row is its programme's, looked up first in the
+    upload's ``programmes`` table and then in ``stored_programmes``. Ids and
+    providers are compared with surrounding blanks removed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = {"programmes": pd.DataFrame({"programme_id": ["P1", "P2"], "provider": ["North", "South"]}),
+    ...        "participants": pd.DataFrame({"participant_id": ["a", "b", "c"],
+    ...                                      "programme_id": ["P1", "P2", "P2"]})}
+    >>> parts = split_raw_by_provider(raw)
+    >>> sorted(parts), list(parts["South"]["participants"]["participant_id"])
+    (['North', 'South'], ['b', 'c'])
+    """
+    owners = _file_owners(raw, stored_programmes)
+    who: dict[str, pd.Series] = {}
+    for name, frame in raw.items():
+        if name == "programmes" and "provider" in frame.columns:
+            w = frame["provider"].astype(object).map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None)
+        elif "programme_id" in frame.columns:
+            w = frame["programme_id"].astype(object).map(
+                lambda v: owners.get(v.strip()) if isinstance(v, str) else None)
+        else:
+            w = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        who[name] = w
+    counts: dict[str, int] = {}
+    for w in who.values():
+        for p, n in w.dropna().value_counts().items():
+            counts[str(p)] = counts.get(str(p), 0) + int(n)
+    if fallback is None and counts:
+        fallback = max(sorted(counts), key=lambda p: counts[p])
+    providers = sorted(set(counts) | ({fallback} if fallback else set()))
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for provider in providers:
+        part: dict[str, pd.DataFrame] = {}
+        for name, frame in raw.items():
+            mask = (who[name] == provider).to_numpy(dtype=bool, na_value=False).copy()
+            if provider == fallback:
+                mask |= who[name].isna().to_numpy()
+            if mask.any():
+                piece = frame.loc[mask].reset_index(drop=True)
+                piece.attrs = dict(frame.attrs)
+                part[name] = piece
+        if part:
+            out[provider] = part
+    return out
+
+
+def check_upload(
+    raw: Mapping[str, pd.DataFrame],
+    store: Store,
+    provider: str,
+    *,
+    secret: bytes | None = None,
+) -> ValidationResult:
+    """Refuse identifiers, pseudonymise and validate one provider's raw frames against its stored rows.
+
+    The steps before :func:`ingest`, as ``evalkit ingest`` and the
+    dashboard's Upload page take them: nothing is stored. Ids are
+    pseudonymised before validation, so that links to rows stored earlier
+    (which are stored by pseudonym) are checked and re-sent rows are
+    recognised as already stored.
+
+    Parameters
+    ----------
+    raw
+        One provider's raw frames by table name (see
+        :func:`split_raw_by_provider` for files holding several providers).
+    store
+        An open store; only read (the provider's stored rows).
+    provider
+        The uploading organisation; also the pseudonymisation namespace.
+    secret
+        Pseudonymisation secret (default
+        :func:`~evalkit.pseudonymise.load_secret`); pass the same one to
+        :func:`ingest`.
+
+    Returns
+    -------
+    ValidationResult
+        Pass it to :func:`ingest` (same ``provider``) to store it. Its
+        ``report`` lists every problem, with rows numbered as in the
+        provider's file.
+
+    Raises
+    ------
+    IdentifierColumnsError
+        A column looks like a direct identifier (names, NHS numbers, contact
+        details, postcodes, dates of birth); nothing should be stored.
+    ValueError
+        ``provider`` is blank.
+
+    See Also
+    --------
+    evalkit.readers.read_files : reading the files into ``raw``.
+    evalkit.validation.validate : the checks.
+    """
+    from evalkit.store import load_tables
+    from evalkit.validation import validate
+
+    provider = (provider or "").strip()
+    if not provider:
+        raise ValueError("provider must be a non-blank organisation name")
+    refuse_identifiers(dict(raw))
+    secret = load_secret() if secret is None else secret
+    pseudo = {}
+    for name, frame in raw.items():
+        out = pseudonymise_frame(frame, secret=secret, namespace=provider)
+        out.attrs = dict(frame.attrs)
+        pseudo[name] = out
+    existing = load_tables(store, Scope.for_provider(provider))
+    return validate(pseudo, existing=existing)
 
 
 # --------------------------------------------------------------------------- preparing (no database)

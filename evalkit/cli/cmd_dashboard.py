@@ -19,13 +19,10 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
 from evalkit._resources import resource_dir
-from evalkit.canonical import ValidationResult
 
 __all__ = [
     "DB_ENV",
@@ -36,13 +33,20 @@ __all__ = [
     "load_example",
     "register",
     "run",
-    "check_upload",
-    "split_raw_by_provider",
 ]
 
 DB_ENV = "EVALKIT_DB_URL"
 EXAMPLE_TABLES = ("programmes", "participants", "group_sessions", "contacts", "measures")
 """Files of the bundled example data that are uploaded (``true_effects.csv`` and the catalog are not)."""
+
+
+def __getattr__(name: str) -> object:
+    """``check_upload`` and ``split_raw_by_provider`` moved to :mod:`evalkit.ingest`; still importable from here."""
+    if name in ("check_upload", "split_raw_by_provider"):
+        import evalkit.ingest
+
+        return getattr(evalkit.ingest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,101 +92,6 @@ def example_db_url() -> str:
     return "sqlite:///" + str((home / "example.sqlite").resolve())
 
 
-def _owners(raw: Mapping[str, pd.DataFrame], stored_programmes: pd.DataFrame | None) -> dict[str, str]:
-    owners: dict[str, str] = {}
-    for frame in (stored_programmes, raw.get("programmes")):
-        if frame is None or not len(frame) or not {"programme_id", "provider"} <= set(frame.columns):
-            continue
-        ok = frame["programme_id"].notna() & frame["provider"].notna()
-        owners.update(zip(frame.loc[ok, "programme_id"].astype(str).str.strip(),
-                          frame.loc[ok, "provider"].astype(str).str.strip(), strict=True))
-    return owners
-
-
-def split_raw_by_provider(
-    raw: Mapping[str, pd.DataFrame],
-    *,
-    stored_programmes: pd.DataFrame | None = None,
-    fallback: str | None = None,
-) -> dict[str, dict[str, pd.DataFrame]]:
-    """Split raw frames (as read) into one set per provider, by the provider of each row's programme.
-
-    :func:`evalkit.ingest.ingest` stores one provider's rows at a time (ids are
-    pseudonymised per provider), so a file holding several providers'
-    programmes - such as the bundled example - is split first. The provider of
-    a row is its programme's ``provider`` in the upload's own programmes table,
-    else in ``stored_programmes``. Rows whose programme is unknown go to
-    ``fallback`` (default: the provider with most rows), where validation will
-    report them.
-
-    Returns
-    -------
-    dict[str, dict[str, pandas.DataFrame]]
-        Per provider (sorted), the raw frames by table, with the readers' notes
-        (``attrs``) kept.
-    """
-    owners = _owners(raw, stored_programmes)
-    who: dict[str, pd.Series] = {}
-    for name, frame in raw.items():
-        if name == "programmes" and "provider" in frame.columns:
-            w = frame["provider"].astype(object).map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None)
-        elif "programme_id" in frame.columns:
-            w = frame["programme_id"].astype(object).map(
-                lambda v: owners.get(v.strip()) if isinstance(v, str) else None)
-        else:
-            w = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        who[name] = w
-    counts: dict[str, int] = {}
-    for w in who.values():
-        for p, n in w.dropna().value_counts().items():
-            counts[str(p)] = counts.get(str(p), 0) + int(n)
-    if fallback is None and counts:
-        fallback = max(sorted(counts), key=lambda p: counts[p])
-    providers = sorted(set(counts) | ({fallback} if fallback else set()))
-    out: dict[str, dict[str, pd.DataFrame]] = {}
-    for provider in providers:
-        part: dict[str, pd.DataFrame] = {}
-        for name, frame in raw.items():
-            mask = (who[name] == provider).to_numpy(dtype=bool, na_value=False).copy()
-            if provider == fallback:
-                mask |= who[name].isna().to_numpy()
-            if mask.any():
-                piece = frame.loc[mask].reset_index(drop=True)
-                piece.attrs = dict(frame.attrs)
-                part[name] = piece
-        if part:
-            out[provider] = part
-    return out
-
-
-def check_upload(raw: Mapping[str, pd.DataFrame], store, provider: str, *, secret: bytes | None = None  # noqa: ANN001
-                 ) -> ValidationResult:
-    """Refuse identifiers, pseudonymise and validate one provider's raw frames against its stored rows.
-
-    The same steps as ``evalkit ingest`` (:mod:`evalkit.cli.cmd_ingest`), so
-    that links to rows stored earlier (by pseudonym) are checked.
-
-    Raises
-    ------
-    IdentifierColumnsError
-        A column looks like a direct identifier; nothing should be stored.
-    """
-    from evalkit.access import Scope
-    from evalkit.pseudonymise import load_secret, pseudonymise_frame, refuse_identifiers
-    from evalkit.store import load_tables
-    from evalkit.validation import validate
-
-    refuse_identifiers(dict(raw))
-    secret = load_secret() if secret is None else secret
-    pseudo = {}
-    for name, frame in raw.items():
-        out = pseudonymise_frame(frame, secret=secret, namespace=provider)
-        out.attrs = dict(frame.attrs)
-        pseudo[name] = out
-    existing = load_tables(store, Scope.for_provider(provider))
-    return validate(pseudo, existing=existing)
-
-
 def load_example(
     db_url: str | None = None,
     *,
@@ -191,8 +100,8 @@ def load_example(
 ) -> list:
     """Load the bundled example data into a database once (idempotent); returns the upload summaries made.
 
-    The files are read, split by provider (:func:`split_raw_by_provider`),
-    checked (:func:`check_upload`) and ingested through the library exactly as
+    The files are read, split by provider (:func:`evalkit.ingest.split_raw_by_provider`),
+    checked (:func:`evalkit.ingest.check_upload`) and ingested through the library exactly as
     an upload is. A provider's part is skipped when an upload of the same bytes
     (SHA-256 of the combined files) by that provider is already stored and not
     rolled back, so running this twice stores nothing the second time.
@@ -200,7 +109,7 @@ def load_example(
     import hashlib
 
     from evalkit.access import Scope
-    from evalkit.ingest import ingest
+    from evalkit.ingest import check_upload, ingest, split_raw_by_provider
     from evalkit.readers import read_files
     from evalkit.store import list_uploads, load_tables, open_store
 

@@ -84,17 +84,10 @@ def run_resubmit(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
-    from evalkit.access import Scope
-    from evalkit.ingest import ProviderConflict, ingest, sha256_file
-    from evalkit.pseudonymise import (
-        IdentifierColumnsError,
-        load_secret,
-        pseudonymise_frame,
-        refuse_identifiers,
-    )
+    from evalkit.ingest import ProviderConflict, check_upload, ingest, sha256_file
+    from evalkit.pseudonymise import IdentifierColumnsError, load_secret
     from evalkit.readers import load_mapping, read_files
-    from evalkit.store import load_tables, open_store
-    from evalkit.validation import validate
+    from evalkit.store import open_store
 
     provider = args.provider.strip()
     if not provider:
@@ -110,13 +103,7 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
     if n_rows == 0:
         _err("evalkit ingest: the files hold no data rows; nothing was stored.")
         return 1
-    try:
-        refuse_identifiers(raw)
-    except IdentifierColumnsError as exc:
-        _err(f"evalkit ingest: {exc}")
-        return 1
     secret = load_secret()
-    raw = {t: pseudonymise_frame(f, secret=secret, namespace=provider) for t, f in raw.items()}
     try:
         store = open_store(args.db)
     except StoreError as exc:
@@ -124,8 +111,9 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         return 1
     try:
         _err(f"evalkit ingest: checking {n_rows:,} rows ...")
-        existing = load_tables(store, Scope.for_provider(provider))
-        result = validate(raw, existing=existing)
+        # the same steps as the dashboard's Upload page: refuse identifiers (IdentifierColumnsError, caught
+        # below), pseudonymise, validate against the provider's stored rows
+        result = check_upload(raw, store, provider, secret=secret)
         found = result.report[result.report["rule"] == "identifier_column"]
         if len(found):
             cols = ", ".join(sorted({f"{t}.{c}" for t, c in zip(found["table"], found["column"], strict=True)}))

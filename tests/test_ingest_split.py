@@ -1,0 +1,189 @@
+"""evalkit.ingest.split_raw_by_provider and check_upload: the steps before storing, shared by CLI and dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TEST_SECRET, example_frames
+
+import evalkit.ingest as ingest_mod
+from evalkit.access import Scope
+from evalkit.ingest import check_upload, ingest, split_raw_by_provider
+from evalkit.pseudonymise import PSEUDONYM_PATTERN, IdentifierColumnsError
+from evalkit.readers import read_files
+from evalkit.store import data_version, list_uploads, load_tables
+
+SECRET = TEST_SECRET.encode()
+
+
+def _raw() -> dict[str, pd.DataFrame]:
+    """Two providers' programmes in one upload, cells as text (as the readers give them)."""
+    progs = pd.DataFrame({"programme_id": ["N1", "S1", " N2 "], "provider": ["North", "South ", "North"],
+                          "name": ["a", "b", "c"]})
+    parts = pd.DataFrame({"participant_id": ["n1", "s1", "s2", "x1", "n2"],
+                          "programme_id": ["N1", "S1", "S1", "UNKNOWN", "N2"]})
+    contacts = pd.DataFrame({"participant_id": ["s1", "n1"], "programme_id": [" S1", None]})
+    for f in (progs, parts, contacts):
+        f.attrs["note"] = "from the reader"
+    return {"programmes": progs, "participants": parts, "contacts": contacts}
+
+
+def _csvs(folder: Path, provider: str, *, prefix: str | None = None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for table, frame in example_frames(provider, n=6, prefix=prefix).items():
+        out = frame.drop(columns=["source_file", "source_sheet", "source_row"])
+        for c in out.columns:
+            if out[c].dtype.kind == "M":
+                out[c] = out[c].dt.strftime("%Y-%m-%d")
+        path = folder / f"{table}.csv"
+        out.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------- split_raw_by_provider
+
+
+def test_split_by_the_uploads_own_programmes() -> None:
+    parts = split_raw_by_provider(_raw())
+    assert list(parts) == ["North", "South"]  # sorted; blanks around providers removed
+    north, south = parts["North"], parts["South"]
+    assert list(north["programmes"]["programme_id"]) == ["N1", " N2 "]  # cells are passed on as they were
+    assert list(south["participants"]["participant_id"]) == ["s1", "s2"]
+    assert list(south["contacts"]["participant_id"]) == ["s1"]  # ' S1' matched with blanks removed
+    # rows whose programme is unknown or missing go to the provider with most rows, for validation to report
+    assert list(north["participants"]["participant_id"]) == ["n1", "x1", "n2"]
+    assert list(north["contacts"]["participant_id"]) == ["n1"]
+    for frames in parts.values():
+        for f in frames.values():
+            assert f.attrs["note"] == "from the reader"  # readers' notes (row numbers, date formats) kept
+            assert list(f.index) == list(range(len(f)))
+
+
+def test_every_row_goes_to_exactly_one_provider() -> None:
+    raw = _raw()
+    parts = split_raw_by_provider(raw)
+    for table, frame in raw.items():
+        got = pd.concat([p[table] for p in parts.values() if table in p], ignore_index=True)
+        assert sorted(map(str, got.itertuples(index=False))) == sorted(map(str, frame.itertuples(index=False)))
+
+
+def test_split_uses_stored_programmes_and_an_explicit_fallback() -> None:
+    raw = {"participants": pd.DataFrame({"participant_id": ["a", "b", "c"], "programme_id": ["S1", "N1", "Z9"]})}
+    stored = pd.DataFrame({"programme_id": pd.array(["S1", "N1"], dtype="string"),
+                           "provider": pd.array(["South", "North"], dtype="string")})
+    parts = split_raw_by_provider(raw, stored_programmes=stored, fallback="South")
+    assert list(parts["South"]["participants"]["participant_id"]) == ["a", "c"]
+    assert list(parts["North"]["participants"]["participant_id"]) == ["b"]
+    # the upload's own programmes table wins over the stored one
+    raw["programmes"] = pd.DataFrame({"programme_id": ["N1"], "provider": ["South"]})
+    parts = split_raw_by_provider(raw, stored_programmes=stored)
+    assert list(parts) == ["South"]
+
+
+def test_split_without_any_provider_is_empty_unless_a_fallback_is_given() -> None:
+    raw = {"participants": pd.DataFrame({"participant_id": ["a"], "programme_id": ["P1"]})}
+    assert split_raw_by_provider(raw) == {}
+    parts = split_raw_by_provider(raw, fallback="North")
+    assert list(parts) == ["North"] and len(parts["North"]["participants"]) == 1
+
+
+# ----------------------------------------------------------------------------- check_upload
+
+
+def test_check_upload_pseudonymises_and_validates_without_storing(store, tmp_path: Path) -> None:  # noqa: ANN001
+    raw = read_files(_csvs(tmp_path / "north", "North"))
+    before = data_version(store)
+    result = check_upload(raw, store, "North", secret=SECRET)
+    assert data_version(store) == before and list_uploads(store).empty  # nothing stored
+    assert result.n_errors == 0, result.report
+    pids = result.tables["participants"]["participant_id"].astype(str)
+    assert pids.str.fullmatch(PSEUDONYM_PATTERN).all()
+    assert not set(pids) & set(raw["participants"]["participant_id"].astype(str))
+    assert raw["participants"]["participant_id"].astype(str).str.fullmatch(PSEUDONYM_PATTERN).sum() == 0  # input untouched
+    # what it returns is what ingest stores
+    summary = ingest(result, store, provider="North", file_name="north", sha256="0" * 64, secret=SECRET)
+    assert summary.total_accepted == sum(len(f) for f in raw.values())
+
+
+def test_check_upload_links_to_rows_stored_earlier(store, tmp_path: Path) -> None:  # noqa: ANN001
+    """Only the contacts are sent the second time: their participants and programmes are found among the stored rows."""
+    paths = _csvs(tmp_path / "north", "North")
+    raw = read_files(paths)
+    ingest(check_upload(raw, store, "North", secret=SECRET), store, provider="North", file_name="first",
+           sha256="1" * 64, secret=SECRET)
+    again = read_files([p for p in paths if p.stem == "contacts"])
+    result = check_upload(again, store, "North", secret=SECRET)
+    assert result.n_errors == 0, result.report[["rule", "message"]].to_string()
+    assert "already_stored" in set(result.report["rule"])  # recognised by pseudonym
+    # checked as another provider, the same rows do not link to North's programmes
+    other = check_upload(again, store, "South", secret=SECRET)
+    assert other.n_errors > 0 and "foreign_key" in set(other.report["rule"])
+
+
+def test_check_upload_keeps_file_row_numbers_after_a_split(store, tmp_path: Path) -> None:  # noqa: ANN001
+    north = read_files(_csvs(tmp_path / "north", "North"))
+    south = read_files(_csvs(tmp_path / "south", "South", prefix="S"))
+    # one participants table holding both providers' rows, with a bad date in a South row
+    both = pd.concat([north["participants"], south["participants"]], ignore_index=True)
+    both.attrs = dict(north["participants"].attrs)
+    row = len(north["participants"]) + 1  # the second South row
+    both.loc[row, "referral_date"] = "2025-02-30"
+    raw = {"programmes": pd.concat([north["programmes"], south["programmes"]], ignore_index=True),
+           "participants": both}
+    parts = split_raw_by_provider(raw)
+    result = check_upload(parts["South"], store, "South", secret=SECRET)
+    bad = result.report[result.report["severity"] == "error"]
+    assert list(bad["column"]) == ["referral_date"]
+    assert int(bad["source_row"].iloc[0]) == int(both.loc[row, "source_row"])
+
+
+def test_check_upload_refuses_identifiers(store) -> None:  # noqa: ANN001
+    raw = {"participants": pd.DataFrame({"participant_id": ["a"], "programme_id": ["P1"],
+                                         "Email address": ["someone@example.org"]})}
+    with pytest.raises(IdentifierColumnsError, match="Email address"):
+        check_upload(raw, store, "North", secret=SECRET)
+    with pytest.raises(ValueError, match="provider"):
+        check_upload({"participants": raw["participants"].drop(columns="Email address")}, store, "  ",
+                     secret=SECRET)
+
+
+def test_check_upload_sees_only_its_providers_stored_rows(store, tmp_path: Path) -> None:  # noqa: ANN001
+    raw = read_files(_csvs(tmp_path / "north", "North"))
+    ingest(check_upload(raw, store, "North", secret=SECRET), store, provider="North", file_name="n",
+           sha256="2" * 64, secret=SECRET)
+    assert len(load_tables(store, Scope.admin())["participants"]) > 0
+    result = check_upload(read_files(_csvs(tmp_path / "south", "South", prefix="S")), store, "South", secret=SECRET)
+    assert result.n_errors == 0 and "already_stored" not in set(result.report["rule"])
+
+
+# ----------------------------------------------------------------------------- one function, two callers
+
+
+def test_cli_ingest_and_the_dashboard_use_the_library_functions(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from evalkit.cli import cmd_dashboard, main
+
+    assert cmd_dashboard.check_upload is check_upload  # moved; still importable from the old place
+    assert cmd_dashboard.split_raw_by_provider is split_raw_by_provider
+    calls = []
+    real = ingest_mod.check_upload
+
+    def spy(raw, store, provider, **kw):  # noqa: ANN001, ANN003, ANN202
+        calls.append(provider)
+        return real(raw, store, provider, **kw)
+
+    monkeypatch.setattr(ingest_mod, "check_upload", spy)
+    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    code = main(["ingest", *map(str, _csvs(tmp_path / "north", "North")), "--provider", "North", "--db", db])
+    capsys.readouterr()
+    assert code == 0 and calls == ["North"]
+
+    from dashboards import data
+
+    ctx = data.Context(url=f"sqlite:///{tmp_path / 'dash.sqlite'}", scope=Scope.admin())
+    files = [(p.name, p.read_bytes()) for p in _csvs(tmp_path / "south", "South", prefix="S")]
+    checked = data.check_upload(ctx, files, provider=None)
+    assert calls == ["North", "South"] and list(checked.parts) == ["South"]
