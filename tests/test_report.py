@@ -136,10 +136,29 @@ def test_methods_appendix_states_rules_hash_version_time(report: Report, tables)
     about = report.tables["about"].set_index("item")["value"]
     assert about["Data fingerprint (SHA-256)"] == digest and about["evalkit version"] == __version__
     inst = report.tables["instruments"].set_index("instrument")
-    assert set(inst.index) == {"epds", "gad7", "phq9", "qpr15", "swemwbs", "wemwbs"}
+    assert set(inst.index) == {"epds", "gad7", "phq9", "qpr15", "swemwbs", "wemwbs", "pex_group", "pex_one_to_one"}
     assert inst.loc["epds", "caseness_cutoff"].startswith(">= 13 (uk_possible_depression; verified; S1, S2)")
     assert "Matthey" in inst.loc["epds", "sources"] and "verified" in inst.loc["epds", "reliable_change_published"]
     assert "Royal College of Psychiatrists" in inst.loc["epds", "licence"]
+
+
+def test_what_works_for_whom_concerns_first_and_exploratory_labelled(report: Report, tables, parsed) -> None:  # noqa: ANN001
+    from evalkit.mechanisms import EXPLORATORY, ending_distress, mechanism_profile
+
+    _same(report.tables["mechanism_profile"], mechanism_profile(tables, rules=PairingRules()))
+    _same(report.tables["ending_distress"], ending_distress(tables, rules=PairingRules()))
+    profiles = [t for t in parsed.tables if t.caption.startswith("Mechanism profile:")]
+    assert profiles
+    for t in profiles:  # what can go wrong (and worry about ending) first, then what helps
+        about = [r[1] for r in t.rows]
+        first_help = about.index("What helps")
+        assert about[0] == "What can go wrong" and "What helps" not in about[:first_help]
+        assert all(a == "What helps" for a in about[first_help:])
+    cmo = [t for t in parsed.tables if "(table cmo_" in t.caption]
+    assert len(cmo) == 2 and all(t.caption.startswith("EXPLORATORY") for t in cmo)
+    assert EXPLORATORY in report.html.replace("&#x27;", "'")
+    for name in ("cmo_take_up", "cmo_outcomes"):
+        assert report.tables[name].attrs.get("exploratory") == EXPLORATORY
 
 
 def test_model_estimates_are_said_to_be_missing_without_models(report: Report) -> None:
@@ -177,7 +196,7 @@ def test_figures_are_inline_svg_with_alt_text(tables) -> None:  # noqa: ANN001
 
     if not renderer_available():
         pytest.skip("vl-convert-python is not installed (figures are optional)")
-    r = build_report(tables, programmes=["P-PAID"], models=False, generated_at=WHEN)
+    r = build_report(tables, programmes=["P-PAID"], models=False, breakdowns=(), generated_at=WHEN)
     c = check(r.html)
     assert c.errors == [] and c.stack == []
     svgs = [a for t, a in c.tags if t == "svg"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,9 +32,15 @@ def what_works_section(ctx: Ctx) -> str:
 
     exp_codes = set(experience_instruments(ctx.registry))
     m = ctx.tables.get("measures")
-    present = m is not None and len(m) and m["instrument"].astype("string").str.lower().isin(exp_codes).any()
+    rows = m[m["instrument"].astype("string").str.lower().isin(exp_codes).fillna(False).to_numpy()] \
+        if m is not None and len(m) else pd.DataFrame()
+    items = [c for c in rows.columns if re.fullmatch(r"item_\d+", str(c))]
+    present = bool(len(rows)) and bool(items) and bool(rows[items].notna().any(axis=None))
     out = []
-    if present:
+    if len(rows) and not present:
+        out.append("<p>The peer-support experience questionnaires in these data hold totals only; the mechanism "
+                   "profile and the models below need the answer to each statement.</p>")
+    elif present:
         out.append(f'<p class="caution">{esc(UNVALIDATED_NOTE)}</p>')
         out.append(guarded(ctx, "Mechanism profile", lambda: _profile_block(ctx, EXPLANATIONS["profile"])))
         out.append(guarded(ctx, "Worry about support ending", lambda: _ending_block(ctx, EXPLANATIONS["ending"])))
@@ -112,15 +119,15 @@ def _cmo_block(ctx: Ctx, with_experience: bool, explanations: Mapping[str, str])
 
     out = ['<div class="exploratory" role="note" aria-label="Exploratory analyses">'
            f"<h3>Exploratory: context, mechanism and outcome</h3><p><strong>{esc(EXPLORATORY)}</strong></p>"]
-    tu = protect_model_table(cmo_take_up(ctx.tables, rules=ctx.rules), ctx.rules)
-    name = ctx.keep("cmo_take_up", tu)
+    name = ctx.keep("cmo_take_up", protect_model_table(cmo_take_up(ctx.tables, rules=ctx.rules), ctx.rules))
+    tu = ctx.out[name]  # as kept: counts of mothers in the status text protected too
     out.append(f"<p>{esc(explanations['take_up'])}</p>")
     out.append(table(tu, _cmo_columns(ctx, "Circumstance at referral"),
                      caption="EXPLORATORY: circumstances at referral and taking up the offer (odds ratios)", name=name,
                      empty="No model: too few referrals with these circumstances recorded."))
     if with_experience:
-        co = protect_model_table(cmo_outcomes(ctx.tables, rules=ctx.rules), ctx.rules)
-        name = ctx.keep("cmo_outcomes", co)
+        name = ctx.keep("cmo_outcomes", protect_model_table(cmo_outcomes(ctx.tables, rules=ctx.rules), ctx.rules))
+        co = ctx.out[name]
         out.append(f"<p>{esc(explanations['outcomes'])}</p>")
         out.append(table(co, [Column("Experience questionnaire", lambda r: esc(ctx.abbr(r["experience_instrument"])),
                                      numeric=False), *_cmo_columns(ctx, "Term")],
