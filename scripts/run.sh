@@ -3,5 +3,5 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/setup-env.sh
+bash scripts/setup-env.sh report
 exec .venv/bin/evalkit dashboard --example "$@"
