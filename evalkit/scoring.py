@@ -355,7 +355,6 @@ def score(
     # Instrument codes as integer labels (-1 = blank): no per-row Python objects.
     labels, uniques = pd.factorize(codes, use_na_sentinel=True)
     uniques = [str(u) for u in uniques]
-    unknown = labels < 0
     known = np.zeros(n, dtype=bool)
     # Highest item column holding a value (a number or any text), per row: values beyond an
     # instrument's last item make its rows invalid.
