@@ -426,12 +426,24 @@ def _placeholder(conn: sa.Connection) -> str:
 
 
 def _bulk_insert(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
-    """INSERT all rows of ``frame`` with one DBAPI ``executemany``."""
+    """INSERT all rows of ``frame``: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg 3), else one ``executemany``.
+
+    COPY runs on the same DBAPI connection, inside the upload's transaction; the
+    values are the same Python objects the ``executemany`` would send, dumped by
+    the same psycopg adapters.
+    """
     q = conn.dialect.identifier_preparer.quote
     cols = list(frame.columns)
+    rows = driver_rows(frame, table, conn.dialect.name)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        copy_sql = f"COPY {q(table)} ({', '.join(q(c) for c in cols)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) "
            f"VALUES ({', '.join([_placeholder(conn)] * len(cols))})")
-    conn.exec_driver_sql(sql, driver_rows(frame, table, conn.dialect.name))
+    conn.exec_driver_sql(sql, rows)
 
 
 def _bulk_update(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
