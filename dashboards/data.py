@@ -426,9 +426,12 @@ def upload_providers(ctx: Context) -> list[str]:
     return sorted(set(progs["provider"].dropna().astype(str)))
 
 
-def read_uploaded(files: list[tuple[str, bytes]], progress: Callable[[float, str], None] | None = None
-                  ) -> dict[str, pd.DataFrame]:
-    """Read uploaded files (name, bytes) with :func:`evalkit.readers.read_files` (via a private temp folder)."""
+def read_uploaded(files: list[tuple[str, bytes]], progress: Callable[[float, str], None] | None = None,
+                  *, mapping: Any = None) -> dict[str, pd.DataFrame]:
+    """Read uploaded files (name, bytes) with :func:`evalkit.readers.read_files` (via a private temp folder).
+
+    ``mapping``: a column or one-row-per-mother mapping (from the mapping step) applied to every file.
+    """
     from evalkit.readers import read_files
 
     with tempfile.TemporaryDirectory(prefix="evalkit-upload-") as tmp:
@@ -444,7 +447,7 @@ def read_uploaded(files: list[tuple[str, bytes]], progress: Callable[[float, str
         for i, path in enumerate(paths):
             if progress:
                 progress(0.05 + 0.35 * i / max(len(paths), 1), f"Reading {path.name}")
-            for table, frame in read_files([path]).items():
+            for table, frame in read_files([path], mapping=mapping).items():
                 raw.setdefault(table, []).append(frame)
         out = {}
         for table, frames in raw.items():
@@ -461,10 +464,11 @@ def read_uploaded(files: list[tuple[str, bytes]], progress: Callable[[float, str
 
 
 def check_upload(ctx: Context, files: list[tuple[str, bytes]], *, provider: str | None,
-                 progress: Callable[[float, str], None] | None = None) -> CheckedUpload:
+                 progress: Callable[[float, str], None] | None = None, mapping: Any = None) -> CheckedUpload:
     """Read, split by provider (admin), pseudonymise and validate uploaded files; nothing is stored.
 
-    ``provider=None`` (admin only) files each row under its programme's provider.
+    ``provider=None`` (admin only) files each row under its programme's provider. ``mapping``: the mapping
+    the user accepted in the mapping step (:func:`upload_mapping`), used to read the files.
     """
     import hashlib
 
@@ -481,7 +485,7 @@ def check_upload(ctx: Context, files: list[tuple[str, bytes]], *, provider: str 
             raise AccessDenied(f"you may upload only for {allowed}; got {provider!r}")
     sha = ",".join(hashlib.sha256(data).hexdigest() for _, data in files)
     names = tuple(Path(n).name for n, _ in files)
-    raw = read_uploaded(files, progress)
+    raw = read_uploaded(files, progress, mapping=mapping)
     if provider is not None:
         parts_raw = {provider: raw}
     else:
@@ -543,6 +547,111 @@ def store_upload(ctx: Context, checked: CheckedUpload, *, user: str | None,
         frame.insert(0, "provider", who)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# --------------------------------------------------------------------------- the mapping step (as 'evalkit map')
+
+MAPPABLE = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+"""Files the mapping step reads (spreadsheets); other files (FHIR JSON) go straight to checking."""
+
+
+def _single_sheet(path: Path) -> bool:
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return True
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True)
+    except Exception:  # noqa: BLE001 - an unreadable workbook is reported by the readers when checked
+        return True
+    try:
+        return len(wb.sheetnames) == 1
+    finally:
+        wb.close()
+
+
+def _headers_are_canonical(proposal: Any) -> bool:
+    """Every header of a one-table sheet is a column name of its table (so no mapping step is needed).
+
+    Judged by the table's schema, not by the proposal's roles: the proposal may flag a canonical column
+    (e.g. the programmes table's ``name``) as identifying, which the ordinary readers handle.
+    """
+    from evalkit.canonical import PROVENANCE_COLUMNS
+    from evalkit.schemas import table_schema
+
+    if proposal.layout != "table" or not proposal.table:
+        return False
+    schema = table_schema(proposal.table)
+    known = {*schema.field_names, *PROVENANCE_COLUMNS}
+    headers = [str(h).strip() for h in proposal.columns["header"]]
+    return bool(headers) and all(h in known or schema.is_item_column(h) for h in headers)
+
+
+def load_saved_mapping(name: str, body: bytes) -> Any:
+    """A mapping saved from the mapping step or by ``evalkit map -o`` (column or one-row-per-mother)."""
+    from evalkit.readers import load_mapping
+    from evalkit.readers.redcap import RedcapMapping
+
+    with tempfile.TemporaryDirectory(prefix="evalkit-mapping-") as tmp:
+        path = Path(tmp) / (Path(name).name or "mapping.json")
+        path.write_bytes(body)
+        mapping = load_mapping(path)
+    if isinstance(mapping, RedcapMapping):
+        raise ValueError(f"{Path(name).name} is a REDCap mapping; the mapping step works on spreadsheets")
+    return mapping
+
+
+def upload_mapping(files: list[tuple[str, bytes]], *, saved: Any = None, programme_id: str | None = None
+                   ) -> Any:
+    """The mapping step of an upload, as ``evalkit map``: a proposal, or ``None`` when no mapping is needed.
+
+    A mapping is proposed (:func:`evalkit.mapping_proposal.propose_mapping`) when exactly one spreadsheet
+    is uploaded and it is a one-row-per-mother sheet, or a one-sheet table whose headers are not all
+    evalkit's column names. ``saved``: a mapping saved last time (its choices are kept). Nothing is stored.
+    Returns the :class:`~evalkit.mapping_proposal.MappingProposal` (it keeps the cells it read, so the
+    preview needs no file), or ``None`` (several files, another kind of file, canonical headers, or a file
+    the readers will report as unreadable when it is checked).
+    """
+    from evalkit.errors import InputFileError
+    from evalkit.mapping_proposal import propose_mapping
+    from evalkit.readers.wide import looks_wide
+
+    if len(files) != 1:
+        return None
+    name, body = files[0]
+    safe = Path(name).name or "upload"
+    if Path(safe).suffix.lower() not in MAPPABLE:
+        return None
+    with tempfile.TemporaryDirectory(prefix="evalkit-upload-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(body)
+        wide = looks_wide(path)
+        if not wide and saved is None and not _single_sheet(path):
+            return None  # a workbook with a sheet per table: the ordinary readers
+        try:
+            proposal = propose_mapping(path, programme_id=programme_id or None, mapping=saved)
+        except InputFileError:
+            if saved is not None:
+                raise
+            return None
+    if saved is None and _headers_are_canonical(proposal):
+        return None
+    return proposal
+
+
+def mapping_preview(proposal: Any, *, provider: str | None, n: int = 10) -> dict[str, pd.DataFrame]:
+    """The first ``n`` rows of each table as they will be stored (real pseudonyms when the provider is known)."""
+    if provider:
+        from evalkit.pseudonymise import load_secret
+
+        return proposal.preview(n, secret=load_secret(), provider=provider)
+    return proposal.preview(n)
+
+
+def mapping_json(proposal: Any) -> bytes:
+    """The proposed mapping as the JSON file ``evalkit map -o`` saves (to reuse next month)."""
+    with tempfile.TemporaryDirectory(prefix="evalkit-mapping-") as tmp:
+        return proposal.save(Path(tmp) / "mapping.json").read_bytes()
 
 
 def uploads(ctx: Context) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Upload: files in, validation report, quarantine with re-submission, upload history with rollback, templates."""
+"""Upload: files in (with a mapping step for providers' own spreadsheets), validation report, quarantine with
+re-submission, upload history with rollback, templates."""
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +16,9 @@ tab_up, tab_q, tab_h, tab_t = st.tabs(["Upload files", "Rows to correct", "Uploa
 with tab_up, ui.section("Uploading"):
     providers = data.upload_providers(ctx)
     st.write("Upload one workbook (one sheet per table) or separate CSV files named after their tables "
-             "(programmes, participants, group_sessions, contacts, measures).")
+             "(programmes, participants, group_sessions, contacts, measures). You can also upload your own "
+             "spreadsheet, for example one row per mother with her questionnaire scores side by side: evalkit "
+             "then shows how it will read it, and a preview, before anything is stored.")
     from evalkit.limits import env_limit
 
     max_mb = max(1, env_limit("max_bytes") // (1024 * 1024))  # EVALKIT_MAX_UPLOAD_MB, as the readers enforce it
@@ -29,7 +32,11 @@ with tab_up, ui.section("Uploading"):
         provider = None if chosen == options[0] else chosen
     else:
         provider = st.selectbox("Upload as provider", providers, key=state.UP_PROVIDER)
-    if st.button("Check files", key=state.UP_CHECK, type="primary", disabled=not files):
+    from dashboards import mapping_step
+
+    # one spreadsheet with the provider's own headers: first the mapping step (as 'evalkit map'), nothing stored
+    mapped = mapping_step.show(ctx, user, list(files or []), provider)
+    if not mapped and st.button("Check files", key=state.UP_CHECK, type="primary", disabled=not files):
         bar = st.progress(0.0, text="Starting")
         st.session_state.pop(state.UP_STORED, None)
         try:
