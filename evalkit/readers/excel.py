@@ -184,9 +184,11 @@ def read_excel(
     label = path.name
     check_file_size(path, limits)
     check_workbook_archive(path, limits)
+    handle = path.open("rb")  # ours, closed below: openpyxl leaves its file open when a damaged workbook fails
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
+        handle.close()
         raise InputFileError(
             f"the workbook cannot be opened ({type(exc).__name__}: {exc}). Save it again from Excel as .xlsx.",
             file=label,
@@ -202,6 +204,7 @@ def read_excel(
         ) from None
     finally:
         workbook.close()
+        handle.close()
 
 
 def _read_workbook(
