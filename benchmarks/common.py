@@ -1,0 +1,216 @@
+"""Shared pieces of the benchmark scripts: sizes, the data cache, timing and peak memory.
+
+Every stage runs in its own subprocess (see :mod:`benchmarks.run`), so its peak
+memory is its own. Inside a stage, :func:`measure` times one step and records
+the process's peak resident memory *during that step*: the kernel's high-water
+mark (``VmHWM``) is reset through ``/proc/self/clear_refs`` before the step and
+read after it; a psutil thread sampling RSS every 20 ms backs it up where the
+reset is not allowed.
+
+A record is a dict with ``stage``, ``size`` (participants), ``step``,
+``seconds`` (wall), ``cpu_s`` (CPU time of the process, all threads: less
+sensitive to other processes on a loaded machine), ``peak_mb``, ``rows`` and
+optional ``note``. Baselines are records
+like any other, with ``baseline_of`` naming the step they are the baseline of;
+ratios are computed by the driver from records of the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = Path(os.environ.get("EVALKIT_BENCH_DATA", "/tmp/evalkit-bench-data"))
+PROVIDER = "Benchmark provider"
+SECRET = b"benchmark-secret-0123456789abcdef"
+TABLES = ("programmes", "participants", "group_sessions", "contacts", "measures")
+
+
+def parse_size(text: str) -> int:
+    """'1k' -> 1000, '1M' -> 1_000_000, '2500' -> 2500."""
+    t = text.strip()
+    mult = {"k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}.get(t[-1:], 1)
+    return int(float(t[:-1] if mult > 1 else t) * mult)
+
+
+def size_label(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1_000 and n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+def data_dir(n: int, root: Path = DEFAULT_DATA) -> Path:
+    return root / f"n{size_label(n)}"
+
+
+def data_version() -> str:
+    """A hash of the generator's code and the Table Schemas: cached data made by other versions are remade."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for path in sorted([*(ROOT / "evalkit" / "generator").glob("*.py"), *(ROOT / "schemas" / "tables").glob("*.json")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def ensure_data(n: int, root: Path = DEFAULT_DATA) -> Path:
+    """Generate ``n`` participants once (seed 1): CSV files as providers send them, and typed parquet.
+
+    ``csv/`` holds the five tables as :func:`evalkit.generator.write_examples`
+    writes them (the programmes' provider set to one benchmark provider, so the
+    whole set is one upload); ``parquet/`` holds the same canonical typed
+    tables for the stages that start after validation.
+    """
+    out = data_dir(n, root)
+    done = out / "done.json"
+    version = data_version()
+    if done.exists():
+        if json.loads(done.read_text()).get("version") == version:
+            return out
+        import shutil
+
+        shutil.rmtree(out)  # made by another generator or schema version
+    from evalkit.generator import generate_programmes
+    from evalkit.generator._output import write_csv
+
+    t = time.perf_counter()
+    data = generate_programmes(n, seed=1)
+    tables = dict(data.tables)
+    tables["programmes"] = tables["programmes"].assign(provider=PROVIDER)
+    (out / "csv").mkdir(parents=True, exist_ok=True)
+    (out / "parquet").mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for name in TABLES:
+        write_csv(tables[name], out / "csv" / f"{name}.csv")
+        tables[name].to_parquet(out / "parquet" / f"{name}.parquet", index=False)
+        rows[name] = len(tables[name])
+    done.write_text(json.dumps({"participants": n, "rows": rows, "generate_s": round(time.perf_counter() - t, 2),
+                                "version": version}))
+    return out
+
+
+def data_info(n: int, root: Path = DEFAULT_DATA) -> dict[str, Any]:
+    return json.loads((data_dir(n, root) / "done.json").read_text())
+
+
+def load_tables(n: int, names: tuple[str, ...] = TABLES, root: Path = DEFAULT_DATA) -> dict[str, Any]:
+    """The canonical typed tables of size ``n`` (from the parquet cache)."""
+    import pandas as pd
+
+    d = data_dir(n, root) / "parquet"
+    return {name: pd.read_parquet(d / f"{name}.parquet") for name in names}
+
+
+def csv_paths(n: int, root: Path = DEFAULT_DATA) -> dict[str, Path]:
+    d = data_dir(n, root) / "csv"
+    return {name: d / f"{name}.csv" for name in TABLES}
+
+
+# --- memory -----------------------------------------------------------------------------------------------
+
+def _status_kb(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class _Sampler(threading.Thread):
+    def __init__(self, interval: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak = self.proc.memory_info().rss
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.stop.wait(self.interval)
+
+
+RECORDS: list[dict[str, Any]] = []
+
+
+@contextlib.contextmanager
+def measure(stage: str, size: int, step: str, *, rows: int | None = None, baseline_of: str | None = None,
+            note: str | None = None) -> Iterator[dict[str, Any]]:
+    """Time a step and record its peak RSS; the record (yielded, mutable) is appended to :data:`RECORDS`."""
+    gc.collect()
+    rec: dict[str, Any] = {"stage": stage, "size": size, "step": step, "rows": rows}
+    if baseline_of:
+        rec["baseline_of"] = baseline_of
+    if note:
+        rec["note"] = note
+    reset = _reset_hwm()
+    sampler = _Sampler()
+    sampler.start()
+    t = time.perf_counter()
+    c = time.process_time()
+    try:
+        yield rec
+    finally:
+        rec["seconds"] = time.perf_counter() - t
+        rec["cpu_s"] = round(time.process_time() - c, 3)
+        sampler.stop.set()
+        sampler.join()
+        hwm = _status_kb("VmHWM") if reset else None
+        peak = max(sampler.peak, (hwm or 0) * 1024)
+        rec["peak_mb"] = round(peak / 2**20, 1)
+        rec["load1"] = round(os.getloadavg()[0], 2)
+        RECORDS.append(rec)
+        print(f"  {stage:<14} {size_label(size):>5} {step:<34} {rec['seconds']:9.3f} s  cpu {rec['cpu_s']:8.3f} s  {rec['peak_mb']:8.1f} MB",
+              file=sys.stderr, flush=True)
+
+
+def emit() -> None:
+    """Print the records as the last line of stdout (the driver reads it)."""
+    sys.stdout.write("RECORDS " + json.dumps(RECORDS, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def stage_main(run) -> None:  # noqa: ANN001
+    """Entry point of a stage module: ``python -m benchmarks.stage_x SIZE [--option value ...]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("size", type=parse_size)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--pg", default=os.environ.get("EVALKIT_TEST_PG_URL"))
+    parser.add_argument("--opt", action="append", default=[], help="stage option key=value")
+    args = parser.parse_args()
+    opts = dict(o.split("=", 1) for o in args.opt)
+    try:
+        run(args.size, root=args.data, pg=args.pg, **opts)
+    finally:
+        emit()

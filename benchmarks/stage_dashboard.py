@@ -1,0 +1,120 @@
+"""Render each dashboard page with Streamlit's AppTest at one size (default 10k participants), first and cached.
+
+The generated data are ingested once (as ``evalkit ingest`` does) into an
+SQLite file next to the CSV files (``dash.sqlite``, kept for later runs). The
+app runs in single-user mode against it (``EVALKIT_DB_URL``), as
+``tests/dashboard`` does.
+
+For each page: the app is started once (its default page, untimed), the data
+cache is cleared (``st.cache_data.clear()``), then
+
+* ``<page> first`` - switching to the page and running it (cold data cache:
+  loading from the database and computing; the imports are already warm);
+* ``<page> cached`` - running the same page again (what a user sees when
+  changing a widget or coming back).
+
+Baseline: ``empty page (baseline)`` - an AppTest of a script that only writes
+a title, run the same way: the cost of AppTest and Streamlit themselves.
+Targets: first under 2 s, cached under 0.3 s at 10k participants.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import (
+    PROVIDER,
+    ROOT,
+    SECRET,
+    TABLES,
+    csv_paths,
+    data_dir,
+    ensure_data,
+    measure,
+    stage_main,
+)
+
+STAGE = "dashboard"
+APP = ROOT / "dashboards" / "app.py"
+TIMEOUT = 600
+
+
+def database(size: int, root: Path) -> str:
+    path = data_dir(size, root) / "dash.sqlite"
+    url = f"sqlite:///{path}"
+    if path.exists():
+        return url
+    from evalkit.ingest import ingest
+    from evalkit.pseudonymise import pseudonymise_frame
+    from evalkit.readers import read_file
+    from evalkit.store import open_store
+    from evalkit.validation import validate
+
+    paths = csv_paths(size, root)
+    raw = {}
+    for name in TABLES:
+        raw.update(read_file(paths[name], table=name))
+    raw = {t: pseudonymise_frame(f, secret=SECRET, namespace=PROVIDER) for t, f in raw.items()}
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    store = open_store(f"sqlite:///{tmp}")
+    try:
+        ingest(validate(raw), store, provider=PROVIDER, file_name="bench", sha256="0" * 64, secret=SECRET)
+    finally:
+        store.close()
+    tmp.rename(path)
+    return url
+
+
+def pages() -> list[str]:
+    from dashboards.pages import PAGES
+
+    return [file for file, _, _, roles, _ in PAGES
+            if "admin" in roles and file not in ("upload.py", "accounts.py") and (ROOT / "dashboards" / "views" / file).is_file()]
+
+
+def run(size: int, *, root: Path, pg: str | None = None, only: str = "", **_: str) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    ensure_data(size, root)
+    url = database(size, root)
+    os.environ["EVALKIT_DB_URL"] = url
+    os.environ["EVALKIT_SECRET"] = SECRET.decode()
+    holder = tempfile.TemporaryDirectory(dir=root)
+    tmp = Path(holder.name)
+    os.environ["EVALKIT_ACCOUNTS_FILE"] = str(tmp / "accounts.json")
+    empty = tmp / "empty.py"
+    empty.write_text("import streamlit as st\nst.title('empty')\n")
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()  # imports pandas, statsmodels, the app; default page
+    st.cache_data.clear()
+    at0 = AppTest.from_file(str(empty), default_timeout=TIMEOUT)
+    at0.run()
+    with measure(STAGE, size, "empty page (baseline)", baseline_of="first"):
+        at0.run()
+    wanted = [p for p in pages() if not only or p.removesuffix(".py") in only.split(",")]
+    for file in wanted:
+        name = file.removesuffix(".py")
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        st.cache_data.clear()
+        at.switch_page(f"views/{file}")
+        with measure(STAGE, size, f"{name} first", note="target < 2 s") as r:
+            at.run()
+        r["exceptions"] = len(at.exception)
+        r["errors"] = len(at.error)
+        if at.exception or at.error:
+            r["messages"] = [str(e.value)[:160] for e in [*at.exception, *at.error]][:3]
+        with measure(STAGE, size, f"{name} cached", note="target < 0.3 s") as r:
+            at.run()
+        r["exceptions"] = len(at.exception)
+    st.cache_data.clear()
+    holder.cleanup()
+
+
+if __name__ == "__main__":
+    stage_main(run)

@@ -1,0 +1,134 @@
+"""Validate + ingest one size into SQLite or PostgreSQL, as ``evalkit ingest`` does, against ``DataFrame.to_sql``.
+
+Steps, the calls ``evalkit ingest`` makes (:func:`evalkit.ingest.check_upload`
+then :func:`evalkit.ingest.ingest`), made one by one here so each is timed; one
+upload holds the five CSV files of one provider:
+
+* ``read`` - :func:`evalkit.readers.read_file` per file (not part of the target);
+* ``pseudonymise`` - :func:`evalkit.pseudonymise.refuse_identifiers` and
+  :func:`~evalkit.pseudonymise.pseudonymise_frame` of every table;
+* ``load stored rows`` - :func:`evalkit.store.load_tables` of the provider's
+  stored rows (empty on the first upload), passed to validation;
+* ``validate`` - :func:`evalkit.validation.validate` with those rows;
+* ``ingest`` - :func:`evalkit.ingest.ingest` (one transaction);
+* ``validate+ingest`` - the four steps after reading (target: 100k into SQLite < 30 s);
+* ``re-upload: ...`` - the same upload again into the now full database
+  (every row compared, none written): shows the cost of the stored rows;
+* ``to_sql (baseline)`` - ``DataFrame.to_sql`` of the same canonical tables
+  into an empty database of the same kind (no checks, no keys compared).
+
+Option ``db=sqlite`` (default) or ``db=postgresql`` (needs ``--pg`` or
+``EVALKIT_TEST_PG_URL``; each run uses a fresh schema, dropped afterwards).
+Option ``reupload=0`` skips the second upload.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+from benchmarks.common import (
+    PROVIDER,
+    SECRET,
+    TABLES,
+    csv_paths,
+    data_info,
+    ensure_data,
+    load_tables,
+    measure,
+    stage_main,
+)
+
+
+def _fresh(kind: str, tmp: Path, pg: str | None):  # noqa: ANN202
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / (uuid.uuid4().hex + '.sqlite')}", (lambda: None)
+    if not pg:
+        raise SystemExit("PostgreSQL: pass --pg URL or set EVALKIT_TEST_PG_URL")
+    from benchmarks.bench_ingest import pg_schema_url
+
+    return pg_schema_url(pg)
+
+
+def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
+    from evalkit.access import Scope
+    from evalkit.ingest import ingest
+    from evalkit.pseudonymise import pseudonymise_frame, refuse_identifiers
+    from evalkit.readers import read_file
+    from evalkit.store import load_tables as stored_tables
+    from evalkit.store import open_store
+    from evalkit.validation import validate
+
+    paths = csv_paths(size)
+    with measure(stage, size, prefix + "read", rows=rows):
+        raw = {}
+        for name in TABLES:
+            raw.update(read_file(paths[name], table=name))
+    secs = {}
+    with measure(stage, size, prefix + "pseudonymise", rows=rows) as r:
+        refuse_identifiers(raw)
+        raw = {t: pseudonymise_frame(f, secret=SECRET, namespace=PROVIDER) for t, f in raw.items()}
+    secs["p"] = r
+    store = open_store(url)
+    try:
+        with measure(stage, size, prefix + "load stored rows", rows=rows) as r:
+            existing = stored_tables(store, Scope.for_provider(PROVIDER))
+            r["stored_rows"] = sum(len(f) for f in existing.values())
+        secs["l"] = r
+        with measure(stage, size, prefix + "validate", rows=rows) as r:
+            result = validate(raw, existing=existing)
+        secs["v"] = r
+        del raw, existing
+        with measure(stage, size, prefix + "ingest", rows=rows) as r:
+            summary = ingest(result, store, provider=PROVIDER, file_name="bench", sha256="0" * 64, secret=SECRET)
+            r["accepted"], r["quarantined"] = summary.total_accepted, summary.total_quarantined
+            r["unchanged"] = summary.total_unchanged
+        secs["i"] = r
+    finally:
+        store.close()
+    from benchmarks.common import RECORDS
+
+    total = sum(x["seconds"] for x in secs.values())
+    RECORDS.append({"stage": stage, "size": size, "step": prefix + "validate+ingest", "rows": rows, "seconds": total,
+                    "cpu_s": round(sum(x["cpu_s"] for x in secs.values()), 3), "peak_mb": max(x["peak_mb"] for x in secs.values()), "load1": secs["i"]["load1"],
+                    "note": "pseudonymise + load stored rows + validate + ingest"})
+    return total
+
+
+def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reupload: str = "1", **_: str) -> None:
+    import sqlalchemy as sa
+
+    import evalkit.ingest  # noqa: F401
+    import evalkit.readers  # noqa: F401
+    import evalkit.store  # noqa: F401
+    import evalkit.validation  # noqa: F401
+    from evalkit.validation.core import default_instruments
+
+    default_instruments()
+    ensure_data(size, root)
+    stage = "ingest_" + ("pg" if db.startswith("postgres") else "sqlite")
+    kind = "postgresql" if db.startswith("postgres") else "sqlite"
+    rows = sum(data_info(size, root)["rows"].values())
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        url, drop = _fresh(kind, Path(tmp), pg)
+        try:
+            upload(stage, size, url, "", rows)
+            if reupload != "0":
+                upload(stage, size, url, "re-upload: ", rows)
+        finally:
+            drop()
+        tables = load_tables(size, TABLES, root)
+        url, drop = _fresh(kind, Path(tmp), pg)
+        try:
+            engine = sa.create_engine(url)
+            with measure(stage, size, "to_sql (baseline)", rows=rows, baseline_of="validate+ingest"):
+                for name in TABLES:
+                    tables[name].to_sql(name, engine, index=False, if_exists="replace", chunksize=10_000)
+            engine.dispose()
+        finally:
+            drop()
+
+
+if __name__ == "__main__":
+    stage_main(run)
