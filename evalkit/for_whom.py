@@ -16,7 +16,7 @@ group cannot be recovered by subtracting the other levels from the total.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import pandas as pd
@@ -107,6 +107,25 @@ def outcomes_by(
     return _finish(out, fields, rules)
 
 
+def _path_breakdown(
+    metric: Callable[..., pd.DataFrame],
+    data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
+    by: str | Sequence[str],
+    within: Sequence[str],
+    rules: PairingRules | None,
+    instruments: Mapping[str, Instrument] | None,
+) -> pd.DataFrame:
+    """Run an engagement metric over participants' paths, grouped by ``within`` and the field(s)."""
+    from evalkit.engagement import participant_path
+
+    rules = PairingRules() if rules is None else rules
+    fields = _fields(by)
+    ed, _ = _prepared(data, rules, instruments)
+    path = participant_path(ed, rules=rules)
+    out = metric(path, by=[*within, *fields], rules=rules, across_keys=list(within))
+    return _finish(out, fields, rules)
+
+
 def funnel_by(
     data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult,
     by: str | Sequence[str],
@@ -116,14 +135,9 @@ def funnel_by(
     instruments: Mapping[str, Instrument] | None = None,
 ) -> pd.DataFrame:
     """The take-up funnel (:func:`evalkit.engagement.take_up_funnel`) per level of a field."""
-    from evalkit.engagement import participant_path, take_up_funnel
+    from evalkit.engagement import take_up_funnel
 
-    rules = PairingRules() if rules is None else rules
-    fields = _fields(by)
-    ed, _ = _prepared(data, rules, instruments)
-    path = participant_path(ed, rules=rules)
-    out = take_up_funnel(path, by=[*within, *fields], rules=rules, across_keys=list(within))
-    return _finish(out, fields, rules)
+    return _path_breakdown(take_up_funnel, data, by, within, rules, instruments)
 
 
 def take_up_by(
@@ -135,15 +149,9 @@ def take_up_by(
     instruments: Mapping[str, Instrument] | None = None,
 ) -> pd.DataFrame:
     """Take-up rate (:func:`evalkit.engagement.take_up_rate`) per level of a field."""
-    from evalkit.engagement import participant_path, take_up_rate
+    from evalkit.engagement import take_up_rate
 
-    rules = PairingRules() if rules is None else rules
-    fields = _fields(by)
-    ed, _ = _prepared(data, rules, instruments)
-    path = participant_path(ed, rules=rules)
-    path = path.assign(took_up=path["took_up"])
-    out = take_up_rate(path, by=[*within, *fields], rules=rules, across_keys=list(within))
-    return _finish(out, fields, rules)
+    return _path_breakdown(take_up_rate, data, by, within, rules, instruments)
 
 
 def endings_by(
@@ -155,14 +163,9 @@ def endings_by(
     instruments: Mapping[str, Instrument] | None = None,
 ) -> pd.DataFrame:
     """How support ended (:func:`evalkit.engagement.endings_summary`) per level of a field."""
-    from evalkit.engagement import endings_summary, participant_path
+    from evalkit.engagement import endings_summary
 
-    rules = PairingRules() if rules is None else rules
-    fields = _fields(by)
-    ed, _ = _prepared(data, rules, instruments)
-    path = participant_path(ed, rules=rules)
-    out = endings_summary(path, by=[*within, *fields], rules=rules, across_keys=list(within))
-    return _finish(out, fields, rules)
+    return _path_breakdown(endings_summary, data, by, within, rules, instruments)
 
 
 def recovery_by(
