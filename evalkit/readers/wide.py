@@ -1542,6 +1542,10 @@ def read_wide(
     return read_wide_tables(tables, mapping, programme_id=programme_id)
 
 
+_LOOK_COLUMNS = 200
+"""Columns of each of the first rows that :func:`looks_wide` looks at (a wide sheet's score columns come early)."""
+
+
 def looks_wide(path: str | Path, *, sheet: str | None = None, limits: ReadLimits | None = None) -> bool:
     """Whether a file's (first matching) sheet has at least one instrument x time point score column.
 
@@ -1553,6 +1557,9 @@ def looks_wide(path: str | Path, *, sheet: str | None = None, limits: ReadLimits
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             import openpyxl
 
+            from evalkit.readers.excel import check_workbook_archive
+
+            check_workbook_archive(path, limits or ReadLimits())  # the zip-bomb guard before openpyxl parses a part
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
             try:
                 names = [n for n in wb.sheetnames if sheet is None or n.strip().casefold() == sheet.strip().casefold()]
@@ -1582,9 +1589,10 @@ def looks_wide(path: str | Path, *, sheet: str | None = None, limits: ReadLimits
 
 def _rows_look_wide(rows: list[list[Any]]) -> bool:
     for row in rows:
-        texts = [str(c).strip() for c in row if c is not None and str(c).strip()]
+        texts = [str(c).strip() for c in row[:_LOOK_COLUMNS] if c is not None and str(c).strip()]
         if len(texts) < 2:
             continue
+        prefetch_headers(texts)  # one identifier check per row, not one per cell (a 60 KB file took minutes)
         roles = [classify_header(t) for t in texts]
         known = sum(1 for r in roles if r.kind not in ("unknown", "blank"))
         if any(r.kind == "score" for r in roles) and known >= 2 and 2 * known >= len(texts):
