@@ -70,7 +70,8 @@ def show(ctx: data.Context, user: Any, files: list[Any], provider: str | None) -
     except ValueError as exc:
         st.error(f"The saved mapping could not be used: {exc}", icon=":material/error:")
         saved, saved_key = None, ""
-    programme = st.session_state.get(state.UP_MAP_PROGRAMME) or None
+    programme_key = f"{state.UP_MAP_PROGRAMME}_{digest[:16]}"  # a choice made for this file only
+    programme = st.session_state.get(programme_key) or None
     try:
         proposal = _proposal(uploaded, saved, saved_key, programme)
     except (EvalkitError, ValueError) as exc:
@@ -80,14 +81,15 @@ def show(ctx: data.Context, user: Any, files: list[Any], provider: str | None) -
         proposal = _proposal(uploaded, None, "", programme)
     if proposal is None:
         return False
-    st.session_state.pop(state.UP_RESULT, None)  # a check of other files made earlier does not apply
+    for stale in (state.UP_RESULT, state.UP_STORED, state.UP_MAP_DONE):  # about other files: no longer apply
+        st.session_state.pop(stale, None)
     name = Path(uploaded[0][0]).name
     st.subheader("Check how your columns will be read")
     st.markdown(f"The columns of **{name}** are not named as evalkit's tables, so this is how evalkit proposes "
                 "to read it (the same step as `evalkit map`). Check it, and look at the preview below. "
                 "**Nothing is stored until you press Store these rows.**")
     _mapping_files(proposal, name)
-    _programme(ctx, proposal, programme)
+    _programme(ctx, proposal, programme, programme_key)
     _layout(proposal)
     _columns(proposal)
     preview = data.mapping_preview(proposal, provider=provider, n=PREVIEW_ROWS)
@@ -107,7 +109,7 @@ def _mapping_files(proposal: Any, name: str) -> None:
                        help="Keep it, and upload it with next month's file to read it the same way.")
 
 
-def _programme(ctx: data.Context, proposal: Any, chosen: str | None) -> None:
+def _programme(ctx: data.Context, proposal: Any, chosen: str | None, key: str) -> None:
     """A programme for every row, when the file does not say which programme its rows belong to."""
     if "programme_id" not in proposal.missing_required and not chosen:
         return
@@ -115,7 +117,7 @@ def _programme(ctx: data.Context, proposal: Any, chosen: str | None) -> None:
     ids = sorted(progs["programme_id"].dropna().astype(str).unique())
     names = dict(zip(progs["programme_id"].astype(str), progs["name"].astype(str), strict=False)) \
         if "name" in progs.columns else {}
-    st.selectbox("Programme of every row", [None, *ids], key=state.UP_MAP_PROGRAMME,
+    st.selectbox("Programme of every row", [None, *ids], key=key,
                  format_func=lambda p: "(choose the programme)" if p is None else f"{p} ({names.get(p, '')})",
                  help="The file has no programme column and its sheets are not named by programme.")
 

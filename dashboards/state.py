@@ -46,7 +46,8 @@ UP_REPORT_SEARCH = "ek_up_report_search"
 UP_CHECK = "ek_up_check"              # button
 UP_STORE = "ek_up_store"              # button
 UP_MAP_FILE = "ek_up_map_file"        # widget: a mapping saved last time (JSON), for the mapping step
-UP_MAP_PROGRAMME = "ek_up_map_programme"  # widget: programme of every row, when the file does not say
+UP_MAP_PROGRAMME = "ek_up_map_programme"  # widget key prefix (+ file digest): programme of every row, when
+                                          # the file does not say
 UP_MAP_STORE = "ek_up_map_store"      # button: store the rows read with the proposed mapping
 UP_MAP_PROPOSAL = "ek_up_map_proposal"  # (key, MappingProposal or None) of the file uploaded
 UP_MAP_DONE = "ek_up_map_done"        # (file digest, validation report) of the mapped file just stored

@@ -198,9 +198,10 @@ def test_provider_reuses_a_saved_mapping(env: str, tmp_path: Path) -> None:
     # one sheet, no programme column: the library does not guess the programme, so the page asks for it
     assert [e.value for e in at.error if "Not ready" in e.value and "programme_id" in e.value], at.error
     assert at.button(key="ek_up_map_store").disabled
-    options = at.selectbox(key="ek_up_map_programme").options
-    assert len(options) == 2 and options[1].startswith("P-GROUP")  # the provider's own programmes only
-    at.selectbox(key="ek_up_map_programme").set_value("P-GROUP")
+    programme = next(s for s in at.selectbox if s.label == "Programme of every row")
+    assert programme.key.startswith("ek_up_map_programme_")  # a choice for this file only
+    assert len(programme.options) == 2 and programme.options[1].startswith("P-GROUP")  # the provider's own
+    programme.set_value("P-GROUP")
     at.run()
     assert_clean(at)
     assert not at.button(key="ek_up_map_store").disabled
