@@ -123,7 +123,7 @@ def detect_table(
                 _check_named(named, name, headers, overlap, file_label)
                 return named
     ranked = sorted(TABLE_NAMES, key=lambda t: len(overlap[t]), reverse=True)
-    best, second = ranked[0], ranked[1]
+    best = ranked[0]
     if _clear_winner(overlap) == best:
         return best
     if overlap[best]:
