@@ -102,9 +102,11 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
 
     iso_parts = uniques.str.extract(_ISO)
     iso = _build(iso_parts[0], iso_parts[1], iso_parts[2])
-    dmy_parts = uniques.str.extract(_DMY).astype("float64")
+    dmy_text = uniques.str.extract(_DMY)
+    dmy_parts = dmy_text.astype("float64")
     a, b, y = dmy_parts[0], dmy_parts[1], dmy_parts[2]
-    y = y.where(~(y < 100), y + 2000)
+    two_digit_year = (dmy_text[2].str.len() == 2).fillna(False).astype(bool)  # '25' is 2025; '0025' is not
+    y = y.where(~two_digit_year, y + 2000)
     is_dmy_form = a.notna().to_numpy()
     as_dmy = _build(y, b, a)
     as_mdy = _build(y, a, b)
