@@ -102,7 +102,8 @@ def run_quarantine(args: argparse.Namespace) -> int:
         for table, frame in frames.items():
             w(f"\n{table}: {len(frame):,} row(s)\n")
             for r in frame.head(50).itertuples(index=False):
-                where = f"{r.source_file or '?'} row {r.source_row}" if pd.notna(r.source_row) else (r.source_file or "")
+                src = r.source_file if pd.notna(r.source_file) else ""  # NA when stored without provenance
+                where = f"{src or '?'} row {r.source_row}" if pd.notna(r.source_row) else src
                 w(f"  [{r.quarantine_id}] upload {r.upload_id}, {where}: {r.reasons}\n")
             if len(frame) > 50:
                 w(f"  ... and {len(frame) - 50:,} more; export them all with -o corrections.xlsx\n")
