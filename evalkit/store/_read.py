@@ -246,6 +246,12 @@ def quarantine_rows(
     out: dict[str, pd.DataFrame] = {}
     for table, part in frame.groupby("table_name", sort=False):
         data = pd.DataFrame([json.loads(r) for r in part["row_json"]], index=part.index).astype("string")
+        if scope.programmes:  # an evaluator (or a provider narrowed to some programmes): those programmes' rows
+            ids = data["programme_id"] if "programme_id" in data.columns else pd.Series(pd.NA, index=data.index)
+            keep = ids.isin(sorted(scope.programmes)).fillna(False).to_numpy(dtype=bool)
+            data, part = data.loc[keep], part.loc[keep]
+            if part.empty:
+                continue
         meta = part.rename(columns={"table_name": "table", "status": "quarantine_status"})
         meta = meta.loc[:, list(QUARANTINE_COLUMNS)]
         data = data.drop(columns=[c for c in data.columns if c in meta.columns])
