@@ -5,6 +5,11 @@ can be run as a formula by Excel, LibreOffice or Google Sheets when a file is
 opened. Any evalkit export of text that came from a provider (reports,
 quarantined rows) passes through :func:`safe_cell_text`, which puts a ``'`` in
 front of such cells, as OWASP's CSV-injection guidance recommends.
+
+A carriage return inside a cell is written as a line feed: Python's CSV writer
+(and so pandas) quotes a cell holding a line feed but not one holding a lone
+carriage return, which a spreadsheet reads as the end of the row - so
+a cell "x<carriage return>=HYPERLINK(...)" would start a new row with a live formula.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ def safe_cell_text(value: object) -> object:
     >>> safe_cell_text(3)
     3
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    if isinstance(value, str):
+        if value.startswith(FORMULA_PREFIXES):
+            value = "'" + value
+        if "\r" in value:
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
     return value
 
 
@@ -42,6 +50,10 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = series.astype("string")
             risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
             if risky.any():
-                out[column] = series.astype(object).where(~risky.to_numpy(), "'" + text.astype(object))
+                out[column] = series = series.astype(object).where(~risky.to_numpy(), "'" + text.astype(object))
+            breaks = text.str.contains("\r", regex=False).fillna(False).astype(bool)
+            if breaks.any():
+                fixed = series.astype("string").str.replace("\r\n?", "\n", regex=True).astype(object)
+                out[column] = series.astype(object).where(~breaks.to_numpy(), fixed)
     out.columns = [safe_cell_text(str(c)) for c in out.columns]
     return out
