@@ -104,11 +104,11 @@ def table(frame: pd.DataFrame, *, key: str, name: str | None = None, downloads: 
 
 
 def downloads_row(frame: pd.DataFrame, *, key: str, name: str) -> None:
-    """CSV and XLSX download buttons for a table."""
+    """CSV and XLSX download buttons for a table (the file is made when the button is clicked, not on every run)."""
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", data.frame_bytes(frame, "csv"), file_name=f"{name}.csv", mime="text/csv",
+    c1.download_button("CSV", lambda: data.frame_bytes(frame, "csv"), file_name=f"{name}.csv", mime="text/csv",
                        key=f"{key}_csv", icon=":material/download:", on_click="ignore")
-    c2.download_button("Excel", data.frame_bytes(frame, "xlsx", sheet=name), file_name=f"{name}.xlsx",
+    c2.download_button("Excel", lambda: data.frame_bytes(frame, "xlsx", sheet=name), file_name=f"{name}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore")
 
