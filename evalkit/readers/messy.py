@@ -43,6 +43,7 @@ import csv as std_csv
 import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
@@ -213,7 +214,9 @@ def _xlsx_grids(path: Path, sheet: str | None, limits: ReadLimits) -> list[Grid]
         return grids
     except InputFileError:
         raise
-    except (KeyError, ValueError, TypeError, OSError, EOFError) as exc:
+    except (KeyError, ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, SyntaxError) as exc:
+        # BadZipFile: a damaged part (bad CRC); SyntaxError: xml.etree's ParseError for malformed or hostile
+        # sheet XML (entity expansion, XXE)
         raise InputFileError(
             f"the workbook is damaged and cannot be read ({type(exc).__name__}: {exc}).", file=path.name
         ) from None
