@@ -237,3 +237,21 @@ def test_subprocess_doors_print_no_traceback(corpus_dir: Path, tmp_path: Path) -
     no_traceback(proc.stdout, proc.stderr)
     assert proc.returncode == 0 and proc.stdout == ""
     assert proc.stderr.count("RC=2") == 4, proc.stderr
+
+
+# --------------------------------------------------------------------------- CLI: evalkit map (the mapping step)
+
+MAP_CASES = [c for c in CASES if Path(c.file).suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+             and (c.expect == "reject" or c.id in _ROWS_SAMPLE)]
+
+
+@pytest.mark.parametrize("case", MAP_CASES, ids=str)
+def test_cli_map_door(case: corpus.Case, corpus_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """``evalkit map`` (and so the dashboard's mapping step) reads the same files without a traceback."""
+    path = corpus_dir / case.path
+    with deadline(SECONDS, case.id):
+        code, out, err = cli_raw(capsys, "map", path, "-o", tmp_path / "m.json", "--format", "json")
+    assert code in (0, 1, 2), err
+    if code == 2:
+        _one_paragraph(err)
+        assert path.name in err or "evalkit map:" in err
