@@ -237,3 +237,46 @@ def test_dashboard_data_layer_scopes_every_call(dash) -> None:  # noqa: ANN001
     for call in (data.tables, data.uploads, data.quarantine, lambda c: data.rollback(c, north_id)):
         with pytest.raises(AccessDenied):
             call(researcher)
+
+
+# --------------------------------------------------------------------------- aggregates: small numbers never leave
+
+_COUNT = re.compile(r"^(n|n_.+|.+_n|.*count)$")
+
+
+def _small_counts(frame: pd.DataFrame) -> list[str]:
+    """'table.column = value' for every published count from 1 to 4 (the default threshold is 5)."""
+    bad = []
+    for col in frame.columns:
+        if _COUNT.match(str(col)) and not re.search(r"mean|median", str(col)):
+            values = pd.to_numeric(frame[col].astype(object).where(frame[col].notna(), None), errors="coerce")
+            for v in values[(values >= 1) & (values < 5)]:
+                bad.append(f"{col}={v:g}")
+    return bad
+
+
+def test_small_counts_never_leave_through_the_report_doors(tmp_path: Path) -> None:
+    """The report's tables, its workbook and its CSV zip on a small cohort: no count of 1-4 is published."""
+    pytest.importorskip("evalkit.report")
+    import zipfile
+
+    from evalkit.data_source import example_tables
+    from evalkit.report import build_report
+
+    tables = example_tables()
+    keep = tables["participants"].groupby("programme_id").head(12)["participant_id"]
+    small = {t: (f[f["participant_id"].isin(keep)] if "participant_id" in f.columns else f).reset_index(drop=True)
+             for t, f in tables.items()}
+    report = build_report(small, models=False, figures=False, generated_at="2025-06-01")
+    for name, frame in report.tables.items():
+        if "suppressed" in frame.columns:
+            assert _small_counts(frame) == [], name
+    book = pd.read_excel(report.to_xlsx(tmp_path / "r.xlsx"), sheet_name=None)
+    for name, frame in book.items():
+        if "suppressed" in frame.columns:
+            assert _small_counts(frame) == [], name
+    with zipfile.ZipFile(report.to_csv_zip(tmp_path / "r.zip")) as z:
+        for member in z.namelist():
+            frame = pd.read_csv(z.open(member), encoding="utf-8-sig")
+            if "suppressed" in frame.columns:
+                assert _small_counts(frame) == [], member
