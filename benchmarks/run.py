@@ -166,6 +166,9 @@ def markdown(records: list[dict[str, Any]], info: dict[str, Any]) -> str:
     out = []
     w = out.append
     w(f"Run {info['started']} - {info['finished']} (UTC); command: `{info['command']}`\n")
+    for extra in info.get("merged", []):
+        w(f"Merged with run {extra['started']} - {extra['finished']} (UTC; load {extra['load_start']} to "
+          f"{extra['load_end']}): `{extra['command']}` (its stages replace the first run's at the same sizes)\n")
     m = info["machine"]
     g = info.get("git", {})
     w(f"Code: commit {g.get('commit')} plus the working tree ({len(g.get('modified_tracked_files', []))} modified "
@@ -243,6 +246,28 @@ def markdown(records: list[dict[str, Any]], info: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def merge(paths: list[Path], out: Path, md: Path | None) -> None:
+    """Combine runs: e.g. a stage re-run against another database replaces that stage's records."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    info = dict(runs[0]["info"])
+    records = list(runs[0]["records"])
+    for run in runs[1:]:
+        redone = {(r["stage"], r["size"]) for r in run["records"]}
+        records = [r for r in records if (r["stage"], r["size"]) not in redone] + run["records"]
+        info.setdefault("merged", []).append({"command": run["info"]["command"], "started": run["info"]["started"],
+                                              "finished": run["info"].get("finished"),
+                                              "load_start": run["info"]["load_start"],
+                                              "load_end": run["info"].get("load_end")})
+    order = {s: i for i, s in enumerate(STAGES)}
+    records.sort(key=lambda r: (r["size"], order.get(r["stage"], 99)))
+    ratios(records)
+    out.write_text(json.dumps({"info": info, "records": records}, indent=1, default=str))
+    text = markdown(records, info)
+    if md:
+        md.write_text(text)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k,100k")
@@ -253,7 +278,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--log", type=Path, default=None)
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="combine result files (later files replace earlier ones' records of the same stage "
+                             "and size) into --out and --markdown, without running anything")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.out, args.markdown)
+        return
     sizes = [parse_size(s) for s in args.sizes.split(",") if s]
     stages = [s for s in args.stages.split(",") if s]
     unknown = set(stages) - set(STAGES)
