@@ -148,6 +148,7 @@ def secondary_suppression(
     member_cell: np.ndarray,
     group_total: np.ndarray,
     threshold: float | None = None,
+    cost: np.ndarray | None = None,
 ) -> np.ndarray:
     """Complementary suppression so no hidden cell can be recovered by subtraction.
 
@@ -168,6 +169,12 @@ def secondary_suppression(
         must not add up to a count from 1 to ``threshold - 1`` either (their
         sum is ``total - published members``); another member is hidden until
         they do not.
+    cost
+        Optional order in which published members are taken as complements
+        (length ``n_cells``; smallest first, zeros last; NaN = never hidden).
+        Default: the values themselves. A caller can make cells it needs
+        dear (a large cost) or unpublished cells free (a negative cost)
+        without changing the values the ``threshold`` rule adds up.
 
     Returns
     -------
@@ -181,11 +188,17 @@ def secondary_suppression(
     return: every equation has either no hidden cell or at least two (a
     hidden total whose members are all published would equal their sum, and
     could then unlock another equation it belongs to). While an equation has
-    exactly one hidden cell, the smallest published member is hidden
-    (non-zero members first, then zeros, ties by cell id); an equation with
-    no published member left has its total hidden. Suppression only grows, so the loop ends. Vectorised
-    over groups; the number of passes is small (each pass fixes every group
-    that needs it).
+    exactly one hidden cell (or, with ``threshold``, hidden members adding
+    up to a small count), the cheapest published member is hidden (by
+    ``cost``, default the value: non-zero members first, then zeros, ties by
+    cell id); an equation with no published member left has its total
+    hidden. Both rules are applied in the same pass: applying the second
+    only after the first has settled lets a total be hidden first, which
+    switches the second off for that equation while a chained equation
+    around it still needs it (x + y = T, T + z = U with x, y, z small: T
+    hidden alone leaves U - published members = x + y + z). Suppression
+    only grows, so the loop ends. Vectorised over groups; the number of
+    passes is small (each pass fixes every group that needs it).
 
     Examples
     --------
@@ -205,7 +218,11 @@ def secondary_suppression(
     n_groups = len(tot)
     if n_groups == 0 or len(g) == 0:
         return sup
-    vv = np.where(np.isnan(v), np.inf, v)
+    k = v if cost is None else np.asarray(cost, dtype=float)
+    if k.shape != v.shape:
+        raise ValueError(f"cost must have the shape of values {v.shape}; got {k.shape}")
+    unavailable = np.isnan(v) | np.isnan(k)
+    vv = np.where(unavailable, np.inf, k)
     for _ in range(10 * (len(v) + 1)):
         n_sup = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
         total_hidden = np.where(tot >= 0, sup[np.maximum(tot, 0)], False)
@@ -215,8 +232,8 @@ def secondary_suppression(
             need |= ~total_hidden & (n_sup >= 2) & (hidden_sum > 0) & (hidden_sum < threshold)
         if not need.any():
             break
-        cand = need[g] & ~sup[c] & ~np.isnan(v[c])
-        # smallest published member per needy group, non-zero first
+        cand = need[g] & ~sup[c] & ~unavailable[c]
+        # cheapest published member per needy group, non-zero first
         order = np.lexsort((c, vv[c], vv[c] == 0, g))
         order = order[cand[order]]
         first = np.ones(len(order), dtype=bool)
@@ -268,6 +285,7 @@ def apply_disclosure(
     partitions: Sequence[Partition] = (),
     across: Sequence[Across] = (),
     derived: Mapping[str, Sequence[str]] | None = None,
+    keep: Sequence[str] = (),
     rules: object | None = None,
     threshold: int | None = None,
     show_zero: bool | None = None,
@@ -291,6 +309,10 @@ def apply_disclosure(
     derived
         Derived column -> the count columns it was computed from; hidden when
         any of them is hidden.
+    keep
+        Count columns taken last when a complementary cell must be chosen
+        (the figures a reader needs most, e.g. ``n_paired``): the other
+        published cells of the set go first. Primary suppression is unchanged.
     rules
         A :class:`~evalkit.rules.PairingRules` supplying ``suppression_threshold``,
         ``show_zero`` and ``rounding_base`` (explicit arguments win).
@@ -379,8 +401,20 @@ def apply_disclosure(
         totals.append(tot)
         next_group += n_g
     if groups_g and t > 1:
+        cost = None
+        keep_cols = [col_idx[k] for k in dict.fromkeys(keep) if k in col_idx]
+        unknown = [k for k in keep if k not in col_idx]
+        if unknown:
+            raise ValueError(f"keep column(s) {unknown} are not among counts={counts}")
+        if keep_cols:  # kept cells cost more than any other (zeros stay last, as zeros)
+            finite = np.abs(flat[np.isfinite(flat)])
+            bump = 2.0 * (float(finite.max()) if len(finite) else 0.0) + 1.0
+            kept = np.zeros((n_rows, n_all), dtype=bool)
+            kept[:, keep_cols] = True
+            kept = kept.ravel()
+            cost = np.where(kept & (flat > 0), flat + bump, flat)
         sup = secondary_suppression(flat, sup, np.concatenate(groups_g), np.concatenate(groups_c),
-                                    np.concatenate(totals), threshold=t)
+                                    np.concatenate(totals), threshold=t, cost=cost)
     sup_all = sup.reshape(n_rows, n_all) if n_all else np.zeros((n_rows, 0), dtype=bool)
     sup2 = sup_all[:, :n_cols]
     published = np.where(sup2, np.nan, round_counts(values, r))

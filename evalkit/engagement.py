@@ -302,7 +302,8 @@ def take_up_funnel(
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
     parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
     across = [Across(c, tuple(across_keys)) for c in counts] if across_keys is not None else []
-    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, rules=rules)
+    # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this hides)
+    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules)
     keys = by if by else ["_all"]
     rows = []
     for i, s_ in enumerate(names):

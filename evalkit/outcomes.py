@@ -428,6 +428,9 @@ def _summary_disclosure_spec(by: Sequence[str], across_keys: Sequence[str] | Non
         Partition(("n_caseness_baseline",), total="n_paired", remainder=True),
         Partition(("n_recovered",), total="n_caseness_baseline", remainder=True),
         Partition(("n_reliable_recovery",), total="n_caseness_baseline", remainder=True),
+        # reliable recovery = recovered with reliable improvement: inside both, and the differences are people
+        Partition(("n_reliable_recovery",), total="n_recovered", remainder=True),
+        Partition(("n_reliable_recovery",), total="n_reliable_improvement", remainder=True),
         Partition(("n_meaningful_improvement",), total="n_paired", remainder=True),
         Partition(("n_jt_reliable_improvement",), total="n_paired", remainder=True),
         Partition(("n_paired", "n_unpaired_with_baseline"), total="n_episodes", remainder=True),
@@ -484,8 +487,12 @@ def disclose_statistics(
         if c not in f.columns:
             f[c] = np.nan
     spec = _summary_disclosure_spec([], across_keys)
+    # complements: the counts evalkit.summary keeps (a comparison needs them) are taken last, as there, so the
+    # two outputs tend to hide the same cells (evalkit.summary hides whatever this hides)
+    recovered = "n_reliable_recovery" if getattr(rules, "recovery_from", "reliable") == "reliable" else "n_recovered"
+    keep = ["n_paired", "n_reliable_improvement", "n_caseness_baseline", recovered]
     out = apply_disclosure(f, counts=spec["counts"], partitions=spec["partitions"], across=spec["across"],
-                           derived=spec["derived"], rules=rules)
+                           derived=spec["derived"], keep=keep, rules=rules)
     text = rules.describe()
     out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
     out.attrs["rules"] = text

@@ -640,13 +640,16 @@ class _Relation:
 
     Unless ``exhaustive``, ``parent - sum(children)`` is a further count of people (the *rest*): never
     published, but anyone could work it out, so it is a cell to protect too. ``roles`` limits a relation
-    with result cells to result rows of those instrument roles.
+    with result cells to result rows of those instrument roles. ``single`` limits it to programmes with a
+    single change measure (one result row), where the funnel's cumulative steps over all change measures
+    are steps of that one measure.
     """
 
     parent: str
     children: tuple[str, ...]
     exhaustive: bool = False
     roles: tuple[str, ...] | None = None
+    single: bool = False
 
 
 _RFW = ("rfw_both", "rfw_recovered_from", "rfw_recovery_within", "rfw_neither", "rfw_reliably_worse")
@@ -654,32 +657,39 @@ _FUNNEL_CHAIN = ("referred", "offered", "took_up", "attended_1", "reached_min_do
 _WITHIN_ROLES = ("wellbeing", "recovery")
 
 
-def _containments(rules: PairingRules) -> list[tuple[str, str, tuple[str, ...] | None]]:
-    """Direct containments ``(outer, inner, roles)``: the people counted in ``inner`` are all in ``outer``."""
+def _containments(rules: PairingRules) -> list[tuple[str, str, tuple[str, ...] | None, bool]]:
+    """Direct containments ``(outer, inner, roles, single)``: the people counted in ``inner`` are all in ``outer``.
+
+    ``single``: only in a programme with a single change measure (see :class:`_Relation`).
+    """
     recovered = "result.n_reliable_recovery" if rules.recovery_from == "reliable" else "result.n_recovered"
-    edges: list[tuple[str, str, tuple[str, ...] | None]] = [
-        (f"programme.{a}", f"programme.{b}", None) for a, b in zip(_FUNNEL_CHAIN[:-1], _FUNNEL_CHAIN[1:],
-                                                                    strict=True)]
+    edges: list[tuple[str, str, tuple[str, ...] | None, bool]] = [
+        (f"programme.{a}", f"programme.{b}", None, False) for a, b in zip(_FUNNEL_CHAIN[:-1], _FUNNEL_CHAIN[1:],
+                                                                           strict=True)]
     edges += [
         # per instrument: a baseline needs attendance (it is anchored on the first attended contact), and
         # anyone paired on one change measure is paired in the funnel
-        ("programme.attended_1", "result.n_baseline", None),
-        ("programme.paired", "result.n_paired", None),
-        ("result.n_baseline", "result.n_paired", None),
-        ("result.n_paired", "result.n_reliable_improvement", None),
-        ("result.n_paired", "result.n_reliable_deterioration", None),
-        ("result.n_paired", "result.n_caseness_baseline", None),
-        ("result.n_caseness_baseline", "result.n_recovered", None),
-        ("result.n_recovered", "result.n_reliable_recovery", None),
-        ("result.n_reliable_improvement", "result.n_reliable_recovery", None),
+        ("programme.attended_1", "result.n_baseline", None, False),
+        ("programme.paired", "result.n_paired", None, False),
+        # the funnel's 'baseline measured' is a baseline on any change measure *and* the minimum dose, so
+        # with a single change measure it lies inside that measure's n_baseline (which counts baselines
+        # whatever the dose): the rest, baselines below the minimum dose, is a count of people
+        ("result.n_baseline", "programme.baseline_measured", None, True),
+        ("result.n_baseline", "result.n_paired", None, False),
+        ("result.n_paired", "result.n_reliable_improvement", None, False),
+        ("result.n_paired", "result.n_reliable_deterioration", None, False),
+        ("result.n_paired", "result.n_caseness_baseline", None, False),
+        ("result.n_caseness_baseline", "result.n_recovered", None, False),
+        ("result.n_recovered", "result.n_reliable_recovery", None, False),
+        ("result.n_reliable_improvement", "result.n_reliable_recovery", None, False),
         # recovery from / within (evalkit.recovery)
-        ("result.n_caseness_baseline", "programme.rfw_total", ("symptom",)),
-        ("result.n_paired", "programme.rfw_total", _WITHIN_ROLES),
-        *[("programme.rfw_total", f"programme.{c}", None) for c in _RFW],
-        (recovered, "programme.rfw_both", ("symptom",)),
-        (recovered, "programme.rfw_recovered_from", ("symptom",)),
-        ("result.n_reliable_improvement", "programme.rfw_both", _WITHIN_ROLES),
-        ("result.n_reliable_improvement", "programme.rfw_recovery_within", _WITHIN_ROLES),
+        ("result.n_caseness_baseline", "programme.rfw_total", ("symptom",), False),
+        ("result.n_paired", "programme.rfw_total", _WITHIN_ROLES, False),
+        *[("programme.rfw_total", f"programme.{c}", None, False) for c in _RFW],
+        (recovered, "programme.rfw_both", ("symptom",), False),
+        (recovered, "programme.rfw_recovered_from", ("symptom",), False),
+        ("result.n_reliable_improvement", "programme.rfw_both", _WITHIN_ROLES, False),
+        ("result.n_reliable_improvement", "programme.rfw_recovery_within", _WITHIN_ROLES, False),
     ]
     return edges
 
@@ -690,12 +700,17 @@ def _relations(rules: PairingRules) -> tuple[_Relation, ...]:
     * each containment, *and every containment implied by a chain of them* (outer minus inner is a count
       of people whatever lies between: took up minus reached the minimum dose, ...);
     * each set of disjoint parts of a count (improved and deteriorated among the paired; the recovery
-      from / within categories, which add up to their total).
+      from / within categories, which add up to their total), *and the same parts of every count that
+      contains it* (outer minus the published parts is a count of people too, whether or not the count
+      between is published: attended at least once minus 'neither' minus 'reliably worse', ...). Without
+      these, a count hidden between two relations (e.g. the recovery from / within total) could leave each
+      relation's hidden cells adding up to a fair number while those of the two together add up to a small
+      one.
     """
     edges = _containments(rules)
-    children: dict[str, list[tuple[str, tuple[str, ...] | None]]] = {}
-    for a, b, roles in edges:
-        children.setdefault(a, []).append((b, roles))
+    children: dict[str, list[tuple[str, tuple[str, ...] | None, bool]]] = {}
+    for a, b, roles, single in edges:
+        children.setdefault(a, []).append((b, roles, single))
 
     def merge(r1: tuple[str, ...] | None, r2: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if r1 is None:
@@ -704,26 +719,38 @@ def _relations(rules: PairingRules) -> tuple[_Relation, ...]:
             return r1
         return tuple(r for r in r1 if r in r2)
 
-    closure: dict[tuple[str, str, tuple[str, ...] | None], None] = {}
+    closure: dict[tuple[str, str, tuple[str, ...] | None, bool], None] = {}
     for start in list(children):
-        stack = [(start, None)]
+        stack: list[tuple[str, tuple[str, ...] | None, bool]] = [(start, None, False)]
         while stack:
-            node, roles = stack.pop()
-            for child, r in children.get(node, []):
+            node, roles, single = stack.pop()
+            for child, r, s in children.get(node, []):
                 rr = merge(roles, r)
                 if rr == ():
                     continue
-                closure[(start, child, rr)] = None
-                stack.append((child, rr))
-    rels = [_Relation(a, (b,), roles=r) for a, b, r in closure]
+                closure[(start, child, rr, single or s)] = None
+                stack.append((child, rr, single or s))
+    # a containment that holds for every programme makes its single-measure copy redundant
+    rels = [_Relation(a, (b,), roles=r, single=s) for a, b, r, s in closure
+            if not (s and (a, b, r, False) in closure)]
     recovered = "result.n_reliable_recovery" if rules.recovery_from == "reliable" else "result.n_recovered"
-    rels += [
+    parts = [
         _Relation("result.n_paired", ("result.n_reliable_improvement", "result.n_reliable_deterioration")),
         _Relation("programme.rfw_total", tuple(f"programme.{c}" for c in _RFW), exhaustive=True),
         _Relation(recovered, ("programme.rfw_both", "programme.rfw_recovered_from"), roles=("symptom",)),
         _Relation("result.n_reliable_improvement", ("programme.rfw_both", "programme.rfw_recovery_within"),
                   roles=_WITHIN_ROLES),
     ]
+    outer = [r for r in rels]  # the containments (single child)
+    for part in list(parts):
+        for cont in outer:
+            if cont.children[0] != part.parent:
+                continue
+            roles = merge(part.roles, cont.roles)
+            if roles == ():
+                continue
+            parts.append(_Relation(cont.parent, part.children, roles=roles, single=part.single or cont.single))
+    rels += list(dict.fromkeys(parts))
     return tuple(rels)
 
 
@@ -738,8 +765,8 @@ _DERIVED = {
 }
 
 
-def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingRules | None = None
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingRules | None = None,
+             hidden_elsewhere: Mapping[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of summary frames: suppress small counts, protect them from subtraction, round.
 
     Parameters
@@ -751,6 +778,13 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     rules
         Supplies ``suppression_threshold``, ``show_zero``, ``rounding_base``
         and ``recovery_from`` (default ``PairingRules()``).
+    hidden_elsewhere
+        Cells that other outputs of the same figures hide (``"programme.<column>"``
+        or ``"result.<column>"`` -> boolean array over the rows of that frame):
+        hidden here too, before complementary suppression, so that the summary
+        never publishes a count another output protects (:func:`build_summary`
+        passes those of :func:`evalkit.outcomes.outcome_summary` and
+        :func:`evalkit.engagement.take_up_funnel`).
 
     Returns
     -------
@@ -789,6 +823,9 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     hidden, and relations that contain one are not used. A programme with a
     single change measure has its funnel's ``paired`` and that measure's
     ``n_paired`` as one cell (the same people).
+
+    Cells in ``hidden_elsewhere`` start hidden, like small counts; the rules
+    above then apply to the whole set.
 
     Validated by a property test that simulates people, derives every
     published count from them and checks by linear algebra over the person
@@ -844,6 +881,7 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     groups: list[np.ndarray] = []
     roles = frames["result"]["role"].astype("string").to_numpy(dtype=object, na_value=None) \
         if "role" in frames["result"].columns else np.full(len(frames["result"]), None, dtype=object)
+    n_measures = np.bincount(prog_of_result, minlength=len(frames["programme"]))  # result rows per programme
     for rel in _relations(rules):
         cells = (rel.parent, *rel.children)
         if any(c not in ids for c in cells):
@@ -852,6 +890,8 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         if per_result:
             rows = np.flatnonzero(np.isin(roles, list(rel.roles))) if rel.roles else \
                 np.arange(len(frames["result"]))
+            if rel.single:
+                rows = rows[n_measures[prog_of_result[rows]] == 1]
 
             def at(cell: str, rows: np.ndarray = rows) -> np.ndarray:
                 return ids[cell][rows] if cell.startswith("result.") else ids[cell][prog_of_result[rows]]
@@ -859,6 +899,8 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
             rows = np.arange(len(frames["programme"]))
             if rel.roles:  # only programmes with a result of such a role
                 rows = np.unique(prog_of_result[np.isin(roles, list(rel.roles))])
+            if rel.single:
+                rows = rows[n_measures[rows] == 1]
 
             def at(cell: str, rows: np.ndarray = rows) -> np.ndarray:
                 return ids[cell][rows]
@@ -880,29 +922,26 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     cost = np.where(np.isnan(flat), np.nan, np.concatenate(costs) if costs else np.zeros(0))
     hidden = primary_suppression(flat, threshold=threshold, show_zero=show_zero) if threshold > 1 \
         else np.zeros(len(flat), dtype=bool)
+    if threshold > 1:
+        for name, mask in (hidden_elsewhere or {}).items():
+            if name not in ids:
+                continue
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != ids[name].shape:
+                raise ValueError(f"hidden_elsewhere[{name!r}] has {mask.shape[0] if mask.ndim else 0} values for "
+                                 f"{len(ids[name])} rows")
+            cells = ids[name][mask]
+            hidden[cells[~np.isnan(flat[cells])]] = True
     if groups and threshold > 1:
         sizes = [g.shape[1] for g in groups for _ in range(len(g))]
         n_groups = len(sizes)
         member_group = np.repeat(np.arange(n_groups), sizes)
         member_cell = np.concatenate([g.ravel() for g in groups])
-        no_total = np.full(n_groups, -1)
-        hidden = secondary_suppression(cost, hidden, member_group, member_cell, no_total)
-        # the hidden cells of a relation add up to a number anyone can work out (the published cells are
-        # known): that sum must not be a small count either
-        known_value = np.nan_to_num(flat)
-        for _ in range(len(flat) + 1):
-            hidden_sum = np.bincount(member_group, weights=np.where(hidden, known_value, 0.0)[member_cell],
-                                     minlength=n_groups)
-            small = (hidden_sum > 0) & (hidden_sum < threshold)
-            cand = small[member_group] & ~hidden[member_cell] & ~np.isnan(cost[member_cell])
-            if not cand.any():
-                break
-            order = np.lexsort((member_cell, cost[member_cell], cost[member_cell] == 0, member_group))
-            order = order[cand[order]]
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = member_group[order][1:] != member_group[order][:-1]
-            hidden[member_cell[order][first]] = True
-            hidden = secondary_suppression(cost, hidden, member_group, member_cell, no_total)
+        # every cell of a relation is a member (parent - children - rest = 0 has a known total); the hidden
+        # cells of a relation add up to a number anyone can work out (the published cells are known), so
+        # that sum must not be a small count either (threshold=); complements are chosen by cost
+        hidden = secondary_suppression(flat, hidden, member_group, member_cell, np.full(n_groups, -1),
+                                       threshold=threshold, cost=cost)
     published = round_counts(flat, base)
 
     masks: dict[str, np.ndarray] = {}
@@ -1005,8 +1044,8 @@ def build_summary(
     if not isinstance(rules, PairingRules):
         raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
     selected, ids = _select(tables, programme)
-    programmes, results = _figures(selected, ids, rules, instruments)
-    programmes, results = disclose(programmes, results, rules=rules)
+    programmes, results, elsewhere = _figures(selected, ids, rules, instruments)
+    programmes, results = disclose(programmes, results, rules=rules, hidden_elsewhere=elsewhere)
     programmes = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
     results = _records_to_frame(_frame_to_records(results, "result"), "result")
     hashed = tuple(sorted(k for k in selected if k in TABLE_NAMES))
@@ -1085,17 +1124,23 @@ _STAT_NAMES = {"pre_post_r": "r_pre_post", "ci_low": "mean_change_ci_low", "ci_h
 
 
 def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Unprotected programme rows and result rows; every figure of a programme comes from its own rows only.
+             ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Unprotected programme rows and result rows, and the cells other outputs hide (see :func:`disclose`).
 
-    Episodes are built per participant, and statistics per programme x instrument, so both run once for all
-    programmes; reliable-change parameters can depend on the sample (e.g. the baseline SD of an instrument
-    without a reference SD), so change is computed one programme at a time.
+    Every figure of a programme comes from its own rows only. Episodes are built per participant, and
+    statistics per programme x instrument, so both run once for all programmes; reliable-change parameters
+    can depend on the sample (e.g. the baseline SD of an instrument without a reference SD), so change is
+    computed one programme at a time.
+
+    The same counts are published by :func:`evalkit.engagement.take_up_funnel` (the funnel steps) and
+    :func:`evalkit.outcomes.outcome_summary` (n_paired, reliable change, caseness, recovery, and n_baseline
+    as n_paired + n_unpaired_with_baseline), each protected by its own complementary suppression. Whatever
+    those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
     """
     from evalkit.change import episode_change
-    from evalkit.engagement import participant_path
+    from evalkit.engagement import participant_path, take_up_funnel
     from evalkit.episodes import prepare_episodes
-    from evalkit.outcomes import change_statistics
+    from evalkit.outcomes import change_statistics, disclose_statistics
     from evalkit.recovery import RECOVERY_CATEGORIES, recovery_from_within
 
     if "participants" not in tables or "measures" not in tables:
@@ -1164,10 +1209,13 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
                 row[f"rfw_{c}"] = int(0 if pd.isna(v) else v)
         rows.append(_plain(row))
     programmes = _records_to_frame(rows, "programme")
+    funnel_out = take_up_funnel(path, by=("programme_id",), rules=rules) if len(path) else None
 
     if changes is None:
-        return programmes, _empty_frame("result")
+        results = _empty_frame("result")
+        return programmes, results, _hidden_elsewhere(programmes, results, funnel_out, None)
     st = change_statistics(changes, by=["programme_id", "instrument"], rules=rules, participants=parts)
+    outcome_out = disclose_statistics(st, rules=rules)  # as evalkit.outcomes.outcome_summary protects it
     st = st.rename(columns=_STAT_NAMES)
     st["n_baseline"] = st["n_paired"] + st["n_unpaired_with_baseline"]
     keep = [c for c, _ in _columns("result") if c in st.columns]
@@ -1175,4 +1223,45 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     order = {p: i for i, p in enumerate(ids)}
     results = results.iloc[np.argsort(results["programme_id"].map(order).to_numpy(), kind="stable")] \
         .reset_index(drop=True)
-    return programmes, results
+    return programmes, results, _hidden_elsewhere(programmes, results, funnel_out, outcome_out)
+
+
+#: outcome_summary count -> summary result columns that must be hidden when it is hidden
+_OUTCOME_HIDES = {
+    "n_paired": ("n_paired", "n_baseline"),
+    "n_unpaired_with_baseline": ("n_baseline",),
+    **{c: (c,) for c in ("n_reliable_improvement", "n_reliable_deterioration", "n_caseness_baseline", "n_recovered",
+                         "n_reliable_recovery")},
+}
+
+
+def _hidden_elsewhere(programmes: pd.DataFrame, results: pd.DataFrame, funnel_out: pd.DataFrame | None,
+                      outcome_out: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """The summary cells whose count :func:`~evalkit.engagement.take_up_funnel` or :func:`~evalkit.outcomes.outcome_summary` hides.
+
+    Hiding them in the summary as well makes everything the summary publishes also published by those
+    outputs (a cell both hide stays hidden here, and n_baseline is published only when n_paired and
+    n_unpaired_with_baseline both are), so a reader holding the summary and either output learns nothing
+    that output does not already tell.
+    """
+    def hidden(frame: pd.DataFrame, col: str) -> np.ndarray:
+        padded = "; " + frame["suppressed"].astype("string").fillna("") + "; "
+        return padded.str.contains(f"; {col}; ", regex=False).to_numpy(dtype=bool)
+
+    out: dict[str, np.ndarray] = {}
+    pid = programmes["programme_id"].astype(str)
+    if funnel_out is not None and len(funnel_out):
+        f = funnel_out.assign(programme_id=funnel_out["programme_id"].astype(str), _n=hidden(funnel_out, "n"))
+        for step, col in _PATH_STEPS.items():
+            rows = f[f["step"].astype(str) == step].set_index("programme_id")["_n"]
+            out[f"programme.{col}"] = rows.reindex(pid).fillna(False).to_numpy(dtype=bool)
+    if outcome_out is not None and len(outcome_out) and len(results):
+        key = outcome_out["programme_id"].astype(str) + "\x1f" + outcome_out["instrument"].astype(str)
+        rkey = results["programme_id"].astype(str) + "\x1f" + results["instrument"].astype(str)
+        for o_col, s_cols in _OUTCOME_HIDES.items():
+            mask = pd.Series(hidden(outcome_out, o_col), index=key.to_numpy()).reindex(rkey.to_numpy()) \
+                .fillna(False).to_numpy(dtype=bool)
+            for c in s_cols:
+                name = f"result.{c}"
+                out[name] = out[name] | mask if name in out else mask
+    return out

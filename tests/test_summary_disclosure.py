@@ -20,7 +20,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from evalkit.rules import PairingRules
@@ -153,6 +153,9 @@ def populations(draw: st.DrawFn) -> tuple[np.ndarray, list[str], str, int]:
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(populations())
+# one change measure: 5 + 1 + 3 people with a baseline, the 1 below the minimum dose; n_baseline (9) and the
+# funnel's baseline_measured (8) were both published, so their difference told of that one person
+@example(pop=(np.array([0, 0, 0, 5, 1, 0, 3] + [0] * 12, dtype=float), ["symptom"], "reliable", 3))
 def test_no_small_count_published_and_no_hidden_count_recoverable(pop):
     counts, roles, recovery_from, threshold = pop
     types = _UNIVERSE[tuple(roles)]
@@ -215,6 +218,64 @@ def test_small_rest_hides_a_neighbour_not_the_paired_n():
     assert int(r.loc[0, "n_paired"]) == 38 and r.loc[0, "baseline_mean"] == 15.0
     assert pd.isna(r.loc[0, "n_baseline"])
     assert "n_baseline" in r.loc[0, "suppressed"]
+
+
+@pytest.mark.parametrize("n_measures", [1, 2])
+def test_single_measure_baseline_n_and_the_funnels_baseline_step_are_nested(n_measures):
+    # with one change measure, the funnel's 'baseline measured' (a baseline and the minimum dose) lies inside
+    # that measure's n_baseline: 42 - 40 = 2 people with a baseline below the minimum dose
+    prog = pd.DataFrame({"programme_id": ["P"], "referred": [100], "offered": [90], "took_up": [70],
+                         "attended_1": [60], "reached_min_dose": [50], "baseline_measured": [40], "paired": [30]})
+    res = pd.DataFrame({"programme_id": "P", "instrument": ["epds", "gad7"][:n_measures], "role": "symptom",
+                        "n_baseline": [42, 41][:n_measures], "n_paired": [30, 25][:n_measures]})
+    p, r = disclose(prog, res, rules=PairingRules())
+    both = pd.notna(p.loc[0, "baseline_measured"]) and pd.notna(r.loc[0, "n_baseline"])
+    # several measures: baseline_measured counts a baseline on any of them, so it is not inside one measure's n
+    assert both == (n_measures == 2)
+    assert pd.notna(r.loc[0, "n_paired"])
+
+
+def _hidden(frame: pd.DataFrame, col: str) -> np.ndarray:
+    return ("; " + frame["suppressed"].astype(str) + "; ").str.contains(f"; {col}; ", regex=False).to_numpy(bool)
+
+
+@pytest.mark.parametrize("source, threshold", [("example", 5), ("example", 10), ("generated", 5), ("generated", 10)])
+def test_summary_hides_what_the_funnel_and_the_outcome_summary_hide(source, threshold):
+    """Whatever take_up_funnel or outcome_summary hides for the same figures, the summary hides too.
+
+    So everything the summary publishes is also published by those outputs, and holding the summary as well
+    tells nothing they do not (a summary that published a complement they hid let a reader holding both
+    work out a small count, e.g. reliable deterioration = n_paired - improved - no change).
+    """
+    import warnings
+
+    from evalkit.data_source import example_tables
+    from evalkit.engagement import take_up_funnel
+    from evalkit.generator import generate_programmes
+    from evalkit.outcomes import outcome_summary
+    from evalkit.summary import build_summary
+
+    tables = example_tables() if source == "example" else generate_programmes(160, seed=3).tables
+    rules = PairingRules(suppression_threshold=threshold)
+    s = build_summary(tables, rules=rules)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        o = outcome_summary(tables, rules=rules, models=False)
+    f = take_up_funnel(tables, rules=rules)
+    steps = {"referred": "referred", "offered": "offered", "took_up": "took_up", "attended": "attended_1",
+             "reached_min_dose": "reached_min_dose", "baseline_measured": "baseline_measured", "paired": "paired"}
+    prog = s.programmes.set_index("programme_id")
+    for row in f.itertuples():
+        if _hidden(f.loc[[row.Index]], "n")[0]:
+            assert pd.isna(prog.at[row.programme_id, steps[row.step]]), (row.programme_id, row.step)
+    key = ["programme_id", "instrument"]
+    m = s.results.merge(o[[*key, "suppressed"]].rename(columns={"suppressed": "o_suppressed"}), on=key,
+                        validate="one_to_one")
+    o_hidden = lambda c: _hidden(m.assign(suppressed=m["o_suppressed"]), c)  # noqa: E731
+    for c in ("n_paired", "n_reliable_improvement", "n_reliable_deterioration", "n_caseness_baseline", "n_recovered",
+              "n_reliable_recovery"):
+        assert m.loc[o_hidden(c), c].isna().all(), c
+    assert m.loc[o_hidden("n_paired") | o_hidden("n_unpaired_with_baseline"), "n_baseline"].isna().all()
 
 
 def test_rounding_after_suppression():
