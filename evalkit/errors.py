@@ -48,7 +48,14 @@ class DataValidationError(EvalkitError):
 
 
 class StoreError(EvalkitError):
-    """The database cannot be reached, is locked, or is at the wrong schema version."""
+    """The database cannot be reached, is locked, refused a change, or is at the wrong schema version."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is down, unreachable or locked by another program, after retries; nothing was changed.
+
+    Safe to try again later (the CLI exits with 4 for it, whatever the command).
+    """
 
 
 class AccessDenied(EvalkitError):

@@ -129,9 +129,9 @@ def test_exit_codes_for_errors(files, tmp_path: Path, capsys) -> None:  # noqa: 
     assert cli(capsys, "ingest", *map(str, files), "--provider", "North", "--db", db)[0] == 0
     code, _, err = cli(capsys, "ingest", str(files[0]), "--provider", "South", "--db", db)
     assert code == 1 and "South" in err and "Nothing was stored" in err
-    # a database that cannot be reached
+    # a database path in a folder that does not exist: a usage error, as for every command
     code, _, err = cli(capsys, "ingest", str(files[0]), "--provider", "North", "--db", str(tmp_path / "no" / "x.db"))
-    assert code == 1 and "does not exist" in err
+    assert code == 2 and "does not exist" in err
 
 
 def test_rollback_and_template_commands(files, tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -8,7 +8,9 @@ an exit code, never a traceback:
 * 0 - success;
 * 1 - the data have errors (e.g. ``validate`` found problems);
 * 2 - usage error (bad arguments, missing file);
-* 3 - unexpected internal error (run again with ``--debug`` for details).
+* 3 - unexpected internal error (run again with ``--debug`` for details);
+* 4 - the database is down, unreachable or locked by another program (after
+  retries); nothing was changed, and the same command can simply be run again.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import textwrap
 from collections.abc import Sequence
 
 from evalkit import __version__
-from evalkit.errors import EvalkitError, InputFileError
+from evalkit.errors import EvalkitError, InputFileError, StoreUnavailable
 
 EXIT_OK = 0
 EXIT_DATA_ERRORS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_DATABASE_UNAVAILABLE = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(textwrap.fill(message, width=100) + "\n")
+    # paths and URLs are never broken across lines (they can be copied whole)
+    sys.stderr.write(textwrap.fill(message, width=100, break_long_words=False, break_on_hyphens=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputFileError as exc:
         _say(f"evalkit {args.command}: {exc}")
         return EXIT_USAGE
+    except StoreUnavailable as exc:
+        _say(f"evalkit {args.command}: {exc}")
+        return EXIT_DATABASE_UNAVAILABLE
     except (EvalkitError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         _say(f"evalkit {args.command}: {exc}")
         return EXIT_USAGE

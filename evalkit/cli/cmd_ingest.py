@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from evalkit.errors import StoreError
+from evalkit.errors import StoreError, StoreUnavailable
 from evalkit.schemas import TABLE_NAMES
 
 __all__ = ["register", "run", "run_resubmit"]
@@ -104,11 +104,7 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         _err("evalkit ingest: the files hold no data rows; nothing was stored.")
         return 1
     secret = load_secret()
-    try:
-        store = open_store(args.db)
-    except StoreError as exc:
-        _err(f"evalkit ingest: {exc}")
-        return 1
+    store = open_store(args.db)  # down or locked: StoreUnavailable, exit 4 (evalkit.cli.main)
     try:
         _err(f"evalkit ingest: checking {n_rows:,} rows ...")
         # the same steps as the dashboard's Upload page: refuse identifiers (IdentifierColumnsError, caught
@@ -125,6 +121,8 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         user = args.user or os.environ.get("EVALKIT_USER") or _login()
         summary = ingest(result, store, provider=provider, file_name=file_name, sha256=sha, user=user,
                          secret=secret, progress=_progress, resolves=resolves)
+    except StoreUnavailable:
+        raise  # exit 4, as for every command
     except (IdentifierColumnsError, ProviderConflict, StoreError) as exc:
         _err(f"evalkit ingest: {exc}")
         return 1

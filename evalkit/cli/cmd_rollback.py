@@ -26,15 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Roll back ``args.upload_id``; 0 done, 1 refused (e.g. not the newest upload)."""
+    """Roll back ``args.upload_id``; 0 done, 1 refused (e.g. not the newest upload); database down: 4 (main)."""
     from evalkit.cli.cmd_uploads import scope_of
-    from evalkit.errors import AccessDenied, StoreError
+    from evalkit.errors import AccessDenied, StoreError, StoreUnavailable
     from evalkit.ingest import rollback
     from evalkit.store import open_store
 
     try:
         with open_store(args.db) as store:
             summary = rollback(store, args.upload_id, scope=scope_of(args))
+    except StoreUnavailable:
+        raise  # exit 4, as for every command
     except (StoreError, AccessDenied) as exc:
         sys.stderr.write(f"evalkit rollback: {exc}\n")
         return 1

@@ -12,7 +12,7 @@ from typing import Final, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from evalkit.errors import EvalkitError, StoreError
+from evalkit.errors import EvalkitError, StoreError, StoreUnavailable
 from evalkit.store import _migrations
 
 R = TypeVar("R")
@@ -145,14 +145,14 @@ class Store:
         what = self._describe(err)
         low = what.lower()
         if "locked" in low or "busy" in low:
-            return StoreError(
+            return StoreUnavailable(
                 f"the database {self.url} is locked by another program (tried {attempts} times). "
                 "Wait for the other upload or program to finish and try again; nothing was changed."
             )
         if isinstance(err, exc.IntegrityError):
             return StoreError(f"the database {self.url} refused the change ({what}); nothing was changed.")
         if isinstance(err, exc.OperationalError | exc.InterfaceError):
-            return StoreError(
+            return StoreUnavailable(
                 f"cannot use the database {self.url}: {what}. Check that it is running and reachable; "
                 "nothing was changed."
             )
