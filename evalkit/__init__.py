@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     # storing
     "open_store": "evalkit.store",
     "ingest": "evalkit.ingest",
+    "check_upload": "evalkit.ingest",
+    "split_raw_by_provider": "evalkit.ingest",
     "rollback": "evalkit.ingest",
     "Scope": "evalkit.access",
     "load_tables": "evalkit.data_source",
@@ -72,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "EvalkitError": "evalkit.errors",
     "InputFileError": "evalkit.errors",
     "StoreError": "evalkit.errors",
+    "StoreUnavailable": "evalkit.errors",
     "AccessDenied": "evalkit.errors",
     "SmallSampleWarning": "evalkit.errors",
     "ApproximationWarning": "evalkit.errors",
