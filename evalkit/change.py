@@ -159,9 +159,12 @@ def instrument_parameters(
     from evalkit.stats import reliable_change_threshold
 
     rows = []
+    # only the columns used below, so that selecting an instrument's rows does not copy the wide episode frame
+    narrow = episodes[[c for c in ("instrument", "paired", "baseline_score", "participant_id", "baseline_date")
+                       if c in episodes.columns]]
     for code in sorted(episodes["instrument"].dropna().unique()):
         inst = registry[code]
-        sub = episodes[episodes["instrument"] == code]
+        sub = narrow[narrow["instrument"] == code]
         paired_base = sub.loc[sub["paired"], "baseline_score"].to_numpy(dtype=float)
         n_sd = int(np.isfinite(paired_base).sum())
         sample_sd = float(np.std(paired_base, ddof=1)) if n_sd >= 2 else float("nan")
@@ -293,13 +296,13 @@ def episode_change(
     from evalkit.stats import jacobson_truax
 
     params = instrument_parameters(episodes, rules=rules, instruments=registry, scored_measures=scored_measures)
-    out = episodes.copy()
+    out = episodes.copy(deep=False)  # copy-on-write: the new columns never reach the caller's frame
     n = len(out)
     f = {c: np.full(n, np.nan) for c in ("change", "improvement", "reliability_used", "sd_used", "s_diff", "rci",
                                          "jt_threshold", "rc_threshold", "meaningful_change_threshold")}
     txt = {c: np.full(n, None, dtype=object) for c in ("reliability_source", "sd_source", "rc_threshold_source",
                                                       "cutoff", "cs_category")}
-    b = {c: pd.array([pd.NA] * n, dtype="boolean") for c in (
+    b = {c: pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)) for c in (
         "jt_reliable_improvement", "jt_reliable_deterioration", "reliable_improvement", "reliable_deterioration",
         "no_reliable_change", "caseness_baseline", "caseness_endpoint", "meaningful_improvement",
         "meaningful_deterioration")}
@@ -375,7 +378,7 @@ def episode_change(
         else:
             out[c] = b[c]
     # keep the rules column last
-    if "rules" in out.columns:
+    if "rules" in out.columns and out.columns[-1] != "rules":
         out = out[[c for c in out.columns if c != "rules"] + ["rules"]]
     out.attrs = dict(episodes.attrs)
     out.attrs["rules"] = rules.describe()

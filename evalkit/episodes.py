@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pac
 
 from evalkit.data_source import coerce_tables
 from evalkit.instruments import Instrument, builtin_instruments
@@ -216,12 +218,30 @@ def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return p.drop_duplicates("participant_id").reset_index(drop=True)
 
 
-def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pd.Index) -> tuple[pd.DataFrame, set[str]]:
+def _arrow_strings(values: pd.Series) -> pa.Array:
+    """A text column as a pyarrow ``large_string`` array (missing -> null), without Python objects."""
+    arr = pa.array(values.astype("string").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _positions(values: pd.Series, pids: pa.Array) -> np.ndarray:
+    """Position of each value in ``pids`` (unique), -1 where absent or missing (hash look-up in pyarrow)."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    pos = pac.index_in(_arrow_strings(values), value_set=pids, skip_nulls=True)
+    return pac.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array
+                       ) -> tuple[pd.DataFrame, set[str], np.ndarray]:
+    """Attended contacts of known participants, the programmes with contact rows, and each contact's participant position."""
     c = tables.get("contacts")
     if c is None or len(c) == 0:
         return (pd.DataFrame({"participant_id": pd.array([], dtype="string"), "date": pd.Series([], dtype="datetime64[ns]"),
                               "is_group": pd.Series([], dtype=bool), "minutes": pd.Series([], dtype=float),
-                              "group_session_id": pd.array([], dtype="string")}), set())
+                              "group_session_id": pd.array([], dtype="string")}), set(), np.zeros(0, dtype=np.int64))
     with_rows = set(c["programme_id"].dropna().astype(str).unique()) if "programme_id" in c.columns else set()
     status = c["status"].astype("string") if "status" in c.columns else pd.Series("attended", index=c.index)
     a = c[(status == "attended").fillna(False).to_numpy(dtype=bool)]
@@ -230,15 +250,17 @@ def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pd.Index) -> tu
         else pd.Series(pd.NA, index=a.index, dtype="string")
     minutes = pd.to_numeric(a["duration_minutes"], errors="coerce") if "duration_minutes" in a.columns \
         else pd.Series(np.nan, index=a.index)
+    pos = _positions(a["participant_id"], pids)
+    date = a["contact_date"].to_numpy(dtype="datetime64[ns]")
+    keep = (pos >= 0) & ~np.isnat(date)
     out = pd.DataFrame({
-        "participant_id": a["participant_id"].astype("string").to_numpy(),
-        "date": a["contact_date"].to_numpy(dtype="datetime64[ns]"),
-        "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool),
-        "minutes": minutes.to_numpy(dtype=float),
-        "group_session_id": gsid.to_numpy(),
+        "participant_id": a["participant_id"].astype("string").astype("str").array[keep],
+        "date": date[keep],
+        "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool)[keep],
+        "minutes": minutes.to_numpy(dtype=float)[keep],
+        "group_session_id": gsid.astype("str").array[keep],
     })
-    out = out[out["participant_id"].isin(pids) & out["date"].notna()].reset_index(drop=True)
-    return out, with_rows
+    return out, with_rows, pos[keep]
 
 
 class _DayIndex:
@@ -306,14 +328,15 @@ def prepare_episodes(
     if "measures" not in tables:
         raise ValueError("tables must include 'measures' (and 'participants'); got " + ", ".join(sorted(tables)))
     parts = _participant_frame(tables)
-    pid_index = pd.Index(parts["participant_id"].astype("string"))
+    # participants are addressed by position ("pcode"); ids are looked up once, by hash, in pyarrow
+    pids = _arrow_strings(parts["participant_id"])
     n_part = len(parts)
-    pcode_of = pd.Series(np.arange(n_part), index=pid_index)
+    by_id = pac.sort_indices(pids).to_numpy().astype(np.int64)  # id order -> pcode
+    id_rank = np.empty(n_part, dtype=np.int64)  # pcode -> rank of its id in code-point order
+    id_rank[by_id] = np.arange(n_part)
 
     # ---- attended contacts and anchors ---------------------------------
-    attended, progs_with_rows = _attended_contacts(tables, pid_index)
-    a_pcode = pcode_of.reindex(attended["participant_id"].to_numpy()).to_numpy(dtype=np.int64) \
-        if len(attended) else np.zeros(0, dtype=np.int64)
+    attended, progs_with_rows, a_pcode = _attended_contacts(tables, pids)
     a_day = _days(attended["date"]) if len(attended) else np.zeros(0, dtype=np.int64)
     dix = _DayIndex(a_pcode, a_day, attended["is_group"].to_numpy(dtype=bool),
                     attended["minutes"].to_numpy(dtype=float))
@@ -341,17 +364,21 @@ def prepare_episodes(
     m = scored
     code = m["instrument"].astype("string").str.strip().str.lower()
     status = m["score_status"].astype("string")
+    m_pcode = _positions(m["participant_id"], pids)
     keep = (status.isin(list(rules.valid_statuses)).fillna(False) & code.isin(change_codes).fillna(False)
-            & m["score"].notna() & m["completed_on"].notna()
-            & m["participant_id"].astype("string").isin(pid_index).fillna(False))
+            & m["score"].notna() & m["completed_on"].notna()).to_numpy(dtype=bool) & (m_pcode >= 0)
+    # instruments as integer codes in code-point order, participants by the rank of their id: grouping and
+    # sorting on these integers orders rows exactly as on the text
+    inst_code, inst_names = pd.factorize(code[keep].to_numpy(dtype=object), sort=True)
+    inst_names = np.asarray(inst_names, dtype=object)
     v = pd.DataFrame({
-        "participant_id": m.loc[keep, "participant_id"].astype("string").to_numpy(),
-        "instrument": code[keep].to_numpy(),
+        "rank": id_rank[m_pcode[keep]],
+        "instrument": inst_code.astype(np.int64),
         "day": _days(m.loc[keep, "completed_on"]),
         "score": m.loc[keep, "score"].to_numpy(dtype=float),
     })
-    v = v.groupby(["participant_id", "instrument", "day"], sort=True, as_index=False)["score"].mean()
-    v["pcode"] = pcode_of.reindex(v["participant_id"].to_numpy()).to_numpy(dtype=np.int64)
+    v = v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()
+    v["pcode"] = by_id[v["rank"].to_numpy()]
     v["anchor"] = anchor[v["pcode"].to_numpy()]
 
     # ---- episodes: one per participant x instrument with a valid score ----
@@ -434,6 +461,7 @@ def prepare_episodes(
 
     # ---- assemble --------------------------------------------------------------
     pf = parts.iloc[pc].reset_index(drop=True)
+    ep_inst = inst_names[ep["instrument"].to_numpy()]
     inst_role = {c: registry[c].role for c in registry}
     inst_hib = {c: registry[c].higher_is_better for c in registry}
     ref_days = _days(pf["referral_date"])
@@ -446,9 +474,9 @@ def prepare_episodes(
     out = pd.DataFrame({
         "programme_id": pf["programme_id"].astype("string").array,
         "participant_id": pf["participant_id"].astype("string").array,
-        "instrument": pd.array(ep["instrument"].to_numpy(), dtype="string"),
-        "role": pd.array(ep["instrument"].map(inst_role).to_numpy(), dtype="string"),
-        "higher_is_better": pd.array(ep["instrument"].map(inst_hib).to_numpy(), dtype="boolean"),
+        "instrument": pd.array(ep_inst, dtype="string"),
+        "role": pd.array(pd.Series(ep_inst).map(inst_role).to_numpy(), dtype="string"),
+        "higher_is_better": pd.array(pd.Series(ep_inst).map(inst_hib).to_numpy(), dtype="boolean"),
         "anchor_date": _from_days(ep["anchor"].to_numpy()),
         "anchor_source": pd.array(np.asarray(anchor_source, dtype=object)[pc], dtype="string"),
         "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64),
@@ -487,9 +515,9 @@ def prepare_episodes(
         out[c] = pf[c].array
     text = rules.describe()
     out["rules"] = _rules_column(text, len(out))
-    order = np.lexsort((out["instrument"].to_numpy(dtype=object, na_value=""),
-                        out["participant_id"].to_numpy(dtype=object, na_value=""),
-                        out["programme_id"].to_numpy(dtype=object, na_value="")))
+    # sorted by programme, participant, instrument (text order; missing as ""), on integer ranks
+    prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]
+    order = np.lexsort((ep["instrument"].to_numpy(), id_rank[pc], prog_rank[pc]))
     out = out.iloc[order].reset_index(drop=True)
     out.attrs["rules"] = text
     out.attrs["pairing_rules"] = rules.to_dict()
@@ -500,23 +528,32 @@ def prepare_episodes(
     s_uses = uses_contacts[s_pc]
     lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
     cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])
+    pid_text = parts["participant_id"].astype("string").array
     scores = pd.DataFrame({
-        "participant_id": v["participant_id"].to_numpy(),
-        "programme_id": parts["programme_id"].astype("string").to_numpy()[s_pc],
-        "instrument": v["instrument"].to_numpy(),
+        "participant_id": pid_text.take(s_pc),
+        "programme_id": parts["programme_id"].astype("string").array.take(s_pc),
+        "instrument": pd.array(inst_names[v["instrument"].to_numpy()], dtype="string"),
         "date": _from_days(v["day"].to_numpy()),
         "score": v["score"].to_numpy(dtype=float),
         "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
         "cum_attended": np.where(anchor[s_pc] >= 0, cum, np.nan),
     })
     if len(attended):
-        g = attended[attended["is_group"] & attended["group_session_id"].notna()]
-        g = g.drop_duplicates(["participant_id", "date"])[["participant_id", "date", "group_session_id"]]
-        scores = scores.merge(g, on=["participant_id", "date"], how="left")
+        # the group session she attended that day (the first such contact), looked up on participant-by-day keys
+        a_date = attended["date"].to_numpy(dtype="datetime64[ns]")
+        grp_rows = np.flatnonzero(attended["is_group"].to_numpy(dtype=bool)
+                                  & attended["group_session_id"].notna().to_numpy(dtype=bool)
+                                  & (a_date == a_date.astype("datetime64[D]")))  # a score's date is a day
+        g_key = a_pcode[grp_rows] * _SPAN + a_day[grp_rows]
+        g_key, first = np.unique(g_key, return_index=True)
+        s_key = s_pc.astype(np.int64) * _SPAN + v["day"].to_numpy()
+        at = np.searchsorted(g_key, s_key)
+        hit = at < len(g_key)
+        hit[hit] = g_key[at[hit]] == s_key[hit]
+        take = np.where(hit, grp_rows[first[np.minimum(at, max(len(first) - 1, 0))]] if len(first) else -1, -1)
+        scores["group_session_id"] = attended["group_session_id"].array.take(take, allow_fill=True)
     else:
         scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
-    for col in ("participant_id", "programme_id", "instrument"):
-        scores[col] = scores[col].astype("string")
     return EpisodeData(episodes=out, scores=scores, scored_measures=scored, participants=parts,
                        attended=attended, rules=rules)
 

@@ -257,13 +257,16 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
     """
     by = list(by)
     has_base = changes["baseline_score"].notna()
-    paired = _bool(changes["paired"])
+    # the grouping columns, the score and the paired flag only: each group's rows are taken from a narrow frame
+    narrow = pd.DataFrame({**{k: changes[k] for k in by}, "_score": changes["baseline_score"],
+                           "_paired": _bool(changes["paired"])})
     rows = []
-    for key, g in changes[has_base].groupby(by, sort=True, dropna=False):
+    for key, g in narrow[has_base].groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        pm = paired[g.index]
-        a = g.loc[pm, "baseline_score"].to_numpy(dtype=float)
-        u = g.loc[~pm, "baseline_score"].to_numpy(dtype=float)
+        pm = g["_paired"].to_numpy(dtype=bool)
+        score = g["_score"].to_numpy(dtype=float)
+        a = score[pm]
+        u = score[~pm]
         row = dict(zip(by, key, strict=True))
         row.update(n_paired=len(a), n_unpaired_with_baseline=len(u),
                    baseline_mean_paired=a.mean() if len(a) else np.nan,
@@ -396,7 +399,7 @@ def change_statistics(
     out = out.drop(columns=["n_engaged_ep"])
     # paired statistics, one group at a time (few groups; each call is vectorised)
     stats_rows = []
-    pe = ch[paired]
+    pe = ch.loc[paired.to_numpy(), [*dict.fromkeys([*by, "baseline_score", "endpoint_score"])]]
     for key, g in pe.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         stats_rows.append({**dict(zip(by, key, strict=True)), **_paired_block(g, rules.level)})
@@ -551,6 +554,8 @@ def dose_sensitivity(
     cand = changes[_bool(changes["paired"]) | (changes["unpaired_reason"].astype("string") == "below_minimum_dose"
                                                ).fillna(False)]
     cand = cand[cand["endpoint_score"].notna() & cand["baseline_score"].notna()]
+    cand = cand[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
+                                 *(["rc_threshold"] if "rc_threshold" in cand.columns else [])])]]
     rows = []
     for key, g in cand.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pac
 
 from evalkit.disclosure import Across, apply_disclosure
 from evalkit.rules import PairingRules
@@ -59,6 +61,31 @@ def _changes_of(outcomes: object) -> pd.DataFrame:
         raise ValueError(f"outcomes lacks column(s) {sorted(missing)}; pass the output of "
                          "evalkit.change.episode_change or evalkit.outcomes.evaluate_outcomes")
     return ch
+
+
+def _any_and_codes(frame: pd.DataFrame, keys: list[str], flags: list[str], name: str) -> pd.DataFrame:
+    """Per group of ``keys`` (sorted): ``any`` of each flag, and the group's codes sorted and joined by '+'.
+
+    The join is vectorised: rows are ordered by group and code, cut into one list per group and joined
+    with :func:`pyarrow.compute.binary_join` -- the same text as ``"+".join(sorted(codes))`` per group
+    (pyarrow compares UTF-8 bytes, which orders as Python orders code points).
+    """
+    g = frame.groupby(keys, sort=True)
+    out = g[flags].any()
+    gid_f = g.ngroup().to_numpy(dtype=float)  # NaN: a missing key, no group
+    rows = np.flatnonzero(~np.isnan(gid_f))
+    gid = np.where(np.isnan(gid_f), -1, gid_f).astype(np.int64)
+    code = frame["code"].astype("string").array[rows]
+    order = np.lexsort((pd.factorize(code, sort=True)[0], gid[rows]))
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(gid[rows], minlength=len(out)))]).astype(np.int64)
+    texts = pa.array(code)
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = texts.cast(pa.large_string()).take(pa.array(order, type=pa.int64()))
+    joined = pac.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), texts),
+                             pa.scalar("+", pa.large_string()))
+    out[name] = np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+    return out
 
 
 def recovery_classification(outcomes: object, *, rules: PairingRules | None = None,
@@ -102,12 +129,10 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
     sf = pd.DataFrame({**{k: sym[k] for k in keys}, "cb": _b(sym["caseness_baseline"]),
                        "ce": _b(sym["caseness_endpoint"]), "ri": _b(sym["reliable_improvement"]),
                        "rd": _b(sym["reliable_deterioration"]), "code": sym["instrument"].astype("string")})
-    sg = sf.groupby(keys, sort=True).agg(cb=("cb", "any"), ce=("ce", "any"), ri=("ri", "any"), rd=("rd", "any"),
-                                         symptom_measures=("code", lambda s: "+".join(sorted(s))))
+    sg = _any_and_codes(sf, keys, ["cb", "ce", "ri", "rd"], "symptom_measures")
     wf = pd.DataFrame({**{k: wit[k] for k in keys}, "wb": _b(wit["reliable_improvement"]),
                        "wd": _b(wit["reliable_deterioration"]), "code": wit["instrument"].astype("string")})
-    wg = wf.groupby(keys, sort=True).agg(wb=("wb", "any"), wd=("wd", "any"),
-                                         within_measures=("code", lambda s: "+".join(sorted(s))))
+    wg = _any_and_codes(wf, keys, ["wb", "wd"], "within_measures")
     j = sg.join(wg, how="inner")
     crossed = j["cb"] & ~j["ce"]
     reliable = j["ri"] & ~j["rd"]

@@ -147,7 +147,10 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     1              b      True                  True                   False
     """
     rules = PairingRules() if rules is None else rules
-    ep = changes
+    # the columns used here only, so that the row selections below do not copy the wide change frame
+    ep = changes[[c for c in ("programme_id", "participant_id", "instrument", "paired", "unpaired_reason",
+                              "caseness_baseline", "caseness_endpoint", "reliable_improvement",
+                              "reliable_deterioration") if c in changes.columns]]
     has = ep.assign(_one=1).pivot_table(index=["programme_id", "participant_id"], columns="instrument",
                                          values="_one", aggfunc="size", fill_value=0)
     has_phq = has["phq9"] > 0 if "phq9" in has.columns else pd.Series(False, index=has.index)

@@ -1,0 +1,112 @@
+"""The fast paths of episodes, change, outcomes and summaries give exactly what the code before them gave.
+
+Digests of every output were taken with evalkit at commit e4ecd84 (before the work on issue #8 "Performance
+at national scale": participant ids looked up as integer positions, narrow frames in the per-group loops,
+vectorised recovery codes, data_hash without to_csv) on the shipped example data and on
+``generate_programmes(10_000, seed=1)``. A digest covers the column names, dtypes and every cell written
+with 17 significant digits (``to_csv(float_format="%.17g")``), so equal digests mean equal frames.
+
+If the inputs themselves change (the generator or the example data), the digests no longer apply and the
+test is skipped, saying so: regenerate them with the old code, not the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from evalkit.data_source import example_tables
+from evalkit.episodes import prepare_episodes
+from evalkit.generator import generate_programmes
+from evalkit.outcomes import evaluate_outcomes
+from evalkit.summary import build_summary
+
+GOLDEN = {
+    "example": {
+        "inputs": "55f89e01087f3d0023cd540593a2394080f94f663e3220f8bf6dfc03b6b3f6c3",
+        "episodes": "f79d13e09d600f1c4e918f41c6caca68b4c88754b0a7f9614fc2db9576b9f6d8",
+        "scores": "3859839c99fce217d4f1b33f4882846546cec7d26a1cc3a2b058023ec7af21f9",
+        "participants": "cff04593594e9148f77bf48e68e194c80250f403a8cd8fcf4987375a18f03d00",
+        "attended": "badc5273883a880a9fd3dae0f9d72970271e653d67a1c6c3806b9dac811608d4",
+        "changes": "f514d165216cf90f105514cd8d26ca6b966ac371a43def5636db6e527e611dc6",
+        "summary": "9f52922ff2e2dc69940cd93bec5d86ac3f8ddfaa8356b3fff42fe18450443059",
+        "dose_sensitivity": "278719b8ae3786979ee54d956258bd0e4241de6477b138c93998e1f8e3a5a55c",
+        "talking_therapies": "5bc126c0e148c29ad6f7cf9131012d4bbce1634e9ad7dd5e1b986ad5f04caf30",
+        "recovery": "915dbbebafb0d4dde17e32ba09b3fbdef9f6bde7c91af5c3d3c7fcf01e78e027",
+        "parameters": "6a4a05fe5613ef19ba4fb144a787b0b2162e550171f0d7235c5cb93583470f9b",
+        "build_summary": "0f0eaedcf72b71661154a38cbb672df5a816bec86c58a1818cc7959a6f60c913",
+    },
+    "generated_10k": {
+        "inputs": "5cd7c56e24f6d4a2e03d48df07a5a7a3440297a40afdce45298bf080af3d1309",
+        "episodes": "9bd50bcf8a8a0a1dc417c28d7aa863df2956d9c16ab021afe96dd334892bc207",
+        "scores": "2b2b7fde94a026fbcbe3293cc7cd5a02945def47ae9a1f6ddebfb089e16e170b",
+        "participants": "2309759f0772df0dca7f1d84fb0d9ef84d4477e3020c597931a22eb906312d4d",
+        "attended": "009a5ccf3f0502971244f10c06c4af5884f8505ffe5bd0db5be0aa9d76135b7f",
+        "changes": "46b6a9cb2c6afd95be748a9dcd54762696e410641090f3696bb05ec3ab2e6776",
+        "summary": "53f9c5567cbb66547cd372f61a7a87111d06c383a5f3912add526f9b0f526ddd",
+        "dose_sensitivity": "97987b7429b4bd062c02c28bf9fca6c3bd33d407df76d308217cd25fa17faeec",
+        "talking_therapies": "3c00a744d99d15599df3fd20f37d30d3fafcf8ec846e7ae8eb13428bd5ad9539",
+        "recovery": "7e1eb14e23affc9611b3b8f0daa25e7289515509a9462e2459040a3368d2384b",
+        "parameters": "e3acf6a98255bdfbc15470ae0362a4dd286c734608a1d967500ae24a7811d7d6",
+        "build_summary": "fdbdcd894c522162c1690894f63373d303d967a7409d06db159bac8d04faed6b",
+    },
+}
+
+
+def frame_digest(f: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update(("|".join(map(str, f.columns)) + "\n").encode())
+    h.update(("|".join(str(t) for t in f.dtypes) + "\n").encode())
+    h.update(f.to_csv(index=False, float_format="%.17g", na_rep="<NA>").encode())
+    return h.hexdigest()
+
+
+def inputs_digest(tables: dict[str, pd.DataFrame]) -> str:
+    return hashlib.sha256("".join(k + frame_digest(tables[k]) for k in sorted(tables)).encode()).hexdigest()
+
+
+def digests(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    d = prepare_episodes(tables)
+    r = evaluate_outcomes(d, models=False)
+    s = build_summary(tables, created_at="2026-01-01T00:00:00Z")
+    return {"episodes": frame_digest(d.episodes), "scores": frame_digest(d.scores),
+            "participants": frame_digest(d.participants), "attended": frame_digest(d.attended),
+            "changes": frame_digest(r.changes), "summary": frame_digest(r.summary),
+            "dose_sensitivity": frame_digest(r.dose_sensitivity),
+            "talking_therapies": frame_digest(r.talking_therapies), "recovery": frame_digest(r.recovery),
+            "parameters": frame_digest(r.parameters),
+            "build_summary": hashlib.sha256(json.dumps(s.to_dict(), sort_keys=True, default=str).encode()).hexdigest()}
+
+
+@pytest.mark.parametrize("name", ["example", "generated_10k"])
+def test_outputs_identical_to_before_the_fast_paths(name: str) -> None:
+    tables = example_tables() if name == "example" else dict(generate_programmes(10_000, seed=1).tables)
+    golden = dict(GOLDEN[name])
+    if inputs_digest(tables) != golden.pop("inputs"):
+        pytest.skip(f"the {name} input tables changed since the digests were taken; regenerate them with the old code")
+    got = digests(tables)
+    assert {k: got[k] for k in golden} == golden
+
+
+def test_recovery_codes_joined_as_sorted_python_strings() -> None:
+    """The vectorised '+'-join of codes per participant equals ``"+".join(sorted(codes))`` per group."""
+    import numpy as np
+
+    from evalkit.recovery import _any_and_codes
+
+    rng = np.random.default_rng(8)
+    n = 2_000
+    codes = np.array(["epds", "phq9", "gad7", "Épds", "ß", "a+b", "z", "epds2", "é"], dtype=object)
+    frame = pd.DataFrame({
+        "programme_id": pd.array(rng.choice(["P", "Q", None], n, p=[0.45, 0.45, 0.1]), dtype="string"),
+        "participant_id": pd.array(rng.choice([f"m{i}" for i in range(300)], n), dtype="string"),
+        "flag": rng.random(n) < 0.3,
+        "code": pd.array(rng.choice(codes, n), dtype="string"),
+    })
+    got = _any_and_codes(frame, ["programme_id", "participant_id"], ["flag"], "codes")
+    ref = frame.groupby(["programme_id", "participant_id"], sort=True).agg(
+        flag=("flag", "any"), codes=("code", lambda s: "+".join(sorted(s))))
+    pd.testing.assert_frame_equal(got.astype({"codes": "string"}), ref.astype({"codes": "string"}))
