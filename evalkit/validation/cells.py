@@ -11,20 +11,74 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.column_mapping import normalise_value
 
-__all__ = ["CellPicker", "clean_cells", "look_up", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match"]
+__all__ = ["CellPicker", "arrow_text", "clean_cells", "encode", "look_up", "on_uniques", "parse_booleans",
+           "parse_codes", "parse_numbers", "full_match", "text_series"]
+
+TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+"""pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
+
+
+def text_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """An Arrow string array as a ``"str"`` Series (no copy of the strings)."""
+    return pd.Series(pd.array(values, dtype=TEXT_DTYPE))
+
+
+def arrow_text(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
+    """The values as an Arrow string array (no copy for an Arrow-backed string Series; categories are
+    taken by code; other values through their text, missing as null)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        categories = pa.array(np.asarray(values.cat.categories, dtype=object), type=pa.large_string())
+        codes = values.cat.codes.to_numpy()
+        return categories.take(pa.array(codes, mask=codes < 0))
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return _one_array(pa.array(values.array))
+    obj = pd.Series(np.asarray(values, dtype=object))
+    return pa.array(obj.where(obj.notna(), None).astype(object).map(
+        lambda v: v if v is None or isinstance(v, str) else str(v)).to_numpy(dtype=object), type=pa.large_string())
+
+
+def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
+
+
+def encode(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Integer code of each value (equal values, equal codes; -1 where missing), for keys compared as values.
+
+    Arrow strings are dictionary-encoded by Arrow, categories use their codes, dates their nanoseconds.
+    """
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64)
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        encoded = pc.dictionary_encode(_one_array(pa.array(values.array)))
+        return pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M":
+        return np.where(np.isnat(arr), -1, arr.view(np.int64))
+    return pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)[0].astype(np.int64)
 
 
 def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
     """Cells as stripped strings, with blanks and the schema's missing values (``NA``, ``n/a``) as missing.
 
-    Any cell type is accepted (numbers from a hand-built frame become their text).
+    Any cell type is accepted (numbers from a hand-built frame become their text). The result is an
+    Arrow-backed ``"str"`` Series: stripping (Unicode whitespace) and the missing-value test run in Arrow.
     """
     text = series if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object else series.astype("str")
-    stripped = text.str.strip()
-    return stripped.where(~stripped.isin(sorted(set(missing_values) | {""})))
+    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
+        stripped = text.str.strip()
+        return stripped.where(~stripped.isin(sorted(set(missing_values) | {""})))
+    stripped = pc.utf8_trim_whitespace(_one_array(pa.array(text.array)))
+    missing = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
+    out = text_series(pc.if_else(missing, pa.scalar(None, type=stripped.type), stripped))
+    out.index = series.index
+    return out
 
 
 def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill: object) -> np.ndarray:
@@ -63,8 +117,11 @@ def parse_booleans(cells: pd.Series, true_values: Iterable[str], false_values: I
     return on_uniques(cells, parse, np.nan).astype("float64")
 
 
-def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> np.ndarray:
-    """Canonical code for each cell: matches a code or its label ignoring case and punctuation; else None."""
+def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
+    """Canonical code for each cell: matches a code or its label ignoring case and punctuation; else missing.
+
+    Returned as a categorical Series (categories: the codes in schema order), computed on the distinct cells.
+    """
     lookup: dict[str, str] = {}
     for code, label in codes.items():
         lookup.setdefault(normalise_value(label), code)
@@ -75,7 +132,14 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> np.ndarray:
         folded = u.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
         return folded.map(lookup).to_numpy(dtype=object, na_value=None)
 
-    return on_uniques(cells, parse, None)
+    categories = pd.Index(list(codes), dtype=object)
+    row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    if len(uniques):
+        mapped = categories.get_indexer(pd.Index(parse(pd.Series(uniques, dtype="str")), dtype=object))
+        out = np.where(row_codes >= 0, mapped[np.maximum(row_codes, 0)], -1)
+    else:
+        out = np.full(len(cells), -1)
+    return pd.Series(pd.Categorical.from_codes(out, categories=categories))
 
 
 def full_match(cells: pd.Series, pattern: str) -> np.ndarray:
@@ -90,6 +154,8 @@ def full_match(cells: pd.Series, pattern: str) -> np.ndarray:
 def look_up(keys: pd.Series | np.ndarray, table: pd.Series) -> np.ndarray:
     """``table``'s value for each key (missing where the key is not in its index); works when either is empty."""
     table = table[~table.index.duplicated()]
+    if isinstance(keys, pd.Series):
+        keys = keys.to_numpy(dtype=object, na_value=None)
     return table.reindex(pd.Index(np.asarray(keys, dtype=object))).to_numpy()
 
 
@@ -100,4 +166,7 @@ class CellPicker:
         self._cells = cells
 
     def __getitem__(self, mask: np.ndarray) -> np.ndarray:
-        return self._cells[np.asarray(mask)].to_numpy(dtype=object, na_value=None)
+        mask = np.asarray(mask)
+        if mask.dtype == bool and not mask.any():
+            return np.empty(0, dtype=object)
+        return self._cells[mask].to_numpy(dtype=object, na_value=None)

@@ -14,10 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, ValidationResult
+from evalkit.canonical import (
+    DTYPES,
+    PROVENANCE_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SOURCE_SHEET,
+    ValidationResult,
+)
 from evalkit.readers.notes import frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
-from evalkit.validation.cells import clean_cells
+from evalkit.validation.cells import CellPicker, arrow_text, clean_cells
 from evalkit.validation.fields import check_fields
 from evalkit.validation.keys import check_keys
 from evalkit.validation.links import (
@@ -51,11 +58,12 @@ class _Checked:
                  cells: dict[str, pd.Series], typed: dict[str, np.ndarray], items: list[str]) -> None:
         self.schema, self.frame, self.rows, self.cells, self.typed, self.items = schema, frame, rows, cells, typed, items
 
-    def raw_values(self, column: str) -> np.ndarray:
+    def raw_values(self, column: str) -> np.ndarray | CellPicker:
+        """The cleaned cells of ``column``, turned into Python strings only for the rows picked."""
         cells = self.cells.get(column)
         if cells is None:
             return np.full(len(self.frame), None, dtype=object)
-        return cells.to_numpy(dtype=object, na_value=None)
+        return CellPicker(cells)
 
 
 def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFrame, TableRows, dict[str, pd.Series],
@@ -163,7 +171,8 @@ def validate(
         if name == "measures":
             check_measures(cells, typed, rows, log, items=items, instruments=instruments)
         if name == "participants":
-            check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names})
+            check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names
+                                                       if schema.field(c).type == "date"})
         check_keys(schema, typed, rows, log, existing=stored(name))
         for fk in schema.foreign_keys:
             column, parent_table = fk["fields"][0], fk["reference"]["resource"]
@@ -176,10 +185,13 @@ def validate(
             check_foreign_key(rows, log, typed[column], column=column, parent=parents[parent_table])
         if name in ("contacts", "measures") and "participants" in parents:
             parent = parents["participants"]
-            check_programme_of_participant(rows, log, typed["participant_id"], typed["programme_id"], parent)
+            where = parent.locate(typed["participant_id"])
+            check_programme_of_participant(rows, log, typed["participant_id"], typed["programme_id"], parent,
+                                           where=where)
             date_column = "contact_date" if name == "contacts" else "completed_on"
             check_child_dates(rows, log, typed["participant_id"], typed[date_column], _raw(cells, date_column,
-                              len(frame)), column=date_column, parent=parent, after_ending=name == "contacts")
+                              len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
+                              where=where)
         checked[name] = _Checked(schema, frame, rows, cells, typed, items)
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
@@ -205,18 +217,19 @@ def validate(
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
 
 
-def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray:
+def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | CellPicker:
+    """The cleaned cells of ``column`` for messages (converted only for the rows picked)."""
     series = cells.get(column)
-    return series.to_numpy(dtype=object, na_value=None) if series is not None else np.full(n, None, dtype=object)
+    return CellPicker(series) if series is not None else np.full(n, None, dtype=object)
 
 
 def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.DataFrame:
     parts = []
     if contacts is not None:
         t = contacts.typed
-        ok = ~contacts.rows.error & (pd.Series(t["status"], dtype=object) == "attended").to_numpy()
-        parts.append(pd.DataFrame({"group_session_id": np.asarray(t["group_session_id"], dtype=object)[ok],
-                                   "participant_id": np.asarray(t["participant_id"], dtype=object)[ok]}))
+        ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
+        parts.append(pd.DataFrame({"group_session_id": _objects(t["group_session_id"], ok),
+                                   "participant_id": _objects(t["participant_id"], ok)}))
     if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
         s = stored[stored["status"].astype(str) == "attended"]
         parts.append(pd.DataFrame({"group_session_id": s["group_session_id"].astype(object).to_numpy(),
@@ -227,14 +240,43 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
     return out[out["group_session_id"].notna()]
 
 
+def _objects(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray:
+    """The values of the rows in ``mask`` as Python objects (missing as None)."""
+    if isinstance(values, pd.Series):
+        picked = values[mask]
+        return picked.astype(object).where(picked.notna(), None).to_numpy(dtype=object)
+    return np.asarray(values, dtype=object)[mask]
+
+
+def _text_column(values: pd.Series, keep: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """Kept rows of a categorical or Arrow text column as ``dtype`` (``"string"``), through Arrow."""
+    picked = values[keep]
+    return pd.array(arrow_text(picked), dtype=dtype)
+
+
 def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
     """The rows in ``keep`` with canonical dtypes (:data:`evalkit.canonical.DTYPES`)."""
     schema = table.schema
     out: dict[str, pd.Series | np.ndarray] = {}
     extra_items = [c for c in table.items if c not in schema.field_names]
+    n_keep = int(keep.sum())
     for spec in [*schema.fields, *(schema.field(c) for c in extra_items)]:
-        values = np.asarray(table.typed.get(spec.name, np.full(len(keep), np.nan)))[keep]
         dtype = DTYPES[spec.type]
+        typed = table.typed.get(spec.name)
+        if spec.type == "string" and n_keep and isinstance(typed, pd.Series):
+            cells = table.cells.get(spec.name)
+            if spec.codes is None and cells is not None:
+                kept = cells[keep]
+                if kept.notna().any():
+                    # Arrow text as it was read (pandas' default "str" dtype), no Python strings made
+                    out[spec.name] = kept.reset_index(drop=True).array
+                    continue
+            elif spec.codes is not None or cells is None:
+                out[spec.name] = _text_column(typed, keep, dtype)
+                continue
+        if isinstance(typed, pd.Series):
+            typed = typed.astype(object).where(typed.notna(), None).to_numpy(dtype=object)
+        values = np.asarray(typed if typed is not None else np.full(len(keep), np.nan))[keep]
         if spec.type == "integer":
             out[spec.name] = pd.array(np.round(values.astype("float64")), dtype="Float64").astype("Int64") \
                 if len(values) else pd.array([], dtype="Int64")

@@ -99,7 +99,8 @@ def check_fields(
     -------
     dict
         Column -> typed values (float64 for integer/number/boolean with NaN for
-        missing or invalid; datetime64 for dates; object codes/strings for text).
+        missing or invalid; datetime64 for dates; for text, a pandas Series: a
+        categorical of the codes for coded fields, else the cleaned Arrow-backed cells).
     """
     typed: dict[str, np.ndarray] = {}
     n = len(rows.file)
@@ -192,13 +193,13 @@ def check_fields(
         else:
             if spec.codes:
                 codes = parse_codes(column, spec.codes)
-                bad = ~missing & pd.isna(codes)
+                bad = ~missing & codes.isna().to_numpy()
                 log.add(rows, bad, column=name, rule="enum",
                         detail=quoted(values[bad])
                         + f" is not an allowed code; expected one of: {codes_text(spec)}.", values=values[bad])
                 typed[name] = codes
             else:
-                typed[name] = column.to_numpy(dtype=object, na_value=None)
+                typed[name] = column  # Arrow-backed text, never converted to Python strings
             if spec.pattern:
                 ok = full_match(column, spec.pattern)
                 bad = ~missing & ~ok

@@ -23,49 +23,81 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
-from evalkit.validation.cells import look_up
+from evalkit.validation.cells import arrow_text, encode, look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted, row_list
 
 __all__ = ["check_keys", "key_frame"]
 
 
-def key_frame(columns: tuple[str, ...], typed: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """The typed key columns as a frame (dates as ``YYYY-MM-DD`` text, so keys compare as values)."""
-    out = {}
+def _text(values: pd.Series | np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Key values as Python objects (dates as ``YYYY-MM-DD`` text, missing as None), for the rows in ``mask``."""
+    if mask is not None:
+        values = values[np.asarray(mask)] if isinstance(values, pd.Series) else np.asarray(values)[mask]
+    if isinstance(values, pd.Series):
+        return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    v = np.asarray(values)
+    if v.dtype.kind == "M":
+        return pd.Series(v).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    obj = pd.Series(v, dtype=object)
+    return obj.where(pd.notna(obj), None).to_numpy(dtype=object)
+
+
+def key_frame(columns: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series],
+              mask: np.ndarray | None = None) -> pd.DataFrame:
+    """The typed key columns (of the rows in ``mask``, default all) as a frame of Python values
+    (dates as ``YYYY-MM-DD`` text, so keys compare as values). Built only for the rows a message needs."""
+    return pd.DataFrame({c: _text(typed[c], mask) for c in columns})
+
+
+def _key_codes(columns: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series]) -> np.ndarray:
+    """One int64 code per row for the composite key (equal keys, equal codes); -1 where any part is missing.
+
+    Each column is encoded on its own (:func:`evalkit.validation.cells.encode`: Arrow dictionary codes,
+    categorical codes, date nanoseconds), then the parts are combined pairwise and re-factorised.
+    """
+    combined: np.ndarray | None = None
     for c in columns:
-        v = typed[c]
-        if np.asarray(v).dtype.kind == "M":
-            out[c] = pd.Series(v).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-        else:
-            out[c] = pd.Series(v, dtype=object).where(pd.notna(pd.Series(v, dtype=object)), None).to_numpy(dtype=object)
-    return pd.DataFrame(out)
+        codes = encode(typed[c])
+        if combined is None:
+            combined = codes
+            continue
+        missing = (combined < 0) | (codes < 0)
+        left = pd.factorize(combined)[0].astype(np.int64)
+        right = pd.factorize(codes)[0].astype(np.int64)
+        combined = pd.factorize(left * (int(right.max(initial=0)) + 1) + right)[0].astype(np.int64)
+        combined[missing] = -1
+    assert combined is not None
+    return combined
 
 
-def _duplicated(keys: pd.DataFrame) -> np.ndarray:
-    """Rows whose key occurs more than once (every one of them), computed on integer codes."""
-    if len(keys) == 0:
+def _duplicated_codes(codes: np.ndarray) -> np.ndarray:
+    """Rows whose (non-missing) code occurs more than once, every one of them (counted with ``bincount``)."""
+    if len(codes) == 0:
         return np.zeros(0, dtype=bool)
-    codes = np.column_stack([pd.factorize(keys[c].to_numpy(dtype=object))[0] for c in keys.columns])
-    return pd.DataFrame(codes).duplicated(keep=False).to_numpy()
+    present = codes >= 0
+    dense = codes if codes.max(initial=-1) < 2 * len(codes) + 1 else pd.factorize(codes)[0].astype(np.int64)
+    dense = np.maximum(dense, 0)
+    counts = np.bincount(dense[present], minlength=int(dense.max(initial=0)) + 1)
+    return present & (counts[dense] > 1)
 
 
-def _joined(keys: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
-    """The key values of the rows in ``mask`` as text, ``", "``-joined (column-wise, no per-row Python call)."""
-    parts = [keys[c].to_numpy(dtype=object)[mask].astype(str).astype(object) for c in keys.columns]
+def _joined(keys: pd.DataFrame) -> np.ndarray:
+    """The key values of each row as text, ``", "``-joined (column-wise, no per-row Python call)."""
+    parts = [keys[c].to_numpy(dtype=object).astype(str).astype(object) for c in keys.columns]
     out = parts[0]
     for part in parts[1:]:
         out = out + ", " + part
     return out
 
 
-def _other_rows(keys: pd.DataFrame, dup: np.ndarray, source_row: np.ndarray) -> np.ndarray:
-    """For each duplicate row, the rows (as the provider numbers them) sharing its key."""
-    frame = keys.loc[dup].copy()
-    frame["_row"] = source_row[dup]
-    grouped = frame.groupby(list(keys.columns), sort=False, dropna=False)["_row"]
-    lists = grouped.transform(lambda s: row_list(np.sort(s.to_numpy())))
+def _other_rows(codes: np.ndarray, source_row: np.ndarray) -> np.ndarray:
+    """For each row, the rows (as the provider numbers them) sharing its key ``codes`` (the duplicates only)."""
+    frame = pd.DataFrame({"_key": codes, "_row": source_row})
+    lists = frame.groupby("_key", sort=False)["_row"].transform(lambda s: row_list(np.sort(s.to_numpy())))
     return lists.to_numpy(dtype=object)
 
 
@@ -83,66 +115,104 @@ def check_keys(
     for spec in schema.fields:
         if not spec.unique:
             continue
-        keys = key_frame((spec.name,), typed)
-        present = keys[spec.name].notna().to_numpy()
-        dup = present & _duplicated(keys)
+        codes = encode(typed[spec.name])
+        dup = _duplicated_codes(codes)
         if dup.any():
-            two_programmes = np.zeros(n, dtype=bool)
+            where = np.flatnonzero(dup)
+            values = _text(typed[spec.name], dup)
+            two = np.zeros(len(where), dtype=bool)
             if table == "participants" and spec.name == "participant_id" and "programme_id" in typed:
-                progs = pd.Series(typed["programme_id"], dtype=object)
-                n_progs = progs[dup].groupby(keys[spec.name][dup].to_numpy()).transform("nunique")
-                two_programmes[np.flatnonzero(dup)[n_progs.to_numpy() > 1]] = True
-            others = _other_rows(keys, dup, rows.source_row)
-            values = keys[spec.name].to_numpy(dtype=object)
+                progs = pd.Series(_text(typed["programme_id"], dup), dtype=object)
+                n_progs = progs.groupby(values).transform("nunique")
+                two = n_progs.to_numpy() > 1
+            two_programmes = np.zeros(n, dtype=bool)
+            two_programmes[where[two]] = True
+            others = _other_rows(codes[dup], rows.source_row[dup])
             plain = dup & ~two_programmes
             log.add(rows, plain, column=spec.name, rule="unique",
-                    detail=quoted(values[plain]) + " appears on more than one row (rows "
-                    + others[plain[dup]] + f"); expected each {spec.name} once in the {table} table.",
-                    values=values[plain])
+                    detail=quoted(values[~two]) + " appears on more than one row (rows "
+                    + others[~two] + f"); expected each {spec.name} once in the {table} table.",
+                    values=values[~two])
             log.add(rows, two_programmes, column=spec.name, rule="participant_in_two_programmes",
-                    detail=quoted(values[two_programmes]) + " is listed for different programmes (rows "
-                    + others[two_programmes[dup]] + "); one participant id cannot be in two programmes - "
+                    detail=quoted(values[two]) + " is listed for different programmes (rows "
+                    + others[two] + "); one participant id cannot be in two programmes - "
                     "give each referral to a different programme its own id.",
-                    values=values[two_programmes])
+                    values=values[two])
     pk = schema.primary_key
     if len(pk) > 1 and all(c in typed for c in pk):
-        keys = key_frame(pk, typed)
-        complete = keys.notna().all(axis=1).to_numpy()
-        dup = complete & _duplicated(keys)
+        codes = _key_codes(pk, typed)
+        dup = _duplicated_codes(codes)
         if dup.any():
-            others = _other_rows(keys, dup, rows.source_row)
-            shown = _joined(keys, dup)
+            others = _other_rows(codes[dup], rows.source_row[dup])
+            keys = key_frame(pk, typed, dup)
+            shown = _joined(keys)
             log.add(rows, dup, column=pk[0], rule="primary_key",
                     detail="this row has the same " + " and ".join(pk) + " (" + shown + ") as other rows (rows "
                     + others + f"); expected each to appear once in the {table} table.",
-                    values=keys[pk[0]].to_numpy(dtype=object)[dup])
+                    values=keys[pk[0]].to_numpy(dtype=object))
     if existing is not None and len(existing) and all(c in existing.columns for c in pk) and all(c in typed for c in pk):
-        stored = key_frame(pk, {c: _as_typed(existing[c]) for c in pk})
-        keys = key_frame(pk, typed)
-        complete = keys.notna().all(axis=1).to_numpy()
-        found = complete & pd.MultiIndex.from_frame(keys.astype(str)).isin(
-            pd.MultiIndex.from_frame(stored.astype(str))
-        )
+        found = _stored(pk, typed, existing)
         if table == "participants" and "programme_id" in existing.columns and "programme_id" in typed:
             stored_prog = pd.Series(existing["programme_id"].astype(str).to_numpy(),
                                     index=existing["participant_id"].astype(str).to_numpy())
             stored_prog = stored_prog[~stored_prog.index.duplicated()]
-            mine = pd.Series(typed["programme_id"], dtype=object)
-            theirs = pd.Series(look_up(keys["participant_id"].astype(str), stored_prog), dtype=object)
-            clash = found & mine.notna().to_numpy() & (theirs.to_numpy(dtype=object) != mine.to_numpy(dtype=object))
-            values = keys["participant_id"].to_numpy(dtype=object)
+            mine_found = _text(typed["programme_id"], found)
+            ids_found = _text(typed["participant_id"], found)
+            theirs_found = pd.Series(look_up(pd.Series(ids_found, dtype=object).astype(str), stored_prog),
+                                     dtype=object).to_numpy(dtype=object)
+            clash_found = pd.notna(mine_found) & (theirs_found != mine_found)
+            clash = np.zeros(n, dtype=bool)
+            clash[np.flatnonzero(found)[clash_found]] = True
             log.add(rows, clash, column="participant_id", rule="participant_in_two_programmes",
-                    detail=quoted(values[clash]) + " is already stored in programme " + quoted(theirs.to_numpy(
-                        dtype=object)[clash]) + ", not " + quoted(mine.to_numpy(dtype=object)[clash])
+                    detail=quoted(ids_found[clash_found]) + " is already stored in programme "
+                    + quoted(theirs_found[clash_found]) + ", not " + quoted(mine_found[clash_found])
                     + "; one participant id cannot be in two programmes - give this referral its own id.",
-                    values=values[clash])
+                    values=ids_found[clash_found])
             found = found & ~clash
-        shown = _joined(keys, found)
+        keys = key_frame(pk, typed, found)
+        shown = _joined(keys)
         log.add(rows, found, column=pk[0], rule="already_stored", severity="warning",
                 detail="a row with the same " + " and ".join(pk) + " (" + shown + ") is already stored; "
                 "storing this upload replaces it. Check this is a correction of that row and not a "
                 "different one given the same id.",
-                values=keys[pk[0]].to_numpy(dtype=object)[found])
+                values=keys[pk[0]].to_numpy(dtype=object))
+
+
+def _key_text(values: pd.Series | np.ndarray) -> pa.Array:
+    """Key values as Arrow text, as ``astype(str)`` writes them (dates ``YYYY-MM-DD``); missing as null."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)):
+        return arrow_text(values)
+    v = np.asarray(values)
+    if v.dtype.kind == "M":
+        text = pd.Series(v).dt.strftime("%Y-%m-%d").astype("str")
+    else:
+        text = pd.Series(v, dtype=object).astype("str")
+    return arrow_text(text)
+
+
+def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], existing: pd.DataFrame) -> np.ndarray:
+    """Rows with a complete key that equals (as text) the complete key of a stored row.
+
+    Upload and stored key texts are dictionary-encoded together, column by column, and the column codes
+    combined into one integer per row, so whole keys are compared as integers.
+    """
+    n = len(typed[pk[0]])
+    combined: np.ndarray | None = None
+    for c in pk:
+        column = existing[c]
+        stored = column if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow" \
+            else _as_typed(column)
+        both = pa.chunked_array([_key_text(typed[c]), _key_text(stored)], type=pa.large_string()).combine_chunks()
+        codes = pc.fill_null(pc.dictionary_encode(both).indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        if combined is None:
+            combined = codes
+        else:
+            missing = (combined < 0) | (codes < 0)
+            combined = pd.factorize(combined * (int(codes.max(initial=0)) + 2) + codes)[0].astype(np.int64)
+            combined[missing] = -1
+    assert combined is not None
+    theirs = combined[n:]
+    return (combined[:n] >= 0) & np.isin(combined[:n], theirs[theirs >= 0])
 
 
 def _as_typed(series: pd.Series) -> np.ndarray:

@@ -36,8 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from evalkit.validation.cells import look_up
+from evalkit.validation.cells import CellPicker, arrow_text, look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ParentIndex", "check_child_dates", "check_foreign_key", "check_head_counts",
@@ -55,17 +57,21 @@ class ParentIndex:
     table
         Parent table name.
     valid
-        Keys of rows that passed (upload) or are stored (existing).
+        Distinct keys (as text, Arrow) of rows that passed (upload) or are stored (existing).
     set_aside
         Key -> where its set-aside upload row is (``participants.csv row 5``).
     info
-        For participants: programme, referral and end date by participant id.
+        For participants: programme, referral and end date, one row per participant id (the first
+        seen), in the order of ``info_keys``.
+    info_keys
+        The participant ids of ``info``'s rows (Arrow text), looked up with :func:`pyarrow.compute.index_in`.
     """
 
     table: str
-    valid: pd.Index
+    valid: pa.Array
     set_aside: pd.Series
     info: pd.DataFrame | None = None
+    info_keys: pa.Array | None = None
 
     @classmethod
     def build(
@@ -73,39 +79,56 @@ class ParentIndex:
         existing: pd.DataFrame | None,
     ) -> ParentIndex:
         """Index the keys of the upload's rows of ``table`` (if any) and the stored rows (if any)."""
-        valid_parts: list[pd.Series] = []
+        valid_parts: list[pa.Array] = []
         set_aside = pd.Series(dtype=object)
         info_parts: list[pd.DataFrame] = []
+        key_parts: list[pa.Array] = []
         if typed is not None and rows is not None:
-            keys = pd.Series(typed[key], dtype=object)
-            ok = ~rows.error & keys.notna().to_numpy()
-            valid_parts.append(keys[ok])
-            bad = rows.error & keys.notna().to_numpy()
-            where = pd.Series(rows.file, dtype=object) + np.where(
-                rows.sheet != "", ", sheet '" + pd.Series(rows.sheet, dtype=object) + "'", "") + " row " + \
-                pd.Series(rows.source_row).astype(str)
-            set_aside = pd.Series(where[bad].to_numpy(dtype=object), index=keys[bad].to_numpy(dtype=object))
-            set_aside = set_aside[~set_aside.index.duplicated()]
+            keys = arrow_text(typed[key])
+            present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
+            ok = ~rows.error & present
+            mine = keys.filter(pa.array(ok))
+            valid_parts.append(mine)
+            bad = rows.error & present
+            if bad.any():
+                where = pd.Series(rows.file[bad], dtype=object) + np.where(
+                    rows.sheet[bad] != "", ", sheet '" + pd.Series(rows.sheet[bad], dtype=object) + "'", "") \
+                    + " row " + pd.Series(rows.source_row[bad]).astype(str)
+                set_aside = pd.Series(where.to_numpy(dtype=object),
+                                      index=keys.filter(pa.array(bad)).to_numpy(zero_copy_only=False))
+                set_aside = set_aside[~set_aside.index.duplicated()]
             if table == "participants":
+                key_parts.append(mine)
                 info_parts.append(pd.DataFrame({
-                    "participant_id": keys[ok].to_numpy(dtype=object),
-                    **{c: np.asarray(typed[c])[ok] for c in _PARTICIPANT_INFO if c in typed},
-                }))
+                    **{c: _take(typed[c], ok) for c in _PARTICIPANT_INFO if c in typed},
+                }, index=pd.RangeIndex(int(ok.sum()))))
         if existing is not None and key in existing.columns and len(existing):
-            stored = existing[key].astype(object).where(existing[key].notna(), None).astype(str)
-            valid_parts.append(pd.Series(stored.to_numpy(dtype=object)))
+            column = existing[key]
+            if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+                stored = arrow_text(column)
+            else:
+                stored = arrow_text(column.astype(object).where(column.notna(), None).to_numpy(dtype=object))
+            valid_parts.append(stored)
             if table == "participants":
-                part = pd.DataFrame({"participant_id": stored.to_numpy(dtype=object)})
+                key_parts.append(stored)
+                part = pd.DataFrame(index=pd.RangeIndex(len(existing)))
                 for c in _PARTICIPANT_INFO:
                     if c in existing.columns:
                         part[c] = existing[c].to_numpy()
                 info_parts.append(part)
-        valid = pd.Index(pd.concat(valid_parts).astype(str).unique()) if valid_parts else pd.Index([], dtype=object)
-        set_aside = set_aside[~set_aside.index.isin(valid)]
+        if valid_parts:
+            valid = pc.drop_null(pc.unique(pa.chunked_array(valid_parts, type=pa.large_string()).combine_chunks()))
+        else:
+            valid = pa.array([], type=pa.large_string())
+        if len(set_aside):
+            set_aside = set_aside[~pd.Index(set_aside.index).isin(valid.to_numpy(zero_copy_only=False))]
         info = None
+        info_keys = None
         if info_parts:
-            info = pd.concat(info_parts, ignore_index=True).drop_duplicates("participant_id", keep="first")
-            info = info.set_index("participant_id")
+            all_keys = pa.chunked_array(key_parts, type=pa.large_string()).combine_chunks()
+            first = _first_of_each(all_keys)
+            info = pd.concat(info_parts, ignore_index=True).iloc[first].reset_index(drop=True)
+            info_keys = all_keys.take(pa.array(first))
             for c in ("referral_date", "end_date"):
                 if c in info.columns:
                     info[c] = pd.to_datetime(info[c], errors="coerce")
@@ -113,7 +136,39 @@ class ParentIndex:
                     info[c] = pd.NaT
             if "programme_id" not in info.columns:
                 info["programme_id"] = None
-        return cls(table, valid, set_aside, info)
+        return cls(table, valid, set_aside, info, info_keys)
+
+    def locate(self, keys: pd.Series | np.ndarray) -> np.ndarray:
+        """Row of ``info`` for each key (-1 where the key is missing or not a known participant)."""
+        if self.info_keys is None:
+            return np.full(len(keys), -1, dtype=np.int64)
+        found = pc.index_in(arrow_text(keys), value_set=self.info_keys)
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _take(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray | pd.Series:
+    if isinstance(values, pd.Series):
+        return values[mask].reset_index(drop=True)
+    return np.asarray(values)[mask]
+
+
+def _first_of_each(keys: pa.Array) -> np.ndarray:
+    """Positions of the first row of each distinct key (in order of first appearance)."""
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)
+    return np.sort(first)
+
+
+def _at(values: pd.Series | np.ndarray, where: np.ndarray, fill: object) -> np.ndarray:
+    """``values[where]`` with ``fill`` where ``where`` is -1."""
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if len(arr) == 0:
+        return np.full(len(where), fill, dtype=arr.dtype if fill is not None else object)
+    out = arr[np.maximum(where, 0)]
+    if (where < 0).any():
+        out = out.astype(object) if fill is None else out.copy()
+        out[where < 0] = fill
+    return out
 
 
 def note_not_checked(rows: TableRows, log: ProblemLog, column: str, parent: str) -> None:
@@ -127,51 +182,80 @@ def note_not_checked(rows: TableRows, log: ProblemLog, column: str, parent: str)
 
 
 def check_foreign_key(
-    rows: TableRows, log: ProblemLog, values: np.ndarray, *, column: str, parent: ParentIndex,
+    rows: TableRows, log: ProblemLog, values: np.ndarray | pd.Series, *, column: str, parent: ParentIndex,
 ) -> None:
-    """Report ``column`` values that are not keys of ``parent`` (rule ``foreign_key``)."""
-    keys = pd.Series(values, dtype=object)
-    present = keys.notna().to_numpy()
-    as_text = keys.astype(str)
-    found = as_text.isin(parent.valid).to_numpy()
-    aside = present & ~found & as_text.isin(parent.set_aside.index).to_numpy()
-    unknown = present & ~found & ~aside
-    shown = keys.to_numpy(dtype=object)
+    """Report ``column`` values that are not keys of ``parent`` (rule ``foreign_key``).
+
+    The keys are compared in Arrow (:func:`pyarrow.compute.is_in` against the parent's distinct keys);
+    only the rows that fail are turned into Python values for their messages.
+    """
+    keys = arrow_text(values)
+    present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
+    found = pc.fill_null(pc.is_in(keys, value_set=parent.valid), False).to_numpy(zero_copy_only=False)
+    missing = present & ~found
+    if not missing.any():
+        return
+    shown_missing = keys.filter(pa.array(missing)).to_numpy(zero_copy_only=False).astype(object)
+    in_aside = pd.Index(shown_missing).isin(parent.set_aside.index)
+    aside = np.zeros(len(missing), dtype=bool)
+    aside[np.flatnonzero(missing)[in_aside]] = True
+    unknown = missing & ~aside
     noun = parent.table.rstrip("s").replace("_", " ")
     log.add(rows, unknown, column=column, rule="foreign_key",
-            detail=quoted(shown[unknown]) + f" is not a {column} in the {parent.table} table (of this upload or "
-            f"already stored); expected the {column} of a {noun} listed there.",
-            values=shown[unknown])
+            detail=quoted(shown_missing[~in_aside]) + f" is not a {column} in the {parent.table} table (of this "
+            f"upload or already stored); expected the {column} of a {noun} listed there.",
+            values=shown_missing[~in_aside])
     if aside.any():
-        where = look_up(as_text[aside], parent.set_aside).astype(object)
+        where = look_up(shown_missing[in_aside], parent.set_aside).astype(object)
         log.add(rows, aside, column=column, rule="foreign_key",
-                detail=quoted(shown[aside]) + f" is in the {parent.table} table, but its row there (" + where
-                + ") has errors and was set aside, so this row was set aside too; fix that row and upload again.",
-                values=shown[aside])
+                detail=quoted(shown_missing[in_aside]) + f" is in the {parent.table} table, but its row there ("
+                + where + ") has errors and was set aside, so this row was set aside too; fix that row and "
+                "upload again.",
+                values=shown_missing[in_aside])
 
 
 def check_programme_of_participant(
-    rows: TableRows, log: ProblemLog, participant: np.ndarray, programme: np.ndarray, parent: ParentIndex,
+    rows: TableRows, log: ProblemLog, participant: np.ndarray | pd.Series, programme: np.ndarray | pd.Series,
+    parent: ParentIndex, *, where: np.ndarray | None = None,
 ) -> None:
-    """A contact's or measure's programme must be its participant's programme."""
+    """A contact's or measure's programme must be its participant's programme.
+
+    ``where`` is :meth:`ParentIndex.locate` of ``participant`` when the caller has it already.
+    """
     if parent.info is None:
         return
-    pid = pd.Series(participant, dtype=object)
-    theirs = look_up(pid, parent.info["programme_id"]).astype(object)
-    mine = np.asarray(programme, dtype=object)
-    clash = pd.notna(theirs) & pd.notna(mine) & (theirs != mine)
+    if where is None:
+        where = parent.locate(participant)
+    theirs_all = arrow_text(parent.info["programme_id"])
+    known = where >= 0
+    theirs = theirs_all.take(pa.array(where, mask=~known))
+    mine = arrow_text(programme)
+    clash = pc.fill_null(pc.not_equal(theirs, mine), False).to_numpy(zero_copy_only=False)
+    if not clash.any():
+        return
+    shown_mine = _text_at(programme, clash)
+    shown_theirs = theirs.filter(pa.array(clash)).to_numpy(zero_copy_only=False).astype(object)
     log.add(rows, clash, column="programme_id", rule="participant_in_two_programmes",
-            detail=quoted(mine[clash]) + " is not the programme of participant " + quoted(pid.to_numpy(
-                dtype=object)[clash]) + ", who is in programme " + quoted(theirs[clash])
+            detail=quoted(shown_mine) + " is not the programme of participant " + quoted(_text_at(
+                participant, clash)) + ", who is in programme " + quoted(shown_theirs)
             + " in the participants table; one participant id cannot be in two programmes.",
-            values=mine[clash])
+            values=shown_mine)
 
 
-def _lookup_dates(keys: pd.Series, dates: pd.Series) -> np.ndarray:
-    """``dates`` looked up by ``keys`` as datetime64 (NaT where unknown)."""
-    if len(keys) == 0:
+def _text_at(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray:
+    """The values of the rows in ``mask`` as Python objects (missing as None)."""
+    if isinstance(values, pd.Series):
+        picked = values[mask]
+        return picked.astype(object).where(picked.notna(), None).to_numpy(dtype=object)
+    return np.asarray(values, dtype=object)[mask]
+
+
+def _lookup_dates(where: np.ndarray, dates: pd.Series) -> np.ndarray:
+    """``dates`` at the info rows ``where`` as datetime64 (NaT where unknown)."""
+    if len(where) == 0:
         return np.array([], dtype="datetime64[ns]")
-    return pd.to_datetime(pd.Series(look_up(keys, dates)), errors="coerce").to_numpy(dtype="datetime64[ns]")
+    values = pd.to_datetime(dates, errors="coerce").to_numpy(dtype="datetime64[ns]")
+    return _at(values, where, np.datetime64("NaT")).astype("datetime64[ns]")
 
 
 def _iso(values: np.ndarray) -> np.ndarray:
@@ -198,25 +282,31 @@ def check_participant_dates(
 
 
 def check_child_dates(
-    rows: TableRows, log: ProblemLog, participant: np.ndarray, dates: np.ndarray, raw: np.ndarray,
-    *, column: str, parent: ParentIndex, after_ending: bool,
+    rows: TableRows, log: ProblemLog, participant: np.ndarray | pd.Series, dates: np.ndarray,
+    raw: np.ndarray | CellPicker, *, column: str, parent: ParentIndex, after_ending: bool,
+    where: np.ndarray | None = None,
 ) -> None:
-    """Dates of contacts/measures before referral (warning) and contacts after the ending (warning)."""
+    """Dates of contacts/measures before referral (warning) and contacts after the ending (warning).
+
+    ``raw`` gives the cells as uploaded for the rows a message needs; ``where`` is
+    :meth:`ParentIndex.locate` of ``participant`` when the caller has it already.
+    """
     if parent.info is None:
         return
-    pid = pd.Series(participant, dtype=object)
-    referral = _lookup_dates(pid, parent.info["referral_date"])
+    if where is None:
+        where = parent.locate(participant)
+    referral = _lookup_dates(where, parent.info["referral_date"])
     early = ~np.isnat(dates) & ~np.isnat(referral) & (dates < referral)
     what = "contact" if rows.table == "contacts" else "questionnaire"
     log.add(rows, early, column=column, rule="before_referral", severity="warning",
-            detail=quoted(raw[early]) + " is before participant " + quoted(pid.to_numpy(dtype=object)[early])
+            detail=quoted(raw[early]) + " is before participant " + quoted(_text_at(participant, early))
             + "'s referral date (" + _iso(referral[early]) + f"); a {what} is expected on or after referral. "
             "Check the date; the row was kept.", values=raw[early])
     if after_ending:
-        ended = _lookup_dates(pid, parent.info["end_date"])
+        ended = _lookup_dates(where, parent.info["end_date"])
         late = ~np.isnat(dates) & ~np.isnat(ended) & (dates > ended)
         log.add(rows, late, column=column, rule="after_ending", severity="warning",
-                detail=quoted(raw[late]) + " is after participant " + quoted(pid.to_numpy(dtype=object)[late])
+                detail=quoted(raw[late]) + " is after participant " + quoted(_text_at(participant, late))
                 + "'s support ended (" + _iso(ended[late]) + "); expected contacts up to the end date. "
                 "Check the date or the end date; the row was kept.", values=raw[late])
 

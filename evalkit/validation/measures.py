@@ -74,8 +74,8 @@ def check_measures(
     def fold(u: pd.Series) -> np.ndarray:
         return u.str.casefold().str.replace(r"[\W_]+", "", regex=True).to_numpy(dtype=object, na_value=None)
 
-    folded = on_uniques(raw_instrument, fold, None)
     if registry is None:
+        folded = on_uniques(raw_instrument, fold, None)
         typed["instrument"] = folded
         index = np.full(n, -1)
         for g in np.unique(rows.group):
@@ -85,18 +85,21 @@ def check_measures(
                          "definitions, because none were available to this check."),
             )
     else:
-        index = pd.Series(folded, dtype=object).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+        def position(u: pd.Series) -> np.ndarray:
+            return pd.Series(fold(u), dtype=object).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+
+        index = on_uniques(raw_instrument, position, -1).astype(np.int64)
         unknown = ~missing_instrument & (index < 0)
         log.add(rows, unknown, column="instrument", rule="unknown_instrument",
                 detail=quoted(instrument_values[unknown])
                 + f" is not an instrument evalkit knows; expected one of: {', '.join(codes)}.",
                 values=instrument_values[unknown])
-        typed["instrument"] = np.where(index >= 0, np.asarray(codes + [None], dtype=object)[index], None)
+        typed["instrument"] = pd.Series(pd.Categorical.from_codes(index, categories=pd.Index(codes, dtype=object)))
     known = index >= 0
     n_items = np.full(n, np.nan)
     inst_names = np.full(n, "", dtype=object)
     if registry is not None and known.any():
-        per_inst_n = np.array([float(getattr(registry[c], "n_items")) for c in codes] + [np.nan])
+        per_inst_n = np.array([float(registry[c].n_items) for c in codes] + [np.nan])
         n_items = per_inst_n[index]
         inst_names = np.asarray(codes + [""], dtype=object)[index]
 

@@ -41,25 +41,27 @@ class TableRows:
     def from_frame(cls, table: str, frame: pd.DataFrame, sources: dict[str, dict]) -> TableRows:
         """Provenance of ``frame``'s rows (made up for a frame built in memory without it)."""
         n = len(frame)
-        if SOURCE_FILE in frame.columns:
-            file = frame[SOURCE_FILE].astype("str").fillna(f"({table} table)").to_numpy(dtype=object)
-        else:
-            file = np.full(n, f"({table} table)", dtype=object)
-        if SOURCE_SHEET in frame.columns:
-            sheet = frame[SOURCE_SHEET].astype("str").fillna("").to_numpy(dtype=object)
-        else:
-            sheet = np.full(n, "", dtype=object)
+        file_codes, file_names = _shared_text(frame[SOURCE_FILE] if SOURCE_FILE in frame.columns else None, n,
+                                              f"({table} table)")
+        sheet_codes, sheet_names = _shared_text(frame[SOURCE_SHEET] if SOURCE_SHEET in frame.columns else None, n, "")
+        file, sheet = file_names[file_codes], sheet_names[sheet_codes]
         rows = None
         if SOURCE_ROW in frame.columns:
-            rows = pd.to_numeric(frame[SOURCE_ROW].astype(object), errors="coerce").to_numpy(dtype="float64")
+            column = frame[SOURCE_ROW]
+            if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_float_dtype(column.dtype):
+                rows = column.to_numpy(dtype="float64", na_value=np.nan)
+            else:
+                rows = pd.to_numeric(column.astype(object), errors="coerce").to_numpy(dtype="float64")
             if np.isnan(rows).any():
                 rows = None
         source_row = rows.astype(np.int64) if rows is not None else np.arange(2, n + 2, dtype=np.int64)
-        keys = pd.Series(file, dtype=object) + "|" + pd.Series(sheet, dtype=object)
-        group, group_keys = pd.factorize(keys)
+        # a group per (file, sheet) pair, numbered in order of first appearance
+        group, pairs = pd.factorize(file_codes * (len(sheet_names) + 1) + sheet_codes)
+        group_keys = [f"{file_names[p // (len(sheet_names) + 1)]}|{sheet_names[p % (len(sheet_names) + 1)]}"
+                      for p in np.asarray(pairs)]
         headers = {k: dict(v.get("headers", {})) for k, v in sources.items()}
         header_rows = {k: int(v.get("header_row", 1)) for k, v in sources.items()}
-        return cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, list(group_keys))
+        return cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, group_keys)
 
     def header_row(self, group: int) -> int:
         """Row of the header of one file (and sheet)."""
@@ -197,6 +199,15 @@ class ProblemLog:
         frame = frame.reset_index(drop=True)
         out = pd.DataFrame({c: frame[c].astype("Int64" if c == "source_row" else "string") for c in REPORT_COLUMNS})
         return out
+
+
+def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct texts of a provenance column (missing -> ``fill``): rows share one string object each."""
+    if column is None:
+        return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object)
+    codes, uniques = pd.factorize(column.astype("str"), use_na_sentinel=True)
+    names = np.array([str(u) for u in uniques] + [fill], dtype=object)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64), names
 
 
 def row_list(source_rows: np.ndarray, limit: int = 5) -> str:
