@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pac
 
 from evalkit import __version__
 from evalkit._resources import resource_dir
@@ -606,6 +608,12 @@ def data_hash(tables: Mapping[str, pd.DataFrame]) -> str:
     ``evalkit-data-v1``, then for each table in name order its name, row
     count, column names and its sorted rows.
 
+    The rows are the text ``DataFrame.to_csv(sep="\\x1f", na_rep="\\x00",
+    float_format="%.17g", date_format="%Y-%m-%d")`` writes (a missing float is
+    empty there), sorted in code-point order; they are built column by column
+    in pyarrow (:func:`_cell_text`) and sorted there, and ``to_csv`` is used
+    only for a table with text the CSV writer would quote.
+
     Examples
     --------
     >>> import pandas as pd
@@ -613,21 +621,96 @@ def data_hash(tables: Mapping[str, pd.DataFrame]) -> str:
     >>> data_hash({"programmes": a}) == data_hash({"programmes": a.iloc[::-1, ::-1]})
     True
     """
-    typed = coerce_tables({k: v for k, v in tables.items() if k in TABLE_NAMES})
+    from evalkit.data_source import coerce_table
+
     h = hashlib.sha256(b"evalkit-data-v1\n")
-    for name in sorted(typed):
-        frame = typed[name]
+    for name in sorted(k for k in tables if k in TABLE_NAMES):
+        frame = tables[name]
+        frame = coerce_table(frame, name) if isinstance(frame, pd.DataFrame) else frame  # one table at a time
         schema = table_schema(name)
         cols = sorted(c for c in frame.columns if isinstance(c, str)
                       and (c in schema.field_names or schema.is_item_column(c)) and frame[c].notna().any())
         h.update(f"\x1etable {name}\x1f{len(frame)}\x1f{chr(31).join(cols)}\n".encode())
         if not cols or frame.empty:
             continue
-        text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e", na_rep="\x00",
-                                  float_format="%.17g", date_format="%Y-%m-%d")
-        rows = sorted(text.split("\x1e")[:-1])
-        h.update("\x1e".join(rows).encode("utf-8"))
+        cells = [_cell_text(frame[c], single=len(cols) == 1) for c in cols]
+        if any(c is None for c in cells):  # text the CSV writer would quote, or an unusual dtype
+            text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e",
+                                      na_rep="\x00", float_format="%.17g", date_format="%Y-%m-%d")
+            rows = sorted(text.split("\x1e")[:-1])
+            h.update("\x1e".join(rows).encode("utf-8"))
+            continue
+        _hash_sorted_rows(h, pac.binary_join_element_wise(*cells, pa.scalar("\x1f", pa.large_string())))
     return h.hexdigest()
+
+
+_QUOTED = re.compile('[\x1f\x1e"\r\n]')  # characters that make the CSV writer quote a cell
+_ROWS_PER_UPDATE = 1 << 16
+
+
+def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
+    """Each cell as ``to_csv(sep="\\x1f", na_rep="\\x00", float_format="%.17g", date_format="%Y-%m-%d")`` writes it.
+
+    Vectorised in pyarrow/numpy: dates ``YYYY-MM-DD`` (years 1000-9999), whole floats below 2**53 as
+    integers (what ``%.17g`` gives them), other floats through ``%.17g`` one by one, integers and
+    booleans as Python prints them, text as it is; missing values as NUL, except a missing float, which
+    the CSV writer leaves empty. Returns ``None`` where the CSV
+    writer would do something else (text it would quote, a lone empty cell, other dtypes), for the caller
+    to fall back on ``to_csv``.
+    """
+    dtype = s.dtype
+    if isinstance(dtype, pd.StringDtype):
+        arr = pa.array(s.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arr = arr.cast(pa.large_string())
+        if pac.any(pac.match_substring_regex(arr, _QUOTED.pattern)).as_py():
+            return None
+        if single and pac.any(pac.equal(arr, "")).as_py():
+            return None
+        return pac.fill_null(arr, pa.scalar("\x00", pa.large_string()))
+    nul = pa.scalar("\x00", pa.large_string())
+    if dtype.kind == "M" and not isinstance(dtype, pd.DatetimeTZDtype):
+        days = s.to_numpy().astype("datetime64[D]")
+        nat = np.isnat(days)
+        years = days[~nat].astype("datetime64[Y]").astype(np.int64) + 1970
+        if len(years) and (years.min() < 1000 or years.max() > 9999):
+            return None
+        return pac.fill_null(pac.cast(pa.array(days), pa.large_string()), nul)  # date32 -> ISO 8601 text
+    if dtype == np.float64:
+        v = s.to_numpy(dtype=float)
+        nan = np.isnan(v)
+        with np.errstate(invalid="ignore"):
+            whole = ~nan & (np.abs(v) < 2.0**53) & (v == np.floor(v)) & ~((v == 0) & np.signbit(v))
+        text = pac.cast(pa.array(np.where(whole, v, 0).astype(np.int64)), pa.large_string())
+        other = ~whole & ~nan
+        if other.any():  # fractional or huge values, one by one, exactly as the CSV writer formats every float
+            fmt = [format(float(x), ".17g") for x in v[other]]
+            text = pac.replace_with_mask(text, pa.array(other), pa.array(fmt, type=pa.large_string()))
+        # the CSV writer leaves a missing float empty (na_rep applies to the other dtypes only)
+        return pac.if_else(pa.array(nan), pa.scalar("", pa.large_string()), text)
+    if isinstance(dtype, pd.Int64Dtype) or (isinstance(dtype, np.dtype) and dtype.kind in "iu"):
+        arr = pa.array(s.array) if isinstance(dtype, pd.Int64Dtype) else pa.array(s.to_numpy())
+        return pac.fill_null(pac.cast(arr, pa.large_string()), nul)
+    if isinstance(dtype, pd.BooleanDtype) or dtype == np.bool_:
+        arr = pa.array(s.array) if isinstance(dtype, pd.BooleanDtype) else pa.array(s.to_numpy())
+        text = pac.if_else(arr, pa.scalar("True", pa.large_string()), pa.scalar("False", pa.large_string()))
+        return pac.fill_null(text, nul)
+    return None
+
+
+def _hash_sorted_rows(h: Any, rows: pa.Array) -> None:
+    """Feed ``"\\x1e".join(sorted(rows))`` to ``h`` in pieces (pyarrow sorts UTF-8 bytes: Python's code-point order)."""
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    rows = rows.take(pac.sort_indices(rows))
+    sep = pa.scalar("\x1e", pa.large_string())
+    for start in range(0, len(rows), _ROWS_PER_UPDATE):
+        part = rows.slice(start, _ROWS_PER_UPDATE)
+        joined = pac.binary_join(pa.LargeListArray.from_arrays(pa.array([0, len(part)], pa.int64()), part), sep)
+        if start:
+            h.update(b"\x1e")
+        h.update(joined[0].as_py().encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------

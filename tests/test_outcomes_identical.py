@@ -110,3 +110,58 @@ def test_recovery_codes_joined_as_sorted_python_strings() -> None:
     ref = frame.groupby(["programme_id", "participant_id"], sort=True).agg(
         flag=("flag", "any"), codes=("code", lambda s: "+".join(sorted(s))))
     pd.testing.assert_frame_equal(got.astype({"codes": "string"}), ref.astype({"codes": "string"}))
+
+
+def _data_hash_with_to_csv(tables: dict[str, pd.DataFrame]) -> str:
+    """evalkit.summary.data_hash as it was written before (commit e4ecd84): every table through to_csv."""
+    from evalkit.data_source import coerce_tables
+    from evalkit.schemas import TABLE_NAMES, table_schema
+
+    typed = coerce_tables({k: v for k, v in tables.items() if k in TABLE_NAMES})
+    h = hashlib.sha256(b"evalkit-data-v1\n")
+    for name in sorted(typed):
+        frame = typed[name]
+        schema = table_schema(name)
+        cols = sorted(c for c in frame.columns if isinstance(c, str)
+                      and (c in schema.field_names or schema.is_item_column(c)) and frame[c].notna().any())
+        h.update(f"\x1etable {name}\x1f{len(frame)}\x1f{chr(31).join(cols)}\n".encode())
+        if not cols or frame.empty:
+            continue
+        text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e", na_rep="\x00",
+                                  float_format="%.17g", date_format="%Y-%m-%d")
+        rows = sorted(text.split("\x1e")[:-1])
+        h.update("\x1e".join(rows).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _hostile_tables() -> list[dict[str, pd.DataFrame]]:
+    import numpy as np
+
+    p = pd.DataFrame({"programme_id": ["P", "Q", "R", "S"], "name": ['a"b', "x", None, "é"]})
+    m = pd.DataFrame({
+        "programme_id": ["P"] * 6, "participant_id": list("abcdef"), "instrument": "epds",
+        "completed_on": pd.to_datetime(["2025-01-01", None, "2025-03-04", "1999-12-31", "2025-01-01", "2025-01-02"]),
+        "item_1": [1.0, np.nan, 0.1, -0.0, 1e20, np.inf], "item_2": [2.0**53, 2.0**53 + 2, -3.0, 5e-324, 1 / 3, -np.inf],
+        "item_25": [1, 2, 3, 4, 5, 6.5]})
+    parts = pd.DataFrame({
+        "participant_id": list("abcdef"), "programme_id": "P",
+        "took_up": pd.array([True, False, None, True, True, False], dtype="boolean"),
+        "sessions_attended": pd.array([1, None, 3, 0, -2, 10**12], dtype="Int64"),
+        "ethnicity": ["", "x\x1fy", "b", None, "c", "d"]})
+    return [{"programmes": p}, {"measures": m}, {"participants": parts},
+            {"participants": parts.assign(ethnicity=["ä", "b", "Z", "\x01", "a\x05", "a"])},
+            {"programmes": p[["programme_id"]].assign(programme_id=["", "a", "b", "c"])},
+            {"measures": m, "participants": parts.assign(ethnicity="x\ny"), "programmes": p}]
+
+
+@pytest.mark.parametrize("case", ["example", "generated_10k", *[f"hostile_{i}" for i in range(6)]])
+def test_data_hash_equals_the_to_csv_definition(case: str) -> None:
+    from evalkit.summary import data_hash
+
+    if case == "example":
+        tables = example_tables()
+    elif case == "generated_10k":
+        tables = dict(generate_programmes(10_000, seed=1).tables)
+    else:
+        tables = _hostile_tables()[int(case.split("_")[1])]
+    assert data_hash(tables) == _data_hash_with_to_csv(tables)
