@@ -84,22 +84,58 @@ def test_mixed_model_leaves_out_ongoing_and_small_groups() -> None:
 
 
 def test_mixed_model_non_convergence_warns(monkeypatch) -> None:
+    from scipy import optimize
+
+    import evalkit.longitudinal as lg
+
+    original = optimize.minimize_scalar
+
+    def failing(*args, **kwargs):
+        res = original(*args, **kwargs)
+        res.success, res.message = False, "Maximum number of function calls reached"
+        return res
+
+    monkeypatch.setattr(lg.optimize, "minimize_scalar", failing)
+    scores, episodes = _synthetic(200, -4.0, seed=4)
+    with pytest.warns(ApproximationWarning, match="did not converge"):
+        mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+    assert not mm["mm_converged"].iloc[0]
+    assert "REML optimiser: Maximum number of function calls" in mm["mm_note"].iloc[0]
+    assert np.isfinite(mm["mm_change"].iloc[0])
+
+
+def _with_sessions(scores: pd.DataFrame, n_sessions: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return scores.assign(group_session_id=pd.array(
+        np.where(rng.random(len(scores)) < 0.6, [f"s{k}" for k in rng.integers(0, n_sessions, len(scores))], None),
+        dtype="string"))
+
+
+def test_mixed_model_session_component_uses_statsmodels_and_warns(monkeypatch) -> None:
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     original = sm.MixedLM.fit
+    calls = []
 
     def noisy_fit(self, *args, **kwargs):
+        calls.append(1)
         warnings.warn("Maximum Likelihood optimization failed to converge. Check mle_retvals", ConvergenceWarning,
                       stacklevel=2)
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(sm.MixedLM, "fit", noisy_fit)
-    scores, episodes = _synthetic(200, -4.0, seed=4)
+    scores, episodes = _synthetic(45, -4.0, seed=4)
+    scores = _with_sessions(scores, 8, seed=4)
     with pytest.warns(ApproximationWarning, match="did not converge"):
-        mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+        mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1, mm_session_effects="always"))
+    assert calls and mm["mm_session_effects"].iloc[0]
     assert not mm["mm_converged"].iloc[0]
     assert "Maximum Likelihood optimization failed" in mm["mm_note"].iloc[0]
+    # the default (no session component) never calls statsmodels
+    calls.clear()
+    mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+    assert not calls
 
 
 def test_multiple_imputation_reproducible_and_sensible() -> None:
