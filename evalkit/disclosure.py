@@ -56,6 +56,7 @@ __all__ = [
     "mark_suppressed",
     "primary_suppression",
     "round_counts",
+    "scrub_small_counts",
     "secondary_suppression",
     "suppress_table",
 ]
@@ -542,3 +543,40 @@ def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> 
             text[c] = col
     text.attrs = dict(frame.attrs)
     return text
+
+
+_SMALL_COUNT = re.compile(
+    r"(?<![\w.])(\d[\d,]*)(?=\s+(?:mothers?\b|mother\(s\)|score\(s\)|scores?\b|referrals?\b|paired baselines?\b|"
+    r"questionnaires?\b|participants?\b))")
+_PAREN_COUNT = re.compile(r"(?<=\s)\((\d[\d,]*)\)")
+
+
+def scrub_small_counts(text: str, threshold: int, *, brackets: bool = False) -> str:
+    """Replace counts of people below the threshold in a library sentence with the disclosure marker.
+
+    Library notes quote counts (``not fitted: 3 participants with a score ...``);
+    a sentence shown or published next to disclosure-controlled tables must not
+    give away a count the tables hide.
+
+    Only numbers directly followed by a word for people or questionnaires
+    (``3 mothers``, ``4 score(s)``) are touched, and with ``brackets=True``
+    also numbers standing alone in brackets (``(3)``, as the limitation
+    sentences quote counts); zero stays (a true zero is published, as in the
+    tables).
+
+    Examples
+    --------
+    >>> scrub_small_counts("not estimated: 3 mothers with complete data, fewer than 50", 5)
+    'not estimated: [c] mothers with complete data, fewer than 50'
+    >>> scrub_small_counts("at the end date (4); 12 mothers", 5, brackets=True)
+    'at the end date ([c]); 12 mothers'
+    """
+    if threshold <= 1:
+        return text
+
+    def swap(m: re.Match[str]) -> str:
+        v = int(m.group(1).replace(",", ""))
+        return SUPPRESSED_MARKER if 1 <= v < threshold else m.group(1)
+
+    text = _SMALL_COUNT.sub(swap, text)
+    return _PAREN_COUNT.sub(lambda m: f"({swap(m)})", text) if brackets else text

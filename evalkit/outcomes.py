@@ -39,6 +39,7 @@ __all__ = [
     "adjusted_change",
     "attrition_check",
     "change_statistics",
+    "disclose_parameters",
     "disclose_statistics",
     "dose_sensitivity",
     "evaluate_outcomes",
@@ -604,7 +605,8 @@ class OutcomeResult:
     ``talking_therapies`` (:func:`evalkit.talking_therapies.talking_therapies_rates`)
     and ``recovery`` (:func:`evalkit.recovery.recovery_from_within`).
     ``parameters`` lists the reliability, SD and thresholds used per
-    instrument. ``rules`` are the rules that produced all of it.
+    instrument, its count of paired baselines disclosure-controlled
+    (:func:`disclose_parameters`). ``rules`` are the rules that produced all of it.
     """
 
     changes: pd.DataFrame
@@ -691,10 +693,62 @@ def evaluate_outcomes(
     dose = dose_sensitivity(changes, rules=rules)
     tt = talking_therapies_rates(talking_therapies_outcomes(changes, rules=rules), rules=rules)
     rec = recovery_from_within(changes, rules=rules)
-    params = instrument_parameters(data.episodes, rules=rules, instruments=registry,
-                                   scored_measures=data.scored_measures)
+    params = disclose_parameters(instrument_parameters(data.episodes, rules=rules, instruments=registry,
+                                                       scored_measures=data.scored_measures), rules=rules)
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data)
+
+
+def disclose_parameters(params: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:
+    """Instrument parameters with the count of paired baselines behind a sample SD (``n_sd``) protected.
+
+    ``n_sd`` counts the mothers whose baseline scores gave the reference SD when
+    the instrument file has none; it is a count of people like any other, so
+    it is hidden from 1 to ``suppression_threshold - 1``
+    (:func:`evalkit.disclosure.apply_disclosure`). Where the SD came from the
+    sample and ``n_sd`` is hidden, the figures computed from that SD
+    (``sd_used``, ``s_diff``, ``jt_threshold`` and a computed ``rc_threshold``)
+    are hidden too, and ``sd_source`` quotes the marker instead of the count.
+
+    Parameters
+    ----------
+    params
+        :func:`evalkit.change.instrument_parameters` output.
+    rules
+        Supplies ``suppression_threshold``, ``show_zero``, ``rounding_base``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``params`` with hidden cells missing and a ``suppressed`` column naming them.
+    """
+    from evalkit.disclosure import SUPPRESSED_MARKER
+
+    rules = PairingRules() if rules is None else rules
+    if params.empty or "n_sd" not in params.columns:
+        out = params.copy()
+        out["suppressed"] = pd.Series([""] * len(out), dtype="string", index=out.index)
+        return out
+    out = apply_disclosure(params, counts=["n_sd"], rules=rules)
+    sample = params["sd_source"].astype("string").str.startswith("sample").fillna(False).to_numpy(dtype=bool)
+    computed = params["rc_threshold_source"].astype("string").str.startswith("computed").fillna(False) \
+        .to_numpy(dtype=bool)
+    hidden = (out["n_sd"].isna().to_numpy() & params["n_sd"].notna().to_numpy()) & sample
+    sup = out["suppressed"].astype(str).to_numpy(dtype=object)
+    if hidden.any():
+        derived = [c for c in ("sd_used", "s_diff", "jt_threshold") if c in out.columns]
+        out.loc[hidden, derived] = np.nan
+        rc = hidden & computed
+        if "rc_threshold" in out.columns:
+            out.loc[rc, "rc_threshold"] = np.nan
+        out["sd_source"] = out["sd_source"].astype(object)
+        out.loc[hidden, "sd_source"] = f"sample: SD of {SUPPRESSED_MARKER} paired baselines"
+        extra = np.where(rc, "; ".join([*derived, "rc_threshold"]), "; ".join(derived))
+        sup = np.where(hidden, np.char.add(np.char.add(sup.astype(str), np.where(sup.astype(str) != "", "; ", "")),
+                                           extra.astype(str)), sup)
+    out["suppressed"] = pd.array(np.asarray(sup, dtype=str), dtype="string")
+    out.attrs = dict(params.attrs)
+    return out
 
 
 def outcome_summary(

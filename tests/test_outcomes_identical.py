@@ -77,7 +77,10 @@ def digests(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
             "changes": frame_digest(r.changes), "summary": frame_digest(r.summary),
             "dose_sensitivity": frame_digest(r.dose_sensitivity),
             "talking_therapies": frame_digest(r.talking_therapies), "recovery": frame_digest(r.recovery),
-            "parameters": frame_digest(r.parameters),
+            # the suppressed column (disclosure control of n_sd at source) came after the digests; the values
+            # themselves must not change on these data (no n_sd below the threshold)
+            # (and n_sd, a nullable integer since it can be hidden, holds no missing value here)
+            "parameters": frame_digest(r.parameters.drop(columns="suppressed").astype({"n_sd": "int64"})),
             "build_summary": hashlib.sha256(json.dumps(s.to_dict(), sort_keys=True, default=str).encode()).hexdigest()}
 
 

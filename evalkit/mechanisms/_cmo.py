@@ -180,9 +180,35 @@ def _model(frame: pd.DataFrame, y_col: str, terms: Sequence[str], *, logistic: b
     return out
 
 
-def _finish(frame: pd.DataFrame, **attrs: Any) -> pd.DataFrame:
-    frame.attrs.update(exploratory=EXPLORATORY, **attrs)
-    return frame
+def _finish(frame: pd.DataFrame, rules: Any, **attrs: Any) -> pd.DataFrame:
+    """Label the frame exploratory and protect the counts of mothers it quotes.
+
+    ``n`` (mothers in the model) and ``n_events`` (the rarer outcome, inside
+    ``n``; the rest is a count too) are disclosure-controlled with the rules'
+    threshold (:func:`evalkit.disclosure.apply_disclosure`; a ``suppressed``
+    column names what is hidden), and counts of mothers quoted in ``status``
+    are replaced by the marker (:func:`evalkit.disclosure.scrub_small_counts`),
+    so no door (dashboard, report, export) shows a count from 1 to the
+    threshold - 1. The estimates need ``min_n`` mothers, so only the rows
+    that say why nothing was estimated lose anything.
+    """
+    from evalkit.disclosure import Partition, apply_disclosure, scrub_small_counts
+    from evalkit.rules import PairingRules
+
+    rules = PairingRules() if rules is None else rules
+    threshold = int(rules.suppression_threshold)
+    counts = [c for c in ("n", "n_events") if c in frame.columns]
+    parts = [Partition(("n_events",), total="n", remainder=True)] if len(counts) == 2 else []
+    out = apply_disclosure(frame, counts=counts, partitions=parts, rules=rules)
+    for c in ("n", "n_events"):  # integer counts, hidden as missing
+        if c in out.columns:
+            out[c] = pd.array(out[c].to_numpy(dtype=float), dtype="Float64").round().astype("Int64")
+    if "status" in out.columns and len(out):
+        status = out["status"].astype("string")
+        out["status"] = status.map(lambda t: scrub_small_counts(t, threshold), na_action="ignore").astype("string")
+    out.attrs.update(frame.attrs)
+    out.attrs.update(exploratory=EXPLORATORY, **attrs)
+    return out
 
 
 def cmo_take_up(
@@ -245,7 +271,7 @@ def cmo_take_up(
     out = _model(frame, "took_up", list(contexts), logistic=True, model="take-up ~ contexts", conf=conf,
                  programme_effects=programme_effects, min_n=min_n, events_per_parameter=events_per_parameter,
                  min_level_n=min_level_n)
-    return _finish(out, outcome="took up the offer", level=conf)
+    return _finish(out, rules, outcome="took up the offer", level=conf)
 
 
 def _outcome_frame(tables: Mapping[str, pd.DataFrame], instrument: str, outcome: str, rules: Any,
@@ -348,7 +374,7 @@ def cmo_outcomes(
     resp = experience_responses(tables, instruments=instruments, latest=True)
     cols = [*RESULT_COLUMNS, "experience_instrument", "outcome_instrument", "outcome"]
     if resp.empty:
-        return _finish(pd.DataFrame(columns=cols), outcome=OUTCOMES[outcome])
+        return _finish(pd.DataFrame(columns=cols), rules, outcome=OUTCOMES[outcome])
     codes = sorted(resp["instrument"].unique()) if experience is None else \
         ([experience] if isinstance(experience, str) else list(experience))
     y = _outcome_frame(tables, instrument, outcome, rules, instruments)
@@ -365,4 +391,6 @@ def cmo_outcomes(
         fit["experience_instrument"], fit["outcome_instrument"], fit["outcome"] = code, instrument, outcome
         parts.append(fit)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-    return _finish(out[cols], outcome=OUTCOMES[outcome], rules=rules.describe(), level=conf)
+    out = _finish(out[cols], rules, outcome=OUTCOMES[outcome], level=conf)
+    out.attrs["rules"] = rules.describe()
+    return out

@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import SUPPRESSED_MARKER, Partition, apply_disclosure
+from evalkit.disclosure import Partition, apply_disclosure
 from evalkit.instruments import Instrument
 from evalkit.outcomes import OutcomeResult
 from evalkit.report._figures import Figures
@@ -174,7 +173,12 @@ def slug(text: object) -> str:
 
 
 def protect_model_table(frame: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:
-    """The exploratory model tables quote the mothers in each model (``n``, ``n_events``): hide small ones."""
+    """The exploratory model tables quote the mothers in each model (``n``, ``n_events``): hide small ones.
+
+    :mod:`evalkit.mechanisms` protects them at source (a ``suppressed`` column): such a frame is kept as it is.
+    """
+    if "suppressed" in frame.columns:
+        return frame
     if frame.empty:
         out = frame.copy()
         out["suppressed"] = pd.Series(dtype="string")
@@ -188,29 +192,11 @@ def protect_model_table(frame: pd.DataFrame, rules: PairingRules) -> pd.DataFram
 
 
 def protect_parameters(params: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:
-    """Instrument parameters with the count of paired baselines (``n_sd``) disclosure-controlled.
+    """Instrument parameters with ``n_sd`` disclosure-controlled (:func:`evalkit.outcomes.disclose_parameters`).
 
-    Where the SD was taken from the sample and ``n_sd`` is hidden, the figures
-    computed from that SD are hidden as well.
+    :func:`evalkit.outcomes.evaluate_outcomes` protects them at source (a ``suppressed`` column): such a frame
+    is kept as it is.
     """
-    if params.empty or "n_sd" not in params.columns:
-        out = params.copy()
-        out["suppressed"] = pd.Series([""] * len(out), dtype="string")
-        return out
-    out = apply_disclosure(params, counts=["n_sd"], rules=rules)
-    sample = params["sd_source"].astype("string").str.startswith("sample").fillna(False).to_numpy(dtype=bool)
-    computed = params["rc_threshold_source"].astype("string").str.startswith("computed").fillna(False) \
-        .to_numpy(dtype=bool)
-    n_hidden = out["n_sd"].isna().to_numpy() & params["n_sd"].notna().to_numpy()
-    derived = ["sd_used", "s_diff", "jt_threshold"]
-    sup = out["suppressed"].astype(str).to_numpy(dtype=object)
-    for i in np.flatnonzero(n_hidden & sample):
-        cols = [*derived, *(["rc_threshold"] if computed[i] else [])]
-        for c in cols:
-            if c in out.columns:
-                out.iloc[i, out.columns.get_loc(c)] = np.nan
-        out.iloc[i, out.columns.get_loc("sd_source")] = f"sample: SD of {SUPPRESSED_MARKER} paired baselines"
-        sup[i] = "; ".join(x for x in [sup[i], *cols] if x)
-    out["suppressed"] = pd.array(sup.astype(str), dtype="string")
-    out.attrs = dict(params.attrs)
-    return out
+    from evalkit.outcomes import disclose_parameters
+
+    return params if "suppressed" in params.columns else disclose_parameters(params, rules=rules)

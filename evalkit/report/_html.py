@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import SUPPRESSED_MARKER
+from evalkit.disclosure import SUPPRESSED_MARKER, scrub_small_counts  # noqa: F401 - re-exported for the report
 
 MINUS = "\u2212"
 DASH = "\u2013"
@@ -179,27 +178,3 @@ def bullet_list(texts: Iterable[str], *, ordered: bool = False) -> str:
     return f"<{tag}>{items}</{tag}>" if items else ""
 
 
-_SMALL_COUNT = re.compile(
-    r"(?<![\w.])(\d[\d,]*)(?=\s+(?:mothers?\b|mother\(s\)|score\(s\)|scores?\b|referrals?\b|paired baselines?\b|"
-    r"questionnaires?\b|participants?\b))")
-_PAREN_COUNT = re.compile(r"(?<=\s)\((\d[\d,]*)\)")
-
-
-def scrub_small_counts(text: str, threshold: int, *, brackets: bool = False) -> str:
-    """Replace counts of people below the threshold in a library sentence with the disclosure marker.
-
-    Only numbers directly followed by a word for people or questionnaires
-    (``3 mothers``, ``4 score(s)``) are touched, and with ``brackets=True``
-    also numbers standing alone in brackets (``(3)``, as the limitation
-    sentences quote counts); zero stays (a true zero is published, as in the
-    tables).
-    """
-    if threshold <= 1:
-        return text
-
-    def swap(m: re.Match[str]) -> str:
-        v = int(m.group(1).replace(",", ""))
-        return SUPPRESSED_MARKER if 1 <= v < threshold else m.group(1)
-
-    text = _SMALL_COUNT.sub(swap, text)
-    return _PAREN_COUNT.sub(lambda m: f"({swap(m)})", text) if brackets else text
