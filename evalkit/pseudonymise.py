@@ -301,22 +301,48 @@ def is_valid_nhs_number(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=values.index)
 
 
+# Every value pattern but the email's needs an ASCII digit and uses only letters, digits, whitespace
+# and "+()-"; the email's needs an "@". A value that is neither can match none of them.
+_MAYBE_IDENTIFIER = rf"@|^[0-9A-Za-z{_WS_RE2}+()\-]*[0-9][0-9A-Za-z{_WS_RE2}+()\-]*$"
+
+
 def _value_kinds(col: pd.Series) -> dict[str, int]:
-    """Count values of ``col`` that fully match each identifier pattern."""
+    """Count values of ``col`` that fully match each identifier pattern.
+
+    Values are stripped and blanks left out (``_n`` counts the rest). Each distinct value is
+    looked at once and weighted by how often it occurs, and only distinct values that could
+    match a pattern (:data:`_MAYBE_IDENTIFIER`: an ``@``, or a digit with nothing but letters,
+    digits, whitespace and ``+()-`` around it) go through the six patterns; the counts are
+    those of matching every cell against every pattern.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = _arrow_text(col.dropna()).str.strip()
-    text = text[(text != "").to_numpy(dtype=bool)]
-    if text.empty:
+    values = pa.array(text.array)
+    values = values.filter(pc.not_equal(values, ""))
+    if len(values) == 0:
         return {}
-    found = {
-        "email address": int(_fullmatch(text, _EMAIL).sum()),
-        "postcode": int(_fullmatch(text, _POSTCODE).sum()),
-        "_postcode_spaced": int(_fullmatch(text, _POSTCODE_SPACED).sum()),
-        "phone number": int(_fullmatch(text, _PHONE).sum()),
-        "_phone_written": int(_fullmatch(text, _PHONE_WRITTEN).sum()),
-        "NHS number": int(is_valid_nhs_number(text).sum()),
-    }
-    found["_n"] = len(text)
-    return found
+    counted = pc.value_counts(values)
+    uniques, counts = counted.field("values"), counted.field("counts")
+    maybe = pc.match_substring_regex(uniques, _MAYBE_IDENTIFIER).fill_null(False)
+    uniques = pd.Series(uniques.filter(maybe), dtype="string[pyarrow]")
+    weights = counts.filter(maybe).to_numpy(zero_copy_only=False).astype(np.int64)
+    found = {}
+    if len(uniques):
+        found = {
+            "email address": _fullmatch(uniques, _EMAIL),
+            "postcode": _fullmatch(uniques, _POSTCODE),
+            "_postcode_spaced": _fullmatch(uniques, _POSTCODE_SPACED),
+            "phone number": _fullmatch(uniques, _PHONE),
+            "_phone_written": _fullmatch(uniques, _PHONE_WRITTEN),
+            "NHS number": is_valid_nhs_number(uniques).to_numpy(dtype=bool),
+        }
+    out = {kind: int(weights[found[kind]].sum()) if found else 0
+           for kind in ("email address", "postcode", "_postcode_spaced", "phone number", "_phone_written",
+                        "NHS number")}
+    out["_n"] = len(values)
+    return out
 
 
 def find_identifiers(

@@ -149,3 +149,60 @@ def test_identifier_columns_refuse_the_upload(store, where: str) -> None:  # noq
     assert "never stores" in msg
     assert len(list_uploads(store)) == 0
     assert all(len(f) == 0 for f in load_tables(store, Scope.admin()).values())
+
+
+def _value_kinds_cell_by_cell(col: pd.Series) -> dict[str, int]:
+    """The identifier counts as they were computed before the pre-filter: every pattern over every cell."""
+    from evalkit.pseudonymise import _EMAIL, _PHONE, _PHONE_WRITTEN, _POSTCODE, _POSTCODE_SPACED, _fullmatch
+
+    text = col.dropna().astype("string[pyarrow]").str.strip()
+    text = text[(text != "").to_numpy(dtype=bool)]
+    if text.empty:
+        return {}
+    return {
+        "email address": int(_fullmatch(text, _EMAIL).sum()),
+        "postcode": int(_fullmatch(text, _POSTCODE).sum()),
+        "_postcode_spaced": int(_fullmatch(text, _POSTCODE_SPACED).sum()),
+        "phone number": int(_fullmatch(text, _PHONE).sum()),
+        "_phone_written": int(_fullmatch(text, _PHONE_WRITTEN).sum()),
+        "NHS number": int(is_valid_nhs_number(text).sum()),
+        "_n": len(text),
+    }
+
+
+def test_identifier_prefilter_gives_the_same_counts() -> None:
+    """Only distinct values with an '@', or a digit among letters/digits/whitespace/'+()-', reach the patterns:
+    the counts equal those of every pattern over every cell (random strings from the patterns' alphabets, every
+    whitespace character, near misses, and an upload's real columns)."""
+    import numpy as np
+
+    from evalkit.pseudonymise import _WS_CODES, _value_kinds, pseudonymise_ids
+
+    rng = np.random.default_rng(8)
+    alphabet = list("0123456789AaBbGgIiRrZz@._-+()%'/xX#é٣") + [chr(c) for c in _WS_CODES]
+    random = ["".join(rng.choice(alphabet, size=rng.integers(0, 16))) for _ in range(60_000)]
+    near = ["SW1A 1AA", " sw1a1aa ", "GIR 0AA", "GIR0AA", "M1 1AE", "M1\u00a01AE", "07700 900123", "07700900123",
+            "+44 (0)7700 900123", "+447700900123", "0161-496-0000", "943 476 5919", "943-476-5919", "9434765919",
+            "9434765918", "0000000000", "jo@example.org", "a@b.co", "@", "x@y", "p_0123456789abcdef",
+            "2024-01-05", "05/01/2024", "12.5", "3", "", "   ", None, "M0001", "٣٣٣ ٣٣٣ ٣٣٣٣", "07700 900123\n"]
+    seeds = [v for v in near if v]
+    mutated = []
+    for _ in range(30_000):  # one character of a (near) identifier replaced, inserted or deleted
+        v = seeds[rng.integers(len(seeds))]
+        i = int(rng.integers(len(v) + 1))
+        c = str(rng.choice(alphabet))
+        mutated.append([v[:i] + c + v[i + 1:], v[:i] + c + v[i:], v[:i] + v[i + 1:]][int(rng.integers(3))])
+    cols = {"random": pd.Series(random + near * 50, dtype="string"), "near": pd.Series(near, dtype=object),
+            "mutated": pd.Series(mutated, dtype="string"),
+            "empty": pd.Series([None, "", " "], dtype="string"), "none": pd.Series([], dtype="string")}
+    frames = example_frames("North", n=300)
+    for name, frame in frames.items():
+        for c in frame.columns:
+            if pd.api.types.is_string_dtype(frame[c].dtype) or frame[c].dtype == object:
+                cols[f"{name}.{c}"] = frame[c]
+    cols["pseudonyms"] = pseudonymise_ids(frames["participants"]["participant_id"], secret=TEST_SECRET.encode())
+    for name, col in cols.items():
+        assert _value_kinds(col) == _value_kinds_cell_by_cell(col), name
+    assert _value_kinds(cols["near"])["NHS number"] == 3 and _value_kinds(cols["near"])["email address"] == 2
+    assert all(_value_kinds(cols["mutated"])[k] > 100 for k in ("email address", "postcode", "phone number",
+                                                                  "NHS number"))

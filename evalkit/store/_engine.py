@@ -180,8 +180,11 @@ def _make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             if path and path != ":memory:":
+                # WAL: readers never block the writer and a killed upload leaves nothing behind.
+                # FULL: the WAL is synced at every commit, so a committed upload survives a power
+                # loss too (NORMAL may lose the last commits); one fsync per upload, not per row.
                 cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA synchronous=FULL")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,28 +62,28 @@ def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return out
 
 
+def _db_column(s: pd.Series, kind: str) -> np.ndarray:
+    """One column as an object array of Python scalars, ``None`` for missing, dates as ``date``."""
+    if kind == "date":
+        s = coerce(s, "date") if s.dtype != "datetime64[ns]" else s
+        arr = np.array(s.dt.date, dtype=object)
+        arr[s.isna().to_numpy()] = None
+    elif kind == "integer":
+        arr = coerce(s, "integer").to_numpy(dtype=object, na_value=None)  # Python ints
+    elif kind == "number":
+        arr = np.array(coerce(s, "number").to_numpy(dtype=object), dtype=object)
+        arr[s.isna().to_numpy()] = None
+    elif kind == "boolean":
+        arr = coerce(s, "boolean").to_numpy(dtype=object, na_value=None)  # Python bools
+    else:
+        arr = s.astype("string").to_numpy(dtype=object, na_value=None)
+    return arr
+
+
 def db_columns(frame: pd.DataFrame, table: str) -> dict[str, np.ndarray]:
     """Column arrays ready for a DBAPI driver: Python scalars, ``None`` for missing, dates as ``date``."""
     types = column_types(table, frame)
-    out: dict[str, np.ndarray] = {}
-    for col in frame.columns:
-        s = frame[col]
-        kind = types.get(col, "string")
-        if kind == "date":
-            s = coerce(s, "date") if s.dtype != "datetime64[ns]" else s
-            arr = np.array(s.dt.date, dtype=object)
-            arr[s.isna().to_numpy()] = None
-        elif kind == "integer":
-            arr = coerce(s, "integer").to_numpy(dtype=object, na_value=None)  # Python ints
-        elif kind == "number":
-            arr = np.array(coerce(s, "number").to_numpy(dtype=object), dtype=object)
-            arr[s.isna().to_numpy()] = None
-        elif kind == "boolean":
-            arr = coerce(s, "boolean").to_numpy(dtype=object, na_value=None)  # Python bools
-        else:
-            arr = s.astype("string").to_numpy(dtype=object, na_value=None)
-        out[col] = arr
-    return out
+    return {col: _db_column(frame[col], types.get(col, "string")) for col in frame.columns}
 
 
 def records(frame: pd.DataFrame, table: str, *, rename: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -92,22 +93,51 @@ def records(frame: pd.DataFrame, table: str, *, rename: dict[str, str] | None = 
     return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
-def driver_rows(frame: pd.DataFrame, table: str, dialect: str) -> list[tuple[Any, ...]]:
-    """Rows of ``frame`` as tuples for a raw DBAPI ``executemany`` (bypassing SQLAlchemy's per-row work).
+DRIVER_BATCH_ROWS = 50_000
+"""Rows per ``executemany`` / ``COPY`` batch: the driver's Python tuples exist for one batch at a time."""
 
-    Dates become ISO text on SQLite (what SQLAlchemy's ``Date`` stores there) and
-    ``date`` objects on PostgreSQL.
+
+def _driver_columns(frame: pd.DataFrame, table: str, dialect: str) -> list[np.ndarray]:
+    """Column arrays of Python scalars for the driver: ``None`` for missing; dates ISO text on SQLite.
+
+    Dates go ``datetime64[ns]`` -> ``datetime64[D]`` (the calendar day, as ``Timestamp.date()``
+    gives it) and from there to ``YYYY-MM-DD`` text (what SQLAlchemy's ``Date`` stores on SQLite)
+    or ``datetime.date`` objects (PostgreSQL), without a Python call per value.
     """
-    cols = db_columns(frame, table)
-    if dialect == "sqlite":
-        types = column_types(table, frame)
-        for col, arr in cols.items():
-            if types.get(col) == "date":
-                mask = arr != None  # noqa: E711 - elementwise
-                text = np.full(len(arr), None, dtype=object)
-                text[mask] = pd.to_datetime(pd.Series(arr[mask], dtype=object)).dt.strftime("%Y-%m-%d").to_numpy()
-                cols[col] = text
-    return list(zip(*cols.values(), strict=True))
+    types = column_types(table, frame)
+    out: list[np.ndarray] = []
+    for col in frame.columns:
+        s = frame[col]
+        kind = types.get(col, "string")
+        if kind != "date":
+            out.append(_db_column(s, kind))
+            continue
+        s = coerce(s, "date") if s.dtype != "datetime64[ns]" else s
+        days = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        missing = np.isnat(days)
+        arr = np.datetime_as_string(days, unit="D").astype(object) if dialect == "sqlite" else days.astype(object)
+        arr[missing] = None
+        out.append(arr)
+    return out
+
+
+def driver_batches(
+    frame: pd.DataFrame, table: str, dialect: str, *, batch_rows: int = DRIVER_BATCH_ROWS
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of ``frame`` as lists of tuples for a raw DBAPI ``executemany``, ``batch_rows`` rows at a time.
+
+    Each batch is converted column-wise (no per-row Python other than the tuple itself), so
+    memory holds the Python objects of one batch, not of the whole table. Dates become ISO
+    text on SQLite (what SQLAlchemy's ``Date`` stores there) and ``date`` objects on PostgreSQL.
+    """
+    for start in range(0, len(frame), batch_rows):
+        cols = _driver_columns(frame.iloc[start:start + batch_rows], table, dialect)
+        yield list(zip(*cols, strict=True))
+
+
+def driver_rows(frame: pd.DataFrame, table: str, dialect: str) -> list[tuple[Any, ...]]:
+    """Rows of ``frame`` as tuples for a raw DBAPI ``executemany`` (all batches of :func:`driver_batches`)."""
+    return list(itertools.chain.from_iterable(driver_batches(frame, table, dialect)))
 
 
 def json_rows(frame: pd.DataFrame, table: str) -> list[str]:
