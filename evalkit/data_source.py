@@ -97,7 +97,7 @@ def coerce_table(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         columns are kept unchanged. Unparsable cells become missing.
     """
     schema: TableSchema = table_schema(name)
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write (pandas 3): converted columns never reach the caller's frame
     for col in out.columns:
         if not isinstance(col, str):
             continue

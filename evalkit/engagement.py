@@ -156,7 +156,7 @@ def participant_path(
     rules = PairingRules() if rules is None else rules
     t, data = _data(tables, rules, instruments)
     if data is not None:
-        parts = data.participants.copy()
+        parts = data.participants.copy(deep=False)  # copy-on-write
         ep = data.episodes
     else:
         from evalkit.episodes import _participant_frame

@@ -116,7 +116,7 @@ def derive_context(frame: pd.DataFrame) -> pd.DataFrame:
 
     Returns a copy; columns missing from ``frame`` give missing values.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     if "ethnicity" in out.columns:
         eth = out["ethnicity"].astype("string")
         grp = eth.str.split("_", n=1).str[0]
@@ -195,7 +195,7 @@ def _empty(n: int, dtype: str) -> pd.Series:
 def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if "participants" not in tables:
         raise ValueError("tables must include 'participants' (and 'measures'); got " + ", ".join(sorted(tables)))
-    p = tables["participants"].copy()
+    p = tables["participants"].copy(deep=False)  # copy-on-write
     for col, dtype in (("first_contact_date", "datetime64[ns]"), ("referral_date", "datetime64[ns]"),
                        ("end_date", "datetime64[ns]"), ("sessions_attended", "Int64"),
                        ("weeks_pregnant", "Int64"), ("baby_age_weeks", "float64"),

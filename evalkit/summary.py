@@ -1083,10 +1083,17 @@ def _select(tables: Mapping[str, pd.DataFrame], programme: str | Sequence[str] |
     if not wanted:
         raise ValueError("there are no programmes to summarise (the programmes table is empty)")
     keep = set(wanted)
-    out = {k: (v[v["programme_id"].astype("string").isin(keep).fillna(False)].reset_index(drop=True)
-               if isinstance(v, pd.DataFrame) and "programme_id" in v.columns else v)
+    out = {k: (_rows_of(v, keep) if isinstance(v, pd.DataFrame) and "programme_id" in v.columns else v)
            for k, v in typed.items()}
     return out, list(dict.fromkeys(wanted))
+
+
+def _rows_of(frame: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
+    """The rows of the kept programmes (the frame itself, not a copy, when that is every row)."""
+    mask = frame["programme_id"].astype("string").isin(keep).fillna(False).to_numpy(dtype=bool)
+    if mask.all():
+        return frame.reset_index(drop=True)
+    return frame[mask].reset_index(drop=True)
 
 
 def build_summary(
@@ -1220,7 +1227,6 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     as n_paired + n_unpaired_with_baseline), each protected by its own complementary suppression. Whatever
     those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
     """
-    from evalkit.change import episode_change
     from evalkit.engagement import participant_path, take_up_funnel
     from evalkit.episodes import prepare_episodes
     from evalkit.outcomes import change_statistics, disclose_statistics
@@ -1251,17 +1257,8 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
         .groupby("programme_id")["d"].agg(["min", "max"])
 
     # change, one programme at a time; then statistics and recovery from/within for all at once
-    ep_pid = data.episodes["programme_id"].astype("string")
-    sm = data.scored_measures
-    sm_pid = sm["programme_id"].astype("string") if "programme_id" in sm.columns else None
-    parts_changes = []
-    for pid in ids:
-        mine = (ep_pid == pid).fillna(False).to_numpy(dtype=bool)
-        if mine.any():
-            own_sm = sm[(sm_pid == pid).fillna(False).to_numpy(dtype=bool)] if sm_pid is not None else sm
-            parts_changes.append(episode_change(data.episodes[mine], rules=rules, instruments=instruments,
-                                                scored_measures=own_sm))
-    changes = pd.concat(parts_changes, ignore_index=True) if parts_changes else None
+    changes = _changes_by_programme(data, ids, rules, instruments)
+    del data  # scores, scored measures and attended contacts are not needed any more
 
     rfw = pd.DataFrame()
     rfw_able: set[str] = set()
@@ -1307,6 +1304,44 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     results = results.iloc[np.argsort(results["programme_id"].map(order).to_numpy(), kind="stable")] \
         .reset_index(drop=True)
     return programmes, results, _hidden_elsewhere(programmes, results, funnel_out, outcome_out)
+
+
+def _changes_by_programme(data: Any, ids: list[str], rules: PairingRules, instruments: Any) -> pd.DataFrame | None:
+    """:func:`evalkit.change.episode_change` of each programme's episodes on its own, stacked in ``ids`` order.
+
+    Reliable-change parameters can depend on the sample (a sample SD or alpha), so each programme's are its
+    own. Only the columns change is computed from go through the per-programme calls (narrow frames); the
+    change columns are then stacked (``pandas.concat``, as the whole frames were) and set on the episodes'
+    rows in the same order, so the result equals concatenating ``episode_change`` of each programme's rows.
+    """
+    from evalkit.change import CHANGE_COLUMNS, episode_change
+
+    episodes = data.episodes
+    ep_pid = episodes["programme_id"].astype("string")
+    narrow = episodes[[c for c in ("programme_id", "participant_id", "instrument", "paired", "baseline_score",
+                                   "endpoint_score", "baseline_date") if c in episodes.columns]]
+    narrow.attrs = dict(episodes.attrs)
+    sm = data.scored_measures if rules.reliability_source == "sample" else None  # only a sample alpha reads it
+    sm_pid = sm["programme_id"].astype("string") if sm is not None and "programme_id" in sm.columns else None
+    rows, pieces = [], []
+    for pid in ids:
+        mine = np.flatnonzero((ep_pid == pid).fillna(False).to_numpy(dtype=bool))
+        if len(mine):
+            own_sm = sm[(sm_pid == pid).fillna(False).to_numpy(dtype=bool)] if sm_pid is not None else sm
+            piece = episode_change(narrow.iloc[mine], rules=rules, instruments=instruments, scored_measures=own_sm)
+            rows.append(mine)
+            pieces.append(piece[[c for c in CHANGE_COLUMNS if c in piece.columns]])
+    if not pieces:
+        return None
+    stacked = pd.concat(pieces, ignore_index=True)
+    at = np.concatenate(rows)
+    base = episodes if np.array_equal(at, np.arange(len(episodes))) else episodes.iloc[at]
+    base = base.reset_index(drop=True)
+    cols = [c for c in base.columns if c != "rules"]
+    out = pd.concat([base[cols], stacked, base[["rules"]]] if "rules" in base.columns else [base[cols], stacked],
+                    axis=1)
+    out.attrs = dict(pieces[0].attrs) if all(p.attrs == pieces[0].attrs for p in pieces) else {}
+    return out
 
 
 #: outcome_summary count -> summary result columns that must be hidden when it is hidden

@@ -168,3 +168,29 @@ def test_data_hash_equals_the_to_csv_definition(case: str) -> None:
     else:
         tables = _hostile_tables()[int(case.split("_")[1])]
     assert data_hash(tables) == _data_hash_with_to_csv(tables)
+
+
+@pytest.mark.parametrize("source", ["instrument", "sample"])
+def test_changes_by_programme_equal_stacked_episode_change(source: str) -> None:
+    """The summary's per-programme change (narrow frames, stacked columns) equals the plain per-programme concat."""
+    import numpy as np
+
+    from evalkit.change import episode_change
+    from evalkit.rules import PairingRules
+    from evalkit.summary import _changes_by_programme
+
+    rules = PairingRules(reliability_source=source)
+    tables = dict(generate_programmes(2_000, seed=4).tables)
+    data = prepare_episodes(tables, rules=rules)
+    ids = sorted(data.episodes["programme_id"].dropna().unique(), reverse=True)  # not the episodes' order
+    ep, sm = data.episodes, data.scored_measures
+    pieces = []
+    for pid in ids:
+        mine = (ep["programme_id"] == pid).fillna(False).to_numpy(dtype=bool)
+        own = sm[(sm["programme_id"] == pid).fillna(False).to_numpy(dtype=bool)]
+        pieces.append(episode_change(ep[mine], rules=rules, scored_measures=own))
+    expected = pd.concat(pieces, ignore_index=True)
+    got = _changes_by_programme(data, list(ids), rules, None)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs == expected.attrs
+    assert not np.array_equal(got["programme_id"].to_numpy(), ep["programme_id"].to_numpy())
