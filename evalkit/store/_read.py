@@ -87,10 +87,22 @@ def table_query(
     return q
 
 
-def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """Run ``query`` and return its rows as a frame with the query's column names."""
+def read_frame(conn: sa.Connection, query: sa.Select, *, driver_values: bool = False) -> pd.DataFrame:
+    """Run ``query`` and return its rows as a frame with the query's column names.
+
+    ``driver_values=True`` takes the rows from the DBAPI cursor as the driver
+    returns them, skipping SQLAlchemy's per-row result processing (on SQLite a
+    ``Date`` is then its ISO text and a ``Boolean`` 0/1): for canonical tables,
+    whose columns :func:`~evalkit.store._frames.to_canonical` types afterwards
+    (half the time of a load; the typed frames are identical).
+    """
     result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    columns = list(result.keys())
+    if driver_values and result.cursor is not None:
+        rows = result.cursor.fetchall()
+        result.close()
+        return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(result.fetchall(), columns=columns)
 
 
 def load_tables(
@@ -138,7 +150,7 @@ def load_tables(
     queries = {t: table_query(t, scope, programmes=programmes, date_range=date_range) for t in names}
 
     def _load(conn: sa.Connection) -> dict[str, pd.DataFrame]:
-        return {t: read_frame(conn, q) for t, q in queries.items()}
+        return {t: read_frame(conn, q, driver_values=True) for t, q in queries.items()}
 
     raw = store.transaction(_load, write=False)
     out = {}
