@@ -9,6 +9,14 @@
   (:func:`evalkit.store.data_version`), the scope and the filters as
   arguments, so they are all part of the cache key: role-scoped data are never
   shared between roles, and new uploads or rollbacks invalidate the caches.
+* The two expensive inputs of every page, the loaded tables and
+  :func:`evalkit.outcomes.evaluate_outcomes`, are computed once per data
+  version, scope, filters (and rules) and shared by every page and session
+  with that key (``st.cache_resource``: one object, not a pickled copy per
+  call). Library functions are pure, so they read the shared frames as they
+  are; pages get shallow copies (:func:`_isolated`), so nothing a page does
+  can change what another page or session sees. :func:`clear_caches` empties
+  both kinds of cache.
 * Analyses are evalkit functions called through :func:`_analysis`; the
   dashboard computes no statistic. Where the library function is not in this
   installation yet, :class:`LibraryMissing` is raised and the page says so.
@@ -161,6 +169,16 @@ def store(url: str):  # noqa: ANN201 - evalkit.store.Store
     return open_store(url)
 
 
+def clear_caches() -> None:
+    """Empty every cache of data and results (the shared tables and outcomes, and the per-call results).
+
+    The store's engines (:func:`store`) are kept: they hold no data.
+    """
+    st.cache_data.clear()
+    _tables.clear()
+    _outcomes.clear()
+
+
 def version(url: str) -> str:
     """The data version token (changes with every upload and rollback); not cached on purpose."""
     from evalkit.store import data_version
@@ -203,18 +221,52 @@ def selected_programmes(ctx: Context) -> tuple[str, ...] | None:
     return tuple(sorted(progs.loc[keep, "programme_id"].astype(str)))
 
 
-@st.cache_data(show_spinner="Loading data ...", max_entries=16)
+SHARED_ENTRIES = 8
+"""How many (data version, scope, filters[, rules]) keys of the shared tables and outcome results are kept."""
+
+
+@st.cache_resource(show_spinner="Loading data ...", max_entries=SHARED_ENTRIES)
 def _tables(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
             date_range: tuple[str | None, str | None] | None) -> dict[str, pd.DataFrame]:
+    """The scoped tables, loaded once per key and shared (read-only by convention: see :func:`_isolated`)."""
     from evalkit.store import load_tables
 
     return load_tables(store(url), scope_from_key(key), programmes=progs, date_range=date_range)
 
 
+def _isolated(obj: Any) -> Any:
+    """A copy of a shared result that a page may change freely without changing the shared one.
+
+    Frames are copied shallowly: under pandas' copy-on-write, writing to the
+    copy (a new column, an in-place edit) copies the data first, so the shared
+    frame never changes; no data are copied when nothing is written. Frozen
+    dataclasses (``OutcomeResult``, ``EpisodeData``) and dicts are rebuilt with
+    their frames copied the same way.
+    """
+    if isinstance(obj, pd.DataFrame | pd.Series):
+        out = obj.copy(deep=False)
+        out.attrs = dict(obj.attrs)
+        return out
+    if isinstance(obj, dict):
+        return {k: _isolated(v) for k, v in obj.items()}
+    if isinstance(obj, Noted):
+        return Noted(_isolated(obj.value), obj.notes)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.init and (isinstance(value, pd.DataFrame | pd.Series | dict)
+                           or (dataclasses.is_dataclass(value) and not isinstance(value, type))):
+                changes[f.name] = _isolated(value)
+        return dataclasses.replace(obj, **changes) if changes else obj
+    return obj
+
+
 def tables(ctx: Context) -> dict[str, pd.DataFrame]:
     """The canonical tables the user may see, filtered (raises AccessDenied for a researcher)."""
     ctx.scope.require_individual_rows()
-    return _tables(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx), ctx.filters.date_range)
+    return _isolated(_tables(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                             ctx.filters.date_range))
 
 
 # --------------------------------------------------------------------------- analyses (library calls only)
@@ -277,7 +329,7 @@ def analysis(ctx: Context, dotted: str, *, rules: bool = True, **kwargs: Any) ->
                            json.dumps(kwargs, sort_keys=True, default=str)))
 
 
-@st.cache_data(show_spinner="Calculating outcomes ...", max_entries=16)
+@st.cache_resource(show_spinner="Calculating outcomes ...", max_entries=SHARED_ENTRIES)
 def _outcomes(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
               date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
     evaluate = library("evalkit.outcomes.evaluate_outcomes")
@@ -293,8 +345,8 @@ def outcomes(ctx: Context) -> Any:
     disclosure-controlled ``summary``, ``dose_sensitivity``, ``recovery``.
     """
     ctx.scope.require_individual_rows()
-    return _show(_outcomes(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
-                           ctx.filters.date_range, ctx.rules_key))
+    return _isolated(_show(_outcomes(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                                     ctx.filters.date_range, ctx.rules_key)))
 
 
 @st.cache_data(show_spinner="Fitting the mixed models and imputing (this can take a minute) ...", max_entries=8)

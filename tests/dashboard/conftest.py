@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from conftest import TEST_SECRET
 from streamlit.testing.v1 import AppTest
 
@@ -64,7 +63,9 @@ def app(example_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         return at
 
     yield run
-    st.cache_data.clear()
+    from dashboards import data
+
+    data.clear_caches()
 
 
 def assert_clean(at: AppTest, *, allow: tuple[str, ...] = ()) -> None:

@@ -1,0 +1,144 @@
+"""The loaded tables and the outcome result are computed once per data version, scope and filters, shared by
+every page, never changed by a page, never handed to another scope, and dropped when the data change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from conftest import TEST_SECRET
+
+import evalkit.outcomes
+import evalkit.store
+from dashboards import data
+from evalkit.access import Scope
+from evalkit.store import _read as store_read
+from evalkit.store import list_uploads, open_store
+from evalkit.store._frames import to_canonical
+
+from .helpers import library_outcomes, library_tables
+
+NORTH = "Northside Mums Charity"
+PAGES = ("overview", "symptom_change", "wellbeing", "engagement", "for_whom", "what_works", "safety", "compare",
+         "report")
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches() -> Iterator[None]:
+    data.clear_caches()
+    yield
+    data.clear_caches()
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert a.attrs == b.attrs
+
+
+def test_every_page_in_a_session_loads_once_and_evaluates_once(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    loads: list[tuple[str, ...]] = []
+    evaluations = []
+    load, evaluate = evalkit.store.load_tables, evalkit.outcomes.evaluate_outcomes
+
+    def counting_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        loads.append(tuple(kwargs.get("tables") or ("all",)))
+        return load(*args, **kwargs)
+
+    def counting_evaluate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        evaluations.append(kwargs.get("models"))
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(evalkit.store, "load_tables", counting_load)
+    monkeypatch.setattr(evalkit.outcomes, "evaluate_outcomes", counting_evaluate)
+    at = app()
+    for page in PAGES[1:]:
+        at.switch_page(f"views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    assert loads.count(("all",)) == 1, loads
+    assert evaluations == [False]
+
+
+def test_pages_do_not_change_the_shared_tables_or_outcomes(app, example_db: str) -> None:  # noqa: ANN001
+    at = app()
+    for page in PAGES[1:]:
+        at.switch_page(f"views/{page}.py")
+        at.run()
+    ctx = data.Context(url=example_db, scope=Scope.admin())
+    key = (example_db, data.version(example_db), ctx.scope_key, None, None)
+    shared_tables = data._tables(*key)
+    for name, frame in library_tables(example_db).items():
+        _frames_equal(shared_tables[name], frame)
+    shared = data._outcomes(*key, ctx.rules_key).value
+    fresh = library_outcomes(example_db)
+    for part in ("changes", "summary", "dose_sensitivity", "talking_therapies", "recovery", "parameters"):
+        _frames_equal(getattr(shared, part), getattr(fresh, part))
+    for part in ("episodes", "scores", "scored_measures", "participants", "attended"):
+        _frames_equal(getattr(shared.data, part), getattr(fresh.data, part))
+
+
+def test_a_page_changing_its_copy_leaves_the_shared_result_alone(ctx_for, example_db: str) -> None:  # noqa: ANN001
+    ctx = ctx_for(Scope.admin())
+    res = data.outcomes(ctx)
+    res.summary["mean_change"] = 0.0
+    res.summary.iloc[0, 0] = "changed"
+    res.changes.pop("change")
+    res.data.episodes.loc[0, "programme_id"] = "changed"
+    frames = data.tables(ctx)
+    frames["participants"]["participant_id"] = "changed"
+    frames.pop("measures")
+    again = data.outcomes(ctx)
+    fresh = library_outcomes(example_db)
+    _frames_equal(again.summary, fresh.summary)
+    _frames_equal(again.changes, fresh.changes)
+    _frames_equal(again.data.episodes, fresh.data.episodes)
+    loaded = data.tables(ctx)
+    for name, frame in library_tables(example_db).items():
+        _frames_equal(loaded[name], frame)
+
+
+def test_shared_entries_are_per_scope(ctx_for, example_db: str) -> None:  # noqa: ANN001
+    admin, north = ctx_for(Scope.admin()), ctx_for(Scope.for_provider(NORTH))
+    everything = data.outcomes(admin).changes  # the admin's result is cached first
+    own = data.outcomes(north).changes
+    own_progs = set(data.tables(north)["programmes"]["programme_id"])
+    assert set(own["programme_id"]) <= own_progs < set(everything["programme_id"])
+    lib = library_tables(example_db, Scope.for_provider(NORTH))
+    for name, frame in data.tables(north).items():
+        _frames_equal(frame, lib[name])
+
+
+def test_a_rollback_drops_the_shared_entries(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from evalkit.cli.cmd_dashboard import load_example
+
+    url = "sqlite:///" + str(tmp_path / "rollback.sqlite")
+    monkeypatch.setenv("EVALKIT_SECRET", TEST_SECRET)
+    load_example(url)
+    ctx = data.Context(url=url, scope=Scope.admin())
+    before = data.tables(ctx)
+    changes = data.outcomes(ctx).changes
+    newest = list_uploads(data.store(url)).iloc[0]
+    data.rollback(ctx, int(newest["upload_id"]))
+    after = data.tables(ctx)
+    gone = set(before["programmes"].loc[before["programmes"]["provider"] == newest["provider"], "programme_id"])
+    assert gone and not gone & set(after["programmes"]["programme_id"])
+    assert not gone & set(data.outcomes(ctx).changes["programme_id"]) and gone & set(changes["programme_id"])
+    lib = library_tables(url)
+    for name, frame in after.items():
+        _frames_equal(frame, lib[name])
+
+
+def test_driver_values_load_the_same_frames(example_db: str) -> None:
+    """load_tables reads the driver's rows directly; the typed frames equal those of SQLAlchemy's rows."""
+    store = open_store(example_db)
+    try:
+        with store.engine.connect() as conn:
+            for table in ("programmes", "participants", "group_sessions", "contacts", "measures"):
+                query = store_read.table_query(table, Scope.admin())
+                raw = store_read.read_frame(conn, query, driver_values=True)
+                processed = store_read.read_frame(conn, query)
+                assert list(raw.columns) == list(processed.columns)
+                _frames_equal(to_canonical(raw, table), to_canonical(processed, table))
+    finally:
+        store.close()
