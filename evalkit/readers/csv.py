@@ -222,7 +222,10 @@ def read_text_table(path: Path, *, limits: ReadLimits) -> TextTable:
     problems: list[dict] = []
     if isinstance(grid, pd.DataFrame):
         frame = grid
-        blank_rows = (frame == "").all(axis=1).to_numpy() if frame.shape[1] else np.ones(len(frame), bool)
+        head = frame.iloc[:1000]  # the header is the first row that is not blank: look near the top first
+        blank_rows = (head == "").all(axis=1).to_numpy() if frame.shape[1] else np.ones(len(head), bool)
+        if blank_rows.all() and len(frame) > len(head):
+            blank_rows = (frame == "").all(axis=1).to_numpy() if frame.shape[1] else np.ones(len(frame), bool)
         if not (~blank_rows).any():
             raise InputFileError("the file has no header row (every line is blank).", file=label)
         first = int(np.argmax(~blank_rows))

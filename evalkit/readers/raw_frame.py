@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
 from evalkit.column_mapping import ColumnMapping
@@ -40,6 +41,13 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
 
 def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.str.strip() == "")
+
+
+def _repeated(text: str | None, n: int) -> pd.Series:
+    """``text`` (or missing) on ``n`` rows as a ``"str"`` Series, made in Arrow."""
+    values = pa.nulls(n, pa.large_string()) if text is None else pa.array([text], type=pa.large_string()).take(
+        pa.array(np.zeros(n, dtype=np.int64)))
+    return pd.Series(pd.array(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
 def build_raw_frame(
@@ -86,13 +94,21 @@ def build_raw_frame(
     cells.columns = range(cells.shape[1])
     for position in range(cells.shape[1]):
         cells[position] = cells[position].astype("str")
-    if cells.shape[1]:
-        nonblank = ~pd.concat([_blank(cells[p]) for p in cells.columns], axis=1).all(axis=1)
+    # a row is dropped when every cell is blank: test column by column only the rows still blank so far
+    # (usually none are left after the first column)
+    blank = np.ones(len(cells), dtype=bool)
+    for p in cells.columns:
+        if not blank.any():
+            break
+        still = np.flatnonzero(blank)
+        blank[still] = _blank(cells[p].iloc[still]).to_numpy(dtype=bool)
+    keep = ~blank
+    if not keep.all():
+        cells = cells.loc[keep].reset_index(drop=True)
+        source_rows = np.asarray(source_rows)[keep]
     else:
-        nonblank = pd.Series(False, index=cells.index)
-    keep = nonblank.to_numpy()
-    cells = cells.loc[keep].reset_index(drop=True)
-    source_rows = np.asarray(source_rows)[keep]
+        cells = cells.reset_index(drop=True)
+        source_rows = np.asarray(source_rows)
 
     matches = match_headers(list(headers) + [""] * (cells.shape[1] - len(headers)), table, mapping)
     data: dict[str, pd.Series] = {}
@@ -144,8 +160,8 @@ def build_raw_frame(
                     frame[column] = pd.Series([value] * n, dtype="str")
         date_columns = {f.name for f in schema.fields if f.type == "date"}
         notes["date_formats"] = {c: f for c, f in mapping.strftime_formats().items() if c in date_columns}
-    frame[SOURCE_FILE] = pd.Series([file] * n, dtype="str")
-    frame[SOURCE_SHEET] = pd.Series([sheet] * n, dtype="str")
+    frame[SOURCE_FILE] = _repeated(file, n)
+    frame[SOURCE_SHEET] = _repeated(sheet, n)
     frame[SOURCE_ROW] = pd.array(source_rows, dtype="Int64")
     notes["sources"] = {source_key(file, sheet): {"header_row": int(header_row), "headers": headers_seen}}
     return with_notes(frame, notes)

@@ -74,8 +74,13 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
     if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
         stripped = text.str.strip()
         return stripped.where(~stripped.isin(sorted(set(missing_values) | {""})))
-    stripped = pc.utf8_trim_whitespace(_one_array(pa.array(text.array)))
+    original = _one_array(pa.array(text.array))
+    stripped = pc.utf8_trim_whitespace(original)
+    if pc.all(pc.equal(pc.binary_length(stripped), pc.binary_length(original))).as_py() is not False:
+        stripped = original  # nothing to strip: keep the cells' own buffers (no copy of the column)
     missing = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
+    if stripped is original and not pc.any(missing).as_py() and text.index.equals(series.index):
+        return text
     out = text_series(pc.if_else(missing, pa.scalar(None, type=stripped.type), stripped))
     out.index = series.index
     return out

@@ -17,9 +17,6 @@ import pandas as pd
 from evalkit.canonical import (
     DTYPES,
     PROVENANCE_COLUMNS,
-    SOURCE_FILE,
-    SOURCE_ROW,
-    SOURCE_SHEET,
     ValidationResult,
 )
 from evalkit.readers.notes import frame_notes
@@ -209,9 +206,8 @@ def validate(
         tables[name] = _canonical(table, ~bad)
         aside = table.frame.loc[bad].copy()
         rows = table.rows
-        aside[SOURCE_FILE] = pd.array(rows.file[bad], dtype="string")
-        aside[SOURCE_SHEET] = pd.array(np.where(rows.sheet[bad] == "", None, rows.sheet[bad]), dtype="string")
-        aside[SOURCE_ROW] = pd.array(rows.source_row[bad], dtype="Int64")
+        for column, values in rows.provenance(bad).items():
+            aside[column] = values
         aside["reasons"] = log.reasons(name, np.flatnonzero(bad))
         quarantine[name] = aside.reset_index(drop=True)
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
@@ -266,7 +262,7 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
         if spec.type == "string" and n_keep and isinstance(typed, pd.Series):
             cells = table.cells.get(spec.name)
             if spec.codes is None and cells is not None:
-                kept = cells[keep]
+                kept = cells if keep.all() else cells[keep]
                 if kept.notna().any():
                     # Arrow text as it was read (pandas' default "str" dtype), no Python strings made
                     out[spec.name] = kept.reset_index(drop=True).array
@@ -292,10 +288,7 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
             codes, uniques = pd.factorize(pd.Series(values, dtype=object))
             out[spec.name] = pd.Categorical.from_codes(codes, categories=uniques).astype(object)
             out[spec.name] = pd.array(np.asarray(out[spec.name], dtype=object), dtype=dtype)
-    rows = table.rows
-    out[SOURCE_FILE] = pd.array(rows.file[keep], dtype="string")
-    out[SOURCE_SHEET] = pd.array(np.where(rows.sheet[keep] == "", None, rows.sheet[keep]), dtype="string")
-    out[SOURCE_ROW] = pd.array(rows.source_row[keep], dtype="Int64")
+    out.update(table.rows.provenance(keep))
     frame = pd.DataFrame(out)
     return frame
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evalkit.canonical import REPORT_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, empty_report
 from evalkit.column_mapping import normalise_header
@@ -33,9 +34,30 @@ class TableRows:
     header_rows: dict[str, int]
     group_keys: list[str]
     error: np.ndarray = field(init=False)
+    file_codes: np.ndarray | None = None
+    file_names: np.ndarray | None = None
+    sheet_codes: np.ndarray | None = None
+    sheet_names: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.error = np.zeros(len(self.file), dtype=bool)
+
+    def provenance(self, mask: np.ndarray) -> dict[str, pd.api.extensions.ExtensionArray]:
+        """``source_file`` (string), ``source_sheet`` (string, missing for "") and ``source_row`` (Int64) of the
+        rows in ``mask``; the texts are taken by code in Arrow, never one Python string per row."""
+        if self.file_codes is None or self.sheet_codes is None or self.file_names is None or self.sheet_names is None:
+            return {
+                SOURCE_FILE: pd.array(self.file[mask], dtype="string"),
+                SOURCE_SHEET: pd.array(np.where(self.sheet[mask] == "", None, self.sheet[mask]), dtype="string"),
+                SOURCE_ROW: pd.array(self.source_row[mask], dtype="Int64"),
+            }
+        files = pa.array(list(self.file_names), type=pa.large_string())
+        sheets = pa.array([name or None for name in self.sheet_names], type=pa.large_string())
+        return {
+            SOURCE_FILE: pd.array(files.take(pa.array(self.file_codes[mask])), dtype="string"),
+            SOURCE_SHEET: pd.array(sheets.take(pa.array(self.sheet_codes[mask])), dtype="string"),
+            SOURCE_ROW: pd.array(self.source_row[mask], dtype="Int64"),
+        }
 
     @classmethod
     def from_frame(cls, table: str, frame: pd.DataFrame, sources: dict[str, dict]) -> TableRows:
@@ -61,7 +83,10 @@ class TableRows:
                       for p in np.asarray(pairs)]
         headers = {k: dict(v.get("headers", {})) for k, v in sources.items()}
         header_rows = {k: int(v.get("header_row", 1)) for k, v in sources.items()}
-        return cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, group_keys)
+        out = cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, group_keys)
+        out.file_codes, out.file_names, out.sheet_codes, out.sheet_names = file_codes, file_names, sheet_codes, \
+            sheet_names
+        return out
 
     def header_row(self, group: int) -> int:
         """Row of the header of one file (and sheet)."""
