@@ -218,3 +218,49 @@ def test_mixed_model_change_equals_the_statsmodels_implementation(source: str,
     for c in ("mm_change", "mm_ci_low", "mm_ci_high"):
         np.testing.assert_allclose(new[c], old[c], atol=2e-4)
     np.testing.assert_allclose(new["mm_se"], old["mm_se"], rtol=1e-4)
+
+
+def _drop_collinear_reference(X: np.ndarray, names: list[str], observed: np.ndarray
+                              ) -> tuple[np.ndarray, list[str]]:
+    """The former implementation: one numpy.linalg.matrix_rank (a tall SVD) per candidate column."""
+    Xo = X[observed]
+    keep = [0]
+    for j in range(1, X.shape[1]):
+        if np.nanstd(Xo[:, j]) == 0:
+            continue
+        if np.linalg.matrix_rank(Xo[:, keep + [j]]) == len(keep) + 1:
+            keep.append(j)
+    return X[:, keep], [names[j] for j in keep]
+
+
+@settings(max_examples=40)
+@given(n=st.integers(2, 300), k=st.integers(1, 9), seed=st.integers(0, 2**31 - 1),
+       kinds=st.lists(st.sampled_from(["normal", "dummy", "copy", "sum", "const", "scaled", "rare"]),
+                      min_size=8, max_size=8))
+def test_drop_collinear_equals_the_matrix_rank_version(n: int, k: int, seed: int, kinds: list[str]) -> None:
+    # designs with exact collinearity (copies, sums of earlier columns, constants) and near-constant dummies
+    rng = np.random.default_rng(seed)
+    cols = [np.ones(n)]
+    for kind in kinds[: k - 1]:
+        if kind == "normal":
+            cols.append(rng.normal(size=n))
+        elif kind == "dummy":
+            cols.append((rng.random(n) < 0.3).astype(float))
+        elif kind == "copy":
+            cols.append(cols[int(rng.integers(len(cols)))].copy())
+        elif kind == "sum":
+            cols.append(cols[-1] + cols[0] if len(cols) > 1 else np.ones(n))
+        elif kind == "const":
+            cols.append(np.full(n, 0.1))
+        elif kind == "scaled":
+            cols.append(3.7 * cols[-1])
+        else:
+            cols.append((np.arange(n) == rng.integers(n)).astype(float))
+    X = np.column_stack(cols)
+    names = [f"c{j}" for j in range(X.shape[1])]
+    observed = rng.random(n) < 0.8
+    observed[0] = True
+    got_X, got_names = lg._drop_collinear(X, names, observed)
+    ref_X, ref_names = _drop_collinear_reference(X, names, observed)
+    assert got_names == ref_names
+    np.testing.assert_array_equal(got_X, ref_X)
