@@ -418,6 +418,11 @@ def prepare_episodes(
     ep = ep.merge(n_after.reset_index(), on=["pcode", "instrument"], how="left")
     ep = ep.merge(n_late.reset_index(), on=["pcode", "instrument"], how="left")
     ep["endpoint_day"] = ep["endpoint_day"].fillna(-1).astype(np.int64)
+    # the output order (programme, participant, instrument as text; missing as ""), on integer ranks, applied
+    # to this narrow frame so that the wide output is built in order rather than copied into it
+    prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]
+    ep_pc = ep["pcode"].to_numpy()
+    ep = ep.iloc[np.lexsort((ep["instrument"].to_numpy(), id_rank[ep_pc], prog_rank[ep_pc]))].reset_index(drop=True)
 
     pc = ep["pcode"].to_numpy()
     bday = ep["baseline_day"].to_numpy()
@@ -460,7 +465,9 @@ def prepare_episodes(
     eday_out = np.where(e_keep, eday, -1)
 
     # ---- assemble --------------------------------------------------------------
-    pf = parts.iloc[pc].reset_index(drop=True)
+    used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
+            "attended_total", "took_up", "ending", "end_date", *CONTEXT_FIELDS]
+    pf = parts[list(dict.fromkeys(used))].iloc[pc].reset_index(drop=True)  # the columns used, one row per episode
     ep_inst = inst_names[ep["instrument"].to_numpy()]
     inst_role = {c: registry[c].role for c in registry}
     inst_hib = {c: registry[c].higher_is_better for c in registry}
@@ -515,10 +522,6 @@ def prepare_episodes(
         out[c] = pf[c].array
     text = rules.describe()
     out["rules"] = _rules_column(text, len(out))
-    # sorted by programme, participant, instrument (text order; missing as ""), on integer ranks
-    prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]
-    order = np.lexsort((ep["instrument"].to_numpy(), id_rank[pc], prog_rank[pc]))
-    out = out.iloc[order].reset_index(drop=True)
     out.attrs["rules"] = text
     out.attrs["pairing_rules"] = rules.to_dict()
 

@@ -294,6 +294,7 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     by = list(by)
     part_keys = [k for k in by if k != "instrument"]
     eng = participants[participants["attended_total"].fillna(0) >= max(rules.min_dose, 1)]
+    eng = eng[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))]  # only what is counted by
     # one row per engaged participant x instrument used in her programme
     used = changes[["programme_id", "instrument"]].drop_duplicates()
     pe = eng.merge(used, on="programme_id", how="inner")

@@ -640,7 +640,9 @@ def data_hash(tables: Mapping[str, pd.DataFrame]) -> str:
             rows = sorted(text.split("\x1e")[:-1])
             h.update("\x1e".join(rows).encode("utf-8"))
             continue
-        _hash_sorted_rows(h, pac.binary_join_element_wise(*cells, pa.scalar("\x1f", pa.large_string())))
+        rows = pac.binary_join_element_wise(*cells, pa.scalar("\x1f", pa.large_string()))
+        del cells  # the column texts are in the rows now
+        _hash_sorted_rows(h, [rows])
     return h.hexdigest()
 
 
@@ -699,8 +701,12 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
     return None
 
 
-def _hash_sorted_rows(h: Any, rows: pa.Array) -> None:
-    """Feed ``"\\x1e".join(sorted(rows))`` to ``h`` in pieces (pyarrow sorts UTF-8 bytes: Python's code-point order)."""
+def _hash_sorted_rows(h: Any, holder: list[pa.Array]) -> None:
+    """Feed ``"\\x1e".join(sorted(rows))`` to ``h`` in pieces (pyarrow sorts UTF-8 bytes: Python's code-point order).
+
+    ``holder`` holds the only reference to the rows, so that the unsorted copy is freed once sorted.
+    """
+    rows = holder.pop()
     if isinstance(rows, pa.ChunkedArray):
         rows = rows.combine_chunks()
     rows = rows.take(pac.sort_indices(rows))
