@@ -7,8 +7,9 @@ upload holds the five CSV files of one provider:
 * ``read`` - :func:`evalkit.readers.read_file` per file (not part of the target);
 * ``pseudonymise`` - :func:`evalkit.pseudonymise.refuse_identifiers` and
   :func:`~evalkit.pseudonymise.pseudonymise_frame` of every table;
-* ``load stored rows`` - :func:`evalkit.store.load_tables` of the provider's
-  stored rows (empty on the first upload), passed to validation;
+* ``load stored rows`` - :func:`evalkit.ingest.stored_rows_for_upload`: the
+  provider's stored rows the upload touches, in the columns validation reads
+  (empty on the first upload), passed to validation, as ``evalkit ingest`` does;
 * ``validate`` - :func:`evalkit.validation.validate` with those rows;
 * ``ingest`` - :func:`evalkit.ingest.ingest` (one transaction);
 * ``validate+ingest`` - the four steps after reading (target: 100k into SQLite < 30 s);
@@ -52,11 +53,9 @@ def _fresh(kind: str, tmp: Path, pg: str | None):  # noqa: ANN202
 
 
 def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
-    from evalkit.access import Scope
-    from evalkit.ingest import ingest
+    from evalkit.ingest import ingest, stored_rows_for_upload
     from evalkit.pseudonymise import pseudonymise_frame, refuse_identifiers
     from evalkit.readers import read_file
-    from evalkit.store import load_tables as stored_tables
     from evalkit.store import open_store
     from evalkit.validation import validate
 
@@ -73,7 +72,7 @@ def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
     store = open_store(url)
     try:
         with measure(stage, size, prefix + "load stored rows", rows=rows) as r:
-            existing = stored_tables(store, Scope.for_provider(PROVIDER))
+            existing = stored_rows_for_upload(store, raw, PROVIDER)
             r["stored_rows"] = sum(len(f) for f in existing.values())
         secs["l"] = r
         with measure(stage, size, prefix + "validate", rows=rows) as r:

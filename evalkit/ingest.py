@@ -72,6 +72,7 @@ __all__ = [
     "rollback",
     "sha256_file",
     "split_raw_by_provider",
+    "stored_rows_for_upload",
 ]
 
 Progress = Callable[[float, str], None]
@@ -284,6 +285,103 @@ def split_raw_by_provider(
     return out
 
 
+VALIDATION_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "programmes": ("programme_id",),
+    "participants": ("participant_id", "programme_id", "referral_date", "end_date"),
+    "group_sessions": ("group_session_id",),
+    "contacts": ("participant_id", "contact_date", "kind", "group_session_id", "status"),
+    "measures": ("participant_id", "instrument", "completed_on"),
+})
+"""Stored columns :func:`evalkit.validation.validate` reads from ``existing``: natural keys (``already_stored``,
+``primary_key``), parent keys (``foreign_key``), a participant's programme, referral and end date (links of
+contacts and measures, ``participant_in_two_programmes``) and attended contacts (``head_count_below_named``)."""
+
+
+def _upload_ids(raw: Mapping[str, pd.DataFrame], table: str, column: str) -> list[str]:
+    """Distinct non-blank values of ``raw[table][column]``, as sent and with surrounding blanks removed."""
+    frame = raw.get(table)
+    if frame is None or column not in frame.columns:
+        return []
+    series = frame[column]
+    if isinstance(series, pd.DataFrame):  # duplicated column names: validation takes the first
+        series = series.iloc[:, 0]
+    text = series.astype(object).where(series.notna(), None).astype("string[pyarrow]") \
+        if not isinstance(series.array, pd.arrays.ArrowStringArray) else series
+    both = pd.concat([text, text.str.strip()], ignore_index=True).dropna()
+    both = both[(both != "").to_numpy(dtype=bool)]
+    return both.unique().tolist()
+
+
+def stored_rows_for_upload(
+    store: Store, raw: Mapping[str, pd.DataFrame], provider: str
+) -> dict[str, pd.DataFrame]:
+    """The provider's stored rows an upload's validation can meet: only those it touches, only the columns read.
+
+    :func:`evalkit.validation.validate` compares an upload with stored rows by
+    key only (already stored, links to stored parents, a stored participant's
+    programme and dates, stored attendance of the upload's group sessions), so
+    passing these rows as ``existing`` gives the same report, valid rows and
+    quarantine as passing every stored row (:func:`evalkit.store.load_tables`),
+    at a cost that follows the size of the upload, not of the database.
+
+    Parameters
+    ----------
+    store
+        An open store (read only).
+    raw
+        The upload's raw frames, ids already pseudonymised (as
+        :func:`check_upload` validates them).
+    provider
+        The uploading organisation: rows of its programmes only.
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Every table of :data:`evalkit.schemas.TABLE_NAMES`, with the columns of
+        :data:`VALIDATION_COLUMNS` (canonical dtypes, sorted by natural key):
+        programmes named anywhere in the upload; participants in its
+        participants, contacts or measures; group sessions in its group sessions
+        or contacts; contacts of its contacts' participants or of its group
+        sessions; measures of its measures' participants. Ids are matched as sent
+        and with surrounding blanks removed (validation strips cells).
+    """
+    programme_ids = sorted({v for t in TABLE_NAMES for v in _upload_ids(raw, t, "programme_id")})
+    people = sorted({v for t in ("participants", "contacts", "measures") for v in _upload_ids(raw, t, "participant_id")})
+    wanted: dict[str, list[tuple[str, list[str]]]] = {
+        "programmes": [("programme_id", programme_ids)],
+        "participants": [("participant_id", people)],
+        "group_sessions": [("group_session_id", sorted(set(_upload_ids(raw, "group_sessions", "group_session_id"))
+                                                       | set(_upload_ids(raw, "contacts", "group_session_id"))))],
+        "contacts": [("participant_id", _upload_ids(raw, "contacts", "participant_id")),
+                     ("group_session_id", _upload_ids(raw, "group_sessions", "group_session_id"))],
+        "measures": [("participant_id", _upload_ids(raw, "measures", "participant_id"))],
+    }
+
+    def _load(conn: sa.Connection) -> dict[str, pd.DataFrame]:
+        # the provider's programmes, then rows by key; rows of other providers' programmes are dropped here
+        # rather than in each query (SQLite would otherwise walk the programme index instead of the key's)
+        p = T.canonical["programmes"]
+        owned = _read_rows(conn, sa.select(p.c.programme_id).where(p.c.provider.in_([provider])))["programme_id"]
+        out = {}
+        for table, conditions in wanted.items():
+            t = T.canonical[table]
+            names = list(dict.fromkeys(("row_id", "programme_id", *VALIDATION_COLUMNS[table])))
+            query = sa.select(*[t.c[c] for c in names])
+            parts = [_read_rows(conn, query.where(cond))
+                     for column, values in conditions if values for cond in _in(conn, t.c[column], values)]
+            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+                {c: pd.Series(dtype=object) for c in names})
+            frame = frame[frame["programme_id"].isin(owned).to_numpy(dtype=bool)]
+            if len(conditions) > 1:
+                frame = frame.drop_duplicates("row_id")
+            out[table] = frame[list(VALIDATION_COLUMNS[table])]
+        return out
+
+    loaded = store.transaction(_load, write=False)
+    return {t: to_canonical(f, t).sort_values(list(table_schema(t).primary_key), kind="stable").reset_index(drop=True)
+            for t, f in loaded.items()}
+
+
 def check_upload(
     raw: Mapping[str, pd.DataFrame],
     store: Store,
@@ -333,7 +431,6 @@ def check_upload(
     evalkit.readers.read_files : reading the files into ``raw``.
     evalkit.validation.validate : the checks.
     """
-    from evalkit.store import load_tables
     from evalkit.validation import validate
 
     provider = (provider or "").strip()
@@ -346,8 +443,7 @@ def check_upload(
         out = pseudonymise_frame(frame, secret=secret, namespace=provider)
         out.attrs = dict(frame.attrs)
         pseudo[name] = out
-    existing = load_tables(store, Scope.for_provider(provider))
-    return validate(pseudo, existing=existing)
+    return validate(pseudo, existing=stored_rows_for_upload(store, pseudo, provider))
 
 
 # --------------------------------------------------------------------------- preparing (no database)
@@ -405,6 +501,22 @@ def _in(conn: sa.Connection, col: sa.Column[Any], values: list[Any]) -> list[sa.
     return [col.in_(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
 
+def _read_rows(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """Rows of ``query`` as the driver returns them (no SQLAlchemy ``Row`` per row), one object column each.
+
+    On SQLite a ``Date`` is then its ISO text and a ``Boolean`` 0/1; pass the frame through
+    :func:`~evalkit.store._frames.to_canonical`, which types them as SQLAlchemy's values would be.
+    """
+    result = conn.execute(query)
+    columns = list(result.keys())
+    rows = result.cursor.fetchall() if result.cursor is not None else result.fetchall()
+    result.close()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    values = list(zip(*rows, strict=True))
+    return pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, values, strict=True)})
+
+
 def _fetch(conn: sa.Connection, table: str, by: str, values: Iterable[Any],
            columns: list[str] | None = None) -> pd.DataFrame:
     """Stored rows of ``table`` whose column ``by`` is among ``values``, typed canonically."""
@@ -414,8 +526,7 @@ def _fetch(conn: sa.Connection, table: str, by: str, values: Iterable[Any],
     parts = []
     if vals:
         for cond in _in(conn, t.c[by], vals):
-            res = conn.execute(sa.select(*cols).where(cond))
-            parts.append(pd.DataFrame(res.fetchall(), columns=list(res.keys())))
+            parts.append(_read_rows(conn, sa.select(*cols).where(cond)))
     if not parts:
         return to_canonical(pd.DataFrame({c.name: pd.Series(dtype=object) for c in cols}), table)
     return to_canonical(pd.concat(parts, ignore_index=True), table)

@@ -187,3 +187,73 @@ def test_cli_ingest_and_the_dashboard_use_the_library_functions(tmp_path: Path, 
     files = [(p.name, p.read_bytes()) for p in _csvs(tmp_path / "south", "South", prefix="S")]
     checked = data.check_upload(ctx, files, provider=None)
     assert calls == ["North", "South"] and list(checked.parts) == ["South"]
+
+
+# ----------------------------------------------------------------------------- stored rows a re-upload needs
+
+
+def test_stored_rows_for_upload_validate_exactly_as_every_stored_row(store, tmp_path: Path) -> None:  # noqa: ANN001
+    """Validation against only the stored rows (and columns) an upload touches gives the same report, valid rows
+    and quarantine as against all of the provider's stored rows: already stored keys, links to stored parents,
+    a stored participant's programme and dates, stored attendance of re-sent group sessions."""
+    from evalkit.generator import generate_programmes
+    from evalkit.ingest import VALIDATION_COLUMNS, stored_rows_for_upload
+    from evalkit.pseudonymise import pseudonymise_frame
+    from evalkit.validation import validate
+
+    generate_programmes(300, seed=3).write(tmp_path / "gen")
+    raw = read_files(sorted((tmp_path / "gen").glob("*.csv")))
+    raw["programmes"]["provider"] = "North"
+    parts = raw["participants"]["participant_id"]
+    first = set(parts.iloc[:200])
+    upload1 = {
+        "programmes": raw["programmes"],
+        "participants": raw["participants"].iloc[:200],
+        "group_sessions": raw["group_sessions"].iloc[: len(raw["group_sessions"]) // 2],
+        "contacts": raw["contacts"][raw["contacts"]["participant_id"].isin(first)],
+        "measures": raw["measures"][raw["measures"]["participant_id"].isin(first)],
+    }
+    ingest(check_upload(upload1, store, "North", secret=SECRET), store, provider="North", file_name="1",
+           sha256="0", secret=SECRET)
+    ingest(check_upload(split_raw_by_provider({t: f.assign(programme_id="P-S") for t, f in upload1.items()
+                                               if t != "programmes"} | {"programmes": pd.DataFrame(
+                                                   {"programme_id": ["P-S"], "provider": ["South"]})})["South"],
+                        store, "South", secret=SECRET), store, provider="South", file_name="s", sha256="0",
+           secret=SECRET)  # the same ids at another provider: never part of North's checks
+
+    later = set(parts.iloc[100:])
+    upload2 = {
+        "participants": raw["participants"].iloc[150:].copy(),
+        "group_sessions": raw["group_sessions"].assign(head_count="1"),
+        "contacts": raw["contacts"][raw["contacts"]["participant_id"].isin(later)].copy(),
+        "measures": pd.concat([raw["measures"].iloc[:3], raw["measures"][raw["measures"]["participant_id"].isin(
+            later)]], ignore_index=True),
+    }
+    p2 = upload2["participants"]
+    p2.loc[p2.index[0], "participant_id"] = f"  {p2['participant_id'].iloc[0]} "  # blanks around a stored id
+    p2.loc[p2.index[1], "programme_id"] = "P-PAID" if p2["programme_id"].iloc[1] != "P-PAID" else "P-HOME"
+    p2.loc[p2.index[2], "referral_date"] = "not a date"  # set aside: its contacts follow
+    p2.loc[p2.index[60], "end_date"] = "2001-01-01"
+    c2 = upload2["contacts"]
+    c2.loc[c2.index[0], "participant_id"] = "nobody"
+    c2.loc[c2.index[1], "group_session_id"] = "no such session"
+    for frame in upload2.values():
+        frame.attrs = {}
+    pseudo = {t: pseudonymise_frame(f, secret=SECRET, namespace="North") for t, f in upload2.items()}
+
+    everything = load_tables(store, Scope.for_provider("North"))
+    touched = stored_rows_for_upload(store, pseudo, "North")
+    assert list(touched) == list(everything)
+    for t, frame in touched.items():
+        assert list(frame.columns) == list(VALIDATION_COLUMNS[t])
+        assert 0 < len(frame) <= len(everything[t])
+    assert len(touched["participants"]) < len(everything["participants"])
+
+    full = validate(pseudo, existing=everything, today="2030-01-01")
+    fast = validate(pseudo, existing=touched, today="2030-01-01")
+    pd.testing.assert_frame_equal(fast.report, full.report)
+    for name in full.tables:
+        pd.testing.assert_frame_equal(fast.tables[name], full.tables[name])
+        pd.testing.assert_frame_equal(fast.quarantine[name], full.quarantine[name])
+    rules = set(full.report["rule"])
+    assert {"already_stored", "foreign_key", "participant_in_two_programmes", "head_count_below_named"} <= rules
