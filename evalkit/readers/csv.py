@@ -135,7 +135,7 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PREFIX = 1_000_000  # bytes decoded up front for the checks and the delimiter (at least 250,000 characters)
 
 
-def _arrow_grid(data: bytes, delimiter: str) -> pd.DataFrame | None:
+def _arrow_grid(data: bytes | Path, delimiter: str) -> pd.DataFrame | None:
     """Split UTF-8 ``data`` with Arrow's multi-threaded CSV reader, every cell as text.
 
     Gives the same cells as :func:`_grid` (quotes, doubled quotes, quoted line breaks, CR/LF/CRLF line ends,
@@ -147,10 +147,13 @@ def _arrow_grid(data: bytes, delimiter: str) -> pd.DataFrame | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    if isinstance(data, Path):
+        source = pa.memory_map(str(data))  # Arrow skips a UTF-8 byte-order mark itself
+    else:
+        source = pa.py_buffer(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(body),
+            source,
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                              escape_char=False, newlines_in_values=True, ignore_empty_lines=False),
@@ -162,32 +165,45 @@ def _arrow_grid(data: bytes, delimiter: str) -> pd.DataFrame | None:
         return None
     if table.num_columns > _MAX_ARROW_COLUMNS or table.num_rows == 0:
         return None
-    return pd.DataFrame({i: pd.array(column, dtype=_TEXT) for i, column in enumerate(table.columns)},
-                        index=pd.RangeIndex(table.num_rows))
+    n = table.num_rows
+    columns = {}
+    for i in range(table.num_columns):
+        # one contiguous array per column (later Arrow kernels then never copy it), the blocks freed as we go
+        column = table.column(0)
+        table = table.remove_column(0)
+        columns[i] = pd.array(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), dtype=_TEXT)
+        del column
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
 
 _MAX_ARROW_COLUMNS = 2_000
 
 
-def _split(data: bytes, label: str) -> tuple[pd.DataFrame | list[list[str]], str]:
+def _split(path: Path, label: str) -> tuple[pd.DataFrame | list[list[str]], str]:
     """Decode and split a text file: the grid (see :func:`_grid`) and the delimiter.
 
     The checks of :func:`decode_text` and the delimiter use the first megabyte; a UTF-8 file is then split
-    by Arrow (:func:`_arrow_grid`), anything else decoded in full and split by :func:`_grid`.
+    by Arrow (:func:`_arrow_grid`, reading the file itself), anything else read, decoded in full and split
+    by :func:`_grid`.
     """
+    with path.open("rb") as handle:
+        data = handle.read(_PREFIX + 1)
+    whole = len(data) <= _PREFIX
     utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    head = decode_text(data[:_PREFIX] if len(data) > _PREFIX and not utf16 else data, file_label=label)
-    if not head.strip() and (len(data) <= _PREFIX or utf16):
+    if utf16 and not whole:
+        data, whole = path.read_bytes(), True
+    head = decode_text(data if whole else data[:_PREFIX], file_label=label)
+    if not head.strip() and whole:
         raise InputFileError(
             "the file has no text in it. Expected a header row naming the columns, then one row per record.",
             file=label,
         )
     if not utf16 and head.strip():
         delimiter = sniff_delimiter(head)
-        grid = _arrow_grid(data, delimiter)
+        grid = _arrow_grid(data if whole else path, delimiter)
         if grid is not None:
             return grid, delimiter
-    text = head if len(data) <= _PREFIX or utf16 else decode_text(data, file_label=label)
+    text = head if whole else decode_text(path.read_bytes(), file_label=label)
     if not text.strip():
         raise InputFileError(
             "the file has no text in it. Expected a header row naming the columns, then one row per record.",
@@ -218,7 +234,7 @@ def read_text_table(path: Path, *, limits: ReadLimits) -> TextTable:
     """
     check_file_size(path, limits)
     label = path.name
-    grid, delimiter = _split(path.read_bytes(), label)
+    grid, delimiter = _split(path, label)
     problems: list[dict] = []
     if isinstance(grid, pd.DataFrame):
         frame = grid

@@ -35,8 +35,11 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
     folded = pd.Series(uniques, dtype="str").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
     mapped = folded.map(synonyms)
     new_uniques = mapped.where(mapped.notna(), pd.Series(uniques, dtype="str")).to_numpy(dtype=object)
-    out = np.where(codes >= 0, new_uniques[np.maximum(codes, 0)], None)
-    return pd.Series(out, index=values.index, dtype="str")
+    if (new_uniques == np.asarray(uniques, dtype=object)).all() and isinstance(values.dtype, pd.StringDtype):
+        return values.astype("str")  # no cell is a synonym
+    # the distinct values taken by code in Arrow: no Python string per row
+    taken = pa.array(list(new_uniques), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=values.index)
 
 
 def _blank(series: pd.Series) -> pd.Series:

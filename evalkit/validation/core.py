@@ -210,6 +210,7 @@ def validate(
             aside[column] = values
         aside["reasons"] = log.reasons(name, np.flatnonzero(bad))
         quarantine[name] = aside.reset_index(drop=True)
+        table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
 
 
@@ -272,16 +273,17 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
                 continue
         if isinstance(typed, pd.Series):
             typed = typed.astype(object).where(typed.notna(), None).to_numpy(dtype=object)
-        values = np.asarray(typed if typed is not None else np.full(len(keep), np.nan))[keep]
+        values = np.asarray(typed if typed is not None else np.full(len(keep), np.nan))
+        values = values if n_keep == len(keep) else values[keep]
         if spec.type == "integer":
             out[spec.name] = pd.array(np.round(values.astype("float64")), dtype="Float64").astype("Int64") \
                 if len(values) else pd.array([], dtype="Int64")
         elif spec.type == "boolean":
             out[spec.name] = pd.array(values.astype("float64"), dtype="Float64").astype("boolean")
         elif spec.type == "number":
-            out[spec.name] = values.astype("float64")
+            out[spec.name] = values.astype("float64", copy=False)
         elif spec.type == "date":
-            out[spec.name] = values.astype("datetime64[ns]")
+            out[spec.name] = values.astype("datetime64[ns]", copy=False)
         elif spec.codes is None and spec.name in table.cells:
             out[spec.name] = table.cells[spec.name].loc[keep].astype(dtype).to_numpy()
         else:
@@ -289,7 +291,8 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
             out[spec.name] = pd.Categorical.from_codes(codes, categories=uniques).astype(object)
             out[spec.name] = pd.array(np.asarray(out[spec.name], dtype=object), dtype=dtype)
     out.update(table.rows.provenance(keep))
-    frame = pd.DataFrame(out)
+    # copy=False: the columns are not stacked into one block (a copy of every numeric column at once)
+    frame = pd.DataFrame(out, copy=False)
     return frame
 
 

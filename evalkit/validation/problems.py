@@ -246,4 +246,6 @@ def row_list(source_rows: np.ndarray, limit: int = 5) -> str:
 
 def quoted(values: np.ndarray) -> np.ndarray:
     """Cell values in quotes for a message: ``'HV2'``."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
     return ("'" + pd.Series(values, dtype=object).fillna("").astype(str) + "'").to_numpy(dtype=object)
