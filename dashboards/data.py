@@ -174,9 +174,12 @@ def clear_caches() -> None:
 
     The store's engines (:func:`store`) are kept: they hold no data.
     """
+    from dashboards import ui
+
     st.cache_data.clear()
     _tables.clear()
     _outcomes.clear()
+    ui._drawn.clear()
 
 
 def version(url: str) -> str:
@@ -390,6 +393,14 @@ def derived(ctx: Context, dotted: str, *, source: str = "data", **kwargs: Any) -
     library(dotted)
     return _show(_derived(dotted, source, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
                           ctx.filters.date_range, ctx.rules_key, json.dumps(kwargs, sort_keys=True, default=str)))
+
+
+def result_key(ctx: Context) -> tuple[Any, ...]:
+    """Everything :func:`outcomes` and :func:`tables` depend on (database, data version, scope, filters,
+    rules): a key for keeping what a page derives from them."""
+    ctx.scope.require_individual_rows()
+    return (ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx), ctx.filters.date_range,
+            ctx.rules_key)
 
 
 def episode_changes(ctx: Context) -> pd.DataFrame:

@@ -132,21 +132,29 @@ def stack_methods(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def _jacobson(changes: pd.DataFrame, code: str) -> tuple[pd.DataFrame, Any]:
+    """One instrument's paired episodes and their Jacobson plot (``None`` when there are none)."""
+    inst = data.instrument(code)
+    paired = changes[(changes["instrument"] == code) & changes["paired"].astype("boolean").fillna(False)]
+    paired = paired.reset_index(drop=True)
+    if paired.empty:
+        return paired, None
+    cutoff = inst.default_cutoff.value if inst.default_cutoff else None
+    fig = charts.jacobson_plot(paired, threshold=first_value(paired, "rc_threshold"), cutoff=cutoff,
+                               score_range=inst.score_range, higher_is_better=inst.higher_is_better,
+                               tooltip=["programme_id"])
+    return paired, fig
+
+
 def jacobson(ctx: data.Context, code: str, *, prefix: str) -> None:
     """The Jacobson plot of one instrument's paired episodes, with the episode rows beneath."""
     with ui.section("Each mother's change (Jacobson plot)"):
         st.subheader("Each mother's change")
-        inst = data.instrument(code)
         changes = data.episode_changes(ctx)
-        paired = changes[(changes["instrument"] == code) & changes["paired"].astype("boolean").fillna(False)]
-        paired = paired.reset_index(drop=True)
-        if paired.empty:
+        paired, fig = ui.kept(("jacobson", data.result_key(ctx), code), lambda: _jacobson(changes, code))
+        if fig is None:
             ui.empty_note(f"paired {code.upper()} scores")
             return
-        cutoff = inst.default_cutoff.value if inst.default_cutoff else None
-        fig = charts.jacobson_plot(paired, threshold=first_value(paired, "rc_threshold"), cutoff=cutoff,
-                                   score_range=inst.score_range, higher_is_better=inst.higher_is_better,
-                                   tooltip=["programme_id"])
         ui.chart(fig, paired[episode_columns(paired)], key=f"{prefix}_jacobson", name=f"{code}-paired-episodes")
         ui.explain("jacobson")
 
@@ -163,7 +171,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
         else:
             cats = stack_categories(rows)
             if not cats.empty:
-                fig = charts.estimate_chart(cats, label="category", estimate="percent", colour="programme_id",
+                fig = ui.figure(charts.estimate_chart, cats, label="category", estimate="percent", colour="programme_id",
                                             n="n", reference=None, x_title="Percent of mothers (95% CI)")
                 ui.chart(fig, cats, key=f"{prefix}_categories", name=f"{code}-categories")
             threshold = first_value(rows, "rc_threshold")
@@ -180,7 +188,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
         if res is not None:
             rows = rows_for(res.summary, instrument=code)
             if not rows.empty:
-                fig = charts.estimate_chart(rows, label="programme_id", estimate="mean_change", n="n_paired",
+                fig = ui.figure(charts.estimate_chart, rows, label="programme_id", estimate="mean_change", n="n_paired",
                                             x_title="Mean change in score points (95% CI)")
                 ui.chart(fig, rows[present(rows, CHANGE_COLUMNS)], key=f"{prefix}_mean_change",
                          name=f"{code}-mean-change")
@@ -197,7 +205,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
             if rows.empty:
                 ui.empty_note(f"{code.upper()} dose figures")
             else:
-                fig = charts.dose_threshold_chart(rows, estimate="mean_change", colour="programme_id")
+                fig = ui.figure(charts.dose_threshold_chart, rows, estimate="mean_change", colour="programme_id")
                 ui.chart(fig, rows, key=f"{prefix}_dose", name=f"{code}-dose-thresholds")
         ui.explain("dose_threshold")
 
@@ -208,7 +216,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
         if rows.empty:
             ui.empty_note(f"{code.upper()} trajectories")
         else:
-            fig = charts.trajectory_chart(rows, colour="programme_id" if "programme_id" in rows else None)
+            fig = ui.figure(charts.trajectory_chart, rows, colour="programme_id" if "programme_id" in rows else None)
             ui.chart(fig, rows, key=f"{prefix}_trajectory", name=f"{code}-trajectories")
         ui.explain("trajectory")
 
@@ -223,7 +231,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
             if methods.empty:
                 ui.empty_note(f"{code.upper()} estimates")
             else:
-                fig = charts.estimate_chart(methods, label="programme_id", colour="method", n="n",
+                fig = ui.figure(charts.estimate_chart, methods, label="programme_id", colour="method", n="n",
                                             x_title="Mean change in score points (95% CI)")
                 ui.chart(fig, methods, key=f"{prefix}_methods", name=f"{code}-three-estimates")
                 notes = rows[present(rows, ("programme_id", "mm_converged", "mm_note", "mi_note"))]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -78,13 +79,84 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def content_key(*parts: Any) -> str | None:
+    """A digest of everything a drawing depends on: frames by their full contents, other values by ``repr``.
+
+    Frames are hashed whole (:func:`pandas.util.hash_pandas_object` of every
+    row, with the index, column names, dtypes and ``attrs``), never sampled.
+    ``None`` when a frame holds values pandas cannot hash (then nothing is
+    cached).
+    """
+    h = hashlib.blake2b(digest_size=20)
+
+    def add(part: Any) -> None:
+        if isinstance(part, pd.DataFrame | pd.Series):
+            frame = part.to_frame() if isinstance(part, pd.Series) else part
+            h.update(repr((type(part).__name__, frame.shape, list(frame.columns), [str(d) for d in frame.dtypes],
+                           sorted(frame.attrs.items(), key=lambda kv: str(kv[0])))).encode())
+            h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        elif isinstance(part, dict):
+            h.update(b"{")
+            for k in sorted(part, key=str):
+                h.update(repr(k).encode())
+                add(part[k])
+            h.update(b"}")
+        elif isinstance(part, list | tuple):
+            h.update(b"[" if isinstance(part, list) else b"(")
+            for item in part:
+                add(item)
+            h.update(b"]")
+        else:
+            h.update(repr((type(part).__name__, part)).encode())
+        h.update(b"|")
+
+    try:
+        add(parts)
+    except TypeError:  # unhashable cells (lists, dicts): draw without the cache
+        return None
+    return h.hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _drawn(key: str, _make: Callable[[], Any]) -> Any:
+    """What ``_make`` returns, kept per content key (figures and display tables are the same for the same
+    numbers; computed once, not on every rerun)."""
+    return _make()
+
+
+def _memo(make: Callable[[], Any], *parts: Any) -> Any:
+    key = content_key(*parts)
+    return make() if key is None else _drawn(key, make)
+
+
+def kept(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, kept under ``key``, which must name everything the result depends on.
+
+    For results of the shared outcome data, :func:`dashboards.data.result_key`
+    (database, data version, scope, filters, rules) plus what the page chose.
+    """
+    return _memo(make, "kept", key)
+
+
+def figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``build(*args, **kwargs)`` (an :mod:`evalkit.charts` function), kept for the same numbers and options.
+
+    A rerun that shows the same figures (a widget elsewhere changed, a page
+    revisited) reuses the Altair chart instead of building it again.
+    """
+    return _memo(lambda: build(*args, **kwargs), f"{build.__module__}.{build.__qualname__}", args, kwargs)
+
+
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A library table as people read it: hidden (suppressed) cells shown as [c]."""
     if "suppressed" in frame.columns:
         with contextlib.suppress(Exception):
             from evalkit.disclosure import mark_suppressed
 
-            return mark_suppressed(frame)
+            shown = _memo(lambda: mark_suppressed(frame), "mark_suppressed", frame)
+            out = shown.copy(deep=False)  # copy-on-write: the kept table never changes
+            out.attrs = dict(shown.attrs)
+            return out
     return frame
 
 

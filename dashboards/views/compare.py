@@ -50,7 +50,7 @@ with ui.section("Programme comparison"):
         ui.empty_note("programme figures")
     else:
         ok = pooled is not None and all(pooled.get(k) is not None for k in ("estimate", "ci_low", "ci_high"))
-        fig = charts.forest_plot(shown, weight="weight", pooled=pooled if ok else None,
+        fig = ui.figure(charts.forest_plot, shown, weight="weight", pooled=pooled if ok else None,
                                  x_title=MEASURES[measure] + " (95% CI)")
         ui.chart(fig, per, key="cp_forest", name="comparison-per-programme")
         if ok:
@@ -69,7 +69,7 @@ with ui.section("Programme comparison"):
     else:
         limits = funnel[["precision", "lower_0.95", "upper_0.95", "lower_0.998", "upper_0.998"]].sort_values(
             "precision")
-        fig = charts.funnel_plot(funnel, size="precision", value="value", limits=limits, limit_size="precision",
+        fig = ui.figure(charts.funnel_plot, funnel, size="precision", value="value", limits=limits, limit_size="precision",
                                  limit_columns=("lower_0.95", "upper_0.95", "lower_0.998", "upper_0.998"),
                                  target=float(funnel["target"].iloc[0]), flag="flag", y_title=MEASURES[measure],
                                  x_title="Number of mothers (n)" if measure in ("recovery", "reliable_improvement",

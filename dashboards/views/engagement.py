@@ -26,7 +26,7 @@ with ui.section("Take-up funnel"):
         ui.empty_note("referrals")
     else:
         shown = funnel.assign(label=funnel["description"].astype(str))
-        fig = charts.funnel_chart(shown, step="label", count="n")
+        fig = ui.figure(charts.funnel_chart, shown, step="label", count="n")
         ui.chart(fig, funnel, key="en_funnel", name=f"take-up-funnel-{pid}")
         st.caption("Each step counts mothers who reached it and every step before; percentages and their 95% "
                    "intervals are in the table under the chart.")
@@ -39,7 +39,7 @@ with ui.section("Reasons for leaving"):
         ui.empty_note("reasons")
     else:
         reasons = exits[~exits["is_total"].astype(bool)] if "is_total" in exits else exits
-        fig = charts.bar_chart(reasons, x="reason", y="n", colour="step", horizontal=True, x_title=None,
+        fig = ui.figure(charts.bar_chart, reasons, x="reason", y="n", colour="step", horizontal=True, x_title=None,
                                y_title="Number of mothers")
         ui.chart(fig, exits, key="en_exits", name=f"funnel-exits-{pid}")
     ui.explain("declined")
@@ -67,7 +67,7 @@ with ui.section("Attendance"):
         bands = [("1", "n_dose_1"), ("2-3", "n_dose_2_3"), ("4-7", "n_dose_4_7"), ("8 or more", "n_dose_8_plus")]
         dist = sections.stack_columns(att, bands, label="contacts attended", value="n")
         if not dist.empty:
-            fig = charts.distribution_chart(dist, value="contacts attended", count="n",
+            fig = ui.figure(charts.distribution_chart, dist, value="contacts attended", count="n",
                                             x_title="Contacts attended")
             ui.chart(fig, att, key="en_attendance", name=f"attendance-{pid}")
 
@@ -79,7 +79,7 @@ with ui.section("Endings"):
         ui.empty_note("endings")
     else:
         cats = ends[~ends["is_total"].astype(bool)] if "is_total" in ends else ends
-        fig = charts.estimate_chart(cats, label="ending_group", estimate="pct", lower="pct_ci_low",
+        fig = ui.figure(charts.estimate_chart, cats, label="ending_group", estimate="pct", lower="pct_ci_low",
                                     upper="pct_ci_high", n="n", reference=None,
                                     x_title="Percent of mothers who attended (95% CI)")
         ui.chart(fig, ends, key="en_endings", name=f"endings-{pid}")
@@ -109,7 +109,7 @@ with ui.section("Group head counts"):
             long = sections.stack_columns(sessions, [("everyone in the room", "head_count"),
                                                      ("named on the register", "n_named")],
                                           label="count", value="n", keep=["session_date"])
-            fig = charts.trajectory_chart(long, x="session_date", y="n", lower=None, upper=None, colour="count",
+            fig = ui.figure(charts.trajectory_chart, long, x="session_date", y="n", lower=None, upper=None, colour="count",
                                           n=None, x_title="Session", y_title="Mothers", temporal=True)
             ui.chart(fig, sessions, key="en_sessions", name=f"group-sessions-{pid}")
         ui.table(heads, key="en_heads", name=f"head-counts-{pid}")

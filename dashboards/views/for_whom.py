@@ -34,18 +34,18 @@ with ui.section("Breakdown"):
     if what == "outcomes":
         code = sections.pick_instrument(ctx, roles=("symptom", "wellbeing", "recovery"), key=state.FW_INSTRUMENT)
         table = sections.rows_for(table, instrument=code)
-        fig = charts.estimate_chart(table.assign(level=table[field].astype("string").fillna("not recorded")),
+        fig = ui.figure(charts.estimate_chart, table.assign(level=table[field].astype("string").fillna("not recorded")),
                                     label="level", estimate="mean_change", colour="programme_id", n="n_paired",
                                     x_title=f"Mean change on the {str(code).upper()} (95% CI)")
     elif what == "take_up":
-        fig = charts.estimate_chart(table.assign(level=table[field].astype("string").fillna("not recorded")),
+        fig = ui.figure(charts.estimate_chart, table.assign(level=table[field].astype("string").fillna("not recorded")),
                                     label="level", estimate="pct_took_up", lower="pct_took_up_ci_low",
                                     upper="pct_took_up_ci_high", colour="programme_id", n="n_referred",
                                     reference=None, x_title="Took up, percent of referrals (95% CI)")
     elif what in ("recovery", "endings"):
         cat = "category" if what == "recovery" else "ending_group"
         rows = table[~table["is_total"].astype(bool)]
-        fig = charts.estimate_chart(
+        fig = ui.figure(charts.estimate_chart,
             rows.assign(level=rows[field].astype("string").fillna("not recorded") + " · " + rows[cat].astype(str)),
             label="level", estimate="pct", lower="pct_ci_low", upper="pct_ci_high", colour="programme_id", n="n",
             reference=None, x_title="Percent (95% CI)")

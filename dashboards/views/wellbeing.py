@@ -19,7 +19,7 @@ with ui.section("Recovery from and recovery within"):
     if cats.empty:
         ui.empty_note("mothers with both a symptom and a wellbeing or recovery measure")
     else:
-        fig = charts.estimate_chart(cats, label="category", estimate="pct", lower="pct_ci_low", upper="pct_ci_high",
+        fig = ui.figure(charts.estimate_chart, cats, label="category", estimate="pct", lower="pct_ci_low", upper="pct_ci_high",
                                     colour="programme_id", n="n", reference=None,
                                     x_title="Percent of mothers above the cut-off at the start (95% CI)")
         ui.chart(fig, rec, key="wb_recovery", name="recovery-from-within")

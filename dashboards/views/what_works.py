@@ -91,7 +91,7 @@ with ui.section("Mechanism profile"):
         groups = sorted(profile[group_col].astype(str).unique())
         chosen = st.selectbox("Show the chart for", groups, key="ek_ww_group")
         shown = _shown(profile, [group_col, *PROFILE_COLUMNS])
-        ui.chart(_profile_chart(profile, group_col, chosen), shown[shown[group_col].astype(str) == chosen],
+        ui.chart(ui.figure(_profile_chart, profile, group_col, chosen), shown[shown[group_col].astype(str) == chosen],
                  key="ww_profile", name=f"mechanism-profile-{chosen}",
                  caption="Bars: share who agreed or strongly agreed; black lines: 95% confidence intervals. "
                          "Vermillion: what can go wrong; orange: worry about ending; blue: what helps.")

@@ -142,3 +142,26 @@ def test_driver_values_load_the_same_frames(example_db: str) -> None:
                 _frames_equal(to_canonical(raw, table), to_canonical(processed, table))
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("page", ["symptom_change", "wellbeing", "engagement", "for_whom", "compare", "what_works"])
+def test_kept_figures_and_tables_are_the_ones_built_afresh(app, page: str) -> None:  # noqa: ANN001
+    """A rerun reuses the kept charts and display tables; they equal those built with every cache empty."""
+
+    def shown(at) -> tuple[list[str], list[pd.DataFrame]]:  # noqa: ANN001
+        assert not at.exception, [e.value for e in at.exception]
+        return [c.proto.spec for c in at.get("vega_lite_chart")], [d.value for d in at.dataframe]
+
+    at = app(f"views/{page}.py")
+    first_specs, first_tables = shown(at)
+    assert first_specs
+    at.run()
+    again_specs, again_tables = shown(at)
+    data.clear_caches()
+    at.run()
+    fresh_specs, fresh_tables = shown(at)
+    assert first_specs == again_specs == fresh_specs
+    assert len(first_tables) == len(again_tables) == len(fresh_tables)
+    for a, b, c in zip(first_tables, again_tables, fresh_tables, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, c)
