@@ -373,8 +373,9 @@ def episode_change(
             if c == "cs_category":
                 out[c] = pd.Categorical(txt[c], categories=list(CS_CATEGORIES), ordered=True)
             else:
-                vals = pd.array(txt[c], dtype="string")
-                out[c] = pd.Categorical(vals, categories=sorted(vals.dropna().unique()))
+                vals = txt[c]  # a few distinct texts, each set for whole instruments
+                cats = sorted(v for v in pd.unique(vals) if v is not None)
+                out[c] = pd.Categorical(vals, categories=cats)
         else:
             out[c] = b[c]
     # keep the rules column last

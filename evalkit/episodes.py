@@ -17,7 +17,7 @@ Python loops.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +119,9 @@ def derive_context(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     if "ethnicity" in out.columns:
         eth = out["ethnicity"].astype("string")
-        grp = eth.str.split("_", n=1).str[0]
+        # the part before the first "_" (the whole code without one), in pyarrow
+        parts_ = pac.split_pattern(_arrow_strings(eth), pattern="_", max_splits=1)
+        grp = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pac.list_element(parts_, 0)])), index=out.index)
         grp = grp.mask((eth == "not_stated").fillna(False), "not_stated")
         out["ethnicity_group"] = grp.where(grp.isin(list(ETHNICITY_GROUPS))).astype("string")
     else:
@@ -287,19 +289,33 @@ class _DayIndex:
         return lo, np.maximum(hi, lo)
 
 
+def _labelled(codes: np.ndarray, labels: Sequence[str | None]) -> pd.arrays.ArrowStringArray:
+    """Text (``string`` dtype) from integer codes into ``labels`` (-1 or a ``None`` label = missing).
+
+    Built as a pyarrow dictionary array and decoded there, without a Python string per row.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    missing = np.array([lab is None for lab in labels] + [True], dtype=bool)  # last slot: code -1
+    codes = np.where(missing[codes], -1, codes).astype(np.int32)
+    values = pa.array([lab if lab is not None else "" for lab in labels], type=pa.large_string())
+    text = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), values).cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(pa.chunked_array([text], type=pa.large_string()))
+
+
 def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarray,
                referral_days: np.ndarray, at_days: np.ndarray) -> dict[str, object]:
     """Perinatal time axis at a date: weeks relative to (estimated) birth; negative = pregnant."""
-    stage = p_stage.astype("string").to_numpy(dtype=object, na_value=None)
+    stage = p_stage.astype("string")
+    ante = (stage == "antenatal").fillna(False).to_numpy(dtype=bool)
+    post_ = (stage == "postnatal").fillna(False).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore"):
         w = np.where((referral_days >= 0) & (at_days >= 0), (at_days - referral_days) / 7.0, np.nan)
-        at_ref = np.where(stage == "antenatal", weeks_preg - _GESTATION_AT_BIRTH,
-                          np.where(stage == "postnatal", baby_weeks, np.nan))
+        at_ref = np.where(ante, weeks_preg - _GESTATION_AT_BIRTH, np.where(post_, baby_weeks, np.nan))
         week = at_ref + w
-        st = np.where(np.isnan(week), None, np.where(week < 0, "antenatal", "postnatal"))
+        st = np.where(np.isnan(week), -1, np.where(week < 0, 0, 1))
         preg = np.where(week < 0, week + _GESTATION_AT_BIRTH, np.nan)
         post = np.where(week >= 0, week, np.nan)
-    return {"week": np.round(week, 2), "stage": pd.array(st, dtype="string"),
+    return {"week": np.round(week, 2), "stage": _labelled(st, ("antenatal", "postnatal")),
             "pregnant": np.round(preg, 2), "postpartum": np.round(post, 2)}
 
 
@@ -347,11 +363,11 @@ def prepare_episodes(
     uses_contacts = parts["programme_id"].astype("string").isin(list(progs_with_rows)).to_numpy(dtype=bool)
     fcd = _days(parts["first_contact_date"])
     anchor = np.where(first_att >= 0, first_att, fcd)
-    anchor_source = np.where(first_att >= 0, "first_attended_contact",
-                             np.where(fcd >= 0, "first_contact_date", None))
+    anchor_labels = ("first_attended_contact", "first_contact_date")
+    anchor_code = np.where(first_att >= 0, 0, np.where(fcd >= 0, 1, -1))
     parts["anchor_date"] = _from_days(anchor)
-    parts["anchor_source"] = pd.array(anchor_source, dtype="string")
-    parts["dose_source"] = pd.array(np.where(uses_contacts, "contacts", "sessions_attended"), dtype="string")
+    parts["anchor_source"] = _labelled(anchor_code, anchor_labels)
+    parts["dose_source"] = _labelled(np.where(uses_contacts, 0, 1), ("contacts", "sessions_attended"))
     total_att = np.zeros(n_part)
     if len(a_pcode):
         total_att = np.bincount(a_pcode, minlength=n_part).astype(float)
@@ -443,7 +459,7 @@ def prepare_episodes(
     dose = np.where(uses, n_att, sess[pc])
 
     # ---- pairing decision ------------------------------------------------------
-    reason = np.full(len(ep), None, dtype=object)
+    reason = np.full(len(ep), -1, dtype=np.int64)  # index into codes; -1 = paired
     n_after_a = ep["n_after"].fillna(0).to_numpy()
     n_late_a = ep["n_late"].fillna(0).to_numpy()
     conds = [
@@ -457,11 +473,11 @@ def prepare_episodes(
     ]
     codes = ["no_attended_contact", "no_baseline_in_window", "no_score_after_baseline", "too_soon",
              "no_score_in_followup_window", "dose_not_recorded", "below_minimum_dose"]
-    for cond, c in zip(conds, codes, strict=True):
-        reason = np.where((reason == None) & cond, c, reason)  # noqa: E711 - elementwise on object array
-    paired = reason == None  # noqa: E711
+    for i, cond in enumerate(conds):
+        reason = np.where((reason < 0) & cond, i, reason)
+    paired = reason < 0
     # the endpoint is kept when paired, or when the minimum dose is the only rule not met
-    e_keep = paired | (reason == "below_minimum_dose")
+    e_keep = paired | (reason == codes.index("below_minimum_dose"))
     eday_out = np.where(e_keep, eday, -1)
 
     # ---- assemble --------------------------------------------------------------
@@ -481,11 +497,11 @@ def prepare_episodes(
     out = pd.DataFrame({
         "programme_id": pf["programme_id"].astype("string").array,
         "participant_id": pf["participant_id"].astype("string").array,
-        "instrument": pd.array(ep_inst, dtype="string"),
-        "role": pd.array(pd.Series(ep_inst).map(inst_role).to_numpy(), dtype="string"),
+        "instrument": _labelled(ep["instrument"].to_numpy(), list(inst_names)),
+        "role": _labelled(ep["instrument"].to_numpy(), [inst_role.get(n) for n in inst_names]),
         "higher_is_better": pd.array(pd.Series(ep_inst).map(inst_hib).to_numpy(), dtype="boolean"),
         "anchor_date": _from_days(ep["anchor"].to_numpy()),
-        "anchor_source": pd.array(np.asarray(anchor_source, dtype=object)[pc], dtype="string"),
+        "anchor_source": _labelled(anchor_code[pc], anchor_labels),
         "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64),
         "first_score_date": _from_days(ep["first_day"].to_numpy()),
         "last_score_date": _from_days(ep["last_day"].to_numpy()),
@@ -495,9 +511,9 @@ def prepare_episodes(
         "endpoint_score": np.where(e_keep, ep["endpoint_score"].to_numpy(dtype=float), np.nan),
         "days_between": pd.array(np.where(e_keep, eday - bday, -1), dtype="Int64"),
         "paired": paired.astype(bool),
-        "unpaired_reason": pd.array(reason, dtype="string"),
+        "unpaired_reason": _labelled(reason, codes),
         "dose": dose,
-        "dose_source": pd.array(np.where(uses, "contacts", "sessions_attended"), dtype="string"),
+        "dose_source": _labelled(np.where(uses, 0, 1), ("contacts", "sessions_attended")),
         "attended_contacts": np.where(uses, n_att, np.nan),
         "attended_one_to_one": np.where(uses, n_att - n_grp, np.nan),
         "attended_group": np.where(uses, n_grp, np.nan),
@@ -535,7 +551,7 @@ def prepare_episodes(
     scores = pd.DataFrame({
         "participant_id": pid_text.take(s_pc),
         "programme_id": parts["programme_id"].astype("string").array.take(s_pc),
-        "instrument": pd.array(inst_names[v["instrument"].to_numpy()], dtype="string"),
+        "instrument": _labelled(v["instrument"].to_numpy(), list(inst_names)),
         "date": _from_days(v["day"].to_numpy()),
         "score": v["score"].to_numpy(dtype=float),
         "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
