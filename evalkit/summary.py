@@ -1140,6 +1140,9 @@ def build_summary(
     if not isinstance(rules, PairingRules):
         raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
     selected, ids = _select(tables, programme)
+    # the hash first, while only the tables are in memory (its text of the rows is large); _figures checks the
+    # tables it needs before
+    digest = data_hash(selected) if {"participants", "measures"} <= set(selected) else None
     programmes, results, elsewhere = _figures(selected, ids, rules, instruments)
     programmes, results = disclose(programmes, results, rules=rules, hidden_elsewhere=elsewhere)
     programmes = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
@@ -1151,7 +1154,7 @@ def build_summary(
         rules=rules.to_dict(),
         rules_text=rules.describe(),
         disclosure=_disclosure_settings(rules),
-        data_hash=data_hash(selected),
+        data_hash=digest if digest is not None else data_hash(selected),
         hashed_tables=hashed,
         created_at=created_at or _now(),
     )
