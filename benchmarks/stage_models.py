@@ -9,9 +9,13 @@ Steps (one process, same data; ``python -m benchmarks.stage_models SIZE [--opt r
 * ``statsmodels MixedLM (baseline)`` - bare ``statsmodels`` random-intercept
   REML fits on the same score series (period dummies from weeks since
   baseline, one model per programme x instrument), as someone would write it
-  directly (``benchmarks.analyses._bare_mixedlm``); always on every
-  participant, so the ratio to ``mixed model`` is the speed-up over what
-  statsmodels needs for a comparable fit;
+  directly (``benchmarks.analyses._bare_mixedlm``), on every participant up
+  to 100k participants, so the ratio to ``mixed model`` is the speed-up over
+  what statsmodels needs for a comparable fit. Above that
+  (``--opt baseline_max_participants=N``, default 100000) it would take most
+  of an hour, so it is timed on the scores of a seeded random subset of N
+  participants, recorded as ``baseline_participants`` (statsmodels' time
+  grows about linearly in the participants, 8-9x per 10x);
 * with ``--opt reference=1``: ``mixed model, statsmodels fitter
   (reference)`` - ``mixed_model_change`` with its REML fitter replaced by
   statsmodels ``MixedLM(..., groups=participant).fit(reml=True)`` on the
@@ -45,7 +49,8 @@ def _statsmodels_fitter(X: np.ndarray, y: np.ndarray, codes: np.ndarray):  # noq
                   converged=bool(res.converged), boundary=False, message="")
 
 
-def run_models(size: int, *, root: Path, reference: str = "0", **_: str) -> None:
+def run_models(size: int, *, root: Path, reference: str = "0", baseline_max_participants: str = "100000",
+               **_: str) -> None:
     import evalkit.longitudinal as lg
     from evalkit.change import episode_change
     from evalkit.episodes import prepare_episodes
@@ -63,8 +68,17 @@ def run_models(size: int, *, root: Path, reference: str = "0", **_: str) -> None
         r["converged"] = int(mm["mm_converged"].fillna(False).astype(bool).sum())
     with measure("models", size, "multiple imputation", rows=len(changes)):
         lg.multiple_imputation_change(changes, by=by, rules=rules)
-    with measure("models", size, "statsmodels MixedLM (baseline)", rows=n_obs, baseline_of="mixed model") as r:
-        r["fits"] = _bare_mixedlm(data.scores, rules)
+    base_scores = data.scores
+    ids = base_scores["participant_id"].unique()
+    if len(ids) > int(baseline_max_participants):
+        chosen = np.random.default_rng(1).choice(ids, int(baseline_max_participants), replace=False)
+        base_scores = base_scores[base_scores["participant_id"].isin(chosen)]
+    note = None if base_scores is data.scores else (
+        f"on the scores of a random {int(baseline_max_participants):,} of the {len(ids):,} participants")
+    with measure("models", size, "statsmodels MixedLM (baseline)", rows=len(base_scores), baseline_of="mixed model",
+                 note=note) as r:
+        r["fits"] = _bare_mixedlm(base_scores, rules)
+        r["baseline_participants"] = int(base_scores["participant_id"].nunique())
     if reference not in ("0", "", "no"):
         fitter = lg._ri_reml
         lg._ri_reml = _statsmodels_fitter
