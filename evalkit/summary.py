@@ -710,13 +710,17 @@ def _hash_sorted_rows(h: Any, holder: list[pa.Array]) -> None:
     if isinstance(rows, pa.ChunkedArray):
         rows = rows.combine_chunks()
     rows = rows.take(pac.sort_indices(rows))
-    sep = pa.scalar("\x1e", pa.large_string())
-    for start in range(0, len(rows), _ROWS_PER_UPDATE):
-        part = rows.slice(start, _ROWS_PER_UPDATE)
-        joined = pac.binary_join(pa.LargeListArray.from_arrays(pa.array([0, len(part)], pa.int64()), part), sep)
-        if start:
-            h.update(b"\x1e")
-        h.update(joined[0].as_py().encode("utf-8"))
+    if not len(rows):
+        return
+    # each sorted row followed by the separator: the value buffer is then the joined text plus one last separator
+    ended = pac.binary_join_element_wise(rows, pa.scalar("", pa.large_string()), pa.scalar("\x1e", pa.large_string()))
+    del rows
+    offsets = np.frombuffer(ended.buffers()[1], dtype=np.int64)[ended.offset:ended.offset + len(ended) + 1]
+    data = memoryview(ended.buffers()[2])
+    for start in range(0, len(ended), _ROWS_PER_UPDATE):
+        stop = min(start + _ROWS_PER_UPDATE, len(ended))
+        end = offsets[stop] - (1 if stop == len(ended) else 0)
+        h.update(data[offsets[start]:end])
 
 
 # ---------------------------------------------------------------------------
