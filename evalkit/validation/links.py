@@ -121,7 +121,9 @@ class ParentIndex:
         else:
             valid = pa.array([], type=pa.large_string())
         if len(set_aside):
-            set_aside = set_aside[~pd.Index(set_aside.index).isin(valid.to_numpy(zero_copy_only=False))]
+            usable = pc.is_in(pa.array(np.asarray(set_aside.index, dtype=object), type=pa.large_string()),
+                              value_set=valid).to_numpy(zero_copy_only=False)
+            set_aside = set_aside[~usable]
         info = None
         info_keys = None
         if info_parts:
