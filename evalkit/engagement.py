@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pac
 
 from evalkit.data_source import coerce_tables
 from evalkit.disclosure import Across, Partition, apply_disclosure
@@ -186,10 +187,14 @@ def participant_path(
     has_pair = np.zeros(n, dtype=bool)
     best_reason = np.full(n, None, dtype=object)
     if ep is not None and len(ep):
-        pid_pos = pd.Series(np.arange(n), index=p["participant_id"].astype("string").to_numpy())
-        pos = pid_pos.reindex(ep["participant_id"].to_numpy()).to_numpy()
-        ok = ~np.isnan(pos)
-        pos = pos[ok].astype(np.int64)
+        from evalkit.episodes import _arrow_strings, _positions
+
+        pids = _arrow_strings(p["participant_id"])
+        if pac.count_distinct(pids, mode="all").as_py() != len(pids):
+            raise ValueError("cannot reindex on an axis with duplicate labels")  # as the label look-up did
+        pos = _positions(ep["participant_id"], pids)  # by hash in pyarrow; -1 = not a participant here
+        ok = pos >= 0
+        pos = pos[ok]
         has_ep[pos] = True
         has_base[pos[ep["baseline_score"].notna().to_numpy()[ok]]] = True
         has_pair[pos[ep["paired"].to_numpy(dtype=bool)[ok]]] = True
