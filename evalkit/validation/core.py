@@ -225,8 +225,8 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
     if contacts is not None:
         t = contacts.typed
         ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
-        parts.append(pd.DataFrame({"group_session_id": _objects(t["group_session_id"], ok),
-                                   "participant_id": _objects(t["participant_id"], ok)}))
+        parts.append(pd.DataFrame({"group_session_id": _kept(t["group_session_id"], ok),
+                                   "participant_id": _kept(t["participant_id"], ok)}))
     if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
         s = stored[stored["status"].astype(str) == "attended"]
         parts.append(pd.DataFrame({"group_session_id": s["group_session_id"].astype(object).to_numpy(),
@@ -237,11 +237,10 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
     return out[out["group_session_id"].notna()]
 
 
-def _objects(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray:
-    """The values of the rows in ``mask`` as Python objects (missing as None)."""
+def _kept(values: np.ndarray | pd.Series, mask: np.ndarray) -> pd.Series | np.ndarray:
+    """The values of the rows in ``mask`` (Arrow text stays Arrow text)."""
     if isinstance(values, pd.Series):
-        picked = values[mask]
-        return picked.astype(object).where(picked.notna(), None).to_numpy(dtype=object)
+        return values[mask].reset_index(drop=True)
     return np.asarray(values, dtype=object)[mask]
 
 
