@@ -866,9 +866,26 @@ def comparison_from_store(ctx: Context, **options: Any) -> Any:
     ``method``, ``by``, ``knha``); they must be JSON-serialisable (cache key).
     """
     if ctx.individual:
-        return analysis(ctx, "evalkit.compare.compare_from_tables", **options)
+        # compare_from_tables(tables, rules, **options) is compare_summaries([build_summary(tables, rules)],
+        # **options): the summary is built once per data key, and choosing another measure, questionnaire or
+        # subgroup only compares again (fast).
+        ctx.scope.require_individual_rows()
+        library("evalkit.compare.compare_summaries")
+        return _show(_comparison(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                                 ctx.filters.date_range, ctx.rules_key,
+                                 json.dumps(options, sort_keys=True, default=str)))
     compare = library("evalkit.compare.compare_summaries")
     return compare([aggregate_summary(ctx)], **options)
+
+
+@st.cache_data(show_spinner="Comparing ...", max_entries=64)
+def _comparison(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                date_range: tuple[str | None, str | None] | None, rules_key: str, options_key: str) -> Noted:
+    """:func:`evalkit.compare.compare_summaries` of the scoped summary, with the notes of both calls."""
+    summary = _analysis("evalkit.summary.build_summary", url, data_version, key, progs, date_range, rules_key,
+                        json.dumps({}, sort_keys=True))
+    compared = _noted(library("evalkit.compare.compare_summaries"), [summary.value], **json.loads(options_key))
+    return Noted(compared.value, tuple(dict.fromkeys((*summary.notes, *compared.notes))))
 
 
 def read_summaries(files: list[tuple[str, bytes]]) -> list[Any]:

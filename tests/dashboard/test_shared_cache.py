@@ -165,3 +165,31 @@ def test_kept_figures_and_tables_are_the_ones_built_afresh(app, page: str) -> No
     for a, b, c in zip(first_tables, again_tables, fresh_tables, strict=True):
         pd.testing.assert_frame_equal(a, b)
         pd.testing.assert_frame_equal(a, c)
+
+
+def test_comparison_options_reuse_one_summary(ctx_for, example_db: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Another measure, questionnaire or subgroup compares the one scoped summary again; the figures are
+    compare_from_tables' own."""
+    import evalkit.summary
+    from evalkit.compare import compare_from_tables
+    from evalkit.rules import PairingRules
+
+    built = []
+    build = evalkit.summary.build_summary
+
+    def counting_build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        built.append(1)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(evalkit.summary, "build_summary", counting_build)
+    ctx = ctx_for(Scope.admin())
+    tables = library_tables(example_db)
+    for options in ({"instrument": "epds", "measure": "smcr", "by": None},
+                    {"instrument": "epds", "measure": "mean_change", "by": ["format"]},
+                    {"instrument": "epds", "measure": "smcr", "by": ["format", "mode"]}):
+        shown = data.comparison_from_store(ctx, **options)
+        lib = compare_from_tables(tables, rules=PairingRules(), **options)
+        for part in ("per_programme", "pooled", "funnel", "subgroups", "moderator_test"):
+            _frames_equal(getattr(shown, part), getattr(lib, part))
+        assert shown.notes == lib.notes and shown.direction == lib.direction
+    assert len(built) == 1  # the dashboard built one summary for the three option sets
