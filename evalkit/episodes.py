@@ -209,7 +209,15 @@ def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         pr = progs[["programme_id", *[c for c in ("format", "mode", "delivered_by", "facilitation")
                                        if c in progs.columns]]].drop_duplicates("programme_id")
         pr = pr.rename(columns={"format": "programme_format", "mode": "programme_mode"})
-        p = p.merge(pr, on="programme_id", how="left")
+        if (set(pr.columns) & set(p.columns) == {"programme_id"} and p["programme_id"].dtype == pr["programme_id"].dtype
+                and all(isinstance(pr[c].dtype, pd.StringDtype) for c in pr.columns[1:])):
+            # a left merge on a unique key, as column look-ups: the participants' own columns are not copied
+            at = pd.Index(pr["programme_id"]).get_indexer(p["programme_id"])
+            p = p.copy(deep=False)
+            for c in pr.columns[1:]:
+                p[c] = pr[c].array.take(at, allow_fill=True)
+        else:
+            p = p.merge(pr, on="programme_id", how="left")
     for c in ("programme_format", "programme_mode", "delivered_by", "facilitation"):
         if c not in p.columns:
             p[c] = _empty(len(p), "string").array
@@ -217,7 +225,9 @@ def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     for c in CONTEXT_FIELDS:
         if c not in p.columns:
             p[c] = pd.array([pd.NA] * len(p), dtype="string")
-    return p.drop_duplicates("participant_id").reset_index(drop=True)
+    if p["participant_id"].duplicated().any():
+        p = p.drop_duplicates("participant_id")
+    return p.reset_index(drop=True)
 
 
 def _arrow_strings(values: pd.Series) -> pa.Array:
