@@ -117,10 +117,11 @@ def content_key(*parts: Any) -> str | None:
     return h.hexdigest()
 
 
-@st.cache_resource(show_spinner=False, max_entries=512)
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=3600)
 def _drawn(key: str, _make: Callable[[], Any]) -> Any:
     """What ``_make`` returns, kept per content key (figures and display tables are the same for the same
-    numbers; computed once, not on every rerun)."""
+    numbers; computed once, not on every rerun). Bounded in number, and each entry is dropped an hour after
+    it was made (made again when next shown), so figures of a replaced data version do not stay."""
     return _make()
 
 
