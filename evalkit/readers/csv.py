@@ -173,6 +173,8 @@ def _arrow_grid(data: bytes | Path, delimiter: str) -> pd.DataFrame | None:
         table = table.remove_column(0)
         columns[i] = pd.array(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), dtype=_TEXT)
         del column
+    del table
+    pa.default_memory_pool().release_unused()  # hand the parser's blocks back to the system, not kept for reuse
     return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
 

@@ -48,6 +48,15 @@ def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
+def _text_bytes(values: pa.Array) -> int:
+    """Total bytes of text in a string array, read off its offsets (stripping can only make it smaller)."""
+    if len(values) == 0:
+        return 0
+    width = np.int64 if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=width)
+    return int(offsets[values.offset + len(values)]) - int(offsets[values.offset])
+
+
 def encode(values: pd.Series | np.ndarray) -> np.ndarray:
     """Integer code of each value (equal values, equal codes; -1 where missing), for keys compared as values.
 
@@ -76,7 +85,7 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
         return stripped.where(~stripped.isin(sorted(set(missing_values) | {""})))
     original = _one_array(pa.array(text.array))
     stripped = pc.utf8_trim_whitespace(original)
-    if pc.all(pc.equal(pc.binary_length(stripped), pc.binary_length(original))).as_py() is not False:
+    if _text_bytes(stripped) == _text_bytes(original):
         stripped = original  # nothing to strip: keep the cells' own buffers (no copy of the column)
     missing = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
     if stripped is original and not pc.any(missing).as_py() and text.index.equals(series.index):

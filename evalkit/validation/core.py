@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evalkit.canonical import (
     DTYPES,
@@ -211,6 +212,7 @@ def validate(
         aside["reasons"] = log.reasons(name, np.flatnonzero(bad))
         quarantine[name] = aside.reset_index(drop=True)
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
+        pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
 
 

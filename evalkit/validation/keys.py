@@ -57,21 +57,32 @@ def _key_codes(columns: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Ser
     """One int64 code per row for the composite key (equal keys, equal codes); -1 where any part is missing.
 
     Each column is encoded on its own (:func:`evalkit.validation.cells.encode`: Arrow dictionary codes,
-    categorical codes, date nanoseconds), then the parts are combined pairwise and re-factorised.
+    categorical codes, date nanoseconds made dense), then the parts are combined arithmetically
+    (``code * width + next``), re-factorised only if the product could overflow.
     """
     combined: np.ndarray | None = None
     for c in columns:
-        codes = encode(typed[c])
+        codes = _dense(encode(typed[c]))
         if combined is None:
             combined = codes
             continue
         missing = (combined < 0) | (codes < 0)
-        left = pd.factorize(combined)[0].astype(np.int64)
-        right = pd.factorize(codes)[0].astype(np.int64)
-        combined = pd.factorize(left * (int(right.max(initial=0)) + 1) + right)[0].astype(np.int64)
+        width = int(codes.max(initial=0)) + 1
+        if (int(combined.max(initial=0)) + 1) * width >= 2**62:
+            combined = _dense(pd.factorize(combined)[0].astype(np.int64))
+        combined = combined * width + codes
         combined[missing] = -1
     assert combined is not None
     return combined
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """Codes below twice the row count (factorised when they are not, e.g. dates); -1 stays -1."""
+    if codes.max(initial=-1) < 2 * len(codes) + 1:
+        return codes
+    out = pd.factorize(codes)[0].astype(np.int64)
+    out[codes < 0] = -1
+    return out
 
 
 def _duplicated_codes(codes: np.ndarray) -> np.ndarray:
