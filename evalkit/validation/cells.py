@@ -97,7 +97,13 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
 
 def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill: object) -> np.ndarray:
     """Apply ``parse`` (distinct values -> array) to ``cells`` and return one value per row (``fill`` if missing)."""
-    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+        # Arrow's dictionary encoding: codes in order of first appearance, missing -1 (as pd.factorize)
+        encoded = pc.dictionary_encode(_one_array(pa.array(cells.array)))
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        uniques = text_series(encoded.dictionary)
+    else:
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
     if len(uniques) == 0:
         sample = parse(pd.Series(["0"], dtype="str"))
         return np.full(len(cells), fill, dtype=sample.dtype if sample.dtype != object else object)

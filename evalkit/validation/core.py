@@ -277,10 +277,13 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
         values = np.asarray(typed if typed is not None else np.full(len(keep), np.nan))
         values = values if n_keep == len(keep) else values[keep]
         if spec.type == "integer":
-            out[spec.name] = pd.array(np.round(values.astype("float64")), dtype="Float64").astype("Int64") \
-                if len(values) else pd.array([], dtype="Int64")
+            x = values.astype("float64", copy=False)
+            nan = np.isnan(x)
+            out[spec.name] = pd.arrays.IntegerArray(np.where(nan, 0, np.round(x)).astype(np.int64), nan)
         elif spec.type == "boolean":
-            out[spec.name] = pd.array(values.astype("float64"), dtype="Float64").astype("boolean")
+            x = values.astype("float64", copy=False)
+            nan = np.isnan(x)
+            out[spec.name] = pd.arrays.BooleanArray(np.where(nan, False, x != 0), nan)
         elif spec.type == "number":
             out[spec.name] = values.astype("float64", copy=False)
         elif spec.type == "date":

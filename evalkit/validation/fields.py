@@ -44,10 +44,12 @@ def _fmt_number(x: float) -> str:
 
 def _missing_column_summary(
     name: str, spec: FieldSpec, cells: pd.Series, present: bool, rows: TableRows, log: ProblemLog,
+    missing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Report a required column absent from a file (or blank in all its rows) once; return the rows covered."""
     covered = np.zeros(len(cells), dtype=bool)
-    missing = cells.isna().to_numpy()
+    if missing is None:
+        missing = cells.isna().to_numpy()
     for g in np.unique(rows.group):
         in_group = rows.group == g
         n_group = int(in_group.sum())
@@ -113,7 +115,7 @@ def check_fields(
         missing = column.isna().to_numpy()
         values = CellPicker(column)
         if spec.required:
-            covered = _missing_column_summary(name, spec, column, present, rows, log)
+            covered = _missing_column_summary(name, spec, column, present, rows, log, missing)
             blank = missing & ~covered
             example = f" (for example '{spec.example}')" if spec.example else ""
             log.add(rows, blank, column=name, rule="required",

@@ -59,7 +59,7 @@ def check_measures(
     blank or invalid cells.
     """
     n = len(rows.file)
-    raw_instrument = cells.get("instrument", pd.Series([pd.NA] * n, dtype="str"))
+    raw_instrument = cells["instrument"] if "instrument" in cells else pd.Series([pd.NA] * n, dtype="str")
     instrument_values = CellPicker(raw_instrument)
     missing_instrument = raw_instrument.isna().to_numpy()
     registry = dict(instruments) if instruments is not None else None
