@@ -364,13 +364,11 @@ def stored_rows_for_upload(
         owned = _read_rows(conn, sa.select(p.c.programme_id).where(p.c.provider.in_([provider])))["programme_id"]
         out = {}
         for table, conditions in wanted.items():
-            t = T.canonical[table]
             names = list(dict.fromkeys(("row_id", "programme_id", *VALIDATION_COLUMNS[table])))
-            query = sa.select(*[t.c[c] for c in names])
-            parts = [_read_rows(conn, query.where(cond))
-                     for column, values in conditions if values for cond in _in(conn, t.c[column], values)]
-            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-                {c: pd.Series(dtype=object) for c in names})
+            parts = [_select_in(conn, table, names, column, values) for column, values in conditions
+                     if values and len(owned)]
+            frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
+                parts[0] if parts else _frame_of(names, []))
             frame = frame[frame["programme_id"].isin(owned).to_numpy(dtype=bool)]
             if len(conditions) > 1:
                 frame = frame.drop_duplicates("row_id")
@@ -501,6 +499,14 @@ def _in(conn: sa.Connection, col: sa.Column[Any], values: list[Any]) -> list[sa.
     return [col.in_(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
 
+def _frame_of(columns: list[str], rows: list[Any]) -> pd.DataFrame:
+    """Driver rows (tuples) as a frame of object columns."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    values = list(zip(*rows, strict=True))
+    return pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, values, strict=True)})
+
+
 def _read_rows(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     """Rows of ``query`` as the driver returns them (no SQLAlchemy ``Row`` per row), one object column each.
 
@@ -511,25 +517,39 @@ def _read_rows(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     columns = list(result.keys())
     rows = result.cursor.fetchall() if result.cursor is not None else result.fetchall()
     result.close()
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    values = list(zip(*rows, strict=True))
-    return pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, values, strict=True)})
+    return _frame_of(columns, rows)
+
+
+def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, values: list[Any]) -> pd.DataFrame:
+    """Columns of the rows of ``table`` whose ``by`` is among ``values`` (driver values, object columns).
+
+    SQLite: plain ``IN (?, ...)`` statements of up to 10,000 values (no SQLAlchemy statement
+    built per chunk); PostgreSQL: one ``= ANY(array)`` for text keys.
+    """
+    t = T.canonical[table]
+    parts = []
+    if values and conn.dialect.name == "sqlite":
+        q = conn.dialect.identifier_preparer.quote
+        head = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)} WHERE {q(by)} IN ("
+        for i in range(0, len(values), _CHUNK):
+            chunk = tuple(values[i : i + _CHUNK])
+            result = conn.exec_driver_sql(head + ", ".join("?" * len(chunk)) + ")", chunk)
+            parts.append(_frame_of(columns, result.cursor.fetchall()))
+            result.close()
+    elif values:
+        parts = [_read_rows(conn, sa.select(*[t.c[c] for c in columns]).where(cond))
+                 for cond in _in(conn, t.c[by], values)]
+    if not parts:
+        return _frame_of(columns, [])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _fetch(conn: sa.Connection, table: str, by: str, values: Iterable[Any],
            columns: list[str] | None = None) -> pd.DataFrame:
     """Stored rows of ``table`` whose column ``by`` is among ``values``, typed canonically."""
-    t = T.canonical[table]
-    cols = [t.c[c] for c in columns] if columns else list(t.columns)
+    names = list(columns) if columns else [c.name for c in T.canonical[table].columns]
     vals = [v for v in pd.unique(pd.Series(list(values), dtype=object)) if v is not None and v is not pd.NA]
-    parts = []
-    if vals:
-        for cond in _in(conn, t.c[by], vals):
-            parts.append(_read_rows(conn, sa.select(*cols).where(cond)))
-    if not parts:
-        return to_canonical(pd.DataFrame({c.name: pd.Series(dtype=object) for c in cols}), table)
-    return to_canonical(pd.concat(parts, ignore_index=True), table)
+    return to_canonical(_select_in(conn, table, names, by, vals), table)
 
 
 def _placeholder(conn: sa.Connection) -> str:

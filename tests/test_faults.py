@@ -226,14 +226,24 @@ def test_a_lock_released_while_retrying_lets_the_upload_land(tmp_path: Path, mon
     result = validate(read_files(files))
     other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
-    releaser = threading.Timer(0.4, lambda: (other.execute("ROLLBACK"), other.close()))
+    # released during the first back-off wait (not after a fixed time, which a loaded machine may spend
+    # before the upload even asks for the lock)
+    releaser = threading.Timer(0.05, lambda: (other.execute("ROLLBACK"), other.close()))
     waits: list[float] = []
-    monkeypatch.setattr(eng, "time", SimpleNamespace(sleep=lambda s: (waits.append(s), time.sleep(s))))
-    releaser.start()
+
+    def _sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:
+            releaser.start()
+            releaser.join()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(eng, "time", SimpleNamespace(sleep=_sleep))
     try:
         summary = ingest(result, store, provider="North", file_name="f", sha256=sha256_file(files[0]))
     finally:
-        releaser.join()
+        if not releaser.is_alive() and not waits:
+            other.close()
     assert waits, "the upload should have waited for the lock and retried"
     assert summary.total_inserted == sum(len(f) for f in result.tables.values())
     assert len(list_uploads(store)) == 1
