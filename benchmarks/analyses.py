@@ -1,4 +1,4 @@
-"""Episodes + outcomes, the mixed model, and summaries + comparison, each against a plain-pandas or statsmodels baseline.
+"""Episodes + outcomes and summaries + comparison against a plain-pandas baseline, and the bare statsmodels fits.
 
 Stage ``outcomes`` (target: episodes + outcomes for 100k participants < 10 s):
 
@@ -10,7 +10,7 @@ Stage ``outcomes`` (target: episodes + outcomes for 100k participants < 10 s):
   sums, first and last score per participant x instrument, mean change per
   programme x instrument. No rules, no reliable change, no disclosure control.
 
-Stage ``models``:
+Stage ``models`` (its steps run in :mod:`benchmarks.stage_models`; the bare fits are here):
 
 * ``mixed model`` - :func:`evalkit.longitudinal.mixed_model_change`;
 * ``multiple imputation`` - :func:`evalkit.longitudinal.multiple_imputation_change`;
@@ -91,29 +91,6 @@ def _bare_mixedlm(scores: pd.DataFrame, rules) -> int:  # noqa: ANN001
             pass
         fits += 1
     return fits
-
-
-def run_models(size: int, *, root: Path, **_: str) -> None:
-    from evalkit.change import episode_change
-    from evalkit.episodes import prepare_episodes
-    from evalkit.longitudinal import mixed_model_change, multiple_imputation_change
-    from evalkit.rules import PairingRules
-
-    rules = PairingRules()
-    tables = load_tables(size, PREPOST_TABLES, root)
-    data = prepare_episodes(tables, rules=rules)
-    changes = episode_change(data.episodes, rules=rules, scored_measures=data.scored_measures)
-    by = ["programme_id", "instrument"]
-    n_obs = len(data.scores)
-    with measure("models", size, "mixed model", rows=n_obs) as r:
-        mm = mixed_model_change(data.scores, changes, by=by, rules=rules)
-        r["groups"] = len(mm)
-        if "mm_converged" in mm:
-            r["converged"] = int(mm["mm_converged"].fillna(False).astype(bool).sum())
-    with measure("models", size, "multiple imputation", rows=len(changes)):
-        multiple_imputation_change(changes, by=by, rules=rules)
-    with measure("models", size, "statsmodels MixedLM (baseline)", rows=n_obs, baseline_of="mixed model") as r:
-        r["fits"] = _bare_mixedlm(data.scores, rules)
 
 
 def run_summary(size: int, *, root: Path, **_: str) -> None:
