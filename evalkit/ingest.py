@@ -556,17 +556,23 @@ def _placeholder(conn: sa.Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def _bulk_insert(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
+def _key_order(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Row positions of ``frame`` sorted by its natural key (each column's sorted codes, ``np.lexsort``)."""
+    codes = [pd.factorize(frame[c], sort=True)[0] for c in reversed(key)]
+    return np.lexsort(codes) if codes else np.arange(len(frame))
+
+
+def _bulk_insert(conn: sa.Connection, table: str, frame: pd.DataFrame, *, order: np.ndarray | None = None) -> None:
     """INSERT all rows of ``frame``: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg 3), else ``executemany``.
 
     Rows go to the driver in batches (:func:`~evalkit.store._frames.driver_batches`), all inside
     the upload's transaction, so only one batch of Python tuples exists at a time. COPY runs on
     the same DBAPI connection; the values are the same Python objects the ``executemany`` would
-    send, dumped by the same psycopg adapters.
+    send, dumped by the same psycopg adapters. ``order``: row positions in the order to insert.
     """
     q = conn.dialect.identifier_preparer.quote
     cols = list(frame.columns)
-    batches = driver_batches(frame, table, conn.dialect.name)
+    batches = driver_batches(frame, table, conn.dialect.name, order=order)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         copy_sql = f"COPY {q(table)} ({', '.join(q(c) for c in cols)}) FROM STDIN"
         with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
@@ -740,24 +746,29 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
         foreign = stored.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
         if len(foreign):
             _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
-    stored = stored.rename(columns={c: f"{c}__old" for c in stored.columns if c not in key})
-    merged = frame.merge(stored, on=key, how="left", indicator=True)
-    new_mask = (merged["_merge"] == "left_only").to_numpy()
     data_cols = [c for c in frame.columns if c not in key and c not in PROVENANCE_COLUMNS]
-    changed_mask = np.zeros(len(merged), dtype=bool)
-    for c in data_cols:
-        changed_mask |= differs(merged[c], merged[f"{c}__old"])
-    changed_mask &= ~new_mask
+    merged = None
+    if len(stored):
+        stored = stored.rename(columns={c: f"{c}__old" for c in stored.columns if c not in key})
+        merged = frame.merge(stored, on=key, how="left", indicator=True)
+        new_mask = (merged["_merge"] == "left_only").to_numpy()
+        changed_mask = np.zeros(len(merged), dtype=bool)
+        for c in data_cols:
+            changed_mask |= differs(merged[c], merged[f"{c}__old"])
+        changed_mask &= ~new_mask
+    else:  # nothing of it stored yet: every row is new (and no merged copy of the upload is made)
+        new_mask = np.ones(len(frame), dtype=bool)
+        changed_mask = np.zeros(len(frame), dtype=bool)
 
-    new = frame.loc[new_mask]
+    new = frame.loc[new_mask] if not new_mask.all() else frame
     if len(new):
         # in natural-key order: the unique index is then filled front to back rather than at random
         # places (pseudonyms are random), a third less work for SQLite; row ids are internal
-        new = new.sort_values(key, kind="stable")
-        _bulk_insert(run.conn, table, new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id))
+        _bulk_insert(run.conn, table, new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id),
+                     order=_key_order(new, key))
 
-    changed = merged.loc[changed_mask]
-    if len(changed):
+    if merged is not None and changed_mask.any():
+        changed = merged.loc[changed_mask]
         old_cols = [c.name for c in t.columns]
         old = changed[[c if c in key else f"{c}__old" for c in old_cols]]
         old.columns = old_cols
@@ -779,7 +790,7 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
 
     run.counts["inserted"][table] = int(new_mask.sum())
     run.counts["updated"][table] = int(changed_mask.sum())
-    run.counts["unchanged"][table] = int(len(merged) - new_mask.sum() - changed_mask.sum())
+    run.counts["unchanged"][table] = int(len(frame) - new_mask.sum() - changed_mask.sum())
     run.accepted_keys[table] = frame[key]
 
 

@@ -246,7 +246,7 @@ def pseudonymise_frame(
     frame: pd.DataFrame, *, secret: bytes, namespace: str = "", columns: Iterable[str] = ID_COLUMNS
 ) -> pd.DataFrame:
     """Return a copy of ``frame`` with its id columns (those present of ``columns``) pseudonymised."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the id columns are replaced, ``frame`` is left as it was
     for col in columns:
         if col in out.columns:
             out[col] = pseudonymise_ids(out[col], secret=secret, namespace=namespace)

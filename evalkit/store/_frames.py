@@ -55,7 +55,7 @@ def coerce(series: pd.Series, kind: str) -> pd.Series:
 def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Coerce every known column of ``frame`` to its canonical dtype (unknown columns untouched)."""
     types = column_types(table)
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: assigning a column below never changes ``frame``
     for col in out.columns:
         if col in types:
             out[col] = coerce(out[col], types[col])
@@ -122,16 +122,19 @@ def _driver_columns(frame: pd.DataFrame, table: str, dialect: str) -> list[np.nd
 
 
 def driver_batches(
-    frame: pd.DataFrame, table: str, dialect: str, *, batch_rows: int = DRIVER_BATCH_ROWS
+    frame: pd.DataFrame, table: str, dialect: str, *, batch_rows: int = DRIVER_BATCH_ROWS,
+    order: np.ndarray | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Rows of ``frame`` as lists of tuples for a raw DBAPI ``executemany``, ``batch_rows`` rows at a time.
 
     Each batch is converted column-wise (no per-row Python other than the tuple itself), so
     memory holds the Python objects of one batch, not of the whole table. Dates become ISO
     text on SQLite (what SQLAlchemy's ``Date`` stores there) and ``date`` objects on PostgreSQL.
+    ``order`` (row positions) sends the rows in that order, taken batch by batch (no sorted copy).
     """
     for start in range(0, len(frame), batch_rows):
-        cols = _driver_columns(frame.iloc[start:start + batch_rows], table, dialect)
+        part = frame.iloc[start:start + batch_rows] if order is None else frame.iloc[order[start:start + batch_rows]]
+        cols = _driver_columns(part, table, dialect)
         yield list(zip(*cols, strict=True))
 
 
