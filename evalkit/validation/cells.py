@@ -90,7 +90,14 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
     missing = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
     if stripped is original and not pc.any(missing).as_py() and text.index.equals(series.index):
         return text
-    out = text_series(pc.if_else(missing, pa.scalar(None, type=stripped.type), stripped))
+    keep = pc.and_(pc.is_valid(stripped), pc.invert(missing))
+    if stripped.offset == 0 and keep.offset == 0 and keep.buffers()[0] is None:
+        # the missing cells become nulls through a new validity bitmap over the same offsets and text
+        # (one bit per cell instead of a copy of the column)
+        masked = pa.Array.from_buffers(stripped.type, len(stripped), [keep.buffers()[1], *stripped.buffers()[1:]])
+    else:
+        masked = pc.if_else(missing, pa.scalar(None, type=stripped.type), stripped)
+    out = text_series(masked)
     out.index = series.index
     return out
 
