@@ -719,19 +719,21 @@ def _check_references(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataFram
             msg = f"foreign_key: {col} not found in {target} (neither stored nor in this upload)"
             reasons[missing] = np.where(reasons[missing] == "", msg, reasons[missing] + "; " + msg)
     bad = ~keep
-    if bad.any():
-        run.quarantine_rows(table, frame[bad], pd.Series(reasons[bad]))
+    if not bad.any():  # the usual case: no copy of the table
+        return frame
+    run.quarantine_rows(table, frame[bad], pd.Series(reasons[bad]))
     return frame[keep].reset_index(drop=True)
 
 
 def _drop_duplicate_keys(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataFrame:
     key = list(table_schema(table).primary_key)
     dup = frame.duplicated(key, keep=False).to_numpy()
-    if dup.any():
-        run.quarantine_rows(
-            table, frame[dup],
-            f"duplicate_key: another row of this upload has the same {', '.join(key)}; keep one and re-submit",
-        )
+    if not dup.any():  # the usual case: no copy of the table
+        return frame
+    run.quarantine_rows(
+        table, frame[dup],
+        f"duplicate_key: another row of this upload has the same {', '.join(key)}; keep one and re-submit",
+    )
     return frame[~dup].reset_index(drop=True)
 
 
