@@ -355,9 +355,9 @@ def outcomes(ctx: Context) -> Any:
 @st.cache_data(show_spinner="Fitting the mixed models and imputing (this can take a minute) ...", max_entries=8)
 def _outcome_models(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
                     date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
-    summary = library("evalkit.outcomes.outcome_summary")
     result = _outcomes(url, data_version, key, progs, date_range, rules_key).value
-    return _noted(summary, result.data, rules=_rules(rules_key), models=True)
+    # outcome_summary(result.data, models=True) without pairing and summarising again: only the models are fitted
+    return _noted(result.summary_with_models)
 
 
 def outcome_models(ctx: Context) -> pd.DataFrame:

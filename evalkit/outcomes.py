@@ -618,10 +618,25 @@ class OutcomeResult:
     parameters: pd.DataFrame
     rules: PairingRules
     data: EpisodeData = field(repr=False)
+    statistics: pd.DataFrame | None = field(default=None, repr=False)
+    """:func:`change_statistics` per programme x instrument *before* disclosure control (never publish)."""
+    instruments: Mapping[str, Instrument] | None = field(default=None, repr=False)
 
     def describe_rules(self) -> str:
         """The rules in plain English."""
         return self.rules.describe()
+
+    def summary_with_models(self) -> pd.DataFrame:
+        """The outcome summary with the mixed-model and multiple-imputation estimates.
+
+        The same frame as ``outcome_summary(self.data, rules=self.rules, models=True)``
+        (with the same instrument registry), without pairing the episodes or
+        computing the statistics again: only the models are fitted.
+        """
+        registry = builtin_instruments() if self.instruments is None else self.instruments
+        if self.statistics is None:
+            return _summary(self.data, self.changes, self.rules, registry, True)
+        return _disclosed_summary(self.statistics, self.data, self.changes, self.rules, registry, True)
 
 
 def _prepare(tables: Mapping[str, pd.DataFrame] | EpisodeData, rules: PairingRules,
@@ -643,10 +658,16 @@ def _summary(data: EpisodeData, changes: pd.DataFrame, rules: PairingRules,
              registry: Mapping[str, Instrument], models: bool) -> pd.DataFrame:
     by = ["programme_id", "instrument"]
     st = change_statistics(changes, by=by, rules=rules, participants=data.participants)
+    return _disclosed_summary(st, data, changes, rules, registry, models)
+
+
+def _disclosed_summary(st: pd.DataFrame, data: EpisodeData, changes: pd.DataFrame, rules: PairingRules,
+                       registry: Mapping[str, Instrument], models: bool) -> pd.DataFrame:
+    by = ["programme_id", "instrument"]
     if models and len(changes):
         st = st.merge(_models(data, changes, rules, by), on=by, how="left")
     names = {c: registry[c].name for c in registry}
-    st["instrument_name"] = st["instrument"].map(names).astype("string")
+    st = st.assign(instrument_name=st["instrument"].map(names).astype("string"))  # st is kept by OutcomeResult
     out = disclose_statistics(st, rules=rules)
     cols = [c for c in SUMMARY_COLUMNS if c in out.columns]
     extra = [c for c in out.columns if c not in cols and c not in ("rules", "suppressed")]
@@ -690,14 +711,17 @@ def evaluate_outcomes(
     data = _prepare(tables, rules, registry)
     changes = episode_change(data.episodes, rules=rules, instruments=registry,
                              scored_measures=data.scored_measures)
-    summary = _summary(data, changes, rules, registry, models)
+    statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
+                                   participants=data.participants)
+    summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = dose_sensitivity(changes, rules=rules)
     tt = talking_therapies_rates(talking_therapies_outcomes(changes, rules=rules), rules=rules)
     rec = recovery_from_within(changes, rules=rules)
     params = disclose_parameters(instrument_parameters(data.episodes, rules=rules, instruments=registry,
                                                        scored_measures=data.scored_measures), rules=rules)
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
-                         recovery=rec, parameters=params, rules=rules, data=data)
+                         recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
+                         instruments=instruments)
 
 
 def disclose_parameters(params: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:

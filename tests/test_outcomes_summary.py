@@ -181,3 +181,21 @@ def test_trajectories(data) -> None:
     shown = trajectories(data.tables)
     v = shown["n"].dropna()
     assert not ((v > 0) & (v < 5)).any() and shown.attrs["rules"]
+
+
+def test_summary_with_models_equals_outcome_summary_with_models(prepared) -> None:  # noqa: ANN001
+    """What the dashboard shows: the models added to an evaluate_outcomes result, without pairing again."""
+    import warnings
+
+    from evalkit.outcomes import evaluate_outcomes, outcome_summary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evaluate_outcomes(prepared[0], models=False)
+        before = result.statistics.copy()
+        got = result.summary_with_models()
+        expected = outcome_summary(prepared[0], models=True)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["mm_change"].notna().any() and got["mi_mean_change"].notna().any()
+    pd.testing.assert_frame_equal(result.statistics, before)  # the kept statistics are not changed
+    assert "mm_change" not in result.summary.columns
