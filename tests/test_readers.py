@@ -345,3 +345,31 @@ def test_fhir_bundle_and_single_resource(tmp_path):
     with pytest.raises(InputFileError, match="no QuestionnaireResponse"):
         (tmp_path / "patients.json").write_text(json.dumps({"resourceType": "Patient"}))
         read_file(tmp_path / "patients.json")
+
+
+_SPLIT_CASES = [
+    "a,b\n1,2\n", "a,b\n1,2", "a,b\r\n1,2\r\n", "a,b\r1,2\r", 'a,b\n"x,y",2\n', 'a,b\n"x\ny",2\n', 'a,b\n"x""y",2\n',
+    'a,b\n "x",2\n', 'a,b\n"x"y,2\n', 'a,b\nx"y,2\n', "a,b\n1,2\n\n", "a,b\n\n1,2\n", "a,b\n1\n", "a,b\n1,2,3\n",
+    "a,b,\n1,2,\n", "a\n1\n\n2\n", 'a,b\n"x,2\n', "a,b\n1,2\n   \n", "a,b\nNA,\n", 'a,b\n"",2\n', 'a,b\n" x ",2\n',
+    "\n\na,b\n1,2\n", 'a,b\n1,"2"\n"3",4\n', "a,b\n1,2\r\n3,4\n", 'a,b\n"a\r\nb",2\n', 'a,b\n1,2\n"', 'a\n""\n',
+    'a,b\n"q"  ,2\n', "a,b\nCafé,£2\n",
+]
+
+
+@pytest.mark.parametrize("text", _SPLIT_CASES)
+def test_arrow_split_gives_the_cells_of_the_pandas_split(text: str) -> None:
+    """Where Arrow splits a UTF-8 file, its cells (and dtypes) are exactly those of the pandas path."""
+    from evalkit.readers.csv import _arrow_grid, _grid
+
+    arrow = _arrow_grid(text.encode("utf-8"), ",")
+    if arrow is None:
+        return  # Arrow declined: the reader falls back to the pandas path
+    expected = _grid(text, ",", "x.csv")
+    assert isinstance(expected, pd.DataFrame)
+    pd.testing.assert_frame_equal(arrow, expected, check_column_type=False, check_index_type=False)
+
+
+def test_arrow_split_declines_bytes_that_are_not_utf8() -> None:
+    from evalkit.readers.csv import _arrow_grid
+
+    assert _arrow_grid("a,b\ncaf\xe9,1\n".encode("cp1252"), ",") is None
