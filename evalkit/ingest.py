@@ -198,6 +198,12 @@ def _file_owners(raw: Mapping[str, pd.DataFrame], stored_programmes: pd.DataFram
     return owners
 
 
+def _stripped_text(cells: pd.Series) -> pd.Series:
+    """Cells as text with surrounding blanks removed; missing and blank cells become ``<NA>``."""
+    out = cells.astype("string").str.strip()
+    return out.where(out.ne(""), pd.NA)
+
+
 def split_raw_by_provider(
     raw: Mapping[str, pd.DataFrame],
     *,
@@ -255,13 +261,12 @@ def split_raw_by_provider(
     who: dict[str, pd.Series] = {}
     for name, frame in raw.items():
         if name == "programmes" and "provider" in frame.columns:
-            w = frame["provider"].astype(object).map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None)
+            w = _stripped_text(frame["provider"])
         elif "programme_id" in frame.columns:
-            w = frame["programme_id"].astype(object).map(
-                lambda v: owners.get(v.strip()) if isinstance(v, str) else None)
+            w = frame["programme_id"].astype("string").str.strip().map(owners)  # a hash look-up, as _file_owners keys
         else:
-            w = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        who[name] = w
+            w = pd.Series(pd.NA, index=frame.index, dtype="string")
+        who[name] = w.astype("string")
     counts: dict[str, int] = {}
     for w in who.values():
         for p, n in w.dropna().value_counts().items():

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import TEST_SECRET, example_frames
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evalkit.ingest as ingest_mod
 from evalkit.access import Scope
@@ -257,3 +259,53 @@ def test_stored_rows_for_upload_validate_exactly_as_every_stored_row(store, tmp_
         pd.testing.assert_frame_equal(fast.quarantine[name], full.quarantine[name])
     rules = set(full.report["rule"])
     assert {"already_stored", "foreign_key", "participant_in_two_programmes", "head_count_below_named"} <= rules
+
+
+def _split_one_row_at_a_time(raw: dict[str, pd.DataFrame]) -> dict[str, dict[str, list[int]]]:
+    """The rule written out per row (the definition the vectorised split must equal): row positions per provider."""
+    owners = {}
+    progs = raw.get("programmes")
+    if progs is not None:
+        for pid, prov in zip(progs["programme_id"], progs["provider"], strict=True):
+            if pid is not None and prov is not None:  # the last row of a programme wins
+                owners[pid.strip()] = prov.strip()
+    who = {}
+    for name, frame in raw.items():
+        col = "provider" if name == "programmes" else "programme_id"
+        vals = frame[col].tolist()
+        if name == "programmes":
+            who[name] = [v.strip() if isinstance(v, str) and v.strip() else None for v in vals]
+        else:
+            who[name] = [owners.get(v.strip()) if isinstance(v, str) else None for v in vals]
+    counts: dict[str, int] = {}
+    for w in who.values():
+        for p in w:
+            if p is not None:
+                counts[p] = counts.get(p, 0) + 1
+    fallback = max(sorted(counts), key=lambda p: counts[p]) if counts else None
+    out: dict[str, dict[str, list[int]]] = {}
+    for provider in sorted(set(counts) | ({fallback} if fallback else set())):
+        part = {name: [i for i, p in enumerate(w) if p == provider or (p is None and provider == fallback)]
+                for name, w in who.items()}
+        out[provider] = {k: v for k, v in part.items() if v}
+    return out
+
+
+@settings(deadline=None)
+@given(st.data())
+def test_split_equals_the_rule_applied_row_by_row(data) -> None:  # noqa: ANN001
+    cell = st.one_of(st.none(), st.sampled_from(["P1", " P1 ", "P2", "P3", "", "  ", "p1", "P1\t"]))
+    prov = st.one_of(st.none(), st.sampled_from(["North", " North", "South ", "", " ", "Ñorth"]))
+    n_p, n_m = data.draw(st.integers(0, 6)), data.draw(st.integers(0, 12))
+    raw = {"programmes": pd.DataFrame({"programme_id": data.draw(st.lists(cell, min_size=n_p, max_size=n_p)),
+                                       "provider": data.draw(st.lists(prov, min_size=n_p, max_size=n_p))},
+                                      dtype=object),
+           "participants": pd.DataFrame({"programme_id": data.draw(st.lists(cell, min_size=n_m, max_size=n_m)),
+                                         "participant_id": [f"m{i}" for i in range(n_m)]}, dtype=object)}
+    got = split_raw_by_provider(raw)
+    expected = _split_one_row_at_a_time(raw)
+    assert sorted(got) == sorted(expected)
+    for provider, tables in expected.items():
+        assert sorted(got[provider]) == sorted(tables)
+        for name, rows in tables.items():
+            assert got[provider][name].equals(raw[name].iloc[rows].reset_index(drop=True)), (provider, name)
