@@ -1140,8 +1140,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         elif spec.type in ("integer", "number"):
             values = _number_text(values)
         elif column == "main_language":  # ISO codes are lower case: "EN" -> "en"
-            values = values.map(lambda v: v.lower() if isinstance(v, str) and re.fullmatch(r"[A-Za-z]{2,3}", v)
-                                else v)
+            code = values.astype("string").str.fullmatch(r"[A-Za-z]{2,3}").fillna(False).to_numpy(dtype=bool)
+            values = values.where(~code, values.astype("string").str.lower().astype(object))
         part[column] = values
         p_headers[column] = table.headers[pos]
 
@@ -1403,7 +1403,8 @@ def _says_no(values: pd.Series | None, index: pd.Index) -> pd.Series:
         return pd.Series(False, index=index)
     spec = table_schema("participants").field("took_up")
     no = {v.casefold() for v in spec.false_values}
-    return values.map(lambda v: v is not None and str(v).strip().casefold() in no).astype(bool)
+    said = values.astype("string").str.strip().str.casefold().isin(no)
+    return pd.Series(said.fillna(False).to_numpy(dtype=bool), index=values.index)
 
 
 def _where(mask: Any, values: Any, index: pd.Index) -> pd.Series:
