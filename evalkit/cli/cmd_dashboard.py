@@ -19,6 +19,8 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,11 +171,44 @@ def run(args: argparse.Namespace) -> int:
         from evalkit.store import resolve_db_url
 
         env[DB_ENV] = resolve_db_url(args.db)
+    # Always headless: otherwise Streamlit asks a first-time user for an e-mail address on the terminal before it
+    # starts (and stops when there is no terminal to answer). The browser is opened here instead, once it answers.
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(app_path()),
         "--server.port", str(int(args.port)),
         "--server.address", str(args.host),
-        "--server.headless", "true" if args.no_browser else "false",
+        "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]
-    return subprocess.run(cmd, env=env, check=False).returncode
+    done = threading.Event()
+    if not args.no_browser:
+        host = "localhost" if str(args.host) in ("", "0.0.0.0", "::") else str(args.host)
+        threading.Thread(target=open_browser_when_ready, args=(f"http://{host}:{int(args.port)}", done),
+                         daemon=True).start()
+    try:
+        return subprocess.run(cmd, env=env, check=False).returncode
+    finally:
+        done.set()
+
+
+def open_browser_when_ready(url: str, stop: threading.Event, *, timeout: float = 120.0) -> bool:
+    """Open ``url`` in the user's browser once the Streamlit server there answers its health check.
+
+    Polls ``<url>/_stcore/health`` every half second until it answers, ``stop``
+    is set (the server ended) or ``timeout`` seconds pass; returns whether the
+    browser was opened.
+    """
+    import urllib.request
+    import webbrowser
+
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:  # noqa: S310 - our own server
+                if answer.status == 200:
+                    webbrowser.open(url)
+                    return True
+        except OSError:
+            pass
+        stop.wait(0.5)
+    return False

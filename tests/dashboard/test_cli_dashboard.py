@@ -47,6 +47,40 @@ def test_example_opens_the_per_user_database(ran: _Ran, tmp_path: Path, monkeypa
     assert main(["dashboard", "--example", "--db", "x.sqlite"]) == 2
 
 
+def test_never_asks_for_an_email_and_opens_the_browser_once_the_server_answers(
+        ran: _Ran, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit's first-run e-mail prompt would stop a launch with no terminal: the server is always headless."""
+    import http.server
+    import threading
+
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    assert main(["dashboard", "--db", str(tmp_path / "x.sqlite")]) == 0
+    assert ran.cmd[ran.cmd.index("--server.headless") + 1] == "true"
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200 if self.path == "/_stcore/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert cmd_dashboard.open_browser_when_ready(url, threading.Event(), timeout=10)
+        assert opened == [url]
+    finally:
+        server.shutdown()
+        server.server_close()
+    stopped = threading.Event()
+    stopped.set()  # the server ended before it answered: no browser
+    assert not cmd_dashboard.open_browser_when_ready("http://127.0.0.1:9", stopped, timeout=5)
+    assert opened == [url]
+
+
 def test_loading_the_example_twice_stores_nothing_twice(example_db: str) -> None:
     store = open_store(example_db)
     try:
