@@ -14,6 +14,7 @@ from evalkit.report._html import (
     HIDDEN_HTML,
     NA_HTML,
     Column,
+    by_programme,
     cnt,
     esc,
     est_ci,
@@ -22,6 +23,7 @@ from evalkit.report._html import (
     is_missing,
     number,
     pct_of,
+    share_cell,
     table,
     words,
 )
@@ -138,30 +140,12 @@ def endings_block(ctx: Ctx) -> str:
     en = ctx.out.get("endings")
     if en is None:
         return ctx.missing("Endings")
-    wide = []
-    for pid in ctx.pids:
-        pr = en[en["programme_id"].astype(str) == pid]
-        if pr.empty:
-            continue
-        w: dict[str, Any] = {"programme_id": pid}
-        for r in pr.to_dict("records"):
-            w[str(r["ending_group"])] = r
-        wide.append(w)
-
-    def cell(g: str) -> Callable[[Mapping[str, Any]], str]:
-        def render(w: Mapping[str, Any]) -> str:
-            r = w.get(g)
-            if r is None:
-                return NA_HTML
-            if g == "total":
-                return cnt(r, "n")
-            return f"{est_ci(r, 'pct', 'pct_ci_low', 'pct_ci_high', 0, '%')}<br><small>n = {cnt(r, 'n')}</small>"
-        return render
+    wide = by_programme(en, ctx.pids, "ending_group")
 
     groups = [g for g in ENDING_LABELS if g in set(en["ending_group"].astype(str))]
     cols = [Column("Programme", lambda w: ctx.prog(w["programme_id"]), numeric=False)]
-    cols += [Column(ENDING_LABELS[g], cell(g)) for g in groups]
-    cols.append(Column("Attended at least once (n)", cell("total")))
+    cols += [Column(ENDING_LABELS[g], share_cell(g)) for g in groups]
+    cols.append(Column("Attended at least once (n)", share_cell("total")))
     return "<h3>How support ended</h3>" + table(
         wide, cols, caption="Endings among mothers who attended at least once", name="endings",
         note=f"Percentages with {ctx.ci} (Wilson). 'Other ending': moved away, referred elsewhere, returned to work, "

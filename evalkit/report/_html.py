@@ -133,6 +133,34 @@ class Column:
     numeric: bool = True
 
 
+def by_programme(frame: pd.DataFrame, pids: Sequence[str], key: str,
+                 convert: Callable[[Any], Any] = str) -> list[dict[str, Any]]:
+    """One record per programme (in ``pids`` order, programmes without rows left out) holding its rows by ``key``.
+
+    A long table (one row per programme x category) becomes the rows of a wide
+    HTML table: ``{"programme_id": pid, convert(row[key]): row, ...}``.
+    """
+    wide: list[dict[str, Any]] = []
+    pid_text = frame["programme_id"].astype(str)
+    for pid in pids:  # one pass per programme shown (a handful), not per data row
+        rows = frame[pid_text == pid]
+        if len(rows):
+            wide.append({"programme_id": pid, **{convert(r[key]): r for r in rows.to_dict("records")}})
+    return wide
+
+
+def share_cell(key: Any, *, total: Any = "total") -> Callable[[Row], str]:
+    """Cell renderer for :func:`by_programme` records: ``pct`` with its interval and n, or the ``total`` n."""
+    def render(w: Row) -> str:
+        r = w.get(key)
+        if r is None:
+            return NA_HTML
+        if key == total:
+            return cnt(r, "n")
+        return f"{est_ci(r, 'pct', 'pct_ci_low', 'pct_ci_high', 0, '%')}<br><small>n = {cnt(r, 'n')}</small>"
+    return render
+
+
 def table(frame: pd.DataFrame | Sequence[Row], columns: Sequence[Column], *, caption: str, name: str | None = None,
           note: str | None = None, empty: str = "No rows.", row_class: Callable[[Row], str] | None = None) -> str:
     """An accessible table: caption, column headers with ``scope``, the first column as row headers.

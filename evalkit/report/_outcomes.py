@@ -23,6 +23,7 @@ from evalkit.report._html import (
     HIDDEN_HTML,
     NA_HTML,
     Column,
+    by_programme,
     cnt,
     esc,
     est_ci,
@@ -32,6 +33,7 @@ from evalkit.report._html import (
     number,
     pct_of,
     scrub_small_counts,
+    share_cell,
     table,
     words,
 )
@@ -375,15 +377,7 @@ def _dose_block(ctx: Ctx, code: str) -> str:
     if rows.empty:
         return ""
     ths = sorted(rows["min_dose"].dropna().astype(int).unique())
-    wide = []
-    for pid in ctx.pids:
-        pr = rows[rows["programme_id"].astype(str) == pid]
-        if pr.empty:
-            continue
-        rec: dict[str, Any] = {"programme_id": pid}
-        for r in pr.to_dict("records"):
-            rec[int(r["min_dose"])] = r
-        wide.append(rec)
+    wide = by_programme(rows, ctx.pids, "min_dose", convert=int)
 
     def cell(k: int) -> Callable[[Mapping[str, Any]], str]:
         def render(w: Mapping[str, Any]) -> str:
@@ -477,30 +471,12 @@ def recovery_block(ctx: Ctx) -> str:
     if rec.empty:
         return ("<p>Recovery from and within needs mothers with a paired symptom questionnaire above its cut-off at "
                 "the start and a paired wellbeing or recovery questionnaire; there are none in these data.</p>")
-    wide = []
-    for pid in ctx.pids:
-        pr = rec[rec["programme_id"].astype(str) == pid]
-        if pr.empty:
-            continue
-        w: dict[str, Any] = {"programme_id": pid}
-        for r in pr.to_dict("records"):
-            w[str(r["category"])] = r
-        wide.append(w)
-
-    def cell(cat: str) -> Callable[[Mapping[str, Any]], str]:
-        def render(w: Mapping[str, Any]) -> str:
-            r = w.get(cat)
-            if r is None:
-                return NA_HTML
-            if cat == "total":
-                return cnt(r, "n")
-            return f"{est_ci(r, 'pct', 'pct_ci_low', 'pct_ci_high', 0, '%')}<br><small>n = {cnt(r, 'n')}</small>"
-        return render
+    wide = by_programme(rec, ctx.pids, "category")
 
     cats = [c for c in RECOVERY_LABELS if c in set(rec["category"].astype(str))]
     cols = [Column("Programme", lambda w: ctx.prog(w["programme_id"]), numeric=False)]
-    cols += [Column(RECOVERY_LABELS[c], cell(c)) for c in cats]
-    cols.append(Column("Mothers above a symptom cut-off at the start (n)", cell("total")))
+    cols += [Column(RECOVERY_LABELS[c], share_cell(c)) for c in cats]
+    cols.append(Column("Mothers above a symptom cut-off at the start (n)", share_cell("total")))
     out = ("<h3>Recovery from and recovery within</h3>"
            "<p>Among mothers above a symptom cut-off at the start (with a paired symptom and a paired wellbeing or "
            "recovery questionnaire): <em>recovery from</em> symptoms means ending below the cut-off with reliable "
