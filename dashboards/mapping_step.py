@@ -14,13 +14,14 @@ it and stores it. Everything shown comes from evalkit; this module lays it out.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, state
+from dashboards import data, state, ui
 from evalkit.errors import EvalkitError
 
 PREVIEW_ROWS = 10
@@ -188,25 +189,16 @@ def _store(ctx: data.Context, user: Any, uploaded: list[tuple[str, bytes]], prop
                      help="Read the whole file with this mapping, check it and store it. Rows with errors are kept "
                           "aside to correct (tab 'Rows to correct')."):
         return
-    bar = st.progress(0.0, text="Reading with this mapping")
-    refused = None
-    try:
+    def work(progress: Callable[[float, str], None]) -> None:
         checked = data.check_upload(ctx, uploaded, provider=provider, mapping=proposal.mapping,
-                                    progress=lambda x, msg: bar.progress(min(max(x, 0.0), 1.0) / 2, text=msg))
+                                    progress=lambda x, msg: progress(min(max(x, 0.0), 1.0) / 2, msg))
         stored = data.store_upload(ctx, checked, user=getattr(user, "name", None),
-                                   progress=lambda x, msg: bar.progress(0.5 + min(max(x, 0.0), 1.0) / 2, text=msg))
+                                   progress=lambda x, msg: progress(0.5 + min(max(x, 0.0), 1.0) / 2, msg))
         st.session_state[state.UP_STORED] = stored
         st.session_state[state.UP_MAP_DONE] = (digest, checked.report)
         st.session_state.pop(state.UP_MAP_PROPOSAL, None)
-    except data.PartlyStored as exc:
-        refused = f"Not everything was stored: {exc}"
-    except (EvalkitError, ValueError) as exc:  # provider conflict, identifiers, database refused
-        refused = f"Nothing was stored: {exc}"
-    finally:
-        bar.empty()
-    if refused is None:
-        st.rerun()
-    st.error(refused, icon=":material/block:")
+
+    ui.storing("Reading with this mapping", work)
 
 
 def _stored(report: pd.DataFrame) -> None:

@@ -95,24 +95,11 @@ with tab_up, ui.section("Uploading"):
         if checked.n_errors:
             label += " (rows with errors are kept aside to correct)"
         if st.button(label, key=state.UP_STORE, type="primary"):
-            from evalkit.errors import EvalkitError
-
-            bar = st.progress(0.0, text="Storing")
-            refused = None
-            try:
-                stored = data.store_upload(ctx, checked, user=user.name,
-                                           progress=lambda x, msg: bar.progress(min(max(x, 0.0), 1.0), text=msg))
-                st.session_state[state.UP_STORED] = stored
+            def work(progress) -> None:  # noqa: ANN001 - ui.storing's progress callback
+                st.session_state[state.UP_STORED] = data.store_upload(ctx, checked, user=user.name, progress=progress)
                 st.session_state.pop(state.UP_RESULT, None)
-            except data.PartlyStored as exc:
-                refused = f"Not everything was stored: {exc}"
-            except (EvalkitError, ValueError) as exc:  # provider conflict, identifiers, database refused
-                refused = f"Nothing was stored: {exc}"
-            finally:
-                bar.empty()
-            if refused is None:
-                st.rerun()
-            st.error(refused, icon=":material/block:")
+
+            ui.storing("Storing", work)
     stored = st.session_state.get(state.UP_STORED)
     if isinstance(stored, pd.DataFrame):
         st.success("Stored. The other pages now include these rows.")
