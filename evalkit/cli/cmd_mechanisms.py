@@ -26,8 +26,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from evalkit.cli.json_rows import json_records
 
 EXAMPLE_N = 2000
 EXAMPLE_SEED = 2026
@@ -99,23 +100,6 @@ def _show(frame: pd.DataFrame, columns: list[str], digits: int = 2) -> str:
     return shown[cols].to_string(index=False, max_colwidth=60)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c].dtype):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-    records = out.astype(object).where(out.notna(), None).to_dict(orient="records")
-    for r in records:
-        for k, v in r.items():
-            if isinstance(v, (np.integer,)):
-                r[k] = int(v)
-            elif isinstance(v, (np.floating,)):
-                r[k] = None if np.isnan(v) else float(v)
-            elif isinstance(v, (np.bool_,)):
-                r[k] = bool(v)
-    return records
-
-
 def _serialisable(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in attrs.items()}
 
@@ -159,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_format == "json":
         payload = {"what": args.what, "header": header, "messages": messages,
                    "tables": {name: {"explanation": explain[name], "attrs": _serialisable(dict(frame.attrs)),
-                                     "rows": _records(frame)} for name, frame in sections.items()}}
+                                     "rows": json_records(frame)} for name, frame in sections.items()}}
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return 0
     for line in header:

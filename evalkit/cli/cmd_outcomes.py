@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evalkit.cli.json_rows import json_records
+
 _TABLE_COLUMNS = (
     ("programme_id", "programme"), ("instrument", "instrument"), ("n_engaged", "engaged"),
     ("n_paired", "paired"), ("completeness", "complete %"), ("baseline_mean", "baseline"),
@@ -108,22 +110,6 @@ def _table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(frame: pd.DataFrame) -> list[dict[str, object]]:
-    out = frame.astype(object).where(frame.notna(), None)
-    recs = out.to_dict(orient="records")
-    for r in recs:
-        for k, v in r.items():
-            if isinstance(v, (np.integer,)):
-                r[k] = int(v)
-            elif isinstance(v, (np.floating,)):
-                r[k] = None if np.isnan(v) else float(v)
-            elif isinstance(v, (np.bool_,)):
-                r[k] = bool(v)
-            elif isinstance(v, pd.Timestamp):
-                r[k] = v.date().isoformat()
-    return recs
-
-
 def run(args: argparse.Namespace) -> int:
     from evalkit.errors import EvalkitWarning
     from evalkit.instruments import load_instruments
@@ -157,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "json":
         payload = {"rules": rules.to_dict(), "rules_text": rules.describe(),
                    "disclosure": summary.attrs.get("disclosure", ""), "notes": notes,
-                   "rows": _jsonable(summary.drop(columns=["rules"]))}
+                   "rows": json_records(summary.drop(columns=["rules"]))}
         json.dump(payload, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
