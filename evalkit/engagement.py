@@ -55,9 +55,7 @@ _ENDING_ORDER = ("planned", "moved_on_coping", "stopped_attending", "other", "on
 
 
 def _rules_col(out: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     return out
 
 

@@ -329,10 +329,6 @@ def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarra
             "pregnant": np.round(preg, 2), "postpartum": np.round(post, 2)}
 
 
-def _rules_column(text: str, n: int) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[text])
-
-
 def prepare_episodes(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -546,9 +542,7 @@ def prepare_episodes(
     out["days_between"] = out["days_between"].mask(out["days_between"] < 0)
     for c in CONTEXT_FIELDS:
         out[c] = pf[c].array
-    text = rules.describe()
-    out["rules"] = _rules_column(text, len(out))
-    out.attrs["rules"] = text
+    rules.stamp(out)
     out.attrs["pairing_rules"] = rules.to_dict()
 
     # ---- score series for longitudinal models -----------------------------------

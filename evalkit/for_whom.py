@@ -223,8 +223,7 @@ def talking_therapies_by(
                     Partition(("n_recovery",), total="n_caseness_start", remainder=True),
                     Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True)],
         across=[Across(c, (*within, "measure_set")) for c in counts])
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes([0] * len(out), categories=[text])
+    rules.stamp(out)
     return _finish(out, fields, rules)
 
 

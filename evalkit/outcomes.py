@@ -498,9 +498,7 @@ def disclose_statistics(
     keep = ["n_paired", "n_reliable_improvement", "n_caseness_baseline", recovered]
     out = apply_disclosure(f, counts=spec["counts"], partitions=spec["partitions"], across=spec["across"],
                            derived=spec["derived"], keep=keep, rules=rules)
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     return out
 
 
@@ -586,9 +584,7 @@ def dose_sensitivity(
             derived={"mean_change": ["n"], "ci_low": ["n"], "ci_high": ["n"],
                      "pct_reliable_improvement": ["n", "n_reliable_improvement"]},
             rules=rules)
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     return out
 
 
@@ -935,7 +931,5 @@ def trajectories(
     out["ci_high"] = (out["mean"] + half).where(out["n"] > 1)
     out = apply_disclosure(out, counts=["n"], derived={c: ["n"] for c in ("mean", "sd", "ci_low", "ci_high")},
                            rules=rules)
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     return out

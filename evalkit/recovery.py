@@ -155,9 +155,7 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
     if context:
         ctx = ch.drop_duplicates(keys)[[*keys, *context]]
         out = out.merge(ctx, on=keys, how="left")
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     out.attrs["individual_level"] = True
     return out
 
@@ -263,7 +261,5 @@ def recovery_from_within(
     if "suppressed" in out.columns:
         out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_total(?=;|$)", "", regex=True) \
             .str.strip("; ").astype("string")
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     return out

@@ -231,6 +231,21 @@ class PairingRules:
                 d[key] = tuple(d[key])
         return cls(**d)
 
+    def stamp(self, frame: Any) -> Any:
+        """Mark an output with these rules: a ``rules`` column (one category, :meth:`describe`) and ``attrs["rules"]``.
+
+        Every table the rules produce carries them, so it is never read without
+        the rules that made it. Changes ``frame`` (a pandas DataFrame) in place
+        and returns it.
+        """
+        import numpy as np
+        import pandas as pd
+
+        text = self.describe()
+        frame["rules"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=[text])
+        frame.attrs["rules"] = text
+        return frame
+
     def describe(self) -> str:
         """A plain-English statement of the rules, one sentence per line.
 

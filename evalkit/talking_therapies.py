@@ -202,9 +202,7 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     for c in _FLAGS:
         out[c] = out[c].astype("boolean")
     out = out[cols].sort_values(["programme_id", "measure_set", "participant_id"]).reset_index(drop=True)
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     out.attrs["individual_level"] = True
     return out
 
@@ -284,7 +282,5 @@ def talking_therapies_rates(
             Partition(("n_recovery",), total="n_caseness_start", remainder=True),
             Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True),
         ])
-    text = rules.describe()
-    out["rules"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[text])
-    out.attrs["rules"] = text
+    rules.stamp(out)
     return out
