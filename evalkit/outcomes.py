@@ -755,19 +755,18 @@ def disclose_parameters(params: pd.DataFrame, *, rules: PairingRules | None = No
     computed = params["rc_threshold_source"].astype("string").str.startswith("computed").fillna(False) \
         .to_numpy(dtype=bool)
     hidden = (out["n_sd"].isna().to_numpy() & params["n_sd"].notna().to_numpy()) & sample
-    sup = out["suppressed"].astype(str).to_numpy(dtype=object)
+    sup = out["suppressed"].astype("string").fillna("")
     if hidden.any():
         derived = [c for c in ("sd_used", "s_diff", "jt_threshold") if c in out.columns]
         out.loc[hidden, derived] = np.nan
         rc = hidden & computed
         if "rc_threshold" in out.columns:
             out.loc[rc, "rc_threshold"] = np.nan
-        out["sd_source"] = out["sd_source"].astype(object)
         out.loc[hidden, "sd_source"] = f"sample: SD of {SUPPRESSED_MARKER} paired baselines"
-        extra = np.where(rc, "; ".join([*derived, "rc_threshold"]), "; ".join(derived))
-        sup = np.where(hidden, np.char.add(np.char.add(sup.astype(str), np.where(sup.astype(str) != "", "; ", "")),
-                                           extra.astype(str)), sup)
-    out["suppressed"] = pd.array(np.asarray(sup, dtype=str), dtype="string")
+        extra = pd.Series(np.where(rc, "; ".join([*derived, "rc_threshold"]), "; ".join(derived)), index=out.index,
+                          dtype="string")
+        sup = sup.where(~hidden, (sup + "; " + extra).str.removeprefix("; "))
+    out["suppressed"] = sup
     out.attrs = dict(params.attrs)
     return out
 
