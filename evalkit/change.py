@@ -300,8 +300,12 @@ def episode_change(
     n = len(out)
     f = {c: np.full(n, np.nan) for c in ("change", "improvement", "reliability_used", "sd_used", "s_diff", "rci",
                                          "jt_threshold", "rc_threshold", "meaningful_change_threshold")}
-    txt = {c: np.full(n, None, dtype=object) for c in ("reliability_source", "sd_source", "rc_threshold_source",
-                                                      "cutoff", "cs_category")}
+    # texts as integer codes (-1 = missing): into the few distinct texts of each column (each set for whole
+    # instruments), and into CS_CATEGORIES; no Python string per row
+    txt_cols = ("reliability_source", "sd_source", "rc_threshold_source", "cutoff")
+    txt = {c: np.full(n, -1, dtype=np.int64) for c in (*txt_cols, "cs_category")}
+    txt_values: dict[str, list[str]] = {c: [] for c in txt_cols}
+    cs = {c: CS_CATEGORIES.index(c) for c in CS_CATEGORIES}
     b = {c: pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)) for c in (
         "jt_reliable_improvement", "jt_reliable_deterioration", "reliable_improvement", "reliable_deterioration",
         "no_reliable_change", "caseness_baseline", "caseness_endpoint", "meaningful_improvement",
@@ -324,9 +328,14 @@ def episode_change(
         for c in ("reliability_used", "sd_used", "s_diff", "jt_threshold", "rc_threshold",
                   "meaningful_change_threshold"):
             f[c][rows] = getattr(prow, c)
-        for c in ("reliability_source", "sd_source", "rc_threshold_source", "cutoff"):
+        for c in txt_cols:
             val = getattr(prow, c)
-            txt[c][rows] = None if pd.isna(val) else str(val)
+            if pd.isna(val) or not len(rows):
+                txt[c][rows] = -1
+            else:
+                if str(val) not in txt_values[c]:
+                    txt_values[c].append(str(val))
+                txt[c][rows] = txt_values[c].index(str(val))
         if np.isfinite(prow.s_diff) and len(pr):
             jt = jacobson_truax(pre, post, reliability=float(prow.reliability_used), sd=float(prow.sd_used),
                                 higher_is_better=bool(inst.higher_is_better), z=float(rules.rci_z))
@@ -358,9 +367,10 @@ def episode_change(
                 case_pre = _caseness(inst, pre).to_numpy(dtype=bool, na_value=False)
                 case_post = ce.to_numpy(dtype=bool, na_value=False)
                 cat = np.select([imp & case_pre & ~case_post, imp, det & ~case_pre & case_post, det],
-                                ["recovered", "improved", "harmed", "deteriorated"], default="unchanged")
+                                [cs["recovered"], cs["improved"], cs["harmed"], cs["deteriorated"]],
+                                default=cs["unchanged"])
             else:
-                cat = np.select([imp, det], ["improved", "deteriorated"], default="unchanged")
+                cat = np.select([imp, det], [cs["improved"], cs["deteriorated"]], default=cs["unchanged"])
             txt["cs_category"][pr] = cat
         mthr = prow.meaningful_change_threshold
         if np.isfinite(mthr):
@@ -371,11 +381,11 @@ def episode_change(
             out[c] = f[c]
         elif c in txt:
             if c == "cs_category":
-                out[c] = pd.Categorical(txt[c], categories=list(CS_CATEGORIES), ordered=True)
+                out[c] = pd.Categorical.from_codes(txt[c], categories=list(CS_CATEGORIES), ordered=True)
             else:
-                vals = txt[c]  # a few distinct texts, each set for whole instruments
-                cats = sorted(v for v in pd.unique(vals) if v is not None)
-                out[c] = pd.Categorical(vals, categories=cats)
+                cats = sorted(txt_values[c])  # the texts that occur, in order
+                to_sorted = np.array([*(cats.index(v) for v in txt_values[c]), -1], dtype=np.int64)  # -1 stays -1
+                out[c] = pd.Categorical.from_codes(to_sorted[txt[c]], categories=cats)
         else:
             out[c] = b[c]
     # keep the rules column last

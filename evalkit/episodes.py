@@ -17,6 +17,8 @@ Python loops.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -88,6 +90,31 @@ _DAY0 = np.datetime64("1970-01-01", "D")
 _OFFSET = 200_000  # days added so every day number is positive
 _SPAN = 1_000_000  # room per participant in the combined participant-by-day key
 _GESTATION_AT_BIRTH = 40.0
+
+
+def _find_malloc_trim() -> object | None:
+    """glibc's ``malloc_trim`` (None on other C libraries)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def _release_freed_memory() -> None:
+    """Give memory that finished steps freed back to the operating system.
+
+    Large intermediate arrays (a few to a few tens of MB at a million
+    participants) are freed inside glibc's heap and inside Arrow's memory
+    pool, which keep the pages for later: without this the process's resident
+    memory grows by what the previous steps freed. Cheap (milliseconds); a
+    no-op where glibc's ``malloc_trim`` is not available.
+    """
+    pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -256,17 +283,22 @@ def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array
                               "group_session_id": pd.array([], dtype="string")}), set(), np.zeros(0, dtype=np.int64))
     with_rows = set(c["programme_id"].dropna().astype(str).unique()) if "programme_id" in c.columns else set()
     status = c["status"].astype("string") if "status" in c.columns else pd.Series("attended", index=c.index)
-    a = c[(status == "attended").fillna(False).to_numpy(dtype=bool)]
-    kind = a["kind"].astype("string") if "kind" in a.columns else pd.Series(pd.NA, index=a.index, dtype="string")
-    gsid = a["group_session_id"].astype("string") if "group_session_id" in a.columns \
-        else pd.Series(pd.NA, index=a.index, dtype="string")
-    minutes = pd.to_numeric(a["duration_minutes"], errors="coerce") if "duration_minutes" in a.columns \
-        else pd.Series(np.nan, index=a.index)
-    pos = _positions(a["participant_id"], pids)
-    date = a["contact_date"].to_numpy(dtype="datetime64[ns]")
+    # the attended rows of the columns used, one column at a time (not a copy of the whole contacts table)
+    rows = np.flatnonzero((status == "attended").fillna(False).to_numpy(dtype=bool))
+    del status
+    index = c.index[rows]
+    kind = c["kind"].iloc[rows].astype("string") if "kind" in c.columns \
+        else pd.Series(pd.NA, index=index, dtype="string")
+    gsid = c["group_session_id"].iloc[rows].astype("string") if "group_session_id" in c.columns \
+        else pd.Series(pd.NA, index=index, dtype="string")
+    minutes = pd.to_numeric(c["duration_minutes"].iloc[rows], errors="coerce") if "duration_minutes" in c.columns \
+        else pd.Series(np.nan, index=index)
+    pid = c["participant_id"].iloc[rows]
+    pos = _positions(pid, pids)
+    date = c["contact_date"].iloc[rows].to_numpy(dtype="datetime64[ns]")
     keep = (pos >= 0) & ~np.isnat(date)
     out = pd.DataFrame({
-        "participant_id": a["participant_id"].astype("string").astype("str").array[keep],
+        "participant_id": pid.astype("string").astype("str").array[keep],
         "date": date[keep],
         "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool)[keep],
         "minutes": minutes.to_numpy(dtype=float)[keep],
@@ -349,6 +381,15 @@ def prepare_episodes(
     tables = coerce_tables(tables)
     if "measures" not in tables:
         raise ValueError("tables must include 'measures' (and 'participants'); got " + ", ".join(sorted(tables)))
+    _release_freed_memory()  # e.g. what reading the tables left in Arrow's pool
+    data = _prepare(tables, rules, registry)
+    _release_freed_memory()  # the intermediate frames of _prepare
+    return data
+
+
+def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: Mapping[str, Instrument]
+             ) -> EpisodeData:
+    """The body of :func:`prepare_episodes` on typed tables; its intermediates are freed when it returns."""
     parts = _participant_frame(tables)
     # participants are addressed by position ("pcode"); ids are looked up once, by hash, in pyarrow
     pids = _arrow_strings(parts["participant_id"])
@@ -399,10 +440,12 @@ def prepare_episodes(
         "day": _days(m.loc[keep, "completed_on"]),
         "score": m.loc[keep, "score"].to_numpy(dtype=float),
     })
+    del m, code, status, m_pcode, keep, inst_code
     v = v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()
     v["pcode"] = by_id[v["rank"].to_numpy()]
     v["anchor"] = anchor[v["pcode"].to_numpy()]
 
+    _release_freed_memory()
     # ---- episodes: one per participant x instrument with a valid score ----
     grp = v.groupby(["pcode", "instrument"], sort=True)
     ep = grp.agg(n_valid_scores=("day", "size"), first_day=("day", "min"), last_day=("day", "max")).reset_index()
@@ -434,11 +477,14 @@ def prepare_episodes(
         inwin = late & ((since_anchor - target).abs() <= tol)
         cand = vb[inwin].assign(_dist=(since_anchor[inwin] - target).abs(), _neg=-vb.loc[inwin, "day"])
         endp = cand.sort_values(["pcode", "instrument", "_dist", "_neg"]).drop_duplicates(["pcode", "instrument"])
+        del since_anchor, inwin
     endp = endp[["pcode", "instrument", "day", "score"]].rename(columns={"day": "endpoint_day",
                                                                           "score": "endpoint_score"})
     ep = ep.merge(endp, on=["pcode", "instrument"], how="left")
     ep = ep.merge(n_after.reset_index(), on=["pcode", "instrument"], how="left")
     ep = ep.merge(n_late.reset_index(), on=["pcode", "instrument"], how="left")
+    sb = vb["baseline_day"].to_numpy()  # each score's baseline day, for the score series
+    del grp, has_anchor, in_win, base, vb, after, gap, late, n_after, n_late, cand, endp
     ep["endpoint_day"] = ep["endpoint_day"].fillna(-1).astype(np.int64)
     # the output order (programme, participant, instrument as text; missing as ""), on integer ranks, applied
     # to this narrow frame so that the wide output is built in order rather than copied into it
@@ -486,6 +532,7 @@ def prepare_episodes(
     e_keep = paired | (reason == codes.index("below_minimum_dose"))
     eday_out = np.where(e_keep, eday, -1)
 
+    _release_freed_memory()
     # ---- assemble --------------------------------------------------------------
     used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
             "attended_total", "took_up", "ending", "end_date", *CONTEXT_FIELDS]
@@ -542,12 +589,13 @@ def prepare_episodes(
     out["days_between"] = out["days_between"].mask(out["days_between"] < 0)
     for c in CONTEXT_FIELDS:
         out[c] = pf[c].array
+    del pf, per_b, per_e, ref_days, wp, bw, hours, n_att, n_grp, minutes, known, first_in, last_in, weeks_eng, lo, hi
     rules.stamp(out)
     out.attrs["pairing_rules"] = rules.to_dict()
 
+    _release_freed_memory()
     # ---- score series for longitudinal models -----------------------------------
     s_pc = v["pcode"].to_numpy()
-    sb = vb["baseline_day"].to_numpy()
     s_uses = uses_contacts[s_pc]
     lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
     cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])

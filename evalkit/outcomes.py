@@ -29,7 +29,7 @@ from scipy import stats
 
 from evalkit.change import episode_change, instrument_parameters
 from evalkit.disclosure import Across, Partition, apply_disclosure
-from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, _release_freed_memory, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.rules import PairingRules
 
@@ -197,7 +197,9 @@ def adjusted_change(
     baseline and follow up measurements. *BMJ*, 323, 1123-1124.
     """
     by = list(by)
-    p = changes[_bool(changes["paired"])]
+    # the columns used only: selecting the paired rows of the whole frame would copy all of its columns
+    p = changes[list(dict.fromkeys([*by, "instrument", "baseline_score", "endpoint_score"]))][
+        _bool(changes["paired"])]
     x = p["baseline_score"].astype(float)
     y = (p["endpoint_score"] - p["baseline_score"]).astype(float)
     if reference is None:
@@ -293,8 +295,9 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     """Engaged participants (attended_total >= min_dose) per group, and those with no valid score."""
     by = list(by)
     part_keys = [k for k in by if k != "instrument"]
-    eng = participants[participants["attended_total"].fillna(0) >= max(rules.min_dose, 1)]
-    eng = eng[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))]  # only what is counted by
+    # only what is counted by, then the engaged rows (not a copy of every column of the participants)
+    eng = participants[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))][
+        participants["attended_total"].fillna(0) >= max(rules.min_dose, 1)]
     # one row per engaged participant x instrument used in her programme
     used = changes[["programme_id", "instrument"]].drop_duplicates()
     pe = eng.merge(used, on="programme_id", how="inner")
@@ -551,11 +554,12 @@ def dose_sensitivity(
     rules = PairingRules() if rules is None else rules
     by = list(by)
     ths = tuple(rules.dose_thresholds if thresholds is None else thresholds)
-    cand = changes[_bool(changes["paired"]) | (changes["unpaired_reason"].astype("string") == "below_minimum_dose"
-                                               ).fillna(False)]
-    cand = cand[cand["endpoint_score"].notna() & cand["baseline_score"].notna()]
-    cand = cand[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
-                                 *(["rc_threshold"] if "rc_threshold" in cand.columns else [])])]]
+    # the rows with both scores, paired or below the minimum dose only, of the columns used only
+    keep = (_bool(changes["paired"]) | (changes["unpaired_reason"].astype("string") == "below_minimum_dose"
+                                        ).fillna(False)) & changes["endpoint_score"].notna() \
+        & changes["baseline_score"].notna()
+    cand = changes[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
+                                    *(["rc_threshold"] if "rc_threshold" in changes.columns else [])])]][keep]
     rows = []
     for key, g in cand.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -705,14 +709,22 @@ def evaluate_outcomes(
     rules = PairingRules() if rules is None else rules
     registry = builtin_instruments() if instruments is None else instruments
     data = _prepare(tables, rules, registry)
+    # each step's intermediates are given back to the operating system before the next (at a million
+    # participants they are hundreds of MB, which glibc and Arrow would otherwise keep)
+    _release_freed_memory()
     changes = episode_change(data.episodes, rules=rules, instruments=registry,
                              scored_measures=data.scored_measures)
+    _release_freed_memory()
     statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
                                    participants=data.participants)
+    _release_freed_memory()
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = dose_sensitivity(changes, rules=rules)
+    _release_freed_memory()
     tt = talking_therapies_rates(talking_therapies_outcomes(changes, rules=rules), rules=rules)
+    _release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
+    _release_freed_memory()
     params = disclose_parameters(instrument_parameters(data.episodes, rules=rules, instruments=registry,
                                                        scored_measures=data.scored_measures), rules=rules)
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,

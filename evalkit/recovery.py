@@ -117,7 +117,10 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
     """
     rules = PairingRules() if rules is None else rules
     ch = _changes_of(outcomes)
-    p = ch[ch["paired"].astype(bool)]
+    # only the columns used: selecting rows of the whole frame of changes would copy all of its columns
+    used = ["programme_id", "participant_id", "role", "cutoff", "instrument", "caseness_baseline",
+            "caseness_endpoint", "reliable_improvement", "reliable_deterioration"]
+    p = ch[used][ch["paired"].astype(bool)]
     role = p["role"].astype("string")
     sym = p[role.isin(_SYMPTOM_ROLES).fillna(False).to_numpy() & p["cutoff"].notna().to_numpy()]
     wit = p[role.isin(_WITHIN_ROLES).fillna(False).to_numpy()]
@@ -153,7 +156,7 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
         "category": pd.Categorical(cat, categories=list(RECOVERY_CATEGORIES)),
     })
     if context:
-        ctx = ch.drop_duplicates(keys)[[*keys, *context]]
+        ctx = ch[list(dict.fromkeys([*keys, *context]))].drop_duplicates(keys)[[*keys, *context]]
         out = out.merge(ctx, on=keys, how="left")
     rules.stamp(out)
     out.attrs["individual_level"] = True
