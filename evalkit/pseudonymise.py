@@ -318,13 +318,26 @@ def _value_kinds(col: pd.Series) -> dict[str, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = _arrow_text(col.dropna()).str.strip()
-    values = pa.array(text.array)
-    values = values.filter(pc.not_equal(values, ""))
-    if len(values) == 0:
-        return {}
-    counted = pc.value_counts(values)
-    uniques, counts = counted.field("values"), counted.field("counts")
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # each category once, weighted by its cells (categories that strip alike are summed)
+        cells = np.bincount(col.cat.codes.to_numpy()[col.notna().to_numpy()] , minlength=len(col.cat.categories))
+        text = _arrow_text(pd.Series(col.cat.categories.astype(object))).str.strip()
+        keep = (cells > 0) & text.notna().to_numpy() & (text != "").fillna(False).to_numpy(dtype=bool)
+        summed = pd.Series(cells[keep]).groupby(text[keep].to_numpy(dtype=object), sort=False).sum()
+        if summed.empty:
+            return {}
+        uniques = pa.array(summed.index.to_numpy(dtype=object), type=pa.large_string())
+        counts = pa.array(summed.to_numpy(dtype=np.int64))
+        n_values = int(summed.sum())
+    else:
+        text = _arrow_text(col.dropna()).str.strip()
+        values = pa.array(text.array)
+        values = values.filter(pc.not_equal(values, ""))
+        if len(values) == 0:
+            return {}
+        counted = pc.value_counts(values)
+        uniques, counts = counted.field("values"), counted.field("counts")
+        n_values = len(values)
     maybe = pc.match_substring_regex(uniques, _MAYBE_IDENTIFIER).fill_null(False)
     uniques = pd.Series(uniques.filter(maybe), dtype="string[pyarrow]")
     weights = counts.filter(maybe).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -341,7 +354,7 @@ def _value_kinds(col: pd.Series) -> dict[str, int]:
     out = {kind: int(weights[found[kind]].sum()) if found else 0
            for kind in ("email address", "postcode", "_postcode_spaced", "phone number", "_phone_written",
                         "NHS number")}
-    out["_n"] = len(values)
+    out["_n"] = n_values
     return out
 
 
@@ -397,7 +410,8 @@ def find_identifiers(
                     rows.append((str(col), kind, "header", 0, 0))
                     break
         series = frame[col]
-        if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
+        if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object
+                or isinstance(series.dtype, pd.CategoricalDtype)):
             continue
         counts = _value_kinds(series)
         if not counts:

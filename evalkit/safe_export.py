@@ -46,6 +46,9 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         series = out[column]
+        if isinstance(series.dtype, pd.CategoricalDtype) and (
+                pd.api.types.is_string_dtype(series.cat.categories.dtype)):  # text held as categories (raw frames)
+            out[column] = series = series.astype(object)
         if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
             text = series.astype("string")
             risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)

@@ -19,7 +19,57 @@ from evalkit.readers.headers import builtin_value_synonyms, column_letter, match
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 
-__all__ = ["build_raw_frame", "apply_value_synonyms"]
+__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns"]
+
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.DataFrame:
+    """Hold each text column that repeats its values as a categorical of the same text (in place).
+
+    A column whose distinct values number at most ``max_share`` of its rows
+    (codes, dates, scores, ids repeated over contacts) is dictionary-encoded
+    by Arrow: each cell becomes a 1-4 byte code into one copy of each distinct
+    text, instead of an 8-byte offset plus its characters. Every cell keeps its
+    text exactly (missing stays missing); validation then parses each distinct
+    value once from the categories. Columns with mostly distinct values
+    (free text, the participants' own ids) and provenance columns stay ``"str"``.
+
+    Parameters
+    ----------
+    frame
+        A raw frame (:func:`build_raw_frame`).
+    max_share
+        Largest share of distinct values for which a column is encoded.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself, its repetitive text columns replaced.
+    """
+    import pyarrow.compute as pc
+
+    n = len(frame)
+    if n < 2:
+        return frame
+    for column in list(frame.columns):
+        if column in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW):
+            continue
+        series = frame[column]
+        if isinstance(series, pd.DataFrame) or not (isinstance(series.dtype, pd.StringDtype)
+                                                    and series.dtype.storage == "pyarrow"):
+            continue
+        values = pa.array(series.array)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) > max_share * n:
+            continue
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        categories = pd.Index(pd.array(encoded.dictionary, dtype=_TEXT))
+        frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)),
+                                  index=frame.index)
+    return frame
 
 
 def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:

@@ -79,6 +79,8 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
     Any cell type is accepted (numbers from a hand-built frame become their text). The result is an
     Arrow-backed ``"str"`` Series: stripping (Unicode whitespace) and the missing-value test run in Arrow.
     """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _clean_categories(series, missing_values)
     text = series if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object else series.astype("str")
     if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
         stripped = text.str.strip()
@@ -102,9 +104,28 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
     return out
 
 
+def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
+    """:func:`clean_cells` of a categorical column, done on its categories: the codes are mapped, no text per row.
+
+    Categories that strip to the same text are merged, and those that are missing after stripping become
+    missing cells, so equal cleaned cells have equal codes.
+    """
+    categories = series.cat.categories
+    text = pd.Series(categories.astype(object)).astype("str")
+    cleaned = clean_cells(text, missing_values)
+    new_of_old, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+    codes = series.cat.codes.to_numpy()
+    mapped = np.append(new_of_old, -1)[np.where(codes >= 0, codes, len(new_of_old))]  # missing stays -1
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)))
+    return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype), index=series.index)
+
+
 def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill: object) -> np.ndarray:
     """Apply ``parse`` (distinct values -> array) to ``cells`` and return one value per row (``fill`` if missing)."""
-    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        codes = cells.cat.codes.to_numpy()
+        uniques = pd.Series(cells.cat.categories.astype(object)).astype("str")
+    elif isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
         # Arrow's dictionary encoding: codes in order of first appearance, missing -1 (as pd.factorize)
         encoded = pc.dictionary_encode(_one_array(pa.array(cells.array)))
         codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
@@ -160,7 +181,10 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
         return folded.map(lookup).to_numpy(dtype=object, na_value=None)
 
     categories = pd.Index(list(codes), dtype=object)
-    row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        row_codes, uniques = cells.cat.codes.to_numpy(), cells.cat.categories.astype(object)
+    else:
+        row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
     if len(uniques):
         mapped = categories.get_indexer(pd.Index(parse(pd.Series(uniques, dtype="str")), dtype=object))
         out = np.where(row_codes >= 0, mapped[np.maximum(row_codes, 0)], -1)

@@ -22,7 +22,7 @@ from evalkit.canonical import (
 )
 from evalkit.readers.notes import frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
-from evalkit.validation.cells import CellPicker, arrow_text, clean_cells
+from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, text_series
 from evalkit.validation.fields import check_fields
 from evalkit.validation.keys import check_keys
 from evalkit.validation.links import (
@@ -81,7 +81,13 @@ def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFr
             series = frame[column]
             if isinstance(series, pd.DataFrame):  # duplicated column names: first wins
                 series = series.iloc[:, 0]
-            cells[column] = clean_cells(series, schema.missing_values)
+            cleaned = clean_cells(series, schema.missing_values)
+            spec = schema.field(column) if column in names else None
+            if (isinstance(cleaned.dtype, pd.CategoricalDtype) and spec is not None and spec.type == "string"
+                    and spec.codes is None):
+                # ids and free text are compared as Arrow text (keys, links): the categories taken by code
+                cleaned = pd.Series(text_series(arrow_text(cleaned)).array, index=cleaned.index)
+            cells[column] = cleaned
         elif column not in PROVENANCE_COLUMNS:
             for g in np.unique(rows.group):
                 log.add_file_level(
@@ -206,6 +212,8 @@ def validate(
         bad = table.rows.error
         tables[name] = _canonical(table, ~bad)
         aside = table.frame.loc[bad].copy()
+        for column in aside.columns[[isinstance(t, pd.CategoricalDtype) for t in aside.dtypes]]:
+            aside[column] = aside[column].astype("str")  # the cells as read, as text
         rows = table.rows
         for column, values in rows.provenance(bad).items():
             aside[column] = values
