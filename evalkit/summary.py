@@ -1230,61 +1230,48 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """Unprotected programme rows and result rows, and the cells other outputs hide (see :func:`disclose`).
 
-    Every figure of a programme comes from its own rows only. Episodes are built per participant, and
-    statistics per programme x instrument, so both run once for all programmes; reliable-change parameters
-    can depend on the sample (e.g. the baseline SD of an instrument without a reference SD), so change is
-    computed one programme at a time.
+    Every figure of a programme comes from its own rows only, so the figures are worked out one programme at
+    a time (:func:`_programme_blocks`; all at once when the rows of a programme are not all its participants'
+    rows, as in unvalidated tables) and only the small per-programme results are kept: at a million
+    participants, the episodes of all programmes at once would take gigabytes. Reliable-change parameters can
+    depend on the sample (e.g. the baseline SD of an instrument without a reference SD), so change is
+    computed one programme at a time in any case.
 
     The same counts are published by :func:`evalkit.engagement.take_up_funnel` (the funnel steps) and
     :func:`evalkit.outcomes.outcome_summary` (n_paired, reliable change, caseness, recovery, and n_baseline
     as n_paired + n_unpaired_with_baseline), each protected by its own complementary suppression. Whatever
     those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
     """
-    from evalkit.engagement import participant_path, take_up_funnel
-    from evalkit.episodes import prepare_episodes
-    from evalkit.outcomes import change_statistics, disclose_statistics
-    from evalkit.recovery import RECOVERY_CATEGORIES, recovery_from_within
+    from evalkit.engagement import FUNNEL_STEPS, take_up_funnel
+    from evalkit.episodes import _release_freed_memory
+    from evalkit.outcomes import disclose_statistics
+    from evalkit.recovery import RECOVERY_CATEGORIES
 
     if "participants" not in tables or "measures" not in tables:
         raise ValueError("tables must include 'participants' and 'measures' to summarise outcomes; got "
                          + ", ".join(sorted(tables)))
-    data = prepare_episodes(tables, rules=rules, instruments=instruments)
-    parts = data.participants
-    pid_of = parts["programme_id"].astype("string")
+    blocks = []
+    split = _programme_blocks(tables, ids)
+    for block_ids in split if split is not None else [ids]:
+        # each programme's rows are copied when its turn comes (and freed after), not all at once
+        block_tables = tables if split is None else {
+            k: (_rows_of(v, set(block_ids)) if isinstance(v, pd.DataFrame) and "programme_id" in v.columns else v)
+            for k, v in tables.items()}
+        blocks.append(_block_figures(block_tables, block_ids, rules, instruments))
+        del block_tables
+        _release_freed_memory()
+    funnel = pd.concat([b.funnel for b in blocks])
+    dose_stats = pd.concat([b.dose_stats for b in blocks])
+    months = pd.concat([b.months for b in blocks])
+    rfw = pd.concat([b.rfw for b in blocks])
+    rfw_able = set().union(*(b.rfw_able for b in blocks))
+    path = pd.concat([b.path for b in blocks], ignore_index=True)
+    st_blocks = [b.statistics for b in blocks if b.statistics is not None]
+    del blocks
 
     # programme characteristics, take-up funnel (referrals; steps of evalkit.engagement) and dose
     prog_table = tables["programmes"].drop_duplicates("programme_id")
     prog_table = prog_table.set_index(prog_table["programme_id"].astype(str))
-    path = participant_path(data, rules=rules, instruments=instruments)
-    steps = path[["programme_id", *_PATH_STEPS]].astype({c: int for c in _PATH_STEPS})
-    funnel = steps.assign(programme_id=steps["programme_id"].astype(str)).groupby("programme_id").sum() \
-        .rename(columns=_PATH_STEPS)
-    attended = path["attended"].to_numpy(dtype=bool)
-    dose = pd.DataFrame({"programme_id": path["programme_id"].astype(str).to_numpy()[attended],
-                         "dose": np.nan_to_num(path["attended_total"].to_numpy(dtype=float)[attended])})
-    dose_g = dose.groupby("programme_id")["dose"]
-    dose_stats = pd.DataFrame({"dose_mean": dose_g.mean(),
-                               **{c: dose_g.quantile(q) for c, q in _DOSE_QUANTILES.items()}})
-    ref = parts["referral_date"] if "referral_date" in parts.columns else pd.Series(pd.NaT, index=parts.index)
-    months = pd.DataFrame({"programme_id": pid_of.to_numpy(dtype=object), "d": ref.to_numpy()}).dropna() \
-        .groupby("programme_id")["d"].agg(["min", "max"])
-
-    # change, one programme at a time; then statistics and recovery from/within for all at once
-    changes = _changes_by_programme(data, ids, rules, instruments)
-    del data  # scores, scored measures and attended contacts are not needed any more
-
-    rfw = pd.DataFrame()
-    rfw_able: set[str] = set()
-    if changes is not None:
-        roles = changes[["programme_id", "role", "cutoff"]].astype("string")
-        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"])
-        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"])
-        rfw_able = {str(p) for p in sym & wit}
-        if rfw_able:
-            rfw = recovery_from_within(changes, by=("programme_id",), rules=rules, disclose=False)
-            rfw = rfw.assign(programme_id=rfw["programme_id"].astype(str), category=rfw["category"].astype(str)) \
-                .pivot_table(index="programme_id", columns="category", values="n", aggfunc="sum")
-
     rows = []
     for pid in ids:
         row: dict[str, Any] = {"programme_id": pid}
@@ -1302,12 +1289,14 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
                 row[f"rfw_{c}"] = int(0 if pd.isna(v) else v)
         rows.append(_plain(row))
     programmes = _records_to_frame(rows, "programme")
-    funnel_out = take_up_funnel(path, by=("programme_id",), rules=rules) if len(path) else None
+    funnel_out = take_up_funnel(path[["programme_id", *FUNNEL_STEPS]], by=("programme_id",), rules=rules) \
+        if len(path) else None
 
-    if changes is None:
+    if not st_blocks:
         results = _empty_frame("result")
         return programmes, results, _hidden_elsewhere(programmes, results, funnel_out, None)
-    st = change_statistics(changes, by=["programme_id", "instrument"], rules=rules, participants=parts)
+    # the rows of each block are in (programme, instrument) order and the blocks in programme order
+    st = pd.concat(st_blocks, ignore_index=True) if len(st_blocks) > 1 else st_blocks[0]
     outcome_out = disclose_statistics(st, rules=rules)  # as evalkit.outcomes.outcome_summary protects it
     st = st.rename(columns=_STAT_NAMES)
     st["n_baseline"] = st["n_paired"] + st["n_unpaired_with_baseline"]
@@ -1317,6 +1306,107 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     results = results.iloc[np.argsort(results["programme_id"].map(order).to_numpy(), kind="stable")] \
         .reset_index(drop=True)
     return programmes, results, _hidden_elsewhere(programmes, results, funnel_out, outcome_out)
+
+
+@dataclass(frozen=True)
+class _BlockFigures:
+    """What :func:`_figures` keeps of a block of programmes (indexed by programme id, except ``path``)."""
+
+    funnel: pd.DataFrame
+    dose_stats: pd.DataFrame
+    months: pd.DataFrame
+    rfw: pd.DataFrame
+    rfw_able: set[str]
+    path: pd.DataFrame  # programme_id and the funnel steps, one row per participant
+    statistics: pd.DataFrame | None  # evalkit.outcomes.change_statistics by programme x instrument
+
+
+def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> list[list[str]] | None:
+    """The programmes of ``ids`` with participants, one block each in programme-id order, if that gives the same figures.
+
+    Figures from one programme's rows equal that programme's figures from all rows when each participant
+    id belongs to one programme and every contact and measure of a known participant carries her programme
+    (what validation enforces: ``participant_in_two_programmes``). Otherwise (unvalidated tables), or for a
+    single programme, None: the figures are worked out from all ``tables`` at once.
+    """
+    from evalkit.episodes import _arrow_strings, _positions
+
+    parts = tables["participants"]
+    if len(ids) < 2 or "programme_id" not in parts.columns or "participant_id" not in parts.columns:
+        return None
+    prog = parts["programme_id"].astype("string")
+    if parts["participant_id"].nunique(dropna=False) != len(parts[["participant_id", "programme_id"]]
+                                                          .drop_duplicates()):
+        return None  # a participant id in two programmes
+    pids = _arrow_strings(parts["participant_id"])
+    prog_arrow = _arrow_strings(prog)
+    for name in ("contacts", "measures"):
+        frame = tables.get(name)
+        if frame is None or not len(frame):
+            continue
+        if "programme_id" not in frame.columns or "participant_id" not in frame.columns:
+            return None
+        pos = _positions(frame["participant_id"], pids)
+        known = np.flatnonzero(pos >= 0)
+        own = prog_arrow.take(pa.array(pos[known]))
+        theirs = _arrow_strings(frame["programme_id"]).take(pa.array(known))
+        if not pac.all(pac.fill_null(pac.equal(own, theirs), False)).as_py():
+            return None  # a row carries another programme than its participant's
+    with_parts = set(prog.dropna().unique())
+    blocks = [[pid] for pid in sorted(p for p in ids if p in with_parts)]
+    return blocks if blocks else None
+
+
+def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
+                   ) -> _BlockFigures:
+    """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`)."""
+    from evalkit.engagement import FUNNEL_STEPS, participant_path
+    from evalkit.episodes import _release_freed_memory, prepare_episodes
+    from evalkit.outcomes import change_statistics
+    from evalkit.recovery import recovery_from_within
+
+    data = prepare_episodes(tables, rules=rules, instruments=instruments)
+    parts = data.participants
+    pid_of = parts["programme_id"].astype("string")
+
+    # take-up funnel (referrals; steps of evalkit.engagement) and dose
+    path = participant_path(data, rules=rules, instruments=instruments)
+    steps = path[["programme_id", *_PATH_STEPS]].astype({c: int for c in _PATH_STEPS})
+    funnel = steps.assign(programme_id=steps["programme_id"].astype(str)).groupby("programme_id").sum() \
+        .rename(columns=_PATH_STEPS)
+    attended = path["attended"].to_numpy(dtype=bool)
+    dose = pd.DataFrame({"programme_id": path["programme_id"].astype(str).to_numpy()[attended],
+                         "dose": np.nan_to_num(path["attended_total"].to_numpy(dtype=float)[attended])})
+    dose_g = dose.groupby("programme_id")["dose"]
+    dose_stats = pd.DataFrame({"dose_mean": dose_g.mean(),
+                               **{c: dose_g.quantile(q) for c, q in _DOSE_QUANTILES.items()}})
+    ref = parts["referral_date"] if "referral_date" in parts.columns else pd.Series(pd.NaT, index=parts.index)
+    months = pd.DataFrame({"programme_id": pid_of.to_numpy(dtype=object), "d": ref.to_numpy()}).dropna() \
+        .groupby("programme_id")["d"].agg(["min", "max"])
+    path = path[["programme_id", *FUNNEL_STEPS]]
+    del steps, dose, dose_g, ref, pid_of
+
+    # change, one programme at a time; then statistics and recovery from/within for the block at once
+    changes = _changes_by_programme(data, ids, rules, instruments)
+    del data  # scores, scored measures and attended contacts are not needed any more
+    _release_freed_memory()
+
+    rfw = pd.DataFrame()
+    rfw_able: set[str] = set()
+    st = None
+    if changes is not None:
+        roles = changes[["programme_id", "role", "cutoff"]].astype("string")
+        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"])
+        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"])
+        del roles
+        rfw_able = {str(p) for p in sym & wit}
+        if rfw_able:
+            rfw = recovery_from_within(changes, by=("programme_id",), rules=rules, disclose=False)
+            rfw = rfw.assign(programme_id=rfw["programme_id"].astype(str), category=rfw["category"].astype(str)) \
+                .pivot_table(index="programme_id", columns="category", values="n", aggfunc="sum")
+        st = change_statistics(changes, by=["programme_id", "instrument"], rules=rules, participants=parts)
+    return _BlockFigures(funnel=funnel, dose_stats=dose_stats, months=months, rfw=rfw, rfw_able=rfw_able,
+                         path=path, statistics=st)
 
 
 def _changes_by_programme(data: Any, ids: list[str], rules: PairingRules, instruments: Any) -> pd.DataFrame | None:
