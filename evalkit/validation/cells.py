@@ -111,6 +111,12 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
     missing cells, so equal cleaned cells have equal codes.
     """
     categories = series.cat.categories
+    if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+        arrow = _one_array(pa.array(categories.array))
+        stripped = pc.utf8_trim_whitespace(arrow)
+        blank = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
+        if _text_bytes(stripped) == _text_bytes(arrow) and not pc.any(blank).as_py() and arrow.null_count == 0:
+            return series  # every category is clean already (and categories are distinct)
     text = pd.Series(categories.astype(object)).astype("str")
     cleaned = clean_cells(text, missing_values)
     new_of_old, uniques = pd.factorize(cleaned, use_na_sentinel=True)

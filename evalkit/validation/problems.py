@@ -202,8 +202,13 @@ class ProblemLog:
         parts = self._reasons.get(table)
         if not parts or len(positions) == 0:
             return np.full(len(positions), "", dtype=object)
-        frame = pd.concat(parts, ignore_index=True)
-        joined = frame.drop_duplicates().groupby("_row", sort=True)["reason"].agg("; ".join)
+        frame = pd.concat(parts, ignore_index=True).drop_duplicates()
+        frame = frame.iloc[np.argsort(frame["_row"].to_numpy(), kind="stable")]  # a row's reasons in their order
+        row = frame["_row"].to_numpy()
+        many = np.r_[row[1:] == row[:-1], False] | np.r_[False, row[1:] == row[:-1]]
+        joined = pd.Series(frame["reason"].to_numpy(dtype=object)[~many], index=row[~many])  # one reason: as is
+        if many.any():  # two or more: joined with "; " (few rows)
+            joined = pd.concat([joined, frame[many].groupby("_row", sort=False)["reason"].agg("; ".join)])
         return joined.reindex(positions).fillna("").to_numpy(dtype=object)
 
     def report(self) -> pd.DataFrame:
