@@ -41,12 +41,50 @@ __all__ = ["validate", "default_instruments"]
 
 
 def default_instruments() -> Mapping[str, Any] | None:
-    """The instrument registry (:func:`evalkit.instruments.load_instruments`), or ``None`` if unavailable."""
+    """The instrument registry (:func:`evalkit.instruments.load_instruments`), or ``None`` if unavailable.
+
+    Reading and checking every definition file against its JSON Schema takes about 50 ms, so the
+    registry is kept between calls while its files are unchanged: the same folders
+    (``EVALKIT_INSTRUMENTS_DIR`` included) holding the same ``*.json`` files with the same sizes and
+    modification times. Any change, or a folder that cannot be listed, loads the files again.
+
+    Returns
+    -------
+    Mapping or None
+        A new dict of the instruments by code on every call (the instruments themselves are frozen).
+    """
     try:
-        from evalkit.instruments import load_instruments  # type: ignore[import-not-found]
+        import evalkit.instruments as registry  # type: ignore[import-not-found]
     except ImportError:
         return None
-    return load_instruments()
+    key = _registry_key(registry)
+    cached = _REGISTRY_CACHE.get("registry")
+    if key is not None and cached is not None and cached[0] == key:
+        return dict(cached[1])
+    loaded = registry.load_instruments()
+    if key is not None:
+        _REGISTRY_CACHE["registry"] = (key, dict(loaded))
+    return loaded
+
+
+_REGISTRY_CACHE: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _registry_key(registry: Any) -> tuple[Any, ...] | None:
+    """What the registry is read from: the loader, and each definition file's path, size and modification time
+    (``None`` when a folder cannot be listed: the files are then always read)."""
+    import os
+
+    try:
+        folders = registry._folders(())
+        files = []
+        for folder in folders:
+            for path in sorted(folder.glob("*.json")):
+                stat = path.stat()
+                files.append((str(path), stat.st_size, stat.st_mtime_ns))
+    except Exception:  # noqa: BLE001 - load_instruments reports the problem itself
+        return None
+    return (registry.load_instruments, os.environ.get("EVALKIT_INSTRUMENTS_DIR", ""), tuple(folders), tuple(files))
 
 
 class _Checked:
