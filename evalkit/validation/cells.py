@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 
 from evalkit.column_mapping import normalise_value
 
-__all__ = ["CellPicker", "arrow_text", "clean_cells", "encode", "look_up", "on_uniques", "parse_booleans",
-           "parse_codes", "parse_numbers", "full_match", "text_series"]
+__all__ = ["CellPicker", "arrow_text", "clean_cells", "distinct_cells", "encode", "look_up", "number_values",
+           "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match", "text_series"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
@@ -126,18 +126,35 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
     return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype), index=series.index)
 
 
-def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill: object) -> np.ndarray:
-    """Apply ``parse`` (distinct values -> array) to ``cells`` and return one value per row (``fill`` if missing)."""
+def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """The code of each cell (-1 where missing) and the distinct values the codes point to.
+
+    Parameters
+    ----------
+    cells
+        A column of cells: categorical (its codes and categories are used as they are), Arrow text
+        (dictionary-encoded by Arrow) or any other values (``pd.factorize``).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        One integer per cell.
+    uniques : pandas.Series
+        The distinct values as a ``"str"`` Series (for categoricals and Arrow text) or as factorized.
+    """
     if isinstance(cells.dtype, pd.CategoricalDtype):
-        codes = cells.cat.codes.to_numpy()
-        uniques = pd.Series(cells.cat.categories.astype(object)).astype("str")
-    elif isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+        return cells.cat.codes.to_numpy(), pd.Series(cells.cat.categories.astype(object)).astype("str")
+    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
         # Arrow's dictionary encoding: codes in order of first appearance, missing -1 (as pd.factorize)
         encoded = pc.dictionary_encode(_one_array(pa.array(cells.array)))
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        uniques = text_series(encoded.dictionary)
-    else:
-        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), text_series(encoded.dictionary)
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    return codes, uniques
+
+
+def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill: object) -> np.ndarray:
+    """Apply ``parse`` (distinct values -> array) to ``cells`` and return one value per row (``fill`` if missing)."""
+    codes, uniques = distinct_cells(cells)
     if len(uniques) == 0:
         sample = parse(pd.Series(["0"], dtype="str"))
         return np.full(len(cells), fill, dtype=sample.dtype if sample.dtype != object else object)
@@ -151,13 +168,14 @@ def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill:
 
 def parse_numbers(cells: pd.Series) -> np.ndarray:
     """Numbers as float64; missing cells and text that is not a finite number are NaN."""
+    return on_uniques(cells, number_values, np.nan).astype("float64")
 
-    def parse(u: pd.Series) -> np.ndarray:
-        x = np.array(pd.to_numeric(u.astype(object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
-        x[~np.isfinite(x)] = np.nan
-        return x
 
-    return on_uniques(cells, parse, np.nan).astype("float64")
+def number_values(u: pd.Series) -> np.ndarray:
+    """Distinct texts as float64 numbers (NaN for text that is not a finite number)."""
+    x = np.array(pd.to_numeric(u.astype(object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+    x[~np.isfinite(x)] = np.nan
+    return x
 
 
 def parse_booleans(cells: pd.Series, true_values: Iterable[str], false_values: Iterable[str]) -> np.ndarray:

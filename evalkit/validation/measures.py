@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.column_mapping import normalise_header
-from evalkit.validation.cells import CellPicker, on_uniques, parse_numbers
+from evalkit.validation.cells import CellPicker, distinct_cells, number_values, on_uniques
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["check_measures", "item_columns"]
@@ -96,48 +96,58 @@ def check_measures(
                 values=instrument_values[unknown])
         typed["instrument"] = pd.Series(pd.Categorical.from_codes(index, categories=pd.Index(codes, dtype=object)))
     known = index >= 0
-    n_items = np.full(n, np.nan)
-    inst_names = np.full(n, "", dtype=object)
-    if registry is not None and known.any():
-        per_inst_n = np.array([float(registry[c].n_items) for c in codes] + [np.nan])
-        n_items = per_inst_n[index]
-        inst_names = np.asarray(codes + [""], dtype=object)[index]
-
+    check_ranges = registry is not None and bool(known.any())
+    # by instrument position (the last for none): its code and number of items, taken for the rows reported
+    names = np.asarray(codes + [""], dtype=object)
+    per_inst_n = np.array(([float(registry[c].n_items) for c in codes] if check_ranges else [])  # type: ignore[index]
+                          + [np.nan])
+    item_cells = {column: distinct_cells(cells[column]) for column in items if cells.get(column) is not None}
+    # every item cell is looked up in a small table of (instrument, distinct value): row (index + 1) of the
+    # table is the row's instrument (0: none known), column (code + 1) its value (0: blank)
+    stride = 1 + max((len(u) for _, u in item_cells.values()), default=0)
+    table_row = (index + 1) * stride + 1 if check_ranges else np.ones(n, dtype=np.int64)
+    inst_n = np.roll(per_inst_n, 1)
     answered_any = np.zeros(n, dtype=bool)
     for column in items:
         k = int(re.search(r"(\d+)$", column).group(1))  # type: ignore[union-attr]
-        col = cells.get(column)
-        if col is None:
+        if column not in item_cells:
             typed[column] = np.full(n, np.nan)
             continue
-        missing = col.isna().to_numpy()
-        values = CellPicker(col)
-        answered_any |= ~missing
-        x = parse_numbers(col)
-        bad_type = ~missing & (np.isnan(x) | (np.floor(x) != x))
+        value_codes, uniques = item_cells[column]
+        np.logical_or(answered_any, value_codes >= 0, out=answered_any)
+        x, flags = _item_table(uniques, stride, k, inst_n, [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
+        where = table_row + value_codes
+        typed[column] = x.take(where)
+        if not flags.any():
+            continue
+        row_flags = flags.take(where)
+        hit = np.flatnonzero(row_flags)
+        texts = np.asarray(uniques, dtype=object)
+        hit_flags = row_flags[hit]
+        bad_type = hit[(hit_flags & _BAD_TYPE) != 0]
+        values = texts[value_codes[bad_type]]
         log.add(rows, bad_type, column=column, rule="item_type",
-                detail=quoted(values[bad_type]) + " is not an item score; expected a whole number"
-                + np.where(known[bad_type], " for " + inst_names[bad_type] + " item " + str(k), "") + ".",
-                values=values[bad_type])
-        x = np.where(bad_type, np.nan, x)
-        if registry is not None and known.any():
-            lo = np.array([_bound(registry[c], "item_min", k) for c in codes] + [np.nan])[index]
-            hi = np.array([_bound(registry[c], "item_max", k) for c in codes] + [np.nan])[index]
-            beyond = ~missing & known & (k > n_items)
+                detail=quoted(values) + " is not an item score; expected a whole number"
+                + np.where(known[bad_type], " for " + names[index[bad_type]] + " item " + str(k), "") + ".",
+                values=values)
+        if check_ranges:
+            beyond = hit[(hit_flags & _BEYOND) != 0]
+            values = texts[value_codes[beyond]]
             log.add(rows, beyond, column=column, rule="item_range",
-                    detail=quoted(values[beyond]) + " is a score for item " + str(k) + ", but "
-                    + inst_names[beyond] + " has only " + pd.Series(n_items[beyond]).map(_fmt).to_numpy(dtype=object)
-                    + " items; expected this cell to be blank for " + inst_names[beyond] + ".",
-                    values=values[beyond])
-            with np.errstate(invalid="ignore"):
-                out = ~np.isnan(x) & known & ~beyond & ((x < lo) | (x > hi))
+                    detail=quoted(values) + " is a score for item " + str(k) + ", but "
+                    + names[index[beyond]] + " has only "
+                    + pd.Series(per_inst_n[index[beyond]]).map(_fmt).to_numpy(dtype=object)
+                    + " items; expected this cell to be blank for " + names[index[beyond]] + ".",
+                    values=values)
+            out = hit[(hit_flags & _OUT) != 0]
+            values = texts[value_codes[out]]
+            lo = np.array([_bound(registry[c], "item_min", k) for c in codes] + [np.nan])[index[out]]  # type: ignore[index]
+            hi = np.array([_bound(registry[c], "item_max", k) for c in codes] + [np.nan])[index[out]]  # type: ignore[index]
             log.add(rows, out, column=column, rule="item_range",
-                    detail=quoted(values[out]) + " is outside the range of " + inst_names[out] + " item " + str(k)
-                    + "; expected a whole number from " + pd.Series(lo[out]).map(_fmt).to_numpy(dtype=object)
-                    + " to " + pd.Series(hi[out]).map(_fmt).to_numpy(dtype=object) + ".",
-                    values=values[out])
-            x = np.where(beyond | out, np.nan, x)
-        typed[column] = x
+                    detail=quoted(values) + " is outside the range of " + names[index[out]] + " item " + str(k)
+                    + "; expected a whole number from " + pd.Series(lo).map(_fmt).to_numpy(dtype=object)
+                    + " to " + pd.Series(hi).map(_fmt).to_numpy(dtype=object) + ".",
+                    values=values)
 
     total = typed.get("total")
     total_cells = cells.get("total")
@@ -149,7 +159,7 @@ def check_measures(
         with np.errstate(invalid="ignore"):
             out = ~np.isnan(total) & known & ((total < lo) | (total > hi))
         log.add(rows, out, column="total", rule="total_range",
-                detail=quoted(values[out]) + " is outside the range of a " + inst_names[out] + " total; expected "
+                detail=quoted(values[out]) + " is outside the range of a " + names[index[out]] + " total; expected "
                 + pd.Series(lo[out]).map(_fmt).to_numpy(dtype=object) + " to "
                 + pd.Series(hi[out]).map(_fmt).to_numpy(dtype=object) + ".", values=values[out])
         typed["total"] = np.where(out, np.nan, total)
@@ -159,6 +169,56 @@ def check_measures(
     log.add(rows, empty, column="total", rule="no_responses", severity="warning",
             detail="this questionnaire has no item answers and no total, so it cannot be scored; "
                    "expected item scores (item_1, item_2, ...) or a total.")
+
+
+_BAD_TYPE, _BEYOND, _OUT = 1, 2, 4
+"""Flags of an item cell: not a whole number (``item_type``), an item beyond the instrument's last, out of range
+(both ``item_range``)."""
+
+
+def _item_table(uniques: pd.Series, stride: int, k: int, inst_n: np.ndarray,
+                instruments: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Item ``k``'s value and flags for each (instrument, distinct cell), flattened with ``stride`` per instrument.
+
+    Parameters
+    ----------
+    uniques
+        The distinct cells of the item column.
+    stride
+        Length of one instrument's row of the table (at least ``len(uniques) + 1``).
+    k
+        Item number.
+    inst_n
+        Number of items of each instrument, after a leading NaN for "no known instrument".
+    instruments
+        The instrument definitions, in the order of ``inst_n[1:]`` (empty: ranges are not checked).
+
+    Returns
+    -------
+    values : numpy.ndarray
+        float64: the score kept, NaN for a blank cell, a value that is not a whole number, or out of range.
+    flags : numpy.ndarray
+        uint8: ``_BAD_TYPE | _BEYOND | _OUT`` bits.
+    """
+    m = len(uniques)
+    x = number_values(uniques) if m else np.empty(0)
+    bad = np.isnan(x) | (np.floor(x) != x)
+    x = np.where(bad, np.nan, x)
+    rows = len(inst_n)
+    values = np.full((rows, stride), np.nan)
+    flags = np.zeros((rows, stride), dtype=np.uint8)
+    values[:, 1:m + 1] = x
+    flags[:, 1:m + 1] = np.where(bad, _BAD_TYPE, 0)
+    if instruments:
+        lo = np.array([np.nan] + [_bound(inst, "item_min", k) for inst in instruments])[:, None]
+        hi = np.array([np.nan] + [_bound(inst, "item_max", k) for inst in instruments])[:, None]
+        known = np.arange(rows) > 0
+        beyond = (known & (k > inst_n))[:, None] & np.ones((1, m), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            out = ~np.isnan(x)[None, :] & known[:, None] & ~beyond & ((x[None, :] < lo) | (x[None, :] > hi))
+        flags[:, 1:m + 1] |= np.where(beyond, _BEYOND, 0).astype(np.uint8) | np.where(out, _OUT, 0).astype(np.uint8)
+        values[:, 1:m + 1] = np.where(beyond | out, np.nan, x[None, :])
+    return values.ravel(), flags.ravel()
 
 
 def _bound(instrument: Any, name: str, k: int) -> float:
