@@ -547,6 +547,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     per_e = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, eday_out)
     with np.errstate(invalid="ignore"):
         hours = np.where(uses & (known > 0), minutes / 60.0, np.nan)
+    # copy=False: the columns are not consolidated into blocks (a copy of every float column at once)
     out = pd.DataFrame({
         "programme_id": pf["programme_id"].astype("string").array,
         "participant_id": pf["participant_id"].astype("string").array,
@@ -555,11 +556,11 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "higher_is_better": pd.array(pd.Series(ep_inst).map(inst_hib).to_numpy(), dtype="boolean"),
         "anchor_date": _from_days(ep["anchor"].to_numpy()),
         "anchor_source": _labelled(anchor_code[pc], anchor_labels),
-        "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64),
+        "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64, copy=True),
         "first_score_date": _from_days(ep["first_day"].to_numpy()),
         "last_score_date": _from_days(ep["last_day"].to_numpy()),
         "baseline_date": _from_days(bday),
-        "baseline_score": ep["baseline_score"].to_numpy(dtype=float),
+        "baseline_score": ep["baseline_score"].to_numpy(dtype=float, copy=True),
         "endpoint_date": _from_days(eday_out),
         "endpoint_score": np.where(e_keep, ep["endpoint_score"].to_numpy(dtype=float), np.nan),
         "days_between": pd.array(np.where(e_keep, eday - bday, -1), dtype="Int64"),
@@ -585,11 +586,14 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "perinatal_stage_endpoint": per_e["stage"],
         "weeks_pregnant_endpoint": per_e["pregnant"],
         "weeks_postpartum_endpoint": per_e["postpartum"],
-    })
+    }, copy=False)
     out["days_between"] = out["days_between"].mask(out["days_between"] < 0)
     for c in CONTEXT_FIELDS:
         out[c] = pf[c].array
+    # the episode-level intermediates are not needed for the score series
     del pf, per_b, per_e, ref_days, wp, bw, hours, n_att, n_grp, minutes, known, first_in, last_in, weeks_eng, lo, hi
+    del ep, pc, bday, eday, uses, start, end, dose, reason, n_after_a, n_late_a, conds, paired, e_keep, eday_out
+    del ep_inst
     rules.stamp(out)
     out.attrs["pairing_rules"] = rules.to_dict()
 
@@ -599,6 +603,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     s_uses = uses_contacts[s_pc]
     lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
     cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])
+    del lo_s, hi_s, s_uses, dix
     pid_text = parts["participant_id"].astype("string").array
     scores = pd.DataFrame({
         "participant_id": pid_text.take(s_pc),
@@ -608,7 +613,9 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "score": v["score"].to_numpy(dtype=float),
         "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
         "cum_attended": np.where(anchor[s_pc] >= 0, cum, np.nan),
-    })
+    }, copy=False)
+    s_day = v["day"].to_numpy()
+    del v, cum, sb
     if len(attended):
         # the group session she attended that day (the first such contact), looked up on participant-by-day keys
         a_date = attended["date"].to_numpy(dtype="datetime64[ns]")
@@ -617,7 +624,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
                                   & (a_date == a_date.astype("datetime64[D]")))  # a score's date is a day
         g_key = a_pcode[grp_rows] * _SPAN + a_day[grp_rows]
         g_key, first = np.unique(g_key, return_index=True)
-        s_key = s_pc.astype(np.int64) * _SPAN + v["day"].to_numpy()
+        s_key = s_pc.astype(np.int64) * _SPAN + s_day
         at = np.searchsorted(g_key, s_key)
         hit = at < len(g_key)
         hit[hit] = g_key[at[hit]] == s_key[hit]
