@@ -121,9 +121,10 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
     cleaned = clean_cells(text, missing_values)
     new_of_old, uniques = pd.factorize(cleaned, use_na_sentinel=True)
     codes = series.cat.codes.to_numpy()
-    mapped = np.append(new_of_old, -1)[np.where(codes >= 0, codes, len(new_of_old))]  # missing stays -1
+    # one gather per row, in the codes' own width: code -1 (missing) takes the last entry, -1 (stays missing)
+    mapped = np.append(new_of_old, -1).astype(codes.dtype).take(codes)
     dtype = pd.CategoricalDtype(pd.Index(pd.array(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)))
-    return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype), index=series.index)
+    return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype, validate=False), index=series.index)
 
 
 def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:

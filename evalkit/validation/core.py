@@ -127,7 +127,7 @@ def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFr
                 cleaned = pd.Series(text_series(arrow_text(cleaned)).array, index=cleaned.index)
             cells[column] = cleaned
         elif column not in PROVENANCE_COLUMNS:
-            for g in np.unique(rows.group):
+            for g in rows.distinct_groups():
                 log.add_file_level(
                     rows, int(g), np.array([], dtype=np.int64), column=column, rule="unknown_column",
                     severity="warning", value=column,

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.validation.cells import distinct_cells
+
 __all__ = ["DateReading", "read_dates", "describe_date"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
@@ -92,16 +94,21 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         ``strftime`` format stated in the provider's mapping, if any.
     """
     n = len(cells)
-    codes, uniques_index = pd.factorize(cells, use_na_sentinel=True)
-    uniques = pd.Series(uniques_index, dtype="str")
-    present = codes >= 0
-    safe = np.maximum(codes, 0)
+    codes, uniques = distinct_cells(cells)
+    codes = codes.astype(np.int64, copy=False)  # a categorical's codes may be int8: code + 1 must not wrap
+    uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
     nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if len(uniques) == 0:
+    if len(uniques) == 0 or not (codes >= 0).any():
         return DateReading(nat, np.zeros(n, bool), np.zeros(n, bool), nat.copy(), nat.copy())
 
     iso_parts = uniques.str.extract(_ISO)
     iso = _build(iso_parts[0], iso_parts[1], iso_parts[2])
+    if stated_format is not None:
+        stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
+        stated = _to_ns(stated)
+        chosen = np.concatenate([nat[:1], np.where(np.isnat(iso), stated, iso)])  # a blank cell first
+        values = chosen.take(codes + 1)
+        return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), nat.copy(), nat.copy())
     dmy_text = uniques.str.extract(_DMY)
     dmy_parts = dmy_text.astype("float64")
     a, b, y = dmy_parts[0], dmy_parts[1], dmy_parts[2]
@@ -114,31 +121,41 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     month_first_only = (is_dmy_form & (b > 12).to_numpy() & (a <= 12).to_numpy())
     same_both_ways = is_dmy_form & (a == b).to_numpy()
 
-    if stated_format is not None:
-        stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
-        stated = _to_ns(stated)
-        chosen_u = np.where(np.isnat(iso), stated, iso)
-        values = np.where(present, chosen_u[safe], nat)
-        bad = present & np.isnat(values)
-        none = np.zeros(n, bool)
-        return DateReading(values, bad, none, nat.copy(), nat.copy())
-
-    row_day_first = present & day_first_only[safe]
-    row_month_first = present & month_first_only[safe]
-    g = pd.Series(groups)
-    group_day = pd.Series(row_day_first).groupby(g).transform("any").to_numpy(dtype=bool)
-    group_month = pd.Series(row_month_first).groupby(g).transform("any").to_numpy(dtype=bool)
+    # the day/month order is decided per group from the values its rows hold: which (group, value) pairs occur
+    group_of, n_groups = _group_numbers(np.asarray(groups), n)
+    m = len(uniques)
+    present = codes >= 0
+    pair = codes[present] if group_of is None else group_of[present] * m + codes[present]
+    used = (np.bincount(pair, minlength=n_groups * m) > 0).reshape(n_groups, m)
+    group_day = (used & day_first_only).any(axis=1)[:, None]
+    group_month = (used & month_first_only).any(axis=1)[:, None]
     order_dmy = group_day & ~group_month
     order_mdy = group_month & ~group_day
 
-    r_iso, r_dmy, r_mdy = iso[safe], as_dmy[safe], as_mdy[safe]
-    slash = present & is_dmy_form[safe]
-    values = np.where(~np.isnat(r_iso), r_iso, nat)
-    use_dmy = slash & (order_dmy | (~order_mdy & (day_first_only[safe] | same_both_ways[safe])))
-    use_mdy = slash & ~use_dmy & (order_mdy | month_first_only[safe])
-    values = np.where(use_dmy, r_dmy, values)
-    values = np.where(use_mdy, r_mdy, values)
-    ambiguous = slash & ~use_dmy & ~use_mdy & ~np.isnat(r_dmy) & ~np.isnat(r_mdy)
-    values = np.where(present, values, nat)
-    bad = present & np.isnat(values) & ~ambiguous
-    return DateReading(values, bad, ambiguous, np.where(ambiguous, r_dmy, nat), np.where(ambiguous, r_mdy, nat))
+    # every (group, distinct value) read once; column 0 of each group's row is a blank cell
+    slash = np.broadcast_to(is_dmy_form, (n_groups, m))
+    use_dmy = slash & (order_dmy | (~order_mdy & (day_first_only | same_both_ways)))
+    use_mdy = slash & ~use_dmy & (order_mdy | month_first_only)
+    table = np.where(use_dmy, as_dmy, np.where(use_mdy, as_mdy, iso))
+    ambiguous = slash & ~use_dmy & ~use_mdy & ~np.isnat(as_dmy) & ~np.isnat(as_mdy)
+    bad = np.isnat(table) & ~ambiguous
+
+    def per_row(values: np.ndarray, blank: object) -> np.ndarray:
+        full = np.concatenate([np.full((n_groups, 1), blank, dtype=values.dtype), values], axis=1).ravel()
+        return full.take(codes + 1 if group_of is None else group_of * (m + 1) + codes + 1)
+
+    values = per_row(table, np.datetime64("NaT"))
+    row_ambiguous = per_row(ambiguous, False)
+    if not row_ambiguous.any():
+        return DateReading(values, per_row(bad, False), row_ambiguous, nat, nat.copy())
+    first = per_row(np.where(ambiguous, as_dmy, np.datetime64("NaT")), np.datetime64("NaT"))
+    second = per_row(np.where(ambiguous, as_mdy, np.datetime64("NaT")), np.datetime64("NaT"))
+    return DateReading(values, per_row(bad, False), row_ambiguous, first, second)
+
+
+def _group_numbers(groups: np.ndarray, n: int) -> tuple[np.ndarray | None, int]:
+    """Each row's group as 0, 1, ... and how many groups there are (``None``: every row in one group)."""
+    if n == 0 or (groups.dtype.kind in "iu" and groups.min() == groups.max()):
+        return None, 1
+    numbers, distinct = pd.factorize(groups)
+    return numbers.astype(np.int64), len(distinct)

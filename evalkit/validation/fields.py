@@ -50,7 +50,10 @@ def _missing_column_summary(
     covered = np.zeros(len(cells), dtype=bool)
     if missing is None:
         missing = cells.isna().to_numpy()
-    for g in np.unique(rows.group):
+    groups = rows.distinct_groups()
+    if present and len(groups) == 1 and not (len(cells) >= 2 and missing.all()):
+        return covered  # one file, the column there and not blank throughout: nothing to report
+    for g in groups:
         in_group = rows.group == g
         n_group = int(in_group.sum())
         if present and not (n_group >= 2 and missing[in_group].all()):

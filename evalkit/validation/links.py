@@ -175,7 +175,7 @@ def _at(values: pd.Series | np.ndarray, where: np.ndarray, fill: object) -> np.n
 
 def note_not_checked(rows: TableRows, log: ProblemLog, column: str, parent: str) -> None:
     """One warning per file: ``column`` was not checked because ``parent`` is not available."""
-    for g in np.unique(rows.group):
+    for g in rows.distinct_groups():
         log.add_file_level(
             rows, int(g), np.array([], dtype=np.int64), column=column, rule="not_checked", severity="warning",
             message=(f"{column} values were not checked against the {parent} table, because no {parent} "

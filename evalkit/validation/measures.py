@@ -78,7 +78,7 @@ def check_measures(
         folded = on_uniques(raw_instrument, fold, None)
         typed["instrument"] = folded
         index = np.full(n, -1)
-        for g in np.unique(rows.group):
+        for g in rows.distinct_groups():
             log.add_file_level(
                 rows, int(g), np.array([], dtype=np.int64), column="instrument", rule="not_checked", severity="warning",
                 message=("Instrument codes, item scores and totals were not checked against the instrument "

@@ -38,6 +38,7 @@ class TableRows:
     file_names: np.ndarray | None = None
     sheet_codes: np.ndarray | None = None
     sheet_names: np.ndarray | None = None
+    group_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.error = np.zeros(len(self.file), dtype=bool)
@@ -86,7 +87,15 @@ class TableRows:
         out = cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, group_keys)
         out.file_codes, out.file_names, out.sheet_codes, out.sheet_names = file_codes, file_names, sheet_codes, \
             sheet_names
+        out.group_ids = np.arange(len(group_keys), dtype=np.int64)  # factorize numbers the groups 0, 1, ...
         return out
+
+    def distinct_groups(self) -> np.ndarray:
+        """The group numbers present, ascending (as ``np.unique(self.group)``; known without a pass over the rows
+        when the groups were numbered by :meth:`from_frame`, which gives every group at least one row)."""
+        if self.group_ids is not None:
+            return self.group_ids
+        return np.unique(self.group)
 
     def header_row(self, group: int) -> int:
         """Row of the header of one file (and sheet)."""
