@@ -532,6 +532,43 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     e_keep = paired | (reason == codes.index("below_minimum_dose"))
     eday_out = np.where(e_keep, eday, -1)
 
+    # ---- score series for longitudinal models (before the wide episode frame, so that the score-level
+    # intermediates are freed first) -----------------------------------------------------------------
+    s_pc = v["pcode"].to_numpy()
+    s_uses = uses_contacts[s_pc]
+    lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
+    cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])
+    del lo_s, hi_s, s_uses, dix
+    pid_text = parts["participant_id"].astype("string").array
+    scores = pd.DataFrame({
+        "participant_id": pid_text.take(s_pc),
+        "programme_id": parts["programme_id"].astype("string").array.take(s_pc),
+        "instrument": _labelled(v["instrument"].to_numpy(), list(inst_names)),
+        "date": _from_days(v["day"].to_numpy()),
+        "score": v["score"].to_numpy(dtype=float),
+        "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
+        "cum_attended": np.where(anchor[s_pc] >= 0, cum, np.nan),
+    }, copy=False)
+    s_day = v["day"].to_numpy()
+    del v, cum, sb
+    if len(attended):
+        # the group session she attended that day (the first such contact), looked up on participant-by-day keys
+        a_date = attended["date"].to_numpy(dtype="datetime64[ns]")
+        grp_rows = np.flatnonzero(attended["is_group"].to_numpy(dtype=bool)
+                                  & attended["group_session_id"].notna().to_numpy(dtype=bool)
+                                  & (a_date == a_date.astype("datetime64[D]")))  # a score's date is a day
+        g_key = a_pcode[grp_rows] * _SPAN + a_day[grp_rows]
+        g_key, first = np.unique(g_key, return_index=True)
+        s_key = s_pc.astype(np.int64) * _SPAN + s_day
+        at = np.searchsorted(g_key, s_key)
+        hit = at < len(g_key)
+        hit[hit] = g_key[at[hit]] == s_key[hit]
+        take = np.where(hit, grp_rows[first[np.minimum(at, max(len(first) - 1, 0))]] if len(first) else -1, -1)
+        scores["group_session_id"] = attended["group_session_id"].array.take(take, allow_fill=True)
+        del a_date, grp_rows, g_key, first, s_key, at, hit, take
+    else:
+        scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
+    del s_pc, s_day, a_pcode, a_day
     _release_freed_memory()
     # ---- assemble --------------------------------------------------------------
     used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
@@ -590,48 +627,8 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     out["days_between"] = out["days_between"].mask(out["days_between"] < 0)
     for c in CONTEXT_FIELDS:
         out[c] = pf[c].array
-    # the episode-level intermediates are not needed for the score series
-    del pf, per_b, per_e, ref_days, wp, bw, hours, n_att, n_grp, minutes, known, first_in, last_in, weeks_eng, lo, hi
-    del ep, pc, bday, eday, uses, start, end, dose, reason, n_after_a, n_late_a, conds, paired, e_keep, eday_out
-    del ep_inst
     rules.stamp(out)
     out.attrs["pairing_rules"] = rules.to_dict()
-
-    _release_freed_memory()
-    # ---- score series for longitudinal models -----------------------------------
-    s_pc = v["pcode"].to_numpy()
-    s_uses = uses_contacts[s_pc]
-    lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
-    cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])
-    del lo_s, hi_s, s_uses, dix
-    pid_text = parts["participant_id"].astype("string").array
-    scores = pd.DataFrame({
-        "participant_id": pid_text.take(s_pc),
-        "programme_id": parts["programme_id"].astype("string").array.take(s_pc),
-        "instrument": _labelled(v["instrument"].to_numpy(), list(inst_names)),
-        "date": _from_days(v["day"].to_numpy()),
-        "score": v["score"].to_numpy(dtype=float),
-        "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
-        "cum_attended": np.where(anchor[s_pc] >= 0, cum, np.nan),
-    }, copy=False)
-    s_day = v["day"].to_numpy()
-    del v, cum, sb
-    if len(attended):
-        # the group session she attended that day (the first such contact), looked up on participant-by-day keys
-        a_date = attended["date"].to_numpy(dtype="datetime64[ns]")
-        grp_rows = np.flatnonzero(attended["is_group"].to_numpy(dtype=bool)
-                                  & attended["group_session_id"].notna().to_numpy(dtype=bool)
-                                  & (a_date == a_date.astype("datetime64[D]")))  # a score's date is a day
-        g_key = a_pcode[grp_rows] * _SPAN + a_day[grp_rows]
-        g_key, first = np.unique(g_key, return_index=True)
-        s_key = s_pc.astype(np.int64) * _SPAN + s_day
-        at = np.searchsorted(g_key, s_key)
-        hit = at < len(g_key)
-        hit[hit] = g_key[at[hit]] == s_key[hit]
-        take = np.where(hit, grp_rows[first[np.minimum(at, max(len(first) - 1, 0))]] if len(first) else -1, -1)
-        scores["group_session_id"] = attended["group_session_id"].array.take(take, allow_fill=True)
-    else:
-        scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
     return EpisodeData(episodes=out, scores=scores, scored_measures=scored, participants=parts,
                        attended=attended, rules=rules)
 
