@@ -380,6 +380,8 @@ def change_statistics(
     has_mc = ch["meaningful_change_threshold"].notna()
     count_cols = [c for c in flags.columns if c.startswith("n_")]
     agg = flags.groupby(by, sort=True, dropna=False)[count_cols].sum().reset_index()
+    del flags, engaged_ep, reason, cb, ce  # an integer column per count and episode: freed before what follows
+    _release_freed_memory()
     # instrument-level columns
     meta = ch.groupby(by, sort=True, dropna=False).agg(
         rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),

@@ -157,9 +157,12 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     has_gad = has["gad7"] > 0 if "gad7" in has.columns else pd.Series(False, index=has.index)
     frames = []
     both_idx = has.index[(has_phq & has_gad).to_numpy()]
+    del has, has_phq, has_gad
+    key_all = pd.MultiIndex.from_frame(ep[["programme_id", "participant_id"]])
+    both = key_all.isin(both_idx)
+    del key_all
     if len(both_idx):
-        key = pd.MultiIndex.from_frame(ep[["programme_id", "participant_id"]])
-        sub = ep[key.isin(both_idx)]
+        sub = ep[both]
         p = _single(sub, "phq9").set_index(["programme_id", "participant_id"])
         g = _single(sub, "gad7").set_index(["programme_id", "participant_id"])
         g = g.reindex(p.index)
@@ -183,8 +186,8 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
             arr[~fin] = pd.NA
             joint[k] = arr
         frames.append(joint.reset_index())
-    key_all = pd.MultiIndex.from_frame(ep[["programme_id", "participant_id"]])
-    only = ~key_all.isin(both_idx)
+        del sub, p, g, joint, flags
+    only = ~both
     for code in ("phq9", "gad7", "epds"):
         sub = ep[only] if code in ("phq9", "gad7") else ep
         if (sub["instrument"] == code).any():
@@ -195,6 +198,7 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
         out = pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
     else:
         out = pd.concat(frames, ignore_index=True)
+    del frames
     out["measure_set_label"] = out["measure_set"].map(MEASURE_SETS)
     for c in ("programme_id", "participant_id", "measure_set", "measure_set_label", "not_finished_reason"):
         out[c] = out[c].astype("string")
