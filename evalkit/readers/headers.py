@@ -61,11 +61,16 @@ def _item_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in aliases()["item_patterns"])
 
 
+@cache
+def _identifier_words() -> frozenset[str]:
+    """The normalised exact-match identifier headers (folded once, not per header)."""
+    return frozenset(normalise_header(w) for w in aliases()["identifier_columns"]["exact"])
+
+
 def _is_identifier(key: str) -> bool:
-    ids = aliases()["identifier_columns"]
-    if key in {normalise_header(w) for w in ids["exact"]}:
+    if key in _identifier_words():
         return True
-    return any(part in key for part in ids["contains"])
+    return any(part in key for part in aliases()["identifier_columns"]["contains"])
 
 
 def builtin_value_synonyms(column: str) -> dict[str, str]:
