@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,11 +93,13 @@ _SPAN = 1_000_000  # room per participant in the combined participant-by-day key
 _GESTATION_AT_BIRTH = 40.0
 
 
-def _find_malloc_trim() -> object | None:
-    """glibc's ``malloc_trim`` (None on other C libraries)."""
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None on other systems and C libraries, e.g. musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return None
 
 
