@@ -32,7 +32,11 @@ def arrow_text(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
     """The values as an Arrow string array (no copy for an Arrow-backed string Series; categories are
     taken by code; other values through their text, missing as null)."""
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        categories = pa.array(np.asarray(values.cat.categories, dtype=object), type=pa.large_string())
+        held = values.cat.categories
+        if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
+            categories = _one_array(pa.array(held.array)).cast(pa.large_string())  # Arrow text already: no copy
+        else:
+            categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
         codes = values.cat.codes.to_numpy()
         return categories.take(pa.array(codes, mask=codes < 0))
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.canonical import REPORT_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, empty_report
 from evalkit.column_mapping import normalise_header
@@ -113,12 +114,29 @@ class TableRows:
         return out
 
 
+class _Pending:
+    """One :meth:`ProblemLog.add`, its messages made later together with every other add's."""
+
+    __slots__ = ("rows", "positions", "column", "rule", "detail", "values", "severity", "message")
+
+    def __init__(self, rows: TableRows, positions: np.ndarray, column: str, rule: str, detail: np.ndarray,
+                 values: np.ndarray, severity: str) -> None:
+        self.rows, self.positions, self.column, self.rule = rows, positions, column, rule
+        self.detail, self.values, self.severity = detail, values, severity
+        self.message: np.ndarray | None = None
+
+
 class ProblemLog:
-    """Problems of every table, kept as small frames until the report is built."""
+    """Problems of every table, kept as they are added until the report is built.
+
+    :meth:`add` only records which rows, the column, the rule and the explanation (and marks error rows);
+    the messages of all adds are written together when the report or the reasons are first asked for, with
+    one string operation over every problem instead of one per check.
+    """
 
     def __init__(self) -> None:
-        self._parts: list[pd.DataFrame] = []
-        self._reasons: dict[str, list[pd.DataFrame]] = {}
+        self._parts: list[pd.DataFrame | _Pending] = []
+        self._reasons: dict[str, list[tuple[np.ndarray, np.ndarray | _Pending]]] = {}
 
     def add(
         self,
@@ -141,18 +159,33 @@ class ProblemLog:
             positions = np.flatnonzero(positions)
         if len(positions) == 0:
             return
-        groups = rows.group[positions]
         detail_arr = np.asarray(detail, dtype=object) if not isinstance(detail, str) else np.full(
             len(positions), detail, dtype=object)
-        prefix = ("Row " + pd.Series(rows.source_row[positions]).astype(str) + ", column "
-                  + pd.Series(rows.shown_column(column, groups)) + ": ")
-        message = (prefix + pd.Series(detail_arr, dtype=object).astype(str)).to_numpy(dtype=object)
-        if values is None:
-            shown_values = np.full(len(positions), "", dtype=object)
-        else:
-            shown_values = pd.Series(np.asarray(values, dtype=object)).fillna("").astype(str).to_numpy(dtype=object)
-        self._append(rows, positions, column=column, rule=rule, values=shown_values, message=message,
-                     severity=severity, source_row=rows.source_row[positions])
+        shown_values = (np.full(len(positions), "", dtype=object) if values is None
+                        else np.asarray(values, dtype=object))
+        pending = _Pending(rows, positions, column, rule, detail_arr, shown_values, severity)
+        self._parts.append(pending)
+        if severity == "error":
+            rows.error[positions] = True
+            self._reasons.setdefault(rows.table, []).append((positions, pending))
+
+    def _write_messages(self) -> None:
+        """Write the messages and shown values of every add not written yet, all in one go."""
+        todo = [p for p in self._parts if isinstance(p, _Pending) and p.message is None]
+        if not todo:
+            return
+        source_row = np.concatenate([p.rows.source_row[p.positions] for p in todo])
+        shown = np.concatenate([p.rows.shown_column(p.column, p.rows.group[p.positions]) for p in todo])
+        detail = np.concatenate([p.detail for p in todo])
+        values = np.concatenate([p.values for p in todo])
+        prefix = "Row " + pd.Series(source_row).astype(str) + ", column " + pd.Series(shown) + ": "
+        message = (prefix + pd.Series(detail, dtype=object).astype(str)).to_numpy(dtype=object)
+        values = pd.Series(values).fillna("").astype(str).to_numpy(dtype=object)
+        start = 0
+        for p in todo:
+            end = start + len(p.positions)
+            p.message, p.values = message[start:end], values[start:end]
+            start = end
 
     def add_file_level(
         self, rows: TableRows, group: int, positions: np.ndarray, *, column: str, rule: str, message: str,
@@ -170,8 +203,8 @@ class ProblemLog:
         positions = np.asarray(positions)
         if severity == "error" and len(positions):
             rows.error[positions] = True
-            self._reasons.setdefault(rows.table, []).append(
-                pd.DataFrame({"_row": positions, "reason": message}))
+            self._reasons.setdefault(rows.table, []).append((positions, np.full(len(positions), message,
+                                                                                 dtype=object)))
 
     def add_reader_problems(self, rows: TableRows, problems: list[dict]) -> None:
         """Reader problems (from the frame's notes); errors on data rows set those rows aside."""
@@ -193,25 +226,18 @@ class ProblemLog:
             rows.error[positions] = True
             reason = lookup.groupby(level=0).agg("; ".join)
             self._reasons.setdefault(rows.table, []).append(
-                pd.DataFrame({"_row": positions, "reason": reason.reindex(keys[hit].to_numpy()).to_numpy()}))
-
-    def _append(self, rows: TableRows, positions: np.ndarray, *, column: str, rule: str, values: np.ndarray,
-                message: np.ndarray, severity: str, source_row: np.ndarray) -> None:
-        self._parts.append(pd.DataFrame({
-            "file": rows.file[positions], "sheet": rows.sheet[positions], "table": rows.table,
-            "source_row": source_row, "column": column, "value": values, "rule": rule, "message": message,
-            "severity": severity,
-        }))
-        if severity == "error":
-            rows.error[positions] = True
-            self._reasons.setdefault(rows.table, []).append(pd.DataFrame({"_row": positions, "reason": message}))
+                (positions, reason.reindex(keys[hit].to_numpy()).to_numpy()))
 
     def reasons(self, table: str, positions: np.ndarray) -> np.ndarray:
         """The error messages of each row in ``positions``, joined with ``; ``."""
         parts = self._reasons.get(table)
         if not parts or len(positions) == 0:
             return np.full(len(positions), "", dtype=object)
-        frame = pd.concat(parts, ignore_index=True).drop_duplicates()
+        self._write_messages()
+        rows = np.concatenate([where for where, _ in parts])
+        texts = np.concatenate([np.asarray(text.message if isinstance(text, _Pending) else text, dtype=object)
+                                for _, text in parts])
+        frame = pd.DataFrame({"_row": rows, "reason": texts}).drop_duplicates()
         frame = frame.iloc[np.argsort(frame["_row"].to_numpy(), kind="stable")]  # a row's reasons in their order
         row = frame["_row"].to_numpy()
         many = np.r_[row[1:] == row[:-1], False] | np.r_[False, row[1:] == row[:-1]]
@@ -224,9 +250,24 @@ class ProblemLog:
         """Every problem, one row each, in a stable order (table, file, sheet, row, column, rule)."""
         if not self._parts:
             return empty_report()
-        frame = pd.concat([p for p in self._parts if len(p)], ignore_index=True) if any(
-            len(p) for p in self._parts) else empty_report()
-        frame = frame.reindex(columns=list(REPORT_COLUMNS))
+        self._write_messages()
+        columns: dict[str, list[np.ndarray]] = {c: [] for c in REPORT_COLUMNS}
+        for part in self._parts:
+            if isinstance(part, _Pending):
+                p, n = part.positions, len(part.positions)
+                got = {"file": part.rows.file[p], "sheet": part.rows.sheet[p], "source_row": part.rows.source_row[p],
+                       "value": part.values, "message": part.message}
+                for c in REPORT_COLUMNS:
+                    columns[c].append(np.asarray(got[c], dtype=object) if c in got else np.full(
+                        n, {"table": part.rows.table, "column": part.column, "rule": part.rule,
+                            "severity": part.severity}[c], dtype=object))
+            elif len(part):
+                for c in REPORT_COLUMNS:
+                    columns[c].append(part[c].to_numpy(dtype=object) if c in part.columns
+                                      else np.full(len(part), np.nan, dtype=object))
+        if not columns["file"]:
+            return empty_report()
+        frame = pd.DataFrame({c: np.concatenate(v) for c, v in columns.items()})
         for column in REPORT_COLUMNS:
             if column != "source_row":
                 frame[column] = frame[column].fillna("").astype(str)
@@ -244,6 +285,12 @@ def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarra
     """Codes and distinct texts of a provenance column (missing -> ``fill``): rows share one string object each."""
     if column is None:
         return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object)
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        # Arrow's dictionary encoding (codes in order of first appearance, as pd.factorize): no Python string per row
+        values = pa.array(column.array)
+        encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+        names = np.array([*encoded.dictionary.to_pylist(), fill], dtype=object)
+        return pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64), names
     codes, uniques = pd.factorize(column.astype("str"), use_na_sentinel=True)
     names = np.array([str(u) for u in uniques] + [fill], dtype=object)
     return np.where(codes < 0, len(uniques), codes).astype(np.int64), names
