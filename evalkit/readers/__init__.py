@@ -177,7 +177,7 @@ def read_file(
             raise ValueError(f"FHIR QuestionnaireResponse files hold measures, not {table}")
         result = read_fhir(path, mapping=mapping, instruments=_instrument_registry(), limits=limits)
     elif suffix in _TEXT:
-        result = read_csv(path, table=table, mapping=mapping, limits=limits)
+        result = read_csv(path, table=table, mapping=mapping, limits=limits, compact=compact)
     elif suffix in {".xls", ".ods", ".numbers"}:
         raise InputFileError(
             f"evalkit cannot read {suffix} files. Save the spreadsheet as an Excel Workbook (.xlsx) or as CSV.",

@@ -28,7 +28,7 @@ from evalkit.errors import InputFileError
 from evalkit.readers.detect import detect_table
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
-from evalkit.readers.raw_frame import build_raw_frame
+from evalkit.readers.raw_frame import build_raw_frame, compact_text_columns
 
 __all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
 
@@ -139,14 +139,16 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PREFIX = 1_000_000  # bytes decoded up front for the checks and the delimiter (at least 250,000 characters)
 
 
-def _arrow_grid(data: bytes | Path, delimiter: str) -> pd.DataFrame | None:
+def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> pd.DataFrame | None:
     """Split UTF-8 ``data`` with Arrow's multi-threaded CSV reader, every cell as text.
 
     Gives the same cells as :func:`_grid` (quotes, doubled quotes, quoted line breaks, CR/LF/CRLF line ends,
     blank lines as rows of empty cells), as Arrow-backed ``"str"`` columns without making Python strings.
     Returns ``None`` where Arrow will not read the file exactly so - bytes that are not UTF-8 (read as
     Windows-1252 by :func:`decode_text`), rows of different lengths, an unclosed quote - and the
-    caller falls back to :func:`_grid`.
+    caller falls back to :func:`_grid`. With ``combine=False`` each column is left in the parser's blocks
+    (for :func:`evalkit.readers.raw_frame.compact_text_columns`, which encodes them block by block and joins
+    only the columns it leaves as text).
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -178,8 +180,9 @@ def _arrow_grid(data: bytes | Path, delimiter: str) -> pd.DataFrame | None:
         # one contiguous array per column (later Arrow kernels then never copy it), the blocks freed as we go
         column = table.column(0)
         table = table.remove_column(0)
-        columns[i] = pd.array(column.combine_chunks(memory_pool=pool) if column.num_chunks != 1 else column.chunk(0),
-                              dtype=_TEXT)
+        if combine or column.num_chunks == 1:
+            column = column.combine_chunks(memory_pool=pool) if column.num_chunks != 1 else column.chunk(0)
+        columns[i] = pd.array(column, dtype=_TEXT)
         del column
     del table
     pool.release_unused()  # hand the parser's blocks back to the system, not kept for reuse
@@ -189,7 +192,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str) -> pd.DataFrame | None:
 _MAX_ARROW_COLUMNS = 2_000
 
 
-def _split(path: Path, label: str) -> tuple[pd.DataFrame | list[list[str]], str]:
+def _split(path: Path, label: str, *, combine: bool = True) -> tuple[pd.DataFrame | list[list[str]], str]:
     """Decode and split a text file: the grid (see :func:`_grid`) and the delimiter.
 
     The checks of :func:`decode_text` and the delimiter use the first megabyte; a UTF-8 file is then split
@@ -210,7 +213,7 @@ def _split(path: Path, label: str) -> tuple[pd.DataFrame | list[list[str]], str]
         )
     if not utf16 and head.strip():
         delimiter = sniff_delimiter(head)
-        grid = _arrow_grid(data if whole else path, delimiter)
+        grid = _arrow_grid(data if whole else path, delimiter, combine=combine)
         if grid is not None:
             return grid, delimiter
     text = head if whole else decode_text(path.read_bytes(), file_label=label)
@@ -234,8 +237,11 @@ class TextTable:
     problems: list[dict] = field(default_factory=list)
 
 
-def read_text_table(path: Path, *, limits: ReadLimits) -> TextTable:
+def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True) -> TextTable:
     """Decode, sniff and split a delimited text file.
+
+    ``combine=False`` may leave a column of text in Arrow's parser blocks instead of one contiguous array
+    (same cells; for a reader that compacts the columns next).
 
     Raises
     ------
@@ -244,7 +250,7 @@ def read_text_table(path: Path, *, limits: ReadLimits) -> TextTable:
     """
     check_file_size(path, limits)
     label = path.name
-    grid, delimiter = _split(path, label)
+    grid, delimiter = _split(path, label, combine=combine)
     problems: list[dict] = []
     if isinstance(grid, pd.DataFrame):
         frame = grid
@@ -294,6 +300,7 @@ def read_csv(
     table: str | None = None,
     mapping: ColumnMapping | None = None,
     limits: ReadLimits | None = None,
+    compact: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Read one CSV file into the raw frame of its table.
 
@@ -307,6 +314,9 @@ def read_csv(
         The provider's column mapping.
     limits
         Size limits (defaults of :class:`ReadLimits`).
+    compact
+        Hold text columns that repeat their values as categoricals
+        (:func:`evalkit.readers.raw_frame.compact_text_columns`), encoding them from the parser's blocks.
 
     Returns
     -------
@@ -319,7 +329,7 @@ def read_csv(
         Empty file, binary data, a header without any column, or over a size limit.
     """
     path = Path(path)
-    parsed = read_text_table(path, limits=limits or ReadLimits())
+    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact)
     chosen = detect_table(parsed.headers, file_label=path.name, names=(path.stem,), table=table, mapping=mapping)
     for p in parsed.problems:
         p["table"] = chosen
@@ -327,4 +337,6 @@ def read_csv(
         parsed.cells, parsed.headers, parsed.source_rows, table=chosen, file=path.name, sheet=None,
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
+    if compact:
+        compact_text_columns(frame)
     return {chosen: frame}

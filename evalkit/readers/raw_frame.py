@@ -60,13 +60,25 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
                                                     and series.dtype.storage == "pyarrow"):
             continue
         values = pa.array(series.array)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
+        if isinstance(values, pa.ChunkedArray) and values.num_chunks == 1:
+            values = values.chunk(0)
+        # a column still in the reader's blocks is encoded block by block: Arrow gives every block the same
+        # dictionary (in order of first appearance, as for the joined column) and the codes are joined
         encoded = pc.dictionary_encode(values)
-        if len(encoded.dictionary) > max_share * n:
+        blocks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+        if not blocks:
             continue
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        categories = pd.Index(pd.array(encoded.dictionary, dtype=_TEXT))
+        dictionary = blocks[-1].dictionary
+        if not all(b.dictionary.equals(dictionary) for b in blocks[:-1]):  # not seen: then as one array
+            values = values.combine_chunks()
+            blocks = [pc.dictionary_encode(values)]
+            dictionary = blocks[0].dictionary
+        if len(dictionary) > max_share * n:
+            if isinstance(values, pa.ChunkedArray):  # left as text: one contiguous array, as the reader gives
+                frame[column] = pd.Series(pd.array(values.combine_chunks(), dtype=_TEXT), index=frame.index)
+            continue
+        codes = np.concatenate([pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False) for b in blocks])
+        categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
         frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)),
                                   index=frame.index)
     return frame
