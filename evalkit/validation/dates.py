@@ -63,14 +63,28 @@ def _to_ns(parsed: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     return s.where(inside).to_numpy(dtype="datetime64[ns]")
 
 
+_FIRST_DAY = np.datetime64("1677-09-22", "D")  # the whole days datetime64[ns] can hold (see _to_ns)
+_LAST_DAY = np.datetime64("2262-04-11", "D")
+
+
 def _build(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
-    frame = pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64")
-    ok = frame.notna().all(axis=1) & frame["month"].between(1, 12) & frame["day"].between(1, 31) & \
-        frame["year"].between(1000, 9999)
-    out = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
+    """``datetime64[ns]`` dates from year, month and day numbers; NaT where they are not a calendar date
+    (31 April, 29 February 2023), a part is missing or out of range, or the date is outside ``datetime64[ns]``
+    (parts are whole numbers read from the text; a fraction would be cut off, as ``astype("int64")`` does).
+
+    Worked out in numpy: the first of the month plus ``day - 1`` days must still fall in that month.
+    """
+    y, m, d = (np.asarray(part, dtype="float64") for part in (year, month, day))
+    with np.errstate(invalid="ignore"):
+        ok = (~np.isnan(y) & ~np.isnan(m) & ~np.isnan(d) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
+              & (y >= 1000) & (y <= 9999))
+    out = np.full(len(y), np.datetime64("NaT"), dtype="datetime64[ns]")
     if ok.any():
-        parsed = pd.to_datetime(frame.loc[ok].astype("int64"), errors="coerce")
-        out[ok.to_numpy()] = _to_ns(parsed)
+        yi, mi, di = (part[ok].astype(np.int64) for part in (y, m, d))
+        months = ((yi - 1970) * 12 + (mi - 1)).astype("datetime64[M]")
+        days = months.astype("datetime64[D]") + (di - 1)
+        real = (days.astype("datetime64[M]") == months) & (days >= _FIRST_DAY) & (days <= _LAST_DAY)
+        out[np.flatnonzero(ok)[real]] = days[real].astype("datetime64[ns]")
     return out
 
 
