@@ -149,3 +149,22 @@ def test_formulas_in_categorical_text_are_made_safe() -> None:
     assert out["note"].tolist() == ["'=HYPERLINK(1)", "ok", "ok"]
     assert out["score"].tolist() == [-1, 2, 2]  # numbers are not text: a minus sign is not a formula
     assert np.array_equal(frame["note"].astype(object).to_numpy(), ["=HYPERLINK(1)", "ok", "ok"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "b", " a", "é", "2"]), st.text(max_size=4)),
+                min_size=2, max_size=40), st.lists(st.integers(0, 40), max_size=4))
+def test_a_column_in_parser_blocks_is_compacted_as_if_joined(values: list[str | None], cuts: list[int]) -> None:
+    """read_file hands compact_text_columns the reader's blocks unjoined: same categories, same codes."""
+    import pyarrow as pa
+
+    edges = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
+    blocks = pa.chunked_array([pa.array(values[a:b], type=pa.large_string()) for a, b in zip(edges, edges[1:])],
+                              type=pa.large_string())
+    for share in (1.0, 0.5, 0.0):
+        joined = compact_text_columns(pd.DataFrame({"item_1": pd.array(values, dtype="str")}), max_share=share)
+        chunked = compact_text_columns(pd.DataFrame({"item_1": pd.array(blocks, dtype="str")}), max_share=share)
+        pd.testing.assert_frame_equal(chunked, joined)
+        if not isinstance(chunked["item_1"].dtype, pd.CategoricalDtype):  # left as text: one contiguous array
+            text = pa.array(chunked["item_1"].array)
+            assert not isinstance(text, pa.ChunkedArray) or text.num_chunks <= 1
