@@ -248,13 +248,16 @@ def talking_therapies_rates(
 
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    fin = outcomes[outcomes["finished"].astype(bool)]
+    metrics = ("recovery", "reliable_recovery", "reliable_improvement", "reliable_deterioration",
+               "no_reliable_change")
+    # the columns counted, then the finished rows (not a copy of every column of the outcomes)
+    counted = list(dict.fromkeys([*by, "caseness_start", *metrics]))
+    fin = outcomes[counted][outcomes["finished"].astype(bool).to_numpy()]
     f = pd.DataFrame({k: fin[k] for k in by})
     f["n_finished"] = 1
     f["n_caseness_start"] = fin["caseness_start"].fillna(False).astype(int)
     f["n_not_caseness_start"] = 1 - f["n_caseness_start"]
-    for m in ("recovery", "reliable_recovery", "reliable_improvement", "reliable_deterioration",
-              "no_reliable_change"):
+    for m in metrics:
         f[f"n_{m}"] = fin[m].fillna(False).astype(int)
     out = f.groupby(by, sort=True, dropna=False).sum().reset_index()
     if "measure_set" in by:
