@@ -7,6 +7,7 @@ same way whatever the file type.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,41 +48,61 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
     pandas.DataFrame
         ``frame`` itself, its repetitive text columns replaced.
     """
-    import pyarrow.compute as pc
-
     n = len(frame)
     if n < 2:
         return frame
-    for column in list(frame.columns):
-        if column in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW):
-            continue
-        series = frame[column]
-        if isinstance(series, pd.DataFrame) or not (isinstance(series.dtype, pd.StringDtype)
-                                                    and series.dtype.storage == "pyarrow"):
-            continue
-        values = pa.array(series.array)
-        if isinstance(values, pa.ChunkedArray) and values.num_chunks == 1:
-            values = values.chunk(0)
-        # a column still in the reader's blocks is encoded block by block: Arrow gives every block the same
-        # dictionary (in order of first appearance, as for the joined column) and the codes are joined
-        encoded = pc.dictionary_encode(values)
-        blocks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-        if not blocks:
-            continue
-        dictionary = blocks[-1].dictionary
-        if not all(b.dictionary.equals(dictionary) for b in blocks[:-1]):  # not seen: then as one array
-            values = values.combine_chunks()
-            blocks = [pc.dictionary_encode(values)]
-            dictionary = blocks[0].dictionary
-        if len(dictionary) > max_share * n:
-            if isinstance(values, pa.ChunkedArray):  # left as text: one contiguous array, as the reader gives
-                frame[column] = pd.Series(pd.array(values.combine_chunks(), dtype=_TEXT), index=frame.index)
-            continue
-        codes = np.concatenate([pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False) for b in blocks])
-        categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
-        frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)),
-                                  index=frame.index)
+    columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
+               and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.StringDtype)
+               and frame[c].dtype.storage == "pyarrow"]
+    # Arrow encodes without holding the GIL: a few columns at a time on the machine's cores (only that many
+    # columns' codes are held at once), each column's result put in the frame in column order
+    workers = max(1, min(4, pa.cpu_count(), len(columns)))
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for start in range(0, len(columns), workers):
+            batch = columns[start:start + workers]
+            texts = [pa.array(frame[c].array) for c in batch]
+            limit = max_share * n
+            done = (pool.map(lambda v: _encode(v, limit), texts) if pool is not None
+                    else (_encode(v, limit) for v in texts))
+            for column, (codes, dictionary, joined) in zip(batch, done, strict=True):
+                if codes is not None:
+                    categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
+                    frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)),
+                                              index=frame.index)
+                elif joined is not None:  # left as text: one contiguous array, as the reader gives
+                    frame[column] = pd.Series(pd.array(joined, dtype=_TEXT), index=frame.index)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return frame
+
+
+def _encode(values: pa.Array | pa.ChunkedArray, limit: float) -> tuple[np.ndarray | None, pa.Array | None,
+                                                                         pa.Array | None]:
+    """Dictionary-encode one text column: its codes (-1 missing) and distinct texts if there are at most
+    ``limit`` of them; otherwise ``None`` and, for a column still in the reader's blocks, the joined text.
+
+    A column in blocks is encoded block by block: Arrow gives every block the same dictionary (in order of
+    first appearance, as for the joined column; checked) and the codes are joined.
+    """
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray) and values.num_chunks == 1:
+        values = values.chunk(0)
+    encoded = pc.dictionary_encode(values)
+    blocks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not blocks:
+        return None, None, None
+    dictionary = blocks[-1].dictionary
+    if not all(b.dictionary.equals(dictionary) for b in blocks[:-1]):  # not seen: then as one array
+        values = values.combine_chunks()
+        blocks = [pc.dictionary_encode(values)]
+        dictionary = blocks[0].dictionary
+    if len(dictionary) > limit:
+        return None, None, values.combine_chunks() if isinstance(values, pa.ChunkedArray) else None
+    codes = np.concatenate([pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False) for b in blocks])
+    return codes, dictionary, None
 
 
 def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
