@@ -80,7 +80,11 @@ class TableRows:
                 rows = None
         source_row = rows.astype(np.int64) if rows is not None else np.arange(2, n + 2, dtype=np.int64)
         # a group per (file, sheet) pair, numbered in order of first appearance
-        group, pairs = pd.factorize(file_codes * (len(sheet_names) + 1) + sheet_codes)
+        pair = file_codes * (len(sheet_names) + 1) + sheet_codes
+        if n and pair.min() == pair.max():  # one file (and sheet): one group, without hashing every row
+            group, pairs = np.zeros(n, dtype=np.int64), pair[:1]
+        else:
+            group, pairs = pd.factorize(pair)
         group_keys = [f"{file_names[p // (len(sheet_names) + 1)]}|{sheet_names[p % (len(sheet_names) + 1)]}"
                       for p in np.asarray(pairs)]
         headers = {k: dict(v.get("headers", {})) for k, v in sources.items()}
