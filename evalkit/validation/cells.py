@@ -121,13 +121,20 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
         blank = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
         if _text_bytes(stripped) == _text_bytes(arrow) and not pc.any(blank).as_py() and arrow.null_count == 0:
             return series  # every category is clean already (and categories are distinct)
-    text = pd.Series(categories.astype(object)).astype("str")
-    cleaned = clean_cells(text, missing_values)
-    new_of_old, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+        # cleaned in Arrow (as clean_cells would) and the cleaned texts numbered in order of first appearance
+        # (as pd.factorize): no Python string per category
+        encoded = pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, type=stripped.type), stripped))
+        new_of_old = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        uniques = encoded.dictionary
+    else:
+        text = pd.Series(categories.astype(object)).astype("str")
+        cleaned = clean_cells(text, missing_values)
+        new_of_old, uniques = pd.factorize(cleaned, use_na_sentinel=True)
     codes = series.cat.codes.to_numpy()
     # one gather per row, in the codes' own width: code -1 (missing) takes the last entry, -1 (stays missing)
     mapped = np.append(new_of_old, -1).astype(codes.dtype).take(codes)
-    dtype = pd.CategoricalDtype(pd.Index(pd.array(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)))
+    held = uniques if isinstance(uniques, pa.Array) else np.asarray(uniques, dtype=object)
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(held, dtype=TEXT_DTYPE)))
     return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype, validate=False), index=series.index)
 
 
