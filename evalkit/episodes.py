@@ -17,10 +17,7 @@ Python loops.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +27,7 @@ import pyarrow.compute as pac
 
 from evalkit.data_source import coerce_tables
 from evalkit.instruments import Instrument, builtin_instruments
+from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
 
 __all__ = [
@@ -91,33 +89,6 @@ _DAY0 = np.datetime64("1970-01-01", "D")
 _OFFSET = 200_000  # days added so every day number is positive
 _SPAN = 1_000_000  # room per participant in the combined participant-by-day key
 _GESTATION_AT_BIRTH = 40.0
-
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim`` (None on other systems and C libraries, e.g. musl)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-_MALLOC_TRIM = _find_malloc_trim()
-
-
-def _release_freed_memory() -> None:
-    """Give memory that finished steps freed back to the operating system.
-
-    Large intermediate arrays (a few to a few tens of MB at a million
-    participants) are freed inside glibc's heap and inside Arrow's memory
-    pool, which keep the pages for later: without this the process's resident
-    memory grows by what the previous steps freed. Cheap (milliseconds); a
-    no-op where glibc's ``malloc_trim`` is not available.
-    """
-    pa.default_memory_pool().release_unused()
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -384,9 +355,9 @@ def prepare_episodes(
     tables = coerce_tables(tables)
     if "measures" not in tables:
         raise ValueError("tables must include 'measures' (and 'participants'); got " + ", ".join(sorted(tables)))
-    _release_freed_memory()  # e.g. what reading the tables left in Arrow's pool
+    release_freed_memory()  # e.g. what reading the tables left in Arrow's pool
     data = _prepare(tables, rules, registry)
-    _release_freed_memory()  # the intermediate frames of _prepare
+    release_freed_memory()  # the intermediate frames of _prepare
     return data
 
 
@@ -448,7 +419,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     v["pcode"] = by_id[v["rank"].to_numpy()]
     v["anchor"] = anchor[v["pcode"].to_numpy()]
 
-    _release_freed_memory()
+    release_freed_memory()
     # ---- episodes: one per participant x instrument with a valid score ----
     grp = v.groupby(["pcode", "instrument"], sort=True)
     ep = grp.agg(n_valid_scores=("day", "size"), first_day=("day", "min"), last_day=("day", "max")).reset_index()
@@ -572,7 +543,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     else:
         scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
     del s_pc, s_day, a_pcode, a_day
-    _release_freed_memory()
+    release_freed_memory()
     # ---- assemble --------------------------------------------------------------
     used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
             "attended_total", "took_up", "ending", "end_date", *CONTEXT_FIELDS]

@@ -29,7 +29,8 @@ from scipy import stats
 
 from evalkit.change import episode_change, instrument_parameters
 from evalkit.disclosure import Across, Partition, apply_disclosure
-from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, _release_freed_memory, prepare_episodes
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
+from evalkit.memory import release_freed_memory
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.rules import PairingRules
 
@@ -381,7 +382,7 @@ def change_statistics(
     count_cols = [c for c in flags.columns if c.startswith("n_")]
     agg = flags.groupby(by, sort=True, dropna=False)[count_cols].sum().reset_index()
     del flags, engaged_ep, reason, cb, ce  # an integer column per count and episode: freed before what follows
-    _release_freed_memory()
+    release_freed_memory()
     # instrument-level columns
     meta = ch.groupby(by, sort=True, dropna=False).agg(
         rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),
@@ -713,20 +714,20 @@ def evaluate_outcomes(
     data = _prepare(tables, rules, registry)
     # each step's intermediates are given back to the operating system before the next (at a million
     # participants they are hundreds of MB, which glibc and Arrow would otherwise keep)
-    _release_freed_memory()
+    release_freed_memory()
     changes = episode_change(data.episodes, rules=rules, instruments=registry,
                              scored_measures=data.scored_measures)
-    _release_freed_memory()
+    release_freed_memory()
     statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
                                    participants=data.participants)
-    _release_freed_memory()
+    release_freed_memory()
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = dose_sensitivity(changes, rules=rules)
-    _release_freed_memory()
+    release_freed_memory()
     tt = talking_therapies_rates(talking_therapies_outcomes(changes, rules=rules), rules=rules)
-    _release_freed_memory()
+    release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
-    _release_freed_memory()
+    release_freed_memory()
     params = disclose_parameters(instrument_parameters(data.episodes, rules=rules, instruments=registry,
                                                        scored_measures=data.scored_measures), rules=rules)
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,

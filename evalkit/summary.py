@@ -1243,7 +1243,7 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
     """
     from evalkit.engagement import FUNNEL_STEPS, take_up_funnel
-    from evalkit.episodes import _release_freed_memory
+    from evalkit.memory import release_freed_memory
     from evalkit.outcomes import disclose_statistics
     from evalkit.recovery import RECOVERY_CATEGORIES
 
@@ -1259,7 +1259,7 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
             for k, v in tables.items()}
         blocks.append(_block_figures(block_tables, block_ids, rules, instruments))
         del block_tables
-        _release_freed_memory()
+        release_freed_memory()
     funnel = pd.concat([b.funnel for b in blocks])
     dose_stats = pd.concat([b.dose_stats for b in blocks])
     months = pd.concat([b.months for b in blocks])
@@ -1321,8 +1321,15 @@ class _BlockFigures:
     statistics: pd.DataFrame | None  # evalkit.outcomes.change_statistics by programme x instrument
 
 
+BLOCK_ROWS = 2_000_000
+"""Most participant, contact and measure rows worked out at once by :func:`build_summary` (a programme with
+more is a block of its own): below it, one pass over all programmes is faster; above it, one programme at a
+time keeps memory low (about 2.3 million rows per programme at a million participants)."""
+
+
 def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> list[list[str]] | None:
-    """The programmes of ``ids`` with participants, one block each in programme-id order, if that gives the same figures.
+    """The programmes of ``ids`` with participants in blocks (programme-id order, at most :data:`BLOCK_ROWS`
+    rows each unless one programme has more), if working block by block gives the same figures.
 
     Figures from one programme's rows equal that programme's figures from all rows when each participant
     id belongs to one programme and every contact and measure of a known participant carries her programme
@@ -1353,15 +1360,35 @@ def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> lis
         if not pac.all(pac.fill_null(pac.equal(own, theirs), False)).as_py():
             return None  # a row carries another programme than its participant's
     with_parts = set(prog.dropna().unique())
-    blocks = [[pid] for pid in sorted(p for p in ids if p in with_parts)]
-    return blocks if blocks else None
+    ordered = sorted(p for p in ids if p in with_parts)
+    if not ordered:
+        return None
+    # programmes packed in id order into blocks of at most BLOCK_ROWS rows (a programme larger than that is a
+    # block of its own): small tables are one block, with no per-block set-up paid again and again
+    rows = pd.Series(0, index=pd.Index(ordered, dtype=object), dtype=np.int64)
+    for name in ("participants", "contacts", "measures"):
+        frame = tables.get(name)
+        if frame is not None and len(frame) and "programme_id" in frame.columns:
+            counts = frame["programme_id"].astype("string").value_counts()
+            rows = rows.add(counts.reindex(rows.index, fill_value=0).astype(np.int64), fill_value=0)
+    blocks: list[list[str]] = []
+    size = 0
+    for pid, n in zip(ordered, rows.to_numpy(dtype=np.int64), strict=True):
+        if blocks and size + n <= BLOCK_ROWS:
+            blocks[-1].append(pid)
+            size += int(n)
+        else:
+            blocks.append([pid])
+            size = int(n)
+    return blocks
 
 
 def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
                    ) -> _BlockFigures:
     """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`)."""
     from evalkit.engagement import FUNNEL_STEPS, participant_path
-    from evalkit.episodes import _release_freed_memory, prepare_episodes
+    from evalkit.episodes import prepare_episodes
+    from evalkit.memory import release_freed_memory
     from evalkit.outcomes import change_statistics
     from evalkit.recovery import recovery_from_within
 
@@ -1389,7 +1416,7 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     # change, one programme at a time; then statistics and recovery from/within for the block at once
     changes = _changes_by_programme(data, ids, rules, instruments)
     del data  # scores, scored measures and attended contacts are not needed any more
-    _release_freed_memory()
+    release_freed_memory()
 
     rfw = pd.DataFrame()
     rfw_able: set[str] = set()

@@ -47,6 +47,7 @@ def _without(tables: dict[str, pd.DataFrame], name: str, which: int) -> dict[str
 @pytest.mark.parametrize("rules", [PairingRules(), PairingRules(reliability_source="sample", endpoint_rule="window",
                                                                 min_dose=3)], ids=["default", "sample_window"])
 def test_per_programme_equals_all_at_once(case: str, rules: PairingRules, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(summary_module, "BLOCK_ROWS", 1)  # every programme a block of its own
     if case == "example":
         tables = example_tables()
     else:
@@ -55,8 +56,25 @@ def test_per_programme_equals_all_at_once(case: str, rules: PairingRules, monkey
             tables = _without(tables, {"no_measures": "measures", "no_contacts": "contacts",
                                        "no_participants": "participants"}[case], 1)
     ids = tables["programmes"]["programme_id"].astype(str).tolist()
-    assert _programme_blocks(tables, ids) is not None  # the split is used
+    blocks = _programme_blocks(tables, ids)
+    assert blocks is not None and len(blocks) >= 2 and all(len(b) == 1 for b in blocks)  # the split is used
     assert _text(tables, rules) == _all_at_once(tables, rules, monkeypatch)
+
+
+@pytest.mark.parametrize("budget", [1, 10_000, 10**9])
+def test_blocks_of_several_programmes_equal_all_at_once(budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Programmes packed into blocks by row count (BLOCK_ROWS): any packing gives the same summary."""
+    tables = _generated()
+    ids = tables["programmes"]["programme_id"].astype(str).tolist()
+    monkeypatch.setattr(summary_module, "BLOCK_ROWS", budget)
+    blocks = _programme_blocks(tables, ids)
+    with_participants = set(tables["participants"]["programme_id"].astype(str))
+    assert blocks is not None and sum(blocks, []) == sorted(p for p in ids if p in with_participants)
+    if budget == 1:
+        assert all(len(b) == 1 for b in blocks)
+    if budget == 10**9:
+        assert len(blocks) == 1  # small tables: one pass
+    assert _text(tables, PairingRules()) == _all_at_once(tables, PairingRules(), monkeypatch)
 
 
 def test_rows_of_another_programme_are_not_split(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
+from evalkit.memory import release_freed_memory
 from evalkit.readers.csv import read_csv
 from evalkit.readers.raw_frame import compact_text_columns
 from evalkit.readers.detect import check_table_name
@@ -191,6 +192,7 @@ def read_file(
     if compact:
         for frame in result.values():
             compact_text_columns(frame)
+        release_freed_memory()  # the reader's text blocks, freed by the encoding, back to the system
     return result
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
 from evalkit.readers.detect import detect_table
+from evalkit.memory import release_freed_memory
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
 from evalkit.readers.raw_frame import build_raw_frame, compact_text_columns
@@ -185,7 +186,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> 
         columns[i] = pd.array(column, dtype=_TEXT)
         del column
     del table
-    pool.release_unused()  # hand the parser's blocks back to the system, not kept for reuse
+    release_freed_memory()  # the parser threads' blocks back to the system (every glibc heap), not kept for reuse
     return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
 
