@@ -1,0 +1,49 @@
+"""The benchmark report's target lines judge evalkit's own steps, not the baselines measured next to them."""
+
+from __future__ import annotations
+
+from benchmarks.run import markdown
+
+INFO = {
+    "started": "s", "finished": "f", "command": "c", "load_start": 0, "load_end": 0, "git": {},
+    "machine": {"cores": 2, "memory_gb": 24, "cpu": "x", "python": "3.11", "pandas": "3", "numpy": "2",
+                "openblas_coretype": ""},
+}
+
+
+def _targets(records: list[dict]) -> list[str]:
+    md = markdown(records, INFO)
+    return [line for line in md[md.index("### Targets"):].splitlines() if line.startswith("| ") and "target |" not in line]
+
+
+def test_peak_memory_ignores_baselines_and_is_judged_per_stage() -> None:
+    records = [
+        {"stage": "ingest_sqlite", "size": 1_000_000, "step": "ingest", "seconds": 1.0, "peak_mb": 3800},
+        {"stage": "ingest_sqlite", "size": 1_000_000, "step": "to_sql (baseline)", "seconds": 1.0, "peak_mb": 5200,
+         "baseline_of": "validate+ingest"},
+        {"stage": "outcomes", "size": 1_000_000, "step": "outcomes", "seconds": 1.0, "peak_mb": 4100},
+        {"stage": "outcomes", "size": 100_000, "step": "outcomes", "seconds": 1.0, "peak_mb": 9000},
+    ]
+    lines = _targets(records)
+    ingest = [x for x in lines if "peak memory" in x and "ingest_sqlite" in x]
+    outcomes = [x for x in lines if "peak memory" in x and "outcomes" in x]
+    assert len(ingest) == 1 and "3,800 MB" in ingest[0] and ingest[0].endswith("| yes |")
+    assert len(outcomes) == 1 and "4,100 MB" in outcomes[0] and outcomes[0].endswith("| NO |")
+
+
+def _frictionless(size: int, evalkit_s: float, frictionless_s: float, **found: int) -> list[dict]:
+    counts = {"seeded": 10, "seeded_found_by_evalkit": 10, "only_evalkit": 0, "only_frictionless": 0, "agree": 10,
+              "evalkit_errors": 10, "frictionless_errors": 10} | found
+    return [
+        {"stage": "frictionless", "size": size, "step": "frictionless validate (3 tables)", "seconds": frictionless_s,
+         "baseline_of": "evalkit validate (3 tables)", "speedup": frictionless_s / evalkit_s},
+        {"stage": "frictionless", "size": size, "step": "evalkit validate (3 tables)", "seconds": evalkit_s, **counts},
+    ]
+
+
+def test_frictionless_target_needs_speed_and_every_seeded_error() -> None:
+    assert _targets(_frictionless(100_000, 1.0, 25.0, only_frictionless=1))[-1].endswith("| yes |")
+    assert _targets(_frictionless(100_000, 1.0, 15.0))[-1].endswith("| NO |")
+    assert _targets(_frictionless(100_000, 1.0, 25.0, seeded_found_by_evalkit=9))[-1].endswith("| NO |")
+    assert _targets(_frictionless(100_000, 1.0, 25.0, only_evalkit=1))[-1].endswith("| NO |")
+    assert "informational" in _targets(_frictionless(1_000, 1.0, 2.0))[-1]
