@@ -141,8 +141,7 @@ def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, pid: np.ndar
     Returns ``(beta, sigma2, covariance of beta, converged, notes)``, or a
     note saying why the model could not be fitted.
     """
-    import statsmodels.api as sm
-    from statsmodels.regression.mixed_linear_model import VCSpec
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec  # not statsmodels.api: see _cmo._fit
 
     sess = g["group_session_id"].astype("string").fillna("").to_numpy(dtype=object)
     own = np.char.add("obs:", np.arange(len(g)).astype(str)).astype(object)
@@ -155,7 +154,7 @@ def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, pid: np.ndar
                      [[mats[0]], [mats[1]]])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = sm.MixedLM(y, X, groups=np.zeros(len(g)), exog_re=np.zeros((len(g), 0)), exog_vc=exog_vc)
+        model = MixedLM(y, X, groups=np.zeros(len(g)), exog_re=np.zeros((len(g), 0)), exog_vc=exog_vc)
         try:
             res = model.fit(reml=True)
         except (np.linalg.LinAlgError, ValueError) as exc:
