@@ -18,6 +18,7 @@ scores, dose, how support ended -- but not on the unobserved score itself).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "MIXED_MODEL_COLUMNS",
     "MI_COLUMNS",
     "RubinResult",
+    "group_generator",
     "mixed_model_change",
     "multiple_imputation_change",
     "rubin_combine",
@@ -763,6 +765,31 @@ def _impute_group(X: np.ndarray, names: list[str], y: np.ndarray, base: np.ndarr
             "mi_note": "predictors: " + ", ".join(names[1:])}
 
 
+def group_generator(seed: int, key: Sequence[object]) -> np.random.Generator:
+    """The random generator of one group's draws: from the rules' seed and the group's own key.
+
+    ``numpy.random.default_rng([seed, h])`` with ``h`` the first 8 bytes of the
+    BLAKE2b digest of the key's values as text (missing values as ``<NA>``),
+    joined by the unit separator. A group's draws therefore depend on its key,
+    not on its position among the groups analysed together.
+
+    Parameters
+    ----------
+    seed
+        ``PairingRules.seed``.
+    key
+        The group's values of the ``by`` columns, e.g. ``("P1", "epds")``.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    text = "\x1f".join("<NA>" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+                        for v in key)
+    h = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+    return np.random.default_rng([int(seed), h])
+
+
 def multiple_imputation_change(
     episodes: pd.DataFrame,
     *,
@@ -808,8 +835,11 @@ def multiple_imputation_change(
     ``x' beta* + N(0, sigma*^2)`` -- proper draws, so the between-imputation
     variance reflects the uncertainty of the imputation model. The mean
     change and its variance ``s^2 / n`` in each completed data set are
-    combined by :func:`rubin_combine`. Draws use ``numpy.random.default_rng(rules.seed)``,
-    so results are reproducible.
+    combined by :func:`rubin_combine`. Each group draws from its own generator,
+    seeded by ``rules.seed`` and the group's key (:func:`group_generator`), so
+    results are reproducible and a group's estimate does not depend on which
+    other groups are in the analysis (a provider's view of one programme, or
+    one questionnaire, gives the same figures as the whole network's).
 
     References
     ----------
@@ -823,9 +853,7 @@ def multiple_imputation_change(
     by = list(by)
     pop = episodes[episodes["baseline_score"].notna() & episodes["anchor_date"].notna()
                    & (episodes["attended_total"].fillna(0) >= rules.min_dose)]
-    rng = np.random.default_rng(rules.seed)
-    # the design, endpoints and baselines once for everyone; groups are row ranges of one stable sort,
-    # visited in the order of groupby(sort=True), so the random draws are those of a loop over groupby
+    # the design, endpoints and baselines once for everyone; groups are row ranges of one stable sort
     X_all, names = _design(pop)
     y_all = np.where(pop["paired"].to_numpy(dtype=bool), pop["endpoint_score"].to_numpy(dtype=float), np.nan)
     base_all = pop["baseline_score"].to_numpy(dtype=float)
@@ -836,8 +864,10 @@ def multiple_imputation_change(
     rows = []
     for gi in range(len(bounds) - 1):
         idx = order[bounds[gi]:bounds[gi + 1]]
-        row: dict[str, object] = dict(zip(by, key_frame.iloc[idx[0]].tolist(), strict=True))
-        row.update(_impute_group(X_all[idx], names, y_all[idx], base_all[idx], rules, rng))
+        key = key_frame.iloc[idx[0]].tolist()
+        row: dict[str, object] = dict(zip(by, key, strict=True))
+        row.update(_impute_group(X_all[idx], names, y_all[idx], base_all[idx], rules,
+                                 group_generator(rules.seed, key)))
         rows.append(row)
     out = pd.DataFrame(rows)
     for c in MI_COLUMNS:
