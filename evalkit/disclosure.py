@@ -531,15 +531,20 @@ def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> 
     a frame of strings (other missing values become empty strings) without the
     ``suppressed`` column.
     """
-    out = frame.copy()
-    hidden = out.pop("suppressed") if "suppressed" in out.columns else pd.Series("", index=out.index)
-    padded = "; " + hidden.fillna("").astype(str) + "; "
+    out = frame.drop(columns="suppressed") if "suppressed" in frame.columns else frame
     text = out.astype("string").fillna("")
-    for c in out.columns:
-        mask = padded.str.contains(f"; {re.escape(str(c))}; ", regex=True).to_numpy(dtype=bool)
-        if mask.any():
+    if "suppressed" not in frame.columns or not len(frame):
+        text.attrs = dict(frame.attrs)
+        return text
+    # each row's "a; b" split once into (row position, column name) pairs, then one mask per named column
+    names = pd.Series(frame["suppressed"].to_numpy(dtype=object, na_value="")).astype(str).str.split("; ")
+    pairs = names.explode()
+    pairs = pairs[pairs.str.len() > 0]
+    positions = pairs.index.to_numpy()
+    for c, rows in pd.Series(positions).groupby(pairs.to_numpy(), sort=False):
+        if c in text.columns:
             col = text[c].copy()
-            col[mask] = marker
+            col.iloc[np.unique(rows.to_numpy())] = marker
             text[c] = col
     text.attrs = dict(frame.attrs)
     return text

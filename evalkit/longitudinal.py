@@ -143,7 +143,8 @@ def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, pid: np.ndar
     Returns ``(beta, sigma2, covariance of beta, converged, notes)``, or a
     note saying why the model could not be fitted.
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec  # not statsmodels.api: see _cmo._fit
+    # not statsmodels.api (every model and dataset): see evalkit.mechanisms._cmo._fit
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
     sess = g["group_session_id"].astype("string").fillna("").to_numpy(dtype=object)
     own = np.char.add("obs:", np.arange(len(g)).astype(str)).astype(object)

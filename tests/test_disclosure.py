@@ -166,3 +166,22 @@ def test_secondary_low_level(values, threshold) -> None:
                                 np.arange(k), np.array([k]))
     if not sup[k]:
         assert sup[:k].sum() != 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50) | st.none(), st.sets(st.sampled_from(["n", "n_x", "pct (x)", "gone"]),
+                                                                   max_size=3)), max_size=10),
+       st.booleans())
+def test_mark_suppressed_hides_exactly_the_named_cells(rows: list, repeated_index: bool) -> None:
+    f = pd.DataFrame({"n": pd.array([r[0] for r in rows], dtype="Int64"), "n_x": [1.5] * len(rows),
+                      "pct (x)": ["t"] * len(rows),
+                      "suppressed": pd.array(["; ".join(sorted(r[1])) for r in rows], dtype="string")})
+    if repeated_index:
+        f.index = [7] * len(f)
+    f.attrs = {"disclosure": "note"}
+    marked = mark_suppressed(f)
+    assert list(marked.columns) == ["n", "n_x", "pct (x)"] and marked.attrs == {"disclosure": "note"}
+    plain = f.drop(columns="suppressed").astype("string").fillna("")
+    for i, (_, hidden) in enumerate(rows):
+        for c in marked.columns:  # "n" is not hidden when only "n_x" is named
+            assert marked[c].iloc[i] == (SUPPRESSED_MARKER if c in hidden else plain[c].iloc[i])
