@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -629,17 +629,33 @@ class OutcomeResult:
         """The rules in plain English."""
         return self.rules.describe()
 
-    def summary_with_models(self) -> pd.DataFrame:
+    def summary_with_models(self, instruments: Sequence[str] | None = None) -> pd.DataFrame:
         """The outcome summary with the mixed-model and multiple-imputation estimates.
 
         The same frame as ``outcome_summary(self.data, rules=self.rules, models=True)``
         (with the same instrument registry), without pairing the episodes or
         computing the statistics again: only the models are fitted.
+
+        Parameters
+        ----------
+        instruments
+            Only these instruments' rows (codes, e.g. ``["epds"]``), fitting
+            only their models: the same rows as the whole summary's, as every
+            (programme, instrument) group is fitted on its own data and draws
+            its imputations from its own key
+            (:func:`evalkit.longitudinal.group_generator`).
         """
         registry = builtin_instruments() if self.instruments is None else self.instruments
-        if self.statistics is None:
-            return _summary(self.data, self.changes, self.rules, registry, True)
-        return _disclosed_summary(self.statistics, self.data, self.changes, self.rules, registry, True)
+        changes, statistics, data = self.changes, self.statistics, self.data
+        if instruments is not None:
+            wanted = list(instruments)
+            changes = changes[changes["instrument"].isin(wanted).to_numpy(dtype=bool)]
+            if statistics is not None:
+                statistics = statistics[statistics["instrument"].isin(wanted).to_numpy(dtype=bool)]
+            data = replace(data, scores=data.scores[data.scores["instrument"].isin(wanted).to_numpy(dtype=bool)])
+        if statistics is None:
+            return _summary(data, changes, self.rules, registry, True)
+        return _disclosed_summary(statistics, data, changes, self.rules, registry, True)
 
 
 def _prepare(tables: Mapping[str, pd.DataFrame] | EpisodeData, rules: PairingRules,

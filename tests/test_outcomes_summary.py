@@ -199,3 +199,21 @@ def test_summary_with_models_equals_outcome_summary_with_models(prepared) -> Non
     assert got["mm_change"].notna().any() and got["mi_mean_change"].notna().any()
     pd.testing.assert_frame_equal(result.statistics, before)  # the kept statistics are not changed
     assert "mm_change" not in result.summary.columns
+
+
+def test_summary_with_models_for_some_instruments_gives_the_whole_summarys_rows(prepared) -> None:  # noqa: ANN001
+    """The dashboard fits only the questionnaire on screen: its rows must be those of the whole summary."""
+    from evalkit.outcomes import evaluate_outcomes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evaluate_outcomes(prepared[0], models=False)
+        whole = result.summary_with_models()
+        codes = sorted(whole["instrument"].dropna().unique())
+        assert len(codes) >= 3
+        for wanted in ([codes[0]], codes[1:3]):
+            some = result.summary_with_models(instruments=wanted)
+            expected = whole[whole["instrument"].isin(wanted)].reset_index(drop=True)
+            assert some["mi_mean_change"].notna().any()
+            pd.testing.assert_frame_equal(some.reset_index(drop=True), expected)
+        assert result.summary_with_models(instruments=[]).empty
