@@ -352,19 +352,24 @@ def outcomes(ctx: Context) -> Any:
                                      ctx.filters.date_range, ctx.rules_key)))
 
 
-@st.cache_data(show_spinner="Fitting the mixed models and imputing (this can take a minute) ...", max_entries=8)
+@st.cache_data(show_spinner="Fitting the mixed models and imputing (this can take a minute) ...", max_entries=32)
 def _outcome_models(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
-                    date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+                    date_range: tuple[str | None, str | None] | None, rules_key: str,
+                    instrument: str | None = None) -> Noted:
     result = _outcomes(url, data_version, key, progs, date_range, rules_key).value
-    # outcome_summary(result.data, models=True) without pairing and summarising again: only the models are fitted
-    return _noted(result.summary_with_models)
+    # outcome_summary(result.data, models=True) without pairing and summarising again: only the models are fitted,
+    # and only for the questionnaire on screen (its rows are the whole summary's)
+    return _noted(result.summary_with_models, instruments=None if instrument is None else [instrument])
 
 
-def outcome_models(ctx: Context) -> pd.DataFrame:
-    """The outcome summary with the mixed-model and multiple-imputation estimates (slow; cached)."""
+def outcome_models(ctx: Context, instrument: str | None = None) -> pd.DataFrame:
+    """The outcome summary with the mixed-model and multiple-imputation estimates (slow; cached).
+
+    ``instrument``: only that questionnaire's rows (and models); default all.
+    """
     ctx.scope.require_individual_rows()
     return _show(_outcome_models(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
-                                 ctx.filters.date_range, ctx.rules_key))
+                                 ctx.filters.date_range, ctx.rules_key, instrument))
 
 
 @st.cache_data(show_spinner="Calculating ...", max_entries=64)

@@ -226,7 +226,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
             ui.explain(term)
         if st.toggle("Show the mixed-model and imputation estimates (the first time takes up to a minute)",
                      value=True, key=state.MODELS, persist_state="session"):
-            rows = rows_for(data.outcome_models(ctx), instrument=code)
+            rows = rows_for(data.outcome_models(ctx, code), instrument=code)
             methods = stack_methods(rows) if not rows.empty else pd.DataFrame()
             if methods.empty:
                 ui.empty_note(f"{code.upper()} estimates")
