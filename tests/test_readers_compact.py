@@ -168,3 +168,31 @@ def test_a_column_in_parser_blocks_is_compacted_as_if_joined(values: list[str | 
         if not isinstance(chunked["item_1"].dtype, pd.CategoricalDtype):  # left as text: one contiguous array
             text = pa.array(chunked["item_1"].array)
             assert not isinstance(text, pa.ChunkedArray) or text.num_chunks <= 1
+
+
+_PARSER_ENCODED = {
+    "blank_lines.csv": "participant_id,programme_id,took_up,age_band\nM1,P1,yes,35_39\n\n  ,,,\nM2,P1,Yes,25_29\n"
+                       ",,,\nM3,P2,no,\nM1,P1,y,35_39\n",
+    "synonyms.csv": "participant_id,programme_id,took_up,perinatal_stage\n" + "".join(
+        f"M{i},P{i % 3},{['Yes', 'yes', 'Y', 'no', 'NO', ' yes '][i % 6]},{['Antenatal', 'postnatal', 'Post-natal'][i % 3]}\n"
+        for i in range(40)),
+    "one_row.csv": "participant_id,programme_id,took_up\nM1,P1,yes\n",
+    "crlf.csv": "participant_id,programme_id,took_up\r\nM1,P1,yes\r\nM2,P1,\"a\r\nb\"\r\n\r\nM3,P1,no\r\nM4,P1,no\r\n",
+    "bom.csv": "\ufeffparticipant_id;programme_id;took_up\nM1;P1;yes\nM2;P1;yes\nM1;P1;no\n",
+    "unknown_column.csv": "participant_id,programme_id,notes,,took_up\nM1,P1,x,,yes\nM2,P1,y,z,yes\nM3,P2,x,,no\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PARSER_ENCODED))
+def test_columns_encoded_by_the_parser_are_those_compacting_gives(tmp_path: Path, name: str) -> None:
+    """read_file lets Arrow's CSV parser dictionary-encode the columns: same frame as the plain text compacted."""
+    path = tmp_path / name
+    path.write_text(_PARSER_ENCODED[name], encoding="utf-8", newline="")
+    compact = read_file(path, table="participants")
+    plain = read_file(path, table="participants", compact=False)
+    expected = compact_text_columns(plain["participants"].copy())
+    pd.testing.assert_frame_equal(compact["participants"], expected)
+    assert compact["participants"].attrs == plain["participants"].attrs
+    for column in expected.columns:
+        if isinstance(expected[column].dtype, pd.CategoricalDtype):
+            assert compact["participants"][column].cat.categories.tolist() == expected[column].cat.categories.tolist()

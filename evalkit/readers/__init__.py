@@ -165,6 +165,7 @@ def read_file(
     suffix = path.suffix.lower()
     if not path.exists():
         raise InputFileError("the file does not exist (check the name and folder).", file=str(path))
+    compacted = False
     if isinstance(mapping, RedcapMapping):
         result = read_redcap(path, mapping, limits=limits)
     elif _is_wide(path, suffix, table=table, sheet=sheet, mapping=mapping):
@@ -179,6 +180,7 @@ def read_file(
         result = read_fhir(path, mapping=mapping, instruments=_instrument_registry(), limits=limits)
     elif suffix in _TEXT:
         result = read_csv(path, table=table, mapping=mapping, limits=limits, compact=compact)
+        compacted = True  # read_csv compacted its frame itself
     elif suffix in {".xls", ".ods", ".numbers"}:
         raise InputFileError(
             f"evalkit cannot read {suffix} files. Save the spreadsheet as an Excel Workbook (.xlsx) or as CSV.",
@@ -190,8 +192,9 @@ def read_file(
             file=path.name,
         )
     if compact:
-        for frame in result.values():
-            compact_text_columns(frame)
+        if not compacted:
+            for frame in result.values():
+                compact_text_columns(frame)
         release_freed_memory()  # the reader's text blocks, freed by the encoding, back to the system
     return result
 

@@ -29,7 +29,7 @@ from evalkit.readers.detect import detect_table
 from evalkit.memory import release_freed_memory
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
-from evalkit.readers.raw_frame import build_raw_frame, compact_text_columns
+from evalkit.readers.raw_frame import build_raw_frame, compact_text_columns, settle_parsed_categories
 
 __all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
 
@@ -140,7 +140,8 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PREFIX = 1_000_000  # bytes decoded up front for the checks and the delimiter (at least 250,000 characters)
 
 
-def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> pd.DataFrame | None:
+def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
+                width: int | None = None) -> pd.DataFrame | None:
     """Split UTF-8 ``data`` with Arrow's multi-threaded CSV reader, every cell as text.
 
     Gives the same cells as :func:`_grid` (quotes, doubled quotes, quoted line breaks, CR/LF/CRLF line ends,
@@ -150,6 +151,12 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> 
     caller falls back to :func:`_grid`. With ``combine=False`` each column is left in the parser's blocks
     (for :func:`evalkit.readers.raw_frame.compact_text_columns`, which encodes them block by block and joins
     only the columns it leaves as text).
+
+    With ``width`` (the number of cells of a first line :func:`_plain_header` split itself) that line is
+    skipped and every column is dictionary-encoded by the parser as it reads (see
+    :func:`_encoded_column`): the columns come back as categoricals of their text, categories in order of
+    first appearance, as :func:`evalkit.readers.raw_frame.compact_text_columns` would make them, without a
+    pass of its own over the text.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -161,14 +168,20 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> 
     # the parser's threads allocate from the C library's malloc: with Arrow's default pool (mimalloc) they
     # were seen to spend 0.1-0.4 s of system time per 100k-row file faulting and purging its pages
     pool = pa.system_memory_pool()
+    if width is None:
+        read_options = pacsv.ReadOptions(autogenerate_column_names=True)
+        cell_type: pa.DataType = pa.large_string()
+    else:
+        read_options = pacsv.ReadOptions(skip_rows=1, column_names=[f"f{i}" for i in range(width)])
+        cell_type = pa.dictionary(pa.int32(), pa.large_string())
     try:
         table = pacsv.read_csv(
             source, memory_pool=pool,
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            read_options=read_options,
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                              escape_char=False, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={f"f{i}": pa.large_string() for i in range(_MAX_ARROW_COLUMNS)},
+                column_types={f"f{i}": cell_type for i in range(_MAX_ARROW_COLUMNS)},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -181,6 +194,10 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> 
         # one contiguous array per column (later Arrow kernels then never copy it), the blocks freed as we go
         column = table.column(0)
         table = table.remove_column(0)
+        if width is not None:
+            columns[i] = _encoded_column(column)
+            del column
+            continue
         if combine or column.num_chunks == 1:
             column = column.combine_chunks(memory_pool=pool) if column.num_chunks != 1 else column.chunk(0)
         columns[i] = pd.array(column, dtype=_TEXT)
@@ -193,12 +210,78 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True) -> 
 _MAX_ARROW_COLUMNS = 2_000
 
 
-def _split(path: Path, label: str, *, combine: bool = True) -> tuple[pd.DataFrame | list[list[str]], str]:
-    """Decode and split a text file: the grid (see :func:`_grid`) and the delimiter.
+def _encoded_column(column: pa.ChunkedArray) -> pd.Categorical:
+    """A column the parser dictionary-encoded block by block, as one categorical of its text.
+
+    Each block has its own dictionary (the block's distinct texts in order of first appearance); unifying
+    them keeps the first block's and appends each later block's new texts in turn, so the categories are
+    the column's distinct texts in order of first appearance, and the codes those of
+    :func:`pyarrow.compute.dictionary_encode` of the whole column (as
+    :func:`evalkit.readers.raw_frame.compact_text_columns` makes them).
+
+    Parameters
+    ----------
+    column
+        A ``dictionary<int32, large_string>`` column from :func:`pyarrow.csv.read_csv`.
+
+    Returns
+    -------
+    pandas.Categorical
+        Categories an Arrow-backed ``"str"`` index; no missing cells (the parser gives empty text).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    unified = column.unify_dictionaries() if column.num_chunks > 1 else column
+    if unified.num_chunks == 0:
+        dictionary = pa.array([], type=pa.large_string())
+        codes = np.zeros(0, dtype=np.int32)
+    else:
+        dictionary = unified.chunk(0).dictionary
+        # the blocks' indices as they are (no copy when none is missing), joined once
+        codes = np.concatenate([b.indices.to_numpy() if b.null_count == 0
+                                else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks])
+    categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
+    # codes from Arrow point into the dictionary: no need to check each one
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
+
+
+def _plain_header(data: bytes, head: str, delimiter: str) -> list[str] | None:
+    """The cells of the file's first line when it is the header and splits without a parser, else ``None``.
+
+    That is when the line ends within ``head``, its bytes are UTF-8, it holds no quote mark (so neither a
+    quoted delimiter nor a quoted line break) and at least one of its cells is not empty (a line of empty
+    cells is blank: the header is then further down).
+    """
+    end = len(head)
+    for line_end in ("\n", "\r"):
+        found = head.find(line_end)
+        if found >= 0:
+            end = min(end, found)
+    if end == len(head):
+        return None
+    line = head[:end]
+    if '"' in line:
+        return None
+    body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        if body[:len(line.encode("utf-8"))].decode("utf-8") != line:
+            return None
+    except UnicodeDecodeError:
+        return None
+    cells = line.split(delimiter)
+    return cells if any(cells) and len(cells) <= _MAX_ARROW_COLUMNS else None
+
+
+def _split(path: Path, label: str, *, combine: bool = True,
+           encode: bool = False) -> tuple[pd.DataFrame | list[list[str]], str, list[str] | None]:
+    """Decode and split a text file: the grid (see :func:`_grid`), the delimiter and the header's cells
+    when they were split off the grid.
 
     The checks of :func:`decode_text` and the delimiter use the first megabyte; a UTF-8 file is then split
     by Arrow (:func:`_arrow_grid`, reading the file itself), anything else read, decoded in full and split
-    by :func:`_grid`.
+    by :func:`_grid`. With ``encode``, a file whose first line is a plain header (:func:`_plain_header`) is
+    split below it with every column dictionary-encoded by the parser (categoricals of the cells' text).
     """
     with path.open("rb") as handle:
         data = handle.read(_PREFIX + 1)
@@ -214,9 +297,14 @@ def _split(path: Path, label: str, *, combine: bool = True) -> tuple[pd.DataFram
         )
     if not utf16 and head.strip():
         delimiter = sniff_delimiter(head)
+        header = _plain_header(data, head, delimiter) if encode else None
+        if header is not None:
+            grid = _arrow_grid(data if whole else path, delimiter, width=len(header))
+            if grid is not None:
+                return grid, delimiter, header
         grid = _arrow_grid(data if whole else path, delimiter, combine=combine)
         if grid is not None:
-            return grid, delimiter
+            return grid, delimiter, None
     text = head if whole else decode_text(path.read_bytes(), file_label=label)
     if not text.strip():
         raise InputFileError(
@@ -224,7 +312,7 @@ def _split(path: Path, label: str, *, combine: bool = True) -> tuple[pd.DataFram
             file=label,
         )
     delimiter = sniff_delimiter(text)
-    return _grid(text, delimiter, label), delimiter
+    return _grid(text, delimiter, label), delimiter, None
 
 
 @dataclass(frozen=True)
@@ -238,11 +326,13 @@ class TextTable:
     problems: list[dict] = field(default_factory=list)
 
 
-def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True) -> TextTable:
+def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, encode: bool = False) -> TextTable:
     """Decode, sniff and split a delimited text file.
 
     ``combine=False`` may leave a column of text in Arrow's parser blocks instead of one contiguous array
-    (same cells; for a reader that compacts the columns next).
+    (same cells; for a reader that compacts the columns next). ``encode=True`` may give columns as
+    categoricals of their text, categories in order of first appearance (same cells; dictionary-encoded
+    by the parser, for a reader that compacts the columns next).
 
     Raises
     ------
@@ -251,9 +341,14 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True) -> 
     """
     check_file_size(path, limits)
     label = path.name
-    grid, delimiter = _split(path, label, combine=combine)
+    grid, delimiter, header = _split(path, label, combine=combine, encode=encode)
     problems: list[dict] = []
-    if isinstance(grid, pd.DataFrame):
+    if header is not None and isinstance(grid, pd.DataFrame):  # the first line, split off by _split
+        first = 0
+        headers = [h.strip() for h in header]
+        cells = grid
+        source_rows = np.arange(2, 2 + len(cells))
+    elif isinstance(grid, pd.DataFrame):
         frame = grid
         head = frame.iloc[:1000]  # the header is the first row that is not blank: look near the top first
         blank_rows = (head == "").all(axis=1).to_numpy() if frame.shape[1] else np.ones(len(head), bool)
@@ -330,7 +425,7 @@ def read_csv(
         Empty file, binary data, a header without any column, or over a size limit.
     """
     path = Path(path)
-    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact)
+    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact, encode=compact)
     chosen = detect_table(parsed.headers, file_label=path.name, names=(path.stem,), table=table, mapping=mapping)
     for p in parsed.problems:
         p["table"] = chosen
@@ -339,5 +434,6 @@ def read_csv(
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
     if compact:
+        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells))
         compact_text_columns(frame)
     return {chosen: frame}

@@ -20,7 +20,8 @@ from evalkit.readers.headers import builtin_value_synonyms, column_letter, match
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 
-__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns"]
+__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "repeated_text",
+           "settle_parsed_categories"]
 
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
@@ -78,6 +79,58 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
     return frame
 
 
+def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: float = 0.5) -> pd.DataFrame:
+    """Make the categorical text columns a parser encoded what :func:`compact_text_columns` would (in place).
+
+    The reader (:func:`evalkit.readers.csv.read_csv`) may have the CSV parser dictionary-encode every column
+    (categories in order of first appearance) instead of encoding the text afterwards. This function then
+    gives each categorical column of ``frame`` (provenance columns aside) the form
+    :func:`compact_text_columns` would give the same cells as text: a column with more distinct values
+    than ``max_share`` of the rows (or any column of a frame under two rows) becomes ``"str"`` again, and
+    with ``renumber`` (rows were dropped after parsing: blank lines) the categories still used are
+    renumbered in order of first appearance over the rows left.
+
+    Parameters
+    ----------
+    frame
+        A raw frame (:func:`build_raw_frame`) whose categorical columns came from the parser.
+    renumber
+        Whether rows were dropped since the parser encoded the columns.
+    max_share
+        Largest share of distinct values for which a column stays categorical.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself.
+    """
+    n = len(frame)
+    columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
+               and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    for column in columns:
+        values = frame[column].array
+        codes = np.asarray(values.codes)
+        categories = values.categories
+        if renumber:
+            # the codes still used, in order of first appearance (pd.unique keeps that order)
+            used = pd.unique(codes[codes >= 0])
+            new_of_old = np.full(len(categories) + 1, -1, dtype=np.int64)
+            new_of_old[used] = np.arange(len(used))
+            codes = new_of_old[codes]
+            categories = categories[used]
+            values = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(
+                pd.Index(pd.array(categories.array, dtype=_TEXT))))
+        if n < 2 or len(categories) > max_share * n:
+            held = pa.array(categories.array).cast(pa.large_string())
+            if isinstance(held, pa.ChunkedArray):
+                held = held.combine_chunks()
+            text = held.take(pa.array(codes, mask=codes < 0))
+            frame[column] = pd.Series(pd.array(text, dtype=_TEXT), index=frame.index)
+        elif renumber:
+            frame[column] = pd.Series(values, index=frame.index)
+    return frame
+
+
 def _encode(values: pa.Array | pa.ChunkedArray, limit: float) -> tuple[np.ndarray | None, pa.Array | None,
                                                                          pa.Array | None]:
     """Dictionary-encode one text column: its codes (-1 missing) and distinct texts if there are at most
@@ -112,6 +165,8 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
     """
     if not synonyms or values.empty:
         return values
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _category_synonyms(values, synonyms)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == 0:
         return values
@@ -125,15 +180,62 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
     return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=values.index)
 
 
+def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
+    """:func:`apply_value_synonyms` of a categorical column of text, on its categories.
+
+    Categories that become the same code are merged; the new categories are numbered in the order of the
+    old ones (so categories in order of first appearance stay so).
+    """
+    categories = values.cat.categories
+    if len(categories) == 0:
+        return values
+    text = pd.Series(categories, dtype="str")
+    folded = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    mapped = folded.map(synonyms)
+    new = mapped.where(mapped.notna(), text)
+    if (new.to_numpy(dtype=object) == text.to_numpy(dtype=object)).all():
+        return values  # no category is a synonym
+    new_of_old, uniques = pd.factorize(new, use_na_sentinel=True)
+    codes = np.append(new_of_old, -1).astype(np.int64)[values.cat.codes.to_numpy()]
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(np.asarray(uniques, dtype=object), dtype=_TEXT)))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index)
+
+
 def _blank(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):  # tested on the categories, spread by code
+        blank = (pd.Series(series.cat.categories, dtype="str").str.strip() == "").to_numpy(dtype=bool)
+        return pd.Series(np.append(blank, True)[series.cat.codes.to_numpy()], index=series.index)
     return series.isna() | (series.str.strip() == "")
+
+
+def repeated_text(text: str | None, n: int) -> pa.Array:
+    """``text`` (or missing) on ``n`` rows as an Arrow ``large_string`` array.
+
+    Built from its buffers: the text's bytes ``n`` times and evenly spaced offsets (as ``take`` of one
+    value would give, without a gather per row).
+
+    Parameters
+    ----------
+    text
+        The value of every row; ``None`` for missing.
+    n
+        Number of rows.
+
+    Returns
+    -------
+    pyarrow.Array
+        ``n`` copies of ``text`` (all null for ``None``).
+    """
+    if text is None:
+        return pa.nulls(n, pa.large_string())
+    data = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
 
 
 def _repeated(text: str | None, n: int) -> pd.Series:
     """``text`` (or missing) on ``n`` rows as a ``"str"`` Series, made in Arrow."""
-    values = pa.nulls(n, pa.large_string()) if text is None else pa.array([text], type=pa.large_string()).take(
-        pa.array(np.zeros(n, dtype=np.int64)))
-    return pd.Series(pd.array(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+    return pd.Series(pd.array(repeated_text(text, n), dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
 def build_raw_frame(
@@ -179,7 +281,9 @@ def build_raw_frame(
     cells = cells.copy()
     cells.columns = range(cells.shape[1])
     for position in range(cells.shape[1]):
-        cells[position] = cells[position].astype("str")
+        dtype = cells[position].dtype
+        if not (isinstance(dtype, pd.CategoricalDtype) and isinstance(dtype.categories.dtype, pd.StringDtype)):
+            cells[position] = cells[position].astype("str")  # categoricals of text (the CSV parser's) kept
     # a row is dropped when every cell is blank: test column by column only the rows still blank so far
     # (usually none are left after the first column)
     blank = np.ones(len(cells), dtype=bool)
@@ -241,6 +345,8 @@ def build_raw_frame(
         for column, value in mapping.constants.items():
             if column in schema.field_names:
                 if column in frame.columns:
+                    if isinstance(frame[column].dtype, pd.CategoricalDtype):
+                        frame[column] = frame[column].astype("str")
                     frame[column] = frame[column].where(~_blank(frame[column]), value)
                 else:
                     frame[column] = pd.Series([value] * n, dtype="str")

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from evalkit.canonical import REPORT_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, empty_report
 from evalkit.column_mapping import normalise_header
+from evalkit.readers.raw_frame import repeated_text
 from evalkit.schemas import TABLE_NAMES
 
 __all__ = ["ProblemLog", "TableRows", "quoted", "row_list"]
@@ -56,8 +57,8 @@ class TableRows:
         files = pa.array(list(self.file_names), type=pa.large_string())
         sheets = pa.array([name or None for name in self.sheet_names], type=pa.large_string())
         return {
-            SOURCE_FILE: pd.array(files.take(pa.array(self.file_codes[mask])), dtype="string"),
-            SOURCE_SHEET: pd.array(sheets.take(pa.array(self.sheet_codes[mask])), dtype="string"),
+            SOURCE_FILE: pd.array(_taken(files, self.file_codes[mask], self.group_ids), dtype="string"),
+            SOURCE_SHEET: pd.array(_taken(sheets, self.sheet_codes[mask], self.group_ids), dtype="string"),
             SOURCE_ROW: pd.array(self.source_row[mask], dtype="Int64"),
         }
 
@@ -285,6 +286,31 @@ class ProblemLog:
         return out
 
 
+def _taken(names: pa.Array, codes: np.ndarray, groups: np.ndarray | None) -> pa.Array:
+    """``names.take(codes)``; built as one repeated text when the rows are of one file and sheet (``groups``
+    holds a single group: every code is the same)."""
+    if groups is not None and len(groups) == 1 and len(codes):
+        return repeated_text(names[int(codes[0])].as_py(), len(codes))
+    return names.take(pa.array(codes))
+
+
+def _one_text(values: pa.Array) -> bool:
+    """Whether every cell of a ``large_string`` array (offset 0) is the same non-missing text, read off its
+    buffers: evenly spaced offsets over the first text repeated (no hashing of the rows)."""
+    n = len(values)
+    if n == 0 or values.null_count or values.offset or not pa.types.is_large_string(values.type):
+        return False
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=n + 1)
+    width = int(offsets[1] - offsets[0])
+    if offsets[0] != 0 or not np.array_equal(offsets, np.arange(n + 1, dtype=np.int64) * width):
+        return False
+    data = values.buffers()[2]
+    if data is None:
+        return width == 0
+    body = memoryview(data)[:n * width]
+    return bytes(body) == bytes(body[:width]) * n
+
+
 def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes and distinct texts of a provenance column (missing -> ``fill``): rows share one string object each."""
     if column is None:
@@ -292,7 +318,10 @@ def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarra
     if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
         # Arrow's dictionary encoding (codes in order of first appearance, as pd.factorize): no Python string per row
         values = pa.array(column.array)
-        encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if _one_text(values):  # one file's name on every row (as the readers give it): code 0 throughout
+            return np.zeros(n, dtype=np.int64), np.array([values[0].as_py(), fill], dtype=object)
+        encoded = pc.dictionary_encode(values)
         names = np.array([*encoded.dictionary.to_pylist(), fill], dtype=object)
         return pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64), names
     codes, uniques = pd.factorize(column.astype("str"), use_na_sentinel=True)
