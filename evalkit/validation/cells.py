@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,8 +18,9 @@ import pyarrow.compute as pc
 
 from evalkit.column_mapping import normalise_value
 
-__all__ = ["CellPicker", "arrow_text", "clean_cells", "distinct_cells", "encode", "look_up", "number_values",
-           "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match", "text_series"]
+__all__ = ["CellPicker", "arrow_text", "clean_cells", "distinct_cells", "encode", "encoded_text", "known_codes",
+           "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match",
+           "text_series"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
@@ -46,6 +49,55 @@ def arrow_text(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
         lambda v: v if v is None or isinstance(v, str) else str(v)).to_numpy(dtype=object), type=pa.large_string())
 
 
+_ENCODED: dict[int, tuple[weakref.ref, np.ndarray, pa.Array]] = {}
+"""Codes and distinct texts of the Arrow text arrays made by :func:`encoded_text`, by ``id`` of the array
+(each entry dropped when its array is freed)."""
+
+
+def encoded_text(cells: pd.Series) -> pd.Series:
+    """A cleaned categorical column of text (distinct categories) as an Arrow-backed ``"str"`` Series.
+
+    The categories are taken by code (no Python string per row), and the codes and categories are
+    remembered with the new array (:func:`known_codes`), so checks that compare the values (keys,
+    links, patterns) can work on the distinct texts and the codes instead of hashing every row's text.
+
+    Parameters
+    ----------
+    cells
+        A categorical Series whose categories are distinct texts (as :func:`clean_cells` leaves them).
+
+    Returns
+    -------
+    pandas.Series
+        The same cells as ``"str"`` (missing where the code is -1), on ``cells``' index.
+    """
+    held = cells.cat.categories
+    if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
+        categories = _one_array(pa.array(held.array)).cast(pa.large_string())
+    else:
+        categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
+    codes = cells.cat.codes.to_numpy()
+    out = pd.Series(text_series(categories.take(pa.array(codes, mask=codes < 0))).array, index=cells.index)
+    array = out.array
+    key = id(array)
+    _ENCODED[key] = (weakref.ref(array, lambda _, key=key: _ENCODED.pop(key, None)), codes, categories)
+    return out
+
+
+def known_codes(values: object) -> tuple[np.ndarray, pa.Array] | None:
+    """The codes (-1 missing) and distinct texts behind a Series made by :func:`encoded_text`, else ``None``.
+
+    Only the Series' own array counts (a slice or copy is a new array, not known).
+    """
+    if not isinstance(values, pd.Series):
+        return None
+    array = values.array
+    entry = _ENCODED.get(id(array))
+    if entry is None or entry[0]() is not array:
+        return None
+    return entry[1], entry[2]
+
+
 def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
@@ -69,6 +121,9 @@ def encode(values: pd.Series | np.ndarray) -> np.ndarray:
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy().astype(np.int64)
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        known = known_codes(values)
+        if known is not None:  # distinct categories: their codes are such codes
+            return known[0].astype(np.int64)
         encoded = pc.dictionary_encode(_one_array(pa.array(values.array)))
         return pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
     arr = np.asarray(values)
@@ -156,6 +211,9 @@ def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """
     if isinstance(cells.dtype, pd.CategoricalDtype):
         return cells.cat.codes.to_numpy(), pd.Series(cells.cat.categories.astype(object)).astype("str")
+    known = known_codes(cells)
+    if known is not None:  # text made from categories: their codes and texts (a category may have no row)
+        return known[0], text_series(known[1])
     if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
         # Arrow's dictionary encoding: codes in order of first appearance, missing -1 (as pd.factorize)
         encoded = pc.dictionary_encode(_one_array(pa.array(cells.array)))

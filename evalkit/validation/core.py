@@ -22,7 +22,7 @@ from evalkit.canonical import (
 )
 from evalkit.readers.notes import frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
-from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, text_series
+from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, encoded_text
 from evalkit.validation.fields import check_fields
 from evalkit.validation.keys import check_keys
 from evalkit.validation.links import (
@@ -124,7 +124,7 @@ def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFr
             if (isinstance(cleaned.dtype, pd.CategoricalDtype) and spec is not None and spec.type == "string"
                     and spec.codes is None):
                 # ids and free text are compared as Arrow text (keys, links): the categories taken by code
-                cleaned = pd.Series(text_series(arrow_text(cleaned)).array, index=cleaned.index)
+                cleaned = encoded_text(cleaned)
             cells[column] = cleaned
         elif column not in PROVENANCE_COLUMNS:
             for g in rows.distinct_groups():

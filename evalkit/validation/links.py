@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evalkit.validation.cells import CellPicker, arrow_text, look_up
+from evalkit.validation.cells import CellPicker, arrow_text, known_codes, look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ParentIndex", "check_child_dates", "check_foreign_key", "check_head_counts",
@@ -144,6 +144,11 @@ class ParentIndex:
         """Row of ``info`` for each key (-1 where the key is missing or not a known participant)."""
         if self.info_keys is None:
             return np.full(len(keys), -1, dtype=np.int64)
+        known = known_codes(keys)
+        if known is not None:  # each distinct key looked up once, spread by code (-1 stays -1)
+            codes, distinct = known
+            rows = pc.fill_null(pc.index_in(distinct, value_set=self.info_keys), -1).to_numpy(zero_copy_only=False)
+            return np.append(rows.astype(np.int64), -1)[codes]
         found = pc.index_in(arrow_text(keys), value_set=self.info_keys)
         return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -191,12 +196,19 @@ def check_foreign_key(
     The keys are compared in Arrow (:func:`pyarrow.compute.is_in` against the parent's distinct keys);
     only the rows that fail are turned into Python values for their messages.
     """
-    keys = arrow_text(values)
-    present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
-    found = pc.fill_null(pc.is_in(keys, value_set=parent.valid), False).to_numpy(zero_copy_only=False)
-    missing = present & ~found
+    known = known_codes(values)
+    if known is not None:  # each distinct value looked up once, spread by code
+        codes, distinct = known
+        hit = pc.fill_null(pc.is_in(distinct, value_set=parent.valid), False).to_numpy(zero_copy_only=False)
+        missing = (codes >= 0) & ~np.append(hit, False)[codes]
+    else:
+        keys = arrow_text(values)
+        present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
+        found = pc.fill_null(pc.is_in(keys, value_set=parent.valid), False).to_numpy(zero_copy_only=False)
+        missing = present & ~found
     if not missing.any():
         return
+    keys = arrow_text(values)
     shown_missing = keys.filter(pa.array(missing)).to_numpy(zero_copy_only=False).astype(object)
     in_aside = pd.Index(shown_missing).isin(parent.set_aside.index)
     aside = np.zeros(len(missing), dtype=bool)
@@ -230,13 +242,27 @@ def check_programme_of_participant(
         where = parent.locate(participant)
     theirs_all = arrow_text(parent.info["programme_id"])
     known = where >= 0
-    theirs = theirs_all.take(pa.array(where, mask=~known))
-    mine = arrow_text(programme)
-    clash = pc.fill_null(pc.not_equal(theirs, mine), False).to_numpy(zero_copy_only=False)
-    if not clash.any():
-        return
+    mine_known = known_codes(programme)
+    if mine_known is not None:
+        # the participants' programmes as codes of this table's distinct programmes (-2: none of them,
+        # -1: missing), compared with each row's code: no text compared per row
+        mine_codes, distinct = mine_known
+        theirs_codes = pc.fill_null(pc.index_in(theirs_all, value_set=distinct), -2).to_numpy(
+            zero_copy_only=False).astype(np.int64)
+        theirs_codes[~pc.is_valid(theirs_all).to_numpy(zero_copy_only=False)] = -1
+        at = theirs_codes[np.where(known, where, 0)] if len(theirs_codes) else np.full(len(where), -1)
+        clash = known & (mine_codes >= 0) & (at != -1) & (at != mine_codes)
+        if not clash.any():
+            return
+        shown_theirs = theirs_all.take(pa.array(where[clash])).to_numpy(zero_copy_only=False).astype(object)
+    else:
+        theirs = theirs_all.take(pa.array(where, mask=~known))
+        mine = arrow_text(programme)
+        clash = pc.fill_null(pc.not_equal(theirs, mine), False).to_numpy(zero_copy_only=False)
+        if not clash.any():
+            return
+        shown_theirs = theirs.filter(pa.array(clash)).to_numpy(zero_copy_only=False).astype(object)
     shown_mine = _text_at(programme, clash)
-    shown_theirs = theirs.filter(pa.array(clash)).to_numpy(zero_copy_only=False).astype(object)
     log.add(rows, clash, column="programme_id", rule="participant_in_two_programmes",
             detail=quoted(shown_mine) + " is not the programme of participant " + quoted(_text_at(
                 participant, clash)) + ", who is in programme " + quoted(shown_theirs)
