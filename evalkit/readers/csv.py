@@ -29,7 +29,12 @@ from evalkit.readers.detect import detect_table
 from evalkit.memory import release_freed_memory
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
-from evalkit.readers.raw_frame import build_raw_frame, compact_text_columns, settle_parsed_categories
+from evalkit.readers.raw_frame import (
+    build_raw_frame,
+    compact_text_columns,
+    distinct_categories,
+    settle_parsed_categories,
+)
 
 __all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
 
@@ -243,7 +248,7 @@ def _encoded_column(column: pa.ChunkedArray) -> pd.Categorical:
                                 else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks])
     categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
     # codes from Arrow point into the dictionary: no need to check each one
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
+    return pd.Categorical.from_codes(codes, dtype=distinct_categories(categories), validate=False)
 
 
 def _plain_header(data: bytes, head: str, delimiter: str) -> list[str] | None:

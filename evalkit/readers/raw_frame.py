@@ -26,6 +26,28 @@ __all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "r
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
+def distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
+    """The categorical dtype of ``categories`` known to be distinct and not missing (an Arrow dictionary).
+
+    pandas checks a new dtype's categories for repeats by hashing every one of them; Arrow's dictionaries are
+    distinct by construction, so the check is skipped where pandas allows it (same dtype either way).
+
+    Parameters
+    ----------
+    categories
+        Distinct, non-missing values.
+
+    Returns
+    -------
+    pandas.CategoricalDtype
+        Unordered, with ``categories`` as they are.
+    """
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if fast is None:  # pragma: no cover - pandas without the fast path
+        return pd.CategoricalDtype(categories)
+    return fast(categories, False)
+
+
 def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.DataFrame:
     """Hold each text column that repeats its values as a categorical of the same text (in place).
 
@@ -69,7 +91,7 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
             for column, (codes, dictionary, joined) in zip(batch, done, strict=True):
                 if codes is not None:
                     categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
-                    frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)),
+                    frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=distinct_categories(categories)),
                                               index=frame.index)
                 elif joined is not None:  # left as text: one contiguous array, as the reader gives
                     frame[column] = pd.Series(pd.array(joined, dtype=_TEXT), index=frame.index)
@@ -203,7 +225,16 @@ def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series
 
 def _blank(series: pd.Series) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):  # tested on the categories, spread by code
-        blank = (pd.Series(series.cat.categories, dtype="str").str.strip() == "").to_numpy(dtype=bool)
+        categories = series.cat.categories
+        if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+            import pyarrow.compute as pc  # stripped in Arrow, as .str.strip() does
+
+            held = pa.array(categories.array)
+            blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(held)), 0), False).to_numpy(
+                zero_copy_only=False)
+            blank = np.asarray(blank, dtype=bool)
+        else:
+            blank = (pd.Series(categories, dtype="str").str.strip() == "").to_numpy(dtype=bool)
         return pd.Series(np.append(blank, True)[series.cat.codes.to_numpy()], index=series.index)
     return series.isna() | (series.str.strip() == "")
 

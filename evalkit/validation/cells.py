@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.column_mapping import normalise_value
+from evalkit.readers.raw_frame import distinct_categories
 
 __all__ = ["CellPicker", "arrow_text", "clean_cells", "distinct_cells", "encode", "encoded_text", "known_codes",
            "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match",
@@ -189,7 +190,7 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
     # one gather per row, in the codes' own width: code -1 (missing) takes the last entry, -1 (stays missing)
     mapped = np.append(new_of_old, -1).astype(codes.dtype).take(codes)
     held = uniques if isinstance(uniques, pa.Array) else np.asarray(uniques, dtype=object)
-    dtype = pd.CategoricalDtype(pd.Index(pd.array(held, dtype=TEXT_DTYPE)))
+    dtype = distinct_categories(pd.Index(pd.array(held, dtype=TEXT_DTYPE)))  # distinct: dictionary or factorize
     return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype, validate=False), index=series.index)
 
 
