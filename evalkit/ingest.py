@@ -61,6 +61,8 @@ from evalkit.store._frames import (
     records,
     to_canonical,
 )
+from evalkit.store._row_hash import row_hashes
+from evalkit.store._tables import ROW_HASH, ROW_ID
 
 __all__ = [
     "ProviderConflict",
@@ -742,30 +744,74 @@ def _drop_duplicate_keys(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataF
     return frame[~dup].reset_index(drop=True)
 
 
+def _stored_for_upsert(run: _Run, table: str, frame: pd.DataFrame, hashes: np.ndarray | None) -> pd.DataFrame:
+    """The stored rows of the upload's keys that may have changed, every column, canonically typed.
+
+    With row hashes (:mod:`evalkit.store._row_hash`), only the keys, row id, programme and hash of
+    the stored rows are read first; a row whose stored hash equals the upload's is unchanged and
+    is not read again. The others (hash different or not yet stored) are read whole, to be
+    compared value by value. Without hashes every stored row of the keys is read whole.
+    Besides the stored columns the frame has ``_same_hash``: the row was found unchanged by hash.
+    """
+    key = list(table_schema(table).primary_key)
+    ids = frame[key[0]].dropna().unique().tolist()
+    if hashes is None:
+        return _fetch(run.conn, table, key[0], ids).assign(_same_hash=False)
+    narrow_cols = list(dict.fromkeys([ROW_ID, *key, "programme_id", ROW_HASH]))
+    narrow = _fetch(run.conn, table, key[0], ids, narrow_cols)
+    if not len(narrow):
+        return _fetch(run.conn, table, key[0], []).assign(_same_hash=False)
+    mine = frame[key].assign(_new_hash=hashes)
+    both = narrow.merge(mine, on=key, how="left")
+    same = (both[ROW_HASH].astype("Int64") == both["_new_hash"].astype("Int64")).fillna(False).to_numpy(dtype=bool)
+    unchanged = narrow[same].assign(_same_hash=True)
+    maybe = both.loc[~same & both["_new_hash"].notna().to_numpy(), key[0]].unique().tolist()
+    full = _fetch(run.conn, table, key[0], maybe)
+    if len(full):  # rows of those ids that the upload does not name are not compared
+        full = full.merge(mine[key], on=key, how="inner")
+    full = full.assign(_same_hash=False)
+    if not len(unchanged):
+        return full
+    # the unchanged rows' unread columns are missing; canonical dtypes again after the concat
+    return to_canonical(pd.concat([full, unchanged.reindex(columns=full.columns)], ignore_index=True), table)
+
+
 def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
-    """Insert new rows, audit and update changed ones, count unchanged ones (vectorised)."""
+    """Insert new rows, audit and update changed ones, count unchanged ones (vectorised).
+
+    Every written row gets its ``row_hash``; unchanged rows whose stored hash was missing or out
+    of date get theirs, so the next re-upload skips them without reading them back.
+    """
     schema = table_schema(table)
     key = list(schema.primary_key)
     t = T.canonical[table]
-    stored = _fetch(run.conn, table, key[0], frame[key[0]].dropna().unique().tolist())
+    hashes = row_hashes(frame, table)
+    stored = _stored_for_upsert(run, table, frame, hashes)
     if len(stored) and table != "programmes":  # programmes were checked by _check_programmes
         owner = stored["programme_id"].map(_owners(run.conn, stored["programme_id"].unique().tolist()))
         foreign = stored.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
         if len(foreign):
             _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
     data_cols = [c for c in frame.columns if c not in key and c not in PROVENANCE_COLUMNS]
+    frame = frame.assign(**{ROW_HASH: pd.array(hashes, dtype="Int64") if hashes is not None
+                            else pd.array([pd.NA] * len(frame), dtype="Int64")})
     merged = None
     if len(stored):
         stored = stored.rename(columns={c: f"{c}__old" for c in stored.columns if c not in key})
         merged = frame.merge(stored, on=key, how="left", indicator=True)
         new_mask = (merged["_merge"] == "left_only").to_numpy()
+        same_hash = merged["_same_hash__old"].fillna(False).to_numpy(dtype=bool)
         changed_mask = np.zeros(len(merged), dtype=bool)
-        for c in data_cols:
-            changed_mask |= differs(merged[c], merged[f"{c}__old"])
-        changed_mask &= ~new_mask
+        compare = ~new_mask & ~same_hash
+        if compare.any():
+            for c in data_cols:
+                changed_mask[compare] |= differs(merged.loc[compare, c], merged.loc[compare, f"{c}__old"])
+        # compared equal, but the stored hash is missing or stale: store the right one
+        refresh = compare & ~changed_mask & (hashes is not None)
     else:  # nothing of it stored yet: every row is new (and no merged copy of the upload is made)
         new_mask = np.ones(len(frame), dtype=bool)
         changed_mask = np.zeros(len(frame), dtype=bool)
+        refresh = changed_mask
 
     new = frame.loc[new_mask] if not new_mask.all() else frame
     if len(new):
@@ -794,6 +840,9 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
         set_cols = [c for c in frame.columns if c not in key]
         _bulk_update(run.conn, table,
                      changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"]))
+    if merged is not None and refresh.any():
+        _bulk_update(run.conn, table, pd.DataFrame({ROW_HASH: merged.loc[refresh, ROW_HASH].to_numpy(),
+                                                    ROW_ID: merged.loc[refresh, "row_id__old"].to_numpy()}))
 
     run.counts["inserted"][table] = int(new_mask.sum())
     run.counts["updated"][table] = int(changed_mask.sum())
@@ -1061,6 +1110,8 @@ def _rollback_tx(conn: sa.Connection, upload_id: int, scope: Scope) -> RollbackS
         frame = pd.DataFrame(audit, columns=["table_name", "old_row"])
         for table, part in frame.groupby("table_name", sort=False):
             old = from_json_rows(part["old_row"], str(table))
+            if ROW_HASH not in old.columns:  # audited before row hashes: the restored row's hash is not known
+                old[ROW_HASH] = pd.array([pd.NA] * len(old), dtype="Int64")
             _bulk_update(conn, str(table), old)
             restored[str(table)] = len(old)
     removed: dict[str, int] = {}

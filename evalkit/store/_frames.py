@@ -12,9 +12,9 @@ import pandas as pd
 
 from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, SOURCE_ROW
 from evalkit.schemas import TABLE_NAMES, table_schema
-from evalkit.store._tables import CREATED_UPLOAD_ID, ROW_ID, UPLOAD_ID
+from evalkit.store._tables import CREATED_UPLOAD_ID, ROW_HASH, ROW_ID, UPLOAD_ID
 
-_INTERNAL_TYPES = {ROW_ID: "integer", UPLOAD_ID: "integer", CREATED_UPLOAD_ID: "integer",
+_INTERNAL_TYPES = {ROW_ID: "integer", UPLOAD_ID: "integer", CREATED_UPLOAD_ID: "integer", ROW_HASH: "integer",
                    PROVENANCE_COLUMNS[0]: "string", PROVENANCE_COLUMNS[1]: "string", SOURCE_ROW: "integer"}
 
 

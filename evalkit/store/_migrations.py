@@ -59,11 +59,17 @@ def _v4(conn: sa.Connection) -> None:
     add_missing_columns(conn, T.canonical["participants"])
 
 
+def _v5(conn: sa.Connection) -> None:
+    for name in TABLE_NAMES:  # rows stored before get NULL: compared value by value until next stored
+        add_missing_columns(conn, T.canonical[name])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables generated from the Table Schemas, and the uploads register", _v1),
     Migration(2, "quarantine of invalid rows and audit history of changed rows", _v2),
     Migration(3, "store_meta (pseudonymisation key check) and indexes for upload and quarantine look-ups", _v3),
     Migration(4, "participants: professional_experience and community_views_barrier (take-up contexts)", _v4),
+    Migration(5, "row_hash on every canonical table (re-uploads find unchanged rows by key and hash)", _v5),
 )
 
 CURRENT_VERSION: int = MIGRATIONS[-1].version

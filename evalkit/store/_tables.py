@@ -10,6 +10,8 @@ the schema's foreign keys, and internal columns:
 ``upload_id``       upload that last set the row
 ``created_upload_id`` upload that first inserted the row
 ``source_file``, ``source_sheet``, ``source_row``  provenance of the stored value
+``row_hash``        64-bit hash of the row's data values (re-uploads find unchanged
+                    rows by it; ``NULL`` = not known, compare the values)
 =================== ===========================================================
 """
 
@@ -25,7 +27,8 @@ from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
 ROW_ID: Final = "row_id"
 UPLOAD_ID: Final = "upload_id"
 CREATED_UPLOAD_ID: Final = "created_upload_id"
-INTERNAL_COLUMNS: Final = (ROW_ID, UPLOAD_ID, CREATED_UPLOAD_ID)
+ROW_HASH: Final = "row_hash"
+INTERNAL_COLUMNS: Final = (ROW_ID, UPLOAD_ID, CREATED_UPLOAD_ID, ROW_HASH)
 """Bookkeeping columns of canonical tables that readers never see."""
 
 _SA_TYPES: Final = {
@@ -80,6 +83,7 @@ def _canonical_table(schema: TableSchema) -> sa.Table:
         sa.Column(PROVENANCE_COLUMNS[0], sa.Text),
         sa.Column(PROVENANCE_COLUMNS[1], sa.Text),
         sa.Column(PROVENANCE_COLUMNS[2], sa.BigInteger),
+        sa.Column(ROW_HASH, sa.BigInteger),
         sa.UniqueConstraint(*schema.primary_key, name=f"uq_{schema.name}_natural_key"),
     ]
     for fk in schema.foreign_keys:
