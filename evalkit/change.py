@@ -310,14 +310,16 @@ def episode_change(
         "jt_reliable_improvement", "jt_reliable_deterioration", "reliable_improvement", "reliable_deterioration",
         "no_reliable_change", "caseness_baseline", "caseness_endpoint", "meaningful_improvement",
         "meaningful_deterioration")}
-    codes = out["instrument"].to_numpy(dtype=object, na_value=None)
+    # each row's instrument as an integer position into its distinct codes (not a Python string per row)
+    inst_pos, inst_codes = pd.factorize(out["instrument"])
+    inst_at = {str(c): i for i, c in enumerate(inst_codes)}
     paired_all = out["paired"].to_numpy(dtype=bool)
     pre_all = out["baseline_score"].to_numpy(dtype=float)
     post_all = out["endpoint_score"].to_numpy(dtype=float)
     for prow in params.itertuples(index=False):
         code = prow.instrument
         inst = registry[code]
-        rows = np.flatnonzero(codes == code)
+        rows = np.flatnonzero(inst_pos == inst_at[code]) if code in inst_at else np.zeros(0, dtype=np.int64)
         pr = rows[paired_all[rows]]
         pre, post = pre_all[pr], post_all[pr]
         sign = 1.0 if inst.higher_is_better else -1.0

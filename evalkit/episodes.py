@@ -158,7 +158,9 @@ class EpisodeData:
     scored_measures
         The scored measures table (output of :func:`evalkit.scoring.score`).
     participants
-        The participants table with derived context and anchors.
+        The participants table with derived context and anchors; its text
+        context fields, ``ending``, ``anchor_source`` and ``dose_source`` are
+        categoricals of their text, as in the episodes.
     attended
         Attended contacts: ``participant_id``, ``date``, ``is_group``,
         ``minutes``, ``group_session_id``.
@@ -228,7 +230,13 @@ def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             p[c] = pd.array([pd.NA] * len(p), dtype="string")
     if p["participant_id"].duplicated().any():
         p = p.drop_duplicates("participant_id")
-    return p.reset_index(drop=True)
+    p = p.reset_index(drop=True)
+    # descriptive text repeated across participants (and across each one's episodes) as categoricals of the
+    # same text: one byte per row instead of an 8-byte offset and the text
+    for c in (*CONTEXT_FIELDS, "ending"):
+        if isinstance(p[c].dtype, pd.StringDtype):
+            p[c] = _categorical(p[c])
+    return p
 
 
 def _arrow_strings(values: pd.Series) -> pa.Array:
@@ -318,10 +326,86 @@ def _labelled(codes: np.ndarray, labels: Sequence[str | None]) -> pd.arrays.Arro
     return pd.arrays.ArrowStringArray(pa.chunked_array([text], type=pa.large_string()))
 
 
+def _coded(codes: np.ndarray, labels: Sequence[str | None]) -> pd.Categorical:
+    """A categorical of text from integer codes into ``labels`` (-1 or a ``None`` label = missing).
+
+    The same text as :func:`_labelled`, held as one small integer per row: the categories are the distinct
+    labels in code-point order (so that sorting the column sorts the text), of the ``string`` dtype.
+
+    Parameters
+    ----------
+    codes
+        Integer positions into ``labels``; -1 means missing.
+    labels
+        The text of each code (repeats allowed); ``None`` means missing.
+
+    Returns
+    -------
+    pandas.Categorical
+        One value per code.
+    """
+    categories = sorted({lab for lab in labels if lab is not None})
+    to_category = np.array([categories.index(lab) if lab is not None else -1 for lab in labels] + [-1],
+                           dtype=np.int64)  # last slot: code -1
+    codes = to_category[np.asarray(codes, dtype=np.int64)]
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(categories, dtype="string")))
+
+
+def _categorical(values: pd.Series, *, string: bool = False) -> pd.Categorical:
+    """Text as a categorical of the same text: categories in code-point order, missing stays missing.
+
+    Parameters
+    ----------
+    values
+        A text column (any dtype ``astype("string")`` accepts; a categorical is taken as it is).
+    string
+        Give the categories the ``string`` dtype (as ``values.astype("string")`` would the text).
+
+    Returns
+    -------
+    pandas.Categorical
+        The column's values, with the distinct texts as categories sorted as the text sorts (of the
+        column's own text dtype, ``string`` or ``str``, unless ``string``; other dtypes become ``string``).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.array
+    else:
+        if not isinstance(values.dtype, pd.StringDtype):
+            values = values.astype("string")
+        cat = pd.Categorical(values.array)  # factorised in pyarrow; categories sorted, of the column's text dtype
+    if string and str(cat.categories.dtype) != "string":
+        cat = pd.Categorical.from_codes(cat.codes, dtype=pd.CategoricalDtype(cat.categories.astype("string")))
+    return cat
+
+
+def _categories_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with its categorical ``columns`` turned back into their text (the categories' dtype), for grouping.
+
+    A grouping with ``observed=False`` (every category of one key, e.g. the bins of a count) would give
+    the unused categories of the other keys too; on text it gives the values that occur, as it always did.
+
+    Parameters
+    ----------
+    frame
+        Any frame, e.g. episodes or participants (whose descriptive text columns are categoricals).
+    columns
+        The grouping columns to turn into text (those that are not categorical are left as they are).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A shallow copy (copy-on-write) when a column changed, else ``frame`` itself.
+    """
+    cats = [c for c in dict.fromkeys(columns) if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    return frame.assign(**{c: frame[c].astype(frame[c].cat.categories.dtype) for c in cats})
+
+
 def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarray,
                referral_days: np.ndarray, at_days: np.ndarray) -> dict[str, object]:
     """Perinatal time axis at a date: weeks relative to (estimated) birth; negative = pregnant."""
-    stage = p_stage.astype("string")
+    stage = p_stage if isinstance(p_stage.dtype, pd.CategoricalDtype) else p_stage.astype("string")
     ante = (stage == "antenatal").fillna(False).to_numpy(dtype=bool)
     post_ = (stage == "postnatal").fillna(False).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -331,7 +415,7 @@ def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarra
         st = np.where(np.isnan(week), -1, np.where(week < 0, 0, 1))
         preg = np.where(week < 0, week + _GESTATION_AT_BIRTH, np.nan)
         post = np.where(week >= 0, week, np.nan)
-    return {"week": np.round(week, 2), "stage": _labelled(st, ("antenatal", "postnatal")),
+    return {"week": np.round(week, 2), "stage": _coded(st, ("antenatal", "postnatal")),
             "pregnant": np.round(preg, 2), "postpartum": np.round(post, 2)}
 
 
@@ -387,8 +471,8 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     anchor_labels = ("first_attended_contact", "first_contact_date")
     anchor_code = np.where(first_att >= 0, 0, np.where(fcd >= 0, 1, -1))
     parts["anchor_date"] = _from_days(anchor)
-    parts["anchor_source"] = _labelled(anchor_code, anchor_labels)
-    parts["dose_source"] = _labelled(np.where(uses_contacts, 0, 1), ("contacts", "sessions_attended"))
+    parts["anchor_source"] = _coded(anchor_code, anchor_labels)
+    parts["dose_source"] = _coded(np.where(uses_contacts, 0, 1), ("contacts", "sessions_attended"))
     total_att = np.zeros(n_part)
     if len(a_pcode):
         total_att = np.bincount(a_pcode, minlength=n_part).astype(float)
@@ -406,7 +490,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
             & m["score"].notna() & m["completed_on"].notna()).to_numpy(dtype=bool) & (m_pcode >= 0)
     # instruments as integer codes in code-point order, participants by the rank of their id: grouping and
     # sorting on these integers orders rows exactly as on the text
-    inst_code, inst_names = pd.factorize(code[keep].to_numpy(dtype=object), sort=True)
+    inst_code, inst_names = pd.factorize(code[keep], sort=True)  # in pyarrow: no Python string per row
     inst_names = np.asarray(inst_names, dtype=object)
     v = pd.DataFrame({
         "rank": id_rank[m_pcode[keep]],
@@ -506,6 +590,18 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     e_keep = paired | (reason == codes.index("below_minimum_dose"))
     eday_out = np.where(e_keep, eday, -1)
 
+    # the output columns taken from the narrow episode frame first, so that it and the dose look-ups are freed
+    # before the score series and the wide frame are built
+    ep_code = ep["instrument"].to_numpy(copy=True)
+    from_ep = {
+        "anchor_date": _from_days(ep["anchor"].to_numpy()),
+        "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64, copy=True),
+        "first_score_date": _from_days(ep["first_day"].to_numpy()),
+        "last_score_date": _from_days(ep["last_day"].to_numpy()),
+        "baseline_score": ep["baseline_score"].to_numpy(dtype=float, copy=True),
+        "endpoint_score": np.where(e_keep, ep["endpoint_score"].to_numpy(dtype=float), np.nan),
+    }
+    del ep, lo, hi, first_in, last_in, start, end, conds, n_after_a, n_late_a
     # ---- score series for longitudinal models (before the wide episode frame, so that the score-level
     # intermediates are freed first) -----------------------------------------------------------------
     s_pc = v["pcode"].to_numpy()
@@ -548,7 +644,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
             "attended_total", "took_up", "ending", "end_date", *CONTEXT_FIELDS]
     pf = parts[list(dict.fromkeys(used))].iloc[pc].reset_index(drop=True)  # the columns used, one row per episode
-    ep_inst = inst_names[ep["instrument"].to_numpy()]
+    ep_inst = inst_names[ep_code]
     inst_role = {c: registry[c].role for c in registry}
     inst_hib = {c: registry[c].higher_is_better for c in registry}
     ref_days = _days(pf["referral_date"])
@@ -562,23 +658,23 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     out = pd.DataFrame({
         "programme_id": pf["programme_id"].astype("string").array,
         "participant_id": pf["participant_id"].astype("string").array,
-        "instrument": _labelled(ep["instrument"].to_numpy(), list(inst_names)),
-        "role": _labelled(ep["instrument"].to_numpy(), [inst_role.get(n) for n in inst_names]),
+        "instrument": _labelled(ep_code, list(inst_names)),
+        "role": _coded(ep_code, [inst_role.get(n) for n in inst_names]),
         "higher_is_better": pd.array(pd.Series(ep_inst).map(inst_hib).to_numpy(), dtype="boolean"),
-        "anchor_date": _from_days(ep["anchor"].to_numpy()),
-        "anchor_source": _labelled(anchor_code[pc], anchor_labels),
-        "n_valid_scores": ep["n_valid_scores"].to_numpy(dtype=np.int64, copy=True),
-        "first_score_date": _from_days(ep["first_day"].to_numpy()),
-        "last_score_date": _from_days(ep["last_day"].to_numpy()),
+        "anchor_date": from_ep["anchor_date"],
+        "anchor_source": _coded(anchor_code[pc], anchor_labels),
+        "n_valid_scores": from_ep["n_valid_scores"],
+        "first_score_date": from_ep["first_score_date"],
+        "last_score_date": from_ep["last_score_date"],
         "baseline_date": _from_days(bday),
-        "baseline_score": ep["baseline_score"].to_numpy(dtype=float, copy=True),
+        "baseline_score": from_ep["baseline_score"],
         "endpoint_date": _from_days(eday_out),
-        "endpoint_score": np.where(e_keep, ep["endpoint_score"].to_numpy(dtype=float), np.nan),
+        "endpoint_score": from_ep["endpoint_score"],
         "days_between": pd.array(np.where(e_keep, eday - bday, -1), dtype="Int64"),
         "paired": paired.astype(bool),
-        "unpaired_reason": _labelled(reason, codes),
+        "unpaired_reason": _coded(reason, codes),
         "dose": dose,
-        "dose_source": _labelled(np.where(uses, 0, 1), ("contacts", "sessions_attended")),
+        "dose_source": _coded(np.where(uses, 0, 1), ("contacts", "sessions_attended")),
         "attended_contacts": np.where(uses, n_att, np.nan),
         "attended_one_to_one": np.where(uses, n_att - n_grp, np.nan),
         "attended_group": np.where(uses, n_grp, np.nan),
@@ -586,7 +682,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "weeks_engaged": np.where(uses, weeks_eng, np.nan),
         "attended_total": pf["attended_total"].to_numpy(dtype=float),
         "took_up": pf["took_up"].astype("boolean").array,
-        "ending": pf["ending"].astype("string").array,
+        "ending": _categorical(pf["ending"], string=True),  # as the text was: "string"
         "end_date": pf["end_date"].to_numpy(dtype="datetime64[ns]"),
         "referral_date": pf["referral_date"].to_numpy(dtype="datetime64[ns]"),
         "perinatal_week_baseline": per_b["week"],
@@ -665,6 +761,16 @@ def build_episodes(
           referral by the weeks elapsed since ``referral_date``;
         * context: :data:`CONTEXT_FIELDS`;
         * ``rules``: the text of ``rules.describe()`` (also in ``attrs["rules"]``).
+
+        Descriptive text that repeats from row to row -- ``role``,
+        ``anchor_source``, ``unpaired_reason``, ``dose_source``, ``ending``,
+        ``perinatal_stage_*`` and the text fields of :data:`CONTEXT_FIELDS`
+        (``perinatal_stage``, ``ethnicity``, ``ethnicity_group``,
+        ``programme_format``, ...) -- is held as pandas categoricals of that
+        same text (categories: the distinct values, sorted as text), one byte
+        per row instead of a string, so that a million participants' episodes
+        fit in memory; ``astype("string")`` gives the text columns back.
+        ``programme_id``, ``participant_id`` and ``instrument`` stay text.
 
     Notes
     -----

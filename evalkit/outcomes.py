@@ -29,9 +29,9 @@ from scipy import stats
 
 from evalkit.change import episode_change, instrument_parameters
 from evalkit.disclosure import Across, Partition, apply_disclosure
-from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
-from evalkit.memory import release_freed_memory
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, _categories_as_text, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
+from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
 
 __all__ = [
@@ -299,6 +299,7 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     # only what is counted by, then the engaged rows (not a copy of every column of the participants)
     eng = participants[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))][
         participants["attended_total"].fillna(0) >= max(rules.min_dose, 1)]
+    eng = _categories_as_text(eng, part_keys)  # grouped on text, as the episodes' groups are
     # one row per engaged participant x instrument used in her programme
     used = changes[["programme_id", "instrument"]].drop_duplicates()
     pe = eng.merge(used, on="programme_id", how="inner")
@@ -354,40 +355,42 @@ def change_statistics(
     missing = [c for c in by if c not in changes.columns]
     if missing:
         raise ValueError(f"grouping column(s) {missing} not in the episodes; available: {list(changes.columns)}")
-    ch = changes
+    ch = _categories_as_text(changes, by)  # categorical keys grouped as their text: same groups, text columns out
     paired = _bool(ch["paired"])
     engaged_ep = ch["attended_total"].fillna(0) >= max(rules.min_dose, 1)
     flags = pd.DataFrame({k: ch[k] for k in by})
-    flags["n_episodes"] = 1
-    flags["n_paired"] = paired.astype(int)
-    flags["n_engaged_ep"] = engaged_ep.astype(int)
+    # one bool per count and episode (summed per group as integers): not an int64 column each
+    flags["n_episodes"] = True
+    flags["n_paired"] = paired.astype(bool)
+    flags["n_engaged_ep"] = engaged_ep.astype(bool)
     reason = ch["unpaired_reason"].astype("string")
     for r in UNPAIRED_REASONS:
-        flags[f"n_unpaired_{r}"] = ((reason == r).fillna(False) & engaged_ep).astype(int)
-    flags["n_unpaired_with_baseline"] = (~paired & ch["baseline_score"].notna()).astype(int)
+        flags[f"n_unpaired_{r}"] = ((reason == r).fillna(False) & engaged_ep).astype(bool)
+    flags["n_unpaired_with_baseline"] = (~paired & ch["baseline_score"].notna()).astype(bool)
     pmask = paired.to_numpy()
     for col, name in (("reliable_improvement", "n_reliable_improvement"),
                       ("reliable_deterioration", "n_reliable_deterioration"),
                       ("no_reliable_change", "n_no_reliable_change"),
                       ("jt_reliable_improvement", "n_jt_reliable_improvement"),
                       ("meaningful_improvement", "n_meaningful_improvement")):
-        flags[name] = (_bool(ch[col]) & pmask).astype(int)
+        flags[name] = (_bool(ch[col]) & pmask).astype(bool)
     cb = _bool(ch["caseness_baseline"]) & pmask
     ce = _bool(ch["caseness_endpoint"])
-    flags["n_caseness_baseline"] = cb.astype(int)
-    flags["n_recovered"] = (cb & ~ce & ch["caseness_endpoint"].notna()).astype(int)
-    flags["n_reliable_recovery"] = (ch["cs_category"].astype("string") == "recovered").fillna(False).astype(int)
+    flags["n_caseness_baseline"] = cb.astype(bool)
+    flags["n_recovered"] = (cb & ~ce & ch["caseness_endpoint"].notna()).astype(bool)
+    flags["n_reliable_recovery"] = (ch["cs_category"].astype("string") == "recovered").fillna(False).astype(bool)
     has_cut = ch["cutoff"].notna()
     has_mc = ch["meaningful_change_threshold"].notna()
     count_cols = [c for c in flags.columns if c.startswith("n_")]
     agg = flags.groupby(by, sort=True, dropna=False)[count_cols].sum().reset_index()
-    del flags, engaged_ep, reason, cb, ce  # an integer column per count and episode: freed before what follows
+    del flags, engaged_ep, reason, cb, ce  # a column per count and episode: freed before what follows
     release_freed_memory()
     # instrument-level columns
     meta = ch.groupby(by, sort=True, dropna=False).agg(
         rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),
         cutoff=("cutoff", "first"), role=("role", "first"), higher_is_better=("higher_is_better", "first"),
     ).reset_index()
+    meta = _categories_as_text(meta, ["role"])  # the table's text stays text (the episodes hold a categorical)
     out = agg.merge(meta, on=by, how="left")
     cut_any = has_cut.groupby([ch[k] for k in by], sort=True, dropna=False).any().to_numpy()
     mc_any = has_mc.groupby([ch[k] for k in by], sort=True, dropna=False).any().to_numpy()
@@ -405,6 +408,7 @@ def change_statistics(
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0
     out = out.drop(columns=["n_engaged_ep"])
+    release_freed_memory()  # what the engaged counts' merges of a million participants left in the pools
     # paired statistics, one group at a time (few groups; each call is vectorised)
     stats_rows = []
     pe = ch.loc[paired.to_numpy(), [*dict.fromkeys([*by, "baseline_score", "endpoint_score"])]]

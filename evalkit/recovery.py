@@ -221,6 +221,10 @@ def recovery_from_within(
                                                                    ("programme_id", "participant_id")])
     pop = cls[cls["in_population"]]
     if by:
+        from evalkit.episodes import _categories_as_text
+
+        # every recovery category for each group of values that occur (not for unused context categories)
+        pop = _categories_as_text(pop, by)
         counts = pop.groupby([*by, "category"], sort=True, observed=False, dropna=False).size()
         counts = counts.rename("n").reset_index()
         if not len(pop):

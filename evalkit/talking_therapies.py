@@ -151,17 +151,22 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     ep = changes[[c for c in ("programme_id", "participant_id", "instrument", "paired", "unpaired_reason",
                               "caseness_baseline", "caseness_endpoint", "reliable_improvement",
                               "reliable_deterioration") if c in changes.columns]]
-    has = ep.assign(_one=1).pivot_table(index=["programme_id", "participant_id"], columns="instrument",
-                                         values="_one", aggfunc="size", fill_value=0)
-    has_phq = has["phq9"] > 0 if "phq9" in has.columns else pd.Series(False, index=has.index)
-    has_gad = has["gad7"] > 0 if "gad7" in has.columns else pd.Series(False, index=has.index)
+    # the rows of the people (programme x participant) with both a PHQ-9 and a GAD-7 episode, on integer codes
+    # of the pairs (not an index of a million pairs of text); a pair with a missing id is never one of them
+    prog = pd.factorize(ep["programme_id"])[0].astype(np.int64)
+    part = pd.factorize(ep["participant_id"])[0].astype(np.int64)
+    known = (prog >= 0) & (part >= 0)
+    person = np.full(len(ep), -1, dtype=np.int64)
+    person[known] = pd.factorize(prog[known] * (part.max(initial=-1) + 1) + part[known])[0]
+    inst = ep["instrument"].astype("string")
+    has_phq = np.zeros(person.max(initial=-1) + 2, dtype=bool)  # last slot: person -1, never set
+    has_gad = has_phq.copy()
+    has_phq[person[(inst == "phq9").fillna(False).to_numpy(dtype=bool) & known]] = True
+    has_gad[person[(inst == "gad7").fillna(False).to_numpy(dtype=bool) & known]] = True
+    both = known & has_phq[person] & has_gad[person]
+    del prog, part, known, person, inst, has_phq, has_gad
     frames = []
-    both_idx = has.index[(has_phq & has_gad).to_numpy()]
-    del has, has_phq, has_gad
-    key_all = pd.MultiIndex.from_frame(ep[["programme_id", "participant_id"]])
-    both = key_all.isin(both_idx)
-    del key_all
-    if len(both_idx):
+    if both.any():
         sub = ep[both]
         p = _single(sub, "phq9").set_index(["programme_id", "participant_id"])
         g = _single(sub, "gad7").set_index(["programme_id", "participant_id"])
