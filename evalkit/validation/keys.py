@@ -13,7 +13,9 @@ participant_in_two_programmes     one participant id on participants rows of
                                   different programmes (error; replaces ``unique``)
 already_stored                    the key is already in the stored tables
                                   (warning: check it is a correction of that row,
-                                  not a different person or event given the same id)
+                                  not a different person or event given the same id;
+                                  the first 100 rows of a file one by one, then one
+                                  line per file with the count of the others)
 ================================  ===============================================
 """
 
@@ -30,7 +32,14 @@ from evalkit.schemas import TableSchema
 from evalkit.validation.cells import arrow_text, encode, look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted, row_list
 
-__all__ = ["check_keys", "key_frame"]
+__all__ = ["ALREADY_STORED_LISTED", "check_keys", "key_frame"]
+
+ALREADY_STORED_LISTED = 100
+"""Rows of a file listed one by one as ``already_stored``; the rest are counted on one line per file.
+
+A provider re-uploading a whole spreadsheet repeats every stored row: a report
+line per row would be as long as the file and say nothing the count does not.
+"""
 
 
 def _text(values: pd.Series | np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -218,13 +227,35 @@ def check_keys(
                     + "; one participant id cannot be in two programmes - give this referral its own id.",
                     values=ids_found[clash_found])
             found = found & ~clash
-        keys = key_frame(pk, typed, found)
+        listed, more = _listed_per_file(rows, found, ALREADY_STORED_LISTED)
+        keys = key_frame(pk, typed, listed)
         shown = _joined(keys)
-        log.add(rows, found, column=pk[0], rule="already_stored", severity="warning",
+        log.add(rows, listed, column=pk[0], rule="already_stored", severity="warning",
                 detail="a row with the same " + " and ".join(pk) + " (" + shown + ") is already stored; "
                 "storing this upload replaces it. Check this is a correction of that row and not a "
                 "different one given the same id.",
                 values=keys[pk[0]].to_numpy(dtype=object))
+        for g, count in more.items():
+            log.add_file_level(
+                rows, g, np.array([], dtype=np.int64), column=pk[0], rule="already_stored", severity="warning",
+                message=(f"{count:,} more rows of this file have a {' and '.join(pk)} that is already stored "
+                         f"(the first {ALREADY_STORED_LISTED} are listed one by one). Storing this upload "
+                         "replaces those stored rows; rows whose values have not changed are left as they "
+                         "are (the upload's summary counts updated and unchanged rows)."))
+
+
+def _listed_per_file(rows: TableRows, mask: np.ndarray, limit: int) -> tuple[np.ndarray, dict[int, int]]:
+    """The first ``limit`` rows of ``mask`` in each file (a mask), and per file how many more there are."""
+    positions = np.flatnonzero(mask)
+    groups = np.asarray(rows.group)[positions]
+    order = np.argsort(groups, kind="stable")
+    starts = np.searchsorted(groups[order], groups[order], side="left")
+    rank = np.empty(len(positions), dtype=np.int64)
+    rank[order] = np.arange(len(positions)) - starts
+    listed = np.zeros(len(mask), dtype=bool)
+    listed[positions[rank < limit]] = True
+    extra_groups, counts = np.unique(groups[rank >= limit], return_counts=True)
+    return listed, {int(g): int(c) for g, c in zip(extra_groups, counts, strict=True)}
 
 
 def _key_text(values: pd.Series | np.ndarray) -> pa.Array:
