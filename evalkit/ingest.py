@@ -528,7 +528,7 @@ def _read_rows(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
 
 
 def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, values: list[Any]) -> pd.DataFrame:
-    """Columns of the rows of ``table`` whose ``by`` is among ``values`` (driver values, object columns).
+    """Columns of the rows of ``table`` whose ``by`` is among ``values``, canonically typed.
 
     SQLite: plain ``IN (?, ...)`` statements of up to 10,000 values (no SQLAlchemy statement
     built per chunk); PostgreSQL: one ``= ANY(array)`` for text keys.
@@ -541,10 +541,11 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
         for i in range(0, len(values), _CHUNK):
             chunk = tuple(values[i : i + _CHUNK])
             result = conn.exec_driver_sql(head + ", ".join("?" * len(chunk)) + ")", chunk)
-            parts.append(_frame_of(columns, result.cursor.fetchall()))
+            # typed chunk by chunk: only one chunk's Python objects exist at a time
+            parts.append(to_canonical(_frame_of(columns, result.cursor.fetchall()), table))
             result.close()
     elif values:
-        parts = [_read_rows(conn, sa.select(*[t.c[c] for c in columns]).where(cond))
+        parts = [to_canonical(_read_rows(conn, sa.select(*[t.c[c] for c in columns]).where(cond)), table)
                  for cond in _in(conn, t.c[by], values)]
     if not parts:
         return _frame_of(columns, [])
