@@ -18,7 +18,7 @@ from evalkit.schemas import TABLE_NAMES
 from evalkit.store import _tables as T
 from evalkit.store import load_tables
 from evalkit.store._frames import column_types
-from evalkit.store._row_hash import hashed_columns, row_hashes
+from evalkit.store._row_hash import _column_values, hashed_columns, row_hashes
 
 SHA = "cd" * 32
 
@@ -159,3 +159,16 @@ def test_the_hash_does_not_depend_on_how_values_are_held(rows: list) -> None:
     changed.loc[0, "deprivation_decile"] = 11
     assert row_hashes(changed, "participants")[0] != h[0]
     assert row_hashes(base.drop(columns="ending"), "participants") is None
+
+
+def test_the_hash_is_pandas_hash_of_the_columns_combined_in_order() -> None:
+    """Computed column by column (one column's arrays in memory) but equal to hash_pandas_object of them all."""
+    frames = example_frames("North")
+    result = result_of(frames)
+    for table, frame in result.tables.items():
+        if not len(frame):
+            continue
+        types = column_types(table)
+        whole = pd.DataFrame({c: _column_values(frame[c], types[c]) for c in hashed_columns(table)})
+        expected = pd.util.hash_pandas_object(whole, index=False).to_numpy().view(np.int64)
+        np.testing.assert_array_equal(row_hashes(frame, table), expected)

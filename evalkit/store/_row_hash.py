@@ -63,9 +63,11 @@ def row_hashes(frame: pd.DataFrame, table: str) -> np.ndarray | None:
     Returns
     -------
     numpy.ndarray or None
-        One signed 64-bit hash per row: :func:`pandas.util.hash_pandas_object`
-        (without the index) of the :func:`hashed_columns`, each first given one
-        representation per value (:func:`_column_values`). ``None`` when
+        One signed 64-bit hash per row: each of the :func:`hashed_columns`,
+        given one representation per value (:func:`_column_values`), hashed by
+        :func:`pandas.util.hash_array` and combined in order as
+        :func:`pandas.util.hash_pandas_object` combines columns (multiply and
+        xor, modulo 2**64), one column at a time. ``None`` when
         ``frame`` lacks one of those columns (its hash would not describe the
         stored row).
     """
@@ -73,5 +75,14 @@ def row_hashes(frame: pd.DataFrame, table: str) -> np.ndarray | None:
     if any(c not in frame.columns for c in cols):
         return None
     types = column_types(table)
-    values = pd.DataFrame({c: _column_values(frame[c], types[c]) for c in cols}, index=pd.RangeIndex(len(frame)))
-    return pd.util.hash_pandas_object(values, index=False).to_numpy().view(np.int64)
+    # pandas' combine_hash_arrays, column by column: one column's arrays in memory at a time
+    acc = np.full(len(frame), 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    for i, c in enumerate(cols):
+        hashed = pd.util.hash_array(_column_values(frame[c], types[c]), categorize=False)
+        acc ^= hashed
+        acc *= mult
+        mult += np.uint64(82520 + 2 * (len(cols) - i))
+        del hashed
+    acc += np.uint64(97531)
+    return acc.view(np.int64)
