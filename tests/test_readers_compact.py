@@ -159,7 +159,7 @@ def test_a_column_in_parser_blocks_is_compacted_as_if_joined(values: list[str | 
     import pyarrow as pa
 
     edges = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
-    blocks = pa.chunked_array([pa.array(values[a:b], type=pa.large_string()) for a, b in zip(edges, edges[1:])],
+    blocks = pa.chunked_array([pa.array(values[a:b], type=pa.large_string()) for a, b in zip(edges, edges[1:], strict=False)],
                               type=pa.large_string())
     for share in (1.0, 0.5, 0.0):
         joined = compact_text_columns(pd.DataFrame({"item_1": pd.array(values, dtype="str")}), max_share=share)

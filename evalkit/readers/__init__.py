@@ -31,12 +31,12 @@ from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
 from evalkit.memory import release_freed_memory
 from evalkit.readers.csv import read_csv
-from evalkit.readers.raw_frame import compact_text_columns
 from evalkit.readers.detect import check_table_name
 from evalkit.readers.excel import read_excel
 from evalkit.readers.fhir import read_fhir
 from evalkit.readers.limits import ReadLimits
 from evalkit.readers.notes import NOTES_ATTR, frame_notes, merge_notes, with_notes
+from evalkit.readers.raw_frame import compact_text_columns
 from evalkit.readers.redcap import RedcapMapping, read_redcap
 
 __all__ = [

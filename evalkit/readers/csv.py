@@ -19,14 +19,15 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
-from evalkit.readers.detect import detect_table
 from evalkit.memory import release_freed_memory
+from evalkit.readers.detect import detect_table
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
 from evalkit.readers.raw_frame import (
@@ -35,6 +36,9 @@ from evalkit.readers.raw_frame import (
     distinct_categories,
     settle_parsed_categories,
 )
+
+if TYPE_CHECKING:  # pyarrow itself is imported where a file is parsed
+    import pyarrow as pa
 
 __all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
 

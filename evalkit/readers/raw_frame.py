@@ -81,11 +81,11 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
     # columns' codes are held at once), each column's result put in the frame in column order
     workers = max(1, min(4, pa.cpu_count(), len(columns)))
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    limit = max_share * n
     try:
         for start in range(0, len(columns), workers):
             batch = columns[start:start + workers]
             texts = [pa.array(frame[c].array) for c in batch]
-            limit = max_share * n
             done = (pool.map(lambda v: _encode(v, limit), texts) if pool is not None
                     else (_encode(v, limit) for v in texts))
             for column, (codes, dictionary, joined) in zip(batch, done, strict=True):

@@ -7,9 +7,8 @@ with one ``take``: a million-row column costs a few distinct parses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-
 import weakref
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
 from evalkit.validation.cells import arrow_text, encode, look_up
-from evalkit.validation.problems import ProblemLog, TableRows, quoted, row_list
+from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ALREADY_STORED_LISTED", "check_keys", "key_frame"]
 
