@@ -745,74 +745,78 @@ def _drop_duplicate_keys(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataF
     return frame[~dup].reset_index(drop=True)
 
 
-def _stored_for_upsert(run: _Run, table: str, frame: pd.DataFrame, hashes: np.ndarray | None) -> pd.DataFrame:
-    """The stored rows of the upload's keys that may have changed, every column, canonically typed.
+def _stored_keys(run: _Run, table: str, frame: pd.DataFrame, hashes: np.ndarray | None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The stored rows of the upload's keys: ``(narrow, full)``.
 
-    With row hashes (:mod:`evalkit.store._row_hash`), only the keys, row id, programme and hash of
-    the stored rows are read first; a row whose stored hash equals the upload's is unchanged and
-    is not read again. The others (hash different or not yet stored) are read whole, to be
-    compared value by value. Without hashes every stored row of the keys is read whole.
-    Besides the stored columns the frame has ``_same_hash``: the row was found unchanged by hash.
+    ``narrow`` has the natural key, ``row_id``, ``programme_id`` and ``row_hash`` of every stored
+    row of the upload's ids. With row hashes (:mod:`evalkit.store._row_hash`) only these columns
+    are read (``full`` is ``None``; the rows to compare are read whole later); without them every
+    column is read at once and ``narrow`` is a view of ``full``.
     """
     key = list(table_schema(table).primary_key)
     ids = frame[key[0]].dropna().unique().tolist()
     if hashes is None:
-        return _fetch(run.conn, table, key[0], ids).assign(_same_hash=False)
-    narrow_cols = list(dict.fromkeys([ROW_ID, *key, "programme_id", ROW_HASH]))
-    narrow = _fetch(run.conn, table, key[0], ids, narrow_cols)
-    if not len(narrow):
-        return _fetch(run.conn, table, key[0], []).assign(_same_hash=False)
-    mine = frame[key].assign(_new_hash=hashes)
-    both = narrow.merge(mine, on=key, how="left")
-    same = (both[ROW_HASH].astype("Int64") == both["_new_hash"].astype("Int64")).fillna(False).to_numpy(dtype=bool)
-    unchanged = narrow[same].assign(_same_hash=True)
-    maybe = both.loc[~same & both["_new_hash"].notna().to_numpy(), key[0]].unique().tolist()
-    full = _fetch(run.conn, table, key[0], maybe)
-    if len(full):  # rows of those ids that the upload does not name are not compared
-        full = full.merge(mine[key], on=key, how="inner")
-    full = full.assign(_same_hash=False)
-    if not len(unchanged):
-        return full
-    # the unchanged rows' unread columns are missing; canonical dtypes again after the concat
-    return to_canonical(pd.concat([full, unchanged.reindex(columns=full.columns)], ignore_index=True), table)
+        full = _fetch(run.conn, table, key[0], ids)
+        return full, full
+    cols = list(dict.fromkeys([ROW_ID, *key, "programme_id", ROW_HASH]))
+    return _fetch(run.conn, table, key[0], ids, cols), None
 
 
 def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
     """Insert new rows, audit and update changed ones, count unchanged ones (vectorised).
 
-    Every written row gets its ``row_hash``; unchanged rows whose stored hash was missing or out
-    of date get theirs, so the next re-upload skips them without reading them back.
+    Rows are matched to stored rows by natural key on narrow frames (key, row id, hash): a row
+    whose stored ``row_hash`` equals its own is unchanged and never read back; the others are
+    read whole and compared value by value. Every written row gets its ``row_hash``; unchanged
+    rows whose stored hash was missing or out of date get theirs, so the next re-upload skips them.
     """
     schema = table_schema(table)
     key = list(schema.primary_key)
     t = T.canonical[table]
     hashes = row_hashes(frame, table)
-    stored = _stored_for_upsert(run, table, frame, hashes)
-    if len(stored) and table != "programmes":  # programmes were checked by _check_programmes
-        owner = stored["programme_id"].map(_owners(run.conn, stored["programme_id"].unique().tolist()))
-        foreign = stored.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
+    narrow, full = _stored_keys(run, table, frame, hashes)
+    if len(narrow) and table != "programmes":  # programmes were checked by _check_programmes
+        owner = narrow["programme_id"].map(_owners(run.conn, narrow["programme_id"].unique().tolist()))
+        foreign = narrow.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
         if len(foreign):
             _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
     data_cols = [c for c in frame.columns if c not in key and c not in PROVENANCE_COLUMNS]
     frame = frame.assign(**{ROW_HASH: pd.array(hashes, dtype="Int64") if hashes is not None
                             else pd.array([pd.NA] * len(frame), dtype="Int64")})
+    n = len(frame)
+    if len(narrow):
+        # each upload row's stored row id and hash (keys are unique on both sides: one match at most)
+        found = frame[key].assign(_pos=np.arange(n)).merge(
+            narrow[[*key, ROW_ID, ROW_HASH]].rename(columns={ROW_ID: "_row_id", ROW_HASH: "_stored_hash"}),
+            on=key, how="inner")
+        pos = found["_pos"].to_numpy()
+        new_mask = np.ones(n, dtype=bool)
+        new_mask[pos] = False
+        same = np.zeros(n, dtype=bool)
+        if hashes is not None:
+            stored_hash = found["_stored_hash"].astype("Int64")
+            same[pos] = (stored_hash == pd.array(hashes[pos], dtype="Int64")).fillna(False).to_numpy(dtype=bool)
+        compare = ~new_mask & ~same
+    else:  # nothing of it stored yet: every row is new
+        new_mask = np.ones(n, dtype=bool)
+        compare = np.zeros(n, dtype=bool)
+    changed_mask = np.zeros(n, dtype=bool)
     merged = None
-    if len(stored):
-        stored = stored.rename(columns={c: f"{c}__old" for c in stored.columns if c not in key})
-        merged = frame.merge(stored, on=key, how="left", indicator=True)
-        new_mask = (merged["_merge"] == "left_only").to_numpy()
-        same_hash = merged["_same_hash__old"].fillna(False).to_numpy(dtype=bool)
-        changed_mask = np.zeros(len(merged), dtype=bool)
-        compare = ~new_mask & ~same_hash
-        if compare.any():
-            for c in data_cols:
-                changed_mask[compare] |= differs(merged.loc[compare, c], merged.loc[compare, f"{c}__old"])
-        # compared equal, but the stored hash is missing or stale: store the right one
-        refresh = compare & ~changed_mask & (hashes is not None)
-    else:  # nothing of it stored yet: every row is new (and no merged copy of the upload is made)
-        new_mask = np.ones(len(frame), dtype=bool)
-        changed_mask = np.zeros(len(frame), dtype=bool)
-        refresh = changed_mask
+    if compare.any():
+        mine = frame.loc[compare]
+        if full is None:
+            full = _fetch(run.conn, table, key[0], mine[key[0]].dropna().unique().tolist())
+        old_named = full.rename(columns={c: f"{c}__old" for c in full.columns if c not in key})
+        merged = mine.merge(old_named, on=key, how="left")  # upload order kept: one stored row per key
+        differ = np.zeros(len(merged), dtype=bool)
+        for c in data_cols:
+            differ |= differs(merged[c], merged[f"{c}__old"])
+        changed_mask[np.flatnonzero(compare)[differ]] = True
+        same_values, merged = merged[~differ], merged[differ]
+        if hashes is not None and len(same_values):  # equal, but the stored hash is missing or stale: store it
+            _bulk_update(run.conn, table, pd.DataFrame({ROW_HASH: same_values[ROW_HASH].to_numpy(),
+                                                        ROW_ID: same_values["row_id__old"].to_numpy()}))
 
     new = frame.loc[new_mask] if not new_mask.all() else frame
     if len(new):
@@ -821,8 +825,8 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
         _bulk_insert(run.conn, table, new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id),
                      order=_key_order(new, key))
 
-    if merged is not None and changed_mask.any():
-        changed = merged.loc[changed_mask]
+    if merged is not None and len(merged):  # the changed rows, with their stored values as ``<column>__old``
+        changed = merged
         old_cols = [c.name for c in t.columns]
         old = changed[[c if c in key else f"{c}__old" for c in old_cols]]
         old.columns = old_cols
@@ -841,13 +845,10 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
         set_cols = [c for c in frame.columns if c not in key]
         _bulk_update(run.conn, table,
                      changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"]))
-    if merged is not None and refresh.any():
-        _bulk_update(run.conn, table, pd.DataFrame({ROW_HASH: merged.loc[refresh, ROW_HASH].to_numpy(),
-                                                    ROW_ID: merged.loc[refresh, "row_id__old"].to_numpy()}))
 
     run.counts["inserted"][table] = int(new_mask.sum())
     run.counts["updated"][table] = int(changed_mask.sum())
-    run.counts["unchanged"][table] = int(len(frame) - new_mask.sum() - changed_mask.sum())
+    run.counts["unchanged"][table] = int(n - new_mask.sum() - changed_mask.sum())
     run.accepted_keys[table] = frame[key]
 
 
