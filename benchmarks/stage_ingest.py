@@ -20,7 +20,7 @@ upload holds the five CSV files of one provider:
 
 Option ``db=sqlite`` (default) or ``db=postgresql`` (needs ``--pg`` or
 ``EVALKIT_TEST_PG_URL``; each run uses a fresh schema, dropped afterwards).
-Option ``reupload=0`` skips the second upload.
+Option ``reupload=0`` skips the second upload; ``baseline=0`` skips the ``to_sql`` baseline.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
     return total
 
 
-def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reupload: str = "1", **_: str) -> None:
+def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reupload: str = "1", baseline: str = "1",
+        **_: str) -> None:
     import sqlalchemy as sa
 
     import evalkit.ingest  # noqa: F401
@@ -117,6 +118,8 @@ def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reu
                 upload(stage, size, url, "re-upload: ", rows)
         finally:
             drop()
+        if baseline == "0":
+            return
         tables = load_tables(size, TABLES, root)
         url, drop = _fresh(kind, Path(tmp), pg)
         try:
