@@ -64,12 +64,19 @@ def _v5(conn: sa.Connection) -> None:
         add_missing_columns(conn, T.canonical[name])
 
 
+def _v6(conn: sa.Connection) -> None:
+    # plain DDL, as in _v3; IF NOT EXISTS: a database created at step 1 by this code already has it
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {T.GROUP_SESSION_INDEX} ON contacts (group_session_id) "
+                         "WHERE group_session_id IS NOT NULL")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables generated from the Table Schemas, and the uploads register", _v1),
     Migration(2, "quarantine of invalid rows and audit history of changed rows", _v2),
     Migration(3, "store_meta (pseudonymisation key check) and indexes for upload and quarantine look-ups", _v3),
     Migration(4, "participants: professional_experience and community_views_barrier (take-up contexts)", _v4),
     Migration(5, "row_hash on every canonical table (re-uploads find unchanged rows by key and hash)", _v5),
+    Migration(6, "index of contacts by group session (a re-upload's group sessions find their attendance)", _v6),
 )
 
 CURRENT_VERSION: int = MIGRATIONS[-1].version

@@ -29,6 +29,8 @@ UPLOAD_ID: Final = "upload_id"
 CREATED_UPLOAD_ID: Final = "created_upload_id"
 ROW_HASH: Final = "row_hash"
 INTERNAL_COLUMNS: Final = (ROW_ID, UPLOAD_ID, CREATED_UPLOAD_ID, ROW_HASH)
+GROUP_SESSION_INDEX: Final = "ix_contacts_group_session_id"
+"""Partial index of the contacts that name a group session (others have none)."""
 """Bookkeeping columns of canonical tables that readers never see."""
 
 _SA_TYPES: Final = {
@@ -97,6 +99,10 @@ def _canonical_table(schema: TableSchema) -> sa.Table:
         )
     if "programme_id" in schema.field_names and schema.name != "programmes":
         cols.append(sa.Index(f"ix_{schema.name}_programme_id", "programme_id"))
+    if schema.name == "contacts":  # a re-upload's group sessions find their stored attendance by it
+        cols.append(sa.Index(GROUP_SESSION_INDEX, "group_session_id",
+                             sqlite_where=sa.text("group_session_id IS NOT NULL"),
+                             postgresql_where=sa.text("group_session_id IS NOT NULL")))
     return sa.Table(schema.name, metadata, *cols)
 
 
