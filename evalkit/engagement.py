@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pac
 
+from evalkit.categorical_text import categories_as_text
 from evalkit.data_source import coerce_tables
 from evalkit.disclosure import Across, Partition, apply_disclosure
-from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, _categories_as_text, prepare_episodes
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument
 from evalkit.rules import PairingRules
 
@@ -243,7 +244,7 @@ def participant_path(
 
 def _funnel_wide(path: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     names = list(FUNNEL_STEPS)
-    f = _categories_as_text(path[[*by, *names]], by).copy()  # grouped on text: the table's columns stay text
+    f = categories_as_text(path[[*by, *names]], by).copy()  # grouped on text: the table's columns stay text
     for s_ in names:
         f[s_] = f[s_].astype(int)
     return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
@@ -365,7 +366,7 @@ def funnel_exits(
                                                                              instruments=instruments)
     names = list(FUNNEL_STEPS)
     nxt = dict(zip(names[:-1], names[1:], strict=True))
-    left = _categories_as_text(path[path["last_step"] != "paired"], by).copy()  # grouped on text
+    left = categories_as_text(path[path["last_step"] != "paired"], by).copy()  # grouped on text
     left["step"] = left["last_step"].map(nxt).astype("string")
     left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
     keys = [*by, "step"]
@@ -425,7 +426,7 @@ def take_up_rate(
 
         p = derive_context(p)
         took = p["took_up"].astype("boolean").fillna(False).astype(bool)
-    f = _categories_as_text(pd.DataFrame({k: p[k] for k in by}), by) if by else pd.DataFrame(index=p.index)
+    f = categories_as_text(pd.DataFrame({k: p[k] for k in by}), by) if by else pd.DataFrame(index=p.index)
     f["n_referred"] = 1
     f["n_took_up"] = took.astype(int).to_numpy()
     out = f.groupby(by, sort=True, dropna=False).sum().reset_index() if by else f.sum().to_frame().T
@@ -486,7 +487,7 @@ def attendance_summary(
 
     # grouped on text (the participant frame holds descriptive text as categoricals): the groups that occur,
     # every dose bin for each, and text columns in the table
-    p = _categories_as_text(_participant_frame(t), by)
+    p = categories_as_text(_participant_frame(t), by)
     c = t.get("contacts")
     if c is None:
         c = pd.DataFrame(columns=["programme_id", "participant_id", "contact_date", "status"])
@@ -583,7 +584,7 @@ def endings_summary(
     cat = pd.Categorical(a["ending_group"].astype("string"), categories=list(_ENDING_ORDER))
     a = a.assign(ending_group=cat)
     if by:
-        a = _categories_as_text(a, by)  # every ending group for each group of values that occur
+        a = categories_as_text(a, by)  # every ending group for each group of values that occur
         c = a.groupby([*by, "ending_group"], sort=True, dropna=False, observed=False).size().rename("n").reset_index()
         tot = c.groupby(by, sort=True, dropna=False)["n"].sum().reset_index()
     else:

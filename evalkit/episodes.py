@@ -378,30 +378,6 @@ def _categorical(values: pd.Series, *, string: bool = False) -> pd.Categorical:
     return cat
 
 
-def _categories_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """``frame`` with its categorical ``columns`` turned back into their text (the categories' dtype), for grouping.
-
-    A grouping with ``observed=False`` (every category of one key, e.g. the bins of a count) would give
-    the unused categories of the other keys too; on text it gives the values that occur, as it always did.
-
-    Parameters
-    ----------
-    frame
-        Any frame, e.g. episodes or participants (whose descriptive text columns are categoricals).
-    columns
-        The grouping columns to turn into text (those that are not categorical are left as they are).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A shallow copy (copy-on-write) when a column changed, else ``frame`` itself.
-    """
-    cats = [c for c in dict.fromkeys(columns) if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if not cats:
-        return frame
-    return frame.assign(**{c: frame[c].astype(frame[c].cat.categories.dtype) for c in cats})
-
-
 def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarray,
                referral_days: np.ndarray, at_days: np.ndarray) -> dict[str, object]:
     """Perinatal time axis at a date: weeks relative to (estimated) birth; negative = pregnant."""

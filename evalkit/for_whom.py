@@ -21,8 +21,9 @@ from typing import Literal
 
 import pandas as pd
 
+from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change
-from evalkit.episodes import CONTEXT_FIELDS, EpisodeData, _categories_as_text, prepare_episodes
+from evalkit.episodes import CONTEXT_FIELDS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.outcomes import OutcomeResult, change_statistics, disclose_statistics
 from evalkit.rules import PairingRules
@@ -203,7 +204,7 @@ def talking_therapies_by(
     _, changes = _prepared(data, rules, instruments)
     tt = talking_therapies_outcomes(changes, rules=rules)
     ctx = changes.drop_duplicates(["programme_id", "participant_id"])[["programme_id", "participant_id", *fields]]
-    ctx = _categories_as_text(ctx, fields)  # the rates' columns stay text (the episodes hold categoricals)
+    ctx = categories_as_text(ctx, fields)  # the rates' columns stay text (the episodes hold categoricals)
     tt = tt.merge(ctx, on=["programme_id", "participant_id"], how="left")
     raw = talking_therapies_rates(tt, by=[*within, "measure_set", *fields], rules=rules, disclose=False)
     from evalkit.disclosure import Partition, apply_disclosure

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change, instrument_parameters
 from evalkit.disclosure import Across, Partition, apply_disclosure
-from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, _categories_as_text, prepare_episodes
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
@@ -299,7 +300,7 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     # only what is counted by, then the engaged rows (not a copy of every column of the participants)
     eng = participants[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))][
         participants["attended_total"].fillna(0) >= max(rules.min_dose, 1)]
-    eng = _categories_as_text(eng, part_keys)  # grouped on text, as the episodes' groups are
+    eng = categories_as_text(eng, part_keys)  # grouped on text, as the episodes' groups are
     # one row per engaged participant x instrument used in her programme
     used = changes[["programme_id", "instrument"]].drop_duplicates()
     pe = eng.merge(used, on="programme_id", how="inner")
@@ -355,7 +356,7 @@ def change_statistics(
     missing = [c for c in by if c not in changes.columns]
     if missing:
         raise ValueError(f"grouping column(s) {missing} not in the episodes; available: {list(changes.columns)}")
-    ch = _categories_as_text(changes, by)  # categorical keys grouped as their text: same groups, text columns out
+    ch = categories_as_text(changes, by)  # categorical keys grouped as their text: same groups, text columns out
     paired = _bool(ch["paired"])
     engaged_ep = ch["attended_total"].fillna(0) >= max(rules.min_dose, 1)
     flags = pd.DataFrame({k: ch[k] for k in by})
@@ -390,7 +391,7 @@ def change_statistics(
         rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),
         cutoff=("cutoff", "first"), role=("role", "first"), higher_is_better=("higher_is_better", "first"),
     ).reset_index()
-    meta = _categories_as_text(meta, ["role"])  # the table's text stays text (the episodes hold a categorical)
+    meta = categories_as_text(meta, ["role"])  # the table's text stays text (the episodes hold a categorical)
     out = agg.merge(meta, on=by, how="left")
     cut_any = has_cut.groupby([ch[k] for k in by], sort=True, dropna=False).any().to_numpy()
     mc_any = has_mc.groupby([ch[k] for k in by], sort=True, dropna=False).any().to_numpy()

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pac
 
+from evalkit.categorical_text import categories_as_text
 from evalkit.disclosure import Across, apply_disclosure
 from evalkit.rules import PairingRules
 
@@ -221,10 +222,8 @@ def recovery_from_within(
                                                                    ("programme_id", "participant_id")])
     pop = cls[cls["in_population"]]
     if by:
-        from evalkit.episodes import _categories_as_text
-
         # every recovery category for each group of values that occur (not for unused context categories)
-        pop = _categories_as_text(pop, by)
+        pop = categories_as_text(pop, by)
         counts = pop.groupby([*by, "category"], sort=True, observed=False, dropna=False).size()
         counts = counts.rename("n").reset_index()
         if not len(pop):
