@@ -749,24 +749,24 @@ def _stored_keys(run: _Run, table: str, frame: pd.DataFrame, hashes: np.ndarray 
                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The stored rows of the upload's keys: ``(narrow, full)``.
 
-    ``narrow`` has the natural key, ``row_id``, ``programme_id`` and ``row_hash`` of every stored
+    ``narrow`` has the natural key, ``programme_id`` and ``row_hash`` of every stored
     row of the upload's ids. With row hashes (:mod:`evalkit.store._row_hash`) only these columns
     are read (``full`` is ``None``; the rows to compare are read whole later); without them every
-    column is read at once and ``narrow`` is a view of ``full``.
+    column is read at once and ``narrow`` is ``full``.
     """
     key = list(table_schema(table).primary_key)
     ids = frame[key[0]].dropna().unique().tolist()
     if hashes is None:
         full = _fetch(run.conn, table, key[0], ids)
         return full, full
-    cols = list(dict.fromkeys([ROW_ID, *key, "programme_id", ROW_HASH]))
+    cols = list(dict.fromkeys([*key, "programme_id", ROW_HASH]))
     return _fetch(run.conn, table, key[0], ids, cols), None
 
 
 def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
     """Insert new rows, audit and update changed ones, count unchanged ones (vectorised).
 
-    Rows are matched to stored rows by natural key on narrow frames (key, row id, hash): a row
+    Rows are matched to stored rows by natural key on narrow frames (key, programme, hash): a row
     whose stored ``row_hash`` equals its own is unchanged and never read back; the others are
     read whole and compared value by value. Every written row gets its ``row_hash``; unchanged
     rows whose stored hash was missing or out of date get theirs, so the next re-upload skips them.
@@ -786,10 +786,9 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
                             else pd.array([pd.NA] * len(frame), dtype="Int64")})
     n = len(frame)
     if len(narrow):
-        # each upload row's stored row id and hash (keys are unique on both sides: one match at most)
+        # each upload row's stored hash (keys are unique on both sides: one match at most)
         found = frame[key].assign(_pos=np.arange(n)).merge(
-            narrow[[*key, ROW_ID, ROW_HASH]].rename(columns={ROW_ID: "_row_id", ROW_HASH: "_stored_hash"}),
-            on=key, how="inner")
+            narrow[[*key, ROW_HASH]].rename(columns={ROW_HASH: "_stored_hash"}), on=key, how="inner")
         pos = found["_pos"].to_numpy()
         new_mask = np.ones(n, dtype=bool)
         new_mask[pos] = False

@@ -20,7 +20,7 @@ from evalkit.readers.headers import builtin_value_synonyms, column_letter, match
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 
-__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "repeated_text",
+__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "distinct_categories", "repeated_text",
            "settle_parsed_categories"]
 
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
