@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+import evalkit.memory  # noqa: F401 - Arrow allocates from the C library's malloc (evalkit.memory.use_c_allocator)
 from evalkit.instruments import Instrument, builtin_instruments
 
 ItemCoding = Literal["keyed", "response_position"]

@@ -27,3 +27,35 @@ def test_release_keeps_live_arrays_and_trims_only_above_the_threshold(monkeypatc
 def test_resident_size_is_read() -> None:
     resident = memory._resident_bytes()
     assert resident is not None and 10 * 2**20 < resident < 64 * 2**30
+
+
+_POOL_OF = (
+    "import pyarrow as pa, {module}; "
+    "print(pa.default_memory_pool().backend_name)"
+)
+
+
+@pytest.mark.parametrize("module", ["evalkit.scoring", "evalkit.validation", "evalkit.readers", "evalkit.outcomes"])
+def test_data_modules_make_arrow_allocate_from_malloc(module: str) -> None:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = subprocess.run([sys.executable, "-c", _POOL_OF.format(module=module)], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == "system"
+
+
+def test_a_pool_chosen_in_the_environment_is_kept() -> None:
+    import os
+    import subprocess
+
+    import pyarrow as pa
+
+    if "jemalloc" not in pa.supported_memory_backends():
+        pytest.skip("this pyarrow build has no jemalloc pool to choose")
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}
+    out = subprocess.run([sys.executable, "-c", _POOL_OF.format(module="evalkit.validation")], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == "jemalloc"
+    assert memory.use_c_allocator() is (not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))

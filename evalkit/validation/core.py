@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+import evalkit.memory  # noqa: F401 - Arrow allocates from the C library's malloc (evalkit.memory.use_c_allocator)
 from evalkit.canonical import (
     DTYPES,
     PROVENANCE_COLUMNS,
