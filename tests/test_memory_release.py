@@ -59,3 +59,24 @@ def test_a_pool_chosen_in_the_environment_is_kept() -> None:
                          capture_output=True, text=True).stdout.strip()
     assert out == "jemalloc"
     assert memory.use_c_allocator() is (not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))
+
+
+_HUGE_PAGES_OF = (
+    "import {module}; from numpy._core import multiarray; "
+    "print(multiarray._set_madvise_hugepage(True))"
+)
+
+
+@pytest.mark.parametrize("module", ["evalkit.scoring", "evalkit.validation"])
+def test_data_modules_stop_numpy_advising_huge_pages(module: str) -> None:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    run = subprocess.run([sys.executable, "-c", _HUGE_PAGES_OF.format(module=module)], env=env, check=True,
+                         capture_output=True, text=True)
+    assert run.stdout.strip() == "False"  # the setting before this test switched it back on
+    env["NUMPY_MADVISE_HUGEPAGE"] = "1"
+    run = subprocess.run([sys.executable, "-c", _HUGE_PAGES_OF.format(module=module)], env=env, check=True,
+                         capture_output=True, text=True)
+    assert run.stdout.strip() == "True"  # the user's choice kept
