@@ -293,9 +293,18 @@ def _kept(values: np.ndarray | pd.Series, mask: np.ndarray) -> pd.Series | np.nd
     return np.asarray(values, dtype=object)[mask]
 
 
-def _text_column(values: pd.Series, keep: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
-    """Kept rows of a categorical or Arrow text column as ``dtype`` (``"string"``), through Arrow."""
-    picked = values[keep]
+def _any_present(cells: pd.Series) -> bool:
+    """Whether any cell is not missing (for Arrow text, read off its null count: no mask per row)."""
+    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+        arrow = pa.array(cells.array)
+        return arrow.null_count < len(arrow)
+    return bool(cells.notna().any())
+
+
+def _text_column(values: pd.Series, keep: np.ndarray | None, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """Kept rows (``None``: every row) of a categorical or Arrow text column as ``dtype`` (``"string"``),
+    through Arrow."""
+    picked = values if keep is None else values[keep]
     return pd.array(arrow_text(picked), dtype=dtype)
 
 
@@ -305,28 +314,36 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
     out: dict[str, pd.Series | np.ndarray] = {}
     extra_items = [c for c in table.items if c not in schema.field_names]
     n_keep = int(keep.sum())
+    every = n_keep == len(keep)
+    scratch: np.ndarray | None = None  # float64 per kept row, reused by every integer column
     for spec in [*schema.fields, *(schema.field(c) for c in extra_items)]:
         dtype = DTYPES[spec.type]
         typed = table.typed.get(spec.name)
         if spec.type == "string" and n_keep and isinstance(typed, pd.Series):
             cells = table.cells.get(spec.name)
             if spec.codes is None and cells is not None:
-                kept = cells if keep.all() else cells[keep]
-                if kept.notna().any():
+                kept = cells if every else cells[keep]
+                if _any_present(kept):
                     # Arrow text as it was read (pandas' default "str" dtype), no Python strings made
                     out[spec.name] = kept.reset_index(drop=True).array
                     continue
             elif spec.codes is not None or cells is None:
-                out[spec.name] = _text_column(typed, keep, dtype)
+                out[spec.name] = _text_column(typed, None if every else keep, dtype)
                 continue
         if isinstance(typed, pd.Series):
             typed = typed.astype(object).where(typed.notna(), None).to_numpy(dtype=object)
         values = np.asarray(typed if typed is not None else np.full(len(keep), np.nan))
-        values = values if n_keep == len(keep) else values[keep]
+        values = values if every else values[keep]
         if spec.type == "integer":
             x = values.astype("float64", copy=False)
             nan = np.isnan(x)
-            out[spec.name] = pd.arrays.IntegerArray(np.where(nan, 0, np.round(x)).astype(np.int64), nan)
+            # rounded, 0 where missing, then int64: one scratch array shared by the columns instead of two
+            # temporaries per column
+            if scratch is None:
+                scratch = np.empty(len(x), dtype=np.float64)
+            np.round(x, out=scratch)
+            np.copyto(scratch, 0.0, where=nan)
+            out[spec.name] = pd.arrays.IntegerArray(scratch.astype(np.int64), nan)
         elif spec.type == "boolean":
             x = values.astype("float64", copy=False)
             nan = np.isnan(x)

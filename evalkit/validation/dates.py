@@ -45,7 +45,8 @@ class DateReading:
     ambiguous
         Cells that read as two different dates (rule ``ambiguous_date``).
     first_reading, second_reading
-        For ambiguous cells: the day/month and month/day readings.
+        For ambiguous cells: the day/month and month/day readings (NaT elsewhere). Read only: when no cell
+        is ambiguous both are one read-only view of NaT, not an array per row.
     """
 
     values: np.ndarray
@@ -109,20 +110,22 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     """
     n = len(cells)
     codes, uniques = distinct_cells(cells)
-    codes = codes.astype(np.int64, copy=False)  # a categorical's codes may be int8: code + 1 must not wrap
     uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
-    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    none = np.broadcast_to(np.datetime64("NaT", "ns"), (n,))  # no second reading of any cell
     if len(uniques) == 0 or not (codes >= 0).any():
-        return DateReading(nat, np.zeros(n, bool), np.zeros(n, bool), nat.copy(), nat.copy())
+        nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        return DateReading(nat, np.zeros(n, bool), np.zeros(n, bool), none, none)
 
     iso_parts = uniques.str.extract(_ISO)
     iso = _build(iso_parts[0], iso_parts[1], iso_parts[2])
     if stated_format is not None:
         stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
         stated = _to_ns(stated)
-        chosen = np.concatenate([nat[:1], np.where(np.isnat(iso), stated, iso)])  # a blank cell first
-        values = chosen.take(codes + 1)
-        return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), nat.copy(), nat.copy())
+        blank = np.full(1, np.datetime64("NaT"), dtype="datetime64[ns]")
+        chosen = np.concatenate([blank, np.where(np.isnat(iso), stated, iso)])  # a blank cell first
+        # code + 1 in int64: a categorical's codes may be int8 and must not wrap
+        values = chosen.take(np.add(codes, 1, dtype=np.int64))
+        return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), none, none)
     dmy_text = uniques.str.extract(_DMY)
     dmy_parts = dmy_text.astype("float64")
     a, b, y = dmy_parts[0], dmy_parts[1], dmy_parts[2]
@@ -138,9 +141,11 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     # the day/month order is decided per group from the values its rows hold: which (group, value) pairs occur
     group_of, n_groups = _group_numbers(np.asarray(groups), n)
     m = len(uniques)
-    present = codes >= 0
-    pair = codes[present] if group_of is None else group_of[present] * m + codes[present]
-    used = (np.bincount(pair, minlength=n_groups * m) > 0).reshape(n_groups, m)
+    # each row's place in a (group, blank + distinct value) table (column 0: a blank cell), worked out once
+    # for the counts here and every table spread per row below; in int64, as a categorical's codes may be
+    # int8 (code + 1 must not wrap), without an int64 copy of the codes themselves
+    at = np.add(codes, 1, dtype=np.int64) if group_of is None else group_of * (m + 1) + codes + 1
+    used = (np.bincount(at, minlength=n_groups * (m + 1)) > 0).reshape(n_groups, m + 1)[:, 1:]
     group_day = (used & day_first_only).any(axis=1)[:, None]
     group_month = (used & month_first_only).any(axis=1)[:, None]
     order_dmy = group_day & ~group_month
@@ -156,12 +161,12 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
 
     def per_row(values: np.ndarray, blank: object) -> np.ndarray:
         full = np.concatenate([np.full((n_groups, 1), blank, dtype=values.dtype), values], axis=1).ravel()
-        return full.take(codes + 1 if group_of is None else group_of * (m + 1) + codes + 1)
+        return full.take(at)
 
     values = per_row(table, np.datetime64("NaT"))
     row_ambiguous = per_row(ambiguous, False)
     if not row_ambiguous.any():
-        return DateReading(values, per_row(bad, False), row_ambiguous, nat, nat.copy())
+        return DateReading(values, per_row(bad, False), row_ambiguous, none, none)
     first = per_row(np.where(ambiguous, as_dmy, np.datetime64("NaT")), np.datetime64("NaT"))
     second = per_row(np.where(ambiguous, as_mdy, np.datetime64("NaT")), np.datetime64("NaT"))
     return DateReading(values, per_row(bad, False), row_ambiguous, first, second)

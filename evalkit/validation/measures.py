@@ -88,7 +88,7 @@ def check_measures(
         def position(u: pd.Series) -> np.ndarray:
             return pd.Series(fold(u), dtype=object).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
 
-        index = on_uniques(raw_instrument, position, -1).astype(np.int64)
+        index = on_uniques(raw_instrument, position, -1).astype(np.int64, copy=False)
         unknown = ~missing_instrument & (index < 0)
         log.add(rows, unknown, column="instrument", rule="unknown_instrument",
                 detail=quoted(instrument_values[unknown])
@@ -105,22 +105,29 @@ def check_measures(
     # every item cell is looked up in a small table of (instrument, distinct value): row (index + 1) of the
     # table is the row's instrument (0: none known), column (code + 1) its value (0: blank)
     stride = 1 + max((len(u) for _, u in item_cells.values()), default=0)
-    table_row = (index + 1) * stride + 1 if check_ranges else np.ones(n, dtype=np.int64)
+    table_row = (index + 1) * stride + 1 if check_ranges else np.ones(n, dtype=np.intp)
+    table_row = table_row.astype(np.intp, copy=False)
     inst_n = np.roll(per_inst_n, 1)
     answered_any = np.zeros(n, dtype=bool)
+    # buffers of one row each, reused by every item column: a fresh array per column costs its page faults
+    # again at a million rows (the indices are in range, so ``take`` needs no bounds check: mode="clip")
+    where = np.empty(n, dtype=np.intp)
+    answered = np.empty(n, dtype=bool)
+    row_flags = np.empty(n, dtype=np.uint8)
     for column in items:
         k = int(re.search(r"(\d+)$", column).group(1))  # type: ignore[union-attr]
         if column not in item_cells:
             typed[column] = np.full(n, np.nan)
             continue
         value_codes, uniques = item_cells[column]
-        np.logical_or(answered_any, value_codes >= 0, out=answered_any)
+        np.greater_equal(value_codes, 0, out=answered)
+        np.logical_or(answered_any, answered, out=answered_any)
         x, flags = _item_table(uniques, stride, k, inst_n, [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
-        where = table_row + value_codes
-        typed[column] = x.take(where)
+        np.add(table_row, value_codes, out=where)
+        typed[column] = x.take(where, mode="clip")
         if not flags.any():
             continue
-        row_flags = flags.take(where)
+        flags.take(where, out=row_flags, mode="clip")
         hit = np.flatnonzero(row_flags)
         texts = np.asarray(uniques, dtype=object)
         hit_flags = row_flags[hit]
