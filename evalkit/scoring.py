@@ -7,14 +7,14 @@ Python code, so a million questionnaires score in about a second.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 import evalkit.memory  # noqa: F401 - Arrow allocates from the C library's malloc (evalkit.memory.use_c_allocator)
-from evalkit.instruments import Instrument, builtin_instruments
+from evalkit.instruments import _OPERATORS, Instrument, builtin_instruments
 
 ItemCoding = Literal["keyed", "response_position"]
 
@@ -26,25 +26,24 @@ SCORE_COLUMNS: tuple[str, ...] = ("score", "raw_score", "items_answered", "score
 """Columns :func:`score` always adds (plus ``flag_<name>`` and ``subscale_<code>`` columns)."""
 
 
-def _numeric_items(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Return (values, text_mask): item values as floats and where a cell held non-numeric text."""
-    n = len(frame)
-    values = np.full((n, len(columns)), np.nan)
-    text = np.zeros((n, len(columns)), dtype=bool)
-    for j, col in enumerate(columns):
-        if col not in frame.columns:
-            continue
-        s = frame[col]
-        if pd.api.types.is_bool_dtype(s.dtype):
-            s = s.astype("float64")
-        if pd.api.types.is_numeric_dtype(s.dtype):
-            values[:, j] = s.to_numpy(dtype="float64", na_value=np.nan)
-        else:
-            stripped = s.astype("string").str.strip()
-            num = pd.to_numeric(stripped, errors="coerce")
-            values[:, j] = num.to_numpy(dtype="float64", na_value=np.nan)
-            text[:, j] = (stripped.notna() & (stripped != "") & num.isna()).to_numpy(dtype=bool)
-    return values, text
+def _float_values(column: pd.Series) -> np.ndarray | None:
+    """Return a numeric (or boolean) column as float64 values with NaN where missing; None for text columns.
+
+    A float64 column is returned as a read-only view of its data, not a copy.
+    """
+    if pd.api.types.is_bool_dtype(column.dtype):
+        column = column.astype("float64")
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    return None
+
+
+def _text_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values, text_mask) of a text column: the numbers it holds, and where a cell held non-numeric text."""
+    stripped = column.astype("string").str.strip()
+    num = pd.to_numeric(stripped, errors="coerce")
+    text = (stripped.notna() & (stripped != "") & num.isna()).to_numpy(dtype=bool)
+    return num.to_numpy(dtype="float64", na_value=np.nan), text
 
 
 def _append(reason: np.ndarray, mask: np.ndarray, text: Callable[[np.ndarray], np.ndarray] | str) -> None:
@@ -78,50 +77,100 @@ def _fmt(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, extra: np.ndarray) -> dict[str, np.ndarray]:
-    """Score the rows of one instrument; returns output arrays aligned with ``frame``.
+def _item_matrix(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, np.ndarray],
+                 columns: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (values, text_mask) of ``columns`` at row positions ``rows``.
 
-    ``extra`` marks the rows with a value in an item column beyond the instrument's items.
+    ``values`` is a new column-major (n_rows x n_columns) float matrix, NaN where
+    missing; ``text_mask`` marks cells that held non-numeric text, or is None when
+    no column holds text. ``numeric`` holds the float values of the numeric
+    columns (see :func:`_float_values`); other columns present in ``measures``
+    are read as text, and absent columns are all missing.
     """
-    n = len(frame)
+    x = np.empty((len(rows), len(columns)), order="F")
+    text: np.ndarray | None = None
+    for j, col in enumerate(columns):
+        if col in numeric:
+            np.take(numeric[col], rows, out=x[:, j], mode="clip")  # rows are valid positions; clip skips a buffer
+        elif col in measures.columns:
+            values, cell_text = _text_numbers(measures[col].iloc[rows])
+            x[:, j] = values
+            if text is None:
+                text = np.zeros(x.shape, dtype=bool, order="F")
+            text[:, j] = cell_text
+        else:
+            x[:, j] = np.nan
+    return x, text
+
+
+def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, np.ndarray], inst: Instrument,
+               item_coding: ItemCoding, extra: np.ndarray) -> dict[str, np.ndarray]:
+    """Score the rows of one instrument; returns output arrays aligned with ``rows``.
+
+    ``rows`` are the row positions of this instrument's questionnaires in
+    ``measures``; ``numeric`` holds the float values of its numeric columns (see
+    :func:`_item_matrix`). ``extra`` marks the rows with a value in an item
+    column beyond the instrument's items.
+    """
+    n = len(rows)
     cols = inst.item_columns
-    x, text = _numeric_items(frame, cols)
+    x, text = _item_matrix(measures, rows, numeric, cols)
     lo = np.asarray(inst.item_min)
     hi = np.asarray(inst.item_max)
     reason = np.empty(n, dtype=object)  # None = no reason yet
+    reversed_items = set(inst.reverse_keyed) if item_coding == "response_position" else set()
 
-    if item_coding == "response_position" and inst.reverse_keyed:
-        rev = np.asarray(inst.reverse_keyed) - 1
-        x[:, rev] = lo[rev] + hi[rev] - x[:, rev]
-
-    present = ~np.isnan(x)
-    with np.errstate(invalid="ignore"):
-        out_of_range = present & ((x < lo) | (x > hi))
-        fractional = present & ~out_of_range & (x != np.floor(x))
-    bad_item = out_of_range | fractional | text
+    # One item column at a time (contiguous in x): whether each cell is a valid answer, the
+    # reasons for the invalid ones; then the invalid and missing cells of x are set to 0 so
+    # that x holds the valid answers only, and the row counts and sums are accumulated.
+    valid = np.empty(x.shape, dtype=bool, order="F")  # a valid answer: a whole number in the item's range
+    bad_row = np.zeros(n, dtype=bool)  # some item holds an invalid value or text
+    answered = np.zeros(n, dtype=np.int64)
+    ok = np.empty(n, dtype=bool)  # scratch
+    scratch = np.empty(n)
     for j, col in enumerate(cols):
-        rng_text = f"{_fmt(lo[j:j+1])[0]}-{_fmt(hi[j:j+1])[0]}"
-        _append(reason, text[:, j], f"{col} is not a number")
-        _append(reason, out_of_range[:, j], lambda r, j=j, col=col, t=rng_text: col + "=" + _fmt(x[r, j]) + f" is outside {t}")
-        _append(reason, fractional[:, j], lambda r, j=j, col=col: col + "=" + _fmt(x[r, j]) + " is not a whole number")
+        xj, vj = x[:, j], valid[:, j]
+        if j + 1 in reversed_items:
+            np.subtract(lo[j] + hi[j], xj, out=xj)
+        with np.errstate(invalid="ignore"):
+            np.greater_equal(xj, lo[j], out=vj)
+            vj &= np.less_equal(xj, hi[j], out=ok)
+            vj &= np.equal(np.floor(xj, out=scratch), xj, out=ok)  # NaN fails every test
+        np.isnan(xj, out=ok)
+        ok |= vj  # missing or valid (a text cell is missing in x)
+        if text is not None:
+            ok &= ~text[:, j]
+        if not ok.all():
+            bad_row |= ~ok
+            present = ~np.isnan(xj)
+            with np.errstate(invalid="ignore"):
+                out_of_range = present & ((xj < lo[j]) | (xj > hi[j]))
+                fractional = present & ~out_of_range & (xj != np.floor(xj))
+            rng_text = f"{_fmt(lo[j:j+1])[0]}-{_fmt(hi[j:j+1])[0]}"
+            if text is not None:
+                _append(reason, text[:, j], f"{col} is not a number")
+            _append(reason, out_of_range, lambda r, xj=xj, col=col, t=rng_text: col + "=" + _fmt(xj[r]) + f" is outside {t}")
+            _append(reason, fractional, lambda r, xj=xj, col=col: col + "=" + _fmt(xj[r]) + " is not a whole number")
+        np.copyto(xj, 0.0, where=np.logical_not(vj, out=ok))
+        answered += vj
+    item_sum = _row_sum(x, range(len(cols)))
 
     # Values in item columns this instrument does not have.
     _append(reason, extra, f"values in item columns beyond item_{inst.n_items} ({inst.code} has {inst.n_items} items)")
 
-    invalid = bad_item.any(axis=1) | extra
-    valid_present = present & ~bad_item
-    answered = valid_present.sum(axis=1)
+    invalid = bad_row | extra
     missing = inst.n_items - answered
-    xz = np.where(valid_present, x, 0.0)
-    item_sum = xz.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         item_mean = item_sum / answered
 
-    total = np.full(n, np.nan)
-    total_text = np.zeros(n, dtype=bool)
-    if "total" in frame.columns:
-        tv, tt = _numeric_items(frame, ["total"])
-        total, total_text = tv[:, 0], tt[:, 0]
+    if "total" in numeric:
+        total = np.take(numeric["total"], rows)
+        total_text = np.zeros(n, dtype=bool)
+    elif "total" in measures.columns:
+        total, total_text = _text_numbers(measures["total"].iloc[rows])
+    else:
+        total = np.full(n, np.nan)
+        total_text = np.zeros(n, dtype=bool)
 
     score = np.full(n, np.nan)
     raw = np.where(answered > 0, item_sum, np.nan)
@@ -210,12 +259,12 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
 
     result: dict[str, np.ndarray] = {}
     if method == "any_positive":
-        positive = (valid_present & (xz == hi)).any(axis=1) & ~invalid
+        positive = (valid & (x == hi)).any(axis=1) & ~invalid
         negative = (answered == inst.n_items) & ~positive & ~invalid
         caseness = np.where(positive, 1.0, np.where(negative, 0.0, np.nan))
         status[~invalid & ~positive & ~negative] = _STATUS["insufficient_items"]
         _append(reason, ~invalid & ~positive & ~negative & (answered > 0), "a negative screen needs every question answered")
-        raw = np.where(answered > 0, (valid_present & (xz == hi)).sum(axis=1), np.nan)
+        raw = np.where(answered > 0, (valid & (x == hi)).sum(axis=1), np.nan)
         raw[invalid] = np.nan
     else:
         cut = inst.default_cutoff
@@ -225,20 +274,19 @@ def _score_one(frame: pd.DataFrame, inst: Instrument, item_coding: ItemCoding, e
             caseness[has] = cut.applies(score[has]).astype(float)
 
     for sub in inst.subscales:
-        idx = np.asarray(sub.items) - 1
-        sub_ok = valid_present[:, idx].all(axis=1) & ~invalid
-        vals_sub = xz[:, idx].sum(axis=1)
+        idx = [i - 1 for i in sub.items]
+        sub_ok = ~invalid
+        for i in idx:
+            sub_ok &= valid[:, i]
+        vals_sub = _row_sum(x, idx)
         if sub.method == "mean":
             vals_sub = vals_sub / len(idx)
         result[f"subscale_{sub.code}"] = np.where(sub_ok, vals_sub, np.nan)
 
     for safety in inst.safety_items:
         j = safety.item - 1
-        ok = valid_present[:, j]
-        from evalkit.instruments import _OPERATORS
-
-        flagged = _OPERATORS[safety.operator](np.where(ok, x[:, j], 0.0), safety.value)
-        result[f"flag_{safety.flag}"] = np.where(ok, flagged.astype(float), np.nan)
+        flagged = _OPERATORS[safety.operator](x[:, j], safety.value)  # x is 0 where the item is not valid
+        result[f"flag_{safety.flag}"] = np.where(valid[:, j], flagged.astype(float), np.nan)
 
     result.update(score=score, raw_score=raw, items_answered=answered.astype(float), score_status=status,
                   score_reason=reason, caseness=caseness)
@@ -331,12 +379,13 @@ def score(
         raise ValueError(f"measures has no {instrument_column!r} column (columns: {', '.join(map(str, measures.columns))})")
     registry = builtin_instruments() if instruments is None else instruments
     n = len(measures)
-    codes = measures[instrument_column].astype("string").str.strip().str.lower()
+    # Instrument codes as integer labels (-1 = blank): no per-row Python objects.
+    labels, uniques = _instrument_labels(measures[instrument_column])
     item_cols_all = sorted(
         (c for c in measures.columns if isinstance(c, str) and c.startswith("item_") and c[5:].isdigit()),
         key=lambda c: int(c[5:]),
     )
-    present_codes = sorted(c for c in pd.unique(codes.dropna()) if c in registry)
+    present_codes = sorted(c for c in uniques if c in registry)
 
     out: dict[str, np.ndarray] = {
         "score": np.full(n, np.nan),
@@ -353,23 +402,30 @@ def score(
         for sub in registry[code].subscales:
             out[f"subscale_{sub.code}"] = np.full(n, np.nan)
 
-    # Instrument codes as integer labels (-1 = blank): no per-row Python objects.
-    labels, uniques = pd.factorize(codes, use_na_sentinel=True)
-    uniques = [str(u) for u in uniques]
     known = np.zeros(n, dtype=bool)
+    # Numeric item columns (and total) as float values, once: a view when already float64.
+    numeric: dict[str, np.ndarray] = {}
+    for c in (*item_cols_all, "total"):
+        if c in measures.columns:
+            values = _float_values(measures[c])
+            if values is not None:
+                numeric[c] = values
     # Highest item column holding a value (a number or any text), per row: values beyond an
     # instrument's last item make its rows invalid.
     top_item = np.zeros(n, dtype=np.int64)
+    has_value = np.empty(n, dtype=bool)
     for c in item_cols_all:
-        v, t = _numeric_items(measures, [c])
-        top_item[~np.isnan(v[:, 0]) | t[:, 0]] = int(c[5:])
+        if c in numeric:
+            np.logical_not(np.isnan(numeric[c], out=has_value), out=has_value)
+        else:
+            v, t = _text_numbers(measures[c])
+            np.logical_or(~np.isnan(v), t, out=has_value)
+        np.copyto(top_item, int(c[5:]), where=has_value)
     for code in present_codes:
         inst = registry[code]
         rows = np.flatnonzero(labels == uniques.index(code))
         known[rows] = True
-        wanted = [c for c in (*inst.item_columns, "total") if c in measures.columns]
-        sub = measures[wanted].iloc[rows]  # only the columns this instrument reads
-        res = _score_one(sub, inst, item_coding, top_item[rows] > inst.n_items)
+        res = _score_one(measures, rows, numeric, inst, item_coding, top_item[rows] > inst.n_items)
         for key, arr in res.items():
             out[key][rows] = arr
     unknown_rows = ~known
@@ -391,6 +447,36 @@ def score(
         else:
             result[key] = arr
     return result
+
+
+def _instrument_labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Instrument codes (stripped, lower case) as integer labels into a list of codes; -1 = blank.
+
+    A string column is factorised first and only its distinct values are
+    normalised; other columns are converted to strings first.
+    """
+    if isinstance(column.dtype, pd.StringDtype):
+        raw_labels, raw_uniques = pd.factorize(column, use_na_sentinel=True)
+        normalised = pd.Series(np.asarray(raw_uniques, dtype=object), dtype=object).astype("string").str.strip().str.lower()
+        unique_labels, uniques = pd.factorize(normalised, use_na_sentinel=True)
+        labels = np.append(unique_labels, -1)[raw_labels]  # raw label -1 (blank) picks the appended -1
+    else:
+        codes = column.astype("string").str.strip().str.lower()
+        labels, uniques = pd.factorize(codes, use_na_sentinel=True)
+    return labels, [str(u) for u in uniques]
+
+
+def _row_sum(x: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """Sum of ``columns`` of ``x`` per row, added column by column (contiguous in a column-major ``x``).
+
+    Used on matrices of valid answers (whole numbers) and zeros, whose sums are
+    exact in any order; starting from +0.0 as ``numpy.sum`` does, the result
+    equals ``x[:, columns].sum(axis=1)`` (also in the sign of a zero).
+    """
+    total = np.zeros(len(x))
+    for j in columns:
+        total += x[:, j]
+    return total
 
 
 def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
