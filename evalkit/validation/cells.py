@@ -40,8 +40,7 @@ def arrow_text(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
             categories = _one_array(pa.array(held.array)).cast(pa.large_string())  # Arrow text already: no copy
         else:
             categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
-        codes = values.cat.codes.to_numpy()
-        return categories.take(pa.array(codes, mask=codes < 0))
+        return _take_text(categories, values.cat.codes.to_numpy())
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return _one_array(pa.array(values.array))
     obj = pd.Series(np.asarray(values, dtype=object))
@@ -77,7 +76,7 @@ def encoded_text(cells: pd.Series) -> pd.Series:
     else:
         categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
     codes = cells.cat.codes.to_numpy()
-    out = pd.Series(text_series(categories.take(pa.array(codes, mask=codes < 0))).array, index=cells.index)
+    out = pd.Series(text_series(_take_text(categories, codes)).array, index=cells.index)
     array = out.array
     key = id(array)
     _ENCODED[key] = (weakref.ref(array, lambda _, key=key: _ENCODED.pop(key, None)), codes, categories)
@@ -96,6 +95,13 @@ def known_codes(values: object) -> tuple[np.ndarray, pa.Array] | None:
     if entry is None or entry[0]() is not array:
         return None
     return entry[1], entry[2]
+
+
+def _take_text(categories: pa.Array, codes: np.ndarray) -> pa.Array:
+    """``categories`` taken by ``codes``, null where the code is -1 (a mask of the indices only when one is)."""
+    if len(codes) and codes.min() < 0:
+        return categories.take(pa.array(codes, mask=codes < 0))
+    return categories.take(pa.array(codes))
 
 
 def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -229,16 +235,18 @@ def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill:
         sample = parse(pd.Series(["0"], dtype="str"))
         return np.full(len(cells), fill, dtype=sample.dtype if sample.dtype != object else object)
     parsed = np.asarray(parse(pd.Series(uniques, dtype="str")))
-    out = parsed[np.maximum(codes, 0)]
-    if (codes < 0).any():
-        out = out.astype(object) if parsed.dtype.kind in "OUSb" and fill is None else out.copy()
-        out[codes < 0] = fill
-    return out
+    if len(codes) == 0 or codes.min() >= 0:
+        return parsed.take(codes)
+    # a table of the parsed values and ``fill`` last, spread with one take: code -1 (missing) takes the last entry
+    table = np.empty(len(parsed) + 1, dtype=object if parsed.dtype.kind in "OUSb" and fill is None else parsed.dtype)
+    table[:-1] = parsed
+    table[-1] = fill
+    return table.take(codes)
 
 
 def parse_numbers(cells: pd.Series) -> np.ndarray:
-    """Numbers as float64; missing cells and text that is not a finite number are NaN."""
-    return on_uniques(cells, number_values, np.nan).astype("float64")
+    """Numbers as float64 (a new array); missing cells and text that is not a finite number are NaN."""
+    return on_uniques(cells, number_values, np.nan).astype("float64", copy=False)
 
 
 def number_values(u: pd.Series) -> np.ndarray:
@@ -256,7 +264,7 @@ def parse_booleans(cells: pd.Series, true_values: Iterable[str], false_values: I
     def parse(u: pd.Series) -> np.ndarray:
         return u.str.casefold().map(lookup).to_numpy(dtype="float64", na_value=np.nan)
 
-    return on_uniques(cells, parse, np.nan).astype("float64")
+    return on_uniques(cells, parse, np.nan).astype("float64", copy=False)
 
 
 def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
@@ -279,12 +287,16 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
         row_codes, uniques = cells.cat.codes.to_numpy(), cells.cat.categories.astype(object)
     else:
         row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    dtype = pd.CategoricalDtype(categories)
+    # codes in the width pandas gives a categorical of these categories (int8 for a few), spread from a table
+    # of the distinct cells' codes with one take (code -1, a missing cell, takes the last entry: -1)
+    width = pd.Categorical.from_codes(np.empty(0, dtype=np.int64), dtype=dtype).codes.dtype
     if len(uniques):
         mapped = categories.get_indexer(pd.Index(parse(pd.Series(uniques, dtype="str")), dtype=object))
-        out = np.where(row_codes >= 0, mapped[np.maximum(row_codes, 0)], -1)
+        out = np.append(mapped, -1).astype(width).take(row_codes)
     else:
-        out = np.full(len(cells), -1)
-    return pd.Series(pd.Categorical.from_codes(out, categories=categories))
+        out = np.full(len(cells), -1, dtype=width)
+    return pd.Series(pd.Categorical.from_codes(out, dtype=dtype, validate=False))
 
 
 def full_match(cells: pd.Series, pattern: str) -> np.ndarray:
@@ -293,7 +305,7 @@ def full_match(cells: pd.Series, pattern: str) -> np.ndarray:
     def parse(u: pd.Series) -> np.ndarray:
         return u.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
 
-    return on_uniques(cells, parse, True).astype(bool)
+    return on_uniques(cells, parse, True).astype(bool, copy=False)
 
 
 def look_up(keys: pd.Series | np.ndarray, table: pd.Series) -> np.ndarray:

@@ -127,12 +127,12 @@ def check_fields(
             typed[name] = _empty_typed(spec, n)
             continue
         if spec.type in ("integer", "number"):
-            x = parse_numbers(column)
+            x = parse_numbers(column)  # a new array: the values that fail a rule below are blanked in place
             bad = ~missing & np.isnan(x)
             if spec.type == "integer":
                 fractional = ~np.isnan(x) & ((np.floor(x) != x) | (np.abs(x) > 2**53))
                 bad |= fractional
-                x = np.where(fractional, np.nan, x)
+                x[fractional] = np.nan
                 kind = "a whole number"
             else:
                 kind = "a number"
@@ -152,7 +152,7 @@ def check_fields(
                 log.add(rows, out, column=name, rule=rule,
                         detail=pd.Series(values[out], dtype=object).astype(str).to_numpy(dtype=object)
                         + f" is {word} {_fmt_number(bound)}; expected a value {span}.", values=values[out])
-                x = np.where(out, np.nan, x)
+                x[out] = np.nan
             typed[name] = x
         elif spec.type == "boolean":
             x = parse_booleans(column, spec.true_values, spec.false_values)

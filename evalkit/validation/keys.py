@@ -112,18 +112,20 @@ def _duplicated_codes(codes: np.ndarray) -> np.ndarray:
     """Rows whose (non-missing) code occurs more than once, every one of them (counted with ``bincount``)."""
     if len(codes) == 0:
         return np.zeros(0, dtype=bool)
-    present = codes >= 0
     if codes.max(initial=-1) >= 2 * len(codes) + 1:
         # sparse codes (a composite key): the repeated ones found in the sorted codes, then looked up
+        present = codes >= 0
         ordered = np.sort(codes[present])
         repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
         if len(repeated) == 0:
             return np.zeros(len(codes), dtype=bool)
         at = np.minimum(np.searchsorted(repeated, codes), len(repeated) - 1)
         return present & (repeated[at] == codes)
-    dense = np.maximum(codes, 0)
-    counts = np.bincount(dense[present], minlength=int(dense.max(initial=0)) + 1)
-    return present & (counts[dense] > 1)
+    # counted one up, so a missing cell (-1) counts at 0, which is never repeated
+    shifted = np.add(codes, 1, dtype=np.intp)
+    repeated = np.bincount(shifted) > 1
+    repeated[0] = False
+    return repeated.take(shifted)
 
 
 def _joined(keys: pd.DataFrame) -> np.ndarray:

@@ -171,11 +171,13 @@ def _at(values: pd.Series | np.ndarray, where: np.ndarray, fill: object) -> np.n
     arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if len(arr) == 0:
         return np.full(len(where), fill, dtype=arr.dtype if fill is not None else object)
-    out = arr[np.maximum(where, 0)]
-    if (where < 0).any():
-        out = out.astype(object) if fill is None else out.copy()
-        out[where < 0] = fill
-    return out
+    if len(where) == 0 or where.min() >= 0:
+        return arr.take(where)
+    # the values and ``fill`` last, spread with one take: -1 takes the last entry
+    table = np.empty(len(arr) + 1, dtype=object if fill is None else arr.dtype)
+    table[:-1] = arr
+    table[-1] = fill
+    return table.take(where)
 
 
 def note_not_checked(rows: TableRows, log: ProblemLog, column: str, parent: str) -> None:
@@ -200,7 +202,7 @@ def check_foreign_key(
     if known is not None:  # each distinct value looked up once, spread by code
         codes, distinct = known
         hit = pc.fill_null(pc.is_in(distinct, value_set=parent.valid), False).to_numpy(zero_copy_only=False)
-        missing = (codes >= 0) & ~np.append(hit, False)[codes]
+        missing = np.append(~hit, False).take(codes)  # code -1 (a blank cell) takes the last entry: not missing
     else:
         keys = arrow_text(values)
         present = pc.is_valid(keys).to_numpy(zero_copy_only=False)
@@ -241,7 +243,6 @@ def check_programme_of_participant(
     if where is None:
         where = parent.locate(participant)
     theirs_all = arrow_text(parent.info["programme_id"])
-    known = where >= 0
     mine_known = known_codes(programme)
     if mine_known is not None:
         # the participants' programmes as codes of this table's distinct programmes (-2: none of them,
@@ -250,12 +251,14 @@ def check_programme_of_participant(
         theirs_codes = pc.fill_null(pc.index_in(theirs_all, value_set=distinct), -2).to_numpy(
             zero_copy_only=False).astype(np.int64)
         theirs_codes[~pc.is_valid(theirs_all).to_numpy(zero_copy_only=False)] = -1
-        at = theirs_codes[np.where(known, where, 0)] if len(theirs_codes) else np.full(len(where), -1)
-        clash = known & (mine_codes >= 0) & (at != -1) & (at != mine_codes)
+        # a row of no known participant (where -1) takes the last entry, -1: as a participant without a programme
+        at = np.append(theirs_codes, -1).take(where)
+        clash = (mine_codes >= 0) & (at != -1) & (at != mine_codes)
         if not clash.any():
             return
         shown_theirs = theirs_all.take(pa.array(where[clash])).to_numpy(zero_copy_only=False).astype(object)
     else:
+        known = where >= 0
         theirs = theirs_all.take(pa.array(where, mask=~known))
         mine = arrow_text(programme)
         clash = pc.fill_null(pc.not_equal(theirs, mine), False).to_numpy(zero_copy_only=False)
@@ -283,7 +286,7 @@ def _lookup_dates(where: np.ndarray, dates: pd.Series) -> np.ndarray:
     if len(where) == 0:
         return np.array([], dtype="datetime64[ns]")
     values = pd.to_datetime(dates, errors="coerce").to_numpy(dtype="datetime64[ns]")
-    return _at(values, where, np.datetime64("NaT")).astype("datetime64[ns]")
+    return _at(values, where, np.datetime64("NaT")).astype("datetime64[ns]", copy=False)
 
 
 def _iso(values: np.ndarray) -> np.ndarray:
