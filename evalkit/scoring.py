@@ -288,7 +288,7 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
         flagged = _OPERATORS[safety.operator](x[:, j], safety.value)  # x is 0 where the item is not valid
         result[f"flag_{safety.flag}"] = np.where(valid[:, j], flagged.astype(float), np.nan)
 
-    result.update(score=score, raw_score=raw, items_answered=answered.astype(float), score_status=status,
+    result.update(score=score, raw_score=raw, items_answered=answered, score_status=status,
                   score_reason=reason, caseness=caseness)
     return result
 
@@ -390,7 +390,7 @@ def score(
     out: dict[str, np.ndarray] = {
         "score": np.full(n, np.nan),
         "raw_score": np.full(n, np.nan),
-        "items_answered": np.zeros(n),
+        "items_answered": np.zeros(n, dtype=np.int64),
         "score_status": np.full(n, _STATUS["invalid"], dtype=np.int8),
         "score_reason": np.empty(n, dtype=object),  # None = no reason
         "caseness": np.full(n, np.nan),
@@ -410,22 +410,31 @@ def score(
             values = _float_values(measures[c])
             if values is not None:
                 numeric[c] = values
-    # Highest item column holding a value (a number or any text), per row: values beyond an
-    # instrument's last item make its rows invalid.
-    top_item = np.zeros(n, dtype=np.int64)
-    has_value = np.empty(n, dtype=bool)
-    for c in item_cols_all:
-        if c in numeric:
-            np.logical_not(np.isnan(numeric[c], out=has_value), out=has_value)
-        else:
-            v, t = _text_numbers(measures[c])
-            np.logical_or(~np.isnan(v), t, out=has_value)
-        np.copyto(top_item, int(c[5:]), where=has_value)
+    # Values (a number or any text) in item columns beyond an instrument's last item make its rows
+    # invalid. For each item count k of the instruments present, blank_beyond[k] marks the rows with
+    # no value in any item column numbered above k; columns are read from the highest down.
+    blank_beyond: dict[int, np.ndarray] = {}
+    blank = np.ones(n, dtype=bool)
+    cell_blank = np.empty(n, dtype=bool)
+    descending = sorted(item_cols_all, key=lambda c: int(c[5:]), reverse=True)
+    i = 0
+    for k in sorted({registry[code].n_items for code in present_codes}, reverse=True):
+        while i < len(descending) and int(descending[i][5:]) > k:
+            c = descending[i]
+            if c in numeric:
+                np.isnan(numeric[c], out=cell_blank)
+            else:
+                v, t = _text_numbers(measures[c])
+                np.logical_and(np.isnan(v), ~t, out=cell_blank)
+            blank &= cell_blank
+            i += 1
+        blank_beyond[k] = blank.copy()
     for code in present_codes:
         inst = registry[code]
         rows = np.flatnonzero(labels == uniques.index(code))
         known[rows] = True
-        res = _score_one(measures, rows, numeric, inst, item_coding, top_item[rows] > inst.n_items)
+        extra = ~blank_beyond[inst.n_items][rows]
+        res = _score_one(measures, rows, numeric, inst, item_coding, extra)
         for key, arr in res.items():
             out[key][rows] = arr
     unknown_rows = ~known
@@ -435,17 +444,19 @@ def score(
 
     result = measures.copy(deep=False)
     for key, arr in out.items():
+        column: np.ndarray | pd.api.extensions.ExtensionArray
         if key == "score_status":
-            result[key] = _status_array(arr)
+            column = _status_array(arr)
         elif key == "score_reason":
-            result[key] = _string_array(arr)
+            column = _string_array(arr)
         elif key == "items_answered":
-            result[key] = pd.array(arr.astype(np.int64), dtype="Int64")
+            column = pd.arrays.IntegerArray(arr, np.zeros(n, dtype=bool))
         elif key == "caseness" or key.startswith("flag_"):
-            missing = np.isnan(arr)
-            result[key] = pd.arrays.BooleanArray(arr == 1.0, missing)
+            column = pd.arrays.BooleanArray(arr == 1.0, np.isnan(arr))
         else:
-            result[key] = arr
+            column = arr
+        # As a Series on the same index, the new array is stored as it is (an array would be copied).
+        result[key] = pd.Series(column, index=result.index, copy=False)
     return result
 
 
