@@ -25,7 +25,12 @@ __all__ = ["ProblemLog", "TableRows", "quoted", "row_list"]
 
 @dataclass
 class TableRows:
-    """Where the rows of one uploaded table came from, and which of them have errors."""
+    """Where the rows of one uploaded table came from, and which of them have errors.
+
+    ``file``, ``sheet``, ``source_row`` and ``group`` are read only: :meth:`from_frame` may give a read-only view
+    (one name repeated for every row, or the frame's own ``source_row`` column) instead of a copy per row.
+    ``error`` is the one array the checks write to.
+    """
 
     table: str
     file: np.ndarray
@@ -69,28 +74,35 @@ class TableRows:
         file_codes, file_names = _shared_text(frame[SOURCE_FILE] if SOURCE_FILE in frame.columns else None, n,
                                               f"({table} table)")
         sheet_codes, sheet_names = _shared_text(frame[SOURCE_SHEET] if SOURCE_SHEET in frame.columns else None, n, "")
-        file, sheet = file_names[file_codes], sheet_names[sheet_codes]
+        one_file = bool(n) and file_codes.min() == file_codes.max()
+        one_sheet = bool(n) and sheet_codes.min() == sheet_codes.max()
+        # a name on every row is one read-only view of it (no array of n references to fill)
+        file = np.broadcast_to(file_names[file_codes[:1]], (n,)) if one_file else file_names[file_codes]
+        sheet = np.broadcast_to(sheet_names[sheet_codes[:1]], (n,)) if one_sheet else sheet_names[sheet_codes]
         rows = None
         if SOURCE_ROW in frame.columns:
             column = frame[SOURCE_ROW]
-            if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_float_dtype(column.dtype):
+            if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
+                rows = column.to_numpy(dtype=np.int64)  # whole numbers already: no float copy, no NaN to test
+            elif pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_float_dtype(column.dtype):
                 rows = column.to_numpy(dtype="float64", na_value=np.nan)
             else:
                 rows = pd.to_numeric(column.astype(object), errors="coerce").to_numpy(dtype="float64")
-            if np.isnan(rows).any():
+            if rows.dtype.kind == "f" and np.isnan(rows).any():
                 rows = None
-        source_row = rows.astype(np.int64) if rows is not None else np.arange(2, n + 2, dtype=np.int64)
+        source_row = rows.astype(np.int64, copy=False) if rows is not None else np.arange(2, n + 2, dtype=np.int64)
         # a group per (file, sheet) pair, numbered in order of first appearance
-        pair = file_codes * (len(sheet_names) + 1) + sheet_codes
-        if n and pair.min() == pair.max():  # one file (and sheet): one group, without hashing every row
-            group, pairs = np.zeros(n, dtype=np.int64), pair[:1]
+        width = len(sheet_names) + 1
+        if one_file and one_sheet:
+            # one file (and sheet): one group, without hashing (or combining) every row's codes
+            group, pairs = np.zeros(n, dtype=np.int64), np.array([int(file_codes[0]) * width + int(sheet_codes[0])])
         else:
-            group, pairs = pd.factorize(pair)
+            group, pairs = pd.factorize(file_codes * width + sheet_codes)
         group_keys = [f"{file_names[p // (len(sheet_names) + 1)]}|{sheet_names[p % (len(sheet_names) + 1)]}"
                       for p in np.asarray(pairs)]
         headers = {k: dict(v.get("headers", {})) for k, v in sources.items()}
         header_rows = {k: int(v.get("header_row", 1)) for k, v in sources.items()}
-        out = cls(table, file, sheet, source_row, group.astype(np.int64), headers, header_rows, group_keys)
+        out = cls(table, file, sheet, source_row, np.asarray(group, dtype=np.int64), headers, header_rows, group_keys)
         out.file_codes, out.file_names, out.sheet_codes, out.sheet_names = file_codes, file_names, sheet_codes, \
             sheet_names
         out.group_ids = np.arange(len(group_keys), dtype=np.int64)  # factorize numbers the groups 0, 1, ...
@@ -302,13 +314,25 @@ def _one_text(values: pa.Array) -> bool:
         return False
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=n + 1)
     width = int(offsets[1] - offsets[0])
-    if offsets[0] != 0 or not np.array_equal(offsets, np.arange(n + 1, dtype=np.int64) * width):
+    if offsets[0] != 0 or offsets[n] != n * width:
         return False
+    # compared a block of rows at a time: temporaries of a block, not of the whole column
+    step = _BLOCK
+    for start in range(0, n, step):
+        if not (np.diff(offsets[start:start + step + 1]) == width).all():
+            return False
     data = values.buffers()[2]
     if data is None:
         return width == 0
-    body = memoryview(data)[:n * width]
-    return bytes(body) == bytes(body[:width]) * n
+    if width == 0:
+        return True
+    rows = np.frombuffer(data, dtype=np.uint8, count=n * width).reshape(n, width)
+    step = max(1, _BLOCK // width)
+    return all((rows[start:start + step] == rows[0]).all() for start in range(0, n, step))
+
+
+_BLOCK = 1 << 18
+"""Rows (or bytes) compared at a time by :func:`_one_text`: its temporaries stay small and in cache."""
 
 
 def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray]:
