@@ -1,8 +1,9 @@
 """Vectorised scoring of questionnaires into totals, subscales, caseness and safety flags.
 
 One call scores a frame that may mix instruments. Work is done per instrument
-on a numpy matrix of that instrument's item columns; there is no per-row
-Python code, so a million questionnaires score in about a second.
+on a column-major numpy matrix of that instrument's item columns, gathered by
+row position and checked one item column at a time; there is no per-row
+Python code, so a million questionnaires score in well under a second.
 """
 
 from __future__ import annotations
