@@ -81,9 +81,9 @@ def use_c_allocator() -> bool:
 
     Arrow's own default is mimalloc. At a million participants, validation spends most of its time in
     Arrow and numpy operations on columns of 3 to 9 million rows, and with mimalloc the process spent more
-    system time than user time giving pages back and faulting them in again: one validation of the 1M
-    benchmark files took 11.1 s (4.8 s user, 6.3 s system) with mimalloc and 7.2 s (4.6 s user, 2.6 s
-    system) with the system pool, and its peak fell from 3.44 to 3.19 GB (``benchmarks/RESULTS.md``).
+    system time than user time: one validation of the 1M benchmark files took 11.1 s (4.8 s user, 6.3 s
+    system) with mimalloc and 7.2 s (4.6 s user, 2.6 s system) with the system pool, and the benchmark's
+    validation peak fell from 3.44 to 3.19 GB (``benchmarks/RESULTS.md``).
     pandas-only code already allocates from ``malloc``; so does evalkit's CSV parser.
 
     Returns
@@ -106,8 +106,8 @@ def stop_numpy_huge_pages() -> bool:
 
     numpy calls ``madvise(MADV_HUGEPAGE)`` on each large array it allocates (numpy's "madvise hugepage"
     global state, normally set at import from ``NUMPY_MADVISE_HUGEPAGE``). Where the kernel's transparent
-    huge pages are in ``madvise`` mode (the default of, for example, Ubuntu), the kernel then allocates
-    and zeroes 2 MB pages, and splits them again when parts are freed. At a million participants,
+    huge pages are in ``madvise`` mode (as on the benchmark machine), the kernel then allocates and zeroes
+    2 MB pages on first touch (``perf``: 45% of one 1M validation's samples). At a million participants,
     validation allocates and frees columns of 3 to 9 million rows many times over: on the benchmark
     machine one validation of the 1M files spent 4.4-4.6 s of system time with the advice and 2.0 s
     without, and took 9.1-9.8 s against 6.4-6.7 s (two runs each; reading took as long, scoring about
