@@ -121,8 +121,11 @@ def stop_numpy_huge_pages() -> bool:
     """
     if os.environ.get("NUMPY_MADVISE_HUGEPAGE"):
         return False
-    from numpy._core import multiarray  # numpy's own switch, documented in its "global state" notes
+    import numpy as np
 
+    # numpy's own switch, documented in its "global state" notes (numpy.core before numpy 2)
+    multiarray = (getattr(getattr(np, "_core", None), "multiarray", None)
+                  or getattr(getattr(np, "core", None), "multiarray", None))
     switch = getattr(multiarray, "_set_madvise_hugepage", None)
     if switch is None:
         return False

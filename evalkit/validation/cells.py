@@ -20,7 +20,7 @@ from evalkit.readers.raw_frame import distinct_categories
 
 __all__ = ["CellPicker", "arrow_text", "clean_cells", "distinct_cells", "encode", "encoded_text", "known_codes",
            "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match",
-           "text_series"]
+           "spread", "text_series"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
@@ -235,11 +235,20 @@ def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill:
         sample = parse(pd.Series(["0"], dtype="str"))
         return np.full(len(cells), fill, dtype=sample.dtype if sample.dtype != object else object)
     parsed = np.asarray(parse(pd.Series(uniques, dtype="str")))
+    return spread(parsed, codes, fill, object if parsed.dtype.kind in "OUSb" and fill is None else parsed.dtype)
+
+
+def spread(values: np.ndarray, codes: np.ndarray, fill: object, dtype: np.dtype | type) -> np.ndarray:
+    """``values[codes]``, with ``fill`` where the code is -1, in one ``take``.
+
+    When a code is -1, ``values`` followed by ``fill`` form a table of ``dtype`` (the caller's choice: for
+    example ``object`` to hold ``None``) and code -1 takes its last entry; otherwise ``values`` are taken as
+    they are (``dtype`` unused).
+    """
     if len(codes) == 0 or codes.min() >= 0:
-        return parsed.take(codes)
-    # a table of the parsed values and ``fill`` last, spread with one take: code -1 (missing) takes the last entry
-    table = np.empty(len(parsed) + 1, dtype=object if parsed.dtype.kind in "OUSb" and fill is None else parsed.dtype)
-    table[:-1] = parsed
+        return values.take(codes)
+    table = np.empty(len(values) + 1, dtype=dtype)
+    table[:-1] = values
     table[-1] = fill
     return table.take(codes)
 

@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evalkit.validation.cells import CellPicker, arrow_text, known_codes, look_up
+from evalkit.validation.cells import CellPicker, arrow_text, known_codes, look_up, spread
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ParentIndex", "check_child_dates", "check_foreign_key", "check_head_counts",
@@ -171,13 +171,7 @@ def _at(values: pd.Series | np.ndarray, where: np.ndarray, fill: object) -> np.n
     arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if len(arr) == 0:
         return np.full(len(where), fill, dtype=arr.dtype if fill is not None else object)
-    if len(where) == 0 or where.min() >= 0:
-        return arr.take(where)
-    # the values and ``fill`` last, spread with one take: -1 takes the last entry
-    table = np.empty(len(arr) + 1, dtype=object if fill is None else arr.dtype)
-    table[:-1] = arr
-    table[-1] = fill
-    return table.take(where)
+    return spread(arr, where, fill, object if fill is None else arr.dtype)
 
 
 def note_not_checked(rows: TableRows, log: ProblemLog, column: str, parent: str) -> None:
