@@ -130,16 +130,16 @@ def test_a_rollback_drops_the_shared_entries(tmp_path, monkeypatch: pytest.Monke
 
 
 def test_driver_values_load_the_same_frames(example_db: str) -> None:
-    """load_tables reads the driver's rows directly; the typed frames equal those of SQLAlchemy's rows."""
+    """load_tables types the driver's rows column by column; the frames equal those of SQLAlchemy's rows."""
     store = open_store(example_db)
     try:
         with store.engine.connect() as conn:
             for table in ("programmes", "participants", "group_sessions", "contacts", "measures"):
                 query = store_read.table_query(table, Scope.admin())
-                raw = store_read.read_frame(conn, query, driver_values=True)
+                typed = store_read.read_canonical(conn, query, table)
                 processed = store_read.read_frame(conn, query)
-                assert list(raw.columns) == list(processed.columns)
-                _frames_equal(to_canonical(raw, table), to_canonical(processed, table))
+                assert list(typed.columns) == list(processed.columns) and len(typed) > 0
+                _frames_equal(typed, to_canonical(processed, table))
     finally:
         store.close()
 
