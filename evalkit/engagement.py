@@ -165,7 +165,7 @@ def participant_path(
         c = t.get("contacts")
         if c is not None and len(c):
             att = c[(c["status"].astype("string") == "attended").fillna(False)]
-            with_rows = set(c["programme_id"].dropna().astype(str))
+            with_rows = set(c["programme_id"].dropna().astype(str).unique())
             no_rows = ~parts["programme_id"].astype(str).isin(with_rows).to_numpy(dtype=bool)
             parts["attended_total"] = _attended_dose(parts, att, no_rows)
         else:
@@ -491,7 +491,7 @@ def attendance_summary(
     c = t.get("contacts")
     if c is None:
         c = pd.DataFrame(columns=["programme_id", "participant_id", "contact_date", "status"])
-    with_rows = set(c["programme_id"].dropna().astype(str))
+    with_rows = set(c["programme_id"].dropna().astype(str).unique())
     keyed = p[["participant_id", *[k for k in by if k != "participant_id"]]]
     cc = c.merge(keyed, on="participant_id", how="inner", suffixes=("_contact", ""))
     status = cc["status"].astype("string")
