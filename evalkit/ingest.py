@@ -48,6 +48,7 @@ from sqlalchemy.dialects import postgresql
 from evalkit.access import Scope
 from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import AccessDenied, StoreError
+from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import key_check, load_secret, pseudonymise_frame, refuse_identifiers
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import _tables as T
@@ -372,19 +373,30 @@ def stored_rows_for_upload(
         out = {}
         for table, conditions in wanted.items():
             names = list(dict.fromkeys(("row_id", "programme_id", *VALIDATION_COLUMNS[table])))
-            parts = [_select_in(conn, table, names, column, values) for column, values in conditions
-                     if values and len(owned)]
+            parts: list[pd.DataFrame] = []
+            for column, values in conditions:
+                if not values or not len(owned):
+                    continue
+                part = _select_in(conn, table, names, column, values)
+                keep = part["programme_id"].isin(owned).to_numpy(dtype=bool, copy=True)
+                if parts:  # rows an earlier condition found already (contacts: a participant's group contacts)
+                    keep &= ~np.isin(part["row_id"].to_numpy(dtype=np.int64),
+                                     np.concatenate([p["row_id"].to_numpy(dtype=np.int64) for p in parts]))
+                parts.append(part[keep] if not keep.all() else part)
             frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
                 parts[0] if parts else _frame_of(names, []))
-            frame = frame[frame["programme_id"].isin(owned).to_numpy(dtype=bool)]
-            if len(conditions) > 1:
-                frame = frame.drop_duplicates("row_id")
             out[table] = frame[list(VALIDATION_COLUMNS[table])]
+            del parts, frame
         return out
 
     loaded = store.transaction(_load, write=False)
-    return {t: to_canonical(f, t).sort_values(list(table_schema(t).primary_key), kind="stable").reset_index(drop=True)
-            for t, f in loaded.items()}
+    out = {}
+    for t in list(loaded):
+        out[t] = to_canonical(loaded.pop(t), t).sort_values(list(table_schema(t).primary_key),
+                                                            kind="stable").reset_index(drop=True)
+    # and what the concatenations and sorts freed, before validation allocates on top of it
+    release_freed_memory()
+    return out
 
 
 def check_upload(
@@ -549,6 +561,10 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
                  for cond in _in(conn, t.c[by], values)]
     if not parts:
         return _frame_of(columns, [])
+    if len(parts) > 1:
+        # the driver's rows were Python objects, made and freed a chunk at a time: hand the heap pages they
+        # left behind back to the system before the caller allocates on top of them
+        release_freed_memory()
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
@@ -763,6 +779,80 @@ def _stored_keys(run: _Run, table: str, frame: pd.DataFrame, hashes: np.ndarray 
     return _fetch(run.conn, table, key[0], ids, cols), None
 
 
+def _key_codes(mine: pd.Series, theirs: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of one key column's values on both sides: equal values, equal codes (a missing value is a value).
+
+    Returns ``(mine_codes, their_codes, width)``: codes in ``[0, width)`` of the upload's distinct values
+    (``width - 1`` for a missing value); a stored value the upload does not have is -1 (it matches no
+    upload row). Only the upload's values are encoded and the stored ones looked up among its distinct
+    values: dates and integers by pandas, text in Arrow (no Python object per row).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ours, other = mine.dtype, theirs.dtype
+    if isinstance(ours, np.dtype) and isinstance(other, np.dtype) and ours == other and ours.kind in "Mmiu":
+        codes, uniques = pd.factorize(mine.to_numpy(), use_na_sentinel=True)
+        width = len(uniques) + 1
+        mine_codes = codes.astype(np.int64, copy=False)
+        mine_codes[mine_codes < 0] = width - 1  # missing matches missing, as in a merge
+        their_codes = pd.Index(uniques).get_indexer(theirs.to_numpy()).astype(np.int64, copy=False)
+        their_codes[theirs.isna().to_numpy() & (width - 1 in mine_codes)] = width - 1
+        return mine_codes, their_codes, width
+    # chunk by chunk onto one dictionary: an Arrow column of many chunks is not copied into one array
+    text = _chunked(_arrow_strings(mine))
+    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in text.chunks], type=pa.dictionary(
+        pa.int32(), text.type)).unify_dictionaries()
+    dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], type=text.type)
+    width = len(dictionary) + 1
+    mine_codes = np.concatenate([np.empty(0, dtype=np.int64), *(
+        pc.fill_null(c.indices, width - 1).to_numpy(zero_copy_only=False).astype(np.int64) for c in encoded.chunks)])
+    stored = _chunked(_arrow_strings(theirs))
+    found = pc.index_in(stored, value_set=dictionary.cast(stored.type))
+    their_codes = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    their_codes[pc.is_null(stored).to_numpy(zero_copy_only=False)] = width - 1
+    return mine_codes, their_codes, width
+
+
+def _chunked(values: Any) -> Any:
+    """An Arrow array as a chunked array (a chunked one as it is)."""
+    import pyarrow as pa
+
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+
+
+def _stored_positions(frame: pd.DataFrame, stored: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """For each row of ``frame``, the position of the row of ``stored`` with the same ``key`` (-1: none).
+
+    What an inner ``merge`` on ``key`` finds when keys are unique on both sides, on integers: each key
+    column is coded by :func:`_key_codes`, the codes combined into one integer per row (mixed radix; made
+    dense again with ``pandas.factorize`` only if the next column could overflow it), and the stored
+    integers sorted and searched.
+    """
+    n = len(frame)
+    mine, theirs, span = _key_codes(frame[key[0]], stored[key[0]])
+    for c in key[1:]:
+        a, b, width = _key_codes(frame[c], stored[c])
+        if span * width >= 1 << 62:  # re-code the combined values densely (upload's codes first)
+            lost = theirs < 0
+            both, uniques = pd.factorize(np.concatenate([mine, theirs[~lost]]))
+            mine = both[:n].astype(np.int64)
+            theirs[~lost] = both[n:]
+            span = len(uniques)
+        lost = (theirs < 0) | (b < 0)
+        mine = mine * width + a
+        theirs = theirs * width + b
+        theirs[lost] = -1
+        span *= width
+    kept = np.flatnonzero(theirs >= 0)
+    order = kept[np.argsort(theirs[kept], kind="stable")]
+    ranked = theirs[order]
+    at = np.searchsorted(ranked, mine)
+    at[at == len(ranked)] = 0
+    hit = (ranked[at] == mine) if len(ranked) else np.zeros(n, dtype=bool)
+    return np.where(hit, order[at] if len(ranked) else -1, -1).astype(np.int64)
+
+
 def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
     """Insert new rows, audit and update changed ones, count unchanged ones (vectorised).
 
@@ -781,20 +871,21 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
         foreign = narrow.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
         if len(foreign):
             _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
+        del owner, foreign
+        narrow = narrow[[*key, ROW_HASH]] if full is None else narrow  # owners checked: programme ids not kept
     data_cols = [c for c in frame.columns if c not in key and c not in PROVENANCE_COLUMNS]
     frame = frame.assign(**{ROW_HASH: pd.array(hashes, dtype="Int64") if hashes is not None
                             else pd.array([pd.NA] * len(frame), dtype="Int64")})
     n = len(frame)
     if len(narrow):
         # each upload row's stored hash (keys are unique on both sides: one match at most)
-        found = frame[key].assign(_pos=np.arange(n)).merge(
-            narrow[[*key, ROW_HASH]].rename(columns={ROW_HASH: "_stored_hash"}), on=key, how="inner")
-        pos = found["_pos"].to_numpy()
+        where = _stored_positions(frame, narrow, key)
+        pos = np.flatnonzero(where >= 0)
         new_mask = np.ones(n, dtype=bool)
         new_mask[pos] = False
         same = np.zeros(n, dtype=bool)
         if hashes is not None:
-            stored_hash = found["_stored_hash"].astype("Int64")
+            stored_hash = narrow[ROW_HASH].iloc[where[pos]].reset_index(drop=True).astype("Int64")
             same[pos] = (stored_hash == pd.array(hashes[pos], dtype="Int64")).fillna(False).to_numpy(dtype=bool)
         compare = ~new_mask & ~same
     else:  # nothing of it stored yet: every row is new
@@ -935,7 +1026,9 @@ def _ingest_tx(
             continue
         frame = _drop_duplicate_keys(run, table, frame)
         frame = _check_references(run, table, frame)
+        release_freed_memory()  # the hash tables of those checks (at 1M contacts, 0.4 GB), before the stored rows
         _upsert(run, table, frame)
+        release_freed_memory()  # the stored rows read to compare with (at 1M contacts, 0.7 GB freed)
         run.tick(len(valid[table]), f"stored {table}")
 
     quarantine_counts: dict[str, int] = {}
@@ -1043,7 +1136,9 @@ def ingest(
     if not provider:
         raise ValueError("provider must be a non-blank organisation name")
     secret = load_secret() if secret is None else secret
+    release_freed_memory()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
     valid, quarantined = _prepare(result, provider=provider, secret=secret)
+    release_freed_memory()  # and the pseudonymised copies _prepare made and dropped
     if not valid and not quarantined:
         raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
     fingerprint = key_check(secret)
