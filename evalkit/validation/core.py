@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import evalkit.memory  # noqa: F401 - Arrow allocates from the C library's malloc (evalkit.memory.use_c_allocator)
 from evalkit.canonical import (
@@ -21,6 +22,7 @@ from evalkit.canonical import (
     PROVENANCE_COLUMNS,
     ValidationResult,
 )
+from evalkit.memory import release_freed_memory
 from evalkit.readers.notes import frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
 from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, encoded_text
@@ -213,10 +215,12 @@ def validate(
                              skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)))
         if name == "measures":
             check_measures(cells, typed, rows, log, items=items, instruments=instruments)
+        release_freed_memory()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
         if name == "participants":
             check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names
                                                        if schema.field(c).type == "date"})
         check_keys(schema, typed, rows, log, existing=stored(name))
+        release_freed_memory()
         for fk in schema.foreign_keys:
             column, parent_table = fk["fields"][0], fk["reference"]["resource"]
             parent_key = fk["reference"]["fields"][0]
@@ -236,6 +240,7 @@ def validate(
                               len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
                               where=where)
         checked[name] = _Checked(schema, frame, rows, cells, typed, items)
+        release_freed_memory()
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
             parents[name] = ParentIndex.build(name, key, typed, rows, stored(name))
@@ -270,20 +275,48 @@ def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | Ce
 
 
 def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.DataFrame:
-    parts = []
+    """``group_session_id`` and ``participant_id`` of the attended contacts (upload rows without errors, then
+    stored rows) that name a group session, as Arrow text (no Python string per row; the parts are chunks of
+    one Arrow column, not copied into one)."""
+    sessions: list[pa.Array] = []
+    people: list[pa.Array] = []
     if contacts is not None:
         t = contacts.typed
         ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
-        parts.append(pd.DataFrame({"group_session_id": _kept(t["group_session_id"], ok),
-                                   "participant_id": _kept(t["participant_id"], ok)}))
+        sessions.append(_large(arrow_text(_kept(t["group_session_id"], ok))))
+        people.append(_large(arrow_text(_kept(t["participant_id"], ok))))
     if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
-        s = stored[stored["status"].astype(str) == "attended"]
-        parts.append(pd.DataFrame({"group_session_id": s["group_session_id"].astype(object).to_numpy(),
-                                   "participant_id": s["participant_id"].astype(object).to_numpy()}))
-    if not parts:
+        status = stored["status"]
+        if isinstance(status.dtype, pd.StringDtype) and status.dtype.storage == "pyarrow":
+            attended = pc.fill_null(pc.equal(_whole(pa.array(status.array)), "attended"), False)
+        else:
+            attended = pa.array((status.astype(str) == "attended").to_numpy(dtype=bool))
+        for out, column in ((sessions, "group_session_id"), (people, "participant_id")):
+            values = stored[column]
+            if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+                out.append(_large(_whole(pa.array(values.array)).filter(attended)))  # no copy of every row
+            else:
+                out.append(_large(arrow_text(values)).filter(attended))
+    if not sessions:
         return pd.DataFrame(columns=["group_session_id", "participant_id"])
-    out = pd.concat(parts, ignore_index=True)
-    return out[out["group_session_id"].notna()]
+    named = [pc.is_valid(part) for part in sessions]
+    session = pa.chunked_array([p if m.false_count == 0 else p.filter(m) for p, m in zip(sessions, named, strict=True)],
+                               type=pa.large_string())
+    person = pa.chunked_array([p if m.false_count == 0 else p.filter(m) for p, m in zip(people, named, strict=True)],
+                              type=pa.large_string())
+    return pd.DataFrame({"group_session_id": pd.arrays.ArrowStringArray(session),
+                         "participant_id": pd.arrays.ArrowStringArray(person)})
+
+
+def _whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array (a chunked array's chunks combined)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _large(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array of large strings (cast only if it is not one already)."""
+    values = _whole(values)
+    return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 
 def _kept(values: np.ndarray | pd.Series, mask: np.ndarray) -> pd.Series | np.ndarray:

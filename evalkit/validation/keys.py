@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
-from evalkit.validation.cells import arrow_text, encode, look_up
+from evalkit.validation.cells import arrow_text, encode, known_codes, look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ALREADY_STORED_LISTED", "check_keys", "key_frame"]
@@ -275,8 +275,9 @@ def _key_text(values: pd.Series | np.ndarray) -> pa.Array:
 def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], existing: pd.DataFrame) -> np.ndarray:
     """Rows with a complete key that equals (as text) the complete key of a stored row.
 
-    Upload and stored key texts are dictionary-encoded together, column by column, and the column codes
-    combined into one integer per row, so whole keys are compared as integers.
+    Key columns are coded one by one, upload and stored rows alike: text by the upload's distinct texts
+    (:func:`_text_codes`), dates by their day; the column codes are then combined into one integer per
+    row, so whole keys are compared as integers.
     """
     n = len(typed[pk[0]])
     combined: np.ndarray | None = None
@@ -284,17 +285,65 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
         column = existing[c]
         stored = column if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow" \
             else _as_typed(column)
-        both = pa.chunked_array([_key_text(typed[c]), _key_text(stored)], type=pa.large_string()).combine_chunks()
-        codes = pc.fill_null(pc.dictionary_encode(both).indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        days = _days(typed[c], stored)
+        if days is not None:  # dates: equal as text (YYYY-MM-DD) exactly when on the same day; no text made
+            codes = pd.factorize(days.view(np.int64))[0].astype(np.int64, copy=False)
+            codes[np.isnat(days)] = -1
+        else:
+            codes = _text_codes(typed[c], stored)
         if combined is None:
             combined = codes
-        else:
+        else:  # dense again: np.isin below then uses a table, not a sort
             missing = (combined < 0) | (codes < 0)
             combined = pd.factorize(combined * (int(codes.max(initial=0)) + 2) + codes)[0].astype(np.int64)
             combined[missing] = -1
     assert combined is not None
     theirs = combined[n:]
     return (combined[:n] >= 0) & np.isin(combined[:n], theirs[theirs >= 0])
+
+
+def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) -> np.ndarray:
+    """Upload then stored key texts as codes of the upload's distinct texts (-1: missing, or a stored text
+    the upload does not have, which can match no upload row).
+
+    Only the upload's texts are dictionary-encoded; the stored texts are looked up in that dictionary
+    (``pyarrow.compute.index_in``), so no array holding both sides' texts is made.
+    """
+    known = known_codes(mine)
+    if known is not None:
+        mine_codes, distinct = known
+        mine_codes = np.asarray(mine_codes, dtype=np.int64)
+    else:
+        mine_codes, distinct = _encode_chunks(_key_text(mine))
+    theirs = _key_text(stored)
+    if isinstance(stored, pd.Series) and isinstance(stored.dtype, pd.StringDtype) and stored.dtype.storage == "pyarrow":
+        theirs = pa.array(stored.array)  # chunks as stored: looked up chunk by chunk, not copied into one
+    large = pa.large_string()
+    found = pc.index_in(theirs if theirs.type == large else theirs.cast(large),
+                        value_set=distinct if distinct.type == large else distinct.cast(large))
+    return np.concatenate([mine_codes, pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)])
+
+
+def _encode_chunks(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary codes (int64, -1 where missing) and the distinct texts, chunk by chunk onto one dictionary."""
+    chunked = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
+    if chunked.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], type=pa.large_string())
+    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in chunked.chunks]).unify_dictionaries()
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+                            for c in encoded.chunks])
+    return codes, encoded.chunk(0).dictionary
+
+
+def _days(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) -> np.ndarray | None:
+    """Upload then stored dates as whole days (``datetime64[D]``, NaT where missing), if both sides are dates.
+
+    ``None`` when either side is not a numpy datetime column: those are compared as text (:func:`_key_text`).
+    """
+    dtypes = (getattr(mine, "dtype", None), getattr(stored, "dtype", None))
+    if not all(isinstance(d, np.dtype) and d.kind == "M" for d in dtypes):
+        return None
+    return np.concatenate([np.asarray(mine).astype("datetime64[D]"), np.asarray(stored).astype("datetime64[D]")])
 
 
 def _as_typed(series: pd.Series) -> np.ndarray:

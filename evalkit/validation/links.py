@@ -346,7 +346,7 @@ def check_head_counts(
     """
     if attendance.empty:
         return
-    named = attendance.drop_duplicates().groupby("group_session_id")["participant_id"].size()
+    named = _named_per_session(attendance["group_session_id"], attendance["participant_id"])
     counted = pd.to_numeric(pd.Series(look_up(session_ids, named)), errors="coerce").to_numpy(dtype="float64")
     ok_rows = ~rows.error
     low = ok_rows & ~np.isnan(head_count) & ~np.isnan(counted) & (head_count < counted)
@@ -355,3 +355,40 @@ def check_head_counts(
             .to_numpy(dtype=object) + " named participants recorded as attending this session in contacts; "
             "expected a head count of at least that (it counts everyone present, named or not).",
             values=raw[low])
+
+
+def _named_per_session(sessions: pd.Series, people: pd.Series) -> pd.Series:
+    """Distinct participants (a missing id counts once) per group session, indexed by session id (text).
+
+    ``drop_duplicates`` then ``groupby(...).size()`` of the pairs, on dictionary codes: each distinct
+    (session, participant) pair is one integer, so no Python string is made per row. Rows without a
+    session are not counted (as ``groupby`` leaves them out).
+    """
+    session_codes, session_texts = _codes(sessions)
+    person_codes, person_texts = _codes(people)
+    width = len(person_texts) + 1
+    pairs = session_codes * width + person_codes + 1
+    del session_codes, person_codes
+    pairs = np.unique(pairs)
+    counts = np.bincount(pairs[pairs >= 0] // width, minlength=len(session_texts))  # missing session: < 0
+    return pd.Series(counts.astype(np.int64), index=pd.Index(session_texts.to_numpy(zero_copy_only=False),
+                                                              dtype=object))
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary codes (int64, -1 where missing) of a text column, and its distinct texts.
+
+    An Arrow column held in several chunks is encoded chunk by chunk onto one dictionary
+    (``unify_dictionaries``), without first copying the chunks into one array.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        text = pa.array(values.array)
+    else:
+        text = arrow_text(values)
+    chunked = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
+    if chunked.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], type=pa.large_string())
+    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in chunked.chunks]).unify_dictionaries()
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+                            for c in encoded.chunks])
+    return codes, encoded.chunk(0).dictionary

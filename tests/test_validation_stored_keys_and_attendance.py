@@ -1,0 +1,95 @@
+"""Already-stored keys with a date column, and named attendance per group session, against their definitions.
+
+``keys._stored`` compares date keys as whole days (integers) instead of their ``YYYY-MM-DD`` text, and
+``links._named_per_session`` counts distinct (session, participant) pairs on dictionary codes instead of
+``drop_duplicates`` + ``groupby().size()`` of Python strings: both must give what the definitions give.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.validation.keys import _stored
+from evalkit.validation.links import _named_per_session
+
+
+def _texts(values: pd.Series | np.ndarray) -> list[object]:
+    """Key values as the text definition writes them (dates ``YYYY-MM-DD``), missing as None."""
+    s = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = s.dt.strftime("%Y-%m-%d")
+    return [None if pd.isna(v) else str(v) for v in s]
+
+
+def _stored_by_definition(pk: tuple[str, ...], typed: dict[str, object], existing: pd.DataFrame) -> np.ndarray:
+    mine = list(zip(*(_texts(typed[c]) for c in pk), strict=True))
+    theirs = {k for k in zip(*(_texts(existing[c]) for c in pk), strict=True) if None not in k}
+    return np.array([None not in k and k in theirs for k in mine], dtype=bool)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stored_date_keys_match_as_days_like_their_text(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = 400, 300
+    days = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 20, n), unit="D")
+    when = days + pd.to_timedelta(rng.choice([0, 0, 0, 13], n), unit="h")  # a time of day: still the same day
+    when = when.where(rng.random(n) > 0.1)  # NaT: never stored
+    typed = {
+        "participant_id": pd.Series(rng.choice(["a", "b", "c", None], n), dtype="str"),
+        "contact_date": when.to_numpy(dtype="datetime64[ns]"),
+        "kind": pd.Series(rng.choice(["group", "one_to_one"], n)).astype("category"),
+    }
+    stored_days = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 20, m), unit="D")
+    existing = pd.DataFrame({
+        "participant_id": pd.array(rng.choice(["a", "b", "d", None], m), dtype="string[pyarrow]"),
+        "contact_date": pd.Series(stored_days).where(rng.random(m) > 0.1).astype("datetime64[ns]"),
+        "kind": pd.array(rng.choice(["group", "one_to_one"], m), dtype="string[pyarrow]"),
+    })
+    pk = ("participant_id", "contact_date", "kind")
+    expected = _stored_by_definition(pk, typed, existing)
+    assert 0 < expected.sum() < n
+    np.testing.assert_array_equal(_stored(pk, typed, existing), expected)
+
+
+def test_stored_dates_against_text_dates_still_compare_as_text() -> None:
+    typed = {"participant_id": np.array(["a", "b"], dtype=object),
+             "completed_on": np.array(["2024-01-02", "2024-01-03"], dtype=object)}
+    existing = pd.DataFrame({"participant_id": pd.array(["a", "b"], dtype="string[pyarrow]"),
+                             "completed_on": pd.to_datetime(["2024-01-02", "2024-01-04"])})
+    pk = ("participant_id", "completed_on")
+    np.testing.assert_array_equal(_stored(pk, typed, existing), [True, False])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_named_per_session_counts_distinct_pairs_like_groupby(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 500
+    sessions = pd.Series(rng.choice([f"g{i}" for i in range(30)], n), dtype="string[pyarrow]")
+    people = pd.Series(rng.choice([*(f"p{i}" for i in range(40)), None], n), dtype="string[pyarrow]")
+    frame = pd.DataFrame({"group_session_id": sessions, "participant_id": people})
+    expected = frame.astype(object).drop_duplicates().groupby("group_session_id")["participant_id"].size()
+    got = _named_per_session(sessions, people)
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False,
+                                   check_index_type=False)
+
+
+def test_named_per_session_takes_object_and_categorical_columns() -> None:
+    sessions = pd.Series(["g1", "g1", "g2", "g1"], dtype="category")
+    people = pd.Series(np.array(["p1", "p1", "p1", "p2"], dtype=object))
+    got = _named_per_session(sessions, people)
+    assert got.to_dict() == {"g1": 2, "g2": 1}
+
+
+def test_named_per_session_of_a_column_in_chunks_and_without_sessions() -> None:
+    import pyarrow as pa
+
+    sessions = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(
+        [pa.array(["g1", "g2", None], type=pa.large_string()), pa.array(["g2", "g1", "g3"], type=pa.large_string())])))
+    people = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(
+        [pa.array(["p1", "p1", "p9"], type=pa.large_string()), pa.array(["p1", "p2", None], type=pa.large_string())])))
+    expected = pd.DataFrame({"s": sessions.astype(object), "p": people.astype(object)}).drop_duplicates() \
+        .groupby("s")["p"].size()
+    got = _named_per_session(sessions, people)
+    assert got.to_dict() == expected.to_dict() == {"g1": 2, "g2": 1, "g3": 1}
