@@ -277,7 +277,8 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
 
     Key columns are coded one by one, upload and stored rows alike: text by the upload's distinct texts
     (:func:`_text_codes`), dates by their day; the column codes are then combined into one integer per
-    row, so whole keys are compared as integers.
+    row, so whole keys are compared as integers: the upload's factorised, the stored ones looked up among
+    them (hash tables of the upload's rows only, not of both sides).
     """
     n = len(typed[pk[0]])
     combined: np.ndarray | None = None
@@ -287,19 +288,29 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
             else _as_typed(column)
         days = _days(typed[c], stored)
         if days is not None:  # dates: equal as text (YYYY-MM-DD) exactly when on the same day; no text made
-            codes = pd.factorize(days.view(np.int64))[0].astype(np.int64, copy=False)
-            codes[np.isnat(days)] = -1
+            nat = np.isnat(days)
+            number = days.view(np.int64)
+            low = int(number[~nat].min()) if not nat.all() else 0
+            codes = _dense(np.where(nat, -1, number - low))  # days since the first: no hash table
         else:
             codes = _text_codes(typed[c], stored)
         if combined is None:
             combined = codes
-        else:  # dense again: np.isin below then uses a table, not a sort
-            missing = (combined < 0) | (codes < 0)
-            combined = pd.factorize(combined * (int(codes.max(initial=0)) + 2) + codes)[0].astype(np.int64)
-            combined[missing] = -1
+            continue
+        # combined arithmetically as in _key_codes (re-factorised only if the product could overflow)
+        missing = (combined < 0) | (codes < 0)
+        width = int(codes.max(initial=0)) + 1
+        if (int(combined.max(initial=0)) + 1) * width >= 2**62:
+            combined = _dense(pd.factorize(combined)[0].astype(np.int64))
+        combined = combined * width + codes
+        combined[missing] = -1
     assert combined is not None
-    theirs = combined[n:]
-    return (combined[:n] >= 0) & np.isin(combined[:n], theirs[theirs >= 0])
+    # the upload's keys factorised (one hash table of the upload's rows), the stored keys looked up among them
+    mine, distinct = pd.factorize(combined[:n])
+    at = pd.Index(distinct).get_indexer(combined[n:])
+    hit = np.zeros(len(distinct), dtype=bool)
+    hit[at[at >= 0]] = True
+    return (combined[:n] >= 0) & hit[mine]
 
 
 def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) -> np.ndarray:
