@@ -22,7 +22,7 @@ from evalkit.canonical import (
     PROVENANCE_COLUMNS,
     ValidationResult,
 )
-from evalkit.memory import release_freed_memory
+from evalkit.memory import TRIM_ABOVE_BYTES, _resident_bytes, release_freed_memory
 from evalkit.readers.notes import frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
 from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, encoded_text
@@ -215,12 +215,12 @@ def validate(
                              skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)))
         if name == "measures":
             check_measures(cells, typed, rows, log, items=items, instruments=instruments)
-        release_freed_memory()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
+        _release_if_large()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
         if name == "participants":
             check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names
                                                        if schema.field(c).type == "date"})
         check_keys(schema, typed, rows, log, existing=stored(name))
-        release_freed_memory()
+        _release_if_large()
         for fk in schema.foreign_keys:
             column, parent_table = fk["fields"][0], fk["reference"]["resource"]
             parent_key = fk["reference"]["fields"][0]
@@ -240,7 +240,7 @@ def validate(
                               len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
                               where=where)
         checked[name] = _Checked(schema, frame, rows, cells, typed, items)
-        release_freed_memory()
+        _release_if_large()
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
             parents[name] = ParentIndex.build(name, key, typed, rows, stored(name))
@@ -266,6 +266,14 @@ def validate(
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
         pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
+
+
+def _release_if_large() -> None:
+    """:func:`~evalkit.memory.release_freed_memory`, only while the process holds more than
+    :data:`~evalkit.memory.TRIM_ABOVE_BYTES` (in a small process a trim costs more time in later page
+    faults than it saves: at 100k participants, every upload step was slower with it)."""
+    if (_resident_bytes() or 0) > TRIM_ABOVE_BYTES:
+        release_freed_memory()
 
 
 def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | CellPicker:
