@@ -206,6 +206,11 @@ def validate(
     def stored(name: str) -> pd.DataFrame | None:
         return existing.get(name) if existing is not None else None
 
+    # against stored rows (a re-upload), hand freed heap pages back between steps, as the stored rows sit
+    # under every step's peak; a first upload does not (its peak is lower, and each trim costs time)
+    release = _release_if_large if existing is not None and any(len(f) for f in existing.values()) \
+        else (lambda: None)
+
     for name in TABLE_NAMES:
         if name not in raw:
             continue
@@ -215,12 +220,12 @@ def validate(
                              skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)))
         if name == "measures":
             check_measures(cells, typed, rows, log, items=items, instruments=instruments)
-        _release_if_large()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
+        release()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
         if name == "participants":
             check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names
                                                        if schema.field(c).type == "date"})
         check_keys(schema, typed, rows, log, existing=stored(name))
-        _release_if_large()
+        release()
         for fk in schema.foreign_keys:
             column, parent_table = fk["fields"][0], fk["reference"]["resource"]
             parent_key = fk["reference"]["fields"][0]
@@ -240,7 +245,7 @@ def validate(
                               len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
                               where=where)
         checked[name] = _Checked(schema, frame, rows, cells, typed, items)
-        _release_if_large()
+        release()
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
             parents[name] = ParentIndex.build(name, key, typed, rows, stored(name))
