@@ -48,7 +48,7 @@ from sqlalchemy.dialects import postgresql
 from evalkit.access import Scope
 from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import AccessDenied, StoreError
-from evalkit.memory import TRIM_ABOVE_BYTES, _resident_bytes, release_freed_memory
+from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import key_check, load_secret, pseudonymise_frame, refuse_identifiers
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import _tables as T
@@ -82,12 +82,6 @@ Progress = Callable[[float, str], None]
 _CHUNK = 10_000
 
 
-def _release_if_large() -> None:
-    """:func:`~evalkit.memory.release_freed_memory`, only while the process holds more than
-    :data:`~evalkit.memory.TRIM_ABOVE_BYTES` (in a small process a trim costs more time in later page
-    faults than it saves: at 100k participants, every upload step was slower with it)."""
-    if (_resident_bytes() or 0) > TRIM_ABOVE_BYTES:
-        release_freed_memory()
 _KEY_CHECK = "pseudonym_key_check"
 
 
@@ -403,7 +397,7 @@ def stored_rows_for_upload(
         out[t] = to_canonical(loaded.pop(t), t).sort_values(list(table_schema(t).primary_key),
                                                             kind="stable").reset_index(drop=True)
     # and what the concatenations and sorts freed, before validation allocates on top of it
-    _release_if_large()
+    release_freed_memory()
     return out
 
 
@@ -572,7 +566,7 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
     if len(parts) > 1:
         # the driver's rows were Python objects, made and freed a chunk at a time: hand the heap pages they
         # left behind back to the system before the caller allocates on top of them
-        _release_if_large()
+        release_freed_memory()
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
@@ -1034,9 +1028,9 @@ def _ingest_tx(
             continue
         frame = _drop_duplicate_keys(run, table, frame)
         frame = _check_references(run, table, frame)
-        _release_if_large()  # the hash tables of those checks (at 1M contacts, 0.4 GB), before the stored rows
+        release_freed_memory()  # the hash tables of those checks (at 1M contacts, 0.4 GB), before the stored rows
         _upsert(run, table, frame)
-        _release_if_large()  # the stored rows read to compare with (at 1M contacts, 0.7 GB freed)
+        release_freed_memory()  # the stored rows read to compare with (at 1M contacts, 0.7 GB freed)
         run.tick(len(valid[table]), f"stored {table}")
 
     quarantine_counts: dict[str, int] = {}
@@ -1144,9 +1138,9 @@ def ingest(
     if not provider:
         raise ValueError("provider must be a non-blank organisation name")
     secret = load_secret() if secret is None else secret
-    _release_if_large()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
+    release_freed_memory()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
     valid, quarantined = _prepare(result, provider=provider, secret=secret)
-    _release_if_large()  # and the pseudonymised copies _prepare made and dropped
+    release_freed_memory()  # and the pseudonymised copies _prepare made and dropped
     if not valid and not quarantined:
         raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
     fingerprint = key_check(secret)

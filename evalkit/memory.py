@@ -67,12 +67,16 @@ _PAGE = _page_size()
 def release_freed_memory() -> None:
     """Return the memory that finished steps freed: Arrow's pools, then every glibc heap (``malloc_trim(0)``).
 
-    The trim runs only when the process holds more than :data:`TRIM_ABOVE_BYTES` (at a million participants,
-    not for a dashboard's few thousand); it is skipped where glibc's ``malloc_trim`` is not available.
+    Only while the process holds more than :data:`TRIM_ABOVE_BYTES` (at a million participants, not for a
+    dashboard's few thousand): below it the pages kept are few, and each release costs more time in later
+    page faults than it saves. The threshold covers Arrow's pools too, because releasing the system pool
+    trims glibc's heaps itself. The explicit trim is skipped where glibc's ``malloc_trim`` is not available.
     """
+    if (_resident_bytes() or 0) <= TRIM_ABOVE_BYTES:
+        return
     pa.default_memory_pool().release_unused()
     pa.system_memory_pool().release_unused()
-    if _MALLOC_TRIM is not None and (_resident_bytes() or 0) > TRIM_ABOVE_BYTES:
+    if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 
 

@@ -22,7 +22,7 @@ from evalkit.canonical import (
     PROVENANCE_COLUMNS,
     ValidationResult,
 )
-from evalkit.memory import TRIM_ABOVE_BYTES, _resident_bytes, release_freed_memory
+from evalkit.memory import release_freed_memory
 from evalkit.readers.notes import frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
 from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, encoded_text
@@ -208,7 +208,7 @@ def validate(
 
     # against stored rows (a re-upload), hand freed heap pages back between steps, as the stored rows sit
     # under every step's peak; a first upload does not (its peak is lower, and each trim costs time)
-    release = _release_if_large if existing is not None and any(len(f) for f in existing.values()) \
+    release = release_freed_memory if existing is not None and any(len(f) for f in existing.values()) \
         else (lambda: None)
 
     for name in TABLE_NAMES:
@@ -271,14 +271,6 @@ def validate(
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
         pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
-
-
-def _release_if_large() -> None:
-    """:func:`~evalkit.memory.release_freed_memory`, only while the process holds more than
-    :data:`~evalkit.memory.TRIM_ABOVE_BYTES` (in a small process a trim costs more time in later page
-    faults than it saves: at 100k participants, every upload step was slower with it)."""
-    if (_resident_bytes() or 0) > TRIM_ABOVE_BYTES:
-        release_freed_memory()
 
 
 def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | CellPicker:
