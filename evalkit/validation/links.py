@@ -369,7 +369,7 @@ def _named_per_session(sessions: pd.Series, people: pd.Series) -> pd.Series:
     width = len(person_texts) + 1
     pairs = session_codes * width + person_codes + 1
     del session_codes, person_codes
-    pairs = np.unique(pairs)
+    pairs = pd.unique(pairs)  # by hashing: np.unique sorts (first-upload validate at 1M: 6.1 -> 5.4-5.7 s)
     counts = np.bincount(pairs[pairs >= 0] // width, minlength=len(session_texts))  # missing session: < 0
     return pd.Series(counts.astype(np.int64), index=pd.Index(session_texts.to_numpy(zero_copy_only=False),
                                                               dtype=object))
