@@ -789,8 +789,9 @@ def _key_codes(mine: pd.Series, theirs: pd.Series) -> tuple[np.ndarray, np.ndarr
     upload row). Only the upload's values are encoded and the stored ones looked up among its distinct
     values: dates and integers by pandas, text in Arrow (no Python object per row).
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
+
+    from evalkit.validation.cells import dictionary_codes
 
     ours, other = mine.dtype, theirs.dtype
     if isinstance(ours, np.dtype) and isinstance(other, np.dtype) and ours == other and ours.kind in "Mmiu":
@@ -802,13 +803,9 @@ def _key_codes(mine: pd.Series, theirs: pd.Series) -> tuple[np.ndarray, np.ndarr
         their_codes[theirs.isna().to_numpy() & (width - 1 in mine_codes)] = width - 1
         return mine_codes, their_codes, width
     # chunk by chunk onto one dictionary: an Arrow column of many chunks is not copied into one array
-    text = _chunked(_arrow_strings(mine))
-    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in text.chunks], type=pa.dictionary(
-        pa.int32(), text.type)).unify_dictionaries()
-    dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], type=text.type)
+    mine_codes, dictionary = dictionary_codes(_arrow_strings(mine))
     width = len(dictionary) + 1
-    mine_codes = np.concatenate([np.empty(0, dtype=np.int64), *(
-        pc.fill_null(c.indices, width - 1).to_numpy(zero_copy_only=False).astype(np.int64) for c in encoded.chunks)])
+    mine_codes[mine_codes < 0] = width - 1
     stored = _chunked(_arrow_strings(theirs))
     found = pc.index_in(stored, value_set=dictionary.cast(stored.type))
     their_codes = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)

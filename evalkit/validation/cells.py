@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from evalkit.column_mapping import normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 
-__all__ = ["CellPicker", "arrow_text", "clean_cells", "distinct_cells", "encode", "encoded_text", "known_codes",
+__all__ = ["CellPicker", "arrow_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode", "encoded_text",
+           "known_codes",
            "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match",
            "spread", "text_series"]
 
@@ -95,6 +96,21 @@ def known_codes(values: object) -> tuple[np.ndarray, pa.Array] | None:
     if entry is None or entry[0]() is not array:
         return None
     return entry[1], entry[2]
+
+
+def dictionary_codes(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary codes (``int64``, -1 where missing) of Arrow text, and its distinct texts.
+
+    A chunked array is encoded chunk by chunk onto one dictionary (``unify_dictionaries``), without
+    first copying its chunks into one array; the distinct texts are in order of first appearance.
+    """
+    chunked = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
+    if chunked.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], type=pa.large_string())
+    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in chunked.chunks]).unify_dictionaries()
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+                            for c in encoded.chunks])
+    return codes, encoded.chunk(0).dictionary
 
 
 def _take_text(categories: pa.Array, codes: np.ndarray) -> pa.Array:

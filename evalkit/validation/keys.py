@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
-from evalkit.validation.cells import arrow_text, encode, known_codes, look_up
+from evalkit.validation.cells import arrow_text, dictionary_codes, encode, known_codes, look_up
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ALREADY_STORED_LISTED", "check_keys", "key_frame"]
@@ -325,7 +325,7 @@ def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) ->
         mine_codes, distinct = known
         mine_codes = np.asarray(mine_codes, dtype=np.int64)
     else:
-        mine_codes, distinct = _encode_chunks(_key_text(mine))
+        mine_codes, distinct = dictionary_codes(_key_text(mine))
     theirs = _key_text(stored)
     if isinstance(stored, pd.Series) and isinstance(stored.dtype, pd.StringDtype) and stored.dtype.storage == "pyarrow":
         theirs = pa.array(stored.array)  # chunks as stored: looked up chunk by chunk, not copied into one
@@ -333,17 +333,6 @@ def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) ->
     found = pc.index_in(theirs if theirs.type == large else theirs.cast(large),
                         value_set=distinct if distinct.type == large else distinct.cast(large))
     return np.concatenate([mine_codes, pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)])
-
-
-def _encode_chunks(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary codes (int64, -1 where missing) and the distinct texts, chunk by chunk onto one dictionary."""
-    chunked = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
-    if chunked.num_chunks == 0:
-        return np.empty(0, dtype=np.int64), pa.array([], type=pa.large_string())
-    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in chunked.chunks]).unify_dictionaries()
-    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-                            for c in encoded.chunks])
-    return codes, encoded.chunk(0).dictionary
 
 
 def _days(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) -> np.ndarray | None:

@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evalkit.validation.cells import CellPicker, arrow_text, known_codes, look_up, spread
+from evalkit.validation.cells import CellPicker, arrow_text, dictionary_codes, known_codes, look_up, spread
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ParentIndex", "check_child_dates", "check_foreign_key", "check_head_counts",
@@ -385,10 +385,4 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
         text = pa.array(values.array)
     else:
         text = arrow_text(values)
-    chunked = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
-    if chunked.num_chunks == 0:
-        return np.empty(0, dtype=np.int64), pa.array([], type=pa.large_string())
-    encoded = pa.chunked_array([pc.dictionary_encode(c) for c in chunked.chunks]).unify_dictionaries()
-    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-                            for c in encoded.chunks])
-    return codes, encoded.chunk(0).dictionary
+    return dictionary_codes(text)
