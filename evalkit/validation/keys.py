@@ -72,16 +72,21 @@ def _key_codes(columns: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Ser
     combined: np.ndarray | None = None
     for c in columns:
         codes = _dense(encode(typed[c]))
-        if combined is None:
-            combined = codes
-            continue
-        missing = (combined < 0) | (codes < 0)
-        width = int(codes.max(initial=0)) + 1
-        if (int(combined.max(initial=0)) + 1) * width >= 2**62:
-            combined = _dense(pd.factorize(combined)[0].astype(np.int64))
-        combined = combined * width + codes
-        combined[missing] = -1
+        combined = codes if combined is None else _combined(combined, codes)
     assert combined is not None
+    return combined
+
+
+def _combined(combined: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Codes of the key so far and of its next column as one code per row: ``combined * width + codes``
+    (``width`` = the next column's largest code + 1), re-factorised first only if the product could
+    overflow; -1 where either part is missing."""
+    missing = (combined < 0) | (codes < 0)
+    width = int(codes.max(initial=0)) + 1
+    if (int(combined.max(initial=0)) + 1) * width >= 2**62:
+        combined = _dense(pd.factorize(combined)[0].astype(np.int64))
+    combined = combined * width + codes
+    combined[missing] = -1
     return combined
 
 
@@ -294,16 +299,7 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
             codes = _dense(np.where(nat, -1, number - low))  # days since the first: no hash table
         else:
             codes = _text_codes(typed[c], stored)
-        if combined is None:
-            combined = codes
-            continue
-        # combined arithmetically as in _key_codes (re-factorised only if the product could overflow)
-        missing = (combined < 0) | (codes < 0)
-        width = int(codes.max(initial=0)) + 1
-        if (int(combined.max(initial=0)) + 1) * width >= 2**62:
-            combined = _dense(pd.factorize(combined)[0].astype(np.int64))
-        combined = combined * width + codes
-        combined[missing] = -1
+        combined = codes if combined is None else _combined(combined, codes)
     assert combined is not None
     # the upload's keys factorised (one hash table of the upload's rows), the stored keys looked up among them
     mine, distinct = pd.factorize(combined[:n])
