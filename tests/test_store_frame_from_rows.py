@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.canonical import DTYPES
-from evalkit.store._frames import column_types, frame_from_rows, to_canonical
+from evalkit.store._frames import _typed_column, column_types, frame_from_rows, to_canonical
 
 TABLE = "participants"
 TYPES = column_types(TABLE)
@@ -68,6 +68,8 @@ def test_postgresql_rows_type_as_pandas_and_to_canonical_do(rows: list[tuple]) -
     ("integer", [1.0, None, 3]),            # a real in an integer column
     ("date", ["2025-01-02 00:00:00", None]),  # a date with a time
     ("date", ["2025-01-02", "not a date"]),  # coerce refuses it too
+    ("date", ["1500-01-01", None]),          # outside datetime64[ns]: numpy would wrap it silently
+    ("date", [dt.date(2300, 1, 1), None]),  # the same from PostgreSQL's driver
     ("boolean", [0, 2, None]),              # not 0/1
     ("boolean", ["1", "0"]),                # text
 ])
@@ -102,3 +104,14 @@ def test_large_integers_stay_exact() -> None:
     big = 2**53 + 1
     got = frame_from_rows([(big,), (None,), (-(2**63),)], [column], TABLE)[column]
     assert got.tolist() == [big, pd.NA, -(2**63)]
+
+
+def test_dates_take_the_arrow_road_within_the_nanosecond_range() -> None:
+    inside = np.array(["1677-09-22", "2262-04-11", None, "2025-06-30"], dtype=object)
+    got = _typed_column(inside, "date")  # no fallback: raises if the range check were wrong
+    assert got.dtype == "datetime64[ns]" and pd.isna(got[2])
+    assert [str(d)[:10] for d in got[[0, 1, 3]]] == ["1677-09-22", "2262-04-11", "2025-06-30"]
+    assert pd.Timestamp.min <= pd.Timestamp(got[0]) and pd.Timestamp(got[1]) <= pd.Timestamp.max
+    for outside in ("1677-09-21", "2262-04-12"):
+        with pytest.raises(ValueError):
+            _typed_column(np.array([outside], dtype=object), "date")
