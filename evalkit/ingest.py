@@ -80,8 +80,6 @@ __all__ = [
 
 Progress = Callable[[float, str], None]
 _CHUNK = 10_000
-
-
 _KEY_CHECK = "pseudonym_key_check"
 
 

@@ -32,9 +32,12 @@ def text_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(pd.array(values, dtype=TEXT_DTYPE))
 
 
-def arrow_text(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
+def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False) -> pa.Array | pa.ChunkedArray:
     """The values as an Arrow string array (no copy for an Arrow-backed string Series; categories are
-    taken by code; other values through their text, missing as null)."""
+    taken by code; other values through their text, missing as null).
+
+    An Arrow-backed Series held in several chunks is combined into one array, unless ``keep_chunks``:
+    its chunks are then returned as held (a ``ChunkedArray``), for kernels that work chunk by chunk."""
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         held = values.cat.categories
         if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
@@ -43,7 +46,8 @@ def arrow_text(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
             categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
         return _take_text(categories, values.cat.codes.to_numpy())
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        return _one_array(pa.array(values.array))
+        held_text = pa.array(values.array)
+        return held_text if keep_chunks else _one_array(held_text)
     obj = pd.Series(np.asarray(values, dtype=object))
     return pa.array(obj.where(obj.notna(), None).astype(object).map(
         lambda v: v if v is None or isinstance(v, str) else str(v)).to_numpy(dtype=object), type=pa.large_string())

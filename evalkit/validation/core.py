@@ -291,17 +291,9 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
         sessions.append(_large(arrow_text(_kept(t["group_session_id"], ok))))
         people.append(_large(arrow_text(_kept(t["participant_id"], ok))))
     if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
-        status = stored["status"]
-        if isinstance(status.dtype, pd.StringDtype) and status.dtype.storage == "pyarrow":
-            attended = pc.fill_null(pc.equal(_whole(pa.array(status.array)), "attended"), False)
-        else:
-            attended = pa.array((status.astype(str) == "attended").to_numpy(dtype=bool))
+        attended = pc.fill_null(pc.equal(arrow_text(stored["status"]), "attended"), False)
         for out, column in ((sessions, "group_session_id"), (people, "participant_id")):
-            values = stored[column]
-            if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-                out.append(_large(_whole(pa.array(values.array)).filter(attended)))  # no copy of every row
-            else:
-                out.append(_large(arrow_text(values)).filter(attended))
+            out.append(_large(arrow_text(stored[column])).filter(attended))
     if not sessions:
         return pd.DataFrame(columns=["group_session_id", "participant_id"])
     named = [pc.is_valid(part) for part in sessions]
@@ -313,14 +305,8 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
                          "participant_id": pd.arrays.ArrowStringArray(person)})
 
 
-def _whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One Arrow array (a chunked array's chunks combined)."""
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def _large(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One Arrow array of large strings (cast only if it is not one already)."""
-    values = _whole(values)
+def _large(values: pa.Array) -> pa.Array:
+    """An Arrow string array as large strings (cast only if it is not one already)."""
     return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 

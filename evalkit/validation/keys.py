@@ -265,10 +265,11 @@ def _listed_per_file(rows: TableRows, mask: np.ndarray, limit: int) -> tuple[np.
     return listed, {int(g): int(c) for g, c in zip(extra_groups, counts, strict=True)}
 
 
-def _key_text(values: pd.Series | np.ndarray) -> pa.Array:
-    """Key values as Arrow text, as ``astype(str)`` writes them (dates ``YYYY-MM-DD``); missing as null."""
+def _key_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False) -> pa.Array | pa.ChunkedArray:
+    """Key values as Arrow text, as ``astype(str)`` writes them (dates ``YYYY-MM-DD``); missing as null
+    (``keep_chunks``: see :func:`~evalkit.validation.cells.arrow_text`)."""
     if isinstance(values, pd.Series) and isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)):
-        return arrow_text(values)
+        return arrow_text(values, keep_chunks=keep_chunks)
     v = np.asarray(values)
     if v.dtype.kind == "M":
         text = pd.Series(v).dt.strftime("%Y-%m-%d").astype("str")
@@ -322,9 +323,7 @@ def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) ->
         mine_codes = np.asarray(mine_codes, dtype=np.int64)
     else:
         mine_codes, distinct = dictionary_codes(_key_text(mine))
-    theirs = _key_text(stored)
-    if isinstance(stored, pd.Series) and isinstance(stored.dtype, pd.StringDtype) and stored.dtype.storage == "pyarrow":
-        theirs = pa.array(stored.array)  # chunks as stored: looked up chunk by chunk, not copied into one
+    theirs = _key_text(stored, keep_chunks=True)  # looked up chunk by chunk, not copied into one array
     large = pa.large_string()
     found = pc.index_in(theirs if theirs.type == large else theirs.cast(large),
                         value_set=distinct if distinct.type == large else distinct.cast(large))

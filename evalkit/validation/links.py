@@ -364,8 +364,8 @@ def _named_per_session(sessions: pd.Series, people: pd.Series) -> pd.Series:
     (session, participant) pair is one integer, so no Python string is made per row. Rows without a
     session are not counted (as ``groupby`` leaves them out).
     """
-    session_codes, session_texts = _codes(sessions)
-    person_codes, person_texts = _codes(people)
+    session_codes, session_texts = dictionary_codes(arrow_text(sessions, keep_chunks=True))
+    person_codes, person_texts = dictionary_codes(arrow_text(people, keep_chunks=True))
     width = len(person_texts) + 1
     pairs = session_codes * width + person_codes + 1
     del session_codes, person_codes
@@ -374,15 +374,3 @@ def _named_per_session(sessions: pd.Series, people: pd.Series) -> pd.Series:
     return pd.Series(counts.astype(np.int64), index=pd.Index(session_texts.to_numpy(zero_copy_only=False),
                                                               dtype=object))
 
-
-def _codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary codes (int64, -1 where missing) of a text column, and its distinct texts.
-
-    An Arrow column held in several chunks is encoded chunk by chunk onto one dictionary
-    (``unify_dictionaries``), without first copying the chunks into one array.
-    """
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        text = pa.array(values.array)
-    else:
-        text = arrow_text(values)
-    return dictionary_codes(text)
