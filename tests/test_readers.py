@@ -9,6 +9,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
@@ -367,6 +369,48 @@ def test_arrow_split_gives_the_cells_of_the_pandas_split(text: str) -> None:
     expected = _grid(text, ",", "x.csv")
     assert isinstance(expected, pd.DataFrame)
     pd.testing.assert_frame_equal(arrow, expected, check_column_type=False, check_index_type=False)
+
+
+_CELL = st.text(alphabet=st.sampled_from(list('ab ,"\n\r\xe9')), max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.lists(_CELL, min_size=2, max_size=2), min_size=1, max_size=6),
+       quote_all=st.booleans(), ending=st.sampled_from(["\n", "\r\n", "\r"]), as_file=st.booleans())
+def test_arrow_split_matches_the_pandas_split_with_and_without_quote_marks(
+        rows: list[list[str]], quote_all: bool, ending: str, as_file: bool, tmp_path_factory) -> None:
+    """Files with no quote mark are split without Arrow's quote-aware block splitting: the cells must still be
+    those of the pandas path, for text given in memory and for a file read through a memory map."""
+    from evalkit.readers.csv import _arrow_grid, _grid
+
+    def cell(c: str) -> str:
+        needs = quote_all or any(ch in c for ch in ',"\n\r')
+        return '"' + c.replace('"', '""') + '"' if needs else c
+
+    text = ending.join(",".join(cell(c) for c in row) for row in [["a", "b"], *rows]) + ending
+    data = text.encode("utf-8")
+    source: bytes | Path = data
+    if as_file:
+        source = tmp_path_factory.mktemp("split") / "x.csv"
+        source.write_bytes(data)
+    arrow = _arrow_grid(source, ",")
+    if arrow is None:
+        return  # Arrow declined: the reader falls back to the pandas path
+    expected = _grid(text, ",", "x.csv")
+    assert isinstance(expected, pd.DataFrame)
+    pd.testing.assert_frame_equal(arrow, expected, check_column_type=False, check_index_type=False)
+
+
+def test_arrow_splits_a_large_file_with_line_breaks_in_quoted_cells(tmp_path: Path) -> None:
+    """Past Arrow's first block (1 MB) a quoted line break needs the quote-aware block splitting, which the
+    reader asks for whenever the file holds a quote mark: Arrow reads every row (no fall back to pandas)."""
+    from evalkit.readers.csv import _arrow_grid
+
+    path = tmp_path / "notes.csv"
+    path.write_bytes(b"a,b\n" + b'1,"first line\nsecond line"\n' * 100_000)
+    grid = _arrow_grid(path, ",")
+    assert grid is not None and len(grid) == 100_001
+    assert set(grid.iloc[1:, 1]) == {"first line\nsecond line"}
 
 
 def test_arrow_split_declines_bytes_that_are_not_utf8() -> None:
