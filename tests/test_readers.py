@@ -417,3 +417,21 @@ def test_arrow_split_declines_bytes_that_are_not_utf8() -> None:
     from evalkit.readers.csv import _arrow_grid
 
     assert _arrow_grid("a,b\ncaf\xe9,1\n".encode("cp1252"), ",") is None
+
+
+def test_building_a_raw_frame_leaves_the_readers_cells_as_they_were() -> None:
+    """build_raw_frame takes a shallow copy of the grid: every column it changes is replaced, so the
+    reader's own cells (text, numbers, a parser's categoricals) and column labels are unchanged."""
+    from evalkit.readers.raw_frame import build_raw_frame
+
+    cells = pd.DataFrame({
+        "a": pd.Series(["M1", "", "M3"], dtype=object),
+        "b": pd.Series([1, None, 3], dtype=object),
+        "c": pd.Categorical(["2024-01-05", "", "2024-01-07"]),
+    })
+    before = cells.copy(deep=True)
+    frame = build_raw_frame(cells, ["participant_id", "referral_source", "referral_date"], [2, 3, 4],
+                            table="participants", file="p.csv", sheet=None, header_row=1)
+    pd.testing.assert_frame_equal(cells, before)
+    assert frame["participant_id"].tolist() == ["M1", "M3"]  # the blank row is dropped from the frame only
+    assert frame["referral_source"].tolist() == ["1", "3"]

@@ -309,7 +309,7 @@ def build_raw_frame(
     """
     notes = empty_notes()
     notes["problems"] = list(problems or [])
-    cells = cells.copy()
+    cells = cells.copy(deep=False)  # columns below are replaced, never written into: the caller's cells are kept
     cells.columns = range(cells.shape[1])
     for position in range(cells.shape[1]):
         dtype = cells[position].dtype
