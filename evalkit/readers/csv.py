@@ -19,6 +19,7 @@ import io
 import mmap
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ from evalkit.errors import InputFileError
 from evalkit.memory import release_freed_memory
 from evalkit.readers.detect import detect_table
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
-from evalkit.readers.notes import problem
+from evalkit.readers.notes import NOTES_ATTR, problem
 from evalkit.readers.raw_frame import (
     build_raw_frame,
     compact_text_columns,
@@ -165,7 +166,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
 
     With ``width`` (the number of cells of a first line :func:`_plain_header` split itself) that line is
     skipped and every column is dictionary-encoded by the parser as it reads (see
-    :func:`_encoded_column`): the columns come back as categoricals of their text, categories in order of
+    :func:`_encoded_columns`): the columns come back as categoricals of their text, categories in order of
     first appearance, as :func:`evalkit.readers.raw_frame.compact_text_columns` would make them, without a
     pass of its own over the text.
     """
@@ -205,14 +206,15 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
         return None
     n = table.num_rows
     columns = {}
+    if width is not None:
+        columns = _encoded_columns(table)
+        del table
+        release_freed_memory()
+        return pd.DataFrame(columns, index=pd.RangeIndex(n))
     for i in range(table.num_columns):
         # one contiguous array per column (later Arrow kernels then never copy it), the blocks freed as we go
         column = table.column(0)
         table = table.remove_column(0)
-        if width is not None:
-            columns[i] = _encoded_column(column)
-            del column
-            continue
         if combine or column.num_chunks == 1:
             column = column.combine_chunks(memory_pool=pool) if column.num_chunks != 1 else column.chunk(0)
         columns[i] = pd.array(column, dtype=_TEXT)
@@ -236,8 +238,8 @@ def _has_quote_mark(data: bytes | Path) -> bool:
             return mapped.find(b'"') >= 0
 
 
-def _encoded_column(column: pa.ChunkedArray) -> pd.Categorical:
-    """A column the parser dictionary-encoded block by block, as one categorical of its text.
+def _encoded_columns(table: pa.Table) -> dict[int, pd.Categorical]:
+    """The columns of a table the parser dictionary-encoded block by block, each as one categorical of its text.
 
     Each block has its own dictionary (the block's distinct texts in order of first appearance); unifying
     them keeps the first block's and appends each later block's new texts in turn, so the categories are
@@ -245,31 +247,53 @@ def _encoded_column(column: pa.ChunkedArray) -> pd.Categorical:
     :func:`pyarrow.compute.dictionary_encode` of the whole column (as
     :func:`evalkit.readers.raw_frame.compact_text_columns` makes them).
 
+    Arrow unifies without holding the GIL, so two columns are unified at a time (at 100k participants the
+    five benchmark files' columns take 0.043 s instead of 0.068 s); the parser's blocks of a column are
+    let go as soon as it is done.
+
     Parameters
     ----------
-    column
-        A ``dictionary<int32, large_string>`` column from :func:`pyarrow.csv.read_csv`.
+    table
+        ``dictionary<int32, large_string>`` columns from :func:`pyarrow.csv.read_csv` (emptied as it goes).
 
     Returns
     -------
-    pandas.Categorical
-        Categories an Arrow-backed ``"str"`` index; no missing cells (the parser gives empty text).
+    dict
+        Column position -> :class:`pandas.Categorical` whose categories are an Arrow-backed ``"str"`` index;
+        no missing cells (the parser gives empty text).
     """
+    import pyarrow as pa
+
+    workers = max(1, min(2, pa.cpu_count(), table.num_columns))
+    out: dict[int, pd.Categorical] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        position = 0
+        while table.num_columns:
+            batch = [table.column(i) for i in range(min(workers, table.num_columns))]
+            for _ in batch:
+                table = table.remove_column(0)
+            for codes, dictionary in pool.map(_unified_codes, batch):
+                categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
+                # codes from Arrow point into the dictionary: no need to check each one
+                out[position] = pd.Categorical.from_codes(codes, dtype=distinct_categories(categories),
+                                                          validate=False)
+                position += 1
+            del batch
+    return out
+
+
+def _unified_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Codes (``int32``) into one dictionary, and that dictionary, of a block-by-block encoded column."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     unified = column.unify_dictionaries() if column.num_chunks > 1 else column
     if unified.num_chunks == 0:
-        dictionary = pa.array([], type=pa.large_string())
-        codes = np.zeros(0, dtype=np.int32)
-    else:
-        dictionary = unified.chunk(0).dictionary
-        # the blocks' indices as they are (no copy when none is missing), joined once
-        codes = np.concatenate([b.indices.to_numpy() if b.null_count == 0
-                                else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks])
-    categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
-    # codes from Arrow point into the dictionary: no need to check each one
-    return pd.Categorical.from_codes(codes, dtype=distinct_categories(categories), validate=False)
+        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
+    # the blocks' indices as they are (no copy when none is missing), joined once
+    codes = np.concatenate([b.indices.to_numpy() if b.null_count == 0
+                            else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks])
+    return codes, unified.chunk(0).dictionary
 
 
 def _plain_header(data: bytes, head: str, delimiter: str) -> list[str] | None:
@@ -460,6 +484,10 @@ def read_csv(
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
     if compact:
+        # pandas deep-copies a frame's attrs (the reader's notes) into every column it hands out: the notes are
+        # set aside while the columns are settled (0.03 s of 0.45 s for the five 100k benchmark files)
+        notes = frame.attrs.pop(NOTES_ATTR)
         settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells))
         compact_text_columns(frame)
+        frame.attrs[NOTES_ATTR] = notes
     return {chosen: frame}
