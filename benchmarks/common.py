@@ -121,6 +121,21 @@ def csv_paths(n: int, root: Path = DEFAULT_DATA) -> dict[str, Path]:
     return {name: d / f"{name}.csv" for name in TABLES}
 
 
+def import_reading_modules() -> None:
+    """Import, before any timing, the modules :func:`evalkit.readers.read_file` imports on its first call.
+
+    Steps are timed with every import done (as pyarrow's baseline read is); the readers' wide-file modules
+    were imported inside the first timed read, 0.02-0.03 s of compiling where Python writes no bytecode
+    (``PYTHONDONTWRITEBYTECODE``, set on this machine).
+    """
+    import pyarrow.csv  # noqa: F401
+
+    import evalkit.limits  # noqa: F401
+    import evalkit.readers  # noqa: F401
+    import evalkit.readers.messy  # noqa: F401
+    import evalkit.readers.wide  # noqa: F401
+
+
 # --- memory -----------------------------------------------------------------------------------------------
 
 def _status_kb(key: str) -> int | None:

@@ -36,6 +36,7 @@ from benchmarks.common import (
     csv_paths,
     data_info,
     ensure_data,
+    import_reading_modules,
     load_tables,
     measure,
     stage_main,
@@ -100,11 +101,11 @@ def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reu
     import sqlalchemy as sa
 
     import evalkit.ingest  # noqa: F401
-    import evalkit.readers  # noqa: F401
     import evalkit.store  # noqa: F401
     import evalkit.validation  # noqa: F401
     from evalkit.validation.core import default_instruments
 
+    import_reading_modules()
     default_instruments()
     ensure_data(size, root)
     stage = "ingest_" + ("pg" if db.startswith("postgres") else "sqlite")

@@ -47,3 +47,24 @@ def test_frictionless_target_needs_speed_and_every_seeded_error() -> None:
     assert _targets(_frictionless(100_000, 1.0, 25.0, seeded_found_by_evalkit=9))[-1].endswith("| NO |")
     assert _targets(_frictionless(100_000, 1.0, 25.0, only_evalkit=1))[-1].endswith("| NO |")
     assert "informational" in _targets(_frictionless(1_000, 1.0, 2.0))[-1]
+
+
+def test_read_validate_is_judged_cold_against_cold_and_warm_against_warm() -> None:
+    from benchmarks.run import ratios
+
+    records = [
+        {"stage": "read_validate", "size": 100_000, "step": "pyarrow csv read, first in the process (baseline)",
+         "seconds": 0.2, "baseline_of": "read+validate+score"},
+        {"stage": "read_validate", "size": 100_000, "step": "pyarrow csv read (floor)", "seconds": 0.3,
+         "baseline_of": "read+validate+score, again in the process"},
+        {"stage": "read_validate", "size": 100_000, "step": "read+validate+score", "seconds": 1.0},
+        {"stage": "read_validate", "size": 100_000, "step": "read+validate+score, again in the process",
+         "seconds": 0.6},
+    ]
+    ratios(records)
+    lines = [x for x in _targets(records) if "read+validate+score" in x]
+    assert len(lines) == 2
+    cold = next(x for x in lines if "cold" in x)
+    warm = next(x for x in lines if "warm" in x)
+    assert "| 5.0x |" in cold and cold.endswith("| NO |")
+    assert "| 2.0x |" in warm and warm.endswith("| yes |")
