@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalkit.validation.cells import encoded_text
-from evalkit.validation.links import ParentIndex
-from evalkit.validation.problems import TableRows
+from evalkit.validation.links import ParentIndex, check_foreign_key
+from evalkit.validation.problems import ProblemLog, TableRows
 
 
 def _participants(ids: list[str], error: list[bool]) -> ParentIndex:
@@ -20,7 +22,7 @@ def _participants(ids: list[str], error: list[bool]) -> ParentIndex:
     typed = {
         "participant_id": pd.Series(ids, dtype="str"),
         "programme_id": np.array([f"P{i % 2}" for i in range(len(ids))], dtype=object),
-        "referral_date": np.array(["2024-01-0%d" % (1 + i % 9) for i in range(len(ids))], dtype="datetime64[ns]"),
+        "referral_date": np.array([f"2024-01-0{1 + i % 9}" for i in range(len(ids))], dtype="datetime64[ns]"),
         "end_date": np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]"),
     }
     stored = pd.DataFrame({"participant_id": pd.Series(["S1", "M2"], dtype="str"),
@@ -45,3 +47,42 @@ def test_participant_look_ups_are_shared_and_agree_with_a_fresh_one() -> None:
     assert parent.positions(distinct) is first  # the same array asked again: not looked up again
     again = pa.array(["M4", "X", "S1", "M1", "M3"], type=pa.large_string())
     assert parent.positions(again) is not first and parent.positions(again).tolist() == first.tolist()
+
+
+_ID = st.sampled_from(["M1", "M2", "M3", "M4", "M5", "S1", "S2"])
+
+
+@settings(max_examples=120, deadline=None)
+@given(upload=st.lists(st.tuples(_ID, st.booleans()), min_size=0, max_size=12),
+       stored=st.lists(_ID, min_size=0, max_size=6),
+       child=st.lists(st.one_of(st.none(), _ID, st.just("X9")), min_size=0, max_size=15))
+def test_participants_index_keeps_the_usable_keys_and_answers_as_a_fresh_look_up(
+        upload: list[tuple[str, bool]], stored: list[str], child: list[str | None]) -> None:
+    """For any upload (some rows set aside), stored rows and child ids: the usable keys are the upload's rows
+    without errors then the stored ones, each once in order of first sight (as ``pc.unique`` gives them); the
+    shared look-up agrees with ``is_in``/``index_in`` done afresh, whichever of the two checks asks first."""
+    ids = [k for k, _ in upload]
+    frame = pd.DataFrame({"participant_id": ids})
+    rows = TableRows.from_frame("participants", frame, {})
+    rows.error[:] = np.asarray([bad for _, bad in upload], dtype=bool)
+    typed = {"participant_id": pd.Series(ids, dtype="str"),
+             "programme_id": np.array(["P1"] * len(ids), dtype=object),
+             "referral_date": np.full(len(ids), np.datetime64("2024-01-01"), dtype="datetime64[ns]"),
+             "end_date": np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")}
+    existing = pd.DataFrame({"participant_id": pd.Series(stored, dtype="str"), "programme_id": ["P2"] * len(stored),
+                             "referral_date": pd.to_datetime(["2023-01-01"] * len(stored)),
+                             "end_date": pd.to_datetime([None] * len(stored))})
+    parent = ParentIndex.build("participants", "participant_id", typed, rows, existing if stored else None)
+    usable = [k for k, bad in upload if not bad] + stored
+    expected = list(dict.fromkeys(usable))
+    assert parent.valid.to_pylist() == expected
+    cells = encoded_text(pd.Series(pd.Categorical(child)))
+    want = [expected.index(c) if c in expected else -1 for c in child]
+    # the foreign-key check first (it keeps the look-up), then the participants' details
+    child_rows = TableRows.from_frame("contacts", pd.DataFrame({"participant_id": child}), {})
+    log = ProblemLog()
+    check_foreign_key(child_rows, log, cells, column="participant_id", parent=parent)
+    flagged = sorted(log.report()["source_row"].tolist()) if len(child) else []
+    assert flagged == [i + 2 for i, c in enumerate(child) if c is not None and c not in expected]
+    if parent.info is not None:
+        assert parent.locate(cells).tolist() == want
