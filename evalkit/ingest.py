@@ -56,12 +56,14 @@ from evalkit.store._engine import Store
 from evalkit.store._frames import (
     differs,
     driver_batches,
+    frame_from_rows,
     from_json_rows,
     json_rows,
     raw_strings,
     records,
     to_canonical,
 )
+from evalkit.store._read import read_canonical
 from evalkit.store._row_hash import row_hashes
 from evalkit.store._tables import ROW_HASH, ROW_ID
 
@@ -554,10 +556,10 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
             chunk = tuple(values[i : i + _CHUNK])
             result = conn.exec_driver_sql(head + ", ".join("?" * len(chunk)) + ")", chunk)
             # typed chunk by chunk: only one chunk's Python objects exist at a time
-            parts.append(to_canonical(_frame_of(columns, result.cursor.fetchall()), table))
+            parts.append(frame_from_rows(result.cursor.fetchall(), columns, table))
             result.close()
     elif values:
-        parts = [to_canonical(_read_rows(conn, sa.select(*[t.c[c] for c in columns]).where(cond)), table)
+        parts = [read_canonical(conn, sa.select(*[t.c[c] for c in columns]).where(cond), table)
                  for cond in _in(conn, t.c[by], values)]
     if not parts:
         return _frame_of(columns, [])
