@@ -435,3 +435,22 @@ def test_building_a_raw_frame_leaves_the_readers_cells_as_they_were() -> None:
     pd.testing.assert_frame_equal(cells, before)
     assert frame["participant_id"].tolist() == ["M1", "M3"]  # the blank row is dropped from the frame only
     assert frame["referral_source"].tolist() == ["1", "3"]
+
+
+def test_reader_notes_are_set_aside_while_columns_are_settled_and_put_back() -> None:
+    """compact_text_columns works column by column with the frame's notes held aside (pandas would deep-copy
+    them into every column), and the notes come back unchanged, also when the work raises."""
+    from evalkit.readers.notes import notes_set_aside, with_notes
+    from evalkit.readers.raw_frame import compact_text_columns
+
+    notes = {"problems": [{"rule": "unknown_column"}], "date_formats": {}, "sources": {"f|": {"header_row": 1}}}
+    frame = with_notes(pd.DataFrame({"kind": pd.Series(["a", "b", "a", "a"], dtype="str")}), notes)
+    seen: list[dict] = []
+    compact_text_columns(frame)
+    assert isinstance(frame["kind"].dtype, pd.CategoricalDtype)
+    assert frame.attrs[NOTES_ATTR] == notes
+    with pytest.raises(RuntimeError), notes_set_aside(frame):
+        seen.append(dict(frame.attrs))
+        raise RuntimeError("stop")
+    assert seen == [{}]
+    assert frame.attrs[NOTES_ATTR] == notes

@@ -17,7 +17,7 @@ import pyarrow as pa
 from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
 from evalkit.column_mapping import ColumnMapping
 from evalkit.readers.headers import builtin_value_synonyms, column_letter, match_headers
-from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
+from evalkit.readers.notes import empty_notes, notes_set_aside, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 
 __all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "distinct_categories", "repeated_text",
@@ -71,6 +71,12 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
     pandas.DataFrame
         ``frame`` itself, its repetitive text columns replaced.
     """
+    with notes_set_aside(frame):  # the columns are read one by one
+        return _compact_text_columns(frame, max_share)
+
+
+def _compact_text_columns(frame: pd.DataFrame, max_share: float) -> pd.DataFrame:
+    """The work of :func:`compact_text_columns` (the frame's notes already set aside)."""
     n = len(frame)
     if n < 2:
         return frame
@@ -126,6 +132,12 @@ def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: 
     pandas.DataFrame
         ``frame`` itself.
     """
+    with notes_set_aside(frame):  # the columns are read one by one
+        return _settle_parsed_categories(frame, renumber, max_share)
+
+
+def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: float) -> pd.DataFrame:
+    """The work of :func:`settle_parsed_categories` (the frame's notes already set aside)."""
     n = len(frame)
     columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
                and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.CategoricalDtype)]
