@@ -155,8 +155,7 @@ class ParentIndex:
         last = self._looked_up.get("last")
         if last is not None and last[0] is distinct:
             return last[1]
-        found = pc.fill_null(pc.index_in(distinct, value_set=self.valid), -1).to_numpy(zero_copy_only=False)
-        found = found.astype(np.int64, copy=False)
+        found = _index_in(distinct, self.valid)
         self._looked_up["last"] = (distinct, found)
         return found
 
@@ -167,14 +166,15 @@ class ParentIndex:
         known = known_codes(keys)
         if known is not None:  # each distinct key looked up once, spread by code (-1 stays -1)
             codes, distinct = known
-            if self.info_keys is self.valid:
-                rows = self.positions(distinct)
-            else:
-                rows = pc.fill_null(pc.index_in(distinct, value_set=self.info_keys), -1).to_numpy(
-                    zero_copy_only=False).astype(np.int64)
+            rows = self.positions(distinct) if self.info_keys is self.valid else _index_in(distinct, self.info_keys)
             return np.append(rows, -1)[codes]
-        found = pc.index_in(arrow_text(keys), value_set=self.info_keys)
-        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return _index_in(arrow_text(keys), self.info_keys)
+
+
+def _index_in(values: pa.Array, value_set: pa.Array) -> np.ndarray:
+    """Position in ``value_set`` of each of ``values`` (``int64``; -1 where it is not there or is missing)."""
+    return pc.fill_null(pc.index_in(values, value_set=value_set), -1).to_numpy(zero_copy_only=False).astype(
+        np.int64, copy=False)
 
 
 def _take(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray | pd.Series:
