@@ -371,7 +371,8 @@ def stored_rows_for_upload(
         # the provider's programmes, then rows by key; rows of other providers' programmes are dropped here
         # rather than in each query (SQLite would otherwise walk the programme index instead of the key's)
         p = T.canonical["programmes"]
-        owned = _read_rows(conn, sa.select(p.c.programme_id).where(p.c.provider.in_([provider])))["programme_id"]
+        owned = read_canonical(conn, sa.select(p.c.programme_id).where(p.c.provider.in_([provider])),
+                               "programmes")["programme_id"]
         out = {}
         for table, conditions in wanted.items():
             names = list(dict.fromkeys(("row_id", "programme_id", *VALIDATION_COLUMNS[table])))
@@ -386,7 +387,7 @@ def stored_rows_for_upload(
                                      np.concatenate([p["row_id"].to_numpy(dtype=np.int64) for p in parts]))
                 parts.append(part[keep] if not keep.all() else part)
             frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
-                parts[0] if parts else _frame_of(names, []))
+                parts[0] if parts else _no_rows(names))
             out[table] = frame[list(VALIDATION_COLUMNS[table])]
             del parts, frame
         return out
@@ -520,25 +521,9 @@ def _in(conn: sa.Connection, col: sa.Column[Any], values: list[Any]) -> list[sa.
     return [col.in_(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
 
-def _frame_of(columns: list[str], rows: list[Any]) -> pd.DataFrame:
-    """Driver rows (tuples) as a frame of object columns."""
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    values = list(zip(*rows, strict=True))
-    return pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, values, strict=True)})
-
-
-def _read_rows(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """Rows of ``query`` as the driver returns them (no SQLAlchemy ``Row`` per row), one object column each.
-
-    On SQLite a ``Date`` is then its ISO text and a ``Boolean`` 0/1; pass the frame through
-    :func:`~evalkit.store._frames.to_canonical`, which types them as SQLAlchemy's values would be.
-    """
-    result = conn.execute(query)
-    columns = list(result.keys())
-    rows = result.cursor.fetchall() if result.cursor is not None else result.fetchall()
-    result.close()
-    return _frame_of(columns, rows)
+def _no_rows(columns: list[str]) -> pd.DataFrame:
+    """A frame of ``columns`` without rows (object columns, typed by the caller's ``to_canonical``)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
 def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, values: list[Any]) -> pd.DataFrame:
@@ -562,7 +547,7 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
         parts = [read_canonical(conn, sa.select(*[t.c[c] for c in columns]).where(cond), table)
                  for cond in _in(conn, t.c[by], values)]
     if not parts:
-        return _frame_of(columns, [])
+        return _no_rows(columns)
     if len(parts) > 1:
         # the driver's rows were Python objects, made and freed a chunk at a time: hand the heap pages they
         # left behind back to the system before the caller allocates on top of them
