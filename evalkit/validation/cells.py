@@ -32,25 +32,36 @@ def text_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(pd.array(values, dtype=TEXT_DTYPE))
 
 
-def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False) -> pa.Array | pa.ChunkedArray:
+def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
+               rows: np.ndarray | None = None) -> pa.Array | pa.ChunkedArray:
     """The values as an Arrow string array (no copy for an Arrow-backed string Series; categories are
     taken by code; other values through their text, missing as null).
 
     An Arrow-backed Series held in several chunks is combined into one array, unless ``keep_chunks``:
-    its chunks are then returned as held (a ``ChunkedArray``), for kernels that work chunk by chunk."""
+    its chunks are then returned as held (a ``ChunkedArray``), for kernels that work chunk by chunk.
+
+    ``rows`` (a boolean mask as long as ``values``) keeps only the rows where it is True. The mask is applied
+    to the codes of a categorical and to the Arrow array of Arrow text (Arrow's ``filter``), not to the
+    Series: pandas' boolean indexing of an Arrow-backed Series costs several times Arrow's filter.
+    """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         held = values.cat.categories
         if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
             categories = _one_array(pa.array(held.array)).cast(pa.large_string())  # Arrow text already: no copy
         else:
             categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
-        return _take_text(categories, values.cat.codes.to_numpy())
+        codes = values.cat.codes.to_numpy()
+        return _take_text(categories, codes if rows is None else codes[rows])
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         held_text = pa.array(values.array)
+        if rows is not None:
+            held_text = held_text.filter(pa.array(rows, type=pa.bool_()))
         return held_text if keep_chunks else _one_array(held_text)
-    obj = pd.Series(np.asarray(values, dtype=object))
-    return pa.array(obj.where(obj.notna(), None).astype(object).map(
-        lambda v: v if v is None or isinstance(v, str) else str(v)).to_numpy(dtype=object), type=pa.large_string())
+    cells = np.asarray(values, dtype=object)
+    # object dtype said outright: pandas 3 would otherwise read text-and-None cells as "str", None as NaN
+    obj = pd.Series(cells if rows is None else cells[rows], dtype=object)
+    text = obj.map(lambda v: v if isinstance(v, str) else str(v), na_action="ignore")
+    return pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
 
 
 _ENCODED: dict[int, tuple[weakref.ref, np.ndarray, pa.Array]] = {}

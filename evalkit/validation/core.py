@@ -288,8 +288,8 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
     if contacts is not None:
         t = contacts.typed
         ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
-        sessions.append(_large(arrow_text(_kept(t["group_session_id"], ok))))
-        people.append(_large(arrow_text(_kept(t["participant_id"], ok))))
+        sessions.append(_large(arrow_text(t["group_session_id"], rows=ok)))
+        people.append(_large(arrow_text(t["participant_id"], rows=ok)))
     if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
         attended = pc.fill_null(pc.equal(arrow_text(stored["status"]), "attended"), False)
         for out, column in ((sessions, "group_session_id"), (people, "participant_id")):
@@ -310,26 +310,18 @@ def _large(values: pa.Array) -> pa.Array:
     return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 
-def _kept(values: np.ndarray | pd.Series, mask: np.ndarray) -> pd.Series | np.ndarray:
-    """The values of the rows in ``mask`` (Arrow text stays Arrow text)."""
-    if isinstance(values, pd.Series):
-        return values[mask].reset_index(drop=True)
-    return np.asarray(values, dtype=object)[mask]
-
-
-def _any_present(cells: pd.Series) -> bool:
+def _any_present(cells: pd.api.extensions.ExtensionArray) -> bool:
     """Whether any cell is not missing (for Arrow text, read off its null count: no mask per row)."""
     if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
-        arrow = pa.array(cells.array)
+        arrow = pa.array(cells)
         return arrow.null_count < len(arrow)
-    return bool(cells.notna().any())
+    return bool(pd.notna(cells).any())
 
 
 def _text_column(values: pd.Series, keep: np.ndarray | None, dtype: str) -> pd.api.extensions.ExtensionArray:
     """Kept rows (``None``: every row) of a categorical or Arrow text column as ``dtype`` (``"string"``),
-    through Arrow."""
-    picked = values if keep is None else values[keep]
-    return pd.array(arrow_text(picked), dtype=dtype)
+    through Arrow (the codes or the Arrow array are filtered, not the Series)."""
+    return pd.array(arrow_text(values, rows=keep), dtype=dtype)
 
 
 def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
@@ -346,10 +338,15 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
         if spec.type == "string" and n_keep and isinstance(typed, pd.Series):
             cells = table.cells.get(spec.name)
             if spec.codes is None and cells is not None:
-                kept = cells if every else cells[keep]
+                if every:
+                    kept = cells.reset_index(drop=True).array  # a new array: codes known for cells stay theirs
+                elif isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+                    kept = pd.array(arrow_text(cells, rows=keep), dtype=cells.dtype)  # Arrow's filter
+                else:
+                    kept = cells[keep].array
                 if _any_present(kept):
                     # Arrow text as it was read (pandas' default "str" dtype), no Python strings made
-                    out[spec.name] = kept.reset_index(drop=True).array
+                    out[spec.name] = kept
                     continue
             elif spec.codes is not None or cells is None:
                 out[spec.name] = _text_column(typed, None if every else keep, dtype)
