@@ -46,6 +46,9 @@ class TableRows:
     sheet_codes: np.ndarray | None = None
     sheet_names: np.ndarray | None = None
     group_ids: np.ndarray | None = None
+    file_text: pa.Array | None = None
+    """The frame's own ``source_file`` column as Arrow text, when it holds one name on every row (as a reader
+    gives it): :meth:`provenance` of every row hands it on instead of writing the name out again."""
 
     def __post_init__(self) -> None:
         self.error = np.zeros(len(self.file), dtype=bool)
@@ -59,21 +62,30 @@ class TableRows:
                 SOURCE_SHEET: pd.array(np.where(self.sheet[mask] == "", None, self.sheet[mask]), dtype="string"),
                 SOURCE_ROW: pd.array(self.source_row[mask], dtype="Int64"),
             }
-        files = pa.array(list(self.file_names), type=pa.large_string())
+        every = len(mask) == len(self.file) and bool(mask.all())
+        if every and self.file_text is not None:
+            file_text = self.file_text  # the reader's column, every row of it: no copy of the name per row
+        else:
+            files = pa.array(list(self.file_names), type=pa.large_string())
+            file_text = _taken(files, self.file_codes[mask], self.group_ids)
         sheets = pa.array([name or None for name in self.sheet_names], type=pa.large_string())
+        source_row = np.asarray(self.source_row if every else self.source_row[mask], dtype=np.int64)
         return {
-            SOURCE_FILE: pd.array(_taken(files, self.file_codes[mask], self.group_ids), dtype="string"),
+            SOURCE_FILE: pd.array(file_text, dtype="string"),
             SOURCE_SHEET: pd.array(_taken(sheets, self.sheet_codes[mask], self.group_ids), dtype="string"),
-            SOURCE_ROW: pd.array(self.source_row[mask], dtype="Int64"),
+            # whole numbers without missing: the masked array made directly (pd.array would test every value)
+            SOURCE_ROW: pd.arrays.IntegerArray(source_row.copy() if every else source_row,
+                                               np.zeros(len(source_row), dtype=bool)),
         }
 
     @classmethod
     def from_frame(cls, table: str, frame: pd.DataFrame, sources: dict[str, dict]) -> TableRows:
         """Provenance of ``frame``'s rows (made up for a frame built in memory without it)."""
         n = len(frame)
-        file_codes, file_names = _shared_text(frame[SOURCE_FILE] if SOURCE_FILE in frame.columns else None, n,
-                                              f"({table} table)")
-        sheet_codes, sheet_names = _shared_text(frame[SOURCE_SHEET] if SOURCE_SHEET in frame.columns else None, n, "")
+        file_codes, file_names, file_text = _shared_text(frame[SOURCE_FILE] if SOURCE_FILE in frame.columns else None,
+                                                         n, f"({table} table)")
+        sheet_codes, sheet_names, _ = _shared_text(frame[SOURCE_SHEET] if SOURCE_SHEET in frame.columns else None, n,
+                                                   "")
         one_file = bool(n) and file_codes.min() == file_codes.max()
         one_sheet = bool(n) and sheet_codes.min() == sheet_codes.max()
         # a name on every row is one read-only view of it (no array of n references to fill)
@@ -106,6 +118,7 @@ class TableRows:
         out.file_codes, out.file_names, out.sheet_codes, out.sheet_names = file_codes, file_names, sheet_codes, \
             sheet_names
         out.group_ids = np.arange(len(group_keys), dtype=np.int64)  # factorize numbers the groups 0, 1, ...
+        out.file_text = file_text
         return out
 
     def distinct_groups(self) -> np.ndarray:
@@ -335,22 +348,28 @@ _BLOCK = 1 << 18
 """Rows (or bytes) compared at a time by :func:`_one_text`: its temporaries stay small and in cache."""
 
 
-def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and distinct texts of a provenance column (missing -> ``fill``): rows share one string object each."""
+def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+    """Codes and distinct texts of a provenance column (missing -> ``fill``): rows share one string object each.
+
+    The third item is the column itself as Arrow text when it holds one text on every row (else ``None``).
+    """
     if column is None:
-        return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object)
+        return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object), None
     if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
         # Arrow's dictionary encoding (codes in order of first appearance, as pd.factorize): no Python string per row
         values = pa.array(column.array)
         values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if values.null_count == len(values):  # missing throughout (a CSV file's sheet): ``fill`` on every row
+            return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object), None
         if _one_text(values):  # one file's name on every row (as the readers give it): code 0 throughout
-            return np.zeros(n, dtype=np.int64), np.array([values[0].as_py(), fill], dtype=object)
+            return np.zeros(n, dtype=np.int64), np.array([values[0].as_py(), fill], dtype=object), values
         encoded = pc.dictionary_encode(values)
         names = np.array([*encoded.dictionary.to_pylist(), fill], dtype=object)
-        return pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64), names
+        codes = pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, names, None
     codes, uniques = pd.factorize(column.astype("str"), use_na_sentinel=True)
     names = np.array([str(u) for u in uniques] + [fill], dtype=object)
-    return np.where(codes < 0, len(uniques), codes).astype(np.int64), names
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64), names, None
 
 
 def row_list(source_rows: np.ndarray, limit: int = 5) -> str:

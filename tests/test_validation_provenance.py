@@ -1,0 +1,58 @@
+"""TableRows.provenance: where each kept or set-aside row came from, as the provider sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
+from evalkit.readers import read_file
+from evalkit.validation import validate
+from evalkit.validation.problems import TableRows
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "data"
+
+
+def _text(values: pd.api.extensions.ExtensionArray) -> list[str | None]:
+    return [None if pd.isna(v) else v for v in values]
+
+
+@given(sources=st.lists(st.tuples(st.sampled_from(["a.csv", "b.xlsx", None]), st.sampled_from(["", "Sheet1", None]),
+                                  st.booleans()), min_size=1, max_size=12))
+def test_provenance_names_each_row_file_sheet_and_row(sources: list[tuple[str | None, str | None, bool]]) -> None:
+    n = len(sources)
+    frame = pd.DataFrame({
+        "participant_id": ["P"] * n,
+        SOURCE_FILE: pd.array([f for f, _, _ in sources], dtype="str"),
+        SOURCE_SHEET: pd.array([s for _, s, _ in sources], dtype="str"),
+        SOURCE_ROW: np.arange(2, n + 2),
+    })
+    rows = TableRows.from_frame("participants", frame, {})
+    for mask in (np.array([k for _, _, k in sources], dtype=bool), np.ones(n, dtype=bool)):
+        got = rows.provenance(mask)
+        picked = [s for s, k in zip(sources, mask, strict=True) if k]
+        assert _text(got[SOURCE_FILE]) == [f if f is not None else "(participants table)" for f, _, _ in picked]
+        assert _text(got[SOURCE_SHEET]) == [s or None for _, s, _ in picked]  # "" and missing: no sheet
+        assert got[SOURCE_ROW].tolist() == np.flatnonzero(mask).__add__(2).tolist()
+        assert str(got[SOURCE_ROW].dtype) == "Int64" and str(got[SOURCE_FILE].dtype) == "string"
+
+
+def test_every_row_kept_hands_on_the_readers_file_column() -> None:
+    # a reader gives one file name on every row; the valid table holds that same column, not a new copy of it
+    path = EXAMPLES / "programmes.csv"
+    raw = read_file(path, table="programmes")
+    result = validate(raw, today="2026-01-01")
+    table = result.tables["programmes"]
+    n = len(raw["programmes"])
+    assert n > 1 and len(table) == n and table[SOURCE_FILE].tolist() == [path.name] * n
+    assert table[SOURCE_ROW].tolist() == list(range(2, n + 2)) and table[SOURCE_SHEET].isna().all()
+    held = pa.array(raw["programmes"][SOURCE_FILE].array)
+    held = held.chunk(0) if isinstance(held, pa.ChunkedArray) else held
+    stored = pa.array(table[SOURCE_FILE].array)
+    stored = stored.chunk(0) if isinstance(stored, pa.ChunkedArray) else stored
+    assert stored.buffers()[2].address == held.buffers()[2].address  # the same bytes, not written out again
