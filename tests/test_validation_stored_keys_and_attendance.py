@@ -10,8 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from evalkit.validation.keys import _stored
+from evalkit.validation import validate
+from evalkit.validation.cells import encoded_text
+from evalkit.validation.keys import _stored, _stored_in_other_programme
 from evalkit.validation.links import _named_per_session
 
 
@@ -93,3 +97,61 @@ def test_named_per_session_of_a_column_in_chunks_and_without_sessions() -> None:
         .groupby("s")["p"].size()
     got = _named_per_session(sessions, people)
     assert got.to_dict() == expected.to_dict() == {"g1": 2, "g2": 1, "g3": 1}
+
+
+_ID = st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", " a"]))
+_PROGRAMME = st.one_of(st.none(), st.sampled_from(["P1", "P2", "P3"]))
+
+
+def _typed_ids(values: list[str | None], form: str) -> pd.Series | np.ndarray:
+    """Upload ids as validation holds them: Arrow text, text made from categories (codes known), or objects."""
+    if form == "arrow":
+        return pd.Series(values, dtype="str")
+    if form == "categories":
+        return encoded_text(pd.Series(pd.Categorical(values)))
+    return np.array(values, dtype=object)
+
+
+@given(upload=st.lists(st.tuples(_ID, _PROGRAMME), max_size=12),
+       stored=st.lists(st.tuples(_ID, _PROGRAMME), max_size=12),
+       forms=st.tuples(st.sampled_from(["arrow", "categories", "object"]), st.sampled_from(["arrow", "categories",
+                                                                                           "object"])),
+       stored_arrow=st.booleans())
+def test_stored_in_other_programme_is_its_definition(upload: list[tuple[str | None, str | None]],
+                                                     stored: list[tuple[str | None, str | None]],
+                                                     forms: tuple[str, str], stored_arrow: bool) -> None:
+    # definition: a stored participant's programme is that of its first stored row (compared as text); an upload
+    # row whose key is stored clashes when it names a programme and that is not the stored one
+    typed = {"participant_id": _typed_ids([i for i, _ in upload], forms[0]),
+             "programme_id": _typed_ids([p for _, p in upload], forms[1])}
+    dtype = "string[pyarrow]" if stored_arrow else object
+    existing = pd.DataFrame({"participant_id": pd.array([i for i, _ in stored], dtype=dtype),
+                             "programme_id": pd.array([p for _, p in stored], dtype=dtype)})
+    first: dict[str, str | None] = {}
+    for i, p in stored:
+        if i is not None:
+            first.setdefault(i, p)
+    found = np.array([i is not None and i in first for i, _ in upload], dtype=bool)
+    expected = [f and p is not None and first[i] != p for (i, p), f in zip(upload, found, strict=True)]
+    clash, theirs = _stored_in_other_programme(typed, existing, found)
+    assert clash.tolist() == expected
+    assert theirs.tolist() == [first[i] for (i, _), c in zip(upload, expected, strict=True) if c]
+
+
+def test_a_participant_stored_in_another_programme_is_reported_and_set_aside() -> None:
+    # end to end: the upload moves 'b' to P2, keeps 'a' in P1 and adds 'c'; 'b' is set aside with both programmes named
+    upload = {"participants": pd.DataFrame({
+        "participant_id": ["a", "b", "c"], "programme_id": ["P1", "P2", "P1"],
+        "referral_date": ["2024-01-02"] * 3, "perinatal_stage": ["postnatal"] * 3})}
+    first = validate(upload, today="2025-01-01", existing={"programmes": pd.DataFrame(
+        {"programme_id": pd.array(["P1", "P2"], dtype="string")})})
+    stored = first.tables["participants"].iloc[:2].assign(
+        programme_id=pd.array(["P1", "P1"], dtype="string"))  # 'a' and 'b' stored in P1
+    result = validate(upload, today="2025-01-01", existing={
+        "programmes": pd.DataFrame({"programme_id": pd.array(["P1", "P2"], dtype="string")}),
+        "participants": stored})
+    clashes = result.report[result.report["rule"] == "participant_in_two_programmes"]
+    assert clashes["value"].tolist() == ["b"]
+    assert "already stored in programme 'P1', not 'P2'" in clashes["message"].iloc[0]
+    assert result.tables["participants"]["participant_id"].tolist() == ["a", "c"]
+    assert result.quarantine["participants"]["participant_id"].astype(str).tolist() == ["b"]

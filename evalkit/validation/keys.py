@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
-from evalkit.validation.cells import arrow_text, dictionary_codes, encode, known_codes, look_up
+from evalkit.validation.cells import arrow_text, dictionary_codes, encode, known_codes
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ALREADY_STORED_LISTED", "check_keys", "key_frame"]
@@ -218,21 +218,13 @@ def check_keys(
     if existing is not None and len(existing) and all(c in existing.columns for c in pk) and all(c in typed for c in pk):
         found = _stored(pk, typed, existing)
         if table == "participants" and "programme_id" in existing.columns and "programme_id" in typed:
-            stored_prog = pd.Series(existing["programme_id"].astype(str).to_numpy(),
-                                    index=existing["participant_id"].astype(str).to_numpy())
-            stored_prog = stored_prog[~stored_prog.index.duplicated()]
-            mine_found = _text(typed["programme_id"], found)
-            ids_found = _text(typed["participant_id"], found)
-            theirs_found = pd.Series(look_up(pd.Series(ids_found, dtype=object).astype(str), stored_prog),
-                                     dtype=object).to_numpy(dtype=object)
-            clash_found = pd.notna(mine_found) & (theirs_found != mine_found)
-            clash = np.zeros(n, dtype=bool)
-            clash[np.flatnonzero(found)[clash_found]] = True
+            clash, theirs = _stored_in_other_programme(typed, existing, found)
+            ids, mine = _text(typed["participant_id"], clash), _text(typed["programme_id"], clash)
             log.add(rows, clash, column="participant_id", rule="participant_in_two_programmes",
-                    detail=quoted(ids_found[clash_found]) + " is already stored in programme "
-                    + quoted(theirs_found[clash_found]) + ", not " + quoted(mine_found[clash_found])
-                    + "; one participant id cannot be in two programmes - give this referral its own id.",
-                    values=ids_found[clash_found])
+                    detail=quoted(ids) + " is already stored in programme " + quoted(theirs) + ", not "
+                    + quoted(mine) + "; one participant id cannot be in two programmes - give this referral its "
+                    "own id.",
+                    values=ids)
             found = found & ~clash
         listed, more = _listed_per_file(rows, found, ALREADY_STORED_LISTED)
         keys = key_frame(pk, typed, listed)
@@ -289,9 +281,7 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
     n = len(typed[pk[0]])
     combined: np.ndarray | None = None
     for c in pk:
-        column = existing[c]
-        stored = column if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow" \
-            else _as_typed(column)
+        stored = _stored_column(existing[c])
         days = _days(typed[c], stored)
         if days is not None:  # dates: equal as text (YYYY-MM-DD) exactly when on the same day; no text made
             nat = np.isnat(days)
@@ -308,6 +298,57 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
     hit = np.zeros(len(distinct), dtype=bool)
     hit[at[at >= 0]] = True
     return (combined[:n] >= 0) & hit[mine]
+
+
+def _stored_in_other_programme(typed: Mapping[str, np.ndarray | pd.Series], existing: pd.DataFrame,
+                               found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upload rows in ``found`` whose participant is stored in another programme, and that programme's text for
+    each of them (``None`` if it has none).
+
+    A stored participant's programme is that of its first stored row. Ids and programmes are compared as text
+    through the upload's distinct texts (:func:`_text_codes`): a stored text the upload does not have gets code
+    -1, so it differs from every upload programme; no Python string is made except for the rows that clash.
+
+    Returns
+    -------
+    clash : numpy.ndarray
+        Boolean mask over the upload's rows (a row with no programme never clashes).
+    theirs : numpy.ndarray
+        Object array, the stored programme of each row in ``clash``, in row order.
+    """
+    n = len(found)
+    people = _text_codes(typed["participant_id"], _stored_column(existing["participant_id"]))
+    mine_person, their_person = people[:n], people[n:]
+    programmes = _text_codes(typed["programme_id"], _stored_column(existing["programme_id"]))
+    mine_programme, their_programme = programmes[:n], programmes[n:]
+    # the first stored row of each of the upload's distinct ids (-1: none stored)
+    stored_rows = np.flatnonzero(their_person >= 0)
+    first = stored_rows[~pd.Series(their_person[stored_rows]).duplicated().to_numpy()]
+    first_of = np.full(int(max(mine_person.max(initial=-1), their_person.max(initial=-1))) + 1, -1, dtype=np.int64)
+    first_of[their_person[first]] = first
+    where = np.flatnonzero(found)
+    person = mine_person[where]
+    stored_row = np.where(person >= 0, first_of[np.maximum(person, 0)], -1) if len(first_of) else \
+        np.full(len(where), -1, dtype=np.int64)
+    theirs_code = np.where(stored_row >= 0, their_programme[np.maximum(stored_row, 0)], -1) if len(stored_row) \
+        else stored_row
+    mine_code = mine_programme[where]
+    clashes = (mine_code >= 0) & (theirs_code != mine_code)
+    clash = np.zeros(n, dtype=bool)
+    clash[where[clashes]] = True
+    at = stored_row[clashes]
+    theirs = np.full(len(at), None, dtype=object)
+    if (at >= 0).any():
+        text = _key_text(_stored_column(existing["programme_id"]), keep_chunks=True)
+        theirs[at >= 0] = text.take(pa.array(at[at >= 0])).to_numpy(zero_copy_only=False)
+    return clash, theirs
+
+
+def _stored_column(column: pd.Series) -> pd.Series | np.ndarray:
+    """A stored key column as the key comparisons read it: Arrow text as it is, anything else as typed values."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        return column
+    return _as_typed(column)
 
 
 def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) -> np.ndarray:
