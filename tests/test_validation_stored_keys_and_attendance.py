@@ -104,18 +104,20 @@ _PROGRAMME = st.one_of(st.none(), st.sampled_from(["P1", "P2", "P3"]))
 
 
 def _typed_ids(values: list[str | None], form: str) -> pd.Series | np.ndarray:
-    """Upload ids as validation holds them: Arrow text, text made from categories (codes known), or objects."""
+    """Upload ids as validation holds them: Arrow text, text made from categories (codes known), a categorical
+    (unused categories too), or objects."""
     if form == "arrow":
         return pd.Series(values, dtype="str")
     if form == "categories":
         return encoded_text(pd.Series(pd.Categorical(values)))
+    if form == "categorical":
+        return pd.Series(pd.Categorical(values, categories=sorted({v for v in values if v is not None} | {"zz"})))
     return np.array(values, dtype=object)
 
 
 @given(upload=st.lists(st.tuples(_ID, _PROGRAMME), max_size=12),
        stored=st.lists(st.tuples(_ID, _PROGRAMME), max_size=12),
-       forms=st.tuples(st.sampled_from(["arrow", "categories", "object"]), st.sampled_from(["arrow", "categories",
-                                                                                           "object"])),
+       forms=st.tuples(*[st.sampled_from(["arrow", "categories", "categorical", "object"])] * 2),
        stored_arrow=st.booleans())
 def test_stored_in_other_programme_is_its_definition(upload: list[tuple[str | None, str | None]],
                                                      stored: list[tuple[str | None, str | None]],

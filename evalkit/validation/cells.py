@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from evalkit.column_mapping import normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 
-__all__ = ["CellPicker", "arrow_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode", "encoded_text",
+__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode", "encoded_text",
            "known_codes",
            "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match",
            "spread", "text_series"]
@@ -45,13 +45,8 @@ def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
     Series: pandas' boolean indexing of an Arrow-backed Series costs several times Arrow's filter.
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        held = values.cat.categories
-        if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
-            categories = _one_array(pa.array(held.array)).cast(pa.large_string())  # Arrow text already: no copy
-        else:
-            categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
         codes = values.cat.codes.to_numpy()
-        return _take_text(categories, codes if rows is None else codes[rows])
+        return _take_text(category_text(values), codes if rows is None else codes[rows])
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         held_text = pa.array(values.array)
         if rows is not None:
@@ -62,6 +57,14 @@ def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
     obj = pd.Series(cells if rows is None else cells[rows], dtype=object)
     text = obj.map(lambda v: v if isinstance(v, str) else str(v), na_action="ignore")
     return pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
+def category_text(values: pd.Series) -> pa.Array:
+    """The categories of a categorical Series of text as an Arrow ``large_string`` array (no copy of Arrow text)."""
+    held = values.cat.categories
+    if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
+        return _one_array(pa.array(held.array)).cast(pa.large_string())
+    return pa.array(np.asarray(held, dtype=object), type=pa.large_string())
 
 
 _ENCODED: dict[int, tuple[weakref.ref, np.ndarray, pa.Array]] = {}
@@ -86,11 +89,7 @@ def encoded_text(cells: pd.Series) -> pd.Series:
     pandas.Series
         The same cells as ``"str"`` (missing where the code is -1), on ``cells``' index.
     """
-    held = cells.cat.categories
-    if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
-        categories = _one_array(pa.array(held.array)).cast(pa.large_string())
-    else:
-        categories = pa.array(np.asarray(held, dtype=object), type=pa.large_string())
+    categories = category_text(cells)
     codes = cells.cat.codes.to_numpy()
     out = pd.Series(text_series(_take_text(categories, codes)).array, index=cells.index)
     array = out.array

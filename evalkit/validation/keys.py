@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
-from evalkit.validation.cells import arrow_text, dictionary_codes, encode, known_codes
+from evalkit.validation.cells import arrow_text, category_text, dictionary_codes, encode, known_codes
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["ALREADY_STORED_LISTED", "check_keys", "key_frame"]
@@ -362,6 +362,9 @@ def _text_codes(mine: pd.Series | np.ndarray, stored: pd.Series | np.ndarray) ->
     if known is not None:
         mine_codes, distinct = known
         mine_codes = np.asarray(mine_codes, dtype=np.int64)
+    elif isinstance(mine, pd.Series) and isinstance(mine.dtype, pd.CategoricalDtype):
+        # a categorical's categories are distinct texts and its codes are such codes (no text per row)
+        mine_codes, distinct = mine.cat.codes.to_numpy().astype(np.int64), category_text(mine)
     else:
         mine_codes, distinct = dictionary_codes(_key_text(mine))
     theirs = _key_text(stored, keep_chunks=True)  # looked up chunk by chunk, not copied into one array
