@@ -18,10 +18,9 @@ import pyarrow.compute as pc
 from evalkit.column_mapping import normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 
-__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode", "encoded_text",
-           "known_codes",
-           "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "full_match",
-           "spread", "text_series"]
+__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode",
+           "encoded_text", "full_match", "known_codes", "look_up", "number_values", "on_uniques", "parse_booleans",
+           "parse_codes", "parse_numbers", "spread", "text_series"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
