@@ -38,7 +38,7 @@ def test_provenance_names_each_row_file_sheet_and_row(sources: list[tuple[str | 
         picked = [s for s, k in zip(sources, mask, strict=True) if k]
         assert _text(got[SOURCE_FILE]) == [f if f is not None else "(participants table)" for f, _, _ in picked]
         assert _text(got[SOURCE_SHEET]) == [s or None for _, s, _ in picked]  # "" and missing: no sheet
-        assert got[SOURCE_ROW].tolist() == np.flatnonzero(mask).__add__(2).tolist()
+        assert got[SOURCE_ROW].tolist() == (np.flatnonzero(mask) + 2).tolist()
         assert str(got[SOURCE_ROW].dtype) == "Int64" and str(got[SOURCE_FILE].dtype) == "string"
 
 

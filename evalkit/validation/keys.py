@@ -317,29 +317,27 @@ def _stored_in_other_programme(typed: Mapping[str, np.ndarray | pd.Series], exis
         Object array, the stored programme of each row in ``clash``, in row order.
     """
     n = len(found)
+    stored_programme = _stored_column(existing["programme_id"])
     people = _text_codes(typed["participant_id"], _stored_column(existing["participant_id"]))
     mine_person, their_person = people[:n], people[n:]
-    programmes = _text_codes(typed["programme_id"], _stored_column(existing["programme_id"]))
+    programmes = _text_codes(typed["programme_id"], stored_programme)
     mine_programme, their_programme = programmes[:n], programmes[n:]
-    # the first stored row of each of the upload's distinct ids (-1: none stored)
+    # the first stored row of each of the upload's distinct ids, in a table whose last entry (-1: none) is what
+    # code -1 takes; the stored programmes' codes likewise end with -1 for "no stored row"
     stored_rows = np.flatnonzero(their_person >= 0)
     first = stored_rows[~pd.Series(their_person[stored_rows]).duplicated().to_numpy()]
-    first_of = np.full(int(max(mine_person.max(initial=-1), their_person.max(initial=-1))) + 1, -1, dtype=np.int64)
+    first_of = np.full(int(max(mine_person.max(initial=-1), their_person.max(initial=-1))) + 2, -1, dtype=np.int64)
     first_of[their_person[first]] = first
     where = np.flatnonzero(found)
-    person = mine_person[where]
-    stored_row = np.where(person >= 0, first_of[np.maximum(person, 0)], -1) if len(first_of) else \
-        np.full(len(where), -1, dtype=np.int64)
-    theirs_code = np.where(stored_row >= 0, their_programme[np.maximum(stored_row, 0)], -1) if len(stored_row) \
-        else stored_row
-    mine_code = mine_programme[where]
-    clashes = (mine_code >= 0) & (theirs_code != mine_code)
+    stored_row = first_of[mine_person[where]]
+    theirs_code = np.append(their_programme, -1)[stored_row]
+    clashes = (mine_programme[where] >= 0) & (theirs_code != mine_programme[where])
     clash = np.zeros(n, dtype=bool)
     clash[where[clashes]] = True
     at = stored_row[clashes]
     theirs = np.full(len(at), None, dtype=object)
     if (at >= 0).any():
-        text = _key_text(_stored_column(existing["programme_id"]), keep_chunks=True)
+        text = _key_text(stored_programme, keep_chunks=True)
         theirs[at >= 0] = text.take(pa.array(at[at >= 0])).to_numpy(zero_copy_only=False)
     return clash, theirs
 
