@@ -186,7 +186,9 @@ def instrument_parameters(
         s_diff = jt / rules.rci_z if ok else float("nan")
         pub = inst.reliable_change.value
         if rules.use_published_threshold and pub is not None:
-            rc, rc_src = abs(float(pub)), f"published ({inst.reliable_change.source or 'instrument file'})"
+            # a threshold the instrument file worked out itself (status "derived") is not called published
+            kind = "derived in the instrument file" if inst.reliable_change.status == "derived" else "published"
+            rc, rc_src = abs(float(pub)), f"{kind} ({inst.reliable_change.source or 'instrument file'})"
         else:
             rc, rc_src = jt, f"computed Jacobson-Truax RCI (z = {rules.rci_z:g})"
         mc = inst.meaningful_change.value

@@ -89,10 +89,11 @@ class PairingRules:
     rci_z
         Critical value for the computed RCI (default 1.96, two-sided 95%).
     use_published_threshold
-        Judge reliable change by the instrument's published reliable-change
-        threshold when it has one (EPDS 4, PHQ-9 6, GAD-7 4, SWEMWBS 2.87,
-        WEMWBS 7.5; change >= threshold), otherwise by the computed RCI
-        (default True).
+        Judge reliable change by the reliable-change threshold of the
+        instrument file when it has one (published: EPDS 4, PHQ-9 6, GAD-7 4,
+        SWEMWBS 2.87; derived by the file from a published SD and alpha, and
+        said so in ``rc_threshold_source``: WEMWBS 7.5; change >= threshold),
+        otherwise by the computed RCI (default True).
     recovery_from
         ``"reliable"`` (default): 'recovered from' symptoms needs reliable
         recovery (caseness at baseline, not at endpoint, and reliable

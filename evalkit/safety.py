@@ -71,7 +71,10 @@ def safety_list(
 
         * ``signal``: ``self_harm_item`` or ``reliable_deterioration``;
         * ``item``, ``item_value``: the safety item (e.g. ``item_10`` of the
-          EPDS) and its answer (item signals);
+          EPDS) and its answer (item signals), the cell as given: a keyed
+          score, as the data contract stores items (measures scored with
+          ``item_coding="response_position"`` are flagged on the keyed score,
+          but their cell is the form position);
         * ``date``, ``score``: the questionnaire (for deteriorations: the
           endpoint), with ``baseline_date``, ``baseline_score``, ``change``
           and ``threshold`` (the reliable-change threshold used) for

@@ -225,7 +225,9 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
         t_invalid = t_only & (total_bad | total_frac | total_text)
         _append(reason, t_only & total_text, "total is not a number")
         _append(reason, t_only & total_bad, lambda r: "total=" + _fmt(total[r]) + f" is outside {_fmt(np.array([tmin]))[0]}-{_fmt(np.array([tmax]))[0]}")
-        _append(reason, t_only & total_frac, lambda r: "total=" + _fmt(total[r]) + " is not a whole number")
+        converted = " (the raw sum of the items, which is converted to the metric score)" \
+            if method == "sum_then_convert" else ""
+        _append(reason, t_only & total_frac, lambda r: "total=" + _fmt(total[r]) + " is not a whole number" + converted)
         t_ok = t_only & ~t_invalid
         status[t_ok] = _STATUS["total_only"]
         score[t_ok] = total[t_ok]
@@ -251,7 +253,7 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
         invalid = invalid | lost
         _append(reason, lost, "raw total has no entry in the conversion table")
 
-    no_data = no_items & (status == _STATUS["complete"])
+    no_data = no_items & (status == _STATUS["complete"]) & ~invalid  # an invalid total has its own reason
     status[no_data] = _STATUS["insufficient_items"]
     _append(reason, no_data, "no items answered and no total recorded")
     status[invalid] = _STATUS["invalid"]

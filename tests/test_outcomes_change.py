@@ -87,6 +87,9 @@ def test_wellbeing_meaningful_and_reliable_are_separate() -> None:
     ep = _ep([("a", "wemwbs", 38, 42), ("b", "wemwbs", 38, 46), ("c", "wemwbs", 45, 41)])
     out = episode_change(ep)
     assert out["meaningful_change_threshold"].tolist() == [3.0] * 3
+    # 7.5 is worked out in the instrument file (status "derived"), not published: the source says which
+    assert out["rc_threshold"].tolist() == [7.5] * 3
+    assert out["rc_threshold_source"].astype(str).str.startswith("derived in the instrument file (").all()
     assert out["meaningful_improvement"].tolist() == [True, True, False]
     assert out["meaningful_deterioration"].tolist() == [False, False, True]
     assert out["reliable_improvement"].tolist() == [False, True, False]

@@ -8,6 +8,12 @@ with 17 significant digits (``to_csv(float_format="%.17g")``), so equal digests 
 
 If the inputs themselves change (the generator or the example data), the digests no longer apply and the
 test is skipped, saying so: regenerate them with the old code, not the new one.
+
+Retaken twice since, each time shown equal to the code before the change: when pandas' ``"str"`` text dtype
+and the canonical ``"string"`` were given one name in the digest (the canonical tables' text became
+``"string"`` throughout; the code before gave the same digests under the new naming), and when the WEMWBS
+reliable-change threshold's source was relabelled from "published" to "derived in the instrument file"
+(``changes``, ``summary`` and ``parameters``; with the old label the new code gave the old digests).
 """
 
 from __future__ import annotations
@@ -26,40 +32,47 @@ from evalkit.summary import build_summary
 
 GOLDEN = {
     "example": {
-        "inputs": "55f89e01087f3d0023cd540593a2394080f94f663e3220f8bf6dfc03b6b3f6c3",
-        "episodes": "f79d13e09d600f1c4e918f41c6caca68b4c88754b0a7f9614fc2db9576b9f6d8",
-        "scores": "3859839c99fce217d4f1b33f4882846546cec7d26a1cc3a2b058023ec7af21f9",
-        "participants": "cff04593594e9148f77bf48e68e194c80250f403a8cd8fcf4987375a18f03d00",
-        "attended": "badc5273883a880a9fd3dae0f9d72970271e653d67a1c6c3806b9dac811608d4",
-        "changes": "f514d165216cf90f105514cd8d26ca6b966ac371a43def5636db6e527e611dc6",
-        "summary": "9f52922ff2e2dc69940cd93bec5d86ac3f8ddfaa8356b3fff42fe18450443059",
-        "dose_sensitivity": "278719b8ae3786979ee54d956258bd0e4241de6477b138c93998e1f8e3a5a55c",
-        "talking_therapies": "5bc126c0e148c29ad6f7cf9131012d4bbce1634e9ad7dd5e1b986ad5f04caf30",
-        "recovery": "915dbbebafb0d4dde17e32ba09b3fbdef9f6bde7c91af5c3d3c7fcf01e78e027",
-        "parameters": "6a4a05fe5613ef19ba4fb144a787b0b2162e550171f0d7235c5cb93583470f9b",
+        "inputs": "90af6f7409638e27d20a9f5fabf0b5586f54975ad480031898b484e3b6b6e09d",
+        "episodes": "89c74d46714671c497fa1895b5bd00d7f3db5d32bb077df13f9d0b1c7f942126",
+        "scores": "b68a82eaae87e81fd5bdd25ef76eca43f342736d9e0115d95cf056704e349742",
+        "participants": "5fc353a93729dd5178ca3b2620631ad14fe8504af6791a9b1b1898b3c8b67647",
+        "attended": "4c2abb3f4a046f0ed29d3e163a8989fbed88358277cfa6dedef02772d9d1a293",
+        "changes": "9e0eb4dc92f4c68117575ebef3e58bd65f07f162cfb2f473443564f061efd712",
+        "summary": "aa1c5eb79274de0267ad0302a6f0b2093de1e1910194f33d67aa2946dc03d17a",
+        "dose_sensitivity": "017852fbc4ae5ee350f11c680b09ab118e738bafe528a929245b7328a94fee95",
+        "talking_therapies": "7151988a18d19069bbccb4fb7df217af21862740d0577a9c1db079f71f906b65",
+        "recovery": "711204b71650c703e8b2ec20137e2431e569ca84aa0933821a42e5be802410bb",
+        "parameters": "7b0130bca275023f4ccbf40ff5abe7bf05d3ef3c3e5fd91dd6883c14827d1f98",
         "build_summary": "0f0eaedcf72b71661154a38cbb672df5a816bec86c58a1818cc7959a6f60c913",
     },
     "generated_10k": {
         "inputs": "5cd7c56e24f6d4a2e03d48df07a5a7a3440297a40afdce45298bf080af3d1309",
         "episodes": "9bd50bcf8a8a0a1dc417c28d7aa863df2956d9c16ab021afe96dd334892bc207",
-        "scores": "2b2b7fde94a026fbcbe3293cc7cd5a02945def47ae9a1f6ddebfb089e16e170b",
+        "scores": "6b5fd5f4f4cffdec3c702854da700a40c63d05a35d4504ae5a04bda2ebbd35be",
         "participants": "2309759f0772df0dca7f1d84fb0d9ef84d4477e3020c597931a22eb906312d4d",
-        "attended": "009a5ccf3f0502971244f10c06c4af5884f8505ffe5bd0db5be0aa9d76135b7f",
-        "changes": "46b6a9cb2c6afd95be748a9dcd54762696e410641090f3696bb05ec3ab2e6776",
-        "summary": "53f9c5567cbb66547cd372f61a7a87111d06c383a5f3912add526f9b0f526ddd",
-        "dose_sensitivity": "97987b7429b4bd062c02c28bf9fca6c3bd33d407df76d308217cd25fa17faeec",
-        "talking_therapies": "3c00a744d99d15599df3fd20f37d30d3fafcf8ec846e7ae8eb13428bd5ad9539",
-        "recovery": "7e1eb14e23affc9611b3b8f0daa25e7289515509a9462e2459040a3368d2384b",
-        "parameters": "e3acf6a98255bdfbc15470ae0362a4dd286c734608a1d967500ae24a7811d7d6",
+        "attended": "ac766eda6ffb397f534caae3601a4c721f99ae0a0df5361e4358e8bb51256738",
+        "changes": "3ca3b0d80b503b2b6c0ce53de3c149122aaaf5c79f37a5957e652e4dc6bed518",
+        "summary": "54615bec25f66b8227566ae9bb5c03d6a039b356bc027b1587947085b13347ba",
+        "dose_sensitivity": "14581c4ac6278ee57e05c171428e3c6ec9a60c2fbca1c32025dcde0f6b4ea63f",
+        "talking_therapies": "a94d3bf9656df1795874a4f730e3038377aa88de6ca09589b3fff179355bb12b",
+        "recovery": "01c4d0423f84dfbbfb6462b6020805594cb6806167f8bc462ebc6410133d2e6c",
+        "parameters": "892d9567e7103e7e62bc252faa5ad0402bc5cc199d51e12ec3805f2487e35c13",
         "build_summary": "fdbdcd894c522162c1690894f63373d303d967a7409d06db159bac8d04faed6b",
     },
 }
 
 
+def _dtype_name(dtype: object) -> str:
+    """The dtype's name, any pandas text dtype named ``string``: pandas' default ``"str"`` (missing = NaN) and the
+    canonical ``"string"`` (missing = ``pd.NA``) hold the same text, and the cells are written alike (``na_rep``).
+    """
+    return "string" if isinstance(dtype, pd.StringDtype) else str(dtype)
+
+
 def frame_digest(f: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update(("|".join(map(str, f.columns)) + "\n").encode())
-    h.update(("|".join(str(t) for t in f.dtypes) + "\n").encode())
+    h.update(("|".join(_dtype_name(t) for t in f.dtypes) + "\n").encode())
     h.update(f.to_csv(index=False, float_format="%.17g", na_rep="<NA>").encode())
     return h.hexdigest()
 

@@ -112,6 +112,20 @@ def test_totals_only() -> None:
     assert s.score_status.tolist() == ["total_only", "invalid", "invalid", "invalid", "insufficient_items"]
     assert s.score.iloc[0] == 17 and bool(s.caseness.iloc[0])
     assert "total=31 is outside 0-30" in s.score_reason.iloc[1]
+    # each invalid total gives its own reason only (not also "no items answered and no total recorded")
+    assert s.score_reason.iloc[2] == "total=12.5 is not a whole number"
+    assert s.score_reason.iloc[1] == "total=31 is outside 0-30"
+    assert s.score_reason.iloc[4] == "no items answered and no total recorded"
+
+
+def test_swemwbs_total_is_the_raw_sum_and_a_metric_score_is_refused_with_why() -> None:
+    # SWEMWBS totals are recorded as the raw 7-35 sum and converted (raw 23 -> metric 20.73, raw 29 -> 26.02)
+    s = score_rows({"instrument": "swemwbs", "total": 23}, {"instrument": "swemwbs", "total": 29},
+                   {"instrument": "swemwbs", "total": 19.25})
+    assert s.score.iloc[:2].tolist() == [20.73, 26.02]
+    assert s.score_status.tolist() == ["total_only", "total_only", "invalid"]
+    assert s.score_reason.iloc[2] == ("total=19.25 is not a whole number (the raw sum of the items, which is "
+                                      "converted to the metric score)")
 
 
 def test_recorded_total_that_disagrees_with_items_is_reported() -> None:
