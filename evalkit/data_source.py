@@ -60,8 +60,10 @@ def _parse_bool(s: pd.Series, true_values: tuple[str, ...], false_values: tuple[
 
 def _convert(s: pd.Series, ftype: str, spec: Any = None) -> pd.Series:
     if ftype == "string":
-        return s.astype("string").str.strip().replace("", pd.NA) if not isinstance(s.dtype, pd.StringDtype) \
-            else s
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.na_value is pd.NA:
+            return s  # canonical already
+        # text as read (object, or pandas' NaN-marked "str" dtype): the canonical "string", cells trimmed
+        return s.astype("string").str.strip().replace("", pd.NA)
     if ftype == "integer":
         num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s.dtype) else s
         num = num.astype("Float64")

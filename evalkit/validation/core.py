@@ -345,8 +345,9 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
                 else:
                     kept = cells[keep].array
                 if _any_present(kept):
-                    # Arrow text as it was read (pandas' default "str" dtype), no Python strings made
-                    out[spec.name] = kept
+                    # Arrow text as it was read, no Python strings made: only the missing-value marker changes
+                    # (pandas' default "str" dtype has NaN; the canonical "string" has pd.NA; no copy is made)
+                    out[spec.name] = pd.array(kept, dtype=dtype)
                     continue
             elif spec.codes is not None or cells is None:
                 out[spec.name] = _text_column(typed, None if every else keep, dtype)
