@@ -18,8 +18,10 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "referrals": ("Referrals", "Mothers referred to the programme in the period chosen."),
     "referred": ("Referred", "Mothers referred to the programme in the period chosen."),
     "offered": ("Offered support", "Referred mothers who were offered a place, a visit or a call."),
-    "took_up": ("Took up", "Mothers who came to at least one session or call after referral."),
-    "take_up": ("Take-up", "The share of referred mothers who came at least once: how well the offer reaches people."),
+    "took_up": ("Took up", "Mothers who said yes to the offer of support (took up: yes), whether or not they then "
+                           "came; those who came at least once are counted as attended."),
+    "take_up": ("Take-up", "The share of referred mothers who took up the offer of support: how well the offer "
+                           "reaches people."),
     "declined": ("Declined", "Mothers who were offered support and said no, or could not be reached."),
     "engaged": ("Engaged", "Mothers who attended at least the minimum number of sessions or calls set in the rules."),
     "n": ("n", "How many mothers this figure is based on; small numbers mean less certainty."),
@@ -129,7 +131,9 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "odds_ratio": ("Odds ratio", "Above 1: more likely than mothers without this circumstance; below 1: less "
                                  "likely; 1: no difference."),
     "data_hash": ("Data fingerprint", "A code computed from the data used (SHA-256). The same data always give the "
-                                      "same code, so anyone can check a report was made from the data they hold."),
+                                      "same code, so anyone holding the same data can check a report was made from "
+                                      "them. Data from the database hold pseudonymised ids, so their code differs "
+                                      "from that of the provider's own files."),
     # comparing
     "forest": ("Forest plot", "Each programme's result with its confidence interval; the diamond is the pooled "
                               "result across programmes."),
