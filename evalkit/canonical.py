@@ -72,11 +72,17 @@ class ValidationResult:
         columns, and a ``reasons`` column joining that row's error messages).
     report
         Every problem found, one row each, with :data:`REPORT_COLUMNS`.
+    absent_columns
+        Per table, the data-contract columns the uploaded file did not have: blank on every row of ``tables``
+        because the file lacks them, not because the provider left the cells blank. Storing the upload
+        (:func:`evalkit.ingest.ingest`) keeps the stored values of these columns in the rows it updates.
+        Empty (the default, e.g. for a result built by hand): every column was uploaded.
     """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
     report: pd.DataFrame = field(default_factory=empty_report)
+    absent_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def n_errors(self) -> int:

@@ -457,13 +457,53 @@ def check_upload(
     if not provider:
         raise ValueError("provider must be a non-blank organisation name")
     refuse_identifiers(dict(raw))
+    _refuse_unknown_provider(store, raw, provider)
     secret = load_secret() if secret is None else secret
     pseudo = {}
     for name, frame in raw.items():
-        out = pseudonymise_frame(frame, secret=secret, namespace=provider)
+        # a blank id (or NA) stays missing, for validation to report, rather than becoming a made-up person
+        missing = table_schema(name).missing_values if name in TABLE_NAMES else ()
+        out = pseudonymise_frame(frame, secret=secret, namespace=provider, missing_values=missing)
         out.attrs = dict(frame.attrs)
         pseudo[name] = out
     return validate(pseudo, existing=stored_rows_for_upload(store, pseudo, provider))
+
+
+def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], provider: str) -> None:
+    """Refuse an upload without programme rows by a provider no stored programme belongs to.
+
+    Its ids would be pseudonymised under a name nothing is stored under, so every row would be quarantined
+    as unknown, with reasons that send the provider after the wrong problem (a mistyped ``--provider``,
+    for example ``northside mums charity`` for ``Northside Mums Charity``). An upload that brings its own
+    programme rows, and a store with no programmes yet, are left to validation.
+
+    Raises
+    ------
+    ProviderConflict
+        Naming the providers that have stored programmes, and the closest to ``provider``.
+    """
+    programmes = raw.get("programmes")
+    if programmes is not None and len(programmes):
+        return
+    p = T.canonical["programmes"]
+    known = store.transaction(
+        lambda conn: sorted({str(v) for v in conn.execute(sa.select(p.c.provider).distinct()).scalars()
+                             if v is not None}), write=False)
+    if not known or provider in known:
+        return
+    import difflib
+
+    folded = {k.casefold(): k for k in known}
+    close = [folded[provider.casefold()]] if provider.casefold() in folded else \
+        difflib.get_close_matches(provider, known, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(repr(k) for k in known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+    raise ProviderConflict(
+        f"upload refused: no programme is stored for provider {provider!r}, and these files hold no programme "
+        f"rows, so none of their rows could be linked to a programme.{hint} Providers with stored programmes: "
+        f"{listed}. Give the provider exactly as stored, or upload the programmes file with the others. "
+        "Nothing was stored."
+    )
 
 
 # --------------------------------------------------------------------------- preparing (no database)
@@ -504,7 +544,8 @@ def _prepare(
         valid[name] = to_canonical(frame, name).reset_index(drop=True)
     quarantined: dict[str, pd.DataFrame] = {}
     for name, frame in bad_rows.items():
-        frame = pseudonymise_frame(frame, secret=secret, namespace=provider)
+        frame = pseudonymise_frame(frame, secret=secret, namespace=provider,
+                                   missing_values=table_schema(name).missing_values)
         if "reasons" not in frame.columns:
             frame["reasons"] = "invalid row"
         quarantined[name] = frame.reset_index(drop=True)
@@ -629,8 +670,9 @@ class _Run:
     """State of one ingest transaction."""
 
     def __init__(self, conn: sa.Connection, provider: str, upload_id: int, progress: Progress | None,
-                 total_rows: int) -> None:
+                 total_rows: int, absent: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.conn = conn
+        self.absent = dict(absent or {})  # per table, columns the file lacked: stored values are kept
         self.provider = provider
         self.upload_id = upload_id
         self.progress = progress
@@ -883,6 +925,13 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
             full = _fetch(run.conn, table, key[0], mine[key[0]].dropna().unique().tolist())
         old_named = full.rename(columns={c: f"{c}__old" for c in full.columns if c not in key})
         merged = mine.merge(old_named, on=key, how="left")  # upload order kept: one stored row per key
+        kept = [c for c in run.absent.get(table, ()) if c in data_cols]
+        if kept:
+            # the file lacks these columns: a stored row keeps its values (the upload's cells are not blanks
+            # the provider typed), and its hash is that of the row as it will be stored
+            merged = merged.assign(**{c: merged[f"{c}__old"] for c in kept})
+            if hashes is not None:
+                merged[ROW_HASH] = pd.array(row_hashes(merged, table), dtype="Int64")
         differ = np.zeros(len(merged), dtype=bool)
         for c in data_cols:
             differ |= differs(merged[c], merged[f"{c}__old"])
@@ -975,6 +1024,7 @@ def _ingest_tx(
     fingerprint: str,
     resolves: int | None,
     progress: Progress | None,
+    absent: Mapping[str, tuple[str, ...]] | None = None,
 ) -> UploadSummary:
     stored_check = conn.execute(sa.select(T.store_meta.c.value).where(T.store_meta.c.key == _KEY_CHECK)).scalar()
     if stored_check is None:
@@ -1002,7 +1052,7 @@ def _ingest_tx(
             rows_unchanged=0, rows_quarantined=0, rows_resolved=0, resubmits_upload_id=resolves,
         ).returning(T.uploads.c.upload_id)
     ).scalar_one())
-    run = _Run(conn, provider, upload_id, progress, sum(len(f) for f in valid.values()))
+    run = _Run(conn, provider, upload_id, progress, sum(len(f) for f in valid.values()), absent)
     _check_programmes(run, valid)
     for table in TABLE_NAMES:
         frame = valid.get(table)
@@ -1084,7 +1134,9 @@ def ingest(
     ----------
     result
         What validation produced for the file: valid canonical frames
-        (``tables``) and invalid raw rows with reasons (``quarantine``).
+        (``tables``) and invalid raw rows with reasons (``quarantine``). A
+        stored row that an upload row updates keeps its values in the columns
+        the file did not have (``result.absent_columns``).
     store
         An open store.
     provider
@@ -1129,7 +1181,7 @@ def ingest(
     return store.transaction(
         lambda conn: _ingest_tx(
             conn, valid, quarantined, provider=provider, file_name=file_name, sha256=sha256, user=user,
-            fingerprint=fingerprint, resolves=resolves, progress=progress,
+            fingerprint=fingerprint, resolves=resolves, progress=progress, absent=result.absent_columns,
         )
     )
 

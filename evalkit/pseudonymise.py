@@ -156,18 +156,23 @@ class _Hasher:
         return "p_" + outer.hexdigest()[:16]
 
 
-def pseudonymise_ids(values: pd.Series, *, secret: bytes, namespace: str = "") -> pd.Series:
+def pseudonymise_ids(values: pd.Series, *, secret: bytes, namespace: str = "",
+                     missing_values: Iterable[str] = ()) -> pd.Series:
     """Replace ids by keyed pseudonyms.
 
     Parameters
     ----------
     values
-        Ids as strings (missing stays missing; surrounding blanks are ignored).
+        Ids as strings (missing stays missing; surrounding blanks are ignored, so a blank cell, or one of
+        only spaces, stays missing: it names nobody).
     secret
         The deployment secret (:func:`load_secret`).
     namespace
         Scope of the ids, normally the provider: the same id from two providers
         gives two pseudonyms.
+    missing_values
+        Further texts that mean a missing id (a table's ``missingValues``, e.g.
+        ``NA``): they stay missing too, so validation still finds the id blank.
 
     Returns
     -------
@@ -184,6 +189,7 @@ def pseudonymise_ids(values: pd.Series, *, secret: bytes, namespace: str = "") -
     hasher = _Hasher(secret)
     prefix = namespace.encode("utf-8") + _SEP
     text = _arrow_text(values).str.strip()
+    text = text.mask(text.isin(["", *missing_values]))  # blank or a missing-value marker: no id, no pseudonym
     codes, uniques = pd.factorize(text)
     uniq = pd.Series(np.asarray(uniques, dtype=object), dtype="string[pyarrow]")
     already = uniq.str.fullmatch(PSEUDONYM_PATTERN).fillna(False).to_numpy(dtype=bool)
@@ -243,13 +249,16 @@ def _arrow_text(values: pd.Series) -> pd.Series:
 
 
 def pseudonymise_frame(
-    frame: pd.DataFrame, *, secret: bytes, namespace: str = "", columns: Iterable[str] = ID_COLUMNS
+    frame: pd.DataFrame, *, secret: bytes, namespace: str = "", columns: Iterable[str] = ID_COLUMNS,
+    missing_values: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """Return a copy of ``frame`` with its id columns (those present of ``columns``) pseudonymised."""
+    """Return a copy of ``frame`` with its id columns (those present of ``columns``) pseudonymised
+    (:func:`pseudonymise_ids`; blank cells and ``missing_values`` stay missing)."""
     out = frame.copy(deep=False)  # copy-on-write: the id columns are replaced, ``frame`` is left as it was
+    missing = tuple(missing_values)
     for col in columns:
         if col in out.columns:
-            out[col] = pseudonymise_ids(out[col], secret=secret, namespace=namespace)
+            out[col] = pseudonymise_ids(out[col], secret=secret, namespace=namespace, missing_values=missing)
     return out
 
 

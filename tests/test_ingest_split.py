@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import evalkit.ingest as ingest_mod
 from evalkit.access import Scope
-from evalkit.ingest import check_upload, ingest, split_raw_by_provider
+from evalkit.ingest import ProviderConflict, check_upload, ingest, split_raw_by_provider
 from evalkit.pseudonymise import PSEUDONYM_PATTERN, IdentifierColumnsError
 from evalkit.readers import read_files
 from evalkit.store import data_version, list_uploads, load_tables
@@ -121,9 +121,10 @@ def test_check_upload_links_to_rows_stored_earlier(store, tmp_path: Path) -> Non
     result = check_upload(again, store, "North", secret=SECRET)
     assert result.n_errors == 0, result.report[["rule", "message"]].to_string()
     assert "already_stored" in set(result.report["rule"])  # recognised by pseudonym
-    # checked as another provider, the same rows do not link to North's programmes
-    other = check_upload(again, store, "South", secret=SECRET)
-    assert other.n_errors > 0 and "foreign_key" in set(other.report["rule"])
+    # checked as another provider (one with no stored programme), the same rows are refused: they could not
+    # link to North's programmes, and every row would be quarantined as unknown
+    with pytest.raises(ProviderConflict, match="no programme is stored for provider 'South'"):
+        check_upload(again, store, "South", secret=SECRET)
 
 
 def test_check_upload_keeps_file_row_numbers_after_a_split(store, tmp_path: Path) -> None:  # noqa: ANN001

@@ -257,8 +257,10 @@ def validate(
 
     tables: dict[str, pd.DataFrame] = {}
     quarantine: dict[str, pd.DataFrame] = {}
+    absent: dict[str, tuple[str, ...]] = {}
     for name, table in checked.items():
         bad = table.rows.error
+        absent[name] = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
         tables[name] = _canonical(table, ~bad)
         aside = table.frame.loc[bad].copy()
         for column in aside.columns[[isinstance(t, pd.CategoricalDtype) for t in aside.dtypes]]:
@@ -270,7 +272,7 @@ def validate(
         quarantine[name] = aside.reset_index(drop=True)
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
         pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
-    return ValidationResult(tables=tables, quarantine=quarantine, report=log.report())
+    return ValidationResult(tables=tables, quarantine=quarantine, report=log.report(), absent_columns=absent)
 
 
 def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | CellPicker:
@@ -337,7 +339,9 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
         typed = table.typed.get(spec.name)
         if spec.type == "string" and n_keep and isinstance(typed, pd.Series):
             cells = table.cells.get(spec.name)
-            if spec.codes is None and cells is not None:
+            # the cells as read, unless a check put its own reading in their place (the instrument's registry
+            # code for 'EPDS' or 'phq-9': stored so, the same questionnaire keeps one key however it is typed)
+            if spec.codes is None and cells is not None and typed is cells:
                 if every:
                     kept = cells.reset_index(drop=True).array  # a new array: codes known for cells stay theirs
                 elif isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
@@ -349,7 +353,7 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
                     # (pandas' default "str" dtype has NaN; the canonical "string" has pd.NA; no copy is made)
                     out[spec.name] = pd.array(kept, dtype=dtype)
                     continue
-            elif spec.codes is not None or cells is None:
+            else:
                 out[spec.name] = _text_column(typed, None if every else keep, dtype)
                 continue
         if isinstance(typed, pd.Series):
