@@ -49,7 +49,7 @@ REPORT_COLUMNS: Final = ("file", "sheet", "table", "source_row", "column", "valu
 kept; the provider should check it). ``rule`` is a machine-readable reason code
 such as ``required``, ``type``, ``enum``, ``minimum``, ``maximum``, ``pattern``,
 ``unique``, ``foreign_key``, ``ambiguous_date``, ``future_date``,
-``before_referral``, ``unknown_instrument``, ``item_range``, ``identifier_column``.
+``before_referral``, ``unknown_instrument``, ``item_range``, ``total_mismatch``, ``identifier_column``.
 """
 
 

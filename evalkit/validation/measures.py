@@ -9,6 +9,9 @@ item_type           a non-blank item cell is a whole, finite number
 item_range          items 1..n of the row's instrument lie within that item's
                     ``item_min``..``item_max``; an item beyond n has no value
 total_range         ``total`` lies within the instrument's ``total_range``
+total_mismatch      (warning) a recorded ``total`` differs from the sum of
+                    the row's item scores when every item is answered (for
+                    instruments scored by summing; scoring uses the items)
 no_responses        (warning) neither item answers nor a total
 not_checked         (warning) no instrument definitions were available, so
                     ranges and codes were not checked
@@ -170,6 +173,7 @@ def check_measures(
                 + pd.Series(lo[out]).map(_fmt).to_numpy(dtype=object) + " to "
                 + pd.Series(hi[out]).map(_fmt).to_numpy(dtype=object) + ".", values=values[out])
         typed["total"] = np.where(out, np.nan, total)
+        _check_total_against_items(rows, log, typed, items, index, codes, registry, per_inst_n, values)
     if total_cells is not None:
         answered_any |= total_cells.notna().to_numpy()
     empty = ~answered_any
@@ -236,6 +240,49 @@ def _bound(instrument: Any, name: str, k: int) -> float:
         return float(values)  # type: ignore[arg-type]
     values = list(values)
     return float(values[k - 1]) if k - 1 < len(values) else np.nan
+
+
+def _check_total_against_items(rows: TableRows, log: ProblemLog, typed: dict[str, Any], items: list[str],
+                               index: np.ndarray, codes: list[str], registry: Mapping[str, Any],
+                               per_inst_n: np.ndarray, values: CellPicker) -> None:
+    """Warn where a recorded total differs from the sum of a fully answered questionnaire's item scores.
+
+    Only for instruments scored as the sum of their items (``sum``, and ``sum_then_convert`` whose total is
+    the raw sum), and only for rows with every item 1..n answered: scoring
+    (:func:`evalkit.scoring.score`) then uses the item sum and ignores the total, so the provider should
+    know one of them is wrong.
+    """
+    summed = np.array([getattr(registry[c], "method", "") in ("sum", "sum_then_convert") for c in codes] + [False])
+    # only the rows with a total are looked at (files with items seldom also record totals)
+    judged = np.flatnonzero(summed[index] & ~np.isnan(typed["total"]))
+    if not len(judged):
+        return
+    n_items = per_inst_n[index[judged]]
+    item_sum = np.zeros(len(judged))
+    answered = np.zeros(len(judged), dtype=np.int16)
+    for column in items:
+        x = typed.get(column)
+        if x is None:
+            continue
+        k = int(re.search(r"(\d+)$", column).group(1))  # type: ignore[union-attr]
+        values_k = x[judged]
+        counted = ~np.isnan(values_k) & (k <= n_items)
+        np.add(item_sum, values_k, out=item_sum, where=counted)
+        answered += counted
+    total = typed["total"][judged]
+    hit = (answered == n_items) & (np.abs(total - item_sum) > 1e-9)
+    if not hit.any():
+        return
+    differs = np.zeros(len(index), dtype=bool)
+    differs[judged[hit]] = True  # judged is in row order, so the hits' sums below are in row order too
+    converted = np.array([getattr(registry[c], "method", "") == "sum_then_convert" for c in codes] + [False])
+    raw_sum = np.where(converted[index[differs]], " (for " + np.asarray(codes + [""], dtype=object)[index[differs]]
+                       + " the total is the raw sum of the items, before the conversion to a metric score)", "")
+    log.add(rows, differs, column="total", rule="total_mismatch", severity="warning",
+            detail=quoted(values[differs]) + " differs from the sum of the item scores ("
+            + pd.Series(item_sum[hit]).map(_fmt).to_numpy(dtype=object)
+            + ")" + raw_sum + "; the item scores are used when scoring. Check the total and the items.",
+            values=values[differs])
 
 
 def _total_range(instrument: Any) -> tuple[float, float] | None:
