@@ -251,9 +251,11 @@ def take_up_metrics(rates: pd.DataFrame | None, programme_id: str, *, explain: b
         ui.metric("Referrals", 0, term="referrals", digits=0, explain=explain)
         return
     r = rows.iloc[0]
-    ui.metric("Referrals", r["n_referred"], term="referrals", digits=0, explain=explain)
-    ui.metric("Take-up", r["pct_took_up"], unit="%", digits=0, ci=(r["pct_took_up_ci_low"], r["pct_took_up_ci_high"]),
-              n=r["n_took_up"], of=r["n_referred"], term="take_up", explain=explain)
+    ui.metric("Referrals", ui.cell(r, "n_referred"), term="referrals", digits=0, explain=explain)
+    ui.metric("Take-up", ui.cell(r, "pct_took_up"), unit="%", digits=0,
+              ci=(ui.cell(r, "pct_took_up_ci_low"), ui.cell(r, "pct_took_up_ci_high")), n=ui.cell(r, "n_took_up"),
+              of=ui.cell(r, "n_referred"), term="take_up", explain=explain,
+              why="no referrals" if ui.is_zero(r["n_referred"]) else "")
 
 
 def stack_columns(frame: pd.DataFrame, columns: Sequence[tuple[str, str]], *, label: str, value: str,

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data, glossary
+from evalkit.disclosure import NOT_COMPUTED_MARKER, SUPPRESSED_MARKER, hidden_columns
 from evalkit.errors import AccessDenied, EvalkitError
 
 _log = logging.getLogger("evalkit.dashboard")
@@ -34,10 +35,41 @@ def explain(term: str) -> None:
         st.caption(f"**{glossary.label(term)}**: {text}")
 
 
+class _Hidden:
+    """A figure disclosure control hid (see :func:`cell`); shown as [c]."""
+
+    def __repr__(self) -> str:
+        return "HIDDEN"
+
+
+HIDDEN: Any = _Hidden()
+"""What :func:`cell` gives for a hidden figure: :func:`fmt` and :func:`metric` show it as [c]."""
+
+
+def cell(row: Any, column: str) -> Any:
+    """``row[column]`` of a library table, or :data:`HIDDEN` when disclosure control hid it.
+
+    Hidden cells are those named in the row's ``suppressed`` column
+    (:func:`evalkit.disclosure.hidden_columns`); any other missing value was not
+    computed, and :func:`fmt` shows it as a dash, never as [c].
+    """
+    if column in hidden_columns(row):
+        return HIDDEN
+    return row.get(column)
+
+
 def fmt(value: Any, digits: int = 1) -> str:
-    """A number for people: thousands separators, fixed decimals, '[c]' for hidden, '-' for missing."""
+    """A number for people: thousands separators, fixed decimals.
+
+    [c] (:data:`evalkit.disclosure.SUPPRESSED_MARKER`) only for a hidden
+    figure (:data:`HIDDEN`, from :func:`cell`); a dash
+    (:data:`evalkit.disclosure.NOT_COMPUTED_MARKER`) for one that is missing
+    because it could not be computed.
+    """
+    if value is HIDDEN:
+        return SUPPRESSED_MARKER
     if _missing(value):
-        return "[c]"
+        return NOT_COMPUTED_MARKER
     if isinstance(value, bool):
         return "yes" if value else "no"
     if hasattr(value, "item") and not isinstance(value, str):
@@ -51,19 +83,24 @@ def fmt(value: Any, digits: int = 1) -> str:
 
 
 def metric(label: str, value: Any, *, term: str | None = None, n: Any = None, ci: tuple[Any, Any] | None = None,
-           digits: int = 1, unit: str = "", of: Any = None, explain: bool = True) -> None:
+           digits: int = 1, unit: str = "", of: Any = None, explain: bool = True, why: str = "") -> None:
     """A library figure as a metric, with its interval, its n and the glossary's one-line explanation.
 
     ``value``, ``ci`` and ``n`` are shown as the library returned them (rounded
-    for display only); a missing value is a hidden small number and shows as [c].
+    for display only). Pass them through :func:`cell` so that a hidden small
+    number shows as [c]; any other missing value was not computed and shows as
+    a dash, with ``why`` (e.g. "no paired mothers") as the reason.
     """
     shown = fmt(value, digits)
-    if shown != "[c]" and unit:
+    missing = value is not HIDDEN and _missing(value)
+    if unit and value is not HIDDEN and not missing:
         shown += unit
     parts = []
+    if missing:
+        parts.append(f"not computed{': ' + why if why else ''}")
     if ci is not None:
         lo, hi = ci
-        if not _missing(lo) and not _missing(hi):
+        if all(v is not HIDDEN and not _missing(v) for v in (lo, hi)):  # a hidden or missing bound: no interval
             parts.append(f"95% CI {fmt(lo, digits)} to {fmt(hi, digits)}{unit}")
     if n is not None:
         parts.append(f"n = {fmt(n, 0)}" + (f" of {fmt(of, 0)}" if of is not None else ""))
@@ -73,6 +110,16 @@ def metric(label: str, value: Any, *, term: str | None = None, n: Any = None, ci
         st.caption(" · ".join(parts))
     if explanation and explain:
         st.caption(explanation)
+
+
+def is_zero(value: Any) -> bool:
+    """Whether a count the library returned is a true (published) zero, not hidden or missing."""
+    return value is not HIDDEN and not _missing(value) and value == 0
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a library value is missing (``None``, ``pd.NA`` or NaN): not computed, unless :func:`cell` said hidden."""
+    return _missing(value)
 
 
 def _missing(value: Any) -> bool:

@@ -81,10 +81,34 @@ __all__ = [
     "MEASURES",
     "METHODS",
     "Comparison",
+    "MixedRulesError",
     "compare_from_tables",
     "compare_summaries",
     "funnel_table",
 ]
+
+
+class MixedRulesError(ValueError):
+    """Summaries made under different pairing rules were compared without allowing it.
+
+    ``str(error)`` names the library argument (``allow_mixed_rules=True``); a
+    front end names its own switch with :meth:`advice`.
+
+    Parameters
+    ----------
+    difference
+        Which summaries differ, and in which rules.
+    """
+
+    def __init__(self, difference: str) -> None:
+        self.difference = difference
+        super().__init__(self.advice("pass allow_mixed_rules=True"))
+
+    def advice(self, how: str) -> str:
+        """The message with ``how`` (e.g. ``"give --allow-mixed-rules"``) as the way to compare anyway."""
+        return (f"{self.difference}; their outcomes are not comparable. Rebuild them with the same rules, "
+                f"or {how} to compare anyway")
+
 
 Measure = Literal["smcr", "mean_change", "recovery", "reliable_improvement", "take_up"]
 MEASURES: tuple[str, ...] = ("smcr", "mean_change", "recovery", "reliable_improvement", "take_up")
@@ -284,8 +308,7 @@ def _combine(summaries: list[Any], allow_mixed_rules: bool) -> tuple[pd.DataFram
             msg = (f"the summaries were made under different pairing rules ({first.source or 'first summary'} vs "
                    f"{s.source or 'another summary'}: {detail})")
             if not allow_mixed_rules:
-                raise ValueError(msg + "; their outcomes are not comparable. Rebuild them with the same rules, "
-                                 "or pass allow_mixed_rules=True to compare anyway")
+                raise MixedRulesError(msg)
             notes.append("Warning: " + msg + ".")
     programmes = pd.concat([s.programmes for s in summaries], ignore_index=True)
     results = pd.concat([s.results for s in summaries], ignore_index=True)

@@ -48,11 +48,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "NOT_COMPUTED_MARKER",
     "SUPPRESSED_MARKER",
     "Across",
     "Partition",
     "apply_disclosure",
     "disclosure_note",
+    "hidden_columns",
     "mark_suppressed",
     "primary_suppression",
     "round_counts",
@@ -62,7 +64,12 @@ __all__ = [
 ]
 
 SUPPRESSED_MARKER = "[c]"
-"""How a hidden cell is shown in rendered tables (GSS 'confidential' symbol)."""
+"""How a hidden cell is shown in rendered tables (GSS 'confidential' symbol). Only for hidden cells."""
+
+NOT_COMPUTED_MARKER = "\u2013"
+"""How a figure that is missing for another reason than disclosure control (not computed, not estimable, not
+applicable: no paired mothers, a pooled estimate from one programme) is shown: an en dash, never
+:data:`SUPPRESSED_MARKER`."""
 
 
 @dataclass(frozen=True)
@@ -522,6 +529,26 @@ def suppress_table(
     hidden = pd.DataFrame(sup.reshape(nr, nc), index=full.index, columns=full.columns)
     published.attrs["disclosure"] = disclosure_note(threshold=t, show_zero=z, rounding_base=r)
     return published, hidden
+
+
+def hidden_columns(row: Mapping[str, object]) -> frozenset[str]:
+    """The columns disclosure control hid in one row of a library table (from its ``suppressed`` column).
+
+    A value missing in a column named here is a hidden small number (show
+    :data:`SUPPRESSED_MARKER`); a value missing in any other column was not
+    computed (show :data:`NOT_COMPUTED_MARKER`).
+
+    Examples
+    --------
+    >>> sorted(hidden_columns({"n": None, "pct": None, "suppressed": "n; pct"}))
+    ['n', 'pct']
+    >>> hidden_columns({"n": 0, "suppressed": None})
+    frozenset()
+    """
+    text = row.get("suppressed")
+    if text is None or text is pd.NA or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+        return frozenset()
+    return frozenset(p.strip() for p in str(text).split(";") if p.strip())
 
 
 def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> pd.DataFrame:

@@ -121,6 +121,9 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
                                                                "be set beside local NHS services."),
     "recovery_both": ("Recovered from and within", "Symptoms fell below the cut-off with reliable improvement, and "
                                                    "wellbeing or personal recovery also improved reliably."),
+    "recovery_from_only": ("Recovered from symptoms only", "Symptoms fell below the cut-off (and improved "
+                                                           "reliably), but wellbeing or personal recovery did not "
+                                                           "also improve reliably."),
     "recovery_neither": ("Neither", "Started above a symptom cut-off and neither recovered from symptoms nor "
                                     "reliably improved in wellbeing or recovery."),
     "reliably_worse": ("Reliably worse", "Started above a symptom cut-off and a score got reliably worse."),

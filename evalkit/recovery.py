@@ -42,10 +42,30 @@ from evalkit.categorical_text import categories_as_text
 from evalkit.disclosure import Across, apply_disclosure
 from evalkit.rules import PairingRules
 
-__all__ = ["RECOVERY_CATEGORIES", "recovery_classification", "recovery_from_within"]
+__all__ = ["RECOVERY_CATEGORIES", "RECOVERY_LABELS", "RECOVERY_TERMS", "recovery_classification",
+           "recovery_from_within"]
 
 RECOVERY_CATEGORIES: tuple[str, ...] = ("both", "recovered_from", "recovery_within", "neither", "reliably_worse")
 """The categories, in reporting order."""
+
+RECOVERY_LABELS: dict[str, str] = {
+    "both": "Recovered from symptoms and better within",
+    "recovered_from": "Recovered from symptoms only",
+    "recovery_within": "Recovery within (symptoms still above cut-off)",
+    "neither": "Neither",
+    "reliably_worse": "Reliably worse",
+}
+"""What each category is called wherever it is shown (report, dashboard); ``recovered_from`` is recovered from
+symptoms *without* being reliably better within, so its label says 'only'."""
+
+RECOVERY_TERMS: dict[str, str] = {
+    "both": "recovery_both",
+    "recovered_from": "recovery_from_only",
+    "recovery_within": "recovery_within",
+    "neither": "recovery_neither",
+    "reliably_worse": "reliably_worse",
+}
+"""The :data:`evalkit.glossary.TERMS` entry that explains each category."""
 
 _SYMPTOM_ROLES = ("symptom",)
 _WITHIN_ROLES = ("wellbeing", "recovery")

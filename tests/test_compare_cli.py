@@ -102,3 +102,30 @@ def test_bad_rules_file(tmp_path, capsys):
     err = _fails(["summary", "--data", str(EXAMPLE_DIR), "--rules", str(rules), "-o", str(tmp_path / "x.json")],
                  capsys)
     assert "invalid pairing rules" in err and "min_dose" in err
+
+
+def test_mixed_rules_message_names_the_cli_option(files, tmp_path, capsys):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_dose": 3}))
+    other = tmp_path / "P-HOME-min3.json"
+    assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
+                 "-o", str(other)]) == 0
+    capsys.readouterr()
+    err = _fails(["compare", str(files["P-GROUP"]), str(other)], capsys)
+    assert "different pairing rules" in err and "min_dose" in err
+    assert "--allow-mixed-rules" in err and "allow_mixed_rules=True" not in err
+    assert main(["compare", str(files["P-GROUP"]), str(other), "--allow-mixed-rules"]) == 0
+
+
+def test_library_mixed_rules_error_still_names_its_argument(files, tmp_path):
+    from evalkit.compare import MixedRulesError, compare_summaries
+    from evalkit.summary import read_summary
+
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_dose": 3}))
+    other = tmp_path / "P-HOME-min3.json"
+    assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
+                 "-o", str(other)]) == 0
+    with pytest.raises(ValueError, match="allow_mixed_rules=True") as info:
+        compare_summaries([read_summary(files["P-GROUP"]), read_summary(other)])
+    assert isinstance(info.value, MixedRulesError)

@@ -150,3 +150,38 @@ def test_rollback_and_template_commands(files, tmp_path: Path, capsys) -> None: 
     assert code == 0 and (tmp_path / "t.zip").is_file()
     code, _, err = cli(capsys, "template", "-o", str(tmp_path / "nofolder" / "t.xlsx"))
     assert code == 2 and "does not exist" in err
+
+
+def test_reupload_warnings_are_summarised_and_listed_by_report(files, db_url: str, tmp_path: Path,
+                                                               capsys) -> None:  # noqa: ANN001
+    assert cli(capsys, "ingest", *map(str, files), "--provider", "North", "--db", db_url)[0] == 0
+    code, out, _ = cli(capsys, "ingest", *map(str, files), "--provider", "North", "--db", db_url)
+    assert code == 0 and table_lines(out)["total"] == ["104", "0", "0", "104", "3"]
+    # the re-upload's 'already stored' warnings are said once, as the rows the table counts, not as a count to check
+    assert "'evalkit validate' lists them" not in out
+    assert "104 row(s) of this upload have a key that was already stored" in out
+    assert "104 were left as they were" in out
+    assert "--report" in out  # the way that lists every warning, including the already-stored ones
+    report = tmp_path / "problems.csv"
+    code, out, _ = cli(capsys, "ingest", *map(str, files), "--provider", "North", "--db", db_url,
+                       "--report", str(report))
+    assert code == 0 and f"Every warning is listed in {report}" in out
+    rows = pd.read_csv(report, encoding="utf-8-sig")
+    assert list(rows.columns) == ["file", "sheet", "table", "source_row", "column", "value", "rule", "message",
+                                  "severity"]
+    stored = rows[rows["rule"] == "already_stored"]
+    assert len(stored) == 104 and set(stored["severity"]) == {"warning"}
+    others = rows[(rows["severity"] == "warning") & (rows["rule"] != "already_stored")]
+    assert f"{len(others)} other warning(s)" in out
+    assert (rows["severity"] == "error").sum() >= 3  # the quarantined rows' errors are listed too
+    xlsx = tmp_path / "problems.xlsx"
+    assert cli(capsys, "ingest", *map(str, files), "--provider", "North", "--db", db_url, "--report", str(xlsx))[0] == 0
+    assert load_workbook(xlsx).active.max_row == len(rows) + 1
+
+
+def test_ingest_report_must_be_csv_or_xlsx(files, db_url: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    code, _, err = cli(capsys, "ingest", *map(str, files), "--provider", "North", "--db", db_url,
+                       "--report", str(tmp_path / "problems.txt"))
+    assert code == 2 and "--report must end in .csv or .xlsx" in err
+    code, out, _ = cli(capsys, "uploads", "--db", db_url, "--format", "json")
+    assert json.loads(out) == []  # refused before anything was stored

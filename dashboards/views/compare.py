@@ -49,14 +49,21 @@ with ui.section("Programme comparison"):
     if shown.empty:
         ui.empty_note("programme figures")
     else:
-        ok = pooled is not None and all(pooled.get(k) is not None for k in ("estimate", "ci_low", "ci_high"))
+        ok = pooled is not None and not any(ui.is_missing(pooled.get(k)) for k in ("estimate", "ci_low", "ci_high"))
         fig = ui.figure(charts.forest_plot, shown, weight="weight", pooled=pooled if ok else None,
                                  x_title=MEASURES[measure] + " (95% CI)")
         ui.chart(fig, per, key="cp_forest", name="comparison-per-programme")
-        if ok:
-            st.markdown(f"**Pooled:** {ui.fmt(pooled['estimate'], 2)} (95% CI {ui.fmt(pooled['ci_low'], 2)} to "
-                        f"{ui.fmt(pooled['ci_high'], 2)}), {pooled.get('k')} programmes; I² = "
-                        f"{ui.fmt(pooled.get('i2'), 0)}%.")
+        if pooled is not None:
+            k = int(pooled.get("k") or 0)
+            programmes = f"{k} programme{'' if k == 1 else 's'}"
+            if ok:  # the pooled row holds figures across programmes, never hidden cells: missing means not computed
+                i2 = pooled.get("i2")
+                st.markdown(f"**Pooled:** {ui.fmt(pooled['estimate'], 2)} (95% CI {ui.fmt(pooled['ci_low'], 2)} to "
+                            f"{ui.fmt(pooled['ci_high'], 2)}), {programmes}; I² = "
+                            + (f"{ui.fmt(i2, 0)}%." if not ui.is_missing(i2) else f"{ui.fmt(i2)} (not computed)."))
+            else:
+                why = str(pooled.get("message") or "").strip() or "needs at least 2 programmes"
+                st.markdown(f"**Pooled:** {ui.fmt(None)} (not computed: {why}), {programmes}.")
         ui.table(comp.pooled, key="cp_pooled", name="comparison-pooled")
     ui.explain("forest")
     ui.explain("pooled")

@@ -54,16 +54,16 @@ with ui.section("Attendance"):
         r = att.iloc[0]
         c1, c2, c3, c4 = st.columns(4)
         with c1:
-            ui.metric("Mothers who attended", r.get("n_attended"), digits=0, term="attended")
+            ui.metric("Mothers who attended", ui.cell(r, "n_attended"), digits=0, term="attended")
         with c2:
-            ui.metric("Median contacts each", r.get("contacts_median"), digits=1)
-            st.caption(f"Middle half: {ui.fmt(r.get('contacts_q1'))} to {ui.fmt(r.get('contacts_q3'))}")
+            ui.metric("Median contacts each", ui.cell(r, "contacts_median"), digits=1)
+            st.caption(f"Middle half: {ui.fmt(ui.cell(r, 'contacts_q1'))} to {ui.fmt(ui.cell(r, 'contacts_q3'))}")
         with c3:
-            ui.metric("Median gap (days)", r.get("gap_days_median"), digits=0, term="gap")
-            st.caption(f"Middle half: {ui.fmt(r.get('gap_days_q1'), 0)} to {ui.fmt(r.get('gap_days_q3'), 0)} days")
+            ui.metric("Median gap (days)", ui.cell(r, "gap_days_median"), digits=0, term="gap")
+            st.caption(f"Middle half: {ui.fmt(ui.cell(r, 'gap_days_q1'), 0)} to {ui.fmt(ui.cell(r, 'gap_days_q3'), 0)} days")
         with c4:
-            ui.metric("Did not attend", r.get("pct_dna"), unit="%", digits=0, term="did_not_attend",
-                      ci=(r.get("pct_dna_ci_low"), r.get("pct_dna_ci_high")), n=r.get("n_contacts_dna"))
+            ui.metric("Did not attend", ui.cell(r, "pct_dna"), unit="%", digits=0, term="did_not_attend",
+                      ci=(ui.cell(r, "pct_dna_ci_low"), ui.cell(r, "pct_dna_ci_high")), n=ui.cell(r, "n_contacts_dna"))
         bands = [("1", "n_dose_1"), ("2-3", "n_dose_2_3"), ("4-7", "n_dose_4_7"), ("8 or more", "n_dose_8_plus")]
         dist = sections.stack_columns(att, bands, label="contacts attended", value="n")
         if not dist.empty:
@@ -96,12 +96,12 @@ with ui.section("Group head counts"):
         r = heads.iloc[0]
         c1, c2, c3 = st.columns(3)
         with c1:
-            ui.metric("Group sessions", r.get("n_sessions"), digits=0)
+            ui.metric("Group sessions", ui.cell(r, "n_sessions"), digits=0)
         with c2:
-            ui.metric("Head count, all sessions", r.get("total_head_count"), digits=0, term="head_count")
+            ui.metric("Head count, all sessions", ui.cell(r, "total_head_count"), digits=0, term="head_count")
         with c3:
-            ui.metric("Named on the register", r.get("pct_named"), unit="%", digits=0, n=r.get("total_named"),
-                      of=r.get("total_head_count"))
+            ui.metric("Named on the register", ui.cell(r, "pct_named"), unit="%", digits=0, n=ui.cell(r, "total_named"),
+                      of=ui.cell(r, "total_head_count"))
         sessions = sections.rows_for(data.as_frame(data.derived(ctx, "evalkit.engagement.head_counts",
                                                                 source="tables", per_session=True)),
                                      programme_id=pid)

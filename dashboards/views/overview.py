@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboards import data, glossary, pages, sections, ui
+from evalkit.recovery import RECOVERY_LABELS, RECOVERY_TERMS
 
 ctx = pages.context()
 ui.header("overview", "Overview")
@@ -25,9 +26,8 @@ if progs.empty:
 ui.rules_note(ctx)
 
 SYMPTOM, WELLBEING = ("symptom",), ("wellbeing", "recovery")
-RECOVERY = (("recovered_from", "Recovered from symptoms", "recovery_from"),
-            ("both", "Recovered from symptoms and better within", "recovery_from"),
-            ("recovery_within", "Recovery within (still above cut-off)", "recovery_within"))
+RECOVERY = tuple((cat, RECOVERY_LABELS[cat], RECOVERY_TERMS[cat])  # the report's words, each with its own caption
+                 for cat in ("recovered_from", "both", "recovery_within"))
 
 with ui.section("Headline figures"):
     res = data.outcomes(ctx)
@@ -47,9 +47,8 @@ with ui.section("Headline figures"):
             with cols[0]:
                 sections.take_up_metrics(funnel, pid, explain=first)
             with cols[1]:
-                engaged = rows["n_engaged"].dropna() if "n_engaged" in rows else []
-                ui.metric("Engaged", engaged.iloc[0] if len(engaged) else None, term="engaged", digits=0,
-                          explain=first)
+                ui.metric("Engaged", ui.cell(rows.iloc[0], "n_engaged") if len(rows) else 0, term="engaged",
+                          digits=0, explain=first)
             for col, roles, term in ((cols[2], SYMPTOM, "symptom_change"), (cols[3], WELLBEING, "wellbeing_change")):
                 with col:
                     st.markdown(f"**{glossary.label(term)}**")
@@ -57,15 +56,17 @@ with ui.section("Headline figures"):
                     if part.empty:
                         st.caption("No paired questionnaires of this kind.")
                     for _, r in part.iterrows():
-                        ui.metric(f"{str(r['instrument']).upper()} mean change", r["mean_change"],
-                                  ci=(r["ci_low"], r["ci_high"]), n=r["n_paired"])
-                        st.caption(f"Paired completeness {ui.fmt(r['completeness'], 0)}% "
-                                   f"(95% CI {ui.fmt(r['completeness_ci_low'], 0)} to "
-                                   f"{ui.fmt(r['completeness_ci_high'], 0)}%) of {ui.fmt(r['n_engaged'], 0)} engaged")
+                        ui.metric(f"{str(r['instrument']).upper()} mean change", ui.cell(r, "mean_change"),
+                                  ci=(ui.cell(r, "ci_low"), ui.cell(r, "ci_high")), n=ui.cell(r, "n_paired"),
+                                  why="no paired mothers" if ui.is_zero(r["n_paired"]) else "")
+                        st.caption(f"Paired completeness {ui.fmt(ui.cell(r, 'completeness'), 0)}% "
+                                   f"(95% CI {ui.fmt(ui.cell(r, 'completeness_ci_low'), 0)} to "
+                                   f"{ui.fmt(ui.cell(r, 'completeness_ci_high'), 0)}%) of "
+                                   f"{ui.fmt(ui.cell(r, 'n_engaged'), 0)} engaged")
                     if first:
                         st.caption(glossary.explain(term))
             rec = sections.rows_for(res.recovery, programme_id=pid)
-            total = rec.loc[rec["category"].astype(str) == "total", "n"] if "category" in rec else []
+            total = rec[rec["category"].astype(str) == "total"] if "category" in rec else rec.iloc[0:0]
             if len(rec) and len(total):
                 st.markdown("**Recovery from and within** (of mothers above a symptom cut-off at the start)")
                 rcols = st.columns(len(RECOVERY))
@@ -76,8 +77,11 @@ with ui.section("Headline figures"):
                             st.caption(f"{label}: no figure")
                             continue
                         r = row.iloc[0]
-                        ui.metric(label, r["pct"], unit="%", digits=0, ci=(r["pct_ci_low"], r["pct_ci_high"]),
-                                  n=r["n"], of=total.iloc[0], term=term, explain=first)
+                        of = ui.cell(total.iloc[0], "n")
+                        ui.metric(label, ui.cell(r, "pct"), unit="%", digits=0,
+                                  ci=(ui.cell(r, "pct_ci_low"), ui.cell(r, "pct_ci_high")), n=ui.cell(r, "n"),
+                                  of=of, term=term, explain=first,
+                                  why="no mother above a symptom cut-off at the start" if ui.is_zero(of) else "")
             with st.expander("All figures for this programme"):
                 ui.table(rows, key=f"ov_{pid}", name=f"outcomes-{pid}")
             first = False

@@ -10,13 +10,16 @@ an exit code, never a traceback:
 * 2 - usage error (bad arguments, missing file);
 * 3 - unexpected internal error (run again with ``--debug`` for details);
 * 4 - the database is down, unreachable or locked by another program (after
-  retries); nothing was changed, and the same command can simply be run again.
+  retries); nothing was changed, and the same command can simply be run again;
+* 141 - the program reading the output closed it early (``evalkit ... | head``):
+  evalkit stops quietly, as other command-line tools do (128 + SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import textwrap
@@ -30,6 +33,7 @@ EXIT_DATA_ERRORS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_DATABASE_UNAVAILABLE = 4
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,8 +65,43 @@ def _say(message: str) -> None:
     sys.stderr.write(textwrap.fill(message, width=100, break_long_words=False, break_on_hyphens=False) + "\n")
 
 
+def _output_closed() -> int:
+    """The reader of standard output went away (``| head``): stop quietly, without a message or traceback.
+
+    Standard output is pointed at the null device so that Python's final
+    flush of what is still buffered cannot fail again at exit.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (replaced in tests): nothing to flush later
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code.
+
+    When the program reading standard output closes it early (``evalkit
+    compare ... | head``), the command stops quietly with exit code 141, for
+    every command and for ``--help`` alike.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not later in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _output_closed()
+    except SystemExit:  # argparse's --help, --version and usage errors leave through here
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise SystemExit(_output_closed()) from None
+        raise
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -70,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        raise
     except InputFileError as exc:
         _say(f"evalkit {args.command}: {exc}")
         return EXIT_USAGE

@@ -41,21 +41,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.compare import compare_summaries
+    from evalkit.compare import MixedRulesError, compare_summaries
     from evalkit.summary import read_summary
 
     summaries = [read_summary(path) for path in args.summaries]
-    comp = compare_summaries(
-        summaries,
-        instrument=args.instrument or "epds",
-        measure=args.measure,
-        method=args.method,
-        by=args.by,
-        knha=args.knha,
-        proportion_scale=args.scale,
-        overdispersion=args.overdispersion,
-        allow_mixed_rules=args.allow_mixed_rules,
-    )
+    try:
+        comp = compare_summaries(
+            summaries,
+            instrument=args.instrument or "epds",
+            measure=args.measure,
+            method=args.method,
+            by=args.by,
+            knha=args.knha,
+            proportion_scale=args.scale,
+            overdispersion=args.overdispersion,
+            allow_mixed_rules=args.allow_mixed_rules,
+        )
+    except MixedRulesError as exc:  # the library names its argument; here the user needs the option
+        raise ValueError(exc.advice("give --allow-mixed-rules")) from None
     text = json.dumps(comp.to_dict(), indent=2, allow_nan=False) if args.format == "json" else comp.to_text()
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

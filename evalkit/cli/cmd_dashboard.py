@@ -11,12 +11,18 @@ in a per-user folder (``$EVALKIT_HOME/example.sqlite``, default
 ``~/.local/share/evalkit/example.sqlite``) through the normal validation and
 ingest path, once: running it again finds the same files already stored and
 loads nothing twice.
+
+Stopping the command (``kill PID``, Ctrl-C, closing its terminal: SIGTERM,
+SIGINT, SIGHUP) stops the Streamlit server it started too, and waits for it,
+so the port is free again when the command has ended.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -35,9 +41,14 @@ __all__ = [
     "load_example",
     "register",
     "run",
+    "run_server",
 ]
 
 DB_ENV = "EVALKIT_DB_URL"
+STOP_GRACE_SECONDS = 10.0
+"""How long the Streamlit server is given to stop after SIGTERM before it is killed."""
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+"""Signals that stop the command and, with it, the server it started."""
 EXAMPLE_TABLES = ("programmes", "participants", "group_sessions", "contacts", "measures")
 """Files of the bundled example data that are uploaded (``true_effects.csv`` and the catalog are not)."""
 
@@ -186,9 +197,68 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=open_browser_when_ready, args=(f"http://{host}:{int(args.port)}", done),
                          daemon=True).start()
     try:
-        return subprocess.run(cmd, env=env, check=False).returncode
+        return run_server(cmd, env)
     finally:
         done.set()
+
+
+def run_server(cmd: list[str], env: dict[str, str], *, grace: float = STOP_GRACE_SECONDS) -> int:
+    """Run the server command as a child process until it ends, or until this process is told to stop.
+
+    On SIGTERM, SIGINT or SIGHUP (see :data:`STOP_SIGNALS`) the child is sent
+    SIGTERM, given ``grace`` seconds to stop, then killed; the function
+    returns once it has ended, so its port is closed.
+
+    Parameters
+    ----------
+    cmd
+        The command line of the server.
+    env
+        Its environment.
+    grace
+        Seconds between asking the child to stop and killing it.
+
+    Returns
+    -------
+    int
+        The child's exit code, or ``128 + signal number`` when a signal
+        stopped this command (143 for SIGTERM, 130 for SIGINT).
+    """
+    child = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter running Streamlit
+    received: list[int] = []
+    stopping_since: list[float] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if not stopping_since:
+            stopping_since.append(time.monotonic())
+            with contextlib.suppress(OSError):
+                child.terminate()
+
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():  # handlers can only be set in the main thread
+        for sig in STOP_SIGNALS:
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping_since and time.monotonic() - stopping_since[0] > grace:
+                    child.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        if child.poll() is None:  # this process is leaving for another reason: never leave the server behind
+            with contextlib.suppress(OSError):
+                child.terminate()
+            try:
+                child.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return 128 + received[0] if received else code
 
 
 def open_browser_when_ready(url: str, stop: threading.Event, *, timeout: float = 120.0) -> bool:

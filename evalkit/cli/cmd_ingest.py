@@ -33,6 +33,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", choices=TABLE_NAMES, help="table the file(s) hold, if their names do not say")
     parser.add_argument("--sheet", help="read only this sheet of a workbook")
     parser.add_argument("--mapping", metavar="FILE", help="column mapping or REDCap mapping (JSON)")
+    parser.add_argument("--report", metavar="OUT",
+                        help="write every problem the checks found (errors and warnings, including rows already "
+                             "stored) to OUT.csv or OUT.xlsx, as 'evalkit validate --report' does")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,6 +96,9 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
     if not provider:
         raise ValueError("--provider must not be blank")
     paths = [Path(f) for f in args.files]
+    report_path = Path(args.report) if getattr(args, "report", None) else None
+    if report_path is not None and report_path.suffix.lower() not in (".csv", ".xlsx"):
+        raise ValueError(f"--report must end in .csv or .xlsx; got {report_path.name!r}")
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such file")
@@ -110,6 +116,10 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         # the same steps as the dashboard's Upload page: refuse identifiers (IdentifierColumnsError, caught
         # below), pseudonymise, validate against the provider's stored rows
         result = check_upload(raw, store, provider, secret=secret)
+        if report_path is not None:
+            from evalkit.validation import report_to_csv, report_to_xlsx
+
+            (report_to_xlsx if report_path.suffix.lower() == ".xlsx" else report_to_csv)(result.report, report_path)
         found = result.report[result.report["rule"] == "identifier_column"]
         if len(found):
             cols = ", ".join(sorted({f"{t}.{c}" for t, c in zip(found["table"], found["column"], strict=True)}))
@@ -128,7 +138,7 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         return 1
     finally:
         store.close()
-    _print_summary(summary, result.n_warnings)
+    _print_summary(summary, result.report, report_path)
     if summary.total_accepted == 0:
         _err(f"evalkit ingest: no row could be stored: all {summary.total_quarantined:,} rows have errors and were "
              f"quarantined (upload {summary.upload_id}). Export them with 'evalkit quarantine --upload "
@@ -144,7 +154,7 @@ def _login() -> str | None:
         return None
 
 
-def _print_summary(summary, n_warnings: int) -> None:  # noqa: ANN001
+def _print_summary(summary, report, report_path: Path | None) -> None:  # noqa: ANN001
     w = sys.stdout.write
     frame = summary.to_frame()
     w(f"Upload {summary.upload_id} stored for {summary.provider} ({summary.file_name}).\n\n")
@@ -157,7 +167,30 @@ def _print_summary(summary, n_warnings: int) -> None:  # noqa: ANN001
         w(f"\nWARNING: {summary.total_quarantined:,} row(s) had errors and were QUARANTINED, not stored. Export them "
           f"with 'evalkit quarantine --upload {summary.upload_id} -o corrections.xlsx', correct them and re-submit "
           f"with 'evalkit resubmit corrections.xlsx --upload {summary.upload_id} --provider \"{summary.provider}\"'.\n")
-    if n_warnings:
-        w(f"\n{n_warnings:,} warning(s): the rows were stored, but please check them ('evalkit validate' lists them).\n")
+    warnings = report[report["severity"] == "warning"]
+    if len(warnings):
+        w("\n" + _warnings_text(warnings, summary, report_path) + "\n")
     if not summary.total_quarantined:
         w("\nAll rows were stored.\n")
+
+
+def _warnings_text(warnings, summary, report_path: Path | None) -> str:  # noqa: ANN001
+    """What the check's warnings say: 'already stored' rows as the table's updated/unchanged counts, the others
+    as a number to check, and where every warning is listed."""
+    stored = int((warnings["rule"] == "already_stored").sum())
+    others = len(warnings) - stored
+    parts = []
+    if stored:
+        again = summary.total_updated + summary.total_unchanged
+        parts.append(f"Rows already stored: {again:,} row(s) of this upload have a key that was already stored "
+                     f"(the 'updated' and 'unchanged' columns above); {summary.total_updated:,} were updated and "
+                     f"{summary.total_unchanged:,} were left as they were because nothing in them changed.")
+    if others:
+        parts.append(f"{others:,} other warning(s): the rows were stored, but please check them.")
+    if report_path is not None:
+        parts.append(f"Every warning is listed in {report_path}.")
+    elif others or summary.total_updated:
+        parts.append("To list every warning with its file, row and column, give --report problems.csv (or .xlsx) "
+                     "when ingesting; 'evalkit validate FILE... --report problems.csv' lists the same without "
+                     "storing anything, except the rows already stored (it does not read the database).")
+    return "\n".join(parts)

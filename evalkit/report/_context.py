@@ -21,6 +21,7 @@ import pandas as pd
 from evalkit.disclosure import Partition, apply_disclosure
 from evalkit.instruments import Instrument
 from evalkit.outcomes import OutcomeResult
+from evalkit.recovery import RECOVERY_LABELS  # noqa: F401 - the report's sections import it from here
 from evalkit.report._figures import Figures
 from evalkit.report._html import (
     esc,
@@ -33,13 +34,6 @@ from evalkit.rules import PairingRules
 ROLE_ORDER = ("symptom", "wellbeing", "recovery", "loneliness", "other")
 LIBRARY_TEXT = ("mm_note", "mi_note", "es_note", "status", "sd_source")
 """Library-written text columns that may quote a count of people; small counts in them are replaced by the marker."""
-RECOVERY_LABELS = {
-    "both": "Recovered from symptoms and better within",
-    "recovered_from": "Recovered from symptoms only",
-    "recovery_within": "Recovery within (symptoms still above cut-off)",
-    "neither": "Neither",
-    "reliably_worse": "Reliably worse",
-}
 ENDING_LABELS = {"planned": "Planned ending", "moved_on_coping": "Moved on (coping)",
                  "stopped_attending": "Stopped attending", "other": "Other ending", "ongoing": "Still supported"}
 VALENCE_WORDS = {"negative": "What can go wrong", "ending": "Worry about ending", "positive": "What helps"}

@@ -19,10 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import SUPPRESSED_MARKER, scrub_small_counts  # noqa: F401 - re-exported for the report
+from evalkit.disclosure import (  # noqa: F401 - re-exported for the report
+    NOT_COMPUTED_MARKER,
+    SUPPRESSED_MARKER,
+    hidden_columns,
+    scrub_small_counts,
+)
 
 MINUS = "\u2212"
-DASH = "\u2013"
+DASH = NOT_COMPUTED_MARKER
 HIDDEN_HTML = (f'<span class="c" title="hidden: a small number, or a figure that would reveal one">'
                f"{html.escape(SUPPRESSED_MARKER)}</span>")
 NA_HTML = f'<span class="na" title="not available or not estimable">{DASH}</span>'
@@ -47,11 +52,8 @@ def is_missing(value: object) -> bool:
 
 
 def hidden(row: Row) -> frozenset[str]:
-    """The columns hidden by disclosure control in this row (from its ``suppressed`` column)."""
-    text = row.get("suppressed")
-    if is_missing(text) or not str(text).strip():
-        return frozenset()
-    return frozenset(p.strip() for p in str(text).split(";") if p.strip())
+    """The columns hidden by disclosure control in this row (:func:`evalkit.disclosure.hidden_columns`)."""
+    return hidden_columns(row)
 
 
 def number(value: object, digits: int = 1) -> str:
