@@ -27,6 +27,7 @@ def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: evalkit " + command) and len(out) > 150
+    assert "%%" not in out  # argparse formats help strings, not descriptions: a description says "95%" itself
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="outcome summary per programme x instrument (change, reliable change, recovery, completeness)",
         description=(
             "Pair baseline and endpoint scores under the pairing rules and summarise outcomes per programme "
-            "and instrument: n, completeness, mean change with 95%% CI, effect sizes, reliable improvement and "
+            "and instrument: n, completeness, mean change with 95% CI, effect sizes, reliable improvement and "
             "deterioration, recovery, and estimates that use everyone's observations (mixed model, multiple "
             "imputation). Small counts are suppressed. The rules used are printed with the table."
         ),

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Write the outcomes report for funders and commissioners: per programme the headline figures (referrals, "
             "take-up, engaged, paired completeness, symptom and wellbeing change, recovery from and within), each "
-            "with its n and 95%% confidence interval; change per questionnaire (completers, mixed model, multiple "
+            "with its n and 95% confidence interval; change per questionnaire (completers, mixed model, multiple "
             "imputation, dose sensitivity); engagement; for whom; what works for whom; and a methods appendix "
             "(rules, questionnaires, definitions, completeness, disclosure control, limitations, data hash, version). "
             "Aggregate and disclosure-controlled: small counts are shown as [c]; no list of individual mothers is "
