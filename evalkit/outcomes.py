@@ -588,15 +588,110 @@ def dose_sensitivity(
             rows.append(row)
     cols = [*by, "min_dose", "n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement"]
     out = pd.DataFrame(rows, columns=cols)
+    out = out.sort_values([*by, "min_dose"], kind="stable").reset_index(drop=True)
     out["pct_reliable_improvement"] = _wilson_pct(out["n_reliable_improvement"], out["n"], rules.level)[0]
     if disclose:
+        raw = out
         out = apply_disclosure(
             out, counts=["n", "n_reliable_improvement"],
             partitions=[Partition(("n_reliable_improvement",), total="n", remainder=True)],
             derived={"mean_change": ["n"], "ci_low": ["n"], "ci_high": ["n"],
                      "pct_reliable_improvement": ["n", "n_reliable_improvement"]},
             rules=rules)
+        out = _nested_dose_suppression(raw, out, by, rules)
     rules.stamp(out)
+    return out
+
+
+_DOSE_ROW = ("n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement", "pct_reliable_improvement")
+_DOSE_RI = ("n_reliable_improvement", "pct_reliable_improvement")
+
+
+def _nested_dose_suppression(raw: pd.DataFrame, out: pd.DataFrame, by: Sequence[str],
+                             rules: PairingRules) -> pd.DataFrame:
+    """Secondary suppression between the nested rows of a dose-sensitivity table.
+
+    Parameters
+    ----------
+    raw
+        The table before disclosure control, rows sorted by group and ``min_dose``.
+    out
+        The same rows after :func:`~evalkit.disclosure.apply_disclosure` (primary and within-row
+        suppression).
+    by
+        The grouping columns (e.g. programme x instrument).
+    rules
+        ``suppression_threshold`` (``t``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` with further cells hidden and named in ``suppressed``.
+
+    Notes
+    -----
+    Within a group, the mothers counted at a higher minimum dose are among those counted at every lower
+    one, so two published rows differ by a group of real mothers (those with a dose between the two
+    minimums), whose number, reliable improvements and summed change a reader can work out by
+    subtraction (n = 17 at '>= 2' and 15 at '>= 3': 2 mothers with exactly 2 contacts). The rule, in
+    increasing ``min_dose``: a row is compared with the *last published row* of its group (true counts);
+    when their n differ by 1 to ``t - 1`` the later row is hidden whole (n, mean change, interval,
+    reliable improvement). Likewise a row's reliable-improvement count is hidden when, against the last
+    row whose n and count are both published, the difference group's improvers or non-improvers number
+    1 to ``t - 1``. Every pair of published rows then differs by 0 or at least ``t`` mothers, and by 0
+    or at least ``t`` (non-)improvers: the difference of any two published rows is itself a cell that
+    would be published (the rows are nested, so any two published rows bound a union of the hidden
+    differences between them, which adds up to at least ``t``). A row whose n is already hidden is never
+    a reference. Vectorised over groups; one pass per threshold position.
+    """
+    t = int(getattr(rules, "suppression_threshold", 5))
+    if t <= 1 or not len(out):
+        return out
+    by = list(by)
+    gid = raw.groupby(by, sort=False, dropna=False).ngroup().to_numpy() if by else np.zeros(len(raw), dtype=np.int64)
+    pos = raw.groupby(by, sort=False, dropna=False).cumcount().to_numpy() if by else np.arange(len(raw))
+    n = pd.to_numeric(raw["n"], errors="coerce").to_numpy(dtype=float)
+    ri = pd.to_numeric(raw["n_reliable_improvement"], errors="coerce").to_numpy(dtype=float)
+    n_hidden = out["n"].isna().to_numpy() & ~np.isnan(n)
+    ri_hidden = out["n_reliable_improvement"].isna().to_numpy() & ~np.isnan(ri)
+    n_groups = int(gid.max()) + 1
+    last_n = np.full(n_groups, np.nan)  # the last published n of each group
+    last_rn = np.full(n_groups, np.nan)  # the last row with n and reliable improvement published: its n ...
+    last_ri = np.full(n_groups, np.nan)  # ... and its count
+    hide_row = np.zeros(len(raw), dtype=bool)
+    hide_ri = np.zeros(len(raw), dtype=bool)
+    for k in range(int(pos.max()) + 1):
+        rows = np.flatnonzero(pos == k)
+        g = gid[rows]
+        d = last_n[g] - n[rows]
+        row_out = ~n_hidden[rows] & ~np.isnan(n[rows]) & (d >= 1) & (d < t)
+        hide_row[rows[row_out]] = True
+        shown = rows[~n_hidden[rows] & ~row_out & ~np.isnan(n[rows])]
+        last_n[gid[shown]] = n[shown]
+        cand = shown[~ri_hidden[shown] & ~np.isnan(ri[shown])]
+        gc = gid[cand]
+        dn = last_rn[gc] - n[cand]
+        dri = last_ri[gc] - ri[cand]
+        with np.errstate(invalid="ignore"):
+            small = ((dri >= 1) & (dri < t)) | ((dn - dri >= 1) & (dn - dri < t))
+        hide_ri[cand[small]] = True
+        keep = cand[~small]
+        last_rn[gid[keep]] = n[keep]
+        last_ri[gid[keep]] = ri[keep]
+    if not (hide_row.any() or hide_ri.any()):
+        return out
+    out = out.copy()
+    names = out["suppressed"].astype(str).to_numpy(dtype=object)
+    for cols, mask in ((_DOSE_ROW, hide_row), (_DOSE_RI, hide_ri & ~hide_row)):
+        for c in cols:
+            if c not in out.columns:
+                continue
+            m = mask & out[c].notna().to_numpy()
+            s_ = out[c].copy()
+            s_[m] = pd.NA if isinstance(s_.dtype, pd.api.extensions.ExtensionDtype) else np.nan
+            out[c] = s_
+            names = np.where(m, np.where(names == "", c, names + "; " + c), names)
+    out["suppressed"] = pd.array(names.astype(str), dtype="string")
     return out
 
 
