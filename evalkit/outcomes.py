@@ -840,7 +840,10 @@ def evaluate_outcomes(
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = dose_sensitivity(changes, rules=rules)
     release_freed_memory()
-    tt = talking_therapies_rates(talking_therapies_outcomes(changes, rules=rules), rules=rules)
+    tt_people = talking_therapies_outcomes(changes, rules=rules)
+    tt = _same_people_as_summary(talking_therapies_rates(tt_people, rules=rules),
+                                 talking_therapies_rates(tt_people, rules=rules, disclose=False), summary, tt_people)
+    del tt_people
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
@@ -849,6 +852,99 @@ def evaluate_outcomes(
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
+
+
+#: Talking Therapies count -> the outcome summary's count of the same people (a single-measure set)
+_TT_FROM_SUMMARY: dict[str, str] = {
+    "n_finished": "n_paired", "n_caseness_start": "n_caseness_baseline", "n_recovery": "n_recovered",
+    "n_reliable_recovery": "n_reliable_recovery", "n_reliable_improvement": "n_reliable_improvement",
+    "n_reliable_deterioration": "n_reliable_deterioration", "n_no_reliable_change": "n_no_reliable_change"}
+_TT_DENOMINATOR = {"recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start",
+                   "reliable_improvement": "n_finished", "reliable_deterioration": "n_finished",
+                   "no_reliable_change": "n_finished"}
+
+
+def _same_people_as_summary(tt: pd.DataFrame, tt_raw: pd.DataFrame, summary: pd.DataFrame,
+                            people: pd.DataFrame) -> pd.DataFrame:
+    """Talking Therapies rates whose counts are the outcome summary's, disclosed as the summary discloses them.
+
+    Parameters
+    ----------
+    tt, tt_raw
+        :func:`~evalkit.talking_therapies.talking_therapies_rates` disclosure-controlled on its own, and
+        the same rows before disclosure control (``disclose=False``).
+    summary
+        The disclosure-controlled outcome summary of the same output.
+    people
+        :func:`~evalkit.talking_therapies.talking_therapies_outcomes` (which programmes have a joint
+        PHQ-9 + GAD-7 set).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tt`` with each row of a single-measure set computed on the same people as a summary row
+        taken from that row.
+
+    Notes
+    -----
+    A single-measure set (``epds``; ``phq9`` or ``gad7`` in a programme where nobody has both) counts
+    the same episodes, with the same definitions, as the summary's row of that programme and instrument:
+    finished = paired, caseness at the start, recovery, reliable recovery (the change module's
+    'recovered': reliable improvement and leaving caseness), reliable improvement, deterioration, no
+    reliable change. Disclosed separately, the two tables hid different cells of the same figures (P-PAID
+    EPDS: reliable recovery hidden in the summary, 12 of 21 in this table, next to 14 of 21 recovered
+    in both: 2 recovered without reliable improvement). Such a row is therefore the summary's row
+    re-labelled: the summary's published values and hidden cells (its disclosure problem holds every
+    equation of this row: the same partitions, ``n_not_caseness_start`` being its remainder of caseness
+    from n paired), ``n_not_caseness_start`` published only when both its parts are, and the
+    percentages hidden where a count they come from is hidden. Joint PHQ-9 + GAD-7 rows, and
+    single-measure rows of a programme with a joint set, count other groups of people and keep their
+    own disclosure control.
+    """
+    if tt.empty or summary.empty or "suppressed" not in tt.columns or "suppressed" not in summary.columns:
+        return tt
+    joint = people.loc[(people["measure_set"] == "phq9+gad7").fillna(False).to_numpy(dtype=bool), "programme_id"]
+    ms = tt["measure_set"].astype(str)
+    pid = tt["programme_id"].astype(str)
+    single = (ms == "epds") | (ms.isin(["phq9", "gad7"]) & ~pid.isin(joint.astype(str).unique()))
+    key = pd.MultiIndex.from_arrays([summary["programme_id"].astype(str), summary["instrument"].astype(str)])
+    pos = key.get_indexer(pd.MultiIndex.from_arrays([pid, ms]))
+    rows = np.flatnonzero(single.to_numpy() & (pos >= 0))
+    if not len(rows):
+        return tt
+    out = tt.copy()
+    src = summary.iloc[pos[rows]].reset_index(drop=True)
+    src_hidden = "; " + src["suppressed"].astype(str) + "; "
+    names = np.full(len(rows), "", dtype=object)
+
+    def put(col: str, values: np.ndarray, hide: np.ndarray) -> None:
+        nonlocal names
+        cur = out[col].copy()
+        if isinstance(cur.dtype, pd.Int64Dtype):
+            vals = pd.array(np.where(hide, None, values), dtype="Float64").round().astype("Int64")
+        else:
+            vals = np.where(hide, np.nan, values)
+        cur.iloc[rows] = vals
+        out[col] = cur
+        names = np.where(hide, np.where(names == "", col, names + "; " + col), names)
+
+    shown: dict[str, np.ndarray] = {}
+    for c, sc in _TT_FROM_SUMMARY.items():
+        hide = src_hidden.str.contains(f"; {sc}; ", regex=False).to_numpy(dtype=bool)
+        put(c, pd.to_numeric(src[sc], errors="coerce").to_numpy(dtype=float, na_value=np.nan), hide)
+        shown[c] = ~hide
+    fin = pd.to_numeric(src["n_paired"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    case = pd.to_numeric(src["n_caseness_baseline"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    put("n_not_caseness_start", fin - case, ~(shown["n_finished"] & shown["n_caseness_start"]))
+    for m, den in _TT_DENOMINATOR.items():
+        hide = ~(shown[f"n_{m}"] & shown[den])
+        for suffix in ("", "_ci_low", "_ci_high"):
+            c = f"pct_{m}{suffix}"
+            put(c, pd.to_numeric(tt_raw[c], errors="coerce").to_numpy(dtype=float)[rows], hide)
+    sup = out["suppressed"].astype(str).to_numpy(dtype=object)
+    sup[rows] = names
+    out["suppressed"] = pd.array(sup.astype(str), dtype="string")
+    return out
 
 
 def disclose_parameters(params: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:
