@@ -286,6 +286,22 @@ def disclosure_note(*, threshold: int = 5, show_zero: bool = True, rounding_base
     return text
 
 
+def _group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """One group number per row for the rows sharing ``keys`` (compared as text; missing is its own value).
+
+    Each key is factorised on its own and the rows' code tuples numbered
+    with :func:`numpy.unique` (vectorised; zero rows give an empty array).
+    """
+    n = len(frame)
+    per_key = [pd.factorize(frame[k].astype("string").fillna("\x00<NA>"), sort=False)[0].astype(np.int64)
+               for k in keys]
+    if len(per_key) == 1:
+        return per_key[0]
+    stacked = np.column_stack(per_key) if n else np.zeros((0, len(per_key)), dtype=np.int64)
+    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    return np.asarray(inverse, dtype=np.int64).reshape(n)
+
+
 def apply_disclosure(
     frame: pd.DataFrame,
     *,
@@ -393,9 +409,7 @@ def apply_disclosure(
             raise ValueError(f"across column {a.column!r} is not among counts={counts}")
         keys = list(a.keys)
         if keys:
-            codes = out[keys].astype("string").fillna("\x00<NA>").agg("\x1f".join, axis=1) if len(keys) > 1 \
-                else out[keys[0]].astype("string").fillna("\x00<NA>")
-            gcode, _ = pd.factorize(codes, sort=False)
+            gcode = _group_codes(out, keys)
         else:
             gcode = np.zeros(n_rows, dtype=np.int64)
         n_g = int(gcode.max()) + 1 if n_rows else 0

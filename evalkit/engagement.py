@@ -250,6 +250,60 @@ def _funnel_wide(path: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
 
 
+def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Those who left the funnel per group x step not reached x reason (``n``), from a participant path."""
+    names = list(FUNNEL_STEPS)
+    nxt = dict(zip(names[:-1], names[1:], strict=True))
+    left = categories_as_text(path[path["last_step"] != "paired"], keys).copy()  # grouped on text
+    left["step"] = left["last_step"].map(nxt).astype("string")
+    left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
+    return left.groupby([*keys, "step", "reason"], sort=True, dropna=False).size().rename("n").reset_index()
+
+
+def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
+                       across_keys: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The funnel counts and (when the path has them) the exit reasons, disclosure-controlled together.
+
+    Returns ``(w, wd, exits)``: the funnel per group, one column per step and ``left_<step>`` (``w`` true
+    counts, ``wd`` published); ``exits`` one row per group x step x reason with the cell's column ``col``
+    in ``w``/``wd`` (empty when the path has no ``last_step``/``exit_reason`` or ``across_keys`` is given).
+
+    The reasons for leaving before a step add up to that step's ``left_<step>``, so each step's reasons and
+    its leavers are one more equation of the same disclosure problem as the funnel (one
+    :func:`~evalkit.disclosure.apply_disclosure` call): :func:`take_up_funnel` and :func:`funnel_exits`
+    then hide the same cells, and neither a reason nor a funnel cell can be worked out from the other
+    table. Breakdowns (``across_keys``) publish no reasons, so theirs are left out.
+    """
+    names = list(FUNNEL_STEPS)
+    keys = by if by else ["_all"]
+    if not by:
+        path = path.assign(_all="all")
+    w = _funnel_wide(path, keys)
+    for prev, cur in zip(names[:-1], names[1:], strict=True):
+        w[f"left_{cur}"] = w[prev] - w[cur]
+    counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
+    parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
+    across = [Across(c, tuple(across_keys)) for c in counts] if across_keys is not None else []
+    with_exits = across_keys is None and {"last_step", "exit_reason"} <= set(path.columns)
+    exits = pd.DataFrame({**{k: pd.Series(dtype="string") for k in keys}, "step": pd.Series(dtype="string"),
+                          "reason": pd.Series(dtype="string"), "n": pd.Series(dtype="int64"),
+                          "col": pd.Series(dtype="string")})
+    if with_exits:
+        c = _exit_counts(path, keys)
+        combos = c[["step", "reason"]].drop_duplicates().reset_index(drop=True)
+        combos["col"] = "_exit_" + pd.Series(np.arange(len(combos)), dtype="string")
+        exits = c.merge(combos, on=["step", "reason"], how="left")
+        if len(exits):
+            wide = exits.set_index([*keys, "col"])["n"].unstack("col").reset_index()
+            w = w.merge(wide, on=keys, how="left")  # a reason nobody in a group gave: no cell (NaN)
+        for s_, cols in combos.groupby("step", sort=False)["col"]:
+            parts.append(Partition(tuple(cols), total=f"left_{s_}"))
+        counts += combos["col"].tolist()
+    # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this hides)
+    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules)
+    return w, wd, exits
+
+
 def take_up_funnel(
     tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame,
     *,
@@ -293,21 +347,18 @@ def take_up_funnel(
     Disclosure: at every step, the number who went on and the number who
     left add up to the number at the previous step, so both are protected
     together (a small number leaving cannot be worked out by subtracting two
-    published counts).
+    published counts). When ``tables`` give the reasons for leaving (a
+    :func:`participant_path` or the canonical tables) and ``across_keys`` is
+    not given, the reasons of :func:`funnel_exits` (which add up to
+    ``n_left``) are protected in the same disclosure problem, so the two
+    tables hide the same cells: neither can undo the other's suppression.
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
     path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules,
                                                                              instruments=instruments)
     names = list(FUNNEL_STEPS)
-    w = _funnel_wide(path, by) if by else _funnel_wide(path.assign(_all="all"), ["_all"])
-    for prev, cur in zip(names[:-1], names[1:], strict=True):
-        w[f"left_{cur}"] = w[prev] - w[cur]
-    counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
-    parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
-    across = [Across(c, tuple(across_keys)) for c in counts] if across_keys is not None else []
-    # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this hides)
-    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules)
+    w, wd, _ = _funnel_disclosure(path, by, rules, across_keys)
     keys = by if by else ["_all"]
     rows = []
     for i, s_ in enumerate(names):
@@ -359,33 +410,63 @@ def funnel_exits(
         ``decline_reason``, the ``ending`` or ``ongoing``, ``no_valid_score``,
         ``no_baseline_in_window`` or an unpaired reason), ``n``, ``pct`` of
         those leaving at that step, ``rules``, ``suppressed``.
+
+    Notes
+    -----
+    Disclosure: a step's reasons add up to the funnel's ``n_left`` at that
+    step (the ``total`` row *is* that cell), so the reasons and the funnel
+    are protected in one disclosure problem, shared with
+    :func:`take_up_funnel` for the same ``by``: both tables hide the same
+    cells, and no funnel cell hidden there can be worked out from the
+    totals or reasons here (nor the other way round).
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
     path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules,
                                                                              instruments=instruments)
     names = list(FUNNEL_STEPS)
-    nxt = dict(zip(names[:-1], names[1:], strict=True))
-    left = categories_as_text(path[path["last_step"] != "paired"], by).copy()  # grouped on text
-    left["step"] = left["last_step"].map(nxt).astype("string")
-    left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
-    keys = [*by, "step"]
-    c = left.groupby([*keys, "reason"], sort=True, dropna=False).size().rename("n").reset_index()
-    tot = c.groupby(keys, sort=True, dropna=False)["n"].sum().reset_index()
-    tot["reason"] = "total"
+    w, wd, c = _funnel_disclosure(path, by, rules, None)
+    keys = by if by else ["_all"]
+    # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group
+    idx = pd.MultiIndex.from_frame(w[keys].astype("string").fillna("\x00<NA>")) if len(keys) > 1 \
+        else pd.Index(w[keys[0]].astype("string").fillna("\x00<NA>"))
+    cidx = pd.MultiIndex.from_frame(c[keys].astype("string").fillna("\x00<NA>")) if len(keys) > 1 \
+        else pd.Index(c[keys[0]].astype("string").fillna("\x00<NA>"))
+    row = idx.get_indexer(cidx)
+    cols = c["col"].astype(str).to_numpy()
+    col_pos = {k: j for j, k in enumerate(dict.fromkeys(cols))}
+    pub_x = wd[list(col_pos)].to_numpy(dtype=float, na_value=np.nan) if col_pos else np.zeros((len(w), 0))
+    j = np.array([col_pos[k] for k in cols], dtype=np.int64) if len(cols) else np.zeros(0, dtype=np.int64)
+    c = c.drop(columns="col")
+    c["n_pub"] = pub_x[row, j] if len(c) else np.zeros(0)
     c["is_total"] = False
-    tot["is_total"] = True
+    left_cols = [f"left_{s_}" for s_ in names[1:]]
+    steps_left = c[[*keys, "step"]].drop_duplicates().reset_index(drop=True)
+    trow = idx.get_indexer(pd.MultiIndex.from_frame(steps_left[keys].astype("string").fillna("\x00<NA>"))
+                           if len(keys) > 1 else pd.Index(steps_left[keys[0]].astype("string").fillna("\x00<NA>")))
+    tcol = steps_left["step"].map({s_: i for i, s_ in enumerate(names[1:])}).to_numpy(dtype=np.int64)
+    raw_left = w[left_cols].to_numpy(dtype=float)
+    pub_left = wd[left_cols].to_numpy(dtype=float, na_value=np.nan)
+    tot = steps_left.assign(reason="total", n=raw_left[trow, tcol] if len(trow) else np.zeros(0),
+                            n_pub=pub_left[trow, tcol] if len(trow) else np.zeros(0), is_total=True)
     out = pd.concat([c, tot], ignore_index=True)
     out["_o"] = out["step"].map({s_: i for i, s_ in enumerate(names)})
-    out = out.sort_values([*by, "_o", "is_total", "reason"]).drop(columns="_o").reset_index(drop=True)
-    total_n = out.groupby(keys, sort=False, dropna=False)["n"].transform("max")
-    out["n_step_left"] = total_n
-    out["pct"] = 100 * out["n"] / total_n
-    out = apply_disclosure(out, counts=["n", "n_step_left"], across=[Across("n", tuple(keys), total_rows="is_total")],
-                           derived={"pct": ["n", "n_step_left"]}, rules=rules)
-    out = out.drop(columns=["n_step_left"])
-    out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_step_left(?=;|$)", "", regex=True) \
-        .str.strip("; ").astype("string")
+    out = out.sort_values([*keys, "_o", "is_total", "reason"]).drop(columns="_o").reset_index(drop=True)
+    total_n = out.groupby([*keys, "step"], sort=False, dropna=False)["n"].transform("max")
+    n_hidden = out["n_pub"].isna().to_numpy()
+    total_hidden = out.assign(_t=out["is_total"].to_numpy(dtype=bool) & n_hidden) \
+        .groupby([*keys, "step"], sort=False, dropna=False)["_t"].transform("any").to_numpy(dtype=bool)
+    pct_hidden = n_hidden | total_hidden
+    out["pct"] = np.where(pct_hidden, np.nan, 100 * out["n"].to_numpy(dtype=float) / total_n.to_numpy(dtype=float))
+    out["n"] = pd.array(np.where(n_hidden, None, out["n_pub"].to_numpy()), dtype="Float64").round().astype("Int64")
+    sup = np.where(n_hidden, "n", "").astype(object)
+    sup = np.where(pct_hidden, np.where(n_hidden, "n; pct", "pct"), sup)
+    out["suppressed"] = pd.array(sup.astype(str), dtype="string")
+    out = out.drop(columns="n_pub")
+    if not by:
+        out = out.drop(columns=["_all"])
+    out = out[[*by, "step", "reason", "n", "is_total", "pct", "suppressed"]]
+    out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
     return _rules_col(out, rules)
 
 

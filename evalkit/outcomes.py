@@ -588,15 +588,110 @@ def dose_sensitivity(
             rows.append(row)
     cols = [*by, "min_dose", "n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement"]
     out = pd.DataFrame(rows, columns=cols)
+    out = out.sort_values([*by, "min_dose"], kind="stable").reset_index(drop=True)
     out["pct_reliable_improvement"] = _wilson_pct(out["n_reliable_improvement"], out["n"], rules.level)[0]
     if disclose:
+        raw = out
         out = apply_disclosure(
             out, counts=["n", "n_reliable_improvement"],
             partitions=[Partition(("n_reliable_improvement",), total="n", remainder=True)],
             derived={"mean_change": ["n"], "ci_low": ["n"], "ci_high": ["n"],
                      "pct_reliable_improvement": ["n", "n_reliable_improvement"]},
             rules=rules)
+        out = _nested_dose_suppression(raw, out, by, rules)
     rules.stamp(out)
+    return out
+
+
+_DOSE_ROW = ("n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement", "pct_reliable_improvement")
+_DOSE_RI = ("n_reliable_improvement", "pct_reliable_improvement")
+
+
+def _nested_dose_suppression(raw: pd.DataFrame, out: pd.DataFrame, by: Sequence[str],
+                             rules: PairingRules) -> pd.DataFrame:
+    """Secondary suppression between the nested rows of a dose-sensitivity table.
+
+    Parameters
+    ----------
+    raw
+        The table before disclosure control, rows sorted by group and ``min_dose``.
+    out
+        The same rows after :func:`~evalkit.disclosure.apply_disclosure` (primary and within-row
+        suppression).
+    by
+        The grouping columns (e.g. programme x instrument).
+    rules
+        ``suppression_threshold`` (``t``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` with further cells hidden and named in ``suppressed``.
+
+    Notes
+    -----
+    Within a group, the mothers counted at a higher minimum dose are among those counted at every lower
+    one, so two published rows differ by a group of real mothers (those with a dose between the two
+    minimums), whose number, reliable improvements and summed change a reader can work out by
+    subtraction (n = 17 at '>= 2' and 15 at '>= 3': 2 mothers with exactly 2 contacts). The rule, in
+    increasing ``min_dose``: a row is compared with the *last published row* of its group (true counts);
+    when their n differ by 1 to ``t - 1`` the later row is hidden whole (n, mean change, interval,
+    reliable improvement). Likewise a row's reliable-improvement count is hidden when, against the last
+    row whose n and count are both published, the difference group's improvers or non-improvers number
+    1 to ``t - 1``. Every pair of published rows then differs by 0 or at least ``t`` mothers, and by 0
+    or at least ``t`` (non-)improvers: the difference of any two published rows is itself a cell that
+    would be published (the rows are nested, so any two published rows bound a union of the hidden
+    differences between them, which adds up to at least ``t``). A row whose n is already hidden is never
+    a reference. Vectorised over groups; one pass per threshold position.
+    """
+    t = int(getattr(rules, "suppression_threshold", 5))
+    if t <= 1 or not len(out):
+        return out
+    by = list(by)
+    gid = raw.groupby(by, sort=False, dropna=False).ngroup().to_numpy() if by else np.zeros(len(raw), dtype=np.int64)
+    pos = raw.groupby(by, sort=False, dropna=False).cumcount().to_numpy() if by else np.arange(len(raw))
+    n = pd.to_numeric(raw["n"], errors="coerce").to_numpy(dtype=float)
+    ri = pd.to_numeric(raw["n_reliable_improvement"], errors="coerce").to_numpy(dtype=float)
+    n_hidden = out["n"].isna().to_numpy() & ~np.isnan(n)
+    ri_hidden = out["n_reliable_improvement"].isna().to_numpy() & ~np.isnan(ri)
+    n_groups = int(gid.max()) + 1
+    last_n = np.full(n_groups, np.nan)  # the last published n of each group
+    last_rn = np.full(n_groups, np.nan)  # the last row with n and reliable improvement published: its n ...
+    last_ri = np.full(n_groups, np.nan)  # ... and its count
+    hide_row = np.zeros(len(raw), dtype=bool)
+    hide_ri = np.zeros(len(raw), dtype=bool)
+    for k in range(int(pos.max()) + 1):
+        rows = np.flatnonzero(pos == k)
+        g = gid[rows]
+        d = last_n[g] - n[rows]
+        row_out = ~n_hidden[rows] & ~np.isnan(n[rows]) & (d >= 1) & (d < t)
+        hide_row[rows[row_out]] = True
+        shown = rows[~n_hidden[rows] & ~row_out & ~np.isnan(n[rows])]
+        last_n[gid[shown]] = n[shown]
+        cand = shown[~ri_hidden[shown] & ~np.isnan(ri[shown])]
+        gc = gid[cand]
+        dn = last_rn[gc] - n[cand]
+        dri = last_ri[gc] - ri[cand]
+        with np.errstate(invalid="ignore"):
+            small = ((dri >= 1) & (dri < t)) | ((dn - dri >= 1) & (dn - dri < t))
+        hide_ri[cand[small]] = True
+        keep = cand[~small]
+        last_rn[gid[keep]] = n[keep]
+        last_ri[gid[keep]] = ri[keep]
+    if not (hide_row.any() or hide_ri.any()):
+        return out
+    out = out.copy()
+    names = out["suppressed"].astype(str).to_numpy(dtype=object)
+    for cols, mask in ((_DOSE_ROW, hide_row), (_DOSE_RI, hide_ri & ~hide_row)):
+        for c in cols:
+            if c not in out.columns:
+                continue
+            m = mask & out[c].notna().to_numpy()
+            s_ = out[c].copy()
+            s_[m] = pd.NA if isinstance(s_.dtype, pd.api.extensions.ExtensionDtype) else np.nan
+            out[c] = s_
+            names = np.where(m, np.where(names == "", c, names + "; " + c), names)
+    out["suppressed"] = pd.array(names.astype(str), dtype="string")
     return out
 
 
@@ -745,7 +840,10 @@ def evaluate_outcomes(
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = dose_sensitivity(changes, rules=rules)
     release_freed_memory()
-    tt = talking_therapies_rates(talking_therapies_outcomes(changes, rules=rules), rules=rules)
+    tt_people = talking_therapies_outcomes(changes, rules=rules)
+    tt = _same_people_as_summary(talking_therapies_rates(tt_people, rules=rules),
+                                 talking_therapies_rates(tt_people, rules=rules, disclose=False), summary, tt_people)
+    del tt_people
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
@@ -754,6 +852,99 @@ def evaluate_outcomes(
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
+
+
+#: Talking Therapies count -> the outcome summary's count of the same people (a single-measure set)
+_TT_FROM_SUMMARY: dict[str, str] = {
+    "n_finished": "n_paired", "n_caseness_start": "n_caseness_baseline", "n_recovery": "n_recovered",
+    "n_reliable_recovery": "n_reliable_recovery", "n_reliable_improvement": "n_reliable_improvement",
+    "n_reliable_deterioration": "n_reliable_deterioration", "n_no_reliable_change": "n_no_reliable_change"}
+_TT_DENOMINATOR = {"recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start",
+                   "reliable_improvement": "n_finished", "reliable_deterioration": "n_finished",
+                   "no_reliable_change": "n_finished"}
+
+
+def _same_people_as_summary(tt: pd.DataFrame, tt_raw: pd.DataFrame, summary: pd.DataFrame,
+                            people: pd.DataFrame) -> pd.DataFrame:
+    """Talking Therapies rates whose counts are the outcome summary's, disclosed as the summary discloses them.
+
+    Parameters
+    ----------
+    tt, tt_raw
+        :func:`~evalkit.talking_therapies.talking_therapies_rates` disclosure-controlled on its own, and
+        the same rows before disclosure control (``disclose=False``).
+    summary
+        The disclosure-controlled outcome summary of the same output.
+    people
+        :func:`~evalkit.talking_therapies.talking_therapies_outcomes` (which programmes have a joint
+        PHQ-9 + GAD-7 set).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tt`` with each row of a single-measure set computed on the same people as a summary row
+        taken from that row.
+
+    Notes
+    -----
+    A single-measure set (``epds``; ``phq9`` or ``gad7`` in a programme where nobody has both) counts
+    the same episodes, with the same definitions, as the summary's row of that programme and instrument:
+    finished = paired, caseness at the start, recovery, reliable recovery (the change module's
+    'recovered': reliable improvement and leaving caseness), reliable improvement, deterioration, no
+    reliable change. Disclosed separately, the two tables hid different cells of the same figures (P-PAID
+    EPDS: reliable recovery hidden in the summary, 12 of 21 in this table, next to 14 of 21 recovered
+    in both: 2 recovered without reliable improvement). Such a row is therefore the summary's row
+    re-labelled: the summary's published values and hidden cells (its disclosure problem holds every
+    equation of this row: the same partitions, ``n_not_caseness_start`` being its remainder of caseness
+    from n paired), ``n_not_caseness_start`` published only when both its parts are, and the
+    percentages hidden where a count they come from is hidden. Joint PHQ-9 + GAD-7 rows, and
+    single-measure rows of a programme with a joint set, count other groups of people and keep their
+    own disclosure control.
+    """
+    if tt.empty or summary.empty or "suppressed" not in tt.columns or "suppressed" not in summary.columns:
+        return tt
+    joint = people.loc[(people["measure_set"] == "phq9+gad7").fillna(False).to_numpy(dtype=bool), "programme_id"]
+    ms = tt["measure_set"].astype(str)
+    pid = tt["programme_id"].astype(str)
+    single = (ms == "epds") | (ms.isin(["phq9", "gad7"]) & ~pid.isin(joint.astype(str).unique()))
+    key = pd.MultiIndex.from_arrays([summary["programme_id"].astype(str), summary["instrument"].astype(str)])
+    pos = key.get_indexer(pd.MultiIndex.from_arrays([pid, ms]))
+    rows = np.flatnonzero(single.to_numpy() & (pos >= 0))
+    if not len(rows):
+        return tt
+    out = tt.copy()
+    src = summary.iloc[pos[rows]].reset_index(drop=True)
+    src_hidden = "; " + src["suppressed"].astype(str) + "; "
+    names = np.full(len(rows), "", dtype=object)
+
+    def put(col: str, values: np.ndarray, hide: np.ndarray) -> None:
+        nonlocal names
+        cur = out[col].copy()
+        if isinstance(cur.dtype, pd.Int64Dtype):
+            vals = pd.array(np.where(hide, None, values), dtype="Float64").round().astype("Int64")
+        else:
+            vals = np.where(hide, np.nan, values)
+        cur.iloc[rows] = vals
+        out[col] = cur
+        names = np.where(hide, np.where(names == "", col, names + "; " + col), names)
+
+    shown: dict[str, np.ndarray] = {}
+    for c, sc in _TT_FROM_SUMMARY.items():
+        hide = src_hidden.str.contains(f"; {sc}; ", regex=False).to_numpy(dtype=bool)
+        put(c, pd.to_numeric(src[sc], errors="coerce").to_numpy(dtype=float, na_value=np.nan), hide)
+        shown[c] = ~hide
+    fin = pd.to_numeric(src["n_paired"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    case = pd.to_numeric(src["n_caseness_baseline"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    put("n_not_caseness_start", fin - case, ~(shown["n_finished"] & shown["n_caseness_start"]))
+    for m, den in _TT_DENOMINATOR.items():
+        hide = ~(shown[f"n_{m}"] & shown[den])
+        for suffix in ("", "_ci_low", "_ci_high"):
+            c = f"pct_{m}{suffix}"
+            put(c, pd.to_numeric(tt_raw[c], errors="coerce").to_numpy(dtype=float)[rows], hide)
+    sup = out["suppressed"].astype(str).to_numpy(dtype=object)
+    sup[rows] = names
+    out["suppressed"] = pd.array(sup.astype(str), dtype="string")
+    return out
 
 
 def disclose_parameters(params: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:

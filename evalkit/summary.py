@@ -1289,7 +1289,9 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
                 row[f"rfw_{c}"] = int(0 if pd.isna(v) else v)
         rows.append(_plain(row))
     programmes = _records_to_frame(rows, "programme")
-    funnel_out = take_up_funnel(path[["programme_id", *FUNNEL_STEPS]], by=("programme_id",), rules=rules) \
+    # with the reasons for leaving, so the funnel hides what the report's and the dashboard's funnel hide
+    funnel_out = take_up_funnel(path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason"]],
+                                by=("programme_id",), rules=rules) \
         if len(path) else None
 
     if not st_blocks:
@@ -1410,7 +1412,7 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     ref = parts["referral_date"] if "referral_date" in parts.columns else pd.Series(pd.NaT, index=parts.index)
     months = pd.DataFrame({"programme_id": pid_of.to_numpy(dtype=object), "d": ref.to_numpy()}).dropna() \
         .groupby("programme_id")["d"].agg(["min", "max"])
-    path = path[["programme_id", *FUNNEL_STEPS]]
+    path = path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason"]]  # exits: as the report's funnel hides
     del steps, dose, dose_g, ref, pid_of
 
     # change, one programme at a time; then statistics and recovery from/within for the block at once
