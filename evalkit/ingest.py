@@ -49,7 +49,13 @@ from evalkit.access import Scope
 from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import AccessDenied, StoreError
 from evalkit.memory import release_freed_memory
-from evalkit.pseudonymise import key_check, load_secret, pseudonymise_frame, refuse_identifiers
+from evalkit.pseudonymise import (
+    IdentifierColumnsError,
+    key_check,
+    load_secret,
+    pseudonymise_frame,
+    refuse_identifiers,
+)
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import _tables as T
 from evalkit.store._engine import Store
@@ -74,6 +80,7 @@ __all__ = [
     "check_upload",
     "ingest",
     "resubmit",
+    "refuse_identifier_columns",
     "rollback",
     "sha256_file",
     "split_raw_by_provider",
@@ -467,6 +474,30 @@ def check_upload(
         out.attrs = dict(frame.attrs)
         pseudo[name] = out
     return validate(pseudo, existing=stored_rows_for_upload(store, pseudo, provider))
+
+
+def refuse_identifier_columns(result: ValidationResult) -> None:
+    """Refuse an upload whose files hold columns that look like direct identifiers, found by their headers.
+
+    The readers leave such a column out (a report row with rule ``identifier_column``: a name, NHS number,
+    contact details, date of birth or address header); the upload is still refused whole, as one with
+    identifying *values* is (:func:`evalkit.pseudonymise.refuse_identifiers`), so the provider removes the
+    column from the files they send. :func:`ingest` calls it; ``evalkit validate`` says so in advance.
+
+    Raises
+    ------
+    IdentifierColumnsError
+        Naming each such column and its table.
+    """
+    found = result.report[result.report["rule"] == "identifier_column"]
+    if found.empty:
+        return
+    findings = pd.DataFrame({
+        "column": found["column"].astype("string").to_numpy(), "kind": "identifying details",
+        "evidence": "header", "matches": 0, "checked": 0, "rows": "",
+        "table": found["table"].astype("string").to_numpy(),
+    }).drop_duplicates(["table", "column"], ignore_index=True)
+    raise IdentifierColumnsError(findings)
 
 
 def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], provider: str) -> None:
@@ -1171,6 +1202,7 @@ def ingest(
     provider = (provider or "").strip()
     if not provider:
         raise ValueError("provider must be a non-blank organisation name")
+    refuse_identifier_columns(result)  # a column left out for its identifying header refuses the upload too
     secret = load_secret() if secret is None else secret
     release_freed_memory()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
     valid, quarantined = _prepare(result, provider=provider, secret=secret)

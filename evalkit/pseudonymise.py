@@ -32,7 +32,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from evalkit.canonical import PROVENANCE_COLUMNS
+from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW
 from evalkit.errors import EvalkitError
 
 __all__ = [
@@ -367,6 +367,38 @@ def _value_kinds(col: pd.Series) -> dict[str, int]:
     return out
 
 
+_ROWS_LISTED = 10
+
+
+def _rows_holding(frame: pd.DataFrame, column: str, kind: str) -> str:
+    """The rows of ``frame`` whose ``column`` value is a ``kind`` of identifier, as text ("rows 2, 5 and 3 more").
+
+    Rows are the provider's spreadsheet rows (``source_row``) when the frame has them, else positions counted
+    from 2 (row 1 being the header). Only called for a column already found to hold such values.
+    """
+    text = _arrow_text(frame[column].astype("str") if isinstance(frame[column].dtype, pd.CategoricalDtype)
+                       else frame[column]).str.strip()
+    present = text.notna().to_numpy(dtype=bool) & (text != "").fillna(False).to_numpy(dtype=bool)
+    hit = np.zeros(len(text), dtype=bool)
+    values = text[present].astype("string[pyarrow]")
+    if len(values):
+        if kind == "NHS number":
+            hit[present] = is_valid_nhs_number(values).to_numpy(dtype=bool)
+        else:
+            hit[present] = _fullmatch(values, {"email address": _EMAIL, "postcode": _POSTCODE,
+                                               "phone number": _PHONE}[kind])
+    where = np.flatnonzero(hit)
+    if SOURCE_ROW in frame.columns:
+        numbers = pd.to_numeric(frame[SOURCE_ROW], errors="coerce").to_numpy(dtype=float)[where]
+    else:
+        numbers = where + 2.0
+    shown = [str(int(n)) for n in numbers[:_ROWS_LISTED] if np.isfinite(n)]
+    if not shown:
+        return ""
+    more = len(where) - len(shown)
+    return ("row " if len(where) == 1 else "rows ") + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def find_identifiers(
     frame: pd.DataFrame, *, table: str | None = None, allowed: Iterable[str] | None = None
 ) -> pd.DataFrame:
@@ -389,7 +421,10 @@ def find_identifiers(
         One row per flagged column with :data:`IDENTIFIER_FINDING_COLUMNS`:
         ``column``, ``kind`` (e.g. ``"email address"``), ``evidence``
         (``"header"`` or ``"values"``), ``matches`` (values matching the pattern)
-        and ``checked`` (non-blank values looked at). Empty when nothing is found.
+        and ``checked`` (non-blank values looked at), and ``rows``: for values,
+        the rows holding them as text (``"rows 2, 5"``, the provider's row
+        numbers when the frame has ``source_row``; up to ten listed). Empty
+        when nothing is found.
 
     Notes
     -----
@@ -434,6 +469,9 @@ def find_identifiers(
             if hits and (strong or hits * 2 >= n):
                 rows.append((str(col), kind, "values", hits, n))
     out = pd.DataFrame(rows, columns=list(IDENTIFIER_FINDING_COLUMNS))
+    # the rows (as the provider numbers them) holding the values found, for the refusal to name
+    out["rows"] = [_rows_holding(frame, c, kind) if evidence == "values" else ""
+                   for c, kind, evidence in zip(out["column"], out["kind"], out["evidence"], strict=True)]
     return out.astype({"column": "string", "kind": "string", "evidence": "string", "matches": "int64",
                        "checked": "int64"})
 
@@ -453,6 +491,8 @@ class IdentifierColumnsError(EvalkitError):
         for r in findings.itertuples(index=False):
             where = f"{r.table}." if getattr(r, "table", None) else ""
             how = "its name" if r.evidence == "header" else f"{r.matches} of {r.checked} values"
+            rows = getattr(r, "rows", "")
+            how += f": {rows}" if isinstance(rows, str) and rows else ""
             parts.append(f"column '{where}{r.column}' looks like {r.kind} ({how})")
         super().__init__(
             "upload refused - it holds direct identifiers, which evalkit never stores: "

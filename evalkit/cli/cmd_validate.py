@@ -1,7 +1,8 @@
 """``evalkit validate FILE...``: read providers' files, check them, and say what is wrong in their words.
 
-Exit codes: 0 valid (warnings allowed), 1 the data have errors, 2 usage error or
-a file that cannot be read (the CLI shell prints the message).
+Exit codes: 0 valid (warnings allowed), 1 the data have errors or ``evalkit ingest``
+would refuse the files (direct identifiers), 2 usage error or a file that cannot
+be read (the CLI shell prints the message).
 """
 
 from __future__ import annotations
@@ -52,17 +53,34 @@ def run(args: argparse.Namespace) -> int:
     mapping = load_mapping(args.mapping) if args.mapping else None
     raw = read_files(args.files, table=args.table, sheet=args.sheet, mapping=mapping)
     result = validate(raw, today=args.today)
+    refusal = _refusal(raw, result)
     if report_path is not None:
         (report_to_xlsx if report_path.suffix.lower() == ".xlsx" else report_to_csv)(result.report, report_path)
     summary = validation_summary(result)
     if args.format == "json":
-        _print_json(result, summary, report_path)
+        _print_json(result, summary, report_path, refusal)
     else:
         _print_table(result, summary, report_path)
-    return 0 if result.ok else 1
+        if refusal:
+            sys.stdout.write(f"\nevalkit ingest would refuse these files: {refusal}\n")
+    return 0 if result.ok and not refusal else 1
 
 
-def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
+def _refusal(raw: dict[str, pd.DataFrame], result: ValidationResult) -> str | None:
+    """Why ``evalkit ingest`` (and the dashboard) would refuse the files whole, or ``None``: the library's checks."""
+    from evalkit.ingest import refuse_identifier_columns
+    from evalkit.pseudonymise import IdentifierColumnsError, refuse_identifiers
+
+    try:
+        refuse_identifier_columns(result)  # columns left out for their identifying headers
+        refuse_identifiers(raw)  # identifying values (emails, phone numbers, ...) in the columns read
+    except IdentifierColumnsError as exc:
+        return str(exc)
+    return None
+
+
+def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None,
+                refusal: str | None) -> None:
     problems = result.report.astype(object).where(result.report.notna(), None).to_dict(orient="records")
     for p in problems:
         if p["source_row"] is not None:
@@ -74,6 +92,7 @@ def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Pa
             "warnings": result.n_warnings,
             "tables": summary.to_dict(orient="records"),
             "report": str(report_path) if report_path else None,
+            "refused": refusal,
         },
         "problems": problems,
     }

@@ -363,8 +363,9 @@ def build_raw_frame(
         elif m.kind == "identifier":
             note(m.header, m.header, "identifier_column",
                  f"{where} looks like it holds identifying details (names, contact details, dates of birth, "
-                 "postcodes or NHS numbers). It was not read and will not be stored: evalkit needs only a "
-                 "pseudonymous id. Remove the column from the files you upload.")
+                 "postcodes or NHS numbers). It was not read, and an upload holding it is refused (nothing is "
+                 "stored) until the column is removed: evalkit needs only a pseudonymous id. Remove the column "
+                 "from the files you upload.")
         elif m.kind == "duplicate":
             note(m.header, m.header, "duplicate_column",
                  f"{where} means the same as the earlier column '{headers_seen.get(m.column or '', m.column)}' "

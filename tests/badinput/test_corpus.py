@@ -208,7 +208,12 @@ def test_cli_validate_door(case: corpus.Case, corpus_dir: Path, capsys, tmp_path
     import json
 
     summary = json.loads(out)["summary"]
-    assert code == (0 if summary["ok"] else 1)
+    # exit 1 for errors, and for files 'evalkit ingest' would refuse whole (direct identifiers), said in advance
+    assert code == (0 if summary["ok"] and not summary["refused"] else 1)
+    if case.category == "identifiers":
+        assert summary["refused"] and "upload refused" in summary["refused"]
+    else:  # no other file of the corpus looks identifying
+        assert summary["refused"] is None
     report = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert len(report) == summary["errors"] + summary["warnings"]
     if case.expect == "rows" and any(b for _, b in case.tables.values()) and case.category in ("numbers", "dates"):
