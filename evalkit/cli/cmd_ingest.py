@@ -5,7 +5,8 @@ identifiers, pseudonymises ids, validates them against the stored data, and
 stores them as **one upload** (one transaction): valid rows are upserted,
 invalid rows are quarantined for correction.
 
-Exit codes: 0 stored (possibly with quarantined rows - said clearly); 1 nothing
+Exit codes: 0 stored (possibly with quarantined rows, or with workbook sheets
+that could not be matched to a table and were not read - both said clearly); 1 nothing
 could be stored (identifiers, every row invalid, another provider's rows, the
 database failed); 2 usage error or unreadable file.
 """
@@ -128,7 +129,11 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         return 1
     finally:
         store.close()
-    _print_summary(summary, result.n_warnings)
+    report = result.report
+    unread = [f"{file}: {message}" for file, message in zip(
+        report.loc[report["rule"] == "unknown_sheet", "file"], report.loc[report["rule"] == "unknown_sheet", "message"],
+        strict=True)]
+    _print_summary(summary, result.n_warnings, unread)
     if summary.total_accepted == 0:
         _err(f"evalkit ingest: no row could be stored: all {summary.total_quarantined:,} rows have errors and were "
              f"quarantined (upload {summary.upload_id}). Export them with 'evalkit quarantine --upload "
@@ -144,7 +149,8 @@ def _login() -> str | None:
         return None
 
 
-def _print_summary(summary, n_warnings: int) -> None:  # noqa: ANN001
+def _print_summary(summary, n_warnings: int, unread: list[str]) -> None:  # noqa: ANN001
+    """Print what was stored, quarantined and (``unread``: one message per sheet) not read at all."""
     w = sys.stdout.write
     frame = summary.to_frame()
     w(f"Upload {summary.upload_id} stored for {summary.provider} ({summary.file_name}).\n\n")
@@ -157,7 +163,12 @@ def _print_summary(summary, n_warnings: int) -> None:  # noqa: ANN001
         w(f"\nWARNING: {summary.total_quarantined:,} row(s) had errors and were QUARANTINED, not stored. Export them "
           f"with 'evalkit quarantine --upload {summary.upload_id} -o corrections.xlsx', correct them and re-submit "
           f"with 'evalkit resubmit corrections.xlsx --upload {summary.upload_id} --provider \"{summary.provider}\"'.\n")
+    for message in unread:
+        w(f"\nNOT READ: {message}\n")
     if n_warnings:
         w(f"\n{n_warnings:,} warning(s): the rows were stored, but please check them ('evalkit validate' lists them).\n")
-    if not summary.total_quarantined:
+    if unread:
+        w(f"\n{len(unread):,} sheet(s) could not be matched to a table and were not read (see NOT READ above), "
+          "so not every row of the files was stored.\n")
+    elif not summary.total_quarantined:
         w("\nAll rows were stored.\n")

@@ -372,11 +372,14 @@ def _read_workbook(
     if skipped:
         notes = frame_notes(out[first])
         for name in skipped:
+            n_rows = len(grids[name][2])
+            held = f"{n_rows:,} data row{'s' if n_rows != 1 else ''}" if n_rows else "a header but no data rows"
             notes["problems"].append(problem(
                 file=label, sheet=name, table=first, source_row=grids[name][3], column="", value=name,
                 rule="unknown_sheet", severity="warning",
-                message=(f"Sheet '{name}' could not be matched to a table, so it was not read. Name it after "
-                         "its table (e.g. 'participants') or list it in your column mapping's 'sheets'."),
+                message=(f"Sheet '{name}' ({held}) could not be matched to a table, so it was not read and "
+                         "none of its rows were stored. Name it after its table (e.g. 'participants') or list it "
+                         "in your column mapping's 'sheets', then upload it again."),
             ))
         with_notes(out[first], notes)
     return out
