@@ -187,8 +187,8 @@ def sheet_cells(ws: Any, *, label: str, limits: ReadLimits) -> Iterator[tuple[in
             from openpyxl.utils import get_column_letter
 
             raise InputFileError(
-                f"the sheet '{ws.title}' has a value in cell {get_column_letter(columns[-1])}{number}, "
-                f"beyond the {limits.max_columns:,} columns evalkit reads. Expected one column per field of a "
+                f"the sheet '{ws.title}' has more than {limits.max_columns:,} columns: cell "
+                f"{get_column_letter(columns[-1])}{number} holds a value. Expected one column per field of a "
                 "table; delete what is in the far columns (or move it to another sheet).",
                 file=label,
             )
