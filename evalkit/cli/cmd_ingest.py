@@ -130,10 +130,11 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
     finally:
         store.close()
     report = result.report
-    unread = [f"{file}: {message}" for file, message in zip(
-        report.loc[report["rule"] == "unknown_sheet", "file"], report.loc[report["rule"] == "unknown_sheet", "message"],
-        strict=True)]
-    _print_summary(summary, result.n_warnings, unread)
+    unread = report[report["rule"] == "unknown_sheet"]
+    swallowed = report[report["rule"] == "unclosed_quote"]
+    _print_summary(summary, result.n_warnings,
+                   [f"{f}: {m}" for f, m in zip(unread["file"], unread["message"], strict=True)],
+                   [f"{f}: {m}" for f, m in zip(swallowed["file"], swallowed["message"], strict=True)])
     if summary.total_accepted == 0:
         _err(f"evalkit ingest: no row could be stored: all {summary.total_quarantined:,} rows have errors and were "
              f"quarantined (upload {summary.upload_id}). Export them with 'evalkit quarantine --upload "
@@ -149,8 +150,9 @@ def _login() -> str | None:
         return None
 
 
-def _print_summary(summary, n_warnings: int, unread: list[str]) -> None:  # noqa: ANN001
-    """Print what was stored, quarantined and (``unread``: one message per sheet) not read at all."""
+def _print_summary(summary, n_warnings: int, unread: list[str], swallowed: list[str]) -> None:  # noqa: ANN001
+    """Print what was stored, quarantined and not read at all (``unread``: one message per sheet;
+    ``swallowed``: one per cell an unclosed quote mark made swallow later lines of a CSV file)."""
     w = sys.stdout.write
     frame = summary.to_frame()
     w(f"Upload {summary.upload_id} stored for {summary.provider} ({summary.file_name}).\n\n")
@@ -165,6 +167,8 @@ def _print_summary(summary, n_warnings: int, unread: list[str]) -> None:  # noqa
           f"with 'evalkit resubmit corrections.xlsx --upload {summary.upload_id} --provider \"{summary.provider}\"'.\n")
     for message in unread:
         w(f"\nNOT READ: {message}\n")
+    for message in swallowed:
+        w(f"\nROWS SWALLOWED (not read): {message}\n")
     if n_warnings:
         w(f"\n{n_warnings:,} warning(s): the rows were stored, but please check them ('evalkit validate' lists them).\n")
     if unread:
