@@ -21,10 +21,12 @@ def _problems(frame: pd.DataFrame, rule: str) -> list[dict]:
     return [p for p in frame.attrs[NOTES_ATTR]["problems"] if p["rule"] == rule]
 
 
-def test_short_file_with_a_quote_opened_and_never_closed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_short_file_with_a_quote_opened_and_never_closed(tmp_path: Path, end: str) -> None:
     path = tmp_path / "participants.csv"
-    path.write_text(f"{_HEADER}\nR2,P-GROUP,2024-01-01,yes\nR3,P-GROUP,2024-01-02,yes\n"
-                    'R4,"P-GROUP,2024-02-01,yes\nR5,P-GROUP,2024-02-02,yes\nR6,P-GROUP,2024-02-03,no\n')
+    text = (f"{_HEADER}\nR2,P-GROUP,2024-01-01,yes\nR3,P-GROUP,2024-01-02,yes\n"
+            'R4,"P-GROUP,2024-02-01,yes\nR5,P-GROUP,2024-02-02,yes\nR6,P-GROUP,2024-02-03,no\n')
+    path.write_bytes(text.replace("\n", end).encode())
     frame = read_file(path)["participants"]
     (found,) = _problems(frame, "unclosed_quote")
     assert found["severity"] == "error" and found["source_row"] == 4 and found["column"] == "programme_id"
