@@ -185,3 +185,34 @@ def test_ingest_report_must_be_csv_or_xlsx(files, db_url: str, tmp_path: Path, c
     assert code == 2 and "--report must end in .csv or .xlsx" in err
     code, out, _ = cli(capsys, "uploads", "--db", db_url, "--format", "json")
     assert json.loads(out) == []  # refused before anything was stored
+
+
+def test_ingest_says_a_sheet_it_could_not_match_was_not_read(files, tmp_path: Path, db_url: str,  # noqa: ANN001
+                                                              capsys) -> None:
+    """A workbook sheet that matches no table is skipped: ingest must not claim every row was stored."""
+    from openpyxl import Workbook
+
+    programmes = next(p for p in files if p.stem == "programmes")
+    assert cli(capsys, "ingest", str(programmes), "--provider", "North", "--db", db_url)[0] == 0
+    people = pd.read_csv(next(p for p in files if p.stem == "participants"), dtype=str, keep_default_na=False)
+    people = people.drop(index=3).head(4)  # row 3 has the impossible date: these four are valid
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "participants"
+    ws.append(list(people.columns))
+    for values in people.to_numpy().tolist():
+        ws.append([v or None for v in values])
+    other = wb.create_sheet("Sheet2")
+    other.append(["Ref", "Date done", "Score at start", "Score at end"])
+    for i in range(3):
+        other.append([f"R{i}", "2024-02-01", 12 + i, 8])
+    book = tmp_path / "book.xlsx"
+    wb.save(book)
+    code, out, _ = cli(capsys, "ingest", str(book), "--provider", "North", "--db", db_url)
+    assert code == 0
+    assert table_lines(out)["participants"] == ["4", "4", "0", "0", "0"]
+    assert "All rows were stored" not in out
+    text = " ".join(out.split())
+    assert ("NOT READ: book.xlsx: Sheet 'Sheet2' (3 data rows) could not be matched to a table, so it was not "
+            "read and none of its rows were stored.") in text
+    assert "not every row of the files was stored" in text

@@ -5,7 +5,8 @@ identifiers, pseudonymises ids, validates them against the stored data, and
 stores them as **one upload** (one transaction): valid rows are upserted,
 invalid rows are quarantined for correction.
 
-Exit codes: 0 stored (possibly with quarantined rows - said clearly); 1 nothing
+Exit codes: 0 stored (possibly with quarantined rows, or with workbook sheets
+that could not be matched to a table and were not read - both said clearly); 1 nothing
 could be stored (identifiers, every row invalid, another provider's rows, the
 database failed); 2 usage error or unreadable file.
 """
@@ -155,6 +156,8 @@ def _login() -> str | None:
 
 
 def _print_summary(summary, report, report_path: Path | None) -> None:  # noqa: ANN001
+    """Print what was stored and quarantined, what was not read at all (``unknown_sheet``: a sheet that matched no
+    table; ``unclosed_quote``: lines an unclosed quote mark made one CSV cell swallow) and what the warnings say."""
     w = sys.stdout.write
     frame = summary.to_frame()
     w(f"Upload {summary.upload_id} stored for {summary.provider} ({summary.file_name}).\n\n")
@@ -167,10 +170,19 @@ def _print_summary(summary, report, report_path: Path | None) -> None:  # noqa: 
         w(f"\nWARNING: {summary.total_quarantined:,} row(s) had errors and were QUARANTINED, not stored. Export them "
           f"with 'evalkit quarantine --upload {summary.upload_id} -o corrections.xlsx', correct them and re-submit "
           f"with 'evalkit resubmit corrections.xlsx --upload {summary.upload_id} --provider \"{summary.provider}\"'.\n")
+    unread = report[report["rule"] == "unknown_sheet"]
+    for file_, message in zip(unread["file"], unread["message"], strict=True):
+        w(f"\nNOT READ: {file_}: {message}\n")
+    swallowed = report[report["rule"] == "unclosed_quote"]
+    for file_, message in zip(swallowed["file"], swallowed["message"], strict=True):
+        w(f"\nROWS SWALLOWED (not read): {file_}: {message}\n")
     warnings = report[report["severity"] == "warning"]
     if len(warnings):
         w("\n" + _warnings_text(warnings, summary, report_path) + "\n")
-    if not summary.total_quarantined:
+    if len(unread):
+        w(f"\n{len(unread):,} sheet(s) could not be matched to a table and were not read (see NOT READ above), "
+          "so not every row of the files was stored.\n")
+    elif not summary.total_quarantined:
         w("\nAll rows were stored.\n")
 
 

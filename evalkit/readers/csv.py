@@ -153,7 +153,7 @@ _PREFIX = 1_000_000  # bytes decoded up front for the checks and the delimiter (
 
 
 def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
-                width: int | None = None) -> pd.DataFrame | None:
+                width: int | None = None, quoted: bool | None = None) -> pd.DataFrame | None:
     """Split UTF-8 ``data`` with Arrow's multi-threaded CSV reader, every cell as text.
 
     Gives the same cells as :func:`_grid` (quotes, doubled quotes, quoted line breaks, CR/LF/CRLF line ends,
@@ -168,7 +168,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
     skipped and every column is dictionary-encoded by the parser as it reads (see
     :func:`_encoded_columns`): the columns come back as categoricals of their text, categories in order of
     first appearance, as :func:`evalkit.readers.raw_frame.compact_text_columns` would make them, without a
-    pass of its own over the text.
+    pass of its own over the text. ``quoted`` is whether the file holds a quote mark, when the caller knows.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -179,7 +179,8 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
         source = pa.py_buffer(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
     # a line break inside a quoted cell needs Arrow's slower, quote-aware splitting of the file into blocks; a
     # file without a quote mark cannot have one (about 0.05 s of the 0.27 s Arrow took for the five 100k files)
-    quoted = _has_quote_mark(data)
+    if quoted is None:
+        quoted = _has_quote_mark(data)
     # the parser's threads allocate from the C library's malloc: with Arrow's default pool (mimalloc) they
     # were seen to spend 0.1-0.4 s of system time per 100k-row file faulting and purging its pages
     pool = pa.system_memory_pool()
@@ -318,9 +319,9 @@ def _plain_header(data: bytes, head: str, delimiter: str) -> list[str] | None:
 
 
 def _split(path: Path, label: str, *, combine: bool = True,
-           encode: bool = False) -> tuple[pd.DataFrame | list[list[str]], str, list[str] | None]:
-    """Decode and split a text file: the grid (see :func:`_grid`), the delimiter and the header's cells
-    when they were split off the grid.
+           encode: bool = False) -> tuple[pd.DataFrame | list[list[str]], str, list[str] | None, bool]:
+    """Decode and split a text file: the grid (see :func:`_grid`), the delimiter, the header's cells
+    when they were split off the grid, and whether the file holds a quote mark.
 
     The checks of :func:`decode_text` and the delimiter use the first megabyte; a UTF-8 file is then split
     by Arrow (:func:`_arrow_grid`, reading the file itself), anything else read, decoded in full and split
@@ -342,13 +343,14 @@ def _split(path: Path, label: str, *, combine: bool = True,
     if not utf16 and head.strip():
         delimiter = sniff_delimiter(head)
         header = _plain_header(data, head, delimiter) if encode else None
+        quoted = _has_quote_mark(data if whole else path)
         if header is not None:
-            grid = _arrow_grid(data if whole else path, delimiter, width=len(header))
+            grid = _arrow_grid(data if whole else path, delimiter, width=len(header), quoted=quoted)
             if grid is not None:
-                return grid, delimiter, header
-        grid = _arrow_grid(data if whole else path, delimiter, combine=combine)
+                return grid, delimiter, header, quoted
+        grid = _arrow_grid(data if whole else path, delimiter, combine=combine, quoted=quoted)
         if grid is not None:
-            return grid, delimiter, None
+            return grid, delimiter, None, quoted
     text = head if whole else decode_text(path.read_bytes(), file_label=label)
     if not text.strip():
         raise InputFileError(
@@ -356,7 +358,119 @@ def _split(path: Path, label: str, *, combine: bool = True,
             file=label,
         )
     delimiter = sniff_delimiter(text)
-    return _grid(text, delimiter, label), delimiter, None
+    return _grid(text, delimiter, label), delimiter, None, '"' in text
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SHOWN = 60
+"""Characters of a long cell quoted in a reader's message (then "…")."""
+
+
+def _line_breaks_in_cells(path: Path, n_records: int) -> bool:
+    """Whether some cell may hold a line break: the file has more line ends (LF, CR or CRLF) than
+    ``n_records`` (one per record, blank lines included); for UTF-16 text (not counted) assumed so.
+
+    One pass over a read-only memory map of the file at the speed of memory (about 0.01 s for 20 MB).
+    """
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            if mapped[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return True
+            view = np.frombuffer(mapped, dtype=np.uint8)
+            try:
+                line_ends = int(np.count_nonzero(view == 10))
+                if mapped.find(b"\r") >= 0:  # CR and CRLF end a line too (CRLF once)
+                    returns = view == 13
+                    line_ends += int(np.count_nonzero(returns)) - int(np.count_nonzero(returns[:-1] & (view[1:] == 10)))
+                    del returns
+                return line_ends > n_records
+            finally:
+                del view  # the map cannot close while an array still points into it
+
+
+def _shorten(text: str) -> str:
+    """``text`` cut to :data:`_SHOWN` characters and "…" when longer."""
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def _line_breaks(column: pd.Series, *, count: bool) -> np.ndarray:
+    """Per row: whether each cell of ``column`` holds a line break (``count``: how many), tested in Arrow.
+
+    A categorical column is tested on its categories and spread by code.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def test(values: pa.Array) -> np.ndarray:
+        found = (pc.count_substring_regex(values, _LINE_BREAK.pattern) if count
+                 else pc.match_substring_regex(values, "[\r\n]"))
+        return np.asarray(pc.fill_null(found, 0 if count else False).to_numpy(zero_copy_only=False))
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        on_categories = test(pa.array(np.asarray(column.cat.categories, dtype=object), type=pa.large_string()))
+        return np.append(on_categories, 0 if count else False)[column.cat.codes.to_numpy()]
+    values = column.array if isinstance(column.dtype, pd.StringDtype) else column.astype(_TEXT).array
+    return test(pa.array(values, type=pa.large_string()))
+
+
+def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.ndarray, delimiter: str, *,
+                     header_line: int, file: str) -> list[dict]:
+    """Cells where a quote mark left open swallowed the lines of later rows: one ``unclosed_quote`` error each.
+
+    The rule: a cell holding line breaks is a swallowing cell when one of its lines after the first holds at
+    least three quarters of the delimiters of a full row (the header's columns less one; at least two, and
+    tables of fewer than three columns are not looked at). A note typed over several lines in a spreadsheet rarely has such a
+    line; the rows of the file that a stray ``"`` (``"not_ready``) pulls into one cell all do. Only cells
+    holding a line break are looked at one by one (none in most files).
+
+    Returns
+    -------
+    list[dict]
+        Report rows (severity ``error``, so the row is set aside) naming the row, the column, the lines read
+        into the cell and the start of its value; the table is filled in by the caller.
+    """
+    width = cells.shape[1]
+    if width < 3 or len(cells) == 0:
+        return []
+    need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
+    candidates = sorted((int(r), p) for p in range(width)
+                        for r in np.flatnonzero(_line_breaks(cells[p], count=False)))
+    hits = []
+    for r, p in candidates:  # cells holding line breaks only: few, so one by one
+        lines = _LINE_BREAK.split(str(cells.iat[r, p]))
+        if any(line.count(delimiter) >= need for line in lines[1:]):
+            hits.append((r, p))
+    if not hits:
+        return []
+    breaks = np.zeros((len(cells), width), dtype=np.int64)
+    for p in range(width):
+        breaks[:, p] = _line_breaks(cells[p], count=True)
+    per_row = breaks.sum(axis=1)
+    # the line each row starts on: the header's line, one per row before it and the breaks inside them
+    starts = header_line + 1 + np.arange(len(cells)) + np.concatenate([[0], np.cumsum(per_row)[:-1]])
+    out = []
+    for r, p in hits:
+        row = int(source_rows[r])
+        value = str(cells.iat[r, p])
+        opens = int(starts[r] + breaks[r, :p].sum())
+        closes = opens + len(_LINE_BREAK.findall(value.rstrip("\r\n")))  # a last line break ends the file's line
+        header = headers[p] if p < len(headers) and headers[p] else f"column {p + 1}"
+        last = r == len(cells) - 1 and not any(str(cells.iat[r, q]).strip() for q in range(p + 1, width))
+        until = "is never closed" if last else f"is not closed until line {closes:,}"
+        n_lines = closes - opens
+        lines = f"line {closes:,}" if n_lines == 1 else f"the {n_lines:,} lines {opens + 1:,}–{closes:,}"
+        shown = _shorten(_LINE_BREAK.sub(" ↵ ", value))
+        out.append(problem(
+            file=file, sheet=None, table="", source_row=row, column=header, value=shown,
+            rule="unclosed_quote", severity="error",
+            message=(f"Row {row}, column '{header}': a quote mark (\") opens here and {until}, so {lines}"
+                     f"{', to the end of the file,' if last else ''} were read into this one cell "
+                     f"('{shown}') instead of being rows of their own, and were not read. Check the quote "
+                     f"marks on row {row}, then save the file again."),
+        ))
+    return out
 
 
 @dataclass(frozen=True)
@@ -385,7 +499,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     """
     check_file_size(path, limits)
     label = path.name
-    grid, delimiter, header = _split(path, label, combine=combine, encode=encode)
+    grid, delimiter, header, quoted = _split(path, label, combine=combine, encode=encode)
     problems: list[dict] = []
     if header is not None and isinstance(grid, pd.DataFrame):  # the first line, split off by _split
         first = 0
@@ -417,7 +531,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
             row_number = first + 2 + offset
             extra = record[width:]
             if any(c.strip() for c in extra):
-                shown = ", ".join(f"'{c}'" for c in extra if c.strip())
+                shown = ", ".join(f"'{_shorten(c)}'" for c in extra if c.strip())
                 problems.append(problem(
                     file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
                     rule="extra_cells", severity="error",
@@ -431,6 +545,9 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     check_shape(len(cells), len(headers), file_label=label, limits=limits)
     if not any(headers):
         raise InputFileError("the header row is empty. Expected a first row naming the columns.", file=label)
+    # without a quote mark no cell can hold a line break, nor when the file has one line end per record
+    if quoted and _line_breaks_in_cells(path, first + 1 + len(cells)):
+        problems.extend(_unclosed_quotes(cells, headers, source_rows, delimiter, header_line=first + 1, file=label))
     return TextTable(headers, cells, source_rows, first + 1, problems)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from evalkit.readers.limits import ReadLimits, check_file_size
 from evalkit.readers.notes import frame_notes, merge_notes, problem, with_notes
 from evalkit.readers.raw_frame import build_raw_frame
 
-__all__ = ["cell_text", "check_workbook_archive", "read_excel"]
+__all__ = ["cell_text", "check_workbook_archive", "read_excel", "sheet_cells"]
 
 _MB = 1024 * 1024
 
@@ -111,41 +112,131 @@ def check_workbook_archive(path: Path, limits: ReadLimits) -> None:
             )
 
 
-def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits) -> tuple[list[str], list[list[str | None]], np.ndarray, int] | None:
-    """Header, data rows, their row numbers and the header's row number; ``None`` for an empty sheet."""
-    max_col = ws.max_column or 1
-    width = min(max_col, limits.max_columns + 1)
-    first_row = ws.min_row or 1
+def _xml_rows(ws: Any) -> Iterator[tuple[int, list[tuple[int, Any]]]]:
+    """The rows a worksheet's XML holds: each row's number and its cells' ``(column, value)`` that have a value.
+
+    A read-only worksheet is parsed directly (openpyxl's own parser, as its ``iter_rows`` uses it), so rows
+    absent from the XML are never produced and a row's cells are not widened to the sheet's used range: the
+    work is that of the cells written in the file. Other worksheets (or an openpyxl without the parser) go
+    through ``iter_rows``.
+    """
+    source = getattr(ws, "_get_source", None)
+    try:
+        from openpyxl.worksheet._reader import WorkSheetParser
+    except ImportError:  # pragma: no cover - an openpyxl without the parser
+        source = None
+    book = getattr(ws, "parent", None)
+    if source is not None and hasattr(ws, "_shared_strings") and hasattr(book, "_date_formats"):
+        with source() as src:
+            parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                                     date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+            for number, cells in parser.parse():
+                yield number, [(c["column"], c["value"]) for c in cells if c["value"] is not None]
+        return
+    if hasattr(ws, "reset_dimensions"):  # read-only: rows as wide as their own last cell, missing rows empty
+        ws.reset_dimensions()
+    for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        yield number, [(column, v) for column, v in enumerate(values, start=1) if v is not None]
+
+
+def sheet_cells(ws: Any, *, label: str, limits: ReadLimits) -> Iterator[tuple[int, list[int], list[str]]]:
+    """The rows of a sheet that hold a value, each with the columns and texts of its non-blank cells.
+
+    A cell is blank when it has no value or its text is only white space; formatting alone (a fill, a
+    border, a number format) does not make a cell or a row count, so a formatted cell far below or to the
+    right of the data costs nothing. Blank rows are not produced: the row numbers say where each row is.
+
+    Parameters
+    ----------
+    ws
+        An openpyxl worksheet (read-only or not).
+    label
+        The file's name, for messages.
+    limits
+        Size limits: a cell holding a value beyond ``limits.max_columns`` is refused.
+
+    Yields
+    ------
+    tuple[int, list[int], list[str]]
+        The row's number as the provider sees it (1-based), the 1-based columns of its non-blank cells in
+        increasing order, and their texts (:func:`cell_text`).
+
+    Raises
+    ------
+    InputFileError
+        A value in a column past the limit, or rows out of order (a damaged sheet).
+    """
+    last = 0
+    for number, cells in _xml_rows(ws):
+        if number <= last:
+            raise InputFileError(
+                f"the sheet '{ws.title}' is damaged: its row {number:,} comes after row {last:,}. "
+                "Open the workbook in Excel and save it again.",
+                file=label,
+            )
+        last = number
+        found: dict[int, str] = {}
+        for column, value in cells:
+            text = cell_text(value)
+            if text is not None and text.strip():
+                found[column] = text
+        if not found:
+            continue
+        columns = sorted(found)
+        if columns[-1] > limits.max_columns:
+            from openpyxl.utils import get_column_letter
+
+            raise InputFileError(
+                f"the sheet '{ws.title}' has more than {limits.max_columns:,} columns: cell "
+                f"{get_column_letter(columns[-1])}{number} holds a value. Expected one column per field of a "
+                "table; delete what is in the far columns (or move it to another sheet).",
+                file=label,
+            )
+        yield number, columns, [found[c] for c in columns]
+
+
+def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits) -> tuple[list[str], pd.DataFrame, np.ndarray, int] | None:
+    """Header, data cells, their rows' numbers and the header's row number; ``None`` for an empty sheet.
+
+    Only cells holding a value are read (:func:`sheet_cells`): the data frame is as wide as the header or
+    the last column with a value, and has one line per row with a value (blank rows would be dropped by
+    :func:`~evalkit.readers.raw_frame.build_raw_frame` anyway), each with its exact row number.
+    """
     header: list[str] | None = None
     header_row = 0
-    rows: list[list[str | None]] = []
     numbers: list[int] = []
-    for offset, values in enumerate(ws.iter_rows(max_col=width, values_only=True)):
-        texts = [cell_text(v) for v in values]
+    lines: list[int] = []  # for each data cell: its line in the frame, column (0-based) and text
+    columns: list[int] = []
+    texts: list[str] = []
+    width = 0
+    for number, cols, values in sheet_cells(ws, label=label, limits=limits):
         if header is None:
-            if any(t is not None and str(t).strip() for t in texts):
-                if len(texts) > limits.max_columns and any(t is not None for t in texts[limits.max_columns:]):
-                    raise InputFileError(
-                        f"the sheet '{ws.title}' has more than {limits.max_columns:,} columns. "
-                        "Expected one column per field of a table.",
-                        file=label,
-                    )
-                while texts and (texts[-1] is None or not str(texts[-1]).strip()):
-                    texts.pop()
-                header = [str(t).strip() if t is not None else "" for t in texts]
-                header_row = first_row + offset
+            header = [""] * cols[-1]
+            for column, text in zip(cols, values, strict=True):
+                header[column - 1] = text.strip()
+            header_row = number
+            width = len(header)
             continue
-        if len(rows) >= limits.max_rows:
+        if len(numbers) >= limits.max_rows:
             raise InputFileError(
                 f"the sheet '{ws.title}' has more than {limits.max_rows:,} rows, more than evalkit reads "
                 "from one sheet. Split it into smaller files.",
                 file=label,
             )
-        rows.append(texts)
-        numbers.append(first_row + offset)
+        lines.extend([len(numbers)] * len(cols))
+        columns.extend(cols)
+        texts.extend(values)
+        numbers.append(number)
+        width = max(width, cols[-1])
     if header is None:
         return None
-    return header, rows, np.asarray(numbers, dtype=np.int64), header_row
+    grid = np.full((len(numbers), width), None, dtype=object)
+    if texts:
+        held = np.empty(len(texts), dtype=object)
+        held[:] = texts
+        grid[np.asarray(lines, dtype=np.int64), np.asarray(columns, dtype=np.int64) - 1] = held
+    cells = pd.DataFrame(grid, columns=range(width), dtype=object)
+    return header, cells, np.asarray(numbers, dtype=np.int64), header_row
 
 
 def read_excel(
@@ -236,7 +327,7 @@ def _read_workbook(
     only_one = len(grids) == 1
     chosen: dict[str, str] = {}
     skipped: list[str] = []
-    for name, (header, _rows, _numbers, _hr) in grids.items():
+    for name, (header, _cells, _numbers, _hr) in grids.items():
         where = f"{label}, sheet '{name}'"
         named = (mapping.table_for_sheet(name) if mapping is not None else None) or table_for_name(name)
         if table is not None and (only_one or sheet is not None or named == table):
@@ -267,9 +358,7 @@ def _read_workbook(
         )
     frames: dict[str, list[pd.DataFrame]] = {}
     for name, chosen_table in chosen.items():
-        header, rows, numbers, header_row = grids[name]
-        width = max([len(header), *(len(r) for r in rows)]) if rows else len(header)
-        cells = pd.DataFrame([(r + [None] * width)[:width] for r in rows], columns=range(width), dtype=object)
+        header, cells, numbers, header_row = grids[name]
         frames.setdefault(chosen_table, []).append(build_raw_frame(
             cells, header, numbers, table=chosen_table, file=label, sheet=name, header_row=header_row,
             mapping=mapping,
@@ -283,11 +372,14 @@ def _read_workbook(
     if skipped:
         notes = frame_notes(out[first])
         for name in skipped:
+            n_rows = len(grids[name][2])
+            held = f"{n_rows:,} data row{'s' if n_rows != 1 else ''}" if n_rows else "a header but no data rows"
             notes["problems"].append(problem(
                 file=label, sheet=name, table=first, source_row=grids[name][3], column="", value=name,
                 rule="unknown_sheet", severity="warning",
-                message=(f"Sheet '{name}' could not be matched to a table, so it was not read. Name it after "
-                         "its table (e.g. 'participants') or list it in your column mapping's 'sheets'."),
+                message=(f"Sheet '{name}' ({held}) could not be matched to a table, so it was not read and "
+                         "none of its rows were stored. Name it after its table (e.g. 'participants') or list it "
+                         "in your column mapping's 'sheets', then upload it again."),
             ))
         with_notes(out[first], notes)
     return out

@@ -168,7 +168,7 @@ def _merged_ranges(path: Path, part: str | None) -> tuple[tuple[int, int, int, i
 def _xlsx_grids(path: Path, sheet: str | None, limits: ReadLimits) -> list[Grid]:
     import openpyxl
 
-    from evalkit.readers.excel import check_workbook_archive
+    from evalkit.readers.excel import check_workbook_archive, sheet_cells
 
     check_workbook_archive(path, limits)
     try:
@@ -192,22 +192,20 @@ def _xlsx_grids(path: Path, sheet: str | None, limits: ReadLimits) -> list[Grid]
         for name in names:
             ws = workbook[name]
             rows: list[list[str | None]] = []
-            for values in ws.iter_rows(values_only=True):
-                if len(values) > limits.max_columns and any(v is not None for v in values[limits.max_columns:]):
-                    raise InputFileError(
-                        f"the sheet '{name}' has more than {limits.max_columns:,} columns. "
-                        "Expected one column per field.",
-                        file=path.name,
-                    )
-                rows.append([_cell_text(v) for v in values[:limits.max_columns]])
-                if len(rows) > limits.max_rows + _SCAN_ROWS:
+            # only cells holding a value are read (a formatted cell far down or to the right costs nothing);
+            # blank rows are made only up to the last row with a value
+            for number, columns, texts in sheet_cells(ws, label=path.name, limits=limits):
+                if number > limits.max_rows + _SCAN_ROWS:
                     raise InputFileError(
                         f"the sheet '{name}' has more than {limits.max_rows:,} rows, more than evalkit reads from "
                         "one sheet. Split it into smaller files.",
                         file=path.name,
                     )
-            while rows and not any(c is not None for c in rows[-1]):
-                rows.pop()
+                rows.extend([] for _ in range(number - 1 - len(rows)))
+                row: list[str | None] = [None] * columns[-1]
+                for column, text in zip(columns, texts, strict=True):
+                    row[column - 1] = text
+                rows.append(row)
             if rows:
                 merged = _merged_ranges(path, getattr(ws, "_worksheet_path", None))
                 grids.append(Grid(path.name, name, rows, merged))

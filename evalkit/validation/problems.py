@@ -381,8 +381,16 @@ def row_list(source_rows: np.ndarray, limit: int = 5) -> str:
 
 
 
+QUOTED_CHARACTERS = 60
+"""Longest cell value a message quotes whole; a longer one is cut there and ends with "…"."""
+
+
 def quoted(values: np.ndarray) -> np.ndarray:
-    """Cell values in quotes for a message: ``'HV2'``."""
+    """Cell values in quotes for a message: ``'HV2'``; a value over :data:`QUOTED_CHARACTERS` is cut short."""
     if len(values) == 0:
         return np.empty(0, dtype=object)
-    return ("'" + pd.Series(values, dtype=object).fillna("").astype(str) + "'").to_numpy(dtype=object)
+    text = pd.Series(values, dtype=object).fillna("").astype(str)
+    long = text.str.len().to_numpy() > QUOTED_CHARACTERS
+    if long.any():
+        text = text.where(~long, text.str.slice(0, QUOTED_CHARACTERS) + "…")
+    return ("'" + text + "'").to_numpy(dtype=object)

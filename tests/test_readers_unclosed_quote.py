@@ -1,0 +1,111 @@
+"""A stray quote mark that swallows the rest of a CSV file into one cell is reported as such, row set aside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evalkit.readers import NOTES_ATTR, read_file
+from evalkit.validation import validate
+from evalkit.validation.problems import quoted
+
+_HEADER = "participant_id,programme_id,referral_date,took_up"
+
+
+def _problems(frame: pd.DataFrame, rule: str) -> list[dict]:
+    return [p for p in frame.attrs[NOTES_ATTR]["problems"] if p["rule"] == rule]
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_short_file_with_a_quote_opened_and_never_closed(tmp_path: Path, end: str) -> None:
+    path = tmp_path / "participants.csv"
+    text = (f"{_HEADER}\nR2,P-GROUP,2024-01-01,yes\nR3,P-GROUP,2024-01-02,yes\n"
+            'R4,"P-GROUP,2024-02-01,yes\nR5,P-GROUP,2024-02-02,yes\nR6,P-GROUP,2024-02-03,no\n')
+    path.write_bytes(text.replace("\n", end).encode())
+    frame = read_file(path)["participants"]
+    (found,) = _problems(frame, "unclosed_quote")
+    assert found["severity"] == "error" and found["source_row"] == 4 and found["column"] == "programme_id"
+    assert found["message"].startswith(
+        "Row 4, column 'programme_id': a quote mark (\") opens here and is never closed, so the 2 lines 5–6, "
+        "to the end of the file, were read into this one cell")
+    assert "Check the quote marks on row 4" in found["message"]
+    result = validate({"participants": frame}, today=pd.Timestamp("2025-06-01").date())
+    assert len(result.tables["participants"]) == 2  # rows 2 and 3; row 4 set aside with the reason
+    assert (result.report["rule"] == "unclosed_quote").sum() == 1
+
+
+def test_audit_file_row_four_swallows_the_other_117_rows(tmp_path: Path) -> None:
+    people = pd.read_csv(Path(__file__).parents[1] / "examples" / "data" / "participants.csv", dtype=str,
+                         keep_default_na=False).head(120)
+    lines = people.to_csv(index=False).split("\n")
+    cells = lines[3].split(",")
+    cells[list(people.columns).index("decline_reason")] = '"not_ready'
+    lines[3] = ",".join(cells)
+    path = tmp_path / "participants.csv"
+    path.write_text("\n".join(lines))
+    frame = read_file(path)["participants"]
+    (found,) = _problems(frame, "unclosed_quote")
+    assert found["message"].startswith(
+        "Row 4, column 'decline_reason': a quote mark (\") opens here and is never closed, so the 117 lines "
+        "5–121, to the end of the file, were read into this one cell ('not_ready,")
+    assert len(found["value"]) == 61 and found["value"].endswith("…")
+    assert len(found["message"]) < 600
+    result = validate({"participants": frame}, today=pd.Timestamp("2025-06-01").date())
+    assert result.report["message"].str.len().max() < 1000  # no message quotes kilobytes of the file
+
+
+def test_a_quote_closed_lines_later_names_the_line_it_closes_on(tmp_path: Path) -> None:
+    path = tmp_path / "participants.csv"
+    path.write_text(f'{_HEADER}\nR2,P-GROUP,2024-01-01,yes\nR3,"P-GROUP,2024-01-02,yes\nR4,P-GROUP,2024-02-01,yes\n'
+                    'R5,P-GROUP",2024-02-02,yes\nR6,P-GROUP,2024-02-03,no\n')
+    (found,) = _problems(read_file(path)["participants"], "unclosed_quote")
+    assert found["source_row"] == 3
+    assert "is not closed until line 5, so the 2 lines 4–5 were read into this one cell" in found["message"]
+
+
+def test_multi_line_notes_are_not_mistaken_for_swallowed_rows(tmp_path: Path) -> None:
+    people = pd.read_csv(Path(__file__).parents[1] / "examples" / "data" / "participants.csv", dtype=str,
+                         keep_default_na=False).head(20)
+    people.loc[3, "decline_reason"] = "Said she would think about it,\nthen called back, twice, to say no.\nOK"
+    path = tmp_path / "participants.csv"
+    people.to_csv(path, index=False)
+    assert _problems(read_file(path)["participants"], "unclosed_quote") == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_rows=st.integers(3, 30), at=st.integers(0, 29), column=st.integers(1, 3))
+def test_every_row_after_a_stray_quote_is_accounted_for(tmp_path: Path, n_rows: int, at: int, column: int) -> None:
+    """Rows read plus lines said to be swallowed are all the data lines of the file."""
+    at = at % n_rows
+    rows = [[f"R{i}", "P-GROUP", f"2024-01-{i % 28 + 1:02d}", "yes"] for i in range(n_rows)]
+    rows[at][column] = '"' + rows[at][column]
+    path = tmp_path / "participants.csv"
+    path.write_text(_HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    frame = read_file(path)["participants"]
+    found = _problems(frame, "unclosed_quote")
+    if at == n_rows - 1:  # nothing after it to swallow
+        assert found == [] and len(frame) == n_rows
+        return
+    (one,) = found
+    assert one["source_row"] == at + 2
+    assert f"the {n_rows - at - 1:,} lines" in one["message"] or (n_rows - at - 1 == 1 and "so line" in one["message"])
+    assert len(frame) == at + 1
+
+
+def test_quoted_values_are_cut_short_in_messages() -> None:
+    shown = quoted(np.array(["HV2", "x" * 5000, None], dtype=object))
+    assert shown[0] == "'HV2'" and shown[2] == "''"
+    assert shown[1] == "'" + "x" * 60 + "…'"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_cells_of_clean_quoted_files_are_unchanged(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "participants.csv"
+    path.write_text(delimiter.join(_HEADER.split(",")) + '\nR2;P-GROUP;2024-01-01;"yes"\n'.replace(";", delimiter))
+    frame = read_file(path)["participants"]
+    assert frame["took_up"].tolist() == ["yes"] and _problems(frame, "unclosed_quote") == []
