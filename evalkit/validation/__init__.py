@@ -15,7 +15,8 @@ minimum, maximum, pattern,
 ambiguous_date, future_date
 unknown_instrument, item_type,  error      :mod:`evalkit.validation.measures`
 item_range, total_range
-no_responses, not_checked       warning    :mod:`evalkit.validation.measures`
+no_responses, not_checked,      warning    :mod:`evalkit.validation.measures`
+total_mismatch
 unique, primary_key,            error      :mod:`evalkit.validation.keys`
 participant_in_two_programmes
 already_stored                  warning    :mod:`evalkit.validation.keys`
@@ -26,10 +27,14 @@ after_ending,                   warning    :mod:`evalkit.validation.links`
 head_count_below_named,
 not_checked
 unknown_column,                 warning    readers (:mod:`evalkit.readers`)
-identifier_column,
+identifier_column (the upload
+is then refused whole:
+:func:`evalkit.ingest.refuse_identifier_columns`),
 duplicate_column,
 unknown_sheet, not_read
 extra_cells, unknown_instrument error      readers (CSV ragged rows; FHIR)
+unclosed_quote                  error      readers (a CSV quote mark left open that
+                                           swallows later lines into one cell)
 ==============================  =========  ========================================
 """
 
