@@ -34,7 +34,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from os import PathLike
 from types import MappingProxyType
@@ -50,6 +50,7 @@ from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import AccessDenied, StoreError
 from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import (
+    PSEUDONYM_PATTERN,
     IdentifierColumnsError,
     key_check,
     load_secret,
@@ -473,7 +474,35 @@ def check_upload(
         out = pseudonymise_frame(frame, secret=secret, namespace=provider, missing_values=missing)
         out.attrs = dict(frame.attrs)
         pseudo[name] = out
-    return validate(pseudo, existing=stored_rows_for_upload(store, pseudo, provider))
+    result = validate(pseudo, existing=stored_rows_for_upload(store, pseudo, provider))
+    return _without_pseudonyms_in_messages(result)
+
+
+_QUOTED_PSEUDONYM = rf"'{PSEUDONYM_PATTERN}'"
+
+
+def _without_pseudonyms_in_messages(result: ValidationResult) -> ValidationResult:
+    """The report's messages and the quarantine's reasons with each pseudonym put in words.
+
+    Validation runs on pseudonymised ids, so its messages quote ``'p_19a58d3d7878639d'`` where the provider
+    typed ``M0001``: meaningless to them, and the provider's own id may not be stored (the reasons are). The
+    message names the row and column already, so the pseudonym becomes "the id on this row" (quoted) or
+    "this row's id" (in a list of key values). The ``value`` column keeps the pseudonym.
+    """
+    def words(text: pd.Series) -> pd.Series:
+        text = text.astype("string")
+        return (text.str.replace(_QUOTED_PSEUDONYM, "the id on this row", regex=True)
+                .str.replace(PSEUDONYM_PATTERN, "this row's id", regex=True))
+
+    report = result.report.copy()
+    if len(report):
+        report["message"] = words(report["message"])
+    quarantine = {}
+    for name, frame in result.quarantine.items():
+        if "reasons" in frame.columns and len(frame):
+            frame = frame.assign(reasons=words(frame["reasons"]))
+        quarantine[name] = frame
+    return replace(result, report=report, quarantine=quarantine)
 
 
 def refuse_identifier_columns(result: ValidationResult) -> None:

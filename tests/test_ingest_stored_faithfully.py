@@ -156,3 +156,33 @@ def test_a_mistyped_provider_is_refused_before_anything_is_stored(tmp_path: Path
     other = write_csvs(tmp_path / "south", provider="South", bad_date=False)
     code, out, _ = cli(capsys, "ingest", *map(str, other), "--provider", "South", "--db", db_url)
     assert code == 0 and "Upload 2 stored for South" in out
+
+
+def test_quarantine_reasons_put_pseudonyms_in_words(tmp_path: Path, db_url: str, capsys) -> None:  # noqa: ANN001
+    files = write_csvs(tmp_path / "north", bad_date=False)
+    folder = files[0].parent
+    participants = pd.read_csv(folder / "participants.csv", dtype=str, keep_default_na=False)
+    pd.concat([participants, participants.iloc[[0]]]).to_csv(folder / "participants.csv", index=False)
+    measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    measures.loc[0, "participant_id"] = "NOBODY"
+    measures.to_csv(folder / "measures.csv", index=False)
+    assert _ingest(capsys, db_url, *files)[0] == 0
+    code, out, _ = cli(capsys, "quarantine", "--db", db_url)
+    assert code == 0
+    assert "the id on this row appears on more than one row" in out
+    assert "the id on this row is not a participant_id" in out
+    assert "'p_" not in out  # a pseudonym means nothing to the provider reading the list
+
+
+def test_an_upload_where_nothing_could_be_stored_does_not_say_stored(tmp_path: Path, db_url: str,
+                                                                      capsys) -> None:  # noqa: ANN001
+    files = write_csvs(tmp_path / "north", bad_date=False)
+    programmes = next(p for p in files if p.stem == "programmes")
+    assert _ingest(capsys, db_url, programmes)[0] == 0
+    measures = next(p for p in files if p.stem == "measures")
+    frame = pd.read_csv(measures, dtype=str, keep_default_na=False)
+    frame["participant_id"] = "NOBODY"  # no such participant: every row is quarantined
+    frame.to_csv(measures, index=False)
+    code, out, err = _ingest(capsys, db_url, measures)
+    assert code == 1 and "Upload 2 recorded, but no row of it could be stored, for North" in out
+    assert "no row could be stored" in err

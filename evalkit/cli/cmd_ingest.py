@@ -160,7 +160,8 @@ def _print_summary(summary, report, report_path: Path | None) -> None:  # noqa: 
     table; ``unclosed_quote``: lines an unclosed quote mark made one CSV cell swallow) and what the warnings say."""
     w = sys.stdout.write
     frame = summary.to_frame()
-    w(f"Upload {summary.upload_id} stored for {summary.provider} ({summary.file_name}).\n\n")
+    done = "stored" if summary.total_accepted else "recorded, but no row of it could be stored,"
+    w(f"Upload {summary.upload_id} {done} for {summary.provider} ({summary.file_name}).\n\n")
     w(f"{'table':<16}{'accepted':>10}{'new':>8}{'updated':>9}{'unchanged':>11}{'quarantined':>13}\n")
     for r in frame.itertuples(index=False):
         w(f"{r.table:<16}{r.accepted:>10,}{r.inserted:>8,}{r.updated:>9,}{r.unchanged:>11,}{r.quarantined:>13,}\n")
