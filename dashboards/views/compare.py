@@ -37,6 +37,10 @@ by = c3.multiselect("Subgroups by", BY, key=state.CP_MODERATOR, format_func=lamb
 options = {"instrument": instrument, "measure": measure, "by": list(by) or None}
 st.caption("Effects are shown as improvement: a bigger number is better, whatever the questionnaire.")
 
+if files is None and ctx.individual and data.programmes(ctx).empty:
+    ui.empty_note("programmes")  # nothing stored yet (or none visible): not a fault to report
+    st.stop()
+
 with ui.section("Programme comparison"):
     comp = (data.comparison_from_store(ctx, **options) if files is None
             else data.comparison_from_files(files, **options))
