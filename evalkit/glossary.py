@@ -135,8 +135,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
                                  "likely; 1: no difference."),
     "data_hash": ("Data fingerprint", "A code computed from the data used (SHA-256). The same data always give the "
                                       "same code, so anyone holding the same data can check a report was made from "
-                                      "them. Data from the database hold pseudonymised ids, so their code differs "
-                                      "from that of the provider's own files."),
+                                      "them (data from the database hold pseudonymised ids, not your own)."),
     # comparing
     "forest": ("Forest plot", "Each programme's result with its confidence interval; the diamond is the pooled "
                               "result across programmes."),
