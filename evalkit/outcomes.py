@@ -633,10 +633,13 @@ def _nested_dose_suppression(raw: pd.DataFrame, out: pd.DataFrame, by: Sequence[
     Within a group, the mothers counted at a higher minimum dose are among those counted at every lower
     one, so two published rows differ by a group of real mothers (those with a dose between the two
     minimums), whose number, reliable improvements and summed change a reader can work out by
-    subtraction (n = 17 at '>= 2' and 15 at '>= 3': 2 mothers with exactly 2 contacts). The rule, in
-    increasing ``min_dose``: a row is compared with the *last published row* of its group (true counts);
-    when their n differ by 1 to ``t - 1`` the later row is hidden whole (n, mean change, interval,
-    reliable improvement). Likewise a row's reliable-improvement count is hidden when, against the last
+    subtraction (n = 17 at '>= 2' and 15 at '>= 3': 2 mothers with exactly 2 contacts). The rule: starting
+    from the row of the rules' own minimum dose (``rules.min_dose``: its mothers are those of the outcome
+    summary, which publishes them, so it is never hidden for this) and moving away from it, up in
+    ``min_dose`` and then down, a row is compared with the *last published row* of its group on that side
+    (true counts); when their n differ by 1 to ``t - 1`` the row further away is hidden whole (n, mean
+    change, interval, reliable improvement). Without a row at the rules' minimum the walk starts at the
+    lowest. Likewise a row's reliable-improvement count is hidden when, against the last
     row whose n and count are both published, the difference group's improvers or non-improvers number
     1 to ``t - 1``. Every pair of published rows then differs by 0 or at least ``t`` mothers, and by 0
     or at least ``t`` (non-)improvers: the difference of any two published rows is itself a cell that
@@ -655,29 +658,46 @@ def _nested_dose_suppression(raw: pd.DataFrame, out: pd.DataFrame, by: Sequence[
     n_hidden = out["n"].isna().to_numpy() & ~np.isnan(n)
     ri_hidden = out["n_reliable_improvement"].isna().to_numpy() & ~np.isnan(ri)
     n_groups = int(gid.max()) + 1
+    # each group's walk starts at the rules' own minimum dose: that row's mothers are the outcome summary's
+    # (published there under its own suppression), so it is the first reference, not a row to hide
+    anchor = np.zeros(n_groups, dtype=np.int64)
+    at_rule = pd.to_numeric(raw["min_dose"], errors="coerce").to_numpy(dtype=float) == float(rules.min_dose)
+    anchor[gid[at_rule]] = pos[at_rule]
+    rel = pos - anchor[gid]  # 0: the rules' row; 1, 2, ...: higher doses (fewer mothers); -1, -2, ...: lower
     last_n = np.full(n_groups, np.nan)  # the last published n of each group
     last_rn = np.full(n_groups, np.nan)  # the last row with n and reliable improvement published: its n ...
     last_ri = np.full(n_groups, np.nan)  # ... and its count
     hide_row = np.zeros(len(raw), dtype=bool)
     hide_ri = np.zeros(len(raw), dtype=bool)
-    for k in range(int(pos.max()) + 1):
-        rows = np.flatnonzero(pos == k)
+
+    def walk(rows: np.ndarray, sign: float) -> None:
+        """One layer of rows (one per group at most), compared with their group's last published row.
+
+        ``sign`` is 1 going up in dose (the reference holds more mothers) and -1 going down (fewer)."""
         g = gid[rows]
-        d = last_n[g] - n[rows]
+        d = sign * (last_n[g] - n[rows])
         row_out = ~n_hidden[rows] & ~np.isnan(n[rows]) & (d >= 1) & (d < t)
         hide_row[rows[row_out]] = True
         shown = rows[~n_hidden[rows] & ~row_out & ~np.isnan(n[rows])]
         last_n[gid[shown]] = n[shown]
         cand = shown[~ri_hidden[shown] & ~np.isnan(ri[shown])]
         gc = gid[cand]
-        dn = last_rn[gc] - n[cand]
-        dri = last_ri[gc] - ri[cand]
+        dn = sign * (last_rn[gc] - n[cand])
+        dri = sign * (last_ri[gc] - ri[cand])
         with np.errstate(invalid="ignore"):
             small = ((dri >= 1) & (dri < t)) | ((dn - dri >= 1) & (dn - dri < t))
         hide_ri[cand[small]] = True
         keep = cand[~small]
         last_rn[gid[keep]] = n[keep]
         last_ri[gid[keep]] = ri[keep]
+
+    walk(np.flatnonzero(rel == 0), 1.0)
+    start = (last_n.copy(), last_rn.copy(), last_ri.copy())
+    for k in range(1, int(rel.max()) + 1):
+        walk(np.flatnonzero(rel == k), 1.0)
+    last_n[:], last_rn[:], last_ri[:] = start
+    for k in range(1, int(-rel.min()) + 1):
+        walk(np.flatnonzero(rel == -k), -1.0)
     if not (hide_row.any() or hide_ri.any()):
         return out
     out = out.copy()

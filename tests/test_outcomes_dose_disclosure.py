@@ -78,3 +78,32 @@ def test_published_rows_never_differ_by_a_small_number(groups: dict, t: int) -> 
         # a hidden count stays hidden in what is derived from it
         assert g.loc[g["n"].isna(), "mean_change"].isna().all()
         assert g.loc[g["n_reliable_improvement"].isna(), "pct_reliable_improvement"].isna().all()
+
+
+def test_the_rules_minimum_dose_row_is_the_reference_as_the_summary_publishes_it() -> None:
+    # 20 mothers with >= 1 contact, 17 with >= 2 (the rules' minimum: the outcome summary's n_paired, published
+    # there), 15 with >= 3. Walking from the lowest dose would publish 20, hide 17 and publish 15 - and the
+    # summary's 17 next to the table's 20 and 15 gives away both differences. From the rules' row: 17 is
+    # published, and 20 (3 more) and 15 (2 fewer) are hidden.
+    people = [(1, 0.0)] * 3 + [(2, 1.0)] * 2 + [(3, 6.0)] * 5 + [(6, 5.0)] * 10
+    rules = PairingRules()
+    assert rules.min_dose == 2
+    d = dose_sensitivity(_changes({"P": people}), rules=rules, thresholds=(1, 2, 3, 6)).set_index("min_dose")
+    assert d.loc[2, "n"] == 17 and d.loc[6, "n"] == 10
+    assert pd.isna(d.loc[1, "n"]) and pd.isna(d.loc[3, "n"])
+    assert pd.isna(d.loc[1, "mean_change"]) and pd.isna(d.loc[3, "mean_change"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_people, st.sampled_from([3, 5]))
+def test_no_published_row_differs_from_the_rules_row_by_a_small_number(people: list, t: int) -> None:
+    ch = _changes({"A": people or [(2, 0.0)]})
+    rules = PairingRules(suppression_threshold=t)
+    raw = dose_sensitivity(ch, rules=rules, disclose=False).set_index("min_dose")
+    pub = dose_sensitivity(ch, rules=rules).set_index("min_dose")
+    anchor = float(raw.loc[rules.min_dose, "n"])
+    if anchor == 0 or anchor >= t:  # published by the summary (primary suppression aside)
+        assert not pd.isna(pub.loc[rules.min_dose, "n"])
+        shown = raw.loc[pub["n"].notna(), "n"].to_numpy(dtype=float)
+        gaps = np.abs(shown - anchor)
+        assert not ((gaps >= 1) & (gaps < t)).any()
