@@ -145,3 +145,17 @@ def test_every_row_holding_a_value_is_read_with_its_number(tmp_path: Path, value
     for i, number in enumerate(frame["source_row"].tolist()):
         assert {j: read[j][i] for j in kept if isinstance(read[j][i], str)} == {
             j: t for j, t in expected[number].items() if j in kept}
+
+
+def test_another_openpyxl_whose_private_parser_differs_falls_back_to_its_public_reader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _workbook(tmp_path / "start.xlsx", start_row=3, start_col=2, formatted=[(2, 40)])
+    expected = read_file(path)["participants"]
+    import openpyxl.worksheet._reader as reader
+
+    def changed(*args: object, **kwargs: object) -> None:
+        raise TypeError("WorkSheetParser() got an unexpected keyword argument 'epoch'")
+
+    monkeypatch.setattr(reader, "WorkSheetParser", changed)
+    got = read_file(path)["participants"]
+    assert got.equals(expected) and got["source_row"].tolist() == list(range(4, 10))

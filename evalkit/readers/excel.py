@@ -128,11 +128,16 @@ def _xml_rows(ws: Any) -> Iterator[tuple[int, list[tuple[int, Any]]]]:
     book = getattr(ws, "parent", None)
     if source is not None and hasattr(ws, "_shared_strings") and hasattr(book, "_date_formats"):
         with source() as src:
-            parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
-                                     date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
-            for number, cells in parser.parse():
-                yield number, [(c["column"], c["value"]) for c in cells if c["value"] is not None]
-        return
+            try:
+                parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                                         date_formats=book._date_formats,
+                                         timedelta_formats=book._timedelta_formats)
+            except TypeError:  # a private interface another openpyxl release changed: the public one below
+                parser = None
+            if parser is not None:
+                for number, cells in parser.parse():
+                    yield number, [(c["column"], c["value"]) for c in cells if c["value"] is not None]
+                return
     if hasattr(ws, "reset_dimensions"):  # read-only: rows as wide as their own last cell, missing rows empty
         ws.reset_dimensions()
     for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
