@@ -32,37 +32,32 @@ def test_apply_disclosure_multi_key_across_groups_rows_by_every_key() -> None:
     assert out["n"].isna().tolist() == [True, True, False, False, True]
 
 
-def test_engagement_tables_of_an_empty_store(tmp_path: Path) -> None:
-    from evalkit import engagement as e
+def _empty_store_tables(tmp_path: Path) -> dict:
+    """The canonical tables of a database with the tables made and no rows."""
     from evalkit import open_store
     from evalkit.access import Scope
     from evalkit.store import load_tables
 
-    url = "sqlite:///" + str(tmp_path / "empty.sqlite")
-    store = open_store(url)
+    store = open_store("sqlite:///" + str(tmp_path / "empty.sqlite"))
     try:
-        t = load_tables(store, Scope.admin())
+        return load_tables(store, Scope.admin())
     finally:
         store.close()
-    path = e.participant_path(t)
+
+
+def test_engagement_tables_of_an_empty_store(tmp_path: Path) -> None:
+    from evalkit import engagement as e
+
+    path = e.participant_path(_empty_store_tables(tmp_path))
     assert len(e.funnel_exits(path)) == 0
     assert len(e.take_up_funnel(path)) == 0
 
 
 @pytest.mark.parametrize("what", ["funnel", "take_up", "endings", "recovery", "talking_therapies", "outcomes"])
 def test_for_whom_breakdowns_of_an_empty_store(tmp_path: Path, what: str) -> None:
-    from evalkit import open_store
-    from evalkit.access import Scope
     from evalkit.for_whom import for_whom
-    from evalkit.store import load_tables
 
-    url = "sqlite:///" + str(tmp_path / "empty.sqlite")
-    store = open_store(url)
-    try:
-        t = load_tables(store, Scope.admin())
-    finally:
-        store.close()
-    assert len(for_whom(t, "referral_source", what=what)) == 0
+    assert len(for_whom(_empty_store_tables(tmp_path), "referral_source", what=what)) == 0
 
 
 @pytest.mark.parametrize("suffix", [".html"])
