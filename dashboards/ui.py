@@ -68,7 +68,7 @@ def fmt(value: Any, digits: int = 1) -> str:
     """
     if value is HIDDEN:
         return SUPPRESSED_MARKER
-    if _missing(value):
+    if is_missing(value):
         return NOT_COMPUTED_MARKER
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -92,7 +92,7 @@ def metric(label: str, value: Any, *, term: str | None = None, n: Any = None, ci
     a dash, with ``why`` (e.g. "no paired mothers") as the reason.
     """
     shown = fmt(value, digits)
-    missing = value is not HIDDEN and _missing(value)
+    missing = value is not HIDDEN and is_missing(value)
     if unit and value is not HIDDEN and not missing:
         shown += unit
     parts = []
@@ -100,7 +100,7 @@ def metric(label: str, value: Any, *, term: str | None = None, n: Any = None, ci
         parts.append(f"not computed{': ' + why if why else ''}")
     if ci is not None:
         lo, hi = ci
-        if all(v is not HIDDEN and not _missing(v) for v in (lo, hi)):  # a hidden or missing bound: no interval
+        if all(v is not HIDDEN and not is_missing(v) for v in (lo, hi)):  # a hidden or missing bound: no interval
             parts.append(f"95% CI {fmt(lo, digits)} to {fmt(hi, digits)}{unit}")
     if n is not None:
         parts.append(f"n = {fmt(n, 0)}" + (f" of {fmt(of, 0)}" if of is not None else ""))
@@ -114,15 +114,11 @@ def metric(label: str, value: Any, *, term: str | None = None, n: Any = None, ci
 
 def is_zero(value: Any) -> bool:
     """Whether a count the library returned is a true (published) zero, not hidden or missing."""
-    return value is not HIDDEN and not _missing(value) and value == 0
+    return value is not HIDDEN and not is_missing(value) and value == 0
 
 
 def is_missing(value: Any) -> bool:
     """Whether a library value is missing (``None``, ``pd.NA`` or NaN): not computed, unless :func:`cell` said hidden."""
-    return _missing(value)
-
-
-def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 

@@ -260,6 +260,12 @@ def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return left.groupby([*keys, "step", "reason"], sort=True, dropna=False).size().rename("n").reset_index()
 
 
+def _group_index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+    """The rows' group keys as an index to look groups up in (compared as text; missing is its own key)."""
+    text = frame[keys].astype("string").fillna("\x00<NA>")
+    return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
+
+
 def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
                        across_keys: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The funnel counts and (when the path has them) the exit reasons, disclosure-controlled together.
@@ -428,11 +434,8 @@ def funnel_exits(
     w, wd, c = _funnel_disclosure(path, by, rules, None)
     keys = by if by else ["_all"]
     # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group
-    idx = pd.MultiIndex.from_frame(w[keys].astype("string").fillna("\x00<NA>")) if len(keys) > 1 \
-        else pd.Index(w[keys[0]].astype("string").fillna("\x00<NA>"))
-    cidx = pd.MultiIndex.from_frame(c[keys].astype("string").fillna("\x00<NA>")) if len(keys) > 1 \
-        else pd.Index(c[keys[0]].astype("string").fillna("\x00<NA>"))
-    row = idx.get_indexer(cidx)
+    idx = _group_index(w, keys)
+    row = idx.get_indexer(_group_index(c, keys))
     cols = c["col"].astype(str).to_numpy()
     col_pos = {k: j for j, k in enumerate(dict.fromkeys(cols))}
     pub_x = wd[list(col_pos)].to_numpy(dtype=float, na_value=np.nan) if col_pos else np.zeros((len(w), 0))
@@ -442,8 +445,7 @@ def funnel_exits(
     c["is_total"] = False
     left_cols = [f"left_{s_}" for s_ in names[1:]]
     steps_left = c[[*keys, "step"]].drop_duplicates().reset_index(drop=True)
-    trow = idx.get_indexer(pd.MultiIndex.from_frame(steps_left[keys].astype("string").fillna("\x00<NA>"))
-                           if len(keys) > 1 else pd.Index(steps_left[keys[0]].astype("string").fillna("\x00<NA>")))
+    trow = idx.get_indexer(_group_index(steps_left, keys))
     tcol = steps_left["step"].map({s_: i for i, s_ in enumerate(names[1:])}).to_numpy(dtype=np.int64)
     raw_left = w[left_cols].to_numpy(dtype=float)
     pub_left = wd[left_cols].to_numpy(dtype=float, na_value=np.nan)

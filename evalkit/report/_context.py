@@ -21,7 +21,6 @@ import pandas as pd
 from evalkit.disclosure import Partition, apply_disclosure
 from evalkit.instruments import Instrument
 from evalkit.outcomes import OutcomeResult
-from evalkit.recovery import RECOVERY_LABELS  # noqa: F401 - the report's sections import it from here
 from evalkit.report._figures import Figures
 from evalkit.report._html import (
     esc,

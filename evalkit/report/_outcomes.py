@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.disclosure import SUPPRESSED_MARKER
+from evalkit.recovery import RECOVERY_LABELS
 from evalkit.report._context import (
-    RECOVERY_LABELS,
     Ctx,
     first_shown,
     guarded,
