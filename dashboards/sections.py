@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboards import data, state, ui
 from evalkit import charts
+from evalkit.disclosure import hidden_mask
 
 EPISODE_SHOWN = (
     "programme_id", "participant_id", "instrument", "baseline_date", "baseline_score", "endpoint_date",
@@ -100,6 +102,16 @@ def present(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c in frame.columns]
 
 
+def carried_hidden(rows: pd.DataFrame, renamed: dict[str, str]) -> np.ndarray:
+    """A ``suppressed`` column for a frame drawn from ``rows``: per row, the new names (keys of ``renamed``)
+    whose source column (its value) disclosure control hid in that row, joined by ``"; "``."""
+    names = np.full(len(rows), "", dtype=object)
+    for new, old in renamed.items():
+        hid = hidden_mask(rows, old)
+        names = np.where(hid, np.where(names == "", new, names + "; " + new), names)
+    return names
+
+
 def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
     """The summary's category columns (n, %, Wilson CI) as one row per programme x category, for drawing."""
     parts = []
@@ -113,8 +125,10 @@ def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
             "percent": rows[f"pct_{stem}"],
             "ci_low": rows[f"pct_{stem}_ci_low"],
             "ci_high": rows[f"pct_{stem}_ci_high"],
+            "suppressed": carried_hidden(rows, {"n": f"n_{stem}", "percent": f"pct_{stem}"}),
         })
-        if part["n"].notna().any() or part["percent"].notna().any():
+        # a category hidden for every programme is still drawn ([c]); one never computed is left out
+        if part["n"].notna().any() or part["percent"].notna().any() or (part["suppressed"] != "").any():
             parts.append(part)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -128,6 +142,7 @@ def stack_methods(rows: pd.DataFrame) -> pd.DataFrame:
         parts.append(pd.DataFrame({
             "programme_id": rows["programme_id"].astype(str), "method": label, "estimate": rows[est],
             "ci_low": rows[lo], "ci_high": rows[hi], "n": rows[n] if n in rows.columns else pd.NA,
+            "suppressed": carried_hidden(rows, {"estimate": est, "n": n}),
         }))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -260,12 +275,18 @@ def take_up_metrics(rates: pd.DataFrame | None, programme_id: str, *, explain: b
 
 def stack_columns(frame: pd.DataFrame, columns: Sequence[tuple[str, str]], *, label: str, value: str,
                   keep: Sequence[str] = ()) -> pd.DataFrame:
-    """Several count columns of a library table as rows (``label``, ``value``) for drawing; no arithmetic."""
+    """Several count columns of a library table as rows (``label``, ``value``) for drawing; no arithmetic.
+
+    When the table has a ``suppressed`` column, each row's names ``value`` where disclosure control hid the
+    count it came from (so the chart shows [c] there, and a dash for a count that was not computed).
+    """
     parts = []
     for name, col in columns:
         if col in frame.columns:
             part = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
             part[label] = name
             part[value] = frame[col].to_numpy()
+            if "suppressed" in frame.columns:
+                part["suppressed"] = carried_hidden(frame, {value: col})
             parts.append(part)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -32,6 +32,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from evalkit.disclosure import NOT_COMPUTED_MARKER, SUPPRESSED_MARKER, hidden_mask
+
 __all__ = [
     "CATEGORY_COLOURS",
     "OKABE_ITO",
@@ -87,6 +89,9 @@ _CATEGORY_LABELS: Mapping[str, str] = {
     "harmed": "deteriorated into caseness",
 }
 
+_HIDDEN_TEXT = f"{SUPPRESSED_MARKER} hidden (small numbers)"
+_NOT_ESTIMABLE_TEXT = f"{NOT_COMPUTED_MARKER} not estimable"
+
 _FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 
 
@@ -120,6 +125,16 @@ def _plain(frame: pd.DataFrame, columns: Sequence[str | None]) -> pd.DataFrame:
         elif isinstance(s.dtype, pd.CategoricalDtype):
             out[c] = s.astype(object).where(s.notna(), None)
     return out.reset_index(drop=True)
+
+
+def _value_labels(frame: pd.DataFrame, column: str, number_format: str) -> list[str]:
+    """The label of each row's ``column`` value: the number in ``number_format``; :data:`SUPPRESSED_MARKER`
+    ([c]) where disclosure control hid it (named in the row's ``suppressed`` column); otherwise, when missing,
+    :data:`NOT_COMPUTED_MARKER` (not computed or not estimable: never [c])."""
+    values = pd.to_numeric(pd.Series(frame[column].to_numpy(dtype=object)), errors="coerce").astype("float64")
+    text = values.map(lambda v: format(v, number_format), na_action="ignore")
+    labels = np.where(hidden_mask(frame, column), SUPPRESSED_MARKER, NOT_COMPUTED_MARKER)
+    return text.where(values.notna(), pd.Series(labels)).tolist()
 
 
 def _finish(chart: alt.TopLevelMixin, title: str | None, width: int | str, height: int) -> alt.TopLevelMixin:
@@ -255,13 +270,14 @@ def category_chart(
 ) -> alt.Chart:
     """Horizontal bars of counts per clinical-significance (or any) category, best first.
 
-    Suppressed counts (missing) are drawn as no bar and labelled ``[c]``.
+    A missing count is drawn as no bar, labelled ``[c]`` when disclosure control hid it (the frame's
+    ``suppressed`` column names it in that row) and ``–`` otherwise (not computed).
     """
     _check(frame, [category, count, group], "category_chart")
     data = _plain(frame, [category, count, group])
     order = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
     order += [c for c in dict.fromkeys(data[category].dropna()) if c not in order]
-    data["_text"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
+    data["_text"] = _value_labels(frame, count, "g")
     colours = [CATEGORY_COLOURS.get(c, OKABE_ITO[i % len(OKABE_ITO)]) for i, c in enumerate(order)]
     y = alt.Y(f"{category}:N", sort=order, title=None)
     enc: dict[str, Any] = {
@@ -295,10 +311,14 @@ def bar_chart(
     width: int | str = "container",
     height: int = 260,
 ) -> alt.Chart:
-    """Bars of a value per category (counts, percentages); missing (suppressed) values are labelled ``[c]``."""
+    """Bars of a value per category (counts, percentages).
+
+    A missing value is labelled ``[c]`` when disclosure control hid it (the frame's ``suppressed`` column
+    names it in that row) and ``–`` otherwise (not computed).
+    """
     _check(frame, [x, y, colour], "bar_chart")
     data = _plain(frame, [x, y, colour])
-    data["_text"] = [("[c]" if pd.isna(v) else f"{v:,.4g}") for v in data[y]]
+    data["_text"] = _value_labels(frame, y, ",.4g")
     cat = alt.X(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None)
     val = alt.Y(f"{y}:Q", title=y_title if y_title is not None else y)
     if horizontal:
@@ -332,10 +352,14 @@ def distribution_chart(
     width: int | str = "container",
     height: int = 240,
 ) -> alt.Chart:
-    """A distribution already tabulated by the library (one row per value with its count), as bars."""
+    """A distribution already tabulated by the library (one row per value with its count), as bars.
+
+    A missing count is labelled ``[c]`` when disclosure control hid it (the frame's ``suppressed`` column
+    names it in that row) and ``–`` otherwise (not computed).
+    """
     _check(frame, [value, count, colour], "distribution_chart")
     data = _plain(frame, [value, count, colour])
-    data["_text"] = [("[c]" if pd.isna(v) else f"{v:g}") for v in data[count]]
+    data["_text"] = _value_labels(frame, count, "g")
     kind = "O" if not pd.api.types.is_numeric_dtype(data[value]) or data[value].nunique() <= 40 else "Q"
     enc: dict[str, Any] = {
         "x": alt.X(f"{value}:{kind}", title=x_title or value),
@@ -368,14 +392,15 @@ def estimate_chart(
 ) -> alt.LayerChart:
     """Point estimates with confidence-interval bars, one row per label (methods, groups, programmes).
 
-    Rows whose estimate is missing (suppressed or not estimable) are listed
-    with the text 'not shown' instead of a point, so a hidden figure is
-    visibly hidden rather than silently absent.
+    Rows whose estimate is missing are listed with a text instead of a point, so a hidden figure is
+    visibly hidden rather than silently absent: ``[c] hidden (small numbers)`` when disclosure control hid it
+    (the frame's ``suppressed`` column names the estimate in that row), ``– not estimable`` otherwise.
     """
     _check(frame, [label, estimate, lower, upper, colour, n], "estimate_chart")
     data = _plain(frame, [label, estimate, lower, upper, colour, n])
     data[label] = data[label].astype(str)
-    data["shown"] = np.where(data[estimate].isna(), "[c] hidden (small numbers) or not estimable", "")
+    data["shown"] = np.where(data[estimate].isna(),
+                             np.where(hidden_mask(frame, estimate), _HIDDEN_TEXT, _NOT_ESTIMABLE_TEXT), "")
     order = list(sort) if sort is not None else list(dict.fromkeys(data[label]))
     y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False))
     tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{estimate}:Q", format=".2f"),
@@ -396,7 +421,7 @@ def estimate_chart(
     hidden = data[data[estimate].isna()]
     if len(hidden):
         if colour:
-            hidden = hidden.assign(shown=hidden[colour].astype(str) + ": [c] hidden (small numbers) or not estimable")
+            hidden = hidden.assign(shown=hidden[colour].astype(str) + ": " + hidden["shown"])
         layers.append(alt.Chart(hidden).mark_text(align="left", fontStyle="italic", fontSize=11).encode(
             y=y, x=alt.value(5), text="shown:N", color=colour_enc, **offset))
     rows = max(len(order), 1) * (max(len(values or []), 1) if colour else 1)
@@ -494,12 +519,16 @@ def funnel_chart(
     width: int | str = "container",
     height: int | None = None,
 ) -> alt.LayerChart:
-    """A take-up funnel: one horizontal bar per step in the order given (referred, offered, took up, ...)."""
+    """A take-up funnel: one horizontal bar per step in the order given (referred, offered, took up, ...).
+
+    A missing count is labelled ``[c]`` when disclosure control hid it (the frame's ``suppressed`` column
+    names it in that row) and ``–`` otherwise (not computed).
+    """
     _check(frame, [step, count], "funnel_chart")
     data = _plain(frame, [step, count])
     data[step] = data[step].astype(str)
     order = list(dict.fromkeys(data[step]))
-    data["_text"] = [("[c]" if pd.isna(v) else f"{v:,.0f}") for v in data[count]]
+    data["_text"] = _value_labels(frame, count, ",.0f")
     y = alt.Y(f"{step}:N", sort=order, title=None, axis=alt.Axis(labelLimit=360))
     bars = alt.Chart(data).mark_bar(color=OKABE_ITO[3]).encode(
         y=y, x=alt.X(f"{count}:Q", title="Number of mothers"),

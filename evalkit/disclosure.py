@@ -55,6 +55,7 @@ __all__ = [
     "apply_disclosure",
     "disclosure_note",
     "hidden_columns",
+    "hidden_mask",
     "mark_suppressed",
     "primary_suppression",
     "round_counts",
@@ -563,6 +564,25 @@ def hidden_columns(row: Mapping[str, object]) -> frozenset[str]:
     if text is None or text is pd.NA or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
         return frozenset()
     return frozenset(p.strip() for p in str(text).split(";") if p.strip())
+
+
+def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Per row of a library table: whether disclosure control hid ``column`` there (vectorised
+    :func:`hidden_columns`).
+
+    A frame without a ``suppressed`` column hid nothing.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"n": [None, 4, None], "suppressed": ["n; pct", "", None]})
+    >>> hidden_mask(f, "n").tolist(), hidden_mask(f, "pct").tolist()
+    ([True, False, False], [True, False, False])
+    """
+    if "suppressed" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    named = frame["suppressed"].astype("string").fillna("")
+    found = named.str.contains(rf"(?:^|;)\s*{re.escape(column)}\s*(?:;|$)", regex=True)
+    return found.to_numpy(dtype=bool, na_value=False)
 
 
 def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> pd.DataFrame:

@@ -353,7 +353,8 @@ def _methods_figure(ctx: Ctx, code: str, rows: pd.DataFrame) -> str:
             long.append({"programme": ctx.name(r["programme_id"]), "method": label,
                          "estimate": r.get(est) if shown else np.nan, "ci_low": r.get(lo) if shown else np.nan,
                          "ci_high": r.get(hi) if shown else np.nan,
-                         "n": r.get(n) if n not in h else np.nan})
+                         "n": r.get(n) if n not in h else np.nan,
+                         "suppressed": "; ".join(c for c, col in (("estimate", est), ("n", n)) if col in h)})
     data = pd.DataFrame(long)
     for c in ("estimate", "ci_low", "ci_high", "n"):
         data[c] = pd.to_numeric(data[c], errors="coerce").astype(float)

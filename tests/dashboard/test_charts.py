@@ -60,3 +60,58 @@ def test_missing_columns_are_named() -> None:
 def test_every_builder_makes_a_valid_spec(build) -> None:  # noqa: ANN001
     spec = _spec(build())
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+def _labels(chart, field: str) -> list[str]:  # noqa: ANN001
+    """The ``field`` of every row of the chart's datasets (the text drawn beside bars or points)."""
+    rows = [row for values in _spec(chart)["datasets"].values() for row in values if field in row]
+    return [row[field] for row in rows]
+
+
+_SUPPRESSED = ["", "n", ""]  # row 2 hidden by disclosure control; row 3 missing for another reason
+
+
+@pytest.mark.parametrize("build", [
+    lambda f: charts.bar_chart(f, x="step", y="n"),
+    lambda f: charts.distribution_chart(f, value="step", count="n"),
+    lambda f: charts.funnel_chart(f, step="step", count="n"),
+    lambda f: charts.category_chart(f, category="step", count="n"),
+])
+def test_bar_labels_tell_hidden_from_not_computed(build) -> None:  # noqa: ANN001
+    frame = pd.DataFrame({"step": ["a", "b", "c"], "n": pd.array([12, pd.NA, pd.NA], dtype="Int64"),
+                          "suppressed": _SUPPRESSED})
+    assert _labels(build(frame), "_text") == ["12", "[c]", "\u2013"]
+    # without a suppressed column nothing was hidden: a missing count was not computed
+    assert _labels(build(frame.drop(columns="suppressed")), "_text") == ["12", "\u2013", "\u2013"]
+
+
+def test_estimate_chart_tells_hidden_from_not_estimable() -> None:
+    frame = pd.DataFrame({"m": ["a", "b", "c"], "estimate": [1.0, None, None], "ci_low": [0.5, None, None],
+                          "ci_high": [1.5, None, None], "suppressed": ["", "estimate; ci_low", "n"]})
+    shown = _labels(charts.estimate_chart(frame, label="m"), "shown")
+    assert set(shown) == {"", "[c] hidden (small numbers)", "\u2013 not estimable"}
+    coloured = frame.assign(method=["x", "y", "z"])
+    shown = set(_labels(charts.estimate_chart(coloured, label="m", colour="method"), "shown"))
+    assert {"y: [c] hidden (small numbers)", "z: \u2013 not estimable"} <= shown
+
+
+def test_stacked_frames_keep_what_was_hidden() -> None:
+    from dashboards import sections
+
+    rows = pd.DataFrame({"programme_id": ["A", "B"], "n_dose_1": pd.array([8, pd.NA], dtype="Int64"),
+                         "n_dose_2_3": pd.array([pd.NA, 9], dtype="Int64"), "suppressed": ["n_dose_2_3", ""]})
+    long = sections.stack_columns(rows, [("1", "n_dose_1"), ("2-3", "n_dose_2_3")], label="dose", value="n")
+    assert long["suppressed"].tolist() == ["", "", "n", ""]
+    stem = "reliable_improvement"
+    summary = pd.DataFrame({"programme_id": ["A"], f"n_{stem}": pd.array([pd.NA], dtype="Int64"),
+                            f"pct_{stem}": [float("nan")], f"pct_{stem}_ci_low": [float("nan")],
+                            f"pct_{stem}_ci_high": [float("nan")], "mean_change": [-3.0], "ci_low": [-4.0],
+                            "ci_high": [-2.0], "n_paired": [30], "mm_change": [float("nan")],
+                            "mm_ci_low": [float("nan")], "mm_ci_high": [float("nan")], "mm_n_participants": [30],
+                            "suppressed": [f"n_{stem}; pct_{stem}; pct_{stem}_ci_low; pct_{stem}_ci_high"]})
+    assert sections.stack_categories(summary)["suppressed"].tolist() == ["n; percent"]
+    methods = sections.stack_methods(summary)
+    # the mixed model's estimate is missing but not hidden (not estimable): a dash, never [c]
+    assert methods["suppressed"].tolist() == ["", ""]
+    labels = set(_labels(charts.estimate_chart(methods, label="programme_id", colour="method"), "shown"))
+    assert "mixed model: \u2013 not estimable" in labels
