@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.disclosure import SUPPRESSED_MARKER, disclosure_note
+from evalkit.disclosure import SUPPRESSED_MARKER, disclosure_note, hidden_columns
 from evalkit.report._context import Ctx, role_rank
 from evalkit.report._html import (
     HIDDEN_HTML,
@@ -18,7 +18,6 @@ from evalkit.report._html import (
     esc,
     est_ci,
     fig,
-    hidden,
     is_missing,
     table,
 )
@@ -64,7 +63,7 @@ def instruments_frame(ctx: Ctx, codes: Sequence[str]) -> pd.DataFrame:
         used = p[0] if p else {}
         rc_used = ""
         if used:
-            rc_used = (HIDDEN_TEXT if "rc_threshold" in hidden(used) else
+            rc_used = (HIDDEN_TEXT if "rc_threshold" in hidden_columns(used) else
                        (f"{float(used['rc_threshold']):.2f} points" if not is_missing(used.get("rc_threshold"))
                         else "none"))
             if not is_missing(used.get("rc_threshold_source")):
@@ -171,7 +170,7 @@ def completeness_block(ctx: Ctx) -> str:
             if col not in r:
                 continue
             v = r.get(col)
-            if col in hidden(r):
+            if col in hidden_columns(r):
                 parts.append(f"{esc(reason.replace('_', ' '))}: {HIDDEN_HTML}")
             elif not is_missing(v) and int(v) > 0:
                 parts.append(f"{esc(reason.replace('_', ' '))}: {esc(int(v))}")

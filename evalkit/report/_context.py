@@ -18,13 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.disclosure import Partition, apply_disclosure
+from evalkit.disclosure import Partition, apply_disclosure, hidden_columns
 from evalkit.instruments import Instrument
 from evalkit.outcomes import OutcomeResult
 from evalkit.report._figures import Figures
 from evalkit.report._html import (
     esc,
-    hidden,
     is_missing,
     scrub_small_counts,
 )
@@ -134,7 +133,7 @@ def first_shown(rows: pd.DataFrame, col: str) -> dict[str, Any] | None:
     """The first row whose ``col`` is published (not hidden, not missing), else the first row."""
     recs = rows.to_dict("records")
     for r in recs:
-        if col not in hidden(r) and not is_missing(r.get(col)):
+        if col not in hidden_columns(r) and not is_missing(r.get(col)):
             return r
     return recs[0] if recs else None
 

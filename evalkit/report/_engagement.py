@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.disclosure import SUPPRESSED_MARKER
+from evalkit.disclosure import SUPPRESSED_MARKER, hidden_columns
 from evalkit.report._context import ENDING_LABELS, Ctx, guarded
 from evalkit.report._figures import WIDTH
 from evalkit.report._html import (
@@ -19,7 +19,6 @@ from evalkit.report._html import (
     esc,
     est_ci,
     fig,
-    hidden,
     is_missing,
     number,
     pct_of,
@@ -106,7 +105,7 @@ def attendance_block(ctx: Ctx) -> str:
 
     def med(col: str, q1: str, q3: str, digits: int = 1) -> Callable[[Mapping[str, Any]], str]:
         def render(r: Mapping[str, Any]) -> str:
-            h = hidden(r)
+            h = hidden_columns(r)
             if col in h:
                 return HIDDEN_HTML
             if is_missing(r.get(col)):

@@ -51,11 +51,6 @@ def is_missing(value: object) -> bool:
     return False
 
 
-def hidden(row: Row) -> frozenset[str]:
-    """The columns hidden by disclosure control in this row (:func:`evalkit.disclosure.hidden_columns`)."""
-    return hidden_columns(row)
-
-
 def number(value: object, digits: int = 1) -> str:
     """A number for people: fixed decimals, thousands separators, a true minus sign."""
     v = float(value)  # type: ignore[arg-type]
@@ -72,7 +67,7 @@ def count_text(value: object) -> str:
 
 def fig(row: Row, col: str, digits: int = 1, unit: str = "") -> str:
     """One figure as HTML: the marker when hidden, a dash when missing."""
-    if col in hidden(row):
+    if col in hidden_columns(row):
         return HIDDEN_HTML
     v = row.get(col)
     if is_missing(v):
@@ -86,7 +81,7 @@ def fig(row: Row, col: str, digits: int = 1, unit: str = "") -> str:
 
 def cnt(row: Row, col: str) -> str:
     """One count as HTML: the marker when hidden, a dash when missing."""
-    if col in hidden(row):
+    if col in hidden_columns(row):
         return HIDDEN_HTML
     v = row.get(col)
     if is_missing(v):
@@ -96,7 +91,7 @@ def cnt(row: Row, col: str) -> str:
 
 def est_ci(row: Row, est: str, lo: str, hi: str, digits: int = 1, unit: str = "") -> str:
     """An estimate with its interval, ``−5.8 (−8.2 to −3.3)``; hidden when any part is hidden."""
-    h = hidden(row)
+    h = hidden_columns(row)
     if est in h or lo in h or hi in h:
         return HIDDEN_HTML
     v = row.get(est)

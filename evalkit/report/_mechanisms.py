@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.disclosure import hidden_columns
 from evalkit.report._context import VALENCE_WORDS, Ctx, guarded, protect_model_table
 from evalkit.report._figures import WIDTH
 from evalkit.report._html import (
@@ -17,7 +18,6 @@ from evalkit.report._html import (
     cnt,
     esc,
     est_ci,
-    hidden,
     is_missing,
     number,
     table,
@@ -88,7 +88,7 @@ def _profile_block(ctx: Ctx, explanation: str) -> str:
 
 
 def _share(r: Mapping[str, Any], num: str, den: str) -> str:
-    h = hidden(r)
+    h = hidden_columns(r)
     if "share" in h:
         return HIDDEN_HTML
     if is_missing(r.get("share")):

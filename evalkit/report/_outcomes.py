@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import SUPPRESSED_MARKER
+from evalkit.disclosure import SUPPRESSED_MARKER, hidden_columns
 from evalkit.recovery import RECOVERY_LABELS
 from evalkit.report._context import (
     Ctx,
@@ -28,7 +28,6 @@ from evalkit.report._html import (
     esc,
     est_ci,
     fig,
-    hidden,
     is_missing,
     number,
     pct_of,
@@ -64,7 +63,7 @@ def programmes_section(ctx: Ctx) -> str:
 def _pick(pid: str, order: int, figure: str, row: Mapping[str, Any] | None, est: str, lo: str | None, hi: str | None,
           n: str | None, of: str | None, *, unit: str, source: str, instrument: str | None = None) -> dict[str, Any]:
     """One headline figure copied from a library row, keeping which parts were hidden."""
-    h = hidden(row) if row is not None else frozenset()
+    h = hidden_columns(row) if row is not None else frozenset()
 
     def get(c: str | None) -> Any:
         return None if c is None or row is None or c in h else row.get(c)
@@ -129,8 +128,8 @@ def headline_frame(ctx: Ctx) -> pd.DataFrame:
             if cr and tot:
                 row = dict(cr[0])
                 row["_total"] = tot[0].get("n")
-                if "n" in hidden(tot[0]):
-                    row["suppressed"] = "; ".join([*hidden(row), "_total"])
+                if "n" in hidden_columns(tot[0]):
+                    row["suppressed"] = "; ".join([*hidden_columns(row), "_total"])
                 add(f"{RECOVERY_LABELS[cat]} (of mothers above a symptom cut-off at the start)", row, "pct",
                     "pct_ci_low", "pct_ci_high", "n", "_total", unit="%", source=f"recovery.pct ({cat})")
     cols = ["programme_id", "order", "figure", "instrument", "estimate", "ci_low", "ci_high", "unit", "n", "of_n",
@@ -159,7 +158,7 @@ def headline_section(ctx: Ctx) -> str:
                     if c in rec and not is_missing(rec[c])]
 
         def result(r: Mapping[str, Any]) -> str:
-            if "estimate" in hidden(r):
+            if "estimate" in hidden_columns(r):
                 return HIDDEN_HTML
             if is_missing(r["estimate"]):
                 return NA_HTML
@@ -171,7 +170,7 @@ def headline_section(ctx: Ctx) -> str:
 
         def n_of(r: Mapping[str, Any]) -> str:
             text = cnt(r, "n")
-            if not is_missing(r.get("of_n")) or "of_n" in hidden(r):
+            if not is_missing(r.get("of_n")) or "of_n" in hidden_columns(r):
                 text += " of " + cnt(r, "of_n")
             return text
 
@@ -267,7 +266,7 @@ def _change_tables(ctx: Ctx, code: str, rows: pd.DataFrame, name: str) -> str:
 
 
 def _mean_sd(r: Mapping[str, Any], mean: str, sd: str) -> str:
-    h = hidden(r)
+    h = hidden_columns(r)
     if mean in h:
         return HIDDEN_HTML
     if is_missing(r.get(mean)):
@@ -320,12 +319,12 @@ def _cells(r: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _attrition(r: Mapping[str, Any]) -> str:
-    if "attrition_diff" in hidden(r):
+    if "attrition_diff" in hidden_columns(r):
         return HIDDEN_HTML
     if is_missing(r.get("attrition_diff")):
         return NA_HTML
     text = number(r["attrition_diff"], 2)
-    if not is_missing(r.get("attrition_p")) and "attrition_p" not in hidden(r):
+    if not is_missing(r.get("attrition_p")) and "attrition_p" not in hidden_columns(r):
         p = float(r["attrition_p"])
         text += f" (p {'< 0.001' if p < 0.001 else '= ' + f'{p:.3f}'})"
     return esc(text)
@@ -335,7 +334,7 @@ def _model_notes(ctx: Ctx, r: Mapping[str, Any]) -> str:
     notes = []
     for c in ("mm_note", "es_note"):
         v = r.get(c)
-        if not is_missing(v) and str(v).strip() and c not in hidden(r):
+        if not is_missing(v) and str(v).strip() and c not in hidden_columns(r):
             notes.append(scrub_small_counts(str(v), ctx.threshold))
     return "<br>".join(esc(n) for n in notes) or ""
 
@@ -347,7 +346,7 @@ def _methods_figure(ctx: Ctx, code: str, rows: pd.DataFrame) -> str:
     models = "mm_change" in rows.columns
     long = []
     for r in rows.to_dict("records"):
-        h = hidden(r)
+        h = hidden_columns(r)
         for label, est, lo, hi, n in (METHODS if models else METHODS[:1]):
             shown = est not in h
             long.append({"programme": ctx.name(r["programme_id"]), "method": label,
