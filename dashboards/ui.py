@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -191,17 +192,41 @@ def figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return _memo(lambda: build(*args, **kwargs), f"{build.__module__}.{build.__qualname__}", args, kwargs)
 
 
+def _display_rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns rounded for reading: two decimals, or three significant digits below 0.1 (p-values,
+    small variances), so 3.9326923076923075 reads 3.93 and 0.000412 reads 0.000412."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
+    if not floats:
+        return frame
+    out = frame.copy(deep=False)
+    for c in floats:
+        v = frame[c].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            digits = np.where(np.abs(v) < 0.1, 2 - np.floor(np.log10(np.abs(v))), 2)
+            scale = 10.0 ** np.nan_to_num(digits, nan=2.0, posinf=2.0, neginf=2.0)
+            rounded = np.where(np.isfinite(v) & (v != 0), np.round(v * scale) / scale, v)
+        out[c] = pd.array(rounded, dtype=frame[c].dtype) if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype) \
+            else rounded
+    return out
+
+
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """A library table as people read it: hidden (suppressed) cells shown as [c]."""
+    """A library table as people read it: hidden (suppressed) cells shown as [c], figures rounded for reading
+    (:func:`_display_rounded`; the library and the CLI keep every digit)."""
+    shown = _memo(lambda: _readable(frame), "readable", frame)
+    out = shown.copy(deep=False)  # copy-on-write: the kept table never changes
+    out.attrs = dict(shown.attrs)
+    return out
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    rounded = _display_rounded(frame)
     if "suppressed" in frame.columns:
         with contextlib.suppress(Exception):
             from evalkit.disclosure import mark_suppressed
 
-            shown = _memo(lambda: mark_suppressed(frame), "mark_suppressed", frame)
-            out = shown.copy(deep=False)  # copy-on-write: the kept table never changes
-            out.attrs = dict(shown.attrs)
-            return out
-    return frame
+            return mark_suppressed(rounded)
+    return rounded
 
 
 def table(frame: pd.DataFrame, *, key: str, name: str | None = None, downloads: bool = True,

@@ -127,6 +127,12 @@ def _plain(frame: pd.DataFrame, columns: Sequence[str | None]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _label_position(data: pd.DataFrame, column: str) -> pd.Series:
+    """Where each value's label is drawn: at the value, or at zero when it is missing (so [c] and the dash of a
+    missing bar are seen)."""
+    return pd.to_numeric(data[column], errors="coerce").astype("float64").fillna(0.0)
+
+
 def _value_labels(frame: pd.DataFrame, column: str, number_format: str) -> list[str]:
     """The label of each row's ``column`` value: the number in ``number_format``; :data:`SUPPRESSED_MARKER`
     ([c]) where disclosure control hid it (named in the row's ``suppressed`` column); otherwise, when missing,
@@ -212,8 +218,11 @@ def jacobson_plot(
         lo, hi = 0.0, 1.0
     scale = alt.Scale(domain=[lo, hi], nice=False, zero=False)
     better = "higher" if higher_is_better else "lower"
-    x = alt.X(f"{baseline}:Q", title=f"Score at baseline ({better} is better)", scale=scale)
-    y = alt.Y(f"{endpoint}:Q", title=f"Score at endpoint ({better} is better)", scale=scale)
+    # every layer carries the axis titles (with title=None on the band, diagonal and cut-off layers the layered
+    # chart was drawn with no axis titles at all)
+    x_title, y_title = f"Score at baseline ({better} is better)", f"Score at endpoint ({better} is better)"
+    x = alt.X(f"{baseline}:Q", title=x_title, scale=scale)
+    y = alt.Y(f"{endpoint}:Q", title=y_title, scale=scale)
     layers: list[alt.Chart] = []
     if threshold is not None and np.isfinite(threshold) and threshold > 0:
         band = pd.DataFrame({"x": [lo, hi]})
@@ -222,19 +231,19 @@ def jacobson_plot(
         band["what"] = f"no reliable change (less than {threshold:g} points)"
         layers.append(
             alt.Chart(band).mark_area(opacity=0.18, color=GREY).encode(
-                x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("lower:Q", scale=scale, title=None),
+                x=alt.X("x:Q", scale=scale, title=x_title), y=alt.Y("lower:Q", scale=scale, title=y_title),
                 y2="upper:Q", tooltip=[alt.Tooltip("what:N", title="band")],
             )
         )
     diagonal = pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})
     layers.append(alt.Chart(diagonal).mark_line(color="#555555", strokeWidth=1).encode(
-        x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None)))
+        x=alt.X("x:Q", scale=scale, title=x_title), y=alt.Y("y:Q", scale=scale, title=y_title)))
     if cutoff is not None and np.isfinite(cutoff):
         cut = pd.DataFrame({"value": [float(cutoff)], "what": [f"cut-off {cutoff:g}"]})
         layers.append(alt.Chart(cut).mark_rule(color=OKABE_ITO[4], strokeDash=[6, 4]).encode(
-            x=alt.X("value:Q", scale=scale, title=None), tooltip=["what:N"]))
+            x=alt.X("value:Q", scale=scale, title=x_title), tooltip=["what:N"]))
         layers.append(alt.Chart(cut).mark_rule(color=OKABE_ITO[4], strokeDash=[6, 4]).encode(
-            y=alt.Y("value:Q", scale=scale, title=None), tooltip=["what:N"]))
+            y=alt.Y("value:Q", scale=scale, title=y_title), tooltip=["what:N"]))
     tips = [alt.Tooltip(f"{baseline}:Q", title="baseline"), alt.Tooltip(f"{endpoint}:Q", title="endpoint")]
     tips += [alt.Tooltip(f"{c}:N" if c == category else c) for c in ([category] if category else []) + list(tooltip)]
     point = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.75)
@@ -278,6 +287,7 @@ def category_chart(
     order = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
     order += [c for c in dict.fromkeys(data[category].dropna()) if c not in order]
     data["_text"] = _value_labels(frame, count, "g")
+    data["_at"] = _label_position(data, count)
     colours = [CATEGORY_COLOURS.get(c, OKABE_ITO[i % len(OKABE_ITO)]) for i, c in enumerate(order)]
     y = alt.Y(f"{category}:N", sort=order, title=None)
     enc: dict[str, Any] = {
@@ -289,7 +299,7 @@ def category_chart(
     if group is not None:
         enc["row"] = alt.Row(f"{group}:N", title=None)
     bars = alt.Chart(data).mark_bar().encode(**{k: v for k, v in enc.items() if k != "row"})
-    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X(f"{count}:Q"), text="_text:N")
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X("_at:Q"), text="_text:N")
     chart = alt.layer(bars, text)
     if group is not None:
         chart = chart.facet(row=alt.Row(f"{group}:N", title=None))
@@ -319,25 +329,27 @@ def bar_chart(
     _check(frame, [x, y, colour], "bar_chart")
     data = _plain(frame, [x, y, colour])
     data["_text"] = _value_labels(frame, y, ",.4g")
+    data["_at"] = _label_position(data, y)
     cat = alt.X(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None)
     val = alt.Y(f"{y}:Q", title=y_title if y_title is not None else y)
     if horizontal:
         cat = alt.Y(f"{x}:N", title=x_title if x_title is not None else x, sort=list(sort) if sort else None,
-                    axis=alt.Axis(labelLimit=320))
+                    axis=alt.Axis(labelLimit=420, labelOverlap=False))
         val = alt.X(f"{y}:Q", title=y_title if y_title is not None else y)
     enc: dict[str, Any] = {"x": val, "y": cat} if horizontal else {"x": cat, "y": val}
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
     enc["color"] = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
     tips = [alt.Tooltip(f"{x}:N"), alt.Tooltip("_text:N", title=y)] + ([alt.Tooltip(f"{colour}:N")] if colour else [])
     bars = alt.Chart(data).mark_bar().encode(**enc, tooltip=tips)
-    if colour:
-        if not horizontal:
-            bars = bars.encode(xOffset=alt.XOffset(f"{colour}:N"))
-        return _finish(bars, title, width, height)
+    offset: dict[str, Any] = {}
+    if colour and not horizontal:  # grouped bars side by side (horizontal ones take a category each)
+        offset = {"xOffset": alt.XOffset(f"{colour}:N")}
+        bars = bars.encode(**offset)
+    at = alt.X("_at:Q") if horizontal else alt.Y("_at:Q")
     if horizontal:
-        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=val, text="_text:N")
+        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=at, text="_text:N", **offset)
     else:
-        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=val, text="_text:N")
+        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=at, text="_text:N", **offset)
     return _finish(alt.layer(bars, text), title, width, height)
 
 
@@ -360,18 +372,23 @@ def distribution_chart(
     _check(frame, [value, count, colour], "distribution_chart")
     data = _plain(frame, [value, count, colour])
     data["_text"] = _value_labels(frame, count, "g")
+    data["_at"] = _label_position(data, count)
     kind = "O" if not pd.api.types.is_numeric_dtype(data[value]) or data[value].nunique() <= 40 else "Q"
     enc: dict[str, Any] = {
-        "x": alt.X(f"{value}:{kind}", title=x_title or value),
+        "x": alt.X(f"{value}:{kind}", title=x_title or value, axis=alt.Axis(labelAngle=0)),
         "y": alt.Y(f"{count}:Q", title="Number of mothers"),
         "tooltip": [alt.Tooltip(f"{value}:{kind}"), alt.Tooltip("_text:N", title=count)],
     }
+    offset: dict[str, Any] = {}
     if colour:
         enc["color"] = _colour(colour, list(dict.fromkeys(data[colour].dropna())))
-        enc["xOffset"] = alt.XOffset(f"{colour}:N")
+        offset = {"xOffset": alt.XOffset(f"{colour}:N")}
     else:
         enc["color"] = alt.value(OKABE_ITO[1])
-    return _finish(alt.Chart(data).mark_bar().encode(**enc), title, width, height)
+    bars = alt.Chart(data).mark_bar().encode(**enc, **offset)
+    text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(
+        x=enc["x"], y=alt.Y("_at:Q"), text="_text:N", **offset)
+    return _finish(alt.layer(bars, text), title, width, height)
 
 
 def estimate_chart(
@@ -529,11 +546,12 @@ def funnel_chart(
     data[step] = data[step].astype(str)
     order = list(dict.fromkeys(data[step]))
     data["_text"] = _value_labels(frame, count, ",.0f")
+    data["_at"] = _label_position(data, count)
     y = alt.Y(f"{step}:N", sort=order, title=None, axis=alt.Axis(labelLimit=360))
     bars = alt.Chart(data).mark_bar(color=OKABE_ITO[3]).encode(
         y=y, x=alt.X(f"{count}:Q", title="Number of mothers"),
         tooltip=[alt.Tooltip(f"{step}:N"), alt.Tooltip("_text:N", title=count)])
-    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=f"{count}:Q", text="_text:N")
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x="_at:Q", text="_text:N")
     return _finish(alt.layer(bars, text), title, width, height or max(120, 34 * len(order) + 40))
 
 

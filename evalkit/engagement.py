@@ -21,12 +21,16 @@ from evalkit.disclosure import Across, Partition, apply_disclosure
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument
 from evalkit.rules import PairingRules
+from evalkit.schemas import table_schema
 
 __all__ = [
     "ENDING_GROUPS",
+    "ENDING_GROUP_WORDS",
+    "EXIT_STEP_WORDS",
     "FUNNEL_STEPS",
     "attendance_summary",
     "endings_summary",
+    "exit_reason_words",
     "funnel_exits",
     "head_counts",
     "participant_path",
@@ -53,6 +57,57 @@ ENDING_GROUPS: dict[str, str] = {
 """Endings reported separately; every other recorded ending is 'other', no ending is 'ongoing'."""
 
 _ENDING_ORDER = ("planned", "moved_on_coping", "stopped_attending", "other", "ongoing")
+
+ENDING_GROUP_WORDS: dict[str, str] = {
+    "planned": "Planned ending",
+    "moved_on_coping": "Moved on (coping)",
+    "stopped_attending": "Stopped attending",
+    "other": "Other ending",
+    "ongoing": "Still supported",
+}
+"""The ``ending_group`` codes of :func:`endings_summary` in words (the labels of the report and dashboard)."""
+
+EXIT_STEP_WORDS: dict[str, str] = {
+    "offered": "Not offered support",
+    "took_up": "Did not take up the offer",
+    "attended": "Never attended",
+    "reached_min_dose": "Attended less than the minimum dose",
+    "baseline_measured": "No valid baseline score",
+    "paired": "No paired follow-up score",
+}
+"""The ``step`` of :func:`funnel_exits` (the step *not* reached) in words, as the heading of its reasons."""
+
+_EXIT_REASON_EXTRA: dict[str, str] = {
+    "not_recorded": "No reason recorded",
+    "ongoing": "No ending recorded (still supported)",
+    "no_valid_score": "No valid score on a change measure",
+    "not_paired": "Not paired (no reason found)",
+}
+
+
+def exit_reason_words(reasons: pd.Series) -> pd.Series:
+    """The ``reason`` codes of :func:`funnel_exits` in words, for people.
+
+    Decline reasons and endings read as the participants table's codes say them (``x-codes`` in
+    ``schemas/tables/participants.json``), unpaired reasons as :data:`evalkit.episodes.UNPAIRED_REASONS`
+    (first letter capitalised); a code none of these know is shown with its underscores as spaces.
+
+    Parameters
+    ----------
+    reasons
+        ``reason`` codes (``"total"`` reads "All reasons").
+
+    Returns
+    -------
+    pandas.Series
+        Text (``"string"``), same index.
+    """
+    schema = table_schema("participants")
+    words = {**{k: v[:1].upper() + v[1:] for k, v in UNPAIRED_REASONS.items()},
+             **dict(schema.field("ending").codes or {}), **dict(schema.field("decline_reason").codes or {}),
+             **_EXIT_REASON_EXTRA, "total": "All reasons"}
+    text = reasons.astype("string")
+    return text.map(words).fillna(text.str.replace("_", " ", regex=False)).astype("string")
 
 
 def _rules_col(out: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:

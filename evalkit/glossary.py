@@ -36,7 +36,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "min_dose": ("Minimum dose", "The fewest sessions or calls attended for a mother's change to be counted."),
     "attended": ("Attended", "Sessions or calls a mother actually came to."),
     "did_not_attend": ("Did not attend", "Booked sessions or calls a mother missed without cancelling."),
-    "gap": ("Gaps", "Weeks between one attended session or call and the next; long gaps can signal drifting away."),
+    "gap": ("Gaps", "Days between one attended session or call and the next; long gaps can signal drifting away."),
     "ending": ("Endings", "How a mother's time with the programme ended: planned, stopped coming, moved on, "
                           "or referred elsewhere."),
     "planned_ending": ("Planned ending", "Support ended as agreed with the mother."),

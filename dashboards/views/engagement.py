@@ -4,6 +4,8 @@ import streamlit as st
 
 from dashboards import data, pages, sections, state, ui
 from evalkit import charts
+from evalkit.disclosure import hidden_mask
+from evalkit.engagement import ENDING_GROUP_WORDS, EXIT_STEP_WORDS, exit_reason_words
 
 ctx = pages.context()
 ui.header("engagement", "Engagement")
@@ -39,8 +41,10 @@ with ui.section("Reasons for leaving"):
         ui.empty_note("reasons")
     else:
         reasons = exits[~exits["is_total"].astype(bool)] if "is_total" in exits else exits
-        fig = ui.figure(charts.bar_chart, reasons, x="reason", y="n", colour="step", horizontal=True, x_title=None,
-                               y_title="Number of mothers")
+        left = reasons["step"].astype(str).map(EXIT_STEP_WORDS).fillna(reasons["step"].astype(str))
+        shown = reasons.assign(reason_words=left + ": " + exit_reason_words(reasons["reason"]))
+        fig = ui.figure(charts.bar_chart, shown, x="reason_words", y="n", horizontal=True, x_title="",
+                        y_title="Number of mothers", sort=list(shown["reason_words"]), height=24 * len(shown) + 40)
         ui.chart(fig, exits, key="en_exits", name=f"funnel-exits-{pid}")
     ui.explain("declined")
 
@@ -79,7 +83,9 @@ with ui.section("Endings"):
         ui.empty_note("endings")
     else:
         cats = ends[~ends["is_total"].astype(bool)] if "is_total" in ends else ends
-        fig = ui.figure(charts.estimate_chart, cats, label="ending_group", estimate="pct", lower="pct_ci_low",
+        cats = cats.assign(ending=cats["ending_group"].astype(str).map(ENDING_GROUP_WORDS)
+                           .fillna(cats["ending_group"].astype(str)))
+        fig = ui.figure(charts.estimate_chart, cats, label="ending", estimate="pct", lower="pct_ci_low",
                                     upper="pct_ci_high", n="n", reference=None,
                                     x_title="Percent of mothers who attended (95% CI)")
         ui.chart(fig, ends, key="en_endings", name=f"endings-{pid}")
@@ -111,5 +117,9 @@ with ui.section("Group head counts"):
                                           label="count", value="n", keep=["session_date"])
             fig = ui.figure(charts.trajectory_chart, long, x="session_date", y="n", lower=None, upper=None, colour="count",
                                           n=None, x_title="Session", y_title="Mothers", temporal=True)
-            ui.chart(fig, sessions, key="en_sessions", name=f"group-sessions-{pid}")
+            n_hidden = int(hidden_mask(sessions, "head_count").sum())
+            caption = (f"The head counts of {n_hidden:,} of {len(sessions):,} sessions are hidden ([c]) by "
+                       "small-number control and not drawn, so the sessions drawn lean to the larger ones. The "
+                       "totals above count every session." if n_hidden else None)
+            ui.chart(fig, sessions, key="en_sessions", name=f"group-sessions-{pid}", caption=caption)
         ui.table(heads, key="en_heads", name=f"head-counts-{pid}")

@@ -32,8 +32,6 @@ from evalkit.rules import PairingRules
 ROLE_ORDER = ("symptom", "wellbeing", "recovery", "loneliness", "other")
 LIBRARY_TEXT = ("mm_note", "mi_note", "es_note", "status", "sd_source")
 """Library-written text columns that may quote a count of people; small counts in them are replaced by the marker."""
-ENDING_LABELS = {"planned": "Planned ending", "moved_on_coping": "Moved on (coping)",
-                 "stopped_attending": "Stopped attending", "other": "Other ending", "ongoing": "Still supported"}
 VALENCE_WORDS = {"negative": "What can go wrong", "ending": "Worry about ending", "positive": "What helps"}
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from evalkit.disclosure import SUPPRESSED_MARKER, hidden_columns
-from evalkit.report._context import ENDING_LABELS, Ctx, guarded
+from evalkit.engagement import ENDING_GROUP_WORDS, EXIT_STEP_WORDS, exit_reason_words
+from evalkit.report._context import Ctx, guarded
 from evalkit.report._figures import WIDTH
 from evalkit.report._html import (
     HIDDEN_HTML,
@@ -88,9 +89,11 @@ def funnel_block(ctx: Ctx) -> str:
             caption=f"Take-up funnel: {title}.", values=data["n"]))
         xr = x[(x["programme_id"].astype(str) == pid)]
         if len(xr):
-            xcols = [Column("Did not reach", lambda r: esc(str(r["step"]).replace("_", " ")), numeric=False),
+            xr = xr.assign(reason_words=exit_reason_words(xr["reason"]))
+            xcols = [Column("Left the funnel", lambda r: esc(EXIT_STEP_WORDS.get(str(r["step"]), str(r["step"]))),
+                            numeric=False),
                      Column("Reason", lambda r: ("<strong>all reasons</strong>" if bool(r.get("is_total"))
-                                                 else words(r.get("reason"))), numeric=False),
+                                                 else esc(r.get("reason_words"))), numeric=False),
                      Column("Mothers (n)", lambda r: cnt(r, "n")),
                      Column("% of those leaving at this step", lambda r: fig(r, "pct", 0, "%"))]
             out.append(table(xr, xcols, caption=f"Why mothers left the funnel: {title}", name="funnel_exits",
@@ -141,9 +144,9 @@ def endings_block(ctx: Ctx) -> str:
         return ctx.missing("Endings")
     wide = by_programme(en, ctx.pids, "ending_group")
 
-    groups = [g for g in ENDING_LABELS if g in set(en["ending_group"].astype(str))]
+    groups = [g for g in ENDING_GROUP_WORDS if g in set(en["ending_group"].astype(str))]
     cols = [Column("Programme", lambda w: ctx.prog(w["programme_id"]), numeric=False)]
-    cols += [Column(ENDING_LABELS[g], share_cell(g)) for g in groups]
+    cols += [Column(ENDING_GROUP_WORDS[g], share_cell(g)) for g in groups]
     cols.append(Column("Attended at least once (n)", share_cell("total")))
     return "<h3>How support ended</h3>" + table(
         wide, cols, caption="Endings among mothers who attended at least once", name="endings",

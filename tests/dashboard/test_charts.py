@@ -115,3 +115,31 @@ def test_stacked_frames_keep_what_was_hidden() -> None:
     assert methods["suppressed"].tolist() == ["", ""]
     labels = set(_labels(charts.estimate_chart(methods, label="programme_id", colour="method"), "shown"))
     assert "mixed model: \u2013 not estimable" in labels
+
+
+def test_tables_are_rounded_for_reading_and_keep_hidden_cells() -> None:
+    from dashboards import ui
+
+    frame = pd.DataFrame({"mean": [3.9326923076923075, -12.347, None], "p": [0.000412345, 0.04567, 0.5],
+                          "n": pd.array([12, None, 7], dtype="Int64"), "share": pd.array([0.5, None, 1.0], "Float64"),
+                          "suppressed": ["", "n; share", ""]})
+    shown = ui.readable(frame)
+    assert shown["mean"].tolist() == ["3.93", "-12.35", ""]
+    assert shown["p"].tolist() == ["0.000412", "0.0457", "0.5"]
+    assert shown["n"].tolist() == ["12", "[c]", "7"] and shown["share"].tolist() == ["0.5", "[c]", "1.0"]
+    plain = ui.readable(frame.drop(columns="suppressed"))
+    assert plain["mean"].tolist()[:2] == [3.93, -12.35] and plain["p"].tolist() == [0.000412, 0.0457, 0.5]
+    assert frame["mean"].iloc[0] == 3.9326923076923075  # the library's table is not changed
+
+
+def test_exit_reasons_and_endings_in_words() -> None:
+    from evalkit.engagement import ENDING_GROUP_WORDS, EXIT_STEP_WORDS, FUNNEL_STEPS, exit_reason_words
+
+    words = exit_reason_words(pd.Series(["not_ready", "stopped_attending", "no_score_after_baseline", "ongoing",
+                                         "not_recorded", "a_new_code", "total", None]))
+    assert words.tolist()[:7] == ["Not ready to talk / did not feel able", "Stopped attending without a planned ending",
+                                  "No valid score after the baseline", "No ending recorded (still supported)",
+                                  "No reason recorded", "a new code", "All reasons"]
+    assert words.isna().tolist()[-1]
+    assert set(EXIT_STEP_WORDS) == set(FUNNEL_STEPS) - {"referred"}
+    assert set(ENDING_GROUP_WORDS) == {"planned", "moved_on_coping", "stopped_attending", "other", "ongoing"}
