@@ -315,6 +315,7 @@ def apply_disclosure(
     threshold: int | None = None,
     show_zero: bool | None = None,
     rounding_base: int | None | bool = None,
+    hidden_elsewhere: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Suppress, then round, the counts of an aggregate frame, and hide what is derived from hidden counts.
 
@@ -343,6 +344,11 @@ def apply_disclosure(
         ``show_zero`` and ``rounding_base`` (explicit arguments win).
     threshold, show_zero, rounding_base
         Override the rules (``rounding_base=False`` turns rounding off).
+    hidden_elsewhere
+        Count column -> boolean array over the rows: cells that must be
+        hidden for a reason outside this frame (another published output of
+        the same people), hidden like small counts before secondary
+        suppression, so that the rest of the frame protects them too.
 
     Returns
     -------
@@ -388,6 +394,14 @@ def apply_disclosure(
     allv = np.column_stack([values, *virtual]) if virtual else values
     flat = allv.ravel() if n_all else np.zeros(0)  # cell id = row * n_all + col
     sup = primary_suppression(flat, threshold=t, show_zero=z) if t > 1 else np.zeros(len(flat), dtype=bool)
+    for name, mask in (hidden_elsewhere or {}).items():
+        if name not in col_idx:
+            raise ValueError(f"hidden_elsewhere column {name!r} is not among counts={counts}")
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (n_rows,):
+            raise ValueError(f"hidden_elsewhere[{name!r}] has shape {mask.shape}; expected ({n_rows},)")
+        cells = rows[mask] * n_all + col_idx[name]
+        sup[cells[~np.isnan(flat[cells])]] = True
 
     groups_g: list[np.ndarray] = []
     groups_c: list[np.ndarray] = []

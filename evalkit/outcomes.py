@@ -861,8 +861,9 @@ def evaluate_outcomes(
     dose = dose_sensitivity(changes, rules=rules)
     release_freed_memory()
     tt_people = talking_therapies_outcomes(changes, rules=rules)
-    tt = _same_people_as_summary(talking_therapies_rates(tt_people, rules=rules),
-                                 talking_therapies_rates(tt_people, rules=rules, disclose=False), summary, tt_people)
+    tt_raw = talking_therapies_rates(tt_people, rules=rules, disclose=False)
+    tt = _same_people_as_summary(_joint_sets_beside_summary(tt_raw, statistics, summary, rules), tt_raw, summary,
+                                 tt_people)
     del tt_people
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
@@ -882,6 +883,222 @@ _TT_FROM_SUMMARY: dict[str, str] = {
 _TT_DENOMINATOR = {"recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start",
                    "reliable_improvement": "n_finished", "reliable_deterioration": "n_finished",
                    "no_reliable_change": "n_finished"}
+
+
+def _hidden_in(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """Rows of a disclosure-controlled frame whose ``suppressed`` column names ``col``."""
+    padded = "; " + frame["suppressed"].astype("string").fillna("") + "; "
+    return padded.str.contains(f"; {col}; ", regex=False).to_numpy(dtype=bool)
+
+
+#: the equations within one Talking Therapies row: a count -> its disjoint parts ("rest_*": the unpublished rest)
+_TT_ROW_EQUATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("n_finished", ("n_caseness_start", "n_not_caseness_start")),
+    ("n_finished", ("n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change")),
+    ("n_caseness_start", ("n_recovery", "rest_recovery")),
+    ("n_caseness_start", ("n_reliable_recovery", "rest_reliable_recovery")),
+)
+
+_Equation = tuple[str, tuple[str, ...]]
+
+
+def _substituted(start: Sequence[_Equation], others: Sequence[_Equation], depth: int) -> list[_Equation]:
+    """``start`` and the equations made from them by putting, up to ``depth`` times, one equation into another.
+
+    An equation ``(parent, parts)`` says the count ``parent`` is made of the disjoint counts ``parts``. When a
+    part of one is the parent of another, its parts can stand in its place (and the other way round): each
+    such equation is a further subtraction a reader can do.
+    """
+    seen = {(p, frozenset(k)) for p, k in start}
+    out, frontier = list(start), list(start)
+    pool = [*others, *start]
+    for _ in range(depth):
+        new = []
+        for p, kids in frontier:
+            for q, q_kids in pool:
+                made = []
+                if q in kids:
+                    made.append((p, tuple(x for x in kids if x != q) + q_kids))
+                if p in q_kids:
+                    made.append((q, tuple(x for x in q_kids if x != p) + kids))
+                for e in made:
+                    key = (e[0], frozenset(e[1]))
+                    if e[0] in e[1] or len(set(e[1])) != len(e[1]) or key in seen:
+                        continue
+                    seen.add(key)
+                    new.append(e)
+        out += new
+        frontier = new
+    return out
+
+
+def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | None, summary: pd.DataFrame,
+                               rules: PairingRules) -> pd.DataFrame:
+    """Talking Therapies rates disclosure-controlled so that, next to the outcome summary, no small count shows.
+
+    Parameters
+    ----------
+    raw
+        :func:`~evalkit.talking_therapies.talking_therapies_rates` by programme and measure set, before
+        disclosure control (``disclose=False``).
+    statistics
+        :func:`change_statistics` by programme and instrument, before disclosure control.
+    summary
+        The disclosure-controlled outcome summary made from ``statistics`` (its cells stay as they are).
+    rules
+        Threshold, zeros and rounding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``raw`` disclosure-controlled as :func:`evalkit.talking_therapies.talking_therapies_rates` does it,
+        with the cells below hidden as well where needed.
+
+    Notes
+    -----
+    A joint PHQ-9 + GAD-7 row counts the mothers with both measures, finished when paired on both. For
+    each instrument ``i`` of the two, the summary's ``n_paired`` of ``i`` = the joint row's ``n_finished``
+    + the ``i``-only row's ``n_finished`` (mothers with that measure alone; 0 without such a row) + a rest
+    (paired on ``i`` but not on the other measure): on the example data P-PHONE's summary showed 30 PHQ-9
+    and 29 GAD-7 paired next to 28 finished both, so the rests, 2 and 1, could be read off. Each count of an
+    ``i``-only row (caseness, not at caseness, recovery, reliable change) also lies inside the summary's
+    count of ``i`` with the same definition, the rest being mothers with both measures.
+
+    These equations, and those made from them with the summary's own equations
+    (:func:`_summary_disclosure_spec`) and the Talking Therapies rows' (:data:`_TT_ROW_EQUATIONS`) put in
+    (:func:`_substituted`: e.g. PHQ-9 n paired = the joint row's caseness at the start + not at caseness +
+    the rest), are one disclosure problem for :func:`~evalkit.disclosure.secondary_suppression` (no
+    equation with exactly one hidden cell, hidden cells never adding up to a small count). The summary's
+    cells are fixed, published or hidden as they are (the summary is published on its own too). The rests
+    are never published nor chosen: a reader knows one when every other cell of the equation that defines
+    it is published (a small one is then hidden from the start, so that another cell of that equation is
+    hidden too), and does not otherwise. The Talking Therapies cells this hides are then
+    hidden before the rates' own disclosure control, and the two steps repeat until neither hides anything
+    more (each only adds hidden cells, so this ends).
+    """
+    from evalkit.disclosure import primary_suppression, secondary_suppression
+    from evalkit.talking_therapies import _RATE_COUNTS, _disclose_rates
+
+    tt = _disclose_rates(raw, rules=rules)
+    t, show_zero = rules.suppression_threshold, rules.show_zero
+    ms = raw["measure_set"].astype(str).to_numpy(dtype=object)
+    pid = raw["programme_id"].astype(str).to_numpy(dtype=object)
+    joint = np.flatnonzero(ms == "phq9+gad7")
+    if t <= 1 or not len(joint) or statistics is None or summary.empty or "suppressed" not in summary.columns:
+        return tt
+    n_rows, n_c = len(raw), len(_RATE_COUNTS)
+    n_tt = n_rows * n_c
+    col = {c: j for j, c in enumerate(_RATE_COUNTS)}
+    tt_vals = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                               for c in _RATE_COUNTS]).ravel()
+    values: list[np.ndarray] = [tt_vals]
+    costs: list[np.ndarray] = [tt_vals]  # the Talking Therapies cells: smallest first, as apply_disclosure
+    starts: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]  # the Talking Therapies cells': set each round
+    # the rests (never published, never chosen): unknown to a reader when a cell of their equation is hidden
+    rests: list[tuple[np.ndarray, list[np.ndarray]]] = []
+    n_cells = n_tt
+
+    def add(v: np.ndarray, cost: float, hidden: np.ndarray) -> np.ndarray:
+        nonlocal n_cells
+        idx = np.arange(n_cells, n_cells + len(v))
+        n_cells += len(v)
+        values.append(v)
+        costs.append(np.full(len(v), cost))
+        starts.append(np.asarray(hidden, dtype=bool))
+        return idx
+
+    spec = _summary_disclosure_spec([], None)
+    s_counts = [c for c in spec["counts"] if c in summary.columns and c in statistics.columns]
+    s_key = pd.MultiIndex.from_arrays([summary["programme_id"].astype(str), summary["instrument"].astype(str)])
+    st_key = pd.MultiIndex.from_arrays([statistics["programme_id"].astype(str),
+                                        statistics["instrument"].astype(str)])
+    tt_key = pd.MultiIndex.from_arrays([pid, ms])
+    s_hidden = {c: _hidden_in(summary, c) for c in s_counts}
+    groups: list[np.ndarray] = []
+    for inst in ("phq9", "gad7"):
+        wanted = pd.MultiIndex.from_arrays([pid[joint], np.full(len(joint), inst, dtype=object)])
+        s_pos, st_pos, o_pos = s_key.get_indexer(wanted), st_key.get_indexer(wanted), tt_key.get_indexer(wanted)
+        sel = np.flatnonzero((s_pos >= 0) & (st_pos >= 0))
+        if not len(sel):
+            continue
+        k = len(sel)
+        cells: dict[str, np.ndarray] = {}
+        # the summary's cells of this instrument (fixed: never chosen) and the rests of its partitions
+        for c in s_counts:
+            v = pd.to_numeric(statistics[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[st_pos[sel]]
+            cells[f"S.{c}"] = add(v, np.nan, s_hidden[c][s_pos[sel]])
+        flat = np.concatenate(values)
+        hidden = np.concatenate(starts)
+        equations: list[_Equation] = []
+        for i, part in enumerate(spec["partitions"]):
+            names = [f"S.{m}" for m in (*part.members, *([part.total] if part.total else []))]
+            if not part.total or any(n not in cells for n in names):
+                continue
+            kids = [f"S.{m}" for m in part.members]
+            if part.remainder:
+                rest = flat[cells[f"S.{part.total}"]] - sum(flat[cells[n]] for n in kids)
+                cells[f"S.rest{i}"] = add(rest, np.nan, np.any([hidden[cells[n]] for n in names], axis=0))
+                kids.append(f"S.rest{i}")
+            equations.append((f"S.{part.total}", tuple(kids)))
+        case_rest = next((f"S.rest{i}" for i, part in enumerate(spec["partitions"])
+                          if part.members == ("n_caseness_baseline",) and part.total == "n_paired"
+                          and part.remainder), None)
+        # the joint row (J) and the single-measure row (O; a published 0 where the programme has none)
+        zero = add(np.zeros(k), np.nan, np.zeros(k, dtype=bool))
+        for row, rows in (("J", joint[sel]), ("O", o_pos[sel])):
+            for c in _RATE_COUNTS:
+                cells[f"{row}.{c}"] = np.where(rows >= 0, np.maximum(rows, 0) * n_c + col[c], zero)
+            flat = np.concatenate(values)
+            for parent, kids in _TT_ROW_EQUATIONS:
+                for kid in kids:
+                    if kid.startswith("rest_"):
+                        shown = [cells[f"{row}.{x}"] for x in kids if x != kid]
+                        rest = flat[cells[f"{row}.{parent}"]] - sum(flat[x] for x in shown)
+                        cells[f"{row}.{kid}"] = add(rest, np.nan, np.zeros(k, dtype=bool))
+                        rests.append((cells[f"{row}.{kid}"], [cells[f"{row}.{parent}"], *shown]))
+                equations.append((f"{row}.{parent}", tuple(f"{row}.{x}" for x in kids)))
+        # the links between the two tables, each with its rest (R)
+        cross: list[_Equation] = [("S.n_paired", ("J.n_finished", "O.n_finished", "R.n_paired"))]
+        cross += [(f"S.{sc}", (f"O.{tc}", f"R.{sc}")) for tc, sc in _TT_FROM_SUMMARY.items()
+                  if tc != "n_finished" and f"S.{sc}" in cells]
+        if case_rest is not None:
+            cross.append((case_rest, ("O.n_not_caseness_start", "R.not_caseness")))
+        cross = [(p, kids) for p, kids in cross if p in cells]
+        flat = np.concatenate(values)
+        for parent, kids in cross:
+            rest = flat[cells[parent]] - sum(flat[cells[x]] for x in kids[:-1])
+            cells[kids[-1]] = add(rest, np.nan, primary_suppression(rest, threshold=t, show_zero=show_zero))
+            rests.append((cells[kids[-1]], [cells[parent], *(cells[x] for x in kids[:-1])]))
+        for p, kids in _substituted(cross, equations, depth=2):
+            groups.append(np.column_stack([cells[p], *(cells[x] for x in kids)]))
+    if not groups:
+        return tt
+    flat = np.concatenate(values)
+    cost = np.concatenate(costs)
+    start = np.concatenate(starts)
+    # a group with a cell that is not available tells nobody anything
+    groups = [g[~np.isnan(flat[g]).any(axis=1)] for g in groups]
+    groups = [g for g in groups if len(g)]
+    if not groups:
+        return tt
+    sizes = np.concatenate([np.full(len(g), g.shape[1]) for g in groups])
+    member_cell = np.concatenate([g.ravel() for g in groups])
+    member_group = np.repeat(np.arange(len(sizes)), sizes)
+    no_total = np.full(len(sizes), -1)
+    forced = np.zeros((n_rows, n_c), dtype=bool)
+    for _ in range(n_tt + 1):
+        hid = np.column_stack([_hidden_in(tt, c) for c in _RATE_COUNTS])
+        now = start.copy()
+        now[:n_tt] = hid.ravel()
+        for rest, parts in rests:
+            now[rest] |= np.any([now[x] for x in parts], axis=0)
+        more = secondary_suppression(flat, now, member_group, member_cell, no_total, threshold=t, cost=cost)
+        more = more[:n_tt].reshape(n_rows, n_c) & ~hid
+        if not more.any():
+            break
+        forced |= more
+        tt = _disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
+    return tt
 
 
 def _same_people_as_summary(tt: pd.DataFrame, tt_raw: pd.DataFrame, summary: pd.DataFrame,

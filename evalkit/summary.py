@@ -428,7 +428,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
             if p.get(c) is not None and allowed and p[c] not in allowed:
                 rows.append((f"$.programmes[{i}].{c}", "one of " + ", ".join(allowed), _describe(p[c]), "enum"))
         rows += _disclosure_problems(p, f"$.programmes[{i}]", _count_columns("programme"), threshold, show_zero, base)
-        rows += _nesting_problems(p, f"$.programmes[{i}]", [("attended_1", "reached_min_dose")])
+        rows += _funnel_problems(p, f"$.programmes[{i}]")
     seen_r: dict[tuple[str, str], int] = {}
     for i, r in enumerate(data["results"]):
         key = (r["programme_id"], r["instrument"])
@@ -441,6 +441,12 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
         seen_r.setdefault(key, i)
         rows += _disclosure_problems(r, f"$.results[{i}]", _count_columns("result"), threshold, show_zero, base)
         rows += _nesting_problems(r, f"$.results[{i}]", _RESULT_NESTING)
+        if r["programme_id"] in seen:  # a measure's mothers are among the programme's (evalkit.summary._containments)
+            j = seen[r["programme_id"]]
+            outer = {f"$.programmes[{j}].{c}": data["programmes"][j].get(c) for c in ("attended_1", "paired")}
+            rows += _nesting_problems({**r, **outer}, f"$.results[{i}]",
+                                      [(f"$.programmes[{j}].attended_1", "n_baseline"),
+                                       (f"$.programmes[{j}].paired", "n_paired")])
     return rows
 
 
@@ -474,6 +480,23 @@ def _disclosure_problems(obj: Mapping[str, Any], where: str, counts: list[str], 
     return rows
 
 
+def _funnel_problems(obj: Mapping[str, Any], where: str) -> list[tuple[str, str, str, str]]:
+    """Each published take-up step at most the nearest published step before it (referred >= offered >= ...).
+
+    Hidden steps are null, so a step is compared with the last one before it that is published: the steps
+    nest whatever lies between them, and rounding keeps their order.
+    """
+    rows = []
+    outer: str | None = None
+    for step in _FUNNEL_CHAIN:
+        if outer is not None:
+            rows += _nesting_problems(obj, where, [(outer, step)])
+        v = obj.get(step)
+        if isinstance(v, int) and not isinstance(v, bool):
+            outer = step
+    return rows
+
+
 def _nesting_problems(obj: Mapping[str, Any], where: str, pairs: list[tuple[str, str]]
                       ) -> list[tuple[str, str, str, str]]:
     rows = []
@@ -501,7 +524,9 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         Beyond the JSON Schema it checks that programme ids are unique and
         every result's programme is listed, that suppressed fields are null,
         that no published count is below the suppression threshold (or off
-        the rounding base), that nested counts nest (paired <= baseline, ...),
+        the rounding base), that nested counts nest (paired <= baseline, each
+        take-up step within the one before, a measure's paired and baseline
+        mothers within the programme's paired and attended ones, ...),
         that characteristics use the codes of ``schemas/tables/programmes.json``
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
     """
@@ -559,6 +584,10 @@ def read_summary(path: str | Path) -> Summary:
         raise InputFileError(f"cannot be read ({exc})", file=str(p)) from exc
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise SummaryFormatError(_problem_frame([(
+            "$", "JSON text", "arrays or objects nested too deeply to read",
+            "json")]), file=str(p)) from exc
     except json.JSONDecodeError as exc:
         raise SummaryFormatError(_problem_frame([(
             "$", "JSON text", f"invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})", "json")]),

@@ -42,7 +42,7 @@ Talking Therapies' 'at least two treatment appointments').
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -216,6 +216,65 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     return out
 
 
+#: each rate's numerator metric -> its denominator count
+_DENOMINATORS: dict[str, str] = {
+    "recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start", "reliable_improvement": "n_finished",
+    "reliable_deterioration": "n_finished", "no_reliable_change": "n_finished"}
+
+#: the count columns of talking_therapies_rates
+_RATE_COUNTS: tuple[str, ...] = ("n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery",
+                                 "n_reliable_recovery", "n_reliable_improvement", "n_reliable_deterioration",
+                                 "n_no_reliable_change")
+
+
+def _disclose_rates(
+    rates: pd.DataFrame,
+    *,
+    rules: PairingRules | None = None,
+    hidden_elsewhere: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Disclosure control of :func:`talking_therapies_rates` computed with ``disclose=False``.
+
+    Within each row: caseness at the start and not at caseness add up to n
+    finished; reliable improvement, deterioration and no reliable change add
+    up to n finished; recovery and reliable recovery lie inside caseness at
+    the start (their rests are protected too). A percentage and its interval
+    are hidden with either count it comes from
+    (:func:`evalkit.disclosure.apply_disclosure`).
+
+    Parameters
+    ----------
+    rates
+        The rates before disclosure control.
+    rules
+        Threshold, zeros and rounding (default ``PairingRules()``).
+    hidden_elsewhere
+        Count column -> boolean array over the rows of ``rates``: cells to hide
+        because another output of the same people would otherwise give them
+        away (see :func:`evalkit.disclosure.apply_disclosure`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rates`` with hidden counts ``<NA>``, derived percentages hidden and
+        a ``suppressed`` column.
+    """
+    rules = PairingRules() if rules is None else rules
+    derived = {f"pct_{m}{suffix}": [f"n_{m}", den] for m, den in _DENOMINATORS.items()
+               for suffix in ("", "_ci_low", "_ci_high")}
+    out = apply_disclosure(rates, counts=list(_RATE_COUNTS), derived=derived, rules=rules,
+                            hidden_elsewhere=hidden_elsewhere, partitions=[
+                                Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
+                                Partition(("n_reliable_improvement", "n_reliable_deterioration",
+                                           "n_no_reliable_change"), total="n_finished"),
+                                Partition(("n_recovery",), total="n_caseness_start", remainder=True),
+                                Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True),
+                            ])
+    if "rules" in out.columns:  # the rules stamp stays the last column
+        out = out[[*(c for c in out.columns if c != "rules"), "rules"]]
+    return out
+
+
 def talking_therapies_rates(
     outcomes: pd.DataFrame,
     *,
@@ -253,8 +312,7 @@ def talking_therapies_rates(
 
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    metrics = ("recovery", "reliable_recovery", "reliable_improvement", "reliable_deterioration",
-               "no_reliable_change")
+    metrics = tuple(_DENOMINATORS)
     # the columns counted, then the finished rows (not a copy of every column of the outcomes)
     counted = list(dict.fromkeys([*by, "caseness_start", *metrics]))
     fin = outcomes[counted][outcomes["finished"].astype(bool).to_numpy()]
@@ -267,10 +325,7 @@ def talking_therapies_rates(
     out = f.groupby(by, sort=True, dropna=False).sum().reset_index()
     if "measure_set" in by:
         out.insert(by.index("measure_set") + 1, "measure_set_label", out["measure_set"].map(MEASURE_SETS))
-    derived: dict[str, list[str]] = {}
-    for m, den in (("recovery", "n_caseness_start"), ("reliable_recovery", "n_caseness_start"),
-                   ("reliable_improvement", "n_finished"), ("reliable_deterioration", "n_finished"),
-                   ("no_reliable_change", "n_finished")):
+    for m, den in _DENOMINATORS.items():
         x = out[f"n_{m}"].to_numpy(dtype=float)
         n = out[den].to_numpy(dtype=float)
         ok = n > 0
@@ -282,17 +337,7 @@ def talking_therapies_rates(
             lo_ok, hi_ok = wilson_ci(x[ok], n[ok], rules.level)
             lo[ok], hi[ok] = 100 * lo_ok, 100 * hi_ok
         out[f"pct_{m}"], out[f"pct_{m}_ci_low"], out[f"pct_{m}_ci_high"] = pct, lo, hi
-        for suffix in ("", "_ci_low", "_ci_high"):
-            derived[f"pct_{m}{suffix}"] = [f"n_{m}", den]
     if disclose:
-        counts = ["n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery", "n_reliable_recovery",
-                  "n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"]
-        out = apply_disclosure(out, counts=counts, derived=derived, rules=rules, partitions=[
-            Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
-            Partition(("n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"),
-                      total="n_finished"),
-            Partition(("n_recovery",), total="n_caseness_start", remainder=True),
-            Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True),
-        ])
+        out = _disclose_rates(out, rules=rules)
     rules.stamp(out)
     return out

@@ -108,6 +108,13 @@ def _error(tmp_path, data) -> SummaryFormatError:
         (lambda d: d["disclosure"].__setitem__("threshold", 3), "$.disclosure", "suppression settings", "threshold 3"),
         (lambda d: d["rules"]["settings"].__setitem__("min_dose", -1), "$.rules.settings", "PairingRules",
          "min_dose"),
+        # funnel steps nest: more took up than were referred (offered, between them, hidden) is no summary
+        (lambda d: (d["programmes"][0].__setitem__("offered", None), d["programmes"][0]["suppressed"].append(
+            "offered"), d["programmes"][0].__setitem__("referred", 10)), "$.programmes[0].took_up",
+         "at most referred (10)", "60"),
+        # and a measure's paired mothers are among those paired in the funnel
+        (lambda d: d["programmes"][0].__setitem__("paired", 20), "$.results[0].n_paired",
+         "at most $.programmes[0].paired (20)", "30"),
     ],
 )
 def test_tampered_file_names_path_expected_and_found(tmp_path, tamper, path, expected, found):
@@ -145,6 +152,12 @@ def test_newer_schema_version_is_refused_clearly(tmp_path):
 def test_not_a_summary(tmp_path, text, found):
     err = _error(tmp_path, text)
     assert found in str(err) and "bad.json" in str(err)
+
+
+def test_deeply_nested_json_is_a_format_error(tmp_path):
+    """JSON nested deeper than the parser's recursion limit: a clear message, not an internal error."""
+    err = _error(tmp_path, '{"a": ' * 100_000 + "1" + "}" * 100_000)
+    assert "bad.json" in str(err) and "nested too deeply" in str(err)
 
 
 def test_missing_file_and_binary_file(tmp_path):
