@@ -314,6 +314,7 @@ def apply_disclosure(
     threshold: int | None = None,
     show_zero: bool | None = None,
     rounding_base: int | None | bool = None,
+    hidden: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Suppress, then round, the counts of an aggregate frame, and hide what is derived from hidden counts.
 
@@ -342,6 +343,10 @@ def apply_disclosure(
         ``show_zero`` and ``rounding_base`` (explicit arguments win).
     threshold, show_zero, rounding_base
         Override the rules (``rounding_base=False`` turns rounding off).
+    hidden
+        Count column -> boolean mask over the rows: cells hidden from the start, as primary suppression is,
+        whatever their value -- e.g. a total row holding a count that the table publishing it hides, so
+        that the rows adding up to it are protected as for a hidden total.
 
     Returns
     -------
@@ -387,6 +392,13 @@ def apply_disclosure(
     allv = np.column_stack([values, *virtual]) if virtual else values
     flat = allv.ravel() if n_all else np.zeros(0)  # cell id = row * n_all + col
     sup = primary_suppression(flat, threshold=t, show_zero=z) if t > 1 else np.zeros(len(flat), dtype=bool)
+    for c, mask in (hidden or {}).items():
+        if c not in col_idx:
+            raise ValueError(f"hidden column {c!r} is not among counts={counts}")
+        forced = np.asarray(mask, dtype=bool)
+        if forced.shape != (n_rows,):
+            raise ValueError(f"hidden[{c!r}] must be one flag per row ({n_rows}); got shape {forced.shape}")
+        sup[rows[forced] * n_all + col_idx[c]] = True
 
     groups_g: list[np.ndarray] = []
     groups_c: list[np.ndarray] = []
