@@ -97,3 +97,20 @@ def test_funnel_levels_do_not_add_up_to_a_count_the_programme_funnel_hides() -> 
                     checked += 1
                     assert g[col].isna().any(), (seed, key, col, g[[field, col]])
     assert checked >= 3
+
+
+def test_recovery_levels_do_not_add_up_to_a_count_the_programme_table_hides() -> None:
+    # As for the funnel: the recovery table by programme hid P-PHONE's 8 'recovered from symptoms only'
+    # (secondary suppression), and the first-time-mother breakdown published both levels, adding up to 8.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        res = evaluate_outcomes(generate_programmes(400, seed=23).tables, models=False)
+    top = res.recovery.set_index(["programme_id", "category"])
+    checked = 0
+    for within, field in ((("programme_id",), "first_time_mother"), (("programme_id",), "perinatal_stage")):
+        brk = for_whom(res, field, what="recovery", within=within)
+        for key, g in brk.groupby(["programme_id", "category"]):
+            if pd.isna(top.loc[key, "n"]):
+                checked += 1
+                assert g["n"].isna().any(), (key, g[[field, "n"]])
+    assert checked >= 1
