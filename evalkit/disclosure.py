@@ -347,8 +347,10 @@ def apply_disclosure(
     hidden_elsewhere
         Count column -> boolean array over the rows: cells that must be
         hidden for a reason outside this frame (another published output of
-        the same people), hidden like small counts before secondary
-        suppression, so that the rest of the frame protects them too.
+        the same people, e.g. a total row holding a count the table
+        publishing it hides), hidden like small counts before secondary
+        suppression whatever their value, so that the rest of the frame
+        protects them too. Missing cells stay missing.
 
     Returns
     -------

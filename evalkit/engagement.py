@@ -360,8 +360,24 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
         for s_, cols in combos.groupby("step", sort=False)["col"]:
             parts.append(Partition(tuple(cols), total=f"left_{s_}"))
         counts += combos["col"].tolist()
+    hidden = None
+    if across_keys is not None:
+        # the levels add up to the funnel of ``across_keys`` as take_up_funnel publishes it (with its exit
+        # reasons): its rows join the problem as the totals, hidden where it hides them, so that the levels
+        # never add up to a count it hides (secondary suppression there protects a small reason)
+        tk = list(across_keys)
+        tw, twd, _ = _funnel_disclosure(path, tk, rules, None)
+        tot = tw[[*tk, *counts]].copy()
+        tot_hidden = {c: twd[c].isna().to_numpy(dtype=bool) for c in counts}
+        w = pd.concat([w.assign(_is_total=False), tot.assign(_is_total=True)], ignore_index=True)
+        hidden = {c: np.concatenate([np.zeros(len(w) - len(tot), dtype=bool), m]) for c, m in tot_hidden.items()}
+        across = [Across(c, tuple(tk), total_rows="_is_total") for c in counts]
     # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this hides)
-    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules)
+    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules, hidden_elsewhere=hidden)
+    if across_keys is not None:
+        level = ~w["_is_total"].to_numpy(dtype=bool)
+        w = w[level].drop(columns="_is_total").reset_index(drop=True)
+        wd = wd[level].drop(columns="_is_total").reset_index(drop=True)
     return w, wd, exits
 
 
@@ -391,7 +407,9 @@ def take_up_funnel(
         For breakdowns (:mod:`evalkit.for_whom`): the columns of ``by`` whose
         groups' rows add up to a published total (e.g. ``("programme_id",)``
         when ``by = ("programme_id", "ethnicity_group")``); counts are then
-        protected across those rows too.
+        protected across those rows too, against the funnel by ``across_keys``
+        as this function publishes it: where that hides a count, the levels'
+        counts never all show (they would add up to it).
 
     Returns
     -------

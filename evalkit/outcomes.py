@@ -858,7 +858,7 @@ def evaluate_outcomes(
                                    participants=data.participants)
     release_freed_memory()
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
-    dose = dose_sensitivity(changes, rules=rules)
+    dose = _dose_as_summary(dose_sensitivity(changes, rules=rules), summary)
     release_freed_memory()
     tt_people = talking_therapies_outcomes(changes, rules=rules)
     tt_raw = talking_therapies_rates(tt_people, rules=rules, disclose=False)
@@ -873,6 +873,57 @@ def evaluate_outcomes(
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
+
+
+def _dose_as_summary(dose: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The dose-sensitivity table with the cells hidden that the outcome summary hides for the same people.
+
+    Parameters
+    ----------
+    dose
+        :func:`dose_sensitivity` per programme x instrument, disclosure-controlled.
+    summary
+        The disclosure-controlled outcome summary of the same output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dose`` with, for each programme x instrument whose ``n_paired`` the summary hides, every row hidden
+        whole (``n``, mean change, interval, reliable improvement), and where the summary hides only
+        ``n_reliable_improvement``, every row's reliable improvement; each named in ``suppressed``.
+
+    Notes
+    -----
+    The row at the rules' minimum dose counts the summary's paired mothers, and
+    :func:`_nested_dose_suppression` controls the other rows against it as a published figure. When the
+    summary hides it (secondary suppression, e.g. protecting a small count of one unpaired reason), showing
+    it here would undo that protection, and the other rows differ from it by mothers of known doses; so the
+    whole group's rows go (its reliable improvements likewise).
+    """
+    keys = ["programme_id", "instrument"]
+    if not len(dose) or not set(keys) <= set(dose.columns) or not set(keys) <= set(summary.columns):
+        return dose
+    s = summary[[*keys, "n_paired", "n_reliable_improvement"]].astype({k: "string" for k in keys})
+    at = pd.MultiIndex.from_frame(s[keys]).get_indexer(pd.MultiIndex.from_frame(dose[keys].astype("string")))
+    found = at >= 0
+    pos = np.where(found, at, 0)
+    n_hidden = found & s["n_paired"].isna().to_numpy()[pos]
+    ri_hidden = found & s["n_reliable_improvement"].isna().to_numpy()[pos] & ~n_hidden
+    if not (n_hidden.any() or ri_hidden.any()):
+        return dose
+    out = dose.copy()
+    names = out["suppressed"].astype("string").fillna("").to_numpy(dtype=object)
+    for cols, mask in ((_DOSE_ROW, n_hidden), (_DOSE_RI, ri_hidden)):
+        for c in cols:
+            if c not in out.columns:
+                continue
+            m = mask & out[c].notna().to_numpy()
+            col = out[c].copy()
+            col[m] = pd.NA if isinstance(col.dtype, pd.api.extensions.ExtensionDtype) else np.nan
+            out[c] = col
+            names = np.where(m, np.where(names == "", c, names + "; " + c), names)  # a shown cell: not yet named
+    out["suppressed"] = pd.array(names.astype(str), dtype="string")
+    return out
 
 
 #: Talking Therapies count -> the outcome summary's count of the same people (a single-measure set)

@@ -67,6 +67,16 @@ RECOVERY_TERMS: dict[str, str] = {
 }
 """The :data:`evalkit.glossary.TERMS` entry that explains each category."""
 
+_TOP_LEVEL = "\x00all levels"
+"""The breakdown value of the rows of the table by ``across_keys`` while disclosure control runs (never shown)."""
+
+
+def _group_index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+    """The rows' keys as an index to look them up in (compared as text; missing is its own key)."""
+    text = frame[keys].astype("string").fillna("\x00<NA>")
+    return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
+
+
 _SYMPTOM_ROLES = ("symptom",)
 _WITHIN_ROLES = ("wellbeing", "recovery")
 
@@ -208,7 +218,9 @@ def recovery_from_within(
     across_keys
         For breakdowns: columns of ``by`` whose groups' rows add up to a
         published total (each category's count across the levels adds up to
-        the programme's count), protected too.
+        the programme's count), protected too, against the table by
+        ``across_keys`` as this function publishes it: where that hides a
+        count, the levels' counts never all show (they would add up to it).
 
     Returns
     -------
@@ -277,11 +289,39 @@ def recovery_from_within(
     out["recovery_from_rule"] = rules.recovery_from
     if disclose:
         across = [Across("n", tuple(by), total_rows="is_total")]
+        hidden = None
+        n_levels = len(out)
         if across_keys is not None:
-            across.append(Across("n", (*across_keys, "category")))
+            # the levels add up to the table by ``across_keys`` as this function publishes it: its rows join
+            # the problem as the totals (their breakdown columns a value no level has), hidden where it hides
+            # them, so that the levels never add up to a count it hides
+            tk = list(across_keys)
+            top = out.groupby([*tk, "category"], sort=False, dropna=False)["n"].sum().reset_index()
+            top_n = top.groupby(tk, sort=False, dropna=False)["n"].transform("max") if tk else \
+                pd.Series(top["n"].max(), index=top.index)
+            top = top.assign(n_total=top_n.to_numpy(dtype=float), is_total=top["category"] == "total",
+                             _is_top=True, recovery_from_rule=rules.recovery_from)
+            for c in by:
+                if c not in tk:
+                    top[c] = _TOP_LEVEL
+            shown = recovery_from_within(outcomes, by=tk, rules=rules)
+            at = _group_index(shown, [*tk, "category"]).get_indexer(_group_index(top, [*tk, "category"]))
+            top_hidden = (at < 0) | shown["n"].isna().to_numpy()[np.maximum(at, 0)]
+            dtypes = out.dtypes
+            out = pd.concat([out.assign(_is_top=False), top], ignore_index=True)
+            pad = np.zeros(n_levels, dtype=bool)
+            total_hidden = top_hidden & top["is_total"].to_numpy(dtype=bool)
+            group_total_hidden = pd.Series(total_hidden).groupby(
+                [top[k].astype("string").fillna("\x00<NA>") for k in tk] or [np.zeros(len(top))],
+                sort=False).transform("any").to_numpy(dtype=bool)
+            hidden = {"n": np.concatenate([pad, top_hidden]), "n_total": np.concatenate([pad, group_total_hidden])}
+            across.append(Across("n", (*across_keys, "category"), total_rows="_is_top"))
         out = apply_disclosure(out, counts=["n", "n_total"], across=across,
                                derived={"pct": ["n", "n_total"], "pct_ci_low": ["n", "n_total"],
-                                        "pct_ci_high": ["n", "n_total"]}, rules=rules)
+                                        "pct_ci_high": ["n", "n_total"]}, rules=rules, hidden_elsewhere=hidden)
+        if across_keys is not None:
+            out = out.iloc[:n_levels].drop(columns="_is_top").reset_index(drop=True)
+            out = out.astype({c: dtypes[c] for c in by})  # the levels' own dtypes (the totals' marker is gone)
         # the total column mirrors the total row; keep the row, drop the helper
     out = out.drop(columns=["n_total"])
     if "suppressed" in out.columns:

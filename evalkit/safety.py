@@ -26,11 +26,12 @@ import pandas as pd
 
 from evalkit.data_source import coerce_tables
 from evalkit.instruments import Instrument, builtin_instruments
+from evalkit.scoring import ItemCoding
 
 __all__ = ["SAFETY_COLUMNS", "safety_list"]
 
 SAFETY_COLUMNS: tuple[str, ...] = (
-    "programme_id", "participant_id", "date", "instrument", "signal", "item", "item_value", "score",
+    "programme_id", "participant_id", "date", "instrument", "signal", "item", "item_value", "item_as_given", "score",
     "baseline_date", "baseline_score", "change", "threshold", "reason",
 )
 """Columns of :func:`safety_list`."""
@@ -48,6 +49,7 @@ def safety_list(
     outcomes: object | None = None,
     *,
     instruments: Mapping[str, Instrument] | None = None,
+    item_coding: ItemCoding | None = None,
 ) -> pd.DataFrame:
     """Every self-harm item above zero and every reliable deterioration, for the provider.
 
@@ -62,6 +64,12 @@ def safety_list(
         deteriorations. Without it only item signals are listed.
     instruments
         Instrument registry (default: built-in).
+    item_coding
+        How the item cells are coded (see :func:`evalkit.scoring.score`):
+        ``"keyed"`` or ``"response_position"``. Default: as recorded by
+        :func:`~evalkit.scoring.score` on a scored frame
+        (``attrs["item_coding"]``), else ``"keyed"``. Refused when it
+        contradicts the coding the frame was scored with.
 
     Returns
     -------
@@ -71,10 +79,13 @@ def safety_list(
 
         * ``signal``: ``self_harm_item`` or ``reliable_deterioration``;
         * ``item``, ``item_value``: the safety item (e.g. ``item_10`` of the
-          EPDS) and its answer (item signals), the cell as given: a keyed
-          score, as the data contract stores items (measures scored with
-          ``item_coding="response_position"`` are flagged on the keyed score,
-          but their cell is the form position);
+          EPDS) and its scored (keyed) value, the value compared with the
+          threshold (item signals);
+        * ``item_as_given``: the cell as recorded, only where it differs from
+          ``item_value``: with ``item_coding="response_position"`` a
+          reverse-keyed item's cell is the form position, ``keyed = item_min
+          + item_max - position`` (EPDS item 10 is reverse keyed: position 0,
+          'Yes, quite often', scores 3); blank otherwise;
         * ``date``, ``score``: the questionnaire (for deteriorations: the
           endpoint), with ``baseline_date``, ``baseline_score``, ``change``
           and ``threshold`` (the reliable-change threshold used) for
@@ -98,10 +109,17 @@ def safety_list(
         measures = coerce_tables(tables).get("measures")
         if measures is None:
             raise ValueError("tables must include 'measures' (or pass the scored measures frame)")
+    if item_coding not in (None, "keyed", "response_position"):
+        raise ValueError(f"item_coding must be 'keyed' or 'response_position'; got {item_coding!r}")
     if not {"score", "score_status"} <= set(measures.columns):
         from evalkit.scoring import score
 
-        measures = score(measures, instruments=registry)
+        measures = score(measures, instruments=registry, item_coding=item_coding or "keyed")
+    recorded = measures.attrs.get("item_coding")
+    if item_coding is not None and recorded is not None and item_coding != recorded:
+        raise ValueError(f"the measures were scored with item_coding={recorded!r}, not {item_coding!r}; "
+                         "pass the coding they were scored with (or score them again)")
+    coding = item_coding or recorded or "keyed"
     rows = []
     code = measures["instrument"].astype("string").str.strip().str.lower()
     for inst_code, inst in registry.items():
@@ -114,17 +132,29 @@ def safety_list(
             if not mask.any():
                 continue
             m = measures[mask]
-            val = pd.to_numeric(m[col], errors="coerce") if col in m.columns else pd.Series(np.nan, index=m.index)
+            given = pd.to_numeric(m[col], errors="coerce") if col in m.columns else pd.Series(np.nan, index=m.index)
+            given = given.to_numpy(dtype=float)
+            if coding == "response_position" and item.item in inst.reverse_keyed:
+                j = item.item - 1
+                val = inst.item_min[j] + inst.item_max[j] - given
+            else:
+                val = given
+            differs = np.isfinite(given) & (val != given)
             part = pd.DataFrame({
                 "programme_id": m["programme_id"].astype("string").array,
                 "participant_id": m["participant_id"].astype("string").array,
                 "date": pd.to_datetime(m["completed_on"]).to_numpy(dtype="datetime64[ns]"),
                 "instrument": inst_code, "signal": "self_harm_item", "item": col,
-                "item_value": val.to_numpy(dtype=float), "score": m["score"].to_numpy(dtype=float),
+                "item_value": val, "item_as_given": np.where(differs, given, np.nan),
+                "score": m["score"].to_numpy(dtype=float),
             })
-            part["reason"] = (f"{inst.name} item {item.item} ({item.flag.replace('_', ' ')}) answered "
-                              + _fmt(part["item_value"]).to_numpy(dtype=object)
-                              + f" (> {item.value:g}): {item.note or 'prompts further assessment, whatever the total'}")
+            shown = _fmt(part["item_value"]).to_numpy(dtype=object)
+            as_given = ("; as given " + _fmt(pd.Series(given)).fillna("").to_numpy(dtype=object)
+                        + ", the form position, reverse keyed")
+            part["reason"] = (f"{inst.name} item {item.item} ({item.flag.replace('_', ' ')}) "
+                              + np.where(differs, "scored " + shown, "answered " + shown)
+                              + f" ({item.operator} {item.value:g}" + np.where(differs, as_given, "") + "): "
+                              + f"{item.note or 'prompts further assessment, whatever the total'}")
             rows.append(part)
     if outcomes is not None:
         ch = getattr(outcomes, "changes", outcomes)
@@ -159,7 +189,7 @@ def safety_list(
         out[c] = out[c].astype("string")
     for c in ("date", "baseline_date"):
         out[c] = pd.to_datetime(out[c])
-    for c in ("item_value", "score", "baseline_score", "change", "threshold"):
+    for c in ("item_value", "item_as_given", "score", "baseline_score", "change", "threshold"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
     out = out.sort_values(["programme_id", "participant_id", "date", "signal"]).reset_index(drop=True)
     out.attrs["individual_level"] = True

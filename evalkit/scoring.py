@@ -460,6 +460,7 @@ def score(
             column = arr
         # As a Series on the same index, the new array is stored as it is (an array would be copied).
         result[key] = pd.Series(column, index=result.index, copy=False)
+    result.attrs["item_coding"] = item_coding  # how the item cells are read (the safety list shows both)
     return result
 
 

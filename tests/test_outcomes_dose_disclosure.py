@@ -107,3 +107,34 @@ def test_no_published_row_differs_from_the_rules_row_by_a_small_number(people: l
         shown = raw.loc[pub["n"].notna(), "n"].to_numpy(dtype=float)
         gaps = np.abs(shown - anchor)
         assert not ((gaps >= 1) & (gaps < t)).any()
+
+
+def test_the_dose_table_hides_what_the_outcome_summary_hides() -> None:
+    # The rules' own row of the dose table is the summary's paired mothers. When the summary hides n_paired (or
+    # the reliable improvements) by secondary suppression, e.g. to protect a small unpaired reason, the dose
+    # table must not publish the same count next to it (it did: 7 paired EPDS mothers hidden in the summary,
+    # shown at '>= 2 contacts'), nor any row of that group, whose differences from the hidden row the walk
+    # between nested rows no longer controls.
+    import warnings
+
+    from evalkit.errors import EvalkitWarning
+    from evalkit.generator import generate_programmes
+    from evalkit.outcomes import evaluate_outcomes
+
+    hidden_groups = 0
+    for seed in (8, 11):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)
+            res = evaluate_outcomes(generate_programmes(120, seed=seed).tables, models=False)
+        s = res.summary.set_index(["programme_id", "instrument"])
+        for key, g in res.dose_sensitivity.groupby(["programme_id", "instrument"]):
+            if key not in s.index:
+                continue
+            if pd.isna(s.loc[key, "n_paired"]):
+                hidden_groups += 1
+                assert g[["n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement"]].isna().all().all(), g
+                assert all("n" in x.split("; ") for x in g["suppressed"]), g["suppressed"]
+            elif pd.isna(s.loc[key, "n_reliable_improvement"]):
+                hidden_groups += 1
+                assert g[["n_reliable_improvement", "pct_reliable_improvement"]].isna().all().all(), g
+    assert hidden_groups >= 3  # the seeds give such groups: the test is not empty
