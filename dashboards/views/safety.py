@@ -22,6 +22,8 @@ with ui.section("Safety list"):
             if part.empty:
                 st.caption("None.")
             else:
-                ui.table(part, key=f"sf_{signal}", name=f"safety-{signal}")
+                # the answer as given is filled only where it differs from the scored value: shown only then
+                shown = part.drop(columns=[c for c in ("item_as_given",) if c in part and part[c].isna().all()])
+                ui.table(shown, key=f"sf_{signal}", name=f"safety-{signal}")
     ui.explain("self_harm_flag")
     ui.explain("reliable_deterioration")
