@@ -841,8 +841,14 @@ def compare_from_tables(
 
 def funnel_table(summaries: Any, *, instrument: str | Sequence[str] = "epds",
                  overdispersion: Literal["multiplicative", "additive"] | None = None,
-                 funnel_method: Literal["normal", "exact"] = "normal") -> pd.DataFrame:
+                 funnel_method: Literal["normal", "exact"] = "normal",
+                 allow_mixed_rules: bool = False) -> pd.DataFrame:
     """Funnel-plot flags of every programme on recovery, reliable improvement, take-up and SMCR.
+
+    Parameters
+    ----------
+    summaries, instrument, overdispersion, funnel_method, allow_mixed_rules
+        As :func:`compare_summaries` (each indicator is compared with ``method="FE"``).
 
     Returns
     -------
@@ -855,7 +861,8 @@ def funnel_table(summaries: Any, *, instrument: str | Sequence[str] = "epds",
     for measure in ("recovery", "reliable_improvement", "take_up", "smcr"):
         try:
             comp = compare_summaries(summaries, instrument=instrument, measure=measure, method="FE",
-                                     overdispersion=overdispersion, funnel_method=funnel_method)
+                                     overdispersion=overdispersion, funnel_method=funnel_method,
+                                     allow_mixed_rules=allow_mixed_rules)
         except ValueError as exc:
             if "no programme has the figures" in str(exc):
                 continue

@@ -129,3 +129,93 @@ def test_library_mixed_rules_error_still_names_its_argument(files, tmp_path):
     with pytest.raises(ValueError, match="allow_mixed_rules=True") as info:
         compare_summaries([read_summary(files["P-GROUP"]), read_summary(other)])
     assert isinstance(info.value, MixedRulesError)
+
+
+# ---------------------------------------------------------------------------
+# options that pass evalkit.compare's settings through
+
+
+@pytest.fixture(scope="module")
+def all_programmes(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli_all") / "all.json"
+    assert main(["summary", "--data", str(EXAMPLE_DIR), "-o", str(path)]) == 0
+    return path
+
+
+def _json(argv, capsys) -> dict:
+    capsys.readouterr()
+    assert main([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_level_option_sets_the_confidence_level(files, capsys):
+    from evalkit.compare import compare_summaries
+
+    paths = [str(p) for p in files.values()]
+    wide = _json(["compare", *paths], capsys)["pooled"][0]
+    narrow = _json(["compare", *paths, "--level", "0.8"], capsys)["pooled"][0]
+    lib = compare_summaries(list(files.values()), level=0.8).pooled.iloc[0]
+    assert narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]
+    assert narrow["ci_low"] == pytest.approx(lib["ci_low"]) and narrow["ci_high"] == pytest.approx(lib["ci_high"])
+    err = _fails(["compare", *paths, "--level", "95"], capsys)
+    assert "--level" in err and "between 0 and 1" in err
+
+
+def test_min_per_level_option_reaches_the_moderator_test(all_programmes, capsys):
+    argv = ["compare", str(all_programmes), "--by", "facilitation"]
+    default = _json(argv, capsys)["moderator_test"][0]
+    assert default["tested"] is False and "at least 3 per level" in default["message"]
+    two = _json([*argv, "--min-per-level", "2"], capsys)["moderator_test"][0]
+    assert two["tested"] is True and two["test"] == "QM" and two["pvalue"] is not None
+    assert "--min-per-level" in _fails([*argv, "--min-per-level", "0"], capsys)
+
+
+def test_funnel_method_option_gives_exact_limits(files, capsys):
+    from evalkit.compare import compare_summaries
+
+    argv = ["compare", *(str(p) for p in files.values()), "--measure", "take_up"]
+    normal = _json(argv, capsys)["funnel"]
+    exact = _json([*argv, "--funnel-method", "exact"], capsys)["funnel"]
+    lib = compare_summaries(list(files.values()), measure="take_up", funnel_method="exact").funnel
+    assert [r["lower_0.95"] for r in exact] == pytest.approx(lib["lower_0.95"].tolist())
+    assert [r["lower_0.95"] for r in exact] != pytest.approx([r["lower_0.95"] for r in normal])
+
+
+def test_funnel_table_option(files, capsys):
+    from evalkit.compare import funnel_table
+
+    paths = [str(p) for p in files.values()]
+    rows = _json(["compare", *paths, "--funnel-table", "--funnel-method", "exact"], capsys)["funnel"]
+    lib = funnel_table(list(files.values()), funnel_method="exact")
+    assert [(r["indicator"], r["programme_id"], r["flag"]) for r in rows] == list(
+        lib[["indicator", "programme_id", "flag"]].itertuples(index=False, name=None))
+    assert {r["indicator"] for r in rows} >= {"take_up", "smcr", "reliable_improvement"}
+    assert [r["upper_0.998"] for r in rows] == pytest.approx(lib["upper_0.998"].tolist())
+    capsys.readouterr()
+    assert main(["compare", *paths, "--funnel-table"]) == 0
+    out = capsys.readouterr().out
+    assert "indicator" in out and "take_up" in out and "P-PAID" in out
+    err = _fails(["compare", *paths, "--funnel-table", "--by", "format", "--measure", "recovery"], capsys)
+    assert "--funnel-table does not use --by, --measure" in err
+
+
+def test_funnel_table_allows_mixed_rules_when_asked(files, tmp_path, capsys):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_dose": 3}))
+    other = tmp_path / "P-HOME-min3.json"
+    assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
+                 "-o", str(other)]) == 0
+    argv = ["compare", str(files["P-GROUP"]), str(other), "--funnel-table"]
+    assert "--allow-mixed-rules" in _fails(argv, capsys)
+    assert _json([*argv, "--allow-mixed-rules"], capsys)["funnel"]
+
+
+def test_help_documents_the_pass_through_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for option in ("--level", "--min-per-level", "--funnel-method", "--funnel-table"):
+        assert option in out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for option in ("--level", "--min-per-level", "--funnel-method", "--funnel-table"):
+        assert option in readme
