@@ -81,6 +81,7 @@ __all__ = [
     "MEASURES",
     "METHODS",
     "Comparison",
+    "MixedInstrumentsError",
     "MixedRulesError",
     "compare_from_tables",
     "compare_summaries",
@@ -108,6 +109,34 @@ class MixedRulesError(ValueError):
         """The message with ``how`` (e.g. ``"give --allow-mixed-rules"``) as the way to compare anyway."""
         return (f"{self.difference}; their outcomes are not comparable. Rebuild them with the same rules, "
                 f"or {how} to compare anyway")
+
+
+class MixedInstrumentsError(ValueError):
+    """Raw mean changes on different instruments were to be pooled (``measure="mean_change"``).
+
+    ``str(error)`` names the library arguments (``measure='smcr'``); a front
+    end names its own options with :meth:`advice`.
+
+    Parameters
+    ----------
+    used
+        The instruments the included programmes use, e.g. ``"epds, wemwbs"``.
+    """
+
+    def __init__(self, used: str) -> None:
+        self.used = used
+        super().__init__(self.advice("measure='{}'", "one instrument"))
+
+    def advice(self, measure: str, one_instrument: str) -> str:
+        """The message in a front end's words.
+
+        ``measure`` is a template naming a measure (``"measure='{}'"``,
+        ``"--measure {}"``), ``one_instrument`` how to choose a single
+        instrument (``"one instrument"``, ``"a single --instrument"``).
+        """
+        return (f"{measure.format('mean_change')} needs a single instrument (raw changes on different scales "
+                f"cannot be pooled); the programmes use {self.used}. Use {measure.format('smcr')} or "
+                f"{one_instrument}")
 
 
 Measure = Literal["smcr", "mean_change", "recovery", "reliable_improvement", "take_up"]
@@ -723,8 +752,7 @@ def compare_summaries(
         raise ValueError(f"no programme has the figures needed for {what} ({reasons})")
     if measure == "mean_change" and inc["instrument"].nunique() > 1:
         used = ", ".join(sorted(inc["instrument"].unique()))
-        raise ValueError(f"measure='mean_change' needs a single instrument (raw changes on different scales "
-                         f"cannot be pooled); the programmes use {used}. Use measure='smcr' or one instrument")
+        raise MixedInstrumentsError(used)
     for r in per[~per["included"]].itertuples():
         notes.append(f"{r.programme_id} left out: {r.reason}.")
     if measure != "take_up" and inc["instrument"].nunique() > 1:

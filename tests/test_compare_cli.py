@@ -219,3 +219,19 @@ def test_help_documents_the_pass_through_options(capsys):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     for option in ("--level", "--min-per-level", "--funnel-method", "--funnel-table"):
         assert option in readme
+
+
+def test_mean_change_on_mixed_instruments_names_the_cli_options(files, capsys):
+    argv = ["compare", str(files["P-GROUP"]), str(files["P-PHONE"]), "--measure", "mean_change",
+            "--instrument", "wemwbs", "--instrument", "epds"]
+    err = _fails(argv, capsys)
+    assert "--measure mean_change needs a single instrument" in err and "epds, wemwbs" in err
+    assert "Use --measure smcr or a single --instrument" in err and "measure='smcr'" not in err
+
+
+def test_library_mean_change_error_still_names_its_arguments(files):
+    from evalkit.compare import MixedInstrumentsError, compare_summaries
+
+    with pytest.raises(ValueError, match=r"measure='mean_change' needs .* Use measure='smcr' or one instrument") as info:
+        compare_summaries(list(files.values()), measure="mean_change", instrument=["wemwbs", "epds"])
+    assert isinstance(info.value, MixedInstrumentsError)

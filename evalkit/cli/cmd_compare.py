@@ -84,7 +84,13 @@ def _funnel_text(table) -> str:  # noqa: ANN001 - pandas.DataFrame, imported laz
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.cli.json_rows import json_records
-    from evalkit.compare import MIN_PER_LEVEL, MixedRulesError, compare_summaries, funnel_table
+    from evalkit.compare import (
+        MIN_PER_LEVEL,
+        MixedInstrumentsError,
+        MixedRulesError,
+        compare_summaries,
+        funnel_table,
+    )
     from evalkit.summary import read_summary
 
     if args.funnel_table:
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
             )
     except MixedRulesError as exc:  # the library names its argument; here the user needs the option
         raise ValueError(exc.advice("give --allow-mixed-rules")) from None
+    except MixedInstrumentsError as exc:  # likewise: the options, not measure='smcr'
+        raise ValueError(exc.advice("--measure {}", "a single --instrument")) from None
     if args.funnel_table:
         text = (json.dumps({"funnel": json_records(table)}, indent=2, allow_nan=False) if args.format == "json"
                 else _funnel_text(table))
