@@ -235,3 +235,19 @@ def test_library_mean_change_error_still_names_its_arguments(files):
     with pytest.raises(ValueError, match=r"measure='mean_change' needs .* Use measure='smcr' or one instrument") as info:
         compare_summaries(list(files.values()), measure="mean_change", instrument=["wemwbs", "epds"])
     assert isinstance(info.value, MixedInstrumentsError)
+
+
+def test_extreme_means_are_refused_naming_file_block_and_field_without_a_warning(files, tmp_path, capsys):
+    import warnings
+
+    data = json.loads(files["P-GROUP"].read_text())
+    for r in data["results"]:
+        r["baseline_mean"], r["endpoint_mean"] = 1e308, -1e308
+    bad = tmp_path / "extreme.json"
+    bad.write_text(json.dumps(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        err = _fails(["compare", str(bad), str(files["P-PHONE"])], capsys)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert "RuntimeWarning" not in err and "infinite values" not in err
+    assert "extreme.json" in err and "$.results[0].baseline_mean" in err and "overflow" in err
