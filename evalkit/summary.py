@@ -55,6 +55,7 @@ from evalkit._resources import resource_dir
 from evalkit.data_source import coerce_tables
 from evalkit.disclosure import disclosure_note, primary_suppression, round_counts, secondary_suppression
 from evalkit.errors import InputFileError
+from evalkit.instruments import builtin_instruments
 from evalkit.rules import PairingRules
 from evalkit.schemas import TABLE_NAMES, table_schema
 
@@ -464,6 +465,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
         rows += _disclosure_problems(p, f"$.programmes[{i}]", _count_columns("programme"), threshold, show_zero, base)
         rows += _funnel_problems(p, f"$.programmes[{i}]")
     seen_r: dict[tuple[str, str], int] = {}
+    registry = builtin_instruments()
     for i, r in enumerate(data["results"]):
         key = (r["programme_id"], r["instrument"])
         if r["programme_id"] not in seen:
@@ -474,6 +476,9 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
                          f"{key[0]} x {key[1]} again (also $.results[{seen_r[key]}])", "unique"))
         seen_r.setdefault(key, i)
         rows += _disclosure_problems(r, f"$.results[{i}]", _count_columns("result"), threshold, show_zero, base)
+        if r["instrument"] not in registry:
+            rows.append((f"$.results[{i}].instrument", "a known instrument code (" + ", ".join(sorted(registry))
+                         + "; add others with EVALKIT_INSTRUMENTS_DIR)", _describe(r["instrument"]), "instrument"))
         rows += _nesting_problems(r, f"$.results[{i}]", _RESULT_NESTING)
         if r["programme_id"] in seen:  # a measure's mothers are among the programme's (evalkit.summary._containments)
             j = seen[r["programme_id"]]
@@ -563,7 +568,9 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         the rounding base), that nested counts nest (paired <= baseline, each
         take-up step within the one before, a measure's paired and baseline
         mothers within the programme's paired and attended ones, ...),
-        that characteristics use the codes of ``schemas/tables/programmes.json``
+        that characteristics use the codes of ``schemas/tables/programmes.json``,
+        that every result's instrument is in the registry
+        (:func:`~evalkit.instruments.builtin_instruments`)
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
     """
     if not isinstance(data, Mapping):

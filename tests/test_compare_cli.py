@@ -251,3 +251,14 @@ def test_extreme_means_are_refused_naming_file_block_and_field_without_a_warning
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
     assert "RuntimeWarning" not in err and "infinite values" not in err
     assert "extreme.json" in err and "$.results[0].baseline_mean" in err and "overflow" in err
+
+
+def test_unknown_instrument_in_a_summary_is_refused(files, tmp_path, capsys):
+    data = json.loads(files["P-GROUP"].read_text())
+    data["results"][0]["instrument"] = "nonsense"
+    bad = tmp_path / "nonsense.json"
+    bad.write_text(json.dumps(data))
+    err = _fails(["compare", str(bad), str(files["P-PHONE"]), "--instrument", "nonsense", "--instrument", "epds"],
+                 capsys)
+    assert "nonsense.json" in err and "$.results[0].instrument" in err and '"nonsense"' in err
+    assert "known instrument code" in err and "epds" in err and "wemwbs" in err

@@ -232,3 +232,15 @@ def test_plausible_means_and_in_memory_non_finite_values():
     data["results"][0]["endpoint_sd"] = float("nan")
     with pytest.raises(SummaryFormatError, match=r"\$\.results\[0\]\.endpoint_sd: expected a finite number"):
         validate_summary(data, source="mine.json")
+
+
+def test_unknown_instrument_code_is_refused_with_the_known_codes(tmp_path):
+    data = small_summary().to_dict()
+    data["results"][1]["instrument"] = "nonsense"
+    err = _error(tmp_path, data)
+    rows = err.problems[err.problems["path"] == "$.results[1].instrument"]
+    assert len(rows) == 1 and '"nonsense"' in rows["found"].iloc[0]
+    text = " ".join(str(err).split())
+    assert "bad.json" in text and "a known instrument code" in text
+    for code in ("epds", "phq9", "gad7", "wemwbs", "swemwbs", "qpr15"):
+        assert code in rows["expected"].iloc[0]
