@@ -411,9 +411,15 @@ def _effects(programmes: pd.DataFrame, results: pd.DataFrame, measure: str, inst
                 if not s0 > 0:
                     row["reason"] = "baseline SD is 0"
                     continue
-                yi, vi = standardised_mean_change(m0, m1, s0, n, r)
+                with np.errstate(over="ignore", invalid="ignore"):  # a finite but tiny SD: reason below
+                    yi, vi = standardised_mean_change(m0, m1, s0, n, r)
             else:
-                yi, vi = raw_mean_change(m0, m1, s0, float(src["endpoint_sd"]), n, r)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    yi, vi = raw_mean_change(m0, m1, s0, float(src["endpoint_sd"]), n, r)
+            if not (math.isfinite(yi) and math.isfinite(vi)):
+                row["reason"] = (f"the effect overflows (baseline SD {s0:g} against a change of {m1 - m0:g} "
+                                 "points): check the summary's means and SDs")
+                continue
             yi = sign * yi
             row.update(yi=yi, vi=vi)
             if vi > 0:

@@ -262,3 +262,18 @@ def test_unknown_instrument_in_a_summary_is_refused(files, tmp_path, capsys):
                  capsys)
     assert "nonsense.json" in err and "$.results[0].instrument" in err and '"nonsense"' in err
     assert "known instrument code" in err and "epds" in err and "wemwbs" in err
+
+
+def test_tiny_baseline_sd_leaves_the_programme_out_without_a_warning(files, tmp_path, capsys):
+    import warnings
+
+    data = json.loads(files["P-GROUP"].read_text())
+    data["results"][0]["baseline_sd"] = 1e-300  # finite and valid, but the SMCR's square overflows
+    bad = tmp_path / "tiny-sd.json"
+    bad.write_text(json.dumps(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _json(["compare", str(bad), str(files["P-PHONE"]), str(files["P-PAID"])], capsys)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    row = next(r for r in out["per_programme"] if r["programme_id"] == "P-GROUP")
+    assert row["included"] is False and "overflows" in row["reason"] and out["pooled"][0]["k"] == 2
