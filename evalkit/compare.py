@@ -81,6 +81,7 @@ __all__ = [
     "MEASURES",
     "METHODS",
     "Comparison",
+    "MixedInstrumentsError",
     "MixedRulesError",
     "compare_from_tables",
     "compare_summaries",
@@ -108,6 +109,34 @@ class MixedRulesError(ValueError):
         """The message with ``how`` (e.g. ``"give --allow-mixed-rules"``) as the way to compare anyway."""
         return (f"{self.difference}; their outcomes are not comparable. Rebuild them with the same rules, "
                 f"or {how} to compare anyway")
+
+
+class MixedInstrumentsError(ValueError):
+    """Raw mean changes on different instruments were to be pooled (``measure="mean_change"``).
+
+    ``str(error)`` names the library arguments (``measure='smcr'``); a front
+    end names its own options with :meth:`advice`.
+
+    Parameters
+    ----------
+    used
+        The instruments the included programmes use, e.g. ``"epds, wemwbs"``.
+    """
+
+    def __init__(self, used: str) -> None:
+        self.used = used
+        super().__init__(self.advice("measure='{}'", "one instrument"))
+
+    def advice(self, measure: str, one_instrument: str) -> str:
+        """The message in a front end's words.
+
+        ``measure`` is a template naming a measure (``"measure='{}'"``,
+        ``"--measure {}"``), ``one_instrument`` how to choose a single
+        instrument (``"one instrument"``, ``"a single --instrument"``).
+        """
+        return (f"{measure.format('mean_change')} needs a single instrument (raw changes on different scales "
+                f"cannot be pooled); the programmes use {self.used}. Use {measure.format('smcr')} or "
+                f"{one_instrument}")
 
 
 Measure = Literal["smcr", "mean_change", "recovery", "reliable_improvement", "take_up"]
@@ -382,9 +411,15 @@ def _effects(programmes: pd.DataFrame, results: pd.DataFrame, measure: str, inst
                 if not s0 > 0:
                     row["reason"] = "baseline SD is 0"
                     continue
-                yi, vi = standardised_mean_change(m0, m1, s0, n, r)
+                with np.errstate(over="ignore", invalid="ignore"):  # a finite but tiny SD: reason below
+                    yi, vi = standardised_mean_change(m0, m1, s0, n, r)
             else:
-                yi, vi = raw_mean_change(m0, m1, s0, float(src["endpoint_sd"]), n, r)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    yi, vi = raw_mean_change(m0, m1, s0, float(src["endpoint_sd"]), n, r)
+            if not (math.isfinite(yi) and math.isfinite(vi)):
+                row["reason"] = (f"the effect overflows (baseline SD {s0:g} against a change of {m1 - m0:g} "
+                                 "points): check the summary's means and SDs")
+                continue
             yi = sign * yi
             row.update(yi=yi, vi=vi)
             if vi > 0:
@@ -723,8 +758,7 @@ def compare_summaries(
         raise ValueError(f"no programme has the figures needed for {what} ({reasons})")
     if measure == "mean_change" and inc["instrument"].nunique() > 1:
         used = ", ".join(sorted(inc["instrument"].unique()))
-        raise ValueError(f"measure='mean_change' needs a single instrument (raw changes on different scales "
-                         f"cannot be pooled); the programmes use {used}. Use measure='smcr' or one instrument")
+        raise MixedInstrumentsError(used)
     for r in per[~per["included"]].itertuples():
         notes.append(f"{r.programme_id} left out: {r.reason}.")
     if measure != "take_up" and inc["instrument"].nunique() > 1:
@@ -841,8 +875,14 @@ def compare_from_tables(
 
 def funnel_table(summaries: Any, *, instrument: str | Sequence[str] = "epds",
                  overdispersion: Literal["multiplicative", "additive"] | None = None,
-                 funnel_method: Literal["normal", "exact"] = "normal") -> pd.DataFrame:
+                 funnel_method: Literal["normal", "exact"] = "normal",
+                 allow_mixed_rules: bool = False) -> pd.DataFrame:
     """Funnel-plot flags of every programme on recovery, reliable improvement, take-up and SMCR.
+
+    Parameters
+    ----------
+    summaries, instrument, overdispersion, funnel_method, allow_mixed_rules
+        As :func:`compare_summaries` (each indicator is compared with ``method="FE"``).
 
     Returns
     -------
@@ -855,7 +895,8 @@ def funnel_table(summaries: Any, *, instrument: str | Sequence[str] = "epds",
     for measure in ("recovery", "reliable_improvement", "take_up", "smcr"):
         try:
             comp = compare_summaries(summaries, instrument=instrument, measure=measure, method="FE",
-                                     overdispersion=overdispersion, funnel_method=funnel_method)
+                                     overdispersion=overdispersion, funnel_method=funnel_method,
+                                     allow_mixed_rules=allow_mixed_rules)
         except ValueError as exc:
             if "no programme has the figures" in str(exc):
                 continue

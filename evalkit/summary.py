@@ -55,6 +55,7 @@ from evalkit._resources import resource_dir
 from evalkit.data_source import coerce_tables
 from evalkit.disclosure import disclosure_note, primary_suppression, round_counts, secondary_suppression
 from evalkit.errors import InputFileError
+from evalkit.instruments import builtin_instruments
 from evalkit.rules import PairingRules
 from evalkit.schemas import TABLE_NAMES, table_schema
 
@@ -400,6 +401,40 @@ def _jsonschema_problems(data: Any) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+_EXACT_INT = 2**53
+"""Largest count read exactly as a floating-point number (counts are turned into floats to compute with)."""
+
+_LARGEST = math.sqrt(np.finfo(float).max) / 2
+"""Largest size of a number in a summary (about 6.7e153): the sum of the squares of two such numbers (a variance
+from two SDs, a squared change) is still a finite floating-point number, so no comparison overflows on it."""
+
+
+def _nonfinite_problems(data: Any) -> list[tuple[str, str, str, str]]:
+    """Numbers no computation can use: infinite or NaN (``1e400`` reads as infinity), numbers larger than
+    :data:`_LARGEST` in size, and whole numbers too large to be read exactly as floating-point numbers.
+
+    Walks the parsed JSON (a few hundred values) with its own stack, so JSON nested as deeply as the parser
+    allows cannot exhaust Python's recursion limit here.
+    """
+    rows = []
+    stack: list[tuple[str, Any]] = [("$", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, Mapping):
+            stack += [(f"{path}.{k}", v) for k, v in reversed(list(value.items()))]
+        elif isinstance(value, list):
+            stack += [(f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value)))]
+        elif isinstance(value, float) and not math.isfinite(value):
+            rows.append((path, "a finite number (a value this large overflows, or is not a number)",
+                         _describe(value), "finite"))
+        elif isinstance(value, float) and abs(value) > _LARGEST:
+            rows.append((path, f"a number of at most {_LARGEST:.2g} in size (larger values overflow when "
+                         "squared or added)", _describe(value), "finite"))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
+            rows.append((path, f"a whole number of at most {_EXACT_INT} in size", _describe(value), "finite"))
+    return rows
+
+
 def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """Checks JSON Schema cannot express: keys, the disclosure rule, counts that must nest, codes, rules."""
     rows: list[tuple[str, str, str, str]] = []
@@ -430,6 +465,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
         rows += _disclosure_problems(p, f"$.programmes[{i}]", _count_columns("programme"), threshold, show_zero, base)
         rows += _funnel_problems(p, f"$.programmes[{i}]")
     seen_r: dict[tuple[str, str], int] = {}
+    registry = builtin_instruments()
     for i, r in enumerate(data["results"]):
         key = (r["programme_id"], r["instrument"])
         if r["programme_id"] not in seen:
@@ -440,6 +476,9 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
                          f"{key[0]} x {key[1]} again (also $.results[{seen_r[key]}])", "unique"))
         seen_r.setdefault(key, i)
         rows += _disclosure_problems(r, f"$.results[{i}]", _count_columns("result"), threshold, show_zero, base)
+        if r["instrument"] not in registry:
+            rows.append((f"$.results[{i}].instrument", "a known instrument code (" + ", ".join(sorted(registry))
+                         + "; add others with EVALKIT_INSTRUMENTS_DIR)", _describe(r["instrument"]), "instrument"))
         rows += _nesting_problems(r, f"$.results[{i}]", _RESULT_NESTING)
         if r["programme_id"] in seen:  # a measure's mothers are among the programme's (evalkit.summary._containments)
             j = seen[r["programme_id"]]
@@ -521,13 +560,17 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
     ------
     SummaryFormatError
         Listing every problem: JSON path, what was expected and what was found.
-        Beyond the JSON Schema it checks that programme ids are unique and
+        Beyond the JSON Schema it checks that every number is finite and
+        at most about 6.7e153 in size (so no comparison overflows on it) and
+        every whole number at most 2**53, that programme ids are unique and
         every result's programme is listed, that suppressed fields are null,
         that no published count is below the suppression threshold (or off
         the rounding base), that nested counts nest (paired <= baseline, each
         take-up step within the one before, a measure's paired and baseline
         mothers within the programme's paired and attended ones, ...),
-        that characteristics use the codes of ``schemas/tables/programmes.json``
+        that characteristics use the codes of ``schemas/tables/programmes.json``,
+        that every result's instrument is in the registry
+        (:func:`~evalkit.instruments.builtin_instruments`)
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
     """
     if not isinstance(data, Mapping):
@@ -538,7 +581,9 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
             "$.schema_version", f"{SCHEMA_VERSION!r} (this evalkit reads summary format {SCHEMA_VERSION})",
             f"{version!r}" + (" - made by a newer evalkit? upgrade evalkit" if str(version) > SCHEMA_VERSION else ""),
             "const")]), file=source)
-    rows = _jsonschema_problems(data)
+    rows = _nonfinite_problems(data)
+    bad = {r[0] for r in rows}
+    rows += [r for r in _jsonschema_problems(data) if r[0] not in bad]
     if not rows:
         rows = _semantic_problems(data)
     if rows:

@@ -129,3 +129,151 @@ def test_library_mixed_rules_error_still_names_its_argument(files, tmp_path):
     with pytest.raises(ValueError, match="allow_mixed_rules=True") as info:
         compare_summaries([read_summary(files["P-GROUP"]), read_summary(other)])
     assert isinstance(info.value, MixedRulesError)
+
+
+# ---------------------------------------------------------------------------
+# options that pass evalkit.compare's settings through
+
+
+@pytest.fixture(scope="module")
+def all_programmes(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli_all") / "all.json"
+    assert main(["summary", "--data", str(EXAMPLE_DIR), "-o", str(path)]) == 0
+    return path
+
+
+def _json(argv, capsys) -> dict:
+    capsys.readouterr()
+    assert main([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_level_option_sets_the_confidence_level(files, capsys):
+    from evalkit.compare import compare_summaries
+
+    paths = [str(p) for p in files.values()]
+    wide = _json(["compare", *paths], capsys)["pooled"][0]
+    narrow = _json(["compare", *paths, "--level", "0.8"], capsys)["pooled"][0]
+    lib = compare_summaries(list(files.values()), level=0.8).pooled.iloc[0]
+    assert narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]
+    assert narrow["ci_low"] == pytest.approx(lib["ci_low"]) and narrow["ci_high"] == pytest.approx(lib["ci_high"])
+    err = _fails(["compare", *paths, "--level", "95"], capsys)
+    assert "--level" in err and "between 0 and 1" in err
+
+
+def test_min_per_level_option_reaches_the_moderator_test(all_programmes, capsys):
+    argv = ["compare", str(all_programmes), "--by", "facilitation"]
+    default = _json(argv, capsys)["moderator_test"][0]
+    assert default["tested"] is False and "at least 3 per level" in default["message"]
+    two = _json([*argv, "--min-per-level", "2"], capsys)["moderator_test"][0]
+    assert two["tested"] is True and two["test"] == "QM" and two["pvalue"] is not None
+    assert "--min-per-level" in _fails([*argv, "--min-per-level", "0"], capsys)
+
+
+def test_funnel_method_option_gives_exact_limits(files, capsys):
+    from evalkit.compare import compare_summaries
+
+    argv = ["compare", *(str(p) for p in files.values()), "--measure", "take_up"]
+    normal = _json(argv, capsys)["funnel"]
+    exact = _json([*argv, "--funnel-method", "exact"], capsys)["funnel"]
+    lib = compare_summaries(list(files.values()), measure="take_up", funnel_method="exact").funnel
+    assert [r["lower_0.95"] for r in exact] == pytest.approx(lib["lower_0.95"].tolist())
+    assert [r["lower_0.95"] for r in exact] != pytest.approx([r["lower_0.95"] for r in normal])
+
+
+def test_funnel_table_option(files, capsys):
+    from evalkit.compare import funnel_table
+
+    paths = [str(p) for p in files.values()]
+    rows = _json(["compare", *paths, "--funnel-table", "--funnel-method", "exact"], capsys)["funnel"]
+    lib = funnel_table(list(files.values()), funnel_method="exact")
+    assert [(r["indicator"], r["programme_id"], r["flag"]) for r in rows] == list(
+        lib[["indicator", "programme_id", "flag"]].itertuples(index=False, name=None))
+    assert {r["indicator"] for r in rows} >= {"take_up", "smcr", "reliable_improvement"}
+    assert [r["upper_0.998"] for r in rows] == pytest.approx(lib["upper_0.998"].tolist())
+    capsys.readouterr()
+    assert main(["compare", *paths, "--funnel-table"]) == 0
+    out = capsys.readouterr().out
+    assert "indicator" in out and "take_up" in out and "P-PAID" in out
+    err = _fails(["compare", *paths, "--funnel-table", "--by", "format", "--measure", "recovery"], capsys)
+    assert "--funnel-table does not use --by, --measure" in err
+
+
+def test_funnel_table_allows_mixed_rules_when_asked(files, tmp_path, capsys):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_dose": 3}))
+    other = tmp_path / "P-HOME-min3.json"
+    assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
+                 "-o", str(other)]) == 0
+    argv = ["compare", str(files["P-GROUP"]), str(other), "--funnel-table"]
+    assert "--allow-mixed-rules" in _fails(argv, capsys)
+    assert _json([*argv, "--allow-mixed-rules"], capsys)["funnel"]
+
+
+def test_help_documents_the_pass_through_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for option in ("--level", "--min-per-level", "--funnel-method", "--funnel-table"):
+        assert option in out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for option in ("--level", "--min-per-level", "--funnel-method", "--funnel-table"):
+        assert option in readme
+
+
+def test_mean_change_on_mixed_instruments_names_the_cli_options(files, capsys):
+    argv = ["compare", str(files["P-GROUP"]), str(files["P-PHONE"]), "--measure", "mean_change",
+            "--instrument", "wemwbs", "--instrument", "epds"]
+    err = _fails(argv, capsys)
+    assert "--measure mean_change needs a single instrument" in err and "epds, wemwbs" in err
+    assert "Use --measure smcr or a single --instrument" in err and "measure='smcr'" not in err
+
+
+def test_library_mean_change_error_still_names_its_arguments(files):
+    from evalkit.compare import MixedInstrumentsError, compare_summaries
+
+    with pytest.raises(ValueError, match=r"measure='mean_change' needs .* Use measure='smcr' or one instrument") as info:
+        compare_summaries(list(files.values()), measure="mean_change", instrument=["wemwbs", "epds"])
+    assert isinstance(info.value, MixedInstrumentsError)
+
+
+def test_extreme_means_are_refused_naming_file_block_and_field_without_a_warning(files, tmp_path, capsys):
+    import warnings
+
+    data = json.loads(files["P-GROUP"].read_text())
+    for r in data["results"]:
+        r["baseline_mean"], r["endpoint_mean"] = 1e308, -1e308
+    bad = tmp_path / "extreme.json"
+    bad.write_text(json.dumps(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        err = _fails(["compare", str(bad), str(files["P-PHONE"])], capsys)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert "RuntimeWarning" not in err and "infinite values" not in err
+    assert "extreme.json" in err and "$.results[0].baseline_mean" in err and "overflow" in err
+
+
+def test_unknown_instrument_in_a_summary_is_refused(files, tmp_path, capsys):
+    data = json.loads(files["P-GROUP"].read_text())
+    data["results"][0]["instrument"] = "nonsense"
+    bad = tmp_path / "nonsense.json"
+    bad.write_text(json.dumps(data))
+    err = _fails(["compare", str(bad), str(files["P-PHONE"]), "--instrument", "nonsense", "--instrument", "epds"],
+                 capsys)
+    assert "nonsense.json" in err and "$.results[0].instrument" in err and '"nonsense"' in err
+    assert "known instrument code" in err and "epds" in err and "wemwbs" in err
+
+
+def test_tiny_baseline_sd_leaves_the_programme_out_without_a_warning(files, tmp_path, capsys):
+    import warnings
+
+    data = json.loads(files["P-GROUP"].read_text())
+    data["results"][0]["baseline_sd"] = 1e-300  # finite and valid, but the SMCR's square overflows
+    bad = tmp_path / "tiny-sd.json"
+    bad.write_text(json.dumps(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _json(["compare", str(bad), str(files["P-PHONE"]), str(files["P-PAID"])], capsys)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    row = next(r for r in out["per_programme"] if r["programme_id"] == "P-GROUP")
+    assert row["included"] is False and "overflows" in row["reason"] and out["pooled"][0]["k"] == 2

@@ -193,3 +193,54 @@ def test_data_hash_ignores_row_and_column_order_and_provenance():
     c.loc[0, "deprivation_decile"] = 4
     assert data_hash({"participants": c}) != data_hash({"participants": a})
     assert re.fullmatch("[0-9a-f]{64}", data_hash({"participants": a}))
+
+
+@pytest.mark.parametrize("text_edit, path, expected", [
+    # a mean of 1e308 is a float, but the change from -1e308 to it overflows
+    (lambda t: t.replace('"baseline_mean": 15.2', '"baseline_mean": 1e308').replace(
+        '"endpoint_mean": 10.1', '"endpoint_mean": -1e308'), "$.results[0].baseline_mean", "at most 6.7e+153"),
+    (lambda t: t.replace('"endpoint_mean": 10.1', '"endpoint_mean": -1e308'), "$.results[0].endpoint_mean",
+     "overflow when squared or added"),
+    (lambda t: t.replace('"baseline_sd": 4.4', '"baseline_sd": 1e200'), "$.results[0].baseline_sd",
+     "at most 6.7e+153"),
+    # 1e400 is read as infinity
+    (lambda t: t.replace('"baseline_sd": 4.4', '"baseline_sd": 1e400'), "$.results[0].baseline_sd",
+     "a finite number"),
+    (lambda t: t.replace('"dose_median": 4.0', '"dose_median": -1e999'), "$.programmes[0].dose_median",
+     "a finite number"),
+    (lambda t: t.replace('"referred": 120', '"referred": 1' + "0" * 400), "$.programmes[0].referred",
+     "a whole number of at most"),
+])
+def test_non_finite_and_overflowing_values_are_refused(tmp_path, text_edit, path, expected):
+    text = small_summary().to_json(indent=None)
+    edited = text_edit(text)
+    assert edited != text
+    bad = tmp_path / "bad.json"
+    bad.write_text(edited, encoding="utf-8")
+    with pytest.raises(SummaryFormatError) as info:
+        read_summary(bad)
+    rows = info.value.problems[info.value.problems["path"] == path]
+    assert len(rows), f"no problem at {path}; got {info.value.problems.to_dict('records')}"
+    assert expected in rows["expected"].iloc[0]
+    assert "bad.json" in str(info.value) and path in str(info.value)
+
+
+def test_plausible_means_and_in_memory_non_finite_values():
+    data = small_summary().to_dict()
+    data["results"][0]["baseline_mean"] = 6.0e153  # large, but its square plus another's is finite
+    validate_summary(data)
+    data["results"][0]["endpoint_sd"] = float("nan")
+    with pytest.raises(SummaryFormatError, match=r"\$\.results\[0\]\.endpoint_sd: expected a finite number"):
+        validate_summary(data, source="mine.json")
+
+
+def test_unknown_instrument_code_is_refused_with_the_known_codes(tmp_path):
+    data = small_summary().to_dict()
+    data["results"][1]["instrument"] = "nonsense"
+    err = _error(tmp_path, data)
+    rows = err.problems[err.problems["path"] == "$.results[1].instrument"]
+    assert len(rows) == 1 and '"nonsense"' in rows["found"].iloc[0]
+    text = " ".join(str(err).split())
+    assert "bad.json" in text and "a known instrument code" in text
+    for code in ("epds", "phq9", "gad7", "wemwbs", "swemwbs", "qpr15"):
+        assert code in rows["expected"].iloc[0]
