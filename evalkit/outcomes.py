@@ -700,17 +700,23 @@ def _nested_dose_suppression(raw: pd.DataFrame, out: pd.DataFrame, by: Sequence[
         walk(np.flatnonzero(rel == -k), -1.0)
     if not (hide_row.any() or hide_ri.any()):
         return out
-    out = out.copy()
-    names = out["suppressed"].astype(str).to_numpy(dtype=object)
-    for cols, mask in ((_DOSE_ROW, hide_row), (_DOSE_RI, hide_ri & ~hide_row)):
+    return _hide_dose_cells(out, hide_row, hide_ri & ~hide_row)
+
+
+def _hide_dose_cells(dose: pd.DataFrame, rows: np.ndarray, reliable: np.ndarray) -> pd.DataFrame:
+    """A copy of a dose-sensitivity table with the figures of ``rows`` (every count and statistic) and the
+    reliable improvements of ``reliable`` hidden, each newly hidden shown cell named in ``suppressed``."""
+    out = dose.copy()
+    names = out["suppressed"].astype("string").fillna("").to_numpy(dtype=object)
+    for cols, mask in ((_DOSE_ROW, rows), (_DOSE_RI, reliable)):
         for c in cols:
             if c not in out.columns:
                 continue
             m = mask & out[c].notna().to_numpy()
-            s_ = out[c].copy()
-            s_[m] = pd.NA if isinstance(s_.dtype, pd.api.extensions.ExtensionDtype) else np.nan
-            out[c] = s_
-            names = np.where(m, np.where(names == "", c, names + "; " + c), names)
+            col = out[c].copy()
+            col[m] = pd.NA if isinstance(col.dtype, pd.api.extensions.ExtensionDtype) else np.nan
+            out[c] = col
+            names = np.where(m, np.where(names == "", c, names + "; " + c), names)  # a shown cell: not yet named
     out["suppressed"] = pd.array(names.astype(str), dtype="string")
     return out
 
@@ -911,19 +917,7 @@ def _dose_as_summary(dose: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     ri_hidden = found & s["n_reliable_improvement"].isna().to_numpy()[pos] & ~n_hidden
     if not (n_hidden.any() or ri_hidden.any()):
         return dose
-    out = dose.copy()
-    names = out["suppressed"].astype("string").fillna("").to_numpy(dtype=object)
-    for cols, mask in ((_DOSE_ROW, n_hidden), (_DOSE_RI, ri_hidden)):
-        for c in cols:
-            if c not in out.columns:
-                continue
-            m = mask & out[c].notna().to_numpy()
-            col = out[c].copy()
-            col[m] = pd.NA if isinstance(col.dtype, pd.api.extensions.ExtensionDtype) else np.nan
-            out[c] = col
-            names = np.where(m, np.where(names == "", c, names + "; " + c), names)  # a shown cell: not yet named
-    out["suppressed"] = pd.array(names.astype(str), dtype="string")
-    return out
+    return _hide_dose_cells(dose, n_hidden, ri_hidden)
 
 
 #: Talking Therapies count -> the outcome summary's count of the same people (a single-measure set)

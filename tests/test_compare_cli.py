@@ -104,12 +104,18 @@ def test_bad_rules_file(tmp_path, capsys):
     assert "invalid pairing rules" in err and "min_dose" in err
 
 
-def test_mixed_rules_message_names_the_cli_option(files, tmp_path, capsys):
+def _summary_with_min_dose_3(tmp_path: Path) -> Path:
+    """P-HOME's summary file made under other pairing rules (minimum dose 3)."""
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"min_dose": 3}))
     other = tmp_path / "P-HOME-min3.json"
     assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
                  "-o", str(other)]) == 0
+    return other
+
+
+def test_mixed_rules_message_names_the_cli_option(files, tmp_path, capsys):
+    other = _summary_with_min_dose_3(tmp_path)
     capsys.readouterr()
     err = _fails(["compare", str(files["P-GROUP"]), str(other)], capsys)
     assert "different pairing rules" in err and "min_dose" in err
@@ -121,11 +127,7 @@ def test_library_mixed_rules_error_still_names_its_argument(files, tmp_path):
     from evalkit.compare import MixedRulesError, compare_summaries
     from evalkit.summary import read_summary
 
-    rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"min_dose": 3}))
-    other = tmp_path / "P-HOME-min3.json"
-    assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
-                 "-o", str(other)]) == 0
+    other = _summary_with_min_dose_3(tmp_path)
     with pytest.raises(ValueError, match="allow_mixed_rules=True") as info:
         compare_summaries([read_summary(files["P-GROUP"]), read_summary(other)])
     assert isinstance(info.value, MixedRulesError)
@@ -200,11 +202,7 @@ def test_funnel_table_option(files, capsys):
 
 
 def test_funnel_table_allows_mixed_rules_when_asked(files, tmp_path, capsys):
-    rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"min_dose": 3}))
-    other = tmp_path / "P-HOME-min3.json"
-    assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
-                 "-o", str(other)]) == 0
+    other = _summary_with_min_dose_3(tmp_path)
     argv = ["compare", str(files["P-GROUP"]), str(other), "--funnel-table"]
     assert "--allow-mixed-rules" in _fails(argv, capsys)
     assert _json([*argv, "--allow-mixed-rules"], capsys)["funnel"]
