@@ -109,3 +109,64 @@ def test_cells_of_clean_quoted_files_are_unchanged(tmp_path: Path, delimiter: st
     path.write_text(delimiter.join(_HEADER.split(",")) + '\nR2;P-GROUP;2024-01-01;"yes"\n'.replace(";", delimiter))
     frame = read_file(path)["participants"]
     assert frame["took_up"].tolist() == ["yes"] and _problems(frame, "unclosed_quote") == []
+
+
+@pytest.mark.parametrize("ragged", [False, True], ids=["even rows", "a row with an extra cell"])
+def test_rows_after_a_swallowing_cell_keep_their_line_numbers(tmp_path: Path, ragged: bool) -> None:
+    """The lines a stray quote swallowed are counted as the rows they are, so every later message names the
+    line the provider finds in a text editor (and in the spreadsheet once the quote is fixed)."""
+    path = tmp_path / "participants.csv"
+    extra = ",extra" if ragged else ""
+    path.write_text(f'{_HEADER}\nR2,P-GROUP,2024-01-01,yes\nR3,"P-GROUP,2024-01-02,yes\nR4,P-GROUP,2024-02-01,yes\n'
+                    'R5,P-GROUP",2024-02-02,yes\nR6,P-GROUP,2024-13-03,no\n'
+                    f'R7,P-GROUP,2024-02-03,maybe{extra}\nR8,P-GROUP,2024-02-04,yes\n')
+    frame = read_file(path)["participants"]
+    assert dict(zip(frame["participant_id"], frame["source_row"], strict=True)) == {
+        "R2": 2, "R3": 3, "R6": 6, "R7": 7, "R8": 8}
+    (found,) = _problems(frame, "unclosed_quote")
+    assert found["source_row"] == 3 and "is not closed until line 5, so the 2 lines 4–5" in found["message"]
+    report = validate({"participants": frame}, today=pd.Timestamp("2025-06-01").date()).report
+    by_column = dict(zip(report["column"], report["message"], strict=False))
+    assert by_column["referral_date"].startswith("Row 6, column 'referral_date': '2024-13-03'")
+    assert by_column["took_up"].startswith("Row 7, column 'took_up': 'maybe'")
+    assert (report.loc[report["rule"] == "unclosed_quote", "source_row"] == 3).all()
+    if ragged:
+        (cells,) = _problems(frame, "extra_cells")
+        assert cells["source_row"] == 7 and cells["message"].startswith("Row 7 has 5 cells")
+
+
+def test_two_swallowing_cells_and_a_multi_line_note_number_the_rows_after_them(tmp_path: Path) -> None:
+    """A note typed over two lines stays one row (as a spreadsheet shows it); swallowed lines count as rows."""
+    path = tmp_path / "participants.csv"
+    path.write_text(f'{_HEADER},notes\nR2,P-GROUP,2024-01-01,yes,"first line\nsecond line"\n'
+                    'R3,"P-GROUP,2024-01-02,yes,\nR4,P-GROUP,2024-02-01,yes,",2024-02-02,yes,\n'
+                    'R5,P-GROUP,2024-02-03,yes,\n'
+                    'R6,P-GROUP,"2024-02-04,yes,\nR7,P-GROUP,2024-02-05,yes,\nR8,P-GROUP",no,\n'
+                    'R9,P-GROUP,2024-02-06,maybe,\n')
+    frame = read_file(path)["participants"]
+    assert dict(zip(frame["participant_id"], frame["source_row"], strict=True)) == {
+        "R2": 2, "R3": 3, "R5": 5, "R6": 6, "R9": 9}
+    assert [p["source_row"] for p in _problems(frame, "unclosed_quote")] == [3, 6]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_rows=st.integers(3, 25), quotes=st.lists(st.tuples(st.integers(0, 24), st.integers(1, 3)), max_size=4))
+def test_every_row_read_is_numbered_by_the_line_it_is_on(tmp_path: Path, n_rows: int,
+                                                          quotes: list[tuple[int, int]]) -> None:
+    """Whatever stray quotes swallow, each row read keeps the number of the line it is written on.
+
+    The stray quotes are on every other row at most (a quote closed early on the very next line is not told
+    from a note typed over two lines).
+    """
+    rows = [[f"R{i}", "P-GROUP", f"2024-01-{i % 28 + 1:02d}", "yes"] for i in range(n_rows)]
+    for at, column in quotes:
+        row = 2 * (at % ((n_rows + 1) // 2))  # an even row of the file
+        rows[row][column] = '"' + rows[row][column].lstrip('"')
+    path = tmp_path / "participants.csv"
+    path.write_text(_HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    frame = read_file(path)["participants"]
+    line_of = {f"R{i}": 2 + i for i in range(n_rows)}
+    for pid, row in zip(frame["participant_id"], frame["source_row"], strict=True):
+        assert row == line_of[pid]
+    for found in _problems(frame, "unclosed_quote"):
+        assert f"Row {found['source_row']}, " in found["message"]

@@ -416,7 +416,7 @@ def _line_breaks(column: pd.Series, *, count: bool) -> np.ndarray:
 
 
 def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.ndarray, delimiter: str, *,
-                     header_line: int, file: str) -> list[dict]:
+                     header_line: int, file: str) -> tuple[list[dict], np.ndarray]:
     """Cells where a quote mark left open swallowed the lines of later rows: one ``unclosed_quote`` error each.
 
     The rule: a cell holding line breaks is a swallowing cell when one of its lines after the first holds at
@@ -425,15 +425,22 @@ def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.nd
     line; the rows of the file that a stray ``"`` (``"not_ready``) pulls into one cell all do. Only cells
     holding a line break are looked at one by one (none in most files).
 
+    The lines such a cell swallowed are rows of the file as the provider sees them (in a text editor, and in
+    a spreadsheet once the quote is fixed), so every row after it is numbered that many rows further on:
+    ``row[i] = source_rows[i] + sum(swallowed line breaks of the rows before i)``. A note typed over several
+    lines in one quoted cell stays one row, as a spreadsheet program shows it.
+
     Returns
     -------
     list[dict]
         Report rows (severity ``error``, so the row is set aside) naming the row, the column, the lines read
         into the cell and the start of its value; the table is filled in by the caller.
+    numpy.ndarray
+        The row numbers of ``cells``, the swallowed lines counted (``source_rows`` itself when none is).
     """
     width = cells.shape[1]
     if width < 3 or len(cells) == 0:
-        return []
+        return [], source_rows
     need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
     candidates = sorted((int(r), p) for p in range(width)
                         for r in np.flatnonzero(_line_breaks(cells[p], count=False)))
@@ -443,16 +450,20 @@ def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.nd
         if any(line.count(delimiter) >= need for line in lines[1:]):
             hits.append((r, p))
     if not hits:
-        return []
+        return [], source_rows
     breaks = np.zeros((len(cells), width), dtype=np.int64)
     for p in range(width):
         breaks[:, p] = _line_breaks(cells[p], count=True)
     per_row = breaks.sum(axis=1)
     # the line each row starts on: the header's line, one per row before it and the breaks inside them
     starts = header_line + 1 + np.arange(len(cells)) + np.concatenate([[0], np.cumsum(per_row)[:-1]])
+    swallowed = np.zeros(len(cells), dtype=np.int64)
+    for r, p in hits:
+        swallowed[r] += breaks[r, p]
+    rows = np.asarray(source_rows) + np.concatenate([[0], np.cumsum(swallowed)[:-1]])
     out = []
     for r, p in hits:
-        row = int(source_rows[r])
+        row = int(rows[r])
         value = str(cells.iat[r, p])
         opens = int(starts[r] + breaks[r, :p].sum())
         closes = opens + len(_LINE_BREAK.findall(value.rstrip("\r\n")))  # a last line break ends the file's line
@@ -470,7 +481,7 @@ def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.nd
                      f"('{shown}') instead of being rows of their own, and were not read. Check the quote "
                      f"marks on row {row}, then save the file again."),
         ))
-    return out
+    return out, rows
 
 
 @dataclass(frozen=True)
@@ -501,6 +512,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     label = path.name
     grid, delimiter, header, quoted = _split(path, label, combine=combine, encode=encode)
     problems: list[dict] = []
+    ragged: list[tuple[int, int, str]] = []  # (position, cells, extra values shown) of rows with extra cells
     if header is not None and isinstance(grid, pd.DataFrame):  # the first line, split off by _split
         first = 0
         headers = [h.strip() for h in header]
@@ -528,17 +540,9 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
         width = len(headers)
         rows: list[list[str]] = []
         for offset, record in enumerate(records[first + 1:]):
-            row_number = first + 2 + offset
             extra = record[width:]
-            if any(c.strip() for c in extra):
-                shown = ", ".join(f"'{_shorten(c)}'" for c in extra if c.strip())
-                problems.append(problem(
-                    file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
-                    rule="extra_cells", severity="error",
-                    message=(f"Row {row_number} has {len(record)} cells but the header has {width} columns; "
-                             f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
-                             f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
-                ))
+            if any(c.strip() for c in extra):  # reported below, once the rows are numbered
+                ragged.append((offset, len(record), ", ".join(f"'{_shorten(c)}'" for c in extra if c.strip())))
             rows.append((record + [""] * width)[:width])
         cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
         source_rows = np.arange(first + 2, first + 2 + len(rows))
@@ -547,7 +551,18 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
         raise InputFileError("the header row is empty. Expected a first row naming the columns.", file=label)
     # without a quote mark no cell can hold a line break, nor when the file has one line end per record
     if quoted and _line_breaks_in_cells(path, first + 1 + len(cells)):
-        problems.extend(_unclosed_quotes(cells, headers, source_rows, delimiter, header_line=first + 1, file=label))
+        swallowing, source_rows = _unclosed_quotes(cells, headers, source_rows, delimiter, header_line=first + 1,
+                                                   file=label)
+        problems.extend(swallowing)
+    for position, n_cells, shown in ragged:
+        row_number = int(source_rows[position])
+        problems.append(problem(
+            file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
+            rule="extra_cells", severity="error",
+            message=(f"Row {row_number} has {n_cells} cells but the header has {len(headers)} columns; "
+                     f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
+                     f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
+        ))
     return TextTable(headers, cells, source_rows, first + 1, problems)
 
 
