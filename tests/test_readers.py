@@ -53,6 +53,19 @@ def test_cp1252_semicolon_and_blank_lines(tmp_path):
     assert unknown["source_row"] == 1 and unknown["severity"] == "warning"
 
 
+@pytest.mark.parametrize("above", ["\n", "\r\n", "\n\n", " \n"], ids=["LF", "CRLF", "two", "spaces"])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_blank_lines_above_the_header(tmp_path, above, encoding):
+    """A blank first line (a title row deleted, an export's empty first line) is not "every line is blank"."""
+    path = write(tmp_path / "participants.csv", above + HEADER + "M1,Café,2025-03-04,HV\nM2,P1,2025-03-05,HV\n",
+                 encoding)
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"] and frame["programme_id"].tolist() == ["Café", "P1"]
+    header_line = 1 + above.count("\n")
+    assert frame["source_row"].tolist() == [header_line + 1, header_line + 2]
+    assert problems(frame) == []
+
+
 def test_uk_dates_clear_from_column_and_iso(tmp_path):
     path = write(tmp_path / "participants.csv", "participant_id,programme_id,referral_date\n"
                  "M1,P1,03/04/2025\nM2,P1,13/04/2025\nM3,P1,2025-04-05\n")

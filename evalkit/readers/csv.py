@@ -143,7 +143,8 @@ def _grid(text: str, delimiter: str, file_label: str) -> pd.DataFrame | list[lis
         )
         return frame
     except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+        # pandas takes the width from the first line: a blank first line (above the header) gives "no columns"
+        return _records_slow(text, delimiter, file_label) if text.strip() else pd.DataFrame()
     except (pd.errors.ParserError, ValueError, OverflowError):
         return _records_slow(text, delimiter, file_label)
 
