@@ -9,6 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from evalkit.errors import InputFileError
 from evalkit.readers import ColumnMapping, load_mapping, read_file
 from evalkit.readers.wide import (
     DateAssumptions,
@@ -310,3 +311,59 @@ def test_docstring_examples(name):
     for t in tests:
         runner.run(t)
     assert runner.failures == 0
+
+
+_WIDE_CSV_HEADER = "Ref no,Programme,Date referred,Notes,EPDS at start,EPDS start date,EPDS at end,EPDS end date\n"
+
+
+def test_a_wide_csv_row_split_at_a_stray_comma_is_set_aside_not_shifted(tmp_path):
+    """A comma typed in a note splits the row into one cell more than the header: every later cell moved one
+    column right, so the start score would be read as the end score. The row is reported and set aside."""
+    path = tmp_path / "mums.csv"
+    path.write_text(_WIDE_CSV_HEADER
+                    + "A1,P-A,06/01/2025,fine,15,13/01/2025,9,24/03/2025\n"
+                    + "A2,P-A,07/01/2025,met twice, then moved,18,14/01/2025,11,25/03/2025\n"
+                    + "A3,P-A,08/01/2025,,12,15/01/2025,6,26/03/2025,\n")  # a trailing empty cell is fine
+    result = validate(read_file(path), today=TODAY)
+    assert set(result.tables["participants"]["participant_id"]) == {"A1", "A3"}
+    assert "A2" not in set(result.tables["measures"]["participant_id"])
+    (extra,) = result.report[result.report["rule"] == "extra_cells"].to_dict("records")
+    assert extra["severity"] == "error" and extra["source_row"] == 3 and extra["file"] == "mums.csv"
+    assert extra["message"].startswith("Row 3 has 9 cells but the header has 8 columns")
+    assert "stray comma" in extra["message"]
+    assert set(result.quarantine["participants"]["participant_id"]) == {"A2"}
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed lines later", "never closed"])
+def test_a_wide_csv_quote_left_open_is_refused_with_its_line_and_column(tmp_path, closed):
+    """The rows a stray quote swallows into one cell would be lost without a word: the file is refused."""
+    path = tmp_path / "mums.csv"
+    rows = ["A1,P-A,06/01/2025,fine,15,13/01/2025,9,24/03/2025",
+            'A2,P-A,07/01/2025,"fine,18,14/01/2025,11,25/03/2025',
+            "A3,P-A,08/01/2025,ok,12,15/01/2025,6,26/03/2025",
+            "A4,P-A,08/01/2025,ok,12,15/01/2025,6,26/03/2025",
+            'A5,P-A,09/01/2025,ok",10,16/01/2025,5,27/03/2025' if closed else
+            "A5,P-A,09/01/2025,ok,10,16/01/2025,5,27/03/2025",
+            "A6,P-A,10/01/2025,ok,10,16/01/2025,5,27/03/2025"]
+    path.write_text(_WIDE_CSV_HEADER + "\n".join(rows) + "\n")
+    with pytest.raises(InputFileError) as caught:
+        read_file(path)
+    message = str(caught.value)
+    assert message.startswith("mums.csv: ")
+    assert "Row 3, column D ('Notes'): a quote mark (\") opens here and " in message
+    if closed:
+        assert "is not closed until line 6, so the 3 lines 4–6 were read into this one cell" in message
+    else:
+        assert "is never closed, so the 4 lines 4–7, to the end of the file, were read into this one cell" in message
+    assert "Check the quote marks on row 3" in message
+
+
+def test_a_note_over_two_lines_in_a_wide_csv_is_still_read(tmp_path):
+    path = tmp_path / "mums.csv"
+    path.write_text(_WIDE_CSV_HEADER + 'A1,P-A,06/01/2025,"called twice,\nthen met",15,13/01/2025,9,24/03/2025\n'
+                    + "A2,P-A,07/01/2025,ok,18,14/01/2025,11,25/03/2025\n")
+    raw = read_file(path)
+    assert raw["participants"]["participant_id"].tolist() == ["A1", "A2"]
+    measures = raw["measures"]
+    assert sorted(zip(measures["participant_id"], measures["total"], strict=True)) == [
+        ("A1", "15"), ("A1", "9"), ("A2", "11"), ("A2", "18")]

@@ -43,7 +43,8 @@ from evalkit.readers.raw_frame import (
 if TYPE_CHECKING:  # pyarrow itself is imported where a file is parsed
     import pyarrow as pa
 
-__all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
+__all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter", "swallows_rows",
+           "unclosed_quote_message"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
@@ -416,6 +417,53 @@ def _line_breaks(column: pd.Series, *, count: bool) -> np.ndarray:
     return test(pa.array(values, type=pa.large_string()))
 
 
+def swallows_rows(value: str, delimiter: str, width: int) -> bool:
+    """Whether a cell's text holds lines of other rows that a quote mark left open read into it.
+
+    The rule of :func:`_unclosed_quotes`: one of its lines after the first holds at least three quarters of the
+    delimiters of a row of ``width`` cells (``width - 1`` delimiters; at least two), and ``width`` is 3 or more.
+
+    Parameters
+    ----------
+    value
+        The cell's text as split (the quote marks removed).
+    delimiter
+        The file's delimiter.
+    width
+        Cells in a full row (the header's).
+    """
+    if width < 3:
+        return False
+    need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
+    return any(line.count(delimiter) >= need for line in _LINE_BREAK.split(value)[1:])
+
+
+def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, last: bool, value: str) -> str:
+    """The message naming a cell a quote mark left open: its row and column, the lines read into it.
+
+    Parameters
+    ----------
+    row
+        The row the cell is on, as the provider sees it.
+    column
+        How the column is named to the provider (``"'Notes'"``, ``"D ('Notes')"``).
+    opens, closes
+        The file's lines the cell starts and ends on.
+    last
+        Whether the quote runs to the end of the file.
+    value
+        The cell's text (shown cut short, its line breaks as ``↵``).
+    """
+    until = "is never closed" if last else f"is not closed until line {closes:,}"
+    n_lines = closes - opens
+    lines = f"line {closes:,}" if n_lines == 1 else f"the {n_lines:,} lines {opens + 1:,}–{closes:,}"
+    shown = _shorten(_LINE_BREAK.sub(" ↵ ", value))
+    return (f"Row {row}, column {column}: a quote mark (\") opens here and {until}, so {lines}"
+            f"{', to the end of the file,' if last else ''} were read into this one cell "
+            f"('{shown}') instead of being rows of their own, and were not read. Check the quote "
+            f"marks on row {row}, then save the file again.")
+
+
 def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.ndarray, delimiter: str, *,
                      header_line: int, file: str) -> tuple[list[dict], np.ndarray]:
     """Cells where a quote mark left open swallowed the lines of later rows: one ``unclosed_quote`` error each.
@@ -442,14 +490,10 @@ def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.nd
     width = cells.shape[1]
     if width < 3 or len(cells) == 0:
         return [], source_rows
-    need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
     candidates = sorted((int(r), p) for p in range(width)
                         for r in np.flatnonzero(_line_breaks(cells[p], count=False)))
-    hits = []
-    for r, p in candidates:  # cells holding line breaks only: few, so one by one
-        lines = _LINE_BREAK.split(str(cells.iat[r, p]))
-        if any(line.count(delimiter) >= need for line in lines[1:]):
-            hits.append((r, p))
+    # cells holding line breaks only: few, so one by one
+    hits = [(r, p) for r, p in candidates if swallows_rows(str(cells.iat[r, p]), delimiter, width)]
     if not hits:
         return [], source_rows
     breaks = np.zeros((len(cells), width), dtype=np.int64)
@@ -470,17 +514,11 @@ def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.nd
         closes = opens + len(_LINE_BREAK.findall(value.rstrip("\r\n")))  # a last line break ends the file's line
         header = headers[p] if p < len(headers) and headers[p] else f"column {p + 1}"
         last = r == len(cells) - 1 and not any(str(cells.iat[r, q]).strip() for q in range(p + 1, width))
-        until = "is never closed" if last else f"is not closed until line {closes:,}"
-        n_lines = closes - opens
-        lines = f"line {closes:,}" if n_lines == 1 else f"the {n_lines:,} lines {opens + 1:,}–{closes:,}"
-        shown = _shorten(_LINE_BREAK.sub(" ↵ ", value))
         out.append(problem(
-            file=file, sheet=None, table="", source_row=row, column=header, value=shown,
-            rule="unclosed_quote", severity="error",
-            message=(f"Row {row}, column '{header}': a quote mark (\") opens here and {until}, so {lines}"
-                     f"{', to the end of the file,' if last else ''} were read into this one cell "
-                     f"('{shown}') instead of being rows of their own, and were not read. Check the quote "
-                     f"marks on row {row}, then save the file again."),
+            file=file, sheet=None, table="", source_row=row, column=header,
+            value=_shorten(_LINE_BREAK.sub(" ↵ ", value)), rule="unclosed_quote", severity="error",
+            message=unclosed_quote_message(row=row, column=f"'{header}'", opens=opens, closes=closes, last=last,
+                                           value=value),
         ))
     return out, rows
 

@@ -1049,12 +1049,12 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         letter = column_letter(table.columns[pos] - 1)
         return f"Column {letter} ('{h}')" if h.strip() else f"Column {letter} (no header)"
 
-    def note(tbl: str, row: int, column: str, value: str, rule: str, message: str) -> None:
+    def note(tbl: str, row: int, column: str, value: str, rule: str, message: str, severity: str = "warning") -> None:
         problems.append(problem(file=file, sheet=sheet, table=tbl, source_row=row, column=column, value=value,
-                                rule=rule, message=message, severity="warning"))
+                                rule=rule, message=message, severity=severity))
 
-    for p in table.problems:
-        note("participants", p["source_row"], "", p["value"], p["rule"], p["message"])
+    for p in table.problems:  # an error (a row split into too many cells) sets the mother's row aside
+        note("participants", p["source_row"], "", p["value"], p["rule"], p["message"], p.get("severity", "warning"))
 
     cells = {pos: table.cells[pos] if pos in table.cells.columns else pd.Series([None] * n, dtype=object)
              for pos in range(len(table.headers))}
