@@ -210,6 +210,50 @@ def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
     return path
 
 
+_TITLED = [["Participants referred in Q1 2025 - Northside"], [],
+           ["Client ID", "Programme", "Date referred", "Referred by"],
+           ["M1", "P1", "2025-03-04", "HV"], ["M2", "P1", "2025-03-05", "self"]]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv one cell", "csv padded", "csv padded, not compacted"])
+def test_a_title_above_the_header_is_skipped_and_reported(tmp_path, kind):
+    """The header is found below a title row; the title is reported, the rows keep their own numbers."""
+    if kind == "xlsx":
+        path = _workbook(tmp_path / "participants.xlsx", {"participants": _TITLED})
+    else:
+        pad = "padded" in kind
+        lines = [",".join(r + [""] * (4 - len(r)) if pad else r) for r in _TITLED]
+        path = write(tmp_path / "participants.csv", "\n".join(lines) + "\n")
+    frame = read_file(path, compact="not compacted" not in kind)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"]
+    assert frame["referral_source"].tolist() == ["health_visitor", "self"]
+    assert frame["source_row"].tolist() == [4, 5]
+    (title,) = [p for p in problems(frame) if p["rule"] == "not_read"]
+    assert title["severity"] == "warning" and title["source_row"] == 1
+    assert title["message"].startswith("Row 1 ('Participants referred in Q1 2025 - Northside') is above the header "
+                                       "on row 3")
+    result = validate({"participants": frame}, today=TODAY)
+    assert len(result.tables["participants"]) == 2 and not (result.report["severity"] == "error").any()
+    assert frame.attrs[NOTES_ATTR]["sources"][next(iter(frame.attrs[NOTES_ATTR]["sources"]))]["header_row"] == 3
+
+
+def test_group_words_over_the_header_are_not_the_header(tmp_path):
+    path = _workbook(tmp_path / "participants.xlsx", {"participants": [
+        ["Referral", None, "Dates", None], ["participant_id", "programme_id", "referral_date", "referral_source"],
+        ["M1", "P1", "2025-03-04", "self"]]})
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1"] and frame["source_row"].tolist() == [3]
+    assert [p["source_row"] for p in problems(frame) if p["rule"] == "not_read"] == [1]
+
+
+def test_a_header_naming_one_known_column_stays_the_header(tmp_path):
+    """Only a row naming two or more known columns replaces the first row as the header."""
+    path = write(tmp_path / "participants.csv", "participant_id,Colour,Shoe size\nM1,red,5\nM2,blue,6\n")
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"] and frame["source_row"].tolist() == [2, 3]
+    assert not [p for p in problems(frame) if p["rule"] == "not_read"]
+
+
 def test_workbook_with_one_sheet_per_table(tmp_path):
     import datetime as dt
 

@@ -30,7 +30,13 @@ import pandas as pd
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
 from evalkit.memory import release_freed_memory
-from evalkit.readers.detect import detect_table
+from evalkit.readers.detect import (
+    HEADER_SCAN_ROWS,
+    detect_table,
+    find_header_row,
+    header_overlap,
+    rows_above_header,
+)
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
 from evalkit.readers.raw_frame import (
@@ -532,15 +538,42 @@ class TextTable:
     source_rows: np.ndarray
     header_row: int
     problems: list[dict] = field(default_factory=list)
+    rows_dropped: bool = False
+    """Whether rows the parser split were left out (a title above the header)."""
 
 
-def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, encode: bool = False) -> TextTable:
+def _texts(row: list[object]) -> list[str]:
+    """A row's cells as text (``""`` for a missing cell)."""
+    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in row]
+
+
+def _header_below_title(headers: list[str], rows: list[list[str]],
+                        mapping: ColumnMapping | None) -> tuple[int, list[int]] | None:
+    """Where the header is when the first row is a title (:func:`~evalkit.readers.detect.find_header_row`).
+
+    ``rows`` are the first rows after ``headers`` as text. Returns the header's position in ``rows`` and the
+    positions of the rows between (not blank) that are not read, or ``None`` when ``headers`` is the header.
+    """
+    if max(len(columns) for columns in header_overlap(headers, mapping).values()) >= 2:
+        return None  # the usual case: one look at the first row
+    filled = [i for i, r in enumerate(rows) if any(c.strip() for c in r)][:HEADER_SCAN_ROWS - 1]
+    at = find_header_row([headers] + [rows[i] for i in filled], mapping)
+    return None if at == 0 else (filled[at - 1], filled[:at - 1])
+
+
+def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, encode: bool = False,
+                    find_header: bool = False, mapping: ColumnMapping | None = None) -> TextTable:
     """Decode, sniff and split a delimited text file.
 
     ``combine=False`` may leave a column of text in Arrow's parser blocks instead of one contiguous array
     (same cells; for a reader that compacts the columns next). ``encode=True`` may give columns as
     categoricals of their text, categories in order of first appearance (same cells; dictionary-encoded
     by the parser, for a reader that compacts the columns next).
+
+    The header is the first row that is not blank; with ``find_header``, unless that row is a title above
+    the header (:func:`~evalkit.readers.detect.find_header_row`, columns named through ``mapping``): the rows
+    above the header are then not read, and reported (rule ``not_read``, warning), and
+    :attr:`TextTable.rows_dropped` is set.
 
     Raises
     ------
@@ -552,6 +585,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     grid, delimiter, header, quoted = _split(path, label, combine=combine, encode=encode)
     problems: list[dict] = []
     ragged: list[tuple[int, int, str]] = []  # (position, cells, extra values shown) of rows with extra cells
+    above: list[tuple[int, list[str]]] = []  # (row number, cells) of rows above the header, not read
     if header is not None and isinstance(grid, pd.DataFrame):  # the first line, split off by _split
         first = 0
         headers = [h.strip() for h in header]
@@ -575,6 +609,12 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
         if first_found is None:
             raise InputFileError("the file has no header row (every line is blank).", file=label)
         first = first_found
+        below = _header_below_title(records[first], records[first + 1:first + 1 + 50], mapping) if find_header \
+            else None
+        if below is not None:  # before the rows are cut to the header's width
+            at, between = below
+            above = [(first + 1, records[first])] + [(first + 2 + i, records[first + 1 + i]) for i in between]
+            first = first + 1 + at
         headers = [h.strip() for h in records[first]]
         width = len(headers)
         rows: list[list[str]] = []
@@ -585,6 +625,20 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
             rows.append((record + [""] * width)[:width])
         cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
         source_rows = np.arange(first + 2, first + 2 + len(rows))
+    if find_header and isinstance(grid, pd.DataFrame) and len(cells):
+        head = cells.iloc[:50]
+        below = _header_below_title(headers, [_texts(list(r)) for r in head.itertuples(index=False)], mapping)
+        if below is not None:
+            at, between = below
+            above = [(first + 1, headers)] + [(int(source_rows[i]), _texts(list(head.iloc[i]))) for i in between]
+            headers = [h.strip() for h in _texts(list(head.iloc[at]))]
+            first += at + 1
+            cells, source_rows = cells.iloc[at + 1:], source_rows[at + 1:]
+    if above:
+        problems.append(problem(
+            file=label, sheet=None, table="", source_row=above[0][0], column="",
+            value=_shorten(" ".join(c.strip() for c in above[0][1] if c.strip())), rule="not_read",
+            severity="warning", message=rows_above_header(above, first + 1)))
     check_shape(len(cells), len(headers), file_label=label, limits=limits)
     if not any(headers):
         raise InputFileError("the header row is empty. Expected a first row naming the columns.", file=label)
@@ -602,7 +656,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
                      f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
                      f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
         ))
-    return TextTable(headers, cells, source_rows, first + 1, problems)
+    return TextTable(headers, cells, source_rows, first + 1, problems, rows_dropped=bool(above))
 
 
 def read_csv(
@@ -640,7 +694,8 @@ def read_csv(
         Empty file, binary data, a header without any column, or over a size limit.
     """
     path = Path(path)
-    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact, encode=compact)
+    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact, encode=compact,
+                             find_header=True, mapping=mapping)
     chosen = detect_table(parsed.headers, file_label=path.name, names=(path.stem,), table=table, mapping=mapping)
     for p in parsed.problems:
         p["table"] = chosen
@@ -649,6 +704,6 @@ def read_csv(
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
     if compact:
-        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells))
+        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells) or parsed.rows_dropped)
         compact_text_columns(frame)
     return {chosen: frame}
