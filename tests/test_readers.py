@@ -349,6 +349,35 @@ def test_redcap_export_with_dictionary_and_mapping(tmp_path):
     assert "column 'epds_10' (item_10)" in bad["message"].iloc[0]
 
 
+@pytest.mark.parametrize("with_participants", [True, False])
+def test_redcap_rows_the_csv_reader_found_broken_are_reported_not_read(tmp_path, with_participants):
+    """A row split into too many cells, and a quote left open that swallows the rows after it, are errors in
+    the report (they were dropped without a word: a swallowing quote left an empty, error-free upload)."""
+    path = _redcap_files(tmp_path)
+    if not with_participants:
+        raw = json.loads(path.read_text())
+        del raw["participants"]
+        path.write_text(json.dumps(raw))
+    mapping = load_mapping(path)
+    data = tmp_path / "Project_DATA.csv"
+    lines = data.read_text().splitlines()
+    ok = "R3,baseline_arm_1,04-01-2025,2025-01-11," + ",".join(["2"] * 10)
+    data.write_text("\n".join([lines[0], lines[1] + ",oops", lines[2], ok]) + "\n")
+    result = validate(read_file(data, mapping=mapping), instruments=INSTRUMENTS, today=TODAY)
+    (extra,) = result.report[result.report["rule"] == "extra_cells"].to_dict("records")
+    assert extra["severity"] == "error" and extra["source_row"] == 2 and extra["message"].startswith("Row 2 has 15")
+    stored = result.tables["measures"]
+    assert 2 not in set(stored["source_row"]) and 4 in set(stored["source_row"])
+    if with_participants:
+        assert set(result.tables["participants"]["participant_id"]) == {"R3"}  # R1's only row 2 is set aside
+    data.write_text("\n".join([lines[0], lines[1].replace("baseline_arm_1", '"baseline_arm_1'), lines[2], ok])
+                    + "\n")
+    result = validate(read_file(data, mapping=mapping), instruments=INSTRUMENTS, today=TODAY)
+    (swallowed,) = result.report[result.report["rule"] == "unclosed_quote"].to_dict("records")
+    assert swallowed["severity"] == "error" and swallowed["source_row"] == 2
+    assert "the 2 lines 3–4, to the end of the file, were read into this one cell" in swallowed["message"]
+
+
 def test_redcap_mapping_naming_unknown_field(tmp_path):
     path = _redcap_files(tmp_path)
     raw = json.loads(path.read_text())

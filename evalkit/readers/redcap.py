@@ -297,6 +297,9 @@ def read_redcap(
 
     out: dict[str, list[pd.DataFrame]] = {}
     rows = np.asarray(parsed.source_rows)
+    # rows the CSV reader found broken (extra cells, a quote left open): reported once with the first table
+    # below, and set aside there; their questionnaires are not read
+    broken = np.isin(rows, [p["source_row"] for p in parsed.problems if p["severity"] == "error"])
     pid = values(mapping.participant_id)
     for m in mapping.measures:
         columns: dict[str, pd.Series] = {"participant_id": pid}
@@ -311,7 +314,7 @@ def read_redcap(
         columns["completed_on"] = values(m.completed_on)
         if m.timepoint:
             columns["timepoint"] = values(m.timepoint)
-        answered = ~np.logical_and.reduce([blank(values(f)) for f in [*answer_fields, m.completed_on]])
+        answered = ~np.logical_and.reduce([blank(values(f)) for f in [*answer_fields, m.completed_on]]) & ~broken
         frame = pd.DataFrame(columns).loc[answered].reset_index(drop=True)
         frame["instrument"] = m.instrument
         headers = list(frame.columns)
@@ -361,6 +364,11 @@ def read_redcap(
     if not result:
         raise InputFileError("the REDCap mapping names no measures and no participants fields to read.",
                              file=records.name)
+    if parsed.problems:  # with the participants (a broken row is set aside there), else the measures
+        table = "participants" if "participants" in result else "measures"
+        notes = frame_notes(result[table])
+        notes["problems"].extend({**p, "table": table} for p in parsed.problems)
+        with_notes(result[table], notes)
     return result
 
 
