@@ -378,6 +378,27 @@ def test_redcap_rows_the_csv_reader_found_broken_are_reported_not_read(tmp_path,
     assert "the 2 lines 3–4, to the end of the file, were read into this one cell" in swallowed["message"]
 
 
+def test_redcap_checkbox_field_and_label_headers_are_explained(tmp_path):
+    """A checkbox field is exported as one column per choice; an export with label headers has none of the
+    field names: each message says so, rather than only that the column is missing."""
+    path = _redcap_files(tmp_path)
+    dictionary = tmp_path / "Project_DataDictionary.csv"
+    dictionary.write_text(dictionary.read_text() + 'ref_by,enrolment,,checkbox,Referred by,"1, GP | 2, Midwife",,\n')
+    raw = json.loads(path.read_text())
+    raw["participants"]["referral_source"] = "ref_by"
+    path.write_text(json.dumps(raw))
+    data = tmp_path / "Project_DATA.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0] + ",ref_by___1,ref_by___2"] + [ln + ",1,0" for ln in lines[1:]]) + "\n")
+    with pytest.raises(InputFileError, match=r"'ref_by' is a checkbox field, which REDCap exports as one column per "
+                                             r"choice \('ref_by___1', 'ref_by___2'\)"):
+        read_file(data, mapping=load_mapping(path))
+    labels = ["Record ID", "Event Name", "Referral date", "Date"] + [f"Q{i}" for i in range(1, 11)]
+    data.write_text("\n".join([",".join(labels)] + lines[1:]) + "\n")
+    with pytest.raises(InputFileError, match=r"none of the mapped fields.*field labels.*raw variable names"):
+        read_file(data, mapping=load_mapping(path))
+
+
 def test_redcap_mapping_naming_unknown_field(tmp_path):
     path = _redcap_files(tmp_path)
     raw = json.loads(path.read_text())

@@ -279,11 +279,7 @@ def read_redcap(
     position = {h: i for i, h in enumerate(parsed.headers)}
     missing = [f for f in dict.fromkeys(mapping.fields()) if f not in position]
     if missing:
-        raise InputFileError(
-            f"the export has no column(s) {', '.join(repr(f) for f in missing)} named in the REDCap mapping. "
-            "Export all the fields of the mapped instruments (raw data or labels, CSV).",
-            file=records.name,
-        )
+        raise InputFileError(_missing_fields(missing, mapping, parsed.headers), file=records.name)
 
     def values(name: str) -> pd.Series:
         col = parsed.cells[position[name]].astype("str").reset_index(drop=True)
@@ -370,6 +366,28 @@ def read_redcap(
         notes["problems"].extend({**p, "table": table} for p in parsed.problems)
         with_notes(result[table], notes)
     return result
+
+
+def _missing_fields(missing: list[str], mapping: RedcapMapping, headers: list[str]) -> str:
+    """Why the export lacks fields the mapping names: label headers, checkbox fields, or not exported."""
+    named = [f for f in dict.fromkeys(mapping.fields()) if f not in _SYSTEM_FIELDS]
+    if named and all(f in missing for f in named):
+        shown = ", ".join(repr(h) for h in headers[:4])
+        return (f"none of the mapped fields ({', '.join(repr(f) for f in named[:4])}, ...) is a column of the "
+                f"export, whose header row starts {shown}. If those are field labels, export again choosing "
+                "raw variable names as the column headers (CSV, raw data or labels).")
+    parts = []
+    for name in missing:
+        choices = [h for h in headers if h.startswith(f"{name}___")]
+        if choices:
+            parts.append(f"'{name}' is a checkbox field, which REDCap exports as one column per choice "
+                         f"({', '.join(repr(c) for c in choices[:4])}{', ...' if len(choices) > 4 else ''}); "
+                         "name one of those columns in the mapping, or use a radio or dropdown field")
+    others = [name for name in missing if not any(h.startswith(f"{name}___") for h in headers)]
+    if others:
+        parts.append(f"the export has no column(s) {', '.join(repr(f) for f in others)} named in the REDCap "
+                     "mapping. Export all the fields of the mapped instruments (raw data or labels, CSV)")
+    return "; ".join(parts) + "."
 
 
 def _constants(frame: pd.DataFrame, constants: Mapping[str, str], table: str) -> None:
