@@ -456,6 +456,36 @@ def test_fhir_bundle_and_single_resource(tmp_path):
         read_file(tmp_path / "patients.json")
 
 
+def test_fhir_answers_without_item_numbers_are_not_placed_by_order_when_one_is_missing(tmp_path):
+    """Questions named without a number ('laugh', 'harm') are placed by their order only when every item is
+    answered: with one left unanswered or left out, each later answer (the self-harm question's too) would
+    land on the item before its own. Such a response is an error, not read."""
+    names = ["laugh", "enjoy", "blame", "anxious", "scared", "ontop", "unhappy", "sad", "crying", "harm"]
+
+    def response(pid: str, drop: str | None, unanswered: str | None) -> dict:
+        items = [{"linkId": n} if n == unanswered else {"linkId": n, "answer": [{"valueInteger": i % 4}]}
+                 for i, n in enumerate(names) if n != drop]
+        return {"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2025-02-04",
+                "questionnaire": "http://loinc.org/q/71354-5", "subject": {"reference": f"Patient/{pid}"},
+                "item": items}
+
+    path = tmp_path / "responses.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "entry": [
+        {"resource": response("M1", None, None)}, {"resource": response("M2", None, "blame")},
+        {"resource": response("M3", "blame", None)}]}))
+    raw = read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))
+    frame = raw["measures"].set_index("participant_id")
+    assert frame.loc["M1", ["item_1", "item_3", "item_10"]].tolist() == ["0", "2", "1"]  # all ten: by order
+    assert frame.loc[["M2", "M3"], "item_9"].isna().all()  # nothing placed on the wrong item
+    result = validate(raw, instruments=INSTRUMENTS, today=TODAY)
+    assert result.tables["measures"]["participant_id"].tolist() == ["M1"]
+    errors = result.report[result.report["rule"] == "item_order"]
+    assert errors["source_row"].tolist() == [2, 3] and (errors["severity"] == "error").all()
+    assert errors["message"].iloc[0].startswith(
+        "Resource 2: its 9 answers are to questions without item numbers ('laugh', 'enjoy', 'anxious', …) and epds "
+        "has 10 items, so which item each answer belongs to cannot be told; the response was not read.")
+
+
 _SPLIT_CASES = [
     "a,b\n1,2\n", "a,b\n1,2", "a,b\r\n1,2\r\n", "a,b\r1,2\r", 'a,b\n"x,y",2\n', 'a,b\n"x\ny",2\n', 'a,b\n"x""y",2\n',
     'a,b\n "x",2\n', 'a,b\n"x"y,2\n', 'a,b\nx"y,2\n', "a,b\n1,2\n\n", "a,b\n\n1,2\n", "a,b\n1\n", "a,b\n1,2,3\n",

@@ -35,6 +35,8 @@ unknown_sheet, not_read
 extra_cells, unknown_instrument error      readers (CSV ragged rows; FHIR)
 unclosed_quote                  error      readers (a CSV quote mark left open that
                                            swallows later lines into one cell)
+item_order                      error      readers (FHIR answers to unnumbered questions,
+                                           not every item answered: not placed)
 ==============================  =========  ========================================
 """
 
