@@ -367,3 +367,32 @@ def test_a_note_over_two_lines_in_a_wide_csv_is_still_read(tmp_path):
     measures = raw["measures"]
     assert sorted(zip(measures["participant_id"], measures["total"], strict=True)) == [
         ("A1", "15"), ("A1", "9"), ("A2", "11"), ("A2", "18")]
+
+
+def test_columns_a_proposed_mapping_leaves_out_are_reported_with_a_suggestion(tmp_path):
+    """Without a saved mapping the proposal decides what is read: a score column whose instrument is mistyped
+    ('EDPS', 'WEMBWS'), a second column of the same score and a change column were dropped without a word."""
+    path = tmp_path / "mums.csv"
+    path.write_text("Ref no,Programme,Date referred,EDPS at start,EPDS at end,WEMBWS start,Edinburgh end,"
+                    "EPDS change,Colour\n"
+                    "A1,P-A,2025-01-06,15,9,40,8,-6,red\nA2,P-A,2025-01-07,18,11,45,10,-7,blue\n")
+    result = validate(read_file(path), today=TODAY)
+    unread = result.report[result.report["rule"].isin(["unknown_column", "derived_column"])]
+    by_header = dict(zip(unread["column"], unread["message"], strict=True))
+    assert set(by_header) == {"EDPS at start", "WEMBWS start", "Edinburgh end", "EPDS change", "Colour"}
+    assert (unread["severity"] == "warning").all() and (unread["source_row"] == 1).all()
+    assert by_header["EDPS at start"].startswith("Column D ('EDPS at start') was not read:")
+    assert "did you mean EPDS? ('edps' is one letter from it)" in by_header["EDPS at start"]
+    assert "did you mean WEMWBS?" in by_header["WEMBWS start"]
+    assert "same questionnaire and time point as 'EPDS at end'" in by_header["Edinburgh end"]
+    assert "did you mean" not in by_header["Colour"]
+
+
+@pytest.mark.parametrize(("header", "suggested"), [
+    ("EDPS at start", "epds"), ("Wembws end", "wemwbs"), ("GDA-7 T2", None), ("PHQ-8 start", None),
+    ("EPDS at start", None), ("Colour", None), ("Notes", None)])
+def test_suggest_instrument(header, suggested):
+    from evalkit.readers.wide import suggest_instrument
+
+    found = suggest_instrument(header)
+    assert (found[1] if found else None) == suggested
