@@ -423,11 +423,26 @@ def _line_breaks(column: pd.Series, *, count: bool) -> np.ndarray:
     return test(pa.array(values, type=pa.large_string()))
 
 
-def swallows_rows(value: str, delimiter: str, width: int) -> bool:
+def _shape(text: str) -> str:
+    """``text`` with each run of letters as ``A`` and each run of digits as ``9`` (``M0012`` and ``R9``: ``A9``)."""
+    return re.sub(r"[^\W\d_]+", "A", re.sub(r"\d+", "9", text.strip()))
+
+
+def swallows_rows(value: str, delimiter: str, width: int, *, position: int = 0, first_cell: str = "",
+                  after: list[str] | None = None) -> bool:
     """Whether a cell's text holds lines of other rows that a quote mark left open read into it.
 
-    The rule of :func:`_unclosed_quotes`: one of its lines after the first holds at least three quarters of the
-    delimiters of a row of ``width`` cells (``width - 1`` delimiters; at least two), and ``width`` is 3 or more.
+    The rule of :func:`_unclosed_quotes`, with ``need`` three quarters of the ``width - 1`` delimiters of a
+    full row (at least two; ``width`` 3 or more):
+
+    * one of the cell's lines after the first holds ``need`` delimiters (a whole row read into it); or
+    * the quote was closed by another one early on the next line (two stray quotes on rows next to each
+      other): the cell is in column ``position`` > 0, the line it opens on (``position`` delimiters before
+      it, then its first line) and the line it closes on (its last line, then the row's
+      rest of the row: the delimiters before and in the cells ``after`` it, up to one holding a line break)
+      both hold ``need`` delimiters, and the last line starts
+      with a value shaped like the row's first cell ``first_cell`` (``R9`` and ``R10``: letters then
+      digits) - which a note typed over several lines does not.
 
     Parameters
     ----------
@@ -437,11 +452,30 @@ def swallows_rows(value: str, delimiter: str, width: int) -> bool:
         The file's delimiter.
     width
         Cells in a full row (the header's).
+    position
+        The cell's column (0-based).
+    first_cell
+        The row's first cell (its id, in most tables).
+    after
+        The row's cells after this one as split (default: ``width - 1 - position`` cells without delimiters).
     """
     if width < 3:
         return False
     need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
-    return any(line.count(delimiter) >= need for line in _LINE_BREAK.split(value)[1:])
+    lines = _LINE_BREAK.split(value)
+    if any(line.count(delimiter) >= need for line in lines[1:]):
+        return True
+    if position == 0 or len(lines) < 2 or not first_cell.strip():
+        return False
+    last = lines[-1]
+    closing = last.count(delimiter)  # the delimiters of the line the cell closes on
+    for cell in [""] * (width - 1 - position) if after is None else after:
+        first_line = _LINE_BREAK.split(cell, 1)
+        closing += 1 + first_line[0].count(delimiter)
+        if len(first_line) > 1:
+            break
+    return (position + lines[0].count(delimiter) >= need and closing >= need
+            and _shape(last.split(delimiter, 1)[0]) == _shape(first_cell))
 
 
 def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, last: bool, value: str) -> str:
@@ -462,28 +496,35 @@ def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, la
     """
     until = "is never closed" if last else f"is not closed until line {closes:,}"
     n_lines = closes - opens
-    lines = f"line {closes:,}" if n_lines == 1 else f"the {n_lines:,} lines {opens + 1:,}–{closes:,}"
     shown = _shorten(_LINE_BREAK.sub(" ↵ ", value))
+    if n_lines == 1:
+        lines, were, rows = f"line {closes:,}", "was", "a row of its own"
+    else:
+        lines, were, rows = f"the {n_lines:,} lines {opens + 1:,}–{closes:,}", "were", "rows of their own"
     return (f"Row {row}, column {column}: a quote mark (\") opens here and {until}, so {lines}"
-            f"{', to the end of the file,' if last else ''} were read into this one cell "
-            f"('{shown}') instead of being rows of their own, and were not read. Check the quote "
+            f"{', to the end of the file,' if last else ''} {were} read into this one cell "
+            f"('{shown}') instead of being {rows}, and {were} not read. Check the quote "
             f"marks on row {row}, then save the file again.")
 
 
 def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.ndarray, delimiter: str, *,
-                     header_line: int, file: str) -> tuple[list[dict], np.ndarray]:
+                     header_line: int, file: str, split: dict[int, list[str]] | None = None
+                     ) -> tuple[list[dict], np.ndarray]:
     """Cells where a quote mark left open swallowed the lines of later rows: one ``unclosed_quote`` error each.
 
-    The rule: a cell holding line breaks is a swallowing cell when one of its lines after the first holds at
-    least three quarters of the delimiters of a full row (the header's columns less one; at least two, and
-    tables of fewer than three columns are not looked at). A note typed over several lines in a spreadsheet rarely has such a
-    line; the rows of the file that a stray ``"`` (``"not_ready``) pulls into one cell all do. Only cells
+    The rule (:func:`swallows_rows`): a cell holding line breaks is a swallowing cell when one of its lines
+    after the first holds at least three quarters of the delimiters of a full row (the header's columns less
+    one; at least two, and tables of fewer than three columns are not looked at), or when a second stray
+    quote early on the next line closed it. A note typed over several lines in a spreadsheet rarely has such
+    a line; the rows of the file that a stray ``"`` (``"not_ready``) pulls into one cell all do. Only cells
     holding a line break are looked at one by one (none in most files).
 
     The lines such a cell swallowed are rows of the file as the provider sees them (in a text editor, and in
     a spreadsheet once the quote is fixed), so every row after it is numbered that many rows further on:
     ``row[i] = source_rows[i] + sum(swallowed line breaks of the rows before i)``. A note typed over several
     lines in one quoted cell stays one row, as a spreadsheet program shows it.
+
+    ``split`` gives, for rows split into more cells than the header has, all their cells.
 
     Returns
     -------
@@ -499,7 +540,9 @@ def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.nd
     candidates = sorted((int(r), p) for p in range(width)
                         for r in np.flatnonzero(_line_breaks(cells[p], count=False)))
     # cells holding line breaks only: few, so one by one
-    hits = [(r, p) for r, p in candidates if swallows_rows(str(cells.iat[r, p]), delimiter, width)]
+    hits = [(r, p) for r, p in candidates
+            if swallows_rows(str(cells.iat[r, p]), delimiter, width, position=p, first_cell=str(cells.iat[r, 0]),
+                             after=(split or {}).get(r, [str(c) for c in cells.iloc[r]])[p + 1:])]
     if not hits:
         return [], source_rows
     breaks = np.zeros((len(cells), width), dtype=np.int64)
@@ -584,7 +627,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     label = path.name
     grid, delimiter, header, quoted = _split(path, label, combine=combine, encode=encode)
     problems: list[dict] = []
-    ragged: list[tuple[int, int, str]] = []  # (position, cells, extra values shown) of rows with extra cells
+    ragged: list[tuple[int, list[str]]] = []  # (position, cells) of rows split into more cells than the header
     above: list[tuple[int, list[str]]] = []  # (row number, cells) of rows above the header, not read
     if header is not None and isinstance(grid, pd.DataFrame):  # the first line, split off by _split
         first = 0
@@ -621,7 +664,7 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
         for offset, record in enumerate(records[first + 1:]):
             extra = record[width:]
             if any(c.strip() for c in extra):  # reported below, once the rows are numbered
-                ragged.append((offset, len(record), ", ".join(f"'{_shorten(c)}'" for c in extra if c.strip())))
+                ragged.append((offset, record))
             rows.append((record + [""] * width)[:width])
         cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
         source_rows = np.arange(first + 2, first + 2 + len(rows))
@@ -645,9 +688,11 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     # without a quote mark no cell can hold a line break, nor when the file has one line end per record
     if quoted and _line_breaks_in_cells(path, first + 1 + len(cells)):
         swallowing, source_rows = _unclosed_quotes(cells, headers, source_rows, delimiter, header_line=first + 1,
-                                                   file=label)
+                                                   file=label, split=dict(ragged))
         problems.extend(swallowing)
-    for position, n_cells, shown in ragged:
+    for position, record in ragged:
+        n_cells = len(record)
+        shown = ", ".join(f"'{_shorten(c)}'" for c in record[len(headers):] if c.strip())
         row_number = int(source_rows[position])
         problems.append(problem(
             file=label, sheet=None, table="", source_row=row_number, column="", value=shown,

@@ -290,7 +290,7 @@ def _check_quotes(record: list[str], rows: list[list[str | None]], delimiter: st
     start = opens
     for p, cell in enumerate(record):
         breaks = len(_LINE_BREAK.findall(cell))
-        if breaks and swallows_rows(cell, delimiter, width):
+        if breaks and swallows_rows(cell, delimiter, width, position=p, first_cell=record[0], after=record[p + 1:]):
             header = next((r[p] for r in rows if len(_nonblank(r)) >= 2 and p < len(r) and r[p]), None)
             column = f"{column_letter(p)} ('{header.strip()}')" if header else column_letter(p)
             closes = start + len(_LINE_BREAK.findall(cell.rstrip("\r\n")))
