@@ -784,7 +784,7 @@ def _propose_wide(label: str, wide: list[SheetTable], all_tables: list[SheetTabl
     for t in others:
         layout_notes.append(f"layout: {t.where}: no questionnaire score columns, so it was not read.")
     for p in result.problems.itertuples(index=False):
-        if p.rule in ("note_row", "summary_row", "other_table", "no_date", "same_date", "derived_value",
+        if p.rule in ("note_row", "summary_row", "other_table", "hidden_sheet", "no_date", "same_date", "derived_value",
                       "converted_total"):
             notes.append(f"{p.file}{', sheet ' + repr(p.sheet) if p.sheet else ''}: {p.message}")
     # date notes for the score columns

@@ -591,3 +591,25 @@ def test_reader_notes_are_set_aside_while_columns_are_settled_and_put_back() -> 
         raise RuntimeError("stop")
     assert seen == [{}]
     assert frame.attrs[NOTES_ATTR] == notes
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_sheet_that_is_read_is_reported(tmp_path, state):
+    """Rows of a sheet the provider cannot see are read like the others, and a warning says so (old data in a
+    hidden sheet otherwise showed only as duplicate ids)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, pid in (("participants", "M1"), ("participants old", "M9")):
+        ws = wb.create_sheet(name)
+        ws.append(["participant_id", "programme_id", "referral_date"])
+        ws.append([pid, "P1", "2025-03-04"])
+    wb["participants old"].sheet_state = state
+    path = tmp_path / "upload.xlsx"
+    wb.save(path)
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M9"]
+    (hidden,) = [p for p in problems(frame) if p["rule"] == "hidden_sheet"]
+    assert hidden["sheet"] == "participants old" and hidden["severity"] == "warning"
+    assert hidden["message"].startswith("Sheet 'participants old' is hidden in the workbook; its 1 data row was read")
+    assert not [p for p in problems(read_file(path, sheet="participants old")["participants"])
+                if p["rule"] == "hidden_sheet"]  # chosen by name: no surprise

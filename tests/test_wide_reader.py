@@ -396,3 +396,18 @@ def test_suggest_instrument(header, suggested):
 
     found = suggest_instrument(header)
     assert (found[1] if found else None) == suggested
+
+
+def test_a_hidden_wide_sheet_that_is_read_is_reported(tmp_path):
+    path = workbook(tmp_path / "m.xlsx", ["Ref no", "Programme", "Date referred", "EPDS at start"],
+                    [["A1", "P-A", "2025-01-13", 12]])
+    wb = openpyxl.load_workbook(path)
+    old = wb.create_sheet("Mums 2023")
+    for row in (["Ref no", "Programme", "Date referred", "EPDS at start"], ["A0", "P-A", "2023-01-13", 20]):
+        old.append(row)
+    old.sheet_state = "hidden"
+    wb.save(path)
+    result = validate(read_file(path), today=TODAY)
+    hidden = result.report[result.report["rule"] == "hidden_sheet"]
+    assert hidden["sheet"].tolist() == ["Mums 2023"] and (hidden["severity"] == "warning").all()
+    assert set(result.tables["participants"]["participant_id"]) == {"A0", "A1"}

@@ -36,7 +36,7 @@ from evalkit.readers.limits import ReadLimits, check_file_size
 from evalkit.readers.notes import frame_notes, merge_notes, problem, with_notes
 from evalkit.readers.raw_frame import build_raw_frame
 
-__all__ = ["cell_text", "check_workbook_archive", "read_excel", "sheet_cells"]
+__all__ = ["cell_text", "check_workbook_archive", "hidden_sheet_message", "read_excel", "sheet_cells"]
 
 _MB = 1024 * 1024
 
@@ -66,6 +66,13 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     return str(value)
+
+
+def hidden_sheet_message(name: str, n_rows: int) -> str:
+    """The warning for a hidden sheet whose rows were read (rule ``hidden_sheet``)."""
+    rows = f"{n_rows:,} data row{' was' if n_rows == 1 else 's were'}"
+    return (f"Sheet '{name}' is hidden in the workbook; its {rows} read like those of the other sheets. If it "
+            "holds old or scrap data, delete the sheet, or choose the sheet to read (--sheet).")
 
 
 def check_workbook_archive(path: Path, limits: ReadLimits) -> None:
@@ -385,6 +392,11 @@ def _read_workbook(
         title = [problem(file=label, sheet=name, table=chosen_table, source_row=above[0][0], column="",
                          value=" ".join(c.strip() for c in above[0][1] if c.strip())[:80], rule="not_read",
                          severity="warning", message=rows_above_header(above, header_row))] if above else []
+        state = getattr(workbook[name], "sheet_state", "visible")
+        if sheet is None and state in ("hidden", "veryHidden"):
+            title.append(problem(file=label, sheet=name, table=chosen_table, source_row=header_row, column="",
+                                 value=name, rule="hidden_sheet", severity="warning",
+                                 message=hidden_sheet_message(name, len(numbers))))
         frames.setdefault(chosen_table, []).append(build_raw_frame(
             cells, header, numbers, table=chosen_table, file=label, sheet=name, header_row=header_row,
             mapping=mapping, problems=title,

@@ -128,6 +128,9 @@ class Grid:
         For a delimited text file, its delimiter (``None`` for a workbook or a frame). Each of ``rows`` then
         holds every cell the row was split into, so a row with more cells than the header's can be told
         (:func:`extract_table` reports it).
+    hidden
+        A workbook sheet hidden from view, read without being chosen by name (:func:`extract_table`
+        reports it).
     """
 
     file: str
@@ -135,6 +138,7 @@ class Grid:
     rows: list[list[str | None]]
     merged: tuple[tuple[int, int, int, int], ...] = ()
     delimiter: str | None = None
+    hidden: bool = False
 
 
 def _cell_text(value: Any) -> str | None:
@@ -213,7 +217,8 @@ def _xlsx_grids(path: Path, sheet: str | None, limits: ReadLimits) -> list[Grid]
                 rows.append(row)
             if rows:
                 merged = _merged_ranges(path, getattr(ws, "_worksheet_path", None))
-                grids.append(Grid(path.name, name, rows, merged))
+                hidden = sheet is None and getattr(ws, "sheet_state", "visible") in ("hidden", "veryHidden")
+                grids.append(Grid(path.name, name, rows, merged, hidden=hidden))
         return grids
     except InputFileError:
         raise
@@ -669,6 +674,11 @@ def extract_table(grid: Grid, *, header_score: HeaderScore, header_row: int | No
 
     data = [body[i] for i in keep_rows]
     numbers = np.asarray([first_data + i + 1 for i in keep_rows], dtype=np.int64)
+    if grid.hidden:
+        from evalkit.readers.excel import hidden_sheet_message
+
+        problems.append({"source_row": header_line, "rule": "hidden_sheet", "value": str(grid.sheet),
+                         "message": hidden_sheet_message(str(grid.sheet), len(keep_rows))})
     keep_cols = []
     spacers = []
     for c in range(width):
