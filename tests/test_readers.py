@@ -116,6 +116,24 @@ def test_column_mapping_round_trip_and_use(tmp_path):
         ColumnMapping(date_formats={"referral_date": "MM/YYYY"})
 
 
+def test_a_mapping_naming_a_column_evalkit_does_not_have_is_refused_with_the_nearest(tmp_path):
+    """A mistyped target ('programme' for programme_id) was passed over: the column was reported as one to
+    name in the mapping - which it was - and the required column as missing."""
+    saved = tmp_path / "mapping.json"
+    saved.write_text(json.dumps({"columns": {"Client": "participant_id", "Prog": "programme", "Q3": "item_3",
+                                             "Notes": None}}))
+    with pytest.raises(ValueError, match=r"mapping.json: column mapping: columns\['Prog'\] is 'programme', which is "
+                                         r"not a column of any evalkit table; did you mean 'programme_id'\?"):
+        load_mapping(saved)
+    saved.write_text(json.dumps({"table": "participant"}))
+    with pytest.raises(ValueError, match=r"mapping.json: column mapping: 'table' is 'participant'; expected one of "
+                                         r"programmes, participants"):
+        load_mapping(saved)
+    saved.write_text(json.dumps({"columns": {"Client": "participant_id", "Q3": "item_3", "Notes": None},
+                                 "constants": {"programme_id": "P1"}}))
+    assert load_mapping(saved).columns["Q3"] == "item_3"
+
+
 def test_identifier_duplicate_and_extra_cells(tmp_path):
     path = write(tmp_path / "participants.csv",
                  "participant_id,Client ID,Mum's name,NHS number,programme_id,referral_date\n"
