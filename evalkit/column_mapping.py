@@ -101,6 +101,30 @@ def _str_dict(raw: Any, what: str, *, allow_none: bool = False) -> dict[str, Any
     return out
 
 
+def _check_targets(columns: Mapping[str, str | None], table: str | None) -> None:
+    """Refuse a mapping file naming a table, or a column target, that no evalkit table has.
+
+    A mistyped target ("programme") would otherwise be passed over when the file is read: the column
+    reported as one to name in the mapping, which it is. The nearest column names are suggested.
+    """
+    import difflib
+
+    from evalkit.schemas import TABLE_NAMES, table_schema
+
+    if table is not None and table not in TABLE_NAMES:
+        raise ValueError(f"column mapping: 'table' is {table!r}; expected one of {', '.join(TABLE_NAMES)}")
+    schemas = [table_schema(t) for t in TABLE_NAMES]
+    known = sorted({name for schema in schemas for name in schema.field_names})
+    for header, target in columns.items():
+        if target is None or target in known or any(schema.is_item_column(target) for schema in schemas):
+            continue
+        near = difflib.get_close_matches(target, known, n=2, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else (
+            "; expected a column name such as participant_id or referral_date, or null to leave it out")
+        raise ValueError(f"column mapping: columns[{header!r}] is {target!r}, which is not a column of any "
+                         f"evalkit table{hint}")
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """How one provider's files map to the canonical tables.
@@ -204,8 +228,10 @@ class ColumnMapping:
         table = raw.get("table")
         if table is not None and not isinstance(table, str):
             raise ValueError(f"column mapping: 'table' must be a table name; got {table!r}")
+        columns = _str_dict(raw.get("columns"), "columns", allow_none=True)
+        _check_targets(columns, table)
         return cls(
-            columns=_str_dict(raw.get("columns"), "columns", allow_none=True),
+            columns=columns,
             values={str(col): _str_dict(syn, f"values[{col!r}]") for col, syn in values_raw.items()},
             date_formats=_str_dict(raw.get("date_formats"), "date_formats"),
             constants=_str_dict(raw.get("constants"), "constants"),

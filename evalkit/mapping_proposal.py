@@ -59,12 +59,14 @@ from evalkit.readers.wide import (
     MeasureColumn,
     WideMapping,
     WideReadResult,
+    _abbr,
     classify_header,
     code_variants,
     could_identify,
     detect_date_format,
     header_is_known,
     read_wide_tables,
+    suggest_instrument,
     value_lookup,
 )
 from evalkit.schemas import TABLE_NAMES, table_schema
@@ -705,6 +707,9 @@ def _propose_wide(label: str, wide: list[SheetTable], all_tables: list[SheetTabl
                 unmapped_headers.append(f"column {_letter(t, pos)} (no header)")
             else:
                 note = r.why or "not a column evalkit knows"
+                typo = suggest_instrument(header)
+                if typo is not None:
+                    note += f" - did you mean {_abbr(typo[1])}? ('{typo[0]}' is one letter from it)"
                 if has_data:
                     unmapped_headers.append(header)
                     columns.setdefault(header, None)  # saved as "not read", so next month it is not reported again
@@ -779,7 +784,7 @@ def _propose_wide(label: str, wide: list[SheetTable], all_tables: list[SheetTabl
     for t in others:
         layout_notes.append(f"layout: {t.where}: no questionnaire score columns, so it was not read.")
     for p in result.problems.itertuples(index=False):
-        if p.rule in ("note_row", "summary_row", "other_table", "no_date", "same_date", "derived_value",
+        if p.rule in ("note_row", "summary_row", "other_table", "hidden_sheet", "no_date", "same_date", "derived_value",
                       "converted_total"):
             notes.append(f"{p.file}{', sheet ' + repr(p.sheet) if p.sheet else ''}: {p.message}")
     # date notes for the score columns

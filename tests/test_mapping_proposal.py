@@ -269,3 +269,13 @@ def test_an_ordinary_table_gets_a_column_mapping(tmp_path):
     assert "Phone" in p.identifying_columns
     assert p.date_formats["Date of contact"].format == "DD/MM/YYYY"
     assert p.ok  # kind is unmapped ("Phone" is not a contact kind) but not required to be a column here
+
+
+def test_a_mistyped_instrument_is_shown_with_a_suggestion(tmp_path):
+    path = tmp_path / "mums.csv"
+    path.write_text("Ref no,Programme,Date referred,EDPS at start,EPDS at end\nA1,P-A,2025-01-06,15,9\n")
+    proposal = propose_mapping(path)
+    row = proposal.columns.set_index("header").loc["EDPS at start"]
+    assert row["role"] == "unknown" and row["note"] == (
+        "not a column evalkit knows - did you mean EPDS? ('edps' is one letter from it)")
+    assert "EDPS at start" in proposal.unmapped_headers and "EDPS at start" not in proposal.mapping.scores

@@ -53,6 +53,19 @@ def test_cp1252_semicolon_and_blank_lines(tmp_path):
     assert unknown["source_row"] == 1 and unknown["severity"] == "warning"
 
 
+@pytest.mark.parametrize("above", ["\n", "\r\n", "\n\n", " \n"], ids=["LF", "CRLF", "two", "spaces"])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_blank_lines_above_the_header(tmp_path, above, encoding):
+    """A blank first line (a title row deleted, an export's empty first line) is not "every line is blank"."""
+    path = write(tmp_path / "participants.csv", above + HEADER + "M1,Café,2025-03-04,HV\nM2,P1,2025-03-05,HV\n",
+                 encoding)
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"] and frame["programme_id"].tolist() == ["Café", "P1"]
+    header_line = 1 + above.count("\n")
+    assert frame["source_row"].tolist() == [header_line + 1, header_line + 2]
+    assert problems(frame) == []
+
+
 def test_uk_dates_clear_from_column_and_iso(tmp_path):
     path = write(tmp_path / "participants.csv", "participant_id,programme_id,referral_date\n"
                  "M1,P1,03/04/2025\nM2,P1,13/04/2025\nM3,P1,2025-04-05\n")
@@ -101,6 +114,24 @@ def test_column_mapping_round_trip_and_use(tmp_path):
         ColumnMapping.from_dict({"colums": {}})
     with pytest.raises(ValueError, match="day, a month and a year"):
         ColumnMapping(date_formats={"referral_date": "MM/YYYY"})
+
+
+def test_a_mapping_naming_a_column_evalkit_does_not_have_is_refused_with_the_nearest(tmp_path):
+    """A mistyped target ('programme' for programme_id) was passed over: the column was reported as one to
+    name in the mapping - which it was - and the required column as missing."""
+    saved = tmp_path / "mapping.json"
+    saved.write_text(json.dumps({"columns": {"Client": "participant_id", "Prog": "programme", "Q3": "item_3",
+                                             "Notes": None}}))
+    with pytest.raises(ValueError, match=r"mapping.json: column mapping: columns\['Prog'\] is 'programme', which is "
+                                         r"not a column of any evalkit table; did you mean 'programme_id'\?"):
+        load_mapping(saved)
+    saved.write_text(json.dumps({"table": "participant"}))
+    with pytest.raises(ValueError, match=r"mapping.json: column mapping: 'table' is 'participant'; expected one of "
+                                         r"programmes, participants"):
+        load_mapping(saved)
+    saved.write_text(json.dumps({"columns": {"Client": "participant_id", "Q3": "item_3", "Notes": None},
+                                 "constants": {"programme_id": "P1"}}))
+    assert load_mapping(saved).columns["Q3"] == "item_3"
 
 
 def test_identifier_duplicate_and_extra_cells(tmp_path):
@@ -195,6 +226,50 @@ def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
             ws.append(row)
     wb.save(path)
     return path
+
+
+_TITLED = [["Participants referred in Q1 2025 - Northside"], [],
+           ["Client ID", "Programme", "Date referred", "Referred by"],
+           ["M1", "P1", "2025-03-04", "HV"], ["M2", "P1", "2025-03-05", "self"]]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv one cell", "csv padded", "csv padded, not compacted"])
+def test_a_title_above_the_header_is_skipped_and_reported(tmp_path, kind):
+    """The header is found below a title row; the title is reported, the rows keep their own numbers."""
+    if kind == "xlsx":
+        path = _workbook(tmp_path / "participants.xlsx", {"participants": _TITLED})
+    else:
+        pad = "padded" in kind
+        lines = [",".join(r + [""] * (4 - len(r)) if pad else r) for r in _TITLED]
+        path = write(tmp_path / "participants.csv", "\n".join(lines) + "\n")
+    frame = read_file(path, compact="not compacted" not in kind)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"]
+    assert frame["referral_source"].tolist() == ["health_visitor", "self"]
+    assert frame["source_row"].tolist() == [4, 5]
+    (title,) = [p for p in problems(frame) if p["rule"] == "not_read"]
+    assert title["severity"] == "warning" and title["source_row"] == 1
+    assert title["message"].startswith("Row 1 ('Participants referred in Q1 2025 - Northside') is above the header "
+                                       "on row 3")
+    result = validate({"participants": frame}, today=TODAY)
+    assert len(result.tables["participants"]) == 2 and not (result.report["severity"] == "error").any()
+    assert frame.attrs[NOTES_ATTR]["sources"][next(iter(frame.attrs[NOTES_ATTR]["sources"]))]["header_row"] == 3
+
+
+def test_group_words_over_the_header_are_not_the_header(tmp_path):
+    path = _workbook(tmp_path / "participants.xlsx", {"participants": [
+        ["Referral", None, "Dates", None], ["participant_id", "programme_id", "referral_date", "referral_source"],
+        ["M1", "P1", "2025-03-04", "self"]]})
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1"] and frame["source_row"].tolist() == [3]
+    assert [p["source_row"] for p in problems(frame) if p["rule"] == "not_read"] == [1]
+
+
+def test_a_header_naming_one_known_column_stays_the_header(tmp_path):
+    """Only a row naming two or more known columns replaces the first row as the header."""
+    path = write(tmp_path / "participants.csv", "participant_id,Colour,Shoe size\nM1,red,5\nM2,blue,6\n")
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M2"] and frame["source_row"].tolist() == [2, 3]
+    assert not [p for p in problems(frame) if p["rule"] == "not_read"]
 
 
 def test_workbook_with_one_sheet_per_table(tmp_path):
@@ -292,6 +367,56 @@ def test_redcap_export_with_dictionary_and_mapping(tmp_path):
     assert "column 'epds_10' (item_10)" in bad["message"].iloc[0]
 
 
+@pytest.mark.parametrize("with_participants", [True, False])
+def test_redcap_rows_the_csv_reader_found_broken_are_reported_not_read(tmp_path, with_participants):
+    """A row split into too many cells, and a quote left open that swallows the rows after it, are errors in
+    the report (they were dropped without a word: a swallowing quote left an empty, error-free upload)."""
+    path = _redcap_files(tmp_path)
+    if not with_participants:
+        raw = json.loads(path.read_text())
+        del raw["participants"]
+        path.write_text(json.dumps(raw))
+    mapping = load_mapping(path)
+    data = tmp_path / "Project_DATA.csv"
+    lines = data.read_text().splitlines()
+    ok = "R3,baseline_arm_1,04-01-2025,2025-01-11," + ",".join(["2"] * 10)
+    data.write_text("\n".join([lines[0], lines[1] + ",oops", lines[2], ok]) + "\n")
+    result = validate(read_file(data, mapping=mapping), instruments=INSTRUMENTS, today=TODAY)
+    (extra,) = result.report[result.report["rule"] == "extra_cells"].to_dict("records")
+    assert extra["severity"] == "error" and extra["source_row"] == 2 and extra["message"].startswith("Row 2 has 15")
+    stored = result.tables["measures"]
+    assert 2 not in set(stored["source_row"]) and 4 in set(stored["source_row"])
+    if with_participants:
+        assert set(result.tables["participants"]["participant_id"]) == {"R3"}  # R1's only row 2 is set aside
+    data.write_text("\n".join([lines[0], lines[1].replace("baseline_arm_1", '"baseline_arm_1'), lines[2], ok])
+                    + "\n")
+    result = validate(read_file(data, mapping=mapping), instruments=INSTRUMENTS, today=TODAY)
+    (swallowed,) = result.report[result.report["rule"] == "unclosed_quote"].to_dict("records")
+    assert swallowed["severity"] == "error" and swallowed["source_row"] == 2
+    assert "the 2 lines 3–4, to the end of the file, were read into this one cell" in swallowed["message"]
+
+
+def test_redcap_checkbox_field_and_label_headers_are_explained(tmp_path):
+    """A checkbox field is exported as one column per choice; an export with label headers has none of the
+    field names: each message says so, rather than only that the column is missing."""
+    path = _redcap_files(tmp_path)
+    dictionary = tmp_path / "Project_DataDictionary.csv"
+    dictionary.write_text(dictionary.read_text() + 'ref_by,enrolment,,checkbox,Referred by,"1, GP | 2, Midwife",,\n')
+    raw = json.loads(path.read_text())
+    raw["participants"]["referral_source"] = "ref_by"
+    path.write_text(json.dumps(raw))
+    data = tmp_path / "Project_DATA.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0] + ",ref_by___1,ref_by___2"] + [ln + ",1,0" for ln in lines[1:]]) + "\n")
+    with pytest.raises(InputFileError, match=r"'ref_by' is a checkbox field, which REDCap exports as one column per "
+                                             r"choice \('ref_by___1', 'ref_by___2'\)"):
+        read_file(data, mapping=load_mapping(path))
+    labels = ["Record ID", "Event Name", "Referral date", "Date"] + [f"Q{i}" for i in range(1, 11)]
+    data.write_text("\n".join([",".join(labels)] + lines[1:]) + "\n")
+    with pytest.raises(InputFileError, match=r"none of the mapped fields.*field labels.*raw variable names"):
+        read_file(data, mapping=load_mapping(path))
+
+
 def test_redcap_mapping_naming_unknown_field(tmp_path):
     path = _redcap_files(tmp_path)
     raw = json.loads(path.read_text())
@@ -347,6 +472,36 @@ def test_fhir_bundle_and_single_resource(tmp_path):
     with pytest.raises(InputFileError, match="no QuestionnaireResponse"):
         (tmp_path / "patients.json").write_text(json.dumps({"resourceType": "Patient"}))
         read_file(tmp_path / "patients.json")
+
+
+def test_fhir_answers_without_item_numbers_are_not_placed_by_order_when_one_is_missing(tmp_path):
+    """Questions named without a number ('laugh', 'harm') are placed by their order only when every item is
+    answered: with one left unanswered or left out, each later answer (the self-harm question's too) would
+    land on the item before its own. Such a response is an error, not read."""
+    names = ["laugh", "enjoy", "blame", "anxious", "scared", "ontop", "unhappy", "sad", "crying", "harm"]
+
+    def response(pid: str, drop: str | None, unanswered: str | None) -> dict:
+        items = [{"linkId": n} if n == unanswered else {"linkId": n, "answer": [{"valueInteger": i % 4}]}
+                 for i, n in enumerate(names) if n != drop]
+        return {"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2025-02-04",
+                "questionnaire": "http://loinc.org/q/71354-5", "subject": {"reference": f"Patient/{pid}"},
+                "item": items}
+
+    path = tmp_path / "responses.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "entry": [
+        {"resource": response("M1", None, None)}, {"resource": response("M2", None, "blame")},
+        {"resource": response("M3", "blame", None)}]}))
+    raw = read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))
+    frame = raw["measures"].set_index("participant_id")
+    assert frame.loc["M1", ["item_1", "item_3", "item_10"]].tolist() == ["0", "2", "1"]  # all ten: by order
+    assert frame.loc[["M2", "M3"], "item_9"].isna().all()  # nothing placed on the wrong item
+    result = validate(raw, instruments=INSTRUMENTS, today=TODAY)
+    assert result.tables["measures"]["participant_id"].tolist() == ["M1"]
+    errors = result.report[result.report["rule"] == "item_order"]
+    assert errors["source_row"].tolist() == [2, 3] and (errors["severity"] == "error").all()
+    assert errors["message"].iloc[0].startswith(
+        "Resource 2: its 9 answers are to questions without item numbers ('laugh', 'enjoy', 'anxious', …) and epds "
+        "has 10 items, so which item each answer belongs to cannot be told; the response was not read.")
 
 
 _SPLIT_CASES = [
@@ -454,3 +609,25 @@ def test_reader_notes_are_set_aside_while_columns_are_settled_and_put_back() -> 
         raise RuntimeError("stop")
     assert seen == [{}]
     assert frame.attrs[NOTES_ATTR] == notes
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_sheet_that_is_read_is_reported(tmp_path, state):
+    """Rows of a sheet the provider cannot see are read like the others, and a warning says so (old data in a
+    hidden sheet otherwise showed only as duplicate ids)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, pid in (("participants", "M1"), ("participants old", "M9")):
+        ws = wb.create_sheet(name)
+        ws.append(["participant_id", "programme_id", "referral_date"])
+        ws.append([pid, "P1", "2025-03-04"])
+    wb["participants old"].sheet_state = state
+    path = tmp_path / "upload.xlsx"
+    wb.save(path)
+    frame = read_file(path)["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "M9"]
+    (hidden,) = [p for p in problems(frame) if p["rule"] == "hidden_sheet"]
+    assert hidden["sheet"] == "participants old" and hidden["severity"] == "warning"
+    assert hidden["message"].startswith("Sheet 'participants old' is hidden in the workbook; its 1 data row was read")
+    assert not [p for p in problems(read_file(path, sheet="participants old")["participants"])
+                if p["rule"] == "hidden_sheet"]  # chosen by name: no surprise

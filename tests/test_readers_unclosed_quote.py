@@ -109,3 +109,124 @@ def test_cells_of_clean_quoted_files_are_unchanged(tmp_path: Path, delimiter: st
     path.write_text(delimiter.join(_HEADER.split(",")) + '\nR2;P-GROUP;2024-01-01;"yes"\n'.replace(";", delimiter))
     frame = read_file(path)["participants"]
     assert frame["took_up"].tolist() == ["yes"] and _problems(frame, "unclosed_quote") == []
+
+
+@pytest.mark.parametrize("ragged", [False, True], ids=["even rows", "a row with an extra cell"])
+def test_rows_after_a_swallowing_cell_keep_their_line_numbers(tmp_path: Path, ragged: bool) -> None:
+    """The lines a stray quote swallowed are counted as the rows they are, so every later message names the
+    line the provider finds in a text editor (and in the spreadsheet once the quote is fixed)."""
+    path = tmp_path / "participants.csv"
+    extra = ",extra" if ragged else ""
+    path.write_text(f'{_HEADER}\nR2,P-GROUP,2024-01-01,yes\nR3,"P-GROUP,2024-01-02,yes\nR4,P-GROUP,2024-02-01,yes\n'
+                    'R5,P-GROUP",2024-02-02,yes\nR6,P-GROUP,2024-13-03,no\n'
+                    f'R7,P-GROUP,2024-02-03,maybe{extra}\nR8,P-GROUP,2024-02-04,yes\n')
+    frame = read_file(path)["participants"]
+    assert dict(zip(frame["participant_id"], frame["source_row"], strict=True)) == {
+        "R2": 2, "R3": 3, "R6": 6, "R7": 7, "R8": 8}
+    (found,) = _problems(frame, "unclosed_quote")
+    assert found["source_row"] == 3 and "is not closed until line 5, so the 2 lines 4–5" in found["message"]
+    report = validate({"participants": frame}, today=pd.Timestamp("2025-06-01").date()).report
+    by_column = dict(zip(report["column"], report["message"], strict=False))
+    assert by_column["referral_date"].startswith("Row 6, column 'referral_date': '2024-13-03'")
+    assert by_column["took_up"].startswith("Row 7, column 'took_up': 'maybe'")
+    assert (report.loc[report["rule"] == "unclosed_quote", "source_row"] == 3).all()
+    if ragged:
+        (cells,) = _problems(frame, "extra_cells")
+        assert cells["source_row"] == 7 and cells["message"].startswith("Row 7 has 5 cells")
+
+
+def test_two_swallowing_cells_and_a_multi_line_note_number_the_rows_after_them(tmp_path: Path) -> None:
+    """A note typed over two lines stays one row (as a spreadsheet shows it); swallowed lines count as rows."""
+    path = tmp_path / "participants.csv"
+    path.write_text(f'{_HEADER},notes\nR2,P-GROUP,2024-01-01,yes,"first line\nsecond line"\n'
+                    'R3,"P-GROUP,2024-01-02,yes,\nR4,P-GROUP,2024-02-01,yes,",2024-02-02,yes,\n'
+                    'R5,P-GROUP,2024-02-03,yes,\n'
+                    'R6,P-GROUP,"2024-02-04,yes,\nR7,P-GROUP,2024-02-05,yes,\nR8,P-GROUP",no,\n'
+                    'R9,P-GROUP,2024-02-06,maybe,\n')
+    frame = read_file(path)["participants"]
+    assert dict(zip(frame["participant_id"], frame["source_row"], strict=True)) == {
+        "R2": 2, "R3": 3, "R5": 5, "R6": 6, "R9": 9}
+    assert [p["source_row"] for p in _problems(frame, "unclosed_quote")] == [3, 6]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_rows=st.integers(3, 25), quotes=st.lists(st.tuples(st.integers(0, 24), st.integers(1, 3)), max_size=4))
+def test_every_row_read_is_numbered_by_the_line_it_is_on(tmp_path: Path, n_rows: int,
+                                                          quotes: list[tuple[int, int]]) -> None:
+    """Whatever stray quotes swallow (one a row at most), each row read keeps the number of its line."""
+    rows = [[f"R{i}", "P-GROUP", f"2024-01-{i % 28 + 1:02d}", "yes"] for i in range(n_rows)]
+    for at, column in {at % n_rows: column for at, column in quotes}.items():
+        rows[at][column] = '"' + rows[at][column]
+    path = tmp_path / "participants.csv"
+    path.write_text(_HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    frame = read_file(path)["participants"]
+    line_of = {f"R{i}": 2 + i for i in range(n_rows)}
+    for pid, row in zip(frame["participant_id"], frame["source_row"], strict=True):
+        assert row == line_of[pid]
+    for found in _problems(frame, "unclosed_quote"):
+        assert f"Row {found['source_row']}, " in found["message"]
+
+
+def _lines_named(found: dict) -> set[int]:
+    """The file's lines an ``unclosed_quote`` message says were read into its cell."""
+    import re
+
+    span = re.search(r"so the [\d,]+ lines ([\d,]+)–([\d,]+)", found["message"])
+    if span:
+        return set(range(int(span[1].replace(",", "")), int(span[2].replace(",", "")) + 1))
+    one = re.search(r"so line ([\d,]+)", found["message"])
+    return {int(one[1].replace(",", ""))} if one else set()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_rows=st.integers(2, 12), quotes=st.lists(st.tuples(st.integers(0, 11), st.integers(1, 3)), max_size=5))
+def test_no_line_of_the_file_is_lost_without_a_word(tmp_path: Path, n_rows: int, quotes: list[tuple[int, int]]) -> None:
+    """Every data line is a row read, or a line a reported cell swallowed - a stray quote on any rows, next
+    to each other included (one per row)."""
+    rows = [[f"R{i}", "P-GROUP", f"2024-01-{i % 28 + 1:02d}", "yes"] for i in range(n_rows)]
+    for at, column in {at % n_rows: column for at, column in quotes}.items():
+        rows[at][column] = '"' + rows[at][column]
+    path = tmp_path / "participants.csv"
+    path.write_text(_HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    frame = read_file(path)["participants"]
+    accounted = set(frame["source_row"].astype(int))
+    for found in _problems(frame, "unclosed_quote"):
+        accounted |= {found["source_row"]} | _lines_named(found)
+    assert accounted >= set(range(2, n_rows + 2))
+
+
+_NOTE_WORDS = st.sampled_from(["called", "no answer", "twice", "2", "left message", "Mon", "then", "OK", "GP", "week 3"])
+_NOTE_LINES = st.lists(st.lists(_NOTE_WORDS, min_size=1, max_size=2).map(", ".join), min_size=2, max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(notes=st.lists(_NOTE_LINES, min_size=1, max_size=3), column=st.integers(1, 4))
+def test_notes_over_several_lines_with_commas_are_read(tmp_path: Path, notes: list[list[str]], column: int) -> None:
+    """Quoted notes typed over several lines, with commas, in any column of a narrow table: read as they are.
+
+    (A line of a note holding three quarters of a row's delimiters - here 3 commas - is taken for swallowed
+    rows: the rule's known limit, not generated here.)
+    """
+    people = pd.DataFrame({"participant_id": [f"R{i}" for i in range(len(notes))], "programme_id": "P-GROUP",
+                           "referral_date": "2024-01-02", "took_up": "yes"})
+    people.insert(column, "decline_reason", ["\n".join(lines) for lines in notes])
+    path = tmp_path / "participants.csv"
+    people.to_csv(path, index=False)
+    frame = read_file(path)["participants"]
+    assert _problems(frame, "unclosed_quote") == [] and _problems(frame, "extra_cells") == []
+    assert frame["decline_reason"].tolist() == people["decline_reason"].tolist()
+
+
+def test_stray_quotes_on_two_rows_next_to_each_other(tmp_path: Path) -> None:
+    """The second quote closes the first early on the next line: that line was lost and the first row's cell
+    (holding half of each row) was stored as a valid programme id."""
+    path = tmp_path / "participants.csv"
+    path.write_text(f'{_HEADER}\nR0,"P-GROUP,2024-01-01,yes\nR1,"P-GROUP,2024-01-02,yes\nR2,P-GROUP,2024-01-03,yes\n')
+    frame = read_file(path)["participants"]
+    (found,) = _problems(frame, "unclosed_quote")
+    assert found["source_row"] == 2
+    assert ("is not closed until line 3, so line 3 was read into this one cell ('P-GROUP,2024-01-01,yes ↵ "
+            "R1,P-GROUP') instead of being a row of its own, and was not read.") in found["message"]
+    result = validate({"participants": frame}, today=pd.Timestamp("2025-06-01").date())
+    assert result.tables["participants"]["participant_id"].tolist() == ["R2"]
+    assert frame.set_index("participant_id").loc["R2", "source_row"] == 4

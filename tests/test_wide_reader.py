@@ -9,6 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from evalkit.errors import InputFileError
 from evalkit.readers import ColumnMapping, load_mapping, read_file
 from evalkit.readers.wide import (
     DateAssumptions,
@@ -310,3 +311,103 @@ def test_docstring_examples(name):
     for t in tests:
         runner.run(t)
     assert runner.failures == 0
+
+
+_WIDE_CSV_HEADER = "Ref no,Programme,Date referred,Notes,EPDS at start,EPDS start date,EPDS at end,EPDS end date\n"
+
+
+def test_a_wide_csv_row_split_at_a_stray_comma_is_set_aside_not_shifted(tmp_path):
+    """A comma typed in a note splits the row into one cell more than the header: every later cell moved one
+    column right, so the start score would be read as the end score. The row is reported and set aside."""
+    path = tmp_path / "mums.csv"
+    path.write_text(_WIDE_CSV_HEADER
+                    + "A1,P-A,06/01/2025,fine,15,13/01/2025,9,24/03/2025\n"
+                    + "A2,P-A,07/01/2025,met twice, then moved,18,14/01/2025,11,25/03/2025\n"
+                    + "A3,P-A,08/01/2025,,12,15/01/2025,6,26/03/2025,\n")  # a trailing empty cell is fine
+    result = validate(read_file(path), today=TODAY)
+    assert set(result.tables["participants"]["participant_id"]) == {"A1", "A3"}
+    assert "A2" not in set(result.tables["measures"]["participant_id"])
+    (extra,) = result.report[result.report["rule"] == "extra_cells"].to_dict("records")
+    assert extra["severity"] == "error" and extra["source_row"] == 3 and extra["file"] == "mums.csv"
+    assert extra["message"].startswith("Row 3 has 9 cells but the header has 8 columns")
+    assert "stray comma" in extra["message"]
+    assert set(result.quarantine["participants"]["participant_id"]) == {"A2"}
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed lines later", "never closed"])
+def test_a_wide_csv_quote_left_open_is_refused_with_its_line_and_column(tmp_path, closed):
+    """The rows a stray quote swallows into one cell would be lost without a word: the file is refused."""
+    path = tmp_path / "mums.csv"
+    rows = ["A1,P-A,06/01/2025,fine,15,13/01/2025,9,24/03/2025",
+            'A2,P-A,07/01/2025,"fine,18,14/01/2025,11,25/03/2025',
+            "A3,P-A,08/01/2025,ok,12,15/01/2025,6,26/03/2025",
+            "A4,P-A,08/01/2025,ok,12,15/01/2025,6,26/03/2025",
+            'A5,P-A,09/01/2025,ok",10,16/01/2025,5,27/03/2025' if closed else
+            "A5,P-A,09/01/2025,ok,10,16/01/2025,5,27/03/2025",
+            "A6,P-A,10/01/2025,ok,10,16/01/2025,5,27/03/2025"]
+    path.write_text(_WIDE_CSV_HEADER + "\n".join(rows) + "\n")
+    with pytest.raises(InputFileError) as caught:
+        read_file(path)
+    message = str(caught.value)
+    assert message.startswith("mums.csv: ")
+    assert "Row 3, column D ('Notes'): a quote mark (\") opens here and " in message
+    if closed:
+        assert "is not closed until line 6, so the 3 lines 4–6 were read into this one cell" in message
+    else:
+        assert "is never closed, so the 4 lines 4–7, to the end of the file, were read into this one cell" in message
+    assert "Check the quote marks on row 3" in message
+
+
+def test_a_note_over_two_lines_in_a_wide_csv_is_still_read(tmp_path):
+    path = tmp_path / "mums.csv"
+    path.write_text(_WIDE_CSV_HEADER + 'A1,P-A,06/01/2025,"called twice,\nthen met",15,13/01/2025,9,24/03/2025\n'
+                    + "A2,P-A,07/01/2025,ok,18,14/01/2025,11,25/03/2025\n")
+    raw = read_file(path)
+    assert raw["participants"]["participant_id"].tolist() == ["A1", "A2"]
+    measures = raw["measures"]
+    assert sorted(zip(measures["participant_id"], measures["total"], strict=True)) == [
+        ("A1", "15"), ("A1", "9"), ("A2", "11"), ("A2", "18")]
+
+
+def test_columns_a_proposed_mapping_leaves_out_are_reported_with_a_suggestion(tmp_path):
+    """Without a saved mapping the proposal decides what is read: a score column whose instrument is mistyped
+    ('EDPS', 'WEMBWS'), a second column of the same score and a change column were dropped without a word."""
+    path = tmp_path / "mums.csv"
+    path.write_text("Ref no,Programme,Date referred,EDPS at start,EPDS at end,WEMBWS start,Edinburgh end,"
+                    "EPDS change,Colour\n"
+                    "A1,P-A,2025-01-06,15,9,40,8,-6,red\nA2,P-A,2025-01-07,18,11,45,10,-7,blue\n")
+    result = validate(read_file(path), today=TODAY)
+    unread = result.report[result.report["rule"].isin(["unknown_column", "derived_column"])]
+    by_header = dict(zip(unread["column"], unread["message"], strict=True))
+    assert set(by_header) == {"EDPS at start", "WEMBWS start", "Edinburgh end", "EPDS change", "Colour"}
+    assert (unread["severity"] == "warning").all() and (unread["source_row"] == 1).all()
+    assert by_header["EDPS at start"].startswith("Column D ('EDPS at start') was not read:")
+    assert "did you mean EPDS? ('edps' is one letter from it)" in by_header["EDPS at start"]
+    assert "did you mean WEMWBS?" in by_header["WEMBWS start"]
+    assert "same questionnaire and time point as 'EPDS at end'" in by_header["Edinburgh end"]
+    assert "did you mean" not in by_header["Colour"]
+
+
+@pytest.mark.parametrize(("header", "suggested"), [
+    ("EDPS at start", "epds"), ("Wembws end", "wemwbs"), ("GDA-7 T2", None), ("PHQ-8 start", None),
+    ("EPDS at start", None), ("Colour", None), ("Notes", None)])
+def test_suggest_instrument(header, suggested):
+    from evalkit.readers.wide import suggest_instrument
+
+    found = suggest_instrument(header)
+    assert (found[1] if found else None) == suggested
+
+
+def test_a_hidden_wide_sheet_that_is_read_is_reported(tmp_path):
+    path = workbook(tmp_path / "m.xlsx", ["Ref no", "Programme", "Date referred", "EPDS at start"],
+                    [["A1", "P-A", "2025-01-13", 12]])
+    wb = openpyxl.load_workbook(path)
+    old = wb.create_sheet("Mums 2023")
+    for row in (["Ref no", "Programme", "Date referred", "EPDS at start"], ["A0", "P-A", "2023-01-13", 20]):
+        old.append(row)
+    old.sheet_state = "hidden"
+    wb.save(path)
+    result = validate(read_file(path), today=TODAY)
+    hidden = result.report[result.report["rule"] == "hidden_sheet"]
+    assert hidden["sheet"].tolist() == ["Mums 2023"] and (hidden["severity"] == "warning").all()
+    assert set(result.tables["participants"]["participant_id"]) == {"A0", "A1"}

@@ -30,7 +30,13 @@ import pandas as pd
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
 from evalkit.memory import release_freed_memory
-from evalkit.readers.detect import detect_table
+from evalkit.readers.detect import (
+    HEADER_SCAN_ROWS,
+    detect_table,
+    find_header_row,
+    header_overlap,
+    rows_above_header,
+)
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
 from evalkit.readers.raw_frame import (
@@ -43,7 +49,8 @@ from evalkit.readers.raw_frame import (
 if TYPE_CHECKING:  # pyarrow itself is imported where a file is parsed
     import pyarrow as pa
 
-__all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter"]
+__all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter", "swallows_rows",
+           "unclosed_quote_message"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
@@ -143,7 +150,8 @@ def _grid(text: str, delimiter: str, file_label: str) -> pd.DataFrame | list[lis
         )
         return frame
     except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+        # pandas takes the width from the first line: a blank first line (above the header) gives "no columns"
+        return _records_slow(text, delimiter, file_label) if text.strip() else pd.DataFrame()
     except (pd.errors.ParserError, ValueError, OverflowError):
         return _records_slow(text, delimiter, file_label)
 
@@ -415,62 +423,153 @@ def _line_breaks(column: pd.Series, *, count: bool) -> np.ndarray:
     return test(pa.array(values, type=pa.large_string()))
 
 
+def _shape(text: str) -> str:
+    """``text`` with each run of letters as ``A`` and each run of digits as ``9`` (``M0012`` and ``R9``: ``A9``)."""
+    return re.sub(r"[^\W\d_]+", "A", re.sub(r"\d+", "9", text.strip()))
+
+
+def swallows_rows(value: str, delimiter: str, width: int, *, position: int = 0, first_cell: str = "",
+                  after: list[str] | None = None) -> bool:
+    """Whether a cell's text holds lines of other rows that a quote mark left open read into it.
+
+    The rule of :func:`_unclosed_quotes`, with ``need`` three quarters of the ``width - 1`` delimiters of a
+    full row (at least two; ``width`` 3 or more):
+
+    * one of the cell's lines after the first holds ``need`` delimiters (a whole row read into it); or
+    * the quote was closed by another one early on the next line (two stray quotes on rows next to each
+      other): the cell is in column ``position`` > 0, the line it opens on (``position`` delimiters before
+      it, then its first line) and the line it closes on (its last line, then the row's
+      rest of the row: the delimiters before and in the cells ``after`` it, up to one holding a line break)
+      both hold ``need`` delimiters, and the last line starts
+      with a value shaped like the row's first cell ``first_cell`` (``R9`` and ``R10``: letters then
+      digits) - which a note typed over several lines does not.
+
+    Parameters
+    ----------
+    value
+        The cell's text as split (the quote marks removed).
+    delimiter
+        The file's delimiter.
+    width
+        Cells in a full row (the header's).
+    position
+        The cell's column (0-based).
+    first_cell
+        The row's first cell (its id, in most tables).
+    after
+        The row's cells after this one as split (default: ``width - 1 - position`` cells without delimiters).
+    """
+    if width < 3:
+        return False
+    need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
+    lines = _LINE_BREAK.split(value)
+    if any(line.count(delimiter) >= need for line in lines[1:]):
+        return True
+    if position == 0 or len(lines) < 2 or not first_cell.strip():
+        return False
+    last = lines[-1]
+    closing = last.count(delimiter)  # the delimiters of the line the cell closes on
+    for cell in [""] * (width - 1 - position) if after is None else after:
+        first_line = _LINE_BREAK.split(cell, 1)
+        closing += 1 + first_line[0].count(delimiter)
+        if len(first_line) > 1:
+            break
+    return (position + lines[0].count(delimiter) >= need and closing >= need
+            and _shape(last.split(delimiter, 1)[0]) == _shape(first_cell))
+
+
+def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, last: bool, value: str) -> str:
+    """The message naming a cell a quote mark left open: its row and column, the lines read into it.
+
+    Parameters
+    ----------
+    row
+        The row the cell is on, as the provider sees it.
+    column
+        How the column is named to the provider (``"'Notes'"``, ``"D ('Notes')"``).
+    opens, closes
+        The file's lines the cell starts and ends on.
+    last
+        Whether the quote runs to the end of the file.
+    value
+        The cell's text (shown cut short, its line breaks as ``↵``).
+    """
+    until = "is never closed" if last else f"is not closed until line {closes:,}"
+    n_lines = closes - opens
+    shown = _shorten(_LINE_BREAK.sub(" ↵ ", value))
+    if n_lines == 1:
+        lines, were, rows = f"line {closes:,}", "was", "a row of its own"
+    else:
+        lines, were, rows = f"the {n_lines:,} lines {opens + 1:,}–{closes:,}", "were", "rows of their own"
+    return (f"Row {row}, column {column}: a quote mark (\") opens here and {until}, so {lines}"
+            f"{', to the end of the file,' if last else ''} {were} read into this one cell "
+            f"('{shown}') instead of being {rows}, and {were} not read. Check the quote "
+            f"marks on row {row}, then save the file again.")
+
+
 def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.ndarray, delimiter: str, *,
-                     header_line: int, file: str) -> list[dict]:
+                     header_line: int, file: str, split: dict[int, list[str]] | None = None
+                     ) -> tuple[list[dict], np.ndarray]:
     """Cells where a quote mark left open swallowed the lines of later rows: one ``unclosed_quote`` error each.
 
-    The rule: a cell holding line breaks is a swallowing cell when one of its lines after the first holds at
-    least three quarters of the delimiters of a full row (the header's columns less one; at least two, and
-    tables of fewer than three columns are not looked at). A note typed over several lines in a spreadsheet rarely has such a
-    line; the rows of the file that a stray ``"`` (``"not_ready``) pulls into one cell all do. Only cells
+    The rule (:func:`swallows_rows`): a cell holding line breaks is a swallowing cell when one of its lines
+    after the first holds at least three quarters of the delimiters of a full row (the header's columns less
+    one; at least two, and tables of fewer than three columns are not looked at), or when a second stray
+    quote early on the next line closed it. A note typed over several lines in a spreadsheet rarely has such
+    a line; the rows of the file that a stray ``"`` (``"not_ready``) pulls into one cell all do. Only cells
     holding a line break are looked at one by one (none in most files).
+
+    The lines such a cell swallowed are rows of the file as the provider sees them (in a text editor, and in
+    a spreadsheet once the quote is fixed), so every row after it is numbered that many rows further on:
+    ``row[i] = source_rows[i] + sum(swallowed line breaks of the rows before i)``. A note typed over several
+    lines in one quoted cell stays one row, as a spreadsheet program shows it.
+
+    ``split`` gives, for rows split into more cells than the header has, all their cells.
 
     Returns
     -------
     list[dict]
         Report rows (severity ``error``, so the row is set aside) naming the row, the column, the lines read
         into the cell and the start of its value; the table is filled in by the caller.
+    numpy.ndarray
+        The row numbers of ``cells``, the swallowed lines counted (``source_rows`` itself when none is).
     """
     width = cells.shape[1]
     if width < 3 or len(cells) == 0:
-        return []
-    need = max(2, -(-3 * (width - 1) // 4))  # three quarters of a row's delimiters, rounded up
+        return [], source_rows
     candidates = sorted((int(r), p) for p in range(width)
                         for r in np.flatnonzero(_line_breaks(cells[p], count=False)))
-    hits = []
-    for r, p in candidates:  # cells holding line breaks only: few, so one by one
-        lines = _LINE_BREAK.split(str(cells.iat[r, p]))
-        if any(line.count(delimiter) >= need for line in lines[1:]):
-            hits.append((r, p))
+    # cells holding line breaks only: few, so one by one
+    hits = [(r, p) for r, p in candidates
+            if swallows_rows(str(cells.iat[r, p]), delimiter, width, position=p, first_cell=str(cells.iat[r, 0]),
+                             after=(split or {}).get(r, [str(c) for c in cells.iloc[r]])[p + 1:])]
     if not hits:
-        return []
+        return [], source_rows
     breaks = np.zeros((len(cells), width), dtype=np.int64)
     for p in range(width):
         breaks[:, p] = _line_breaks(cells[p], count=True)
     per_row = breaks.sum(axis=1)
     # the line each row starts on: the header's line, one per row before it and the breaks inside them
     starts = header_line + 1 + np.arange(len(cells)) + np.concatenate([[0], np.cumsum(per_row)[:-1]])
+    swallowed = np.zeros(len(cells), dtype=np.int64)
+    for r, p in hits:
+        swallowed[r] += breaks[r, p]
+    rows = np.asarray(source_rows) + np.concatenate([[0], np.cumsum(swallowed)[:-1]])
     out = []
     for r, p in hits:
-        row = int(source_rows[r])
+        row = int(rows[r])
         value = str(cells.iat[r, p])
         opens = int(starts[r] + breaks[r, :p].sum())
         closes = opens + len(_LINE_BREAK.findall(value.rstrip("\r\n")))  # a last line break ends the file's line
         header = headers[p] if p < len(headers) and headers[p] else f"column {p + 1}"
         last = r == len(cells) - 1 and not any(str(cells.iat[r, q]).strip() for q in range(p + 1, width))
-        until = "is never closed" if last else f"is not closed until line {closes:,}"
-        n_lines = closes - opens
-        lines = f"line {closes:,}" if n_lines == 1 else f"the {n_lines:,} lines {opens + 1:,}–{closes:,}"
-        shown = _shorten(_LINE_BREAK.sub(" ↵ ", value))
         out.append(problem(
-            file=file, sheet=None, table="", source_row=row, column=header, value=shown,
-            rule="unclosed_quote", severity="error",
-            message=(f"Row {row}, column '{header}': a quote mark (\") opens here and {until}, so {lines}"
-                     f"{', to the end of the file,' if last else ''} were read into this one cell "
-                     f"('{shown}') instead of being rows of their own, and were not read. Check the quote "
-                     f"marks on row {row}, then save the file again."),
+            file=file, sheet=None, table="", source_row=row, column=header,
+            value=_shorten(_LINE_BREAK.sub(" ↵ ", value)), rule="unclosed_quote", severity="error",
+            message=unclosed_quote_message(row=row, column=f"'{header}'", opens=opens, closes=closes, last=last,
+                                           value=value),
         ))
-    return out
+    return out, rows
 
 
 @dataclass(frozen=True)
@@ -482,15 +581,42 @@ class TextTable:
     source_rows: np.ndarray
     header_row: int
     problems: list[dict] = field(default_factory=list)
+    rows_dropped: bool = False
+    """Whether rows the parser split were left out (a title above the header)."""
 
 
-def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, encode: bool = False) -> TextTable:
+def _texts(row: list[object]) -> list[str]:
+    """A row's cells as text (``""`` for a missing cell)."""
+    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in row]
+
+
+def _header_below_title(headers: list[str], rows: list[list[str]],
+                        mapping: ColumnMapping | None) -> tuple[int, list[int]] | None:
+    """Where the header is when the first row is a title (:func:`~evalkit.readers.detect.find_header_row`).
+
+    ``rows`` are the first rows after ``headers`` as text. Returns the header's position in ``rows`` and the
+    positions of the rows between (not blank) that are not read, or ``None`` when ``headers`` is the header.
+    """
+    if max(len(columns) for columns in header_overlap(headers, mapping).values()) >= 2:
+        return None  # the usual case: one look at the first row
+    filled = [i for i, r in enumerate(rows) if any(c.strip() for c in r)][:HEADER_SCAN_ROWS - 1]
+    at = find_header_row([headers] + [rows[i] for i in filled], mapping)
+    return None if at == 0 else (filled[at - 1], filled[:at - 1])
+
+
+def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, encode: bool = False,
+                    find_header: bool = False, mapping: ColumnMapping | None = None) -> TextTable:
     """Decode, sniff and split a delimited text file.
 
     ``combine=False`` may leave a column of text in Arrow's parser blocks instead of one contiguous array
     (same cells; for a reader that compacts the columns next). ``encode=True`` may give columns as
     categoricals of their text, categories in order of first appearance (same cells; dictionary-encoded
     by the parser, for a reader that compacts the columns next).
+
+    The header is the first row that is not blank; with ``find_header``, unless that row is a title above
+    the header (:func:`~evalkit.readers.detect.find_header_row`, columns named through ``mapping``): the rows
+    above the header are then not read, and reported (rule ``not_read``, warning), and
+    :attr:`TextTable.rows_dropped` is set.
 
     Raises
     ------
@@ -501,6 +627,8 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
     label = path.name
     grid, delimiter, header, quoted = _split(path, label, combine=combine, encode=encode)
     problems: list[dict] = []
+    ragged: list[tuple[int, list[str]]] = []  # (position, cells) of rows split into more cells than the header
+    above: list[tuple[int, list[str]]] = []  # (row number, cells) of rows above the header, not read
     if header is not None and isinstance(grid, pd.DataFrame):  # the first line, split off by _split
         first = 0
         headers = [h.strip() for h in header]
@@ -524,31 +652,56 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
         if first_found is None:
             raise InputFileError("the file has no header row (every line is blank).", file=label)
         first = first_found
+        below = _header_below_title(records[first], records[first + 1:first + 1 + 50], mapping) if find_header \
+            else None
+        if below is not None:  # before the rows are cut to the header's width
+            at, between = below
+            above = [(first + 1, records[first])] + [(first + 2 + i, records[first + 1 + i]) for i in between]
+            first = first + 1 + at
         headers = [h.strip() for h in records[first]]
         width = len(headers)
         rows: list[list[str]] = []
         for offset, record in enumerate(records[first + 1:]):
-            row_number = first + 2 + offset
             extra = record[width:]
-            if any(c.strip() for c in extra):
-                shown = ", ".join(f"'{_shorten(c)}'" for c in extra if c.strip())
-                problems.append(problem(
-                    file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
-                    rule="extra_cells", severity="error",
-                    message=(f"Row {row_number} has {len(record)} cells but the header has {width} columns; "
-                             f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
-                             f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
-                ))
+            if any(c.strip() for c in extra):  # reported below, once the rows are numbered
+                ragged.append((offset, record))
             rows.append((record + [""] * width)[:width])
         cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
         source_rows = np.arange(first + 2, first + 2 + len(rows))
+    if find_header and isinstance(grid, pd.DataFrame) and len(cells):
+        head = cells.iloc[:50]
+        below = _header_below_title(headers, [_texts(list(r)) for r in head.itertuples(index=False)], mapping)
+        if below is not None:
+            at, between = below
+            above = [(first + 1, headers)] + [(int(source_rows[i]), _texts(list(head.iloc[i]))) for i in between]
+            headers = [h.strip() for h in _texts(list(head.iloc[at]))]
+            first += at + 1
+            cells, source_rows = cells.iloc[at + 1:], source_rows[at + 1:]
+    if above:
+        problems.append(problem(
+            file=label, sheet=None, table="", source_row=above[0][0], column="",
+            value=_shorten(" ".join(c.strip() for c in above[0][1] if c.strip())), rule="not_read",
+            severity="warning", message=rows_above_header(above, first + 1)))
     check_shape(len(cells), len(headers), file_label=label, limits=limits)
     if not any(headers):
         raise InputFileError("the header row is empty. Expected a first row naming the columns.", file=label)
     # without a quote mark no cell can hold a line break, nor when the file has one line end per record
     if quoted and _line_breaks_in_cells(path, first + 1 + len(cells)):
-        problems.extend(_unclosed_quotes(cells, headers, source_rows, delimiter, header_line=first + 1, file=label))
-    return TextTable(headers, cells, source_rows, first + 1, problems)
+        swallowing, source_rows = _unclosed_quotes(cells, headers, source_rows, delimiter, header_line=first + 1,
+                                                   file=label, split=dict(ragged))
+        problems.extend(swallowing)
+    for position, record in ragged:
+        n_cells = len(record)
+        shown = ", ".join(f"'{_shorten(c)}'" for c in record[len(headers):] if c.strip())
+        row_number = int(source_rows[position])
+        problems.append(problem(
+            file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
+            rule="extra_cells", severity="error",
+            message=(f"Row {row_number} has {n_cells} cells but the header has {len(headers)} columns; "
+                     f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
+                     f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
+        ))
+    return TextTable(headers, cells, source_rows, first + 1, problems, rows_dropped=bool(above))
 
 
 def read_csv(
@@ -586,7 +739,8 @@ def read_csv(
         Empty file, binary data, a header without any column, or over a size limit.
     """
     path = Path(path)
-    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact, encode=compact)
+    parsed = read_text_table(path, limits=limits or ReadLimits(), combine=not compact, encode=compact,
+                             find_header=True, mapping=mapping)
     chosen = detect_table(parsed.headers, file_label=path.name, names=(path.stem,), table=table, mapping=mapping)
     for p in parsed.problems:
         p["table"] = chosen
@@ -595,6 +749,6 @@ def read_csv(
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
     if compact:
-        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells))
+        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells) or parsed.rows_dropped)
         compact_text_columns(frame)
     return {chosen: frame}

@@ -20,7 +20,8 @@ from evalkit.errors import InputFileError
 from evalkit.readers.headers import match_headers, table_for_name
 from evalkit.schemas import TABLE_NAMES, table_schema
 
-__all__ = ["check_table_name", "detect_table", "header_overlap"]
+__all__ = ["HEADER_SCAN_ROWS", "check_table_name", "detect_table", "find_header_row", "header_overlap",
+           "rows_above_header"]
 
 
 def check_table_name(table: str) -> str:
@@ -36,6 +37,68 @@ def header_overlap(headers: list[str], mapping: ColumnMapping | None = None) -> 
         t: {m.column for m in match_headers(headers, t, mapping) if m.kind == "column" and m.column}
         for t in TABLE_NAMES
     }
+
+
+HEADER_SCAN_ROWS = 10
+"""Rows (not blank) from the top of a file or sheet in which :func:`find_header_row` looks for the header."""
+
+
+def _known(cells: list[str], mapping: ColumnMapping | None) -> int:
+    """Most canonical columns one table takes from ``cells`` read as a header."""
+    return max(len(columns) for columns in header_overlap(cells, mapping).values())
+
+
+def find_header_row(rows: list[list[str]], mapping: ColumnMapping | None = None) -> int:
+    """Which of a file's first rows that are not blank is its header: 0 unless the first is a title.
+
+    The first row is the header when two or more of its cells name columns of one table (through the
+    aliases or ``mapping``). Otherwise (a title such as "Participants referred, Q1 2025", or group words over
+    the header) the header is the first later row among ``rows`` in which at least two cells, and more
+    than in the first row, name columns of one table; if there is none the first row stays the header (the
+    columns it lacks are then reported by validation).
+
+    Parameters
+    ----------
+    rows
+        The cells of the first :data:`HEADER_SCAN_ROWS` (or fewer) rows that are not blank, as text.
+    mapping
+        The provider's column mapping.
+
+    Returns
+    -------
+    int
+        Position in ``rows`` of the header.
+    """
+    if not rows:
+        return 0
+    first = _known(rows[0], mapping)
+    if first >= 2:
+        return 0
+    for position, cells in enumerate(rows[1:HEADER_SCAN_ROWS], start=1):
+        known = _known(cells, mapping)
+        if known >= 2 and known > first:
+            return position
+    return 0
+
+
+def rows_above_header(above: list[tuple[int, list[str]]], header_row: int) -> str:
+    """The warning for rows above the header that were not read: their numbers and the start of their text.
+
+    Parameters
+    ----------
+    above
+        ``(row number, cells)`` of each row above the header that is not blank.
+    header_row
+        The header's row number.
+    """
+    numbers = [n for n, _ in above]
+    texts = [" ".join(c.strip() for c in cells if c.strip()) for _, cells in above]
+    shown = "; ".join(f"'{t[:60]}{'…' if len(t) > 60 else ''}'" for t in texts[:3])
+    span = f"Row {numbers[0]}" if len(numbers) == 1 else f"Rows {numbers[0]}-{numbers[-1]}"
+    verb = "is" if len(numbers) == 1 else "are"
+    return (f"{span} ({shown}) {verb} above the header on row {header_row}, which is the first row naming two or "
+            f"more columns evalkit knows, and {'was' if len(numbers) == 1 else 'were'} not read. If "
+            f"{'it holds' if len(numbers) == 1 else 'they hold'} data, put the header on the first row.")
 
 
 def _distinctive(table: str) -> set[str]:

@@ -13,6 +13,7 @@ within :class:`~evalkit.readers.limits.ReadLimits` (a guard against zip bombs).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +24,19 @@ import pandas as pd
 
 from evalkit.column_mapping import ColumnMapping
 from evalkit.errors import InputFileError
-from evalkit.readers.detect import check_table_name, detect_table
+from evalkit.readers.detect import (
+    HEADER_SCAN_ROWS,
+    check_table_name,
+    detect_table,
+    find_header_row,
+    rows_above_header,
+)
 from evalkit.readers.headers import table_for_name
 from evalkit.readers.limits import ReadLimits, check_file_size
 from evalkit.readers.notes import frame_notes, merge_notes, problem, with_notes
 from evalkit.readers.raw_frame import build_raw_frame
 
-__all__ = ["cell_text", "check_workbook_archive", "read_excel", "sheet_cells"]
+__all__ = ["cell_text", "check_workbook_archive", "hidden_sheet_message", "read_excel", "sheet_cells"]
 
 _MB = 1024 * 1024
 
@@ -59,6 +66,13 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     return str(value)
+
+
+def hidden_sheet_message(name: str, n_rows: int) -> str:
+    """The warning for a hidden sheet whose rows were read (rule ``hidden_sheet``)."""
+    rows = f"{n_rows:,} data row{' was' if n_rows == 1 else 's were'}"
+    return (f"Sheet '{name}' is hidden in the workbook; its {rows} read like those of the other sheets. If it "
+            "holds old or scrap data, delete the sheet, or choose the sheet to read (--sheet).")
 
 
 def check_workbook_archive(path: Path, limits: ReadLimits) -> None:
@@ -200,28 +214,41 @@ def sheet_cells(ws: Any, *, label: str, limits: ReadLimits) -> Iterator[tuple[in
         yield number, columns, [found[c] for c in columns]
 
 
-def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits) -> tuple[list[str], pd.DataFrame, np.ndarray, int] | None:
-    """Header, data cells, their rows' numbers and the header's row number; ``None`` for an empty sheet.
+_SheetGrid = tuple[list[str], pd.DataFrame, np.ndarray, int, list[tuple[int, list[str]]]]
 
-    Only cells holding a value are read (:func:`sheet_cells`): the data frame is as wide as the header or
-    the last column with a value, and has one line per row with a value (blank rows would be dropped by
+
+def _row_texts(cols: list[int], values: list[str]) -> list[str]:
+    """A row's cells as text, ``""`` for a blank cell, up to its last cell with a value."""
+    out = [""] * cols[-1]
+    for column, text in zip(cols, values, strict=True):
+        out[column - 1] = text
+    return out
+
+
+def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits, mapping: ColumnMapping | None = None) -> _SheetGrid | None:
+    """Header, data cells, their rows' numbers, the header's row number and the rows above it; ``None`` for
+    an empty sheet.
+
+    The header is the first row with a value unless that row is a title (:func:`find_header_row`); the rows
+    above the header are returned as ``(row number, cells)`` to be reported. Only cells holding a value are
+    read (:func:`sheet_cells`): the data frame is as wide as the header or the last column with a value, and
+    has one line per row with a value (blank rows would be dropped by
     :func:`~evalkit.readers.raw_frame.build_raw_frame` anyway), each with its exact row number.
     """
-    header: list[str] | None = None
-    header_row = 0
+    found = sheet_cells(ws, label=label, limits=limits)
+    head = list(itertools.islice(found, HEADER_SCAN_ROWS))
+    if not head:
+        return None
+    at = find_header_row([_row_texts(cols, values) for _, cols, values in head], mapping)
+    above = [(number, _row_texts(cols, values)) for number, cols, values in head[:at]]
+    header_row, cols, values = head[at]
+    header = [text.strip() for text in _row_texts(cols, values)]
+    width = len(header)
     numbers: list[int] = []
     lines: list[int] = []  # for each data cell: its line in the frame, column (0-based) and text
     columns: list[int] = []
     texts: list[str] = []
-    width = 0
-    for number, cols, values in sheet_cells(ws, label=label, limits=limits):
-        if header is None:
-            header = [""] * cols[-1]
-            for column, text in zip(cols, values, strict=True):
-                header[column - 1] = text.strip()
-            header_row = number
-            width = len(header)
-            continue
+    for number, cols, values in itertools.chain(head[at + 1:], found):
         if len(numbers) >= limits.max_rows:
             raise InputFileError(
                 f"the sheet '{ws.title}' has more than {limits.max_rows:,} rows, more than evalkit reads "
@@ -233,15 +260,13 @@ def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits) -> tuple[list[str], 
         texts.extend(values)
         numbers.append(number)
         width = max(width, cols[-1])
-    if header is None:
-        return None
     grid = np.full((len(numbers), width), None, dtype=object)
     if texts:
         held = np.empty(len(texts), dtype=object)
         held[:] = texts
         grid[np.asarray(lines, dtype=np.int64), np.asarray(columns, dtype=np.int64) - 1] = held
     cells = pd.DataFrame(grid, columns=range(width), dtype=object)
-    return header, cells, np.asarray(numbers, dtype=np.int64), header_row
+    return header, cells, np.asarray(numbers, dtype=np.int64), header_row, above
 
 
 def read_excel(
@@ -321,7 +346,7 @@ def _read_workbook(
         names = match[:1]
     grids = {}
     for name in names:
-        grid = _sheet_grid(workbook[name], label=label, limits=limits)
+        grid = _sheet_grid(workbook[name], label=label, limits=limits, mapping=mapping)
         if grid is not None:
             grids[name] = grid
     if not grids:
@@ -332,7 +357,7 @@ def _read_workbook(
     only_one = len(grids) == 1
     chosen: dict[str, str] = {}
     skipped: list[str] = []
-    for name, (header, _cells, _numbers, _hr) in grids.items():
+    for name, (header, _cells, _numbers, _hr, _above) in grids.items():
         where = f"{label}, sheet '{name}'"
         named = (mapping.table_for_sheet(name) if mapping is not None else None) or table_for_name(name)
         if table is not None and (only_one or sheet is not None or named == table):
@@ -363,10 +388,18 @@ def _read_workbook(
         )
     frames: dict[str, list[pd.DataFrame]] = {}
     for name, chosen_table in chosen.items():
-        header, cells, numbers, header_row = grids[name]
+        header, cells, numbers, header_row, above = grids[name]
+        title = [problem(file=label, sheet=name, table=chosen_table, source_row=above[0][0], column="",
+                         value=" ".join(c.strip() for c in above[0][1] if c.strip())[:80], rule="not_read",
+                         severity="warning", message=rows_above_header(above, header_row))] if above else []
+        state = getattr(workbook[name], "sheet_state", "visible")
+        if sheet is None and state in ("hidden", "veryHidden"):
+            title.append(problem(file=label, sheet=name, table=chosen_table, source_row=header_row, column="",
+                                 value=name, rule="hidden_sheet", severity="warning",
+                                 message=hidden_sheet_message(name, len(numbers))))
         frames.setdefault(chosen_table, []).append(build_raw_frame(
             cells, header, numbers, table=chosen_table, file=label, sheet=name, header_row=header_row,
-            mapping=mapping,
+            mapping=mapping, problems=title,
         ))
     out: dict[str, pd.DataFrame] = {}
     for chosen_table, parts in frames.items():

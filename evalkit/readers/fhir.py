@@ -7,7 +7,9 @@
 * Items: answers are placed by item LOINC code when the panel lists them and
   the ``linkId``s use them; otherwise by the number at the end of the
   ``linkId`` (``epds-3``, ``q3``), otherwise by the order of the answered
-  questions. An answer to the panel's total-score code goes to ``total``.
+  questions - only when every item of the instrument is answered (else
+  rule ``item_order``, error: the answers cannot be placed). An answer to
+  the panel's total-score code goes to ``total``.
 * Answer values: ``valueInteger``/``valueDecimal`` as written; ``valueCoding``
   through its ``ordinalValue``/``itemWeight`` extension, a known LOINC answer
   code, or a numeric code; anything else is kept as text so validation reports it.
@@ -121,6 +123,15 @@ def _answer_text(answer: Any) -> str | None:
         if key.startswith("value"):
             return str(value) if not isinstance(value, (dict, list)) else json.dumps(value)
     return None
+
+
+def _item_count(panel: Mapping[str, Any], instruments: Mapping[str, Any] | None) -> int | None:
+    """Number of items of a panel's instrument: the panel's item codes, else the registry's ``n_items``."""
+    if panel.get("items"):
+        return len(panel["items"])
+    instrument = (instruments or {}).get(panel.get("instrument"))
+    n_items = getattr(instrument, "n_items", None)
+    return int(n_items) if isinstance(n_items, int) and n_items > 0 else None
 
 
 def _link(item: Mapping[str, Any]) -> str:
@@ -267,6 +278,20 @@ def _read_fhir(
             trailing = [re.search(r"(\d+)$", _link(leaf)) for leaf in leaves]
             numbered = (all(trailing) and len({int(m.group(1)) for m in trailing if m}) == len(leaves)
                         and not any(_LOINC_CODE.fullmatch(_link(leaf)) for leaf in leaves))
+            expected = _item_count(panel, instruments)
+            if not by_code and not numbered and expected is not None and len(leaves) != expected:
+                # placed by order, one answer missing would move every later answer onto the item before its own
+                shown = ", ".join(f"'{_link(leaf)}'" for leaf in leaves[:3]) + (", …" if len(leaves) > 3 else "")
+                problems.append(problem(
+                    file=label, sheet=None, table="measures", source_row=position, column="", value=shown,
+                    rule="item_order", severity="error",
+                    message=(f"Resource {position}: its {len(leaves)} answers are to questions without item "
+                             f"numbers ({shown}) and {panel['instrument']} has {expected} items, so which item "
+                             "each answer belongs to cannot be told; the response was not read. Give each "
+                             "question a linkId ending in its item number (e.g. "
+                             f"'{panel['instrument']}-3') or the item's LOINC code."),
+                ))
+                leaves = []
             for order, leaf in enumerate(leaves, start=1):
                 link = _link(leaf)
                 if by_code:

@@ -124,12 +124,21 @@ class Grid:
         Cell texts row by row (``None`` for an empty cell); ``rows[i]`` is row ``i + 1``.
     merged
         Merged ranges as ``(min_row, min_col, max_row, max_col)``, 1-based and inclusive.
+    delimiter
+        For a delimited text file, its delimiter (``None`` for a workbook or a frame). Each of ``rows`` then
+        holds every cell the row was split into, so a row with more cells than the header's can be told
+        (:func:`extract_table` reports it).
+    hidden
+        A workbook sheet hidden from view, read without being chosen by name (:func:`extract_table`
+        reports it).
     """
 
     file: str
     sheet: str | None
     rows: list[list[str | None]]
     merged: tuple[tuple[int, int, int, int], ...] = ()
+    delimiter: str | None = None
+    hidden: bool = False
 
 
 def _cell_text(value: Any) -> str | None:
@@ -208,7 +217,8 @@ def _xlsx_grids(path: Path, sheet: str | None, limits: ReadLimits) -> list[Grid]
                 rows.append(row)
             if rows:
                 merged = _merged_ranges(path, getattr(ws, "_worksheet_path", None))
-                grids.append(Grid(path.name, name, rows, merged))
+                hidden = sheet is None and getattr(ws, "sheet_state", "visible") in ("hidden", "veryHidden")
+                grids.append(Grid(path.name, name, rows, merged, hidden=hidden))
         return grids
     except InputFileError:
         raise
@@ -222,7 +232,16 @@ def _xlsx_grids(path: Path, sheet: str | None, limits: ReadLimits) -> list[Grid]
         workbook.close()
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _text_grid(path: Path, limits: ReadLimits) -> Grid:
+    """The cells of a delimited text file, one grid row per record.
+
+    A cell that a quote mark left open, so that it holds the lines of later rows
+    (:func:`evalkit.readers.csv.swallows_rows`), refuses the file with the row, column and lines: those rows
+    would otherwise be lost without a word.
+    """
     from evalkit.readers.csv import decode_text, sniff_delimiter
 
     text = decode_text(path.read_bytes(), file_label=path.name)
@@ -234,8 +253,16 @@ def _text_grid(path: Path, limits: ReadLimits) -> Grid:
     delimiter = sniff_delimiter(text)
     std_csv.field_size_limit(10 * 1024 * 1024)
     rows: list[list[str | None]] = []
+    reader = std_csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 0  # the file's last line read
+    widest = 0
+    lines = len(_LINE_BREAK.findall(text.rstrip("\r\n"))) + 1  # the last line that is not blank
     try:
-        for record in std_csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        for record in reader:
+            opens, line = line + 1, reader.line_num
+            widest = max(widest, len(record))
+            if line > opens:  # a cell holds a line break
+                _check_quotes(record, rows, delimiter, widest, opens=opens, lines=lines, file=path.name)
             rows.append([c if c.strip() else None for c in record])
             if len(rows) > limits.max_rows + _SCAN_ROWS:
                 raise InputFileError(
@@ -252,7 +279,34 @@ def _text_grid(path: Path, limits: ReadLimits) -> Grid:
         raise InputFileError(
             f"it has more than {limits.max_columns:,} columns. Expected one column per field.", file=path.name
         )
-    return Grid(path.name, None, rows)
+    return Grid(path.name, None, rows, delimiter=delimiter)
+
+
+def _check_quotes(record: list[str], rows: list[list[str | None]], delimiter: str, width: int, *, opens: int,
+                  lines: int, file: str) -> None:
+    """Refuse the file when a cell of ``record`` (starting on line ``opens``) swallowed the lines of other rows.
+
+    The column is named by its letter and by its header: the cell above it in the first earlier row with two
+    or more filled cells. ``lines`` is the number of the file's last line that is not blank.
+    """
+    from evalkit.readers.csv import swallows_rows, unclosed_quote_message
+    from evalkit.readers.headers import column_letter
+
+    start = opens
+    for p, cell in enumerate(record):
+        breaks = len(_LINE_BREAK.findall(cell))
+        if breaks and swallows_rows(cell, delimiter, width, position=p, first_cell=record[0], after=record[p + 1:]):
+            header = next((r[p] for r in rows if len(_nonblank(r)) >= 2 and p < len(r) and r[p]), None)
+            column = f"{column_letter(p)} ('{header.strip()}')" if header else column_letter(p)
+            closes = start + len(_LINE_BREAK.findall(cell.rstrip("\r\n")))
+            at_end = closes >= lines and not any(c.strip() for c in record[p + 1:])
+            raise InputFileError(
+                unclosed_quote_message(row=len(rows) + 1, column=column, opens=start, closes=closes,
+                                       last=at_end, value=cell).replace(", and were not read.", ".")
+                + " Nothing in the file was read.",
+                file=file,
+            )
+        start += breaks
 
 
 def read_grids(path: str | Path, *, sheet: str | None = None, limits: ReadLimits | None = None) -> list[Grid]:
@@ -348,7 +402,9 @@ class SheetTable:
         columns skipped), for the mapping summary.
     problems
         What was found and not read (note and total rows, other tables), as
-        dicts with ``source_row``, ``rule``, ``value`` and ``message``.
+        dicts with ``source_row``, ``rule``, ``value`` and ``message``; and, with
+        ``"severity": "error"``, data rows read but not to be trusted (a delimited
+        text row split into more cells than the header has: ``extra_cells``).
     """
 
     file: str
@@ -554,6 +610,9 @@ def extract_table(grid: Grid, *, header_score: HeaderScore, header_row: int | No
     problems: list[dict[str, Any]] = []
     keep_rows: list[int] = []
     header_key = [normalise_value(h) for h in headers]
+    # a delimited text file's rows hold every cell they were split into: a data row longer than the header
+    # was split at a delimiter typed inside a cell
+    split_width = max(len(grid.rows[start + k]) for k in range(used)) if grid.delimiter is not None else None
     i = 0
     after_gap = False
     while i < len(body):
@@ -600,10 +659,26 @@ def extract_table(grid: Grid, *, header_score: HeaderScore, header_row: int | No
             continue
         after_gap = False
         keep_rows.append(i)
+        if split_width is not None and len(grid.rows[first_data + i]) > split_width:
+            extra = [str(c).strip() for c in grid.rows[first_data + i][split_width:] if c is not None]
+            if extra:  # read, and set aside by its error
+                shown = ", ".join(f"'{c[:60]}'" for c in extra)
+                named = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(grid.delimiter or "", "delimiter")
+                problems.append({
+                    "source_row": number, "rule": "extra_cells", "value": shown[:80], "severity": "error",
+                    "message": f"Row {number} has {len(grid.rows[first_data + i])} cells but the header has "
+                               f"{split_width} columns; the extra value(s) {shown} have no column, so the row "
+                               f"cannot be read safely (its cells may have moved one column along). Check for a "
+                               f"stray {named} in this row (for example inside a note)."})
         i += 1
 
     data = [body[i] for i in keep_rows]
     numbers = np.asarray([first_data + i + 1 for i in keep_rows], dtype=np.int64)
+    if grid.hidden:
+        from evalkit.readers.excel import hidden_sheet_message
+
+        problems.append({"source_row": header_line, "rule": "hidden_sheet", "value": str(grid.sheet),
+                         "message": hidden_sheet_message(str(grid.sheet), len(keep_rows))})
     keep_cols = []
     spacers = []
     for c in range(width):

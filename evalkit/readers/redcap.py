@@ -279,11 +279,7 @@ def read_redcap(
     position = {h: i for i, h in enumerate(parsed.headers)}
     missing = [f for f in dict.fromkeys(mapping.fields()) if f not in position]
     if missing:
-        raise InputFileError(
-            f"the export has no column(s) {', '.join(repr(f) for f in missing)} named in the REDCap mapping. "
-            "Export all the fields of the mapped instruments (raw data or labels, CSV).",
-            file=records.name,
-        )
+        raise InputFileError(_missing_fields(missing, mapping, parsed.headers), file=records.name)
 
     def values(name: str) -> pd.Series:
         col = parsed.cells[position[name]].astype("str").reset_index(drop=True)
@@ -297,6 +293,9 @@ def read_redcap(
 
     out: dict[str, list[pd.DataFrame]] = {}
     rows = np.asarray(parsed.source_rows)
+    # rows the CSV reader found broken (extra cells, a quote left open): reported once with the first table
+    # below, and set aside there; their questionnaires are not read
+    broken = np.isin(rows, [p["source_row"] for p in parsed.problems if p["severity"] == "error"])
     pid = values(mapping.participant_id)
     for m in mapping.measures:
         columns: dict[str, pd.Series] = {"participant_id": pid}
@@ -311,7 +310,7 @@ def read_redcap(
         columns["completed_on"] = values(m.completed_on)
         if m.timepoint:
             columns["timepoint"] = values(m.timepoint)
-        answered = ~np.logical_and.reduce([blank(values(f)) for f in [*answer_fields, m.completed_on]])
+        answered = ~np.logical_and.reduce([blank(values(f)) for f in [*answer_fields, m.completed_on]]) & ~broken
         frame = pd.DataFrame(columns).loc[answered].reset_index(drop=True)
         frame["instrument"] = m.instrument
         headers = list(frame.columns)
@@ -361,7 +360,34 @@ def read_redcap(
     if not result:
         raise InputFileError("the REDCap mapping names no measures and no participants fields to read.",
                              file=records.name)
+    if parsed.problems:  # with the participants (a broken row is set aside there), else the measures
+        table = "participants" if "participants" in result else "measures"
+        notes = frame_notes(result[table])
+        notes["problems"].extend({**p, "table": table} for p in parsed.problems)
+        with_notes(result[table], notes)
     return result
+
+
+def _missing_fields(missing: list[str], mapping: RedcapMapping, headers: list[str]) -> str:
+    """Why the export lacks fields the mapping names: label headers, checkbox fields, or not exported."""
+    named = [f for f in dict.fromkeys(mapping.fields()) if f not in _SYSTEM_FIELDS]
+    if named and all(f in missing for f in named):
+        shown = ", ".join(repr(h) for h in headers[:4])
+        return (f"none of the mapped fields ({', '.join(repr(f) for f in named[:4])}, ...) is a column of the "
+                f"export, whose header row starts {shown}. If those are field labels, export again choosing "
+                "raw variable names as the column headers (CSV, raw data or labels).")
+    parts = []
+    for name in missing:
+        choices = [h for h in headers if h.startswith(f"{name}___")]
+        if choices:
+            parts.append(f"'{name}' is a checkbox field, which REDCap exports as one column per choice "
+                         f"({', '.join(repr(c) for c in choices[:4])}{', ...' if len(choices) > 4 else ''}); "
+                         "name one of those columns in the mapping, or use a radio or dropdown field")
+    others = [name for name in missing if not any(h.startswith(f"{name}___") for h in headers)]
+    if others:
+        parts.append(f"the export has no column(s) {', '.join(repr(f) for f in others)} named in the REDCap "
+                     "mapping. Export all the fields of the mapped instruments (raw data or labels, CSV)")
+    return "; ".join(parts) + "."
 
 
 def _constants(frame: pd.DataFrame, constants: Mapping[str, str], table: str) -> None:

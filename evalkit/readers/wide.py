@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -660,6 +660,34 @@ def classify_header(header: str, *, deep: bool = True) -> HeaderRole:
     return HeaderRole("unknown")
 
 
+def suggest_instrument(header: str) -> tuple[str, str] | None:
+    """A word of an unknown header one typing slip from an instrument's name, and that instrument's code.
+
+    The word (4 letters or more) differs from a one-word instrument name of the word lists by one letter
+    typed, left out, added or two swapped (``EDPS`` -> EPDS, ``WEMBWS`` -> WEMWBS), not by a number
+    (``PHQ-8`` is another questionnaire), and the header with the name put right is a score or score date
+    header. Only a suggestion for messages: such a column is never read as the instrument.
+
+    Returns
+    -------
+    tuple[str, str] or None
+        ``(word as folded, instrument code)``.
+    """
+    from evalkit.mapping_proposal import _lev1  # the one-edit test of value matching (imports this module)
+
+    tokens = _tokens(header)
+    names = {phrase[0]: code for phrase, code in _instrument_phrases() if len(phrase) == 1 and len(phrase[0]) >= 4}
+    for i, word in enumerate(tokens):
+        if len(word) < 4 or word in names:
+            continue
+        for name, code in sorted(names.items()):
+            if re.sub(r"\d", "", word) == re.sub(r"\d", "", name) or not _lev1(word, name):
+                continue
+            if classify_header(" ".join([*tokens[:i], name, *tokens[i + 1:]])).kind in ("score", "score_date"):
+                return word, code
+    return None
+
+
 def header_is_known(header: str) -> bool:
     """Whether :func:`classify_header` recognises ``header`` (a quick check, for finding the header row)."""
     return classify_header(header, deep=False).kind not in ("unknown", "blank")
@@ -1049,12 +1077,12 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         letter = column_letter(table.columns[pos] - 1)
         return f"Column {letter} ('{h}')" if h.strip() else f"Column {letter} (no header)"
 
-    def note(tbl: str, row: int, column: str, value: str, rule: str, message: str) -> None:
+    def note(tbl: str, row: int, column: str, value: str, rule: str, message: str, severity: str = "warning") -> None:
         problems.append(problem(file=file, sheet=sheet, table=tbl, source_row=row, column=column, value=value,
-                                rule=rule, message=message, severity="warning"))
+                                rule=rule, message=message, severity=severity))
 
-    for p in table.problems:
-        note("participants", p["source_row"], "", p["value"], p["rule"], p["message"])
+    for p in table.problems:  # an error (a row split into too many cells) sets the mother's row aside
+        note("participants", p["source_row"], "", p["value"], p["rule"], p["message"], p.get("severity", "warning"))
 
     cells = {pos: table.cells[pos] if pos in table.cells.columns else pd.Series([None] * n, dtype=object)
              for pos in range(len(table.headers))}
@@ -1468,6 +1496,54 @@ def read_wide_tables(tables: Sequence[SheetTable], mapping: WideMapping, *,
                           layout=layout)
 
 
+def _with_unread_columns(result: WideReadResult, tables: Sequence[SheetTable], proposed: pd.DataFrame
+                         ) -> WideReadResult:
+    """``result`` with a warning for each column holding data that a proposed mapping leaves out.
+
+    A saved mapping says "not read" on purpose; a mapping proposed for this read only (no mapping given)
+    decides it alone, so each such column is reported: ``unknown_column`` (with :func:`suggest_instrument`'s
+    suggestion), or ``derived_column`` for a change score. ``proposed`` is the proposal's ``columns`` frame.
+    """
+    mapping = result.mapping
+    notes_by_header = {(r.sheet, r.header): (r.role, r.note) for r in proposed.itertuples(index=False)}
+    by_key = {(m.instrument or "", m.timepoint): h for h, m in mapping.scores.items()}
+    problems: list[dict[str, Any]] = []
+    for t in tables:
+        for pos, header in enumerate(t.headers):
+            if not header.strip() or mapping.columns.get(header, "") is not None or header in mapping.scores:
+                continue
+            if pos not in t.cells.columns or not t.cells[pos].notna().any():
+                continue
+            role, note = notes_by_header.get((t.sheet or "", header), ("unknown", ""))
+            rule = "derived_column" if role == "derived_score" else "unknown_column"
+            guess = classify_header(header)
+            if role == "score" and guess.instrument and (guess.instrument, guess.timepoint) in by_key:
+                why = (f"it is the same questionnaire and time point as '{by_key[(guess.instrument, guess.timepoint)]}'"
+                       ", which is read")
+            else:
+                why = note.removeprefix("not read: ") or "it is not a column evalkit knows"
+                typo = suggest_instrument(header)
+                if typo is not None:
+                    why += (f" - did you mean {_abbr(typo[1])}? ('{typo[0]}' is one letter from it); correct the "
+                            "header to have the column read")
+            letter = column_letter(t.columns[pos] - 1)
+            problems.append(problem(
+                file=t.file, sheet=t.sheet, table="participants", source_row=t.header_row, column=header,
+                value=header, rule=rule, severity="warning",
+                message=f"Column {letter} ('{header}') was not read: {why}. Run 'evalkit map' on the file to see "
+                        "and save how every column is read."))
+    if not problems:
+        return result
+    from evalkit.readers.notes import frame_notes
+
+    raw = dict(result.raw)
+    notes = frame_notes(raw["participants"])
+    notes["problems"].extend(problems)
+    raw["participants"] = with_notes(raw["participants"], notes)
+    extra = pd.DataFrame(problems, columns=list(result.problems.columns))
+    return replace(result, raw=raw, problems=pd.concat([result.problems, extra], ignore_index=True))
+
+
 def _mapping_header_score(mapping: WideMapping):  # noqa: ANN202 - small closure
     def score(headers: list[str]) -> int:
         return sum(1 for h in headers if h and (mapping.role_for(h) is not None or header_is_known(h)))
@@ -1517,7 +1593,8 @@ def read_wide(
         if not isinstance(proposal.mapping, WideMapping):
             raise InputFileError("no column holds a questionnaire score at a time point (e.g. 'EPDS at start'), so "
                                  "this is not a one-row-per-mother sheet.", file=proposal.file)
-        return read_wide_tables(proposal.tables, proposal.mapping, programme_id=programme_id)
+        result = read_wide_tables(proposal.tables, proposal.mapping, programme_id=programme_id)
+        return _with_unread_columns(result, proposal.tables, proposal.columns)
     if isinstance(source, pd.DataFrame):
         grids = [grid_from_frame(source)]
         label = "(table)"

@@ -31,10 +31,13 @@ identifier_column (the upload
 is then refused whole:
 :func:`evalkit.ingest.refuse_identifier_columns`),
 duplicate_column,
-unknown_sheet, not_read
+unknown_sheet, not_read,
+hidden_sheet
 extra_cells, unknown_instrument error      readers (CSV ragged rows; FHIR)
 unclosed_quote                  error      readers (a CSV quote mark left open that
                                            swallows later lines into one cell)
+item_order                      error      readers (FHIR answers to unnumbered questions,
+                                           not every item answered: not placed)
 ==============================  =========  ========================================
 """
 
