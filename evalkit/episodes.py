@@ -38,11 +38,14 @@ __all__ = [
     "UNPAIRED_REASONS",
     "build_episodes",
     "derive_context",
+    "engaged_mask",
     "prepare_episodes",
+    "support_started",
 ]
 
 UNPAIRED_REASONS: dict[str, str] = {
-    "no_attended_contact": "never attended (no first attended contact to anchor the baseline window)",
+    "no_attended_contact": "never attended (no first attended contact to anchor the baseline window, or with no "
+                           "minimum dose none attended over the referral)",
     "no_baseline_in_window": "no valid score in the baseline window around the first attended contact",
     "no_score_after_baseline": "no valid score after the baseline",
     "too_soon": "the only later scores are too soon after the baseline",
@@ -89,6 +92,60 @@ _DAY0 = np.datetime64("1970-01-01", "D")
 _OFFSET = 200_000  # days added so every day number is positive
 _SPAN = 1_000_000  # room per participant in the combined participant-by-day key
 _GESTATION_AT_BIRTH = 40.0
+
+
+def support_started(attended_total: np.ndarray, anchored: np.ndarray) -> np.ndarray:
+    """Whether each mother's support started: she attended at least one contact over the referral.
+
+    Parameters
+    ----------
+    attended_total
+        Attended contacts over the whole referral (``attended_total``: the
+        attended contact rows, or ``sessions_attended`` for programmes without
+        contact rows; NaN when ``sessions_attended`` is not recorded).
+    anchored
+        Whether she has an anchor (``anchor_date``: her first attended
+        contact, or ``first_contact_date``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``attended_total >= 1``, or, where the count is not recorded, an
+        anchor (a ``first_contact_date``) -- the take-up funnel's 'attended'
+        test (:func:`evalkit.engagement.participant_path`) without 'took up'.
+    """
+    att = np.asarray(attended_total, dtype=float)
+    return np.where(np.isnan(att), np.asarray(anchored, dtype=bool), att >= 1)
+
+
+def engaged_mask(frame: pd.DataFrame, min_dose: int) -> np.ndarray:
+    """'Engaged' mothers (rows of participants or episodes): support started and the minimum dose reached.
+
+    Parameters
+    ----------
+    frame
+        Participants (:attr:`EpisodeData.participants`) or episodes, with
+        ``attended_total`` and ``anchor_date`` (``first_contact_date`` is
+        used where there is no ``anchor_date``).
+    min_dose
+        The rules' ``min_dose``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``support_started & attended_total >= min_dose`` (a count not
+        recorded is 0 here, so it is engaged only when ``min_dose`` is 0).
+        Every paired episode's mother is engaged: a pair needs ``min_dose``
+        attended contacts between its scores and, when ``min_dose`` is 0,
+        support to have started (reason ``no_attended_contact`` otherwise),
+        so completeness never exceeds 100% and ``n_engaged = n_paired +
+        unpaired reasons + n_engaged_no_score``.
+    """
+    att = pd.to_numeric(frame["attended_total"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    anchor_col = "anchor_date" if "anchor_date" in frame.columns else "first_contact_date"
+    anchored = (frame[anchor_col].notna().to_numpy(dtype=bool) if anchor_col in frame.columns
+                else np.zeros(len(frame), dtype=bool))
+    return support_started(att, anchored) & (np.nan_to_num(att, nan=0.0) >= min_dose)
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -454,6 +511,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         total_att = np.bincount(a_pcode, minlength=n_part).astype(float)
     sess = parts["sessions_attended"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     parts["attended_total"] = np.where(uses_contacts, total_att, sess)
+    started = support_started(parts["attended_total"].to_numpy(dtype=float), anchor >= 0)
 
     # ---- valid scores ----------------------------------------------------
     scored = _scored(tables["measures"], registry)
@@ -556,11 +614,15 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         eday < 0,
         np.isnan(dose) & (rules.min_dose > 0),
         dose < rules.min_dose,
+        # support never started (no attended contact over the referral; 0 sessions recorded): only met here
+        # when min_dose is 0, as a dose of at least 1 means she attended
+        ~started[pc],
     ]
     codes = ["no_attended_contact", "no_baseline_in_window", "no_score_after_baseline", "too_soon",
              "no_score_in_followup_window", "dose_not_recorded", "below_minimum_dose"]
+    code_of = [*range(len(codes)), codes.index("no_attended_contact")]
     for i, cond in enumerate(conds):
-        reason = np.where((reason < 0) & cond, i, reason)
+        reason = np.where((reason < 0) & cond, code_of[i], reason)
     paired = reason < 0
     # the endpoint is kept when paired, or when the minimum dose is the only rule not met
     e_keep = paired | (reason == codes.index("below_minimum_dose"))
@@ -759,7 +821,13 @@ def build_episodes(
     * Same-day valid scores of one instrument are averaged (the data contract
       makes them unique, so this only matters for unvalidated input).
     * Unpaired reasons are checked in the order of :data:`UNPAIRED_REASONS`
-      and the first that applies is reported.
+      and the first that applies is reported. With ``min_dose=0`` a pair
+      needs no dose between its scores, but support must have started
+      (:func:`support_started`: an attended contact over the referral, at
+      least one session recorded, or -- the count not recorded -- a first
+      contact date); a mother who never attended is unpaired with
+      ``no_attended_contact``, so every paired mother is 'engaged'
+      (:func:`engaged_mask`).
     * The result does not depend on the row order of the input tables.
 
     Examples

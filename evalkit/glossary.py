@@ -23,7 +23,8 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "take_up": ("Take-up", "The share of referred mothers who took up the offer of support: how well the offer "
                            "reaches people."),
     "declined": ("Declined", "Mothers who were offered support and said no, or could not be reached."),
-    "engaged": ("Engaged", "Mothers who attended at least the minimum number of sessions or calls set in the rules."),
+    "engaged": ("Engaged", "Mothers who attended at least the minimum number of sessions or calls set in the rules, "
+                         "and at least one (every paired mother is engaged)."),
     "n": ("n", "How many mothers this figure is based on; small numbers mean less certainty."),
     "paired": ("Paired", "Mothers with a questionnaire at the start and another later, so change can be measured."),
     "paired_completeness": ("Paired completeness",

@@ -30,7 +30,7 @@ from scipy import stats
 from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change, instrument_parameters
 from evalkit.disclosure import Across, Partition, apply_disclosure
-from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
+from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, engaged_mask, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
@@ -294,12 +294,12 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
 
 def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Sequence[str],
                     rules: PairingRules) -> pd.DataFrame:
-    """Engaged participants (attended_total >= min_dose) per group, and those with no valid score."""
+    """Engaged participants (:func:`evalkit.episodes.engaged_mask`) per group, and those with no valid score."""
     by = list(by)
     part_keys = [k for k in by if k != "instrument"]
     # only what is counted by, then the engaged rows (not a copy of every column of the participants)
     eng = participants[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))][
-        participants["attended_total"].fillna(0) >= max(rules.min_dose, 1)]
+        engaged_mask(participants, rules.min_dose)]
     eng = categories_as_text(eng, part_keys)  # grouped on text, as the episodes' groups are
     # one row per engaged participant x instrument used in her programme
     used = changes[["programme_id", "instrument"]].drop_duplicates()
@@ -358,7 +358,7 @@ def change_statistics(
         raise ValueError(f"grouping column(s) {missing} not in the episodes; available: {list(changes.columns)}")
     ch = categories_as_text(changes, by)  # categorical keys grouped as their text: same groups, text columns out
     paired = _bool(ch["paired"])
-    engaged_ep = ch["attended_total"].fillna(0) >= max(rules.min_dose, 1)
+    engaged_ep = pd.Series(engaged_mask(ch, rules.min_dose), index=ch.index)
     flags = pd.DataFrame({k: ch[k] for k in by})
     # one bool per count and episode (summed per group as integers): not an int64 column each
     flags["n_episodes"] = True
@@ -1315,7 +1315,9 @@ def outcome_summary(
 
         Completeness: ``n_episodes`` (participants with any valid score),
         ``n_engaged`` (participants of the programme who attended at least
-        ``min_dose`` contacts over the referral), ``n_paired``,
+        ``min_dose`` contacts, and at least one, over the referral:
+        :func:`evalkit.episodes.engaged_mask`; every paired mother is
+        engaged), ``n_paired``,
         ``completeness`` = ``100 n_paired / n_engaged`` with Wilson CI,
         ``n_unpaired_<reason>`` (engaged participants unpaired for each
         reason of :data:`evalkit.episodes.UNPAIRED_REASONS`) and

@@ -74,7 +74,14 @@ class PairingRules:
         Fewest attended contacts between baseline and endpoint (inclusive)
         for a pair to count (default 2, mirroring NHS Talking Therapies'
         'finished a course of treatment': at least two attended appointments).
-        Programmes recording only ``sessions_attended`` use that count.
+        Programmes recording only ``sessions_attended`` use that count. With
+        0 a pair needs no dose between its scores but still needs support to
+        have started (at least one attended contact over the referral, or a
+        first contact date where ``sessions_attended`` is not recorded).
+        'Engaged', the completeness denominator, is support started and at
+        least ``min_dose`` attended over the referral
+        (:func:`evalkit.episodes.engaged_mask`): every paired mother is
+        engaged.
     valid_statuses
         Score statuses that count as valid (default complete, prorated and
         total only; see :data:`evalkit.scoring.SCORE_STATUSES`).
@@ -274,7 +281,8 @@ class PairingRules:
                 "the baseline.")
         lines.append(
             f"Paired only with at least {self.min_dose} attended contact{'s' if self.min_dose != 1 else ''} "
-            "between baseline and endpoint (or sessions_attended where a programme keeps no contact rows).")
+            "between baseline and endpoint (or sessions_attended where a programme keeps no contact rows)"
+            + (", and at least one attended over the referral." if self.min_dose == 0 else "."))
         if self.use_published_threshold:
             rc = ("Reliable change: the instrument's published reliable-change threshold where there is one "
                   f"(change at least that large), otherwise the Jacobson-Truax RCI (|RCI| > {_num(self.rci_z)})")

@@ -100,7 +100,7 @@ def headline_frame(ctx: Ctx) -> pd.DataFrame:
         ps = rows_of(s, programme_id=pid)
         if len(ps):
             first = first_shown(ps, "n_engaged")
-            add(f"Engaged (attended at least {ctx.rules.min_dose} contacts)", first, "n_engaged", None, None,
+            add(f"Engaged (attended at least {max(ctx.rules.min_dose, 1)} contacts)", first, "n_engaged", None, None,
                 "n_engaged", None, unit="", source="outcome_summary.n_engaged")
         elif ctx.out.get("funnel") is not None:
             f = rows_of(ctx.out["funnel"], programme_id=pid, step="reached_min_dose").to_dict("records")
