@@ -19,13 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change
 from evalkit.episodes import CONTEXT_FIELDS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
-from evalkit.outcomes import OutcomeResult, change_statistics, disclose_statistics
+from evalkit.outcomes import (
+    OutcomeResult,
+    _published_talking_therapies,
+    change_statistics,
+    disclose_statistics,
+)
 from evalkit.rules import PairingRules
 
 __all__ = ["BREAKDOWN_FIELDS", "for_whom", "funnel_by", "outcomes_by", "recovery_by", "take_up_by",
@@ -55,6 +61,52 @@ def _prepared(data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult, ru
     ed = data if isinstance(data, EpisodeData) else prepare_episodes(data, rules=rules, instruments=registry)
     changes = episode_change(ed.episodes, rules=rules, instruments=registry, scored_measures=ed.scored_measures)
     return ed, changes
+
+
+def _with_totals(levels: pd.DataFrame, totals: pd.DataFrame, published: pd.DataFrame | None,
+                 keys: Sequence[str], counts: Sequence[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The levels of a breakdown and the table they add up to, as one frame for disclosure control.
+
+    Parameters
+    ----------
+    levels
+        The breakdown's rows before disclosure control.
+    totals
+        The same figures by ``keys`` only (the programme-level table), before disclosure control.
+    published
+        That table as it is published (``None``: nothing hidden in it); its hidden counts are hidden in the
+        total rows too (``hidden_elsewhere``), so that the levels never add up to a count it hides.
+    keys, counts
+        The columns identifying a total row, and the count columns.
+
+    Returns
+    -------
+    tuple
+        The frame (levels first, then the totals, ``_is_total`` marking them) and the ``hidden_elsewhere``
+        masks; pass ``Across(c, keys, total_rows="_is_total")`` for each count.
+    """
+    keys = list(keys)
+    hidden = {c: np.zeros(len(totals), dtype=bool) for c in counts}
+    if published is not None and len(totals):
+        def index(f: pd.DataFrame) -> pd.Index:
+            text = f[keys].astype("string").fillna("\x00<NA>")
+            return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
+
+        at = index(published).get_indexer(index(totals))
+        for c in counts:
+            if c in published.columns:
+                shown = published[c].isna().to_numpy(dtype=bool)
+                hidden[c] = (at >= 0) & shown[np.maximum(at, 0)]
+    frame = pd.concat([levels.assign(_is_total=False), totals.assign(_is_total=True)], ignore_index=True)
+    pad = np.zeros(len(levels), dtype=bool)
+    return frame, {c: np.concatenate([pad, m]) for c, m in hidden.items()}
+
+
+def _levels_only(out: pd.DataFrame, levels: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """The breakdown's own rows of :func:`_with_totals`' frame after disclosure control, ``cols`` in their dtypes."""
+    keep = ~out["_is_total"].to_numpy(dtype=bool)
+    out = out[keep].drop(columns="_is_total").reset_index(drop=True)
+    return out.astype({c: levels[c].dtype for c in cols if c in out.columns})
 
 
 def _finish(out: pd.DataFrame, fields: list[str], rules: PairingRules) -> pd.DataFrame:
@@ -201,7 +253,7 @@ def talking_therapies_by(
 
     rules = PairingRules() if rules is None else rules
     fields = _fields(by)
-    _, changes = _prepared(data, rules, instruments)
+    ed, changes = _prepared(data, rules, instruments)
     tt = talking_therapies_outcomes(changes, rules=rules)
     ctx = changes.drop_duplicates(["programme_id", "participant_id"])[["programme_id", "participant_id", *fields]]
     ctx = categories_as_text(ctx, fields)  # the rates' columns stay text (the episodes hold categoricals)
@@ -217,14 +269,32 @@ def talking_therapies_by(
                    ("no_reliable_change", "n_finished")):
         for suffix in ("", "_ci_low", "_ci_high"):
             derived[f"pct_{m}{suffix}"] = [f"n_{m}", den]
+    # the levels add up to the rates by ``within`` x measure set as they are published (by programme: as
+    # evaluate_outcomes publishes them, protected against the outcome summary): those rows join the problem
+    # as the totals, hidden where that table hides them, so that the levels never add up to a count it hides
+    keys = [*within, "measure_set"]
+    top_raw = talking_therapies_rates(tt, by=keys, rules=rules, disclose=False)
+    if tuple(within) == ("programme_id",):
+        if isinstance(data, OutcomeResult) and data.statistics is not None:
+            top = data.talking_therapies
+        else:
+            statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
+                                           participants=ed.participants)
+            top = _published_talking_therapies(changes, statistics, disclose_statistics(statistics, rules=rules),
+                                               rules)
+    else:
+        top = talking_therapies_rates(tt, by=keys, rules=rules)
+    levels = raw.drop(columns=["rules"])
+    frame, hidden = _with_totals(levels, top_raw.drop(columns=["rules"]), top, keys, counts)
     out = apply_disclosure(
-        raw.drop(columns=["rules"]), counts=counts, derived=derived, rules=rules,
+        frame, counts=counts, derived=derived, rules=rules, hidden_elsewhere=hidden,
         partitions=[Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
                     Partition(("n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"),
                               total="n_finished"),
                     Partition(("n_recovery",), total="n_caseness_start", remainder=True),
                     Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True)],
-        across=[Across(c, (*within, "measure_set")) for c in counts])
+        across=[Across(c, tuple(keys), total_rows="_is_total") for c in counts])
+    out = _levels_only(out, levels, [*keys, *fields])
     rules.stamp(out)
     return _finish(out, fields, rules)
 

@@ -849,7 +849,6 @@ def evaluate_outcomes(
     OutcomeResult
     """
     from evalkit.recovery import recovery_from_within
-    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
 
     rules = PairingRules() if rules is None else rules
     registry = builtin_instruments() if instruments is None else instruments
@@ -866,11 +865,7 @@ def evaluate_outcomes(
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = _dose_as_summary(dose_sensitivity(changes, rules=rules), summary)
     release_freed_memory()
-    tt_people = talking_therapies_outcomes(changes, rules=rules)
-    tt_raw = talking_therapies_rates(tt_people, rules=rules, disclose=False)
-    tt = _same_people_as_summary(_joint_sets_beside_summary(tt_raw, statistics, summary, rules), tt_raw, summary,
-                                 tt_people)
-    del tt_people
+    tt = _published_talking_therapies(changes, statistics, summary, rules)
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
@@ -879,6 +874,23 @@ def evaluate_outcomes(
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
+
+
+def _published_talking_therapies(changes: pd.DataFrame, statistics: pd.DataFrame, summary: pd.DataFrame,
+                                 rules: PairingRules) -> pd.DataFrame:
+    """The Talking Therapies rates by programme and measure set as :func:`evaluate_outcomes` publishes them.
+
+    :func:`~evalkit.talking_therapies.talking_therapies_rates` of ``changes``, protected against the outcome
+    summary (``summary``, made from ``statistics``): :func:`_joint_sets_beside_summary` and
+    :func:`_same_people_as_summary`. Breakdowns (:func:`evalkit.for_whom.talking_therapies_by`) use it as
+    the table their levels add up to.
+    """
+    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
+
+    tt_people = talking_therapies_outcomes(changes, rules=rules)
+    tt_raw = talking_therapies_rates(tt_people, rules=rules, disclose=False)
+    return _same_people_as_summary(_joint_sets_beside_summary(tt_raw, statistics, summary, rules), tt_raw,
+                                   summary, tt_people)
 
 
 def _dose_as_summary(dose: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

@@ -114,3 +114,27 @@ def test_recovery_levels_do_not_add_up_to_a_count_the_programme_table_hides() ->
                 checked += 1
                 assert g["n"].isna().any(), (key, g[[field, "n"]])
     assert checked >= 1
+
+
+@pytest.mark.parametrize("from_tables", [False, True])
+def test_talking_therapies_levels_do_not_add_up_to_a_count_the_programme_table_hides(from_tables: bool) -> None:
+    # The Talking Therapies rates by programme (as evaluate_outcomes publishes them, protected against the
+    # outcome summary) hid P-HOME's EPDS n_finished (12 on seed 2) while the perinatal-stage breakdown
+    # published 5 and 7; P-PHONE's joint PHQ-9 + GAD-7 'not at caseness' likewise (0 + 0, seed 12).
+    checked = 0
+    for seed in (2, 4, 12):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)
+            tables = generate_programmes(150, seed=seed).tables
+            res = evaluate_outcomes(tables, models=False)
+        top = res.talking_therapies.set_index(["programme_id", "measure_set"])
+        for field in ("perinatal_stage", "first_time_mother", "ethnicity_group"):
+            brk = for_whom(tables if from_tables else res, field, what="talking_therapies")
+            for key, g in brk.groupby(["programme_id", "measure_set"]):
+                for col in ("n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery",
+                            "n_reliable_recovery", "n_reliable_improvement", "n_reliable_deterioration",
+                            "n_no_reliable_change"):
+                    if pd.isna(top.loc[key, col]):
+                        checked += 1
+                        assert g[col].isna().any(), (seed, field, key, col, g[[field, col]])
+    assert checked >= 3
