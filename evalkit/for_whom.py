@@ -29,6 +29,7 @@ from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.outcomes import (
     OutcomeResult,
     _published_talking_therapies,
+    _summary_disclosure_spec,
     change_statistics,
     disclose_statistics,
 )
@@ -156,7 +157,18 @@ def outcomes_by(
     ed, changes = _prepared(data, rules, instruments)
     group = [*within, "instrument", *fields]
     st = change_statistics(changes, by=group, rules=rules, participants=ed.participants)
-    out = disclose_statistics(st, rules=rules, across_keys=[*within, "instrument"])
+    # the levels add up to the statistics by ``within`` x instrument as published (by programme: the outcome
+    # summary): those rows join the problem as the totals, hidden where it hides them
+    keys = [*within, "instrument"]
+    if tuple(within) == ("programme_id",) and isinstance(data, OutcomeResult) and data.statistics is not None:
+        top_raw, top = data.statistics, data.summary
+    else:
+        top_raw = change_statistics(changes, by=keys, rules=rules, participants=ed.participants)
+        top = disclose_statistics(top_raw, rules=rules)
+    counts = [c for c in _summary_disclosure_spec([], None)["counts"] if c in st.columns]
+    frame, hidden = _with_totals(st, top_raw[[c for c in st.columns if c in top_raw.columns]], top, keys, counts)
+    out = disclose_statistics(frame, rules=rules, across_keys=keys, total_rows="_is_total", hidden_elsewhere=hidden)
+    out = _levels_only(out, st, [*keys, *fields])
     return _finish(out, fields, rules)
 
 

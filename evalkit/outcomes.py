@@ -475,6 +475,8 @@ def disclose_statistics(
     *,
     rules: PairingRules | None = None,
     across_keys: Sequence[str] | None = None,
+    total_rows: str | None = None,
+    hidden_elsewhere: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Apply disclosure control to a frame of :func:`change_statistics` (plus model columns).
 
@@ -490,6 +492,14 @@ def disclose_statistics(
         levels of a breakdown) add up to a published total, e.g.
         ``("programme_id", "instrument")``; each count column is then also
         protected across those rows.
+    total_rows
+        With ``across_keys``: a boolean column marking the rows that hold
+        each group's total (e.g. the programme-level statistics appended to a
+        breakdown's levels); without it the totals are taken as published.
+    hidden_elsewhere
+        Count column -> boolean array over the rows: cells hidden for a reason
+        outside this frame (e.g. a total row whose count the published
+        summary hides), as in :func:`evalkit.disclosure.apply_disclosure`.
 
     Returns
     -------
@@ -503,12 +513,14 @@ def disclose_statistics(
         if c not in f.columns:
             f[c] = np.nan
     spec = _summary_disclosure_spec([], across_keys)
+    if total_rows is not None and across_keys is not None:
+        spec["across"] = [Across(a.column, a.keys, total_rows=total_rows) for a in spec["across"]]
     # complements: the counts evalkit.summary keeps (a comparison needs them) are taken last, as there, so the
     # two outputs tend to hide the same cells (evalkit.summary hides whatever this hides)
     recovered = "n_reliable_recovery" if getattr(rules, "recovery_from", "reliable") == "reliable" else "n_recovered"
     keep = ["n_paired", "n_reliable_improvement", "n_caseness_baseline", recovered]
     out = apply_disclosure(f, counts=spec["counts"], partitions=spec["partitions"], across=spec["across"],
-                           derived=spec["derived"], keep=keep, rules=rules)
+                           derived=spec["derived"], keep=keep, rules=rules, hidden_elsewhere=hidden_elsewhere)
     rules.stamp(out)
     return out
 

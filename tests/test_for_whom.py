@@ -138,3 +138,26 @@ def test_talking_therapies_levels_do_not_add_up_to_a_count_the_programme_table_h
                         checked += 1
                         assert g[col].isna().any(), (seed, field, key, col, g[[field, col]])
     assert checked >= 3
+
+
+def test_outcome_levels_do_not_add_up_to_a_count_the_summary_hides(result) -> None:
+    # The outcome summary may hide a programme's n_paired by secondary suppression (to protect a small
+    # unpaired reason) while its levels are all large: the breakdown must then hide one level too. Here the
+    # summary's cells are hidden by hand, as secondary suppression would hide them.
+    from dataclasses import replace
+
+    summary = result.summary.copy()
+    big = summary["n_paired"].astype("Float64") >= 40
+    assert big.sum() >= 2
+    summary.loc[big, ["n_paired", "n_reliable_improvement"]] = pd.NA
+    res = replace(result, summary=summary)
+    brk = for_whom(res, "first_time_mother")
+    hidden = summary[big].set_index(["programme_id", "instrument"]).index
+    for key, g in brk.groupby(["programme_id", "instrument"]):
+        if key in hidden:
+            assert g["n_paired"].isna().any(), (key, g[["first_time_mother", "n_paired"]])
+            assert g["n_reliable_improvement"].isna().any(), (key, g[["first_time_mother", "n_reliable_improvement"]])
+    # untouched programmes keep their levels as before
+    plain = for_whom(result, "first_time_mother")
+    keep = ~pd.MultiIndex.from_frame(plain[["programme_id", "instrument"]].astype(str)).isin(hidden)
+    assert plain[keep]["n_paired"].equals(brk[keep]["n_paired"])
