@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from evalkit.episodes import engaged_mask
 from evalkit.errors import ApproximationWarning, SmallSampleWarning
 from evalkit.rules import PairingRules
 
@@ -440,7 +441,7 @@ def mixed_model_change(
     Notes
     -----
     Population: participants with a baseline score who reached the minimum
-    dose over the referral (``attended_total >= min_dose``, as for data
+    dose over the referral (:func:`evalkit.episodes.engaged_mask`, as for data
     completeness and :func:`multiple_imputation_change`) and whose support
     has ended (``end_date`` recorded): the dose of an episode still running
     is not yet known, and which episodes are still running depends only on
@@ -534,8 +535,7 @@ def mixed_model_change(
     ep_cols = list(dict.fromkeys(["participant_id", "instrument", *by, "baseline_date", "anchor_date",
                                   "attended_total", "ending", "end_date"]))
     pop = episodes.loc[episodes["baseline_score"].notna() & episodes["anchor_date"].notna()
-                       & (episodes["attended_total"].fillna(0) >= rules.min_dose)
-                       & episodes["end_date"].notna(), ep_cols]
+                       & engaged_mask(episodes, rules.min_dose) & episodes["end_date"].notna(), ep_cols]
     s_cols = ["participant_id", "instrument", "date", "score"] + (
         ["group_session_id"] if "group_session_id" in scores.columns else [])
     s = scores[s_cols].merge(pop, on=["participant_id", "instrument"], how="inner")
@@ -806,7 +806,7 @@ def multiple_imputation_change(
     by
         Grouping columns (one imputation model per group).
     rules
-        ``min_dose`` defines 'engaged' (``attended_total >= min_dose``);
+        ``min_dose`` defines 'engaged' (:func:`evalkit.episodes.engaged_mask`);
         ``mi_imputations``, ``seed`` and ``level`` are used.
 
     Returns
@@ -821,7 +821,7 @@ def multiple_imputation_change(
     Notes
     -----
     Population: episodes with a baseline score of participants who reached
-    the minimum dose over the referral (``attended_total >= min_dose``) --
+    the minimum dose over the referral (:func:`evalkit.episodes.engaged_mask`) --
     the same 'engaged' denominator as data completeness. Observed outcome: the
     endpoint of paired episodes; the others are imputed.
 
@@ -853,7 +853,7 @@ def multiple_imputation_change(
     rules = PairingRules() if rules is None else rules
     by = list(by)
     pop = episodes[episodes["baseline_score"].notna() & episodes["anchor_date"].notna()
-                   & (episodes["attended_total"].fillna(0) >= rules.min_dose)]
+                   & engaged_mask(episodes, rules.min_dose)]
     # the design, endpoints and baselines once for everyone; groups are row ranges of one stable sort
     X_all, names = _design(pop)
     y_all = np.where(pop["paired"].to_numpy(dtype=bool), pop["endpoint_score"].to_numpy(dtype=float), np.nan)
