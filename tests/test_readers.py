@@ -631,3 +631,39 @@ def test_a_hidden_sheet_that_is_read_is_reported(tmp_path, state):
     assert hidden["message"].startswith("Sheet 'participants old' is hidden in the workbook; its 1 data row was read")
     assert not [p for p in problems(read_file(path, sheet="participants old")["participants"])
                 if p["rule"] == "hidden_sheet"]  # chosen by name: no surprise
+
+
+def test_a_value_merged_down_several_rows_is_every_rows_value(tmp_path):
+    """A programme merged down rows 2-4 shows on every row, as the one-row-per-mother reader reads it; the
+    table reader gave it to row 2 only and set rows 3-4 aside as having no programme."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "participants"
+    ws.append(["participant_id", "programme_id", "referral_date", "referral_source"])
+    for i in range(1, 5):
+        ws.append([f"M{i}", "P1" if i in (1, 4) else None, f"2025-03-0{i}", "self"])
+    ws.merge_cells("B2:B4")
+    ws.merge_cells("D2:D3")  # "self" merged over rows 2-3; row 4 keeps its own
+    ws["D5"] = None  # the last row: no value, nothing merged over it
+    path = tmp_path / "participants.xlsx"
+    wb.save(path)
+    frame = read_file(path)["participants"]
+    assert frame["programme_id"].tolist() == ["P1", "P1", "P1", "P1"]
+    assert frame["referral_source"].tolist()[:2] == ["self", "self"] and pd.isna(frame["referral_source"].iloc[3])
+    assert frame["source_row"].tolist() == [2, 3, 4, 5]
+
+
+def test_fhir_resources_that_are_not_questionnaire_responses_are_counted_in_a_warning(tmp_path):
+    response = {"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2025-02-04",
+                "questionnaire": "http://loinc.org/q/69737-5", "subject": {"reference": "Patient/M1"},
+                "item": [{"linkId": f"gad7-{i}", "answer": [{"valueInteger": 1}]} for i in range(1, 8)]}
+    path = tmp_path / "responses.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "entry": [
+        {"resource": {"resourceType": "Patient"}}, {"resource": response},
+        {"resource": {"resourceType": "Observation"}}, {"resource": {"resourceType": "Patient"}}, {}]}))
+    frame = read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))["measures"]
+    assert frame["participant_id"].tolist() == ["M1"]
+    (skipped,) = [p for p in problems(frame) if p["rule"] == "not_read"]
+    assert skipped["severity"] == "warning" and skipped["source_row"] == 1
+    assert skipped["message"] == ("4 of the file's 5 resources are not QuestionnaireResponses (Patient ×2, "
+                                  "Observation ×1, no resource ×1), so they were not read: resources 1, 3, 4 and 5.")

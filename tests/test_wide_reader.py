@@ -411,3 +411,40 @@ def test_a_hidden_wide_sheet_that_is_read_is_reported(tmp_path):
     hidden = result.report[result.report["rule"] == "hidden_sheet"]
     assert hidden["sheet"].tolist() == ["Mums 2023"] and (hidden["severity"] == "warning").all()
     assert set(result.tables["participants"]["participant_id"]) == {"A0", "A1"}
+
+
+def test_a_sheet_with_instruments_merged_over_start_and_end_is_read_as_wide(tmp_path):
+    """'EPDS' merged over 'start' and 'end' (and a title above): evalkit map read it as one row per mother, but
+    validate and ingest (no mapping) took it for a participants sheet, dropped every score and set every row
+    aside."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Mums"
+    ws.append(["Northside Mums - outcomes 2025"])
+    ws.merge_cells("A1:G1")
+    ws.append([None, None, None, "EPDS", None, "WEMWBS", None])
+    ws.merge_cells("D2:E2")
+    ws.merge_cells("F2:G2")
+    ws.append(["Ref no", "Programme", "Date referred", "start", "end", "start", "end"])
+    ws.append(["A1", "P-A", "2025-01-06", 15, 9, 40, 50])
+    ws.append(["A2", "P-A", "2025-01-07", 18, 11, 45, 52])
+    path = tmp_path / "outcomes.xlsx"
+    wb.save(path)
+    raw = read_file(path)
+    assert set(raw) == {"participants", "measures"}
+    totals = raw["measures"].set_index(["participant_id", "instrument"])["total"]
+    assert sorted(totals[("A1", "epds")].tolist()) == ["15", "9"]
+    assert sorted(totals[("A2", "wemwbs")].tolist()) == ["45", "52"]
+    assert raw["participants"]["source_row"].tolist() == [4, 5]
+
+
+def test_a_score_problem_does_not_name_another_score_column(tmp_path):
+    """Every measure's total was named after the sheet's first score column: a bad WEMWBS end score was
+    reported under 'EPDS at start'."""
+    path = workbook(tmp_path / "m.xlsx", ["Ref no", "Programme", "Date referred", "EPDS at start", "EPDS start date",
+                                          "WEMWBS at end", "WEMWBS end date"],
+                    [["A1", "P-A", "2025-01-06", 15, "2025-01-13", "fifty", "2025-03-24"]])
+    result = validate(read_file(path), today=TODAY)
+    (bad,) = result.report[result.report["value"] == "fifty"]["message"].tolist()
+    assert "'EPDS at start'" not in bad and "'EPDS start date'" not in bad
+    assert bad.startswith("Row 2, column 'EPDS at start or WEMWBS at end' (total): 'fifty' is not a number")

@@ -225,12 +225,34 @@ def _row_texts(cols: list[int], values: list[str]) -> list[str]:
     return out
 
 
-def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits, mapping: ColumnMapping | None = None) -> _SheetGrid | None:
+def _fill_merged_down(grid: np.ndarray, numbers: list[int], merged: tuple[tuple[int, int, int, int], ...],
+                      header_row: int) -> None:
+    """Give a value merged down several rows of one column (below the header) to each of those rows (in place).
+
+    The sheet shows the value on every row the merged cell covers, and the one-row-per-mother reader reads it
+    so (:mod:`evalkit.readers.messy`); the file holds it in the top cell only. Rows without any other value
+    are not made, and a cell merged across columns is left as it is.
+    """
+    at = {number: i for i, number in enumerate(numbers)}
+    for r0, c0, r1, c1 in merged:
+        if c0 != c1 or r1 == r0 or r0 <= header_row or c0 > grid.shape[1] or r0 not in at:
+            continue
+        value = grid[at[r0], c0 - 1]
+        if value is None:
+            continue
+        for r in range(r0 + 1, r1 + 1):
+            if r in at and grid[at[r], c0 - 1] is None:
+                grid[at[r], c0 - 1] = value
+
+
+def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits, mapping: ColumnMapping | None = None,
+                merged: tuple[tuple[int, int, int, int], ...] = ()) -> _SheetGrid | None:
     """Header, data cells, their rows' numbers, the header's row number and the rows above it; ``None`` for
     an empty sheet.
 
     The header is the first row with a value unless that row is a title (:func:`find_header_row`); the rows
-    above the header are returned as ``(row number, cells)`` to be reported. Only cells holding a value are
+    above the header are returned as ``(row number, cells)`` to be reported. A value merged down a column
+    (``merged``: the sheet's merged ranges) is every covered row's (:func:`_fill_merged_down`). Only cells holding a value are
     read (:func:`sheet_cells`): the data frame is as wide as the header or the last column with a value, and
     has one line per row with a value (blank rows would be dropped by
     :func:`~evalkit.readers.raw_frame.build_raw_frame` anyway), each with its exact row number.
@@ -265,6 +287,8 @@ def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits, mapping: ColumnMappi
         held = np.empty(len(texts), dtype=object)
         held[:] = texts
         grid[np.asarray(lines, dtype=np.int64), np.asarray(columns, dtype=np.int64) - 1] = held
+    if merged and numbers:
+        _fill_merged_down(grid, numbers, merged, header_row)
     cells = pd.DataFrame(grid, columns=range(width), dtype=object)
     return header, cells, np.asarray(numbers, dtype=np.int64), header_row, above
 
@@ -344,9 +368,13 @@ def _read_workbook(
                 file=label,
             )
         names = match[:1]
+    from evalkit.readers.messy import _merged_ranges  # the merged ranges, from the sheet's XML
+
     grids = {}
     for name in names:
-        grid = _sheet_grid(workbook[name], label=label, limits=limits, mapping=mapping)
+        ws = workbook[name]
+        grid = _sheet_grid(ws, label=label, limits=limits, mapping=mapping,
+                           merged=_merged_ranges(path, getattr(ws, "_worksheet_path", None)))
         if grid is not None:
             grids[name] = grid
     if not grids:

@@ -134,6 +134,22 @@ def _item_count(panel: Mapping[str, Any], instruments: Mapping[str, Any] | None)
     return int(n_items) if isinstance(n_items, int) and n_items > 0 else None
 
 
+def _others_not_read(others: Mapping[int, str], n_resources: int, label: str) -> dict[str, Any]:
+    """One warning for the resources that are not QuestionnaireResponses: how many of each kind, and where."""
+    counts: dict[str, int] = {}
+    for kind in others.values():
+        counts[kind] = counts.get(kind, 0) + 1
+    kinds = ", ".join(f"{kind} ×{n}" for kind, n in counts.items())
+    at = [str(p) for p in list(others)[:10]] + (["…"] if len(others) > 10 else [])
+    where = ", ".join(at[:-1]) + " and " + at[-1] if len(at) > 1 else at[0]
+    return problem(
+        file=label, sheet=None, table="measures", source_row=next(iter(others)), column="", value=kinds[:80],
+        rule="not_read", severity="warning",
+        message=(f"{len(others):,} of the file's {n_resources:,} resources are not QuestionnaireResponses ({kinds}), "
+                 f"so they were not read: resource{'s' if len(others) > 1 else ''} {where}."),
+    )
+
+
 def _link(item: Mapping[str, Any]) -> str:
     return str(item.get("linkId", "")).strip().rsplit("/", 1)[-1]
 
@@ -238,9 +254,12 @@ def _read_fhir(
     numbers: list[int] = []
     problems: list[dict[str, Any]] = []
     n_resources = 0
+    others: dict[int, str] = {}  # position -> what a resource that is not a QuestionnaireResponse is
     for position, resource in enumerate(_resources(document), start=1):
         n_resources += 1
         if not isinstance(resource, Mapping) or resource.get("resourceType") != "QuestionnaireResponse":
+            kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+            others[position] = str(kind) if isinstance(kind, str) and kind.strip() else "no resource"
             continue
         if resource.get("status") == "entered-in-error":
             problems.append(problem(
@@ -317,6 +336,8 @@ def _read_fhir(
             "QuestionnaireResponse resources, a list of them or a Bundle.",
             file=label,
         )
+    if others and rows:
+        problems.append(_others_not_read(others, n_resources, label))
     check_shape(len(rows), 0, file_label=label, limits=limits)
     items = sorted({k for r in rows for k in r if k.startswith("item_")}, key=lambda k: int(k[5:]))
     headers = ["participant_id", "instrument", "completed_on", *items, "total"]

@@ -56,6 +56,10 @@ from evalkit.readers.headers import aliases, builtin_value_synonyms, column_lett
 from evalkit.readers.limits import ReadLimits
 from evalkit.readers.messy import (
     SheetTable,
+    _cell_text,
+    _fill_horizontal,
+    _join_header,
+    _merged_ranges,
     extract_table,
     grid_from_frame,
     is_missing,
@@ -1272,11 +1276,13 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
     m_parts: list[pd.DataFrame] = []
     start_dates: dict[str, pd.Series] = {}
     ordered = sorted(score_cols, key=lambda pr: (pr[1].instrument or "", timepoint_rank(pr[1].timepoint or "")))
-    m_headers: dict[str, str] = {}
+    # a measure's total (and date) come from one of several columns, but a message names one header per sheet:
+    # every column is named ("EPDS at start or WEMWBS at end"), never only the first
+    m_headers: dict[str, str] = {"total": _either([table.headers[pos] for pos, _ in ordered])} if ordered else {}
+    date_headers: list[str] = []
     for pos, role in ordered:
         inst, tp = role.instrument or "", role.timepoint or ""
         header = table.headers[pos]
-        m_headers.setdefault("total", header)
         rks = ranks[inst]
         rank = timepoint_rank(tp)
         is_first = rank == min(rks) and (len(rks) > 1 or _is_start_like(tp))
@@ -1299,7 +1305,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             dvals = _clean(cells[date_pos], None, {})
             dates, _k = parse_dates(dvals, mapping.date_format_for(table.headers[date_pos]))
             raw_dates = dvals.where(dates.isna(), None)
-            m_headers.setdefault("completed_on", table.headers[date_pos])
+            date_headers.append(table.headers[date_pos])
+            m_headers["completed_on"] = _either(date_headers)
         rule = pd.Series([None] * n, index=frame.index, dtype=object)
         need = present & dates.isna() & raw_dates.isna()
         if is_first:
@@ -1406,6 +1413,14 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
     keep_rows = frame.drop(columns=[SOURCE_ROW, SOURCE_FILE, SOURCE_SHEET]).notna().any(axis=1)
     frame = frame[keep_rows.to_numpy()].reset_index(drop=True)
     return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers)
+
+
+def _either(headers: list[str]) -> str:
+    """Headers named as one: ``'A'``, ``'A or B'``, ``'A, B or C'`` (the first six, then ``…``)."""
+    names = list(dict.fromkeys(headers))
+    if len(names) > 6:
+        return ", ".join(names[:6]) + " or …"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def could_identify(values: pd.Series) -> bool:
@@ -1642,8 +1657,10 @@ def looks_wide(path: str | Path, *, sheet: str | None = None, limits: ReadLimits
             try:
                 names = [n for n in wb.sheetnames if sheet is None or n.strip().casefold() == sheet.strip().casefold()]
                 for name in names:
-                    rows = [[c for c in r] for r in wb[name].iter_rows(max_row=40, max_col=200, values_only=True)]
-                    if _rows_look_wide(rows):
+                    ws = wb[name]
+                    rows = [[c for c in r] for r in ws.iter_rows(max_row=40, max_col=200, values_only=True)]
+                    if _rows_look_wide(rows) or _merged_header_looks_wide(
+                            rows, _merged_ranges(path, getattr(ws, "_worksheet_path", None))):
                         return True
                 return False
             finally:
@@ -1662,6 +1679,20 @@ def looks_wide(path: str | Path, *, sheet: str | None = None, limits: ReadLimits
             return _rows_look_wide(rows)
     except Exception:  # noqa: BLE001 - detection only; the normal reader reports unreadable files
         return False
+    return False
+
+
+def _merged_header_looks_wide(rows: list[list[Any]], merged: tuple[tuple[int, int, int, int], ...]) -> bool:
+    """Whether a two-row header - words merged over the cells below them ("EPDS" over "start" and "end"),
+    joined as :func:`evalkit.readers.messy.extract_table` joins them - has score columns."""
+    if not merged:
+        return False
+    width = max((len(r) for r in rows), default=0)
+    texts = [[_cell_text(c) for c in r] + [None] * (width - len(r)) for r in rows]
+    for i in range(len(texts) - 1):
+        upper, had_merge = _fill_horizontal(texts[i], i + 1, merged, width)
+        if had_merge and _rows_look_wide([[_join_header(u, lo) for u, lo in zip(upper, texts[i + 1], strict=True)]]):
+            return True
     return False
 
 
