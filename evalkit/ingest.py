@@ -80,6 +80,7 @@ __all__ = [
     "UploadSummary",
     "check_upload",
     "ingest",
+    "ingest_parts",
     "resubmit",
     "refuse_identifier_columns",
     "rollback",
@@ -1283,6 +1284,75 @@ def ingest(
             fingerprint=fingerprint, resolves=resolves, progress=progress, absent=result.absent_columns,
         )
     )
+
+
+def ingest_parts(
+    parts: Mapping[str, ValidationResult],
+    store: Store,
+    *,
+    file_name: str,
+    sha256: str,
+    user: str | None = None,
+    secret: bytes | None = None,
+    progress: Progress | None = None,
+) -> dict[str, UploadSummary]:
+    """Store several providers' parts of one upload, one upload record each, all in **one transaction**.
+
+    A file holding several providers' programmes is split (:func:`split_raw_by_provider`) and each part
+    checked (:func:`check_upload`); storing the parts with :func:`ingest` one after another would leave the
+    first parts stored when a later one is refused or fails while being written. Here either every part is
+    stored or none is: the rows, the upload register and the audit history are then as before.
+
+    Parameters
+    ----------
+    parts
+        Per provider, what :func:`check_upload` returned for its part.
+    store, file_name, sha256, user, secret
+        As for :func:`ingest` (the same file name and SHA-256 for every part).
+    progress
+        Called as ``progress(fraction_done, message)`` over all parts.
+
+    Returns
+    -------
+    dict[str, UploadSummary]
+        Per provider, in the order of ``parts``.
+
+    Raises
+    ------
+    IdentifierColumnsError, ProviderConflict, StoreError, ValueError
+        As for :func:`ingest`, for any part; nothing of any part was stored.
+    """
+    secret = secret_for_store(store) if secret is None else secret
+    prepared: dict[str, tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], Mapping[str, tuple[str, ...]]]] = {}
+    for who, result in parts.items():
+        provider = (who or "").strip()
+        if not provider:
+            raise ValueError("provider must be a non-blank organisation name")
+        refuse_identifier_columns(result)
+        valid, quarantined = _prepare(result, provider=provider, secret=secret)
+        if not valid and not quarantined:
+            raise ValueError(f"{file_name}: the rows of {provider} are empty; nothing was stored")
+        prepared[provider] = (valid, quarantined, result.absent_columns)
+    release_freed_memory()
+    if not prepared:
+        raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
+    fingerprint = key_check(secret)
+    n = len(prepared)
+
+    def _all(conn: sa.Connection) -> dict[str, UploadSummary]:
+        out = {}
+        for i, (provider, (valid, quarantined, absent)) in enumerate(prepared.items()):
+            def part_progress(frac: float, msg: str, i: int = i, provider: str = provider) -> None:
+                if progress:
+                    progress((i + frac) / n, f"{provider}: {msg}")
+
+            out[provider] = _ingest_tx(
+                conn, valid, quarantined, provider=provider, file_name=file_name, sha256=sha256, user=user,
+                fingerprint=fingerprint, resolves=None, progress=part_progress, absent=absent,
+            )
+        return out
+
+    return store.transaction(_all)
 
 
 def resubmit(
