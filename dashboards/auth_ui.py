@@ -91,11 +91,19 @@ def _oidc_user() -> User | None:
 
 
 def _password_user() -> User | None:
-    from evalkit.auth import verify
+    from evalkit.auth import get_account, verify
 
     user = st.session_state.get(state.USER)
     if isinstance(user, User):
-        return user
+        # the account as it is now: removed (or left without a password) ends the session, a changed role or
+        # scope applies from this run on, not only at the next sign-in
+        account = get_account(user.name)
+        if account is not None and account.has_password:
+            current = _from_account(account, "password")
+            if current != user:
+                st.session_state[state.USER] = current
+            return current
+        st.session_state.pop(state.USER, None)
     st.title("evalkit: sign in")
     with st.form("ek_login_form"):
         name = st.text_input("Username", key=state.LOGIN_USERNAME, autocomplete="username")

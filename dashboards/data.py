@@ -53,10 +53,6 @@ UPLOAD_ROLES = ("provider", "admin")
 ScopeKey = tuple[str, tuple[str, ...], tuple[str, ...]]
 
 
-class PartlyStored(ValueError):
-    """A multi-provider upload stored some providers' parts before one was refused."""
-
-
 class LibraryMissing(Exception):
     """An evalkit function the page needs is not in this installation (yet)."""
 
@@ -585,31 +581,27 @@ def check_upload(ctx: Context, files: list[tuple[str, bytes]], *, provider: str 
 
 def store_upload(ctx: Context, checked: CheckedUpload, *, user: str | None,
                  progress: Callable[[float, str], None] | None = None, resolves: int | None = None) -> pd.DataFrame:
-    """Ingest every provider's part of a checked upload; returns the per-table summary rows."""
-    from evalkit.ingest import ingest
+    """Ingest every provider's part of a checked upload, all in one transaction; returns the per-table summary rows.
+
+    Either every provider's part is stored or none (:func:`evalkit.ingest.ingest_parts`).
+    """
+    from evalkit.ingest import ingest, ingest_parts
 
     require_role(ctx, UPLOAD_ROLES, "Uploading")
     allowed = set(upload_providers(ctx)) if ctx.role == "provider" else None
-    frames = []
-    n = len(checked.parts)
-    for i, (who, result) in enumerate(checked.parts.items()):
+    for who in checked.parts:
         if allowed is not None and who not in allowed:
             raise AccessDenied(f"you may upload only for {sorted(allowed)}; got {who!r}")
-
-        def _progress(frac: float, msg: str, i: int = i, who: str = who) -> None:
-            if progress:
-                progress((i + frac) / n, f"{who}: {msg}")
-
-        try:
-            summary = ingest(result, store(ctx.url), provider=who, file_name="; ".join(checked.file_names),
-                             sha256=checked.sha256, user=user, progress=_progress, resolves=resolves)
-        except Exception as exc:
-            if frames:  # earlier providers' parts were stored, each in its own transaction
-                done = sorted({str(f["provider"].iloc[0]) for f in frames})
-                raise PartlyStored(f"{who}'s rows were not stored ({exc}). The rows of {', '.join(done)} were "
-                                   "stored; roll them back on the Upload history tab if the file should be "
-                                   "stored whole.") from exc
-            raise
+    file_name = "; ".join(checked.file_names)
+    if resolves is None:
+        summaries = ingest_parts(checked.parts, store(ctx.url), file_name=file_name, sha256=checked.sha256,
+                                 user=user, progress=progress)
+    else:  # corrections of one earlier upload: one provider's
+        summaries = {who: ingest(result, store(ctx.url), provider=who, file_name=file_name, sha256=checked.sha256,
+                                 user=user, progress=progress, resolves=resolves)
+                     for who, result in checked.parts.items()}
+    frames = []
+    for who, summary in summaries.items():
         frame = summary.to_frame()
         frame.insert(0, "upload_id", summary.upload_id)
         frame.insert(0, "provider", who)

@@ -301,16 +301,14 @@ def empty_note(what: str) -> None:
 def storing(text: str, work: Callable[[Callable[[float, str], None]], None]) -> None:
     """Run an upload's storing step under a progress bar; rerun the page when it landed, else say what happened.
 
-    ``work`` gets a ``progress(fraction, message)`` callback (fraction 0-1). A
-    partly stored upload, or one refused whole (provider conflict, identifiers,
-    the database refused), becomes an error panel, never an exception.
+    ``work`` gets a ``progress(fraction, message)`` callback (fraction 0-1). An
+    upload refused whole (provider conflict, identifiers, the database refused)
+    becomes an error panel, never an exception.
     """
     bar = st.progress(0.0, text=text)
     refused = None
     try:
         work(lambda x, msg: bar.progress(min(max(x, 0.0), 1.0), text=msg))
-    except data.PartlyStored as exc:
-        refused = f"Not everything was stored: {exc}"
     except (EvalkitError, ValueError) as exc:
         refused = f"Nothing was stored: {exc}"
     finally:

@@ -279,13 +279,28 @@ def list_accounts(*, path: str | os.PathLike[str] | None = None) -> list[Account
     return [_account(n, r) for n, r in sorted(_read(accounts_path(path)).items())]
 
 
-def delete_account(username: str, *, path: str | os.PathLike[str] | None = None) -> bool:
-    """Remove an account; returns whether it existed."""
+def delete_account(username: str, *, path: str | os.PathLike[str] | None = None, keep_login: bool = False) -> bool:
+    """Remove an account; returns whether it existed.
+
+    With ``keep_login=True`` (the dashboard's Accounts page) the only account is not removed: without accounts the
+    dashboard runs in single-user mode, where everyone who can open it sees every row.
+
+    Raises
+    ------
+    AccountsError
+        ``keep_login`` and ``username`` is the only account; or the file cannot be read or written.
+    """
     name = _normalise(username)
     file = accounts_path(path)
     accounts = _read(file)
     if name not in accounts:
         return False
+    if keep_login and len(accounts) == 1:
+        raise AccountsError(
+            f"{name!r} is the last account: removing it would turn the dashboard's login off (single-user mode, "
+            "where everyone who can open the dashboard sees every row). Add another account first, or remove it "
+            "with 'evalkit accounts remove' on the server."
+        )
     del accounts[name]
     _write(file, accounts)
     return True

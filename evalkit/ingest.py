@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql
 
 from evalkit.access import Scope
 from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
-from evalkit.errors import AccessDenied, StoreError
+from evalkit.errors import AccessDenied, EvalkitError, StoreError
 from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import (
     PSEUDONYM_PATTERN,
@@ -80,9 +80,11 @@ __all__ = [
     "UploadSummary",
     "check_upload",
     "ingest",
+    "ingest_parts",
     "resubmit",
     "refuse_identifier_columns",
     "rollback",
+    "secret_for_store",
     "sha256_file",
     "split_raw_by_provider",
     "stored_rows_for_upload",
@@ -466,7 +468,7 @@ def check_upload(
         raise ValueError("provider must be a non-blank organisation name")
     refuse_identifiers(dict(raw))
     _refuse_unknown_provider(store, raw, provider)
-    secret = load_secret() if secret is None else secret
+    secret = secret_for_store(store) if secret is None else secret
     pseudo = {}
     for name, frame in raw.items():
         # a blank id (or NA) stays missing, for validation to report, rather than becoming a made-up person
@@ -564,6 +566,47 @@ def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], prov
         f"{listed}. Give the provider exactly as stored, or upload the programmes file with the others. "
         "Nothing was stored."
     )
+
+
+def _different_secret(database: str) -> StoreError:
+    return StoreError(
+        f"{database} was filled with a different pseudonymisation secret: ids of this upload would "
+        "not match the stored ones. Use the deployment's secret (EVALKIT_SECRET or EVALKIT_SECRET_FILE). "
+        "Nothing was stored."
+    )
+
+
+def secret_for_store(store: Store) -> bytes:
+    """The pseudonymisation secret to upload into ``store`` with, refused at once when it cannot match.
+
+    A database holding uploads keeps a keyed fingerprint of the secret they were pseudonymised with
+    (:func:`~evalkit.pseudonymise.key_check`). Then the deployment's secret must be found
+    (:func:`~evalkit.pseudonymise.load_secret` with ``create=False``: a missing key is **not** replaced by a new
+    one, whose ids could never match the stored ones) and have that fingerprint. Only for a database without
+    uploads may a new key be created.
+
+    Raises
+    ------
+    StoreError
+        No secret is configured though the database holds uploads, or the secret is not the one the stored
+        ids were made with. Nothing was stored, and no key file was created.
+    """
+    meta = T.store_meta
+    stored = store.transaction(
+        lambda conn: conn.execute(sa.select(meta.c.value).where(meta.c.key == _KEY_CHECK)).scalar(), write=False)
+    if stored is None:
+        return load_secret()
+    try:
+        secret = load_secret(create=False)
+    except EvalkitError as exc:
+        raise StoreError(
+            f"{exc}. The database {store.url} holds uploads pseudonymised with the deployment's secret, so it is "
+            "needed to match their ids: give it with EVALKIT_SECRET or EVALKIT_SECRET_FILE (or restore the key "
+            "file). No new key was created; nothing was stored."
+        ) from exc
+    if key_check(secret) != stored:
+        raise _different_secret(f"the database {store.url}")
+    return secret
 
 
 # --------------------------------------------------------------------------- preparing (no database)
@@ -1090,11 +1133,7 @@ def _ingest_tx(
     if stored_check is None:
         conn.execute(T.store_meta.insert().values(key=_KEY_CHECK, value=fingerprint))
     elif stored_check != fingerprint:
-        raise StoreError(
-            "this database was filled with a different pseudonymisation secret: ids of this upload would not "
-            "match the stored ones. Use the deployment's secret (EVALKIT_SECRET or EVALKIT_SECRET_FILE). "
-            "Nothing was stored."
-        )
+        raise _different_secret("this database")
     if resolves is not None:
         earlier = conn.execute(sa.select(T.uploads.c.provider, T.uploads.c.status)
                                .where(T.uploads.c.upload_id == resolves)).one_or_none()
@@ -1232,7 +1271,7 @@ def ingest(
     if not provider:
         raise ValueError("provider must be a non-blank organisation name")
     refuse_identifier_columns(result)  # a column left out for its identifying header refuses the upload too
-    secret = load_secret() if secret is None else secret
+    secret = secret_for_store(store) if secret is None else secret
     release_freed_memory()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
     valid, quarantined = _prepare(result, provider=provider, secret=secret)
     release_freed_memory()  # and the pseudonymised copies _prepare made and dropped
@@ -1245,6 +1284,75 @@ def ingest(
             fingerprint=fingerprint, resolves=resolves, progress=progress, absent=result.absent_columns,
         )
     )
+
+
+def ingest_parts(
+    parts: Mapping[str, ValidationResult],
+    store: Store,
+    *,
+    file_name: str,
+    sha256: str,
+    user: str | None = None,
+    secret: bytes | None = None,
+    progress: Progress | None = None,
+) -> dict[str, UploadSummary]:
+    """Store several providers' parts of one upload, one upload record each, all in **one transaction**.
+
+    A file holding several providers' programmes is split (:func:`split_raw_by_provider`) and each part
+    checked (:func:`check_upload`); storing the parts with :func:`ingest` one after another would leave the
+    first parts stored when a later one is refused or fails while being written. Here either every part is
+    stored or none is: the rows, the upload register and the audit history are then as before.
+
+    Parameters
+    ----------
+    parts
+        Per provider, what :func:`check_upload` returned for its part.
+    store, file_name, sha256, user, secret
+        As for :func:`ingest` (the same file name and SHA-256 for every part).
+    progress
+        Called as ``progress(fraction_done, message)`` over all parts.
+
+    Returns
+    -------
+    dict[str, UploadSummary]
+        Per provider, in the order of ``parts``.
+
+    Raises
+    ------
+    IdentifierColumnsError, ProviderConflict, StoreError, ValueError
+        As for :func:`ingest`, for any part; nothing of any part was stored.
+    """
+    secret = secret_for_store(store) if secret is None else secret
+    prepared: dict[str, tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], Mapping[str, tuple[str, ...]]]] = {}
+    for who, result in parts.items():
+        provider = (who or "").strip()
+        if not provider:
+            raise ValueError("provider must be a non-blank organisation name")
+        refuse_identifier_columns(result)
+        valid, quarantined = _prepare(result, provider=provider, secret=secret)
+        if not valid and not quarantined:
+            raise ValueError(f"{file_name}: the rows of {provider} are empty; nothing was stored")
+        prepared[provider] = (valid, quarantined, result.absent_columns)
+    release_freed_memory()
+    if not prepared:
+        raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
+    fingerprint = key_check(secret)
+    n = len(prepared)
+
+    def _all(conn: sa.Connection) -> dict[str, UploadSummary]:
+        out = {}
+        for i, (provider, (valid, quarantined, absent)) in enumerate(prepared.items()):
+            def part_progress(frac: float, msg: str, i: int = i, provider: str = provider) -> None:
+                if progress:
+                    progress((i + frac) / n, f"{provider}: {msg}")
+
+            out[provider] = _ingest_tx(
+                conn, valid, quarantined, provider=provider, file_name=file_name, sha256=sha256, user=user,
+                fingerprint=fingerprint, resolves=None, progress=part_progress, absent=absent,
+            )
+        return out
+
+    return store.transaction(_all)
 
 
 def resubmit(

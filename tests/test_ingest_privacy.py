@@ -206,3 +206,37 @@ def test_identifier_prefilter_gives_the_same_counts() -> None:
     assert _value_kinds(cols["near"])["NHS number"] == 3 and _value_kinds(cols["near"])["email address"] == 2
     assert all(_value_kinds(cols["mutated"])[k] > 100 for k in ("email address", "postcode", "phone number",
                                                                   "NHS number"))
+
+
+def test_a_missing_secret_is_refused_without_creating_a_new_key(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    """A database holding uploads and no secret configured: refused at once, saying the key is missing (not
+    that it differs), and no new key file is written - its ids could never match the stored ones."""
+    from test_ingest_cli import write_csvs
+
+    from evalkit.cli import main
+    from evalkit.ingest import check_upload
+    from evalkit.pseudonymise import default_secret_path
+
+    db = tmp_path / "e.sqlite"
+    files = [str(p) for p in write_csvs(tmp_path / "north")]
+    assert main(["ingest", *files, "--provider", "North", "--db", str(db)]) == 0
+    monkeypatch.delenv("EVALKIT_SECRET")
+    capsys.readouterr()
+    assert main(["ingest", *files, "--provider", "North", "--db", str(db)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no pseudonymisation secret" in err and "No new key was created" in err and "Traceback" not in err
+    assert "checking" not in err  # refused before the rows are read against the store
+    assert not default_secret_path().exists()
+    with open_store(db) as store:
+        with pytest.raises(StoreError, match="no pseudonymisation secret"):
+            check_upload(example_frames("North"), store, "North")
+        with pytest.raises(StoreError, match="no pseudonymisation secret"):
+            ingest(result_of(example_frames("North")), store, provider="North", file_name="b", sha256="0")
+        assert len(list_uploads(store)) == 1
+    assert not default_secret_path().exists()
+    # a changed key is refused by the command as clearly, before the rows are checked
+    monkeypatch.setenv("EVALKIT_SECRET", "a-completely-different-secret")
+    assert main(["ingest", *files, "--provider", "North", "--db", str(db)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "different pseudonymisation secret" in err and "checking" not in err

@@ -50,7 +50,10 @@ with ui.section("Accounts"):
             gone = st.selectbox("Account", [a.username for a in accounts], key=state.AC_REMOVE_NAME)
             sure = st.checkbox("Remove this account (the person can no longer sign in)", key=state.AC_REMOVE_SURE)
             if st.form_submit_button("Remove") and sure:
-                auth.delete_account(gone)
-                st.session_state[state.AC_MESSAGE] = f"Account {gone} removed."
+                try:
+                    auth.delete_account(gone, keep_login=True)
+                    st.session_state[state.AC_MESSAGE] = f"Account {gone} removed."
+                except auth.AccountsError as exc:
+                    st.session_state[state.AC_MESSAGE] = f"Not removed: {exc}"
                 st.rerun()
 

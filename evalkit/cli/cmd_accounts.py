@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         if not auth.delete_account(args.username, path=path):
             raise ValueError(f"no account named {args.username!r}")
         sys.stdout.write(f"account {args.username} removed\n")
+        if not auth.accounts_configured(path=path):
+            sys.stdout.write("no account is left: the dashboard now runs in single-user mode (no login; everyone "
+                             "who can open it sees every row). Add an admin account to turn the login on again.\n")
     elif args.action == "passwd":
         auth.set_password(args.username, _password(args.password_stdin), path=path)
         sys.stdout.write(f"password of {args.username} changed\n")

@@ -88,8 +88,8 @@ def run_resubmit(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
-    from evalkit.ingest import ProviderConflict, check_upload, ingest, sha256_file
-    from evalkit.pseudonymise import IdentifierColumnsError, load_secret
+    from evalkit.ingest import ProviderConflict, check_upload, ingest, secret_for_store, sha256_file
+    from evalkit.pseudonymise import IdentifierColumnsError
     from evalkit.readers import load_mapping, read_files
     from evalkit.store import open_store
 
@@ -110,9 +110,11 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
     if n_rows == 0:
         _err("evalkit ingest: the files hold no data rows; nothing was stored.")
         return 1
-    secret = load_secret()
     store = open_store(args.db)  # down or locked: StoreUnavailable, exit 4 (evalkit.cli.main)
     try:
+        # the deployment's secret, refused before the rows are checked when it cannot match the stored ids (a
+        # missing key is not replaced by a new one for a database that holds uploads)
+        secret = secret_for_store(store)
         _err(f"evalkit ingest: checking {n_rows:,} rows ...")
         # the same steps as the dashboard's Upload page: refuse identifiers (IdentifierColumnsError, caught
         # below), pseudonymise, validate against the provider's stored rows

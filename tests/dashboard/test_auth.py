@@ -75,3 +75,17 @@ def test_accounts_cli(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     assert main(["accounts", "--file", path, "add", "x", "--role", "provider", "--no-password"]) == 2
     assert main(["accounts", "--file", path, "remove", "north"]) == 0
     assert main(["accounts", "--file", path, "remove", "north"]) == 2
+
+
+def test_removing_the_last_account_says_the_login_is_off(tmp_path, capsys) -> None:  # noqa: ANN001
+    from evalkit.cli import main
+
+    path = str(tmp_path / "acc.json")
+    auth.create_account("boss", "a long enough password", "admin", path=path)
+    auth.create_account("north", None, "provider", providers=["North"], path=path)
+    with pytest.raises(auth.AccountsError, match="last account"):
+        auth.delete_account("boss", path=path, keep_login=True) and auth.delete_account("north", path=path,
+                                                                                         keep_login=True)
+    assert [a.username for a in auth.list_accounts(path=path)] == ["north"]
+    assert main(["accounts", "--file", path, "remove", "north"]) == 0
+    assert "single-user mode" in capsys.readouterr().out and not auth.accounts_configured(path=path)

@@ -65,3 +65,23 @@ def test_oidc_sign_in_maps_the_email_to_an_account(app) -> None:  # noqa: ANN001
     assert_clean(at)
     headings = " ".join(h.value for h in at.subheader)
     assert "(P-PHONE)" in headings and "(P-GROUP)" not in headings
+
+
+def test_a_removed_or_changed_account_takes_effect_in_a_signed_in_session(app) -> None:  # noqa: ANN001
+    """Removing an account (or narrowing its scope) on the Accounts page ends what the open session shows at once,
+    not only at its next sign-in."""
+    at = app(user=_sign_in("evaluator", programmes=["P-GROUP", "P-PHONE"]))
+    assert_clean(at)
+    headings = " ".join(h.value for h in at.subheader)
+    assert "(P-GROUP)" in headings and "(P-PHONE)" in headings
+    auth.create_account("someone", "a long enough password", "evaluator", programmes=["P-PHONE"], replace=True)
+    at.run()
+    assert_clean(at)
+    headings = " ".join(h.value for h in at.subheader)
+    assert "(P-PHONE)" in headings and "(P-GROUP)" not in headings
+    auth.create_account("other.admin", "a long enough password", "admin")  # the login stays on
+    auth.delete_account("someone")
+    at.run()
+    assert not at.exception
+    assert not frames(at) and not at.subheader
+    assert at.text_input(key="ek_login_username") is not None

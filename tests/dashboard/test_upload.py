@@ -90,3 +90,46 @@ def test_upload_check_store_quarantine_resubmit_rollback(empty_app) -> None:  # 
         assert "rolled_back" in set(list_uploads(store)["status"])
     finally:
         store.close()
+
+
+def test_a_file_of_two_providers_is_stored_whole_or_not_at_all(tmp_path: Path) -> None:
+    """An admin's upload split by provider: when one provider's part fails while being written (here the
+    database refuses South's programme row), North's part is not left stored - the store, the upload register
+    and the audit history are as before; once the failure is gone the same file stores both parts."""
+    import sqlalchemy as sa
+
+    from evalkit.errors import StoreError
+    from evalkit.store import _tables as T
+
+    url = "sqlite:///" + str(tmp_path / "two.sqlite")
+    progs = (b"programme_id,name,provider,format,mode,delivered_by\n"
+             b"P-N1,North group,North Charity,group,in_person,volunteer_peers\n"
+             b"P-S1,South group,South Charity,group,in_person,volunteer_peers\n")
+    parts = (b"participant_id,programme_id,referral_date,took_up\n"
+             b"N001,P-N1,2025-01-06,yes\nS001,P-S1,2025-01-07,yes\n")
+    files = [("programmes.csv", progs), ("participants.csv", parts)]
+    ctx = data.Context(url=url, scope=Scope.admin())
+    checked = data.check_upload(ctx, files, provider=None)
+    assert sorted(checked.parts) == ["North Charity", "South Charity"]
+    store = open_store(url)
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TRIGGER refuse_south BEFORE INSERT ON programmes "
+                                 "WHEN NEW.provider = 'South Charity' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+
+        def snapshot() -> dict[str, list]:
+            with store.engine.connect() as conn:
+                return {t.name: sorted(map(str, conn.execute(sa.select(t)).fetchall()))
+                        for t in T.metadata.sorted_tables}
+
+        before = snapshot()
+        with pytest.raises(StoreError, match="disk full.*nothing was changed"):
+            data.store_upload(ctx, checked, user="admin")
+        assert snapshot() == before
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse_south")
+        stored = data.store_upload(ctx, data.check_upload(ctx, files, provider=None), user="admin")
+        assert sorted(set(stored["provider"])) == ["North Charity", "South Charity"]
+        assert sorted(list_uploads(store)["provider"]) == ["North Charity", "South Charity"]
+    finally:
+        store.close()
