@@ -564,7 +564,7 @@ def check_upload(ctx: Context, files: list[tuple[str, bytes]], *, provider: str 
     for i, (who, frames) in enumerate(parts_raw.items()):
         if progress:
             progress(0.4 + 0.5 * i / max(len(parts_raw), 1), f"Checking {who}'s rows")
-        result = _check(frames, store(ctx.url), who)
+        result = _check(frames, store(ctx.url), who, name_other_providers=ctx.role != "provider")
         parts[who] = result
         rep = result.report.copy()
         rep.insert(0, "provider", who)
@@ -752,7 +752,7 @@ def resubmit_rows(ctx: Context, upload_id: int, corrected: Mapping[str, pd.DataF
     for table, frame in corrected.items():
         clean = frame.drop(columns=[c for c in meta if c in frame.columns]).astype("string")
         raw[table] = clean.reset_index(drop=True)
-    result = _check(raw, store(ctx.url), provider)
+    result = _check(raw, store(ctx.url), provider, name_other_providers=ctx.role != "provider")
     body = json.dumps({t: f.astype(str).to_dict("list") for t, f in raw.items()}, sort_keys=True).encode()
     import hashlib
 

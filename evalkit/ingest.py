@@ -418,6 +418,7 @@ def check_upload(
     provider: str,
     *,
     secret: bytes | None = None,
+    name_other_providers: bool = True,
 ) -> ValidationResult:
     """Refuse identifiers, pseudonymise and validate one provider's raw frames against its stored rows.
 
@@ -440,6 +441,10 @@ def check_upload(
         Pseudonymisation secret (default
         :func:`~evalkit.pseudonymise.load_secret`); pass the same one to
         :func:`ingest`.
+    name_other_providers
+        Whether a refusal for a provider with no stored programme may name the providers that have some (and
+        the closest to ``provider``): yes for an administrator or the command line, which see every provider;
+        no for a provider's own user, who may not learn other organisations' names.
 
     Returns
     -------
@@ -467,7 +472,7 @@ def check_upload(
     if not provider:
         raise ValueError("provider must be a non-blank organisation name")
     refuse_identifiers(dict(raw))
-    _refuse_unknown_provider(store, raw, provider)
+    _refuse_unknown_provider(store, raw, provider, name_others=name_other_providers)
     secret = secret_for_store(store) if secret is None else secret
     pseudo = {}
     for name, frame in raw.items():
@@ -531,7 +536,8 @@ def refuse_identifier_columns(result: ValidationResult) -> None:
     raise IdentifierColumnsError(findings)
 
 
-def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], provider: str) -> None:
+def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], provider: str, *,
+                             name_others: bool = True) -> None:
     """Refuse an upload without programme rows by a provider no stored programme belongs to.
 
     Its ids would be pseudonymised under a name nothing is stored under, so every row would be quarantined
@@ -542,7 +548,8 @@ def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], prov
     Raises
     ------
     ProviderConflict
-        Naming the providers that have stored programmes, and the closest to ``provider``.
+        Naming (with ``name_others``) the providers that have stored programmes, and the closest to
+        ``provider``.
     """
     programmes = raw.get("programmes")
     if programmes is not None and len(programmes):
@@ -553,6 +560,12 @@ def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], prov
                              if v is not None}), write=False)
     if not known or provider in known:
         return
+    if not name_others:
+        raise ProviderConflict(
+            f"upload refused: no programme is stored for provider {provider!r} yet, and these files hold no "
+            "programme rows, so none of their rows could be linked to a programme. Upload the programmes file "
+            "with the others. Nothing was stored."
+        )
     import difflib
 
     folded = {k.casefold(): k for k in known}

@@ -123,8 +123,13 @@ def test_check_upload_links_to_rows_stored_earlier(store, tmp_path: Path) -> Non
     assert "already_stored" in set(result.report["rule"])  # recognised by pseudonym
     # checked as another provider (one with no stored programme), the same rows are refused: they could not
     # link to North's programmes, and every row would be quarantined as unknown
-    with pytest.raises(ProviderConflict, match="no programme is stored for provider 'South'"):
+    with pytest.raises(ProviderConflict, match="no programme is stored for provider 'South'") as named:
         check_upload(again, store, "South", secret=SECRET)
+    assert "'North'" in str(named.value)  # the command line and an administrator see every provider
+    # a provider's own user is not told other organisations' names
+    with pytest.raises(ProviderConflict, match="no programme is stored for provider 'South'") as unnamed:
+        check_upload(again, store, "South", secret=SECRET, name_other_providers=False)
+    assert "North" not in str(unnamed.value) and "Nothing was stored" in str(unnamed.value)
 
 
 def test_check_upload_keeps_file_row_numbers_after_a_split(store, tmp_path: Path) -> None:  # noqa: ANN001
