@@ -699,12 +699,16 @@ def upload_mapping(files: list[tuple[str, bytes]], *, saved: Any = None, program
     return proposal
 
 
-def mapping_preview(proposal: Any, *, provider: str | None, n: int = 10) -> dict[str, pd.DataFrame]:
-    """The first ``n`` rows of each table as they will be stored (real pseudonyms when the provider is known)."""
-    if provider:
-        from evalkit.pseudonymise import load_secret
+def mapping_preview(ctx: Context, proposal: Any, *, provider: str | None, n: int = 10) -> dict[str, pd.DataFrame]:
+    """The first ``n`` rows of each table as they will be stored (real pseudonyms when the provider is known).
 
-        return proposal.preview(n, secret=load_secret(), provider=provider)
+    The secret is the one an upload into this database would use (:func:`evalkit.ingest.secret_for_store`): a
+    database holding uploads with no key configured refuses the preview too, instead of writing a new key.
+    """
+    if provider:
+        from evalkit.ingest import secret_for_store
+
+        return proposal.preview(n, secret=secret_for_store(store(ctx.url)), provider=provider)
     return proposal.preview(n)
 
 

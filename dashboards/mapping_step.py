@@ -93,7 +93,7 @@ def show(ctx: data.Context, user: Any, files: list[Any], provider: str | None) -
     _programme(ctx, proposal, programme, programme_key)
     _layout(proposal)
     _columns(proposal)
-    preview = data.mapping_preview(proposal, provider=provider, n=PREVIEW_ROWS)
+    preview = data.mapping_preview(ctx, proposal, provider=provider, n=PREVIEW_ROWS)
     _preview(preview, provider)
     _store(ctx, user, uploaded, proposal, provider, digest)
     return True
