@@ -272,3 +272,22 @@ def test_upload_mapping_decides_when_a_mapping_is_needed(tmp_path: Path) -> None
     assert json.loads(data.mapping_json(table))["kind"] == "columns"
     with pytest.raises(ValueError, match="REDCap"):
         data.load_saved_mapping("r.json", json.dumps({"kind": "redcap", "participant_id": "record_id"}).encode())
+
+
+def test_the_preview_writes_no_new_key_for_a_database_holding_uploads(env: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no secret configured, previewing real pseudonyms for a database that holds uploads is refused (as an
+    upload would be) and no key file appears: a new key's pseudonyms could never match the stored ones."""
+    from evalkit.errors import StoreError
+    from evalkit.pseudonymise import default_secret_path
+
+    book, gen = _workbook(tmp_path, n=20, n_programmes=2, seed=3)
+    _store_programmes(env, gen.programmes, tmp_path)
+    monkeypatch.delenv("EVALKIT_SECRET", raising=False)
+    key = tmp_path / "no-key-here"
+    monkeypatch.setenv("EVALKIT_SECRET_FILE", str(key))
+    ctx = data.Context(url=env, scope=Scope.admin())
+    with pytest.raises(StoreError, match="no pseudonymisation secret"):
+        data.mapping_preview(ctx, propose_mapping(book), provider=NORTH)
+    assert not key.exists() and not default_secret_path().exists()
+    assert set(data.mapping_preview(ctx, propose_mapping(book), provider=None))  # placeholder ids need no key
