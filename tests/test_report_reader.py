@@ -1,0 +1,48 @@
+"""The report read as a commissioner reads it: every percentage's n is its own base, the markers are explained in
+the text (not only in a tooltip), and no column name or internal code reaches the reader."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+import pytest
+from test_report_support import check, find_table
+
+from evalkit.data_source import example_tables
+from evalkit.report import Report, build_report
+
+WHEN = "2026-01-31T09:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return build_report(example_tables(), models=False, figures=False, generated_at=WHEN)
+
+
+@pytest.fixture(scope="module")
+def parsed(report: Report):  # noqa: ANN201
+    return check(report.html)
+
+
+def _visible_text(page: str) -> str:
+    """The words a reader sees: no tags, no attribute values, no style."""
+    page = re.sub(r"<style.*?</style>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_did_not_attend_n_is_the_base_of_its_percentage(report: Report, parsed) -> None:  # noqa: ANN001
+    a = report.tables["attendance"]
+    t = find_table(parsed, "How often mothers came")
+    col = next(i for i, h in enumerate(t.headers) if h.startswith("Did not attend"))
+    checked = 0
+    for r in a.itertuples():
+        if pd.isna(r.pct_dna) or pd.isna(r.n_contacts_dna) or pd.isna(r.n_contacts_attended):
+            continue
+        booked = int(r.n_contacts_dna + r.n_contacts_attended)
+        assert r.pct_dna == pytest.approx(100 * r.n_contacts_dna / booked)
+        row = next(x for x in t.rows if r.programme_id in x[0])
+        assert row[col].endswith(f"n = {int(r.n_contacts_dna):,} of {booked:,}"), row[col]
+        checked += 1
+    assert checked >= 2
