@@ -46,3 +46,20 @@ def test_did_not_attend_n_is_the_base_of_its_percentage(report: Report, parsed) 
         assert row[col].endswith(f"n = {int(r.n_contacts_dna):,} of {booked:,}"), row[col]
         checked += 1
     assert checked >= 2
+
+
+def _section(page: str, start: str, end: str) -> str:
+    i = page.index(start)
+    return page[i:page.index(end, i)]
+
+
+def test_the_dash_is_explained_where_the_marker_is(report: Report) -> None:
+    """The report prints '–' for figures not computed (e.g. the mixed model not fitted); a reader must be told in
+    the text, beside the [c] explanation, that the dash hides nothing - a tooltip is not enough."""
+    page = report.html
+    assert "\u2013</span>" in page  # the report does print the dash
+    about = _visible_text(_section(page, 'aria-label="About this report"', "</div>"))
+    disclosure = _visible_text(_section(page, 'id="disclosure"', "<h3 "))
+    for text in (about, disclosure):
+        assert "[c]" in text
+        assert re.search(r"\u2013 \(a dash\) marks a figure that was not computed", text), text

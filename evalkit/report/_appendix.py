@@ -12,6 +12,7 @@ from evalkit.disclosure import SUPPRESSED_MARKER, disclosure_note, hidden_column
 from evalkit.report._context import Ctx, role_rank
 from evalkit.report._html import (
     HIDDEN_HTML,
+    NOT_COMPUTED_NOTE,
     Column,
     bullet_list,
     cnt,
@@ -198,7 +199,7 @@ def disclosure_block(ctx: Ctx) -> str:
             f"<p>{esc(note)}</p><p>Hidden cells are shown as {esc(SUPPRESSED_MARKER)} in every table, in the "
             "workbook and in the CSV files; cells hidden because they are small and cells hidden so that a small "
             "one cannot be worked out are shown the same way on purpose. No list of individual mothers (such as "
-            "the safety follow-up list) is part of this report.</p>")
+            f"the safety follow-up list) is part of this report.</p><p>{esc(NOT_COMPUTED_NOTE)}</p>")
 
 
 def limitations_block(ctx: Ctx, sentences: Sequence[str], notes: Sequence[str]) -> str:

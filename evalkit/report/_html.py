@@ -31,6 +31,8 @@ DASH = NOT_COMPUTED_MARKER
 HIDDEN_HTML = (f'<span class="c" title="hidden: a small number, or a figure that would reveal one">'
                f"{html.escape(SUPPRESSED_MARKER)}</span>")
 NA_HTML = f'<span class="na" title="not available or not estimable">{DASH}</span>'
+NOT_COMPUTED_NOTE = (f"{DASH} (a dash) marks a figure that was not computed: no mothers to compute it from, or too "
+                     "few for the method (the table's notes say which); it never hides a number.")
 
 Row = Mapping[str, Any]
 
