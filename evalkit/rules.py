@@ -274,7 +274,8 @@ class PairingRules:
                 "the baseline.")
         lines.append(
             f"Paired only with at least {self.min_dose} attended contact{'s' if self.min_dose != 1 else ''} "
-            "between baseline and endpoint (or sessions_attended where a programme keeps no contact rows).")
+            "between baseline and endpoint (or the sessions attended as the provider recorded them, where a "
+            "programme keeps no contact rows).")
         if self.use_published_threshold:
             rc = ("Reliable change: the instrument's published reliable-change threshold where there is one "
                   f"(change at least that large), otherwise the Jacobson-Truax RCI (|RCI| > {_num(self.rci_z)})")

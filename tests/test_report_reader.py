@@ -63,3 +63,18 @@ def test_the_dash_is_explained_where_the_marker_is(report: Report) -> None:
     for text in (about, disclosure):
         assert "[c]" in text
         assert re.search(r"\u2013 \(a dash\) marks a figure that was not computed", text), text
+
+
+def test_no_column_names_or_internal_codes_in_the_reader_text(report: Report) -> None:
+    """Column names of the upload tables and instrument-file codes are for providers and analysts; the reader sees
+    words. (The 'rules as settings' table is the one deliberate exception: its rows are PairingRules' fields.)"""
+    page = report.html
+    i = page.index("The rules as settings")
+    page = page[:i] + page[page.index("</table>", i):]
+    text = _visible_text(page)
+    for code in ("offered_date", "sessions_attended", "uk_possible_depression", "nhs_talking_therapies_caseness",
+                 "probable_depression"):
+        assert code not in text, code
+    assert "Offered support (an offer date recorded, or took up)" in text
+    assert ">= 13 (UK possible depression;" in text
+    assert ">= 8 (NHS Talking Therapies caseness;" in text
