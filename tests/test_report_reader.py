@@ -78,3 +78,24 @@ def test_no_column_names_or_internal_codes_in_the_reader_text(report: Report) ->
     assert "Offered support (an offer date recorded, or took up)" in text
     assert ">= 13 (UK possible depression;" in text
     assert ">= 8 (NHS Talking Therapies caseness;" in text
+
+
+def test_coded_values_are_shown_by_their_schema_labels(report: Report, parsed) -> None:  # noqa: ANN001
+    """'gp', 'antenatal', 'one to one', 'co facilitated' are upload codes; the reader sees the data contract's
+    labels for them ('GP', 'Pregnant', 'One-to-one', 'Peer and professional together')."""
+    from evalkit.schemas import table_schema
+
+    src = dict(table_schema("participants").field("referral_source").codes or {})
+    t = find_table(parsed, "Take-up by referral source")
+    shown = {r[1] for r in t.rows}
+    assert "gp" not in shown and "health visitor" not in shown
+    assert src["gp"] in shown and src["health_visitor"] in shown
+    stage = find_table(parsed, "Change by perinatal stage")
+    assert {r[2] for r in stage.rows} <= set(table_schema("participants").field("perinatal_stage").codes.values())
+    progs = find_table(parsed, "Programmes in this report")
+    fmt = dict(table_schema("programmes").field("format").codes or {})
+    col = progs.headers.index("Format")
+    assert {r[col] for r in progs.rows} <= set(fmt.values())
+    assert "One-to-one" in {r[col] for r in progs.rows}
+    meta = _visible_text(report.html.split('id="hl-P-HOME"', 1)[1].split("</p>", 1)[0])
+    assert "One-to-one" in meta and "one to one" not in meta

@@ -17,6 +17,7 @@ from evalkit.report._html import (
     Column,
     by_programme,
     cnt,
+    coded,
     count_text,
     esc,
     est_ci,
@@ -209,13 +210,13 @@ def _breakdown(ctx: Ctx, fld: str) -> str:
     n1 = ctx.keep(f"by_{fld}_take_up", tu)
     n2 = ctx.keep(f"by_{fld}_outcomes", oc)
     cols = [Column("Programme", lambda r: ctx.prog(r["programme_id"]), numeric=False),
-            Column(label.capitalize(), lambda r: words(r.get(fld)), numeric=False),
+            Column(label.capitalize(), lambda r: coded("participants", fld, r.get(fld)), numeric=False),
             Column("Referred (n)", lambda r: cnt(r, "n_referred")),
             Column(f"Took up ({ctx.ci})", lambda r: pct_of(r, "pct_took_up", "n_took_up", "n_referred"))]
     out = f"<h3>By {esc(label)}</h3>" + table(tu, cols, caption=f"Take-up by {label}", name=n1)
     ocols = [Column("Programme", lambda r: ctx.prog(r["programme_id"]), numeric=False),
              Column("Questionnaire", lambda r: esc(ctx.abbr(r["instrument"])), numeric=False),
-             Column(label.capitalize(), lambda r: words(r.get(fld)), numeric=False),
+             Column(label.capitalize(), lambda r: coded("participants", fld, r.get(fld)), numeric=False),
              Column("Paired (n)", lambda r: cnt(r, "n_paired")),
              Column(f"Mean change ({ctx.ci})", lambda r: est_ci(r, "mean_change", "ci_low", "ci_high", 2)),
              Column("Reliable improvement", lambda r: pct_of(r, "pct_reliable_improvement",

@@ -123,6 +123,29 @@ def words(value: object) -> str:
     return esc(str(value).replace("_", " "))
 
 
+def code_label(table: str, fld: str, value: object) -> str:
+    """A coded value as the data contract labels it (plain text): ``gp`` -> 'GP', ``one_to_one`` -> 'One-to-one'.
+
+    Values the schema does not list (free text such as a region, or a field
+    without codes) are returned with underscores as spaces; missing is
+    'not recorded'.
+    """
+    from evalkit.schemas import table_schema
+
+    if is_missing(value):
+        return "not recorded"
+    try:
+        codes = table_schema(table).field(fld).codes or {}
+    except KeyError:
+        codes = {}
+    return str(codes.get(str(value), str(value).replace("_", " ")))
+
+
+def coded(table: str, fld: str, value: object) -> str:
+    """:func:`code_label` as escaped HTML."""
+    return esc(code_label(table, fld, value))
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a rendered table: its header and how to render a row's cell (HTML)."""

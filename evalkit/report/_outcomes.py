@@ -25,6 +25,8 @@ from evalkit.report._html import (
     Column,
     by_programme,
     cnt,
+    code_label,
+    coded,
     esc,
     est_ci,
     fig,
@@ -34,7 +36,6 @@ from evalkit.report._html import (
     scrub_small_counts,
     share_cell,
     table,
-    words,
 )
 
 # --------------------------------------------------------------------------- programmes and headline
@@ -55,7 +56,8 @@ def programmes_section(ctx: Ctx) -> str:
                  ("facilitation", "Facilitation"), ("planned_sessions", "Planned sessions"), ("region", "Region"),
                  ("eligibility", "Who it is for")):
         if c in keep.columns:
-            cols.append(Column(h, (lambda r, c=c: fig(r, c, 0) if c == "planned_sessions" else words(r.get(c))),
+            cols.append(Column(h, (lambda r, c=c: fig(r, c, 0) if c == "planned_sessions"
+                                   else coded("programmes", c, r.get(c))),
                                numeric=c == "planned_sessions"))
     return table(keep, cols, caption="Programmes in this report", name=name)
 
@@ -154,7 +156,7 @@ def headline_section(ctx: Ctx) -> str:
         pr = ctx.programmes[ctx.programmes["programme_id"].astype(str) == pid] if len(ctx.programmes) else None
         if pr is not None and len(pr):
             rec = pr.iloc[0].to_dict()
-            meta = [str(rec[c]).replace("_", " ") for c in ("provider", "format", "mode", "delivered_by", "region")
+            meta = [code_label("programmes", c, rec[c]) for c in ("provider", "format", "mode", "delivered_by", "region")
                     if c in rec and not is_missing(rec[c])]
 
         def result(r: Mapping[str, Any]) -> str:
