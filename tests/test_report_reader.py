@@ -99,3 +99,19 @@ def test_coded_values_are_shown_by_their_schema_labels(report: Report, parsed) -
     assert "One-to-one" in {r[col] for r in progs.rows}
     meta = _visible_text(report.html.split('id="hl-P-HOME"', 1)[1].split("</p>", 1)[0])
     assert "One-to-one" in meta and "one to one" not in meta
+
+
+def test_headline_recovery_rows_state_their_base(report: Report, parsed) -> None:  # noqa: ANN001
+    """The recovery categories rest on mothers above a symptom cut-off who have BOTH a paired symptom score and a
+    paired wellbeing or recovery score (evalkit.recovery: an inner join); the headline must say so, or 6 of 20 reads
+    as a share of all 21 mothers above the EPDS cut-off."""
+    t = find_table(parsed, "Headline figures: Perinatal peer supporter service")
+    rec = [r for r in t.rows if r[0].startswith(("Recovered from symptoms", "Recovery within"))]
+    assert len(rec) == 3
+    for r in rec:
+        assert r[0].endswith("(of mothers above a symptom cut-off at the start with a paired symptom score and a "
+                             "paired wellbeing or recovery score)"), r[0]
+    assert rec[0][2] == "6 of 20"
+    summary = find_table(parsed, "EPDS: how many mothers reliably improved")
+    paid = next(r for r in summary.rows if "P-PAID" in r[0])
+    assert "21 of 26" in paid[4]  # more mothers above the EPDS cut-off than the recovery base

@@ -132,7 +132,8 @@ def headline_frame(ctx: Ctx) -> pd.DataFrame:
                 row["_total"] = tot[0].get("n")
                 if "n" in hidden_columns(tot[0]):
                     row["suppressed"] = "; ".join([*hidden_columns(row), "_total"])
-                add(f"{RECOVERY_LABELS[cat]} (of mothers above a symptom cut-off at the start)", row, "pct",
+                add(f"{RECOVERY_LABELS[cat]} (of mothers above a symptom cut-off at the start with a paired "
+                    "symptom score and a paired wellbeing or recovery score)", row, "pct",
                     "pct_ci_low", "pct_ci_high", "n", "_total", unit="%", source=f"recovery.pct ({cat})")
     cols = ["programme_id", "order", "figure", "instrument", "estimate", "ci_low", "ci_high", "unit", "n", "of_n",
             "source", "suppressed"]
