@@ -115,3 +115,10 @@ def test_headline_recovery_rows_state_their_base(report: Report, parsed) -> None
     summary = find_table(parsed, "EPDS: how many mothers reliably improved")
     paid = next(r for r in summary.rows if "P-PAID" in r[0])
     assert "21 of 26" in paid[4]  # more mothers above the EPDS cut-off than the recovery base
+
+
+def test_the_n_of_a_percentage_is_explained_in_plain_words(report: Report) -> None:
+    text = _visible_text(report.html)
+    assert "n = mothers in the category of the mothers it is a share of" not in text
+    assert ("below each, 'n = A of B' gives the mothers in the category (A) and the mothers it is a percentage "
+            "of (B).") in text

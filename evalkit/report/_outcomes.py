@@ -263,8 +263,8 @@ def _change_tables(ctx: Ctx, code: str, rows: pd.DataFrame, name: str) -> str:
                 Column("Reliable recovery (of those above cut-off)",
                        lambda r: pct_of(r, "pct_reliable_recovery", "n_reliable_recovery", "n_caseness_baseline"))]
     out += table(rows, cat, caption=f"{ab}: how many mothers reliably improved, stayed the same or got worse",
-                 name=name, note=f"Percentages with their {ci} (Wilson); n = mothers in the category of the "
-                                 "mothers it is a share of.")
+                 name=name, note=f"Percentages with their {ci} (Wilson); below each, 'n = A of B' gives the mothers in "
+                                 "the category (A) and the mothers it is a percentage of (B).")
     return out
 
 
