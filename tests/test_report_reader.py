@@ -122,3 +122,13 @@ def test_the_n_of_a_percentage_is_explained_in_plain_words(report: Report) -> No
     assert "n = mothers in the category of the mothers it is a share of" not in text
     assert ("below each, 'n = A of B' gives the mothers in the category (A) and the mothers it is a percentage "
             "of (B).") in text
+
+
+def test_definitions_explain_both_kinds_of_hidden_cell_and_the_dash(report: Report) -> None:
+    """Most [c] cells in the report are hidden so that a small one cannot be worked out, and rest on many mothers
+    (the 'Offered support' step of a funnel with 120 referrals); the definition must not say every [c] rests on
+    fewer than the minimum. The dash gets its own definition."""
+    defs = _visible_text(_section(report.html, 'id="definitions"', "</dl>"))
+    assert "rests on fewer than the minimum number of mothers, so nobody" not in defs
+    assert "or because a small number could be worked out from it" in defs
+    assert "Not computed (\u2013)" in defs
