@@ -132,3 +132,9 @@ def test_definitions_explain_both_kinds_of_hidden_cell_and_the_dash(report: Repo
     assert "rests on fewer than the minimum number of mothers, so nobody" not in defs
     assert "or because a small number could be worked out from it" in defs
     assert "Not computed (\u2013)" in defs
+
+
+def test_headline_lead_does_not_call_every_hidden_cell_small(report: Report) -> None:
+    lead = _visible_text(_section(report.html, '<p class="lead">Each result', "</p>"))
+    assert "marks a hidden small number" not in lead
+    assert "[c] marks a hidden number: a small one, or one from which a small one could be worked out." in lead

@@ -189,7 +189,8 @@ def headline_section(ctx: Ctx) -> str:
             + "</article>")
     note = ("Each result is given with its confidence interval and the number of mothers it rests on. Change is the "
             "later score minus the first; the rules for choosing the two scores are in the methods appendix. "
-            f"{SUPPRESSED_MARKER} marks a hidden small number.")
+            f"{SUPPRESSED_MARKER} marks a hidden number: a small one, or one from which a small one could be worked "
+            "out.")
     return f'<p class="lead">{esc(note)}</p>' + "".join(parts)
 
 
