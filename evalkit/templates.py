@@ -18,6 +18,17 @@ _MAX_ROWS = 5000
 _INSTRUCTION_COLUMNS = ("table", "column", "description", "type", "required", "allowed values", "example")
 
 
+WRITING_NOTES: tuple[str, ...] = (
+    "Dates: 2026-02-10 (year-month-day) is safest; 10/02/2026 (day/month/year) is accepted too. A date such as "
+    "10/02/2026 reads two ways: it is taken the way round the file's other dates show (a day over 12, such as "
+    "15/02/2026), and the row is set aside if nothing shows it.",
+    "Yes/no columns: yes or no (Yes, Y, No, N also work).",
+    "Coded columns: the code or its label (one_to_one or One-to-one).",
+)
+"""How dates, yes/no answers and codes may be written: what the validator accepts
+(:mod:`evalkit.validation.dates`, the schemas' ``trueValues``/``falseValues``, codes or their labels)."""
+
+
 def _allowed(f: FieldSpec) -> str:
     if f.codes:
         return "; ".join(f"{code} = {label}" if label != code else code for code, label in f.codes.items())
@@ -53,6 +64,7 @@ def _readme() -> str:
         f"Upload the tables in this order: {', '.join(TABLE_NAMES)}.",
         "Never add names, NHS numbers, addresses, postcodes, phone numbers, email addresses or dates of birth:",
         "uploads holding them are refused. Participant ids are replaced by pseudonyms when stored.",
+        *WRITING_NOTES,
         "",
     ]
     for name, schema in table_schemas().items():
@@ -103,7 +115,7 @@ def _write_xlsx(path: Path) -> Path:
     info.title = "instructions"
     info.append(["How to fill in this workbook: one sheet per table, one row per record, keep the header row. "
                  "Codes come from the drop-down lists. Never enter names, NHS numbers, addresses, postcodes, "
-                 "phone numbers, email addresses or dates of birth."])
+                 "phone numbers, email addresses or dates of birth. " + " ".join(WRITING_NOTES)])
     info.append([])
     info.append(list(_INSTRUCTION_COLUMNS))
     for row in instructions_rows():
