@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from evalkit.schemas import TABLE_NAMES, FieldSpec, table_schemas
 
-__all__ = ["instructions_rows", "write_template"]
+__all__ = ["CODES_SHEET", "INSTRUCTIONS_SHEET", "instructions_rows", "is_template_helper_sheet", "write_template"]
 
 _MAX_ROWS = 5000
 """Rows of each sheet that carry drop-downs and range checks."""
@@ -27,6 +28,38 @@ WRITING_NOTES: tuple[str, ...] = (
 )
 """How dates, yes/no answers and codes may be written: what the validator accepts
 (:mod:`evalkit.validation.dates`, the schemas' ``trueValues``/``falseValues``, codes or their labels)."""
+
+
+INSTRUCTIONS_SHEET = "instructions"
+CODES_SHEET = "codes"
+
+
+def is_template_helper_sheet(title: str, first_rows: Sequence[Sequence[object]]) -> bool:
+    """Whether a worksheet is one of the xlsx template's own helper sheets, not data.
+
+    Recognised by name *and* layout, so that templates downloaded before now are
+    recognised too and a provider's own sheet that happens to be called
+    'codes' is still read: the ``instructions`` sheet has the instruction column
+    headers (``table, column, description, ...``) in one of its first rows; the
+    ``codes`` sheet's first row names only ``table.column`` pairs of the schemas.
+
+    Parameters
+    ----------
+    title
+        The sheet's name.
+    first_rows
+        Its first few rows of cell values (5 are enough).
+    """
+    name = str(title).strip().casefold()
+    rows = [[("" if c is None else str(c).strip()) for c in row] for row in first_rows]
+    if name == INSTRUCTIONS_SHEET:
+        want = list(_INSTRUCTION_COLUMNS)
+        return any(row[:len(want)] == want for row in rows)
+    if name == CODES_SHEET and rows:
+        cells = [c for c in rows[0] if c]
+        known = {f"{t}.{f.name}" for t, sch in table_schemas().items() for f in sch.fields}
+        return bool(cells) and all(c in known for c in cells)
+    return False
 
 
 def _allowed(f: FieldSpec) -> str:
@@ -112,7 +145,7 @@ def _write_xlsx(path: Path) -> Path:
 
     wb = Workbook()
     info = wb.active
-    info.title = "instructions"
+    info.title = INSTRUCTIONS_SHEET
     info.append(["How to fill in this workbook: one sheet per table, one row per record, keep the header row. "
                  "Codes come from the drop-down lists. Never enter names, NHS numbers, addresses, postcodes, "
                  "phone numbers, email addresses or dates of birth. " + " ".join(WRITING_NOTES)])
@@ -129,7 +162,7 @@ def _write_xlsx(path: Path) -> Path:
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
 
-    codes = wb.create_sheet("codes")
+    codes = wb.create_sheet(CODES_SHEET)
     code_col = 0
     required_fill = PatternFill("solid", fgColor="FFF2CC")
     for name, schema in table_schemas().items():

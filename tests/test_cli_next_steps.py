@@ -79,3 +79,12 @@ def test_map_names_the_validate_command_with_the_saved_mapping(tmp_path: Path,
     assert code == 0
     assert f"Next: evalkit validate {sheet} --mapping {target}" in out
     assert "save it (-o mapping.json)" not in out  # it was saved already
+
+
+def test_validating_the_blank_template_says_to_fill_it_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "tpl.xlsx"
+    run(capsys, "template", "-o", str(book))
+    code, out = run(capsys, "validate", str(book), "--today", "2026-01-01")
+    assert code == 0
+    assert "The files hold no rows yet: fill in one row per record under the headers" in out
+    assert "Next: store them" not in out

@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         _print_table(result, summary, report_path)
         if refusal:
             sys.stdout.write(f"\nevalkit ingest would refuse these files: {refusal}\n")
+        elif result.ok and int(summary["rows_read"].sum()) == 0:
+            sys.stdout.write("\nThe files hold no rows yet: fill in one row per record under the headers and "
+                             "check them again.\n")
         elif result.ok:
             sys.stdout.write(f"\nNext: store them with '{_ingest_command(args)}' (NAME: your organisation).\n")
     return 0 if result.ok and not refusal else 1
