@@ -40,7 +40,7 @@ __all__ = [
 
 FUNNEL_STEPS: dict[str, str] = {
     "referred": "referred",
-    "offered": "offered support (offered_date recorded, or took up)",
+    "offered": "offered support (an offer date recorded, or took up)",
     "took_up": "took up the offer",
     "attended": "attended at least one contact",
     "reached_min_dose": "attended at least the minimum dose",

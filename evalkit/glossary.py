@@ -103,8 +103,13 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "qpr": ("QPR", "Questionnaire about the Process of Recovery: a mother's own sense of recovery, hope and "
                    "control; higher is better."),
     # for whom and disclosure
-    "suppressed": ("Hidden (small numbers)", "[c] means the figure is hidden because it rests on fewer than the "
-                                             "minimum number of mothers, so nobody can be identified from it."),
+    "suppressed": ("Hidden (small numbers)", "[c] means the figure is hidden, either because it rests on fewer "
+                                             "than the minimum number of mothers or because a small number could "
+                                             "be worked out from it (from a total and the other figures shown), "
+                                             "so nobody can be identified."),
+    "not_computed": ("Not computed (\u2013)", "A dash means the figure was not computed: there were no mothers to "
+                                              "compute it from, or too few for the method. It never hides a "
+                                              "number."),
     "for_whom": ("For whom", "The same headline figures split by one thing about the mothers or the programme, to "
                              "see whether the support works as well for everyone."),
     # safety

@@ -34,6 +34,7 @@ file gives the same proposal.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -392,8 +393,17 @@ class MappingProposal:
         self.mapping.to_json(path)
         return path
 
-    def to_text(self) -> str:
-        """The summary ``evalkit map`` prints."""
+    def to_text(self, saved_to: str | Path | None = None, file_path: str | Path | None = None) -> str:
+        """The summary ``evalkit map`` prints.
+
+        Parameters
+        ----------
+        saved_to
+            Where the mapping was saved, if it was: the last line then names the
+            ``evalkit validate`` command to run next with it.
+        file_path
+            The file as the user named it (for that command); default :attr:`file`.
+        """
         lines: list[str] = []
         w = lines.append
         sheets = sorted({str(t.sheet) for t in self.tables if t.sheet})
@@ -471,7 +481,9 @@ class MappingProposal:
               + " Edit the saved mapping to name the columns, or fix the file.")
         else:
             w("Ready: check the mapping above, save it (-o mapping.json) and use it with "
-              "'evalkit validate FILE --mapping mapping.json'.")
+              "'evalkit validate FILE --mapping mapping.json'." if saved_to is None else
+              "Ready: check the mapping above. Next: "
+              + shlex.join(["evalkit", "validate", str(file_path or self.file), "--mapping", str(saved_to)]))
         return "\n".join(lines) + "\n"
 
 

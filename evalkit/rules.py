@@ -281,7 +281,8 @@ class PairingRules:
                 "the baseline.")
         lines.append(
             f"Paired only with at least {self.min_dose} attended contact{'s' if self.min_dose != 1 else ''} "
-            "between baseline and endpoint (or sessions_attended where a programme keeps no contact rows)"
+            "between baseline and endpoint (or the sessions attended as the provider recorded them, where a "
+            "programme keeps no contact rows)"
             + (", and at least one attended over the referral." if self.min_dose == 0 else "."))
         if self.use_published_threshold:
             rc = ("Reliable change: the instrument's published reliable-change threshold where there is one "

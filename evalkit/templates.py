@@ -5,17 +5,61 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from evalkit.schemas import TABLE_NAMES, FieldSpec, table_schemas
 
-__all__ = ["instructions_rows", "write_template"]
+__all__ = ["CODES_SHEET", "INSTRUCTIONS_SHEET", "instructions_rows", "is_template_helper_sheet", "write_template"]
 
 _MAX_ROWS = 5000
 """Rows of each sheet that carry drop-downs and range checks."""
 
 _INSTRUCTION_COLUMNS = ("table", "column", "description", "type", "required", "allowed values", "example")
+
+
+WRITING_NOTES: tuple[str, ...] = (
+    "Dates: 2026-02-10 (year-month-day) is safest; 10/02/2026 (day/month/year) is accepted too. A date such as "
+    "10/02/2026 reads two ways: it is taken the way round the file's other dates show (a day over 12, such as "
+    "15/02/2026), and the row is set aside if nothing shows it.",
+    "Yes/no columns: yes or no (Yes, Y, No, N also work).",
+    "Coded columns: the code or its label (one_to_one or One-to-one).",
+)
+"""How dates, yes/no answers and codes may be written: what the validator accepts
+(:mod:`evalkit.validation.dates`, the schemas' ``trueValues``/``falseValues``, codes or their labels)."""
+
+
+INSTRUCTIONS_SHEET = "instructions"
+CODES_SHEET = "codes"
+
+
+def is_template_helper_sheet(title: str, first_rows: Sequence[Sequence[object]]) -> bool:
+    """Whether a worksheet is one of the xlsx template's own helper sheets, not data.
+
+    Recognised by name *and* layout, so that templates downloaded before now are
+    recognised too and a provider's own sheet that happens to be called
+    'codes' is still read: the ``instructions`` sheet has the instruction column
+    headers (``table, column, description, ...``) in one of its first rows; the
+    ``codes`` sheet's first row names only ``table.column`` pairs of the schemas.
+
+    Parameters
+    ----------
+    title
+        The sheet's name.
+    first_rows
+        Its first few rows of cell values (5 are enough).
+    """
+    name = str(title).strip().casefold()
+    rows = [[("" if c is None else str(c).strip()) for c in row] for row in first_rows]
+    if name == INSTRUCTIONS_SHEET:
+        want = list(_INSTRUCTION_COLUMNS)
+        return any(row[:len(want)] == want for row in rows)
+    if name == CODES_SHEET and rows:
+        cells = [c for c in rows[0] if c]
+        known = {f"{t}.{f.name}" for t, sch in table_schemas().items() for f in sch.fields}
+        return bool(cells) and all(c in known for c in cells)
+    return False
 
 
 def _allowed(f: FieldSpec) -> str:
@@ -53,6 +97,7 @@ def _readme() -> str:
         f"Upload the tables in this order: {', '.join(TABLE_NAMES)}.",
         "Never add names, NHS numbers, addresses, postcodes, phone numbers, email addresses or dates of birth:",
         "uploads holding them are refused. Participant ids are replaced by pseudonyms when stored.",
+        *WRITING_NOTES,
         "",
     ]
     for name, schema in table_schemas().items():
@@ -100,10 +145,10 @@ def _write_xlsx(path: Path) -> Path:
 
     wb = Workbook()
     info = wb.active
-    info.title = "instructions"
+    info.title = INSTRUCTIONS_SHEET
     info.append(["How to fill in this workbook: one sheet per table, one row per record, keep the header row. "
                  "Codes come from the drop-down lists. Never enter names, NHS numbers, addresses, postcodes, "
-                 "phone numbers, email addresses or dates of birth."])
+                 "phone numbers, email addresses or dates of birth. " + " ".join(WRITING_NOTES)])
     info.append([])
     info.append(list(_INSTRUCTION_COLUMNS))
     for row in instructions_rows():
@@ -117,7 +162,7 @@ def _write_xlsx(path: Path) -> Path:
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
 
-    codes = wb.create_sheet("codes")
+    codes = wb.create_sheet(CODES_SHEET)
     code_col = 0
     required_fill = PatternFill("solid", fgColor="FFF2CC")
     for name, schema in table_schemas().items():

@@ -137,7 +137,7 @@ def test_methods_appendix_states_rules_hash_version_time(report: Report, tables)
     assert about["Data fingerprint (SHA-256)"] == digest and about["evalkit version"] == __version__
     inst = report.tables["instruments"].set_index("instrument")
     assert set(inst.index) == {"epds", "gad7", "phq9", "qpr15", "swemwbs", "wemwbs", "pex_group", "pex_one_to_one"}
-    assert inst.loc["epds", "caseness_cutoff"].startswith(">= 13 (uk_possible_depression; verified; S1, S2)")
+    assert inst.loc["epds", "caseness_cutoff"].startswith(">= 13 (UK possible depression; verified; S1, S2)")
     assert "Matthey" in inst.loc["epds", "sources"] and "verified" in inst.loc["epds", "reliable_change_published"]
     assert "Royal College of Psychiatrists" in inst.loc["epds", "licence"]
 

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(proposal.to_text())
+        sys.stdout.write(proposal.to_text(saved_to=saved, file_path=args.file))
         if args.preview:
             import pandas as pd
 

@@ -30,4 +30,12 @@ def run(args: argparse.Namespace) -> int:
 
     path = write_template(args.output, format=args.format)
     sys.stdout.write(f"Wrote the {args.format} template to {path}.\n")
+    if args.format == "csv":
+        guide = "README.txt (what each column holds and the codes allowed)"
+        files = f"{path}/*.csv" if path.is_dir() else "FILE.csv ... (unzip it first)"
+    else:
+        guide = "its 'instructions' sheet (what each column holds and the codes allowed)"
+        files = str(path)
+    sys.stdout.write(f"Next: read {guide}, fill in one row per record under the headers, then check the "
+                     f"file(s) with 'evalkit validate {files}'.\n")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -63,7 +64,21 @@ def run(args: argparse.Namespace) -> int:
         _print_table(result, summary, report_path)
         if refusal:
             sys.stdout.write(f"\nevalkit ingest would refuse these files: {refusal}\n")
+        elif result.ok and int(summary["rows_read"].sum()) == 0:
+            sys.stdout.write("\nThe files hold no rows yet: fill in one row per record under the headers and "
+                             "check them again.\n")
+        elif result.ok:
+            sys.stdout.write(f"\nNext: store them with '{_ingest_command(args)}' (NAME: your organisation).\n")
     return 0 if result.ok and not refusal else 1
+
+
+def _ingest_command(args: argparse.Namespace) -> str:
+    """The ``evalkit ingest`` command that stores the files just checked, with the same reading options."""
+    parts = ["evalkit", "ingest", *args.files]
+    for flag, value in (("--table", args.table), ("--sheet", args.sheet), ("--mapping", args.mapping)):
+        if value:
+            parts += [flag, value]
+    return shlex.join(parts) + " --provider NAME"
 
 
 def _refusal(raw: dict[str, pd.DataFrame], result: ValidationResult) -> str | None:

@@ -352,6 +352,16 @@ def read_excel(
         handle.close()
 
 
+def _template_helper(ws: Any) -> bool:
+    """Whether ``ws`` is the 'instructions' or hidden 'codes' sheet of evalkit's xlsx template
+    (:func:`evalkit.templates.is_template_helper_sheet`; only its first rows are read)."""
+    from evalkit.templates import CODES_SHEET, INSTRUCTIONS_SHEET, is_template_helper_sheet
+
+    if str(ws.title).strip().casefold() not in (CODES_SHEET, INSTRUCTIONS_SHEET):
+        return False
+    return is_template_helper_sheet(ws.title, list(ws.iter_rows(min_row=1, max_row=5, values_only=True)))
+
+
 def _read_workbook(
     workbook: Any, path: Path, *, table: str | None, sheet: str | None, mapping: ColumnMapping | None,
     limits: ReadLimits,
@@ -368,6 +378,8 @@ def _read_workbook(
                 file=label,
             )
         names = match[:1]
+    if sheet is None:  # the xlsx template's own instructions and code lists are not data
+        names = [n for n in names if not _template_helper(workbook[n])]
     from evalkit.readers.messy import _merged_ranges  # the merged ranges, from the sheet's XML
 
     grids = {}

@@ -12,6 +12,7 @@ from evalkit.disclosure import SUPPRESSED_MARKER, disclosure_note, hidden_column
 from evalkit.report._context import Ctx, role_rank
 from evalkit.report._html import (
     HIDDEN_HTML,
+    NOT_COMPUTED_NOTE,
     Column,
     bullet_list,
     cnt,
@@ -81,7 +82,7 @@ def instruments_frame(ctx: Ctx, codes: Sequence[str]) -> pd.DataFrame:
             "instrument": code, "name": ins.name, "abbreviation": d.get("abbreviation", ""),
             "version": d.get("version", ""), "role": ins.role,
             "scores": f"{srange}; {'higher' if ins.higher_is_better else 'lower'} is better",
-            "caseness_cutoff": (f"{cut.operator} {cut.value:g} ({cut.name}; {cut.status}; {cut.source})"
+            "caseness_cutoff": (f"{cut.operator} {cut.value:g} ({_cutoff_words(cut.name)}; {cut.status}; {cut.source})"
                                 if cut else "none"),
             "reliability": _fact_text(ins.reliability.value, ins.reliability.status, ins.reliability.source),
             "reliable_change_published": _fact_text(ins.reliable_change.value, ins.reliable_change.status,
@@ -101,6 +102,14 @@ def instruments_frame(ctx: Ctx, codes: Sequence[str]) -> pd.DataFrame:
 
 
 HIDDEN_TEXT = f"{SUPPRESSED_MARKER} (rests on a hidden small number)"
+_ACRONYMS = {"uk": "UK", "nhs": "NHS", "gad": "GAD", "ipd": "IPD", "ces": "CES", "phq": "PHQ"}
+
+
+def _cutoff_words(name: str) -> str:
+    """An instrument file's cut-off code as words: ``uk_possible_depression`` -> 'UK possible depression'."""
+    text = " ".join(_ACRONYMS.get(w, w) for w in str(name).split("_"))
+    return text.replace("CES d ", "CES-D ").replace("NHS talking therapies", "NHS Talking Therapies")
+
 INSTRUMENT_FIELDS = (("name", "Questionnaire"), ("version", "Version"), ("scores", "Scores"),
                      ("caseness_cutoff", "Cut-off for caseness (source; verification)"),
                      ("reliability", "Reliability"), ("reliable_change_published", "Published reliable-change threshold"),
@@ -198,7 +207,7 @@ def disclosure_block(ctx: Ctx) -> str:
             f"<p>{esc(note)}</p><p>Hidden cells are shown as {esc(SUPPRESSED_MARKER)} in every table, in the "
             "workbook and in the CSV files; cells hidden because they are small and cells hidden so that a small "
             "one cannot be worked out are shown the same way on purpose. No list of individual mothers (such as "
-            "the safety follow-up list) is part of this report.</p>")
+            f"the safety follow-up list) is part of this report.</p><p>{esc(NOT_COMPUTED_NOTE)}</p>")
 
 
 def limitations_block(ctx: Ctx, sentences: Sequence[str], notes: Sequence[str]) -> str:

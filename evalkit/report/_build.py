@@ -18,7 +18,7 @@ from evalkit.report import _outcomes as O
 from evalkit.report._context import Ctx, guarded, protect_parameters, section
 from evalkit.report._export import write_csv_zip, write_xlsx
 from evalkit.report._figures import Figures
-from evalkit.report._html import esc, scrub_small_counts
+from evalkit.report._html import NOT_COMPUTED_NOTE, esc, scrub_small_counts
 from evalkit.rules import PairingRules
 
 DEFAULT_TITLE = "Peer support outcomes report"
@@ -406,8 +406,8 @@ def _page(*, title: str, generated_at: str, version: str, digest: str, rules: Pa
         f"Outcomes of community perinatal peer support for {names}. Every figure states the number of mothers it "
         f"rests on (n) and its {esc(level)} confidence interval; the rules that produced the figures are in the "
         f'<a href="#rules">methods appendix</a>. {esc(SUPPRESSED_MARKER)} marks a number hidden to protect '
-        "mothers' privacy (see <a href=\"#disclosure\">disclosure control</a>). The report holds aggregate figures "
-        "only, never a list of individual mothers.</p>"
+        "mothers' privacy (see <a href=\"#disclosure\">disclosure control</a>). "
+        f"{esc(NOT_COMPUTED_NOTE)} The report holds aggregate figures only, never a list of individual mothers.</p>"
         + (f"<p>{esc(figures_note)}</p>" if figures_note else "") + "</div>")
     return (
         "<!DOCTYPE html>\n"

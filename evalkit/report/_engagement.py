@@ -17,6 +17,8 @@ from evalkit.report._html import (
     Column,
     by_programme,
     cnt,
+    coded,
+    count_text,
     esc,
     est_ci,
     fig,
@@ -101,6 +103,24 @@ def funnel_block(ctx: Ctx) -> str:
     return "".join(out)
 
 
+def _dna_cell(r: Mapping[str, Any]) -> str:
+    """Missed contacts as a share of booked ones, with the count it rests on: ``n = missed of attended + missed``.
+
+    ``pct_dna`` is ``100 * n_contacts_dna / (n_contacts_dna + n_contacts_attended)``, so the base printed under
+    it is that sum, not the attended contacts alone; it is hidden when either count is.
+    """
+    main = est_ci(r, "pct_dna", "pct_dna_ci_low", "pct_dna_ci_high", 0, "%")
+    h = hidden_columns(r)
+    dna, att = r.get("n_contacts_dna"), r.get("n_contacts_attended")
+    if "n_contacts_dna" in h or "n_contacts_attended" in h:
+        base = HIDDEN_HTML
+    elif is_missing(dna) or is_missing(att):
+        base = NA_HTML
+    else:
+        base = esc(count_text(float(dna) + float(att)))
+    return f"{main}<br><small>n = {cnt(r, 'n_contacts_dna')} of {base}</small>"
+
+
 def attendance_block(ctx: Ctx) -> str:
     a = ctx.out.get("attendance")
     if a is None:
@@ -127,14 +147,13 @@ def attendance_block(ctx: Ctx) -> str:
             Column("Weeks engaged, median (IQR)", med("weeks_engaged_median", "weeks_engaged_q1",
                                                       "weeks_engaged_q3")),
             Column("Days between contacts, median (IQR)", med("gap_days_median", "gap_days_q1", "gap_days_q3", 0)),
-            Column(f"Did not attend ({ctx.ci})", lambda r: pct_of(r, "pct_dna", "n_contacts_dna",
-                                                                  "n_contacts_attended")),
+            Column(f"Did not attend ({ctx.ci})", _dna_cell),
             Column("Dose counted from", lambda r: words(r.get("dose_source")), numeric=False)]
     return "<h3>Attendance</h3>" + table(
         a, cols, caption="How often mothers came (columns 1 to '8 or more': mothers by number of contacts attended)",
         name="attendance",
         note="Did not attend: booked contacts missed without cancelling, as a share of attended plus missed contacts "
-             "(n = missed of attended). Programmes without contact rows count sessions attended as the provider "
+             "(n = missed of attended plus missed). Programmes without contact rows count sessions attended as the provider "
              "recorded them; gaps, weeks engaged and missed contacts are then not available.")
 
 
@@ -191,13 +210,13 @@ def _breakdown(ctx: Ctx, fld: str) -> str:
     n1 = ctx.keep(f"by_{fld}_take_up", tu)
     n2 = ctx.keep(f"by_{fld}_outcomes", oc)
     cols = [Column("Programme", lambda r: ctx.prog(r["programme_id"]), numeric=False),
-            Column(label.capitalize(), lambda r: words(r.get(fld)), numeric=False),
+            Column(label.capitalize(), lambda r: coded("participants", fld, r.get(fld)), numeric=False),
             Column("Referred (n)", lambda r: cnt(r, "n_referred")),
             Column(f"Took up ({ctx.ci})", lambda r: pct_of(r, "pct_took_up", "n_took_up", "n_referred"))]
     out = f"<h3>By {esc(label)}</h3>" + table(tu, cols, caption=f"Take-up by {label}", name=n1)
     ocols = [Column("Programme", lambda r: ctx.prog(r["programme_id"]), numeric=False),
              Column("Questionnaire", lambda r: esc(ctx.abbr(r["instrument"])), numeric=False),
-             Column(label.capitalize(), lambda r: words(r.get(fld)), numeric=False),
+             Column(label.capitalize(), lambda r: coded("participants", fld, r.get(fld)), numeric=False),
              Column("Paired (n)", lambda r: cnt(r, "n_paired")),
              Column(f"Mean change ({ctx.ci})", lambda r: est_ci(r, "mean_change", "ci_low", "ci_high", 2)),
              Column("Reliable improvement", lambda r: pct_of(r, "pct_reliable_improvement",

@@ -31,6 +31,8 @@ DASH = NOT_COMPUTED_MARKER
 HIDDEN_HTML = (f'<span class="c" title="hidden: a small number, or a figure that would reveal one">'
                f"{html.escape(SUPPRESSED_MARKER)}</span>")
 NA_HTML = f'<span class="na" title="not available or not estimable">{DASH}</span>'
+NOT_COMPUTED_NOTE = (f"{DASH} (a dash) marks a figure that was not computed: no mothers to compute it from, or too "
+                     "few for the method (the table's notes say which); it never hides a number.")
 
 Row = Mapping[str, Any]
 
@@ -119,6 +121,29 @@ def words(value: object) -> str:
     if is_missing(value):
         return "not recorded"
     return esc(str(value).replace("_", " "))
+
+
+def code_label(table: str, fld: str, value: object) -> str:
+    """A coded value as the data contract labels it (plain text): ``gp`` -> 'GP', ``one_to_one`` -> 'One-to-one'.
+
+    Values the schema does not list (free text such as a region, or a field
+    without codes) are returned with underscores as spaces; missing is
+    'not recorded'.
+    """
+    from evalkit.schemas import table_schema
+
+    if is_missing(value):
+        return "not recorded"
+    try:
+        codes = table_schema(table).field(fld).codes or {}
+    except KeyError:
+        codes = {}
+    return str(codes.get(str(value), str(value).replace("_", " ")))
+
+
+def coded(table: str, fld: str, value: object) -> str:
+    """:func:`code_label` as escaped HTML."""
+    return esc(code_label(table, fld, value))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from evalkit.report._html import (
     Column,
     by_programme,
     cnt,
+    code_label,
+    coded,
     esc,
     est_ci,
     fig,
@@ -34,7 +36,6 @@ from evalkit.report._html import (
     scrub_small_counts,
     share_cell,
     table,
-    words,
 )
 
 # --------------------------------------------------------------------------- programmes and headline
@@ -55,7 +56,8 @@ def programmes_section(ctx: Ctx) -> str:
                  ("facilitation", "Facilitation"), ("planned_sessions", "Planned sessions"), ("region", "Region"),
                  ("eligibility", "Who it is for")):
         if c in keep.columns:
-            cols.append(Column(h, (lambda r, c=c: fig(r, c, 0) if c == "planned_sessions" else words(r.get(c))),
+            cols.append(Column(h, (lambda r, c=c: fig(r, c, 0) if c == "planned_sessions"
+                                   else coded("programmes", c, r.get(c))),
                                numeric=c == "planned_sessions"))
     return table(keep, cols, caption="Programmes in this report", name=name)
 
@@ -130,7 +132,8 @@ def headline_frame(ctx: Ctx) -> pd.DataFrame:
                 row["_total"] = tot[0].get("n")
                 if "n" in hidden_columns(tot[0]):
                     row["suppressed"] = "; ".join([*hidden_columns(row), "_total"])
-                add(f"{RECOVERY_LABELS[cat]} (of mothers above a symptom cut-off at the start)", row, "pct",
+                add(f"{RECOVERY_LABELS[cat]} (of mothers above a symptom cut-off at the start with a paired "
+                    "symptom score and a paired wellbeing or recovery score)", row, "pct",
                     "pct_ci_low", "pct_ci_high", "n", "_total", unit="%", source=f"recovery.pct ({cat})")
     cols = ["programme_id", "order", "figure", "instrument", "estimate", "ci_low", "ci_high", "unit", "n", "of_n",
             "source", "suppressed"]
@@ -154,7 +157,7 @@ def headline_section(ctx: Ctx) -> str:
         pr = ctx.programmes[ctx.programmes["programme_id"].astype(str) == pid] if len(ctx.programmes) else None
         if pr is not None and len(pr):
             rec = pr.iloc[0].to_dict()
-            meta = [str(rec[c]).replace("_", " ") for c in ("provider", "format", "mode", "delivered_by", "region")
+            meta = [code_label("programmes", c, rec[c]) for c in ("provider", "format", "mode", "delivered_by", "region")
                     if c in rec and not is_missing(rec[c])]
 
         def result(r: Mapping[str, Any]) -> str:
@@ -186,7 +189,8 @@ def headline_section(ctx: Ctx) -> str:
             + "</article>")
     note = ("Each result is given with its confidence interval and the number of mothers it rests on. Change is the "
             "later score minus the first; the rules for choosing the two scores are in the methods appendix. "
-            f"{SUPPRESSED_MARKER} marks a hidden small number.")
+            f"{SUPPRESSED_MARKER} marks a hidden number: a small one, or one from which a small one could be worked "
+            "out.")
     return f'<p class="lead">{esc(note)}</p>' + "".join(parts)
 
 
@@ -260,8 +264,8 @@ def _change_tables(ctx: Ctx, code: str, rows: pd.DataFrame, name: str) -> str:
                 Column("Reliable recovery (of those above cut-off)",
                        lambda r: pct_of(r, "pct_reliable_recovery", "n_reliable_recovery", "n_caseness_baseline"))]
     out += table(rows, cat, caption=f"{ab}: how many mothers reliably improved, stayed the same or got worse",
-                 name=name, note=f"Percentages with their {ci} (Wilson); n = mothers in the category of the "
-                                 "mothers it is a share of.")
+                 name=name, note=f"Percentages with their {ci} (Wilson); below each, 'n = A of B' gives the mothers in "
+                                 "the category (A) and the mothers it is a percentage of (B).")
     return out
 
 

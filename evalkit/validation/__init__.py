@@ -13,6 +13,7 @@ rule                            severity   module
 required, type, enum,           error      :mod:`evalkit.validation.fields`
 minimum, maximum, pattern,
 ambiguous_date, future_date
+date_order_from_file            warning    :mod:`evalkit.validation.fields`
 unknown_instrument, item_type,  error      :mod:`evalkit.validation.measures`
 item_range, total_range
 no_responses, not_checked,      warning    :mod:`evalkit.validation.measures`

@@ -12,6 +12,10 @@ Day or month first? Within one file (and sheet) and column:
   one whose second number is over 12 can only be month/day/year;
 * if the column has only the first kind, every value is read day/month/year
   (the column is "clearly UK"), and likewise for month/day/year;
+* if the column's own values decide nothing, the same file's other date columns
+  decide (``referral_date`` holding ``15/02/2026`` makes ``first_contact_date``
+  ``10/02/2026`` day/month), with a ``date_order_from_file`` warning on each
+  cell so read, provided those columns agree;
 * otherwise a value that reads as two different dates (``03/04/2025``) is an
   ``ambiguous_date`` error for that row; a value that reads the same both ways
   (``05/05/2025``) is fine.
@@ -47,6 +51,11 @@ class DateReading:
     first_reading, second_reading
         For ambiguous cells: the day/month and month/day readings (NaT elsewhere). Read only: when no cell
         is ambiguous both are one read-only view of NaT, not an array per row.
+    order
+        Per row, the day/month order this column's own values decide for the row's group: 1 day/month,
+        -1 month/day, 0 undecided (``None`` when a format was stated).
+    by_file_order
+        Cells that would be ambiguous but were read in the order ``file_order`` gave (``None``: none).
     """
 
     values: np.ndarray
@@ -54,6 +63,8 @@ class DateReading:
     ambiguous: np.ndarray
     first_reading: np.ndarray
     second_reading: np.ndarray
+    order: np.ndarray | None = None
+    by_file_order: np.ndarray | None = None
 
 
 def _to_ns(parsed: pd.Series | pd.DatetimeIndex) -> np.ndarray:
@@ -96,7 +107,8 @@ def describe_date(values: np.ndarray) -> pd.Series:
         stamps.dt.year.astype("Int64").astype(str)
 
 
-def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None = None) -> DateReading:
+def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None = None,
+               file_order: np.ndarray | None = None) -> DateReading:
     """Parse a date column.
 
     Parameters
@@ -107,6 +119,11 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         Integer code of each row's file (and sheet): day/month order is decided per group.
     stated_format
         ``strftime`` format stated in the provider's mapping, if any.
+    file_order
+        Per row, the order the file's *other* date columns decide (1 day/month, -1 month/day, 0 undecided).
+        Used only for a group whose own values decide nothing: it is read day/month when some row of the
+        group says 1 and none says -1 (and month/day the other way round); the cells that would otherwise be
+        ambiguous are flagged in :attr:`DateReading.by_file_order`.
     """
     n = len(cells)
     codes, uniques = distinct_cells(cells)
@@ -150,6 +167,17 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     group_month = (used & month_first_only).any(axis=1)[:, None]
     order_dmy = group_day & ~group_month
     order_mdy = group_month & ~group_day
+    own_order = np.where(order_dmy, 1, np.where(order_mdy, -1, 0)).astype(np.int8)  # (n_groups, 1)
+    hinted_groups = np.zeros((n_groups, 1), dtype=bool)
+    if file_order is not None:
+        fo = np.asarray(file_order)
+        g = np.zeros(n, dtype=np.int64) if group_of is None else group_of
+        says_dmy = (np.bincount(g, weights=(fo == 1), minlength=n_groups) > 0)[:, None]
+        says_mdy = (np.bincount(g, weights=(fo == -1), minlength=n_groups) > 0)[:, None]
+        undecided = ~group_day & ~group_month
+        hinted_groups = undecided & (says_dmy ^ says_mdy)
+        order_dmy = order_dmy | (hinted_groups & says_dmy)
+        order_mdy = order_mdy | (hinted_groups & says_mdy)
 
     # every (group, distinct value) read once; column 0 of each group's row is a blank cell
     slash = np.broadcast_to(is_dmy_form, (n_groups, m))
@@ -165,11 +193,16 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
 
     values = per_row(table, np.datetime64("NaT"))
     row_ambiguous = per_row(ambiguous, False)
+    order = own_order.ravel()[np.zeros(n, dtype=np.int64) if group_of is None else group_of]
+    by_file = None
+    if hinted_groups.any():
+        two_ways = slash & hinted_groups & ~np.isnat(as_dmy) & ~np.isnat(as_mdy) & (as_dmy != as_mdy)
+        by_file = per_row(two_ways, False)
     if not row_ambiguous.any():
-        return DateReading(values, per_row(bad, False), row_ambiguous, none, none)
+        return DateReading(values, per_row(bad, False), row_ambiguous, none, none, order, by_file)
     first = per_row(np.where(ambiguous, as_dmy, np.datetime64("NaT")), np.datetime64("NaT"))
     second = per_row(np.where(ambiguous, as_mdy, np.datetime64("NaT")), np.datetime64("NaT"))
-    return DateReading(values, per_row(bad, False), row_ambiguous, first, second)
+    return DateReading(values, per_row(bad, False), row_ambiguous, first, second, order, by_file)
 
 
 def _group_numbers(groups: np.ndarray, n: int) -> tuple[np.ndarray | None, int]:

@@ -10,6 +10,8 @@ type        the cell reads as the field's ``type``: integer (a whole number), nu
             ``trueValues``/``falseValues``, case ignored)
 ambiguous_date  a date that reads as two different dates (``03/04/2025``) in a column
             where nothing shows the day/month order
+date_order_from_file  (warning) such a date read in the order the file's other date
+            columns show (``15/02/2026`` in ``referral_date``)
 enum        the cell is one of the codes (``x-codes``/``enum``) or a code's label,
             ignoring case and punctuation; it is stored as the code
 minimum / maximum  ``constraints.minimum`` / ``maximum``
@@ -27,7 +29,7 @@ import pandas as pd
 
 from evalkit.schemas import FieldSpec, TableSchema
 from evalkit.validation.cells import CellPicker, full_match, parse_booleans, parse_codes, parse_numbers
-from evalkit.validation.dates import describe_date, read_dates
+from evalkit.validation.dates import DateReading, describe_date, read_dates
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["check_fields", "codes_text"]
@@ -69,6 +71,47 @@ def _missing_column_summary(
         )
         covered |= in_group
     return covered
+
+
+def reading_words(hint: tuple[int, str]) -> str:
+    """'day/month' or 'month/day' for the order a file's other date columns decided."""
+    return "day/month" if hint[0] == 1 else "month/day"
+
+
+def _read_in_file_order(
+    schema: TableSchema, cells: Mapping[str, pd.Series], rows: TableRows, name: str, column: pd.Series,
+    date_formats: Mapping[str, str], reading: DateReading,
+) -> tuple[DateReading, tuple[int, str]]:
+    """Re-read a date column whose own values leave some dates ambiguous, in the order the same file's other
+    date columns decide (``referral_date`` holding 15/02/2026 shows the file writes day/month).
+
+    Only called when a column has ambiguous cells, so the other columns are parsed again only then. Returns
+    the new reading and ``(order, 'column a, column b')``: the order used (1 day/month, -1 month/day) and the
+    columns that decided it, for the warning.
+    """
+    groups = rows.group
+    n = len(column)
+    votes = np.zeros(n, dtype=np.int8)
+    said: dict[int, list[str]] = {1: [], -1: []}
+    conflict = np.zeros(n, dtype=bool)
+    for other in schema.fields:
+        if other.type != "date" or other.name == name or other.name not in cells or other.name in date_formats:
+            continue
+        order = read_dates(cells[other.name], groups).order
+        if order is None or not order.any():
+            continue
+        conflict |= (votes != 0) & (order != 0) & (votes != order)
+        votes = np.where(votes == 0, order, votes)
+        for o in (1, -1):
+            if (order == o).any():
+                said[o].append(f"'{other.name}'")
+    votes[conflict] = 0
+    if not votes.any():
+        return reading, (0, "")
+    again = read_dates(column, groups, None, votes)
+    used = 1 if (votes == 1).any() else -1
+    return again, (used, "column " + ", ".join(said[used]) if len(said[used]) == 1
+                   else "columns " + ", ".join(said[used]))
 
 
 def check_fields(
@@ -170,6 +213,9 @@ def check_fields(
                       "expected a date in that format, or an ISO date such as 2025-03-18."
                       if stated else
                       " is not a date; expected a date such as 2025-03-18 or 18/03/2025 (day/month/year).")
+            hint_from: tuple[int, str] = (0, "")
+            if not stated and reading.ambiguous.any():
+                reading, hint_from = _read_in_file_order(schema, cells, rows, name, column, date_formats, reading)
             bad = reading.bad
             log.add(rows, bad, column=name, rule="type",
                     detail=quoted(values[bad])
@@ -185,6 +231,13 @@ def check_fields(
                         + " (month/day), and no other date in this column shows which; write it as an ISO "
                         "date (e.g. " + iso_first + ") or state the column's date format (DD/MM/YYYY) in "
                         "your column mapping.", values=values[amb])
+            hinted = reading.by_file_order
+            if hinted is not None and hinted.any():
+                read_as = describe_date(reading.values[hinted]).to_numpy(dtype=object)
+                log.add(rows, hinted, column=name, rule="date_order_from_file", severity="warning",
+                        detail=quoted(values[hinted]) + " could be read either way; it was read as " + read_as
+                        + f" ({reading_words(hint_from)}), like the dates in {hint_from[1]} of this file. If "
+                        "that is wrong, write it as an ISO date (YYYY-MM-DD).", values=values[hinted])
             x = reading.values
             future = ~np.isnat(x) & (x > np.datetime64(today.normalize().to_datetime64(), "ns"))
             if future.any():

@@ -204,7 +204,9 @@ def note_not_checked(rows: TableRows, log: ProblemLog, column: str, parent: str)
         log.add_file_level(
             rows, int(g), np.array([], dtype=np.int64), column=column, rule="not_checked", severity="warning",
             message=(f"{column} values were not checked against the {parent} table, because no {parent} "
-                     "table was uploaded with this file and no stored data was given."),
+                     f"table came with this file; check this file together with your {parent} file (name both "
+                     f"files in one command), or leave it: evalkit ingest checks them against the {parent} "
+                     "already stored."),
         )
 
 
