@@ -149,17 +149,23 @@ def test_two_swallowing_cells_and_a_multi_line_note_number_the_rows_after_them(t
     assert [p["source_row"] for p in _problems(frame, "unclosed_quote")] == [3, 6]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n_rows=st.integers(3, 25), quotes=st.lists(st.tuples(st.integers(0, 24), st.integers(1, 3)), max_size=4))
-def test_every_row_read_is_numbered_by_the_line_it_is_on(tmp_path: Path, n_rows: int,
-                                                          quotes: list[tuple[int, int]]) -> None:
-    """Whatever stray quotes swallow (one a row at most), each row read keeps the number of its line."""
+def _read_with_stray_quotes(tmp_path: Path, n_rows: int, quotes: list[tuple[int, int]]) -> pd.DataFrame:
+    """Participants rows R0, R1, ... read back after a quote mark was put before the cells ``quotes`` name
+    (row, column; one a row at most)."""
     rows = [[f"R{i}", "P-GROUP", f"2024-01-{i % 28 + 1:02d}", "yes"] for i in range(n_rows)]
     for at, column in {at % n_rows: column for at, column in quotes}.items():
         rows[at][column] = '"' + rows[at][column]
     path = tmp_path / "participants.csv"
     path.write_text(_HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows))
-    frame = read_file(path)["participants"]
+    return read_file(path)["participants"]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_rows=st.integers(3, 25), quotes=st.lists(st.tuples(st.integers(0, 24), st.integers(1, 3)), max_size=4))
+def test_every_row_read_is_numbered_by_the_line_it_is_on(tmp_path: Path, n_rows: int,
+                                                          quotes: list[tuple[int, int]]) -> None:
+    """Whatever stray quotes swallow (one a row at most), each row read keeps the number of its line."""
+    frame = _read_with_stray_quotes(tmp_path, n_rows, quotes)
     line_of = {f"R{i}": 2 + i for i in range(n_rows)}
     for pid, row in zip(frame["participant_id"], frame["source_row"], strict=True):
         assert row == line_of[pid]
@@ -183,12 +189,7 @@ def _lines_named(found: dict) -> set[int]:
 def test_no_line_of_the_file_is_lost_without_a_word(tmp_path: Path, n_rows: int, quotes: list[tuple[int, int]]) -> None:
     """Every data line is a row read, or a line a reported cell swallowed - a stray quote on any rows, next
     to each other included (one per row)."""
-    rows = [[f"R{i}", "P-GROUP", f"2024-01-{i % 28 + 1:02d}", "yes"] for i in range(n_rows)]
-    for at, column in {at % n_rows: column for at, column in quotes}.items():
-        rows[at][column] = '"' + rows[at][column]
-    path = tmp_path / "participants.csv"
-    path.write_text(_HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows))
-    frame = read_file(path)["participants"]
+    frame = _read_with_stray_quotes(tmp_path, n_rows, quotes)
     accounted = set(frame["source_row"].astype(int))
     for found in _problems(frame, "unclosed_quote"):
         accounted |= {found["source_row"]} | _lines_named(found)
