@@ -68,7 +68,8 @@ with ui.section("Headline figures"):
             rec = sections.rows_for(res.recovery, programme_id=pid)
             total = rec[rec["category"].astype(str) == "total"] if "category" in rec else rec.iloc[0:0]
             if len(rec) and len(total):
-                st.markdown("**Recovery from and within** (of mothers above a symptom cut-off at the start)")
+                st.markdown("**Recovery from and within** (of mothers above a symptom cut-off at the start with a "
+                            "paired symptom score and a paired wellbeing or recovery score)")
                 rcols = st.columns(len(RECOVERY))
                 for rc, (cat, label, term) in zip(rcols, RECOVERY, strict=True):
                     row = rec[rec["category"].astype(str) == cat]
@@ -81,7 +82,8 @@ with ui.section("Headline figures"):
                         ui.metric(label, ui.cell(r, "pct"), unit="%", digits=0,
                                   ci=(ui.cell(r, "pct_ci_low"), ui.cell(r, "pct_ci_high")), n=ui.cell(r, "n"),
                                   of=of, term=term, explain=first,
-                                  why="no mother above a symptom cut-off at the start" if ui.is_zero(of) else "")
+                                  why="no mother above a symptom cut-off at the start with both scores paired"
+                                  if ui.is_zero(of) else "")
             with st.expander("All figures for this programme"):
                 ui.table(rows, key=f"ov_{pid}", name=f"outcomes-{pid}")
             first = False

@@ -92,6 +92,9 @@ def test_recovery_headlines_say_what_they_count(app) -> None:  # noqa: ANN001
     assert len(set(captions)) == 3
     for caption in captions:
         assert caption in shown, caption
+    # the base is the mothers the library counts: above a cut-off at the start, with both kinds of score paired
+    assert "(of mothers above a symptom cut-off at the start with a paired symptom score and a paired wellbeing " \
+           "or recovery score)" in shown
 
 
 def test_pooled_from_one_programme_is_not_computed_not_hidden(page, tmp_path: Path) -> None:  # noqa: ANN001
