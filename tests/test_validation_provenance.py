@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
-from evalkit.readers import read_file
+from evalkit.readers import read_file, read_files
 from evalkit.validation import validate
 from evalkit.validation.problems import TableRows
 
@@ -56,3 +56,35 @@ def test_every_row_kept_hands_on_the_readers_file_column() -> None:
     stored = pa.array(table[SOURCE_FILE].array)
     stored = stored.chunk(0) if isinstance(stored, pa.ChunkedArray) else stored
     assert stored.buffers()[2].address == held.buffers()[2].address  # the same bytes, not written out again
+
+
+def test_duplicates_across_sheets_and_files_name_where_each_row_is(tmp_path: Path) -> None:
+    """Row numbers repeat from sheet to sheet (and file to file): a duplicate's other rows say where they are."""
+    import openpyxl
+
+    header = ["participant_id", "programme_id", "referral_date", "took_up"]
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Mums 2024"
+    for row in (header, ["M1", "P-GROUP", "2024-01-05", "yes"], ["M2", "P-GROUP", "2024-01-06", "yes"]):
+        first.append(row)
+    second = book.create_sheet("Mums 2025")
+    for row in (header, ["M1", "P-GROUP", "2025-01-05", "yes"]):
+        second.append(row)
+    book.save(tmp_path / "participants.xlsx")
+    report = validate(read_file(tmp_path / "participants.xlsx", table="participants")).report
+    unique = report[report["rule"] == "unique"]["message"].tolist()
+    assert len(unique) == 2
+    assert all("(rows 2 of sheet 'Mums 2024', 2 of sheet 'Mums 2025')" in m for m in unique), unique
+
+    # two CSV files: each row named with its file
+    for name in ("north.csv", "south.csv"):
+        (tmp_path / name).write_text(",".join(header) + "\nM1,P-GROUP,2024-01-05,yes\n")
+    raw = read_files([tmp_path / "north.csv", tmp_path / "south.csv"], table="participants")
+    messages = validate(raw).report.query("rule == 'unique'")["message"].tolist()
+    assert len(messages) == 2 and all("(rows 2 of 'north.csv', 2 of 'south.csv')" in m for m in messages), messages
+    # one file, one sheet: plain row numbers, as before
+    single = tmp_path / "one.csv"
+    single.write_text(",".join(header) + "\nM1,P-GROUP,2024-01-05,yes\nM1,P-GROUP,2024-01-06,yes\n")
+    plain = validate(read_file(single, table="participants")).report.query("rule == 'unique'")["message"].tolist()
+    assert plain and all("(rows 2, 3)" in m for m in plain), plain

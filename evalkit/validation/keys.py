@@ -142,8 +142,21 @@ def _joined(keys: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _other_rows(codes: np.ndarray, source_row: np.ndarray) -> np.ndarray:
-    """For each row, the rows (as the provider numbers them) sharing its key ``codes`` (the duplicates only)."""
+def _places(rows: TableRows, mask: np.ndarray) -> np.ndarray | None:
+    """Where each row of ``mask`` came from, as words to follow its row number (`` of sheet 'Mums'``), when the
+    table was read from more than one file or sheet (row numbers alone would then repeat); else ``None``."""
+    if len(rows.group_keys) < 2:
+        return None
+    pairs = [key.split("|", 1) for key in rows.group_keys]
+    several_files = len({f for f, _ in pairs}) > 1
+    words = np.array([(f" of '{f}'" if several_files else "") + (f"{',' if several_files else ' of'} sheet '{sh}'"
+                                                                if sh else "") for f, sh in pairs], dtype=object)
+    return words[rows.group[mask]]
+
+
+def _other_rows(codes: np.ndarray, source_row: np.ndarray, places: np.ndarray | None = None) -> np.ndarray:
+    """For each row, the rows (as the provider numbers them) sharing its key ``codes`` (the duplicates only), each
+    followed by its ``places`` (:func:`_places`) when given."""
     if len(codes) == 0:
         return np.empty(0, dtype=object)
     limit = 5  # as row_list: "2, 5, 9, 11, 14 and 3 more"
@@ -154,6 +167,8 @@ def _other_rows(codes: np.ndarray, source_row: np.ndarray) -> np.ndarray:
     first = np.flatnonzero(start)
     size = np.diff(np.r_[first, len(key)])
     text = pd.Series(row.astype(np.int64)).astype(str).to_numpy(dtype=object)
+    if places is not None:
+        text = text + places[order]
     listed = text[first]
     for k in range(1, limit):  # the k-th row of each group, where the group has one
         has = size > k
@@ -192,7 +207,7 @@ def check_keys(
                 two = n_progs.to_numpy() > 1
             two_programmes = np.zeros(n, dtype=bool)
             two_programmes[where[two]] = True
-            others = _other_rows(codes[dup], rows.source_row[dup])
+            others = _other_rows(codes[dup], rows.source_row[dup], _places(rows, dup))
             plain = dup & ~two_programmes
             log.add(rows, plain, column=spec.name, rule="unique",
                     detail=quoted(values[~two]) + " appears on more than one row (rows "
@@ -208,7 +223,7 @@ def check_keys(
         codes = _key_codes(pk, typed)
         dup = _duplicated_codes(codes)
         if dup.any():
-            others = _other_rows(codes[dup], rows.source_row[dup])
+            others = _other_rows(codes[dup], rows.source_row[dup], _places(rows, dup))
             keys = key_frame(pk, typed, dup)
             shown = _joined(keys)
             log.add(rows, dup, column=pk[0], rule="primary_key",
