@@ -667,3 +667,28 @@ def test_fhir_resources_that_are_not_questionnaire_responses_are_counted_in_a_wa
     assert skipped["severity"] == "warning" and skipped["source_row"] == 1
     assert skipped["message"] == ("4 of the file's 5 resources are not QuestionnaireResponses (Patient ×2, "
                                   "Observation ×1, no resource ×1), so they were not read: resources 1, 3, 4 and 5.")
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_totals_rows_under_the_data_are_reported_not_read(tmp_path, kind):
+    """A 'Total' or 'Average' row under the data (numbers or nothing beside it) is not a mother: it is reported
+    (summary_row) and not read; an id that only starts with such a word, on a row with text, is read."""
+    header = ["participant_id", "programme_id", "referral_date", "took_up", "sessions_attended"]
+    rows = [["M1", "P-GROUP", "2024-01-05", "yes", "4"], ["Count-01", "P-GROUP", "2024-01-06", "no", ""],
+            ["Total", "", "", "", "4"], ["Average sessions", "", "", "", "2.0"], ["", "", "", "", ""]]
+    if kind == "csv":
+        path = tmp_path / "participants.csv"
+        path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    else:
+        path = tmp_path / "participants.xlsx"
+        book = openpyxl.Workbook()
+        for r in [header, *rows]:
+            book.active.append([c or None for c in r])
+        book.save(path)
+    frame = read_file(path, table="participants")["participants"]
+    assert frame["participant_id"].tolist() == ["M1", "Count-01"]
+    report = validate({"participants": frame}).report
+    found = report[report["rule"] == "summary_row"]
+    assert found["source_row"].tolist() == [4, 5]
+    assert "Row 4 starts with 'Total', a total or summary row" in found["message"].iloc[0]
+    assert (found["severity"] == "warning").all()

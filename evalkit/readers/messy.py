@@ -64,6 +64,7 @@ __all__ = [
     "extract_table",
     "grid_from_frame",
     "is_missing",
+    "is_summary_label",
     "read_grids",
     "wide_aliases",
 ]
@@ -481,8 +482,10 @@ def _is_note(text: str) -> bool:
     return text.strip().startswith(("*", "†")) or (len(text.strip()) > 40 and " " in text.strip())
 
 
-def _is_summary(text: str) -> bool:
-    return bool(_word_patterns("summary_words").match(normalise_value(text)))
+def is_summary_label(text: str) -> bool:
+    """Whether a row's first cell names a total or summary row ("Total", "Grand total", "Average", ...: the
+    ``summary_words`` of ``wide_aliases.json``), not a mother's data; a number never does."""
+    return bool(_word_patterns("summary_words").match(normalise_value(text))) and not _looks_numeric(text)
 
 
 def _looks_numeric(text: str) -> bool:
@@ -635,7 +638,7 @@ def extract_table(grid: Grid, *, header_score: HeaderScore, header_row: int | No
                                         "not read."})
             i += 1
             continue
-        if _is_summary(texts[0]) and not _looks_numeric(texts[0]):
+        if is_summary_label(texts[0]):
             problems.append({"source_row": number, "rule": "summary_row", "value": texts[0][:80],
                              "message": f"Row {number} starts with '{texts[0][:30]}', a total or summary row, not a "
                                         "mother's data; it was not read (evalkit computes its own totals)."})

@@ -7,6 +7,7 @@ same way whatever the file type.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -251,6 +252,56 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.str.strip() == "")
 
 
+_SUMMARY_START = r"^\s*(?:grand\s+total|sub\s*total|totals?|sum|average|mean|count|overall)\b"
+"""A quick test in Arrow for the cells :func:`evalkit.readers.messy.is_summary_label` may accept (it has the
+last word)."""
+
+
+_NUMBER_CELL = re.compile(r"\s*[-+]?\d[\d,]*(?:\.\d+)?\s*%?\s*")
+
+
+def _summary_rows(cells: pd.DataFrame) -> np.ndarray:
+    """Per row: whether it is a total or summary row under the data: its first cell is a summary label
+    (:func:`evalkit.readers.messy.is_summary_label`: "Total", "Average", ...) and every other cell is blank or a
+    number. A mother's row always holds some text (a programme code, a date), so an id that happens to start
+    with such a word ("Count-01") is still read.
+
+    The first column's distinct values are tested, first with one regular expression in Arrow, then the few it
+    finds one by one, as are the other cells of the few rows left; no Python call per row of the file.
+    """
+    labelled = np.flatnonzero(_summary_labels(cells[0]))
+    out = np.zeros(len(cells), dtype=bool)
+    for r in labelled:  # few: a totals row or two
+        others = [cells[p].iloc[r] for p in range(1, cells.shape[1])]
+        out[r] = all(v is None or (isinstance(v, float) and v != v) or not str(v).strip()
+                     or _NUMBER_CELL.fullmatch(str(v)) is not None for v in others)
+    return out
+
+
+def _summary_labels(column: pd.Series) -> np.ndarray:
+    """Per row: whether its cell in ``column`` is a summary label (tested on the distinct values)."""
+    import pyarrow.compute as pc
+
+    from evalkit.readers.messy import is_summary_label
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        uniques = pa.array(np.asarray(column.cat.categories, dtype=object), type=pa.large_string())
+    else:
+        codes, found = pd.factorize(column.astype("str"), use_na_sentinel=True)
+        uniques = pa.array(np.asarray(found, dtype=object), type=pa.large_string())
+    if len(uniques) == 0:
+        return np.zeros(len(column), dtype=bool)
+    maybe = np.asarray(pc.fill_null(pc.match_substring_regex(uniques, _SUMMARY_START, ignore_case=True), False)
+                       .to_numpy(zero_copy_only=False), dtype=bool)
+    if not maybe.any():
+        return np.zeros(len(column), dtype=bool)
+    hit = np.zeros(len(uniques) + 1, dtype=bool)
+    for i in np.flatnonzero(maybe):
+        hit[i] = is_summary_label(str(uniques[int(i)]))
+    return hit[np.asarray(codes)]
+
+
 def repeated_text(text: str | None, n: int) -> pa.Array:
     """``text`` (or missing) on ``n`` rows as an Arrow ``large_string`` array.
 
@@ -335,7 +386,16 @@ def build_raw_frame(
             break
         still = np.flatnonzero(blank)
         blank[still] = _blank(cells[p].iloc[still]).to_numpy(dtype=bool)
-    keep = ~blank
+    summary = _summary_rows(cells) if cells.shape[1] else np.zeros(len(cells), dtype=bool)
+    summary &= ~blank
+    for r in np.flatnonzero(summary):  # few: a totals row or two under the data
+        label = str(cells[0].iloc[r]).strip()
+        notes["problems"].append(problem(
+            file=file, sheet=sheet, table=table, source_row=int(source_rows[r]), column="", value=label[:80],
+            rule="summary_row", severity="warning",
+            message=(f"Row {int(source_rows[r])} starts with '{label[:30]}', a total or summary row, not a mother's "
+                     "data; it was not read (evalkit computes its own totals).")))
+    keep = ~(blank | summary)
     if not keep.all():
         cells = cells.loc[keep].reset_index(drop=True)
         source_rows = np.asarray(source_rows)[keep]
