@@ -266,40 +266,31 @@ def _summary_rows(cells: pd.DataFrame) -> np.ndarray:
     number. A mother's row always holds some text (a programme code, a date), so an id that happens to start
     with such a word ("Count-01") is still read.
 
-    The first column's distinct values are tested, first with one regular expression in Arrow, then the few it
-    finds one by one, as are the other cells of the few rows left; no Python call per row of the file.
+    One regular expression in Arrow finds the candidate rows (on the categories of a categorical column, spread
+    by code); only those few are looked at one by one.
     """
-    labelled = np.flatnonzero(_summary_labels(cells[0]))
-    out = np.zeros(len(cells), dtype=bool)
-    for r in labelled:  # few: a totals row or two
-        others = [cells[p].iloc[r] for p in range(1, cells.shape[1])]
-        out[r] = all(v is None or (isinstance(v, float) and v != v) or not str(v).strip()
-                     or _NUMBER_CELL.fullmatch(str(v)) is not None for v in others)
-    return out
-
-
-def _summary_labels(column: pd.Series) -> np.ndarray:
-    """Per row: whether its cell in ``column`` is a summary label (tested on the distinct values)."""
     import pyarrow.compute as pc
 
     from evalkit.readers.messy import is_summary_label
 
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        uniques = pa.array(np.asarray(column.cat.categories, dtype=object), type=pa.large_string())
+    first = cells[0]
+    if isinstance(first.dtype, pd.CategoricalDtype):
+        held = pa.array(np.asarray(first.cat.categories, dtype=object), type=pa.large_string())
+        codes = first.cat.codes.to_numpy()
     else:
-        codes, found = pd.factorize(column.astype("str"), use_na_sentinel=True)
-        uniques = pa.array(np.asarray(found, dtype=object), type=pa.large_string())
-    if len(uniques) == 0:
-        return np.zeros(len(column), dtype=bool)
-    maybe = np.asarray(pc.fill_null(pc.match_substring_regex(uniques, _SUMMARY_START, ignore_case=True), False)
-                       .to_numpy(zero_copy_only=False), dtype=bool)
-    if not maybe.any():
-        return np.zeros(len(column), dtype=bool)
-    hit = np.zeros(len(uniques) + 1, dtype=bool)
-    for i in np.flatnonzero(maybe):
-        hit[i] = is_summary_label(str(uniques[int(i)]))
-    return hit[np.asarray(codes)]
+        held = pa.array(first.astype("str").array, type=pa.large_string())
+        codes = None
+    found = pc.fill_null(pc.match_substring_regex(held, _SUMMARY_START, ignore_case=True), False)
+    maybe = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    if codes is not None:
+        maybe = np.append(maybe, False)[codes]
+    out = np.zeros(len(cells), dtype=bool)
+    for r in np.flatnonzero(maybe):  # few: a totals row or two
+        others = [cells[p].iloc[r] for p in range(1, cells.shape[1])]
+        out[r] = is_summary_label(str(first.iloc[r])) and all(
+            v is None or (isinstance(v, float) and v != v) or not str(v).strip()
+            or _NUMBER_CELL.fullmatch(str(v)) is not None for v in others)
+    return out
 
 
 def repeated_text(text: str | None, n: int) -> pa.Array:
