@@ -383,6 +383,7 @@ def test_columns_a_proposed_mapping_leaves_out_are_reported_with_a_suggestion(tm
     assert (unread["severity"] == "warning").all() and (unread["source_row"] == 1).all()
     assert by_header["EDPS at start"].startswith("Column D ('EDPS at start') was not read:")
     assert "did you mean EPDS? ('edps' is one letter from it)" in by_header["EDPS at start"]
+    assert by_header["EDPS at start"].count("did you mean") == 1  # said once, not once by the proposal and again
     assert "did you mean WEMWBS?" in by_header["WEMBWS start"]
     assert "same questionnaire and time point as 'EPDS at end'" in by_header["Edinburgh end"]
     assert "did you mean" not in by_header["Colour"]

@@ -1538,9 +1538,10 @@ def _with_unread_columns(result: WideReadResult, tables: Sequence[SheetTable], p
             else:
                 why = note.removeprefix("not read: ") or "it is not a column evalkit knows"
                 typo = suggest_instrument(header)
-                if typo is not None:
-                    why += (f" - did you mean {_abbr(typo[1])}? ('{typo[0]}' is one letter from it); correct the "
-                            "header to have the column read")
+                if typo is not None:  # the proposal's note already names it for a column it could not place
+                    if "did you mean" not in why:
+                        why += f" - did you mean {_abbr(typo[1])}? ('{typo[0]}' is one letter from it)"
+                    why += "; correct the header to have the column read"
             letter = column_letter(t.columns[pos] - 1)
             problems.append(problem(
                 file=t.file, sheet=t.sheet, table="participants", source_row=t.header_row, column=header,
