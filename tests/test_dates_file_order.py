@@ -60,3 +60,18 @@ def test_read_dates_file_order_only_fills_undecided_groups() -> None:
     assert list(pd.Series(r.values).dt.strftime("%Y-%m-%d")) == ["2026-02-10", "2026-02-13", "2026-02-10"]
     assert list(r.by_file_order) == [True, False, True]
     assert list(r.order) == [0, 1, 0]
+
+
+def test_files_checked_together_each_say_their_own_order(tmp_path) -> None:  # noqa: ANN001
+    """One file writes day/month, the other month/day: each warning names the order its own row was read in."""
+    from evalkit.readers import read_files
+    from evalkit.validation import validate
+
+    header = "participant_id,programme_id,referral_date,first_contact_date,took_up\n"
+    (tmp_path / "uk.csv").write_text(header + "M1,P-GROUP,15/02/2025,03/04/2025,yes\n")
+    (tmp_path / "us.csv").write_text(header + "M2,P-GROUP,02/15/2025,03/04/2025,yes\n")
+    report = validate(read_files([tmp_path / "uk.csv", tmp_path / "us.csv"], table="participants")).report
+    hints = report[report["rule"] == "date_order_from_file"]
+    said = dict(zip(hints["file"], hints["message"], strict=True))
+    assert "read as 3 April 2025 (day/month)" in said["uk.csv"]
+    assert "read as 4 March 2025 (month/day)" in said["us.csv"]

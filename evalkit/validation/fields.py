@@ -73,21 +73,17 @@ def _missing_column_summary(
     return covered
 
 
-def reading_words(hint: tuple[int, str]) -> str:
-    """'day/month' or 'month/day' for the order a file's other date columns decided."""
-    return "day/month" if hint[0] == 1 else "month/day"
-
-
 def _read_in_file_order(
     schema: TableSchema, cells: Mapping[str, pd.Series], rows: TableRows, name: str, column: pd.Series,
     date_formats: Mapping[str, str], reading: DateReading,
-) -> tuple[DateReading, tuple[int, str]]:
+) -> tuple[DateReading, np.ndarray, dict[int, str]]:
     """Re-read a date column whose own values leave some dates ambiguous, in the order the same file's other
     date columns decide (``referral_date`` holding 15/02/2026 shows the file writes day/month).
 
     Only called when a column has ambiguous cells, so the other columns are parsed again only then. Returns
-    the new reading and ``(order, 'column a, column b')``: the order used (1 day/month, -1 month/day) and the
-    columns that decided it, for the warning.
+    the new reading, the order used on each row (1 day/month, -1 month/day, 0 none: files checked together may
+    differ) and, for each order, the columns that decided it ("column 'a'" or "columns 'a', 'b'"), for the
+    warning.
     """
     groups = rows.group
     n = len(column)
@@ -106,12 +102,10 @@ def _read_in_file_order(
             if (order == o).any():
                 said[o].append(f"'{other.name}'")
     votes[conflict] = 0
+    deciding = {o: ("column " if len(names) == 1 else "columns ") + ", ".join(names) for o, names in said.items()}
     if not votes.any():
-        return reading, (0, "")
-    again = read_dates(column, groups, None, votes)
-    used = 1 if (votes == 1).any() else -1
-    return again, (used, "column " + ", ".join(said[used]) if len(said[used]) == 1
-                   else "columns " + ", ".join(said[used]))
+        return reading, votes, deciding
+    return read_dates(column, groups, None, votes), votes, deciding
 
 
 def check_fields(
@@ -213,9 +207,11 @@ def check_fields(
                       "expected a date in that format, or an ISO date such as 2025-03-18."
                       if stated else
                       " is not a date; expected a date such as 2025-03-18 or 18/03/2025 (day/month/year).")
-            hint_from: tuple[int, str] = (0, "")
+            votes: np.ndarray | None = None
+            deciding: dict[int, str] = {}
             if not stated and reading.ambiguous.any():
-                reading, hint_from = _read_in_file_order(schema, cells, rows, name, column, date_formats, reading)
+                reading, votes, deciding = _read_in_file_order(schema, cells, rows, name, column, date_formats,
+                                                               reading)
             bad = reading.bad
             log.add(rows, bad, column=name, rule="type",
                     detail=quoted(values[bad])
@@ -232,12 +228,15 @@ def check_fields(
                         "date (e.g. " + iso_first + ") or state the column's date format (DD/MM/YYYY) in "
                         "your column mapping.", values=values[amb])
             hinted = reading.by_file_order
-            if hinted is not None and hinted.any():
+            if hinted is not None and hinted.any() and votes is not None:
                 read_as = describe_date(reading.values[hinted]).to_numpy(dtype=object)
+                day_first = votes[hinted] == 1  # each row in its own file's order
                 log.add(rows, hinted, column=name, rule="date_order_from_file", severity="warning",
                         detail=quoted(values[hinted]) + " could be read either way; it was read as " + read_as
-                        + f" ({reading_words(hint_from)}), like the dates in {hint_from[1]} of this file. If "
-                        "that is wrong, write it as an ISO date (YYYY-MM-DD).", values=values[hinted])
+                        + np.where(day_first, " (day/month), like the dates in " + deciding[1],
+                                   " (month/day), like the dates in " + deciding[-1]).astype(object)
+                        + " of this file. If that is wrong, write it as an ISO date (YYYY-MM-DD).",
+                        values=values[hinted])
             x = reading.values
             future = ~np.isnat(x) & (x > np.datetime64(today.normalize().to_datetime64(), "ns"))
             if future.any():
