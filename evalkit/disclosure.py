@@ -50,13 +50,17 @@ import pandas as pd
 __all__ = [
     "NOT_COMPUTED_MARKER",
     "SUPPRESSED_MARKER",
+    "TOTAL_LEVEL",
+    "TOTAL_ROW",
     "Across",
     "Partition",
     "apply_disclosure",
     "disclosure_note",
+    "group_index",
     "hidden_columns",
     "hidden_mask",
     "mark_suppressed",
+    "with_published_totals",
     "primary_suppression",
     "round_counts",
     "scrub_small_counts",
@@ -580,6 +584,83 @@ def hidden_columns(row: Mapping[str, object]) -> frozenset[str]:
     if text is None or text is pd.NA or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
         return frozenset()
     return frozenset(p.strip() for p in str(text).split(";") if p.strip())
+
+
+TOTAL_LEVEL = "\x00all levels"
+"""The breakdown value of the rows :func:`with_published_totals` adds (never shown: they are dropped again)."""
+
+TOTAL_ROW = "_published_total"
+"""The helper column :func:`with_published_totals` adds: true on its total rows."""
+
+
+def group_index(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Index:
+    """The rows' keys as an index to look rows up in (compared as text; missing is its own key)."""
+    text = frame[list(keys)].astype("string").fillna("\x00<NA>")
+    return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
+
+
+def with_published_totals(
+    levels: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    keys: Sequence[str],
+    category: str,
+    count: str,
+    group_total: str,
+    breakdown: Sequence[str],
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], Across]:
+    """A breakdown's rows with the table it breaks down, as published, joined as its totals.
+
+    A breakdown by a field (first-time mothers, say) within programmes adds up to the table by programme
+    alone. When that table hides a count, the levels must not add up to it. Its rows are appended to the
+    levels (their ``breakdown`` columns :data:`TOTAL_LEVEL`), marked hidden wherever ``published`` hides them,
+    and one :class:`Across` rule makes each ``keys`` x ``category`` cell's levels add up to them: secondary
+    suppression then hides levels until no hidden count can be worked out.
+
+    Parameters
+    ----------
+    levels
+        The breakdown, one row per ``keys`` x breakdown level x ``category`` (a ``total`` category row per
+        group, whose ``count`` the ``group_total`` column repeats).
+    published
+        The same table by ``keys`` alone, as it is published (hidden counts missing).
+    keys, category, count, group_total, breakdown
+        Column names: the keys shared by both tables, the category column, the count, the group total, and
+        the breakdown's own columns.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        ``levels`` then the totals (row ``len(levels)`` on); drop them with ``frame.iloc[:len(levels)]`` and
+        the helper column ``"_published_total"`` after disclosure control.
+    hidden_elsewhere : dict
+        For :func:`apply_disclosure`: ``count`` hidden on the totals ``published`` hides (or lacks), and
+        ``group_total`` on every total row of a group whose total is hidden.
+    across : Across
+        The rule tying each ``keys`` x ``category`` cell's levels to its total row.
+    """
+    keys, breakdown = list(keys), list(breakdown)
+    top = levels.groupby([*keys, category], sort=False, dropna=False)[count].sum().reset_index()
+    top_n = top.groupby(keys, sort=False, dropna=False)[count].transform("max") if keys else \
+        pd.Series(top[count].max(), index=top.index)
+    top = top.assign(**{group_total: top_n.to_numpy(dtype=float), "is_total": top[category] == "total",
+                        TOTAL_ROW: True})
+    for c in breakdown:
+        top[c] = TOTAL_LEVEL
+    for c in levels.columns:  # the levels' other columns missing on the totals, in the levels' dtype
+        if c not in top.columns:
+            top[c] = levels[c].iloc[:0].reindex(top.index)
+    at = group_index(published, [*keys, category]).get_indexer(group_index(top, [*keys, category]))
+    top_hidden = (at < 0) | published[count].isna().to_numpy()[np.maximum(at, 0)]
+    total_hidden = top_hidden & top["is_total"].to_numpy(dtype=bool)
+    group_hidden = pd.Series(total_hidden).groupby(
+        [top[k].astype("string").fillna("\x00<NA>") for k in keys] or [np.zeros(len(top))],
+        sort=False).transform("any").to_numpy(dtype=bool)
+    pad = np.zeros(len(levels), dtype=bool)
+    frame = pd.concat([levels.assign(**{TOTAL_ROW: False}), top[levels.columns.tolist() + [TOTAL_ROW]]],
+                      ignore_index=True)
+    hidden = {count: np.concatenate([pad, top_hidden]), group_total: np.concatenate([pad, group_hidden])}
+    return frame, hidden, Across(count, (*keys, category), total_rows=TOTAL_ROW)
 
 
 def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -17,7 +17,14 @@ import pyarrow.compute as pac
 
 from evalkit.categorical_text import categories_as_text
 from evalkit.data_source import coerce_tables
-from evalkit.disclosure import Across, Partition, apply_disclosure
+from evalkit.disclosure import (
+    TOTAL_ROW,
+    Across,
+    Partition,
+    apply_disclosure,
+    group_index,
+    with_published_totals,
+)
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument
 from evalkit.rules import PairingRules
@@ -315,12 +322,6 @@ def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return left.groupby([*keys, "step", "reason"], sort=True, dropna=False).size().rename("n").reset_index()
 
 
-def _group_index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
-    """The rows' group keys as an index to look groups up in (compared as text; missing is its own key)."""
-    text = frame[keys].astype("string").fillna("\x00<NA>")
-    return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
-
-
 def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
                        across_keys: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The funnel counts and (when the path has them) the exit reasons, disclosure-controlled together.
@@ -507,8 +508,8 @@ def funnel_exits(
     w, wd, c = _funnel_disclosure(path, by, rules, None)
     keys = by if by else ["_all"]
     # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group
-    idx = _group_index(w, keys)
-    row = idx.get_indexer(_group_index(c, keys))
+    idx = group_index(w, keys)
+    row = idx.get_indexer(group_index(c, keys))
     cols = c["col"].astype(str).to_numpy()
     col_pos = {k: j for j, k in enumerate(dict.fromkeys(cols))}
     pub_x = wd[list(col_pos)].to_numpy(dtype=float, na_value=np.nan) if col_pos else np.zeros((len(w), 0))
@@ -518,7 +519,7 @@ def funnel_exits(
     c["is_total"] = False
     left_cols = [f"left_{s_}" for s_ in names[1:]]
     steps_left = c[[*keys, "step"]].drop_duplicates().reset_index(drop=True)
-    trow = idx.get_indexer(_group_index(steps_left, keys))
+    trow = idx.get_indexer(group_index(steps_left, keys))
     tcol = steps_left["step"].map({s_: i for i, s_ in enumerate(names[1:])}).to_numpy(dtype=np.int64)
     raw_left = w[left_cols].to_numpy(dtype=float)
     pub_left = wd[left_cols].to_numpy(dtype=float, na_value=np.nan)
@@ -760,10 +761,21 @@ def endings_summary(
     out["n_group"] = total_n
     out["pct"], out["pct_ci_low"], out["pct_ci_high"] = _wilson_pct(out["n"], total_n, rules.level)
     across = [Across("n", tuple(by), total_rows="is_total")]
+    hidden = None
+    n_levels, dtypes = len(out), out.dtypes
     if across_keys is not None:
-        across.append(Across("n", (*across_keys, "ending_group")))
+        # the levels add up to the table by ``across_keys`` as published: never to a count it hides
+        out, hidden, totals = with_published_totals(
+            out, endings_summary(path, by=list(across_keys), rules=rules), keys=list(across_keys),
+            category="ending_group", count="n", group_total="n_group",
+            breakdown=[c for c in by if c not in across_keys])
+        across.append(totals)
     out = apply_disclosure(out, counts=["n", "n_group"], across=across,
-                           derived={k: ["n", "n_group"] for k in ("pct", "pct_ci_low", "pct_ci_high")}, rules=rules)
+                           derived={k: ["n", "n_group"] for k in ("pct", "pct_ci_low", "pct_ci_high")}, rules=rules,
+                           hidden_elsewhere=hidden)
+    if across_keys is not None:
+        out = out.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
+        out = out.astype({c: dtypes[c] for c in by})  # the levels' own dtypes (the totals' marker is gone)
     out = out.drop(columns=["n_group"])
     out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_group(?=;|$)", "", regex=True) \
         .str.strip("; ").astype("string")

@@ -29,7 +29,7 @@ from scipy import stats
 
 from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change, instrument_parameters
-from evalkit.disclosure import Across, Partition, apply_disclosure
+from evalkit.disclosure import Across, Partition, apply_disclosure, hidden_mask
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, engaged_mask, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.memory import release_freed_memory
@@ -954,12 +954,6 @@ _TT_DENOMINATOR = {"recovery": "n_caseness_start", "reliable_recovery": "n_casen
                    "no_reliable_change": "n_finished"}
 
 
-def _hidden_in(frame: pd.DataFrame, col: str) -> np.ndarray:
-    """Rows of a disclosure-controlled frame whose ``suppressed`` column names ``col``."""
-    padded = "; " + frame["suppressed"].astype("string").fillna("") + "; "
-    return padded.str.contains(f"; {col}; ", regex=False).to_numpy(dtype=bool)
-
-
 #: the equations within one Talking Therapies row: a count -> its disjoint parts ("rest_*": the unpublished rest)
 _TT_ROW_EQUATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("n_finished", ("n_caseness_start", "n_not_caseness_start")),
@@ -1082,7 +1076,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     st_key = pd.MultiIndex.from_arrays([statistics["programme_id"].astype(str),
                                         statistics["instrument"].astype(str)])
     tt_key = pd.MultiIndex.from_arrays([pid, ms])
-    s_hidden = {c: _hidden_in(summary, c) for c in s_counts}
+    s_hidden = {c: hidden_mask(summary, c) for c in s_counts}
     groups: list[np.ndarray] = []
     for inst in ("phq9", "gad7"):
         wanted = pd.MultiIndex.from_arrays([pid[joint], np.full(len(joint), inst, dtype=object)])
@@ -1156,7 +1150,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     no_total = np.full(len(sizes), -1)
     forced = np.zeros((n_rows, n_c), dtype=bool)
     for _ in range(n_tt + 1):
-        hid = np.column_stack([_hidden_in(tt, c) for c in _RATE_COUNTS])
+        hid = np.column_stack([hidden_mask(tt, c) for c in _RATE_COUNTS])
         now = start.copy()
         now[:n_tt] = hid.ravel()
         for rest, parts in rests:

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pac
 
 from evalkit.categorical_text import categories_as_text
-from evalkit.disclosure import Across, apply_disclosure
+from evalkit.disclosure import TOTAL_ROW, Across, apply_disclosure, with_published_totals
 from evalkit.rules import PairingRules
 
 __all__ = ["RECOVERY_CATEGORIES", "RECOVERY_LABELS", "RECOVERY_TERMS", "recovery_classification",
@@ -66,16 +66,6 @@ RECOVERY_TERMS: dict[str, str] = {
     "reliably_worse": "reliably_worse",
 }
 """The :data:`evalkit.glossary.TERMS` entry that explains each category."""
-
-_TOP_LEVEL = "\x00all levels"
-"""The breakdown value of the rows of the table by ``across_keys`` while disclosure control runs (never shown)."""
-
-
-def _group_index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
-    """The rows' keys as an index to look them up in (compared as text; missing is its own key)."""
-    text = frame[keys].astype("string").fillna("\x00<NA>")
-    return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
-
 
 _SYMPTOM_ROLES = ("symptom",)
 _WITHIN_ROLES = ("wellbeing", "recovery")
@@ -295,32 +285,17 @@ def recovery_from_within(
             # the levels add up to the table by ``across_keys`` as this function publishes it: its rows join
             # the problem as the totals (their breakdown columns a value no level has), hidden where it hides
             # them, so that the levels never add up to a count it hides
-            tk = list(across_keys)
-            top = out.groupby([*tk, "category"], sort=False, dropna=False)["n"].sum().reset_index()
-            top_n = top.groupby(tk, sort=False, dropna=False)["n"].transform("max") if tk else \
-                pd.Series(top["n"].max(), index=top.index)
-            top = top.assign(n_total=top_n.to_numpy(dtype=float), is_total=top["category"] == "total",
-                             _is_top=True, recovery_from_rule=rules.recovery_from)
-            for c in by:
-                if c not in tk:
-                    top[c] = _TOP_LEVEL
-            shown = recovery_from_within(outcomes, by=tk, rules=rules)
-            at = _group_index(shown, [*tk, "category"]).get_indexer(_group_index(top, [*tk, "category"]))
-            top_hidden = (at < 0) | shown["n"].isna().to_numpy()[np.maximum(at, 0)]
             dtypes = out.dtypes
-            out = pd.concat([out.assign(_is_top=False), top], ignore_index=True)
-            pad = np.zeros(n_levels, dtype=bool)
-            total_hidden = top_hidden & top["is_total"].to_numpy(dtype=bool)
-            group_total_hidden = pd.Series(total_hidden).groupby(
-                [top[k].astype("string").fillna("\x00<NA>") for k in tk] or [np.zeros(len(top))],
-                sort=False).transform("any").to_numpy(dtype=bool)
-            hidden = {"n": np.concatenate([pad, top_hidden]), "n_total": np.concatenate([pad, group_total_hidden])}
-            across.append(Across("n", (*across_keys, "category"), total_rows="_is_top"))
+            out, hidden, totals = with_published_totals(
+                out, recovery_from_within(outcomes, by=list(across_keys), rules=rules), keys=list(across_keys),
+                category="category", count="n", group_total="n_total",
+                breakdown=[c for c in by if c not in across_keys])
+            across.append(totals)
         out = apply_disclosure(out, counts=["n", "n_total"], across=across,
                                derived={"pct": ["n", "n_total"], "pct_ci_low": ["n", "n_total"],
                                         "pct_ci_high": ["n", "n_total"]}, rules=rules, hidden_elsewhere=hidden)
         if across_keys is not None:
-            out = out.iloc[:n_levels].drop(columns="_is_top").reset_index(drop=True)
+            out = out.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
             out = out.astype({c: dtypes[c] for c in by})  # the levels' own dtypes (the totals' marker is gone)
         # the total column mirrors the total row; keep the row, drop the helper
     out = out.drop(columns=["n_total"])

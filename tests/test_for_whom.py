@@ -161,3 +161,21 @@ def test_outcome_levels_do_not_add_up_to_a_count_the_summary_hides(result) -> No
     plain = for_whom(result, "first_time_mother")
     keep = ~pd.MultiIndex.from_frame(plain[["programme_id", "instrument"]].astype(str)).isin(hidden)
     assert plain[keep]["n_paired"].equals(brk[keep]["n_paired"])
+
+
+def test_endings_levels_do_not_add_up_to_a_count_the_programme_table_hides() -> None:
+    # The endings by programme hid P-GROUP's 'other' ending (13 mothers in the example data) and P-PAID's (5);
+    # the first-time-mother breakdown published 5 and 8 for P-GROUP, has_partner 0 and 5 for P-PAID.
+    from evalkit.data_source import example_tables
+    from evalkit.engagement import endings_summary
+
+    tables = example_tables()
+    top = endings_summary(tables, by=["programme_id"]).set_index(["programme_id", "ending_group"])
+    checked = 0
+    for field in ("first_time_mother", "has_partner", "main_language", "english_main_language"):
+        brk = for_whom(tables, field, what="endings")
+        for key, g in brk.groupby(["programme_id", "ending_group"]):
+            if pd.isna(top.loc[key, "n"]):
+                checked += 1
+                assert g["n"].isna().any(), (field, key, g[[field, "n"]])
+    assert checked >= 4
