@@ -585,7 +585,7 @@ def store_upload(ctx: Context, checked: CheckedUpload, *, user: str | None,
 
     Either every provider's part is stored or none (:func:`evalkit.ingest.ingest_parts`).
     """
-    from evalkit.ingest import ingest, ingest_parts
+    from evalkit.ingest import ingest_parts
 
     require_role(ctx, UPLOAD_ROLES, "Uploading")
     allowed = set(upload_providers(ctx)) if ctx.role == "provider" else None
@@ -593,13 +593,8 @@ def store_upload(ctx: Context, checked: CheckedUpload, *, user: str | None,
         if allowed is not None and who not in allowed:
             raise AccessDenied(f"you may upload only for {sorted(allowed)}; got {who!r}")
     file_name = "; ".join(checked.file_names)
-    if resolves is None:
-        summaries = ingest_parts(checked.parts, store(ctx.url), file_name=file_name, sha256=checked.sha256,
-                                 user=user, progress=progress)
-    else:  # corrections of one earlier upload: one provider's
-        summaries = {who: ingest(result, store(ctx.url), provider=who, file_name=file_name, sha256=checked.sha256,
-                                 user=user, progress=progress, resolves=resolves)
-                     for who, result in checked.parts.items()}
+    summaries = ingest_parts(checked.parts, store(ctx.url), file_name=file_name, sha256=checked.sha256,
+                             user=user, progress=progress, resolves=resolves)
     frames = []
     for who, summary in summaries.items():
         frame = summary.to_frame()

@@ -1281,22 +1281,8 @@ def ingest(
         The upload holds no rows, or ``provider`` is blank.
     """
     provider = (provider or "").strip()
-    if not provider:
-        raise ValueError("provider must be a non-blank organisation name")
-    refuse_identifier_columns(result)  # a column left out for its identifying header refuses the upload too
-    secret = secret_for_store(store) if secret is None else secret
-    release_freed_memory()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
-    valid, quarantined = _prepare(result, provider=provider, secret=secret)
-    release_freed_memory()  # and the pseudonymised copies _prepare made and dropped
-    if not valid and not quarantined:
-        raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
-    fingerprint = key_check(secret)
-    return store.transaction(
-        lambda conn: _ingest_tx(
-            conn, valid, quarantined, provider=provider, file_name=file_name, sha256=sha256, user=user,
-            fingerprint=fingerprint, resolves=resolves, progress=progress, absent=result.absent_columns,
-        )
-    )
+    return ingest_parts({provider: result}, store, file_name=file_name, sha256=sha256, user=user, secret=secret,
+                        progress=progress, resolves=resolves)[provider]
 
 
 def ingest_parts(
@@ -1308,6 +1294,7 @@ def ingest_parts(
     user: str | None = None,
     secret: bytes | None = None,
     progress: Progress | None = None,
+    resolves: int | None = None,
 ) -> dict[str, UploadSummary]:
     """Store several providers' parts of one upload, one upload record each, all in **one transaction**.
 
@@ -1320,10 +1307,11 @@ def ingest_parts(
     ----------
     parts
         Per provider, what :func:`check_upload` returned for its part.
-    store, file_name, sha256, user, secret
+    store, file_name, sha256, user, secret, resolves
         As for :func:`ingest` (the same file name and SHA-256 for every part).
     progress
-        Called as ``progress(fraction_done, message)`` over all parts.
+        Called as ``progress(fraction_done, message)`` over all parts (the message names the provider when
+        there are several).
 
     Returns
     -------
@@ -1335,18 +1323,21 @@ def ingest_parts(
     IdentifierColumnsError, ProviderConflict, StoreError, ValueError
         As for :func:`ingest`, for any part; nothing of any part was stored.
     """
+    providers = {(who or "").strip(): result for who, result in parts.items()}
+    if "" in providers:
+        raise ValueError("provider must be a non-blank organisation name")
+    for result in providers.values():
+        refuse_identifier_columns(result)  # a column left out for its identifying header refuses the upload too
     secret = secret_for_store(store) if secret is None else secret
     prepared: dict[str, tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], Mapping[str, tuple[str, ...]]]] = {}
-    for who, result in parts.items():
-        provider = (who or "").strip()
-        if not provider:
-            raise ValueError("provider must be a non-blank organisation name")
-        refuse_identifier_columns(result)
+    for provider, result in providers.items():
+        release_freed_memory()  # what validation and the caller freed (an upload's raw frames): not kept in the heap
         valid, quarantined = _prepare(result, provider=provider, secret=secret)
+        release_freed_memory()  # and the pseudonymised copies _prepare made and dropped
         if not valid and not quarantined:
-            raise ValueError(f"{file_name}: the rows of {provider} are empty; nothing was stored")
+            raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored" if len(providers) == 1
+                             else f"{file_name}: the rows of {provider} are empty; nothing was stored")
         prepared[provider] = (valid, quarantined, result.absent_columns)
-    release_freed_memory()
     if not prepared:
         raise ValueError(f"{file_name}: the upload holds no rows; nothing was stored")
     fingerprint = key_check(secret)
@@ -1357,11 +1348,12 @@ def ingest_parts(
         for i, (provider, (valid, quarantined, absent)) in enumerate(prepared.items()):
             def part_progress(frac: float, msg: str, i: int = i, provider: str = provider) -> None:
                 if progress:
-                    progress((i + frac) / n, f"{provider}: {msg}")
+                    progress((i + frac) / n, f"{provider}: {msg}" if n > 1 else msg)
 
             out[provider] = _ingest_tx(
                 conn, valid, quarantined, provider=provider, file_name=file_name, sha256=sha256, user=user,
-                fingerprint=fingerprint, resolves=None, progress=part_progress, absent=absent,
+                fingerprint=fingerprint, resolves=resolves, progress=part_progress if progress else None,
+                absent=absent,
             )
         return out
 
