@@ -478,7 +478,8 @@ def swallows_rows(value: str, delimiter: str, width: int, *, position: int = 0, 
             and _shape(last.split(delimiter, 1)[0]) == _shape(first_cell))
 
 
-def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, last: bool, value: str) -> str:
+def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, last: bool, value: str,
+                           file_refused: bool = False) -> str:
     """The message naming a cell a quote mark left open: its row and column, the lines read into it.
 
     Parameters
@@ -493,6 +494,9 @@ def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, la
         Whether the quote runs to the end of the file.
     value
         The cell's text (shown cut short, its line breaks as ``↵``).
+    file_refused
+        The whole file is refused (the message then ends "Nothing in the file was read.", not that the
+        swallowed lines were not read).
     """
     until = "is never closed" if last else f"is not closed until line {closes:,}"
     n_lines = closes - opens
@@ -501,10 +505,11 @@ def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, la
         lines, were, rows = f"line {closes:,}", "was", "a row of its own"
     else:
         lines, were, rows = f"the {n_lines:,} lines {opens + 1:,}–{closes:,}", "were", "rows of their own"
+    unread = " Nothing in the file was read." if file_refused else ""
     return (f"Row {row}, column {column}: a quote mark (\") opens here and {until}, so {lines}"
             f"{', to the end of the file,' if last else ''} {were} read into this one cell "
-            f"('{shown}') instead of being {rows}, and {were} not read. Check the quote "
-            f"marks on row {row}, then save the file again.")
+            f"('{shown}') instead of being {rows}{'' if file_refused else f', and {were} not read'}. Check the "
+            f"quote marks on row {row}, then save the file again.{unread}")
 
 
 def _unclosed_quotes(cells: pd.DataFrame, headers: list[str], source_rows: np.ndarray, delimiter: str, *,

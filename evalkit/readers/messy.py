@@ -303,8 +303,7 @@ def _check_quotes(record: list[str], rows: list[list[str | None]], delimiter: st
             at_end = closes >= lines and not any(c.strip() for c in record[p + 1:])
             raise InputFileError(
                 unclosed_quote_message(row=len(rows) + 1, column=column, opens=start, closes=closes,
-                                       last=at_end, value=cell).replace(", and were not read.", ".")
-                + " Nothing in the file was read.",
+                                       last=at_end, value=cell, file_refused=True),
                 file=file,
             )
         start += breaks
