@@ -65,6 +65,8 @@ __all__ = [
     "grid_from_frame",
     "is_missing",
     "is_summary_label",
+    "summary_row_message",
+    "summary_word_pattern",
     "read_grids",
     "wide_aliases",
 ]
@@ -481,6 +483,19 @@ def _is_note(text: str) -> bool:
     return text.strip().startswith(("*", "†")) or (len(text.strip()) > 40 and " " in text.strip())
 
 
+def summary_row_message(row: int, label: str) -> str:
+    """The message for a total or summary row that was not read (:func:`is_summary_label`)."""
+    return (f"Row {row} starts with '{label[:30]}', a total or summary row, not a mother's data; it was not read "
+            "(evalkit computes its own totals).")
+
+
+def summary_word_pattern() -> str:
+    """A regular expression (case-insensitive) matching the start of every text :func:`is_summary_label` accepts
+    (for a quick first test in Arrow)."""
+    words = sorted((normalise_value(w) for w in wide_aliases()["summary_words"]), key=len, reverse=True)
+    return r"^[\W_]*(?:" + "|".join(r"[\W_]+".join(re.escape(part) for part in w.split()) for w in words if w) + ")"
+
+
 def is_summary_label(text: str) -> bool:
     """Whether a row's first cell names a total or summary row ("Total", "Grand total", "Average", ...: the
     ``summary_words`` of ``wide_aliases.json``), not a mother's data; a number never does."""
@@ -639,8 +654,7 @@ def extract_table(grid: Grid, *, header_score: HeaderScore, header_row: int | No
             continue
         if is_summary_label(texts[0]):
             problems.append({"source_row": number, "rule": "summary_row", "value": texts[0][:80],
-                             "message": f"Row {number} starts with '{texts[0][:30]}', a total or summary row, not a "
-                                        "mother's data; it was not read (evalkit computes its own totals)."})
+                             "message": summary_row_message(number, texts[0])})
             i += 1
             continue
         if after_gap and keep_rows and (repeats or _starts_other_table(

@@ -252,11 +252,6 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.str.strip() == "")
 
 
-_SUMMARY_START = r"^\s*(?:grand\s+total|sub\s*total|totals?|sum|average|mean|count|overall)\b"
-"""A quick test in Arrow for the cells :func:`evalkit.readers.messy.is_summary_label` may accept (it has the
-last word)."""
-
-
 _NUMBER_CELL = re.compile(r"\s*[-+]?\d[\d,]*(?:\.\d+)?\s*%?\s*")
 
 
@@ -271,7 +266,7 @@ def _summary_rows(cells: pd.DataFrame) -> np.ndarray:
     """
     import pyarrow.compute as pc
 
-    from evalkit.readers.messy import is_summary_label
+    from evalkit.readers.messy import is_summary_label, summary_word_pattern
 
     first = cells[0]
     if isinstance(first.dtype, pd.CategoricalDtype):
@@ -280,7 +275,7 @@ def _summary_rows(cells: pd.DataFrame) -> np.ndarray:
     else:
         held = pa.array(first.astype("str").array, type=pa.large_string())
         codes = None
-    found = pc.fill_null(pc.match_substring_regex(held, _SUMMARY_START, ignore_case=True), False)
+    found = pc.fill_null(pc.match_substring_regex(held, summary_word_pattern(), ignore_case=True), False)
     maybe = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
     if codes is not None:
         maybe = np.append(maybe, False)[codes]
@@ -379,13 +374,14 @@ def build_raw_frame(
         blank[still] = _blank(cells[p].iloc[still]).to_numpy(dtype=bool)
     summary = _summary_rows(cells) if cells.shape[1] else np.zeros(len(cells), dtype=bool)
     summary &= ~blank
+    if summary.any():
+        from evalkit.readers.messy import summary_row_message
     for r in np.flatnonzero(summary):  # few: a totals row or two under the data
         label = str(cells[0].iloc[r]).strip()
         notes["problems"].append(problem(
             file=file, sheet=sheet, table=table, source_row=int(source_rows[r]), column="", value=label[:80],
             rule="summary_row", severity="warning",
-            message=(f"Row {int(source_rows[r])} starts with '{label[:30]}', a total or summary row, not a mother's "
-                     "data; it was not read (evalkit computes its own totals).")))
+            message=summary_row_message(int(source_rows[r]), label)))
     keep = ~(blank | summary)
     if not keep.all():
         cells = cells.loc[keep].reset_index(drop=True)
