@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from evalkit.cli.arg_types import positive_int
+
 #: options of the comparison that the funnel table (``--funnel-table``) does not use, with their defaults
 _NOT_FOR_FUNNEL_TABLE = {"by": None, "measure": None, "method": None, "knha": False, "scale": None, "level": None,
                          "min_per_level": None}
@@ -18,16 +20,6 @@ def _level(text: str) -> float:
         value = float("nan")
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be a number strictly between 0 and 1 (e.g. 0.95); got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
     return value
 
 
@@ -59,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", type=_level, metavar="LEVEL",
                    help="confidence level of the intervals, e.g. 0.9 (default 0.95; the funnel limits stay at "
                         "95%% and 99.8%%)")
-    p.add_argument("--min-per-level", type=_positive_int, metavar="N",
+    p.add_argument("--min-per-level", type=positive_int, metavar="N",
                    help=f"fewest programmes in each level of a --by characteristic before its test of moderators "
                         f"(meta-regression) is reported (default {MIN_PER_LEVEL})")
     p.add_argument("--overdispersion", choices=("multiplicative", "additive"),

@@ -6,18 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evalkit.cli.arg_types import positive_int
+
 if TYPE_CHECKING:  # pragma: no cover
     from evalkit.generator import ExampleData
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _int(text: str) -> int:
@@ -39,12 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             "should recover (take-up rate, baseline mean and SD, mean change at 12 weeks, dose effect)."
         ),
     )
-    p.add_argument("--participants", type=_positive_int, required=True, metavar="N",
+    p.add_argument("--participants", type=positive_int, required=True, metavar="N",
                    help="number of referrals in total, shared between the programmes")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="folder to write into (created if missing; files of the same names are replaced)")
     p.add_argument("--seed", type=_int, default=0, metavar="S", help="random seed (default 0)")
-    p.add_argument("--programmes", type=_positive_int, default=4, metavar="K",
+    p.add_argument("--programmes", type=positive_int, default=4, metavar="K",
                    help="number of programmes before any outlier (default 4; more cycle the four formats)")
     p.add_argument("--outlier", action="store_true",
                    help="add P-OUTLIER, a programme with far smaller improvements than the others")
