@@ -345,7 +345,7 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
         w[f"left_{cur}"] = w[prev] - w[cur]
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
     parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
-    across = [Across(c, tuple(across_keys)) for c in counts] if across_keys is not None else []
+    across: list[Across] = []  # a breakdown's rule is set below, with the published funnel as its totals
     with_exits = across_keys is None and {"last_step", "exit_reason"} <= set(path.columns)
     exits = pd.DataFrame({**{k: pd.Series(dtype="string") for k in keys}, "step": pd.Series(dtype="string"),
                           "reason": pd.Series(dtype="string"), "n": pd.Series(dtype="int64"),

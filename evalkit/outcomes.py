@@ -949,11 +949,6 @@ _TT_FROM_SUMMARY: dict[str, str] = {
     "n_finished": "n_paired", "n_caseness_start": "n_caseness_baseline", "n_recovery": "n_recovered",
     "n_reliable_recovery": "n_reliable_recovery", "n_reliable_improvement": "n_reliable_improvement",
     "n_reliable_deterioration": "n_reliable_deterioration", "n_no_reliable_change": "n_no_reliable_change"}
-_TT_DENOMINATOR = {"recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start",
-                   "reliable_improvement": "n_finished", "reliable_deterioration": "n_finished",
-                   "no_reliable_change": "n_finished"}
-
-
 #: the equations within one Talking Therapies row: a count -> its disjoint parts ("rest_*": the unpublished rest)
 _TT_ROW_EQUATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("n_finished", ("n_caseness_start", "n_not_caseness_start")),
@@ -1236,7 +1231,9 @@ def _same_people_as_summary(tt: pd.DataFrame, tt_raw: pd.DataFrame, summary: pd.
     fin = pd.to_numeric(src["n_paired"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     case = pd.to_numeric(src["n_caseness_baseline"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     put("n_not_caseness_start", fin - case, ~(shown["n_finished"] & shown["n_caseness_start"]))
-    for m, den in _TT_DENOMINATOR.items():
+    from evalkit.talking_therapies import RATE_DENOMINATORS
+
+    for m, den in RATE_DENOMINATORS.items():
         hide = ~(shown[f"n_{m}"] & shown[den])
         for suffix in ("", "_ci_low", "_ci_high"):
             c = f"pct_{m}{suffix}"

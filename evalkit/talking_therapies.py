@@ -217,7 +217,7 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
 
 
 #: each rate's numerator metric -> its denominator count
-_DENOMINATORS: dict[str, str] = {
+RATE_DENOMINATORS: dict[str, str] = {
     "recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start", "reliable_improvement": "n_finished",
     "reliable_deterioration": "n_finished", "no_reliable_change": "n_finished"}
 
@@ -260,7 +260,7 @@ def _disclose_rates(
         a ``suppressed`` column.
     """
     rules = PairingRules() if rules is None else rules
-    derived = {f"pct_{m}{suffix}": [f"n_{m}", den] for m, den in _DENOMINATORS.items()
+    derived = {f"pct_{m}{suffix}": [f"n_{m}", den] for m, den in RATE_DENOMINATORS.items()
                for suffix in ("", "_ci_low", "_ci_high")}
     out = apply_disclosure(rates, counts=list(_RATE_COUNTS), derived=derived, rules=rules,
                             hidden_elsewhere=hidden_elsewhere, partitions=[
@@ -312,7 +312,7 @@ def talking_therapies_rates(
 
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    metrics = tuple(_DENOMINATORS)
+    metrics = tuple(RATE_DENOMINATORS)
     # the columns counted, then the finished rows (not a copy of every column of the outcomes)
     counted = list(dict.fromkeys([*by, "caseness_start", *metrics]))
     fin = outcomes[counted][outcomes["finished"].astype(bool).to_numpy()]
@@ -325,7 +325,7 @@ def talking_therapies_rates(
     out = f.groupby(by, sort=True, dropna=False).sum().reset_index()
     if "measure_set" in by:
         out.insert(by.index("measure_set") + 1, "measure_set_label", out["measure_set"].map(MEASURE_SETS))
-    for m, den in _DENOMINATORS.items():
+    for m, den in RATE_DENOMINATORS.items():
         x = out[f"n_{m}"].to_numpy(dtype=float)
         n = out[den].to_numpy(dtype=float)
         ok = n > 0
