@@ -233,16 +233,16 @@ def _fill_merged_down(grid: np.ndarray, numbers: list[int], merged: tuple[tuple[
     so (:mod:`evalkit.readers.messy`); the file holds it in the top cell only. Rows without any other value
     are not made, and a cell merged across columns is left as it is.
     """
+    rows = np.asarray(numbers)
     at = {number: i for i, number in enumerate(numbers)}
-    for r0, c0, r1, c1 in merged:
+    for r0, c0, r1, c1 in merged:  # one step per merged range, not per row it covers
         if c0 != c1 or r1 == r0 or r0 <= header_row or c0 > grid.shape[1] or r0 not in at:
             continue
         value = grid[at[r0], c0 - 1]
         if value is None:
             continue
-        for r in range(r0 + 1, r1 + 1):
-            if r in at and grid[at[r], c0 - 1] is None:
-                grid[at[r], c0 - 1] = value
+        covered = np.flatnonzero((rows > r0) & (rows <= r1))
+        grid[covered[pd.isna(grid[covered, c0 - 1])], c0 - 1] = value
 
 
 def _sheet_grid(ws: Any, *, label: str, limits: ReadLimits, mapping: ColumnMapping | None = None,
