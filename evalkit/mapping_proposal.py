@@ -71,6 +71,7 @@ from evalkit.readers.wide import (
     value_lookup,
 )
 from evalkit.schemas import TABLE_NAMES, table_schema
+from evalkit.typing_slips import one_slip_apart
 
 __all__ = ["MappingProposal", "ValueMatch", "match_value", "propose_mapping", "WideMapping"]
 
@@ -120,25 +121,6 @@ def _singular(text: str) -> str:
         return w
 
     return " ".join(one(w) for w in text.split())
-
-
-def _lev1(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` differ by at most one edit (insert, delete, substitute, swap)."""
-    if a == b:
-        return True
-    la, lb = len(a), len(b)
-    if abs(la - lb) > 1:
-        return False
-    if la == lb:
-        diff = [i for i in range(la) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
-    if la > lb:
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    return a[i:] == b[i + 1:]
 
 
 def match_value(column: str, value: str, mapping: ColumnMapping | None = None) -> ValueMatch:
@@ -244,7 +226,7 @@ def match_value(column: str, value: str, mapping: ColumnMapping | None = None) -
         return ValueMatch(text, inside.pop(), "contains label")
     if len(inside) > 1:
         return ValueMatch(text, None, "several codes", tuple(sorted(inside)))
-    typo = {c for p, cs in phrases.items() if len(p) >= 5 and len(key) >= 5 and _lev1(key, p) for c in cs}
+    typo = {c for p, cs in phrases.items() if len(p) >= 5 and len(key) >= 5 and one_slip_apart(key, p) for c in cs}
     if len(typo) == 1:
         return ValueMatch(text, typo.pop(), "typo")
     return ValueMatch(text, None, "not matched" if not typo else "several codes", tuple(sorted(typo)))

@@ -23,6 +23,9 @@ WRITING_NOTES: tuple[str, ...] = (
     "Dates: 2026-02-10 (year-month-day) is safest; 10/02/2026 (day/month/year) is accepted too. A date such as "
     "10/02/2026 reads two ways: it is taken the way round the file's other dates show (a day over 12, such as "
     "15/02/2026), and the row is set aside if nothing shows it.",
+    "Dates with the month in words are read too (10 February 2026, 10-Feb-26, February 10, 2026). A date cell "
+    "that shows a number such as 46063 (Excel's number for 10 February 2026, shown when a cell loses its date "
+    "format) is read as that date, and the report lists those rows to check.",
     "Yes/no columns: yes or no (Yes, Y, No, N also work).",
     "Coded columns: the code or its label (one_to_one or One-to-one).",
 )

@@ -692,3 +692,34 @@ def test_totals_rows_under_the_data_are_reported_not_read(tmp_path, kind):
     assert found["source_row"].tolist() == [4, 5]
     assert "Row 4 starts with 'Total', a total or summary row" in found["message"].iloc[0]
     assert (found["severity"] == "warning").all()
+
+
+def _epds_response(pid: str, items: list[dict]) -> dict:
+    return {"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2025-02-04",
+            "questionnaire": "http://loinc.org/q/71354-5", "subject": {"reference": f"Patient/{pid}"}, "item": items}
+
+
+def test_fhir_question_answered_twice_is_an_error_naming_both_answers(tmp_path):
+    """An item answered twice used to keep its last answer without a word; which answer is right cannot be
+    told, so the response is set aside and the report names the response, the item and both answers."""
+    ten = [{"linkId": f"epds-{i}", "answer": [{"valueInteger": 1}]} for i in range(1, 11)]
+    twice = [*ten[:3], {"linkId": "epds-3", "answer": [{"valueInteger": 2}]}, *ten[3:]]
+    two_on_one = [dict(item) for item in ten]
+    two_on_one[9] = {"linkId": "epds-10", "answer": [{"valueInteger": 0}, {"valueInteger": 3}]}
+    same = [*ten, {"linkId": "epds-5", "answer": [{"valueInteger": 1}]}]
+    path = tmp_path / "responses.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "entry": [
+        {"resource": _epds_response(p, items)}
+        for p, items in (("M1", ten), ("M2", twice), ("M3", two_on_one), ("M4", same))]}))
+    raw = read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))
+    result = validate(raw, instruments=INSTRUMENTS, today=TODAY)
+    assert sorted(result.tables["measures"]["participant_id"]) == ["M1", "M4"]
+    twice_rows = result.report[result.report["rule"] == "answered_twice"]
+    assert twice_rows[["source_row", "column", "severity"]].values.tolist() == [
+        [2, "item_3", "error"], [3, "item_10", "error"], [4, "item_5", "warning"]]
+    assert twice_rows["message"].iloc[0] == (
+        "Resource 2 (participant M2): item 3 of epds (question 'epds-3') is answered 2 times: '1', '2'. Which answer "
+        "is right cannot be told, so the response was set aside. Keep one answer per question and send it again.")
+    assert "item 10 of epds (question 'epds-10') is answered 2 times: '0', '3'" in twice_rows["message"].iloc[1]
+    assert "The answers are the same, so it was read once." in twice_rows["message"].iloc[2]
+    assert (result.report["rule"] != "item_order").all()  # the repeated question does not unsettle the numbering

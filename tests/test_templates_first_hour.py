@@ -13,6 +13,9 @@ from evalkit.templates import write_template
 DATES = "Dates: 2026-02-10 (year-month-day) is safest; 10/02/2026 (day/month/year) is accepted too."
 AMBIGUOUS = ("A date such as 10/02/2026 reads two ways: it is taken the way round the file's other dates show "
              "(a day over 12, such as 15/02/2026), and the row is set aside if nothing shows it.")
+MONTH_WORDS = ("Dates with the month in words are read too (10 February 2026, 10-Feb-26, February 10, 2026). A "
+               "date cell that shows a number such as 46063 (Excel's number for 10 February 2026, shown when a cell "
+               "loses its date format) is read as that date, and the report lists those rows to check.")
 ANSWERS = "Yes/no columns: yes or no (Yes, Y, No, N also work)."
 CODES = "Coded columns: the code or its label (one_to_one or One-to-one)."
 
@@ -22,14 +25,14 @@ def test_csv_readme_says_how_dates_answers_and_codes_may_be_written(tmp_path) ->
     with zipfile.ZipFile(path) as z:
         readme = z.read("README.txt").decode("utf-8")
     flat = " ".join(readme.split())
-    for line in (DATES, AMBIGUOUS, ANSWERS, CODES):
+    for line in (DATES, AMBIGUOUS, MONTH_WORDS, ANSWERS, CODES):
         assert line in flat, line
 
 
 def test_xlsx_instructions_say_the_same(tmp_path) -> None:  # noqa: ANN001
     wb = load_workbook(write_template(tmp_path / "t.xlsx"))
     text = " ".join(str(c.value) for row in wb["instructions"].iter_rows(max_row=8) for c in row if c.value)
-    for line in (DATES, AMBIGUOUS, ANSWERS, CODES):
+    for line in (DATES, AMBIGUOUS, MONTH_WORDS, ANSWERS, CODES):
         assert line in text, line
 
 

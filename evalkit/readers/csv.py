@@ -34,7 +34,6 @@ from evalkit.readers.detect import (
     HEADER_SCAN_ROWS,
     detect_table,
     find_header_row,
-    header_overlap,
     rows_above_header,
 )
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
@@ -49,8 +48,8 @@ from evalkit.readers.raw_frame import (
 if TYPE_CHECKING:  # pyarrow itself is imported where a file is parsed
     import pyarrow as pa
 
-__all__ = ["TextTable", "decode_text", "read_csv", "read_text_table", "sniff_delimiter", "swallows_rows",
-           "unclosed_quote_message"]
+__all__ = ["TextTable", "decode_text", "extra_cells_message", "read_csv", "read_text_table", "sniff_delimiter",
+           "swallows_rows", "unclosed_quote_message"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
@@ -478,6 +477,29 @@ def swallows_rows(value: str, delimiter: str, width: int, *, position: int = 0, 
             and _shape(last.split(delimiter, 1)[0]) == _shape(first_cell))
 
 
+def extra_cells_message(*, row: int, n_cells: int, width: int, extra: list[str], delimiter: str | None) -> tuple[
+        str, str]:
+    """The shown values and message of a delimited row split into more cells than its header has (rule
+    ``extra_cells``): the row, the counts, the extra values (each cut short) and the delimiter to look for.
+
+    Parameters
+    ----------
+    row
+        The row, as the provider sees it.
+    n_cells, width
+        How many cells the row has, and how many columns the header.
+    extra
+        The cells beyond the header that hold something.
+    delimiter
+        The file's delimiter (named in the message; ``None``: "delimiter").
+    """
+    shown = ", ".join(f"'{_shorten(cell)}'" for cell in extra)
+    return shown, (f"Row {row} has {n_cells} cells but the header has {width} columns; the extra value(s) {shown} "
+                   "have no column, so the row cannot be read safely (its cells may have moved one column along). "
+                   f"Check for a stray {_NAMES.get(delimiter or '', 'delimiter')} in this row (for example inside "
+                   "a note).")
+
+
 def unclosed_quote_message(*, row: int, column: str, opens: int, closes: int, last: bool, value: str,
                            file_refused: bool = False) -> str:
     """The message naming a cell a quote mark left open: its row and column, the lines read into it.
@@ -602,8 +624,6 @@ def _header_below_title(headers: list[str], rows: list[list[str]],
     ``rows`` are the first rows after ``headers`` as text. Returns the header's position in ``rows`` and the
     positions of the rows between (not blank) that are not read, or ``None`` when ``headers`` is the header.
     """
-    if max(len(columns) for columns in header_overlap(headers, mapping).values()) >= 2:
-        return None  # the usual case: one look at the first row
     filled = [i for i, r in enumerate(rows) if any(c.strip() for c in r)][:HEADER_SCAN_ROWS - 1]
     at = find_header_row([headers] + [rows[i] for i in filled], mapping)
     return None if at == 0 else (filled[at - 1], filled[:at - 1])
@@ -696,16 +716,12 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
                                                    file=label, split=dict(ragged))
         problems.extend(swallowing)
     for position, record in ragged:
-        n_cells = len(record)
-        shown = ", ".join(f"'{_shorten(c)}'" for c in record[len(headers):] if c.strip())
         row_number = int(source_rows[position])
-        problems.append(problem(
-            file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
-            rule="extra_cells", severity="error",
-            message=(f"Row {row_number} has {n_cells} cells but the header has {len(headers)} columns; "
-                     f"the extra value(s) {shown} have no column, so the row cannot be read safely. "
-                     f"Check for a stray {_NAMES[delimiter]} in this row (for example inside a note)."),
-        ))
+        shown, message = extra_cells_message(row=row_number, n_cells=len(record), width=len(headers),
+                                             extra=[c for c in record[len(headers):] if c.strip()],
+                                             delimiter=delimiter)
+        problems.append(problem(file=label, sheet=None, table="", source_row=row_number, column="", value=shown,
+                                rule="extra_cells", severity="error", message=message))
     return TextTable(headers, cells, source_rows, first + 1, problems, rows_dropped=bool(above))
 
 

@@ -10,6 +10,10 @@
   questions - only when every item of the instrument is answered (else
   rule ``item_order``, error: the answers cannot be placed). An answer to
   the panel's total-score code goes to ``total``.
+* A question answered more than once (its ``linkId`` on two items, or two
+  answers on one item) is rule ``answered_twice``: an error setting the
+  response aside when the answers differ (which is right cannot be told; the
+  report gives every answer), a warning when they are the same.
 * Answer values: ``valueInteger``/``valueDecimal`` as written; ``valueCoding``
   through its ``ordinalValue``/``itemWeight`` extension, a known LOINC answer
   code, or a numeric code; anything else is kept as text so validation reports it.
@@ -123,6 +127,52 @@ def _answer_text(answer: Any) -> str | None:
         if key.startswith("value"):
             return str(value) if not isinstance(value, (dict, list)) else json.dumps(value)
     return None
+
+
+class _Question:
+    """One question of a response (its first item with that ``linkId``); items without a ``linkId`` are each
+    their own question."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Mapping[str, Any]) -> None:
+        self.item = item
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.item.get(key, default)
+
+
+def _answers_by_question(items: Any) -> dict[Any, list[str | None]]:
+    """The answered questions of a response in order, each with the text of every answer given to it: a
+    question answered twice (its ``linkId`` on two items, or two answers on one item) has two."""
+    out: dict[Any, list[str | None]] = {}
+    first: dict[str, Any] = {}
+    for leaf in _leaves(items):
+        link = _link(leaf)
+        key = first.setdefault(link, _Question(leaf)) if link else _Question(leaf)
+        out.setdefault(key, []).extend(_answer_text(answer) for answer in leaf.get("answer") or [])
+    return out
+
+
+def _answered_twice(questions: list[Any], answers: Mapping[Any, list[str | None]], column: str, position: int,
+                    row: Mapping[str, str | None], instrument: str, label: str) -> list[dict[str, Any]]:
+    """Rule ``answered_twice`` for a question given more than one answer: an error when the answers differ
+    (which one is right cannot be told, so the response is set aside), a warning when they are the same."""
+    given = [text for question in questions for text in answers[question]]
+    if len(given) < 2:
+        return []
+    links = ", ".join(sorted({f"'{_link(question)}'" for question in questions}))
+    who = f" (participant {row['participant_id']})" if row.get("participant_id") else ""
+    what = "the total score" if column == "total" else f"item {column.removeprefix('item_')}"
+    shown = ", ".join(f"'{text}'" for text in given)
+    differ = len(set(given)) > 1
+    message = (f"Resource {position}{who}: {what} of {instrument} (question {links}) is answered {len(given)} "
+               f"times: {shown}. "
+               + ("Which answer is right cannot be told, so the response was set aside. Keep one answer per "
+                  "question and send it again." if differ else "The answers are the same, so it was read once."))
+    return [problem(file=label, sheet=None, table="measures", source_row=position, column=column,
+                    value=" / ".join(str(text) for text in given)[:80], rule="answered_twice",
+                    severity="error" if differ else "warning", message=message)]
 
 
 def _item_count(panel: Mapping[str, Any], instruments: Mapping[str, Any] | None) -> int | None:
@@ -289,10 +339,12 @@ def _read_fhir(
             row["instrument"] = panel["instrument"]
             item_codes = list(panel.get("items") or [])
             total_codes = set(panel.get("total") or [])
-            leaves = [leaf for leaf in _leaves(resource.get("item")) if _link(leaf) not in total_codes]
-            for leaf in _leaves(resource.get("item")):
-                if _link(leaf) in total_codes:
-                    row["total"] = _answer_text((leaf.get("answer") or [None])[0])
+            answers = _answers_by_question(resource.get("item"))
+            leaves = [leaf for leaf in answers if _link(leaf) not in total_codes]
+            totals = [leaf for leaf in answers if _link(leaf) in total_codes]
+            for leaf in totals:
+                row["total"] = answers[leaf][-1]
+            problems += _answered_twice(totals, answers, "total", position, row, panel["instrument"], label)
             by_code = item_codes and any(_link(leaf) in item_codes for leaf in leaves)
             trailing = [re.search(r"(\d+)$", _link(leaf)) for leaf in leaves]
             numbered = (all(trailing) and len({int(m.group(1)) for m in trailing if m}) == len(leaves)
@@ -327,7 +379,9 @@ def _read_fhir(
                     number = int(found.group(1))
                 else:
                     number = order
-                row[f"item_{number}"] = _answer_text((leaf.get("answer") or [None])[0])
+                row[f"item_{number}"] = answers[leaf][-1]
+                problems += _answered_twice([leaf], answers, f"item_{number}", position, row, panel["instrument"],
+                                            label)
         rows.append(row)
         numbers.append(position)
     if not rows and not problems:

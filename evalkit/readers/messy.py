@@ -678,14 +678,12 @@ def extract_table(grid: Grid, *, header_score: HeaderScore, header_row: int | No
         if split_width is not None and len(grid.rows[first_data + i]) > split_width:
             extra = [str(c).strip() for c in grid.rows[first_data + i][split_width:] if c is not None]
             if extra:  # read, and set aside by its error
-                shown = ", ".join(f"'{c[:60]}'" for c in extra)
-                named = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(grid.delimiter or "", "delimiter")
-                problems.append({
-                    "source_row": number, "rule": "extra_cells", "value": shown[:80], "severity": "error",
-                    "message": f"Row {number} has {len(grid.rows[first_data + i])} cells but the header has "
-                               f"{split_width} columns; the extra value(s) {shown} have no column, so the row "
-                               f"cannot be read safely (its cells may have moved one column along). Check for a "
-                               f"stray {named} in this row (for example inside a note)."})
+                from evalkit.readers.csv import extra_cells_message
+
+                shown, message = extra_cells_message(row=number, n_cells=len(grid.rows[first_data + i]),
+                                                     width=split_width, extra=extra, delimiter=grid.delimiter)
+                problems.append({"source_row": number, "rule": "extra_cells", "value": shown[:80],
+                                 "severity": "error", "message": message})
         i += 1
 
     data = [body[i] for i in keep_rows]

@@ -68,6 +68,7 @@ from evalkit.readers.messy import (
 )
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
+from evalkit.typing_slips import one_slip_apart
 
 __all__ = [
     "ASSUMPTION_COLUMNS",
@@ -677,15 +678,13 @@ def suggest_instrument(header: str) -> tuple[str, str] | None:
     tuple[str, str] or None
         ``(word as folded, instrument code)``.
     """
-    from evalkit.mapping_proposal import _lev1  # the one-edit test of value matching (imports this module)
-
     tokens = _tokens(header)
     names = {phrase[0]: code for phrase, code in _instrument_phrases() if len(phrase) == 1 and len(phrase[0]) >= 4}
     for i, word in enumerate(tokens):
         if len(word) < 4 or word in names:
             continue
         for name, code in sorted(names.items()):
-            if re.sub(r"\d", "", word) == re.sub(r"\d", "", name) or not _lev1(word, name):
+            if re.sub(r"\d", "", word) == re.sub(r"\d", "", name) or not one_slip_apart(word, name):
                 continue
             if classify_header(" ".join([*tokens[:i], name, *tokens[i + 1:]])).kind in ("score", "score_date"):
                 return word, code

@@ -13,7 +13,8 @@ rule                            severity   module
 required, type, enum,           error      :mod:`evalkit.validation.fields`
 minimum, maximum, pattern,
 ambiguous_date, future_date
-date_order_from_file            warning    :mod:`evalkit.validation.fields`
+date_order_from_file,           warning    :mod:`evalkit.validation.fields`
+excel_date_number
 unknown_instrument, item_type,  error      :mod:`evalkit.validation.measures`
 item_range, total_range
 no_responses, not_checked,      warning    :mod:`evalkit.validation.measures`
@@ -39,6 +40,8 @@ unclosed_quote                  error      readers (a CSV quote mark left open t
                                            swallows later lines into one cell)
 item_order                      error      readers (FHIR answers to unnumbered questions,
                                            not every item answered: not placed)
+answered_twice                  error      readers (a FHIR question with two different
+                                           answers; a warning when they are the same)
 ==============================  =========  ========================================
 """
 

@@ -183,7 +183,8 @@ def validate(
     -----
     Rules and where they are implemented: per-field (``required``, ``type``,
     ``ambiguous_date``, ``enum``, ``minimum``, ``maximum``, ``pattern``,
-    ``future_date``) in :mod:`evalkit.validation.fields`; instruments and items
+    ``future_date``, and the warnings ``date_order_from_file`` and ``excel_date_number``) in
+    :mod:`evalkit.validation.fields`; instruments and items
     (``unknown_instrument``, ``item_type``, ``item_range``, ``total_range``,
     ``no_responses``) in :mod:`evalkit.validation.measures`; keys (``unique``,
     ``primary_key``, ``participant_in_two_programmes``, ``already_stored``) in

@@ -4,6 +4,15 @@ Accepted (rule ``type`` otherwise):
 
 * ISO ``YYYY-MM-DD`` (a time after it, as Excel and FHIR write, is ignored) - always fine;
 * day/month/year with ``/``, ``.`` or ``-`` and a 2- or 4-digit year (``25`` = 2025);
+* a date with the month written as an English word or its abbreviation, in any case: ``4 March 2025``,
+  ``4 Mar 2025``, ``04-Mar-2025``, ``4-Mar-25``, ``4th March 2025``, ``March 4, 2025``, ``Mar 4 2025``,
+  ``2025-Mar-04``, also after a weekday (``Tuesday, 4 March 2025``, which must be the right weekday). The
+  month word settles the day/month order, so these are never ambiguous and do not decide the order of the
+  column's other dates;
+* an Excel date number (:func:`excel_serial_dates`): a whole number from 36526 to 73050, which Excel shows as
+  a date from 1 January 2000 to 31 December 2099, is what a date cell holds once its date formatting is lost
+  (saved as CSV, or a cell formatted General). It is read as that date and flagged
+  (:attr:`DateReading.excel_serial`) so the report can say so; any other number stays rule ``type``;
 * the format stated for the column in the provider's mapping.
 
 Day or month first? Within one file (and sheet) and column:
@@ -23,6 +32,7 @@ Day or month first? Within one file (and sheet) and column:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +40,34 @@ import pandas as pd
 
 from evalkit.validation.cells import distinct_cells
 
-__all__ = ["DateReading", "read_dates", "describe_date"]
+__all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "describe_date", "excel_serial_dates", "named_month_dates",
+           "read_dates"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 _DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
+
+_MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?"
+               r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_WEEKDAY_WORD = (r"(?:(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?"
+                 r"|sun(?:day)?)\.?,?\s+)?")
+_DAY_NUMBER = r"(\d{1,2})(?:st|nd|rd|th)?"
+_GAP = r"[\s/.-]+"
+_NAMED = re.compile(
+    "^" + _WEEKDAY_WORD + "(?:"
+    + _DAY_NUMBER + r"(?:\s+of)?" + _GAP + _MONTH_WORD + r",?" + _GAP + r"(\d{4}|\d{2})"  # 4 March 2025
+    + "|" + _MONTH_WORD + _GAP + _DAY_NUMBER + r",?" + _GAP + r"(\d{4})"  # March 4, 2025
+    + "|" + r"(\d{4})" + _GAP + _MONTH_WORD + _GAP + _DAY_NUMBER  # 2025-Mar-04
+    + ")$", re.IGNORECASE)
+"""A date with its month as a word. Groups: weekday; day, month, year (day first); month, day, year (month
+first); year, month, day (year first)."""
+_MONTH_NUMBER = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_WEEKDAY_NUMBER = {name: number for number, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+
+_SERIAL = r"^([1-9]\d{4})(?:\.0+)?$"
+EXCEL_SERIAL_RANGE = (36526, 73050)
+"""Whole numbers read as Excel date numbers: 1 January 2000 to 31 December 2099 in Excel's 1900 date system."""
+_EXCEL_DAY_ZERO = np.datetime64("1899-12-30", "D")
 
 
 @dataclass(frozen=True)
@@ -56,6 +90,8 @@ class DateReading:
         -1 month/day, 0 undecided (``None`` when a format was stated).
     by_file_order
         Cells that would be ambiguous but were read in the order ``file_order`` gave (``None``: none).
+    excel_serial
+        Cells read as Excel date numbers (``None``: none); see :func:`excel_serial_dates`.
     """
 
     values: np.ndarray
@@ -65,6 +101,7 @@ class DateReading:
     second_reading: np.ndarray
     order: np.ndarray | None = None
     by_file_order: np.ndarray | None = None
+    excel_serial: np.ndarray | None = None
 
 
 def _to_ns(parsed: pd.Series | pd.DatetimeIndex) -> np.ndarray:
@@ -97,6 +134,58 @@ def _build(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
         days = months.astype("datetime64[D]") + (di - 1)
         real = (days.astype("datetime64[M]") == months) & (days >= _FIRST_DAY) & (days <= _LAST_DAY)
         out[np.flatnonzero(ok)[real]] = days[real].astype("datetime64[ns]")
+    return out
+
+
+def named_month_dates(texts: pd.Series) -> np.ndarray:
+    """``datetime64[ns]`` dates of texts whose month is an English word or abbreviation, any case
+    (``4 March 2025``, ``04-Mar-25``, ``March 4, 2025``, ``2025-Mar-04``, ``Tuesday, 4 March 2025``); NaT for any
+    other text, a day the month does not have, or a weekday that is not the date's.
+
+    A two-digit year is in the 2000s, as for ``04/03/25``. Worked out on the texts given (call it on distinct
+    values): one regular-expression pass, then numpy.
+    """
+    parts = texts.astype(object).str.extract(_NAMED)
+    if parts.empty:
+        return np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]")
+    day = parts[1].fillna(parts[5]).fillna(parts[9])
+    month_word = parts[2].fillna(parts[4]).fillna(parts[8])
+    year_text = parts[3].fillna(parts[6]).fillna(parts[7])
+    month = month_word.str.slice(0, 3).str.lower().map(_MONTH_NUMBER)
+    year = year_text.astype("float64")
+    year = year.where(year_text.str.len() != 2, year + 2000)
+    dates = _build(year, month, day.astype("float64"))
+    weekday = parts[0].str.slice(0, 3).str.lower().map(_WEEKDAY_NUMBER).to_numpy(dtype="float64")
+    named_weekday = ~np.isnan(weekday) & ~np.isnat(dates)
+    if named_weekday.any():
+        days = dates[named_weekday].astype("datetime64[D]").astype(np.int64)
+        wrong = (days + 3) % 7 != weekday[named_weekday]  # 1 January 1970 was a Thursday (3, Monday being 0)
+        dates[np.flatnonzero(named_weekday)[wrong]] = np.datetime64("NaT")
+    return dates
+
+
+def excel_serial_dates(texts: pd.Series) -> np.ndarray:
+    """``datetime64[ns]`` dates of texts that are Excel date numbers (1900 date system); NaT for any other text.
+
+    A date cell whose formatting is lost (a workbook saved as CSV, a cell formatted General) shows the number
+    Excel keeps for the date: the count of days in its 1900 date system, where 1 is 1 January 1900. Excel
+    counts a 29 February 1900 that never was (number 60), copying Lotus 1-2-3 (Microsoft, "Excel incorrectly
+    assumes that the year 1900 is a leap year", KB 214326,
+    https://learn.microsoft.com/en-us/office/troubleshoot/excel/wrongly-assumes-1900-is-leap-year; ECMA-376
+    Part 1, 18.17.4.1), so from 61 (1 March 1900) on, number ``n`` is 30 December 1899 plus ``n`` days:
+    45658 is 1 January 2025 and 45720 is 4 March 2025.
+
+    Only whole numbers (``45720``, ``45720.0``) in :data:`EXCEL_SERIAL_RANGE` (1 January 2000 to 31 December
+    2099) are read: a number outside it is more likely a date typed without separators (``20250304``), a year
+    or a mistake than a lost date. Workbooks in the 1904 date system (old Mac Excel) count from 1 January 1904
+    and would be read 1462 days early; the warning the reader gives shows the date read, so such a date shows.
+    """
+    number = texts.astype(object).str.extract(_SERIAL)[0].astype("float64").to_numpy()
+    low, high = EXCEL_SERIAL_RANGE
+    with np.errstate(invalid="ignore"):
+        inside = (number >= low) & (number <= high)
+    out = np.full(len(number), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[inside] = (_EXCEL_DAY_ZERO + number[inside].astype(np.int64)).astype("datetime64[ns]")
     return out
 
 
@@ -138,17 +227,22 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     if stated_format is not None:
         stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
         stated = _to_ns(stated)
+        fixed, serial = _fixed_dates(uniques, iso, np.isnat(iso) & np.isnat(stated))
         blank = np.full(1, np.datetime64("NaT"), dtype="datetime64[ns]")
-        chosen = np.concatenate([blank, np.where(np.isnat(iso), stated, iso)])  # a blank cell first
+        chosen = np.concatenate([blank, np.where(np.isnat(iso) & ~np.isnat(stated), stated, fixed)])  # blank first
         # code + 1 in int64: a categorical's codes may be int8 and must not wrap
-        values = chosen.take(np.add(codes, 1, dtype=np.int64))
-        return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), none, none)
+        at = np.add(codes, 1, dtype=np.int64)
+        values = chosen.take(at)
+        by_serial = np.concatenate([[False], serial]).take(at) if serial.any() else None
+        return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), none, none,
+                           excel_serial=by_serial)
     dmy_text = uniques.str.extract(_DMY)
     dmy_parts = dmy_text.astype("float64")
     a, b, y = dmy_parts[0], dmy_parts[1], dmy_parts[2]
     two_digit_year = (dmy_text[2].str.len() == 2).fillna(False).astype(bool)  # '25' is 2025; '0025' is not
     y = y.where(~two_digit_year, y + 2000)
     is_dmy_form = a.notna().to_numpy()
+    fixed, serial = _fixed_dates(uniques, iso, np.isnat(iso) & ~is_dmy_form)
     as_dmy = _build(y, b, a)
     as_mdy = _build(y, a, b)
     day_first_only = (is_dmy_form & (a > 12).to_numpy() & (b <= 12).to_numpy())
@@ -183,7 +277,7 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     slash = np.broadcast_to(is_dmy_form, (n_groups, m))
     use_dmy = slash & (order_dmy | (~order_mdy & (day_first_only | same_both_ways)))
     use_mdy = slash & ~use_dmy & (order_mdy | month_first_only)
-    table = np.where(use_dmy, as_dmy, np.where(use_mdy, as_mdy, iso))
+    table = np.where(use_dmy, as_dmy, np.where(use_mdy, as_mdy, fixed))
     ambiguous = slash & ~use_dmy & ~use_mdy & ~np.isnat(as_dmy) & ~np.isnat(as_mdy)
     bad = np.isnat(table) & ~ambiguous
 
@@ -198,11 +292,31 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     if hinted_groups.any():
         two_ways = slash & hinted_groups & ~np.isnat(as_dmy) & ~np.isnat(as_mdy) & (as_dmy != as_mdy)
         by_file = per_row(two_ways, False)
+    by_serial = per_row(np.broadcast_to(serial, (n_groups, m)), False) if serial.any() else None
     if not row_ambiguous.any():
-        return DateReading(values, per_row(bad, False), row_ambiguous, none, none, order, by_file)
+        return DateReading(values, per_row(bad, False), row_ambiguous, none, none, order, by_file, by_serial)
     first = per_row(np.where(ambiguous, as_dmy, np.datetime64("NaT")), np.datetime64("NaT"))
     second = per_row(np.where(ambiguous, as_mdy, np.datetime64("NaT")), np.datetime64("NaT"))
-    return DateReading(values, per_row(bad, False), row_ambiguous, first, second, order, by_file)
+    return DateReading(values, per_row(bad, False), row_ambiguous, first, second, order, by_file, by_serial)
+
+
+def _fixed_dates(uniques: pd.Series, iso: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The dates of distinct values whatever the day/month order: ISO, else (among ``rest``, the values read no
+    other way) a month written as a word, else an Excel date number; and which values were Excel date numbers.
+
+    Only the values in ``rest`` are parsed again, so a column of ISO dates costs nothing more.
+    """
+    serial = np.zeros(len(uniques), dtype=bool)
+    if not rest.any():
+        return iso, serial
+    fixed = iso.copy()
+    at = np.flatnonzero(rest)
+    texts = uniques.iloc[at]
+    named = named_month_dates(texts)
+    numbered = excel_serial_dates(texts)
+    fixed[at] = np.where(np.isnat(named), numbered, named)
+    serial[at] = np.isnat(named) & ~np.isnat(numbered)
+    return fixed, serial
 
 
 def _group_numbers(groups: np.ndarray, n: int) -> tuple[np.ndarray | None, int]:

@@ -12,6 +12,8 @@ ambiguous_date  a date that reads as two different dates (``03/04/2025``) in a c
             where nothing shows the day/month order
 date_order_from_file  (warning) such a date read in the order the file's other date
             columns show (``15/02/2026`` in ``referral_date``)
+excel_date_number  (warning) whole numbers in a date column read as Excel date numbers
+            (``45720`` as 2025-03-04): one report row per column and file, listing them
 enum        the cell is one of the codes (``x-codes``/``enum``) or a code's label,
             ignoring case and punctuation; it is stored as the code
 minimum / maximum  ``constraints.minimum`` / ``maximum``
@@ -29,7 +31,13 @@ import pandas as pd
 
 from evalkit.schemas import FieldSpec, TableSchema
 from evalkit.validation.cells import CellPicker, full_match, parse_booleans, parse_codes, parse_numbers
-from evalkit.validation.dates import DateReading, describe_date, read_dates
+from evalkit.validation.dates import (
+    EXCEL_SERIAL_RANGE,
+    DateReading,
+    describe_date,
+    excel_serial_dates,
+    read_dates,
+)
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["check_fields", "codes_text"]
@@ -106,6 +114,38 @@ def _read_in_file_order(
     if not votes.any():
         return reading, votes, deciding
     return read_dates(column, groups, None, votes), votes, deciding
+
+
+EXCEL_NUMBERS_LISTED = 10
+"""How many cells an ``excel_date_number`` warning lists (row, number and date) before "and N more"."""
+
+
+def _report_excel_numbers(rows: TableRows, log: ProblemLog, name: str, serial: np.ndarray, dates: np.ndarray,
+                          values: CellPicker) -> None:
+    """One ``excel_date_number`` warning per file (and sheet) for the cells of a date column read as Excel date
+    numbers: which rows, the number and the date it was read as (``row 2: 45720 read as 2025-03-04``)."""
+    low, high = describe_date(excel_serial_dates(pd.Series([str(n) for n in EXCEL_SERIAL_RANGE]))).to_numpy()
+    for g in np.unique(rows.group[serial]):
+        at = np.flatnonzero(serial & (rows.group == g))
+        shown = at[:EXCEL_NUMBERS_LISTED]
+        picked = np.zeros(len(serial), dtype=bool)
+        picked[shown] = True
+        numbers = pd.Series(values[picked], dtype=object).astype(str).to_numpy()
+        iso = pd.Series(dates[shown]).dt.strftime("%Y-%m-%d").to_numpy()
+        listed = "; ".join(f"row {int(r)}: {v} read as {d}" for r, v, d in
+                           zip(rows.source_row[shown], numbers, iso, strict=True))
+        more = len(at) - len(shown)
+        where = rows.shown_column(name, np.array([g]))[0]
+        cells = f"{len(at)} cell{'s' if len(at) != 1 else ''}"
+        log.add_file_level(
+            rows, int(g), at, column=name, rule="excel_date_number", severity="warning", value=str(numbers[0]),
+            message=(f"Column {where}: {cells} held a whole number where a date was expected and "
+                     f"{'were' if len(at) != 1 else 'was'} read as Excel's number for a date (a date cell shows "
+                     f"this number when its date formatting is lost; numbers from {EXCEL_SERIAL_RANGE[0]} to "
+                     f"{EXCEL_SERIAL_RANGE[1]} are read, {low} to {high}): {listed}"
+                     + (f"; and {more} more" if more > 0 else "")
+                     + ". If these are not the dates meant, correct them (or format the column as dates) and "
+                     "upload again."))
 
 
 def check_fields(
@@ -206,7 +246,8 @@ def check_fields(
             detail = (f" does not match the date format stated in your column mapping ({stated}); "
                       "expected a date in that format, or an ISO date such as 2025-03-18."
                       if stated else
-                      " is not a date; expected a date such as 2025-03-18 or 18/03/2025 (day/month/year).")
+                      " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) "
+                      "or 18 March 2025.")
             votes: np.ndarray | None = None
             deciding: dict[int, str] = {}
             if not stated and reading.ambiguous.any():
@@ -237,6 +278,8 @@ def check_fields(
                                    " (month/day), like the dates in " + deciding[-1]).astype(object)
                         + " of this file. If that is wrong, write it as an ISO date (YYYY-MM-DD).",
                         values=values[hinted])
+            if reading.excel_serial is not None:
+                _report_excel_numbers(rows, log, name, reading.excel_serial, reading.values, values)
             x = reading.values
             future = ~np.isnat(x) & (x > np.datetime64(today.normalize().to_datetime64(), "ns"))
             if future.any():

@@ -520,8 +520,11 @@ rows("very-hidden-data-sheet", "upload.xlsx",
      "excel", {"participants": (5, 0)}, note="hidden sheets are read like any other")
 rows("excel-serial-dates", "participants.xlsx",
      lambda p: p.write_bytes(_xlsx({"participants": [PART_H.split(","), ["N1001", "P-N1", 45000, "self"],
-                                                     ["N1002", "P-N1", "2025-01-03", "self"]]})),
-     "excel", {"participants": (1, 1)}, r"not a date")
+                                                     ["N1002", "P-N1", "2025-01-03", "self"],
+                                                     ["N1003", "P-N1", 12345, "self"]]})),
+     "excel", {"participants": (2, 1)}, r"not a date",
+     note="a General cell holding Excel's number for a date (45000: 2023-03-15) is read, with a warning; "
+          "a number outside 2000-2099 is not")
 rows("excel-error-cells", "participants.xlsx",
      lambda p: p.write_bytes(_xlsx({"participants": [PART_H.split(","), ["N1001", "P-N1", "#N/A", "self"],
                                                      ["N1002", "P-N1", "2025-01-03", "#DIV/0!"]]})),
@@ -597,7 +600,7 @@ _DATES_BAD = [
     ("31/02/2025", r"not a date"), ("29/02/2025", r"not a date"), ("2025-02-30", r"not a date"),
     ("2025-13-01", r"not a date"), ("00/00/0000", r"not a date"), ("0000-00-00", r"not a date"),
     ("2600-01-01", r"not a date|after today"), ("1500-01-01", r"not a date"), ("10000-01-01", r"not a date"),
-    ("2099-01-01", r"after today"), ("yesterday", r"not a date"), ("45000", r"not a date"),
+    ("2099-01-01", r"after today"), ("yesterday", r"not a date"), ("12345", r"not a date"), ("20250304", r"not a date"),
     ("12:30", r"not a date"), ("2025/01/02", r"not a date"), ("1/2/3/4", r"not a date"),
 ]
 for _val, _why in _DATES_BAD:
@@ -613,6 +616,10 @@ rows("date-us-and-uk-mixed", "participants.csv",
      csv_text(PART_H, ["N1001,P-N1,03/04/2025,self,1,1", "N1002,P-N1,25/01/2025,self,1,1",
                        "N1003,P-N1,01/25/2025,self,1,1"]), "dates", {"participants": (2, 1)}, r"could be",
      note="each unambiguous date is read by its own evidence; only 03/04/2025 is refused")
+rows("date-month-words", "participants.csv",
+     csv_text(PART_H, ["N1001,P-N1,4 March 2025,self,1,1", "N1002,P-N1,04-Mar-2025,self,1,1",
+                       'N1003,P-N1,"March 4, 2025",self,1,1', "N1004,P-N1,45720,self,1,1"]), "dates",
+     {"participants": (4, 0)}, note="month names are never ambiguous; 45720 is Excel's number for 4 March 2025")
 rows("date-leap-day-ok", "participants.csv", csv_text(PART_H, ["N1001,P-N1,29/02/2024,self,1,1"]), "dates",
      {"participants": (1, 0)})
 rows("date-iso-with-time", "measures.csv",
