@@ -30,6 +30,7 @@ from the audit history is exact.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -798,11 +799,20 @@ class _Run:
         self.accepted_keys: dict[str, pd.DataFrame] = {}
         self.store_quarantine: dict[str, list[pd.DataFrame]] = {}
         self.counts: dict[str, dict[str, int]] = {k: {} for k in ("inserted", "updated", "unchanged")}
+        self.programme_counts: list[pd.DataFrame] = []  # per row: programme_id and 0/1 of each upload count
 
     def tick(self, n: int, message: str) -> None:
         self.done += n
         if self.progress:
             self.progress(min(self.done / self.total, 1.0), message)
+
+    def count_by_programme(self, programme_id: pd.Series | np.ndarray, **counts: np.ndarray | int) -> None:
+        """Note rows' programmes and what happened to each row (``rows_inserted=mask, ...``), for
+        ``upload_programmes``."""
+        ids = pd.array(np.asarray(programme_id, dtype=object), dtype="string")
+        self.programme_counts.append(pd.DataFrame({
+            "programme_id": ids, **{c: np.broadcast_to(np.asarray(v, dtype=np.int64), len(ids)) for c, v in counts.items()},
+        }))
 
     def quarantine_rows(self, table: str, rows: pd.DataFrame, reasons: pd.Series | str) -> None:
         raw = raw_strings(rows, table)
@@ -1085,6 +1095,8 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
         _bulk_update(run.conn, table,
                      changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"]))
 
+    run.count_by_programme(frame["programme_id"], rows_inserted=new_mask, rows_updated=changed_mask,
+                           rows_unchanged=~new_mask & ~changed_mask)
     run.counts["inserted"][table] = int(new_mask.sum())
     run.counts["updated"][table] = int(changed_mask.sum())
     run.counts["unchanged"][table] = int(n - new_mask.sum() - changed_mask.sum())
@@ -1186,6 +1198,8 @@ def _ingest_tx(
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         conn.execute(T.quarantine.insert(), _quarantine_records(frame, table, upload_id))
         quarantine_counts[table] = len(frame)
+        run.count_by_programme(frame["programme_id"] if "programme_id" in frame.columns else [None] * len(frame),
+                               rows_quarantined=1)
 
     resolved = 0
     if resolves is not None:
@@ -1196,6 +1210,9 @@ def _ingest_tx(
             .where(q.c.upload_id == resolves, q.c.status == "open", q.c.table_name.in_(present))
             .values(status="resolved", resolved_upload_id=upload_id)
         ).rowcount or 0
+        resolved_json = conn.execute(sa.select(q.c.row_json).where(q.c.resolved_upload_id == upload_id,
+                                                                   q.c.status == "resolved")).scalars().all()
+        run.count_by_programme([json.loads(r).get("programme_id") for r in resolved_json], rows_resolved=1)
 
     if quarantine_counts:  # the same invalid row sent again: only the newest entry stays open
         q, u, qn = T.quarantine, T.uploads, T.quarantine.alias("qn")
@@ -1213,6 +1230,7 @@ def _ingest_tx(
     _test_pause_in_tx()
     accepted = {t: run.counts["inserted"][t] + run.counts["updated"][t] + run.counts["unchanged"][t]
                 for t in run.counts["inserted"]}
+    _store_programme_counts(conn, upload_id, provider, run.programme_counts)
     summary = UploadSummary(
         upload_id=upload_id, provider=provider, file_name=file_name, accepted=_frozen(accepted),
         inserted=_frozen(run.counts["inserted"]), updated=_frozen(run.counts["updated"]),
@@ -1226,6 +1244,31 @@ def _ingest_tx(
         )
     )
     return summary
+
+
+def _store_programme_counts(conn: sa.Connection, upload_id: int, provider: str, counts: list[pd.DataFrame]) -> None:
+    """One ``upload_programmes`` row per programme of the uploading provider that the upload's rows name, with its
+    part of each count.
+
+    Rows naming another provider's programme, or no stored programme, are counted in the upload's totals only:
+    they do not make the upload visible to those granted that programme.
+    """
+    rows = pd.concat([c for c in counts if len(c)], ignore_index=True) if any(len(c) for c in counts) else None
+    if rows is None:
+        return
+    cols = [c for c in T.UPLOAD_COUNTS if c != "rows_accepted"]
+    per = rows.dropna(subset=["programme_id"]).reindex(columns=["programme_id", *cols]).fillna(
+        {c: 0 for c in cols}).groupby("programme_id", sort=True)[cols].sum().astype(np.int64)
+    p = T.canonical["programmes"]
+    own = conn.execute(sa.select(p.c.programme_id).where(p.c.programme_id.in_(per.index.tolist()),
+                                                         p.c.provider == provider)).scalars().all()
+    per = per.loc[per.index.isin(own)]
+    if per.empty:
+        return
+    per["rows_accepted"] = per["rows_inserted"] + per["rows_updated"] + per["rows_unchanged"]
+    per = per.reset_index().assign(upload_id=upload_id)
+    conn.execute(T.upload_programmes.insert(), per[["upload_id", "programme_id", *T.UPLOAD_COUNTS]]
+                 .astype(object).to_dict(orient="records"))
 
 
 def ingest(

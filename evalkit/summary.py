@@ -479,6 +479,8 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
         if r["instrument"] not in registry:
             rows.append((f"$.results[{i}].instrument", "a known instrument code (" + ", ".join(sorted(registry))
                          + "; add others with EVALKIT_INSTRUMENTS_DIR)", _describe(r["instrument"]), "instrument"))
+        else:
+            rows += _range_problems(r, f"$.results[{i}]", registry[r["instrument"]].score_range, base)
         rows += _nesting_problems(r, f"$.results[{i}]", _RESULT_NESTING)
         if r["programme_id"] in seen:  # a measure's mothers are among the programme's (evalkit.summary._containments)
             j = seen[r["programme_id"]]
@@ -493,6 +495,66 @@ _RESULT_NESTING = [("n_baseline", "n_paired"), ("n_paired", "n_reliable_improvem
                    ("n_paired", "n_reliable_deterioration"), ("n_paired", "n_caseness_baseline"),
                    ("n_caseness_baseline", "n_recovered"), ("n_recovered", "n_reliable_recovery"),
                    ("n_reliable_improvement", "n_reliable_recovery")]
+
+
+def _largest_sd(low: float, high: float, n: int) -> float:
+    """Largest sample SD (``ddof=1``) of ``n`` >= 2 values in [low, high].
+
+    The values split as evenly as they can between the two ends (k at one end, n - k at the other, k = n // 2),
+    which gives the variance ``(high - low)**2 * k * (n - k) / (n * (n - 1))``: ``(high - low) / 2`` times
+    sqrt(n / (n - 1)) for even n (the population SD of such values is at most ``(high - low) / 2``; the sample
+    SD divides by n - 1), largest at n = 2.
+    """
+    k = n // 2
+    return (high - low) * math.sqrt(k * (n - k) / (n * (n - 1)))
+
+
+_RANGE_SLACK = 1e-9
+"""Relative allowance (of the instrument's range) for floating-point rounding in the range checks."""
+
+
+def _range_problems(obj: Mapping[str, Any], where: str, score_range: tuple[float, float] | None,
+                    base: int | None) -> list[tuple[str, str, str, str]]:
+    """Means, SDs and the mean change that an instrument's total scores cannot produce.
+
+    A mean lies within the total's range [low, high]; an SD of the paired n (``n_paired``, the published
+    count, so at least that count less the rounding base plus one; at least 2 when hidden) is at most
+    :func:`_largest_sd`; the mean change is at most ``high - low`` in size. Instruments without a
+    ``score_range`` are not checked.
+    """
+    if score_range is None:
+        return []
+    low, high = score_range
+    span = high - low
+    slack = _RANGE_SLACK * max(span, 1.0)
+    what = f"(programme {obj['programme_id']}, instrument {obj['instrument']}, totals {low:g} to {high:g})"
+    n = obj.get("n_paired")
+    if isinstance(n, int) and not isinstance(n, bool):
+        n = max(2, n - (base - 1 if base and base > 1 else 0))
+    else:
+        n = 2
+    rows = []
+
+    def number(name: str) -> float | None:
+        v = obj.get(name)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    for name in ("baseline_mean", "endpoint_mean"):
+        v = number(name)
+        if v is not None and not low - slack <= v <= high + slack:
+            rows.append((f"{where}.{name}", f"a mean within the instrument's range {what}", _describe(obj[name]),
+                         "score_range"))
+    largest = _largest_sd(low, high, n)
+    for name in ("baseline_sd", "endpoint_sd"):
+        v = number(name)
+        if v is not None and v > largest + slack:
+            rows.append((f"{where}.{name}", f"an SD of at most {largest:.4g}, the largest possible for {n} "
+                         f"scores in the instrument's range {what}", _describe(obj[name]), "score_range"))
+    v = number("mean_change")
+    if v is not None and abs(v) > span + slack:
+        rows.append((f"{where}.mean_change", f"a mean change of at most {span:g} in size, the width of the "
+                     f"instrument's range {what}", _describe(obj["mean_change"]), "score_range"))
+    return rows
 
 
 def _disclosure_problems(obj: Mapping[str, Any], where: str, counts: list[str], threshold: int, show_zero: bool,
@@ -570,7 +632,10 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         mothers within the programme's paired and attended ones, ...),
         that characteristics use the codes of ``schemas/tables/programmes.json``,
         that every result's instrument is in the registry
-        (:func:`~evalkit.instruments.builtin_instruments`)
+        (:func:`~evalkit.instruments.builtin_instruments`), that its means lie
+        within the instrument's ``score_range``, its SDs are at most the largest
+        possible for ``n_paired`` scores in that range and its mean change is
+        at most the range's width in size (:func:`_range_problems`)
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
     """
     if not isinstance(data, Mapping):

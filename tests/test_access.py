@@ -89,3 +89,60 @@ def test_scope_validation() -> None:
     with pytest.raises(ValueError, match="single string"):
         Scope("evaluator", programmes="P-N1")  # type: ignore[arg-type]
     assert Scope("evaluator", programmes=["P-N1"]).programmes == frozenset({"P-N1"})  # type: ignore[arg-type]
+
+
+def _only(frames: dict[str, pd.DataFrame], programme: str) -> dict[str, pd.DataFrame]:
+    return {t: f[f["programme_id"] == programme].reset_index(drop=True) for t, f in frames.items()}
+
+
+def test_evaluator_sees_only_the_uploads_and_counts_of_its_programmes(two_providers) -> None:  # noqa: ANN001
+    # a second North upload with P-N1's rows only: it concerns no programme of an evaluator of P-N2
+    north = example_frames("North")
+    ingest(result_of(_only(north, "P-N1")), two_providers, provider="North", file_name="north-n1.xlsx",
+           sha256="3" * 64)
+    everything = list_uploads(two_providers, Scope.admin()).set_index("file_name")
+    assert set(everything.index) == {"north.xlsx", "south.xlsx", "north-n1.xlsx"}
+
+    ev = list_uploads(two_providers, Scope.for_evaluator({"P-N2"})).set_index("file_name")
+    assert list(ev.index) == ["north.xlsx"]  # not South's, nor North's upload of P-N1 only
+    # north.xlsx spans P-N1 and P-N2 (and a quarantined P-N1 row): only P-N2's rows are counted
+    n2 = sum(int((f["programme_id"] == "P-N2").sum()) for f in north.values())
+    row = ev.loc["north.xlsx"]
+    assert row["rows_accepted"] == row["rows_inserted"] == n2 < everything.loc["north.xlsx", "rows_accepted"]
+    assert row["rows_updated"] == row["rows_unchanged"] == row["rows_quarantined"] == 0
+    assert everything.loc["north.xlsx", "rows_quarantined"] == 1
+
+    # granted both of North's programmes: North's two uploads, each with all its rows
+    both = list_uploads(two_providers, Scope.for_evaluator({"P-N1", "P-N2"})).set_index("file_name")
+    assert set(both.index) == {"north.xlsx", "north-n1.xlsx"}
+    cols = ["rows_accepted", "rows_inserted", "rows_updated", "rows_unchanged", "rows_quarantined"]
+    pd.testing.assert_frame_equal(both[cols], everything.loc[both.index, cols])
+    # a provider narrowed to one of its programmes is treated alike; unnarrowed, it sees its uploads whole
+    narrowed = Scope("provider", providers={"North"}, programmes={"P-N2"})
+    assert list(list_uploads(two_providers, narrowed)["file_name"]) == ["north.xlsx"]
+    whole = list_uploads(two_providers, Scope.for_provider("North")).set_index("file_name")
+    pd.testing.assert_frame_equal(whole[cols], everything.loc[whole.index, cols])
+    # a programme of nothing uploaded: no upload at all
+    assert list_uploads(two_providers, Scope.for_evaluator({"P-NONE"})).empty
+
+
+def test_uploads_stored_before_counts_per_programme(two_providers, db_url) -> None:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    from evalkit.store import open_store
+
+    everything = list_uploads(two_providers, Scope.admin()).set_index("file_name")
+    with two_providers.engine.begin() as conn:  # back to schema version 6: no upload_programmes
+        conn.exec_driver_sql("DROP TABLE upload_programmes")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 7")
+    with open_store(db_url) as store:  # step 7 finds each upload's programmes from its rows
+        with store.engine.connect() as conn:
+            assert sa.inspect(conn).has_table("upload_programmes")
+        cols = ["rows_accepted", "rows_quarantined"]
+        # every programme of the upload granted: its totals; some only: listed, counts not known
+        whole = list_uploads(store, Scope.for_evaluator({"P-N1", "P-N2"})).set_index("file_name")
+        assert list(whole.index) == ["north.xlsx"]
+        pd.testing.assert_frame_equal(whole[cols], everything.loc[["north.xlsx"], cols])
+        part = list_uploads(store, Scope.for_evaluator({"P-N2", "P-S1"})).set_index("file_name")
+        assert set(part.index) == {"north.xlsx", "south.xlsx"} and part[cols].isna().all().all()
+        assert list_uploads(store, Scope.for_evaluator({"P-NONE"})).empty

@@ -193,7 +193,11 @@ def test_cli_ingest_checks_only_against_the_uploaders_rows(tmp_path: Path, capsy
     code, out, err = cli(capsys, "ingest", contacts, "--provider", "North", "--db", db)
     assert code == 1 and "no row could be stored" in err
     changed = diff(before, snapshot(str(db)))
-    assert set(changed) == {"uploads", "quarantine"} and changed["quarantine"] == (0, 2)
+    # the upload's own bookkeeping: its record, its quarantined rows, and the programmes of North's it concerns
+    assert set(changed) <= {"uploads", "quarantine", "upload_programmes"} and changed["quarantine"] == (0, 2)
+    with open_store(db) as store:
+        evaluator_of_south = list_uploads(store, Scope.for_evaluator({"P-S1"}))
+    assert list(evaluator_of_south["provider"]) == ["South"]  # a row naming P-S1 does not show North's upload
     code, out, _ = cli(capsys, "quarantine", "--db", db, "--provider", "North")
     assert code == 0 and "contacts: 2 row(s)" in out and "is not a participant_id" in out
     assert "South" not in out + err  # whose programme P-S1 is, or that S0001 exists there, is never said

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from evalkit.compare import compare_summaries
+from evalkit.instruments import builtin_instruments
 from evalkit.rules import PairingRules
 from evalkit.stats import meta_analysis, meta_regression, proportion_effect, subgroup_analysis, wilson_ci
 from evalkit.summary import Summary
@@ -30,16 +31,33 @@ FORMATS = ["group", "one_to_one", "group", "one_to_one", "mixed"]
 MODES = ["in_person", "telephone", "in_person", "telephone", "in_person"]
 
 
+# Morris's means run from 0.5 to 75.9, outside any instrument's totals, so the fixture RESCALES them (it does not
+# just relabel them): x -> low + STRETCH * x on a higher-is-better scale, high - STRETCH * x on a lower-is-better
+# one, with STRETCH = (high - low) / MORRIS_SPAN for the instrument's totals [low, high], and SDs times STRETCH.
+# A standardised mean change and its variance do not change under such a map (a change over the baseline SD, and
+# the correlation), so metafor's yi, vi and tau2 above are still the known answers; a raw mean change is
+# STRETCH times Morris's. On WEMWBS (14 to 70) the means become 14.35 to 67.13, on EPDS (0 to 30) 29.81 to 1.54.
+MORRIS_SPAN = 80.0
+
+
+def stretch(instrument: str) -> float:
+    low, high = builtin_instruments()[instrument].score_range
+    return (high - low) / MORRIS_SPAN
+
+
 def morris_summary(higher_is_better: bool = True, instrument: str = "wemwbs", rules=None, **prog_cols) -> Summary:
     d = MORRIS_TREATMENT
     ids = [f"S{i}" for i in d["study"]]
     prog = pd.DataFrame({"programme_id": ids, "format": FORMATS, "mode": MODES,
                          "delivered_by": "volunteer_peers", "referred": [100, 200, 40, 50, 60],
                          "took_up": [50, 120, 20, 30, 14], **prog_cols})
-    m_pre, m_post = (d["m_pre"], d["m_post"]) if higher_is_better else (-d["m_pre"], -d["m_post"])
+    low, high = builtin_instruments()[instrument].score_range
+    b = stretch(instrument)
+    m_pre, m_post = ((low + b * d["m_pre"], low + b * d["m_post"]) if higher_is_better
+                     else (high - b * d["m_pre"], high - b * d["m_post"]))
     res = pd.DataFrame({"programme_id": ids, "instrument": instrument, "higher_is_better": higher_is_better,
                         "n_baseline": d["ni"], "n_paired": d["ni"], "baseline_mean": m_pre, "endpoint_mean": m_post,
-                        "baseline_sd": d["sd_pre"], "endpoint_sd": d["sd_post"], "r_pre_post": d["ri"],
+                        "baseline_sd": b * d["sd_pre"], "endpoint_sd": b * d["sd_post"], "r_pre_post": d["ri"],
                         # counts chosen so that every difference of nested counts is 0 or >= 5 (publishable)
                         "n_reliable_improvement": IMPROVED, "n_caseness_baseline": [12, 25, 9, 5, 7],
                         "n_reliable_recovery": [5, 10, 9, 5, 0]})
@@ -59,13 +77,14 @@ def test_smcr_pooling_reproduces_metafor_morris2008():
 
 def test_direction_improvement_positive_for_symptom_measures():
     up = compare_summaries([morris_summary(True)], instrument="wemwbs", measure="smcr")
-    # the same numbers on a lower-is-better scale (scores negated): still an improvement, same effect
+    # the same numbers on a lower-is-better scale (scores reversed): still an improvement, same effect
     down = compare_summaries([morris_summary(False, instrument="epds")], instrument="epds", measure="smcr")
     np.testing.assert_allclose(down.per_programme["yi"], up.per_programme["yi"], rtol=1e-12)
     np.testing.assert_allclose(down.per_programme["vi"], up.per_programme["vi"], rtol=1e-12)
     mc = compare_summaries([morris_summary(False, instrument="epds")], instrument="epds", measure="mean_change")
-    # raw mean change: post - pre = 7.9 points up on the original scale; on the negated scale a fall, i.e. +7.9
-    assert mc.per_programme.loc[0, "yi"] == pytest.approx(7.9)
+    # raw mean change: post - pre = 7.9 points up on Morris's scale, 7.9 x 30 / 80 = 2.9625 EPDS points down,
+    # reported as +2.9625 (an improvement)
+    assert mc.per_programme.loc[0, "yi"] == pytest.approx(7.9 * stretch("epds")) == pytest.approx(2.9625)
     assert "positive value is an improvement" in mc.direction
 
 

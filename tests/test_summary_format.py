@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from evalkit.errors import InputFileError
@@ -227,7 +231,9 @@ def test_non_finite_and_overflowing_values_are_refused(tmp_path, text_edit, path
 
 def test_plausible_means_and_in_memory_non_finite_values():
     data = small_summary().to_dict()
-    data["results"][0]["baseline_mean"] = 6.0e153  # large, but its square plus another's is finite
+    # large, but its square plus another's is finite (on an instrument with no score range, so that the range
+    # check does not refuse it either)
+    data["results"][0].update(instrument="ons4", baseline_mean=6.0e153)
     validate_summary(data)
     data["results"][0]["endpoint_sd"] = float("nan")
     with pytest.raises(SummaryFormatError, match=r"\$\.results\[0\]\.endpoint_sd: expected a finite number"):
@@ -244,3 +250,55 @@ def test_unknown_instrument_code_is_refused_with_the_known_codes(tmp_path):
     assert "bad.json" in text and "a known instrument code" in text
     for code in ("epds", "phq9", "gad7", "wemwbs", "swemwbs", "qpr15"):
         assert code in rows["expected"].iloc[0]
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("baseline_mean", 30.5, "a mean within the instrument's range"),
+    ("endpoint_mean", -0.1, "a mean within the instrument's range"),
+    # the largest sample SD of 30 scores in 0..30 is 30 * sqrt(15 * 15 / (30 * 29)) = 15.26
+    ("baseline_sd", 15.3, "an SD of at most 15.26, the largest possible for 30 scores"),
+    ("endpoint_sd", 40.0, "an SD of at most 15.26"),
+    ("mean_change", -30.5, "a mean change of at most 30 in size"),
+])
+def test_figures_outside_the_instrument_range_are_refused(tmp_path, field, value, expected):
+    data = small_summary().to_dict()  # programme A, EPDS (totals 0 to 30), 30 paired
+    data["results"][0][field] = value
+    err = _error(tmp_path, data)
+    path = f"$.results[0].{field}"
+    rows = err.problems[err.problems["path"] == path]
+    assert len(rows) == 1, err.problems.to_dict("records")
+    assert expected in rows["expected"].iloc[0] and rows["rule"].iloc[0] == "score_range"
+    text = " ".join(str(err).split())
+    assert "bad.json" in text and path in text and "programme A" in text and "instrument epds" in text
+    assert "totals 0 to 30" in text
+
+
+def test_largest_possible_sd_is_accepted_and_rounding_loosens_it():
+    # 30 scores, 15 at 0 and 15 at 30: sample SD 15.26, larger than (30 - 0) / 2 but a real set of scores
+    scores = np.array([0.0] * 15 + [30.0] * 15)
+    data = small_summary().to_dict()
+    data["results"][0].update(baseline_mean=float(scores.mean()), baseline_sd=float(scores.std(ddof=1)))
+    validate_summary(data)
+    data["results"][0]["baseline_sd"] = float(scores.std(ddof=1)) * 1.001
+    with pytest.raises(SummaryFormatError, match="baseline_sd"):
+        validate_summary(data)
+    # counts rounded to 10: a published 30 may be 21 scores, whose SD can reach 30 * sqrt(10 * 11 / (21 * 20))
+    rounded = small_summary(rounding_base=10).to_dict()
+    assert rounded["results"][0]["n_paired"] == 30
+    rounded["results"][0]["baseline_sd"] = 30 * math.sqrt(10 * 11 / (21 * 20))
+    validate_summary(rounded)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(*[st.one_of(st.sampled_from([0, 30]), st.integers(0, 30))] * 2), min_size=5, max_size=40))
+def test_figures_of_any_real_epds_scores_are_accepted(pairs):
+    pre = np.array([a for a, _ in pairs], dtype=float)
+    post = np.array([b for _, b in pairs], dtype=float)
+    n = len(pairs)
+    prog = pd.DataFrame({"programme_id": ["A"], "referred": [n], "paired": [n]})
+    res = pd.DataFrame({"programme_id": ["A"], "instrument": ["epds"], "higher_is_better": [False],
+                        "n_baseline": [n], "n_paired": [n], "baseline_mean": [pre.mean()],
+                        "baseline_sd": [pre.std(ddof=1)], "endpoint_mean": [post.mean()],
+                        "endpoint_sd": [post.std(ddof=1)], "mean_change": [(post - pre).mean()]})
+    summary = Summary.from_frames(prog, res)  # validates: must not refuse figures real scores give
+    assert summary.results.loc[0, "baseline_sd"] == pytest.approx(pre.std(ddof=1))

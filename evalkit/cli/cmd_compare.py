@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 from evalkit.cli.arg_types import positive_int
 
 #: options of the comparison that the funnel table (``--funnel-table``) does not use, with their defaults
 _NOT_FOR_FUNNEL_TABLE = {"by": None, "measure": None, "method": None, "knha": False, "scale": None, "level": None,
                          "min_per_level": None}
+
+
+#: the CLI option (``args`` attribute) of each argument of compare_summaries; an option not given is not passed,
+#: so the library's own default applies (and the help text quotes it from the signature)
+_ARGUMENTS = {"instrument": "instrument", "measure": "measure", "method": "method", "by": "by", "knha": "knha",
+              "proportion_scale": "scale", "overdispersion": "overdispersion", "funnel_method": "funnel_method",
+              "level": "level", "min_per_level": "min_per_level", "allow_mixed_rules": "allow_mixed_rules"}
+
+
+def _defaults() -> dict[str, Any]:
+    """The default of each keyword argument of :func:`evalkit.compare.compare_summaries`."""
+    from evalkit.compare import compare_summaries
+
+    return {name: p.default for name, p in inspect.signature(compare_summaries).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """The arguments among ``names`` whose options were given (not None, and not a flag left off)."""
+    values = {name: getattr(args, _ARGUMENTS[name]) for name in names}
+    return {name: v for name, v in values.items() if v is not None and v is not False}
 
 
 def _level(text: str) -> float:
@@ -24,7 +47,9 @@ def _level(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from evalkit.compare import BY_CHOICES, MEASURES, MIN_PER_LEVEL
+    from evalkit.compare import BY_CHOICES, MEASURES
+
+    default = _defaults()
 
     p = sub.add_parser(
         "compare",
@@ -42,22 +67,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", action="append", choices=BY_CHOICES, metavar="{" + ",".join(BY_CHOICES) + "}",
                    help="programme characteristic for subgroups and the moderator test (repeatable)")
     p.add_argument("--instrument", action="append", metavar="CODE",
-                   help="instrument (default epds); repeat to give alternatives in order of preference")
-    p.add_argument("--measure", choices=MEASURES, help="effect measure (default smcr)")
+                   help=f"instrument (default {default['instrument']}); repeat to give alternatives in order of preference")
+    p.add_argument("--measure", choices=MEASURES, help=f"effect measure (default {default['measure']})")
     p.add_argument("--method", choices=("REML", "DL", "FE", "ML", "PM", "HE", "SJ"),
-                   help="tau^2 estimator, or FE for a fixed effect (default REML)")
+                   help=f"tau^2 estimator, or FE for a fixed effect (default {default['method']})")
     p.add_argument("--knha", action="store_true", help="Knapp-Hartung adjustment (t and F tests)")
-    p.add_argument("--scale", choices=("logit", "raw"), help="scale for pooling proportions (default logit)")
+    p.add_argument("--scale", choices=("logit", "raw"), help=f"scale for pooling proportions (default {default['proportion_scale']})")
     p.add_argument("--level", type=_level, metavar="LEVEL",
-                   help="confidence level of the intervals, e.g. 0.9 (default 0.95; the funnel limits stay at "
-                        "95%% and 99.8%%)")
+                   help=f"confidence level of the intervals, e.g. 0.9 (default {default['level']:g}; the funnel limits "
+                        "stay at 95%% and 99.8%%)")
     p.add_argument("--min-per-level", type=positive_int, metavar="N",
                    help=f"fewest programmes in each level of a --by characteristic before its test of moderators "
-                        f"(meta-regression) is reported (default {MIN_PER_LEVEL})")
+                        f"(meta-regression) is reported (default {default['min_per_level']})")
     p.add_argument("--overdispersion", choices=("multiplicative", "additive"),
                    help="widen funnel limits for over-dispersion (default: no adjustment)")
-    p.add_argument("--funnel-method", choices=("normal", "exact"), default="normal",
-                   help="funnel limits for proportions: normal approximation, or exact binomial (default normal)")
+    p.add_argument("--funnel-method", choices=("normal", "exact"),
+                   help="funnel limits for proportions: normal approximation, or exact binomial "
+                        f"(default {default['funnel_method']})")
     p.add_argument("--funnel-table", action="store_true",
                    help="print the funnel-plot flags of every programme on recovery, reliable improvement, "
                         "take-up and SMCR instead of the comparison")
@@ -76,13 +102,7 @@ def _funnel_text(table) -> str:  # noqa: ANN001 - pandas.DataFrame, imported laz
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.cli.json_rows import json_records
-    from evalkit.compare import (
-        MIN_PER_LEVEL,
-        MixedInstrumentsError,
-        MixedRulesError,
-        compare_summaries,
-        funnel_table,
-    )
+    from evalkit.compare import MixedInstrumentsError, MixedRulesError, compare_summaries, funnel_table
     from evalkit.summary import read_summary
 
     if args.funnel_table:
@@ -93,23 +113,10 @@ def run(args: argparse.Namespace) -> int:
     summaries = [read_summary(path) for path in args.summaries]
     try:
         if args.funnel_table:
-            table = funnel_table(summaries, instrument=args.instrument or "epds", overdispersion=args.overdispersion,
-                                 funnel_method=args.funnel_method, allow_mixed_rules=args.allow_mixed_rules)
+            table = funnel_table(summaries, **_given(args, ["instrument", "overdispersion", "funnel_method",
+                                                            "allow_mixed_rules"]))
         else:
-            comp = compare_summaries(
-                summaries,
-                instrument=args.instrument or "epds",
-                measure=args.measure or "smcr",
-                method=args.method or "REML",
-                by=args.by,
-                knha=args.knha,
-                proportion_scale=args.scale or "logit",
-                overdispersion=args.overdispersion,
-                funnel_method=args.funnel_method,
-                level=0.95 if args.level is None else args.level,
-                min_per_level=MIN_PER_LEVEL if args.min_per_level is None else args.min_per_level,
-                allow_mixed_rules=args.allow_mixed_rules,
-            )
+            comp = compare_summaries(summaries, **_given(args, list(_ARGUMENTS)))
     except MixedRulesError as exc:  # the library names its argument; here the user needs the option
         raise ValueError(exc.advice("give --allow-mixed-rules")) from None
     except MixedInstrumentsError as exc:  # likewise: the options, not measure='smcr'

@@ -16,6 +16,7 @@ step rather than failing later at insert time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +71,29 @@ def _v6(conn: sa.Connection) -> None:
                          "WHERE group_session_id IS NOT NULL")
 
 
+def _v7(conn: sa.Connection) -> None:
+    T.upload_programmes.create(conn)
+    # earlier uploads: the programmes their stored and quarantined rows name, with counts not known (NULL)
+    pairs: set[tuple[int, str]] = set()
+    for name in TABLE_NAMES:
+        t = T.canonical[name]
+        for col in (t.c.upload_id, t.c.created_upload_id):
+            pairs |= {(int(u), str(p)) for u, p in conn.execute(sa.select(col, t.c.programme_id).distinct())}
+    q = T.quarantine
+    for u, row in conn.execute(sa.select(q.c.upload_id, q.c.row_json)):
+        p = json.loads(row).get("programme_id")
+        if p is not None:
+            pairs.add((int(u), str(p)))
+    # only the uploader's own programmes (a row naming another provider's programme was quarantined)
+    uploader = dict(conn.execute(sa.select(T.uploads.c.upload_id, T.uploads.c.provider)).all())
+    prog = T.canonical["programmes"]
+    owner = dict(conn.execute(sa.select(prog.c.programme_id, prog.c.provider)).all())
+    pairs = {(u, p) for u, p in pairs if owner.get(p) is not None and owner.get(p) == uploader.get(u)}
+    if pairs:
+        conn.execute(T.upload_programmes.insert(),
+                     [{"upload_id": u, "programme_id": p} for u, p in sorted(pairs)])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables generated from the Table Schemas, and the uploads register", _v1),
     Migration(2, "quarantine of invalid rows and audit history of changed rows", _v2),
@@ -77,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "participants: professional_experience and community_views_barrier (take-up contexts)", _v4),
     Migration(5, "row_hash on every canonical table (re-uploads find unchanged rows by key and hash)", _v5),
     Migration(6, "index of contacts by group session (a re-upload's group sessions find their attendance)", _v6),
+    Migration(7, "upload_programmes: the programmes each upload concerns, with its counts per programme", _v7),
 )
 
 CURRENT_VERSION: int = MIGRATIONS[-1].version

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -185,15 +186,31 @@ def data_version(store: Store) -> str:
     return f"{last}.{n}.{rolled}"
 
 
+def granted_programmes(scope: Scope) -> frozenset[str] | None:
+    """The programmes a scope is limited to, or None when it sees every programme of its providers (or all).
+
+    An evaluator sees its assigned programmes only; a provider, all of its own programmes unless narrowed to
+    some of them (``Scope.programmes``).
+    """
+    if scope.role == "evaluator" or (scope.role == "provider" and scope.programmes):
+        return scope.programmes
+    return None
+
+
 def _uploads_condition(scope: Scope) -> sa.ColumnElement[bool] | None:
+    """Uploads a scope may see: a provider's own; with :func:`granted_programmes`, only those whose rows name at
+    least one granted programme (``upload_programmes``), so no one learns of uploads for programmes they are
+    not granted."""
     scope.require_individual_rows()
     u = T.uploads
+    conds: list[sa.ColumnElement[bool]] = []
     if scope.role == "provider":
-        return u.c.provider.in_(sorted(scope.providers))
-    if scope.role == "evaluator":
-        p = T.canonical["programmes"]
-        return u.c.provider.in_(sa.select(p.c.provider).where(p.c.programme_id.in_(sorted(scope.programmes))))
-    return None
+        conds.append(u.c.provider.in_(sorted(scope.providers)))
+    granted = granted_programmes(scope)
+    if granted is not None:
+        up = T.upload_programmes
+        conds.append(u.c.upload_id.in_(sa.select(up.c.upload_id).where(up.c.programme_id.in_(sorted(granted)))))
+    return sa.and_(*conds) if conds else None
 
 
 UPLOAD_COLUMNS = (
@@ -203,11 +220,40 @@ UPLOAD_COLUMNS = (
 )
 
 
+def _granted_counts(frame: pd.DataFrame, parts: pd.DataFrame, granted: frozenset[str]) -> pd.DataFrame:
+    """``frame`` (uploads) with each count replaced by its part for the ``granted`` programmes.
+
+    ``parts`` holds the ``upload_programmes`` rows of the uploads. The part is the sum over the granted
+    programmes when all their counts are known; for an upload stored before counts were kept per programme
+    (NULL counts), the upload's total when every programme it names is granted, else missing.
+    """
+    counts = list(T.UPLOAD_COUNTS)
+    mine = parts["programme_id"].isin(sorted(granted)).to_numpy(dtype=bool)
+    ids = parts["upload_id"].to_numpy()
+    known = parts[counts].notna().all(axis=1).to_numpy(dtype=bool)
+    g = pd.DataFrame({"upload_id": ids, "mine": mine, "other": ~mine, "unknown": mine & ~known})
+    flags = g.groupby("upload_id")[["other", "unknown"]].any()
+    sums = parts.loc[mine].assign(**{c: pd.to_numeric(parts.loc[mine, c].astype(object)) for c in counts}) \
+        .groupby("upload_id")[counts].sum()
+    key = frame["upload_id"].astype("int64").to_numpy()
+    unknown = flags["unknown"].reindex(key, fill_value=False).to_numpy(dtype=bool)
+    whole = ~flags["other"].reindex(key, fill_value=False).to_numpy(dtype=bool)
+    out = frame.copy()
+    for c in counts:
+        part = pd.array(sums[c].reindex(key).to_numpy(), dtype="Int64")
+        total = frame[c].array
+        out[c] = pd.array(np.where(unknown, np.where(whole, total, pd.NA), part), dtype="Int64")
+    return out
+
+
 def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
     """Upload history, newest first, with :data:`UPLOAD_COLUMNS` (times in UTC).
 
-    A provider sees its own uploads; an evaluator those of the providers of its
-    programmes; an admin (the default scope) all.
+    A provider sees its own uploads; an admin (the default scope) all. An
+    evaluator (or a provider narrowed to some of its programmes) sees only the
+    uploads whose rows concern its programmes, and their counts only for those
+    programmes: an upload of several programmes shows the rows of the granted
+    ones, an upload of none of them is not listed.
     """
     scope = scope or Scope.admin()
     u = T.uploads
@@ -215,7 +261,15 @@ def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
     cond = _uploads_condition(scope)
     if cond is not None:
         q = q.where(cond)
-    frame = store.transaction(lambda conn: read_frame(conn, q), write=False)
+    granted = granted_programmes(scope)
+    up = T.upload_programmes
+    parts_q = sa.select(up).where(up.c.upload_id.in_(sa.select(u.c.upload_id).where(cond))) \
+        if granted is not None and cond is not None else None
+
+    def _read(conn: sa.Connection) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        return read_frame(conn, q), (read_frame(conn, parts_q) if parts_q is not None else None)
+
+    frame, parts = store.transaction(_read, write=False)
     for c in ("uploaded_at", "rolled_back_at"):
         frame[c] = pd.to_datetime(frame[c].astype(object), utc=True)
     ints = [c for c in UPLOAD_COLUMNS if c.startswith("rows_") or c.endswith("upload_id")]
@@ -223,6 +277,8 @@ def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
         frame[c] = pd.to_numeric(frame[c].astype(object)).astype("Int64")
     for c in ("provider", "file_name", "sha256", "user_name", "status"):
         frame[c] = frame[c].astype("string")
+    if parts is not None and len(frame):
+        frame = _granted_counts(frame, parts, granted)
     return frame
 
 

@@ -73,6 +73,21 @@ uploads = sa.Table(
     sa.Column("rolled_back_at", sa.DateTime(timezone=True)),
 )
 
+UPLOAD_COUNTS: Final = ("rows_accepted", "rows_inserted", "rows_updated", "rows_unchanged", "rows_quarantined",
+                        "rows_resolved")
+"""The row counts of an upload, kept in total (``uploads``) and per programme (``upload_programmes``)."""
+
+upload_programmes = sa.Table(
+    "upload_programmes",
+    metadata,
+    sa.Column("upload_id", sa.BigInteger, sa.ForeignKey("uploads.upload_id"), primary_key=True),
+    sa.Column("programme_id", sa.Text, primary_key=True),
+    # NULL: not known (uploads stored before the counts were kept per programme)
+    *[sa.Column(c, sa.Integer) for c in UPLOAD_COUNTS],
+)
+"""The programmes an upload's rows concern, with the upload's counts for each (rows with no programme id are
+counted in ``uploads`` only), so that a user granted some programmes sees only their part of an upload."""
+
 
 def _canonical_table(schema: TableSchema) -> sa.Table:
     cols: list[sa.SchemaItem] = [sa.Column(ROW_ID, _ID, primary_key=True, autoincrement=True)]
