@@ -799,20 +799,27 @@ class _Run:
         self.accepted_keys: dict[str, pd.DataFrame] = {}
         self.store_quarantine: dict[str, list[pd.DataFrame]] = {}
         self.counts: dict[str, dict[str, int]] = {k: {} for k in ("inserted", "updated", "unchanged")}
-        self.programme_counts: list[pd.DataFrame] = []  # per row: programme_id and 0/1 of each upload count
+        self.programme_counts: list[pd.DataFrame] = []  # per call: programme_id and its part of each count
 
     def tick(self, n: int, message: str) -> None:
         self.done += n
         if self.progress:
             self.progress(min(self.done / self.total, 1.0), message)
 
-    def count_by_programme(self, programme_id: pd.Series | np.ndarray, **counts: np.ndarray | int) -> None:
-        """Note rows' programmes and what happened to each row (``rows_inserted=mask, ...``), for
-        ``upload_programmes``."""
-        ids = pd.array(np.asarray(programme_id, dtype=object), dtype="string")
-        self.programme_counts.append(pd.DataFrame({
-            "programme_id": ids, **{c: np.broadcast_to(np.asarray(v, dtype=np.int64), len(ids)) for c, v in counts.items()},
-        }))
+    def count_by_programme(self, programme_id: pd.Series | np.ndarray | list, **counts: np.ndarray | int) -> None:
+        """Add rows' counts per programme (``rows_inserted=mask, ...``; an int counts every row), for
+        ``upload_programmes``. Summed at once: one small row per programme is kept, not one per row (a 1M-row
+        upload is counted without a per-row frame)."""
+        ids = pd.Series(programme_id).reset_index(drop=True)
+        if not len(ids):
+            return
+        columns = {c: np.broadcast_to(np.asarray(v, dtype=np.int64), len(ids)) for c, v in counts.items()}
+        codes, names = pd.factorize(ids, use_na_sentinel=True)  # missing ids (-1) count towards no programme
+        named = codes >= 0
+        sums = {c: np.bincount(codes[named], weights=v[named], minlength=len(names)).astype(np.int64)
+                for c, v in columns.items()}
+        self.programme_counts.append(pd.DataFrame({"programme_id": pd.array(names.astype(str), dtype="string"),
+                                                   **sums}))
 
     def quarantine_rows(self, table: str, rows: pd.DataFrame, reasons: pd.Series | str) -> None:
         raw = raw_strings(rows, table)
