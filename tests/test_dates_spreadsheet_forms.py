@@ -18,7 +18,13 @@ from openpyxl.utils.datetime import from_excel
 from evalkit.column_mapping import ColumnMapping
 from evalkit.readers import read_file
 from evalkit.validation import validate
-from evalkit.validation.dates import EXCEL_SERIAL_RANGE, excel_serial_dates, named_month_dates, read_dates
+from evalkit.validation.dates import (
+    EXCEL_SERIAL_RANGE,
+    excel_serial_dates,
+    named_month_dates,
+    read_dates,
+    wrong_weekday,
+)
 
 PROGRAMMES = pd.DataFrame({"programme_id": ["P1"], "name": ["Mums Together"], "provider": ["Sunrise"],
                            "format": ["group"], "mode": ["in_person"], "delivered_by": ["volunteer_peers"]})
@@ -144,3 +150,29 @@ def test_xlsx_general_cell_holding_a_date_number_is_read_with_a_warning(tmp_path
     warn = res.report[res.report["rule"] == "excel_date_number"]
     assert len(warn) == 1 and "row 2: 45720 read as 2025-03-04" in warn.iloc[0]["message"]
     assert warn.iloc[0]["file"] == "participants.xlsx"
+
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def test_a_date_with_the_wrong_weekday_says_which_day_it_was() -> None:
+    result = _run(_participants(["Mon, 3 Feb 2024", "Sat, 3 Feb 2024", "3 Feb 2024"]))
+    report = result.report
+    assert len(report) == 1 and report["value"].tolist() == ["Mon, 3 Feb 2024"] and report["rule"].tolist() == ["type"]
+    assert report["message"].iloc[0].endswith(
+        "'Mon, 3 Feb 2024': 3 February 2024 was a Saturday, not a Monday; expected the date and its weekday to "
+        "agree (or the date alone).")
+    assert result.tables["participants"]["referral_date"].tolist() == [pd.Timestamp("2024-02-03")] * 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)), st.integers(0, 6))
+def test_a_named_weekday_is_read_when_right_and_explained_when_wrong(day: dt.date, named: int) -> None:
+    text = pd.Series([f"{WEEKDAYS[named][:3]}, {day.day} {MONTHS[day.month - 1]} {day.year}"])
+    why = wrong_weekday(text)[0]
+    if named == day.weekday():
+        assert why is None and named_month_dates(text)[0] == np.datetime64(day, "ns")
+    else:
+        assert np.isnat(named_month_dates(text)[0])
+        assert why == f"{day.day} {MONTHS[day.month - 1]} {day.year} was a {WEEKDAYS[day.weekday()]}, not a " \
+                      f"{WEEKDAYS[named]}"

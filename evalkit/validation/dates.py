@@ -41,7 +41,7 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "describe_date", "excel_serial_dates", "named_month_dates",
-           "read_dates"]
+           "read_dates", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 _DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
@@ -145,9 +145,37 @@ def named_month_dates(texts: pd.Series) -> np.ndarray:
     A two-digit year is in the 2000s, as for ``04/03/25``. Worked out on the texts given (call it on distinct
     values): one regular-expression pass, then numpy.
     """
+    dates, weekday = _named_month_parts(texts)
+    dates[~np.isnan(weekday) & ~np.isnat(dates) & (_weekday_of(dates) != weekday)] = np.datetime64("NaT")
+    return dates
+
+
+def wrong_weekday(texts: pd.Series) -> np.ndarray:
+    """For each text, why a month-word date with a weekday was not read (its weekday is not the date's), in
+    words (``3 February 2024 was a Saturday, not a Monday``); ``None`` for any other text.
+
+    Call it on the texts refused as dates, so that the message says what is wrong instead of "not a date".
+    """
+    dates, weekday = _named_month_parts(texts)
+    actual = _weekday_of(dates)
+    wrong = ~np.isnan(weekday) & ~np.isnat(dates) & (actual != weekday)
+    out = np.full(len(texts), None, dtype=object)
+    if wrong.any():
+        names = np.array(_WEEKDAY_NAMES, dtype=object)
+        out[wrong] = (describe_date(dates[wrong]).to_numpy(dtype=object) + " was a "
+                      + names[actual[wrong].astype(np.int64)] + ", not a " + names[weekday[wrong].astype(np.int64)])
+    return out
+
+
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _named_month_parts(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The dates of month-word texts whatever weekday they name (NaT for other texts), and the weekday each names
+    (0 Monday .. 6 Sunday; NaN for none)."""
     parts = texts.astype(object).str.extract(_NAMED)
     if parts.empty:
-        return np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]")
+        return np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]"), np.full(len(texts), np.nan)
     day = parts[1].fillna(parts[5]).fillna(parts[9])
     month_word = parts[2].fillna(parts[4]).fillna(parts[8])
     year_text = parts[3].fillna(parts[6]).fillna(parts[7])
@@ -156,12 +184,15 @@ def named_month_dates(texts: pd.Series) -> np.ndarray:
     year = year.where(year_text.str.len() != 2, year + 2000)
     dates = _build(year, month, day.astype("float64"))
     weekday = parts[0].str.slice(0, 3).str.lower().map(_WEEKDAY_NUMBER).to_numpy(dtype="float64")
-    named_weekday = ~np.isnan(weekday) & ~np.isnat(dates)
-    if named_weekday.any():
-        days = dates[named_weekday].astype("datetime64[D]").astype(np.int64)
-        wrong = (days + 3) % 7 != weekday[named_weekday]  # 1 January 1970 was a Thursday (3, Monday being 0)
-        dates[np.flatnonzero(named_weekday)[wrong]] = np.datetime64("NaT")
-    return dates
+    return dates, weekday
+
+
+def _weekday_of(dates: np.ndarray) -> np.ndarray:
+    """Weekday of each date, 0 Monday .. 6 Sunday (NaN for NaT)."""
+    days = dates.astype("datetime64[D]").astype(np.int64)
+    out = ((days + 3) % 7).astype("float64")  # 1 January 1970 was a Thursday (3, Monday being 0)
+    out[np.isnat(dates)] = np.nan
+    return out
 
 
 def excel_serial_dates(texts: pd.Series) -> np.ndarray:

@@ -37,6 +37,7 @@ from evalkit.validation.dates import (
     describe_date,
     excel_serial_dates,
     read_dates,
+    wrong_weekday,
 )
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
@@ -118,6 +119,18 @@ def _read_in_file_order(
 
 EXCEL_NUMBERS_LISTED = 10
 """How many cells an ``excel_date_number`` warning lists (row, number and date) before "and N more"."""
+
+
+def _date_refusals(refused: np.ndarray, detail: str) -> np.ndarray:
+    """The message of each cell refused as a date: ``detail`` after it, or, for a date whose weekday is not its
+    own (``Mon, 3 Feb 2024``), what is wrong (worked out once per distinct cell)."""
+    shown = quoted(refused)
+    if not len(refused):
+        return shown
+    codes, distinct = pd.factorize(pd.Series(refused, dtype=object))
+    why = wrong_weekday(pd.Series(distinct, dtype=object))[codes]
+    return np.where(pd.isna(why), shown + detail, shown + ": " + why.astype(str)
+                    + "; expected the date and its weekday to agree (or the date alone).").astype(object)
 
 
 def _report_excel_numbers(rows: TableRows, log: ProblemLog, name: str, serial: np.ndarray, dates: np.ndarray,
@@ -254,9 +267,9 @@ def check_fields(
                 reading, votes, deciding = _read_in_file_order(schema, cells, rows, name, column, date_formats,
                                                                reading)
             bad = reading.bad
+            refused = values[bad]
             log.add(rows, bad, column=name, rule="type",
-                    detail=quoted(values[bad])
-                    + detail, values=values[bad])
+                    detail=_date_refusals(refused, detail), values=refused)
             amb = reading.ambiguous
             if amb.any():
                 first = describe_date(reading.first_reading[amb]).to_numpy(dtype=object)
