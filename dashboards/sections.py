@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboards import data, state, ui
 from evalkit import charts
-from evalkit.disclosure import hidden_mask
+from evalkit.change_methods import change_by_method
+from evalkit.disclosure import carried_hidden
 
 EPISODE_SHOWN = (
     "programme_id", "participant_id", "instrument", "baseline_date", "baseline_score", "endpoint_date",
@@ -44,13 +44,6 @@ RECOVERY_WORDS = {
     "reliably_worse": "reliably worse on a measure",
 }
 """Plain words for :data:`evalkit.recovery.RECOVERY_CATEGORIES` (labels only)."""
-
-METHODS = (  # (label, estimate, lower, upper, n)
-    ("completers", "mean_change", "ci_low", "ci_high", "n_paired"),
-    ("mixed model", "mm_change", "mm_ci_low", "mm_ci_high", "mm_n_participants"),
-    ("multiple imputation", "mi_mean_change", "mi_ci_low", "mi_ci_high", "mi_n"),
-)
-
 
 def episode_columns(frame: pd.DataFrame) -> list[str]:
     """The episode columns worth showing beside a chart (those present)."""
@@ -102,16 +95,6 @@ def present(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c in frame.columns]
 
 
-def carried_hidden(rows: pd.DataFrame, renamed: dict[str, str]) -> np.ndarray:
-    """A ``suppressed`` column for a frame drawn from ``rows``: per row, the new names (keys of ``renamed``)
-    whose source column (its value) disclosure control hid in that row, joined by ``"; "``."""
-    names = np.full(len(rows), "", dtype=object)
-    for new, old in renamed.items():
-        hid = hidden_mask(rows, old)
-        names = np.where(hid, np.where(names == "", new, names + "; " + new), names)
-    return names
-
-
 def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
     """The summary's category columns (n, %, Wilson CI) as one row per programme x category, for drawing."""
     parts = []
@@ -130,20 +113,6 @@ def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
         # a category hidden for every programme is still drawn ([c]); one never computed is left out
         if part["n"].notna().any() or part["percent"].notna().any() or (part["suppressed"] != "").any():
             parts.append(part)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def stack_methods(rows: pd.DataFrame) -> pd.DataFrame:
-    """Completers', mixed-model and imputation estimates as one row per programme x method, for drawing."""
-    parts = []
-    for label, est, lo, hi, n in METHODS:
-        if est not in rows.columns:
-            continue
-        parts.append(pd.DataFrame({
-            "programme_id": rows["programme_id"].astype(str), "method": label, "estimate": rows[est],
-            "ci_low": rows[lo], "ci_high": rows[hi], "n": rows[n] if n in rows.columns else pd.NA,
-            "suppressed": carried_hidden(rows, {"estimate": est, "n": n}),
-        }))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -242,7 +211,7 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
         if st.toggle("Show the mixed-model and imputation estimates (the first time takes up to a minute)",
                      value=True, key=state.MODELS, persist_state="session"):
             rows = rows_for(data.outcome_models(ctx, code), instrument=code)
-            methods = stack_methods(rows) if not rows.empty else pd.DataFrame()
+            methods = change_by_method(rows) if not rows.empty else pd.DataFrame()
             if methods.empty:
                 ui.empty_note(f"{code.upper()} estimates")
             else:

@@ -55,6 +55,7 @@ __all__ = [
     "Across",
     "Partition",
     "apply_disclosure",
+    "carried_hidden",
     "disclosure_note",
     "group_index",
     "hidden_columns",
@@ -680,6 +681,23 @@ def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
     named = frame["suppressed"].astype("string").fillna("")
     found = named.str.contains(rf"(?:^|;)\s*{re.escape(column)}\s*(?:;|$)", regex=True)
     return found.to_numpy(dtype=bool, na_value=False)
+
+
+def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str]) -> np.ndarray:
+    """A ``suppressed`` column for a frame drawn from ``rows``: per row, the new names (keys of ``renamed``)
+    whose source column (its value) disclosure control hid in that row, joined by ``"; "``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"n_paired": [None, 12], "suppressed": ["n_paired", ""]})
+    >>> carried_hidden(rows, {"n": "n_paired"}).tolist()
+    ['n', '']
+    """
+    names = np.full(len(rows), "", dtype=object)
+    for new, old in renamed.items():
+        hid = hidden_mask(rows, old)
+        names = np.where(hid, np.where(names == "", new, names + "; " + new), names)
+    return names
 
 
 def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> pd.DataFrame:

@@ -628,14 +628,18 @@ def attendance_summary(
         ``weeks_engaged_median``, ``weeks_engaged_q1``, ``weeks_engaged_q3``
         (first to last attended contact); ``n_contacts_offered``,
         ``n_contacts_attended``, ``n_contacts_dna``,
-        ``n_contacts_cancelled``, ``pct_dna`` (did not attend / (attended +
-        did not attend)) with Wilson CI; ``dose_source``; ``rules``,
-        ``suppressed``.
+        ``n_contacts_cancelled``, ``n_contacts_booked`` (attended + did not
+        attend: the base of ``pct_dna``), ``pct_dna`` (did not attend /
+        booked) with Wilson CI; ``dose_source``; ``rules``, ``suppressed``.
 
     Notes
     -----
     Programmes without contact rows use ``sessions_attended`` for the
     distribution of contacts; gaps, weeks engaged and DNA are then missing.
+
+    ``n_contacts_booked`` is the sum of the published ``n_contacts_attended``
+    and ``n_contacts_dna`` (rounded as they are), hidden wherever either is:
+    it tells a reader nothing the two do not.
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
@@ -693,14 +697,15 @@ def attendance_summary(
                 "n_contacts_dna", "n_contacts_cancelled"):
         if col not in out.columns:
             out[col] = np.nan
+    out["n_contacts_booked"] = out["n_contacts_dna"] + out["n_contacts_attended"]
     out["pct_dna"], out["pct_dna_ci_low"], out["pct_dna_ci_high"] = _wilson_pct(
-        out["n_contacts_dna"], out["n_contacts_dna"] + out["n_contacts_attended"], rules.level)
+        out["n_contacts_dna"], out["n_contacts_booked"], rules.level)
     dist_cols = ["contacts_mean", "contacts_sd", "contacts_median", "contacts_q1", "contacts_q3", "contacts_p90",
                  "weeks_engaged_median", "weeks_engaged_q1", "weeks_engaged_q3"]
     derived = {c_: ["n_attended"] for c_ in dist_cols}
     derived.update({c_: ["n_gaps"] for c_ in ("gap_days_median", "gap_days_q1", "gap_days_q3")})
-    derived.update({c_: ["n_contacts_dna", "n_contacts_attended"] for c_ in ("pct_dna", "pct_dna_ci_low",
-                                                                              "pct_dna_ci_high")})
+    derived.update({c_: ["n_contacts_dna", "n_contacts_attended"] for c_ in ("n_contacts_booked", "pct_dna",
+                                                                              "pct_dna_ci_low", "pct_dna_ci_high")})
     out = apply_disclosure(
         out, counts=["n_attended", "n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus", "n_gaps",
                      "n_contacts_offered", "n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"],
@@ -708,6 +713,7 @@ def attendance_summary(
                     Partition(("n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"),
                               total="n_contacts_offered")],
         derived=derived, rules=rules)
+    out["n_contacts_booked"] = out["n_contacts_attended"] + out["n_contacts_dna"]  # the parts as published
     return _rules_col(out, rules)
 
 

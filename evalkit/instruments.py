@@ -42,7 +42,11 @@ _OPERATORS = {
 
 @dataclass(frozen=True)
 class Cutoff:
-    """A threshold on a score: ``score <operator> value`` means 'at caseness' (or flagged)."""
+    """A threshold on a score: ``score <operator> value`` means 'at caseness' (or flagged).
+
+    ``label`` is the cut-off in words for readers (the file's ``label``; when
+    the file gives none, the ``name`` with its underscores as spaces).
+    """
 
     name: str
     operator: str
@@ -51,6 +55,11 @@ class Cutoff:
     status: str = "unverified"
     source: str = ""
     note: str = ""
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name.replace("_", " "))
 
     def applies(self, scores: np.ndarray) -> np.ndarray:
         """Vectorised test of the cut-off on an array of scores (NaN compares False)."""
@@ -201,7 +210,7 @@ def _fact(raw: Mapping[str, Any] | None) -> Fact:
 def _cutoffs(raw: Iterable[Mapping[str, Any]]) -> tuple[Cutoff, ...]:
     return tuple(
         Cutoff(c["name"], c["operator"], float(c["value"]), bool(c.get("default", False)), c.get("status", "unverified"),
-               c.get("source", ""), c.get("note", ""))
+               c.get("source", ""), c.get("note", ""), c.get("label", ""))
         for c in raw
     )
 

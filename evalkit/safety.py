@@ -26,7 +26,7 @@ import pandas as pd
 
 from evalkit.data_source import coerce_tables
 from evalkit.instruments import Instrument, builtin_instruments
-from evalkit.scoring import ItemCoding
+from evalkit.scoring import ItemCoding, keyed_scores
 
 __all__ = ["SAFETY_COLUMNS", "safety_list"]
 
@@ -134,11 +134,7 @@ def safety_list(
             m = measures[mask]
             given = pd.to_numeric(m[col], errors="coerce") if col in m.columns else pd.Series(np.nan, index=m.index)
             given = given.to_numpy(dtype=float)
-            if coding == "response_position" and item.item in inst.reverse_keyed:
-                j = item.item - 1
-                val = inst.item_min[j] + inst.item_max[j] - given
-            else:
-                val = given
+            val = keyed_scores(inst, item.item, given, coding)
             differs = np.isfinite(given) & (val != given)
             part = pd.DataFrame({
                 "programme_id": m["programme_id"].astype("string").array,

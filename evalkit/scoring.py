@@ -27,6 +27,43 @@ SCORE_COLUMNS: tuple[str, ...] = ("score", "raw_score", "items_answered", "score
 """Columns :func:`score` always adds (plus ``flag_<name>`` and ``subscale_<code>`` columns)."""
 
 
+def keyed_scores(inst: Instrument, item: int, values: np.ndarray, item_coding: ItemCoding, *,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """One item's cells as keyed scores (the scale of the instrument's scoring sheet).
+
+    Keyed cells are kept. With ``item_coding="response_position"`` (the cells
+    hold the position of the chosen option on the printed form), an item the
+    instrument file lists in ``reverse_keyed`` scores
+    ``item_min + item_max - position``; other items score their position.
+
+    Parameters
+    ----------
+    inst
+        The instrument.
+    item
+        1-based item number.
+    values
+        The item's cells as floats (NaN where missing).
+    item_coding
+        ``"keyed"`` or ``"response_position"``.
+    out
+        Where to write the result (may be ``values`` itself); a new array when not given.
+
+    Examples
+    --------
+    >>> from evalkit.instruments import get_instrument
+    >>> keyed_scores(get_instrument("epds"), 10, np.array([0.0, 3.0]), "response_position").tolist()
+    [3.0, 0.0]
+    """
+    if out is None:
+        out = np.array(values, dtype=float)
+    elif out is not values:
+        np.copyto(out, values)
+    if item_coding == "response_position" and item in inst.reverse_keyed:
+        np.subtract(inst.item_min[item - 1] + inst.item_max[item - 1], out, out=out)
+    return out
+
+
 def _float_values(column: pd.Series) -> np.ndarray | None:
     """Return a numeric (or boolean) column as float64 values with NaN where missing; None for text columns.
 
@@ -119,7 +156,6 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
     lo = np.asarray(inst.item_min)
     hi = np.asarray(inst.item_max)
     reason = np.empty(n, dtype=object)  # None = no reason yet
-    reversed_items = set(inst.reverse_keyed) if item_coding == "response_position" else set()
 
     # One item column at a time (contiguous in x): whether each cell is a valid answer, the
     # reasons for the invalid ones; then the invalid and missing cells of x are set to 0 so
@@ -131,8 +167,7 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
     scratch = np.empty(n)
     for j, col in enumerate(cols):
         xj, vj = x[:, j], valid[:, j]
-        if j + 1 in reversed_items:
-            np.subtract(lo[j] + hi[j], xj, out=xj)
+        keyed_scores(inst, j + 1, xj, item_coding, out=xj)
         with np.errstate(invalid="ignore"):
             np.greater_equal(xj, lo[j], out=vj)
             vj &= np.less_equal(xj, hi[j], out=ok)

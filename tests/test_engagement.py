@@ -128,8 +128,21 @@ def test_attendance_summary() -> None:
     assert [a["n_dose_1"], a["n_dose_2_3"], a["n_dose_4_7"], a["n_dose_8_plus"]] == [1, 5, 1, 0]
     assert a["gap_days_median"] == 7 and a["n_gaps"] == 10
     assert a["n_contacts_offered"] == 20 and a["n_contacts_dna"] == 2 and a["n_contacts_cancelled"] == 1
+    assert a["n_contacts_booked"] == 19  # attended + did not attend: the base of pct_dna
     assert a["pct_dna"] == pytest.approx(100 * 2 / 19)
     assert a["weeks_engaged_median"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("rules", [PairingRules(), PairingRules(suppression_threshold=1, rounding_base=5),
+                                   PairingRules(suppression_threshold=3, rounding_base=5)])
+def test_booked_contacts_are_the_published_parts_added_up(rules: PairingRules) -> None:
+    # by stage: antenatal 12 attended, 0 missed; postnatal 5 attended, 2 missed
+    a = attendance_summary(_tables(), by=("programme_id", "perinatal_stage"), rules=rules)
+    parts = a["n_contacts_attended"] + a["n_contacts_dna"]
+    assert a["n_contacts_booked"].isna().tolist() == parts.isna().tolist()
+    assert (a["n_contacts_booked"] == parts).dropna().all()
+    named = a["suppressed"].str.contains("n_contacts_booked").tolist()
+    assert named == parts.isna().tolist()  # hidden, and said to be, exactly where a part is hidden
 
 
 def test_endings_summary() -> None:

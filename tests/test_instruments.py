@@ -92,6 +92,28 @@ def test_adding_an_instrument_is_adding_a_file(tmp_path: Path) -> None:
     assert s2["score"].iloc[0] == 3 + 0 + 3 + 2
 
 
+def test_cutoff_label_is_read_from_the_file_else_the_name_in_words(tmp_path: Path) -> None:
+    _write(tmp_path, {"code": "labelled", "name": "Labelled", "role": "symptom", "items": {"count": 2, "min": 0, "max": 3},
+                      "scoring": {"method": "sum"}, "higher_is_better": False,
+                      "missing_items": {"max_missing": 0, "prorate": False},
+                      "cutoffs": [{"name": "low_mood", "operator": ">=", "value": 3, "default": True,
+                                   "label": "Low mood (local audit)"},
+                                  {"name": "high_risk", "operator": ">=", "value": 5}],
+                      "subscales": [{"code": "first", "items": [1],
+                                     "cutoffs": [{"name": "first_screen", "operator": ">=", "value": 2,
+                                                  "label": "First-item screen"}]}]})
+    inst = load_instruments([tmp_path])["labelled"]
+    assert [c.label for c in inst.cutoffs] == ["Low mood (local audit)", "high risk"]
+    assert inst.subscales[0].cutoffs[0].label == "First-item screen"
+
+
+def test_every_shipped_cutoff_has_its_words_in_the_file() -> None:
+    for path in (resource_dir("schemas") / "instruments").glob("*.json"):
+        raw = json.loads(path.read_text())
+        cutoffs = [*raw.get("cutoffs", ()), *(c for s in raw.get("subscales", ()) for c in s.get("cutoffs", ()))]
+        assert all(c.get("label") for c in cutoffs), path.name
+
+
 def test_env_folder_and_extends_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write(tmp_path, {"code": "epds", "extends": "epds", "reliability": {"value": 0.8, "status": "verified", "source": "local study"},
                       "missing_items": {"max_missing": 1, "prorate": True}})
@@ -114,6 +136,8 @@ def test_python_override() -> None:
         ({"items": {"count": 3, "min": 0, "max": 3}, "subscales": [{"code": "s", "items": [4]}]}, "refers to item 4"),
         ({"scoring": {"method": "magic"}}, "scoring/method"),
         ({"items": {"count": 3, "min": 5, "max": 3}}, "min is above its max"),
+        ({"cutoffs": [{"name": "low", "operator": ">=", "value": 2, "label": ""}]}, "cutoffs/0/label"),
+        ({"cutoffs": [{"name": "low", "operator": ">=", "value": 2, "label": 2}]}, "cutoffs/0/label"),
     ],
 )
 def test_malformed_definitions_give_clear_errors(tmp_path: Path, broken: dict, message: str) -> None:

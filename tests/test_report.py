@@ -142,6 +142,23 @@ def test_methods_appendix_states_rules_hash_version_time(report: Report, tables)
     assert "Royal College of Psychiatrists" in inst.loc["epds", "licence"]
 
 
+def test_cutoff_words_come_from_the_instrument_file(tmp_path) -> None:  # noqa: ANN001
+    import json
+    from types import SimpleNamespace
+
+    from evalkit.instruments import load_instruments
+    from evalkit.report._appendix import instruments_frame
+
+    (tmp_path / "epds_local.json").write_text(json.dumps({
+        "extends": "epds", "code": "epds",
+        "cutoffs": [{"name": "uk_possible_depression", "operator": ">=", "value": 13, "default": True,
+                     "status": "verified", "source": "S1, S2", "label": "local words for the cut-off"}]}))
+    registry = load_instruments([tmp_path])
+    frame = instruments_frame(SimpleNamespace(out={}, inst=registry.get), ["epds"])  # type: ignore[arg-type]
+    assert frame.set_index("instrument").loc["epds", "caseness_cutoff"] == \
+        ">= 13 (local words for the cut-off; verified; S1, S2)"
+
+
 def test_what_works_for_whom_concerns_first_and_exploratory_labelled(report: Report, tables, parsed) -> None:  # noqa: ANN001
     from evalkit.mechanisms import EXPLORATORY, ending_distress, mechanism_profile
 

@@ -28,6 +28,26 @@ def test_report_cli_writes_html_xlsx_and_csv(tmp_path, capsys) -> None:  # noqa:
     assert zipped.stat().st_size > 0
 
 
+def test_cli_messages_are_whole_lines_off_a_terminal_and_wrapped_to_it_on_one(capsys, monkeypatch) -> None:  # noqa: ANN001
+    import os
+    import shutil
+    import sys
+
+    from evalkit.cli import _say
+
+    path = "/tmp/" + "a-rather-long-folder-name/" * 5 + "r.html"
+    message = f"evalkit report: {path}: cannot be written: the folder {path.rsplit('/', 1)[0]} does not exist"
+    _say(message)  # to a file, a pipe or a log: one line, so no phrase is split and it can be searched for whole
+    assert capsys.readouterr().err == message + "\n"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda *a, **k: os.terminal_size((60, 24)))
+    _say(message)
+    lines = capsys.readouterr().err.splitlines()
+    assert " ".join(lines) == message and len(lines) > 1
+    assert all(len(line) <= 60 or " " not in line for line in lines)  # wrapped at spaces; paths kept whole
+    assert f"{path}:" in lines
+
+
 def test_report_cli_refuses_unknown_programme_and_missing_folder(tmp_path, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "r.html"
     assert main(["report", "--example", "--programme", "NOPE", "--no-models", "-o", str(out)]) == 2

@@ -40,7 +40,8 @@ def test_did_not_attend_n_is_the_base_of_its_percentage(report: Report, parsed) 
     for r in a.itertuples():
         if pd.isna(r.pct_dna) or pd.isna(r.n_contacts_dna) or pd.isna(r.n_contacts_attended):
             continue
-        booked = int(r.n_contacts_dna + r.n_contacts_attended)
+        booked = int(r.n_contacts_booked)  # the library's booked total: attended plus missed
+        assert booked == r.n_contacts_dna + r.n_contacts_attended
         assert r.pct_dna == pytest.approx(100 * r.n_contacts_dna / booked)
         row = next(x for x in t.rows if r.programme_id in x[0])
         assert row[col].endswith(f"n = {int(r.n_contacts_dna):,} of {booked:,}"), row[col]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.instruments import builtin_instruments, get_instrument
-from evalkit.scoring import SCORE_STATUSES, score
+from evalkit.scoring import SCORE_STATUSES, keyed_scores, score
 
 
 def row(code: str, items: list[float | None], **extra: object) -> dict[str, object]:
@@ -208,6 +208,34 @@ def test_reverse_keying_is_an_involution_and_preserves_non_reversed_items(items:
     positions = [3 - v if i + 1 in epds.reverse_keyed else v for i, v in enumerate(items)]
     via_positions = score_rows(row("epds", positions), item_coding="response_position").iloc[0]
     assert keyed.score == via_positions.score == sum(items)
+
+
+def test_keyed_scores_known_answers() -> None:
+    epds, phq9 = get_instrument("epds"), get_instrument("phq9")
+    given_ = np.array([0.0, 1.0, 3.0, np.nan])
+    # EPDS item 10 is reverse keyed (0-3): position p scores 3 - p; item 1 is not; keyed cells are kept
+    np.testing.assert_array_equal(keyed_scores(epds, 10, given_, "response_position"), [3.0, 2.0, 0.0, np.nan])
+    np.testing.assert_array_equal(keyed_scores(epds, 1, given_, "response_position"), given_)
+    np.testing.assert_array_equal(keyed_scores(epds, 10, given_, "keyed"), given_)
+    np.testing.assert_array_equal(keyed_scores(phq9, 9, given_, "response_position"), given_)
+    # the given array is left as it is, unless it is also where the result goes
+    out = keyed_scores(epds, 10, given_, "response_position")
+    assert out is not given_ and given_[0] == 0.0
+    assert keyed_scores(epds, 10, given_, "response_position", out=given_) is given_ and given_[0] == 3.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(questionnaires())
+def test_scoring_response_positions_is_scoring_their_keyed_scores(m: pd.DataFrame) -> None:
+    registry = builtin_instruments()
+    keyed = m.copy()
+    for code, rows in m.groupby("instrument").groups.items():
+        inst = registry[str(code)]
+        for i in range(1, inst.n_items + 1):
+            values = pd.to_numeric(m.loc[rows, f"item_{i}"], errors="coerce").to_numpy(dtype=float)
+            keyed.loc[rows, f"item_{i}"] = keyed_scores(inst, i, values, "response_position")
+    cols = ["score", "raw_score", "score_status", "caseness", "items_answered", "flag_self_harm"]
+    pd.testing.assert_frame_equal(score(m, item_coding="response_position")[cols], score(keyed)[cols])
 
 
 @settings(max_examples=40, deadline=None)

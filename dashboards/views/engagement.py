@@ -67,7 +67,8 @@ with ui.section("Attendance"):
             st.caption(f"Middle half: {ui.fmt(ui.cell(r, 'gap_days_q1'), 0)} to {ui.fmt(ui.cell(r, 'gap_days_q3'), 0)} days")
         with c4:
             ui.metric("Did not attend", ui.cell(r, "pct_dna"), unit="%", digits=0, term="did_not_attend",
-                      ci=(ui.cell(r, "pct_dna_ci_low"), ui.cell(r, "pct_dna_ci_high")), n=ui.cell(r, "n_contacts_dna"))
+                      ci=(ui.cell(r, "pct_dna_ci_low"), ui.cell(r, "pct_dna_ci_high")),
+                      n=ui.cell(r, "n_contacts_dna"), of=ui.cell(r, "n_contacts_booked"))
         bands = [("1", "n_dose_1"), ("2-3", "n_dose_2_3"), ("4-7", "n_dose_4_7"), ("8 or more", "n_dose_8_plus")]
         dist = sections.stack_columns(att, bands, label="contacts attended", value="n")
         if not dist.empty:

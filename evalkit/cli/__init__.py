@@ -21,6 +21,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -61,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _say(message: str) -> None:
-    # paths and URLs are never broken across lines (they can be copied whole)
-    sys.stderr.write(textwrap.fill(message, width=100, break_long_words=False, break_on_hyphens=False) + "\n")
+    # on a terminal: wrapped at spaces to its width (at most 100 columns), paths and URLs never broken across
+    # lines (they can be copied whole); to a file, a pipe or a log: one line, so that no phrase is split and the
+    # message can be searched for whole
+    width = min(shutil.get_terminal_size().columns, 100) if sys.stderr.isatty() else sys.maxsize
+    sys.stderr.write(textwrap.fill(message, width=width, break_long_words=False, break_on_hyphens=False) + "\n")
 
 
 def _output_closed() -> int:

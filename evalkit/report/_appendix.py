@@ -82,7 +82,7 @@ def instruments_frame(ctx: Ctx, codes: Sequence[str]) -> pd.DataFrame:
             "instrument": code, "name": ins.name, "abbreviation": d.get("abbreviation", ""),
             "version": d.get("version", ""), "role": ins.role,
             "scores": f"{srange}; {'higher' if ins.higher_is_better else 'lower'} is better",
-            "caseness_cutoff": (f"{cut.operator} {cut.value:g} ({_cutoff_words(cut.name)}; {cut.status}; {cut.source})"
+            "caseness_cutoff": (f"{cut.operator} {cut.value:g} ({cut.label}; {cut.status}; {cut.source})"
                                 if cut else "none"),
             "reliability": _fact_text(ins.reliability.value, ins.reliability.status, ins.reliability.source),
             "reliable_change_published": _fact_text(ins.reliable_change.value, ins.reliable_change.status,
@@ -102,13 +102,7 @@ def instruments_frame(ctx: Ctx, codes: Sequence[str]) -> pd.DataFrame:
 
 
 HIDDEN_TEXT = f"{SUPPRESSED_MARKER} (rests on a hidden small number)"
-_ACRONYMS = {"uk": "UK", "nhs": "NHS", "gad": "GAD", "ipd": "IPD", "ces": "CES", "phq": "PHQ"}
 
-
-def _cutoff_words(name: str) -> str:
-    """An instrument file's cut-off code as words: ``uk_possible_depression`` -> 'UK possible depression'."""
-    text = " ".join(_ACRONYMS.get(w, w) for w in str(name).split("_"))
-    return text.replace("CES d ", "CES-D ").replace("NHS talking therapies", "NHS Talking Therapies")
 
 INSTRUMENT_FIELDS = (("name", "Questionnaire"), ("version", "Version"), ("scores", "Scores"),
                      ("caseness_cutoff", "Cut-off for caseness (source; verification)"),

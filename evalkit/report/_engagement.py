@@ -18,7 +18,6 @@ from evalkit.report._html import (
     by_programme,
     cnt,
     coded,
-    count_text,
     esc,
     est_ci,
     fig,
@@ -104,21 +103,9 @@ def funnel_block(ctx: Ctx) -> str:
 
 
 def _dna_cell(r: Mapping[str, Any]) -> str:
-    """Missed contacts as a share of booked ones, with the count it rests on: ``n = missed of attended + missed``.
-
-    ``pct_dna`` is ``100 * n_contacts_dna / (n_contacts_dna + n_contacts_attended)``, so the base printed under
-    it is that sum, not the attended contacts alone; it is hidden when either count is.
-    """
+    """Missed contacts as a share of booked ones, with the counts it rests on: ``n = missed of booked``."""
     main = est_ci(r, "pct_dna", "pct_dna_ci_low", "pct_dna_ci_high", 0, "%")
-    h = hidden_columns(r)
-    dna, att = r.get("n_contacts_dna"), r.get("n_contacts_attended")
-    if "n_contacts_dna" in h or "n_contacts_attended" in h:
-        base = HIDDEN_HTML
-    elif is_missing(dna) or is_missing(att):
-        base = NA_HTML
-    else:
-        base = esc(count_text(float(dna) + float(att)))
-    return f"{main}<br><small>n = {cnt(r, 'n_contacts_dna')} of {base}</small>"
+    return f"{main}<br><small>n = {cnt(r, 'n_contacts_dna')} of {cnt(r, 'n_contacts_booked')}</small>"
 
 
 def attendance_block(ctx: Ctx) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from evalkit.change_methods import change_by_method
 from evalkit.disclosure import SUPPRESSED_MARKER, hidden_columns
 from evalkit.recovery import RECOVERY_LABELS
 from evalkit.report._context import (
@@ -281,9 +281,8 @@ def _mean_sd(r: Mapping[str, Any], mean: str, sd: str) -> str:
     return esc(text)
 
 
-METHODS = (("Completers (paired scores)", "mean_change", "ci_low", "ci_high", "n_paired"),
-           ("Mixed model (everyone's scores)", "mm_change", "mm_ci_low", "mm_ci_high", "mm_n_participants"),
-           ("Multiple imputation", "mi_mean_change", "mi_ci_low", "mi_ci_high", "mi_n"))
+METHOD_WORDS = {"completers": "Completers (paired scores)", "mixed_model": "Mixed model (everyone's scores)",
+                "multiple_imputation": "Multiple imputation"}
 
 
 def _methods_table(ctx: Ctx, code: str, rows: pd.DataFrame, name: str) -> str:
@@ -348,19 +347,8 @@ def _methods_figure(ctx: Ctx, code: str, rows: pd.DataFrame) -> str:
 
     ab = ctx.abbr(code)
     models = "mm_change" in rows.columns
-    long = []
-    for r in rows.to_dict("records"):
-        h = hidden_columns(r)
-        for label, est, lo, hi, n in (METHODS if models else METHODS[:1]):
-            shown = est not in h
-            long.append({"programme": ctx.name(r["programme_id"]), "method": label,
-                         "estimate": r.get(est) if shown else np.nan, "ci_low": r.get(lo) if shown else np.nan,
-                         "ci_high": r.get(hi) if shown else np.nan,
-                         "n": r.get(n) if n not in h else np.nan,
-                         "suppressed": "; ".join(c for c, col in (("estimate", est), ("n", n)) if col in h)})
-    data = pd.DataFrame(long)
-    for c in ("estimate", "ci_low", "ci_high", "n"):
-        data[c] = pd.to_numeric(data[c], errors="coerce").astype(float)
+    data = change_by_method(rows, words=METHOD_WORDS)
+    data.insert(0, "programme", data["programme_id"].astype(str).map(ctx.name))
     return ctx.figures.figure(
         lambda: estimate_chart(data, label="programme", colour="method" if models else None, n="n",
                                x_title=f"Mean change in {ab} score ({ctx.ci})", width=WIDTH),

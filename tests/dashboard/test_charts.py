@@ -97,6 +97,7 @@ def test_estimate_chart_tells_hidden_from_not_estimable() -> None:
 
 def test_stacked_frames_keep_what_was_hidden() -> None:
     from dashboards import sections
+    from evalkit.change_methods import change_by_method
 
     rows = pd.DataFrame({"programme_id": ["A", "B"], "n_dose_1": pd.array([8, pd.NA], dtype="Int64"),
                          "n_dose_2_3": pd.array([pd.NA, 9], dtype="Int64"), "suppressed": ["n_dose_2_3", ""]})
@@ -110,7 +111,7 @@ def test_stacked_frames_keep_what_was_hidden() -> None:
                             "mm_ci_low": [float("nan")], "mm_ci_high": [float("nan")], "mm_n_participants": [30],
                             "suppressed": [f"n_{stem}; pct_{stem}; pct_{stem}_ci_low; pct_{stem}_ci_high"]})
     assert sections.stack_categories(summary)["suppressed"].tolist() == ["n; percent"]
-    methods = sections.stack_methods(summary)
+    methods = change_by_method(summary)
     # the mixed model's estimate is missing but not hidden (not estimable): a dash, never [c]
     assert methods["suppressed"].tolist() == ["", ""]
     labels = set(_labels(charts.estimate_chart(methods, label="programme_id", colour="method"), "shown"))

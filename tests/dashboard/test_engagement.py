@@ -24,6 +24,8 @@ def test_engagement_page_shows_the_library_figures(app, example_db) -> None:  # 
     att = engagement.attendance_summary(library_tables(example_db), rules=res.rules)
     same_values(frame_with(at, "n_attended", "contacts_median"), att[att["programme_id"] == pid],
                 ["n_attended", "contacts_median", "n_dose_1", "n_dose_8_plus", "pct_dna"], key=["n_attended"])
+    row = att[att["programme_id"] == pid].iloc[0]  # did not attend: n = missed of booked, as the report says
+    assert f"n = {row['n_contacts_dna']} of {row['n_contacts_booked']}" in texts(at)
     heads = engagement.head_counts(library_tables(example_db), rules=res.rules)
     if pid in set(heads["programme_id"]):
         same_values(frame_with(at, "total_head_count", "pct_named"), heads[heads["programme_id"] == pid],
