@@ -60,6 +60,7 @@ __all__ = [
     "hidden_columns",
     "hidden_mask",
     "mark_suppressed",
+    "with_published_total_rows",
     "with_published_totals",
     "primary_suppression",
     "round_counts",
@@ -599,6 +600,86 @@ def group_index(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Index:
     return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
 
 
+def with_published_total_rows(
+    levels: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    keys: Sequence[str],
+    counts: Sequence[str],
+    breakdown: Sequence[str],
+    totals: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[Across]]:
+    """A breakdown's rows with the table it breaks down, as published, joined as its total rows.
+
+    A breakdown by a field (first-time mothers, say) within programmes adds up, count by count, to the table
+    by programme alone. When that table hides a count, the levels must not add up to it. Its rows are
+    appended to the levels (their ``breakdown`` columns :data:`TOTAL_LEVEL`, so that they never join a
+    level's own groups), marked hidden wherever ``published`` hides them, and one :class:`Across` rule per
+    count makes each ``keys`` group's levels add up to its total row: secondary suppression then hides levels
+    until no hidden count can be worked out, and a count the table publishes protects the levels as a known
+    total.
+
+    Parameters
+    ----------
+    levels
+        The breakdown before disclosure control, one row per ``keys`` x breakdown level.
+    published
+        The table by ``keys`` alone as it is published (hidden counts missing). A total it has no row for,
+        or a count it has no column for, is treated as hidden.
+    keys, counts, breakdown
+        Column names: the keys shared by both tables, the count columns that add up across the levels, and
+        the breakdown's own columns.
+    totals
+        The table by ``keys`` before disclosure control (its columns shared with ``levels`` are taken).
+        Default: the levels' counts added up within ``keys``.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        ``levels`` then the total rows (row ``len(levels)`` on), with the boolean helper column
+        :data:`TOTAL_ROW`; after disclosure control keep ``frame.iloc[:len(levels)]`` without it.
+    hidden_elsewhere : dict
+        For :func:`apply_disclosure`: per count, the total rows ``published`` hides.
+    across : list of Across
+        One rule per count tying each ``keys`` group's levels to its total row.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"p": ["A", "A"], "lvl": ["x", "y"], "n": [6, 7]})
+    >>> frame, hidden, across = with_published_total_rows(lv, pd.DataFrame({"p": ["A"], "n": [pd.NA]}),
+    ...                                                   keys=["p"], counts=["n"], breakdown=["lvl"])
+    >>> out = apply_disclosure(frame, counts=["n"], across=across, hidden_elsewhere=hidden)
+    >>> out.iloc[:2]["n"].tolist()  # the hidden 13 is not 6 + 7
+    [<NA>, 7]
+    """
+    keys, counts, breakdown = list(keys), list(counts), list(breakdown)
+    if totals is None:
+        if keys:
+            totals = levels.groupby(keys, sort=False, dropna=False)[counts].sum(min_count=1).reset_index()
+        else:
+            totals = levels[counts].sum(min_count=1).to_frame().T
+    top = totals[[c for c in levels.columns if c in totals.columns]].copy()
+    for c in breakdown:
+        top[c] = TOTAL_LEVEL
+    for c in levels.columns:  # the levels' other columns missing on the totals, in the levels' dtype
+        if c not in top.columns:
+            top[c] = levels[c].iloc[:0].reindex(top.index)
+    if keys:
+        at = group_index(published, keys).get_indexer(group_index(top, keys))
+    else:
+        at = np.zeros(len(top), dtype=np.int64) if len(published) == 1 else np.full(len(top), -1)
+    pad = np.zeros(len(levels), dtype=bool)
+    hidden = {}
+    for c in counts:
+        shown = published[c].notna().to_numpy(dtype=bool) if c in published.columns else \
+            np.zeros(len(published), dtype=bool)
+        hidden[c] = np.concatenate([pad, (at < 0) | ~shown[np.maximum(at, 0)] if len(shown) else
+                                    np.ones(len(top), dtype=bool)])
+    frame = pd.concat([levels.assign(**{TOTAL_ROW: False}), top[levels.columns.tolist()].assign(**{TOTAL_ROW: True})],
+                      ignore_index=True)
+    return frame, hidden, [Across(c, tuple(keys), total_rows=TOTAL_ROW) for c in counts]
+
+
 def with_published_totals(
     levels: pd.DataFrame,
     published: pd.DataFrame,
@@ -609,13 +690,7 @@ def with_published_totals(
     group_total: str,
     breakdown: Sequence[str],
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], Across]:
-    """A breakdown's rows with the table it breaks down, as published, joined as its totals.
-
-    A breakdown by a field (first-time mothers, say) within programmes adds up to the table by programme
-    alone. When that table hides a count, the levels must not add up to it. Its rows are appended to the
-    levels (their ``breakdown`` columns :data:`TOTAL_LEVEL`), marked hidden wherever ``published`` hides them,
-    and one :class:`Across` rule makes each ``keys`` x ``category`` cell's levels add up to them: secondary
-    suppression then hides levels until no hidden count can be worked out.
+    """:func:`with_published_total_rows` for a breakdown in long form (one row per category, a ``total`` row).
 
     Parameters
     ----------
@@ -632,7 +707,7 @@ def with_published_totals(
     -------
     frame : pandas.DataFrame
         ``levels`` then the totals (row ``len(levels)`` on); drop them with ``frame.iloc[:len(levels)]`` and
-        the helper column ``"_published_total"`` after disclosure control.
+        the helper column :data:`TOTAL_ROW` after disclosure control.
     hidden_elsewhere : dict
         For :func:`apply_disclosure`: ``count`` hidden on the totals ``published`` hides (or lacks), and
         ``group_total`` on every total row of a group whose total is hidden.
@@ -643,24 +718,17 @@ def with_published_totals(
     top = levels.groupby([*keys, category], sort=False, dropna=False)[count].sum().reset_index()
     top_n = top.groupby(keys, sort=False, dropna=False)[count].transform("max") if keys else \
         pd.Series(top[count].max(), index=top.index)
-    top = top.assign(**{group_total: top_n.to_numpy(dtype=float), "is_total": top[category] == "total",
-                        TOTAL_ROW: True})
-    for c in breakdown:
-        top[c] = TOTAL_LEVEL
-    for c in levels.columns:  # the levels' other columns missing on the totals, in the levels' dtype
-        if c not in top.columns:
-            top[c] = levels[c].iloc[:0].reindex(top.index)
-    at = group_index(published, [*keys, category]).get_indexer(group_index(top, [*keys, category]))
-    top_hidden = (at < 0) | published[count].isna().to_numpy()[np.maximum(at, 0)]
-    total_hidden = top_hidden & top["is_total"].to_numpy(dtype=bool)
+    top = top.assign(**{group_total: top_n.to_numpy(dtype=float), "is_total": top[category] == "total"})
+    frame, hidden, across = with_published_total_rows(levels, published, keys=[*keys, category], counts=[count],
+                                                      breakdown=breakdown, totals=top)
+    top_hidden = hidden[count][len(levels):]
+    total_hidden = top_hidden & frame["is_total"].to_numpy(dtype=bool)[len(levels):]
+    tk = frame.iloc[len(levels):]
     group_hidden = pd.Series(total_hidden).groupby(
-        [top[k].astype("string").fillna("\x00<NA>") for k in keys] or [np.zeros(len(top))],
+        [tk[k].astype("string").fillna("\x00<NA>").to_numpy() for k in keys] or [np.zeros(len(tk))],
         sort=False).transform("any").to_numpy(dtype=bool)
-    pad = np.zeros(len(levels), dtype=bool)
-    frame = pd.concat([levels.assign(**{TOTAL_ROW: False}), top[levels.columns.tolist() + [TOTAL_ROW]]],
-                      ignore_index=True)
-    hidden = {count: np.concatenate([pad, top_hidden]), group_total: np.concatenate([pad, group_hidden])}
-    return frame, hidden, Across(count, (*keys, category), total_rows=TOTAL_ROW)
+    hidden[group_total] = np.concatenate([np.zeros(len(levels), dtype=bool), group_hidden])
+    return frame, hidden, across[0]
 
 
 def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
