@@ -13,8 +13,10 @@ Order of operations (always this order):
    categories of a breakdown and the group's n, the exits from a funnel step)
    must not have exactly one hidden cell, otherwise it could be worked out by
    subtraction. While some set has exactly one hidden cell, the smallest other
-   published cell of that set (preferring non-zero cells) is hidden too; if
-   there is none, the set's total is hidden. This repeats until no set has a
+   published cell of that set (preferring non-zero cells, and never a zero
+   anyone can work out, such as a count out of a published 0) is hidden too;
+   if there is none, the set's total is hidden, and where that is published
+   elsewhere :func:`apply_disclosure` warns that the cell stays unprotected. This repeats until no set has a
    single hidden cell.
 3. **Rounding** (optional) -- published counts are rounded to the nearest
    multiple of ``rounding_base`` (half up), *after* suppression: suppression is
@@ -61,6 +63,7 @@ __all__ = [
     "hidden_columns",
     "hidden_mask",
     "mark_suppressed",
+    "with_published_total_rows",
     "with_published_totals",
     "primary_suppression",
     "round_counts",
@@ -155,6 +158,46 @@ def primary_suppression(values: np.ndarray, *, threshold: int = 5, show_zero: bo
         return np.where(np.isnan(v), False, small & ((v > 0) | (not show_zero)))
 
 
+def _unprotected(values: np.ndarray, sup: np.ndarray, g: np.ndarray, c: np.ndarray, tot: np.ndarray,
+                 threshold: float | None) -> np.ndarray:
+    """Per equation of :func:`secondary_suppression`: whether a hidden cell of it can still be worked out.
+
+    True where exactly one cell (member or total) is hidden, or (with ``threshold``) where the hidden members
+    of an equation whose total is not hidden add up to a count from 1 to ``threshold - 1``.
+    """
+    n_groups = len(tot)
+    n_sup = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
+    total_hidden = np.where(tot >= 0, sup[np.maximum(tot, 0)], False)
+    need = (n_sup + total_hidden) == 1
+    if threshold is not None:
+        hidden_sum = np.bincount(g, weights=np.where(sup[c], np.nan_to_num(values[c]), 0.0), minlength=n_groups)
+        need |= ~total_hidden & (n_sup >= 2) & (hidden_sum > 0) & (hidden_sum < threshold)
+    return need
+
+
+def _known_zeros(values: np.ndarray, sup: np.ndarray, g: np.ndarray, c: np.ndarray, tot: np.ndarray,
+                 unpublished: np.ndarray | None) -> np.ndarray:
+    """Per cell: a zero whose value anyone can work out, so that hiding it protects nothing.
+
+    Counts are never negative, so when an equation's published total equals the sum of its published
+    members (a total of 0, say), each of its other members is 0, and a zero member stays known even if it
+    is hidden ('[c] of 0'); an ``unpublished`` member (a rest) counts as not shown. Only equations whose
+    total is a cell here (not one published elsewhere) and whose members all have a value are looked at.
+    """
+    n_groups = len(tot)
+    has_total = tot >= 0
+    t = np.maximum(tot, 0)
+    total_value = np.where(has_total, values[t], np.nan)
+    member = np.nan_to_num(values[c])
+    shown = ~sup[c] if unpublished is None else ~sup[c] & ~unpublished[c]
+    published_sum = np.bincount(g, weights=np.where(shown, member, 0.0), minlength=n_groups)
+    complete = np.bincount(g, weights=np.isnan(values[c]).astype(float), minlength=n_groups) == 0
+    settled = has_total & ~np.where(has_total, sup[t], True) & complete & (total_value == published_sum)
+    known = np.zeros(len(values), dtype=bool)
+    known[c[settled[g] & (member == 0) & ~np.isnan(values[c])]] = True
+    return known
+
+
 def secondary_suppression(
     values: np.ndarray,
     suppressed: np.ndarray,
@@ -163,6 +206,7 @@ def secondary_suppression(
     group_total: np.ndarray,
     threshold: float | None = None,
     cost: np.ndarray | None = None,
+    unpublished: np.ndarray | None = None,
 ) -> np.ndarray:
     """Complementary suppression so no hidden cell can be recovered by subtraction.
 
@@ -189,6 +233,10 @@ def secondary_suppression(
         Default: the values themselves. A caller can make cells it needs
         dear (a large cost) or unpublished cells free (a negative cost)
         without changing the values the ``threshold`` rule adds up.
+    unpublished
+        Optional (bool, length ``n_cells``): cells never published, only
+        known through their equations (e.g. the rest of a total); an
+        equation with one of them shown tells nothing about a zero member.
 
     Returns
     -------
@@ -206,7 +254,11 @@ def secondary_suppression(
     up to a small count), the cheapest published member is hidden (by
     ``cost``, default the value: non-zero members first, then zeros, ties by
     cell id); an equation with no published member left has its total
-    hidden. Both rules are applied in the same pass: applying the second
+    hidden. A zero whose value is known anyway is never taken as a
+    complement: a member of an equation whose published total equals the
+    sum of its published members (a total of 0, say) is 0, hidden or not,
+    so hiding it protects nothing (``[c]`` of 0). Both rules are applied in
+    the same pass: applying the second
     only after the first has settled lets a total be hidden first, which
     switches the second off for that equation while a chained equation
     around it still needs it (x + y = T, T + z = U with x, y, z small: T
@@ -232,21 +284,19 @@ def secondary_suppression(
     n_groups = len(tot)
     if n_groups == 0 or len(g) == 0:
         return sup
+    if unpublished is not None:
+        unpublished = np.asarray(unpublished, dtype=bool)
     k = v if cost is None else np.asarray(cost, dtype=float)
     if k.shape != v.shape:
         raise ValueError(f"cost must have the shape of values {v.shape}; got {k.shape}")
     unavailable = np.isnan(v) | np.isnan(k)
     vv = np.where(unavailable, np.inf, k)
     for _ in range(10 * (len(v) + 1)):
-        n_sup = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
-        total_hidden = np.where(tot >= 0, sup[np.maximum(tot, 0)], False)
-        need = (n_sup + total_hidden) == 1
-        if threshold is not None:
-            hidden_sum = np.bincount(g, weights=np.where(sup[c], np.nan_to_num(v[c]), 0.0), minlength=n_groups)
-            need |= ~total_hidden & (n_sup >= 2) & (hidden_sum > 0) & (hidden_sum < threshold)
+        need = _unprotected(v, sup, g, c, tot, threshold)
         if not need.any():
             break
-        cand = need[g] & ~sup[c] & ~unavailable[c]
+        total_hidden = np.where(tot >= 0, sup[np.maximum(tot, 0)], False)
+        cand = need[g] & ~sup[c] & ~unavailable[c] & ~_known_zeros(v, sup, g, c, tot, unpublished)[c]
         # cheapest published member per needy group, non-zero first
         order = np.lexsort((c, vv[c], vv[c] == 0, g))
         order = order[cand[order]]
@@ -306,6 +356,23 @@ def _group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     stacked = np.column_stack(per_key) if n else np.zeros((0, len(per_key)), dtype=np.int64)
     _, inverse = np.unique(stacked, axis=0, return_inverse=True)
     return np.asarray(inverse, dtype=np.int64).reshape(n)
+
+
+def _warn_unprotected(need: np.ndarray, g: np.ndarray, c: np.ndarray, n_all: int, names: Sequence[str]) -> None:
+    """Warn (:class:`~evalkit.errors.DisclosureWarning`) about the equations secondary suppression could not fix."""
+    if not need.any():
+        return
+    import warnings
+
+    from evalkit.errors import DisclosureWarning
+
+    cols = sorted({names[int(k)] for k in np.unique(c[need[g]] % n_all)})
+    warnings.warn(
+        f"disclosure control could not protect every hidden count: in {int(need.sum())} set(s) of counts adding "
+        f"up to a total published elsewhere (columns {', '.join(cols)}), a hidden count can still be worked out "
+        "from that total, and no other published cell that would hide it is left (the others are known zeros "
+        "or missing). Hide that total where it is published, or do not publish this table.",
+        DisclosureWarning, stacklevel=3)
 
 
 def apply_disclosure(
@@ -457,8 +524,17 @@ def apply_disclosure(
             kept[:, keep_cols] = True
             kept = kept.ravel()
             cost = np.where(kept & (flat > 0), flat + bump, flat)
-        sup = secondary_suppression(flat, sup, np.concatenate(groups_g), np.concatenate(groups_c),
-                                    np.concatenate(totals), threshold=t, cost=cost)
+        gg, cc, tt = np.concatenate(groups_g), np.concatenate(groups_c), np.concatenate(totals)
+        virtual_cell = np.zeros((n_rows, n_all), dtype=bool)
+        virtual_cell[:, n_cols:] = True
+        sup = secondary_suppression(flat, sup, gg, cc, tt, threshold=t, cost=cost, unpublished=virtual_cell.ravel())
+        # an equation with a missing cell cannot be solved for the hidden one: only whole ones are reported, and
+        # only those of two or more members (a lone member is the total itself, hidden by the same rules there)
+        whole = np.bincount(gg, weights=np.isnan(flat[cc]).astype(float), minlength=len(tt)) == 0
+        whole &= np.bincount(gg, minlength=len(tt)) >= 2
+        whole &= ~np.isnan(np.where(tt >= 0, flat[np.maximum(tt, 0)], 0.0))
+        _warn_unprotected(_unprotected(flat, sup, gg, cc, tt, t) & whole, gg, cc, n_all, [*counts, *(
+            f"the rest of {p.total}" for p in partitions if p.remainder)])
     sup_all = sup.reshape(n_rows, n_all) if n_all else np.zeros((n_rows, 0), dtype=bool)
     sup2 = sup_all[:, :n_cols]
     published = np.where(sup2, np.nan, round_counts(values, r))
@@ -600,6 +676,86 @@ def group_index(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Index:
     return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
 
 
+def with_published_total_rows(
+    levels: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    keys: Sequence[str],
+    counts: Sequence[str],
+    breakdown: Sequence[str],
+    totals: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[Across]]:
+    """A breakdown's rows with the table it breaks down, as published, joined as its total rows.
+
+    A breakdown by a field (first-time mothers, say) within programmes adds up, count by count, to the table
+    by programme alone. When that table hides a count, the levels must not add up to it. Its rows are
+    appended to the levels (their ``breakdown`` columns :data:`TOTAL_LEVEL`, so that they never join a
+    level's own groups), marked hidden wherever ``published`` hides them, and one :class:`Across` rule per
+    count makes each ``keys`` group's levels add up to its total row: secondary suppression then hides levels
+    until no hidden count can be worked out, and a count the table publishes protects the levels as a known
+    total.
+
+    Parameters
+    ----------
+    levels
+        The breakdown before disclosure control, one row per ``keys`` x breakdown level.
+    published
+        The table by ``keys`` alone as it is published (hidden counts missing). A total it has no row for,
+        or a count it has no column for, is treated as hidden.
+    keys, counts, breakdown
+        Column names: the keys shared by both tables, the count columns that add up across the levels, and
+        the breakdown's own columns.
+    totals
+        The table by ``keys`` before disclosure control (its columns shared with ``levels`` are taken).
+        Default: the levels' counts added up within ``keys``.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        ``levels`` then the total rows (row ``len(levels)`` on), with the boolean helper column
+        :data:`TOTAL_ROW`; after disclosure control keep ``frame.iloc[:len(levels)]`` without it.
+    hidden_elsewhere : dict
+        For :func:`apply_disclosure`: per count, the total rows ``published`` hides.
+    across : list of Across
+        One rule per count tying each ``keys`` group's levels to its total row.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"p": ["A", "A"], "lvl": ["x", "y"], "n": [6, 7]})
+    >>> frame, hidden, across = with_published_total_rows(lv, pd.DataFrame({"p": ["A"], "n": [pd.NA]}),
+    ...                                                   keys=["p"], counts=["n"], breakdown=["lvl"])
+    >>> out = apply_disclosure(frame, counts=["n"], across=across, hidden_elsewhere=hidden)
+    >>> out.iloc[:2]["n"].tolist()  # the hidden 13 is not 6 + 7
+    [<NA>, 7]
+    """
+    keys, counts, breakdown = list(keys), list(counts), list(breakdown)
+    if totals is None:
+        if keys:
+            totals = levels.groupby(keys, sort=False, dropna=False)[counts].sum(min_count=1).reset_index()
+        else:
+            totals = levels[counts].sum(min_count=1).to_frame().T
+    top = totals[[c for c in levels.columns if c in totals.columns]].copy()
+    for c in breakdown:
+        top[c] = TOTAL_LEVEL
+    for c in levels.columns:  # the levels' other columns missing on the totals, in the levels' dtype
+        if c not in top.columns:
+            top[c] = levels[c].iloc[:0].reindex(top.index)
+    if keys:
+        at = group_index(published, keys).get_indexer(group_index(top, keys))
+    else:
+        at = np.zeros(len(top), dtype=np.int64) if len(published) == 1 else np.full(len(top), -1)
+    pad = np.zeros(len(levels), dtype=bool)
+    hidden = {}
+    for c in counts:
+        shown = published[c].notna().to_numpy(dtype=bool) if c in published.columns else \
+            np.zeros(len(published), dtype=bool)
+        hidden[c] = np.concatenate([pad, (at < 0) | ~shown[np.maximum(at, 0)] if len(shown) else
+                                    np.ones(len(top), dtype=bool)])
+    frame = pd.concat([levels.assign(**{TOTAL_ROW: False}), top[levels.columns.tolist()].assign(**{TOTAL_ROW: True})],
+                      ignore_index=True)
+    return frame, hidden, [Across(c, tuple(keys), total_rows=TOTAL_ROW) for c in counts]
+
+
 def with_published_totals(
     levels: pd.DataFrame,
     published: pd.DataFrame,
@@ -610,13 +766,7 @@ def with_published_totals(
     group_total: str,
     breakdown: Sequence[str],
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], Across]:
-    """A breakdown's rows with the table it breaks down, as published, joined as its totals.
-
-    A breakdown by a field (first-time mothers, say) within programmes adds up to the table by programme
-    alone. When that table hides a count, the levels must not add up to it. Its rows are appended to the
-    levels (their ``breakdown`` columns :data:`TOTAL_LEVEL`), marked hidden wherever ``published`` hides them,
-    and one :class:`Across` rule makes each ``keys`` x ``category`` cell's levels add up to them: secondary
-    suppression then hides levels until no hidden count can be worked out.
+    """:func:`with_published_total_rows` for a breakdown in long form (one row per category, a ``total`` row).
 
     Parameters
     ----------
@@ -633,7 +783,7 @@ def with_published_totals(
     -------
     frame : pandas.DataFrame
         ``levels`` then the totals (row ``len(levels)`` on); drop them with ``frame.iloc[:len(levels)]`` and
-        the helper column ``"_published_total"`` after disclosure control.
+        the helper column :data:`TOTAL_ROW` after disclosure control.
     hidden_elsewhere : dict
         For :func:`apply_disclosure`: ``count`` hidden on the totals ``published`` hides (or lacks), and
         ``group_total`` on every total row of a group whose total is hidden.
@@ -644,24 +794,17 @@ def with_published_totals(
     top = levels.groupby([*keys, category], sort=False, dropna=False)[count].sum().reset_index()
     top_n = top.groupby(keys, sort=False, dropna=False)[count].transform("max") if keys else \
         pd.Series(top[count].max(), index=top.index)
-    top = top.assign(**{group_total: top_n.to_numpy(dtype=float), "is_total": top[category] == "total",
-                        TOTAL_ROW: True})
-    for c in breakdown:
-        top[c] = TOTAL_LEVEL
-    for c in levels.columns:  # the levels' other columns missing on the totals, in the levels' dtype
-        if c not in top.columns:
-            top[c] = levels[c].iloc[:0].reindex(top.index)
-    at = group_index(published, [*keys, category]).get_indexer(group_index(top, [*keys, category]))
-    top_hidden = (at < 0) | published[count].isna().to_numpy()[np.maximum(at, 0)]
-    total_hidden = top_hidden & top["is_total"].to_numpy(dtype=bool)
+    top = top.assign(**{group_total: top_n.to_numpy(dtype=float), "is_total": top[category] == "total"})
+    frame, hidden, across = with_published_total_rows(levels, published, keys=[*keys, category], counts=[count],
+                                                      breakdown=breakdown, totals=top)
+    top_hidden = hidden[count][len(levels):]
+    total_hidden = top_hidden & frame["is_total"].to_numpy(dtype=bool)[len(levels):]
+    tk = frame.iloc[len(levels):]
     group_hidden = pd.Series(total_hidden).groupby(
-        [top[k].astype("string").fillna("\x00<NA>") for k in keys] or [np.zeros(len(top))],
+        [tk[k].astype("string").fillna("\x00<NA>").to_numpy() for k in keys] or [np.zeros(len(tk))],
         sort=False).transform("any").to_numpy(dtype=bool)
-    pad = np.zeros(len(levels), dtype=bool)
-    frame = pd.concat([levels.assign(**{TOTAL_ROW: False}), top[levels.columns.tolist() + [TOTAL_ROW]]],
-                      ignore_index=True)
-    hidden = {count: np.concatenate([pad, top_hidden]), group_total: np.concatenate([pad, group_hidden])}
-    return frame, hidden, Across(count, (*keys, category), total_rows=TOTAL_ROW)
+    hidden[group_total] = np.concatenate([np.zeros(len(levels), dtype=bool), group_hidden])
+    return frame, hidden, across[0]
 
 
 def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -23,6 +23,7 @@ from evalkit.disclosure import (
     Partition,
     apply_disclosure,
     group_index,
+    with_published_total_rows,
     with_published_totals,
 )
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
@@ -341,10 +342,14 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     if not by:
         path = path.assign(_all="all")
     w = _funnel_wide(path, keys)
+    levels_dtypes = w.dtypes
     for prev, cur in zip(names[:-1], names[1:], strict=True):
         w[f"left_{cur}"] = w[prev] - w[cur]
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
     parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
+    # the take-up rate's counts are two of the funnel's: those not taking up (never offered, or offered and
+    # declining) are a cell of the same problem, so take_up_rate publishes exactly what this hides
+    parts.append(Partition(("took_up",), total="referred", remainder=True))
     across: list[Across] = []  # a breakdown's rule is set below, with the published funnel as its totals
     with_exits = across_keys is None and {"last_step", "exit_reason"} <= set(path.columns)
     exits = pd.DataFrame({**{k: pd.Series(dtype="string") for k in keys}, "step": pd.Series(dtype="string"),
@@ -362,23 +367,23 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
             parts.append(Partition(tuple(cols), total=f"left_{s_}"))
         counts += combos["col"].tolist()
     hidden = None
+    n_levels = len(w)
     if across_keys is not None:
         # the levels add up to the funnel of ``across_keys`` as take_up_funnel publishes it (with its exit
         # reasons): its rows join the problem as the totals, hidden where it hides them, so that the levels
         # never add up to a count it hides (secondary suppression there protects a small reason)
         tk = list(across_keys)
         tw, twd, _ = _funnel_disclosure(path, tk, rules, None)
-        tot = tw[[*tk, *counts]].copy()
-        tot_hidden = {c: twd[c].isna().to_numpy(dtype=bool) for c in counts}
-        w = pd.concat([w.assign(_is_total=False), tot.assign(_is_total=True)], ignore_index=True)
-        hidden = {c: np.concatenate([np.zeros(len(w) - len(tot), dtype=bool), m]) for c, m in tot_hidden.items()}
-        across = [Across(c, tuple(tk), total_rows="_is_total") for c in counts]
+        w, hidden, across = with_published_total_rows(w, twd, keys=tk, counts=counts, totals=tw,
+                                                      breakdown=[k for k in keys if k not in tk])
     # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this hides)
-    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules, hidden_elsewhere=hidden)
+    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules,
+                          hidden_elsewhere=hidden)
     if across_keys is not None:
-        level = ~w["_is_total"].to_numpy(dtype=bool)
-        w = w[level].drop(columns="_is_total").reset_index(drop=True)
-        wd = wd[level].drop(columns="_is_total").reset_index(drop=True)
+        w = w.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
+        wd = wd.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
+        w = w.astype({k: levels_dtypes[k] for k in keys})  # the levels' own dtypes (the totals' marker is gone)
+        wd = wd.astype({k: levels_dtypes[k] for k in keys})
     return w, wd, exits
 
 
@@ -570,31 +575,36 @@ def take_up_rate(
     ``take_up_rate``); referrals never offered count as not taking up. For
     the rate among those offered use :func:`take_up_funnel`
     (``pct_of_previous`` at ``took_up``).
+
+    Disclosure: ``n_referred`` and ``n_took_up`` are the funnel's 'referred'
+    and 'took up' cells, decided in the funnel's disclosure problem for the
+    same ``by`` (and ``across_keys``), to which the number not taking up
+    (``n_referred - n_took_up``) belongs too: this table hides exactly the
+    cells :func:`take_up_funnel` hides, so neither undoes the other (e.g. a
+    'took up' the funnel hides to protect a few mothers offered support who
+    declined it).
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    if isinstance(tables, pd.DataFrame):
-        p = tables
-        took = p["took_up"].astype("boolean").fillna(False).astype(bool)
-    else:
-        t = coerce_tables(tables) if not isinstance(tables, EpisodeData) else {"participants": tables.participants}
-        p = t["participants"] if not isinstance(tables, EpisodeData) else tables.participants
-        from evalkit.episodes import derive_context
-
-        p = derive_context(p)
-        took = p["took_up"].astype("boolean").fillna(False).astype(bool)
-    f = categories_as_text(pd.DataFrame({k: p[k] for k in by}), by) if by else pd.DataFrame(index=p.index)
-    f["n_referred"] = 1
-    f["n_took_up"] = took.astype(int).to_numpy()
-    out = f.groupby(by, sort=True, dropna=False).sum().reset_index() if by else f.sum().to_frame().T
-    out["pct_took_up"], out["pct_took_up_ci_low"], out["pct_took_up_ci_high"] = _wilson_pct(
-        out["n_took_up"], out["n_referred"], rules.level)
-    deps = ["n_took_up", "n_referred"]
-    across = [Across(c, tuple(across_keys)) for c in deps] if across_keys is not None else []
-    out = apply_disclosure(out, counts=deps, partitions=[Partition(("n_took_up",), total="n_referred",
-                                                                   remainder=True)], across=across,
-                           derived={c: deps for c in ("pct_took_up", "pct_took_up_ci_low", "pct_took_up_ci_high")},
-                           rules=rules)
+    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules)
+    # the counts are the funnel's 'referred' and 'took up', published as take_up_funnel publishes them (one
+    # disclosure problem, with the funnel's breakdown totals when ``across_keys`` is given)
+    w, wd, _ = _funnel_disclosure(path, by, rules, across_keys)
+    out = w[by].copy() if by else pd.DataFrame(index=w.index)
+    out["n_referred"] = wd["referred"].array
+    out["n_took_up"] = wd["took_up"].array
+    pct = _wilson_pct(w["took_up"].to_numpy(dtype=float), w["referred"].to_numpy(dtype=float), rules.level)
+    hidden = {"n_referred": wd["referred"].isna().to_numpy(dtype=bool),
+              "n_took_up": wd["took_up"].isna().to_numpy(dtype=bool)}
+    either = hidden["n_referred"] | hidden["n_took_up"]
+    names = np.full(len(out), "", dtype=object)
+    for col, values in zip(("pct_took_up", "pct_took_up_ci_low", "pct_took_up_ci_high"), pct, strict=True):
+        out[col] = np.where(either, np.nan, np.asarray(values, dtype=float))
+        hidden[col] = either
+    for col, mask in hidden.items():
+        names = np.where(mask, np.where(names == "", col, names + "; " + col), names)
+    out["suppressed"] = pd.array(names.astype(str), dtype="string")
+    out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
     return _rules_col(out, rules)
 
 

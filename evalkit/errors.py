@@ -76,3 +76,7 @@ class ApproximationWarning(EvalkitWarning):
 
 class UnverifiedFactWarning(EvalkitWarning):
     """A figure from an instrument file is marked unverified in its source notes."""
+
+
+class DisclosureWarning(EvalkitWarning):
+    """Disclosure control could not protect every hidden count (one could still be worked out from a total)."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change
+from evalkit.disclosure import TOTAL_ROW, with_published_total_rows
 from evalkit.episodes import CONTEXT_FIELDS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.outcomes import (
@@ -64,49 +64,10 @@ def _prepared(data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult, ru
     return ed, changes
 
 
-def _with_totals(levels: pd.DataFrame, totals: pd.DataFrame, published: pd.DataFrame | None,
-                 keys: Sequence[str], counts: Sequence[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The levels of a breakdown and the table they add up to, as one frame for disclosure control.
-
-    Parameters
-    ----------
-    levels
-        The breakdown's rows before disclosure control.
-    totals
-        The same figures by ``keys`` only (the programme-level table), before disclosure control.
-    published
-        That table as it is published (``None``: nothing hidden in it); its hidden counts are hidden in the
-        total rows too (``hidden_elsewhere``), so that the levels never add up to a count it hides.
-    keys, counts
-        The columns identifying a total row, and the count columns.
-
-    Returns
-    -------
-    tuple
-        The frame (levels first, then the totals, ``_is_total`` marking them) and the ``hidden_elsewhere``
-        masks; pass ``Across(c, keys, total_rows="_is_total")`` for each count.
-    """
-    keys = list(keys)
-    hidden = {c: np.zeros(len(totals), dtype=bool) for c in counts}
-    if published is not None and len(totals):
-        def index(f: pd.DataFrame) -> pd.Index:
-            text = f[keys].astype("string").fillna("\x00<NA>")
-            return pd.MultiIndex.from_frame(text) if len(keys) > 1 else pd.Index(text[keys[0]])
-
-        at = index(published).get_indexer(index(totals))
-        for c in counts:
-            if c in published.columns:
-                shown = published[c].isna().to_numpy(dtype=bool)
-                hidden[c] = (at >= 0) & shown[np.maximum(at, 0)]
-    frame = pd.concat([levels.assign(_is_total=False), totals.assign(_is_total=True)], ignore_index=True)
-    pad = np.zeros(len(levels), dtype=bool)
-    return frame, {c: np.concatenate([pad, m]) for c, m in hidden.items()}
-
-
 def _levels_only(out: pd.DataFrame, levels: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """The breakdown's own rows of :func:`_with_totals`' frame after disclosure control, ``cols`` in their dtypes."""
-    keep = ~out["_is_total"].to_numpy(dtype=bool)
-    out = out[keep].drop(columns="_is_total").reset_index(drop=True)
+    """The breakdown's own rows of a :func:`~evalkit.disclosure.with_published_total_rows` frame after
+    disclosure control, ``cols`` in their dtypes."""
+    out = out.iloc[:len(levels)].drop(columns=TOTAL_ROW).reset_index(drop=True)
     return out.astype({c: levels[c].dtype for c in cols if c in out.columns})
 
 
@@ -166,8 +127,8 @@ def outcomes_by(
         top_raw = change_statistics(changes, by=keys, rules=rules, participants=ed.participants)
         top = disclose_statistics(top_raw, rules=rules)
     counts = [c for c in _summary_disclosure_spec([], None)["counts"] if c in st.columns]
-    frame, hidden = _with_totals(st, top_raw[[c for c in st.columns if c in top_raw.columns]], top, keys, counts)
-    out = disclose_statistics(frame, rules=rules, across_keys=keys, total_rows="_is_total", hidden_elsewhere=hidden)
+    frame, hidden, _ = with_published_total_rows(st, top, keys=keys, counts=counts, breakdown=fields, totals=top_raw)
+    out = disclose_statistics(frame, rules=rules, across_keys=keys, total_rows=TOTAL_ROW, hidden_elsewhere=hidden)
     out = _levels_only(out, st, [*keys, *fields])
     return _finish(out, fields, rules)
 
@@ -260,8 +221,12 @@ def talking_therapies_by(
     instruments: Mapping[str, Instrument] | None = None,
 ) -> pd.DataFrame:
     """NHS Talking Therapies / IAPT-style rates per level of a field."""
-    from evalkit.disclosure import Across
-    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
+    from evalkit.talking_therapies import (
+        _RATE_COUNTS,
+        _disclose_rates,
+        talking_therapies_outcomes,
+        talking_therapies_rates,
+    )
 
     rules = PairingRules() if rules is None else rules
     fields = _fields(by)
@@ -271,16 +236,6 @@ def talking_therapies_by(
     ctx = categories_as_text(ctx, fields)  # the rates' columns stay text (the episodes hold categoricals)
     tt = tt.merge(ctx, on=["programme_id", "participant_id"], how="left")
     raw = talking_therapies_rates(tt, by=[*within, "measure_set", *fields], rules=rules, disclose=False)
-    from evalkit.disclosure import Partition, apply_disclosure
-
-    counts = ["n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery", "n_reliable_recovery",
-              "n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"]
-    derived = {}
-    for m, den in (("recovery", "n_caseness_start"), ("reliable_recovery", "n_caseness_start"),
-                   ("reliable_improvement", "n_finished"), ("reliable_deterioration", "n_finished"),
-                   ("no_reliable_change", "n_finished")):
-        for suffix in ("", "_ci_low", "_ci_high"):
-            derived[f"pct_{m}{suffix}"] = [f"n_{m}", den]
     # the levels add up to the rates by ``within`` x measure set as they are published (by programme: as
     # evaluate_outcomes publishes them, protected against the outcome summary): those rows join the problem
     # as the totals, hidden where that table hides them, so that the levels never add up to a count it hides
@@ -297,15 +252,9 @@ def talking_therapies_by(
     else:
         top = talking_therapies_rates(tt, by=keys, rules=rules)
     levels = raw.drop(columns=["rules"])
-    frame, hidden = _with_totals(levels, top_raw.drop(columns=["rules"]), top, keys, counts)
-    out = apply_disclosure(
-        frame, counts=counts, derived=derived, rules=rules, hidden_elsewhere=hidden,
-        partitions=[Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
-                    Partition(("n_reliable_improvement", "n_reliable_deterioration", "n_no_reliable_change"),
-                              total="n_finished"),
-                    Partition(("n_recovery",), total="n_caseness_start", remainder=True),
-                    Partition(("n_reliable_recovery",), total="n_caseness_start", remainder=True)],
-        across=[Across(c, tuple(keys), total_rows="_is_total") for c in counts])
+    frame, hidden, across = with_published_total_rows(levels, top, keys=keys, counts=_RATE_COUNTS, breakdown=fields,
+                                                      totals=top_raw)
+    out = _disclose_rates(frame, rules=rules, hidden_elsewhere=hidden, across=across)
     out = _levels_only(out, levels, [*keys, *fields])
     rules.stamp(out)
     return _finish(out, fields, rules)

@@ -47,7 +47,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import Partition, apply_disclosure
+from evalkit.disclosure import Across, Partition, apply_disclosure
 from evalkit.rules import PairingRules
 
 __all__ = ["MEASURE_SETS", "rate", "talking_therapies_outcomes", "talking_therapies_rates"]
@@ -232,6 +232,7 @@ def _disclose_rates(
     *,
     rules: PairingRules | None = None,
     hidden_elsewhere: Mapping[str, np.ndarray] | None = None,
+    across: Sequence[Across] = (),
 ) -> pd.DataFrame:
     """Disclosure control of :func:`talking_therapies_rates` computed with ``disclose=False``.
 
@@ -252,6 +253,9 @@ def _disclose_rates(
         Count column -> boolean array over the rows of ``rates``: cells to hide
         because another output of the same people would otherwise give them
         away (see :func:`evalkit.disclosure.apply_disclosure`).
+    across
+        Rules tying rows together (a breakdown's levels to their totals, as
+        :func:`evalkit.disclosure.with_published_total_rows` gives them).
 
     Returns
     -------
@@ -263,7 +267,7 @@ def _disclose_rates(
     derived = {f"pct_{m}{suffix}": [f"n_{m}", den] for m, den in RATE_DENOMINATORS.items()
                for suffix in ("", "_ci_low", "_ci_high")}
     out = apply_disclosure(rates, counts=list(_RATE_COUNTS), derived=derived, rules=rules,
-                            hidden_elsewhere=hidden_elsewhere, partitions=[
+                            hidden_elsewhere=hidden_elsewhere, across=across, partitions=[
                                 Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
                                 Partition(("n_reliable_improvement", "n_reliable_deterioration",
                                            "n_no_reliable_change"), total="n_finished"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from evalkit.disclosure import (
     secondary_suppression,
     suppress_table,
 )
+from evalkit.errors import DisclosureWarning
 from evalkit.rules import PairingRules
 
 counts_strategy = st.integers(0, 40)
@@ -141,8 +144,11 @@ def test_partition_properties(rows, threshold) -> None:
     members = [f"m{j}" for j in range(width)]
     f["total"] = f[members].sum(axis=1)
     f["grp"] = np.arange(len(f)) % 2
-    out = apply_disclosure(f, counts=[*members, "total"], partitions=[Partition(tuple(members), total="total")],
-                           across=[Across(m, ("grp",)) for m in members], threshold=threshold)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DisclosureWarning)
+        out = apply_disclosure(f, counts=[*members, "total"], partitions=[Partition(tuple(members), total="total")],
+                               across=[Across(m, ("grp",)) for m in members], threshold=threshold)
+    warned = any(issubclass(w.category, DisclosureWarning) for w in caught)
     hidden = out[members].isna().to_numpy()
     raw = f[members].to_numpy()
     shown = raw[~hidden]
@@ -150,11 +156,18 @@ def test_partition_properties(rows, threshold) -> None:
     total_shown = out["total"].notna().to_numpy()
     # within each row whose total is shown, never exactly one hidden member
     assert not ((hidden.sum(axis=1) == 1) & total_shown).any()
-    # across rows of a group (implicit total), never exactly one hidden member per column
+    # a published 0 in a row whose published total is 0 is known: hiding it would protect nothing
+    known_zero = (raw == 0) & (total_shown & (f["total"].to_numpy() == 0))[:, None]
+    assert not (known_zero & hidden).any()
+    # across rows of a group (implicit total), never exactly one hidden member per column, unless the others
+    # are all known zeros, and then it says so
     for g in (0, 1):
         sel = f["grp"].to_numpy() == g
-        if sel.any():
-            assert not (hidden[sel].sum(axis=0) == 1).any() or sel.sum() == 1
+        if sel.sum() > 1:
+            lone = hidden[sel].sum(axis=0) == 1
+            others_known = (known_zero[sel] | hidden[sel]).all(axis=0)
+            assert not (lone & ~others_known).any()
+            assert warned or not lone.any()
 
 
 @settings(max_examples=100, deadline=None)
