@@ -38,7 +38,6 @@ What cannot be computed from totals without contact rows is stated by
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,6 +68,7 @@ from evalkit.readers.messy import (
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
+from evalkit.validation.dates import DateReading, date_forms, date_order_votes, read_dates
 
 __all__ = [
     "ASSUMPTION_COLUMNS",
@@ -236,7 +236,7 @@ class WideMapping(ColumnMapping):
     date_formats
         **Header as written** -> date format (``DD/MM/YYYY``, ``MM/DD/YYYY``,
         ``YYYY-MM-DD``). Only the order of day and month matters: ``/ . -``
-        separators, 2- or 4-digit years, ISO dates and month names are always read.
+        separators, 2- or 4-digit years, ISO dates, month names and Excel date numbers are always read.
     sheet_programmes
         Sheet name -> programme id, for a workbook with one sheet per programme.
     sheet, header_row
@@ -752,103 +752,54 @@ class DateFormat:
     not_dates: tuple[str, ...] = ()
 
 
-_ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$")
-_SLASH_RE = re.compile(r"^(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4}|\d{2})$")
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                        "dec"), start=1)}
-_NAMED_RE = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]+([A-Za-z]{3,9})\.?[\s\-/.,]+(\d{4}|\d{2})$")
-_NAMED_MDY_RE = re.compile(r"^([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
-
-
-def _year(y: str) -> int:
-    n = int(y)
-    return n + 2000 if len(y) == 2 and n < 70 else (n + 1900 if len(y) == 2 else n)
-
-
-def _mk(y: int, m: int, d: int) -> dt.date | None:
-    try:
-        return dt.date(y, m, d)
-    except ValueError:
-        return None
-
-
-def _month(name: str) -> int | None:
-    key = name[:3].casefold()
-    if key == "sep" or name.casefold().startswith("sept"):
-        return 9
-    return _MONTHS.get(key)
-
-
-def _read_one(text: str, order: str | None) -> tuple[dt.date | None, str]:
-    """(date, kind) with kind ``iso``, ``named``, ``dmy``, ``mdy``, ``both`` (ambiguous), ``same`` or ``bad``."""
-    s = text.strip()
-    m = _ISO_RE.match(s)
-    if m:
-        d = _mk(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        return d, "iso" if d else "bad"
-    m = _NAMED_RE.match(s)
-    if m and _month(m.group(2)):
-        d = _mk(_year(m.group(3)), _month(m.group(2)) or 0, int(m.group(1)))
-        return d, "named" if d else "bad"
-    m = _NAMED_MDY_RE.match(s)
-    if m and _month(m.group(1)):
-        d = _mk(_year(m.group(3)), _month(m.group(1)) or 0, int(m.group(2)))
-        return d, "named" if d else "bad"
-    m = _SLASH_RE.match(s)
-    if not m:
-        return None, "bad"
-    a, b, y = int(m.group(1)), int(m.group(2)), _year(m.group(3))
-    dmy, mdy = _mk(y, b, a), _mk(y, a, b)
-    if order == "dmy":
-        return dmy, "dmy" if dmy else "bad"
-    if order == "mdy":
-        return mdy, "mdy" if mdy else "bad"
-    if dmy and mdy:
-        return (dmy, "same") if dmy == mdy else (None, "both")
-    if dmy:
-        return dmy, "dmy"
-    if mdy:
-        return mdy, "mdy"
-    return None, "bad"
-
-
-def _order_of(fmt: str | None) -> str | None:
+def stated_day_first(fmt: str | None) -> bool | None:
+    """The day/month order a mapping's date format states: ``True`` day first (``DD/MM/YYYY``), ``False`` month
+    first (``MM/DD/YYYY``), ``None`` when none is stated or the year comes first (``YYYY-MM-DD``: ISO dates are
+    read whatever the format)."""
     if not fmt:
         return None
     code = strftime_format(fmt)
     if code.index("%") == code.find("%Y") or code.startswith("%y"):
-        return "ymd"
-    return "dmy" if code.find("%d") < code.find("%m") else "mdy"
+        return None
+    return code.find("%d") < code.find("%m")
+
+
+def read_date_column(values: pd.Series, fmt: str | None = None, file_order: np.ndarray | None = None
+                     ) -> DateReading:
+    """Read one date column of one sheet by the rules of :func:`evalkit.validation.dates.read_dates`.
+
+    The sheet is one file for the day/month order. ``fmt`` is the column's format in the mapping: only its
+    day/month order is used (``/ . -`` separators, 2- or 4-digit years, ISO dates, month names and Excel date
+    numbers are always read). ``file_order``: the order the sheet's other date columns decide, for a column
+    whose own values decide nothing (:func:`evalkit.validation.dates.date_order_votes`).
+    """
+    return read_dates(values, np.zeros(len(values), dtype=np.int64), None, file_order,
+                      day_first=stated_day_first(fmt))
 
 
 def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
-    """Read a column of date texts.
+    """Read a column of date texts (see :func:`read_date_column`).
 
     Parameters
     ----------
     values
-        Cell texts (missing = None/NA).
+        Cell texts (missing = None/NA), all from one sheet.
     fmt
         The column's stated format (only the day/month order is used). Without
-        one, each value is read the only way it can be (``13/04/2025``), and a
-        value that reads two ways is left unread.
+        one, the order is decided by the column's values, as
+        :func:`evalkit.validation.dates.read_dates` decides it, and a value that
+        reads two ways in a column that decides nothing is left unread.
 
     Returns
     -------
     (dates, kinds)
         ``dates``: ``datetime64[ns]`` (NaT where missing or unread); ``kinds``:
-        per cell ``iso``, ``named``, ``dmy``, ``mdy``, ``same``, ``both``
-        (ambiguous), ``bad`` (not a date) or missing.
+        per cell how it is written, taken on its own
+        (:func:`evalkit.validation.dates.date_forms`: ``iso``, ``named``,
+        ``excel``, ``dmy``, ``mdy``, ``same``, ``both``, ``bad``) or missing.
     """
-    order = _order_of(fmt)
-    order = None if order == "ymd" else order
-    text = values.astype(object).where(values.notna(), None)
-    uniques = pd.unique(text.dropna().astype(str))
-    parsed = {u: _read_one(u, order) for u in uniques}
-    dates = pd.to_datetime(pd.Series([parsed[v][0] if v is not None else None for v in text],
-                                     index=values.index, dtype=object), errors="coerce")
-    kinds = pd.Series([parsed[v][1] if v is not None else None for v in text], index=values.index, dtype=object)
-    return dates.astype("datetime64[ns]"), kinds
+    reading = read_date_column(values, fmt)
+    return pd.Series(reading.values, index=values.index), date_forms(values)
 
 
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:
@@ -856,17 +807,19 @@ def detect_date_format(header: str, values: pd.Series) -> DateFormat:
 
     A value whose first number is over 12 (``13/04/2025``) can only be
     day/month/year; one whose second number is over 12 only month/day/year.
-    ISO dates (and dates Excel stored as dates) fit any format.
+    ISO dates, month names and Excel date numbers fit any format. Each value is
+    taken on its own (:func:`evalkit.validation.dates.date_forms`).
     """
     texts = values.dropna().astype(str).str.strip()
     texts = texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
     if texts.empty:
         return DateFormat(header, None, "empty", "no dates in this column")
-    kinds = parse_dates(texts)[1]
+    kinds = date_forms(texts)
     counts = kinds.value_counts()
     bad = tuple(pd.unique(texts[kinds == "bad"]).tolist()[:5])
     n_dmy, n_mdy = int(counts.get("dmy", 0)), int(counts.get("mdy", 0))
-    n_both, n_iso = int(counts.get("both", 0)), int(counts.get("iso", 0)) + int(counts.get("named", 0))
+    n_both = int(counts.get("both", 0))
+    n_iso = int(counts.get("iso", 0)) + int(counts.get("named", 0)) + int(counts.get("excel", 0))
     n_dates = len(texts) - len(texts[kinds == "bad"])
     if n_dates == 0:
         return DateFormat(header, None, "not_dates", f"none of its {len(texts)} values is a date", bad)
@@ -1165,10 +1118,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             continue
         spec = schema.field(column)
         values = _clean(cells[pos], column, value_lookup(column, mapping))
-        if spec.type == "date":
-            dates, kinds = parse_dates(values, mapping.date_format_for(table.headers[pos]))
-            values = _iso(dates).where(dates.notna(), values)
-        elif spec.type in ("integer", "number"):
+        if spec.type in ("integer", "number"):
             values = _number_text(values)
         elif column == "main_language":  # ISO codes are lower case: "EN" -> "en"
             code = values.astype("string").str.fullmatch(r"[A-Za-z]{2,3}").fillna(False).to_numpy(dtype=bool)
@@ -1187,8 +1137,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         if column != "programme_id" and column in schema.field_names:
             frame[column] = frame[column].where(frame[column].notna(), value) if column in frame.columns else value
 
-    referral = parse_dates(frame["referral_date"])[0] if "referral_date" in frame.columns else \
-        pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    read = _participant_dates(frame, p_headers, mapping)
+    referral = read["referral_date"]
 
     # ---- identifying columns turned into safe fields ---------------------------------
     for pos, role in roles.items():
@@ -1221,7 +1171,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             years = _years_between(dates.fillna(pd.Timestamp("2000-01-01")), referral.fillna(pd.Timestamp("2030-01-01")))
             ok = (dates.notna() & referral.notna()).to_numpy() & (years >= 12) & (years <= 60)
             _report_bad(note, table, (dates.notna() & referral.notna()).to_numpy() & ~ok, header, values,
-                        "gives an age at referral outside 12-60 years, so no age band was derived")
+                        "gives an age at referral outside 12-60 years, so no age band was derived (a two-digit "
+                        "year is read as 20xx, as in every date column: write the year in full)")
             _fill(frame, "age_band", _where(ok, _age_band(np.where(ok, years, 30)), frame.index))
         elif role.column == "baby_dob":
             days = (referral - dates).dt.days.to_numpy(dtype=float)
@@ -1255,10 +1206,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
     ranks: dict[str, list[float]] = {}
     for _pos, r in score_cols:
         ranks.setdefault(r.instrument or "", []).append(timepoint_rank(r.timepoint or ""))
-    first_contact = parse_dates(frame["first_contact_date"])[0] if "first_contact_date" in frame.columns else \
-        pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    end_date = parse_dates(frame["end_date"])[0] if "end_date" in frame.columns else \
-        pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    first_contact, end_date = read["first_contact_date"], read["end_date"]
     sessions = pd.to_numeric(frame["sessions_attended"], errors="coerce") if "sessions_attended" in frame.columns \
         else pd.Series(np.nan, index=frame.index)
     a = mapping.assumptions
@@ -1301,9 +1249,14 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         dates = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
         raw_dates = pd.Series([None] * n, index=frame.index, dtype=object)
         if date_pos is not None:
-            dvals = _clean(cells[date_pos], None, {})
-            dates, _k = parse_dates(dvals, mapping.date_format_for(table.headers[date_pos]))
-            raw_dates = dvals.where(dates.isna(), None)
+            # only the dates of this score's rows, as the measures table holds them, decide the day/month order
+            dvals = _clean(cells[date_pos], None, {}).where(present, None)
+            reading = read_date_column(dvals, mapping.date_format_for(table.headers[date_pos]))
+            dates = pd.Series(reading.values, index=frame.index)
+            # an unread date, or an Excel date number, stays as written: validation reads it again by the same
+            # rules and reports it (type, ambiguous_date; the excel_date_number warning)
+            as_written = dates.isna().to_numpy() | _flags(reading.excel_serial, n)
+            raw_dates = dvals.where(as_written, None)
             date_headers.append(table.headers[date_pos])
             m_headers["completed_on"] = _either(date_headers)
         rule = pd.Series([None] * n, index=frame.index, dtype=object)
@@ -1340,7 +1293,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                                             f"were dated at the {r} (an assumption)."})
         label = pd.Series(tp, index=frame.index, dtype=object)
         label = label.where(rule.isna(), tp + " [date assumed: " + rule.astype(str) + "]")
-        completed = _iso(dates).where(dates.notna(), raw_dates)
+        completed = raw_dates.where(raw_dates.notna(), _iso(dates))
         keep = present.to_numpy()
         m_parts.append(pd.DataFrame({
             "programme_id": prog[keep].to_numpy(dtype=object), "participant_id": pid[keep].to_numpy(dtype=object),
@@ -1353,6 +1306,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                  "_date"])
 
     # first contact date from the earliest start questionnaire
+    assumed_first_contact = np.zeros(n, dtype=bool)
     if a.first_contact_from_start and len(measures):
         attended = (sessions > 0) | (sessions.isna() & ~_says_no(frame.get("took_up"), frame.index))
         starts = measures[(measures["_rank"] == measures.groupby("instrument")["_rank"].transform("min"))
@@ -1367,6 +1321,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             fc = pd.Series([None] * n, index=frame.index, dtype=object)
             fc.iloc[rows] = pd.to_datetime(earliest.loc[rows].to_numpy()).strftime("%Y-%m-%d")
             _fill(frame, "first_contact_date", fc)
+            assumed_first_contact[rows] = True
             hit = measures["_row"].isin(rows) & (measures["_date"] == measures["_row"].map(earliest))
             hit &= measures["_rank"] == measures.groupby("instrument")["_rank"].transform("min")
             measures.loc[hit, "timepoint"] = measures.loc[hit, "timepoint"].astype(str) + \
@@ -1379,8 +1334,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                                             "questionnaire (an assumption)."})
 
     # she attended sessions (or has a first contact date), so she took up the offer
-    attended_any = (sessions > 0).to_numpy() | (parse_dates(frame["first_contact_date"])[0].notna().to_numpy()
-                                                if "first_contact_date" in frame.columns else False)
+    attended_any = (sessions > 0).to_numpy() | first_contact.notna().to_numpy() | assumed_first_contact
     took = frame["took_up"] if "took_up" in frame.columns else pd.Series([None] * n, index=frame.index, dtype=object)
     implied = attended_any & took.isna().to_numpy()
     if implied.any():
@@ -1394,7 +1348,11 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
 
     # one questionnaire per participant, instrument and date (the natural key)
     if len(measures):
-        dup = measures.duplicated(["_row", "instrument", "completed_on"], keep="first") & measures["completed_on"].notna()
+        # the same date however it was written (an Excel date number stays as written until validation)
+        when = pd.Series(pd.to_datetime(measures["_date"]), index=measures.index).dt.strftime("%Y-%m-%d")
+        when = when.where(when.notna(), measures["completed_on"])
+        dup = (measures.assign(_when=when).duplicated(["_row", "instrument", "_when"], keep="first")
+               & measures["completed_on"].notna())
         for r in measures[dup].to_dict("records"):
             row = int(table.source_rows[int(r["_row"])])
             note("measures", row, str(r["instrument"]), str(r["total"]), "same_date",
@@ -1412,6 +1370,45 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
     keep_rows = frame.drop(columns=[SOURCE_ROW, SOURCE_FILE, SOURCE_SHEET]).notna().any(axis=1)
     frame = frame[keep_rows.to_numpy()].reset_index(drop=True)
     return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers)
+
+
+def _flags(mask: np.ndarray | None, n: int) -> np.ndarray:
+    """A :class:`DateReading` flag as a boolean array (``None``: no cell flagged)."""
+    return np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+
+def _participant_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping: WideMapping
+                       ) -> dict[str, pd.Series]:
+    """Read the participants date columns of one sheet as validation will read them; by column, the dates
+    (``datetime64[ns]``, NaT where blank, unread or the column is absent).
+
+    A column whose mapping states a day/month order is read in that order, and its dates are written into
+    ``frame`` as ISO dates (validation is not told the order); an unread cell or an Excel date number stays as
+    written, so validation reports it (an Excel number reads as the same date whatever the order). Every other
+    column stays as written and is read as :func:`evalkit.validation.validate` reads it: in the order its own
+    values decide, else in the order the sheet's other date columns (as they are passed on) decide.
+    """
+    n = len(frame)
+    out = {c: pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]") for c in _PARTICIPANT_DATES}
+    present = [c for c in _PARTICIPANT_DATES if c in frame.columns]
+    fmts = {c: mapping.date_format_for(p_headers[c]) if c in p_headers else None for c in present}
+    free = [c for c in present if stated_day_first(fmts[c]) is None]
+    for c in present:
+        if c in free:
+            continue
+        reading = read_date_column(frame[c], fmts[c])
+        dates = pd.Series(reading.values, index=frame.index)
+        as_written = dates.isna().to_numpy() | _flags(reading.excel_serial, n)
+        frame[c] = frame[c].where(as_written, _iso(dates))
+        out[c] = dates
+    for c in free:
+        reading = read_date_column(frame[c])
+        if reading.ambiguous.any():
+            votes, _said = date_order_votes({o: frame[o] for o in present if o != c}, np.zeros(n, dtype=np.int64))
+            if votes.any():
+                reading = read_date_column(frame[c], None, votes)
+        out[c] = pd.Series(reading.values, index=frame.index)
+    return out
 
 
 def _either(headers: list[str]) -> str:

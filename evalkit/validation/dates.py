@@ -40,8 +40,8 @@ import pandas as pd
 
 from evalkit.validation.cells import distinct_cells
 
-__all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "describe_date", "excel_serial_dates", "named_month_dates",
-           "read_dates", "wrong_weekday"]
+__all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
+           "excel_serial_dates", "named_month_dates", "read_dates", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 _DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
@@ -228,7 +228,7 @@ def describe_date(values: np.ndarray) -> pd.Series:
 
 
 def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None = None,
-               file_order: np.ndarray | None = None) -> DateReading:
+               file_order: np.ndarray | None = None, *, day_first: bool | None = None) -> DateReading:
     """Parse a date column.
 
     Parameters
@@ -244,6 +244,11 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         Used only for a group whose own values decide nothing: it is read day/month when some row of the
         group says 1 and none says -1 (and month/day the other way round); the cells that would otherwise be
         ambiguous are flagged in :attr:`DateReading.by_file_order`.
+    day_first
+        The day/month order stated for the column (``True`` day/month, ``False`` month/day), as a
+        one-row-per-mother mapping states it: every day/month/year value is read in that order (a value that
+        is no date in that order is rule ``type``); every other form is read as usual. Not used with
+        ``stated_format``.
     """
     n = len(cells)
     codes, uniques = distinct_cells(cells)
@@ -293,8 +298,11 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     order_dmy = group_day & ~group_month
     order_mdy = group_month & ~group_day
     own_order = np.where(order_dmy, 1, np.where(order_mdy, -1, 0)).astype(np.int8)  # (n_groups, 1)
+    if day_first is not None:  # the stated order, whatever the values show
+        order_dmy = np.full((n_groups, 1), day_first)
+        order_mdy = ~order_dmy
     hinted_groups = np.zeros((n_groups, 1), dtype=bool)
-    if file_order is not None:
+    if file_order is not None and day_first is None:
         fo = np.asarray(file_order)
         g = np.zeros(n, dtype=np.int64) if group_of is None else group_of
         says_dmy = (np.bincount(g, weights=(fo == 1), minlength=n_groups) > 0)[:, None]
@@ -356,3 +364,68 @@ def _group_numbers(groups: np.ndarray, n: int) -> tuple[np.ndarray | None, int]:
         return None, 1
     numbers, distinct = pd.factorize(groups)
     return numbers.astype(np.int64), len(distinct)
+
+
+def date_order_votes(others: dict[str, pd.Series], groups: np.ndarray) -> tuple[np.ndarray, dict[int, list[str]]]:
+    """Per row, the day/month order the file's other date columns decide, for :func:`read_dates`'s ``file_order``.
+
+    Parameters
+    ----------
+    others
+        The other date columns of the same rows (cleaned cells) by name; only columns read without a stated
+        format should be given.
+    groups
+        Integer code of each row's file (and sheet), as for :func:`read_dates`.
+
+    Returns
+    -------
+    votes : numpy.ndarray
+        ``int8`` per row: 1 day/month, -1 month/day, 0 when no column decides or the columns disagree.
+    said : dict[int, list[str]]
+        For 1 and -1, the names of the columns that decided that order somewhere.
+    """
+    n = len(groups)
+    votes = np.zeros(n, dtype=np.int8)
+    said: dict[int, list[str]] = {1: [], -1: []}
+    conflict = np.zeros(n, dtype=bool)
+    for name, cells in others.items():
+        order = read_dates(cells, groups).order
+        if order is None or not order.any():
+            continue
+        conflict |= (votes != 0) & (order != 0) & (votes != order)
+        votes = np.where(votes == 0, order, votes).astype(np.int8)
+        for o in (1, -1):
+            if (order == o).any():
+                said[o].append(name)
+    votes[conflict] = 0
+    return votes, said
+
+
+def date_forms(cells: pd.Series) -> pd.Series:
+    """How each cell is written, taken on its own (no other cell of the column is looked at).
+
+    Returns
+    -------
+    pandas.Series
+        Per cell: ``"iso"`` (``2025-03-04``), ``"named"`` (a month word: ``4 March 2025``), ``"excel"`` (an Excel
+        date number, :func:`excel_serial_dates`), ``"dmy"`` / ``"mdy"`` (day/month/year that can only be read
+        day first / month first: ``13/04/2025`` / ``04/13/2025``), ``"both"`` (two different dates:
+        ``03/04/2025``), ``"same"`` (the same date both ways: ``05/05/2025``), ``"bad"`` (not a date), or
+        missing. Worked out once per distinct value.
+    """
+    codes, uniques = distinct_cells(cells)
+    uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    iso_parts = uniques.str.extract(_ISO)
+    iso = ~np.isnat(_build(iso_parts[0], iso_parts[1], iso_parts[2]))
+    named = ~np.isnat(named_month_dates(uniques)) if len(uniques) else np.zeros(0, dtype=bool)
+    excel = ~np.isnat(excel_serial_dates(uniques)) if len(uniques) else np.zeros(0, dtype=bool)
+    dmy_text = uniques.str.extract(_DMY)
+    parts = dmy_text.astype("float64")
+    year = parts[2].where((dmy_text[2].str.len() != 2).fillna(True).astype(bool), parts[2] + 2000)
+    as_dmy, as_mdy = _build(year, parts[1], parts[0]), _build(year, parts[0], parts[1])
+    dmy_ok, mdy_ok = ~np.isnat(as_dmy), ~np.isnat(as_mdy)
+    form = np.select(
+        [iso, named, excel, dmy_ok & mdy_ok & (as_dmy != as_mdy), dmy_ok & mdy_ok, dmy_ok, mdy_ok],
+        ["iso", "named", "excel", "both", "same", "dmy", "mdy"], default="bad").astype(object)
+    out = np.concatenate([np.array([None], dtype=object), form]).take(np.add(codes, 1, dtype=np.int64))
+    return pd.Series(out, index=cells.index, dtype=object)

@@ -34,6 +34,7 @@ from evalkit.validation.cells import CellPicker, full_match, parse_booleans, par
 from evalkit.validation.dates import (
     EXCEL_SERIAL_RANGE,
     DateReading,
+    date_order_votes,
     describe_date,
     excel_serial_dates,
     read_dates,
@@ -95,22 +96,9 @@ def _read_in_file_order(
     warning.
     """
     groups = rows.group
-    n = len(column)
-    votes = np.zeros(n, dtype=np.int8)
-    said: dict[int, list[str]] = {1: [], -1: []}
-    conflict = np.zeros(n, dtype=bool)
-    for other in schema.fields:
-        if other.type != "date" or other.name == name or other.name not in cells or other.name in date_formats:
-            continue
-        order = read_dates(cells[other.name], groups).order
-        if order is None or not order.any():
-            continue
-        conflict |= (votes != 0) & (order != 0) & (votes != order)
-        votes = np.where(votes == 0, order, votes)
-        for o in (1, -1):
-            if (order == o).any():
-                said[o].append(f"'{other.name}'")
-    votes[conflict] = 0
+    others = {f"'{other.name}'": cells[other.name] for other in schema.fields
+              if other.type == "date" and other.name != name and other.name in cells and other.name not in date_formats}
+    votes, said = date_order_votes(others, groups)
     deciding = {o: ("column " if len(names) == 1 else "columns ") + ", ".join(names) for o, names in said.items()}
     if not votes.any():
         return reading, votes, deciding
