@@ -16,8 +16,9 @@ Order of operations (always this order):
    published cell of that set (preferring non-zero cells, and never a zero
    anyone can work out, such as a count out of a published 0) is hidden too;
    if there is none, the set's total is hidden, and where that is published
-   elsewhere :func:`apply_disclosure` warns that the cell stays unprotected. This repeats until no set has a
-   single hidden cell.
+   elsewhere (another table, or the total rows :func:`with_published_total_rows`
+   joins: those are never hidden here) :func:`apply_disclosure` warns that the
+   cell stays unprotected. This repeats until no set has a single hidden cell.
 3. **Rounding** (optional) -- published counts are rounded to the nearest
    multiple of ``rounding_base`` (half up), *after* suppression: suppression is
    decided on the true counts.
@@ -207,6 +208,7 @@ def secondary_suppression(
     threshold: float | None = None,
     cost: np.ndarray | None = None,
     unpublished: np.ndarray | None = None,
+    published: np.ndarray | None = None,
 ) -> np.ndarray:
     """Complementary suppression so no hidden cell can be recovered by subtraction.
 
@@ -237,6 +239,13 @@ def secondary_suppression(
         Optional (bool, length ``n_cells``): cells never published, only
         known through their equations (e.g. the rest of a total); an
         equation with one of them shown tells nothing about a zero member.
+    published
+        Optional (bool, length ``n_cells``): cells published elsewhere as they
+        are (e.g. the total rows of :func:`with_published_total_rows` that
+        the table publishing them shows). They are never hidden here, as a
+        complement nor as the total of an equation with no member left:
+        hiding one here would not hide it there. Such an equation stays
+        unprotected (:func:`apply_disclosure` then warns).
 
     Returns
     -------
@@ -290,6 +299,12 @@ def secondary_suppression(
     if k.shape != v.shape:
         raise ValueError(f"cost must have the shape of values {v.shape}; got {k.shape}")
     unavailable = np.isnan(v) | np.isnan(k)
+    fixed = np.zeros(len(v), dtype=bool)  # published elsewhere: never hidden here
+    if published is not None:
+        fixed = np.asarray(published, dtype=bool) & ~sup
+        if fixed.shape != v.shape:
+            raise ValueError(f"published must have the shape of values {v.shape}; got {fixed.shape}")
+        unavailable |= fixed
     vv = np.where(unavailable, np.inf, k)
     for _ in range(10 * (len(v) + 1)):
         need = _unprotected(v, sup, g, c, tot, threshold)
@@ -308,7 +323,7 @@ def secondary_suppression(
         helped[g[order][first]] = True
         stuck = need & ~helped
         if stuck.any():
-            fixable = stuck & (tot >= 0) & ~total_hidden
+            fixable = stuck & (tot >= 0) & ~total_hidden & ~fixed[np.maximum(tot, 0)]
             sup[tot[fixable]] = True
             if not fixable.any() and len(chosen) == 0:
                 break  # only groups with an outside total and no other member: nothing more can be done here
@@ -422,7 +437,12 @@ def apply_disclosure(
         the same people, e.g. a total row holding a count the table
         publishing it hides), hidden like small counts before secondary
         suppression whatever their value, so that the rest of the frame
-        protects them too. Missing cells stay missing.
+        protects them too. Missing cells stay missing. On the total rows of
+        :func:`with_published_total_rows` (a true :data:`TOTAL_ROW` column),
+        every count not hidden here is taken as published by the table they
+        come from: secondary suppression never hides one of them (another
+        cell is hidden instead; when none is left, it warns as for any total
+        published elsewhere).
 
     Returns
     -------
@@ -476,6 +496,14 @@ def apply_disclosure(
             raise ValueError(f"hidden_elsewhere[{name!r}] has shape {mask.shape}; expected ({n_rows},)")
         cells = rows[mask] * n_all + col_idx[name]
         sup[cells[~np.isnan(flat[cells])]] = True
+    # the total rows of with_published_total_rows hold a table published elsewhere: what it does not hide is
+    # public, and hiding it here would hide it nowhere (only the counts: a rest is never published)
+    published_cells = None
+    total_row = out[TOTAL_ROW].fillna(False).to_numpy(dtype=bool) if TOTAL_ROW in out.columns else None
+    if total_row is not None:
+        on_total = np.zeros((n_rows, n_all), dtype=bool)
+        on_total[total_row, :n_cols] = True
+        published_cells = on_total.ravel() & ~sup & ~np.isnan(flat)
 
     groups_g: list[np.ndarray] = []
     groups_c: list[np.ndarray] = []
@@ -527,12 +555,21 @@ def apply_disclosure(
         gg, cc, tt = np.concatenate(groups_g), np.concatenate(groups_c), np.concatenate(totals)
         virtual_cell = np.zeros((n_rows, n_all), dtype=bool)
         virtual_cell[:, n_cols:] = True
-        sup = secondary_suppression(flat, sup, gg, cc, tt, threshold=t, cost=cost, unpublished=virtual_cell.ravel())
+        sup = secondary_suppression(flat, sup, gg, cc, tt, threshold=t, cost=cost, unpublished=virtual_cell.ravel(),
+                                    published=published_cells)
         # an equation with a missing cell cannot be solved for the hidden one: only whole ones are reported, and
         # only those of two or more members (a lone member is the total itself, hidden by the same rules there)
         whole = np.bincount(gg, weights=np.isnan(flat[cc]).astype(float), minlength=len(tt)) == 0
         whole &= np.bincount(gg, minlength=len(tt)) >= 2
         whole &= ~np.isnan(np.where(tt >= 0, flat[np.maximum(tt, 0)], 0.0))
+        # nor one whose members do not add up to its total (people in no level: subtraction gives no count
+        # exactly), nor one made only of the total rows of with_published_total_rows (the published table's own)
+        member_sum = np.bincount(gg, weights=np.nan_to_num(flat[cc]), minlength=len(tt))
+        whole &= (tt < 0) | (member_sum == np.where(tt >= 0, flat[np.maximum(tt, 0)], 0.0))
+        if total_row is not None:
+            mine = np.repeat(~total_row, n_all)  # a cell of this table's own rows
+            whole &= (np.bincount(gg, weights=mine[cc].astype(float), minlength=len(tt)) > 0) | \
+                np.where(tt >= 0, mine[np.maximum(tt, 0)], False)
         _warn_unprotected(_unprotected(flat, sup, gg, cc, tt, t) & whole, gg, cc, n_all, [*counts, *(
             f"the rest of {p.total}" for p in partitions if p.remainder)])
     sup_all = sup.reshape(n_rows, n_all) if n_all else np.zeros((n_rows, 0), dtype=bool)
@@ -667,7 +704,8 @@ TOTAL_LEVEL = "\x00all levels"
 """The breakdown value of the rows :func:`with_published_totals` adds (never shown: they are dropped again)."""
 
 TOTAL_ROW = "_published_total"
-"""The helper column :func:`with_published_totals` adds: true on its total rows."""
+"""The helper column :func:`with_published_totals` adds: true on its total rows (counts another table publishes:
+:func:`apply_disclosure` never hides one that table shows)."""
 
 
 def group_index(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Index:
