@@ -560,7 +560,9 @@ def take_up_rate(
 ) -> pd.DataFrame:
     """Share of referrals who took up the offer, with a Wilson interval.
 
-    ``across_keys``: as in :func:`take_up_funnel`, for breakdowns.
+    ``tables``: canonical tables, prepared episodes, a participants table, or the path
+    :func:`participant_path` gives (a frame with a column per funnel step). ``across_keys``: as in
+    :func:`take_up_funnel`, for breakdowns.
 
     Returns
     -------
@@ -586,6 +588,8 @@ def take_up_rate(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
+    if isinstance(tables, pd.DataFrame) and not set(FUNNEL_STEPS) <= set(tables.columns):
+        tables = {"participants": tables}  # a participants table, as before the funnel's path was accepted
     path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules)
     # the counts are the funnel's 'referred' and 'took up', published as take_up_funnel publishes them (one
     # disclosure problem, with the funnel's breakdown totals when ``across_keys`` is given)
@@ -752,6 +756,8 @@ def endings_summary(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
+    if isinstance(tables, pd.DataFrame) and not set(FUNNEL_STEPS) <= set(tables.columns):
+        tables = {"participants": tables}  # a participants table, as before the funnel's path was accepted
     path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules)
     a = path[path["attended"].astype(bool)]
     cat = pd.Categorical(a["ending_group"].astype("string"), categories=list(_ENDING_ORDER))

@@ -117,6 +117,8 @@ def test_take_up_rate() -> None:
     assert (r["pct_took_up_ci_low"], r["pct_took_up_ci_high"]) == pytest.approx((100 * lo, 100 * hi))
     by_stage = take_up_rate(_tables(), by=("programme_id", "perinatal_stage"), rules=OPEN)
     assert by_stage["n_took_up"].tolist() == [5, 3]  # antenatal r6-r10; postnatal r3-r5
+    # a participants table alone, as take_up_rate has always accepted, gives the same table
+    pd.testing.assert_frame_equal(take_up_rate(_tables()["participants"], rules=OPEN), take_up_rate(_tables(), rules=OPEN))
 
 
 def test_attendance_summary() -> None:
