@@ -387,6 +387,18 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     return w, wd, exits
 
 
+def _path_of(tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame, rules: PairingRules,
+             instruments: Mapping[str, Instrument] | None = None) -> pd.DataFrame:
+    """The funnel path of what a funnel function was given: a :func:`participant_path` frame as it is (it has a
+    column per funnel step), a participants table or canonical tables or prepared episodes through
+    :func:`participant_path`."""
+    if isinstance(tables, pd.DataFrame):
+        if set(FUNNEL_STEPS) <= set(tables.columns):
+            return tables
+        tables = {"participants": tables}
+    return participant_path(tables, rules=rules, instruments=instruments)
+
+
 def take_up_funnel(
     tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame,
     *,
@@ -440,8 +452,7 @@ def take_up_funnel(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules,
-                                                                             instruments=instruments)
+    path = _path_of(tables, rules, instruments)
     names = list(FUNNEL_STEPS)
     w, wd, _ = _funnel_disclosure(path, by, rules, across_keys)
     keys = by if by else ["_all"]
@@ -507,8 +518,7 @@ def funnel_exits(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules,
-                                                                             instruments=instruments)
+    path = _path_of(tables, rules, instruments)
     names = list(FUNNEL_STEPS)
     w, wd, c = _funnel_disclosure(path, by, rules, None)
     keys = by if by else ["_all"]
@@ -557,12 +567,13 @@ def take_up_rate(
     by: Sequence[str] = ("programme_id",),
     rules: PairingRules | None = None,
     across_keys: Sequence[str] | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> pd.DataFrame:
     """Share of referrals who took up the offer, with a Wilson interval.
 
     ``tables``: canonical tables, prepared episodes, a participants table, or the path
-    :func:`participant_path` gives (a frame with a column per funnel step). ``across_keys``: as in
-    :func:`take_up_funnel`, for breakdowns.
+    :func:`participant_path` gives (a frame with a column per funnel step). ``across_keys`` and
+    ``instruments``: as in :func:`take_up_funnel` (the same path, so the same disclosure problem).
 
     Returns
     -------
@@ -588,9 +599,7 @@ def take_up_rate(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    if isinstance(tables, pd.DataFrame) and not set(FUNNEL_STEPS) <= set(tables.columns):
-        tables = {"participants": tables}  # a participants table, as before the funnel's path was accepted
-    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules)
+    path = _path_of(tables, rules, instruments)
     # the counts are the funnel's 'referred' and 'took up', published as take_up_funnel publishes them (one
     # disclosure problem, with the funnel's breakdown totals when ``across_keys`` is given)
     w, wd, _ = _funnel_disclosure(path, by, rules, across_keys)
@@ -756,9 +765,7 @@ def endings_summary(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    if isinstance(tables, pd.DataFrame) and not set(FUNNEL_STEPS) <= set(tables.columns):
-        tables = {"participants": tables}  # a participants table, as before the funnel's path was accepted
-    path = tables if isinstance(tables, pd.DataFrame) else participant_path(tables, rules=rules)
+    path = _path_of(tables, rules)
     a = path[path["attended"].astype(bool)]
     cat = pd.Categorical(a["ending_group"].astype("string"), categories=list(_ENDING_ORDER))
     a = a.assign(ending_group=cat)

@@ -119,6 +119,11 @@ def test_take_up_rate() -> None:
     assert by_stage["n_took_up"].tolist() == [5, 3]  # antenatal r6-r10; postnatal r3-r5
     # a participants table alone, as take_up_rate has always accepted, gives the same table
     pd.testing.assert_frame_equal(take_up_rate(_tables()["participants"], rules=OPEN), take_up_rate(_tables(), rules=OPEN))
+    # the funnel and its exits take a participants table alone too (they raised KeyError on it)
+    pd.testing.assert_frame_equal(take_up_funnel(_tables()["participants"], rules=OPEN),
+                                  take_up_funnel({"participants": _tables()["participants"]}, rules=OPEN))
+    pd.testing.assert_frame_equal(funnel_exits(_tables()["participants"], rules=OPEN),
+                                  funnel_exits({"participants": _tables()["participants"]}, rules=OPEN))
 
 
 def test_attendance_summary() -> None:

@@ -295,7 +295,7 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     ctx.keep("dose_sensitivity", result.dose_sensitivity)
     ctx.keep("instrument_parameters", protect_parameters(result.parameters, rules))
     path = participant_path(result.data, rules=rules)
-    ctx.compute("take_up", "Take-up", lambda: take_up_rate(result.data, rules=rules))
+    ctx.compute("take_up", "Take-up", lambda: take_up_rate(path, rules=rules))
     ctx.compute("funnel", "The take-up funnel", lambda: take_up_funnel(path, rules=rules))
     ctx.compute("funnel_exits", "Reasons for leaving the funnel", lambda: funnel_exits(path, rules=rules))
     ctx.compute("attendance", "Attendance", lambda: attendance_summary(data, rules=rules))
