@@ -97,9 +97,18 @@ def _leaves(items: Any) -> Iterator[Mapping[str, Any]]:
         if item.get("answer"):
             yield item
         yield from _leaves(item.get("item"))
-        for answer in item.get("answer") or []:
+        for answer in _answer_list(item):
             if isinstance(answer, Mapping):
                 yield from _leaves(answer.get("item"))
+
+
+def _answer_list(item: Mapping[str, Any]) -> list[Any]:
+    """An item's answers: FHIR gives a list; anything else given as ``answer`` is one answer (which
+    :func:`_answer_text` cannot read), not a sequence to walk through (a text's letters, a number)."""
+    answer = item.get("answer")
+    if answer is None or answer == []:
+        return []
+    return list(answer) if isinstance(answer, list) else [answer]
 
 
 def _answer_text(answer: Any) -> str | None:
@@ -150,7 +159,7 @@ def _answers_by_question(items: Any) -> dict[Any, list[str | None]]:
     for leaf in _leaves(items):
         link = _link(leaf)
         key = first.setdefault(link, _Question(leaf)) if link else _Question(leaf)
-        out.setdefault(key, []).extend(_answer_text(answer) for answer in leaf.get("answer") or [])
+        out.setdefault(key, []).extend(_answer_text(answer) for answer in _answer_list(leaf))
     return out
 
 
