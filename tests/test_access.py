@@ -146,3 +146,22 @@ def test_uploads_stored_before_counts_per_programme(two_providers, db_url) -> No
         part = list_uploads(store, Scope.for_evaluator({"P-N2", "P-S1"})).set_index("file_name")
         assert set(part.index) == {"north.xlsx", "south.xlsx"} and part[cols].isna().all().all()
         assert list_uploads(store, Scope.for_evaluator({"P-NONE"})).empty
+
+
+def test_step_7_keeps_uploads_no_row_carries_and_reads_any_quarantine_text(two_providers, db_url) -> None:  # noqa: ANN001
+    """An upload whose rows were all unchanged carries no row's id: step 7 still lists it for those granted its
+    provider's programmes (as before the step); quarantine text that is not a JSON object does not stop the
+    database from opening."""
+    from evalkit.store import open_store
+
+    ingest(result_of(example_frames("North"), {}), two_providers, provider="North", file_name="north-again.xlsx",
+           sha256="3" * 64)  # the same rows again: every one unchanged
+    with two_providers.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE upload_programmes")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 7")
+        ids = [r[0] for r in conn.exec_driver_sql("SELECT quarantine_id FROM quarantine ORDER BY quarantine_id")]
+        conn.exec_driver_sql(f"UPDATE quarantine SET row_json = '[1, 2]' WHERE quarantine_id = {ids[0]}")
+        conn.exec_driver_sql(f"UPDATE quarantine SET row_json = 'not json' WHERE quarantine_id = {ids[1]}")
+    with open_store(db_url) as store:
+        seen = list_uploads(store, Scope.for_evaluator({"P-N1"}))
+    assert set(seen["file_name"]) == {"north.xlsx", "north-again.xlsx"}

@@ -81,7 +81,7 @@ def _v7(conn: sa.Connection) -> None:
             pairs |= {(int(u), str(p)) for u, p in conn.execute(sa.select(col, t.c.programme_id).distinct())}
     q = T.quarantine
     for u, row in conn.execute(sa.select(q.c.upload_id, q.c.row_json)):
-        p = json.loads(row).get("programme_id")
+        p = _programme_in(row)
         if p is not None:
             pairs.add((int(u), str(p)))
     # only the uploader's own programmes (a row naming another provider's programme was quarantined)
@@ -89,9 +89,25 @@ def _v7(conn: sa.Connection) -> None:
     prog = T.canonical["programmes"]
     owner = dict(conn.execute(sa.select(prog.c.programme_id, prog.c.provider)).all())
     pairs = {(u, p) for u, p in pairs if owner.get(p) is not None and owner.get(p) == uploader.get(u)}
+    # an upload no stored row carries the id of any more (every row unchanged, or updated again later) concerned
+    # its provider's programmes as far as can be told: as before this step, those granted one of them see it
+    found = {u for u, _ in pairs}
+    for u, provider in uploader.items():
+        if u not in found:
+            pairs |= {(int(u), p) for p, o in owner.items() if o == provider}
     if pairs:
         conn.execute(T.upload_programmes.insert(),
                      [{"upload_id": u, "programme_id": p} for u, p in sorted(pairs)])
+
+
+def _programme_in(row_json: str | None) -> str | None:
+    """The ``programme_id`` of a quarantined row's JSON, if it names one (``None`` for text that is not a JSON
+    object: such a row names no programme, and must not stop the database from opening)."""
+    try:
+        row = json.loads(row_json) if row_json else None
+    except ValueError:
+        return None
+    return row.get("programme_id") if isinstance(row, dict) else None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
