@@ -726,15 +726,12 @@ def test_fhir_question_answered_twice_is_an_error_naming_both_answers(tmp_path):
 
 
 @pytest.mark.parametrize("odd", [5, "12", True])
-def test_fhir_answer_not_a_list_is_one_unreadable_answer(tmp_path, odd):
-    """FHIR gives an item's answers as a list; an answer given as a bare number refused the whole file
-    (TypeError), and one given as text was walked letter by letter ('answered 2 times: None, None')."""
+def test_fhir_answer_not_a_list_refuses_the_file_naming_the_shape(tmp_path, odd):
+    """FHIR gives an item's answers as a list. A bare number refused the file as a shape evalkit cannot read, but
+    a text was walked letter by letter ('answered 2 times: None, None'); each is now refused the same way."""
     items = [{"linkId": f"epds-{i}", "answer": [{"valueInteger": 1}]} for i in range(1, 10)]
     items.append({"linkId": "epds-10", "answer": odd})
     path = tmp_path / "responses.json"
     path.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": _epds_response("M1", items)}]}))
-    raw = read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))
-    result = validate(raw, instruments=INSTRUMENTS, today=TODAY)
-    assert (result.report["rule"] != "answered_twice").all()
-    frame = raw["measures"]
-    assert frame["participant_id"].tolist() == ["M1"] and frame["item_1"].tolist() == ["1"]
+    with pytest.raises(InputFileError, match="shape evalkit cannot read as FHIR .*'answer' is .*not a list"):
+        read_file(path, mapping=ColumnMapping(constants={"programme_id": "P1"}))

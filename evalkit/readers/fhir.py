@@ -103,12 +103,15 @@ def _leaves(items: Any) -> Iterator[Mapping[str, Any]]:
 
 
 def _answer_list(item: Mapping[str, Any]) -> list[Any]:
-    """An item's answers: FHIR gives a list; anything else given as ``answer`` is one answer (which
-    :func:`_answer_text` cannot read), not a sequence to walk through (a text's letters, a number)."""
+    """An item's answers, which FHIR gives as a list. Anything else (a number, a text) is a shape the reader
+    cannot read: ``TypeError``, which :func:`read_fhir` reports as such for the whole file (a text was walked
+    letter by letter into 'answered 2 times')."""
     answer = item.get("answer")
-    if answer is None or answer == []:
+    if answer is None:
         return []
-    return list(answer) if isinstance(answer, list) else [answer]
+    if not isinstance(answer, list):
+        raise TypeError(f"an item's 'answer' is {type(answer).__name__}, not a list of answers")
+    return answer
 
 
 def _answer_text(answer: Any) -> str | None:
