@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import logging
 import math
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -254,11 +256,60 @@ def downloads_row(frame: pd.DataFrame, *, key: str, name: str) -> None:
                        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore")
 
 
+_SPECS: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}
+"""Vega-Lite specs of the Altair charts drawn, by ``id`` of the chart (Altair charts cannot be hashed); each
+entry is dropped when its chart is freed."""
+_ALTAIR_SETTINGS = threading.Lock()
+"""Altair's theme and data transformer are settings of the whole process: one conversion at a time."""
+
+
+def vega_lite_spec(figure: Any) -> dict[str, Any]:
+    """The Vega-Lite spec of an Altair chart, made (and checked against Vega-Lite's schema) once per chart.
+
+    Altair checks a chart against the Vega-Lite JSON schema every time it is turned into a spec, which
+    ``st.altair_chart`` does on every rerun: about two thirds of the time a cached page spent drawing its
+    charts. Charts kept by :func:`figure` are the same object on every rerun, so their spec is kept with them
+    and drawn with ``st.vega_lite_chart``. The conversion is the one ``st.altair_chart`` makes: Altair's
+    theme off (Streamlit's theme applies), each data frame a named dataset (no row limit), sent as Arrow.
+
+    Returns
+    -------
+    dict
+        The spec, its data under ``datasets`` as data frames by name; the caller must not change it.
+    """
+    entry = _SPECS.get(id(figure))
+    if entry is not None and entry[0]() is figure:
+        return entry[1]
+    import altair as alt
+
+    datasets: dict[str, Any] = {}
+
+    def named(values: Any) -> dict[str, str]:  # an Altair data transformer: the frame kept, named by content
+        digest = content_key(values)
+        name = f"data-{digest or id(values)}"
+        datasets[name] = values
+        return {"name": name}
+
+    with _ALTAIR_SETTINGS:
+        alt.data_transformers.register("evalkit_named", named)
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else contextlib.nullcontext()
+        with theme, alt.data_transformers.enable("evalkit_named"):
+            spec = figure.to_dict()
+    spec["datasets"] = {**(spec.get("datasets") or {}), **datasets}
+    key = id(figure)
+    with contextlib.suppress(TypeError):  # a chart that cannot be weakly referenced is converted each time
+        _SPECS[key] = (weakref.ref(figure, lambda _, key=key: _SPECS.pop(key, None)), spec)
+    return spec
+
+
 def chart(figure: Any, numbers: pd.DataFrame, *, key: str, name: str | None = None,
           caption: str | None = None) -> None:
     """An Altair chart with the numbers it shows in an expander beneath (never a chart without its numbers)."""
     fixed = isinstance(getattr(figure, "width", None), int)
-    st.altair_chart(figure, key=f"{key}_chart", width="content" if fixed else "stretch")
+    spec = vega_lite_spec(figure)
+    # Streamlit copies the spec's top level before changing it; the datasets' dict is copied here
+    st.vega_lite_chart(spec={**spec, "datasets": dict(spec["datasets"])}, key=f"{key}_chart",
+                       width="content" if fixed else "stretch")
     if caption:
         st.caption(caption)
     with st.expander("The numbers in this chart", expanded=False):
