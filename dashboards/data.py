@@ -174,6 +174,7 @@ def clear_caches() -> None:
 
     st.cache_data.clear()
     _tables.clear()
+    _episode_data.clear()
     _outcomes.clear()
     ui._drawn.clear()
 
@@ -328,12 +329,24 @@ def analysis(ctx: Context, dotted: str, *, rules: bool = True, **kwargs: Any) ->
                            json.dumps(kwargs, sort_keys=True, default=str)))
 
 
+@st.cache_resource(show_spinner="Preparing episodes ...", max_entries=SHARED_ENTRIES)
+def _episode_data(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                  date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    """The scoped tables' :class:`~evalkit.episodes.EpisodeData` under the rules, prepared once per key and
+    shared: the outcomes are computed from it, and pages that need only the episodes and paths (Engagement)
+    do not wait for the outcomes."""
+    prepare = library("evalkit.episodes.prepare_episodes")
+    frames = _tables(url, data_version, key, progs, date_range)
+    return _noted(prepare, frames, rules=_rules(rules_key))
+
+
 @st.cache_resource(show_spinner="Calculating outcomes ...", max_entries=SHARED_ENTRIES)
 def _outcomes(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
               date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
     evaluate = library("evalkit.outcomes.evaluate_outcomes")
-    frames = _tables(url, data_version, key, progs, date_range)
-    return _noted(evaluate, frames, rules=_rules(rules_key), models=False)
+    prepared = _episode_data(url, data_version, key, progs, date_range, rules_key)
+    done = _noted(evaluate, prepared.value, rules=_rules(rules_key), models=False)
+    return Noted(done.value, tuple(dict.fromkeys(prepared.notes + done.notes)))
 
 
 def outcomes(ctx: Context) -> Any:
@@ -372,13 +385,19 @@ def outcome_models(ctx: Context, instrument: str | None = None) -> pd.DataFrame:
 def _derived(dotted: str, source: str, url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
              date_range: tuple[str | None, str | None] | None, rules_key: str, kwargs_key: str) -> Noted:
     fn = library(dotted)
-    res = _outcomes(url, data_version, key, progs, date_range, rules_key).value
-    first = {"result": res, "data": res.data, "scored": res.data.scored_measures,
-             "tables": _tables(url, data_version, key, progs, date_range)}[source]
     kwargs = json.loads(kwargs_key)
+    # only what the source needs is computed: the outcomes for the result, the episodes for their data
+    if source == "tables":
+        return _noted(fn, _tables(url, data_version, key, progs, date_range), rules=_rules(rules_key), **kwargs)
+    if source == "data":
+        return _noted(fn, _episode_data(url, data_version, key, progs, date_range, rules_key).value,
+                      rules=_rules(rules_key), **kwargs)
+    res = _outcomes(url, data_version, key, progs, date_range, rules_key).value
     if source == "scored":  # safety_list(scored_measures, outcomes)
-        return _noted(fn, first, res, **kwargs)
-    return _noted(fn, first, rules=_rules(rules_key), **kwargs)
+        return _noted(fn, res.data.scored_measures, res, **kwargs)
+    if source != "result":
+        raise ValueError(f"source must be 'result', 'data', 'tables' or 'scored', not {source!r}")
+    return _noted(fn, res, rules=_rules(rules_key), **kwargs)
 
 
 def derived(ctx: Context, dotted: str, *, source: str = "data", **kwargs: Any) -> Any:

@@ -60,6 +60,37 @@ def test_every_page_in_a_session_loads_once_and_evaluates_once(app, monkeypatch:
     assert evaluations == [False]
 
 
+def test_engagement_opened_first_prepares_episodes_without_the_outcomes(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Engagement needs the episodes and paths, not the outcomes: opened first after a data change it prepares
+    the episodes once and evaluates nothing; a page opened next evaluates the outcomes from those same episodes."""
+    import evalkit.episodes
+
+    prepared, evaluated = [], []
+    prepare, evaluate = evalkit.episodes.prepare_episodes, evalkit.outcomes.evaluate_outcomes
+
+    def counting_prepare(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        prepared.append(1)
+        return prepare(*args, **kwargs)
+
+    def counting_evaluate(tables, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        evaluated.append(isinstance(tables, evalkit.episodes.EpisodeData))
+        return evaluate(tables, *args, **kwargs)
+
+    at = app()
+    data.clear_caches()
+    monkeypatch.setattr(evalkit.episodes, "prepare_episodes", counting_prepare)
+    monkeypatch.setattr(evalkit.outcomes, "evaluate_outcomes", counting_evaluate)
+    at.switch_page("views/engagement.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.get("vega_lite_chart")  # the funnel and the rest were drawn
+    assert (len(prepared), evaluated) == (1, [])
+    at.switch_page("views/symptom_change.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (len(prepared), evaluated) == (1, [True])
+
+
 def test_pages_do_not_change_the_shared_tables_or_outcomes(app, example_db: str) -> None:  # noqa: ANN001
     at = app()
     for page in PAGES[1:]:
