@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import altair as alt
 import pandas as pd
 import pytest
+from altair.utils.schemapi import validate_jsonschema
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 from streamlit.util import calc_hash
@@ -76,3 +78,32 @@ def test_drawn_chart_carries_its_data(app) -> None:  # noqa: ANN001
     at.run()
     assert before == [(c.proto.spec, [(d.name, d.data.data) for d in c.proto.datasets])
                       for c in at.get("vega_lite_chart")]
+
+
+PAGES = ("symptom_change", "wellbeing", "engagement", "for_whom", "what_works", "compare", "report")
+
+
+def test_every_chart_a_page_draws_is_valid_vega_lite(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The schema check the dashboard skips when drawing (it would run on every rerun) is made here instead:
+    every chart each page draws, on the example data, against the Vega-Lite JSON schema Altair ships."""
+    specs: list[dict] = []
+    make = ui.vega_lite_spec
+
+    def recording(figure):  # noqa: ANN001, ANN202
+        spec = make(figure)
+        specs.append({**spec, "datasets": {name: [] for name in spec["datasets"]}})  # the data are not the schema's
+        return spec
+
+    monkeypatch.setattr(ui, "vega_lite_spec", recording)
+    at = app()
+    for page in PAGES:
+        at.switch_page(f"views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    assert len(specs) >= 10
+    schema = alt.vegalite.v6.schema.load_schema()
+    for spec in specs:
+        validate_jsonschema(spec, schema)  # raises on the first spec that is not valid
+    broken = {**specs[0], "mark": {"type": "no-such-mark"}}
+    with pytest.raises(Exception, match="no-such-mark"):  # the check can fail
+        validate_jsonschema(broken, schema)
