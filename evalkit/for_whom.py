@@ -111,7 +111,9 @@ def outcomes_by(
         improvement / deterioration / recovery with Wilson CIs, ...;
         no mixed-model or imputation estimates), disclosure-controlled
         (``suppressed``, ``rules``). Missing field values form their own
-        level (``<NA>``).
+        level (``<NA>``). Every level with engaged mothers has its row, even
+        when none of them has an episode on the instrument (nothing paired),
+        so the levels' ``n_engaged`` add up to the programme's.
     """
     rules = PairingRules() if rules is None else rules
     fields = _fields(by)

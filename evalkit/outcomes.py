@@ -312,6 +312,60 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     return pd.DataFrame({"n_engaged": g.size(), "n_engaged_no_score": g["_none"].sum()}).reset_index()
 
 
+def _with_groups_of_no_episode(out: pd.DataFrame, engaged: pd.DataFrame, changes: pd.DataFrame,
+                               by: Sequence[str]) -> pd.DataFrame:
+    """The counts per group with a row added for each group of engaged mothers none of whom has an episode.
+
+    A group is made by the episodes (one per instrument a mother has a score on), but its engaged mothers by
+    the participants: within a programme using an instrument, a level of a breakdown (mothers of one ethnic
+    group, say) whose engaged mothers all lack an episode on that instrument has engaged mothers and no
+    episode. Its row counts them (all engaged with no score), nothing paired; its instrument's own columns
+    (role, thresholds, cut-off) are those of the instrument's episodes in its programme. Without it the
+    levels' engaged mothers would fall short of the programme's.
+
+    Parameters
+    ----------
+    out
+        The counts per ``by`` group of episodes, with ``n_engaged``, ``n_engaged_no_score`` and the
+        instrument's columns (:func:`change_statistics` before its paired statistics).
+    engaged
+        The engaged counts per ``by`` group (:func:`_engaged_counts`).
+    changes
+        The episodes the counts come from, categorical keys as text.
+    by
+        The grouping columns (``instrument`` among them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` itself when every group of engaged mothers has a row; else ``out`` with the new rows,
+        sorted by ``by`` as the groups are.
+    """
+    by = list(by)
+    seen = engaged.merge(out[by], on=by, how="left", indicator=True)["_merge"].to_numpy() == "both"
+    new = engaged.loc[~seen, [*by, "n_engaged", "n_engaged_no_score"]].reset_index(drop=True)
+    if new.empty:
+        return out
+    # the instrument's columns in the programme (or over the programmes pooled), and whether it has a caseness
+    # cut-off or meaningful-change threshold: a count that needs one is 0 of 0 with it, missing without
+    inst_keys = [k for k in ("programme_id", "instrument") if k in by]
+    inst = changes.groupby(inst_keys, sort=False, dropna=False, observed=True).agg(
+        rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),
+        cutoff=("cutoff", "first"), role=("role", "first"), higher_is_better=("higher_is_better", "first"),
+        _cut=("cutoff", "count"), _mc=("meaningful_change_threshold", "count"),
+    ).reset_index()
+    inst = categories_as_text(inst, ["role"])
+    new = new.merge(inst, on=inst_keys, how="left")
+    counts = [c for c in out.columns if c.startswith("n_") and c not in new.columns]
+    new = new.assign(**{c: 0 for c in counts})
+    for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
+        new[c] = new[c].astype(float).where(new["_cut"] > 0)
+    new["n_meaningful_improvement"] = new["n_meaningful_improvement"].astype(float).where(new["_mc"] > 0)
+    new = new[out.columns.tolist()].astype(out.dtypes.to_dict())
+    both = pd.concat([out, new], ignore_index=True)
+    return both.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+
+
 # ---------------------------------------------------------------------------
 # statistics per group
 # ---------------------------------------------------------------------------
@@ -346,7 +400,12 @@ def change_statistics(
     pandas.DataFrame
         One row per group with the columns of :data:`SUMMARY_COLUMNS` that do
         not need the longitudinal models (no ``mm_*``/``mi_*``), unsuppressed.
-        Never publish this frame as it is: pass it through
+        With ``participants``, a group of engaged mothers none of whom has an
+        episode (within a programme using the instrument) has its row too:
+        its ``n_engaged`` (all of them ``n_engaged_no_score``), zero counts
+        and no paired statistics, so that the groups' engaged mothers add up
+        to those of any coarser grouping (a breakdown's levels to their
+        programme). Never publish this frame as it is: pass it through
         :func:`disclose_statistics`.
     """
     rules = PairingRules() if rules is None else rules
@@ -401,10 +460,10 @@ def change_statistics(
     # engaged denominators
     if participants is not None:
         eng = _engaged_counts(participants, ch, by, rules)
-        join_keys = [k for k in by if k in eng.columns]
-        out = out.merge(eng, on=join_keys, how="left")
+        out = out.merge(eng, on=by, how="left")
         out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
         out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
+        out = _with_groups_of_no_episode(out, eng, ch, by)
     else:
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0
