@@ -1094,20 +1094,20 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     more (each only adds hidden cells, so this ends).
     """
     from evalkit.disclosure import primary_suppression, secondary_suppression
-    from evalkit.talking_therapies import _RATE_COUNTS, _disclose_rates
+    from evalkit.talking_therapies import RATE_COUNTS, disclose_rates
 
-    tt = _disclose_rates(raw, rules=rules)
+    tt = disclose_rates(raw, rules=rules)
     t, show_zero = rules.suppression_threshold, rules.show_zero
     ms = raw["measure_set"].astype(str).to_numpy(dtype=object)
     pid = raw["programme_id"].astype(str).to_numpy(dtype=object)
     joint = np.flatnonzero(ms == "phq9+gad7")
     if t <= 1 or not len(joint) or statistics is None or summary.empty or "suppressed" not in summary.columns:
         return tt
-    n_rows, n_c = len(raw), len(_RATE_COUNTS)
+    n_rows, n_c = len(raw), len(RATE_COUNTS)
     n_tt = n_rows * n_c
-    col = {c: j for j, c in enumerate(_RATE_COUNTS)}
+    col = {c: j for j, c in enumerate(RATE_COUNTS)}
     tt_vals = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                               for c in _RATE_COUNTS]).ravel()
+                               for c in RATE_COUNTS]).ravel()
     values: list[np.ndarray] = [tt_vals]
     costs: list[np.ndarray] = [tt_vals]  # the Talking Therapies cells: smallest first, as apply_disclosure
     starts: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]  # the Talking Therapies cells': set each round
@@ -1163,7 +1163,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         # the joint row (J) and the single-measure row (O; a published 0 where the programme has none)
         zero = add(np.zeros(k), np.nan, np.zeros(k, dtype=bool))
         for row, rows in (("J", joint[sel]), ("O", o_pos[sel])):
-            for c in _RATE_COUNTS:
+            for c in RATE_COUNTS:
                 cells[f"{row}.{c}"] = np.where(rows >= 0, np.maximum(rows, 0) * n_c + col[c], zero)
             flat = np.concatenate(values)
             for parent, kids in _TT_ROW_EQUATIONS:
@@ -1204,7 +1204,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     no_total = np.full(len(sizes), -1)
     forced = np.zeros((n_rows, n_c), dtype=bool)
     for _ in range(n_tt + 1):
-        hid = np.column_stack([hidden_mask(tt, c) for c in _RATE_COUNTS])
+        hid = np.column_stack([hidden_mask(tt, c) for c in RATE_COUNTS])
         now = start.copy()
         now[:n_tt] = hid.ravel()
         for rest, parts in rests:
@@ -1214,7 +1214,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         if not more.any():
             break
         forced |= more
-        tt = _disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
+        tt = disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
     return tt
 
 
