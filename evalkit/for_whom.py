@@ -111,7 +111,9 @@ def outcomes_by(
         improvement / deterioration / recovery with Wilson CIs, ...;
         no mixed-model or imputation estimates), disclosure-controlled
         (``suppressed``, ``rules``). Missing field values form their own
-        level (``<NA>``).
+        level (``<NA>``). Every level with engaged mothers has its row, even
+        when none of them has an episode on the instrument (nothing paired),
+        so the levels' ``n_engaged`` add up to the programme's.
     """
     rules = PairingRules() if rules is None else rules
     fields = _fields(by)
@@ -222,8 +224,8 @@ def talking_therapies_by(
 ) -> pd.DataFrame:
     """NHS Talking Therapies / IAPT-style rates per level of a field."""
     from evalkit.talking_therapies import (
-        _RATE_COUNTS,
-        _disclose_rates,
+        RATE_COUNTS,
+        disclose_rates,
         talking_therapies_outcomes,
         talking_therapies_rates,
     )
@@ -252,9 +254,9 @@ def talking_therapies_by(
     else:
         top = talking_therapies_rates(tt, by=keys, rules=rules)
     levels = raw.drop(columns=["rules"])
-    frame, hidden, across = with_published_total_rows(levels, top, keys=keys, counts=_RATE_COUNTS, breakdown=fields,
+    frame, hidden, across = with_published_total_rows(levels, top, keys=keys, counts=RATE_COUNTS, breakdown=fields,
                                                       totals=top_raw)
-    out = _disclose_rates(frame, rules=rules, hidden_elsewhere=hidden, across=across)
+    out = disclose_rates(frame, rules=rules, hidden_elsewhere=hidden, across=across)
     out = _levels_only(out, levels, [*keys, *fields])
     rules.stamp(out)
     return _finish(out, fields, rules)

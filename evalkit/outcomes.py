@@ -312,6 +312,60 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     return pd.DataFrame({"n_engaged": g.size(), "n_engaged_no_score": g["_none"].sum()}).reset_index()
 
 
+def _with_groups_of_no_episode(out: pd.DataFrame, engaged: pd.DataFrame, changes: pd.DataFrame,
+                               by: Sequence[str]) -> pd.DataFrame:
+    """The counts per group with a row added for each group of engaged mothers none of whom has an episode.
+
+    A group is made by the episodes (one per instrument a mother has a score on), but its engaged mothers by
+    the participants: within a programme using an instrument, a level of a breakdown (mothers of one ethnic
+    group, say) whose engaged mothers all lack an episode on that instrument has engaged mothers and no
+    episode. Its row counts them (all engaged with no score), nothing paired; its instrument's own columns
+    (role, thresholds, cut-off) are those of the instrument's episodes in its programme. Without it the
+    levels' engaged mothers would fall short of the programme's.
+
+    Parameters
+    ----------
+    out
+        The counts per ``by`` group of episodes, with ``n_engaged``, ``n_engaged_no_score`` and the
+        instrument's columns (:func:`change_statistics` before its paired statistics).
+    engaged
+        The engaged counts per ``by`` group (:func:`_engaged_counts`).
+    changes
+        The episodes the counts come from, categorical keys as text.
+    by
+        The grouping columns (``instrument`` among them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` itself when every group of engaged mothers has a row; else ``out`` with the new rows,
+        sorted by ``by`` as the groups are.
+    """
+    by = list(by)
+    seen = engaged.merge(out[by], on=by, how="left", indicator=True)["_merge"].to_numpy() == "both"
+    new = engaged.loc[~seen, [*by, "n_engaged", "n_engaged_no_score"]].reset_index(drop=True)
+    if new.empty:
+        return out
+    # the instrument's columns in the programme (or over the programmes pooled), and whether it has a caseness
+    # cut-off or meaningful-change threshold: a count that needs one is 0 of 0 with it, missing without
+    inst_keys = [k for k in ("programme_id", "instrument") if k in by]
+    inst = changes.groupby(inst_keys, sort=False, dropna=False, observed=True).agg(
+        rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),
+        cutoff=("cutoff", "first"), role=("role", "first"), higher_is_better=("higher_is_better", "first"),
+        _cut=("cutoff", "count"), _mc=("meaningful_change_threshold", "count"),
+    ).reset_index()
+    inst = categories_as_text(inst, ["role"])
+    new = new.merge(inst, on=inst_keys, how="left")
+    counts = [c for c in out.columns if c.startswith("n_") and c not in new.columns]
+    new = new.assign(**{c: 0 for c in counts})
+    for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
+        new[c] = new[c].astype(float).where(new["_cut"] > 0)
+    new["n_meaningful_improvement"] = new["n_meaningful_improvement"].astype(float).where(new["_mc"] > 0)
+    new = new[out.columns.tolist()].astype(out.dtypes.to_dict())
+    both = pd.concat([out, new], ignore_index=True)
+    return both.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+
+
 # ---------------------------------------------------------------------------
 # statistics per group
 # ---------------------------------------------------------------------------
@@ -346,7 +400,12 @@ def change_statistics(
     pandas.DataFrame
         One row per group with the columns of :data:`SUMMARY_COLUMNS` that do
         not need the longitudinal models (no ``mm_*``/``mi_*``), unsuppressed.
-        Never publish this frame as it is: pass it through
+        With ``participants``, a group of engaged mothers none of whom has an
+        episode (within a programme using the instrument) has its row too:
+        its ``n_engaged`` (all of them ``n_engaged_no_score``), zero counts
+        and no paired statistics, so that the groups' engaged mothers add up
+        to those of any coarser grouping (a breakdown's levels to their
+        programme). Never publish this frame as it is: pass it through
         :func:`disclose_statistics`.
     """
     rules = PairingRules() if rules is None else rules
@@ -401,10 +460,10 @@ def change_statistics(
     # engaged denominators
     if participants is not None:
         eng = _engaged_counts(participants, ch, by, rules)
-        join_keys = [k for k in by if k in eng.columns]
-        out = out.merge(eng, on=join_keys, how="left")
+        out = out.merge(eng, on=by, how="left")
         out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
         out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
+        out = _with_groups_of_no_episode(out, eng, ch, by)
     else:
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0
@@ -1035,20 +1094,20 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     more (each only adds hidden cells, so this ends).
     """
     from evalkit.disclosure import primary_suppression, secondary_suppression
-    from evalkit.talking_therapies import _RATE_COUNTS, _disclose_rates
+    from evalkit.talking_therapies import RATE_COUNTS, disclose_rates
 
-    tt = _disclose_rates(raw, rules=rules)
+    tt = disclose_rates(raw, rules=rules)
     t, show_zero = rules.suppression_threshold, rules.show_zero
     ms = raw["measure_set"].astype(str).to_numpy(dtype=object)
     pid = raw["programme_id"].astype(str).to_numpy(dtype=object)
     joint = np.flatnonzero(ms == "phq9+gad7")
     if t <= 1 or not len(joint) or statistics is None or summary.empty or "suppressed" not in summary.columns:
         return tt
-    n_rows, n_c = len(raw), len(_RATE_COUNTS)
+    n_rows, n_c = len(raw), len(RATE_COUNTS)
     n_tt = n_rows * n_c
-    col = {c: j for j, c in enumerate(_RATE_COUNTS)}
+    col = {c: j for j, c in enumerate(RATE_COUNTS)}
     tt_vals = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                               for c in _RATE_COUNTS]).ravel()
+                               for c in RATE_COUNTS]).ravel()
     values: list[np.ndarray] = [tt_vals]
     costs: list[np.ndarray] = [tt_vals]  # the Talking Therapies cells: smallest first, as apply_disclosure
     starts: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]  # the Talking Therapies cells': set each round
@@ -1104,7 +1163,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         # the joint row (J) and the single-measure row (O; a published 0 where the programme has none)
         zero = add(np.zeros(k), np.nan, np.zeros(k, dtype=bool))
         for row, rows in (("J", joint[sel]), ("O", o_pos[sel])):
-            for c in _RATE_COUNTS:
+            for c in RATE_COUNTS:
                 cells[f"{row}.{c}"] = np.where(rows >= 0, np.maximum(rows, 0) * n_c + col[c], zero)
             flat = np.concatenate(values)
             for parent, kids in _TT_ROW_EQUATIONS:
@@ -1145,7 +1204,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     no_total = np.full(len(sizes), -1)
     forced = np.zeros((n_rows, n_c), dtype=bool)
     for _ in range(n_tt + 1):
-        hid = np.column_stack([hidden_mask(tt, c) for c in _RATE_COUNTS])
+        hid = np.column_stack([hidden_mask(tt, c) for c in RATE_COUNTS])
         now = start.copy()
         now[:n_tt] = hid.ravel()
         for rest, parts in rests:
@@ -1155,7 +1214,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         if not more.any():
             break
         forced |= more
-        tt = _disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
+        tt = disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
     return tt
 
 

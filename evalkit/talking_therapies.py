@@ -50,7 +50,8 @@ import pandas as pd
 from evalkit.disclosure import Across, Partition, apply_disclosure
 from evalkit.rules import PairingRules
 
-__all__ = ["MEASURE_SETS", "rate", "talking_therapies_outcomes", "talking_therapies_rates"]
+__all__ = ["MEASURE_SETS", "RATE_COUNTS", "disclose_rates", "rate", "talking_therapies_outcomes",
+           "talking_therapies_rates"]
 
 MEASURE_SETS: dict[str, str] = {
     "phq9+gad7": "NHS Talking Therapies (PHQ-9 + GAD-7)",
@@ -221,13 +222,15 @@ RATE_DENOMINATORS: dict[str, str] = {
     "recovery": "n_caseness_start", "reliable_recovery": "n_caseness_start", "reliable_improvement": "n_finished",
     "reliable_deterioration": "n_finished", "no_reliable_change": "n_finished"}
 
-#: the count columns of talking_therapies_rates
-_RATE_COUNTS: tuple[str, ...] = ("n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery",
-                                 "n_reliable_recovery", "n_reliable_improvement", "n_reliable_deterioration",
-                                 "n_no_reliable_change")
+RATE_COUNTS: tuple[str, ...] = ("n_finished", "n_caseness_start", "n_not_caseness_start", "n_recovery",
+                                "n_reliable_recovery", "n_reliable_improvement", "n_reliable_deterioration",
+                                "n_no_reliable_change")
+"""The count columns of :func:`talking_therapies_rates`, in order: the counts of mothers that
+:func:`disclose_rates` protects (and that a breakdown's levels add up to, e.g.
+:func:`evalkit.for_whom.talking_therapies_by`)."""
 
 
-def _disclose_rates(
+def disclose_rates(
     rates: pd.DataFrame,
     *,
     rules: PairingRules | None = None,
@@ -236,7 +239,7 @@ def _disclose_rates(
 ) -> pd.DataFrame:
     """Disclosure control of :func:`talking_therapies_rates` computed with ``disclose=False``.
 
-    Within each row: caseness at the start and not at caseness add up to n
+    The counts of :data:`RATE_COUNTS` are protected. Within each row: caseness at the start and not at caseness add up to n
     finished; reliable improvement, deterioration and no reliable change add
     up to n finished; recovery and reliable recovery lie inside caseness at
     the start (their rests are protected too). A percentage and its interval
@@ -262,11 +265,26 @@ def _disclose_rates(
     pandas.DataFrame
         ``rates`` with hidden counts ``<NA>``, derived percentages hidden and
         a ``suppressed`` column.
+
+    See Also
+    --------
+    talking_therapies_rates : with ``disclose=True`` (the default), the rates through this function.
+    evalkit.disclosure.with_published_total_rows : a breakdown's levels joined to their published totals.
+
+    Examples
+    --------
+    >>> rates = pd.DataFrame({"programme_id": ["P"], "measure_set": ["epds"], "n_finished": [12],
+    ...                       "n_caseness_start": [9], "n_not_caseness_start": [3], "n_recovery": [6],
+    ...                       "n_reliable_recovery": [5], "n_reliable_improvement": [8],
+    ...                       "n_reliable_deterioration": [0], "n_no_reliable_change": [4]})
+    >>> out = disclose_rates(rates)
+    >>> out[["n_finished", "n_caseness_start", "n_not_caseness_start"]].iloc[0].tolist()  # 3 is small
+    [12, <NA>, <NA>]
     """
     rules = PairingRules() if rules is None else rules
     derived = {f"pct_{m}{suffix}": [f"n_{m}", den] for m, den in RATE_DENOMINATORS.items()
                for suffix in ("", "_ci_low", "_ci_high")}
-    out = apply_disclosure(rates, counts=list(_RATE_COUNTS), derived=derived, rules=rules,
+    out = apply_disclosure(rates, counts=list(RATE_COUNTS), derived=derived, rules=rules,
                             hidden_elsewhere=hidden_elsewhere, across=across, partitions=[
                                 Partition(("n_caseness_start", "n_not_caseness_start"), total="n_finished"),
                                 Partition(("n_reliable_improvement", "n_reliable_deterioration",
@@ -342,6 +360,6 @@ def talking_therapies_rates(
             lo[ok], hi[ok] = 100 * lo_ok, 100 * hi_ok
         out[f"pct_{m}"], out[f"pct_{m}_ci_low"], out[f"pct_{m}_ci_high"] = pct, lo, hi
     if disclose:
-        out = _disclose_rates(out, rules=rules)
+        out = disclose_rates(out, rules=rules)
     rules.stamp(out)
     return out
