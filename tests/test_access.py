@@ -165,3 +165,45 @@ def test_step_7_keeps_uploads_no_row_carries_and_reads_any_quarantine_text(two_p
     with open_store(db_url) as store:
         seen = list_uploads(store, Scope.for_evaluator({"P-N1"}))
     assert set(seen["file_name"]) == {"north.xlsx", "north-again.xlsx"}
+
+
+ALL = {"P-N1", "P-N2", "P-S1", "P-S2"}
+
+
+@pytest.mark.parametrize(("scope", "expected"), [
+    (Scope.admin(), ALL), (Scope("admin", programmes={"P-N1"}), ALL),  # programmes do not narrow an admin
+    (Scope.for_provider("North"), {"P-N1", "P-N2"}), (Scope.for_provider("North", "South"), ALL),
+    (Scope("provider", providers={"North"}, programmes={"P-N2"}), {"P-N2"}),
+    (Scope("provider", providers={"North"}, programmes={"P-S1"}), set()),
+    (Scope.for_evaluator({"P-N2", "P-S1"}), {"P-N2", "P-S1"}), (Scope.for_evaluator(set()), set()),
+], ids=["admin", "admin-narrowed", "provider", "two-providers", "provider-narrowed", "provider-other-programme",
+        "evaluator", "evaluator-of-none"])
+def test_every_door_shows_a_user_the_same_programmes(store, scope: Scope, expected: set[str]) -> None:  # noqa: ANN001
+    """Rows, quarantined rows and uploads follow one rule of which programmes a user may see
+    (Scope.granted_programmes): a user sees the same programmes through each."""
+    import sqlalchemy as sa
+
+    from evalkit.store import _tables as T
+
+    for provider, seed in (("North", 0), ("South", 1)):
+        frames = example_frames(provider, seed=seed)
+        first, second = sorted(set(frames["programmes"]["programme_id"]))
+        # one upload with the programme rows and the first programme's rows, one of the second's rows only;
+        # each with a quarantined row naming its programme
+        one = {t: (f if t == "programmes" else f[f["programme_id"] == first]) for t, f in frames.items()}
+        two = _only({t: f for t, f in frames.items() if t != "programmes"}, second)
+        for name, part, prog in ((f"{provider}-1", one, first), (f"{provider}-2", two, second)):
+            bad = pd.DataFrame({"participant_id": ["X1"], "programme_id": [prog], "referral_date": ["soon"],
+                                "reasons": ["referral_date: not a date"]}, dtype="string")
+            ingest(result_of(part, {"participants": bad}), store, provider=provider, file_name=name,
+                   sha256=name[0] * 64)
+    rows = _programmes(load_tables(store, scope))
+    quarantined = _programmes(quarantine_rows(store, scope))
+    with store.engine.connect() as conn:
+        up, u = T.upload_programmes, T.uploads
+        concern = conn.execute(sa.select(u.c.file_name, up.c.programme_id)
+                               .join(up, up.c.upload_id == u.c.upload_id)).all()
+    listed = set(list_uploads(store, scope)["file_name"])
+    assert rows == expected
+    assert quarantined == rows
+    assert listed == {f for f, p in concern if p in rows}

@@ -24,16 +24,19 @@ DATE_COLUMNS = {"participants": "referral_date", "group_sessions": "session_date
 
 
 def _visible_programmes(scope: Scope, programmes: Iterable[str] | None) -> sa.ColumnElement[bool] | None:
-    """A condition on ``programmes.programme_id`` for the scope (``None`` = no restriction)."""
+    """A condition on ``programmes.programme_id`` for the scope (``None`` = no restriction).
+
+    The programmes of the scope's providers (a provider), within :attr:`Scope.granted_programmes` when it has
+    them, the rule every door of the store shares.
+    """
     scope.require_individual_rows()
     p = T.canonical["programmes"]
     conds: list[sa.ColumnElement[bool]] = []
     if scope.role == "provider":
         conds.append(p.c.provider.in_(sorted(scope.providers)))
-        if scope.programmes:
-            conds.append(p.c.programme_id.in_(sorted(scope.programmes)))
-    elif scope.role == "evaluator":
-        conds.append(p.c.programme_id.in_(sorted(scope.programmes)))
+    granted = scope.granted_programmes
+    if granted is not None:
+        conds.append(p.c.programme_id.in_(sorted(granted)))
     if programmes is not None:
         if isinstance(programmes, str):
             programmes = [programmes]
@@ -186,19 +189,8 @@ def data_version(store: Store) -> str:
     return f"{last}.{n}.{rolled}"
 
 
-def granted_programmes(scope: Scope) -> frozenset[str] | None:
-    """The programmes a scope is limited to, or None when it sees every programme of its providers (or all).
-
-    An evaluator sees its assigned programmes only; a provider, all of its own programmes unless narrowed to
-    some of them (``Scope.programmes``).
-    """
-    if scope.role == "evaluator" or (scope.role == "provider" and scope.programmes):
-        return scope.programmes
-    return None
-
-
 def _uploads_condition(scope: Scope) -> sa.ColumnElement[bool] | None:
-    """Uploads a scope may see: a provider's own; with :func:`granted_programmes`, only those whose rows name at
+    """Uploads a scope may see: a provider's own; with :attr:`Scope.granted_programmes`, only those whose rows name at
     least one granted programme (``upload_programmes``), so no one learns of uploads for programmes they are
     not granted."""
     scope.require_individual_rows()
@@ -206,7 +198,7 @@ def _uploads_condition(scope: Scope) -> sa.ColumnElement[bool] | None:
     conds: list[sa.ColumnElement[bool]] = []
     if scope.role == "provider":
         conds.append(u.c.provider.in_(sorted(scope.providers)))
-    granted = granted_programmes(scope)
+    granted = scope.granted_programmes
     if granted is not None:
         up = T.upload_programmes
         conds.append(u.c.upload_id.in_(sa.select(up.c.upload_id).where(up.c.programme_id.in_(sorted(granted)))))
@@ -231,7 +223,7 @@ def _granted_counts(frame: pd.DataFrame, parts: pd.DataFrame, granted: frozenset
     mine = parts["programme_id"].isin(sorted(granted)).to_numpy(dtype=bool)
     ids = parts["upload_id"].to_numpy()
     known = parts[counts].notna().all(axis=1).to_numpy(dtype=bool)
-    g = pd.DataFrame({"upload_id": ids, "mine": mine, "other": ~mine, "unknown": mine & ~known})
+    g = pd.DataFrame({"upload_id": ids, "other": ~mine, "unknown": mine & ~known})
     flags = g.groupby("upload_id")[["other", "unknown"]].any()
     sums = parts.loc[mine].assign(**{c: pd.to_numeric(parts.loc[mine, c].astype(object)) for c in counts}) \
         .groupby("upload_id")[counts].sum()
@@ -261,7 +253,7 @@ def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
     cond = _uploads_condition(scope)
     if cond is not None:
         q = q.where(cond)
-    granted = granted_programmes(scope)
+    granted = scope.granted_programmes
     up = T.upload_programmes
     parts_q = sa.select(up).where(up.c.upload_id.in_(sa.select(u.c.upload_id).where(cond))) \
         if granted is not None and cond is not None else None
@@ -315,12 +307,13 @@ def quarantine_rows(
     if status != "all":
         q = q.where(q_t.c.status == status)
     frame = store.transaction(lambda conn: read_frame(conn, q), write=False)
+    granted = scope.granted_programmes
     out: dict[str, pd.DataFrame] = {}
     for table, part in frame.groupby("table_name", sort=False):
         data = pd.DataFrame([json.loads(r) for r in part["row_json"]], index=part.index).astype("string")
-        if scope.programmes:  # an evaluator (or a provider narrowed to some programmes): those programmes' rows
+        if granted is not None:  # an evaluator (or a provider narrowed to some programmes): those programmes' rows
             ids = data["programme_id"] if "programme_id" in data.columns else pd.Series(pd.NA, index=data.index)
-            keep = ids.isin(sorted(scope.programmes)).fillna(False).to_numpy(dtype=bool)
+            keep = ids.isin(sorted(granted)).fillna(False).to_numpy(dtype=bool)
             data, part = data.loc[keep], part.loc[keep]
             if part.empty:
                 continue
