@@ -55,7 +55,7 @@ def _ids(first: int, last: int) -> str:
 
 
 def _uploads(store, spelled: bool) -> list[int]:  # noqa: ANN001
-    """u1: every row; u1b: changes N0001-2; u2: changes N0000-5 and N0010; u3: changes N0010 again. With
+    """u1: every row; u1b: changes N0001-2; u2: changes N0000-5 and N0010; u3: changes N0000 and N0010 again. With
     ``spelled``, the stored instruments are made as older versions stored them between uploads."""
     frames = _first_upload()
     ids = [_put(store, frames, "u1.xlsx"), _put(store, _changed(frames, [1, 2], "item_2"), "u1b.xlsx")]
@@ -72,7 +72,7 @@ def _uploads(store, spelled: bool) -> list[int]:  # noqa: ANN001
         _sql(store, f"UPDATE measures SET instrument = 'ePDS' WHERE participant_id = '{_pid(5)}' AND upload_id = {ids[2]}",
              f"UPDATE measures SET instrument = 'epds' WHERE participant_id = '{_pid(5)}' AND instrument = 'EPDS'",
              f"UPDATE measures SET instrument = 'Epds' WHERE participant_id = '{_pid(10)}' AND upload_id = {ids[2]}")
-    ids.append(_put(store, _changed(frames, [10], "item_3"), "u3.xlsx"))
+    ids.append(_put(store, _changed(frames, [0, 10], "item_3"), "u3.xlsx"))  # N0000: the later row changed again
     return ids
 
 
