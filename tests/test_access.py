@@ -146,6 +146,8 @@ def test_uploads_stored_before_counts_per_programme(two_providers, db_url) -> No
         part = list_uploads(store, Scope.for_evaluator({"P-N2", "P-S1"})).set_index("file_name")
         assert set(part.index) == {"north.xlsx", "south.xlsx"} and part[cols].isna().all().all()
         assert list_uploads(store, Scope.for_evaluator({"P-NONE"})).empty
+        # how many rows of such an upload named no programme is not known either
+        assert list_uploads(store)["rows_no_programme"].isna().all()
 
 
 def test_step_7_keeps_uploads_no_row_carries_and_reads_any_quarantine_text(two_providers, db_url) -> None:  # noqa: ANN001
@@ -207,3 +209,28 @@ def test_every_door_shows_a_user_the_same_programmes(store, scope: Scope, expect
     assert rows == expected
     assert quarantined == rows
     assert listed == {f for f, p in concern if p in rows}
+
+
+def test_rows_of_no_programme_are_shown_to_those_who_see_the_totals_only(two_providers) -> None:  # noqa: ANN001
+    """An upload's rows naming none of its provider's programmes (blank, unknown, another provider's) are in its
+    totals and in no programme's part: list_uploads says how many to the admin and the provider's own users,
+    and to no one narrowed to some programmes."""
+    north = _only(example_frames("North"), "P-N1")
+    bad = pd.DataFrame({"participant_id": ["X1", "X2", "X3", "X4"], "programme_id": [None, "P-S1", "P-ZZ", "P-N2"],
+                        "referral_date": "soon", "reasons": "referral_date: not a date"}, dtype="string")
+    ingest(result_of(north, {"participants": bad}), two_providers, provider="North", file_name="north-n1.xlsx",
+           sha256="3" * 64)
+    counts = ["rows_accepted", "rows_quarantined"]
+    for scope in (Scope.admin(), Scope.for_provider("North")):
+        seen = list_uploads(two_providers, scope).set_index("file_name")
+        assert seen.loc["north-n1.xlsx", "rows_no_programme"] == 3  # blank, South's and an unknown programme
+        assert seen.loc["north.xlsx", "rows_no_programme"] == 0
+        # with the parts of the programmes granted every programme, they add up to the totals
+        parts = list_uploads(two_providers, Scope.for_evaluator({"P-N1", "P-N2"})).set_index("file_name")
+        pd.testing.assert_series_equal(
+            seen.loc[parts.index, counts].sum(axis=1),
+            parts[counts].sum(axis=1) + seen.loc[parts.index, "rows_no_programme"], check_names=False)
+    for scope in (Scope.for_evaluator({"P-N1", "P-N2"}), Scope("provider", providers={"North"}, programmes={"P-N1"})):
+        seen = list_uploads(two_providers, scope).set_index("file_name")
+        assert seen["rows_no_programme"].isna().all()
+        assert seen.loc["north-n1.xlsx", "rows_quarantined"] == (1 if "P-N2" in scope.programmes else 0)
