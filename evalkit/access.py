@@ -71,6 +71,20 @@ class Scope:
         """The rows of the assigned programmes."""
         return cls("evaluator", programmes=frozenset(programmes))
 
+    @property
+    def granted_programmes(self) -> frozenset[str] | None:
+        """The programme ids this scope is limited to, or ``None`` when no list of programmes limits it.
+
+        The one rule of which programmes a user may see, applied by every door of the store (rows, uploads,
+        quarantined rows): an evaluator sees its assigned ``programmes`` only (none when none are assigned); a
+        provider, every programme of its ``providers`` unless narrowed to some of them by ``programmes``; a
+        researcher's aggregates are narrowed by ``programmes`` when given; an admin sees every programme
+        (``programmes`` does not narrow an admin).
+        """
+        if self.role == "evaluator" or (self.role != "admin" and self.programmes):
+            return self.programmes
+        return None
+
     def require_individual_rows(self) -> None:
         """Raise :class:`AccessDenied` unless this scope may see individual-level rows."""
         if self.role == "researcher":

@@ -134,7 +134,7 @@ def test_uploads_stored_before_counts_per_programme(two_providers, db_url) -> No
     everything = list_uploads(two_providers, Scope.admin()).set_index("file_name")
     with two_providers.engine.begin() as conn:  # back to schema version 6: no upload_programmes
         conn.exec_driver_sql("DROP TABLE upload_programmes")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 7")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version >= 7")
     with open_store(db_url) as store:  # step 7 finds each upload's programmes from its rows
         with store.engine.connect() as conn:
             assert sa.inspect(conn).has_table("upload_programmes")
@@ -146,6 +146,8 @@ def test_uploads_stored_before_counts_per_programme(two_providers, db_url) -> No
         part = list_uploads(store, Scope.for_evaluator({"P-N2", "P-S1"})).set_index("file_name")
         assert set(part.index) == {"north.xlsx", "south.xlsx"} and part[cols].isna().all().all()
         assert list_uploads(store, Scope.for_evaluator({"P-NONE"})).empty
+        # how many rows of such an upload named no programme is not known either
+        assert list_uploads(store)["rows_no_programme"].isna().all()
 
 
 def test_step_7_keeps_uploads_no_row_carries_and_reads_any_quarantine_text(two_providers, db_url) -> None:  # noqa: ANN001
@@ -158,10 +160,77 @@ def test_step_7_keeps_uploads_no_row_carries_and_reads_any_quarantine_text(two_p
            sha256="3" * 64)  # the same rows again: every one unchanged
     with two_providers.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE upload_programmes")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 7")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version >= 7")
         ids = [r[0] for r in conn.exec_driver_sql("SELECT quarantine_id FROM quarantine ORDER BY quarantine_id")]
         conn.exec_driver_sql(f"UPDATE quarantine SET row_json = '[1, 2]' WHERE quarantine_id = {ids[0]}")
         conn.exec_driver_sql(f"UPDATE quarantine SET row_json = 'not json' WHERE quarantine_id = {ids[1]}")
     with open_store(db_url) as store:
         seen = list_uploads(store, Scope.for_evaluator({"P-N1"}))
     assert set(seen["file_name"]) == {"north.xlsx", "north-again.xlsx"}
+
+
+ALL = {"P-N1", "P-N2", "P-S1", "P-S2"}
+
+
+@pytest.mark.parametrize(("scope", "expected"), [
+    (Scope.admin(), ALL), (Scope("admin", programmes={"P-N1"}), ALL),  # programmes do not narrow an admin
+    (Scope.for_provider("North"), {"P-N1", "P-N2"}), (Scope.for_provider("North", "South"), ALL),
+    (Scope("provider", providers={"North"}, programmes={"P-N2"}), {"P-N2"}),
+    (Scope("provider", providers={"North"}, programmes={"P-S1"}), set()),
+    (Scope.for_evaluator({"P-N2", "P-S1"}), {"P-N2", "P-S1"}), (Scope.for_evaluator(set()), set()),
+], ids=["admin", "admin-narrowed", "provider", "two-providers", "provider-narrowed", "provider-other-programme",
+        "evaluator", "evaluator-of-none"])
+def test_every_door_shows_a_user_the_same_programmes(store, scope: Scope, expected: set[str]) -> None:  # noqa: ANN001
+    """Rows, quarantined rows and uploads follow one rule of which programmes a user may see
+    (Scope.granted_programmes): a user sees the same programmes through each."""
+    import sqlalchemy as sa
+
+    from evalkit.store import _tables as T
+
+    for provider, seed in (("North", 0), ("South", 1)):
+        frames = example_frames(provider, seed=seed)
+        first, second = sorted(set(frames["programmes"]["programme_id"]))
+        # one upload with the programme rows and the first programme's rows, one of the second's rows only;
+        # each with a quarantined row naming its programme
+        one = {t: (f if t == "programmes" else f[f["programme_id"] == first]) for t, f in frames.items()}
+        two = _only({t: f for t, f in frames.items() if t != "programmes"}, second)
+        for name, part, prog in ((f"{provider}-1", one, first), (f"{provider}-2", two, second)):
+            bad = pd.DataFrame({"participant_id": ["X1"], "programme_id": [prog], "referral_date": ["soon"],
+                                "reasons": ["referral_date: not a date"]}, dtype="string")
+            ingest(result_of(part, {"participants": bad}), store, provider=provider, file_name=name,
+                   sha256=name[0] * 64)
+    rows = _programmes(load_tables(store, scope))
+    quarantined = _programmes(quarantine_rows(store, scope))
+    with store.engine.connect() as conn:
+        up, u = T.upload_programmes, T.uploads
+        concern = conn.execute(sa.select(u.c.file_name, up.c.programme_id)
+                               .join(up, up.c.upload_id == u.c.upload_id)).all()
+    listed = set(list_uploads(store, scope)["file_name"])
+    assert rows == expected
+    assert quarantined == rows
+    assert listed == {f for f, p in concern if p in rows}
+
+
+def test_rows_of_no_programme_are_shown_to_those_who_see_the_totals_only(two_providers) -> None:  # noqa: ANN001
+    """An upload's rows naming none of its provider's programmes (blank, unknown, another provider's) are in its
+    totals and in no programme's part: list_uploads says how many to the admin and the provider's own users,
+    and to no one narrowed to some programmes."""
+    north = _only(example_frames("North"), "P-N1")
+    bad = pd.DataFrame({"participant_id": ["X1", "X2", "X3", "X4"], "programme_id": [None, "P-S1", "P-ZZ", "P-N2"],
+                        "referral_date": "soon", "reasons": "referral_date: not a date"}, dtype="string")
+    ingest(result_of(north, {"participants": bad}), two_providers, provider="North", file_name="north-n1.xlsx",
+           sha256="3" * 64)
+    counts = ["rows_accepted", "rows_quarantined"]
+    for scope in (Scope.admin(), Scope.for_provider("North")):
+        seen = list_uploads(two_providers, scope).set_index("file_name")
+        assert seen.loc["north-n1.xlsx", "rows_no_programme"] == 3  # blank, South's and an unknown programme
+        assert seen.loc["north.xlsx", "rows_no_programme"] == 0
+        # with the parts of the programmes granted every programme, they add up to the totals
+        parts = list_uploads(two_providers, Scope.for_evaluator({"P-N1", "P-N2"})).set_index("file_name")
+        pd.testing.assert_series_equal(
+            seen.loc[parts.index, counts].sum(axis=1),
+            parts[counts].sum(axis=1) + seen.loc[parts.index, "rows_no_programme"], check_names=False)
+    for scope in (Scope.for_evaluator({"P-N1", "P-N2"}), Scope("provider", providers={"North"}, programmes={"P-N1"})):
+        seen = list_uploads(two_providers, scope).set_index("file_name")
+        assert seen["rows_no_programme"].isna().all()
+        assert seen.loc["north-n1.xlsx", "rows_quarantined"] == (1 if "P-N2" in scope.programmes else 0)

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from evalkit.errors import StoreError
 from evalkit.schemas import TABLE_NAMES
 from evalkit.store import _tables as T
+from evalkit.store._instrument_codes import measures_instruments_as_codes
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "row_hash on every canonical table (re-uploads find unchanged rows by key and hash)", _v5),
     Migration(6, "index of contacts by group session (a re-upload's group sessions find their attendance)", _v6),
     Migration(7, "upload_programmes: the programmes each upload concerns, with its counts per programme", _v7),
+    Migration(8, "measures: instruments stored as typed become their registry codes; a key they then share "
+                 "keeps the row stored later, the other kept in audit_history", measures_instruments_as_codes),
 )
 
 CURRENT_VERSION: int = MIGRATIONS[-1].version

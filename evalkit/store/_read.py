@@ -24,16 +24,19 @@ DATE_COLUMNS = {"participants": "referral_date", "group_sessions": "session_date
 
 
 def _visible_programmes(scope: Scope, programmes: Iterable[str] | None) -> sa.ColumnElement[bool] | None:
-    """A condition on ``programmes.programme_id`` for the scope (``None`` = no restriction)."""
+    """A condition on ``programmes.programme_id`` for the scope (``None`` = no restriction).
+
+    The programmes of the scope's providers (a provider), within :attr:`Scope.granted_programmes` when it has
+    them, the rule every door of the store shares.
+    """
     scope.require_individual_rows()
     p = T.canonical["programmes"]
     conds: list[sa.ColumnElement[bool]] = []
     if scope.role == "provider":
         conds.append(p.c.provider.in_(sorted(scope.providers)))
-        if scope.programmes:
-            conds.append(p.c.programme_id.in_(sorted(scope.programmes)))
-    elif scope.role == "evaluator":
-        conds.append(p.c.programme_id.in_(sorted(scope.programmes)))
+    granted = scope.granted_programmes
+    if granted is not None:
+        conds.append(p.c.programme_id.in_(sorted(granted)))
     if programmes is not None:
         if isinstance(programmes, str):
             programmes = [programmes]
@@ -186,19 +189,8 @@ def data_version(store: Store) -> str:
     return f"{last}.{n}.{rolled}"
 
 
-def granted_programmes(scope: Scope) -> frozenset[str] | None:
-    """The programmes a scope is limited to, or None when it sees every programme of its providers (or all).
-
-    An evaluator sees its assigned programmes only; a provider, all of its own programmes unless narrowed to
-    some of them (``Scope.programmes``).
-    """
-    if scope.role == "evaluator" or (scope.role == "provider" and scope.programmes):
-        return scope.programmes
-    return None
-
-
 def _uploads_condition(scope: Scope) -> sa.ColumnElement[bool] | None:
-    """Uploads a scope may see: a provider's own; with :func:`granted_programmes`, only those whose rows name at
+    """Uploads a scope may see: a provider's own; with :attr:`Scope.granted_programmes`, only those whose rows name at
     least one granted programme (``upload_programmes``), so no one learns of uploads for programmes they are
     not granted."""
     scope.require_individual_rows()
@@ -206,18 +198,20 @@ def _uploads_condition(scope: Scope) -> sa.ColumnElement[bool] | None:
     conds: list[sa.ColumnElement[bool]] = []
     if scope.role == "provider":
         conds.append(u.c.provider.in_(sorted(scope.providers)))
-    granted = granted_programmes(scope)
+    granted = scope.granted_programmes
     if granted is not None:
         up = T.upload_programmes
         conds.append(u.c.upload_id.in_(sa.select(up.c.upload_id).where(up.c.programme_id.in_(sorted(granted)))))
     return sa.and_(*conds) if conds else None
 
 
-UPLOAD_COLUMNS = (
+_STORED_UPLOAD_COLUMNS = (
     "upload_id", "provider", "uploaded_at", "file_name", "sha256", "user_name", "status", "rows_accepted",
     "rows_inserted", "rows_updated", "rows_unchanged", "rows_quarantined", "rows_resolved",
     "resubmits_upload_id", "rolled_back_at",
 )
+UPLOAD_COLUMNS = (*_STORED_UPLOAD_COLUMNS, "rows_no_programme")
+"""Columns of :func:`list_uploads`: the ``uploads`` record, then ``rows_no_programme``."""
 
 
 def _granted_counts(frame: pd.DataFrame, parts: pd.DataFrame, granted: frozenset[str]) -> pd.DataFrame:
@@ -231,7 +225,7 @@ def _granted_counts(frame: pd.DataFrame, parts: pd.DataFrame, granted: frozenset
     mine = parts["programme_id"].isin(sorted(granted)).to_numpy(dtype=bool)
     ids = parts["upload_id"].to_numpy()
     known = parts[counts].notna().all(axis=1).to_numpy(dtype=bool)
-    g = pd.DataFrame({"upload_id": ids, "mine": mine, "other": ~mine, "unknown": mine & ~known})
+    g = pd.DataFrame({"upload_id": ids, "other": ~mine, "unknown": mine & ~known})
     flags = g.groupby("upload_id")[["other", "unknown"]].any()
     sums = parts.loc[mine].assign(**{c: pd.to_numeric(parts.loc[mine, c].astype(object)) for c in counts}) \
         .groupby("upload_id")[counts].sum()
@@ -246,6 +240,30 @@ def _granted_counts(frame: pd.DataFrame, parts: pd.DataFrame, granted: frozenset
     return out
 
 
+def _named_rows_query(cond: sa.ColumnElement[bool] | None) -> sa.Select:
+    """Per upload (of those ``cond`` lets through): the rows its programmes' counts hold (accepted or
+    quarantined), how many of its ``upload_programmes`` rows there are and how many have counts."""
+    up = T.upload_programmes
+    q = sa.select(up.c.upload_id, sa.func.sum(up.c.rows_accepted + up.c.rows_quarantined).label("named"),
+                  sa.func.count().label("parts"), sa.func.count(up.c.rows_accepted).label("known")) \
+        .group_by(up.c.upload_id)
+    return q.where(up.c.upload_id.in_(sa.select(T.uploads.c.upload_id).where(cond))) if cond is not None else q
+
+
+def _no_programme(frame: pd.DataFrame, named: pd.DataFrame) -> pd.Series:
+    """Each upload's rows (accepted or quarantined) counted under none of its provider's programmes.
+
+    Missing for an upload stored before counts were kept per programme (not known).
+    """
+    named = named.set_index(pd.to_numeric(named["upload_id"].astype(object)).astype("int64"))
+    key = frame["upload_id"].astype("int64").to_numpy()
+    counted = pd.to_numeric(named["named"].astype(object)).reindex(key).fillna(0).to_numpy(dtype=np.int64)
+    unknown = (pd.to_numeric(named["known"]) < pd.to_numeric(named["parts"])).reindex(key, fill_value=False)
+    rows = (frame["rows_accepted"] + frame["rows_quarantined"]).to_numpy(dtype=np.int64, na_value=0)
+    return pd.Series(pd.array(np.where(unknown.to_numpy(dtype=bool), pd.NA, rows - counted), dtype="Int64"),
+                     index=frame.index, name="rows_no_programme")
+
+
 def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
     """Upload history, newest first, with :data:`UPLOAD_COLUMNS` (times in UTC).
 
@@ -254,29 +272,43 @@ def list_uploads(store: Store, scope: Scope | None = None) -> pd.DataFrame:
     uploads whose rows concern its programmes, and their counts only for those
     programmes: an upload of several programmes shows the rows of the granted
     ones, an upload of none of them is not listed.
+
+    ``rows_no_programme``: the upload's rows (accepted or quarantined) that name
+    none of its provider's programmes (a blank or unknown programme id, or
+    another provider's programme; such rows are quarantined). They are in the
+    upload's totals but in no programme's part, so only those who see the
+    totals (an admin, the provider's users not narrowed to some programmes)
+    see how many; for others, and for uploads stored before counts were kept
+    per programme, it is missing. An evaluator's counts never include them,
+    except for such an older upload whose programmes are all granted, whose
+    counts are its totals (its parts are not known).
     """
     scope = scope or Scope.admin()
     u = T.uploads
-    q = sa.select(*[u.c[c] for c in UPLOAD_COLUMNS]).order_by(u.c.upload_id.desc())
+    q = sa.select(*[u.c[c] for c in _STORED_UPLOAD_COLUMNS]).order_by(u.c.upload_id.desc())
     cond = _uploads_condition(scope)
     if cond is not None:
         q = q.where(cond)
-    granted = granted_programmes(scope)
+    granted = scope.granted_programmes
     up = T.upload_programmes
     parts_q = sa.select(up).where(up.c.upload_id.in_(sa.select(u.c.upload_id).where(cond))) \
         if granted is not None and cond is not None else None
+    named_q = _named_rows_query(cond) if granted is None else None
 
-    def _read(conn: sa.Connection) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        return read_frame(conn, q), (read_frame(conn, parts_q) if parts_q is not None else None)
+    def _read(conn: sa.Connection) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+        return (read_frame(conn, q), read_frame(conn, parts_q) if parts_q is not None else None,
+                read_frame(conn, named_q) if named_q is not None else None)
 
-    frame, parts = store.transaction(_read, write=False)
+    frame, parts, named = store.transaction(_read, write=False)
     for c in ("uploaded_at", "rolled_back_at"):
         frame[c] = pd.to_datetime(frame[c].astype(object), utc=True)
-    ints = [c for c in UPLOAD_COLUMNS if c.startswith("rows_") or c.endswith("upload_id")]
+    ints = [c for c in _STORED_UPLOAD_COLUMNS if c.startswith("rows_") or c.endswith("upload_id")]
     for c in ints:
         frame[c] = pd.to_numeric(frame[c].astype(object)).astype("Int64")
     for c in ("provider", "file_name", "sha256", "user_name", "status"):
         frame[c] = frame[c].astype("string")
+    frame["rows_no_programme"] = _no_programme(frame, named) if named is not None else \
+        pd.Series(pd.NA, index=frame.index, dtype="Int64")
     if parts is not None and len(frame):
         frame = _granted_counts(frame, parts, granted)
     return frame
@@ -315,12 +347,13 @@ def quarantine_rows(
     if status != "all":
         q = q.where(q_t.c.status == status)
     frame = store.transaction(lambda conn: read_frame(conn, q), write=False)
+    granted = scope.granted_programmes
     out: dict[str, pd.DataFrame] = {}
     for table, part in frame.groupby("table_name", sort=False):
         data = pd.DataFrame([json.loads(r) for r in part["row_json"]], index=part.index).astype("string")
-        if scope.programmes:  # an evaluator (or a provider narrowed to some programmes): those programmes' rows
+        if granted is not None:  # an evaluator (or a provider narrowed to some programmes): those programmes' rows
             ids = data["programme_id"] if "programme_id" in data.columns else pd.Series(pd.NA, index=data.index)
-            keep = ids.isin(sorted(scope.programmes)).fillna(False).to_numpy(dtype=bool)
+            keep = ids.isin(sorted(granted)).fillna(False).to_numpy(dtype=bool)
             data, part = data.loc[keep], part.loc[keep]
             if part.empty:
                 continue

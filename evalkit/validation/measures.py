@@ -31,7 +31,7 @@ from evalkit.column_mapping import normalise_header
 from evalkit.validation.cells import CellPicker, distinct_cells, number_values, on_uniques
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
-__all__ = ["check_measures", "item_columns"]
+__all__ = ["check_measures", "instrument_codes", "item_columns"]
 
 
 def item_columns(columns: list[str], pattern: str | None) -> list[str]:
@@ -40,6 +40,45 @@ def item_columns(columns: list[str], pattern: str | None) -> list[str]:
         return []
     found = [c for c in columns if re.fullmatch(pattern, c)]
     return sorted(found, key=lambda c: int(re.search(r"(\d+)$", c).group(1)))  # type: ignore[union-attr]
+
+
+def _fold(values: pd.Series) -> np.ndarray:
+    """An instrument as typed, folded for matching: case, spaces and punctuation ignored (``PHQ-9`` -> ``phq9``)."""
+    return values.str.casefold().str.replace(r"[\W_]+", "", regex=True).to_numpy(dtype=object, na_value=None)
+
+
+def _lookup(registry: Mapping[str, Any]) -> dict[str, int]:
+    """Folded spelling -> position of its instrument in ``registry``: each instrument's code, name and aliases."""
+    lookup: dict[str, int] = {}
+    for i, (code, inst) in enumerate(registry.items()):
+        for word in [code, getattr(inst, "code", code), getattr(inst, "name", None), *getattr(inst, "aliases", ())]:
+            if word:
+                lookup.setdefault(normalise_header(str(word)), i)
+    return lookup
+
+
+def instrument_codes(values: pd.Series, instruments: Mapping[str, Any] | None) -> pd.Series:
+    """The registry code of each instrument as typed, as validation stores it (``EPDS``, ``e.p.d.s`` -> ``epds``).
+
+    Parameters
+    ----------
+    values
+        Instruments as typed (text; missing allowed).
+    instruments
+        The instrument registry by code; ``None``: none available, each value is folded as validation then
+        stores it.
+
+    Returns
+    -------
+    pandas.Series
+        Object dtype, same index: the code, or ``None`` for a missing value or one no instrument is known by.
+    """
+    text = values.astype("string")
+    if instruments is None:
+        return pd.Series(_fold(text), index=values.index, dtype=object)
+    codes = np.asarray([*instruments, None], dtype=object)
+    position = pd.Series(_fold(text), dtype=object).map(_lookup(instruments)).fillna(-1).to_numpy(dtype=np.int64)
+    return pd.Series(codes[position], index=values.index, dtype=object)
 
 
 def _fmt(x: float) -> str:
@@ -67,18 +106,10 @@ def check_measures(
     missing_instrument = raw_instrument.isna().to_numpy()
     registry = dict(instruments) if instruments is not None else None
     codes = list(registry) if registry is not None else []
-    lookup: dict[str, int] = {}
-    for i, code in enumerate(codes):
-        inst = registry[code]  # type: ignore[index]
-        for word in [code, getattr(inst, "code", code), getattr(inst, "name", None), *getattr(inst, "aliases", ())]:
-            if word:
-                lookup.setdefault(normalise_header(str(word)), i)
-
-    def fold(u: pd.Series) -> np.ndarray:
-        return u.str.casefold().str.replace(r"[\W_]+", "", regex=True).to_numpy(dtype=object, na_value=None)
+    lookup = _lookup(registry) if registry is not None else {}
 
     if registry is None:
-        folded = on_uniques(raw_instrument, fold, None)
+        folded = on_uniques(raw_instrument, _fold, None)
         typed["instrument"] = folded
         index = np.full(n, -1)
         for g in rows.distinct_groups():
@@ -89,7 +120,7 @@ def check_measures(
             )
     else:
         def position(u: pd.Series) -> np.ndarray:
-            return pd.Series(fold(u), dtype=object).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+            return pd.Series(_fold(u), dtype=object).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
 
         index = on_uniques(raw_instrument, position, -1).astype(np.int64, copy=False)
         unknown = ~missing_instrument & (index < 0)

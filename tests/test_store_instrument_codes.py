@@ -1,0 +1,116 @@
+"""Schema step 8: measures stored with the instrument as typed (before it was stored as its registry code) are
+rewritten to the code; a key two spellings then share keeps the row stored later, the other in audit_history,
+so the database is the one the uploads would have made had the code always been stored."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from conftest import example_frames, result_of
+
+from evalkit.access import Scope
+from evalkit.ingest import ingest, rollback
+from evalkit.schemas import table_schema
+from evalkit.store import _tables as T
+from evalkit.store import list_uploads, load_tables, open_store
+
+KEY = list(table_schema("measures").primary_key)
+
+
+def _pid(i: int) -> str:
+    """Participant ``i``'s id as a pseudonym (kept as it is by ingest, so the test can name the stored rows)."""
+    return f"p_{i:016x}"
+
+
+def _first_upload() -> dict[str, pd.DataFrame]:
+    frames = example_frames("North")
+    for f in frames.values():
+        if "participant_id" in f.columns:
+            f["participant_id"] = f["participant_id"].str.slice(1).astype(int).map(_pid).astype("string")
+    m = frames["measures"]
+    phq = m[m["participant_id"].isin([_pid(i) for i in range(30, 35)])].assign(instrument="phq9", item_10=None)
+    frames["measures"] = pd.concat([m, phq.astype(m.dtypes.to_dict())], ignore_index=True)
+    return frames
+
+
+def _changed(frames: dict[str, pd.DataFrame], ids: list[int], item: str) -> dict[str, pd.DataFrame]:
+    m = frames["measures"]
+    part = m[m["participant_id"].isin([_pid(i) for i in ids]) & (m["instrument"] == "epds")].copy()
+    part[item] = 3 - part[item]
+    return {"measures": part.reset_index(drop=True)}
+
+
+def _put(store, frames: dict[str, pd.DataFrame], name: str) -> int:  # noqa: ANN001
+    return ingest(result_of(frames), store, provider="North", file_name=name, sha256=name[:1] * 64).upload_id
+
+
+def _sql(store, *statements: str) -> None:  # noqa: ANN001
+    with store.engine.begin() as conn:
+        for s in statements:
+            conn.exec_driver_sql(s)
+
+
+def _ids(first: int, last: int) -> str:
+    return ", ".join(f"'{_pid(i)}'" for i in range(first, last + 1))
+
+
+def _uploads(store, spelled: bool) -> list[int]:  # noqa: ANN001
+    """u1: every row; u1b: changes N0001-2; u2: changes N0000-5 and N0010; u3: changes N0000 and N0010 again. With
+    ``spelled``, the stored instruments are made as older versions stored them between uploads."""
+    frames = _first_upload()
+    ids = [_put(store, frames, "u1.xlsx"), _put(store, _changed(frames, [1, 2], "item_2"), "u1b.xlsx")]
+    _sql(store, f"UPDATE measures SET instrument = 'my scale' WHERE participant_id = '{_pid(14)}'")
+    if spelled:  # as typed by older versions, in the rows and in the audit history of their changes
+        _sql(store, f"UPDATE measures SET instrument = 'EPDS' WHERE participant_id IN ({_ids(0, 9)})",
+             f"UPDATE measures SET instrument = 'E.P.D.S' WHERE participant_id IN ({_ids(10, 12)})",
+             f"UPDATE measures SET instrument = 'Edinburgh Postnatal Depression Scale' WHERE participant_id = '{_pid(13)}'",
+             "UPDATE measures SET instrument = 'phq-9' WHERE instrument = 'phq9'",
+             """UPDATE audit_history SET old_row = REPLACE(old_row, '"instrument":"epds"', '"instrument":"EPDS"'),
+                row_key = REPLACE(row_key, '"instrument":"epds"', '"instrument":"EPDS"')""")
+    ids.append(_put(store, _changed(frames, [0, 1, 2, 3, 4, 5, 10], "item_1"), "u2.xlsx"))
+    if spelled:  # the later row spelled oddly, the earlier as the code; a third spelling for N0010
+        _sql(store, f"UPDATE measures SET instrument = 'ePDS' WHERE participant_id = '{_pid(5)}' AND upload_id = {ids[2]}",
+             f"UPDATE measures SET instrument = 'epds' WHERE participant_id = '{_pid(5)}' AND instrument = 'EPDS'",
+             f"UPDATE measures SET instrument = 'Epds' WHERE participant_id = '{_pid(10)}' AND upload_id = {ids[2]}")
+    ids.append(_put(store, _changed(frames, [0, 10], "item_3"), "u3.xlsx"))  # N0000: the later row changed again
+    return ids
+
+
+def _measures(store) -> pd.DataFrame:  # noqa: ANN001
+    return load_tables(store, Scope.admin(), tables=["measures"])["measures"]
+
+
+def _counts_add_up(store) -> None:  # noqa: ANN001
+    counts = list(T.UPLOAD_COUNTS)
+    with store.engine.connect() as conn:
+        totals = pd.DataFrame(conn.execute(sa.select(T.uploads.c.upload_id, *[T.uploads.c[c] for c in counts]))
+                              .all()).set_index("upload_id")
+        parts = pd.DataFrame(conn.execute(sa.select(T.upload_programmes)).all()).groupby("upload_id")[counts].sum()
+    pd.testing.assert_frame_equal(parts.loc[totals.index].astype("int64"), totals.astype("int64"))
+
+
+def test_step_8_stores_each_instrument_as_its_code_keeping_the_row_stored_later(db_url: str, tmp_path) -> None:  # noqa: ANN001
+    with open_store(tmp_path / "reference.sqlite") as ref:  # the uploads with the code always stored
+        ref_ids = _uploads(ref, spelled=False)
+        expected = [_measures(ref)]
+        for u in reversed(ref_ids[1:]):
+            rollback(ref, u)
+            expected.append(_measures(ref))
+
+    with open_store(db_url) as store:  # the same uploads by older versions: a database at step 7
+        ids = _uploads(store, spelled=True)
+        before = list_uploads(store)
+        _sql(store, "DELETE FROM schema_version WHERE version = 8")
+        assert len(_measures(store)) == len(expected[0]) + 8  # N0000-5 twice, N0010 three times
+    with open_store(db_url) as store:
+        migrated = _measures(store)
+        assert set(migrated["instrument"]) == {"epds", "phq9", "my scale"}  # an unknown spelling stays as stored
+        # one row per key, each with the values of the upload that stored it last, as the re-uploads would have
+        pd.testing.assert_frame_equal(migrated, expected[0])
+        # the upload history is as it was, and each upload's counts per programme still add up to its totals
+        pd.testing.assert_frame_equal(list_uploads(store), before)
+        _counts_add_up(store)
+        # nothing lost: rolling back newest first restores each superseded row as the reference restores it
+        for u, want in zip(reversed(ids[1:]), expected[1:], strict=True):
+            rollback(store, u)
+            pd.testing.assert_frame_equal(_measures(store), want)
