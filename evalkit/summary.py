@@ -269,10 +269,22 @@ class Summary:
         Summary
             ``hashed_tables`` is empty and ``data_hash`` is the SHA-256 of the
             aggregates themselves, as there are no input tables.
+
+        Raises
+        ------
+        SummaryFormatError
+            If a count (or ``planned_sessions``) is not a whole number (``20.5``;
+            ``20.0`` is read as 20), naming its row and column, or if the
+            result is not a valid summary.
         """
         rules = PairingRules() if rules is None else rules
-        prog = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
-        res = _records_to_frame(_frame_to_records(results, "result"), "result")
+        prog_records, res_records = _frame_to_records(programmes, "programme"), _frame_to_records(results, "result")
+        problems = (_fraction_problems(prog_records, "programmes", "programme")
+                    + _fraction_problems(res_records, "results", "result"))
+        if problems:
+            raise SummaryFormatError(_problem_frame(problems))
+        prog = _records_to_frame(prog_records, "programme")
+        res = _records_to_frame(res_records, "result")
         prog, res = disclose(prog, res, rules=rules)
         prog = _records_to_frame(_frame_to_records(prog, "programme"), "programme")
         res = _records_to_frame(_frame_to_records(res, "result"), "result")
@@ -357,6 +369,13 @@ def _describe(value: Any) -> str:
     return f"{text} ({kind})"
 
 
+def _describe_count(value: Any) -> str:
+    """:func:`_describe`, saying of a number with a fraction found where a whole number belongs that it has one."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return f"{json.dumps(value)} (a number with a fraction: counts are whole numbers)"
+    return _describe(value)
+
+
 def _expected(err: Any) -> tuple[str, str, str]:
     """(path suffix, expected, found) for one jsonschema error."""
     v, vv, inst = err.validator, err.validator_value, err.instance
@@ -364,7 +383,8 @@ def _expected(err: Any) -> tuple[str, str, str]:
         types = [vv] if isinstance(vv, str) else list(vv)
         words = {"integer": "a whole number", "number": "a number", "string": "text", "null": "null",
                  "boolean": "true or false", "object": "an object", "array": "an array"}
-        return "", " or ".join(words.get(t, t) for t in types), _describe(inst)
+        return "", " or ".join(words.get(t, t) for t in types), _describe_count(inst) if "integer" in types \
+            else _describe(inst)
     if v == "const":
         return "", json.dumps(vv), _describe(inst)
     if v == "enum":
@@ -432,6 +452,52 @@ def _nonfinite_problems(data: Any) -> list[tuple[str, str, str, str]]:
                          "squared or added)", _describe(value), "finite"))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
             rows.append((path, f"a whole number of at most {_EXACT_INT} in size", _describe(value), "finite"))
+    return rows
+
+
+def _whole(value: Any) -> Any:
+    """A finite whole-number float (``3.0``) as the int it names (``3``); any other value unchanged."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _whole_numbers(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parsed summary with whole-number floats read as whole numbers where the format has whole numbers.
+
+    Spreadsheets and some JSON writers give counts as ``3.0``. JSON Schema lets ``3.0`` through as an integer,
+    so the rules checked after it (:func:`_semantic_problems`) must read it as the count 3 as well: the counts of
+    ``programmes`` and ``results`` (the ``Int64`` columns of :func:`_columns`) and the disclosure ``threshold`` and
+    ``rounding_base``. A number with a fraction (``3.5``) is left as it is, for the schema to refuse. Returns a
+    new mapping (``data`` is not changed); parts not shaped as the format says are left for the schema to name.
+    """
+    out = dict(data)
+    disc = out.get("disclosure")
+    if isinstance(disc, Mapping):
+        out["disclosure"] = {k: _whole(v) if k in ("threshold", "rounding_base") else v for k, v in disc.items()}
+    for part, kind in (("programmes", "programme"), ("results", "result")):
+        records = out.get(part)
+        if not isinstance(records, list):
+            continue
+        whole = {c for c, dtype in _columns(kind) if dtype == "Int64"}
+        out[part] = [{k: _whole(v) if k in whole else v for k, v in r.items()} if isinstance(r, Mapping) else r
+                     for r in records]
+    return out
+
+
+def _fraction_problems(records: list[Mapping[str, Any]], part: str, kind: str) -> list[tuple[str, str, str, str]]:
+    """Cells of a frame's whole-number columns (counts, ``planned_sessions``) holding anything but a whole number.
+
+    Used where frames become a summary (:meth:`Summary.from_frames`), before they are typed, so that ``20.5``
+    paired is refused with its row and column rather than failing to convert.
+    """
+    whole = [c for c, dtype in _columns(kind) if dtype == "Int64"]
+    rows = []
+    for i, r in enumerate(records):
+        for c in whole:
+            v = _whole(r.get(c))
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                rows.append((f"$.{part}[{i}].{c}", "a whole number or null", _describe_count(v), "type"))
     return rows
 
 
@@ -637,6 +703,9 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         possible for ``n_paired`` scores in that range and its mean change is
         at most the range's width in size (:func:`_range_problems`)
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
+        A whole number written with a decimal point (``3.0``, as spreadsheets
+        export counts) is checked as that whole number; ``3.5`` where a whole
+        number belongs is refused.
     """
     if not isinstance(data, Mapping):
         raise SummaryFormatError(_problem_frame([("$", "an object", _describe(data), "type")]), file=source)
@@ -646,6 +715,7 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
             "$.schema_version", f"{SCHEMA_VERSION!r} (this evalkit reads summary format {SCHEMA_VERSION})",
             f"{version!r}" + (" - made by a newer evalkit? upgrade evalkit" if str(version) > SCHEMA_VERSION else ""),
             "const")]), file=source)
+    data = _whole_numbers(data)
     rows = _nonfinite_problems(data)
     bad = {r[0] for r in rows}
     rows += [r for r in _jsonschema_problems(data) if r[0] not in bad]
