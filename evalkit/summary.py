@@ -53,7 +53,13 @@ import pyarrow.compute as pac
 from evalkit import __version__
 from evalkit._resources import resource_dir
 from evalkit.data_source import coerce_tables
-from evalkit.disclosure import disclosure_note, primary_suppression, round_counts, secondary_suppression
+from evalkit.disclosure import (
+    disclosure_note,
+    primary_suppression,
+    round_counts,
+    secondary_suppression,
+    warn_unprotected_relations,
+)
 from evalkit.errors import InputFileError
 from evalkit.instruments import builtin_instruments
 from evalkit.rules import PairingRules
@@ -1129,6 +1135,16 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     Cells in ``hidden_elsewhere`` start hidden, like small counts; the rules
     above then apply to the whole set.
 
+    The rests are given to :func:`~evalkit.disclosure.secondary_suppression`
+    as ``unpublished``, as :func:`~evalkit.disclosure.apply_disclosure` gives
+    its own (it changes nothing here: that argument only matters for
+    equations with a total cell, and a relation has none). Should a relation
+    still give a hidden count away afterwards,
+    :func:`~evalkit.disclosure.warn_unprotected_relations` raises a
+    :class:`~evalkit.errors.DisclosureWarning` naming its counts, as
+    :func:`~evalkit.disclosure.apply_disclosure` warns of what it cannot
+    protect.
+
     Validated by a property test that simulates people, derives every
     published count from them and checks by linear algebra over the person
     types that no hidden count is determined by the published ones
@@ -1151,15 +1167,17 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
 
     values: list[np.ndarray] = []
     costs: list[np.ndarray] = []
+    labels: list[np.ndarray] = []  # per cell, its name in a warning
     ids: dict[str, np.ndarray] = {}
     n_cells = 0
 
-    def add(v: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    def add(v: np.ndarray, cost: np.ndarray, label: str) -> np.ndarray:
         nonlocal n_cells
         idx = np.arange(n_cells, n_cells + len(v))
         n_cells += len(v)
         values.append(v)
         costs.append(cost)
+        labels.append(np.full(len(v), label, dtype=object))
         return idx
 
     # the recovery numerator of evalkit.compare follows rules.recovery_from
@@ -1169,7 +1187,8 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
             name = f"{kind}.{c}"
             v = pd.to_numeric(frame[c], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
             bump = 1e12 if name in _KEEP_FIRST else (1e6 if name in keep else 0.0)
-            ids[name] = add(v, np.where(v > 0, v + bump, v))  # zeros stay 0: non-zero cells are taken first
+            ids[name] = add(v, np.where(v > 0, v + bump, v), name)  # zeros stay 0: non-zero cells are taken first
+    n_counts = n_cells
 
     # A programme with a single change measure: 'paired on any measure' is that measure's n_paired, the
     # same people; one cell, so that the two are always hidden together.
@@ -1217,10 +1236,12 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         members = [m[usable] for m in members]
         if not rel.exhaustive:
             rest = flat_now[members[0]] - sum(flat_now[m] for m in members[1:])
-            members.append(add(rest, np.full(len(rest), -1.0)))  # unpublished: free to hide, even a zero
+            # unpublished: free to hide, even a zero
+            members.append(add(rest, np.full(len(rest), -1.0), f"the rest of {rel.parent}"))
         groups.append(np.column_stack(members))
 
     flat = np.concatenate(values) if values else np.zeros(0)
+    rests = np.arange(len(flat)) >= n_counts  # the cells added after the published counts: never published
     cost = np.where(np.isnan(flat), np.nan, np.concatenate(costs) if costs else np.zeros(0))
     hidden = primary_suppression(flat, threshold=threshold, show_zero=show_zero) if threshold > 1 \
         else np.zeros(len(flat), dtype=bool)
@@ -1243,7 +1264,9 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         # cells of a relation add up to a number anyone can work out (the published cells are known), so
         # that sum must not be a small count either (threshold=); complements are chosen by cost
         hidden = secondary_suppression(flat, hidden, member_group, member_cell, np.full(n_groups, -1),
-                                       threshold=threshold, cost=cost)
+                                       threshold=threshold, cost=cost, unpublished=rests)
+        warn_unprotected_relations(flat, hidden, member_group, member_cell, threshold=threshold,
+                                   names=np.concatenate(labels), what="the summary")
     published = round_counts(flat, base)
 
     masks: dict[str, np.ndarray] = {}
