@@ -240,6 +240,7 @@ class Summary:
             With every problem found (JSON path, what was expected, what was found).
         """
         validate_summary(data, source=source)
+        data = _whole_numbers(data)  # 3.0 is kept as the count 3
         return cls(
             programmes=_records_to_frame(data["programmes"], "programme"),
             results=_records_to_frame(data["results"], "result"),

@@ -74,6 +74,7 @@ def test_whole_number_floats_read_as_the_same_summary(tmp_path):
     (tmp_path / "float.json").write_text(json.dumps(floats))
     a, b = read_summary(tmp_path / "int.json"), read_summary(tmp_path / "float.json")
     assert b.to_dict() == a.to_dict()
+    assert b.to_json() == a.to_json()  # written back as 45, not 45.0
     pd.testing.assert_frame_equal(b.results, a.results)
     pd.testing.assert_frame_equal(b.programmes, a.programmes)
 
