@@ -492,20 +492,25 @@ def _whole_numbers(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
+def _is_whole_cell(value: Any) -> bool:
+    """Whether a cell types as a whole number (or missing) in an ``Int64`` column: ``3``, ``3.0``, ``"3"``."""
+    try:
+        pd.array([value], dtype="Int64")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _fraction_problems(records: list[Mapping[str, Any]], part: str, kind: str) -> list[tuple[str, str, str, str]]:
-    """Cells of a frame's whole-number columns (counts, ``planned_sessions``) holding anything but a whole number.
+    """Cells of a frame's whole-number columns (counts, ``planned_sessions``) that do not type as whole numbers.
 
     Used where frames become a summary (:meth:`Summary.from_frames`), before they are typed, so that ``20.5``
-    paired is refused with its row and column rather than failing to convert.
+    (or the text ``"20.5"``) paired is refused with its row and column rather than failing to convert; what
+    typed before (``20``, ``20.0``, the text ``"20"``) still does. Summary-sized: a few cells per programme.
     """
     whole = [c for c, dtype in _columns(kind) if dtype == "Int64"]
-    rows = []
-    for i, r in enumerate(records):
-        for c in whole:
-            v = _whole(r.get(c))
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                rows.append((f"$.{part}[{i}].{c}", "a whole number or null", _describe_count(v), "type"))
-    return rows
+    return [(f"$.{part}[{i}].{c}", "a whole number or null", _describe_count(r.get(c)), "type")
+            for i, r in enumerate(records) for c in whole if not _is_whole_cell(r.get(c))]
 
 
 def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:

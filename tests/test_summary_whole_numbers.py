@@ -148,3 +148,18 @@ def test_a_count_written_as_a_float_gets_the_same_verdict(data, base):
         if row[name] is not None and name in row["suppressed"]:
             row["suppressed"].remove(name)
     assert _problems(_as_floats(summary)) == _problems(summary)
+
+
+def test_from_frames_reads_counts_given_as_text_and_refuses_text_that_is_no_count() -> None:
+    """Frames read from a CSV as text: "30" is the count 30, as before; "30.5" or "thirty" is refused by row and
+    column rather than failing to convert."""
+    prog, res = _frames()
+    res["n_paired"] = ["30", "20"]
+    assert Summary.from_frames(prog, res, created_at="2026-01-02T03:04:05Z").results["n_paired"].tolist() == [30, 20]
+    res["n_paired"] = ["30", "thirty"]
+    prog["referred"] = ["120", "80.5"]
+    with pytest.raises(SummaryFormatError) as info:
+        Summary.from_frames(prog, res, created_at="2026-01-02T03:04:05Z")
+    found = dict(zip(info.value.problems["path"], info.value.problems["found"], strict=True))
+    assert found == {"$.programmes[1].referred": '"80.5" (text)', "$.results[1].n_paired": '"thirty" (text)'}
+    assert set(info.value.problems["expected"]) == {"a whole number or null"}
