@@ -71,6 +71,7 @@ __all__ = [
     "scrub_small_counts",
     "secondary_suppression",
     "suppress_table",
+    "warn_unprotected_relations",
 ]
 
 SUPPRESSED_MARKER = "[c]"
@@ -388,6 +389,67 @@ def _warn_unprotected(need: np.ndarray, g: np.ndarray, c: np.ndarray, n_all: int
         "from that total, and no other published cell that would hide it is left (the others are known zeros "
         "or missing). Hide that total where it is published, or do not publish this table.",
         DisclosureWarning, stacklevel=3)
+
+
+def warn_unprotected_relations(values: np.ndarray, suppressed: np.ndarray, member_group: np.ndarray,
+                               member_cell: np.ndarray, *, threshold: int, names: Sequence[str] | np.ndarray,
+                               what: str = "these figures") -> np.ndarray:
+    """Warn about relations between counts in which a hidden count can still be worked out by subtraction.
+
+    For callers that give :func:`secondary_suppression` each relation as one equation with no total
+    (``group_total`` -1) whose *first* member is the parent count and whose other members are its disjoint
+    parts, the rest (parent minus the published parts) among them: parent - parts - rest = 0
+    (:func:`evalkit.summary.disclose`, the Talking Therapies rows beside the outcome summary). Such a relation
+    gives a hidden count away when exactly one of its cells is hidden (the parent is the sum of its parts, a
+    part the parent minus the others), or when its parent is published and its hidden parts add up to a count
+    from 1 to ``threshold - 1`` (the parent minus its published parts). A relation with every cell hidden, or
+    with a cell that has no value, tells nothing and is not reported.
+
+    Parameters
+    ----------
+    values, suppressed, member_group, member_cell
+        As for :func:`secondary_suppression`; ``suppressed`` is its result (rests a reader cannot work out
+        counted as hidden).
+    threshold
+        The suppression threshold.
+    names
+        Per cell (length ``n_cells``), the name the warning gives it (e.g. ``result.n_paired``).
+    what
+        The output, for the message.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per relation, whether it is left unprotected. When any is, a
+        :class:`~evalkit.errors.DisclosureWarning` names their counts.
+    """
+    v = np.asarray(values, dtype=float)
+    sup = np.asarray(suppressed, dtype=bool)
+    g = np.asarray(member_group, dtype=np.int64)
+    c = np.asarray(member_cell, dtype=np.int64)
+    n_groups = int(g.max()) + 1 if len(g) else 0
+    if not n_groups:
+        return np.zeros(0, dtype=bool)
+    n_hidden = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
+    listed, first = np.unique(g, return_index=True)
+    parent = np.zeros(n_groups, dtype=np.int64)
+    parent[listed] = c[first]  # the first member listed of each relation
+    complete = np.bincount(g, weights=np.isnan(v[c]).astype(float), minlength=n_groups) == 0
+    hidden_sum = np.bincount(g, weights=np.where(sup[c], np.nan_to_num(v[c]), 0.0), minlength=n_groups)
+    left = complete & ((n_hidden == 1) | (~sup[parent] & (hidden_sum > 0) & (hidden_sum < threshold)))
+    if left.any():
+        import warnings
+
+        from evalkit.errors import DisclosureWarning
+
+        label = np.asarray(names, dtype=object)
+        shown = sorted({str(label[k]) for k in np.unique(c[left[g]])})
+        warnings.warn(
+            f"disclosure control could not protect every hidden count in {what}: in {int(left.sum())} "
+            f"relation(s) between counts (a count and its parts: {', '.join(shown)}), a hidden count can still "
+            "be worked out by subtraction from the published ones. Do not publish these figures as they are, "
+            "and report this to the evalkit maintainers.", DisclosureWarning, stacklevel=3)
+    return left
 
 
 def apply_disclosure(

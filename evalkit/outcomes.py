@@ -1091,9 +1091,15 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     it is published (a small one is then hidden from the start, so that another cell of that equation is
     hidden too), and does not otherwise. The Talking Therapies cells this hides are then
     hidden before the rates' own disclosure control, and the two steps repeat until neither hides anything
-    more (each only adds hidden cells, so this ends).
+    more (each only adds hidden cells, so this ends). The rests are given to
+    :func:`~evalkit.disclosure.secondary_suppression` as ``unpublished``, as
+    :func:`~evalkit.disclosure.apply_disclosure` gives its own (no equation here has a total cell, so this
+    changes nothing); should an equation still give a hidden count away at the end (only the Talking
+    Therapies cells can be hidden here), :func:`~evalkit.disclosure.warn_unprotected_relations` raises a
+    :class:`~evalkit.errors.DisclosureWarning` naming its counts instead of staying silent.
     """
-    from evalkit.disclosure import primary_suppression, secondary_suppression
+    from evalkit import disclosure
+    from evalkit.disclosure import primary_suppression
     from evalkit.talking_therapies import RATE_COUNTS, disclose_rates
 
     tt = disclose_rates(raw, rules=rules)
@@ -1111,17 +1117,23 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     values: list[np.ndarray] = [tt_vals]
     costs: list[np.ndarray] = [tt_vals]  # the Talking Therapies cells: smallest first, as apply_disclosure
     starts: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]  # the Talking Therapies cells': set each round
+    # per cell, its name in a warning, and whether it is a rest (never published)
+    labels: list[np.ndarray] = [np.tile(np.array([f"Talking Therapies {c}" for c in RATE_COUNTS], dtype=object),
+                                        n_rows)]
+    unpublished: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]
     # the rests (never published, never chosen): unknown to a reader when a cell of their equation is hidden
     rests: list[tuple[np.ndarray, list[np.ndarray]]] = []
     n_cells = n_tt
 
-    def add(v: np.ndarray, cost: float, hidden: np.ndarray) -> np.ndarray:
+    def add(v: np.ndarray, cost: float, hidden: np.ndarray, label: str, rest: bool = False) -> np.ndarray:
         nonlocal n_cells
         idx = np.arange(n_cells, n_cells + len(v))
         n_cells += len(v)
         values.append(v)
         costs.append(np.full(len(v), cost))
         starts.append(np.asarray(hidden, dtype=bool))
+        labels.append(np.full(len(v), label, dtype=object))
+        unpublished.append(np.full(len(v), rest))
         return idx
 
     spec = _summary_disclosure_spec([], None)
@@ -1143,7 +1155,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         # the summary's cells of this instrument (fixed: never chosen) and the rests of its partitions
         for c in s_counts:
             v = pd.to_numeric(statistics[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[st_pos[sel]]
-            cells[f"S.{c}"] = add(v, np.nan, s_hidden[c][s_pos[sel]])
+            cells[f"S.{c}"] = add(v, np.nan, s_hidden[c][s_pos[sel]], f"outcome summary {c}")
         flat = np.concatenate(values)
         hidden = np.concatenate(starts)
         equations: list[_Equation] = []
@@ -1154,14 +1166,15 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
             kids = [f"S.{m}" for m in part.members]
             if part.remainder:
                 rest = flat[cells[f"S.{part.total}"]] - sum(flat[cells[n]] for n in kids)
-                cells[f"S.rest{i}"] = add(rest, np.nan, np.any([hidden[cells[n]] for n in names], axis=0))
+                cells[f"S.rest{i}"] = add(rest, np.nan, np.any([hidden[cells[n]] for n in names], axis=0),
+                                          f"the rest of outcome summary {part.total}", rest=True)
                 kids.append(f"S.rest{i}")
             equations.append((f"S.{part.total}", tuple(kids)))
         case_rest = next((f"S.rest{i}" for i, part in enumerate(spec["partitions"])
                           if part.members == ("n_caseness_baseline",) and part.total == "n_paired"
                           and part.remainder), None)
         # the joint row (J) and the single-measure row (O; a published 0 where the programme has none)
-        zero = add(np.zeros(k), np.nan, np.zeros(k, dtype=bool))
+        zero = add(np.zeros(k), np.nan, np.zeros(k, dtype=bool), "Talking Therapies (no single-measure row) 0")
         for row, rows in (("J", joint[sel]), ("O", o_pos[sel])):
             for c in RATE_COUNTS:
                 cells[f"{row}.{c}"] = np.where(rows >= 0, np.maximum(rows, 0) * n_c + col[c], zero)
@@ -1171,7 +1184,8 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
                     if kid.startswith("rest_"):
                         shown = [cells[f"{row}.{x}"] for x in kids if x != kid]
                         rest = flat[cells[f"{row}.{parent}"]] - sum(flat[x] for x in shown)
-                        cells[f"{row}.{kid}"] = add(rest, np.nan, np.zeros(k, dtype=bool))
+                        cells[f"{row}.{kid}"] = add(rest, np.nan, np.zeros(k, dtype=bool),
+                                                    f"the rest of Talking Therapies {parent}", rest=True)
                         rests.append((cells[f"{row}.{kid}"], [cells[f"{row}.{parent}"], *shown]))
                 equations.append((f"{row}.{parent}", tuple(f"{row}.{x}" for x in kids)))
         # the links between the two tables, each with its rest (R)
@@ -1184,7 +1198,8 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         flat = np.concatenate(values)
         for parent, kids in cross:
             rest = flat[cells[parent]] - sum(flat[cells[x]] for x in kids[:-1])
-            cells[kids[-1]] = add(rest, np.nan, primary_suppression(rest, threshold=t, show_zero=show_zero))
+            cells[kids[-1]] = add(rest, np.nan, primary_suppression(rest, threshold=t, show_zero=show_zero),
+                                  f"the rest of {parent.replace('S.', 'outcome summary ')}", rest=True)
             rests.append((cells[kids[-1]], [cells[parent], *(cells[x] for x in kids[:-1])]))
         for p, kids in _substituted(cross, equations, depth=2):
             groups.append(np.column_stack([cells[p], *(cells[x] for x in kids)]))
@@ -1202,6 +1217,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     member_cell = np.concatenate([g.ravel() for g in groups])
     member_group = np.repeat(np.arange(len(sizes)), sizes)
     no_total = np.full(len(sizes), -1)
+    never_published = np.concatenate(unpublished)
     forced = np.zeros((n_rows, n_c), dtype=bool)
     for _ in range(n_tt + 1):
         hid = np.column_stack([hidden_mask(tt, c) for c in RATE_COUNTS])
@@ -1209,12 +1225,22 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         now[:n_tt] = hid.ravel()
         for rest, parts in rests:
             now[rest] |= np.any([now[x] for x in parts], axis=0)
-        more = secondary_suppression(flat, now, member_group, member_cell, no_total, threshold=t, cost=cost)
-        more = more[:n_tt].reshape(n_rows, n_c) & ~hid
+        protected = disclosure.secondary_suppression(flat, now, member_group, member_cell, no_total, threshold=t,
+                                                     cost=cost, unpublished=never_published)
+        more = protected[:n_tt].reshape(n_rows, n_c) & ~hid
         if not more.any():
             break
         forced |= more
         tt = disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
+    else:  # the rounds ran out: judge what the last one publishes
+        hid = np.column_stack([hidden_mask(tt, c) for c in RATE_COUNTS])
+        protected = start.copy()
+        protected[:n_tt] = hid.ravel()
+        for rest, parts in rests:
+            protected[rest] |= np.any([protected[x] for x in parts], axis=0)
+    disclosure.warn_unprotected_relations(flat, protected, member_group, member_cell, threshold=t,
+                                          names=np.concatenate(labels),
+                                          what="the Talking Therapies rates beside the outcome summary")
     return tt
 
 

@@ -53,7 +53,13 @@ import pyarrow.compute as pac
 from evalkit import __version__
 from evalkit._resources import resource_dir
 from evalkit.data_source import coerce_tables
-from evalkit.disclosure import disclosure_note, primary_suppression, round_counts, secondary_suppression
+from evalkit.disclosure import (
+    disclosure_note,
+    primary_suppression,
+    round_counts,
+    secondary_suppression,
+    warn_unprotected_relations,
+)
 from evalkit.errors import InputFileError
 from evalkit.instruments import builtin_instruments
 from evalkit.rules import PairingRules
@@ -234,6 +240,7 @@ class Summary:
             With every problem found (JSON path, what was expected, what was found).
         """
         validate_summary(data, source=source)
+        data = _whole_numbers(data)  # 3.0 is kept as the count 3
         return cls(
             programmes=_records_to_frame(data["programmes"], "programme"),
             results=_records_to_frame(data["results"], "result"),
@@ -269,10 +276,22 @@ class Summary:
         Summary
             ``hashed_tables`` is empty and ``data_hash`` is the SHA-256 of the
             aggregates themselves, as there are no input tables.
+
+        Raises
+        ------
+        SummaryFormatError
+            If a count (or ``planned_sessions``) is not a whole number (``20.5``;
+            ``20.0`` is read as 20), naming its row and column, or if the
+            result is not a valid summary.
         """
         rules = PairingRules() if rules is None else rules
-        prog = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
-        res = _records_to_frame(_frame_to_records(results, "result"), "result")
+        prog_records, res_records = _frame_to_records(programmes, "programme"), _frame_to_records(results, "result")
+        problems = (_fraction_problems(prog_records, "programmes", "programme")
+                    + _fraction_problems(res_records, "results", "result"))
+        if problems:
+            raise SummaryFormatError(_problem_frame(problems))
+        prog = _records_to_frame(prog_records, "programme")
+        res = _records_to_frame(res_records, "result")
         prog, res = disclose(prog, res, rules=rules)
         prog = _records_to_frame(_frame_to_records(prog, "programme"), "programme")
         res = _records_to_frame(_frame_to_records(res, "result"), "result")
@@ -357,6 +376,13 @@ def _describe(value: Any) -> str:
     return f"{text} ({kind})"
 
 
+def _describe_count(value: Any) -> str:
+    """:func:`_describe`, saying of a number with a fraction found where a whole number belongs that it has one."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return f"{json.dumps(value)} (a number with a fraction: counts are whole numbers)"
+    return _describe(value)
+
+
 def _expected(err: Any) -> tuple[str, str, str]:
     """(path suffix, expected, found) for one jsonschema error."""
     v, vv, inst = err.validator, err.validator_value, err.instance
@@ -364,7 +390,8 @@ def _expected(err: Any) -> tuple[str, str, str]:
         types = [vv] if isinstance(vv, str) else list(vv)
         words = {"integer": "a whole number", "number": "a number", "string": "text", "null": "null",
                  "boolean": "true or false", "object": "an object", "array": "an array"}
-        return "", " or ".join(words.get(t, t) for t in types), _describe(inst)
+        return "", " or ".join(words.get(t, t) for t in types), _describe_count(inst) if "integer" in types \
+            else _describe(inst)
     if v == "const":
         return "", json.dumps(vv), _describe(inst)
     if v == "enum":
@@ -433,6 +460,57 @@ def _nonfinite_problems(data: Any) -> list[tuple[str, str, str, str]]:
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
             rows.append((path, f"a whole number of at most {_EXACT_INT} in size", _describe(value), "finite"))
     return rows
+
+
+def _whole(value: Any) -> Any:
+    """A finite whole-number float (``3.0``) as the int it names (``3``); any other value unchanged."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _whole_numbers(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parsed summary with whole-number floats read as whole numbers where the format has whole numbers.
+
+    Spreadsheets and some JSON writers give counts as ``3.0``. JSON Schema lets ``3.0`` through as an integer,
+    so the rules checked after it (:func:`_semantic_problems`) must read it as the count 3 as well: the counts of
+    ``programmes`` and ``results`` (the ``Int64`` columns of :func:`_columns`) and the disclosure ``threshold`` and
+    ``rounding_base``. A number with a fraction (``3.5``) is left as it is, for the schema to refuse. Returns a
+    new mapping (``data`` is not changed); parts not shaped as the format says are left for the schema to name.
+    """
+    out = dict(data)
+    disc = out.get("disclosure")
+    if isinstance(disc, Mapping):
+        out["disclosure"] = {k: _whole(v) if k in ("threshold", "rounding_base") else v for k, v in disc.items()}
+    for part, kind in (("programmes", "programme"), ("results", "result")):
+        records = out.get(part)
+        if not isinstance(records, list):
+            continue
+        whole = {c for c, dtype in _columns(kind) if dtype == "Int64"}
+        out[part] = [{k: _whole(v) if k in whole else v for k, v in r.items()} if isinstance(r, Mapping) else r
+                     for r in records]
+    return out
+
+
+def _is_whole_cell(value: Any) -> bool:
+    """Whether a cell types as a whole number (or missing) in an ``Int64`` column: ``3``, ``3.0``, ``"3"``."""
+    try:
+        pd.array([value], dtype="Int64")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _fraction_problems(records: list[Mapping[str, Any]], part: str, kind: str) -> list[tuple[str, str, str, str]]:
+    """Cells of a frame's whole-number columns (counts, ``planned_sessions``) that do not type as whole numbers.
+
+    Used where frames become a summary (:meth:`Summary.from_frames`), before they are typed, so that ``20.5``
+    (or the text ``"20.5"``) paired is refused with its row and column rather than failing to convert; what
+    typed before (``20``, ``20.0``, the text ``"20"``) still does. Summary-sized: a few cells per programme.
+    """
+    whole = [c for c, dtype in _columns(kind) if dtype == "Int64"]
+    return [(f"$.{part}[{i}].{c}", "a whole number or null", _describe_count(r.get(c)), "type")
+            for i, r in enumerate(records) for c in whole if not _is_whole_cell(r.get(c))]
 
 
 def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -637,6 +715,9 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         possible for ``n_paired`` scores in that range and its mean change is
         at most the range's width in size (:func:`_range_problems`)
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
+        A whole number written with a decimal point (``3.0``, as spreadsheets
+        export counts) is checked as that whole number; ``3.5`` where a whole
+        number belongs is refused.
     """
     if not isinstance(data, Mapping):
         raise SummaryFormatError(_problem_frame([("$", "an object", _describe(data), "type")]), file=source)
@@ -646,6 +727,7 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
             "$.schema_version", f"{SCHEMA_VERSION!r} (this evalkit reads summary format {SCHEMA_VERSION})",
             f"{version!r}" + (" - made by a newer evalkit? upgrade evalkit" if str(version) > SCHEMA_VERSION else ""),
             "const")]), file=source)
+    data = _whole_numbers(data)
     rows = _nonfinite_problems(data)
     bad = {r[0] for r in rows}
     rows += [r for r in _jsonschema_problems(data) if r[0] not in bad]
@@ -1059,6 +1141,16 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     Cells in ``hidden_elsewhere`` start hidden, like small counts; the rules
     above then apply to the whole set.
 
+    The rests are given to :func:`~evalkit.disclosure.secondary_suppression`
+    as ``unpublished``, as :func:`~evalkit.disclosure.apply_disclosure` gives
+    its own (it changes nothing here: that argument only matters for
+    equations with a total cell, and a relation has none). Should a relation
+    still give a hidden count away afterwards,
+    :func:`~evalkit.disclosure.warn_unprotected_relations` raises a
+    :class:`~evalkit.errors.DisclosureWarning` naming its counts, as
+    :func:`~evalkit.disclosure.apply_disclosure` warns of what it cannot
+    protect.
+
     Validated by a property test that simulates people, derives every
     published count from them and checks by linear algebra over the person
     types that no hidden count is determined by the published ones
@@ -1081,15 +1173,17 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
 
     values: list[np.ndarray] = []
     costs: list[np.ndarray] = []
+    labels: list[np.ndarray] = []  # per cell, its name in a warning
     ids: dict[str, np.ndarray] = {}
     n_cells = 0
 
-    def add(v: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    def add(v: np.ndarray, cost: np.ndarray, label: str) -> np.ndarray:
         nonlocal n_cells
         idx = np.arange(n_cells, n_cells + len(v))
         n_cells += len(v)
         values.append(v)
         costs.append(cost)
+        labels.append(np.full(len(v), label, dtype=object))
         return idx
 
     # the recovery numerator of evalkit.compare follows rules.recovery_from
@@ -1099,7 +1193,8 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
             name = f"{kind}.{c}"
             v = pd.to_numeric(frame[c], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
             bump = 1e12 if name in _KEEP_FIRST else (1e6 if name in keep else 0.0)
-            ids[name] = add(v, np.where(v > 0, v + bump, v))  # zeros stay 0: non-zero cells are taken first
+            ids[name] = add(v, np.where(v > 0, v + bump, v), name)  # zeros stay 0: non-zero cells are taken first
+    n_counts = n_cells
 
     # A programme with a single change measure: 'paired on any measure' is that measure's n_paired, the
     # same people; one cell, so that the two are always hidden together.
@@ -1147,10 +1242,12 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         members = [m[usable] for m in members]
         if not rel.exhaustive:
             rest = flat_now[members[0]] - sum(flat_now[m] for m in members[1:])
-            members.append(add(rest, np.full(len(rest), -1.0)))  # unpublished: free to hide, even a zero
+            # unpublished: free to hide, even a zero
+            members.append(add(rest, np.full(len(rest), -1.0), f"the rest of {rel.parent}"))
         groups.append(np.column_stack(members))
 
     flat = np.concatenate(values) if values else np.zeros(0)
+    rests = np.arange(len(flat)) >= n_counts  # the cells added after the published counts: never published
     cost = np.where(np.isnan(flat), np.nan, np.concatenate(costs) if costs else np.zeros(0))
     hidden = primary_suppression(flat, threshold=threshold, show_zero=show_zero) if threshold > 1 \
         else np.zeros(len(flat), dtype=bool)
@@ -1173,7 +1270,9 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         # cells of a relation add up to a number anyone can work out (the published cells are known), so
         # that sum must not be a small count either (threshold=); complements are chosen by cost
         hidden = secondary_suppression(flat, hidden, member_group, member_cell, np.full(n_groups, -1),
-                                       threshold=threshold, cost=cost)
+                                       threshold=threshold, cost=cost, unpublished=rests)
+        warn_unprotected_relations(flat, hidden, member_group, member_cell, threshold=threshold,
+                                   names=np.concatenate(labels), what="the summary")
     published = round_counts(flat, base)
 
     masks: dict[str, np.ndarray] = {}

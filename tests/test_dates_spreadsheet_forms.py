@@ -58,7 +58,7 @@ def test_month_word_forms_read_as_the_date(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "31 April 2025", "29 Feb 2025", "4 Marchh 2025", "Wednesday, 4 March 2025", "4 March", "March 2025",
-    "4 Mars 2025", "45720.5", "12345", "20250304", "2025",
+    "4 Mars 2025", "12345", "12345.5", "20250304", "2025", "45720.", "45720.5.1", "36525.75", "73051.25",
 ])
 def test_not_dates_stay_not_dates(text: str) -> None:
     reading = read_dates(pd.Series([text], dtype="str"), np.zeros(1, dtype=np.int64))
@@ -83,11 +83,37 @@ def test_excel_numbers_read_as_openpyxl_reads_them(n: int) -> None:
 
 
 def test_excel_numbers_known_answers_and_range() -> None:
-    got = excel_serial_dates(pd.Series(["45658", "45720", "45720.0", "36526", "73050", "36525", "73051", "045720"],
-                                       dtype="str"))
-    expected = np.array(["2025-01-01", "2025-03-04", "2025-03-04", "2000-01-01", "2099-12-31", "NaT", "NaT", "NaT"],
-                        dtype="datetime64[ns]")
+    got = excel_serial_dates(pd.Series(["45658", "45720", "45720.0", "36526", "73050", "36525", "73051", "045720",
+                                        "45720.5", "45720.999988", "73050.9", "36525.5"], dtype="str"))
+    expected = np.array(["2025-01-01", "2025-03-04", "2025-03-04", "2000-01-01", "2099-12-31", "NaT", "NaT", "NaT",
+                         "2025-03-04", "2025-03-04", "2099-12-31", "NaT"], dtype="datetime64[ns]")
     np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(EXCEL_SERIAL_RANGE[0], EXCEL_SERIAL_RANGE[1]), st.integers(1, 86399))
+def test_excel_date_time_numbers_read_as_the_date_openpyxl_reads(n: int, seconds: int) -> None:
+    """A date-time cell that lost its formatting holds the day number plus the time as a fraction of a day:
+    the date is the one openpyxl reads, its time of day dropped (as an ISO date's time is)."""
+    text = f"{n + seconds / 86400:.10f}".rstrip("0")
+    expected = np.datetime64(from_excel(n + seconds / 86400).date(), "ns")
+    assert excel_serial_dates(pd.Series([text], dtype="str"))[0] == expected, text
+    assert _one(text) == pd.Timestamp(expected)
+
+
+def test_excel_date_time_read_with_the_warning_saying_the_time_was_dropped() -> None:
+    res = _run(_participants(["45720.5", "2025-03-05", "45721", "45722.75", "12345.5"]))
+    rep = res.report
+    warn = rep[rep["rule"] == "excel_date_number"]
+    assert len(warn) == 1 and warn.iloc[0]["severity"] == "warning", rep[["rule", "message"]].to_string()
+    msg = warn.iloc[0]["message"]
+    assert ("row 2: 45720.5 read as 2025-03-04 (time of day dropped); row 4: 45721 read as 2025-03-05; "
+            "row 5: 45722.75 read as 2025-03-06 (time of day dropped)") in msg, msg
+    assert "3 cells held a number where a date was expected" in msg and "a date and time" in msg, msg
+    errors = rep[rep["severity"] == "error"]
+    assert errors["rule"].tolist() == ["type"] and "'12345.5' is not a date" in errors.iloc[0]["message"]
+    stored = res.tables["participants"].set_index("participant_id")["referral_date"]
+    assert stored["A0"] == pd.Timestamp("2025-03-04") and stored["A3"] == pd.Timestamp("2025-03-06")
 
 
 def test_validate_reads_month_words_without_a_problem() -> None:

@@ -11,8 +11,10 @@ Accepted (rule ``type`` otherwise):
   column's other dates;
 * an Excel date number (:func:`excel_serial_dates`): a whole number from 36526 to 73050, which Excel shows as
   a date from 1 January 2000 to 31 December 2099, is what a date cell holds once its date formatting is lost
-  (saved as CSV, or a cell formatted General). It is read as that date and flagged
-  (:attr:`DateReading.excel_serial`) so the report can say so; any other number stays rule ``type``;
+  (saved as CSV, or a cell formatted General); a date-time cell holds the same number with the time of day
+  as its fraction (``45720.5``: 4 March 2025 at noon). It is read as that date (the time of day dropped, as
+  after an ISO date) and flagged (:attr:`DateReading.excel_serial`) so the report can say so; any other
+  number stays rule ``type``;
 * the format stated for the column in the provider's mapping.
 
 Day or month first? Within one file (and sheet) and column:
@@ -64,7 +66,7 @@ _MONTH_NUMBER = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _WEEKDAY_NUMBER = {name: number for number, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 
-_SERIAL = r"^([1-9]\d{4})(?:\.0+)?$"
+_SERIAL = r"^([1-9]\d{4})(?:\.\d+)?$"
 EXCEL_SERIAL_RANGE = (36526, 73050)
 """Whole numbers read as Excel date numbers: 1 January 2000 to 31 December 2099 in Excel's 1900 date system."""
 _EXCEL_DAY_ZERO = np.datetime64("1899-12-30", "D")
@@ -206,9 +208,12 @@ def excel_serial_dates(texts: pd.Series) -> np.ndarray:
     Part 1, 18.17.4.1), so from 61 (1 March 1900) on, number ``n`` is 30 December 1899 plus ``n`` days:
     45658 is 1 January 2025 and 45720 is 4 March 2025.
 
-    Only whole numbers (``45720``, ``45720.0``) in :data:`EXCEL_SERIAL_RANGE` (1 January 2000 to 31 December
-    2099) are read: a number outside it is more likely a date typed without separators (``20250304``), a year
-    or a mistake than a lost date. Workbooks in the 1904 date system (old Mac Excel) count from 1 January 1904
+    A date-time cell keeps the time of day as the number's fraction (``45720.5`` is 4 March 2025 at noon): its
+    date is read and the time dropped, as the time after an ISO date is (evalkit keeps dates only).
+
+    Only numbers whose whole part (``45720`` of ``45720``, ``45720.0`` or ``45720.5``) is in
+    :data:`EXCEL_SERIAL_RANGE` (1 January 2000 to 31 December 2099) are read: a number outside it is more
+    likely a date typed without separators (``20250304``), a year or a mistake than a lost date. Workbooks in the 1904 date system (old Mac Excel) count from 1 January 1904
     and would be read 1462 days early; the warning the reader gives shows the date read, so such a date shows.
     """
     number = texts.astype(object).str.extract(_SERIAL)[0].astype("float64").to_numpy()

@@ -12,8 +12,9 @@ ambiguous_date  a date that reads as two different dates (``03/04/2025``) in a c
             where nothing shows the day/month order
 date_order_from_file  (warning) such a date read in the order the file's other date
             columns show (``15/02/2026`` in ``referral_date``)
-excel_date_number  (warning) whole numbers in a date column read as Excel date numbers
-            (``45720`` as 2025-03-04): one report row per column and file, listing them
+excel_date_number  (warning) numbers in a date column read as Excel date numbers
+            (``45720`` as 2025-03-04; ``45720.5`` too, its time of day dropped): one
+            report row per column and file, listing them
 enum        the cell is one of the codes (``x-codes``/``enum``) or a code's label,
             ignoring case and punctuation; it is stored as the code
 minimum / maximum  ``constraints.minimum`` / ``maximum``
@@ -121,6 +122,10 @@ def _date_refusals(refused: np.ndarray, detail: str) -> np.ndarray:
                     + "; expected the date and its weekday to agree (or the date alone).").astype(object)
 
 
+_TIME_FRACTION = r"\.\d*[1-9]"
+"""An Excel date number with a time of day: a fraction that is not zero (``45720.5``; ``45720.0`` has none)."""
+
+
 def _report_excel_numbers(rows: TableRows, log: ProblemLog, name: str, serial: np.ndarray, dates: np.ndarray,
                           values: CellPicker) -> None:
     """One ``excel_date_number`` warning per file (and sheet) for the cells of a date column read as Excel date
@@ -133,17 +138,23 @@ def _report_excel_numbers(rows: TableRows, log: ProblemLog, name: str, serial: n
         picked[shown] = True
         numbers = pd.Series(values[picked], dtype=object).astype(str).to_numpy()
         iso = pd.Series(dates[shown]).dt.strftime("%Y-%m-%d").to_numpy()
-        listed = "; ".join(f"row {int(r)}: {v} read as {d}" for r, v, d in
-                           zip(rows.source_row[shown], numbers, iso, strict=True))
+        timed = pd.Series(numbers, dtype=object).str.contains(_TIME_FRACTION, regex=True).to_numpy(dtype=bool)
+        any_timed = bool(pd.Series(values[serial & (rows.group == g)], dtype=object).astype(str)
+                         .str.contains(_TIME_FRACTION, regex=True).any())
+        listed = "; ".join(f"row {int(r)}: {v} read as {d}" + (" (time of day dropped)" if t else "")
+                           for r, v, d, t in zip(rows.source_row[shown], numbers, iso, timed, strict=True))
         more = len(at) - len(shown)
         where = rows.shown_column(name, np.array([g]))[0]
         cells = f"{len(at)} cell{'s' if len(at) != 1 else ''}"
         log.add_file_level(
             rows, int(g), at, column=name, rule="excel_date_number", severity="warning", value=str(numbers[0]),
-            message=(f"Column {where}: {cells} held a whole number where a date was expected and "
-                     f"{'were' if len(at) != 1 else 'was'} read as Excel's number for a date (a date cell shows "
-                     f"this number when its date formatting is lost; numbers from {EXCEL_SERIAL_RANGE[0]} to "
-                     f"{EXCEL_SERIAL_RANGE[1]} are read, {low} to {high}): {listed}"
+            message=(f"Column {where}: {cells} held {'a number' if any_timed else 'a whole number'} where a date "
+                     f"was expected and {'were' if len(at) != 1 else 'was'} read as Excel's number for a date (a "
+                     "date cell shows this number when its date formatting is lost; numbers from "
+                     f"{EXCEL_SERIAL_RANGE[0]} to {EXCEL_SERIAL_RANGE[1]} are read, {low} to {high}"
+                     + ("; a number with a fraction is a date and time, of which only the date is kept"
+                        if any_timed else "")
+                     + f"): {listed}"
                      + (f"; and {more} more" if more > 0 else "")
                      + ". If these are not the dates meant, correct them (or format the column as dates) and "
                      "upload again."))

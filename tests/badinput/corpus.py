@@ -525,6 +525,13 @@ rows("excel-serial-dates", "participants.xlsx",
      "excel", {"participants": (2, 1)}, r"not a date",
      note="a General cell holding Excel's number for a date (45000: 2023-03-15) is read, with a warning; "
           "a number outside 2000-2099 is not")
+rows("excel-serial-date-times", "participants.xlsx",
+     lambda p: p.write_bytes(_xlsx({"participants": [PART_H.split(","), ["N1001", "P-N1", 45720.5, "self"],
+                                                     ["N1002", "P-N1", "2025-01-03", "self"],
+                                                     ["N1003", "P-N1", 12345.25, "self"]]})),
+     "excel", {"participants": (2, 1)}, r"not a date",
+     note="a General cell holding Excel's number for a date and time (45720.5: 2025-03-04 at noon) is read as "
+          "its date, with a warning that the time was dropped; a number outside 2000-2099 is not")
 rows("excel-error-cells", "participants.xlsx",
      lambda p: p.write_bytes(_xlsx({"participants": [PART_H.split(","), ["N1001", "P-N1", "#N/A", "self"],
                                                      ["N1002", "P-N1", "2025-01-03", "#DIV/0!"]]})),
