@@ -59,6 +59,7 @@ from evalkit.readers.messy import (
     _fill_horizontal,
     _join_header,
     _merged_ranges,
+    _missing,
     extract_table,
     grid_from_frame,
     is_missing,
@@ -947,27 +948,26 @@ def value_lookup(column: str, mapping: ColumnMapping | None = None) -> dict[str,
 
 
 def _clean(values: pd.Series, column: str | None, lookup: Mapping[str, str]) -> pd.Series:
-    """Stripped texts with synonyms applied, missing-value words blank, 'N/K' as ``unknown`` where that is a code."""
+    """Stripped texts with synonyms applied, missing-value words blank, 'N/K' as ``unknown`` where that is a code.
+
+    Worked out once per distinct cell, with pandas string methods over those values, then spread to the rows.
+    """
     has_unknown = False
     if column is not None:
         spec = table_schema("participants").field(column) if column in table_schema("participants").field_names \
             else None
         has_unknown = bool(spec and spec.codes and "unknown" in spec.codes)
-    text = values.astype(object).where(values.notna(), None)
-    uniques = pd.unique(text.dropna().astype(str))
-    out_u: dict[str, str | None] = {}
-    for u in uniques:
-        s = u.strip()
-        key = normalise_value(s)
-        if key in lookup:
-            out_u[u] = lookup[key]
-        elif has_unknown and (key or s) in _unknown_tokens():
-            out_u[u] = "unknown"
-        elif is_missing(s):
-            out_u[u] = None
-        else:
-            out_u[u] = s
-    return pd.Series([out_u[v] if v is not None else None for v in text], index=values.index, dtype=object)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype(str).astype(object).str.strip()
+    key = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()  # normalise_value
+    out = text.where(~((text == "") | key.where(key != "", text.str.casefold()).isin(_missing())), None)
+    if has_unknown:
+        out = out.where(~key.where(key != "", text).isin(_unknown_tokens()), "unknown")
+    if lookup:
+        synonym = key.map(lookup)
+        out = out.where(synonym.isna(), synonym)
+    chosen = np.concatenate([np.array([None], dtype=object), out.to_numpy(dtype=object)])
+    return pd.Series(chosen.take(np.add(codes, 1, dtype=np.int64)), index=values.index, dtype=object)
 
 
 _WHOLE = re.compile(r"^\s*([-+]?\d+)(?:\.0+)?\s*$")
