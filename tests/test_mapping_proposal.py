@@ -139,8 +139,8 @@ def test_day_first_dates_read_back(day):
     text = pd.Series([day.strftime("%d/%m/%Y"), day.strftime("%d.%m.%y"), day.isoformat()])
     dates, _kinds = parse_dates(text, "DD/MM/YYYY")
     assert dates[0] == dates[2] == pd.Timestamp(day)
-    # a two-digit year is in the 2000s, as validation reads it (85 is 2085, not 1985)
-    assert dates[1] == pd.Timestamp(day.replace(year=2000 + day.year % 100))  # a leap day stays one (1996, 2096)
+    # the stated format is the format, as in a long file's column mapping: '01.02.25' is not DD/MM/YYYY
+    assert pd.isna(dates[1])
 
 
 def test_ambiguous_date_column_is_reported_and_follows_the_other_columns(tmp_path):

@@ -59,6 +59,7 @@ from evalkit.readers.messy import (
     _fill_horizontal,
     _join_header,
     _merged_ranges,
+    _missing,
     extract_table,
     grid_from_frame,
     is_missing,
@@ -68,7 +69,7 @@ from evalkit.readers.messy import (
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
-from evalkit.validation.dates import DateReading, date_forms, date_order_votes, read_dates
+from evalkit.validation.dates import DateReading, date_forms, describe_date, order_votes, read_dates
 
 __all__ = [
     "ASSUMPTION_COLUMNS",
@@ -235,8 +236,10 @@ class WideMapping(ColumnMapping):
         Header -> why it is left out (``"name"``, ``"postcode"``, ``"NHS number"``...).
     date_formats
         **Header as written** -> date format (``DD/MM/YYYY``, ``MM/DD/YYYY``,
-        ``YYYY-MM-DD``). Only the order of day and month matters: ``/ . -``
-        separators, 2- or 4-digit years, ISO dates, month names and Excel date numbers are always read.
+        ``YYYY-MM-DD`` or a ``strftime`` format), read as a long file's column mapping states it: a cell is read
+        in that format, or as an ISO date, a month name or an Excel date number; any other cell (``3.4.25``
+        under ``DD/MM/YYYY``) is refused with the format named. Without a stated format the sheet's values
+        decide each column's day/month order (the sheet is one file, its questionnaire dates one column).
     sheet_programmes
         Sheet name -> programme id, for a workbook with one sheet per programme.
     sheet, header_row
@@ -752,43 +755,37 @@ class DateFormat:
     not_dates: tuple[str, ...] = ()
 
 
-def stated_day_first(fmt: str | None) -> bool | None:
-    """The day/month order a mapping's date format states: ``True`` day first (``DD/MM/YYYY``), ``False`` month
-    first (``MM/DD/YYYY``), ``None`` when none is stated or the year comes first (``YYYY-MM-DD``: ISO dates are
-    read whatever the format)."""
-    if not fmt:
-        return None
-    code = strftime_format(fmt)
-    if code.index("%") == code.find("%Y") or code.startswith("%y"):
-        return None
-    return code.find("%d") < code.find("%m")
+def stated_format(mapping: WideMapping, header: str) -> str | None:
+    """The ``strftime`` format the mapping states for ``header`` (``None``: none stated), as validation reads it."""
+    fmt = mapping.date_format_for(header)
+    return strftime_format(fmt) if fmt else None
 
 
 def read_date_column(values: pd.Series, fmt: str | None = None, file_order: np.ndarray | None = None
                      ) -> DateReading:
     """Read one date column of one sheet by the rules of :func:`evalkit.validation.dates.read_dates`.
 
-    The sheet is one file for the day/month order. ``fmt`` is the column's format in the mapping: only its
-    day/month order is used (``/ . -`` separators, 2- or 4-digit years, ISO dates, month names and Excel date
-    numbers are always read). ``file_order``: the order the sheet's other date columns decide, for a column
-    whose own values decide nothing (:func:`evalkit.validation.dates.date_order_votes`).
+    The sheet is one file for the day/month order. ``fmt`` is the column's format in the mapping
+    (``DD/MM/YYYY`` or a ``strftime`` format): as in a long file's column mapping, a cell is read in that format,
+    or as an ISO date, a date with its month as a word or an Excel date number; any other cell is not read.
+    ``file_order``: the order the sheet's other date columns decide, for a column whose own values decide
+    nothing (:func:`evalkit.validation.dates.order_votes`); not used with ``fmt``.
     """
-    return read_dates(values, np.zeros(len(values), dtype=np.int64), None, file_order,
-                      day_first=stated_day_first(fmt))
+    return read_dates(values, np.zeros(len(values), dtype=np.int64), strftime_format(fmt) if fmt else None,
+                      None if fmt else file_order)
 
 
 def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
-    """Read a column of date texts (see :func:`read_date_column`).
+    """Read a column of date texts (see :func:`read_date_column`), and say how each cell is written.
 
     Parameters
     ----------
     values
         Cell texts (missing = None/NA), all from one sheet.
     fmt
-        The column's stated format (only the day/month order is used). Without
-        one, the order is decided by the column's values, as
-        :func:`evalkit.validation.dates.read_dates` decides it, and a value that
-        reads two ways in a column that decides nothing is left unread.
+        The column's stated format (read as a long file's column mapping states it). Without one, the order
+        is decided by the column's values, as :func:`evalkit.validation.dates.read_dates` decides it, and a
+        value that reads two ways in a column that decides nothing is left unread.
 
     Returns
     -------
@@ -796,10 +793,62 @@ def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, p
         ``dates``: ``datetime64[ns]`` (NaT where missing or unread); ``kinds``:
         per cell how it is written, taken on its own
         (:func:`evalkit.validation.dates.date_forms`: ``iso``, ``named``,
-        ``excel``, ``dmy``, ``mdy``, ``same``, ``both``, ``bad``) or missing.
+        ``excel``, ``dmy``, ``mdy``, ``same``, ``both``, ``bad``) or missing. The reader itself needs only
+        the dates (:func:`read_date_column`).
     """
     reading = read_date_column(values, fmt)
     return pd.Series(reading.values, index=values.index), date_forms(values)
+
+
+def _own_order(reading: DateReading) -> int:
+    """The day/month order a column of one sheet decides by its own values (1, -1, or 0: none)."""
+    return int(reading.order[0]) if reading.order is not None and len(reading.order) else 0
+
+
+@dataclass(frozen=True)
+class _SheetDates:
+    """A free date column of one sheet (no format stated) read in the sheet's order."""
+
+    reading: DateReading
+    order: int  # the order the sheet's other date columns gave its ambiguous cells (0: none was needed or given)
+    deciding: str  # those columns, for the warning: "column 'A'" or "columns 'A', 'B'"
+
+
+def _read_in_sheet_order(columns: Mapping[str, pd.Series], shown: Mapping[str, list[str]]
+                         ) -> dict[str, _SheetDates]:
+    """Read the free date columns of one sheet as a long file's date columns are read, the sheet being one file.
+
+    Each column is read in the day/month order its own values decide; a column whose values leave some date
+    ambiguous is read again in the order the sheet's other free date columns decide together
+    (:func:`evalkit.validation.dates.order_votes`), when they agree. ``columns``: cleaned cells by key (the
+    questionnaire dates of every time point are one column, as a long file's ``completed_on``); ``shown``: each
+    key's header(s) as written, for the warning.
+    """
+    readings = {k: read_dates(v, np.zeros(len(v), dtype=np.int64)) for k, v in columns.items()}
+    orders = {k: np.array([_own_order(r)], dtype=np.int8) for k, r in readings.items()}
+    out: dict[str, _SheetDates] = {}
+    for k, reading in readings.items():
+        order, deciding = 0, ""
+        if reading.ambiguous.any():
+            votes, said = order_votes({o: v for o, v in orders.items() if o != k}, 1)
+            order = int(votes[0])
+            if order:
+                cells = columns[k]
+                reading = read_dates(cells, np.zeros(len(cells), dtype=np.int64), None,
+                                     np.full(len(cells), order, dtype=np.int8))
+                headers = [f"'{h}'" for o in said[order] for h in shown[o]]
+                deciding = ("column " if len(headers) == 1 else "columns ") + ", ".join(headers)
+        out[k] = _SheetDates(reading, order, deciding)
+    return out
+
+
+def _order_from_sheet_detail(values: pd.Series, dates: np.ndarray, read: _SheetDates) -> pd.Series:
+    """The warning's words after ``Row N, column X:`` for cells read in the order the sheet's other columns decide
+    (as validation words its ``date_order_from_file`` warning)."""
+    how = " (day/month), like the dates in " if read.order == 1 else " (month/day), like the dates in "
+    return ("'" + values.astype(str) + "' could be read either way; it was read as "
+            + describe_date(dates).to_numpy(dtype=object) + how + read.deciding
+            + " of this sheet. If that is wrong, write it as an ISO date (YYYY-MM-DD).")
 
 
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:
@@ -899,27 +948,26 @@ def value_lookup(column: str, mapping: ColumnMapping | None = None) -> dict[str,
 
 
 def _clean(values: pd.Series, column: str | None, lookup: Mapping[str, str]) -> pd.Series:
-    """Stripped texts with synonyms applied, missing-value words blank, 'N/K' as ``unknown`` where that is a code."""
+    """Stripped texts with synonyms applied, missing-value words blank, 'N/K' as ``unknown`` where that is a code.
+
+    Worked out once per distinct cell, with pandas string methods over those values, then spread to the rows.
+    """
     has_unknown = False
     if column is not None:
         spec = table_schema("participants").field(column) if column in table_schema("participants").field_names \
             else None
         has_unknown = bool(spec and spec.codes and "unknown" in spec.codes)
-    text = values.astype(object).where(values.notna(), None)
-    uniques = pd.unique(text.dropna().astype(str))
-    out_u: dict[str, str | None] = {}
-    for u in uniques:
-        s = u.strip()
-        key = normalise_value(s)
-        if key in lookup:
-            out_u[u] = lookup[key]
-        elif has_unknown and (key or s) in _unknown_tokens():
-            out_u[u] = "unknown"
-        elif is_missing(s):
-            out_u[u] = None
-        else:
-            out_u[u] = s
-    return pd.Series([out_u[v] if v is not None else None for v in text], index=values.index, dtype=object)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype(str).astype(object).str.strip()
+    key = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()  # normalise_value
+    out = text.where(~((text == "") | key.where(key != "", text.str.casefold()).isin(_missing())), None)
+    if has_unknown:
+        out = out.where(~key.where(key != "", text).isin(_unknown_tokens()), "unknown")
+    if lookup:
+        synonym = key.map(lookup)
+        out = out.where(synonym.isna(), synonym)
+    chosen = np.concatenate([np.array([None], dtype=object), out.to_numpy(dtype=object)])
+    return pd.Series(chosen.take(np.add(codes, 1, dtype=np.int64)), index=values.index, dtype=object)
 
 
 _WHOLE = re.compile(r"^\s*([-+]?\d+)(?:\.0+)?\s*$")
@@ -1002,6 +1050,7 @@ class _Part:
     dropped: list[dict[str, Any]]
     p_headers: dict[str, str]
     m_headers: dict[str, str]
+    date_formats: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _age_band(years: np.ndarray) -> np.ndarray:
@@ -1137,7 +1186,21 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         if column != "programme_id" and column in schema.field_names:
             frame[column] = frame[column].where(frame[column].notna(), value) if column in frame.columns else value
 
-    read = _participant_dates(frame, p_headers, mapping)
+    # ---- dates: the sheet's date columns decide the day/month order together ----------------
+    score_cols = [(pos, r) for pos, r in roles.items() if r.kind == "score" and r.instrument and r.timepoint]
+    date_cols = {(r.instrument, r.timepoint): pos for pos, r in roles.items() if r.kind == "score_date"}
+    ordered = sorted(score_cols, key=lambda pr: (pr[1].instrument or "", timepoint_rank(pr[1].timepoint or "")))
+    score_totals = {pos: _number_text(_clean(cells[pos], None, {})) for pos, _ in ordered}
+    score_date_pos = {pos: date_cols.get((r.instrument, r.timepoint), date_cols.get((None, r.timepoint)))  # type: ignore[arg-type]
+                      for pos, r in ordered}
+    # only the dates of a score's rows are questionnaire dates, as the measures table holds them
+    score_date_cells = {pos: _clean(cells[dp], None, {}).where(score_totals[pos].notna(), None)
+                        for pos, dp in score_date_pos.items() if dp is not None}
+    derive_dates = {pos: _clean(cells[pos], None, {}) for pos, r in roles.items()
+                    if r.kind == "derive" and r.column in ("baby_dob", "mother_dob", "due_date")}
+    sheet_dates = _read_sheet_dates(frame, p_headers, mapping, table, score_date_cells, score_date_pos, derive_dates)
+    problems.extend(sheet_dates.problems)
+    read = sheet_dates.participants
     referral = read["referral_date"]
 
     # ---- identifying columns turned into safe fields ---------------------------------
@@ -1159,7 +1222,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             _report_bad(note, table, values.notna().to_numpy() & ~ok, header, values,
                         "is not an age in years from 12 to 60, so no age band was derived")
             continue
-        dates, kinds = parse_dates(values, mapping.date_format_for(header))
+        dates = sheet_dates.derived.get(pos, pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
         unread = values.notna() & dates.isna()
         _report_bad(note, table, unread.to_numpy(), header, values,
                     "is not a date that can be read (or reads two ways; state the column's date format in the "
@@ -1201,8 +1264,6 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                         "is not within 44 weeks after the referral date, so no weeks pregnant were derived")
 
     # ---- measures ---------------------------------------------------------------------
-    score_cols = [(pos, r) for pos, r in roles.items() if r.kind == "score" and r.instrument and r.timepoint]
-    date_cols = {(r.instrument, r.timepoint): pos for pos, r in roles.items() if r.kind == "score_date"}
     ranks: dict[str, list[float]] = {}
     for _pos, r in score_cols:
         ranks.setdefault(r.instrument or "", []).append(timepoint_rank(r.timepoint or ""))
@@ -1222,7 +1283,6 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
     prog = frame["programme_id"] if "programme_id" in frame.columns else pd.Series([None] * n, dtype=object)
     m_parts: list[pd.DataFrame] = []
     start_dates: dict[str, pd.Series] = {}
-    ordered = sorted(score_cols, key=lambda pr: (pr[1].instrument or "", timepoint_rank(pr[1].timepoint or "")))
     # a measure's total (and date) come from one of several columns, but a message names one header per sheet:
     # every column is named ("EPDS at start or WEMWBS at end"), never only the first
     m_headers: dict[str, str] = {"total": _either([table.headers[pos] for pos, _ in ordered])} if ordered else {}
@@ -1234,7 +1294,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         rank = timepoint_rank(tp)
         is_first = rank == min(rks) and (len(rks) > 1 or _is_start_like(tp))
         is_last = rank == max(rks) and not is_first and (len(rks) > 1 or _is_end_like(tp))
-        totals = _number_text(_clean(cells[pos], None, {}))
+        totals = score_totals[pos]
         if inst == "swemwbs":
             inv = _swemwbs_inverse()
             as_num = pd.to_numeric(totals, errors="coerce")
@@ -1245,18 +1305,11 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                      f"{where(pos)}: {int(metric.sum())} SWEMWBS total(s) were metric scores (with decimals); they "
                      "were turned back into the raw sum of the seven items (7-35), which is what evalkit stores.")
         present = totals.notna()
-        date_pos = date_cols.get((inst, tp), date_cols.get((None, tp)))  # type: ignore[arg-type]
+        date_pos = score_date_pos[pos]
         dates = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
         raw_dates = pd.Series([None] * n, index=frame.index, dtype=object)
         if date_pos is not None:
-            # only the dates of this score's rows, as the measures table holds them, decide the day/month order
-            dvals = _clean(cells[date_pos], None, {}).where(present, None)
-            reading = read_date_column(dvals, mapping.date_format_for(table.headers[date_pos]))
-            dates = pd.Series(reading.values, index=frame.index)
-            # an unread date, or an Excel date number, stays as written: validation reads it again by the same
-            # rules and reports it (type, ambiguous_date; the excel_date_number warning)
-            as_written = dates.isna().to_numpy() | _flags(reading.excel_serial, n)
-            raw_dates = dvals.where(as_written, None)
+            dates, raw_dates = sheet_dates.measures[pos]
             date_headers.append(table.headers[date_pos])
             m_headers["completed_on"] = _either(date_headers)
         rule = pd.Series([None] * n, index=frame.index, dtype=object)
@@ -1369,7 +1422,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         f[SOURCE_SHEET] = sheet
     keep_rows = frame.drop(columns=[SOURCE_ROW, SOURCE_FILE, SOURCE_SHEET]).notna().any(axis=1)
     frame = frame[keep_rows.to_numpy()].reset_index(drop=True)
-    return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers)
+    return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers, sheet_dates.formats)
 
 
 def _flags(mask: np.ndarray | None, n: int) -> np.ndarray:
@@ -1377,38 +1430,114 @@ def _flags(mask: np.ndarray | None, n: int) -> np.ndarray:
     return np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
-def _participant_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping: WideMapping
-                       ) -> dict[str, pd.Series]:
-    """Read the participants date columns of one sheet as validation will read them; by column, the dates
-    (``datetime64[ns]``, NaT where blank, unread or the column is absent).
+@dataclass(frozen=True)
+class _SheetDateReading:
+    """The dates of one sheet's date columns, read with the day/month order decided once for the sheet."""
 
-    A column whose mapping states a day/month order is read in that order, and its dates are written into
-    ``frame`` as ISO dates (validation is not told the order); an unread cell or an Excel date number stays as
-    written, so validation reports it (an Excel number reads as the same date whatever the order). Every other
-    column stays as written and is read as :func:`evalkit.validation.validate` reads it: in the order its own
-    values decide, else in the order the sheet's other date columns (as they are passed on) decide.
+    participants: dict[str, pd.Series]  # by participants date column: datetime64[ns], NaT where blank or unread
+    measures: dict[int, tuple[pd.Series, pd.Series]]  # by score column: its dates, and the cells passed on as written
+    derived: dict[int, pd.Series]  # by identifying date column: its dates
+    problems: list[dict[str, Any]]  # date_order_from_file warnings
+    formats: dict[str, dict[str, str]]  # by table, the strftime formats validation is told (as a long file's)
+
+
+def measures_date_format(mapping: WideMapping) -> str | None:
+    """The ``strftime`` format of ``measures.completed_on`` validation is told: the format every questionnaire-date
+    column of ``mapping`` states, when they all state the same one (``None`` otherwise)."""
+    stated = {stated_format(mapping, h) for h in mapping.score_dates}
+    return next(iter(stated)) if len(stated) == 1 else None
+
+
+def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping: WideMapping, table: SheetTable,
+                      score_date_cells: Mapping[int, pd.Series], score_date_pos: Mapping[int, int | None],
+                      derive_dates: Mapping[int, pd.Series]) -> _SheetDateReading:
+    """Read every date column of one sheet as validation reads the long file of the same cells.
+
+    A column whose format the mapping states is read in that format (a ``participants`` column, and the
+    questionnaire dates when every questionnaire-date column states the same format, stay as written: validation
+    is told the format, so it reads and reports them as it does a long file's). The other date columns - each
+    ``participants`` date column, the questionnaire dates of every time point together (one column in the
+    ``measures`` table), each identifying date column - are read as one file's date columns
+    (:func:`_read_in_sheet_order`). A date read in the order other columns decided is passed on as an ISO date
+    with a ``date_order_from_file`` warning; a questionnaire date read is passed on as an ISO date; an unread cell
+    or an Excel date number stays as written, so validation reports it.
     """
     n = len(frame)
-    out = {c: pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]") for c in _PARTICIPANT_DATES}
-    present = [c for c in _PARTICIPANT_DATES if c in frame.columns]
-    fmts = {c: mapping.date_format_for(p_headers[c]) if c in p_headers else None for c in present}
-    free = [c for c in present if stated_day_first(fmts[c]) is None]
-    for c in present:
-        if c in free:
-            continue
-        reading = read_date_column(frame[c], fmts[c])
+    file, sheet = table.file, table.sheet
+    problems: list[dict[str, Any]] = []
+    nat = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    participants = {c: nat for c in _PARTICIPANT_DATES}
+    free: dict[str, pd.Series] = {}
+    shown: dict[str, list[str]] = {}
+    for c in (c for c in _PARTICIPANT_DATES if c in frame.columns):
+        fmt = mapping.date_format_for(p_headers[c]) if c in p_headers else None
+        if fmt:
+            participants[c] = pd.Series(read_date_column(frame[c], fmt).values, index=frame.index)
+        else:
+            free[c], shown[c] = frame[c], [p_headers.get(c, c)]
+    m_format = measures_date_format(mapping)
+    on_own = {pos: fmt for pos, dp in score_date_pos.items()
+              if dp is not None and (fmt := mapping.date_format_for(table.headers[dp]))}
+    together = [pos for pos in score_date_cells if pos not in on_own]
+    if together:
+        free["completed_on"] = pd.concat([score_date_cells[pos] for pos in together], ignore_index=True)
+        shown["completed_on"] = list(dict.fromkeys(table.headers[score_date_pos[pos]] for pos in together))  # type: ignore[index]
+    derived: dict[int, pd.Series] = {}
+    for pos, values in derive_dates.items():
+        fmt = mapping.date_format_for(table.headers[pos])
+        if fmt:
+            derived[pos] = pd.Series(read_date_column(values, fmt).values, index=frame.index)
+        else:
+            free[f"derive {pos}"], shown[f"derive {pos}"] = values, [table.headers[pos]]
+    read = _read_in_sheet_order(free, shown)
+
+    def warn(tbl: str, column: str, header: str, at: np.ndarray, values: pd.Series, r: _SheetDates) -> None:
+        if not at.any():
+            return
+        detail = _order_from_sheet_detail(values[at], r.reading.values[at], r)
+        named = f"'{header}' ({column})" if normalise_header(header) != normalise_header(column) else f"'{column}'"
+        for row, value, text in zip(table.source_rows[at], values[at], detail, strict=True):
+            problems.append(problem(file=file, sheet=sheet, table=tbl, source_row=int(row), column=column,
+                                    value=str(value), rule="date_order_from_file", severity="warning",
+                                    message=f"Row {int(row)}, column {named}: {text}"))
+
+    for key, r in read.items():
+        if key in participants:
+            dates = pd.Series(r.reading.values, index=frame.index)
+            participants[key] = dates
+            by_order = _flags(r.reading.by_file_order, n)
+            if by_order.any():  # validation is not told the sheet's other columns: it gets these dates as ISO dates
+                warn("participants", key, shown[key][0], by_order, frame[key], r)
+                frame[key] = frame[key].where(~by_order, _iso(dates))
+        elif key.startswith("derive "):
+            derived[int(key.split()[1])] = pd.Series(r.reading.values, index=frame.index)
+
+    measures: dict[int, tuple[pd.Series, pd.Series]] = {}
+    for pos, fmt in on_own.items():
+        cells = score_date_cells[pos]
+        reading = read_date_column(cells, fmt)
         dates = pd.Series(reading.values, index=frame.index)
-        as_written = dates.isna().to_numpy() | _flags(reading.excel_serial, n)
-        frame[c] = frame[c].where(as_written, _iso(dates))
-        out[c] = dates
-    for c in free:
-        reading = read_date_column(frame[c])
-        if reading.ambiguous.any():
-            votes, _said = date_order_votes({o: frame[o] for o in present if o != c}, np.zeros(n, dtype=np.int64))
-            if votes.any():
-                reading = read_date_column(frame[c], None, votes)
-        out[c] = pd.Series(reading.values, index=frame.index)
-    return out
+        if m_format is not None:  # validation is told the format: every cell goes as written
+            measures[pos] = (dates, cells)
+        else:
+            measures[pos] = (dates, cells.where(dates.isna().to_numpy() | _flags(reading.excel_serial, n), None))
+    if together:
+        r = read["completed_on"]
+        for i, pos in enumerate(together):
+            part = slice(i * n, (i + 1) * n)
+            cells = score_date_cells[pos]
+            dates = pd.Series(r.reading.values[part], index=frame.index)
+            # a date read is passed on as an ISO date; an unread one, or an Excel date number, as written, so
+            # validation reads it again by the same rules and reports it (type, ambiguous_date, excel_date_number)
+            as_written = dates.isna().to_numpy() | _flags(r.reading.excel_serial, len(free["completed_on"]))[part]
+            measures[pos] = (dates, cells.where(as_written, None))
+            by_order = _flags(r.reading.by_file_order, len(free["completed_on"]))[part]
+            warn("measures", "completed_on", table.headers[score_date_pos[pos]], by_order, cells,  # type: ignore[index]
+                 _SheetDates(replace(r.reading, values=r.reading.values[part]), r.order, r.deciding))
+    formats = {"participants": {c: strftime_format(f) for c in _PARTICIPANT_DATES if c in frame.columns and c in p_headers
+                                and (f := mapping.date_format_for(p_headers[c]))},
+               "measures": {"completed_on": m_format} if m_format else {}}
+    return _SheetDateReading(participants, measures, derived, problems, formats)
 
 
 def _either(headers: list[str]) -> str:
@@ -1485,6 +1614,7 @@ def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFr
                 frame[c] = frame[c].astype(object).where(frame[c].notna(), None).astype("str")
         notes = empty_notes()
         notes["problems"] = [pr for p in parts for pr in p.problems if pr["table"] == name]
+        notes["date_formats"] = {c: f for p in parts for c, f in p.date_formats.get(name, {}).items()}
         notes["sources"] = {source_key(t.file, t.sheet): {"header_row": int(t.header_row),
                                                           "headers": getattr(p, headers_attr)}
                             for t, p in zip(tables, parts, strict=True)}
@@ -1580,7 +1710,8 @@ def read_wide(
         Read only this sheet (default: every sheet with score columns, or the mapping's ``sheet``).
     mapping
         The provider's :class:`WideMapping`. Without one, the mapping
-        :func:`evalkit.mapping_proposal.propose_mapping` proposes is used.
+        :func:`evalkit.mapping_proposal.propose_mapping` proposes is used, but not the date formats it found
+        (the values decide each date's day/month order, as in a file read without a mapping).
     programme_id
         Programme of every row (overrides the mapping's constant and sheet names).
     limits
@@ -1605,8 +1736,11 @@ def read_wide(
         if not isinstance(proposal.mapping, WideMapping):
             raise InputFileError("no column holds a questionnaire score at a time point (e.g. 'EPDS at start'), so "
                                  "this is not a one-row-per-mother sheet.", file=proposal.file)
-        result = read_wide_tables(proposal.tables, proposal.mapping, programme_id=programme_id)
-        return _with_unread_columns(result, proposal.tables, proposal.columns)
+        # the proposal's date formats are what it found in these values, not formats the provider stated: the
+        # values decide the day/month order, as they do in a long file read without a mapping
+        result = read_wide_tables(proposal.tables, replace(proposal.mapping, date_formats={}),
+                                  programme_id=programme_id)
+        return _with_unread_columns(replace(result, mapping=proposal.mapping), proposal.tables, proposal.columns)
     if isinstance(source, pd.DataFrame):
         grids = [grid_from_frame(source)]
         label = "(table)"

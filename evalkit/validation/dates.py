@@ -43,7 +43,7 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
-           "excel_serial_dates", "named_month_dates", "read_dates", "wrong_weekday"]
+           "excel_serial_dates", "named_month_dates", "order_votes", "read_dates", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 _DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
@@ -263,8 +263,7 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
         return DateReading(nat, np.zeros(n, bool), np.zeros(n, bool), none, none)
 
-    iso_parts = uniques.str.extract(_ISO)
-    iso = _build(iso_parts[0], iso_parts[1], iso_parts[2])
+    iso = _iso_dates(uniques)
     if stated_format is not None:
         stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
         stated = _to_ns(stated)
@@ -277,18 +276,13 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         by_serial = np.concatenate([[False], serial]).take(at) if serial.any() else None
         return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), none, none,
                            excel_serial=by_serial)
-    dmy_text = uniques.str.extract(_DMY)
-    dmy_parts = dmy_text.astype("float64")
-    a, b, y = dmy_parts[0], dmy_parts[1], dmy_parts[2]
-    two_digit_year = (dmy_text[2].str.len() == 2).fillna(False).astype(bool)  # '25' is 2025; '0025' is not
-    y = y.where(~two_digit_year, y + 2000)
-    is_dmy_form = a.notna().to_numpy()
+    a, b, as_dmy, as_mdy = _day_month_year(uniques)
+    is_dmy_form = ~np.isnan(a)
     fixed, serial = _fixed_dates(uniques, iso, np.isnat(iso) & ~is_dmy_form)
-    as_dmy = _build(y, b, a)
-    as_mdy = _build(y, a, b)
-    day_first_only = (is_dmy_form & (a > 12).to_numpy() & (b <= 12).to_numpy())
-    month_first_only = (is_dmy_form & (b > 12).to_numpy() & (a <= 12).to_numpy())
-    same_both_ways = is_dmy_form & (a == b).to_numpy()
+    with np.errstate(invalid="ignore"):
+        day_first_only = is_dmy_form & (a > 12) & (b <= 12)
+        month_first_only = is_dmy_form & (b > 12) & (a <= 12)
+        same_both_ways = is_dmy_form & (a == b)
 
     # the day/month order is decided per group from the values its rows hold: which (group, value) pairs occur
     group_of, n_groups = _group_numbers(np.asarray(groups), n)
@@ -344,6 +338,23 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     return DateReading(values, per_row(bad, False), row_ambiguous, first, second, order, by_file, by_serial)
 
 
+def _iso_dates(uniques: pd.Series) -> np.ndarray:
+    """``datetime64[ns]`` of the ISO dates among distinct values (NaT for the rest)."""
+    parts = uniques.str.extract(_ISO)
+    return _build(parts[0], parts[1], parts[2])
+
+
+def _day_month_year(uniques: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For distinct values written day/month/year or month/day/year (``03/04/2025``, ``3.4.25``): the first and
+    second numbers (NaN for other values), and the date read day first and read month first (NaT where that
+    reading is no date). A two-digit year is in the 2000s (``25`` is 2025; ``0025`` is not)."""
+    text = uniques.str.extract(_DMY)
+    parts = text.astype("float64")
+    year = parts[2].where(~(text[2].str.len() == 2).fillna(False).astype(bool), parts[2] + 2000)
+    a, b = parts[0].to_numpy(), parts[1].to_numpy()
+    return a, b, _build(year, parts[1], parts[0]), _build(year, parts[0], parts[1])
+
+
 def _fixed_dates(uniques: pd.Series, iso: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The dates of distinct values whatever the day/month order: ISO, else (among ``rest``, the values read no
     other way) a month written as a word, else an Excel date number; and which values were Excel date numbers.
@@ -389,12 +400,31 @@ def date_order_votes(others: dict[str, pd.Series], groups: np.ndarray) -> tuple[
     said : dict[int, list[str]]
         For 1 and -1, the names of the columns that decided that order somewhere.
     """
-    n = len(groups)
+    return order_votes({name: read_dates(cells, groups).order for name, cells in others.items()}, len(groups))
+
+
+def order_votes(orders: dict[str, np.ndarray | None], n: int) -> tuple[np.ndarray, dict[int, list[str]]]:
+    """Per row, the day/month order some date columns decide together, from each column's own order.
+
+    Parameters
+    ----------
+    orders
+        By column name, :attr:`DateReading.order` of that column (``None``: it decides nothing), each of length
+        ``n``. A column that holds other rows than the rest (a one-row-per-mother sheet's questionnaire dates,
+        one per time point, read as one column) gives its order broadcast to ``n``.
+    n
+        Rows.
+
+    Returns
+    -------
+    votes, said
+        As :func:`date_order_votes`: 1 day/month, -1 month/day, 0 when no column decides or the columns
+        disagree; and for 1 and -1 the columns that decided that order somewhere.
+    """
     votes = np.zeros(n, dtype=np.int8)
     said: dict[int, list[str]] = {1: [], -1: []}
     conflict = np.zeros(n, dtype=bool)
-    for name, cells in others.items():
-        order = read_dates(cells, groups).order
+    for name, order in orders.items():
         if order is None or not order.any():
             continue
         conflict |= (votes != 0) & (order != 0) & (votes != order)
@@ -416,21 +446,18 @@ def date_forms(cells: pd.Series) -> pd.Series:
         date number, :func:`excel_serial_dates`), ``"dmy"`` / ``"mdy"`` (day/month/year that can only be read
         day first / month first: ``13/04/2025`` / ``04/13/2025``), ``"both"`` (two different dates:
         ``03/04/2025``), ``"same"`` (the same date both ways: ``05/05/2025``), ``"bad"`` (not a date), or
-        missing. Worked out once per distinct value.
+        missing. Worked out once per distinct value, by the parsing :func:`read_dates` does.
     """
     codes, uniques = distinct_cells(cells)
     uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
-    iso_parts = uniques.str.extract(_ISO)
-    iso = ~np.isnat(_build(iso_parts[0], iso_parts[1], iso_parts[2]))
-    named = ~np.isnat(named_month_dates(uniques)) if len(uniques) else np.zeros(0, dtype=bool)
-    excel = ~np.isnat(excel_serial_dates(uniques)) if len(uniques) else np.zeros(0, dtype=bool)
-    dmy_text = uniques.str.extract(_DMY)
-    parts = dmy_text.astype("float64")
-    year = parts[2].where((dmy_text[2].str.len() != 2).fillna(True).astype(bool), parts[2] + 2000)
-    as_dmy, as_mdy = _build(year, parts[1], parts[0]), _build(year, parts[0], parts[1])
+    iso_dates = _iso_dates(uniques)
+    iso = ~np.isnat(iso_dates)
+    fixed, serial = _fixed_dates(uniques, iso_dates, ~iso)
+    _a, _b, as_dmy, as_mdy = _day_month_year(uniques)
     dmy_ok, mdy_ok = ~np.isnat(as_dmy), ~np.isnat(as_mdy)
     form = np.select(
-        [iso, named, excel, dmy_ok & mdy_ok & (as_dmy != as_mdy), dmy_ok & mdy_ok, dmy_ok, mdy_ok],
+        [iso, ~np.isnat(fixed) & ~serial, serial, dmy_ok & mdy_ok & (as_dmy != as_mdy), dmy_ok & mdy_ok, dmy_ok,
+         mdy_ok],
         ["iso", "named", "excel", "both", "same", "dmy", "mdy"], default="bad").astype(object)
     out = np.concatenate([np.array([None], dtype=object), form]).take(np.add(codes, 1, dtype=np.int64))
     return pd.Series(out, index=cells.index, dtype=object)
