@@ -66,6 +66,7 @@ __all__ = [
     "mark_suppressed",
     "with_published_total_rows",
     "with_published_totals",
+    "without_published_total_rows",
     "primary_suppression",
     "round_counts",
     "scrub_small_counts",
@@ -813,7 +814,8 @@ def with_published_total_rows(
     -------
     frame : pandas.DataFrame
         ``levels`` then the total rows (row ``len(levels)`` on), with the boolean helper column
-        :data:`TOTAL_ROW`; after disclosure control keep ``frame.iloc[:len(levels)]`` without it.
+        :data:`TOTAL_ROW`; after disclosure control keep the levels' rows with
+        :func:`without_published_total_rows`.
     hidden_elsewhere : dict
         For :func:`apply_disclosure`: per count, the total rows ``published`` hides.
     across : list of Across
@@ -854,6 +856,42 @@ def with_published_total_rows(
     frame = pd.concat([levels.assign(**{TOTAL_ROW: False}), top[levels.columns.tolist()].assign(**{TOTAL_ROW: True})],
                       ignore_index=True)
     return frame, hidden, [Across(c, tuple(keys), total_rows=TOTAL_ROW) for c in counts]
+
+
+def without_published_total_rows(frame: pd.DataFrame, levels: pd.DataFrame, *, columns: Sequence[str]) -> pd.DataFrame:
+    """The breakdown's own rows of a :func:`with_published_total_rows` frame, after disclosure control.
+
+    Parameters
+    ----------
+    frame
+        :func:`with_published_total_rows` (or :func:`with_published_totals`) ``frame``, or a frame made from
+        it row for row (e.g. by :func:`apply_disclosure`): the levels' rows first, then the total rows.
+    levels
+        The ``levels`` given to :func:`with_published_total_rows` (its length and dtypes are read).
+    columns
+        The columns to give back their dtype in ``levels`` (the keys and the breakdown's columns: joined to
+        the totals' :data:`TOTAL_LEVEL`, a categorical or boolean column becomes text); those ``frame``
+        lacks are passed over.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The first ``len(levels)`` rows of ``frame``, without the :data:`TOTAL_ROW` column, on a fresh
+        ``RangeIndex``.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"p": ["A", "A"], "lvl": pd.Categorical(["x", "y"]), "n": [6, 7]})
+    >>> frame, hidden, across = with_published_total_rows(lv, pd.DataFrame({"p": ["A"], "n": [13]}),
+    ...                                                   keys=["p"], counts=["n"], breakdown=["lvl"])
+    >>> len(frame), isinstance(frame["lvl"].dtype, pd.CategoricalDtype)  # the total row's level is text
+    (3, False)
+    >>> out = without_published_total_rows(frame, lv, columns=["p", "lvl"])
+    >>> out.columns.tolist(), out["n"].tolist(), out["lvl"].dtype == lv["lvl"].dtype
+    (['p', 'lvl', 'n'], [6, 7], True)
+    """
+    out = frame.iloc[:len(levels)].drop(columns=TOTAL_ROW).reset_index(drop=True)
+    return out.astype({c: levels[c].dtype for c in columns if c in out.columns})
 
 
 def with_published_totals(
@@ -926,19 +964,30 @@ def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
     return found.to_numpy(dtype=bool, na_value=False)
 
 
-def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str]) -> np.ndarray:
+def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str | Sequence[str]]) -> np.ndarray:
     """A ``suppressed`` column for a frame drawn from ``rows``: per row, the new names (keys of ``renamed``)
     whose source column (its value) disclosure control hid in that row, joined by ``"; "``.
+
+    A value may name several source columns (a figure made from them, such as a rate from its numerator
+    and denominator): the new name is then listed where any of them is hidden.
 
     Examples
     --------
     >>> rows = pd.DataFrame({"n_paired": [None, 12], "suppressed": ["n_paired", ""]})
     >>> carried_hidden(rows, {"n": "n_paired"}).tolist()
     ['n', '']
+    >>> rows = pd.DataFrame({"a": [None, 7, 9], "b": [5, None, 8], "suppressed": ["a", "b", ""]})
+    >>> carried_hidden(rows, {"n_a": "a", "pct": ("a", "b")}).tolist()
+    ['n_a; pct', 'pct', '']
     """
+    masks: dict[str, np.ndarray] = {}
     names = np.full(len(rows), "", dtype=object)
     for new, old in renamed.items():
-        hid = hidden_mask(rows, old)
+        hid = np.zeros(len(rows), dtype=bool)
+        for source in ((old,) if isinstance(old, str) else old):
+            if source not in masks:
+                masks[source] = hidden_mask(rows, source)
+            hid = hid | masks[source]
         names = np.where(hid, np.where(names == "", new, names + "; " + new), names)
     return names
 

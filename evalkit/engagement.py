@@ -18,13 +18,15 @@ import pyarrow.compute as pac
 from evalkit.categorical_text import categories_as_text
 from evalkit.data_source import coerce_tables
 from evalkit.disclosure import (
-    TOTAL_ROW,
     Across,
     Partition,
     apply_disclosure,
+    carried_hidden,
     group_index,
+    hidden_mask,
     with_published_total_rows,
     with_published_totals,
+    without_published_total_rows,
 )
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument
@@ -342,7 +344,6 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     if not by:
         path = path.assign(_all="all")
     w = _funnel_wide(path, keys)
-    levels_dtypes = w.dtypes
     for prev, cur in zip(names[:-1], names[1:], strict=True):
         w[f"left_{cur}"] = w[prev] - w[cur]
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
@@ -367,7 +368,7 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
             parts.append(Partition(tuple(cols), total=f"left_{s_}"))
         counts += combos["col"].tolist()
     hidden = None
-    n_levels = len(w)
+    levels = w
     if across_keys is not None:
         # the levels add up to the funnel of ``across_keys`` as take_up_funnel publishes it (with its exit
         # reasons): its rows join the problem as the totals, hidden where it hides them, so that the levels
@@ -380,10 +381,8 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules,
                           hidden_elsewhere=hidden)
     if across_keys is not None:
-        w = w.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
-        wd = wd.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
-        w = w.astype({k: levels_dtypes[k] for k in keys})  # the levels' own dtypes (the totals' marker is gone)
-        wd = wd.astype({k: levels_dtypes[k] for k in keys})
+        w = without_published_total_rows(w, levels, columns=keys)
+        wd = without_published_total_rows(wd, levels, columns=keys)
     return w, wd, exits
 
 
@@ -607,16 +606,12 @@ def take_up_rate(
     out["n_referred"] = wd["referred"].array
     out["n_took_up"] = wd["took_up"].array
     pct = _wilson_pct(w["took_up"].to_numpy(dtype=float), w["referred"].to_numpy(dtype=float), rules.level)
-    hidden = {"n_referred": wd["referred"].isna().to_numpy(dtype=bool),
-              "n_took_up": wd["took_up"].isna().to_numpy(dtype=bool)}
-    either = hidden["n_referred"] | hidden["n_took_up"]
-    names = np.full(len(out), "", dtype=object)
-    for col, values in zip(("pct_took_up", "pct_took_up_ci_low", "pct_took_up_ci_high"), pct, strict=True):
+    rates = ("pct_took_up", "pct_took_up_ci_low", "pct_took_up_ci_high")
+    either = hidden_mask(wd, "referred") | hidden_mask(wd, "took_up")
+    for col, values in zip(rates, pct, strict=True):
         out[col] = np.where(either, np.nan, np.asarray(values, dtype=float))
-        hidden[col] = either
-    for col, mask in hidden.items():
-        names = np.where(mask, np.where(names == "", col, names + "; " + col), names)
-    out["suppressed"] = pd.array(names.astype(str), dtype="string")
+    sources = {"n_referred": "referred", "n_took_up": "took_up", **dict.fromkeys(rates, ("referred", "took_up"))}
+    out["suppressed"] = pd.array(carried_hidden(wd, sources).astype(str), dtype="string")
     out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
     return _rules_col(out, rules)
 
@@ -791,7 +786,7 @@ def endings_summary(
     out["pct"], out["pct_ci_low"], out["pct_ci_high"] = _wilson_pct(out["n"], total_n, rules.level)
     across = [Across("n", tuple(by), total_rows="is_total")]
     hidden = None
-    n_levels, dtypes = len(out), out.dtypes
+    levels = out
     if across_keys is not None:
         # the levels add up to the table by ``across_keys`` as published: never to a count it hides
         out, hidden, totals = with_published_totals(
@@ -803,8 +798,7 @@ def endings_summary(
                            derived={k: ["n", "n_group"] for k in ("pct", "pct_ci_low", "pct_ci_high")}, rules=rules,
                            hidden_elsewhere=hidden)
     if across_keys is not None:
-        out = out.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
-        out = out.astype({c: dtypes[c] for c in by})  # the levels' own dtypes (the totals' marker is gone)
+        out = without_published_total_rows(out, levels, columns=by)
     out = out.drop(columns=["n_group"])
     out["suppressed"] = out["suppressed"].str.replace(r"(^|; )n_group(?=;|$)", "", regex=True) \
         .str.strip("; ").astype("string")

@@ -23,15 +23,15 @@ import pandas as pd
 
 from evalkit.categorical_text import categories_as_text
 from evalkit.change import episode_change
-from evalkit.disclosure import TOTAL_ROW, with_published_total_rows
+from evalkit.disclosure import TOTAL_ROW, with_published_total_rows, without_published_total_rows
 from evalkit.episodes import CONTEXT_FIELDS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.outcomes import (
     OutcomeResult,
-    _published_talking_therapies,
-    _summary_disclosure_spec,
     change_statistics,
     disclose_statistics,
+    published_talking_therapies_rates,
+    summary_disclosure_spec,
 )
 from evalkit.rules import PairingRules
 
@@ -62,13 +62,6 @@ def _prepared(data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult, ru
     ed = data if isinstance(data, EpisodeData) else prepare_episodes(data, rules=rules, instruments=registry)
     changes = episode_change(ed.episodes, rules=rules, instruments=registry, scored_measures=ed.scored_measures)
     return ed, changes
-
-
-def _levels_only(out: pd.DataFrame, levels: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """The breakdown's own rows of a :func:`~evalkit.disclosure.with_published_total_rows` frame after
-    disclosure control, ``cols`` in their dtypes."""
-    out = out.iloc[:len(levels)].drop(columns=TOTAL_ROW).reset_index(drop=True)
-    return out.astype({c: levels[c].dtype for c in cols if c in out.columns})
 
 
 def _finish(out: pd.DataFrame, fields: list[str], rules: PairingRules) -> pd.DataFrame:
@@ -128,10 +121,10 @@ def outcomes_by(
     else:
         top_raw = change_statistics(changes, by=keys, rules=rules, participants=ed.participants)
         top = disclose_statistics(top_raw, rules=rules)
-    counts = [c for c in _summary_disclosure_spec([], None)["counts"] if c in st.columns]
+    counts = [c for c in summary_disclosure_spec()["counts"] if c in st.columns]
     frame, hidden, _ = with_published_total_rows(st, top, keys=keys, counts=counts, breakdown=fields, totals=top_raw)
     out = disclose_statistics(frame, rules=rules, across_keys=keys, total_rows=TOTAL_ROW, hidden_elsewhere=hidden)
-    out = _levels_only(out, st, [*keys, *fields])
+    out = without_published_total_rows(out, st, columns=[*keys, *fields])
     return _finish(out, fields, rules)
 
 
@@ -242,22 +235,22 @@ def talking_therapies_by(
     # evaluate_outcomes publishes them, protected against the outcome summary): those rows join the problem
     # as the totals, hidden where that table hides them, so that the levels never add up to a count it hides
     keys = [*within, "measure_set"]
-    top_raw = talking_therapies_rates(tt, by=keys, rules=rules, disclose=False)
+    top_raw = talking_therapies_rates(tt, by=keys, rules=rules, disclose=False)  # the totals' rates, made once
     if tuple(within) == ("programme_id",):
         if isinstance(data, OutcomeResult) and data.statistics is not None:
             top = data.talking_therapies
         else:
             statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
                                            participants=ed.participants)
-            top = _published_talking_therapies(changes, statistics, disclose_statistics(statistics, rules=rules),
-                                               rules)
+            top = published_talking_therapies_rates(tt, top_raw, statistics,
+                                                    disclose_statistics(statistics, rules=rules), rules=rules)
     else:
-        top = talking_therapies_rates(tt, by=keys, rules=rules)
+        top = disclose_rates(top_raw, rules=rules)
     levels = raw.drop(columns=["rules"])
     frame, hidden, across = with_published_total_rows(levels, top, keys=keys, counts=RATE_COUNTS, breakdown=fields,
                                                       totals=top_raw)
     out = disclose_rates(frame, rules=rules, hidden_elsewhere=hidden, across=across)
-    out = _levels_only(out, levels, [*keys, *fields])
+    out = without_published_total_rows(out, levels, columns=[*keys, *fields])
     rules.stamp(out)
     return _finish(out, fields, rules)
 

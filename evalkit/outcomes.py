@@ -46,6 +46,8 @@ __all__ = [
     "dose_sensitivity",
     "evaluate_outcomes",
     "outcome_summary",
+    "published_talking_therapies_rates",
+    "summary_disclosure_spec",
     "trajectories",
 ]
 
@@ -492,7 +494,31 @@ def change_statistics(
     return out
 
 
-def _summary_disclosure_spec(by: Sequence[str], across_keys: Sequence[str] | None) -> dict[str, object]:
+def summary_disclosure_spec(across_keys: Sequence[str] | None = None) -> dict[str, object]:
+    """The disclosure problem of a :func:`change_statistics` frame: what :func:`disclose_statistics` protects.
+
+    Parameters
+    ----------
+    across_keys
+        For breakdowns: the columns whose groups' rows add up to a published total (as in
+        :func:`disclose_statistics`); default none.
+
+    Returns
+    -------
+    dict
+        The arguments of :func:`evalkit.disclosure.apply_disclosure` (before the choice of complements):
+        ``"counts"``, the count columns of people or episodes, in order; ``"partitions"``, the equations
+        that tie them together within a row (:class:`~evalkit.disclosure.Partition`; e.g. paired and each
+        unpaired reason add up to the episodes); ``"derived"``, each figure computed from counts -> those
+        counts (hidden with any of them); ``"across"``, one :class:`~evalkit.disclosure.Across` per count
+        over ``across_keys`` (empty without them).
+
+    Examples
+    --------
+    >>> spec = summary_disclosure_spec()
+    >>> spec["counts"][:3], spec["derived"]["completeness"], spec["across"]
+    (['n_episodes', 'n_engaged', 'n_paired'], ['n_paired', 'n_engaged'], [])
+    """
     counts = ["n_episodes", "n_engaged", "n_paired", *_REASON_COLS, "n_engaged_no_score",
               *[m[0] for m in _RATE_METRICS], "n_unpaired_with_baseline", "mm_n_participants", "mi_n",
               "mi_n_imputed"]
@@ -571,7 +597,7 @@ def disclose_statistics(
     for c in ("mm_n_participants", "mi_n", "mi_n_imputed"):
         if c not in f.columns:
             f[c] = np.nan
-    spec = _summary_disclosure_spec([], across_keys)
+    spec = summary_disclosure_spec(across_keys)
     if total_rows is not None and across_keys is not None:
         spec["across"] = [Across(a.column, a.keys, total_rows=total_rows) for a in spec["across"]]
     # complements: the counts evalkit.summary keeps (a comparison needs them) are taken last, as there, so the
@@ -920,6 +946,7 @@ def evaluate_outcomes(
     OutcomeResult
     """
     from evalkit.recovery import recovery_from_within
+    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
 
     rules = PairingRules() if rules is None else rules
     registry = builtin_instruments() if instruments is None else instruments
@@ -936,7 +963,10 @@ def evaluate_outcomes(
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = _dose_as_summary(dose_sensitivity(changes, rules=rules), summary)
     release_freed_memory()
-    tt = _published_talking_therapies(changes, statistics, summary, rules)
+    tt_people = talking_therapies_outcomes(changes, rules=rules)
+    tt = published_talking_therapies_rates(tt_people, talking_therapies_rates(tt_people, rules=rules, disclose=False),
+                                           statistics, summary, rules=rules)
+    del tt_people
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
@@ -947,21 +977,45 @@ def evaluate_outcomes(
                          instruments=instruments)
 
 
-def _published_talking_therapies(changes: pd.DataFrame, statistics: pd.DataFrame, summary: pd.DataFrame,
-                                 rules: PairingRules) -> pd.DataFrame:
+def published_talking_therapies_rates(people: pd.DataFrame, rates: pd.DataFrame, statistics: pd.DataFrame,
+                                      summary: pd.DataFrame, *, rules: PairingRules) -> pd.DataFrame:
     """The Talking Therapies rates by programme and measure set as :func:`evaluate_outcomes` publishes them.
 
-    :func:`~evalkit.talking_therapies.talking_therapies_rates` of ``changes``, protected against the outcome
-    summary (``summary``, made from ``statistics``): :func:`_joint_sets_beside_summary` and
-    :func:`_same_people_as_summary`. Breakdowns (:func:`evalkit.for_whom.talking_therapies_by`) use it as
-    the table their levels add up to.
-    """
-    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
+    The rates disclosure-controlled so that, next to the outcome summary of the same episodes, no small
+    count shows: protected against the summary's cells (:func:`_joint_sets_beside_summary`), and each row
+    of a single-measure set that counts the same people as a summary row taken from that row
+    (:func:`_same_people_as_summary`).
 
-    tt_people = talking_therapies_outcomes(changes, rules=rules)
-    tt_raw = talking_therapies_rates(tt_people, rules=rules, disclose=False)
-    return _same_people_as_summary(_joint_sets_beside_summary(tt_raw, statistics, summary, rules), tt_raw,
-                                   summary, tt_people)
+    Parameters
+    ----------
+    people
+        :func:`~evalkit.talking_therapies.talking_therapies_outcomes` of the episodes' change (other
+        columns, e.g. context merged in for a breakdown, are passed over).
+    rates
+        :func:`~evalkit.talking_therapies.talking_therapies_rates` of ``people`` by programme and measure
+        set (its default ``by``), before disclosure control (``disclose=False``).
+    statistics
+        :func:`change_statistics` of the same episodes by programme and instrument, before disclosure
+        control.
+    summary
+        The disclosure-controlled outcome summary made from ``statistics`` (e.g. :func:`disclose_statistics`
+        of it; its cells stay as they are).
+    rules
+        Threshold, zeros and rounding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rates`` disclosure-controlled (hidden counts ``<NA>``, derived percentages hidden, a
+        ``suppressed`` column), the table :attr:`OutcomeResult.talking_therapies` holds. Breakdowns
+        (:func:`evalkit.for_whom.talking_therapies_by`) take it as the table their levels add up to.
+
+    See Also
+    --------
+    evalkit.talking_therapies.disclose_rates : the rates' disclosure control on their own.
+    """
+    return _same_people_as_summary(_joint_sets_beside_summary(rates, statistics, summary, rules), rates,
+                                   summary, people)
 
 
 def _dose_as_summary(dose: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -1082,7 +1136,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     count of ``i`` with the same definition, the rest being mothers with both measures.
 
     These equations, and those made from them with the summary's own equations
-    (:func:`_summary_disclosure_spec`) and the Talking Therapies rows' (:data:`_TT_ROW_EQUATIONS`) put in
+    (:func:`summary_disclosure_spec`) and the Talking Therapies rows' (:data:`_TT_ROW_EQUATIONS`) put in
     (:func:`_substituted`: e.g. PHQ-9 n paired = the joint row's caseness at the start + not at caseness +
     the rest), are one disclosure problem for :func:`~evalkit.disclosure.secondary_suppression` (no
     equation with exactly one hidden cell, hidden cells never adding up to a small count). The summary's
@@ -1136,7 +1190,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         unpublished.append(np.full(len(v), rest))
         return idx
 
-    spec = _summary_disclosure_spec([], None)
+    spec = summary_disclosure_spec()
     s_counts = [c for c in spec["counts"] if c in summary.columns and c in statistics.columns]
     s_key = pd.MultiIndex.from_arrays([summary["programme_id"].astype(str), summary["instrument"].astype(str)])
     st_key = pd.MultiIndex.from_arrays([statistics["programme_id"].astype(str),

@@ -15,6 +15,7 @@ from evalkit.disclosure import (
     Across,
     Partition,
     apply_disclosure,
+    carried_hidden,
     mark_suppressed,
     primary_suppression,
     round_counts,
@@ -198,3 +199,13 @@ def test_mark_suppressed_hides_exactly_the_named_cells(rows: list, repeated_inde
     for i, (_, hidden) in enumerate(rows):
         for c in marked.columns:  # "n" is not hidden when only "n_x" is named
             assert marked[c].iloc[i] == (SUPPRESSED_MARKER if c in hidden else plain[c].iloc[i])
+
+
+def test_carried_hidden_lists_a_figure_made_from_several_columns_where_any_is_hidden() -> None:
+    # a rate made from a numerator and a denominator is hidden with either; one source stays as before
+    rows = pd.DataFrame({"took": [None, 7, None, 9], "referred": [12, None, None, 20],
+                         "suppressed": ["took", "referred", "took; referred", ""]})
+    names = carried_hidden(rows, {"n_referred": "referred", "n_took": "took", "pct": ("took", "referred")})
+    assert names.tolist() == ["n_took; pct", "n_referred; pct", "n_referred; n_took; pct", ""]
+    assert carried_hidden(rows, {"pct": ["referred"]}).tolist() == ["", "pct", "pct", ""]
+    assert carried_hidden(rows, {"pct": ()}).tolist() == ["", "", "", ""]

@@ -25,6 +25,7 @@ from evalkit.disclosure import (
     apply_disclosure,
     hidden_mask,
     with_published_total_rows,
+    without_published_total_rows,
 )
 from evalkit.errors import DisclosureWarning
 
@@ -89,3 +90,28 @@ def test_the_total_rows_come_out_as_published(cells: list[tuple[int | None, int]
     for c in ("n_x", "n_total"):
         want = hidden[c][len(levels):] & ~np.isnan(frame[c].to_numpy(dtype=float)[len(levels):])
         assert hidden_mask(top, c).tolist() == want.tolist(), (levels, published, top)
+
+
+def test_without_the_total_rows_the_levels_come_back_as_they_were() -> None:
+    # the breakdown's own rows of a joined frame after disclosure control: the first len(levels) rows, no helper
+    # column, a fresh index, and the named columns in the levels' dtypes (the totals' level marker made the
+    # categorical level text, and the boolean key an object column); a column the frame lacks is passed over
+    levels = pd.DataFrame({"p": ["P", "P", "Q"], "lvl": pd.Categorical(["a", "b", "a"]),
+                           "flag": [True, False, True], "n_x": [3, 8, 9], "n_total": [10, 15, 20]})
+    published = pd.DataFrame({"p": ["P", "Q"], "n_x": [11, 9], "n_total": [25, 20]})
+    frame, hidden, across = with_published_total_rows(levels, published, keys=["p"], counts=["n_x", "n_total"],
+                                                      breakdown=["lvl", "flag"])
+    assert not isinstance(frame["lvl"].dtype, pd.CategoricalDtype) and frame["flag"].dtype != bool
+    out = apply_disclosure(frame, counts=["n_x", "n_total"], partitions=[RULE], across=across,
+                           hidden_elsewhere=hidden)
+    out.index = out.index + 100
+    back = without_published_total_rows(out, levels, columns=["p", "lvl", "flag", "not_a_column"])
+    assert back.columns.tolist() == [*levels.columns, "suppressed"]
+    assert back.index.tolist() == [0, 1, 2]
+    assert back["lvl"].dtype == levels["lvl"].dtype and back["flag"].dtype == bool
+    assert back["lvl"].tolist() == ["a", "b", "a"] and back["flag"].tolist() == [True, False, True]
+    # P's 3 of x is small; its other level's 8 goes with it (P's 11 is published); Q's only level is its total
+    assert back["n_x"].isna().tolist() == [True, True, False] and back["n_x"].iloc[2] == 9
+    assert back["n_total"].tolist() == [10, 15, 20]
+    # without naming them, the columns keep the frame's dtypes
+    assert without_published_total_rows(out, levels, columns=[])["flag"].dtype == frame["flag"].dtype

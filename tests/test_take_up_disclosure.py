@@ -83,3 +83,24 @@ def test_take_up_breakdown_hides_what_the_funnel_breakdown_hides(seed: int, fiel
     for col, step in (("n_referred", "referred"), ("n_took_up", "took_up")):
         f = top[top["step"] == step].set_index("programme_id")["n"]
         assert (f.isna() == rate[col].reindex(f.index).isna()).all()
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_take_up_rate_names_each_hidden_cell_and_hides_the_rate_with_either_count(seed: int) -> None:
+    # the rate and its interval are hidden exactly where either count is, and ``suppressed`` names the hidden
+    # cells of the row in the columns' order, nothing else
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        path = participant_path(generate_programmes(120, seed=seed).tables)
+    cols = ["n_referred", "n_took_up", "pct_took_up", "pct_took_up_ci_low", "pct_took_up_ci_high"]
+    seen = set()
+    for by, across in ((["programme_id"], None), (["programme_id", "ethnicity_group"], ["programme_id"]), ([], None)):
+        rate = take_up_rate(path, by=by, across_keys=across)
+        hidden = rate[cols].isna().to_numpy()
+        either = hidden[:, 0] | hidden[:, 1]
+        assert (hidden[:, 2:] == either[:, None]).all()
+        want = ["; ".join(c for c, h in zip(cols, row, strict=True) if h) for row in hidden]
+        assert rate["suppressed"].tolist() == want
+        assert rate["suppressed"].dtype == "string"
+        seen |= {(bool(row[0]), bool(row[1])) for row in hidden}
+    assert seen == {(False, False), (True, False), (False, True), (True, True)}  # every case was met
