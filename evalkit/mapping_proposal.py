@@ -14,8 +14,11 @@
   ("community midwife" -> ``midwife``) or a one-letter typo. Values that match
   none, or more than one code, are listed, never guessed;
 * **date formats** are found per column (day/month/year, month/day/year or
-  ISO); a column whose every date reads both ways is reported, and takes the
-  format of the sheet's other date columns only when they all agree (said so);
+  ISO) and written as the column's cells are (``DD.MM.YY``, ``MM-DD-YYYY``):
+  a stated format is strict. A column whose every date reads both ways is
+  reported, and takes the order of the sheet's other date columns only when
+  they all agree (said so); a column whose dates are written in more than one
+  way gets no format (said so), and its dates are read in the order they show;
 * **identifying columns** (names, postcodes, dates of birth, NHS numbers,
   phone numbers, emails, addresses; by header and by value with
   :func:`evalkit.pseudonymise.find_identifiers`) are left out; dates of birth
@@ -43,7 +46,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from evalkit.column_mapping import ColumnMapping, normalise_header, normalise_value
+from evalkit.column_mapping import ColumnMapping, normalise_header, normalise_value, strftime_format
 from evalkit.errors import InputFileError
 from evalkit.readers.limits import ReadLimits
 from evalkit.readers.messy import (
@@ -69,6 +72,7 @@ from evalkit.readers.wide import (
     read_wide_tables,
     suggest_instrument,
     value_lookup,
+    written_date_format,
 )
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.typing_slips import one_slip_apart
@@ -597,29 +601,59 @@ def _value_report(columns: dict[str, list[pd.Series]], mapping: ColumnMapping | 
     return matches, unmapped, values
 
 
+def _stated_day_first(stated: str) -> bool | None:
+    """The day/month order a stated day/month/year format gives (``None``: none, e.g. ``YYYY-MM-DD``)."""
+    try:
+        fmt = strftime_format(stated)
+    except ValueError:
+        return None
+    day, month, year = fmt.find("%d"), fmt.find("%m"), max(fmt.find("%Y"), fmt.find("%y"))
+    return day < month if year > max(day, month) else None
+
+
 def _date_report(headers_values: dict[str, list[pd.Series]], given: Mapping[str, str]
                  ) -> tuple[dict[str, DateFormat], dict[str, str], list[str]]:
+    """Each date column's format as its cells are written, the formats to put in the mapping, and notes.
+
+    A column whose dates all read both ways takes the day/month order of the sheet's other date columns when
+    they agree, written in its own pattern. No format is proposed for a column whose dates are written in
+    more than one way (a stated format is strict and would refuse some): its dates are then read in the order
+    the file's dates show, as without a mapping.
+    """
     found: dict[str, DateFormat] = {}
     formats: dict[str, str] = {}
     notes: list[str] = []
+    cells: dict[str, pd.Series] = {}
     for header, parts in headers_values.items():
         stated = next((f for h, f in given.items() if normalise_header(h) == normalise_header(header)), None)
         if stated is not None:
-            found[header] = DateFormat(header, stated, "clear", "stated in your mapping")
+            found[header] = DateFormat(header, stated, "clear", "stated in your mapping",
+                                       day_first=_stated_day_first(stated))
             formats[header] = stated
             continue
-        found[header] = detect_date_format(header, pd.concat(parts, ignore_index=True))
-    clear = {f.format for f in found.values() if f.status == "clear" and f.format}
+        cells[header] = pd.concat(parts, ignore_index=True)
+        found[header] = detect_date_format(header, cells[header])
+    orders = {f.day_first for f in found.values() if f.status == "clear" and f.day_first is not None}
     for header, f in found.items():
         if header in formats:
             continue
         if f.format and f.status in ("clear", "iso"):
             formats[header] = f.format
-        elif f.status == "ambiguous" and len(clear) == 1:
-            fmt = next(iter(clear))
-            formats[header] = fmt
-            found[header] = replace(f, format=fmt, evidence=f.evidence + f"; taken as {fmt} like the sheet's other "
-                                                                         "date columns - check it")
+        elif f.status == "clear":  # written in more than one way: said in its evidence
+            notes.append(f"'{header}': {f.evidence}.")
+        elif f.status == "ambiguous" and len(orders) == 1:
+            day_first = next(iter(orders))
+            fmt, why = written_date_format(cells[header], day_first)
+            order = "day/month/year" if day_first else "month/day/year"
+            if fmt is not None:
+                formats[header] = fmt
+                found[header] = replace(f, format=fmt, evidence=f.evidence + f"; taken as {fmt} like the sheet's "
+                                                                             "other date columns - check it")
+            else:
+                found[header] = replace(f, evidence=f.evidence + f"; the sheet's other date columns are {order}, "
+                                                                 f"but {why}: no date format is proposed")
+                notes.append(f"'{header}': {why}, so no date format is proposed for it; a date of it that reads two "
+                             "ways is reported: write those as ISO dates (YYYY-MM-DD), or all in one way.")
         if f.not_dates:
             notes.append(f"'{header}' holds values that are not dates: {', '.join(repr(v) for v in f.not_dates)}.")
     return found, formats, notes

@@ -90,6 +90,7 @@ __all__ = [
     "read_wide_tables",
     "timepoint_rank",
     "value_lookup",
+    "written_date_format",
 ]
 
 DeriveKind = Literal["baby_dob", "mother_dob", "due_date", "mother_age"]
@@ -735,8 +736,11 @@ class DateFormat:
     header
         The column's header as written.
     format
-        ``"DD/MM/YYYY"``, ``"MM/DD/YYYY"`` or ``"YYYY-MM-DD"``; ``None`` when it
-        cannot be told.
+        The format as the column's cells are written, ready to state in a mapping: the day/month order the
+        values show with the column's own separators and year length (``"DD/MM/YYYY"``, ``"DD.MM.YY"``,
+        ``"MM-DD-YYYY"`` ...; see :func:`written_date_format`), or ``"YYYY-MM-DD"`` for ISO dates. ``None`` when
+        it cannot be told, or when the column's day/month/year dates are written in more than one way (a
+        stated format would refuse some of them; ``evidence`` says so).
     status
         ``"clear"`` (the values show it), ``"iso"`` (ISO dates or Excel dates),
         ``"ambiguous"`` (every value reads both ways, e.g. ``03/04/2025``),
@@ -746,6 +750,9 @@ class DateFormat:
         A sentence for the provider (e.g. "13/04/2025 can only be day/month/year").
     not_dates
         Values that are not dates at all (first few).
+    day_first
+        The day/month order the column's own values show (``True`` day/month, ``False`` month/day), even when
+        no format is proposed; ``None`` when they show none (ISO, ambiguous, mixed, day and month the same).
     """
 
     header: str
@@ -753,6 +760,7 @@ class DateFormat:
     status: str
     evidence: str
     not_dates: tuple[str, ...] = ()
+    day_first: bool | None = None
 
 
 def stated_format(mapping: WideMapping, header: str) -> str | None:
@@ -851,24 +859,78 @@ def _order_from_sheet_detail(values: pd.Series, dates: np.ndarray, read: _SheetD
             + " of this sheet. If that is wrong, write it as an ISO date (YYYY-MM-DD).")
 
 
+_WRITTEN = r"^\d{1,2}([/.-])\d{1,2}([/.-])(\d{4}|\d{2})$"
+"""A day/month/year date as :mod:`evalkit.validation.dates` reads one: its two separators and its year."""
+_STRPTIME_CENTURY_PIVOT = 69
+"""Two-digit years from this one on are read in the 1900s by a ``%y`` format (Python's and pandas' ``strptime``)."""
+
+
+def _date_texts(values: pd.Series) -> pd.Series:
+    """The column's non-missing cells as stripped text."""
+    texts = values.dropna().astype(str).str.strip()
+    return texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
+
+
+def written_date_format(values: pd.Series, day_first: bool) -> tuple[str | None, str]:
+    """The date format of a column's day/month/year dates as they are written, in the order given.
+
+    The separators and the year length are the column's own (``13.01.25`` gives ``DD.MM.YY`` day first,
+    ``01-13-2025`` gives ``MM-DD-YYYY`` month first), so a mapping stating it reads every such cell; ISO
+    dates, month words and Excel date numbers are read under any stated format.
+
+    Parameters
+    ----------
+    values
+        The column's cells.
+    day_first
+        ``True`` for day/month/year, ``False`` for month/day/year.
+
+    Returns
+    -------
+    (format, why)
+        ``format`` is ``None`` when the day/month/year dates are written in more than one way (``13.01.25``
+        and ``14/01/2025``: any one stated format would refuse some), when a two-digit year from 69 on is
+        written (``03.04.85``: a stated ``YY`` format reads it as 1985, evalkit without one as 2085), or there
+        are none; ``why`` then says so for the provider (empty otherwise). Cells that are no date are left out:
+        they are refused anyway.
+    """
+    texts = _date_texts(values)
+    texts = texts[date_forms(texts).isin(["dmy", "mdy", "both", "same"]).to_numpy()].reset_index(drop=True)
+    parts = texts.str.extract(_WRITTEN).dropna()
+    if parts.empty:
+        return None, "it holds no day/month/year dates"
+    patterns = parts.assign(year=parts[2].str.len()).drop(columns=[2]).drop_duplicates()
+    if len(patterns) > 1:
+        examples = ", ".join(f"'{texts.loc[i]}'" for i in patterns.index[:3])
+        return None, f"its dates are written in more than one way ({examples}) and one stated format would refuse some"
+    first, second, year = patterns.iloc[0]
+    if year == 2:  # a stated YY format reads 69-99 as 19xx (strptime's rule); evalkit reads every two-digit year as 20xx
+        late = parts[2].astype(int) >= _STRPTIME_CENTURY_PIVOT
+        if late.any():
+            example = texts.loc[late[late].index[0]]
+            return None, (f"a two-digit year such as '{example}' would be read in the 1900s under a stated format "
+                          "but is read in the 2000s without one (write such years with four digits)")
+    order = ("DD", "MM") if day_first else ("MM", "DD")
+    return f"{order[0]}{first}{order[1]}{second}{'Y' * int(year)}", ""
+
+
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:
     """The date format of one column, from its values (see :class:`DateFormat`).
 
     A value whose first number is over 12 (``13/04/2025``) can only be
     day/month/year; one whose second number is over 12 only month/day/year.
     ISO dates, month names and Excel date numbers fit any format. Each value is
-    taken on its own (:func:`evalkit.validation.dates.date_forms`).
+    taken on its own (:func:`evalkit.validation.dates.date_forms`). The format is
+    written as the column's cells are (:func:`written_date_format`).
     """
-    texts = values.dropna().astype(str).str.strip()
-    texts = texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
+    texts = _date_texts(values)
     if texts.empty:
         return DateFormat(header, None, "empty", "no dates in this column")
     kinds = date_forms(texts)
     counts = kinds.value_counts()
     bad = tuple(pd.unique(texts[kinds == "bad"]).tolist()[:5])
     n_dmy, n_mdy = int(counts.get("dmy", 0)), int(counts.get("mdy", 0))
-    n_both = int(counts.get("both", 0))
-    n_iso = int(counts.get("iso", 0)) + int(counts.get("named", 0)) + int(counts.get("excel", 0))
+    n_both, n_same = int(counts.get("both", 0)), int(counts.get("same", 0))
     n_dates = len(texts) - len(texts[kinds == "bad"])
     if n_dates == 0:
         return DateFormat(header, None, "not_dates", f"none of its {len(texts)} values is a date", bad)
@@ -877,18 +939,24 @@ def detect_date_format(header: str, values: pd.Series) -> DateFormat:
         ex_m = texts[kinds == "mdy"].iloc[0]
         return DateFormat(header, None, "mixed",
                           f"'{ex_d}' can only be day/month/year but '{ex_m}' can only be month/day/year", bad)
-    if n_dmy:
-        return DateFormat(header, "DD/MM/YYYY", "clear",
-                          f"'{texts[kinds == 'dmy'].iloc[0]}' can only be day/month/year", bad)
-    if n_mdy:
-        return DateFormat(header, "MM/DD/YYYY", "clear",
-                          f"'{texts[kinds == 'mdy'].iloc[0]}' can only be month/day/year", bad)
+    if n_dmy or n_mdy:
+        day_first = bool(n_dmy)
+        example = texts[kinds == ("dmy" if day_first else "mdy")].iloc[0]
+        evidence = f"'{example}' can only be {'day/month/year' if day_first else 'month/day/year'}"
+        fmt, why = written_date_format(texts, day_first)
+        if fmt is None:
+            evidence += f", but {why}: no date format is proposed, and its dates are read in the order they show"
+        return DateFormat(header, fmt, "clear", evidence, bad, day_first)
     if n_both:
         return DateFormat(header, None, "ambiguous",
                           f"every written date reads two ways (e.g. '{texts[kinds == 'both'].iloc[0]}')", bad)
-    if n_iso:
-        return DateFormat(header, "YYYY-MM-DD", "iso", "ISO dates (or dates stored as dates by Excel)", bad)
-    return DateFormat(header, "DD/MM/YYYY", "clear", "day and month are the same in every date", bad)
+    if n_same:  # day and month the same in every day/month/year date: either order reads them
+        fmt, why = written_date_format(texts, True)
+        evidence = "day and month are the same in every day/month/year date"
+        if fmt is None:
+            evidence += f", but {why}: no date format is proposed"
+        return DateFormat(header, fmt, "clear", evidence, bad)
+    return DateFormat(header, "YYYY-MM-DD", "iso", "ISO dates (or dates stored as dates by Excel)", bad)
 
 
 # --------------------------------------------------------------------------- values
@@ -1421,7 +1489,7 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         f[SOURCE_FILE] = file
         f[SOURCE_SHEET] = sheet
     keep_rows = frame.drop(columns=[SOURCE_ROW, SOURCE_FILE, SOURCE_SHEET]).notna().any(axis=1)
-    frame = frame[keep_rows.to_numpy()].reset_index(drop=True)
+    frame = frame[keep_rows.to_numpy()]
     return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers, sheet_dates.formats)
 
 
