@@ -39,6 +39,8 @@ import hashlib
 import json
 import math
 import re
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -469,16 +471,64 @@ def _whole(value: Any) -> Any:
     return value
 
 
+@cache
+def _whole_number_settings() -> tuple[frozenset[str], frozenset[str]]:
+    """The :class:`~evalkit.rules.PairingRules` settings that are whole numbers (``int`` or ``int | None``:
+    ``suppression_threshold``, ``min_dose`` ...) and those that are tuples of whole numbers (``dose_thresholds``),
+    from its type hints."""
+    single, several = set(), set()
+    for name, hint in typing.get_type_hints(PairingRules).items():
+        args = typing.get_args(hint)
+        if hint is int or (typing.get_origin(hint) in (typing.Union, types.UnionType) and int in args
+                           and set(args) <= {int, type(None)}):
+            single.add(name)
+        elif typing.get_origin(hint) is tuple and args[:1] == (int,):
+            several.add(name)
+    return frozenset(single), frozenset(several)
+
+
+def _whole_settings(settings: Any) -> Any:
+    """The rules settings with whole-number floats read as ints where :class:`~evalkit.rules.PairingRules` has
+    whole numbers (``"suppression_threshold": 5.0`` is 5, ``"dose_thresholds": [1.0, 2.0]`` is ``[1, 2]``)."""
+    if not isinstance(settings, Mapping):
+        return settings
+    single, several = _whole_number_settings()
+    return {k: _whole(v) if k in single else [_whole(x) for x in v] if k in several and isinstance(v, list) else v
+            for k, v in settings.items()}
+
+
+def _settings_fraction_problems(settings: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rules settings with a fraction where :class:`~evalkit.rules.PairingRules` has a whole number (``5.5``), by
+    field, so that none is refused only as a block of settings, or cut to a whole number (``dose_thresholds``)."""
+    single, several = _whole_number_settings()
+
+    def fraction(v: Any) -> bool:
+        return isinstance(v, float) and math.isfinite(v) and not v.is_integer()
+
+    def found(v: float) -> str:
+        return f"{json.dumps(v)} (a number with a fraction: this setting is a whole number)"
+
+    rows = [(f"$.rules.settings.{k}", f"a whole number (PairingRules.{k})", found(v), "rules")
+            for k, v in settings.items() if k in single and fraction(v)]
+    rows += [(f"$.rules.settings.{k}[{i}]", f"a whole number (PairingRules.{k})", found(x), "rules")
+             for k, v in settings.items() if k in several and isinstance(v, list)
+             for i, x in enumerate(v) if fraction(x)]
+    return rows
+
+
 def _whole_numbers(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """The parsed summary with whole-number floats read as whole numbers where the format has whole numbers.
 
     Spreadsheets and some JSON writers give counts as ``3.0``. JSON Schema lets ``3.0`` through as an integer,
     so the rules checked after it (:func:`_semantic_problems`) must read it as the count 3 as well: the counts of
-    ``programmes`` and ``results`` (the ``Int64`` columns of :func:`_columns`) and the disclosure ``threshold`` and
-    ``rounding_base``. A number with a fraction (``3.5``) is left as it is, for the schema to refuse. Returns a
+    ``programmes`` and ``results`` (the ``Int64`` columns of :func:`_columns`), the disclosure ``threshold`` and
+    ``rounding_base``, and the whole-number rules settings (:func:`_whole_settings`). A number with a fraction (``3.5``) is left as it is, for the schema to refuse. Returns a
     new mapping (``data`` is not changed); parts not shaped as the format says are left for the schema to name.
     """
     out = dict(data)
+    rules = out.get("rules")
+    if isinstance(rules, Mapping) and "settings" in rules:
+        out["rules"] = {**rules, "settings": _whole_settings(rules["settings"])}
     disc = out.get("disclosure")
     if isinstance(disc, Mapping):
         out["disclosure"] = {k: _whole(v) if k in ("threshold", "rounding_base") else v for k, v in disc.items()}
@@ -518,11 +568,13 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str, str, str
     rows: list[tuple[str, str, str, str]] = []
     disc = data["disclosure"]
     threshold, show_zero, base = int(disc["threshold"]), bool(disc["show_zero"]), disc["rounding_base"]
+    rules = None
+    fractions = _settings_fraction_problems(data["rules"]["settings"])
+    rows += fractions
     try:
-        rules = PairingRules.from_dict(dict(data["rules"]["settings"]))
+        rules = None if fractions else PairingRules.from_dict(dict(data["rules"]["settings"]))
     except (TypeError, ValueError) as exc:
         rows.append(("$.rules.settings", "the settings of evalkit.rules.PairingRules", str(exc), "rules"))
-        rules = None
     if rules is not None and (rules.suppression_threshold != threshold or rules.show_zero != show_zero
                               or rules.rounding_base != base):
         rows.append(("$.disclosure", "the suppression settings of $.rules.settings "
@@ -716,8 +768,9 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         at most the range's width in size (:func:`_range_problems`)
         and that the rules are valid :class:`~evalkit.rules.PairingRules`.
         A whole number written with a decimal point (``3.0``, as spreadsheets
-        export counts) is checked as that whole number; ``3.5`` where a whole
-        number belongs is refused.
+        export counts) is checked as that whole number, in the counts, the
+        disclosure settings and the rules settings (``"min_dose": 2.0``);
+        ``3.5`` where a whole number belongs is refused, by field.
     """
     if not isinstance(data, Mapping):
         raise SummaryFormatError(_problem_frame([("$", "an object", _describe(data), "type")]), file=source)

@@ -163,3 +163,57 @@ def test_from_frames_reads_counts_given_as_text_and_refuses_text_that_is_no_coun
     found = dict(zip(info.value.problems["path"], info.value.problems["found"], strict=True))
     assert found == {"$.programmes[1].referred": '"80.5" (text)', "$.results[1].n_paired": '"thirty" (text)'}
     assert set(info.value.problems["expected"]) == {"a whole number or null"}
+
+
+_WHOLE_SETTINGS = {"baseline_days_before": 28.0, "baseline_days_after": 14.0, "min_days_between": 14.0,
+                   "min_dose": 2.0, "min_alpha_n": 30.0, "mm_session_max_obs": 300.0, "mi_imputations": 20.0,
+                   "seed": 20250101.0, "dose_thresholds": [1.0, 2.0, 3.0, 4.0, 6.0, 8.0],
+                   "suppression_threshold": 5.0, "rounding_base": 5.0}
+
+
+def test_whole_number_floats_in_the_rules_settings_are_the_settings_they_name(tmp_path):
+    """A summary whose rules settings a spreadsheet or JSON writer wrote as 5.0 is read as the one written with 5:
+    not refused, a disclosure threshold of 5 (counts 1 to 4 hidden), written back as 5."""
+    data = _summary(rounding_base=5)
+    floats = _as_floats(data)
+    floats["rules"]["settings"].update(_WHOLE_SETTINGS)
+    assert json.dumps(floats["rules"]["settings"]) != json.dumps(data["rules"]["settings"])
+    (tmp_path / "int.json").write_text(json.dumps(data))
+    (tmp_path / "float.json").write_text(json.dumps(floats))
+    a, b = read_summary(tmp_path / "int.json"), read_summary(tmp_path / "float.json")
+    assert b.to_json() == a.to_json()  # settings written back as 5, not 5.0
+    rules = b.pairing_rules()
+    assert rules == a.pairing_rules()
+    assert type(rules.suppression_threshold) is int and type(rules.min_dose) is int
+    assert all(type(d) is int for d in rules.dose_thresholds)
+    assert "Counts from 1 to 4 are hidden" in rules.describe()
+    # and the threshold is applied as 5: a published 3 is refused as it is under the integer settings
+    for d in (data, floats):
+        d["results"][0]["n_reliable_improvement"] = 3
+    problems = _problems(floats)
+    assert problems is not None and problems == _problems(data)
+
+
+@pytest.mark.parametrize("name, value, path", [
+    ("suppression_threshold", 5.5, "$.rules.settings.suppression_threshold"),
+    ("min_dose", 2.5, "$.rules.settings.min_dose"),
+    ("rounding_base", 2.5, "$.rules.settings.rounding_base"),
+    ("dose_thresholds", [1, 2.5, 3], "$.rules.settings.dose_thresholds[1]"),
+])
+def test_a_setting_with_a_fraction_is_refused_naming_file_and_field(tmp_path, name, value, path):
+    """5.5 where a whole number belongs is refused by file and field, never cut to 5 (``dose_thresholds`` 2.5 was
+    read as 2) nor refused only as a whole block of settings."""
+    data = _summary()
+    data["rules"]["settings"][name] = value
+    p = tmp_path / "programme_b.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(SummaryFormatError) as info:
+        read_summary(p)
+    problems = info.value.problems
+    rows = problems[problems["path"] == path]
+    assert len(rows) == 1, problems.to_dict("records")
+    assert rows["expected"].iloc[0].startswith("a whole number")
+    assert rows["found"].iloc[0].startswith("2.5 (a number with a fraction" if value != 5.5
+                                            else "5.5 (a number with a fraction")
+    text = str(info.value)
+    assert text.startswith(str(p) + ": ") and path in text

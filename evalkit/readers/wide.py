@@ -70,6 +70,7 @@ from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
 from evalkit.validation.dates import DateReading, date_forms, describe_date, order_votes, read_dates
+from evalkit.validation.dates import written_date_format as _written_date_format
 
 __all__ = [
     "ASSUMPTION_COLUMNS",
@@ -859,12 +860,6 @@ def _order_from_sheet_detail(values: pd.Series, dates: np.ndarray, read: _SheetD
             + " of this sheet. If that is wrong, write it as an ISO date (YYYY-MM-DD).")
 
 
-_WRITTEN = r"^\d{1,2}([/.-])\d{1,2}([/.-])(\d{4}|\d{2})$"
-"""A day/month/year date as :mod:`evalkit.validation.dates` reads one: its two separators and its year."""
-_STRPTIME_CENTURY_PIVOT = 69
-"""Two-digit years from this one on are read in the 1900s by a ``%y`` format (Python's and pandas' ``strptime``)."""
-
-
 def _date_texts(values: pd.Series) -> pd.Series:
     """The column's non-missing cells as stripped text."""
     texts = values.dropna().astype(str).str.strip()
@@ -872,46 +867,14 @@ def _date_texts(values: pd.Series) -> pd.Series:
 
 
 def written_date_format(values: pd.Series, day_first: bool) -> tuple[str | None, str]:
-    """The date format of a column's day/month/year dates as they are written, in the order given.
+    """The date format of a sheet column's day/month/year dates as they are written, in the order given.
 
-    The separators and the year length are the column's own (``13.01.25`` gives ``DD.MM.YY`` day first,
-    ``01-13-2025`` gives ``MM-DD-YYYY`` month first), so a mapping stating it reads every such cell; ISO
-    dates, month words and Excel date numbers are read under any stated format.
-
-    Parameters
-    ----------
-    values
-        The column's cells.
-    day_first
-        ``True`` for day/month/year, ``False`` for month/day/year.
-
-    Returns
-    -------
-    (format, why)
-        ``format`` is ``None`` when the day/month/year dates are written in more than one way (``13.01.25``
-        and ``14/01/2025``: any one stated format would refuse some), when a two-digit year from 69 on is
-        written (``03.04.85``: a stated ``YY`` format reads it as 1985, evalkit without one as 2085), or there
-        are none; ``why`` then says so for the provider (empty otherwise). Cells that are no date are left out:
-        they are refused anyway.
+    :func:`evalkit.validation.dates.written_date_format` on the column's cells, its missing-value words
+    (``n/a``, ``unknown`` ...) left out: ``13.01.25`` gives ``DD.MM.YY`` day first, ``01-13-2025`` gives
+    ``MM-DD-YYYY`` month first; ``(None, why)`` when the dates are written in more than one way, with a
+    two-digit year from 69 on, or there are none.
     """
-    texts = _date_texts(values)
-    texts = texts[date_forms(texts).isin(["dmy", "mdy", "both", "same"]).to_numpy()].reset_index(drop=True)
-    parts = texts.str.extract(_WRITTEN).dropna()
-    if parts.empty:
-        return None, "it holds no day/month/year dates"
-    patterns = parts.assign(year=parts[2].str.len()).drop(columns=[2]).drop_duplicates()
-    if len(patterns) > 1:
-        examples = ", ".join(f"'{texts.loc[i]}'" for i in patterns.index[:3])
-        return None, f"its dates are written in more than one way ({examples}) and one stated format would refuse some"
-    first, second, year = patterns.iloc[0]
-    if year == 2:  # a stated YY format reads 69-99 as 19xx (strptime's rule); evalkit reads every two-digit year as 20xx
-        late = parts[2].astype(int) >= _STRPTIME_CENTURY_PIVOT
-        if late.any():
-            example = texts.loc[late[late].index[0]]
-            return None, (f"a two-digit year such as '{example}' would be read in the 1900s under a stated format "
-                          "but is read in the 2000s without one (write such years with four digits)")
-    order = ("DD", "MM") if day_first else ("MM", "DD")
-    return f"{order[0]}{first}{order[1]}{second}{'Y' * int(year)}", ""
+    return _written_date_format(_date_texts(values), day_first)
 
 
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:

@@ -43,7 +43,8 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
-           "excel_serial_dates", "named_month_dates", "order_votes", "read_dates", "wrong_weekday"]
+           "excel_serial_dates", "named_month_dates", "order_votes", "read_dates", "written_date_format",
+           "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 _DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
@@ -461,3 +462,54 @@ def date_forms(cells: pd.Series) -> pd.Series:
         ["iso", "named", "excel", "both", "same", "dmy", "mdy"], default="bad").astype(object)
     out = np.concatenate([np.array([None], dtype=object), form]).take(np.add(codes, 1, dtype=np.int64))
     return pd.Series(out, index=cells.index, dtype=object)
+
+
+_WRITTEN = r"^\d{1,2}([/.-])\d{1,2}([/.-])(\d{4}|\d{2})$"
+"""A day/month/year date as :func:`read_dates` reads one: its two separators and its year."""
+_STRPTIME_CENTURY_PIVOT = 69
+"""Two-digit years from this one on are read in the 1900s by a ``%y`` format (Python's and pandas' ``strptime``)."""
+
+
+def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, str]:
+    """The date format of a column's day/month/year dates as they are written, in the order given.
+
+    The separators and the year length are the column's own (``13.01.25`` gives ``DD.MM.YY`` day first,
+    ``01-13-2025`` gives ``MM-DD-YYYY`` month first), so a mapping stating it reads every such cell; ISO
+    dates, month words and Excel date numbers are read under any stated format. Worked out once per distinct
+    value.
+
+    Parameters
+    ----------
+    cells
+        The column's cells (missing as NA; blank text is left out).
+    day_first
+        ``True`` for day/month/year, ``False`` for month/day/year.
+
+    Returns
+    -------
+    (format, why)
+        ``format`` is ``None`` when the day/month/year dates are written in more than one way (``13.01.25``
+        and ``14/01/2025``: any one stated format would refuse some), when a two-digit year from 69 on is
+        written (``03.04.85``: a stated ``YY`` format reads it as 1985, evalkit without one as 2085), or there
+        are none; ``why`` then says so for the provider (empty otherwise). Cells that are no date are left out:
+        they are refused anyway.
+    """
+    texts = cells.dropna().astype(str).str.strip().drop_duplicates()
+    texts = texts[texts != ""].reset_index(drop=True)
+    texts = texts[date_forms(texts).isin(["dmy", "mdy", "both", "same"]).to_numpy()].reset_index(drop=True)
+    parts = texts.str.extract(_WRITTEN).dropna()
+    if parts.empty:
+        return None, "it holds no day/month/year dates"
+    patterns = parts.assign(year=parts[2].str.len()).drop(columns=[2]).drop_duplicates()
+    if len(patterns) > 1:
+        examples = ", ".join(f"'{texts.loc[i]}'" for i in patterns.index[:3])
+        return None, f"its dates are written in more than one way ({examples}) and one stated format would refuse some"
+    first, second, year = patterns.iloc[0]
+    if year == 2:  # a stated YY format reads 69-99 as 19xx (strptime's rule); evalkit reads every two-digit year as 20xx
+        late = parts[2].astype(int) >= _STRPTIME_CENTURY_PIVOT
+        if late.any():
+            example = texts.loc[late[late].index[0]]
+            return None, (f"a two-digit year such as '{example}' would be read in the 1900s under a stated format "
+                          "but is read in the 2000s without one (write such years with four digits)")
+    order = ("DD", "MM") if day_first else ("MM", "DD")
+    return f"{order[0]}{first}{order[1]}{second}{'Y' * int(year)}", ""
