@@ -20,6 +20,7 @@ Baseline: the first valid score (complete, prorated or total only) from 28 days 
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -196,9 +197,13 @@ class PairingRules:
             bad("mm_session_effects", "'auto', 'never' or 'always'")
         if isinstance(self.mi_imputations, bool) or not isinstance(self.mi_imputations, int) or self.mi_imputations < 2:
             bad("mi_imputations", "a whole number >= 2")
-        thresholds = tuple(int(d) for d in self.dose_thresholds)
-        if not thresholds or any(d < 0 for d in thresholds):
+        given = tuple(self.dose_thresholds) if not isinstance(self.dose_thresholds, str) else (self.dose_thresholds,)
+        # a whole number as int or float (2 or 2.0: JSON and spreadsheets write either); a fraction is refused,
+        # never cut to a whole number (2.5 became 2 without a word)
+        if not given or any(isinstance(d, bool) or not isinstance(d, numbers.Real) or d != d or d < 0
+                            or int(d) != d for d in given):
             bad("dose_thresholds", "a non-empty tuple of whole numbers >= 0")
+        thresholds = tuple(int(d) for d in given)
         object.__setattr__(self, "dose_thresholds", thresholds)
         if not (0 < self.level < 1):
             bad("level", "between 0 and 1 (e.g. 0.95)")

@@ -27,6 +27,20 @@ def test_defaults_and_describe() -> None:
     assert str(r) == text and "min dose 2" in r.short()
 
 
+@pytest.mark.parametrize("given", [(1, 2.5), (2.5,), (1, float("nan")), (1, -1), (True, 2), ("2",), ()])
+def test_dose_thresholds_are_refused_not_cut_to_whole_numbers(given: tuple) -> None:
+    """A fraction (2.5) was made 2 without a word, so the dose table showed another threshold than asked for."""
+    with pytest.raises(ValueError, match="PairingRules.dose_thresholds must be a non-empty tuple of whole numbers"):
+        PairingRules(dose_thresholds=given)
+
+
+def test_dose_thresholds_written_as_whole_floats_are_those_numbers() -> None:
+    import numpy as np
+
+    rules = PairingRules(dose_thresholds=[1.0, np.int64(2), 3])
+    assert rules.dose_thresholds == (1, 2, 3) and all(type(d) is int for d in rules.dose_thresholds)
+
+
 def test_frozen_validated_and_round_trips() -> None:
     r = PairingRules(min_dose=3, endpoint_rule="window", dose_thresholds=[1, 2])
     assert r.dose_thresholds == (1, 2)
