@@ -9,8 +9,11 @@ from conftest import example_frames, result_of
 from evalkit.access import Scope
 from evalkit.errors import AccessDenied
 from evalkit.ingest import ingest, rollback
+from evalkit.mechanisms import CONVERSATION_ROLES, responses_needing_conversation
+from evalkit.report import Report, build_report, report_from_store
 from evalkit.schemas import TABLE_NAMES
 from evalkit.store import list_uploads, load_tables, quarantine_rows
+from evalkit.summary import summary_from_store
 
 
 @pytest.fixture
@@ -178,11 +181,13 @@ ALL = {"P-N1", "P-N2", "P-S1", "P-S2"}
     (Scope("provider", providers={"North"}, programmes={"P-N2"}), {"P-N2"}),
     (Scope("provider", providers={"North"}, programmes={"P-S1"}), set()),
     (Scope.for_evaluator({"P-N2", "P-S1"}), {"P-N2", "P-S1"}), (Scope.for_evaluator(set()), set()),
+    (Scope("researcher"), ALL), (Scope("researcher", programmes={"P-N1", "P-S2"}), {"P-N1", "P-S2"}),
 ], ids=["admin", "admin-narrowed", "provider", "two-providers", "provider-narrowed", "provider-other-programme",
-        "evaluator", "evaluator-of-none"])
+        "evaluator", "evaluator-of-none", "researcher", "researcher-narrowed"])
 def test_every_door_shows_a_user_the_same_programmes(store, scope: Scope, expected: set[str]) -> None:  # noqa: ANN001
-    """Rows, quarantined rows and uploads follow one rule of which programmes a user may see
-    (Scope.granted_programmes): a user sees the same programmes through each."""
+    """Rows, quarantined rows, uploads, the summary, the report and the conversation list follow one rule of which
+    programmes a user may see (Scope.granted_programmes): a user sees the same programmes through each door open
+    to the user's role."""
     import sqlalchemy as sa
 
     from evalkit.store import _tables as T
@@ -199,16 +204,75 @@ def test_every_door_shows_a_user_the_same_programmes(store, scope: Scope, expect
                                 "reasons": ["referral_date: not a date"]}, dtype="string")
             ingest(result_of(part, {"participants": bad}), store, provider=provider, file_name=name,
                    sha256=name[0] * 64)
-    rows = _programmes(load_tables(store, scope))
-    quarantined = _programmes(quarantine_rows(store, scope))
-    with store.engine.connect() as conn:
-        up, u = T.upload_programmes, T.uploads
-        concern = conn.execute(sa.select(u.c.file_name, up.c.programme_id)
-                               .join(up, up.c.upload_id == u.c.upload_id)).all()
-    listed = set(list_uploads(store, scope)["file_name"])
-    assert rows == expected
-    assert quarantined == rows
-    assert listed == {f for f, p in concern if p in rows}
+    if scope.role == "researcher":  # the row doors are shut to a researcher; the aggregate doors are open
+        for door in (load_tables, quarantine_rows, list_uploads):
+            with pytest.raises(AccessDenied):
+                door(store, scope)
+        rows = expected
+    else:
+        rows = _programmes(load_tables(store, scope))
+        quarantined = _programmes(quarantine_rows(store, scope))
+        with store.engine.connect() as conn:
+            up, u = T.upload_programmes, T.uploads
+            concern = conn.execute(sa.select(u.c.file_name, up.c.programme_id)
+                                   .join(up, up.c.upload_id == u.c.upload_id)).all()
+        listed = set(list_uploads(store, scope)["file_name"])
+        assert rows == expected
+        assert quarantined == rows
+        assert listed == {f for f, p in concern if p in rows}
+    # the aggregate doors: the summary and the report from the store, and the report and the mechanism
+    # conversation list given every programme's rows (they narrow the tables to the scope themselves)
+    everything = load_tables(store, Scope.admin())
+    if rows:
+        assert set(summary_from_store(store, scope).programmes["programme_id"]) == rows
+    else:  # said plainly rather than an empty summary
+        with pytest.raises(ValueError, match="no programmes to summarise"):
+            summary_from_store(store, scope)
+    assert _report_programmes(report_from_store(store, scope, models=False, figures=False)) == rows
+    assert _report_programmes(build_report(everything, scope=scope, models=False, figures=False)) == rows
+    with_answers = _with_experience_answers(everything)
+    if scope.role in CONVERSATION_ROLES:
+        listed = responses_needing_conversation(with_answers, scope, threshold=0)
+        assert set(listed["programme_id"]) == rows
+    else:
+        with pytest.raises(AccessDenied):
+            responses_needing_conversation(with_answers, scope, threshold=0)
+
+
+@pytest.mark.parametrize(("scope", "asked", "expected"), [
+    (Scope.for_evaluator({"P-N1"}), ["P-S1"], set()), (Scope.for_evaluator({"P-N1"}), ["P-N1", "P-S1"], {"P-N1"}),
+    (Scope("researcher", programmes={"P-N1"}), ["P-S1"], set()),
+    (Scope("researcher", programmes={"P-N1"}), ["P-N1", "P-S1"], {"P-N1"}),
+    (Scope("researcher"), ["P-S1"], {"P-S1"}), (Scope("admin", programmes={"P-N1"}), ["P-S1"], {"P-S1"}),
+], ids=["evaluator-other", "evaluator-both", "researcher-other", "researcher-both", "researcher", "admin"])
+def test_asking_for_programmes_shows_the_granted_ones_of_them_through_every_door(
+        two_providers, scope: Scope, asked: list[str], expected: set[str]) -> None:  # noqa: ANN001
+    """Asking for some programmes narrows what the scope grants, never widens or replaces it: the summary and the
+    report of programmes outside a user's grant show none of them (not the granted ones instead)."""
+    if scope.role != "researcher":
+        assert _programmes(load_tables(two_providers, scope, programmes=asked)) == expected
+    report = report_from_store(two_providers, scope, programmes=asked, models=False, figures=False)
+    assert _report_programmes(report) == expected
+    if expected:
+        assert set(summary_from_store(two_providers, scope, programmes=asked).programmes["programme_id"]) == expected
+    else:
+        with pytest.raises(ValueError, match="no programmes to summarise"):
+            summary_from_store(two_providers, scope, programmes=asked)
+
+
+def _report_programmes(report: Report) -> set[str]:
+    about = report.tables["about"].set_index("item")["value"]
+    return set() if about["Programmes"] == "none" else set(about["Programmes"].split(", "))
+
+
+def _with_experience_answers(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``tables`` with one experience questionnaire (every statement agreed) by each programme's first participant."""
+    first = tables["participants"].drop_duplicates("programme_id")
+    answers = pd.DataFrame({"programme_id": first["programme_id"].to_numpy(),
+                            "participant_id": first["participant_id"].to_numpy(), "instrument": "pex_one_to_one",
+                            "completed_on": pd.Timestamp("2025-06-02"), "timepoint": "end",
+                            **{f"item_{k}": 4.0 for k in range(1, 15)}})
+    return {**tables, "measures": pd.concat([tables["measures"], answers], ignore_index=True)}
 
 
 def test_rows_of_no_programme_are_shown_to_those_who_see_the_totals_only(two_providers) -> None:  # noqa: ANN001

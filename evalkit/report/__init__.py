@@ -68,14 +68,7 @@ def report_from_store(
     -------
     Report
     """
-    from evalkit.access import Scope
-    from evalkit.store import load_tables
+    from evalkit.summary import _tables_to_count
 
-    if scope.role == "researcher":
-        wanted = set(scope.programmes) & set(programmes) if programmes and scope.programmes else \
-            (set(scope.programmes) or (set(programmes) if programmes else None))
-        tables = load_tables(store, Scope.admin(), programmes=sorted(wanted) if wanted else None,
-                             date_range=date_range)
-    else:
-        tables = load_tables(store, scope, programmes=programmes, date_range=date_range)
-    return build_report(tables, scope=scope, **kwargs)
+    return build_report(_tables_to_count(store, scope, programmes=programmes, date_range=date_range), scope=scope,
+                        **kwargs)

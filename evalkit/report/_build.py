@@ -111,18 +111,20 @@ def _all_programmes(tables: Mapping[str, pd.DataFrame]) -> list[str]:
 
 
 def _scoped_programmes(tables: Mapping[str, pd.DataFrame], scope: Any) -> set[str] | None:
-    """The programme ids a scope may see in these tables (``None``: all of them)."""
-    if scope is None or scope.role == "admin":
+    """The programme ids a scope may see in these tables (``None``: all of them): those of a provider's own
+    providers, within :attr:`~evalkit.access.Scope.granted_programmes`."""
+    if scope is None:
         return None
-    if scope.role in ("evaluator", "researcher"):
-        return set(scope.programmes) if scope.programmes or scope.role == "evaluator" else None
+    granted = scope.granted_programmes
+    if scope.role != "provider":
+        return None if granted is None else set(granted)
     progs = tables.get("programmes")
     if progs is None or "provider" not in progs.columns:
         raise ValueError("a provider scope needs the programmes table with its provider column, to tell which "
                          "programmes are the provider's")
     own = set(progs.loc[progs["provider"].astype("string").isin(list(scope.providers)).fillna(False).to_numpy(),
                         "programme_id"].astype(str))
-    return own & set(scope.programmes) if scope.programmes else own
+    return own if granted is None else own & granted
 
 
 def _describe_scope(scope: Any) -> str:
@@ -130,8 +132,8 @@ def _describe_scope(scope: Any) -> str:
         return "not stated (all programmes in the data given)"
     if scope.role == "provider":
         return "provider: " + ", ".join(sorted(scope.providers))
-    if scope.programmes:
-        return f"{scope.role}: programmes " + ", ".join(sorted(scope.programmes))
+    if scope.granted_programmes:
+        return f"{scope.role}: programmes " + ", ".join(sorted(scope.granted_programmes))
     return scope.role
 
 
