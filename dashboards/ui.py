@@ -295,7 +295,8 @@ def vega_lite_spec(figure: Any) -> dict[str, Any]:
 
     with _ALTAIR_SETTINGS:
         alt.data_transformers.register("evalkit_named", named)
-        theme = alt.theme.enable("none") if alt.theme.active == "default" else contextlib.nullcontext()
+        themes = getattr(alt, "theme", None) or alt.themes  # alt.themes before Altair 5.5 (pyproject: altair>=5)
+        theme = themes.enable("none") if themes.active == "default" else contextlib.nullcontext()
         with theme, alt.data_transformers.enable("evalkit_named"):
             spec = figure.to_dict(validate=False)
     spec["datasets"] = {**(spec.get("datasets") or {}), **datasets}
