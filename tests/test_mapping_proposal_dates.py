@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -40,18 +41,14 @@ def _date_errors(result, column: str) -> list[str]:  # noqa: ANN001
     return list(rep.loc[(rep["column"] == column) & (rep["severity"] == "error"), "message"])
 
 
-def test_accepting_the_proposal_reads_day_first_dates_written_with_dots_and_two_digit_years(tmp_path):
-    path = _participants(tmp_path / "participants.csv", ["13.01.25", "03.02.25", "2025-02-04"])
+@pytest.mark.parametrize(("cells", "proposed"), [
+    (["13.01.25", "03.02.25", "2025-02-04"], "DD.MM.YY"),  # day first, dots, two-digit years
+    (["01-13-2025", "02-03-2025", "2025-02-04"], "MM-DD-YYYY"),  # month first, dashes
+])
+def test_accepting_the_proposal_reads_every_date_as_written(tmp_path, cells: list[str], proposed: str):  # noqa: ANN001
+    path = _participants(tmp_path / "participants.csv", cells)
     proposal, result = _accepted(path)
-    assert proposal.mapping.date_formats == {"referral_date": "DD.MM.YY"}
-    assert _date_errors(result, "referral_date") == []
-    assert _referral_dates(result) == ["2025-01-13", "2025-02-03", "2025-02-04"]
-
-
-def test_accepting_the_proposal_reads_month_first_dates_written_with_dashes(tmp_path):
-    path = _participants(tmp_path / "participants.csv", ["01-13-2025", "02-03-2025", "2025-02-04"])
-    proposal, result = _accepted(path)
-    assert proposal.mapping.date_formats == {"referral_date": "MM-DD-YYYY"}
+    assert proposal.mapping.date_formats == {"referral_date": proposed}
     assert _date_errors(result, "referral_date") == []
     assert _referral_dates(result) == ["2025-01-13", "2025-02-03", "2025-02-04"]
 
