@@ -267,7 +267,8 @@ def vega_lite_spec(figure: Any) -> dict[str, Any]:
     """The Vega-Lite spec of an Altair chart, made once per chart.
 
     ``st.altair_chart`` turns a chart into a spec on every rerun, and Altair checks each spec against the
-    Vega-Lite JSON schema as it does: about two thirds of the time a cached page spent drawing its charts.
+    Vega-Lite JSON schema as it does: about two thirds of the time a cached page spent drawing its charts
+    (the Wellbeing page, under a profiler).
     Charts kept by :func:`figure` are the same object on every rerun, so their spec is kept with them and
     drawn with ``st.vega_lite_chart``. The conversion is the one ``st.altair_chart`` makes (Altair's theme
     off, so Streamlit's applies; each data frame a named dataset, no row limit, sent as Arrow), without the
