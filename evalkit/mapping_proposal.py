@@ -72,10 +72,10 @@ from evalkit.readers.wide import (
     read_wide_tables,
     suggest_instrument,
     value_lookup,
-    written_date_format,
 )
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.typing_slips import one_slip_apart
+from evalkit.validation.dates import written_date_format
 
 __all__ = ["MappingProposal", "ValueMatch", "match_value", "propose_mapping", "WideMapping"]
 
@@ -602,11 +602,9 @@ def _value_report(columns: dict[str, list[pd.Series]], mapping: ColumnMapping | 
 
 
 def _stated_day_first(stated: str) -> bool | None:
-    """The day/month order a stated day/month/year format gives (``None``: none, e.g. ``YYYY-MM-DD``)."""
-    try:
-        fmt = strftime_format(stated)
-    except ValueError:
-        return None
+    """The day/month order a stated day/month/year format gives (``None``: none, e.g. ``YYYY-MM-DD``); ``stated``
+    is a format of a mapping, checked when the mapping was made."""
+    fmt = strftime_format(stated)
     day, month, year = fmt.find("%d"), fmt.find("%m"), max(fmt.find("%Y"), fmt.find("%y"))
     return day < month if year > max(day, month) else None
 

@@ -69,8 +69,14 @@ from evalkit.readers.messy import (
 from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
-from evalkit.validation.dates import DateReading, date_forms, describe_date, order_votes, read_dates
-from evalkit.validation.dates import written_date_format as _written_date_format
+from evalkit.validation.dates import (
+    DateReading,
+    date_forms,
+    describe_date,
+    order_votes,
+    read_dates,
+    written_date_format,
+)
 
 __all__ = [
     "ASSUMPTION_COLUMNS",
@@ -91,7 +97,6 @@ __all__ = [
     "read_wide_tables",
     "timepoint_rank",
     "value_lookup",
-    "written_date_format",
 ]
 
 DeriveKind = Literal["baby_dob", "mother_dob", "due_date", "mother_age"]
@@ -864,17 +869,6 @@ def _date_texts(values: pd.Series) -> pd.Series:
     """The column's non-missing cells as stripped text."""
     texts = values.dropna().astype(str).str.strip()
     return texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
-
-
-def written_date_format(values: pd.Series, day_first: bool) -> tuple[str | None, str]:
-    """The date format of a sheet column's day/month/year dates as they are written, in the order given.
-
-    :func:`evalkit.validation.dates.written_date_format` on the column's cells, its missing-value words
-    (``n/a``, ``unknown`` ...) left out: ``13.01.25`` gives ``DD.MM.YY`` day first, ``01-13-2025`` gives
-    ``MM-DD-YYYY`` month first; ``(None, why)`` when the dates are written in more than one way, with a
-    two-digit year from 69 on, or there are none.
-    """
-    return _written_date_format(_date_texts(values), day_first)
 
 
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:

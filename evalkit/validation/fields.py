@@ -132,7 +132,7 @@ def _format_to_state(column: pd.Series) -> str:
     day_month, _why = written_date_format(column, True)
     if day_month is None:
         return "state the column's date format (DD/MM/YYYY) in your column mapping"
-    month_day = day_month.replace("DD", "\0").replace("MM", "DD").replace("\0", "MM")  # the same cells month first
+    month_day, _why = written_date_format(column, False)  # the same cells, month first
     return (f"state the column's date format, as its dates are written, in your column mapping: {day_month} "
             f"(day/month) or {month_day} (month/day)")
 
