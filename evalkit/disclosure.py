@@ -920,8 +920,8 @@ def with_published_totals(
     Returns
     -------
     frame : pandas.DataFrame
-        ``levels`` then the totals (row ``len(levels)`` on); drop them with ``frame.iloc[:len(levels)]`` and
-        the helper column :data:`TOTAL_ROW` after disclosure control.
+        ``levels`` then the totals (row ``len(levels)`` on); after disclosure control,
+        :func:`without_published_total_rows` gives the levels back (without the helper column :data:`TOTAL_ROW`).
     hidden_elsewhere : dict
         For :func:`apply_disclosure`: ``count`` hidden on the totals ``published`` hides (or lacks), and
         ``group_total`` on every total row of a group whose total is hidden.

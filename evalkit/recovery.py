@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pac
 
 from evalkit.categorical_text import categories_as_text
-from evalkit.disclosure import TOTAL_ROW, Across, apply_disclosure, with_published_totals
+from evalkit.disclosure import Across, apply_disclosure, with_published_totals, without_published_total_rows
 from evalkit.rules import PairingRules
 
 __all__ = ["RECOVERY_CATEGORIES", "RECOVERY_LABELS", "RECOVERY_TERMS", "recovery_classification",
@@ -280,12 +280,11 @@ def recovery_from_within(
     if disclose:
         across = [Across("n", tuple(by), total_rows="is_total")]
         hidden = None
-        n_levels = len(out)
+        levels = out
         if across_keys is not None:
             # the levels add up to the table by ``across_keys`` as this function publishes it: its rows join
             # the problem as the totals (their breakdown columns a value no level has), hidden where it hides
             # them, so that the levels never add up to a count it hides
-            dtypes = out.dtypes
             out, hidden, totals = with_published_totals(
                 out, recovery_from_within(outcomes, by=list(across_keys), rules=rules), keys=list(across_keys),
                 category="category", count="n", group_total="n_total",
@@ -295,8 +294,7 @@ def recovery_from_within(
                                derived={"pct": ["n", "n_total"], "pct_ci_low": ["n", "n_total"],
                                         "pct_ci_high": ["n", "n_total"]}, rules=rules, hidden_elsewhere=hidden)
         if across_keys is not None:
-            out = out.iloc[:n_levels].drop(columns=TOTAL_ROW).reset_index(drop=True)
-            out = out.astype({c: dtypes[c] for c in by})  # the levels' own dtypes (the totals' marker is gone)
+            out = without_published_total_rows(out, levels, columns=by)
         # the total column mirrors the total row; keep the row, drop the helper
     out = out.drop(columns=["n_total"])
     if "suppressed" in out.columns:
