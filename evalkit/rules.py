@@ -197,7 +197,8 @@ class PairingRules:
             bad("mm_session_effects", "'auto', 'never' or 'always'")
         if isinstance(self.mi_imputations, bool) or not isinstance(self.mi_imputations, int) or self.mi_imputations < 2:
             bad("mi_imputations", "a whole number >= 2")
-        given = tuple(self.dose_thresholds) if not isinstance(self.dose_thresholds, str) else (self.dose_thresholds,)
+        # a list or tuple of thresholds; anything else (3, None, text) is refused below, never iterated
+        given = tuple(self.dose_thresholds) if isinstance(self.dose_thresholds, list | tuple) else ("not a list",)
         # a whole number as int or float (2 or 2.0: JSON and spreadsheets write either); a fraction is refused,
         # never cut to a whole number (2.5 became 2 without a word)
         if not given or any(isinstance(d, bool) or not isinstance(d, numbers.Real) or d != d or d < 0
@@ -240,7 +241,7 @@ class PairingRules:
             raise ValueError(f"unknown rule(s) {sorted(unknown)}; allowed: {sorted(known)}")
         d = dict(data)
         for key in ("valid_statuses", "dose_thresholds"):
-            if key in d:
+            if isinstance(d.get(key), list):  # JSON's lists; anything else is left for the checks to refuse
                 d[key] = tuple(d[key])
         return cls(**d)
 

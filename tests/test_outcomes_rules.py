@@ -27,11 +27,13 @@ def test_defaults_and_describe() -> None:
     assert str(r) == text and "min dose 2" in r.short()
 
 
-@pytest.mark.parametrize("given", [(1, 2.5), (2.5,), (1, float("nan")), (1, -1), (True, 2), ("2",), ()])
+@pytest.mark.parametrize("given", [(1, 2.5), (2.5,), (1, float("nan")), (1, -1), (True, 2), ("2",), (), 3, None, "2"])
 def test_dose_thresholds_are_refused_not_cut_to_whole_numbers(given: tuple) -> None:
     """A fraction (2.5) was made 2 without a word, so the dose table showed another threshold than asked for."""
     with pytest.raises(ValueError, match="PairingRules.dose_thresholds must be a non-empty tuple of whole numbers"):
         PairingRules(dose_thresholds=given)
+    with pytest.raises(ValueError, match="PairingRules.dose_thresholds"):  # as a rules file gives them
+        PairingRules.from_dict({"dose_thresholds": list(given) if isinstance(given, tuple) else given})
 
 
 def test_dose_thresholds_written_as_whole_floats_are_those_numbers() -> None:
