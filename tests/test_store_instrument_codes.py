@@ -151,3 +151,17 @@ def test_step_8_leaves_row_hashes_right_so_a_re_upload_of_the_same_questionnaire
         assert again.unchanged["measures"] == len(latest) + len(rest)
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(T.audit_history)).scalar_one() == audit_before
+
+
+def test_step_8_keeps_audit_text_that_is_no_row_as_it_is(db_url: str) -> None:
+    """Audit text evalkit did not write (a hand edit) neither stops the database from opening nor is changed."""
+    with open_store(db_url) as store:
+        _uploads(store, spelled=True)
+        _sql(store, "UPDATE audit_history SET old_row = 'not json' WHERE audit_id = (SELECT MIN(audit_id) FROM "
+                    "audit_history)",
+             "DELETE FROM schema_version WHERE version = 8")
+    with open_store(db_url) as store:
+        assert set(_measures(store)["instrument"]) == {"epds", "phq9", "my scale"}
+        with store.engine.connect() as conn:
+            kept = conn.execute(sa.select(T.audit_history.c.old_row).where(T.audit_history.c.old_row == "not json"))
+            assert len(kept.all()) == 1

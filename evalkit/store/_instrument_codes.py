@@ -81,7 +81,12 @@ def _rewritten_audit(conn: sa.Connection, codes: dict[str, str], moved: dict[int
     row_id = frame["row_id"].map(lambda r: moved.get(int(r), int(r)))
 
     def recode(text: str, new_id: int | None) -> str:
-        row = json.loads(text)
+        try:
+            row = json.loads(text)
+        except (TypeError, ValueError):
+            row = None
+        if not isinstance(row, dict):  # not a row evalkit wrote (a hand edit): kept as it is, as step 7 keeps it
+            return text
         row["instrument"] = codes.get(row.get("instrument"), row.get("instrument"))
         if new_id is not None:
             row["row_id"] = new_id
