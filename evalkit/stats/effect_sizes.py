@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,7 @@ def _paired(pre: ArrayLike, post: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return a[keep], b[keep]
 
 
+@lru_cache(maxsize=1024)
 def _nct_ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, float]:
     """Confidence interval for the noncentrality parameter of a t statistic.
 
@@ -102,6 +104,10 @@ def _nct_ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, flo
     ``P(T <= t_obs; df, L) = 1 - alpha/2`` and the upper limit ``U`` solves
     ``P(T <= t_obs; df, U) = alpha/2`` (Steiger & Fouladi, 1997; Cumming &
     Finch, 2001).
+
+    Kept for the last arguments seen (a pure function of three numbers): ``d_z`` and ``d_av`` of the same
+    pairs invert the same t statistic, and every group of an outcome summary asks for both,
+    so the second search (about a millisecond of scipy's noncentral t per group) is not repeated.
     """
     alpha = 1.0 - level
 
