@@ -307,26 +307,27 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     member_group = np.repeat(np.arange(len(sizes)), sizes)
     no_total = np.full(len(sizes), -1)
     never_published = np.concatenate(unpublished)
-    forced = np.zeros((n_rows, n_c), dtype=bool)
-    for _ in range(n_tt + 1):
-        hid = np.column_stack([hidden_mask(tt, c) for c in RATE_COUNTS])
+    def hidden_beside(published: pd.DataFrame) -> np.ndarray:
+        """Per cell, whether a reader of ``published`` and the summary lacks it: the rates' hidden cells, the
+        summary's, and each rest with a hidden cell in its equation."""
         now = start.copy()
-        now[:n_tt] = hid.ravel()
+        now[:n_tt] = np.column_stack([hidden_mask(published, c) for c in RATE_COUNTS]).ravel()
         for rest, parts in rests:
             now[rest] |= np.any([now[x] for x in parts], axis=0)
+        return now
+
+    forced = np.zeros((n_rows, n_c), dtype=bool)
+    for _ in range(n_tt + 1):
+        now = hidden_beside(tt)
         protected = disclosure.secondary_suppression(flat, now, member_group, member_cell, no_total, threshold=t,
                                                      cost=cost, unpublished=never_published)
-        more = protected[:n_tt].reshape(n_rows, n_c) & ~hid
+        more = (protected[:n_tt] & ~now[:n_tt]).reshape(n_rows, n_c)
         if not more.any():
             break
         forced |= more
         tt = disclose_rates(raw, rules=rules, hidden_elsewhere={c: forced[:, j] for c, j in col.items()})
     else:  # the rounds ran out: judge what the last one publishes
-        hid = np.column_stack([hidden_mask(tt, c) for c in RATE_COUNTS])
-        protected = start.copy()
-        protected[:n_tt] = hid.ravel()
-        for rest, parts in rests:
-            protected[rest] |= np.any([protected[x] for x in parts], axis=0)
+        protected = hidden_beside(tt)
     disclosure.warn_unprotected_relations(flat, protected, member_group, member_cell, threshold=t,
                                           names=np.concatenate(labels),
                                           what="the Talking Therapies rates beside the outcome summary")
