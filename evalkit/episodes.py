@@ -736,7 +736,8 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     for c in CONTEXT_FIELDS:
         out[c] = pf[c].array
     rules.stamp(out)
-    out.attrs["pairing_rules"] = rules.to_dict()
+    # the rules as data are EpisodeData.rules: a dict in attrs would be deep-copied by pandas with every
+    # frame made from the episodes
     return EpisodeData(episodes=out, scores=scores, scored_measures=scored, participants=parts,
                        attended=attended, rules=rules)
 
