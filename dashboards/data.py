@@ -228,10 +228,13 @@ SHARED_ENTRIES = 8
 @st.cache_resource(show_spinner="Loading data ...", max_entries=SHARED_ENTRIES)
 def _tables(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
             date_range: tuple[str | None, str | None] | None) -> dict[str, pd.DataFrame]:
-    """The scoped tables, loaded once per key and shared (read-only by convention: see :func:`_isolated`)."""
+    """The scoped tables, loaded once per key and shared (read-only by convention: see :func:`_isolated`).
+
+    Without the provenance columns: every page computes from these, and no analysis uses where a row came
+    from (the upload and quarantine pages read their own)."""
     from evalkit.store import load_tables
 
-    return load_tables(store(url), scope_from_key(key), programmes=progs, date_range=date_range)
+    return load_tables(store(url), scope_from_key(key), programmes=progs, date_range=date_range, provenance=False)
 
 
 def _isolated(obj: Any) -> Any:

@@ -190,6 +190,30 @@ def test_loaded_frames_have_canonical_dtypes_and_values(store) -> None:  # noqa:
         pd.testing.assert_frame_equal(loaded[name], expected, check_exact=True)
 
 
+def test_load_tables_without_provenance_is_the_same_rows_and_outcomes(store) -> None:  # noqa: ANN001
+    """provenance=False (the dashboard's tables) leaves out exactly the three provenance columns, and the
+    outcomes computed from the tables are the same without them."""
+    import warnings
+
+    from evalkit.canonical import PROVENANCE_COLUMNS
+    from evalkit.outcomes import evaluate_outcomes
+
+    _ingest(store, "North")
+    _ingest(store, "South", seed=1)
+    full = load_tables(store, Scope.admin())
+    lean = load_tables(store, Scope.admin(), provenance=False)
+    for name in TABLE_NAMES:
+        assert set(PROVENANCE_COLUMNS) <= set(full[name].columns)
+        assert not set(PROVENANCE_COLUMNS) & set(lean[name].columns)
+        pd.testing.assert_frame_equal(lean[name], full[name].drop(columns=list(PROVENANCE_COLUMNS)), check_exact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b = evaluate_outcomes(full, models=False), evaluate_outcomes(lean, models=False)
+    assert len(a.summary) > 0
+    for part in ("summary", "dose_sensitivity", "talking_therapies", "recovery", "parameters"):
+        pd.testing.assert_frame_equal(getattr(a, part), getattr(b, part), check_exact=True)
+
+
 def test_data_version_changes_with_data(store) -> None:  # noqa: ANN001
     from evalkit.ingest import rollback
 

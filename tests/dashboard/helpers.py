@@ -12,9 +12,10 @@ from evalkit.store import load_tables, open_store
 
 
 def library_tables(url: str, scope: Scope | None = None) -> dict[str, pd.DataFrame]:
+    """The canonical tables as the dashboard loads them (without the provenance columns)."""
     store = open_store(url)
     try:
-        return load_tables(store, scope or Scope.admin())
+        return load_tables(store, scope or Scope.admin(), provenance=False)
     finally:
         store.close()
 
