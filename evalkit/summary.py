@@ -1191,11 +1191,8 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     Cells in ``hidden_elsewhere`` start hidden, like small counts; the rules
     above then apply to the whole set.
 
-    The rests are given to :func:`~evalkit.disclosure.secondary_suppression`
-    as ``unpublished``, as :func:`~evalkit.disclosure.apply_disclosure` gives
-    its own (it changes nothing here: that argument only matters for
-    equations with a total cell, and a relation has none). Should a relation
-    still give a hidden count away afterwards,
+    Should a relation still give a hidden count away after complementary
+    suppression,
     :func:`~evalkit.disclosure.warn_unprotected_relations` raises a
     :class:`~evalkit.errors.DisclosureWarning` naming its counts, as
     :func:`~evalkit.disclosure.apply_disclosure` warns of what it cannot
@@ -1244,7 +1241,6 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
             v = pd.to_numeric(frame[c], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
             bump = 1e12 if name in _KEEP_FIRST else (1e6 if name in keep else 0.0)
             ids[name] = add(v, np.where(v > 0, v + bump, v), name)  # zeros stay 0: non-zero cells are taken first
-    n_counts = n_cells
 
     # A programme with a single change measure: 'paired on any measure' is that measure's n_paired, the
     # same people; one cell, so that the two are always hidden together.
@@ -1297,7 +1293,6 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         groups.append(np.column_stack(members))
 
     flat = np.concatenate(values) if values else np.zeros(0)
-    rests = np.arange(len(flat)) >= n_counts  # the cells added after the published counts: never published
     cost = np.where(np.isnan(flat), np.nan, np.concatenate(costs) if costs else np.zeros(0))
     hidden = primary_suppression(flat, threshold=threshold, show_zero=show_zero) if threshold > 1 \
         else np.zeros(len(flat), dtype=bool)
@@ -1320,7 +1315,7 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         # cells of a relation add up to a number anyone can work out (the published cells are known), so
         # that sum must not be a small count either (threshold=); complements are chosen by cost
         hidden = secondary_suppression(flat, hidden, member_group, member_cell, np.full(n_groups, -1),
-                                       threshold=threshold, cost=cost, unpublished=rests)
+                                       threshold=threshold, cost=cost)
         warn_unprotected_relations(flat, hidden, member_group, member_cell, threshold=threshold,
                                    names=np.concatenate(labels), what="the summary")
     published = round_counts(flat, base)
