@@ -46,6 +46,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -375,21 +376,47 @@ def _group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     return np.asarray(inverse, dtype=np.int64).reshape(n)
 
 
-def _warn_unprotected(need: np.ndarray, g: np.ndarray, c: np.ndarray, n_all: int, names: Sequence[str]) -> None:
-    """Warn (:class:`~evalkit.errors.DisclosureWarning`) about the equations secondary suppression could not fix."""
-    if not need.any():
+def _warn_unprotected(unprotected: np.ndarray, member_group: np.ndarray, member_name: np.ndarray,
+                      names: Sequence[str] | np.ndarray, *, sets: Literal["total", "relation"], what: str | None = None,
+                      stacklevel: int) -> None:
+    """Warn (:class:`~evalkit.errors.DisclosureWarning`) about the equations in which a hidden count can still be
+    worked out, naming their counts.
+
+    Parameters
+    ----------
+    unprotected
+        Per equation, whether it is left unprotected (:func:`_unprotected`); no warning when none is.
+    member_group, member_name
+        Per member, its equation and the position in ``names`` of the name the warning gives it.
+    names
+        The names of the counts.
+    sets
+        ``"total"``: sets of counts adding up to a total published elsewhere, which secondary suppression could
+        not protect (:func:`apply_disclosure`). ``"relation"``: a count and its parts
+        (:func:`warn_unprotected_relations`).
+    what
+        The output, for the message (``"relation"`` only).
+    stacklevel
+        As for :func:`warnings.warn` called where this is called.
+    """
+    if not unprotected.any():
         return
     import warnings
 
     from evalkit.errors import DisclosureWarning
 
-    cols = sorted({names[int(k)] for k in np.unique(c[need[g]] % n_all)})
-    warnings.warn(
-        f"disclosure control could not protect every hidden count: in {int(need.sum())} set(s) of counts adding "
-        f"up to a total published elsewhere (columns {', '.join(cols)}), a hidden count can still be worked out "
-        "from that total, and no other published cell that would hide it is left (the others are known zeros "
-        "or missing). Hide that total where it is published, or do not publish this table.",
-        DisclosureWarning, stacklevel=3)
+    shown = ", ".join(sorted({str(names[k]) for k in np.unique(member_name[unprotected[member_group]])}))
+    if sets == "total":
+        where, kind = "", f"set(s) of counts adding up to a total published elsewhere (columns {shown})"
+        how = ("from that total, and no other published cell that would hide it is left (the others are known "
+               "zeros or missing). Hide that total where it is published, or do not publish this table.")
+    else:
+        where, kind = f" in {what}", f"relation(s) between counts (a count and its parts: {shown})"
+        how = ("by subtraction from the published ones. Do not publish these figures as they are, and report this "
+               "to the evalkit maintainers.")
+    warnings.warn(f"disclosure control could not protect every hidden count{where}: in {int(unprotected.sum())} "
+                  f"{kind}, a hidden count can still be worked out {how}", DisclosureWarning,
+                  stacklevel=stacklevel + 1)
 
 
 def warn_unprotected_relations(values: np.ndarray, suppressed: np.ndarray, member_group: np.ndarray,
@@ -403,8 +430,9 @@ def warn_unprotected_relations(values: np.ndarray, suppressed: np.ndarray, membe
     (:func:`evalkit.summary.disclose`, the Talking Therapies rows beside the outcome summary). Such a relation
     gives a hidden count away when exactly one of its cells is hidden (the parent is the sum of its parts, a
     part the parent minus the others), or when its parent is published and its hidden parts add up to a count
-    from 1 to ``threshold - 1`` (the parent minus its published parts). A relation with every cell hidden, or
-    with a cell that has no value, tells nothing and is not reported.
+    from 1 to ``threshold - 1`` (the parent minus its published parts): the rule :func:`secondary_suppression`
+    applies, with the parent as the total of the other members. A relation with every cell hidden, or with a
+    cell that has no value, tells nothing and is not reported.
 
     Parameters
     ----------
@@ -431,25 +459,16 @@ def warn_unprotected_relations(values: np.ndarray, suppressed: np.ndarray, membe
     n_groups = int(g.max()) + 1 if len(g) else 0
     if not n_groups:
         return np.zeros(0, dtype=bool)
-    n_hidden = np.bincount(g, weights=sup[c].astype(float), minlength=n_groups)
+    # parent = parts + rest: the equation of secondary_suppression with the parent (the first member listed) as
+    # its total, so that _unprotected judges it
     listed, first = np.unique(g, return_index=True)
-    parent = np.zeros(n_groups, dtype=np.int64)
-    parent[listed] = c[first]  # the first member listed of each relation
+    parent = np.full(n_groups, -1, dtype=np.int64)
+    parent[listed] = c[first]
+    part = np.ones(len(g), dtype=bool)
+    part[first] = False
     complete = np.bincount(g, weights=np.isnan(v[c]).astype(float), minlength=n_groups) == 0
-    hidden_sum = np.bincount(g, weights=np.where(sup[c], np.nan_to_num(v[c]), 0.0), minlength=n_groups)
-    left = complete & ((n_hidden == 1) | (~sup[parent] & (hidden_sum > 0) & (hidden_sum < threshold)))
-    if left.any():
-        import warnings
-
-        from evalkit.errors import DisclosureWarning
-
-        label = np.asarray(names, dtype=object)
-        shown = sorted({str(label[k]) for k in np.unique(c[left[g]])})
-        warnings.warn(
-            f"disclosure control could not protect every hidden count in {what}: in {int(left.sum())} "
-            f"relation(s) between counts (a count and its parts: {', '.join(shown)}), a hidden count can still "
-            "be worked out by subtraction from the published ones. Do not publish these figures as they are, "
-            "and report this to the evalkit maintainers.", DisclosureWarning, stacklevel=3)
+    left = complete & _unprotected(v, sup, g[part], c[part], parent, threshold)
+    _warn_unprotected(left, g, c, names, sets="relation", what=what, stacklevel=3)
     return left
 
 
@@ -633,8 +652,8 @@ def apply_disclosure(
             mine = np.repeat(~total_row, n_all)  # a cell of this table's own rows
             whole &= (np.bincount(gg, weights=mine[cc].astype(float), minlength=len(tt)) > 0) | \
                 np.where(tt >= 0, mine[np.maximum(tt, 0)], False)
-        _warn_unprotected(_unprotected(flat, sup, gg, cc, tt, t) & whole, gg, cc, n_all, [*counts, *(
-            f"the rest of {p.total}" for p in partitions if p.remainder)])
+        _warn_unprotected(_unprotected(flat, sup, gg, cc, tt, t) & whole, gg, cc % n_all, [*counts, *(
+            f"the rest of {p.total}" for p in partitions if p.remainder)], sets="total", stacklevel=2)
     sup_all = sup.reshape(n_rows, n_all) if n_all else np.zeros((n_rows, 0), dtype=bool)
     sup2 = sup_all[:, :n_cols]
     published = np.where(sup2, np.nan, round_counts(values, r))

@@ -20,6 +20,7 @@ Baseline: the first valid score (complete, prorated or total only) from 28 days 
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
@@ -43,6 +44,38 @@ def _words(items: list[str]) -> str:
 
 def _num(x: float) -> str:
     return f"{x:g}"
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` as the int it names -- ``2``, or ``2.0`` as JSON libraries and spreadsheets write it -- or None.
+
+    None for a number with a fraction (never cut to a whole number), NaN, infinity, ``True``/``False``, text and
+    anything else that is not a real number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    try:
+        x = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return int(x) if math.isfinite(x) and x.is_integer() else None
+
+
+#: The whole-number settings: name -> (smallest value, what the error message says is expected).
+_WHOLE_NUMBERS: dict[str, tuple[int, str]] = {
+    "baseline_days_before": (0, "a whole number >= 0"),
+    "baseline_days_after": (0, "a whole number >= 0"),
+    "min_days_between": (0, "a whole number >= 0"),
+    "min_dose": (0, "a whole number >= 0"),
+    "min_alpha_n": (3, "a whole number >= 3"),
+    "mm_session_max_obs": (0, "a whole number >= 0"),
+    "mi_imputations": (2, "a whole number >= 2"),
+    "seed": (0, "a whole number >= 0"),
+    "suppression_threshold": (1, "a whole number >= 1 (1 turns suppression off)"),
+    "rounding_base": (1, "None or a whole number >= 1"),
+}
 
 
 @dataclass(frozen=True)
@@ -126,7 +159,8 @@ class PairingRules:
     mi_imputations
         Number of multiple imputations (default 20).
     seed
-        Seed for the imputation draws (results are reproducible).
+        Seed for the imputation draws (results are reproducible; a whole
+        number >= 0).
     dose_thresholds
         Minimum doses for the dose-threshold sensitivity analysis
         (default 1, 2, 3, 4, 6, 8 attended contacts).
@@ -140,6 +174,16 @@ class PairingRules:
     rounding_base
         Round published counts to this base after suppression (default None:
         no rounding; e.g. 5).
+
+    Notes
+    -----
+    A whole-number setting (the days, ``min_dose``, ``min_alpha_n``,
+    ``mm_session_max_obs``, ``mi_imputations``, ``seed``, ``dose_thresholds``,
+    ``suppression_threshold``, ``rounding_base``) may be given as a number
+    with no fraction written with a decimal point (``2.0``, as JSON libraries
+    and spreadsheets write it): it is kept as the int, so the rules and their
+    text are those ``2`` gives. A fraction (``2.5``), ``True``/``False``,
+    text, NaN or infinity is refused with a ValueError naming the setting.
     """
 
     baseline_days_before: int = 28
@@ -170,10 +214,16 @@ class PairingRules:
         def bad(name: str, expected: str) -> None:
             raise ValueError(f"PairingRules.{name} must be {expected}; got {getattr(self, name)!r}")
 
-        for name in ("baseline_days_before", "baseline_days_after", "min_days_between", "min_dose"):
+        # a whole number as int or float (2 or 2.0: JSON and spreadsheets write either), kept as the int; a
+        # fraction is refused, never cut to a whole number
+        for name, (least, expected) in _WHOLE_NUMBERS.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                bad(name, "a whole number >= 0")
+            if v is None and name == "rounding_base":
+                continue
+            whole = _whole_number(v)
+            if whole is None or whole < least:
+                bad(name, expected)
+            object.__setattr__(self, name, whole)
         if self.endpoint_rule not in ("last", "window"):
             bad("endpoint_rule", "'last' or 'window'")
         if not (self.followup_weeks > 0):
@@ -195,27 +245,14 @@ class PairingRules:
             bad("mm_max_weeks", "beyond the follow-up window (followup_weeks + followup_tolerance_weeks)")
         if self.mm_session_effects not in ("auto", "never", "always"):
             bad("mm_session_effects", "'auto', 'never' or 'always'")
-        if isinstance(self.mi_imputations, bool) or not isinstance(self.mi_imputations, int) or self.mi_imputations < 2:
-            bad("mi_imputations", "a whole number >= 2")
         # a list or tuple of thresholds; anything else (3, None, text) is refused below, never iterated
         given = tuple(self.dose_thresholds) if isinstance(self.dose_thresholds, list | tuple) else ("not a list",)
-        # a whole number as int or float (2 or 2.0: JSON and spreadsheets write either); a fraction is refused,
-        # never cut to a whole number (2.5 became 2 without a word)
-        if not given or any(isinstance(d, bool) or not isinstance(d, numbers.Real) or d != d or d < 0
-                            or int(d) != d for d in given):
+        thresholds = tuple(_whole_number(d) for d in given)
+        if not thresholds or any(d is None or d < 0 for d in thresholds):
             bad("dose_thresholds", "a non-empty tuple of whole numbers >= 0")
-        thresholds = tuple(int(d) for d in given)
         object.__setattr__(self, "dose_thresholds", thresholds)
         if not (0 < self.level < 1):
             bad("level", "between 0 and 1 (e.g. 0.95)")
-        if isinstance(self.suppression_threshold, bool) or not isinstance(self.suppression_threshold, int) \
-                or self.suppression_threshold < 1:
-            bad("suppression_threshold", "a whole number >= 1 (1 turns suppression off)")
-        if self.rounding_base is not None and (isinstance(self.rounding_base, bool)
-                                               or not isinstance(self.rounding_base, int) or self.rounding_base < 1):
-            bad("rounding_base", "None or a whole number >= 1")
-        if isinstance(self.min_alpha_n, bool) or not isinstance(self.min_alpha_n, int) or self.min_alpha_n < 3:
-            bad("min_alpha_n", "a whole number >= 3")
 
     # ------------------------------------------------------------------
     def replace(self, **changes: Any) -> PairingRules:

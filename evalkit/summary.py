@@ -241,12 +241,13 @@ class Summary:
         SummaryFormatError
             With every problem found (JSON path, what was expected, what was found).
         """
-        validate_summary(data, source=source)
-        data = _whole_numbers(data)  # 3.0 is kept as the count 3
+        data = _validated(data, source=source)  # 3.0 is kept as the count 3
+        given = data["rules"]["settings"]
+        read = PairingRules.from_dict(dict(given)).to_dict()  # "min_dose": 2.0 is the setting 2
         return cls(
             programmes=_records_to_frame(data["programmes"], "programme"),
             results=_records_to_frame(data["results"], "result"),
-            rules=dict(data["rules"]["settings"]),
+            rules={k: read[k] for k in given},
             rules_text=data["rules"]["text"],
             disclosure=dict(data["disclosure"]),
             data_hash=data["data_hash"]["value"],
@@ -487,16 +488,6 @@ def _whole_number_settings() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(single), frozenset(several)
 
 
-def _whole_settings(settings: Any) -> Any:
-    """The rules settings with whole-number floats read as ints where :class:`~evalkit.rules.PairingRules` has
-    whole numbers (``"suppression_threshold": 5.0`` is 5, ``"dose_thresholds": [1.0, 2.0]`` is ``[1, 2]``)."""
-    if not isinstance(settings, Mapping):
-        return settings
-    single, several = _whole_number_settings()
-    return {k: _whole(v) if k in single else [_whole(x) for x in v] if k in several and isinstance(v, list) else v
-            for k, v in settings.items()}
-
-
 def _settings_fraction_problems(settings: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """Rules settings with a fraction where :class:`~evalkit.rules.PairingRules` has a whole number (``5.5``), by
     field, so that none is refused only as a block of settings, or cut to a whole number (``dose_thresholds``)."""
@@ -521,14 +512,13 @@ def _whole_numbers(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
     Spreadsheets and some JSON writers give counts as ``3.0``. JSON Schema lets ``3.0`` through as an integer,
     so the rules checked after it (:func:`_semantic_problems`) must read it as the count 3 as well: the counts of
-    ``programmes`` and ``results`` (the ``Int64`` columns of :func:`_columns`), the disclosure ``threshold`` and
-    ``rounding_base``, and the whole-number rules settings (:func:`_whole_settings`). A number with a fraction (``3.5``) is left as it is, for the schema to refuse. Returns a
-    new mapping (``data`` is not changed); parts not shaped as the format says are left for the schema to name.
+    ``programmes`` and ``results`` (the ``Int64`` columns of :func:`_columns`) and the disclosure ``threshold``
+    and ``rounding_base``. The rules settings are left to :class:`~evalkit.rules.PairingRules`, which reads
+    ``"min_dose": 2.0`` as 2 itself. A number with a fraction (``3.5``) is left as it is, for the schema to
+    refuse. Returns a new mapping (``data`` is not changed); parts not shaped as the format says are left for the
+    schema to name.
     """
     out = dict(data)
-    rules = out.get("rules")
-    if isinstance(rules, Mapping) and "settings" in rules:
-        out["rules"] = {**rules, "settings": _whole_settings(rules["settings"])}
     disc = out.get("disclosure")
     if isinstance(disc, Mapping):
         out["disclosure"] = {k: _whole(v) if k in ("threshold", "rounding_base") else v for k, v in disc.items()}
@@ -772,6 +762,12 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         disclosure settings and the rules settings (``"min_dose": 2.0``);
         ``3.5`` where a whole number belongs is refused, by field.
     """
+    _validated(data, source=source)
+
+
+def _validated(data: Any, *, source: str | None = None) -> Mapping[str, Any]:
+    """:func:`validate_summary`, returning the summary with whole-number floats read as whole numbers
+    (:func:`_whole_numbers`), for :meth:`Summary.from_dict` to build from."""
     if not isinstance(data, Mapping):
         raise SummaryFormatError(_problem_frame([("$", "an object", _describe(data), "type")]), file=source)
     version = data.get("schema_version")
@@ -788,6 +784,7 @@ def validate_summary(data: Any, *, source: str | None = None) -> None:
         rows = _semantic_problems(data)
     if rows:
         raise SummaryFormatError(_problem_frame(rows), file=source)
+    return data
 
 
 # ---------------------------------------------------------------------------
@@ -1194,11 +1191,8 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
     Cells in ``hidden_elsewhere`` start hidden, like small counts; the rules
     above then apply to the whole set.
 
-    The rests are given to :func:`~evalkit.disclosure.secondary_suppression`
-    as ``unpublished``, as :func:`~evalkit.disclosure.apply_disclosure` gives
-    its own (it changes nothing here: that argument only matters for
-    equations with a total cell, and a relation has none). Should a relation
-    still give a hidden count away afterwards,
+    Should a relation still give a hidden count away after complementary
+    suppression,
     :func:`~evalkit.disclosure.warn_unprotected_relations` raises a
     :class:`~evalkit.errors.DisclosureWarning` naming its counts, as
     :func:`~evalkit.disclosure.apply_disclosure` warns of what it cannot
@@ -1247,7 +1241,6 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
             v = pd.to_numeric(frame[c], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
             bump = 1e12 if name in _KEEP_FIRST else (1e6 if name in keep else 0.0)
             ids[name] = add(v, np.where(v > 0, v + bump, v), name)  # zeros stay 0: non-zero cells are taken first
-    n_counts = n_cells
 
     # A programme with a single change measure: 'paired on any measure' is that measure's n_paired, the
     # same people; one cell, so that the two are always hidden together.
@@ -1300,7 +1293,6 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         groups.append(np.column_stack(members))
 
     flat = np.concatenate(values) if values else np.zeros(0)
-    rests = np.arange(len(flat)) >= n_counts  # the cells added after the published counts: never published
     cost = np.where(np.isnan(flat), np.nan, np.concatenate(costs) if costs else np.zeros(0))
     hidden = primary_suppression(flat, threshold=threshold, show_zero=show_zero) if threshold > 1 \
         else np.zeros(len(flat), dtype=bool)
@@ -1323,7 +1315,7 @@ def disclose(programmes: pd.DataFrame, results: pd.DataFrame, *, rules: PairingR
         # cells of a relation add up to a number anyone can work out (the published cells are known), so
         # that sum must not be a small count either (threshold=); complements are chosen by cost
         hidden = secondary_suppression(flat, hidden, member_group, member_cell, np.full(n_groups, -1),
-                                       threshold=threshold, cost=cost, unpublished=rests)
+                                       threshold=threshold, cost=cost)
         warn_unprotected_relations(flat, hidden, member_group, member_cell, threshold=threshold,
                                    names=np.concatenate(labels), what="the summary")
     published = round_counts(flat, base)

@@ -104,6 +104,31 @@ def test_bad_rules_file(tmp_path, capsys):
     assert "invalid pairing rules" in err and "min_dose" in err
 
 
+def test_rules_file_with_whole_numbers_written_as_floats(tmp_path, capsys):
+    """A rules file a spreadsheet or JSON library wrote (``"min_dose": 3.0``) makes the summary the one with 3 makes;
+    ``3.5`` is still refused with the rules' message."""
+    from evalkit.summary import read_summary
+
+    settings = {"min_dose": 3, "suppression_threshold": 6, "baseline_days_before": 21, "min_days_between": 10,
+                "dose_thresholds": [1, 3], "seed": 11}
+    made = {}
+    for kind, given in (("int", settings), ("float", {k: [float(x) for x in v] if isinstance(v, list) else float(v)
+                                                      for k, v in settings.items()})):
+        rules = tmp_path / f"rules-{kind}.json"
+        rules.write_text(json.dumps(given))
+        assert main(["summary", "--data", str(EXAMPLE_DIR), "--programme", "P-HOME", "--rules", str(rules),
+                     "-o", str(tmp_path / f"{kind}.json")]) == 0
+        made[kind] = read_summary(tmp_path / f"{kind}.json").to_dict()
+        made[kind].pop("created_at")
+    assert '"min_dose": 3,' in (tmp_path / "float.json").read_text()
+    assert made["float"] == made["int"]
+    assert made["int"]["rules"]["settings"]["min_dose"] == 3 and "at least 3 attended" in made["int"]["rules"]["text"]
+    bad = tmp_path / "rules-fraction.json"
+    bad.write_text(json.dumps({"min_dose": 3.5}))
+    err = _fails(["summary", "--data", str(EXAMPLE_DIR), "--rules", str(bad), "-o", str(tmp_path / "x.json")], capsys)
+    assert "invalid pairing rules: PairingRules.min_dose must be a whole number >= 0; got 3.5" in err
+
+
 def _summary_with_min_dose_3(tmp_path: Path) -> Path:
     """P-HOME's summary file made under other pairing rules (minimum dose 3)."""
     rules = tmp_path / "rules.json"

@@ -3,9 +3,9 @@
 :func:`evalkit.summary.disclose` and the Talking Therapies rows beside the outcome summary
 (:func:`evalkit.outcomes.evaluate_outcomes`) give :func:`~evalkit.disclosure.secondary_suppression` each relation
 as one equation whose first member is the parent count (parent - parts - rest = 0, no total). Like
-:func:`~evalkit.disclosure.apply_disclosure`, they mark the rests they add as ``unpublished`` and warn
-(:class:`~evalkit.errors.DisclosureWarning`) when a hidden count could still be worked out; an equation whose
-cells are all hidden tells nothing and is not reported.
+:func:`~evalkit.disclosure.apply_disclosure`, they warn (:class:`~evalkit.errors.DisclosureWarning`) when a
+hidden count could still be worked out; an equation whose cells are all hidden tells nothing and is not reported.
+Marking their rests ``unpublished`` changes nothing: that argument only bears on equations with a total cell.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evalkit.disclosure as disclosure
 import evalkit.summary as summary
@@ -76,22 +78,26 @@ def test_summary_disclose_says_so_when_a_relation_is_left_unprotected(monkeypatc
         summary.disclose(prog, res)
 
 
-def test_summary_disclose_marks_its_rests_unpublished(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[np.ndarray, np.ndarray | None]] = []
-    real = summary.secondary_suppression
-
-    def spy(values, suppressed, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        seen.append((np.asarray(values, dtype=float), kwargs.get("unpublished")))
-        return real(values, suppressed, *args, **kwargs)
-
-    monkeypatch.setattr(summary, "secondary_suppression", spy)
-    prog, res = _frames()
-    summary.disclose(prog, res)
-    values, unpublished = seen[0]
-    assert unpublished is not None and unpublished.shape == values.shape
-    n_counts = int(prog.drop(columns="programme_id").shape[1] + res.filter(like="n_").shape[1])
-    # the published counts come first; every cell after them is a rest (parent - its parts), never published
-    assert not unpublished[:n_counts].any() and unpublished[n_counts:].all() and len(values) > n_counts
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_unpublished_changes_nothing_in_equations_without_a_total_cell(data: st.DataObject) -> None:
+    """Why :func:`evalkit.summary.disclose` does not pass its rests as ``unpublished``: in equations whose total is
+    -1 (every relation of the summary) the mask cannot change what secondary suppression hides."""
+    n = data.draw(st.integers(2, 12))
+    values = np.array(data.draw(st.lists(st.one_of(st.integers(0, 12), st.just(np.nan)), min_size=n, max_size=n)),
+                      dtype=float)
+    equations = data.draw(st.lists(st.lists(st.integers(0, n - 1), min_size=1, max_size=5, unique=True),
+                                   min_size=1, max_size=5))
+    g = np.concatenate([np.full(len(e), i) for i, e in enumerate(equations)])
+    c = np.concatenate([np.array(e) for e in equations])
+    hidden = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n))) & ~np.isnan(values)
+    cost = np.array(data.draw(st.lists(st.sampled_from([-1.0, 0.0, 1.0, 5.0]), min_size=n, max_size=n)))
+    unpublished = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    no_total = np.full(len(equations), -1)
+    given_rests = disclosure.secondary_suppression(values, hidden, g, c, no_total, threshold=5, cost=cost,
+                                                   unpublished=unpublished)
+    assert given_rests.tolist() == disclosure.secondary_suppression(values, hidden, g, c, no_total, threshold=5,
+                                                                    cost=cost).tolist()
 
 
 def test_talking_therapies_beside_the_summary_say_so_when_left_unprotected(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ def test_defaults_and_describe() -> None:
     assert str(r) == text and "min dose 2" in r.short()
 
 
-@pytest.mark.parametrize("given", [(1, 2.5), (2.5,), (1, float("nan")), (1, -1), (True, 2), ("2",), (), 3, None, "2"])
+@pytest.mark.parametrize("given", [(1, 2.5), (2.5,), (1, float("nan")), (1, float("inf")), (1, -1), (True, 2), ("2",), (), 3, None, "2"])
 def test_dose_thresholds_are_refused_not_cut_to_whole_numbers(given: tuple) -> None:
     """A fraction (2.5) was made 2 without a word, so the dose table showed another threshold than asked for."""
     with pytest.raises(ValueError, match="PairingRules.dose_thresholds must be a non-empty tuple of whole numbers"):
@@ -69,3 +69,42 @@ def test_sample_reliability_from_baseline_items() -> None:
     assert 0.8 < p.loc["epds", "reliability_used"] < 0.97  # the generator's items give alpha about 0.88-0.93
     assert p.loc["epds", "sd_source"].startswith("sample")
     assert p.loc["wemwbs", "sd_source"].startswith("sample")  # 'sample' uses the sample SD even with a file SD
+
+
+#: every whole-number setting of PairingRules but dose_thresholds, with a value each may take
+_WHOLE_NUMBER_SETTINGS = {"baseline_days_before": 21, "baseline_days_after": 7, "min_days_between": 10,
+                          "min_dose": 3, "min_alpha_n": 40, "mm_session_max_obs": 200, "mi_imputations": 10,
+                          "seed": 7, "suppression_threshold": 10, "rounding_base": 5}
+
+
+def test_the_whole_number_settings_listed_here_are_every_one() -> None:
+    import typing
+
+    hints = typing.get_type_hints(PairingRules)
+    assert {name for name, hint in hints.items() if hint in (int, int | None)} == set(_WHOLE_NUMBER_SETTINGS)
+
+
+@pytest.mark.parametrize("name, value", _WHOLE_NUMBER_SETTINGS.items())
+def test_a_whole_number_written_with_a_decimal_point_is_that_number(name: str, value: int) -> None:
+    """Rules files written by spreadsheets or JSON libraries give ``2.0``: it is the setting 2, as for
+    ``dose_thresholds``, stored as the int (the rules text is the one ``2`` gives), directly or from a dict."""
+    import numpy as np
+
+    want = PairingRules(**{name: value})
+    for given in (float(value), np.float64(value), np.int64(value)):
+        for rules in (PairingRules(**{name: given}), PairingRules.from_dict({name: given}),
+                      PairingRules().replace(**{name: given})):
+            assert rules == want and type(getattr(rules, name)) is int
+            assert rules.describe() == want.describe() and rules.short() == want.short()
+            assert rules.to_dict() == want.to_dict()
+
+
+@pytest.mark.parametrize("name", _WHOLE_NUMBER_SETTINGS)
+@pytest.mark.parametrize("given", [2.5, True, False, "5", float("nan"), float("inf"), -float("inf"), None, [5]])
+def test_a_whole_number_setting_refuses_what_is_no_whole_number(name: str, given: object) -> None:
+    """A fraction is refused, never cut to a whole number; so are true/false, text, NaN and infinity, each with
+    the rules' ValueError naming the setting (never a TypeError or OverflowError from deeper down)."""
+    if given is None and name == "rounding_base":
+        return  # None: no rounding
+    with pytest.raises(ValueError, match=rf"^PairingRules\.{name} must be (None or )?a whole number >= \d"):
+        PairingRules(**{name: given})

@@ -217,3 +217,14 @@ def test_a_setting_with_a_fraction_is_refused_naming_file_and_field(tmp_path, na
                                             else "5.5 (a number with a fraction")
     text = str(info.value)
     assert text.startswith(str(p) + ": ") and path in text
+
+
+def test_rules_settings_are_kept_as_pairing_rules_reads_them():
+    """A summary keeps the settings it was given (no others are added), each as PairingRules reads it: ``2.0`` as 2
+    and a single valid status written as text as the list PairingRules.to_dict writes."""
+    data = _summary()
+    data["rules"]["settings"] = {"min_dose": 2.0, "valid_statuses": "complete", "suppression_threshold": 5}
+    s = Summary.from_dict(data)
+    assert s.to_dict()["rules"]["settings"] == {"min_dose": 2, "valid_statuses": ["complete"],
+                                                "suppression_threshold": 5}
+    assert s.pairing_rules() == PairingRules(valid_statuses=("complete",))
