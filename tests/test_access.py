@@ -84,6 +84,18 @@ def test_date_range_filters_a_referral_cohort(two_providers) -> None:  # noqa: A
         load_tables(two_providers, Scope.admin(), date_range=("not a date", None))
 
 
+@pytest.mark.parametrize(("scope", "expected"), [
+    (Scope.for_provider("North"), {"P-N1", "P-N2"}), (Scope.for_provider("North", "South"), {"P-N1", "P-N2", "P-S1"}),
+    (Scope("provider", providers={"North"}, programmes={"P-N2", "P-S1"}), {"P-N2"}),
+    (Scope("provider", providers={"North"}, programmes={"P-S1"}), set()), (Scope.for_provider("West"), set()),
+], ids=["provider", "two-providers", "provider-narrowed", "provider-other-programme", "provider-of-none"])
+def test_a_provider_s_own_programmes_are_those_it_runs_within_its_granted_programmes(
+        scope: Scope, expected: set[str]) -> None:
+    programmes = pd.DataFrame({"programme_id": ["P-N1", "P-N2", "P-S1", "P-X"],
+                               "provider": pd.array(["North", "North", "South", None], dtype="string")})
+    assert scope.own_programmes(programmes) == expected
+
+
 def test_scope_validation() -> None:
     with pytest.raises(ValueError, match="role must be one of"):
         Scope("owner")  # type: ignore[arg-type]
