@@ -272,6 +272,26 @@ def test_asking_for_programmes_shows_the_granted_ones_of_them_through_every_door
             summary_from_store(two_providers, scope, programmes=asked)
 
 
+@pytest.mark.parametrize(("scope", "asked", "expected"), [
+    (Scope("researcher"), None, {"P-N1", "P-N2", "P-S1", "P-S2"}),
+    (Scope("researcher", programmes={"P-N1", "P-S2"}), None, {"P-N1", "P-S2"}),
+    (Scope("researcher", programmes={"P-N1"}), ["P-N1", "P-S1"], {"P-N1"}), (Scope("researcher"), "P-S1", {"P-S1"}),
+    (Scope.for_provider("North"), None, {"P-N1", "P-N2"}), (Scope.for_evaluator({"P-N1"}), ["P-N1", "P-S1"], {"P-N1"}),
+], ids=["researcher", "researcher-granted", "researcher-asked", "researcher-one", "provider", "evaluator-asked"])
+def test_the_tables_an_aggregate_counts_are_those_of_the_programmes_the_scope_grants(
+        two_providers, scope: Scope, asked: list[str] | str | None, expected: set[str]) -> None:  # noqa: ANN001
+    """evalkit.store.load_tables_to_count, behind the summary and the report from the store: a researcher's
+    aggregates count the programmes its scope grants (all when none are named), narrowed by those asked for;
+    every other role counts what load_tables gives it."""
+    from evalkit.store import load_tables_to_count
+
+    tables = load_tables_to_count(two_providers, scope, programmes=asked)
+    assert _programmes(tables) == expected
+    if scope.role != "researcher":
+        for name, frame in load_tables(two_providers, scope, programmes=asked).items():
+            pd.testing.assert_frame_equal(tables[name], frame)
+
+
 def _report_programmes(report: Report) -> set[str]:
     about = report.tables["about"].set_index("item")["value"]
     return set() if about["Programmes"] == "none" else set(about["Programmes"].split(", "))
