@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from evalkit.errors import AccessDenied
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["ROLES", "Role", "Scope"]
 
@@ -84,6 +87,28 @@ class Scope:
         if self.role == "evaluator" or (self.role != "admin" and self.programmes):
             return self.programmes
         return None
+
+    def own_programmes(self, programmes: pd.DataFrame) -> frozenset[str]:
+        """A provider's own programmes in a programmes table, within :attr:`granted_programmes`.
+
+        The rule the store applies in SQL, for tables already in memory: the programmes whose ``provider`` is
+        one of this scope's ``providers`` (compared as text), narrowed to :attr:`granted_programmes` when the
+        scope has them. A scope of another role has no providers, so no programme is its own.
+
+        Parameters
+        ----------
+        programmes
+            A programmes table with ``programme_id`` and ``provider`` columns.
+
+        Returns
+        -------
+        frozenset of str
+            The ``programme_id`` values (as text) this provider may see.
+        """
+        ours = programmes["provider"].astype("string").isin(list(self.providers)).fillna(False).to_numpy()
+        own = frozenset(programmes.loc[ours, "programme_id"].astype(str))
+        granted = self.granted_programmes
+        return own if granted is None else own & granted
 
     def require_individual_rows(self) -> None:
         """Raise :class:`AccessDenied` unless this scope may see individual-level rows."""

@@ -78,5 +78,9 @@ class UnverifiedFactWarning(EvalkitWarning):
     """A figure from an instrument file is marked unverified in its source notes."""
 
 
+class InstrumentFileWarning(EvalkitWarning):
+    """An instrument definition file could not be used and was left out of work that went on without it."""
+
+
 class DisclosureWarning(EvalkitWarning):
     """Disclosure control could not protect every hidden count (one could still be worked out from a total)."""

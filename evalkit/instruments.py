@@ -293,15 +293,40 @@ def _read_definition(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _folders(extra_dirs: Iterable[str | Path]) -> list[Path]:
+def _named_folders(extra_dirs: Iterable[str | Path]) -> list[Path]:
+    """The built-in folder, then those ``EVALKIT_INSTRUMENTS_DIR`` and ``extra_dirs`` name (not checked)."""
     folders = [resource_dir("schemas") / "instruments"]
     env = os.environ.get("EVALKIT_INSTRUMENTS_DIR", "")
     folders += [Path(p) for p in env.split(os.pathsep) if p]
     folders += [Path(p) for p in extra_dirs]
+    return folders
+
+
+def _missing_folder(folder: Path) -> str:
+    return f"instrument folder {folder} does not exist"
+
+
+def _folders(extra_dirs: Iterable[str | Path]) -> list[Path]:
+    folders = _named_folders(extra_dirs)
     for f in folders[1:]:
         if not f.is_dir():
-            raise InstrumentError(f"instrument folder {f} does not exist")
+            raise InstrumentError(_missing_folder(f))
     return folders
+
+
+def _merged(definitions: Mapping[str, dict[str, Any]], raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The definition the file at ``path`` (read as ``raw``) makes, given those read before it: ``raw`` itself,
+    or with ``extends`` the instrument it names with the file's fields over its own."""
+    base = raw.get("extends")
+    if base:
+        if base not in definitions:
+            raise InstrumentError(f"instrument file {path}: extends unknown instrument {base!r}")
+        merged = {**definitions[base], **{k: v for k, v in raw.items() if k != "extends"}}
+        merged["code"] = raw.get("code", base)
+        return merged
+    if "code" not in raw:
+        raise InstrumentError(f"instrument file {path}: missing 'code'")
+    return raw
 
 
 def load_instruments(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrument]:
@@ -324,20 +349,51 @@ def load_instruments(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrum
     origins: dict[str, str] = {}
     for folder in _folders(extra_dirs):
         for path in sorted(folder.glob("*.json")):
-            raw = _read_definition(path)
-            base = raw.get("extends")
-            if base:
-                if base not in definitions:
-                    raise InstrumentError(f"instrument file {path}: extends unknown instrument {base!r}")
-                merged = {**definitions[base], **{k: v for k, v in raw.items() if k != "extends"}}
-                merged["code"] = raw.get("code", base)
-                definitions[merged["code"]] = merged
-            else:
-                if "code" not in raw:
-                    raise InstrumentError(f"instrument file {path}: missing 'code'")
-                definitions[raw["code"]] = raw
-            origins[raw.get("code", base)] = str(path)
+            definition = _merged(definitions, _read_definition(path), path)
+            definitions[definition["code"]] = definition
+            origins[definition["code"]] = str(path)
     return {code: instrument_from_definition(d, origin=origins[code]) for code, d in sorted(definitions.items())}
+
+
+def load_usable_instruments(extra_dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Instrument], list[str]]:
+    """Load every instrument definition that can be used, leaving out each file that cannot, with the reason.
+
+    Where :func:`load_instruments` stops at the first file it cannot use, this reads on: a file that cannot
+    be read or is not a valid definition (on its own, or over the instrument it ``extends``) is left out as
+    if it were not there, and a folder named that does not exist is passed over. For work that must go on
+    past a broken custom file, such as bringing a database's stored instruments to their codes.
+
+    Parameters
+    ----------
+    extra_dirs
+        Further folders, as for :func:`load_instruments`.
+
+    Returns
+    -------
+    instruments : dict
+        The instruments by code, from every file that could be used.
+    problems : list of str
+        One message per file or folder left out, naming it and saying what is wrong (empty when
+        :func:`load_instruments` would load the same instruments).
+    """
+    definitions: dict[str, dict[str, Any]] = {}
+    instruments: dict[str, Instrument] = {}
+    problems: list[str] = []
+    for folder in _named_folders(extra_dirs):
+        if not folder.is_dir():
+            problems.append(_missing_folder(folder))
+            continue
+        for path in sorted(folder.glob("*.json")):
+            try:
+                definition = _merged(definitions, _read_definition(path), path)
+                instrument = instrument_from_definition(definition, origin=str(path))
+            except (InstrumentError, TypeError, ValueError, KeyError) as exc:
+                text = str(exc)
+                problems.append(text if str(path) in text else f"instrument file {path}: {text}")
+                continue
+            definitions[instrument.code] = definition
+            instruments[instrument.code] = instrument
+    return dict(sorted(instruments.items())), problems
 
 
 @cache

@@ -1476,49 +1476,9 @@ def summary_from_store(
     -------
     Summary
     """
-    return build_summary(_tables_to_count(store, scope, programmes=programmes, date_range=date_range), rules=rules)
+    from evalkit.store import load_tables_to_count
 
-
-def _tables_to_count(
-    store: Any,
-    scope: Any,
-    *,
-    programmes: Sequence[str] | None = None,
-    date_range: tuple[object, object] | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The canonical tables whose aggregates a scope may count, for the library's aggregate outputs only.
-
-    Providers, evaluators and admins get :func:`evalkit.store.load_tables` under their own scope. A researcher,
-    who may not load individual rows, gets the rows of the programmes :attr:`Scope.granted_programmes
-    <evalkit.access.Scope.granted_programmes>` grants (every programme when none are named); they must not
-    leave the library except as disclosure-controlled aggregates (:func:`summary_from_store`,
-    :func:`evalkit.report.report_from_store`). ``programmes`` narrows the grant, never widens it: asking for
-    programmes outside it gives none of them.
-
-    Parameters
-    ----------
-    store
-        An open :class:`evalkit.store.Store`.
-    scope
-        The user's :class:`~evalkit.access.Scope`.
-    programmes, date_range
-        As :func:`evalkit.store.load_tables`.
-
-    Returns
-    -------
-    dict[str, pandas.DataFrame]
-    """
-    from evalkit.access import Scope
-    from evalkit.store import load_tables
-
-    if scope.role != "researcher":
-        return load_tables(store, scope, programmes=programmes, date_range=date_range)
-    wanted = None if programmes is None else {programmes} if isinstance(programmes, str) else set(programmes)
-    granted = scope.granted_programmes
-    if granted is not None:
-        wanted = set(granted) if wanted is None else wanted & granted
-    return load_tables(store, Scope.admin(), programmes=None if wanted is None else sorted(wanted),
-                       date_range=date_range)
+    return build_summary(load_tables_to_count(store, scope, programmes=programmes, date_range=date_range), rules=rules)
 
 
 def _now() -> str:

@@ -84,6 +84,18 @@ def test_date_range_filters_a_referral_cohort(two_providers) -> None:  # noqa: A
         load_tables(two_providers, Scope.admin(), date_range=("not a date", None))
 
 
+@pytest.mark.parametrize(("scope", "expected"), [
+    (Scope.for_provider("North"), {"P-N1", "P-N2"}), (Scope.for_provider("North", "South"), {"P-N1", "P-N2", "P-S1"}),
+    (Scope("provider", providers={"North"}, programmes={"P-N2", "P-S1"}), {"P-N2"}),
+    (Scope("provider", providers={"North"}, programmes={"P-S1"}), set()), (Scope.for_provider("West"), set()),
+], ids=["provider", "two-providers", "provider-narrowed", "provider-other-programme", "provider-of-none"])
+def test_a_provider_s_own_programmes_are_those_it_runs_within_its_granted_programmes(
+        scope: Scope, expected: set[str]) -> None:
+    programmes = pd.DataFrame({"programme_id": ["P-N1", "P-N2", "P-S1", "P-X"],
+                               "provider": pd.array(["North", "North", "South", None], dtype="string")})
+    assert scope.own_programmes(programmes) == expected
+
+
 def test_scope_validation() -> None:
     with pytest.raises(ValueError, match="role must be one of"):
         Scope("owner")  # type: ignore[arg-type]
@@ -258,6 +270,26 @@ def test_asking_for_programmes_shows_the_granted_ones_of_them_through_every_door
     else:
         with pytest.raises(ValueError, match="no programmes to summarise"):
             summary_from_store(two_providers, scope, programmes=asked)
+
+
+@pytest.mark.parametrize(("scope", "asked", "expected"), [
+    (Scope("researcher"), None, {"P-N1", "P-N2", "P-S1", "P-S2"}),
+    (Scope("researcher", programmes={"P-N1", "P-S2"}), None, {"P-N1", "P-S2"}),
+    (Scope("researcher", programmes={"P-N1"}), ["P-N1", "P-S1"], {"P-N1"}), (Scope("researcher"), "P-S1", {"P-S1"}),
+    (Scope.for_provider("North"), None, {"P-N1", "P-N2"}), (Scope.for_evaluator({"P-N1"}), ["P-N1", "P-S1"], {"P-N1"}),
+], ids=["researcher", "researcher-granted", "researcher-asked", "researcher-one", "provider", "evaluator-asked"])
+def test_the_tables_an_aggregate_counts_are_those_of_the_programmes_the_scope_grants(
+        two_providers, scope: Scope, asked: list[str] | str | None, expected: set[str]) -> None:  # noqa: ANN001
+    """evalkit.store.load_tables_to_count, behind the summary and the report from the store: a researcher's
+    aggregates count the programmes its scope grants (all when none are named), narrowed by those asked for;
+    every other role counts what load_tables gives it."""
+    from evalkit.store import load_tables_to_count
+
+    tables = load_tables_to_count(two_providers, scope, programmes=asked)
+    assert _programmes(tables) == expected
+    if scope.role != "researcher":
+        for name, frame in load_tables(two_providers, scope, programmes=asked).items():
+            pd.testing.assert_frame_equal(tables[name], frame)
 
 
 def _report_programmes(report: Report) -> set[str]:

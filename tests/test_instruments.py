@@ -161,3 +161,35 @@ def test_reliable_change_figures_are_consistent_with_their_derivation() -> None:
     # SWEMWBS: reliability derived from SEM 1.03 and SD 3.92.
     s = get_instrument("swemwbs")
     assert 1 - (1.03 / s.reference_sd.value) ** 2 == pytest.approx(s.reliability.value, abs=0.005)
+
+
+def test_usable_instruments_leave_out_each_broken_file_naming_it_and_what_is_wrong(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where load_instruments stops at the first broken file, load_usable_instruments reads on: each broken file
+    is left out as if it were not there (a broken replacement of a shipped instrument leaves the shipped one),
+    each named with what is wrong; a missing folder is passed over."""
+    from evalkit.instruments import load_usable_instruments
+
+    shipped = load_instruments()
+    good = {"code": "kept", "name": "Kept", "role": "symptom", "items": {"count": 2, "min": 0, "max": 3},
+            "scoring": {"method": "sum"}, "higher_is_better": False,
+            "missing_items": {"max_missing": 0, "prorate": False}}
+    files = {"a_unreadable.json": '{"code": ', "b_list.json": "[1, 2]", "c_no_code.json": json.dumps({"name": "X"}),
+             "d_unknown_base.json": json.dumps({"extends": "nope"}),
+             "e_epds.json": json.dumps({"extends": "epds", "higher_is_better": "yes"}),
+             "f_phq9.json": json.dumps({**good, "code": "phq9", "items": {"count": 2, "min": 4, "max": 3}}),
+             "kept.json": json.dumps(good)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("EVALKIT_INSTRUMENTS_DIR", str(tmp_path / "missing"))
+    instruments, problems = load_usable_instruments([tmp_path])
+    assert sorted(instruments) == sorted([*shipped, "kept"])
+    assert instruments["epds"] == shipped["epds"] and instruments["phq9"] == shipped["phq9"]
+    assert problems[0] == f"instrument folder {tmp_path / 'missing'} does not exist"
+    wrong = ["Expecting value", "expected a JSON object", "missing 'code'", "extends unknown instrument 'nope'",
+             "higher_is_better", "min is above its max"]
+    assert len(problems) == 1 + len(wrong)
+    for (name, _), problem, what in zip(files.items(), problems[1:], wrong, strict=False):
+        assert str(tmp_path / name) in problem and what in problem, problem
+    monkeypatch.delenv("EVALKIT_INSTRUMENTS_DIR")
+    assert load_usable_instruments() == (shipped, [])

@@ -182,6 +182,20 @@ def test_model_estimates_are_said_to_be_missing_without_models(report: Report) -
     assert "made without the mixed-model and multiple-imputation estimates" in report.html
 
 
+def test_the_methods_table_has_a_column_for_each_change_method(tables, monkeypatch) -> None:  # noqa: ANN001
+    """The columns of the table comparing ways of estimating change come from change_methods.CHANGE_METHODS: a
+    method added there shows up, headed by its words, with its estimate, interval and n."""
+    from evalkit import change_methods
+
+    again = ("paired_again", "mean_change", "ci_low", "ci_high", "n_paired")  # the completers' columns once more
+    monkeypatch.setattr(change_methods, "CHANGE_METHODS", (*change_methods.CHANGE_METHODS, again))
+    monkeypatch.setattr(change_methods, "METHOD_WORDS", {**change_methods.METHOD_WORDS, "paired_again": "paired again"})
+    r = build_report(tables, programmes=["P-PAID"], models=False, figures=False, breakdowns=(), generated_at=WHEN)
+    t = find_table(check(r.html), "EPDS: completers compared")
+    assert t.headers[:3] == ["Programme", "Completers: mean change (95% CI)", "Paired again: mean change (95% CI)"]
+    assert t.rows and all(row[2] == row[1] for row in t.rows)
+
+
 # --------------------------------------------------------------------------- well-formed, accessible, self-contained
 
 

@@ -4,11 +4,15 @@ so the database is the one the uploads would have made had the code always been 
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from conftest import example_frames, result_of
 
 from evalkit.access import Scope
+from evalkit.errors import EvalkitWarning
 from evalkit.ingest import ingest, rollback
 from evalkit.schemas import table_schema
 from evalkit.store import _tables as T
@@ -165,3 +169,71 @@ def test_step_8_keeps_audit_text_that_is_no_row_as_it_is(db_url: str) -> None:
         with store.engine.connect() as conn:
             kept = conn.execute(sa.select(T.audit_history.c.old_row).where(T.audit_history.c.old_row == "not json"))
             assert len(kept.all()) == 1
+
+
+def _stored(store, where: str) -> pd.DataFrame:  # noqa: ANN001
+    """Every stored column of the measures rows ``where`` selects, in row order (to see them unchanged)."""
+    with store.engine.connect() as conn:
+        return pd.read_sql_query(f"SELECT * FROM measures WHERE {where} ORDER BY row_id", conn)
+
+
+def _at_step_7(db_url: str) -> pd.DataFrame:
+    """A database as older versions left it (instruments as typed, schema step 7); returns its 'my scale' rows."""
+    with open_store(db_url) as store:
+        _uploads(store, spelled=True)
+        _sql(store, "DELETE FROM schema_version WHERE version = 8")
+        return _stored(store, "instrument = 'my scale'")
+
+
+def test_step_8_opens_the_database_past_a_broken_custom_instrument_file_and_names_it(
+        db_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A custom instrument file that cannot be read does not stop the database from opening: the step maps the
+    spellings the other instruments know, leaves the rest exactly as stored, and says which file was left out
+    and what is wrong with it."""
+    mine = _at_step_7(db_url)
+    folder = tmp_path / "instruments"
+    folder.mkdir()
+    (folder / "broken.json").write_text('{"code": "broken",', encoding="utf-8")
+    monkeypatch.setenv("EVALKIT_INSTRUMENTS_DIR", str(folder))
+    with pytest.warns(EvalkitWarning) as caught:
+        store = open_store(db_url)
+    with store:
+        said = " ".join(str(w.message) for w in caught)
+        assert str(folder / "broken.json") in said and "Expecting" in said  # the file, and what is wrong
+        assert set(_measures(store)["instrument"]) == {"epds", "phq9", "my scale"}
+        pd.testing.assert_frame_equal(_stored(store, "instrument = 'my scale'"), mine)
+
+
+def test_step_8_leaves_a_broken_custom_instrument_s_rows_as_stored_and_maps_them_once_the_file_is_fixed(
+        db_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Rows of the instrument a broken file defines are kept exactly as stored; opening the database once the
+    file is fixed maps them, as the step would have had the file been readable, and only then (another file
+    still broken does not hold them back)."""
+    mine = _at_step_7(db_url)
+    folder = tmp_path / "instruments"
+    folder.mkdir()
+    (folder / "other.json").write_text("not JSON", encoding="utf-8")
+    custom = folder / "myscale.json"
+    custom.write_text(json.dumps({"extends": "epds", "code": "myscale", "name": "My scale", "role": "mood"}))
+    monkeypatch.setenv("EVALKIT_INSTRUMENTS_DIR", str(folder))
+    with pytest.warns(EvalkitWarning) as caught:
+        store = open_store(db_url)
+    with store:
+        said = " ".join(str(w.message) for w in caught)
+        assert str(custom) in said and "role" in said and "'my scale' (1 row)" in said and "other.json" in said
+        assert set(_measures(store)["instrument"]) == {"epds", "phq9", "my scale"}
+        pd.testing.assert_frame_equal(_stored(store, "instrument = 'my scale'"), mine)
+    with open_store(db_url) as store:  # still broken: still as stored
+        pd.testing.assert_frame_equal(_stored(store, "instrument = 'my scale'"), mine)
+    custom.write_text(json.dumps({"extends": "epds", "code": "myscale", "name": "My scale"}))
+    with pytest.warns(EvalkitWarning, match="other.json"):
+        store = open_store(db_url)
+    with store:
+        mapped = _stored(store, "instrument = 'myscale'")
+        assert set(_measures(store)["instrument"]) == {"epds", "phq9", "myscale"}
+        pd.testing.assert_frame_equal(mapped.drop(columns="instrument"), mine.drop(columns="instrument"))
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(T.store_meta)
+                                .where(T.store_meta.c.key != "pseudonym_key_check")).scalar_one() == 0
+    with open_store(db_url) as store:  # nothing waits any more: opening it again changes nothing, says nothing
+        pd.testing.assert_frame_equal(_stored(store, "instrument = 'myscale'"), mapped)

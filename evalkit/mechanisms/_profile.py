@@ -353,9 +353,7 @@ def responses_needing_conversation(
         progs = tables.get("programmes")
         if progs is None or "provider" not in progs.columns:
             raise AccessDenied("cannot check which programmes belong to this provider: the programmes table is missing")
-        mine = set(progs.loc[progs["provider"].isin(scope.providers), "programme_id"].astype(str))
-        if scope.granted_programmes is not None:
-            mine &= scope.granted_programmes
+        mine = list(scope.own_programmes(progs))
         tables = {k: (v[v["programme_id"].astype("string").isin(mine).fillna(False).to_numpy(dtype=bool)]
                       if isinstance(v, pd.DataFrame) and "programme_id" in v.columns else v)
                   for k, v in tables.items()}

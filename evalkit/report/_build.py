@@ -111,20 +111,18 @@ def _all_programmes(tables: Mapping[str, pd.DataFrame]) -> list[str]:
 
 
 def _scoped_programmes(tables: Mapping[str, pd.DataFrame], scope: Any) -> set[str] | None:
-    """The programme ids a scope may see in these tables (``None``: all of them): those of a provider's own
-    providers, within :attr:`~evalkit.access.Scope.granted_programmes`."""
+    """The programme ids a scope may see in these tables (``None``: all of them): a provider's own
+    (:meth:`~evalkit.access.Scope.own_programmes`), else :attr:`~evalkit.access.Scope.granted_programmes`."""
     if scope is None:
         return None
-    granted = scope.granted_programmes
     if scope.role != "provider":
+        granted = scope.granted_programmes
         return None if granted is None else set(granted)
     progs = tables.get("programmes")
     if progs is None or "provider" not in progs.columns:
         raise ValueError("a provider scope needs the programmes table with its provider column, to tell which "
                          "programmes are the provider's")
-    own = set(progs.loc[progs["provider"].astype("string").isin(list(scope.providers)).fillna(False).to_numpy(),
-                        "programme_id"].astype(str))
-    return own if granted is None else own & granted
+    return set(scope.own_programmes(progs))
 
 
 def _describe_scope(scope: Any) -> str:

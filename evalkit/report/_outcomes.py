@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit import change_methods
 from evalkit.change_methods import change_by_method
 from evalkit.disclosure import SUPPRESSED_MARKER, hidden_columns
 from evalkit.recovery import RECOVERY_LABELS
@@ -284,24 +285,40 @@ def _mean_sd(r: Mapping[str, Any], mean: str, sd: str) -> str:
 METHOD_WORDS = {"completers": "Completers (paired scores)", "mixed_model": "Mixed model (everyone's scores)",
                 "multiple_imputation": "Multiple imputation"}
 
+METHOD_HEADINGS = {"completers": "Completers: mean change", "mixed_model": "Mixed model: change to {weeks:g} weeks",
+                   "multiple_imputation": "Multiple imputation: mean change"}
+"""Each change method's column heading in the methods table, before its interval (``{weeks}``: the rules'
+follow-up). A method of :data:`~evalkit.change_methods.CHANGE_METHODS` not named here is headed by its words
+(:data:`~evalkit.change_methods.METHOD_WORDS`) and 'mean change'."""
+
+METHOD_ALSO_COUNTED = {"multiple_imputation": ("mi_n_imputed", "imputed")}
+"""A count shown after a method's n, in brackets with its word: the summary column and the word."""
+
+
+def _method_columns(ctx: Ctx, rows: pd.DataFrame) -> list[Column]:
+    """One column per change method the rows hold (its estimate column present), in ``CHANGE_METHODS`` order."""
+    cols = []
+    for code, est, lo, hi, n in change_methods.CHANGE_METHODS:
+        if est not in rows.columns:
+            continue
+        heading = METHOD_HEADINGS.get(code, f"{change_methods.METHOD_WORDS[code].capitalize()}: mean change")
+        cols.append(Column(f"{heading.format(weeks=ctx.rules.followup_weeks)} ({ctx.ci})",
+                           _with_n(est, lo, hi, n, METHOD_ALSO_COUNTED.get(code))))
+    return cols
+
+
+def _with_n(est: str, lo: str, hi: str, n: str, also: tuple[str, str] | None) -> Callable[[Mapping[str, Any]], str]:
+    """A method's cell: its estimate with its interval, and its n (and the count ``also`` names, if any)."""
+    def render(r: Mapping[str, Any]) -> str:
+        extra = f" ({cnt(r, also[0])} {also[1]})" if also else ""
+        return f"{est_ci(r, est, lo, hi, 2)}<br><small>n = {cnt(r, n)}{extra}</small>"
+    return render
+
 
 def _methods_table(ctx: Ctx, code: str, rows: pd.DataFrame, name: str) -> str:
     ab = ctx.abbr(code)
-    ci = ctx.ci
     models = "mm_change" in rows.columns
-
-    def with_n(est: str, lo: str, hi: str, n: str, extra: str = "") -> Callable[[Mapping[str, Any]], str]:
-        def render(r: Mapping[str, Any]) -> str:
-            return f"{est_ci(r, est, lo, hi, 2)}<br><small>n = {cnt(r, n)}{extra and extra.format(**_cells(r))}</small>"
-        return render
-
-    cols = [Column("Programme", lambda r: ctx.prog(r["programme_id"]), numeric=False),
-            Column(f"Completers: mean change ({ci})", with_n("mean_change", "ci_low", "ci_high", "n_paired"))]
-    if models:
-        cols += [Column(f"Mixed model: change to {ctx.rules.followup_weeks:g} weeks ({ci})",
-                        with_n("mm_change", "mm_ci_low", "mm_ci_high", "mm_n_participants")),
-                 Column(f"Multiple imputation: mean change ({ci})",
-                        with_n("mi_mean_change", "mi_ci_low", "mi_ci_high", "mi_n", " ({mi_n_imputed} imputed)"))]
+    cols = [Column("Programme", lambda r: ctx.prog(r["programme_id"]), numeric=False), *_method_columns(ctx, rows)]
     cols.append(Column("Attrition: first score, not paired − paired (p)", _attrition))
     if models:
         cols.append(Column("Model notes", lambda r: _model_notes(ctx, r), numeric=False))
@@ -315,10 +332,6 @@ def _methods_table(ctx: Ctx, code: str, rows: pd.DataFrame, name: str) -> str:
                 "(models=False). " + note)
     return table(rows, cols, caption=f"{ab}: completers compared with estimates using everyone's scores", name=name,
                  note=note)
-
-
-def _cells(r: Mapping[str, Any]) -> dict[str, str]:
-    return {"mi_n_imputed": cnt(r, "mi_n_imputed")}
 
 
 def _attrition(r: Mapping[str, Any]) -> str:
@@ -346,16 +359,17 @@ def _methods_figure(ctx: Ctx, code: str, rows: pd.DataFrame) -> str:
     from evalkit.charts import estimate_chart
 
     ab = ctx.abbr(code)
-    models = "mm_change" in rows.columns
+    words = [change_methods.METHOD_WORDS[m] for m, est, *_ in change_methods.CHANGE_METHODS if est in rows.columns]
+    several = len(words) > 1
     data = change_by_method(rows, words=METHOD_WORDS)
     data.insert(0, "programme", data["programme_id"].astype(str).map(ctx.name))
     return ctx.figures.figure(
-        lambda: estimate_chart(data, label="programme", colour="method" if models else None, n="n",
+        lambda: estimate_chart(data, label="programme", colour="method" if several else None, n="n",
                                x_title=f"Mean change in {ab} score ({ctx.ci})", width=WIDTH),
         alt=f"Mean change in {ab} score with {ctx.ci} for each programme"
-            + (", by completers, mixed model and multiple imputation" if models else "")
+            + (f", by {', '.join(words[:-1])} and {words[-1]}" if several else "")
             + ". Hidden or not estimable figures are labelled as such. The numbers are in the table above.",
-        caption=f"{ab}: mean change with {ctx.ci}" + (" by method" if models else "")
+        caption=f"{ab}: mean change with {ctx.ci}" + (" by method" if several else "")
                 + "; n per programme and the rules are in the tables and the methods appendix.",
         values=data["estimate"])
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from evalkit.errors import EvalkitError, StoreError, StoreUnavailable
-from evalkit.store import _migrations
+from evalkit.store import _instrument_codes, _migrations
 
 R = TypeVar("R")
 
@@ -214,7 +214,9 @@ def open_store(db: str | os.PathLike[str] | None = None, *, migrate: bool = True
         ``./evalkit.sqlite``.
     migrate
         Apply missing schema migrations (in one transaction). When false, a
-        database not at the current version is refused.
+        database not at the current version is refused. When true, it also
+        finishes schema step 8 for stored instruments it left as stored while
+        an instrument file defining them could not be used, once one can.
 
     Raises
     ------
@@ -225,21 +227,22 @@ def open_store(db: str | os.PathLike[str] | None = None, *, migrate: bool = True
     engine = _make_engine(resolve_db_url(db))
     store = Store(engine)
 
-    def _check(conn: sa.Connection) -> int:
+    def _check(conn: sa.Connection) -> tuple[int, list[str] | None]:
         have = _migrations.current_version(conn)
         if have > _migrations.CURRENT_VERSION:
             _migrations.migrate(conn)  # raises the "newer than this evalkit" StoreError
         if have == _migrations.CURRENT_VERSION:
             _migrations.check_columns(conn)
-        return have
+            return have, _instrument_codes.left_as_stored(conn)
+        return have, None
 
     def _upgrade(conn: sa.Connection) -> None:
-        if _check(conn) < _migrations.CURRENT_VERSION:  # re-checked under the write lock
+        if _check(conn)[0] < _migrations.CURRENT_VERSION:  # re-checked under the write lock
             _migrations.migrate(conn)
             _migrations.check_columns(conn)
 
     try:
-        have = store.transaction(_check, write=False)
+        have, waiting = store.transaction(_check, write=False)
         if have < _migrations.CURRENT_VERSION:
             if not migrate:
                 raise StoreError(
@@ -247,6 +250,9 @@ def open_store(db: str | os.PathLike[str] | None = None, *, migrate: bool = True
                     f"{_migrations.CURRENT_VERSION}. Open it with migration enabled."
                 )
             store.transaction(_upgrade, write=True)
+        elif migrate and waiting is not None and _instrument_codes.can_map_more(waiting):
+            # schema step 8 left instruments as stored while a file defining them could not be used: finish it
+            store.transaction(_instrument_codes.map_left_as_stored, write=True)
     except BaseException:
         engine.dispose()
         raise

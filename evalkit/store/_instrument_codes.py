@@ -15,17 +15,29 @@ stored; else the one that last set it), so nothing is lost and rolling back that
 rolling back an update does. The kept row's ``created_upload_id`` becomes the earliest of the group (the
 upload that first stored this questionnaire), and the audit history of the superseded rows follows them to
 the kept row. Upload counts are left as they were: they record what each upload did when it was stored.
+
+The codes are those of every instrument file that can be used (:func:`evalkit.instruments.load_usable_instruments`):
+a broken custom file (one that cannot be read, or is no valid definition) does not stop the database from
+opening. It is left out, with an :class:`~evalkit.errors.InstrumentFileWarning` naming it and what is wrong, and
+the stored spellings no usable instrument is known by are left exactly as stored, as the spelling of an unknown
+instrument is. As that file may be the one defining them, they are noted in ``store_meta``
+(:data:`LEFT_AS_STORED`), and opening the database once a usable file knows one of them (or once every file can be
+used) maps them as this step would have: :func:`left_as_stored`, :func:`can_map_more`, :func:`map_left_as_stored`.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from evalkit.errors import InstrumentFileWarning
+from evalkit.instruments import Instrument, load_usable_instruments
 from evalkit.schemas import table_schema
 from evalkit.store import _tables as T
 from evalkit.store._frames import frame_from_rows, json_rows
@@ -40,13 +52,68 @@ def _recoded(spellings: pd.Series, codes: dict[str, str]) -> pd.Series:
     return spellings.map(codes).fillna(spellings).astype("string")
 
 
-def _registry_codes(spellings: list[str]) -> dict[str, str]:
-    """Each stored spelling that is not its instrument's registry code -> that code (known spellings only)."""
-    from evalkit.validation.core import default_instruments
+LEFT_AS_STORED = "instruments_left_as_stored"
+"""``store_meta`` key: the stored spellings this step left as they were while instrument files could not be used
+(a JSON list), until a usable file knows one of them or every file can be used."""
+
+_NAMED = 10
+"""Spellings a warning names (the rest counted)."""
+
+
+def _registry_codes(spellings: list[str], instruments: Mapping[str, Instrument]) -> pd.Series:
+    """The registry code of each stored spelling (``None``: no instrument in ``instruments`` is known by it)."""
     from evalkit.validation.measures import instrument_codes
 
-    codes = instrument_codes(pd.Series(spellings, dtype=object), default_instruments())
-    return {s: c for s, c in zip(spellings, codes, strict=True) if c is not None and c != s}
+    return instrument_codes(pd.Series(spellings, dtype=object), instruments)
+
+
+def left_as_stored(conn: sa.Connection) -> list[str] | None:
+    """The spellings this step left as stored while instrument files could not be used; ``None`` if none wait.
+
+    An empty list: some wait, but the note does not say which (it is not the list this step writes).
+    """
+    meta = T.store_meta
+    note = conn.execute(sa.select(meta.c.value).where(meta.c.key == LEFT_AS_STORED)).scalar()
+    if note is None:
+        return None
+    try:
+        spellings = json.loads(note)
+    except ValueError:
+        return []
+    return [str(s) for s in spellings] if isinstance(spellings, list) else []
+
+
+def can_map_more(spellings: list[str]) -> bool:
+    """Whether the instrument files now map any of ``spellings`` (from :func:`left_as_stored`), or every file can
+    be used (so the step can be finished)."""
+    instruments, problems = load_usable_instruments()
+    return not problems or bool(spellings and _registry_codes(spellings, instruments).notna().any())
+
+
+def map_left_as_stored(conn: sa.Connection) -> None:
+    """Run this step again for the spellings it left as stored, if any still wait (checked on ``conn``)."""
+    if left_as_stored(conn) is not None:
+        measures_instruments_as_codes(conn)
+
+
+def _note_left_as_stored(conn: sa.Connection, spellings: list[str]) -> None:
+    meta = T.store_meta
+    conn.execute(sa.delete(meta).where(meta.c.key == LEFT_AS_STORED))
+    if spellings:
+        conn.execute(meta.insert().values(key=LEFT_AS_STORED, value=json.dumps(sorted(spellings))))
+
+
+def _left_out_message(problems: list[str], left: dict[str, int]) -> str:
+    """What the step did without the instrument files it could not use, and what waits on them."""
+    said = (f"the stored measures instruments were brought to their registry codes (schema step 8) without the "
+            f"instrument files that cannot be used: {'; '.join(problems)}.")
+    if not left:
+        return f"{said} Every stored instrument is one the other files define, so none waits on them."
+    named = [f"{s!r} ({n} row{'s' if n != 1 else ''})" for s, n in sorted(left.items())[:_NAMED]]
+    more = f" and {len(left) - _NAMED} more" if len(left) > _NAMED else ""
+    return (f"{said} No usable file defines the instrument of the measures rows stored as {', '.join(named)}{more}, "
+            "so they are kept exactly as stored; opening the database once the file defining it is fixed brings "
+            "them to its registry code.")
 
 
 def _superseded(rows: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -101,8 +168,19 @@ def _rewritten_audit(conn: sa.Connection, codes: dict[str, str], moved: dict[int
 def measures_instruments_as_codes(conn: sa.Connection) -> None:
     """Rewrite stored measures instruments to their registry codes, resolving the keys they then share."""
     t = T.canonical[_TABLE]
-    spellings = [s for s in conn.execute(sa.select(t.c.instrument).distinct()).scalars() if s is not None]
-    codes = _registry_codes(spellings)
+    stored = {s: int(n) for s, n in conn.execute(sa.select(t.c.instrument, sa.func.count()).group_by(t.c.instrument))
+              if s is not None}
+    if not stored:
+        _note_left_as_stored(conn, [])
+        return
+    instruments, problems = load_usable_instruments()
+    spellings = list(stored)
+    found = _registry_codes(spellings, instruments)
+    codes = {s: c for s, c in zip(spellings, found, strict=True) if c is not None and c != s}
+    left = [s for s, c in zip(spellings, found, strict=True) if c is None] if problems else []
+    _note_left_as_stored(conn, left)
+    if problems:
+        warnings.warn(_left_out_message(problems, {s: stored[s] for s in left}), InstrumentFileWarning, stacklevel=2)
     if not codes:
         return
     key = list(table_schema(_TABLE).primary_key)

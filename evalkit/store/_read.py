@@ -176,6 +176,46 @@ def load_tables(
     return out
 
 
+def load_tables_to_count(
+    store: Store,
+    scope: Scope,
+    *,
+    programmes: Iterable[str] | str | None = None,
+    date_range: tuple[object, object] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Load the canonical tables whose aggregates a scope may count, for the library's aggregate outputs only.
+
+    Providers, evaluators and admins get :func:`load_tables` under their own scope. A researcher, who may not
+    load individual rows, gets the rows of the programmes :attr:`Scope.granted_programmes
+    <evalkit.access.Scope.granted_programmes>` grants (every programme when none are named): they must not
+    leave the library except as disclosure-controlled aggregates (:func:`evalkit.summary.summary_from_store`,
+    :func:`evalkit.report.report_from_store`), so a researcher's rows are never to be shown or saved as they
+    are. ``programmes`` narrows the grant, never widens it: asking for programmes outside it gives none of them.
+
+    Parameters
+    ----------
+    store
+        An open store (:func:`~evalkit.store.open_store`).
+    scope
+        The user's :class:`~evalkit.access.Scope`.
+    programmes, date_range
+        As :func:`load_tables` (one programme id may be given as a string).
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        As :func:`load_tables`, every table.
+    """
+    if scope.role != "researcher":
+        return load_tables(store, scope, programmes=programmes, date_range=date_range)
+    wanted = None if programmes is None else {programmes} if isinstance(programmes, str) else set(programmes)
+    granted = scope.granted_programmes
+    if granted is not None:
+        wanted = set(granted) if wanted is None else wanted & granted
+    return load_tables(store, Scope.admin(), programmes=None if wanted is None else sorted(wanted),
+                       date_range=date_range)
+
+
 def data_version(store: Store) -> str:
     """A token that changes whenever stored data change (new upload or rollback), for cache keys.
 
