@@ -1476,7 +1476,7 @@ def summary_from_store(
     -------
     Summary
     """
-    from evalkit.store import load_tables_to_count
+    from evalkit.store._read import load_tables_to_count
 
     return build_summary(load_tables_to_count(store, scope, programmes=programmes, date_range=date_range), rules=rules)
 

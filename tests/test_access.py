@@ -280,15 +280,15 @@ def test_asking_for_programmes_shows_the_granted_ones_of_them_through_every_door
 ], ids=["researcher", "researcher-granted", "researcher-asked", "researcher-one", "provider", "evaluator-asked"])
 def test_the_tables_an_aggregate_counts_are_those_of_the_programmes_the_scope_grants(
         two_providers, scope: Scope, asked: list[str] | str | None, expected: set[str]) -> None:  # noqa: ANN001
-    """evalkit.store.load_tables_to_count, behind the summary and the report from the store: a researcher's
+    """evalkit.store._read.load_tables_to_count (not public), behind the summary and the report from the store: a researcher's
     aggregates count the programmes its scope grants (all when none are named), narrowed by those asked for;
     every other role counts what load_tables gives it."""
-    from evalkit.store import load_tables_to_count
+    from evalkit.store._read import load_tables_to_count
 
     tables = load_tables_to_count(two_providers, scope, programmes=asked)
     assert _programmes(tables) == expected
     if scope.role != "researcher":
-        for name, frame in load_tables(two_providers, scope, programmes=asked).items():
+        for name, frame in load_tables(two_providers, scope, programmes=asked, provenance=False).items():
             pd.testing.assert_frame_equal(tables[name], frame)
 
 

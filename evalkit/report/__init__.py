@@ -68,7 +68,7 @@ def report_from_store(
     -------
     Report
     """
-    from evalkit.store import load_tables_to_count
+    from evalkit.store._read import load_tables_to_count
 
     return build_report(load_tables_to_count(store, scope, programmes=programmes, date_range=date_range), scope=scope,
                         **kwargs)

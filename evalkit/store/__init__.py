@@ -7,9 +7,6 @@ Public API
     ``./evalkit.sqlite``).
 :func:`load_tables`
     Canonical frames a :class:`~evalkit.access.Scope` may see, filtered in SQL.
-:func:`load_tables_to_count`
-    The frames whose aggregates a scope may count (a researcher's too), for
-    the library's disclosure-controlled outputs only.
 :func:`data_version`
     Token that changes whenever data change (for dashboard cache keys).
 :func:`list_uploads`, :func:`quarantine_rows`
@@ -27,7 +24,6 @@ from evalkit.store._read import (
     data_version,
     list_uploads,
     load_tables,
-    load_tables_to_count,
     quarantine_rows,
 )
 
@@ -42,7 +38,6 @@ __all__ = [
     "data_version",
     "list_uploads",
     "load_tables",
-    "load_tables_to_count",
     "open_store",
     "quarantine_rows",
     "resolve_db_url",

@@ -191,6 +191,8 @@ def load_tables_to_count(
     leave the library except as disclosure-controlled aggregates (:func:`evalkit.summary.summary_from_store`,
     :func:`evalkit.report.report_from_store`), so a researcher's rows are never to be shown or saved as they
     are. ``programmes`` narrows the grant, never widens it: asking for programmes outside it gives none of them.
+    Not part of :mod:`evalkit.store`'s public API for that reason (no door that hands a researcher rows); the
+    provenance columns are left out (no aggregate counts them).
 
     Parameters
     ----------
@@ -204,16 +206,16 @@ def load_tables_to_count(
     Returns
     -------
     dict[str, pandas.DataFrame]
-        As :func:`load_tables`, every table.
+        As :func:`load_tables` with ``provenance=False``, every table.
     """
     if scope.role != "researcher":
-        return load_tables(store, scope, programmes=programmes, date_range=date_range)
+        return load_tables(store, scope, programmes=programmes, date_range=date_range, provenance=False)
     wanted = None if programmes is None else {programmes} if isinstance(programmes, str) else set(programmes)
     granted = scope.granted_programmes
     if granted is not None:
         wanted = set(granted) if wanted is None else wanted & granted
     return load_tables(store, Scope.admin(), programmes=None if wanted is None else sorted(wanted),
-                       date_range=date_range)
+                       date_range=date_range, provenance=False)
 
 
 def data_version(store: Store) -> str:
