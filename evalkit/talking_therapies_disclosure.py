@@ -179,10 +179,8 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     it is published (a small one is then hidden from the start, so that another cell of that equation is
     hidden too), and does not otherwise. The Talking Therapies cells this hides are then
     hidden before the rates' own disclosure control, and the two steps repeat until neither hides anything
-    more (each only adds hidden cells, so this ends). The rests are given to
-    :func:`~evalkit.disclosure.secondary_suppression` as ``unpublished``, as
-    :func:`~evalkit.disclosure.apply_disclosure` gives its own (no equation here has a total cell, so this
-    changes nothing); should an equation still give a hidden count away at the end (only the Talking
+    more (each only adds hidden cells, so this ends). Should an equation still give a hidden count away at
+    the end (only the Talking
     Therapies cells can be hidden here), :func:`~evalkit.disclosure.warn_unprotected_relations` raises a
     :class:`~evalkit.errors.DisclosureWarning` naming its counts instead of staying silent.
     """
@@ -206,15 +204,14 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     values: list[np.ndarray] = [tt_vals]
     costs: list[np.ndarray] = [tt_vals]  # the Talking Therapies cells: smallest first, as apply_disclosure
     starts: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]  # the Talking Therapies cells': set each round
-    # per cell, its name in a warning, and whether it is a rest (never published)
+    # per cell, its name in a warning
     labels: list[np.ndarray] = [np.tile(np.array([f"Talking Therapies {c}" for c in RATE_COUNTS], dtype=object),
                                         n_rows)]
-    unpublished: list[np.ndarray] = [np.zeros(n_tt, dtype=bool)]
     # the rests (never published, never chosen): unknown to a reader when a cell of their equation is hidden
     rests: list[tuple[np.ndarray, list[np.ndarray]]] = []
     n_cells = n_tt
 
-    def add(v: np.ndarray, cost: float, hidden: np.ndarray, label: str, rest: bool = False) -> np.ndarray:
+    def add(v: np.ndarray, cost: float, hidden: np.ndarray, label: str) -> np.ndarray:
         nonlocal n_cells
         idx = np.arange(n_cells, n_cells + len(v))
         n_cells += len(v)
@@ -222,7 +219,6 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         costs.append(np.full(len(v), cost))
         starts.append(np.asarray(hidden, dtype=bool))
         labels.append(np.full(len(v), label, dtype=object))
-        unpublished.append(np.full(len(v), rest))
         return idx
 
     spec = summary_disclosure_spec()
@@ -256,7 +252,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
             if part.remainder:
                 rest = flat[cells[f"S.{part.total}"]] - sum(flat[cells[n]] for n in kids)
                 cells[f"S.rest{i}"] = add(rest, np.nan, np.any([hidden[cells[n]] for n in names], axis=0),
-                                          f"the rest of outcome summary {part.total}", rest=True)
+                                          f"the rest of outcome summary {part.total}")
                 kids.append(f"S.rest{i}")
             equations.append((f"S.{part.total}", tuple(kids)))
         case_rest = next((f"S.rest{i}" for i, part in enumerate(spec["partitions"])
@@ -274,7 +270,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
                         shown = [cells[f"{row}.{x}"] for x in kids if x != kid]
                         rest = flat[cells[f"{row}.{parent}"]] - sum(flat[x] for x in shown)
                         cells[f"{row}.{kid}"] = add(rest, np.nan, np.zeros(k, dtype=bool),
-                                                    f"the rest of Talking Therapies {parent}", rest=True)
+                                                    f"the rest of Talking Therapies {parent}")
                         rests.append((cells[f"{row}.{kid}"], [cells[f"{row}.{parent}"], *shown]))
                 equations.append((f"{row}.{parent}", tuple(f"{row}.{x}" for x in kids)))
         # the links between the two tables, each with its rest (R)
@@ -288,7 +284,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         for parent, kids in cross:
             rest = flat[cells[parent]] - sum(flat[cells[x]] for x in kids[:-1])
             cells[kids[-1]] = add(rest, np.nan, primary_suppression(rest, threshold=t, show_zero=show_zero),
-                                  f"the rest of {parent.replace('S.', 'outcome summary ')}", rest=True)
+                                  f"the rest of {parent.replace('S.', 'outcome summary ')}")
             rests.append((cells[kids[-1]], [cells[parent], *(cells[x] for x in kids[:-1])]))
         for p, kids in _substituted(cross, equations, depth=2):
             groups.append(np.column_stack([cells[p], *(cells[x] for x in kids)]))
@@ -306,7 +302,6 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     member_cell = np.concatenate([g.ravel() for g in groups])
     member_group = np.repeat(np.arange(len(sizes)), sizes)
     no_total = np.full(len(sizes), -1)
-    never_published = np.concatenate(unpublished)
     def hidden_beside(published: pd.DataFrame) -> np.ndarray:
         """Per cell, whether a reader of ``published`` and the summary lacks it: the rates' hidden cells, the
         summary's, and each rest with a hidden cell in its equation."""
@@ -320,7 +315,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     for _ in range(n_tt + 1):
         now = hidden_beside(tt)
         protected = disclosure.secondary_suppression(flat, now, member_group, member_cell, no_total, threshold=t,
-                                                     cost=cost, unpublished=never_published)
+                                                     cost=cost)
         more = (protected[:n_tt] & ~now[:n_tt]).reshape(n_rows, n_c)
         if not more.any():
             break
