@@ -127,7 +127,7 @@ def _format_to_state(column: pd.Series) -> str:
     """What an ``ambiguous_date`` message asks to state in the column mapping: the column's format as its dates are
     written, in both orders (``DD.MM.YY (day/month) or MM.DD.YY (month/day)``: a stated format is strict, so
     ``DD/MM/YYYY`` would refuse ``03.04.25``), or ``DD/MM/YYYY`` when no one format fits them (dates written in
-    more than one way, or a two-digit year from 69 on; see :func:`~evalkit.validation.dates.written_date_format`).
+    more than one way; see :func:`~evalkit.validation.dates.written_date_format`).
     Worked out once per column, over its distinct values."""
     day_month, _why = written_date_format(column, True)
     if day_month is None:
