@@ -112,15 +112,15 @@ def test_an_ambiguous_wide_column_written_two_ways_gets_no_format(tmp_path):
 
 @st.composite
 def written_column(draw: st.DrawFn) -> tuple[list[dt.date], list[str], bool]:
-    """Valid dates written in one pattern: a separator (each place), 2- or 4-digit years (2-digit ones in the 2000s,
-    as evalkit reads them), day or month first, numbers padded or not; at least one date shows the order. (A space
-    between the numbers is no date for evalkit without a mapping, so it is not drawn.)"""
+    """Valid dates written in one pattern: a separator (each place; a space too), 2- or 4-digit years (2-digit ones
+    in the 2000s, as evalkit reads them), day or month first, numbers padded or not; at least one date shows the
+    order."""
     short_year = draw(st.booleans())
     low, high = (dt.date(2000, 1, 1), dt.date(2099, 12, 31)) if short_year else (dt.date(1990, 1, 1),
                                                                                  dt.date(2099, 12, 31))
     dates = draw(st.lists(st.dates(min_value=low, max_value=high), min_size=1, max_size=6))
     assume(any(d.day > 12 for d in dates))
-    first_sep, second_sep = draw(st.sampled_from("./-")), draw(st.sampled_from("./-"))
+    first_sep, second_sep = draw(st.sampled_from("./- ")), draw(st.sampled_from("./- "))
     day_first = draw(st.booleans())
     texts = []
     for d in dates:

@@ -3,7 +3,7 @@
 Accepted (rule ``type`` otherwise):
 
 * ISO ``YYYY-MM-DD`` (a time after it, as Excel and FHIR write, is ignored) - always fine;
-* day/month/year with ``/``, ``.`` or ``-`` and a 2- or 4-digit year (``25`` = 2025, ``85`` = 2085: a year
+* day/month/year with ``/``, ``.``, ``-`` or a space (``13 01 2025``) and a 2- or 4-digit year (``25`` = 2025, ``85`` = 2085: a year
   written with two digits is always in the 2000s, see :func:`two_digit_years`);
 * a date with the month written as an English word or its abbreviation, in any case: ``4 March 2025``,
   ``4 Mar 2025``, ``04-Mar-2025``, ``4-Mar-25``, ``4th March 2025``, ``March 4, 2025``, ``Mar 4 2025``,
@@ -49,7 +49,9 @@ __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes"
            "written_date_format", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
-_DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
+_DMY_SEPARATOR = r"[/.\- ]"
+"""What may stand between the day, month and year numbers: ``/``, ``.``, ``-`` or one space (``13 01 2025``)."""
+_DMY = r"^(\d{1,2})" + _DMY_SEPARATOR + r"(\d{1,2})" + _DMY_SEPARATOR + r"(\d{4}|\d{2})$"
 
 _MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?"
                r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -504,7 +506,7 @@ def date_forms(cells: pd.Series) -> pd.Series:
     return pd.Series(out, index=cells.index, dtype=object)
 
 
-_WRITTEN = r"^\d{1,2}([/.-])\d{1,2}([/.-])(\d{4}|\d{2})$"
+_WRITTEN = r"^\d{1,2}(" + _DMY_SEPARATOR + r")\d{1,2}(" + _DMY_SEPARATOR + r")(\d{4}|\d{2})$"
 """A day/month/year date as :func:`read_dates` reads one: its two separators and its year."""
 
 
@@ -512,7 +514,7 @@ def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, 
     """The date format of a column's day/month/year dates as they are written, in the order given.
 
     The separators and the year length are the column's own (``13.01.25`` gives ``DD.MM.YY`` day first,
-    ``01-13-2025`` gives ``MM-DD-YYYY`` month first), so a mapping stating it reads every such cell; ISO
+    ``01-13-2025`` gives ``MM-DD-YYYY`` month first, ``13 01 2025`` gives ``DD MM YYYY``), so a mapping stating it reads every such cell; ISO
     dates, month words and Excel date numbers are read under any stated format. Worked out once per distinct
     value.
 
