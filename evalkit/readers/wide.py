@@ -73,6 +73,7 @@ from evalkit.validation.dates import (
     DateReading,
     date_forms,
     describe_date,
+    format_to_state,
     order_votes,
     read_dates,
     written_date_format,
@@ -1247,11 +1248,10 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             _report_bad(note, table, values.notna().to_numpy() & ~ok, header, values,
                         "is not an age in years from 12 to 60, so no age band was derived")
             continue
-        dates = sheet_dates.derived.get(pos, pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
-        unread = values.notna() & dates.isna()
-        _report_bad(note, table, unread.to_numpy(), header, values,
-                    "is not a date that can be read (or reads two ways; state the column's date format in the "
-                    "mapping), so nothing was derived from it")
+        reading = sheet_dates.derived[pos]
+        dates = pd.Series(reading.values, index=frame.index)
+        unread = (values.notna() & dates.isna()).to_numpy()
+        _report_unread_dates(note, table, unread, header, values, reading, mapping.date_format_for(header))
         no_ref = dates.notna() & referral.isna()
         _report_bad(note, table, no_ref.to_numpy(), header, values,
                     "cannot be used without a referral date, so nothing was derived from it")
@@ -1461,7 +1461,7 @@ class _SheetDateReading:
 
     participants: dict[str, pd.Series]  # by participants date column: datetime64[ns], NaT where blank or unread
     measures: dict[int, tuple[pd.Series, pd.Series]]  # by score column: its dates, and the cells passed on as written
-    derived: dict[int, pd.Series]  # by identifying date column: its dates
+    derived: dict[int, DateReading]  # by identifying date column: its reading
     problems: list[dict[str, Any]]  # date_order_from_file warnings
     formats: dict[str, dict[str, str]]  # by table, the strftime formats validation is told (as a long file's)
 
@@ -1507,11 +1507,11 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
     if together:
         free["completed_on"] = pd.concat([score_date_cells[pos] for pos in together], ignore_index=True)
         shown["completed_on"] = list(dict.fromkeys(table.headers[score_date_pos[pos]] for pos in together))  # type: ignore[index]
-    derived: dict[int, pd.Series] = {}
+    derived: dict[int, DateReading] = {}
     for pos, values in derive_dates.items():
         fmt = mapping.date_format_for(table.headers[pos])
         if fmt:
-            derived[pos] = pd.Series(read_date_column(values, fmt).values, index=frame.index)
+            derived[pos] = read_date_column(values, fmt)
         else:
             free[f"derive {pos}"], shown[f"derive {pos}"] = values, [table.headers[pos]]
     read = _read_in_sheet_order(free, shown)
@@ -1535,7 +1535,7 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
                 warn("participants", key, shown[key][0], by_order, frame[key], r)
                 frame[key] = frame[key].where(~by_order, _iso(dates))
         elif key.startswith("derive "):
-            derived[int(key.split()[1])] = pd.Series(r.reading.values, index=frame.index)
+            derived[int(key.split()[1])] = r.reading
 
     measures: dict[int, tuple[pd.Series, pd.Series]] = {}
     for pos, fmt in on_own.items():
@@ -1615,10 +1615,33 @@ def _fill(frame: pd.DataFrame, column: str, values: pd.Series) -> None:
 
 
 def _report_bad(note: Any, table: SheetTable, mask: np.ndarray, header: str, values: pd.Series, why: str) -> None:
+    """A ``derived_value`` warning on each row of ``mask`` of an identifying column: ``Row N, column 'X': the value``
+    and ``why`` (the value itself is withheld: it identifies her)."""
     for i in np.flatnonzero(mask):
         row = int(table.source_rows[i])
         note("participants", row, header, "(withheld)", "derived_value",
-             f"Row {row}: the value in '{header}' {why}.")
+             f"Row {row}, column '{header}': the value {why}.")
+
+
+def _report_unread_dates(note: Any, table: SheetTable, unread: np.ndarray, header: str, values: pd.Series,
+                         reading: DateReading, stated: str | None) -> None:
+    """Why each unread cell of a date of birth or due date column gave nothing: it does not match the stated
+    format (named); it reads two ways, with the formats the column could state (:func:`format_to_state`, the
+    long tables' ``ambiguous_date`` advice); or it is no date."""
+    if stated:
+        _report_bad(note, table, unread, header, values,
+                    f"does not match the date format stated in your mapping ({stated}), so nothing was derived "
+                    "from it; expected a date in that format, or an ISO date (YYYY-MM-DD)")
+        return
+    two_ways = unread & np.asarray(reading.ambiguous, dtype=bool)
+    if two_ways.any():
+        _report_bad(note, table, two_ways, header, values,
+                    "reads two ways (day/month or month/day) and no other date in this column or this sheet shows "
+                    "which, so nothing was derived from it; write it as an ISO date (YYYY-MM-DD) or "
+                    + format_to_state(values))
+    _report_bad(note, table, unread & ~two_ways, header, values,
+                "is not a date, so nothing was derived from it; expected a date such as 2025-03-18, 18/03/2025 "
+                "(day/month/year) or 18 March 2025")
 
 
 def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFrame]:

@@ -45,8 +45,8 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
-           "excel_serial_dates", "named_month_dates", "order_votes", "read_dates", "two_digit_years",
-           "written_date_format", "wrong_weekday"]
+           "excel_serial_dates", "format_to_state", "named_month_dates", "order_votes", "read_dates",
+           "two_digit_years", "written_date_format", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 _DMY_SEPARATOR = r"[/.\- ]"
@@ -547,3 +547,21 @@ def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, 
     first, second, year = patterns.iloc[0]
     order = ("DD", "MM") if day_first else ("MM", "DD")
     return f"{order[0]}{first}{order[1]}{second}{'Y' * int(year)}", ""
+
+
+def format_to_state(cells: pd.Series) -> str:
+    """What to ask a provider to state in the column mapping for a column whose dates read two ways: its format as
+    its dates are written, in both orders (``DD.MM.YY (day/month) or MM.DD.YY (month/day)``: a stated format is
+    strict, so ``DD/MM/YYYY`` would refuse ``03.04.25``), or ``DD/MM/YYYY`` when no one format fits them (dates
+    written in more than one way; see :func:`written_date_format`).
+
+    The one wording of that advice: the ``ambiguous_date`` message of the long tables and the one-row-per-mother
+    reader's message on a date of birth or due date that reads two ways end with it. Worked out once per column,
+    over its distinct values.
+    """
+    day_month, _why = written_date_format(cells, True)
+    if day_month is None:
+        return "state the column's date format (DD/MM/YYYY) in your column mapping"
+    month_day, _why = written_date_format(cells, False)  # the same cells, month first
+    return (f"state the column's date format, as its dates are written, in your column mapping: {day_month} "
+            f"(day/month) or {month_day} (month/day)")

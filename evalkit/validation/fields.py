@@ -38,8 +38,8 @@ from evalkit.validation.dates import (
     date_order_votes,
     describe_date,
     excel_serial_dates,
+    format_to_state,
     read_dates,
-    written_date_format,
     wrong_weekday,
 )
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
@@ -121,20 +121,6 @@ def _date_refusals(refused: np.ndarray, detail: str) -> np.ndarray:
     why = wrong_weekday(pd.Series(distinct, dtype=object))[codes]
     return np.where(pd.isna(why), shown + detail, shown + ": " + why.astype(str)
                     + "; expected the date and its weekday to agree (or the date alone).").astype(object)
-
-
-def _format_to_state(column: pd.Series) -> str:
-    """What an ``ambiguous_date`` message asks to state in the column mapping: the column's format as its dates are
-    written, in both orders (``DD.MM.YY (day/month) or MM.DD.YY (month/day)``: a stated format is strict, so
-    ``DD/MM/YYYY`` would refuse ``03.04.25``), or ``DD/MM/YYYY`` when no one format fits them (dates written in
-    more than one way; see :func:`~evalkit.validation.dates.written_date_format`).
-    Worked out once per column, over its distinct values."""
-    day_month, _why = written_date_format(column, True)
-    if day_month is None:
-        return "state the column's date format (DD/MM/YYYY) in your column mapping"
-    month_day, _why = written_date_format(column, False)  # the same cells, month first
-    return (f"state the column's date format, as its dates are written, in your column mapping: {day_month} "
-            f"(day/month) or {month_day} (month/day)")
 
 
 _TIME_FRACTION = r"\.\d*[1-9]"
@@ -293,7 +279,7 @@ def check_fields(
                 log.add(rows, amb, column=name, rule="ambiguous_date",
                         detail=shown + " could be " + first + " (day/month) or " + second
                         + " (month/day), and no other date in this column shows which; write it as an ISO "
-                        "date (e.g. " + iso_first + ") or " + _format_to_state(column) + ".", values=values[amb])
+                        "date (e.g. " + iso_first + ") or " + format_to_state(column) + ".", values=values[amb])
             hinted = reading.by_file_order
             if hinted is not None and hinted.any() and votes is not None:
                 read_as = describe_date(reading.values[hinted]).to_numpy(dtype=object)
