@@ -66,7 +66,7 @@ from evalkit.readers.messy import (
     read_grids,
     wide_aliases,
 )
-from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
+from evalkit.readers.notes import cell_keys, empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
 from evalkit.validation.dates import (
@@ -1077,6 +1077,7 @@ class _Part:
     p_headers: dict[str, str]
     m_headers: dict[str, str]
     date_formats: dict[str, dict[str, str]] = field(default_factory=dict)
+    cell_date_formats: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _age_band(years: np.ndarray) -> np.ndarray:
@@ -1447,7 +1448,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         f[SOURCE_SHEET] = sheet
     keep_rows = frame.drop(columns=[SOURCE_ROW, SOURCE_FILE, SOURCE_SHEET]).notna().any(axis=1)
     frame = frame[keep_rows.to_numpy()]
-    return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers, sheet_dates.formats)
+    return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers, sheet_dates.formats,
+                 sheet_dates.cell_formats)
 
 
 def _flags(mask: np.ndarray | None, n: int) -> np.ndarray:
@@ -1464,6 +1466,7 @@ class _SheetDateReading:
     derived: dict[int, DateReading]  # by identifying date column: its reading
     problems: list[dict[str, Any]]  # date_order_from_file warnings
     formats: dict[str, dict[str, str]]  # by table, the strftime formats validation is told (as a long file's)
+    cell_formats: dict[str, dict[str, str]]  # by measures column, the format of each cell passed on as written
 
 
 def measures_date_format(mapping: WideMapping) -> str | None:
@@ -1480,7 +1483,10 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
 
     A column whose format the mapping states is read in that format (a ``participants`` column, and the
     questionnaire dates when every questionnaire-date column states the same format, stay as written: validation
-    is told the format, so it reads and reports them as it does a long file's). The other date columns - each
+    is told the format, so it reads and reports them as it does a long file's). When the questionnaire-date
+    columns state different formats (or some state none), validation is told the format of each of their cells it
+    gets as written (``cell_date_formats``), so it reads and reports that cell in its own column's format, never
+    without one. The other date columns - each
     ``participants`` date column, the questionnaire dates of every time point together (one column in the
     ``measures`` table), each identifying date column - are read as one file's date columns
     (:func:`_read_in_sheet_order`). A date read in the order other columns decided is passed on as an ISO date
@@ -1538,6 +1544,7 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
             derived[int(key.split()[1])] = r.reading
 
     measures: dict[int, tuple[pd.Series, pd.Series]] = {}
+    by_cell: dict[str, str] = {}
     for pos, fmt in on_own.items():
         cells = score_date_cells[pos]
         reading = read_date_column(cells, fmt)
@@ -1545,7 +1552,12 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
         if m_format is not None:  # validation is told the format: every cell goes as written
             measures[pos] = (dates, cells)
         else:
-            measures[pos] = (dates, cells.where(dates.isna().to_numpy() | _flags(reading.excel_serial, n), None))
+            as_written = dates.isna().to_numpy() | _flags(reading.excel_serial, n)
+            measures[pos] = (dates, cells.where(as_written, None))
+            # validation reads the questionnaire dates of other formats too: it is told this cell's own
+            written = as_written & cells.notna().to_numpy()
+            keys = cell_keys(source_key(file, sheet), table.source_rows[written], cells[written])
+            by_cell.update(dict.fromkeys(keys, strftime_format(fmt)))
     if together:
         r = read["completed_on"]
         for i, pos in enumerate(together):
@@ -1562,7 +1574,8 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
     formats = {"participants": {c: strftime_format(f) for c in _PARTICIPANT_DATES if c in frame.columns and c in p_headers
                                 and (f := mapping.date_format_for(p_headers[c]))},
                "measures": {"completed_on": m_format} if m_format else {}}
-    return _SheetDateReading(participants, measures, derived, problems, formats)
+    return _SheetDateReading(participants, measures, derived, problems, formats,
+                             {"completed_on": by_cell} if by_cell else {})
 
 
 def _either(headers: list[str]) -> str:
@@ -1663,6 +1676,10 @@ def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFr
         notes = empty_notes()
         notes["problems"] = [pr for p in parts for pr in p.problems if pr["table"] == name]
         notes["date_formats"] = {c: f for p in parts for c, f in p.date_formats.get(name, {}).items()}
+        if name == "measures":
+            for p in parts:
+                for c, by_cell in p.cell_date_formats.items():
+                    notes["cell_date_formats"].setdefault(c, {}).update(by_cell)
         notes["sources"] = {source_key(t.file, t.sheet): {"header_row": int(t.header_row),
                                                           "headers": getattr(p, headers_attr)}
                             for t, p in zip(tables, parts, strict=True)}

@@ -273,7 +273,8 @@ def describe_date(values: np.ndarray) -> pd.Series:
 
 
 def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None = None,
-               file_order: np.ndarray | None = None, *, day_first: bool | None = None) -> DateReading:
+               file_order: np.ndarray | None = None, *, day_first: bool | None = None,
+               row_formats: np.ndarray | None = None) -> DateReading:
     """Parse a date column.
 
     Parameters
@@ -295,7 +296,15 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         one-row-per-mother mapping states it: every day/month/year value is read in that order (a value that
         is no date in that order is rule ``type``); every other form is read as usual. Not used with
         ``stated_format``.
+    row_formats
+        Per row, a ``strftime`` format stated for that cell alone (``None``: none), for a column whose cells come
+        from columns stating different formats (a one-row-per-mother sheet's questionnaire dates): each such cell
+        is read as under ``stated_format`` in its own format, and takes no part in the day/month order of the
+        other cells, which are read as without ``row_formats``.
     """
+    if row_formats is not None and pd.notna(row_formats).any():
+        return _read_in_row_formats(cells, groups, stated_format, file_order, day_first,
+                                    np.asarray(row_formats, dtype=object))
     n = len(cells)
     codes, uniques = distinct_cells(cells)
     uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
@@ -379,6 +388,26 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     first = per_row(np.where(ambiguous, as_dmy, np.datetime64("NaT")), np.datetime64("NaT"))
     second = per_row(np.where(ambiguous, as_mdy, np.datetime64("NaT")), np.datetime64("NaT"))
     return DateReading(values, per_row(bad, False), row_ambiguous, first, second, order, by_file, by_serial)
+
+
+def _read_in_row_formats(cells: pd.Series, groups: np.ndarray, stated_format: str | None,
+                         file_order: np.ndarray | None, day_first: bool | None, row_formats: np.ndarray
+                         ) -> DateReading:
+    """:func:`read_dates` with ``row_formats``: the cells without one read together as usual, then the cells of each
+    stated format (a few formats, each read once over its cells)."""
+    own = pd.notna(row_formats)
+    rest = read_dates(cells.where(~own), groups, stated_format, file_order, day_first=day_first)
+    values, bad = rest.values.copy(), rest.bad.copy()
+    serial = np.zeros(len(cells), dtype=bool) if rest.excel_serial is None else rest.excel_serial.copy()
+    groups = np.asarray(groups)
+    for fmt in pd.unique(row_formats[own]):
+        at = np.flatnonzero(own & (row_formats == fmt))
+        part = read_dates(cells.iloc[at], groups[at], str(fmt))
+        values[at], bad[at] = part.values, part.bad
+        if part.excel_serial is not None:
+            serial[at] = part.excel_serial
+    return DateReading(values, bad, rest.ambiguous, rest.first_reading, rest.second_reading, rest.order,
+                       rest.by_file_order, serial if serial.any() else None)
 
 
 def _iso_dates(uniques: pd.Series) -> np.ndarray:

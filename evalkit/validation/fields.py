@@ -87,7 +87,7 @@ def _missing_column_summary(
 
 def _read_in_file_order(
     schema: TableSchema, cells: Mapping[str, pd.Series], rows: TableRows, name: str, column: pd.Series,
-    date_formats: Mapping[str, str], reading: DateReading,
+    date_formats: Mapping[str, str], reading: DateReading, row_formats: np.ndarray | None = None,
 ) -> tuple[DateReading, np.ndarray, dict[int, str]]:
     """Re-read a date column whose own values leave some dates ambiguous, in the order the same file's other
     date columns decide (``referral_date`` holding 15/02/2026 shows the file writes day/month).
@@ -95,7 +95,7 @@ def _read_in_file_order(
     Only called when a column has ambiguous cells, so the other columns are parsed again only then. Returns
     the new reading, the order used on each row (1 day/month, -1 month/day, 0 none: files checked together may
     differ) and, for each order, the columns that decided it ("column 'a'" or "columns 'a', 'b'"), for the
-    warning.
+    warning. ``row_formats``: the formats stated for single cells (:func:`read_dates`), which keep them.
     """
     groups = rows.group
     others = {f"'{other.name}'": cells[other.name] for other in schema.fields
@@ -104,7 +104,25 @@ def _read_in_file_order(
     deciding = {o: ("column " if len(names) == 1 else "columns ") + ", ".join(names) for o, names in said.items()}
     if not votes.any():
         return reading, votes, deciding
-    return read_dates(column, groups, None, votes), votes, deciding
+    return read_dates(column, groups, None, votes, row_formats=row_formats), votes, deciding
+
+
+def _refusal_detail(stated: str | None) -> str:
+    """What a date cell refused is told after its value: the format stated for it, or what a date looks like."""
+    if stated:
+        return (f" does not match the date format stated in your column mapping ({stated}); "
+                "expected a date in that format, or an ISO date such as 2025-03-18.")
+    return " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or 18 March 2025."
+
+
+def _refusal_details(stated: str | None, row_formats: np.ndarray | None, bad: np.ndarray) -> str | np.ndarray:
+    """:func:`_refusal_detail` of each refused cell: its own stated format where it has one (``row_formats``),
+    else the column's (worked out once per format)."""
+    if row_formats is None:
+        return _refusal_detail(stated)
+    codes, formats = pd.factorize(pd.Series(row_formats[bad], dtype=object).fillna(stated or ""))
+    return np.array([_refusal_detail(f) for f in formats], dtype=object)[codes] if len(codes) else \
+        np.zeros(0, dtype=object)
 
 
 EXCEL_NUMBERS_LISTED = 10
@@ -170,6 +188,7 @@ def check_fields(
     date_formats: Mapping[str, str],
     today: pd.Timestamp,
     skip: frozenset[str] = frozenset(),
+    cell_formats: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Check every schema field of one table and return its typed values.
 
@@ -189,6 +208,10 @@ def check_fields(
         Dates after this are ``future_date`` errors.
     skip
         Columns checked elsewhere (measures items).
+    cell_formats
+        By date column, per row the format stated for that cell alone (``None``: the column's), as a reader
+        notes it for a column whose cells come from columns stating different formats
+        (:func:`~evalkit.validation.dates.read_dates`'s ``row_formats``).
 
     Returns
     -------
@@ -254,22 +277,18 @@ def check_fields(
             typed[name] = x
         elif spec.type == "date":
             groups = rows.group
-            reading = read_dates(column, groups, date_formats.get(name))
             stated = date_formats.get(name)
-            detail = (f" does not match the date format stated in your column mapping ({stated}); "
-                      "expected a date in that format, or an ISO date such as 2025-03-18."
-                      if stated else
-                      " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) "
-                      "or 18 March 2025.")
+            row_formats = cell_formats.get(name) if cell_formats else None
+            reading = read_dates(column, groups, stated, row_formats=row_formats)
             votes: np.ndarray | None = None
             deciding: dict[int, str] = {}
             if not stated and reading.ambiguous.any():
                 reading, votes, deciding = _read_in_file_order(schema, cells, rows, name, column, date_formats,
-                                                               reading)
+                                                               reading, row_formats)
             bad = reading.bad
             refused = values[bad]
             log.add(rows, bad, column=name, rule="type",
-                    detail=_date_refusals(refused, detail), values=refused)
+                    detail=_date_refusals(refused, _refusal_details(stated, row_formats, bad)), values=refused)
             amb = reading.ambiguous
             if amb.any():
                 first = describe_date(reading.first_reading[amb]).to_numpy(dtype=object)
