@@ -59,10 +59,9 @@ from evalkit.readers.messy import (
     _fill_horizontal,
     _join_header,
     _merged_ranges,
-    _missing,
     extract_table,
     grid_from_frame,
-    is_missing,
+    missing_cells,
     read_grids,
     wide_aliases,
 )
@@ -869,7 +868,7 @@ def _order_from_sheet_detail(values: pd.Series, dates: np.ndarray, read: _SheetD
 def _date_texts(values: pd.Series) -> pd.Series:
     """The column's non-missing cells as stripped text."""
     texts = values.dropna().astype(str).str.strip()
-    return texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
+    return texts[~missing_cells(texts)]
 
 
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:
@@ -986,7 +985,7 @@ def _clean(values: pd.Series, column: str | None, lookup: Mapping[str, str]) -> 
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     text = pd.Series(uniques, dtype=object).astype(str).astype(object).str.strip()
     key = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()  # normalise_value
-    out = text.where(~((text == "") | key.where(key != "", text.str.casefold()).isin(_missing())), None)
+    out = text.where(~missing_cells(text), None)
     if has_unknown:
         out = out.where(~key.where(key != "", text).isin(_unknown_tokens()), "unknown")
     if lookup:
@@ -1795,6 +1794,7 @@ def read_wide(
         The file cannot be read, or no sheet has a score column of the mapping.
     """
     if mapping is None:
+        # imported here, not at the top: evalkit.mapping_proposal imports this module (an import cycle)
         from evalkit.mapping_proposal import propose_mapping
 
         proposal = propose_mapping(source, sheet=sheet, programme_id=programme_id, limits=limits)
