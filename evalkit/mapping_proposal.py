@@ -54,6 +54,7 @@ from evalkit.readers.messy import (
     extract_table,
     grid_from_frame,
     is_missing,
+    missing_cells,
     read_grids,
     wide_aliases,
 )
@@ -581,7 +582,7 @@ def _value_report(columns: dict[str, list[pd.Series]], mapping: ColumnMapping | 
         series = series[series != ""]
         if spec.type in ("integer", "number"):
             nums = pd.to_numeric(series.str.replace(r"^\s*([-+]?\d+)\.0+\s*$", r"\1", regex=True), errors="coerce")
-            bad = sorted(set(series[nums.isna() & ~series.map(is_missing).astype(bool)]))
+            bad = sorted(set(series[nums.isna().to_numpy() & ~missing_cells(series)]))
             if bad:
                 unmapped[column] = bad
             continue

@@ -49,10 +49,11 @@ def test_dates_written_in_more_than_one_way_keep_the_general_wording() -> None:
         assert m.endswith("or state the column's date format (DD/MM/YYYY) in your column mapping.")
 
 
-def test_late_two_digit_years_keep_the_general_wording() -> None:
-    # a stated YY format reads 85 as 1985, evalkit without one as 2085: no YY format is suggested
+def test_late_two_digit_years_get_their_own_pattern() -> None:
+    # a stated YY format reads 85 as 2085, as evalkit does without one: the YY pattern is suggested
     messages = _ambiguous_messages(["03.04.25", "05.06.85"])
-    assert messages and all(m.endswith("(DD/MM/YYYY) in your column mapping.") for m in messages)
+    assert messages and all(m.endswith("in your column mapping: DD.MM.YY (day/month) or MM.DD.YY (month/day).")
+                            for m in messages)
 
 
 @pytest.mark.parametrize(("cells", "day_first", "expected"), [

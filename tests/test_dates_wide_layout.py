@@ -27,8 +27,8 @@ _MAPPING = WideMapping(
                                 first_contact_from_start=False),
 )
 
-_FORMS = ("%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%d.%m.%y", "%d-%m-%Y", "%Y-%m-%d", "%d %B %Y", "%d-%b-%y",
-          "%B %d, %Y", "excel")
+_FORMS = ("%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%d.%m.%y", "%d-%m-%Y", "%d %m %Y", "%Y-%m-%d", "%d %B %Y",
+          "%d-%b-%y", "%B %d, %Y", "excel")
 
 
 @st.composite
@@ -164,7 +164,7 @@ def test_excel_date_numbers_in_a_wide_file_are_reported_by_evalkit_validate(tmp_
 
 # --------------------------------------------------------------------------- a stated date format
 
-_STATED = ("DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YY", "YYYY-MM-DD", "DD-MM-YYYY")
+_STATED = ("DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YY", "YYYY-MM-DD", "DD-MM-YYYY", "DD MM YYYY")
 
 
 def _long_frames(ids, referred, completed, formats):  # noqa: ANN001, ANN202

@@ -112,15 +112,15 @@ def test_an_ambiguous_wide_column_written_two_ways_gets_no_format(tmp_path):
 
 @st.composite
 def written_column(draw: st.DrawFn) -> tuple[list[dt.date], list[str], bool]:
-    """Valid dates written in one pattern: a separator (each place), 2- or 4-digit years (2-digit ones in the 2000s,
-    as evalkit reads them), day or month first, numbers padded or not; at least one date shows the order. (A space
-    between the numbers is no date for evalkit without a mapping, so it is not drawn.)"""
+    """Valid dates written in one pattern: a separator (each place; a space too), 2- or 4-digit years (2-digit ones
+    in the 2000s, as evalkit reads them), day or month first, numbers padded or not; at least one date shows the
+    order."""
     short_year = draw(st.booleans())
     low, high = (dt.date(2000, 1, 1), dt.date(2099, 12, 31)) if short_year else (dt.date(1990, 1, 1),
                                                                                  dt.date(2099, 12, 31))
     dates = draw(st.lists(st.dates(min_value=low, max_value=high), min_size=1, max_size=6))
     assume(any(d.day > 12 for d in dates))
-    first_sep, second_sep = draw(st.sampled_from("./-")), draw(st.sampled_from("./-"))
+    first_sep, second_sep = draw(st.sampled_from("./- ")), draw(st.sampled_from("./- "))
     day_first = draw(st.booleans())
     texts = []
     for d in dates:
@@ -140,8 +140,8 @@ def test_the_accepted_proposal_reads_every_date_as_written(tmp_path_factory, col
     proposal, result = _accepted(path)
     proposed = proposal.mapping.date_formats.get("referral_date")
     assert detect_date_format("referral_date", pd.Series(texts)).format == proposed
-    # a format is proposed unless a two-digit year from 69 on is written (a stated YY would put it in the 1900s)
-    assert (proposed is None) == (short_year and any(d.year >= 2069 for d in dates))
+    # a stated YY reads a two-digit year in the 2000s, as evalkit does without one: a format is always proposed
+    assert proposed is not None
     assert _date_errors(result, "referral_date") == [], texts
     assert _referral_dates(result) == [d.isoformat() for d in dates], texts
 
@@ -162,12 +162,11 @@ def test_day_and_month_the_same_written_two_ways_gets_no_format_and_a_note(tmp_p
     assert _referral_dates(result) == ["2025-05-05", "2025-06-06"]
 
 
-def test_two_digit_years_a_stated_format_would_read_in_the_1900s_get_no_format(tmp_path):
-    """evalkit reads a two-digit year in the 2000s ('85' is 2085); a stated YY format would read it as 1985, so the
-    proposal states none for such a column and says why: accepting it changes no date."""
+def test_late_two_digit_years_get_a_yy_format_that_reads_them_as_evalkit_does(tmp_path):
+    """evalkit reads a two-digit year in the 2000s ('85' is 2085), and so does a stated YY format: the proposal
+    states DD.MM.YY for such a column, and accepting it changes no date."""
     path = _participants(tmp_path / "participants.csv", ["13.01.25", "03.04.85"])
     proposal, result = _accepted(path)
-    assert "referral_date" not in proposal.mapping.date_formats
-    found = proposal.date_formats["referral_date"]
-    assert found.format is None and "'03.04.85'" in found.evidence
+    assert proposal.mapping.date_formats == {"referral_date": "DD.MM.YY"}
+    assert _date_errors(result, "referral_date") == []
     assert _referral_dates(result) == ["2025-01-13", "2085-04-03"]

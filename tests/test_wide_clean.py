@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.column_mapping import normalise_value
-from evalkit.readers.messy import is_missing
-from evalkit.readers.wide import _clean, _unknown_tokens, value_lookup
+from evalkit.readers.messy import is_missing, missing_cells
+from evalkit.readers.wide import _clean, _date_texts, _unknown_tokens, value_lookup
 from evalkit.schemas import table_schema
 
 
@@ -61,3 +61,18 @@ def test_cleaning_reads_synonyms_missing_words_and_unknown():
     assert _clean(values, "referral_source", value_lookup("referral_source")).tolist()[:2] == ["health_visitor", None]
     assert _clean(values, "ending", value_lookup("ending")).tolist()[2:4] == ["unknown", None]
     assert _clean(values, None, {}).tolist() == ["HV", None, None, None, "Planned ending", "text"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cells, max_size=30))
+def test_the_vectorised_missing_test_says_what_is_missing_says_of_each_cell(texts):
+    """One vectorised home for "is this cell blank or a missing-value word" (the wide reader's cleaning and its date
+    columns both ask it), agreeing with :func:`is_missing` cell by cell."""
+    values = pd.Series(texts, index=pd.RangeIndex(3, 3 + len(texts)), dtype=object)
+    assert missing_cells(values).tolist() == [is_missing(t) for t in texts]
+
+
+def test_the_date_texts_of_a_wide_column_leave_out_what_cleaning_leaves_out():
+    values = pd.Series([" 13/01/2025 ", "N/K", " n/a ", None, "", "Not done", "?", "4 March 2025"], dtype=object)
+    assert _date_texts(values).tolist() == ["13/01/2025", "4 March 2025"]
+    assert _date_texts(values).tolist() == _clean(values, None, {}).dropna().tolist()

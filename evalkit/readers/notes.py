@@ -11,6 +11,11 @@ travels in ``frame.attrs[NOTES_ATTR]`` as a small JSON-like dict:
 ``date_formats``
     Canonical date column -> ``strftime`` format the provider stated in their
     column mapping (removes ``ambiguous_date`` problems for that column).
+``cell_date_formats``
+    Canonical date column -> {:func:`cell_keys` key -> ``strftime`` format}: the format stated for one cell,
+    for a column whose cells come from columns of the provider's file stating different formats (the
+    questionnaire dates of a one-row-per-mother sheet, one column per time point). Validation reads each such
+    cell in its own format (it wins over ``date_formats``) and names it when the cell does not match.
 ``sources``
     ``"file|sheet"`` -> ``{"header_row": int, "headers": {canonical: header as written}}``,
     so messages can name the column and header row as the provider sees them.
@@ -23,24 +28,35 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalkit.canonical import REPORT_COLUMNS
 
-__all__ = ["NOTES_ATTR", "empty_notes", "frame_notes", "merge_notes", "notes_set_aside", "problem", "source_key",
-           "with_notes"]
+__all__ = ["NOTES_ATTR", "cell_keys", "empty_notes", "frame_notes", "merge_notes", "notes_set_aside", "problem",
+           "source_key", "with_notes"]
 
 NOTES_ATTR = "evalkit_reading"
 
 
 def empty_notes() -> dict[str, Any]:
     """Notes with nothing in them."""
-    return {"problems": [], "date_formats": {}, "sources": {}}
+    return {"problems": [], "date_formats": {}, "cell_date_formats": {}, "sources": {}}
 
 
 def source_key(file: str, sheet: str | None) -> str:
     """Key of one file (and sheet) in ``notes["sources"]``."""
     return f"{file}|{sheet or ''}"
+
+
+def cell_keys(sources: Any, source_rows: Any, texts: pd.Series) -> pd.Series:
+    """Keys of cells in ``notes["cell_date_formats"]``: file and sheet (:func:`source_key`), row and the cell's
+    text, ``"mums.csv||4|13/04/2025"``. ``sources`` and ``source_rows`` are one value each or one per text; worked
+    out with pandas string methods (the reader and validation make them alike)."""
+    n = len(texts)
+    source = pd.Series(np.broadcast_to(np.asarray(sources, dtype=object), (n,)), index=texts.index, dtype=object)
+    row = pd.Series(np.broadcast_to(np.asarray(source_rows), (n,)), index=texts.index).astype("int64").astype(str)
+    return source.astype(str) + "|" + row + "|" + texts.astype(object).astype(str)
 
 
 def problem(
@@ -78,6 +94,7 @@ def frame_notes(frame: pd.DataFrame) -> dict[str, Any]:
     out = empty_notes()
     out["problems"] = list(notes.get("problems", ()))
     out["date_formats"] = dict(notes.get("date_formats", {}))
+    out["cell_date_formats"] = {c: dict(f) for c, f in notes.get("cell_date_formats", {}).items()}
     out["sources"] = dict(notes.get("sources", {}))
     return out
 
@@ -88,6 +105,8 @@ def merge_notes(all_notes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for notes in all_notes:
         out["problems"].extend(notes.get("problems", ()))
         out["date_formats"].update(notes.get("date_formats", {}))
+        for column, formats in notes.get("cell_date_formats", {}).items():
+            out["cell_date_formats"].setdefault(column, {}).update(formats)
         out["sources"].update(notes.get("sources", {}))
     return out
 

@@ -59,20 +59,20 @@ from evalkit.readers.messy import (
     _fill_horizontal,
     _join_header,
     _merged_ranges,
-    _missing,
     extract_table,
     grid_from_frame,
-    is_missing,
+    missing_cells,
     read_grids,
     wide_aliases,
 )
-from evalkit.readers.notes import empty_notes, problem, source_key, with_notes
+from evalkit.readers.notes import cell_keys, empty_notes, problem, source_key, with_notes
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
 from evalkit.validation.dates import (
     DateReading,
     date_forms,
     describe_date,
+    format_to_state,
     order_votes,
     read_dates,
     written_date_format,
@@ -868,7 +868,7 @@ def _order_from_sheet_detail(values: pd.Series, dates: np.ndarray, read: _SheetD
 def _date_texts(values: pd.Series) -> pd.Series:
     """The column's non-missing cells as stripped text."""
     texts = values.dropna().astype(str).str.strip()
-    return texts[(texts != "") & ~texts.map(is_missing).astype(bool)]
+    return texts[~missing_cells(texts)]
 
 
 def detect_date_format(header: str, values: pd.Series) -> DateFormat:
@@ -985,7 +985,7 @@ def _clean(values: pd.Series, column: str | None, lookup: Mapping[str, str]) -> 
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     text = pd.Series(uniques, dtype=object).astype(str).astype(object).str.strip()
     key = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()  # normalise_value
-    out = text.where(~((text == "") | key.where(key != "", text.str.casefold()).isin(_missing())), None)
+    out = text.where(~missing_cells(text), None)
     if has_unknown:
         out = out.where(~key.where(key != "", text).isin(_unknown_tokens()), "unknown")
     if lookup:
@@ -1076,6 +1076,7 @@ class _Part:
     p_headers: dict[str, str]
     m_headers: dict[str, str]
     date_formats: dict[str, dict[str, str]] = field(default_factory=dict)
+    cell_date_formats: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _age_band(years: np.ndarray) -> np.ndarray:
@@ -1247,11 +1248,10 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
             _report_bad(note, table, values.notna().to_numpy() & ~ok, header, values,
                         "is not an age in years from 12 to 60, so no age band was derived")
             continue
-        dates = sheet_dates.derived.get(pos, pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
-        unread = values.notna() & dates.isna()
-        _report_bad(note, table, unread.to_numpy(), header, values,
-                    "is not a date that can be read (or reads two ways; state the column's date format in the "
-                    "mapping), so nothing was derived from it")
+        reading = sheet_dates.derived[pos]
+        dates = pd.Series(reading.values, index=frame.index)
+        unread = (values.notna() & dates.isna()).to_numpy()
+        _report_unread_dates(note, table, unread, header, values, reading, mapping.date_format_for(header))
         no_ref = dates.notna() & referral.isna()
         _report_bad(note, table, no_ref.to_numpy(), header, values,
                     "cannot be used without a referral date, so nothing was derived from it")
@@ -1447,7 +1447,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
         f[SOURCE_SHEET] = sheet
     keep_rows = frame.drop(columns=[SOURCE_ROW, SOURCE_FILE, SOURCE_SHEET]).notna().any(axis=1)
     frame = frame[keep_rows.to_numpy()]
-    return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers, sheet_dates.formats)
+    return _Part(frame, measures, problems, assumptions, dropped, p_headers, m_headers, sheet_dates.formats,
+                 sheet_dates.cell_formats)
 
 
 def _flags(mask: np.ndarray | None, n: int) -> np.ndarray:
@@ -1461,9 +1462,10 @@ class _SheetDateReading:
 
     participants: dict[str, pd.Series]  # by participants date column: datetime64[ns], NaT where blank or unread
     measures: dict[int, tuple[pd.Series, pd.Series]]  # by score column: its dates, and the cells passed on as written
-    derived: dict[int, pd.Series]  # by identifying date column: its dates
+    derived: dict[int, DateReading]  # by identifying date column: its reading
     problems: list[dict[str, Any]]  # date_order_from_file warnings
     formats: dict[str, dict[str, str]]  # by table, the strftime formats validation is told (as a long file's)
+    cell_formats: dict[str, dict[str, str]]  # by measures column, the format of each cell passed on as written
 
 
 def measures_date_format(mapping: WideMapping) -> str | None:
@@ -1480,7 +1482,10 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
 
     A column whose format the mapping states is read in that format (a ``participants`` column, and the
     questionnaire dates when every questionnaire-date column states the same format, stay as written: validation
-    is told the format, so it reads and reports them as it does a long file's). The other date columns - each
+    is told the format, so it reads and reports them as it does a long file's). When the questionnaire-date
+    columns state different formats (or some state none), validation is told the format of each of their cells it
+    gets as written (``cell_date_formats``), so it reads and reports that cell in its own column's format, never
+    without one. The other date columns - each
     ``participants`` date column, the questionnaire dates of every time point together (one column in the
     ``measures`` table), each identifying date column - are read as one file's date columns
     (:func:`_read_in_sheet_order`). A date read in the order other columns decided is passed on as an ISO date
@@ -1507,11 +1512,11 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
     if together:
         free["completed_on"] = pd.concat([score_date_cells[pos] for pos in together], ignore_index=True)
         shown["completed_on"] = list(dict.fromkeys(table.headers[score_date_pos[pos]] for pos in together))  # type: ignore[index]
-    derived: dict[int, pd.Series] = {}
+    derived: dict[int, DateReading] = {}
     for pos, values in derive_dates.items():
         fmt = mapping.date_format_for(table.headers[pos])
         if fmt:
-            derived[pos] = pd.Series(read_date_column(values, fmt).values, index=frame.index)
+            derived[pos] = read_date_column(values, fmt)
         else:
             free[f"derive {pos}"], shown[f"derive {pos}"] = values, [table.headers[pos]]
     read = _read_in_sheet_order(free, shown)
@@ -1535,9 +1540,10 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
                 warn("participants", key, shown[key][0], by_order, frame[key], r)
                 frame[key] = frame[key].where(~by_order, _iso(dates))
         elif key.startswith("derive "):
-            derived[int(key.split()[1])] = pd.Series(r.reading.values, index=frame.index)
+            derived[int(key.split()[1])] = r.reading
 
     measures: dict[int, tuple[pd.Series, pd.Series]] = {}
+    by_cell: dict[str, str] = {}
     for pos, fmt in on_own.items():
         cells = score_date_cells[pos]
         reading = read_date_column(cells, fmt)
@@ -1545,7 +1551,12 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
         if m_format is not None:  # validation is told the format: every cell goes as written
             measures[pos] = (dates, cells)
         else:
-            measures[pos] = (dates, cells.where(dates.isna().to_numpy() | _flags(reading.excel_serial, n), None))
+            as_written = dates.isna().to_numpy() | _flags(reading.excel_serial, n)
+            measures[pos] = (dates, cells.where(as_written, None))
+            # validation reads the questionnaire dates of other formats too: it is told this cell's own
+            written = as_written & cells.notna().to_numpy()
+            keys = cell_keys(source_key(file, sheet), table.source_rows[written], cells[written])
+            by_cell.update(dict.fromkeys(keys, strftime_format(fmt)))
     if together:
         r = read["completed_on"]
         for i, pos in enumerate(together):
@@ -1562,7 +1573,8 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
     formats = {"participants": {c: strftime_format(f) for c in _PARTICIPANT_DATES if c in frame.columns and c in p_headers
                                 and (f := mapping.date_format_for(p_headers[c]))},
                "measures": {"completed_on": m_format} if m_format else {}}
-    return _SheetDateReading(participants, measures, derived, problems, formats)
+    return _SheetDateReading(participants, measures, derived, problems, formats,
+                             {"completed_on": by_cell} if by_cell else {})
 
 
 def _either(headers: list[str]) -> str:
@@ -1615,10 +1627,33 @@ def _fill(frame: pd.DataFrame, column: str, values: pd.Series) -> None:
 
 
 def _report_bad(note: Any, table: SheetTable, mask: np.ndarray, header: str, values: pd.Series, why: str) -> None:
+    """A ``derived_value`` warning on each row of ``mask`` of an identifying column: ``Row N, column 'X': the value``
+    and ``why`` (the value itself is withheld: it identifies her)."""
     for i in np.flatnonzero(mask):
         row = int(table.source_rows[i])
         note("participants", row, header, "(withheld)", "derived_value",
-             f"Row {row}: the value in '{header}' {why}.")
+             f"Row {row}, column '{header}': the value {why}.")
+
+
+def _report_unread_dates(note: Any, table: SheetTable, unread: np.ndarray, header: str, values: pd.Series,
+                         reading: DateReading, stated: str | None) -> None:
+    """Why each unread cell of a date of birth or due date column gave nothing: it does not match the stated
+    format (named); it reads two ways, with the formats the column could state (:func:`format_to_state`, the
+    long tables' ``ambiguous_date`` advice); or it is no date."""
+    if stated:
+        _report_bad(note, table, unread, header, values,
+                    f"does not match the date format stated in your mapping ({stated}), so nothing was derived "
+                    "from it; expected a date in that format, or an ISO date (YYYY-MM-DD)")
+        return
+    two_ways = unread & np.asarray(reading.ambiguous, dtype=bool)
+    if two_ways.any():
+        _report_bad(note, table, two_ways, header, values,
+                    "reads two ways (day/month or month/day) and no other date in this column or this sheet shows "
+                    "which, so nothing was derived from it; write it as an ISO date (YYYY-MM-DD) or "
+                    + format_to_state(values))
+    _report_bad(note, table, unread & ~two_ways, header, values,
+                "is not a date, so nothing was derived from it; expected a date such as 2025-03-18, 18/03/2025 "
+                "(day/month/year) or 18 March 2025")
 
 
 def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFrame]:
@@ -1640,6 +1675,10 @@ def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFr
         notes = empty_notes()
         notes["problems"] = [pr for p in parts for pr in p.problems if pr["table"] == name]
         notes["date_formats"] = {c: f for p in parts for c, f in p.date_formats.get(name, {}).items()}
+        if name == "measures":
+            for p in parts:
+                for c, by_cell in p.cell_date_formats.items():
+                    notes["cell_date_formats"].setdefault(c, {}).update(by_cell)
         notes["sources"] = {source_key(t.file, t.sheet): {"header_row": int(t.header_row),
                                                           "headers": getattr(p, headers_attr)}
                             for t, p in zip(tables, parts, strict=True)}
@@ -1755,6 +1794,7 @@ def read_wide(
         The file cannot be read, or no sheet has a score column of the mapping.
     """
     if mapping is None:
+        # imported here, not at the top: evalkit.mapping_proposal imports this module (an import cycle)
         from evalkit.mapping_proposal import propose_mapping
 
         proposal = propose_mapping(source, sheet=sheet, programme_id=programme_id, limits=limits)

@@ -23,7 +23,7 @@ from evalkit.canonical import (
     ValidationResult,
 )
 from evalkit.memory import release_freed_memory
-from evalkit.readers.notes import frame_notes
+from evalkit.readers.notes import cell_keys, frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
 from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, encoded_text
 from evalkit.validation.fields import check_fields
@@ -105,8 +105,8 @@ class _Checked:
         return CellPicker(cells)
 
 
-def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFrame, TableRows, dict[str, pd.Series],
-                                                                        list[str], dict[str, str]]:
+def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog
+             ) -> tuple[pd.DataFrame, TableRows, dict[str, pd.Series], list[str], dict[str, str], dict[str, np.ndarray]]:
     schema = table_schema(name)
     notes = frame_notes(frame)
     frame = frame.reset_index(drop=True)
@@ -136,7 +136,24 @@ def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFr
                     severity="warning", value=column,
                     message=(f"Column '{column}' is not a column of the {name} table, so it was not stored."),
                 )
-    return frame, rows, cells, items, dict(notes["date_formats"])
+    return frame, rows, cells, items, dict(notes["date_formats"]), _cell_formats(notes, rows, cells)
+
+
+def _cell_formats(notes: Mapping[str, Any], rows: TableRows, cells: Mapping[str, pd.Series]
+                  ) -> dict[str, np.ndarray]:
+    """By date column, per row the format the reader noted for that cell alone (``notes["cell_date_formats"]``,
+    matched by file, sheet, row and cleaned text), ``None`` where it noted none."""
+    out: dict[str, np.ndarray] = {}
+    for column, by_cell in notes["cell_date_formats"].items():
+        if column not in cells or not by_cell:
+            continue
+        text = cells[column]
+        keys = cell_keys(np.asarray(rows.group_keys, dtype=object)[rows.group], rows.source_row,
+                         pd.Series(text.astype(object).to_numpy(), dtype=object))
+        formats = keys.map(by_cell).to_numpy(dtype=object)
+        formats[pd.isna(formats) | text.isna().to_numpy()] = None
+        out[column] = formats
+    return out
 
 
 def validate(
@@ -216,9 +233,10 @@ def validate(
         if name not in raw:
             continue
         schema = table_schema(name)
-        frame, rows, cells, items, date_formats = _prepare(name, raw[name], log)
+        frame, rows, cells, items, date_formats, cell_formats = _prepare(name, raw[name], log)
         typed = check_fields(schema, cells, rows, log, date_formats=date_formats, today=today_ts,
-                             skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)))
+                             skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)),
+                             cell_formats=cell_formats)
         if name == "measures":
             check_measures(cells, typed, rows, log, items=items, instruments=instruments)
         release()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)

@@ -3,7 +3,8 @@
 Accepted (rule ``type`` otherwise):
 
 * ISO ``YYYY-MM-DD`` (a time after it, as Excel and FHIR write, is ignored) - always fine;
-* day/month/year with ``/``, ``.`` or ``-`` and a 2- or 4-digit year (``25`` = 2025);
+* day/month/year with ``/``, ``.``, ``-`` or a space (``13 01 2025``) and a 2- or 4-digit year (``25`` = 2025, ``85`` = 2085: a year
+  written with two digits is always in the 2000s, see :func:`two_digit_years`);
 * a date with the month written as an English word or its abbreviation, in any case: ``4 March 2025``,
   ``4 Mar 2025``, ``04-Mar-2025``, ``4-Mar-25``, ``4th March 2025``, ``March 4, 2025``, ``Mar 4 2025``,
   ``2025-Mar-04``, also after a weekday (``Tuesday, 4 March 2025``, which must be the right weekday). The
@@ -15,7 +16,8 @@ Accepted (rule ``type`` otherwise):
   as its fraction (``45720.5``: 4 March 2025 at noon). It is read as that date (the time of day dropped, as
   after an ISO date) and flagged (:attr:`DateReading.excel_serial`) so the report can say so; any other
   number stays rule ``type``;
-* the format stated for the column in the provider's mapping.
+* the format stated for the column in the provider's mapping; a two-digit year in it (``YY``, ``%y``) is in the
+  2000s as everywhere else (Python's ``%y`` alone would put 69-99 in the 1900s).
 
 Day or month first? Within one file (and sheet) and column:
 
@@ -43,11 +45,13 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
-           "excel_serial_dates", "named_month_dates", "order_votes", "read_dates", "written_date_format",
-           "wrong_weekday"]
+           "excel_serial_dates", "format_to_state", "named_month_dates", "order_votes", "read_dates",
+           "two_digit_years", "written_date_format", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
-_DMY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$"
+_DMY_SEPARATOR = r"[/.\- ]"
+"""What may stand between the day, month and year numbers: ``/``, ``.``, ``-`` or one space (``13 01 2025``)."""
+_DMY = r"^(\d{1,2})" + _DMY_SEPARATOR + r"(\d{1,2})" + _DMY_SEPARATOR + r"(\d{4}|\d{2})$"
 
 _MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?"
                r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -119,6 +123,43 @@ _FIRST_DAY = np.datetime64("1677-09-22", "D")  # the whole days datetime64[ns] c
 _LAST_DAY = np.datetime64("2262-04-11", "D")
 
 
+_TWO_DIGIT_CENTURY = 2000
+"""The century of every year written with two digits: ``25`` is 2025, ``85`` 2085 (:func:`two_digit_years`)."""
+
+
+def two_digit_years(years: pd.Series | np.ndarray) -> np.ndarray:
+    """The year each two-digit year (0-99) stands for: evalkit's one rule, in the 2000s (``85`` is 2085).
+
+    Applied to every date read with a two-digit year: day/month/year (``03/04/85``), a month word (``3-Apr-85``) and a
+    format the provider states (``DD/MM/YY``), so stating the format never changes which year a cell is read as.
+    """
+    return _TWO_DIGIT_CENTURY + np.asarray(years, dtype="float64")
+
+
+def _years(text: pd.Series) -> np.ndarray:
+    """The year each year text (digits, or missing) names: four digits as written, two by :func:`two_digit_years`."""
+    number = text.astype("float64").to_numpy()
+    short = (text.str.len() == 2).fillna(False).to_numpy(dtype=bool)
+    return np.where(short, two_digit_years(number), number)
+
+
+def _stated_two_digit_years(dates: np.ndarray) -> np.ndarray:
+    """Dates read by a stated format with a two-digit year (``%y``) moved to the year :func:`two_digit_years` gives.
+
+    ``strptime`` (Python's and pandas') reads ``%y`` 69-99 as 1969-1999 and 00-68 as 2000-2068; the year's last
+    two digits are what was written, so they are put in the 2000s; month, day and any time of day are kept.
+    """
+    stamps = pd.Series(dates)
+    read = stamps.notna().to_numpy()
+    if not read.any():
+        return dates
+    day = _build(two_digit_years(stamps.dt.year % 100), stamps.dt.month, stamps.dt.day)
+    time = (stamps - stamps.dt.normalize()).to_numpy(dtype="timedelta64[ns]")
+    out = dates.copy()
+    out[read] = day[read] + time[read]
+    return out
+
+
 def _build(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
     """``datetime64[ns]`` dates from year, month and day numbers; NaT where they are not a calendar date
     (31 April, 29 February 2023), a part is missing or out of range, or the date is outside ``datetime64[ns]``
@@ -145,8 +186,8 @@ def named_month_dates(texts: pd.Series) -> np.ndarray:
     (``4 March 2025``, ``04-Mar-25``, ``March 4, 2025``, ``2025-Mar-04``, ``Tuesday, 4 March 2025``); NaT for any
     other text, a day the month does not have, or a weekday that is not the date's.
 
-    A two-digit year is in the 2000s, as for ``04/03/25``. Worked out on the texts given (call it on distinct
-    values): one regular-expression pass, then numpy.
+    A two-digit year is in the 2000s (:func:`two_digit_years`), as for ``04/03/25``. Worked out on the texts given
+    (call it on distinct values): one regular-expression pass, then numpy.
     """
     dates, weekday = _named_month_parts(texts)
     dates[~np.isnan(weekday) & ~np.isnat(dates) & (_weekday_of(dates) != weekday)] = np.datetime64("NaT")
@@ -183,9 +224,7 @@ def _named_month_parts(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     month_word = parts[2].fillna(parts[4]).fillna(parts[8])
     year_text = parts[3].fillna(parts[6]).fillna(parts[7])
     month = month_word.str.slice(0, 3).str.lower().map(_MONTH_NUMBER)
-    year = year_text.astype("float64")
-    year = year.where(year_text.str.len() != 2, year + 2000)
-    dates = _build(year, month, day.astype("float64"))
+    dates = _build(_years(year_text), month, day.astype("float64"))
     weekday = parts[0].str.slice(0, 3).str.lower().map(_WEEKDAY_NUMBER).to_numpy(dtype="float64")
     return dates, weekday
 
@@ -234,7 +273,8 @@ def describe_date(values: np.ndarray) -> pd.Series:
 
 
 def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None = None,
-               file_order: np.ndarray | None = None, *, day_first: bool | None = None) -> DateReading:
+               file_order: np.ndarray | None = None, *, day_first: bool | None = None,
+               row_formats: np.ndarray | None = None) -> DateReading:
     """Parse a date column.
 
     Parameters
@@ -244,7 +284,8 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     groups
         Integer code of each row's file (and sheet): day/month order is decided per group.
     stated_format
-        ``strftime`` format stated in the provider's mapping, if any.
+        ``strftime`` format stated in the provider's mapping, if any. A two-digit year (``%y``) is read by
+        :func:`two_digit_years`, as without a stated format (``85`` is 2085, not ``strptime``'s 1985).
     file_order
         Per row, the order the file's *other* date columns decide (1 day/month, -1 month/day, 0 undecided).
         Used only for a group whose own values decide nothing: it is read day/month when some row of the
@@ -255,7 +296,15 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         one-row-per-mother mapping states it: every day/month/year value is read in that order (a value that
         is no date in that order is rule ``type``); every other form is read as usual. Not used with
         ``stated_format``.
+    row_formats
+        Per row, a ``strftime`` format stated for that cell alone (``None``: none), for a column whose cells come
+        from columns stating different formats (a one-row-per-mother sheet's questionnaire dates): each such cell
+        is read as under ``stated_format`` in its own format, and takes no part in the day/month order of the
+        other cells, which are read as without ``row_formats``.
     """
+    if row_formats is not None and pd.notna(row_formats).any():
+        return _read_in_row_formats(cells, groups, stated_format, file_order, day_first,
+                                    np.asarray(row_formats, dtype=object))
     n = len(cells)
     codes, uniques = distinct_cells(cells)
     uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
@@ -268,6 +317,8 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     if stated_format is not None:
         stated = pd.to_datetime(uniques.astype(object), format=stated_format, errors="coerce")
         stated = _to_ns(stated)
+        if "%y" in stated_format:  # a two-digit year means what it means without a stated format
+            stated = _stated_two_digit_years(stated)
         fixed, serial = _fixed_dates(uniques, iso, np.isnat(iso) & np.isnat(stated))
         blank = np.full(1, np.datetime64("NaT"), dtype="datetime64[ns]")
         chosen = np.concatenate([blank, np.where(np.isnat(iso) & ~np.isnat(stated), stated, fixed)])  # blank first
@@ -339,6 +390,26 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     return DateReading(values, per_row(bad, False), row_ambiguous, first, second, order, by_file, by_serial)
 
 
+def _read_in_row_formats(cells: pd.Series, groups: np.ndarray, stated_format: str | None,
+                         file_order: np.ndarray | None, day_first: bool | None, row_formats: np.ndarray
+                         ) -> DateReading:
+    """:func:`read_dates` with ``row_formats``: the cells without one read together as usual, then the cells of each
+    stated format (a few formats, each read once over its cells)."""
+    own = pd.notna(row_formats)
+    rest = read_dates(cells.where(~own), groups, stated_format, file_order, day_first=day_first)
+    values, bad = rest.values.copy(), rest.bad.copy()
+    serial = np.zeros(len(cells), dtype=bool) if rest.excel_serial is None else rest.excel_serial.copy()
+    groups = np.asarray(groups)
+    for fmt in pd.unique(row_formats[own]):
+        at = np.flatnonzero(own & (row_formats == fmt))
+        part = read_dates(cells.iloc[at], groups[at], str(fmt))
+        values[at], bad[at] = part.values, part.bad
+        if part.excel_serial is not None:
+            serial[at] = part.excel_serial
+    return DateReading(values, bad, rest.ambiguous, rest.first_reading, rest.second_reading, rest.order,
+                       rest.by_file_order, serial if serial.any() else None)
+
+
 def _iso_dates(uniques: pd.Series) -> np.ndarray:
     """``datetime64[ns]`` of the ISO dates among distinct values (NaT for the rest)."""
     parts = uniques.str.extract(_ISO)
@@ -348,10 +419,10 @@ def _iso_dates(uniques: pd.Series) -> np.ndarray:
 def _day_month_year(uniques: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For distinct values written day/month/year or month/day/year (``03/04/2025``, ``3.4.25``): the first and
     second numbers (NaN for other values), and the date read day first and read month first (NaT where that
-    reading is no date). A two-digit year is in the 2000s (``25`` is 2025; ``0025`` is not)."""
+    reading is no date). A two-digit year is in the 2000s (:func:`two_digit_years`: ``25`` is 2025; ``0025`` is not)."""
     text = uniques.str.extract(_DMY)
     parts = text.astype("float64")
-    year = parts[2].where(~(text[2].str.len() == 2).fillna(False).astype(bool), parts[2] + 2000)
+    year = _years(text[2])
     a, b = parts[0].to_numpy(), parts[1].to_numpy()
     return a, b, _build(year, parts[1], parts[0]), _build(year, parts[0], parts[1])
 
@@ -464,17 +535,15 @@ def date_forms(cells: pd.Series) -> pd.Series:
     return pd.Series(out, index=cells.index, dtype=object)
 
 
-_WRITTEN = r"^\d{1,2}([/.-])\d{1,2}([/.-])(\d{4}|\d{2})$"
+_WRITTEN = r"^\d{1,2}(" + _DMY_SEPARATOR + r")\d{1,2}(" + _DMY_SEPARATOR + r")(\d{4}|\d{2})$"
 """A day/month/year date as :func:`read_dates` reads one: its two separators and its year."""
-_STRPTIME_CENTURY_PIVOT = 69
-"""Two-digit years from this one on are read in the 1900s by a ``%y`` format (Python's and pandas' ``strptime``)."""
 
 
 def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, str]:
     """The date format of a column's day/month/year dates as they are written, in the order given.
 
     The separators and the year length are the column's own (``13.01.25`` gives ``DD.MM.YY`` day first,
-    ``01-13-2025`` gives ``MM-DD-YYYY`` month first), so a mapping stating it reads every such cell; ISO
+    ``01-13-2025`` gives ``MM-DD-YYYY`` month first, ``13 01 2025`` gives ``DD MM YYYY``), so a mapping stating it reads every such cell; ISO
     dates, month words and Excel date numbers are read under any stated format. Worked out once per distinct
     value.
 
@@ -489,10 +558,10 @@ def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, 
     -------
     (format, why)
         ``format`` is ``None`` when the day/month/year dates are written in more than one way (``13.01.25``
-        and ``14/01/2025``: any one stated format would refuse some), when a two-digit year from 69 on is
-        written (``03.04.85``: a stated ``YY`` format reads it as 1985, evalkit without one as 2085), or there
-        are none; ``why`` then says so for the provider (empty otherwise). Cells that are no date are left out:
-        they are refused anyway.
+        and ``14/01/2025``: any one stated format would refuse some) or there are none; ``why`` then says so
+        for the provider (empty otherwise). Cells that are no date are left out: they are refused anyway. A
+        two-digit year is read in the 2000s under a stated ``YY`` as without one (:func:`two_digit_years`), so
+        ``03.04.85`` gives ``DD.MM.YY``.
     """
     texts = cells.dropna().astype(str).str.strip().drop_duplicates()
     texts = texts[texts != ""].reset_index(drop=True)
@@ -505,11 +574,23 @@ def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, 
         examples = ", ".join(f"'{texts.loc[i]}'" for i in patterns.index[:3])
         return None, f"its dates are written in more than one way ({examples}) and one stated format would refuse some"
     first, second, year = patterns.iloc[0]
-    if year == 2:  # a stated YY format reads 69-99 as 19xx (strptime's rule); evalkit reads every two-digit year as 20xx
-        late = parts[2].astype(int) >= _STRPTIME_CENTURY_PIVOT
-        if late.any():
-            example = texts.loc[late[late].index[0]]
-            return None, (f"a two-digit year such as '{example}' would be read in the 1900s under a stated format "
-                          "but is read in the 2000s without one (write such years with four digits)")
     order = ("DD", "MM") if day_first else ("MM", "DD")
     return f"{order[0]}{first}{order[1]}{second}{'Y' * int(year)}", ""
+
+
+def format_to_state(cells: pd.Series) -> str:
+    """What to ask a provider to state in the column mapping for a column whose dates read two ways: its format as
+    its dates are written, in both orders (``DD.MM.YY (day/month) or MM.DD.YY (month/day)``: a stated format is
+    strict, so ``DD/MM/YYYY`` would refuse ``03.04.25``), or ``DD/MM/YYYY`` when no one format fits them (dates
+    written in more than one way; see :func:`written_date_format`).
+
+    The one wording of that advice: the ``ambiguous_date`` message of the long tables and the one-row-per-mother
+    reader's message on a date of birth or due date that reads two ways end with it. Worked out once per column,
+    over its distinct values.
+    """
+    day_month, _why = written_date_format(cells, True)
+    if day_month is None:
+        return "state the column's date format (DD/MM/YYYY) in your column mapping"
+    month_day, _why = written_date_format(cells, False)  # the same cells, month first
+    return (f"state the column's date format, as its dates are written, in your column mapping: {day_month} "
+            f"(day/month) or {month_day} (month/day)")

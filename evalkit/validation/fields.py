@@ -38,8 +38,8 @@ from evalkit.validation.dates import (
     date_order_votes,
     describe_date,
     excel_serial_dates,
+    format_to_state,
     read_dates,
-    written_date_format,
     wrong_weekday,
 )
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
@@ -87,7 +87,7 @@ def _missing_column_summary(
 
 def _read_in_file_order(
     schema: TableSchema, cells: Mapping[str, pd.Series], rows: TableRows, name: str, column: pd.Series,
-    date_formats: Mapping[str, str], reading: DateReading,
+    date_formats: Mapping[str, str], reading: DateReading, row_formats: np.ndarray | None = None,
 ) -> tuple[DateReading, np.ndarray, dict[int, str]]:
     """Re-read a date column whose own values leave some dates ambiguous, in the order the same file's other
     date columns decide (``referral_date`` holding 15/02/2026 shows the file writes day/month).
@@ -95,7 +95,7 @@ def _read_in_file_order(
     Only called when a column has ambiguous cells, so the other columns are parsed again only then. Returns
     the new reading, the order used on each row (1 day/month, -1 month/day, 0 none: files checked together may
     differ) and, for each order, the columns that decided it ("column 'a'" or "columns 'a', 'b'"), for the
-    warning.
+    warning. ``row_formats``: the formats stated for single cells (:func:`read_dates`), which keep them.
     """
     groups = rows.group
     others = {f"'{other.name}'": cells[other.name] for other in schema.fields
@@ -104,7 +104,25 @@ def _read_in_file_order(
     deciding = {o: ("column " if len(names) == 1 else "columns ") + ", ".join(names) for o, names in said.items()}
     if not votes.any():
         return reading, votes, deciding
-    return read_dates(column, groups, None, votes), votes, deciding
+    return read_dates(column, groups, None, votes, row_formats=row_formats), votes, deciding
+
+
+def _refusal_detail(stated: str | None) -> str:
+    """What a date cell refused is told after its value: the format stated for it, or what a date looks like."""
+    if stated:
+        return (f" does not match the date format stated in your column mapping ({stated}); "
+                "expected a date in that format, or an ISO date such as 2025-03-18.")
+    return " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or 18 March 2025."
+
+
+def _refusal_details(stated: str | None, row_formats: np.ndarray | None, bad: np.ndarray) -> str | np.ndarray:
+    """:func:`_refusal_detail` of each refused cell: its own stated format where it has one (``row_formats``),
+    else the column's (worked out once per format)."""
+    if row_formats is None:
+        return _refusal_detail(stated)
+    codes, formats = pd.factorize(pd.Series(row_formats[bad], dtype=object).fillna(stated or ""))
+    return np.array([_refusal_detail(f) for f in formats], dtype=object)[codes] if len(codes) else \
+        np.zeros(0, dtype=object)
 
 
 EXCEL_NUMBERS_LISTED = 10
@@ -121,20 +139,6 @@ def _date_refusals(refused: np.ndarray, detail: str) -> np.ndarray:
     why = wrong_weekday(pd.Series(distinct, dtype=object))[codes]
     return np.where(pd.isna(why), shown + detail, shown + ": " + why.astype(str)
                     + "; expected the date and its weekday to agree (or the date alone).").astype(object)
-
-
-def _format_to_state(column: pd.Series) -> str:
-    """What an ``ambiguous_date`` message asks to state in the column mapping: the column's format as its dates are
-    written, in both orders (``DD.MM.YY (day/month) or MM.DD.YY (month/day)``: a stated format is strict, so
-    ``DD/MM/YYYY`` would refuse ``03.04.25``), or ``DD/MM/YYYY`` when no one format fits them (dates written in
-    more than one way, or a two-digit year from 69 on; see :func:`~evalkit.validation.dates.written_date_format`).
-    Worked out once per column, over its distinct values."""
-    day_month, _why = written_date_format(column, True)
-    if day_month is None:
-        return "state the column's date format (DD/MM/YYYY) in your column mapping"
-    month_day, _why = written_date_format(column, False)  # the same cells, month first
-    return (f"state the column's date format, as its dates are written, in your column mapping: {day_month} "
-            f"(day/month) or {month_day} (month/day)")
 
 
 _TIME_FRACTION = r"\.\d*[1-9]"
@@ -184,6 +188,7 @@ def check_fields(
     date_formats: Mapping[str, str],
     today: pd.Timestamp,
     skip: frozenset[str] = frozenset(),
+    cell_formats: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Check every schema field of one table and return its typed values.
 
@@ -203,6 +208,10 @@ def check_fields(
         Dates after this are ``future_date`` errors.
     skip
         Columns checked elsewhere (measures items).
+    cell_formats
+        By date column, per row the format stated for that cell alone (``None``: the column's), as a reader
+        notes it for a column whose cells come from columns stating different formats
+        (:func:`~evalkit.validation.dates.read_dates`'s ``row_formats``).
 
     Returns
     -------
@@ -268,22 +277,18 @@ def check_fields(
             typed[name] = x
         elif spec.type == "date":
             groups = rows.group
-            reading = read_dates(column, groups, date_formats.get(name))
             stated = date_formats.get(name)
-            detail = (f" does not match the date format stated in your column mapping ({stated}); "
-                      "expected a date in that format, or an ISO date such as 2025-03-18."
-                      if stated else
-                      " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) "
-                      "or 18 March 2025.")
+            row_formats = cell_formats.get(name) if cell_formats else None
+            reading = read_dates(column, groups, stated, row_formats=row_formats)
             votes: np.ndarray | None = None
             deciding: dict[int, str] = {}
             if not stated and reading.ambiguous.any():
                 reading, votes, deciding = _read_in_file_order(schema, cells, rows, name, column, date_formats,
-                                                               reading)
+                                                               reading, row_formats)
             bad = reading.bad
             refused = values[bad]
             log.add(rows, bad, column=name, rule="type",
-                    detail=_date_refusals(refused, detail), values=refused)
+                    detail=_date_refusals(refused, _refusal_details(stated, row_formats, bad)), values=refused)
             amb = reading.ambiguous
             if amb.any():
                 first = describe_date(reading.first_reading[amb]).to_numpy(dtype=object)
@@ -293,7 +298,7 @@ def check_fields(
                 log.add(rows, amb, column=name, rule="ambiguous_date",
                         detail=shown + " could be " + first + " (day/month) or " + second
                         + " (month/day), and no other date in this column shows which; write it as an ISO "
-                        "date (e.g. " + iso_first + ") or " + _format_to_state(column) + ".", values=values[amb])
+                        "date (e.g. " + iso_first + ") or " + format_to_state(column) + ".", values=values[amb])
             hinted = reading.by_file_order
             if hinted is not None and hinted.any() and votes is not None:
                 read_as = describe_date(reading.values[hinted]).to_numpy(dtype=object)
