@@ -485,6 +485,7 @@ def apply_disclosure(
     show_zero: bool | None = None,
     rounding_base: int | None | bool = None,
     hidden_elsewhere: Mapping[str, np.ndarray] | None = None,
+    published_elsewhere: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Suppress, then round, the counts of an aggregate frame, and hide what is derived from hidden counts.
 
@@ -525,6 +526,11 @@ def apply_disclosure(
         come from: secondary suppression never hides one of them (another
         cell is hidden instead; when none is left, it warns as for any total
         published elsewhere).
+    published_elsewhere
+        Count columns that another table publishes as it is, taken into the problem only for the equations
+        they are part of (e.g. the outcome summary's n paired beside the funnel's 'paired'): hidden where
+        primary suppression or ``hidden_elsewhere`` hides them, and otherwise never hidden here (hiding
+        one here would not hide it there), so that another cell of their equations is hidden instead.
 
     Returns
     -------
@@ -582,10 +588,16 @@ def apply_disclosure(
     # public, and hiding it here would hide it nowhere (only the counts: a rest is never published)
     published_cells = None
     total_row = out[TOTAL_ROW].fillna(False).to_numpy(dtype=bool) if TOTAL_ROW in out.columns else None
-    if total_row is not None:
-        on_total = np.zeros((n_rows, n_all), dtype=bool)
-        on_total[total_row, :n_cols] = True
-        published_cells = on_total.ravel() & ~sup & ~np.isnan(flat)
+    elsewhere = [col_idx[c] for c in dict.fromkeys(published_elsewhere) if c in col_idx]
+    if len(elsewhere) != len(dict.fromkeys(published_elsewhere)):
+        raise ValueError(f"published_elsewhere column(s) {[c for c in published_elsewhere if c not in col_idx]} "
+                         f"are not among counts={counts}")
+    if total_row is not None or elsewhere:
+        fixed = np.zeros((n_rows, n_all), dtype=bool)
+        if total_row is not None:
+            fixed[total_row, :n_cols] = True
+        fixed[:, elsewhere] = True
+        published_cells = fixed.ravel() & ~sup & ~np.isnan(flat)
 
     groups_g: list[np.ndarray] = []
     groups_c: list[np.ndarray] = []

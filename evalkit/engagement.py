@@ -24,6 +24,7 @@ from evalkit.disclosure import (
     carried_hidden,
     group_index,
     hidden_mask,
+    primary_suppression,
     with_published_total_rows,
     with_published_totals,
     without_published_total_rows,
@@ -38,6 +39,7 @@ __all__ = [
     "ENDING_GROUP_WORDS",
     "EXIT_STEP_WORDS",
     "FUNNEL_STEPS",
+    "PAIRED_ON",
     "attendance_summary",
     "endings_summary",
     "exit_reason_words",
@@ -58,6 +60,9 @@ FUNNEL_STEPS: dict[str, str] = {
     "paired": "paired baseline and endpoint on a change measure",
 }
 """The funnel steps, in order; each counts those who reached it *and* every earlier step."""
+
+PAIRED_ON = "paired_on_"
+"""The prefix of :func:`participant_path`'s column per change measure: paired on that measure (``paired_on_phq9``)."""
 
 ENDING_GROUPS: dict[str, str] = {
     "planned_ending": "planned",
@@ -209,8 +214,12 @@ def participant_path(
         before the minimum dose, ``no_valid_score`` /
         ``no_baseline_in_window`` before a baseline, the unpaired reason of
         her episode closest to pairing before 'paired'; missing for those
-        paired), ``attended_total``, ``ending_group`` and the context fields
-        of :data:`evalkit.episodes.CONTEXT_FIELDS`.
+        paired), ``attended_total``, ``ending_group``, one boolean
+        ``paired_on_<instrument>`` (:data:`PAIRED_ON`) per change measure
+        with an episode (her episode of that measure is paired: the mothers
+        the outcome summary's ``n_paired`` counts, whatever her funnel steps;
+        not cumulative; none without measures), and the context fields of
+        :data:`evalkit.episodes.CONTEXT_FIELDS`.
 
     Notes
     -----
@@ -250,6 +259,7 @@ def participant_path(
     has_base = np.zeros(n, dtype=bool)
     has_pair = np.zeros(n, dtype=bool)
     best_reason = np.full(n, None, dtype=object)
+    paired_on: dict[str, np.ndarray] = {}
     if ep is not None and len(ep):
         from evalkit.episodes import _arrow_strings, _positions
 
@@ -261,7 +271,16 @@ def participant_path(
         pos = pos[ok]
         has_ep[pos] = True
         has_base[pos[ep["baseline_score"].notna().to_numpy()[ok]]] = True
-        has_pair[pos[ep["paired"].to_numpy(dtype=bool)[ok]]] = True
+        ep_paired = ep["paired"].to_numpy(dtype=bool)[ok]
+        has_pair[pos[ep_paired]] = True
+        # per change measure, the episodes the outcome summary counts in n_paired (evalkit.outcomes.change_statistics
+        # sums the episodes' ``paired`` per programme x instrument; one episode per participant x instrument)
+        inst_code, inst_names = pd.factorize(ep["instrument"].astype("string").to_numpy(dtype=object,
+                                                                                        na_value=None)[ok], sort=True)
+        for j, inst in enumerate(inst_names):
+            on = np.zeros(n, dtype=bool)
+            on[pos[ep_paired & (inst_code == j)]] = True
+            paired_on[str(inst)] = on
         rank = {r: i for i, r in enumerate(UNPAIRED_REASONS)}
         r = ep["unpaired_reason"].astype("string").to_numpy(dtype=object, na_value=None)[ok]
         rk = pd.Series(r, dtype="object").map(rank).fillna(-1).to_numpy(dtype=np.int64)
@@ -297,6 +316,8 @@ def participant_path(
     out["exit_reason"] = pd.array(exit_reason, dtype="string")
     out["attended_total"] = att_total.to_numpy()
     out["ending_group"] = eg.array
+    for inst, on in paired_on.items():
+        out[f"{PAIRED_ON}{inst}"] = on
     from evalkit.episodes import CONTEXT_FIELDS
 
     for c in CONTEXT_FIELDS:
@@ -307,12 +328,71 @@ def participant_path(
     return _rules_col(out, rules)
 
 
-def _funnel_wide(path: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    names = list(FUNNEL_STEPS)
+def _funnel_wide(path: pd.DataFrame, by: list[str], also: Sequence[str] = ()) -> pd.DataFrame:
+    """The funnel's counts per group (a column per step), and those of the boolean path columns ``also``."""
+    names = [*FUNNEL_STEPS, *also]
     f = categories_as_text(path[[*by, *names]], by).copy()  # grouped on text: the table's columns stay text
     for s_ in names:
         f[s_] = f[s_].astype(int)
     return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
+
+
+def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame) -> tuple[dict[str, list[str]], list[Partition]]:
+    """The outcome summary's n paired of each change measure as cells of the funnel's disclosure problem.
+
+    Parameters
+    ----------
+    w
+        The funnel per group (:func:`_funnel_wide` of ``path`` with its ``paired_on_<instrument>`` sums, and
+        the ``left_<step>`` columns); the cells below are added to it as columns.
+    path
+        The :func:`participant_path` it was made from (its :data:`PAIRED_ON` columns name the measures).
+
+    Returns
+    -------
+    rests : dict
+        Per measure, the column of the summary's n paired of each group (``summary_n_paired_<instrument>``,
+        a cell another table publishes: for ``published_elsewhere``) -> the columns of each step less that n
+        paired (``not_paired_on_<instrument>_<step>``): the mothers at the step not paired on the measure,
+        counts never published, known to a reader holding both cells.
+    partitions : list of Partition
+        Each step = n paired + its rest, and each step's rest = the next step's rest + those leaving before it.
+
+    Notes
+    -----
+    Every mother paired on a measure is in the funnel's 'paired' (her pair needs a baseline and the minimum
+    dose after it), and so at every step. A step less the summary's n paired of a measure is then the
+    number at that step not paired on it: with both published (generator seed 12, P-PHONE: 9 paired, 7 on
+    GAD-7) a reader learns 2 paired on another measure only. These rests make a second funnel beside the
+    first (each rest is the next one plus those leaving in between), protected in the same problem: a small
+    one is hidden, as any rest, and since the summary's n paired is never hidden here, the step is hidden
+    instead (and whatever secondary suppression needs then). The summary discloses its n paired on its own
+    (it is published with or without the funnel, and hides at least the small ones), so it is taken as
+    published wherever it is not small: where the summary hides more, the funnel hides more than it needs,
+    never less. Where the summary counts more mothers on a measure than a step (a mother paired without
+    taking up the offer as recorded), the difference is no count of people and its rest is left missing
+    (its equations drop out).
+    """
+    names = list(FUNNEL_STEPS)
+    rests: dict[str, list[str]] = {}
+    parts = []
+    for col in [c for c in path.columns if isinstance(c, str) and c.startswith(PAIRED_ON)]:
+        n = w[col].to_numpy(dtype=float)
+        if not n.any():
+            continue  # nobody paired on it here: the summary's n paired is 0 or not published, a step less 0 is itself
+        inst = col[len(PAIRED_ON):]
+        n_col = f"summary_n_paired_{inst}"
+        w[n_col] = n
+        rests[n_col] = []
+        for i, s_ in enumerate(names):
+            rest = w[s_].to_numpy(dtype=float) - n
+            w[f"not_paired_on_{inst}_{s_}"] = np.where(rest >= 0, rest, np.nan)
+            rests[n_col].append(f"not_paired_on_{inst}_{s_}")
+            parts.append(Partition((n_col, f"not_paired_on_{inst}_{s_}"), total=s_))
+            if i:
+                parts.append(Partition((f"not_paired_on_{inst}_{s_}", f"left_{s_}"),
+                                       total=f"not_paired_on_{inst}_{names[i - 1]}"))
+    return rests, parts
 
 
 def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -338,12 +418,17 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     :func:`~evalkit.disclosure.apply_disclosure` call): :func:`take_up_funnel` and :func:`funnel_exits`
     then hide the same cells, and neither a reason nor a funnel cell can be worked out from the other
     table. Breakdowns (``across_keys``) publish no reasons, so theirs are left out.
+
+    When the path has its :data:`PAIRED_ON` columns, the outcome summary's n paired of each measure joins
+    the problem as a fixed cell, with each step less it as a rest (:func:`_paired_beside_summary`), so that
+    no step less a published n paired is a small count; ``w``/``wd`` then hold those columns too. In a
+    breakdown, a level's n paired is the summary breakdown's (every level's rests add up to its total's).
     """
     names = list(FUNNEL_STEPS)
     keys = by if by else ["_all"]
     if not by:
         path = path.assign(_all="all")
-    w = _funnel_wide(path, keys)
+    w = _funnel_wide(path, keys, [c for c in path.columns if isinstance(c, str) and c.startswith(PAIRED_ON)])
     for prev, cur in zip(names[:-1], names[1:], strict=True):
         w[f"left_{cur}"] = w[prev] - w[cur]
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
@@ -351,6 +436,11 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     # the take-up rate's counts are two of the funnel's: those not taking up (never offered, or offered and
     # declining) are a cell of the same problem, so take_up_rate publishes exactly what this hides
     parts.append(Partition(("took_up",), total="referred", remainder=True))
+    # the outcome summary's n paired per measure, beside 'paired': fixed cells, and the rests between them
+    rests, summary_parts = _paired_beside_summary(w, path)
+    summary, rest_cols = list(rests), [r for its in rests.values() for r in its]
+    counts += [*summary, *rest_cols]
+    parts += summary_parts
     across: list[Across] = []  # a breakdown's rule is set below, with the published funnel as its totals
     with_exits = across_keys is None and {"last_step", "exit_reason"} <= set(path.columns)
     exits = pd.DataFrame({**{k: pd.Series(dtype="string") for k in keys}, "step": pd.Series(dtype="string"),
@@ -377,9 +467,21 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
         tw, twd, _ = _funnel_disclosure(path, tk, rules, None)
         w, hidden, across = with_published_total_rows(w, twd, keys=tk, counts=counts, totals=tw,
                                                       breakdown=[k for k in keys if k not in tk])
-    # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this hides)
-    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=names, rules=rules,
-                          hidden_elsewhere=hidden)
+        # the summary's n paired is fixed (its breakdown protects its levels against its own totals)
+        across = [a for a in across if a.column not in summary]
+    if summary and rules.suppression_threshold > 1:
+        # where the summary hides its n paired, no step less it is known: its rests are hidden from the start
+        # (left to secondary suppression, a rest of 0 there would count as a zero anyone can work out)
+        hidden = dict(hidden or {})
+        for n_col, its in rests.items():
+            n_hidden = primary_suppression(w[n_col].to_numpy(dtype=float), threshold=rules.suppression_threshold,
+                                           show_zero=rules.show_zero) | hidden.get(n_col, False)
+            for r in its:
+                hidden[r] = hidden.get(r, np.zeros(len(w), dtype=bool)) | n_hidden
+    # complements: those leaving a step before the step counts (as evalkit.summary, which hides whatever this
+    # hides); a rest beside the summary's n paired only when nothing else will do (hiding it hides 'paired')
+    wd = apply_disclosure(w, counts=counts, partitions=parts, across=across, keep=[*names, *rest_cols], rules=rules,
+                          hidden_elsewhere=hidden, published_elsewhere=summary)
     if across_keys is not None:
         w = without_published_total_rows(w, levels, columns=keys)
         wd = without_published_total_rows(wd, levels, columns=keys)
@@ -448,6 +550,17 @@ def take_up_funnel(
     not given, the reasons of :func:`funnel_exits` (which add up to
     ``n_left``) are protected in the same disclosure problem, so the two
     tables hide the same cells: neither can undo the other's suppression.
+
+    The outcome summary publishes, per programme and change measure, the
+    number paired on that measure (``n_paired``), all of whom are in every
+    step of the funnel. A step less that number (e.g. 'paired' less those
+    paired on GAD-7: the mothers paired on another measure only) is a count
+    neither table publishes, so it is protected in the same problem: where
+    it would be small, a step is hidden (usually 'paired'), never the
+    summary's ``n_paired``, which is taken as published wherever it is at
+    least the threshold. This needs the pairing per measure, which
+    :func:`participant_path` gives (its ``paired_on_<instrument>`` columns;
+    a path without them, or a participants table, is protected as before).
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
