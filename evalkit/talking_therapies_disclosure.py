@@ -24,9 +24,10 @@ Two overlaps, two steps (:func:`published_talking_therapies_rates` runs both):
   shown in both). Such a row is published as the summary's row re-labelled
   (:func:`_same_people_as_summary`).
 
-Not covered (a known gap, ``tests/test_tt_joint_funnel_bounds.py``): the engagement funnel's 'paired'
-step is disclosed on its own, and with the summary's n paired it can bound a hidden joint n finished
-from both sides.
+The engagement funnel's steps, with the summary's n paired, could bound a hidden joint n finished from
+both sides (``tests/test_tt_joint_funnel_bounds.py``); the funnel is disclosed beside the summary's n paired
+of each measure (:func:`evalkit.engagement.take_up_funnel`), so a step less a published n paired is never a
+small count.
 
 Its own module rather than part of :mod:`evalkit.talking_therapies`: it needs the outcome summary's
 disclosure problem (:func:`~evalkit.outcomes.summary_disclosure_spec`), and the Talking Therapies
