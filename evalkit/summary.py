@@ -1500,6 +1500,19 @@ _CHARACTERISTICS = ("name", "provider", "format", "mode", "delivered_by", "facil
 _STAT_NAMES = {"pre_post_r": "r_pre_post", "ci_low": "mean_change_ci_low", "ci_high": "mean_change_ci_high"}
 
 
+def _funnel_path(path: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a :func:`~evalkit.engagement.participant_path` the summary's funnel is disclosed from: the
+    steps, the reasons for leaving and the measures each mother was paired on, so that it hides what
+    :func:`~evalkit.engagement.take_up_funnel` hides on the dashboard and in the report. A programme's paths
+    joined with another's lack the measures only the other uses: not paired on them (``False``)."""
+    from evalkit.engagement import FUNNEL_STEPS, PAIRED_ON
+
+    paired_on = [c for c in path.columns if str(c).startswith(PAIRED_ON)]
+    out = path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason", *paired_on]]
+    return out.assign(**{c: out[c].astype("boolean").fillna(False).astype(bool) for c in paired_on}) if paired_on \
+        else out
+
+
 def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """Unprotected programme rows and result rows, and the cells other outputs hide (see :func:`disclose`).
@@ -1516,7 +1529,7 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     as n_paired + n_unpaired_with_baseline), each protected by its own complementary suppression. Whatever
     those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
     """
-    from evalkit.engagement import FUNNEL_STEPS, take_up_funnel
+    from evalkit.engagement import take_up_funnel
     from evalkit.memory import release_freed_memory
     from evalkit.outcomes import disclose_statistics
     from evalkit.recovery import RECOVERY_CATEGORIES
@@ -1564,8 +1577,7 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
         rows.append(_plain(row))
     programmes = _records_to_frame(rows, "programme")
     # with the reasons for leaving, so the funnel hides what the report's and the dashboard's funnel hide
-    funnel_out = take_up_funnel(path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason"]],
-                                by=("programme_id",), rules=rules) \
+    funnel_out = take_up_funnel(_funnel_path(path), by=("programme_id",), rules=rules) \
         if len(path) else None
 
     if not st_blocks:
@@ -1662,7 +1674,7 @@ def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> lis
 def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
                    ) -> _BlockFigures:
     """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`)."""
-    from evalkit.engagement import FUNNEL_STEPS, participant_path
+    from evalkit.engagement import participant_path
     from evalkit.episodes import prepare_episodes
     from evalkit.memory import release_freed_memory
     from evalkit.outcomes import change_statistics
@@ -1686,7 +1698,7 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     ref = parts["referral_date"] if "referral_date" in parts.columns else pd.Series(pd.NaT, index=parts.index)
     months = pd.DataFrame({"programme_id": pid_of.to_numpy(dtype=object), "d": ref.to_numpy()}).dropna() \
         .groupby("programme_id")["d"].agg(["min", "max"])
-    path = path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason"]]  # exits: as the report's funnel hides
+    path = _funnel_path(path)  # exits and measures paired on: as the report's funnel hides
     del steps, dose, dose_g, ref, pid_of
 
     # change, one programme at a time; then statistics and recovery from/within for the block at once

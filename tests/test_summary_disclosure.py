@@ -239,7 +239,9 @@ def _hidden(frame: pd.DataFrame, col: str) -> np.ndarray:
     return ("; " + frame["suppressed"].astype(str) + "; ").str.contains(f"; {col}; ", regex=False).to_numpy(bool)
 
 
-@pytest.mark.parametrize("source, threshold", [("example", 5), ("example", 10), ("generated", 5), ("generated", 10)])
+@pytest.mark.parametrize("source, threshold", [("example", 5), ("example", 10), ("generated", 5), ("generated", 10),
+                                               # the funnel hides a step beside the summary's n paired of a measure
+                                               ("generated-150-9", 5), ("generated-150-13", 5)])
 def test_summary_hides_what_the_funnel_and_the_outcome_summary_hide(source, threshold):
     """Whatever take_up_funnel or outcome_summary hides for the same figures, the summary hides too.
 
@@ -255,7 +257,8 @@ def test_summary_hides_what_the_funnel_and_the_outcome_summary_hide(source, thre
     from evalkit.outcomes import outcome_summary
     from evalkit.summary import build_summary
 
-    tables = example_tables() if source == "example" else generate_programmes(160, seed=3).tables
+    n, seed = (160, 3) if source == "generated" else (0, 0) if source == "example" else map(int, source.split("-")[1:])
+    tables = example_tables() if source == "example" else generate_programmes(n, seed=seed).tables
     rules = PairingRules(suppression_threshold=threshold)
     s = build_summary(tables, rules=rules)
     with warnings.catch_warnings():
