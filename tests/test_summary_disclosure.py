@@ -239,10 +239,22 @@ def _hidden(frame: pd.DataFrame, col: str) -> np.ndarray:
     return ("; " + frame["suppressed"].astype(str) + "; ").str.contains(f"; {col}; ", regex=False).to_numpy(bool)
 
 
-@pytest.mark.parametrize("source, threshold", [("example", 5), ("example", 10), ("generated", 5), ("generated", 10),
-                                               # the funnel hides a step beside the summary's n paired of a measure
-                                               ("generated-150-9", 5), ("generated-150-13", 5)])
-def test_summary_hides_what_the_funnel_and_the_outcome_summary_hide(source, threshold):
+_SAMPLE_RULES = {"reliability_source": "sample", "endpoint_rule": "window", "min_dose": 3}
+_COMPUTED_RCI = {"use_published_threshold": False}
+_POOLED = pytest.mark.xfail(strict=True, reason=(
+    "known gap: a reliable-change threshold from the sample (QPR-15's from the baseline SD; any instrument's with "
+    "a sample alpha or without published thresholds) is one over all programmes in the outcome summary and each "
+    "programme's own in a summary file, so the two count different mothers and hide different cells"))
+
+
+@pytest.mark.parametrize("source, threshold, options", [
+    ("example", 5, {}), ("example", 10, {}), ("generated", 5, {}), ("generated", 10, {}),
+    # the funnel hides a step beside the summary's n paired of a measure
+    ("generated-150-9", 5, {}), ("generated-150-13", 5, {}),
+    *[pytest.param(s, 5, o, marks=_POOLED) for s, o in (
+        ("generated-150-4", {}), ("generated-150-6", {}), ("generated-160-8", {}), ("generated-150-11", {}),
+        ("generated-150-14", {}), ("generated-150-6", _SAMPLE_RULES), ("generated-150-4", _COMPUTED_RCI))]])
+def test_summary_hides_what_the_funnel_and_the_outcome_summary_hide(source, threshold, options):
     """Whatever take_up_funnel or outcome_summary hides for the same figures, the summary hides too.
 
     So everything the summary publishes is also published by those outputs, and holding the summary as well
@@ -259,7 +271,7 @@ def test_summary_hides_what_the_funnel_and_the_outcome_summary_hide(source, thre
 
     n, seed = (160, 3) if source == "generated" else (0, 0) if source == "example" else map(int, source.split("-")[1:])
     tables = example_tables() if source == "example" else generate_programmes(n, seed=seed).tables
-    rules = PairingRules(suppression_threshold=threshold)
+    rules = PairingRules(suppression_threshold=threshold, **options)
     s = build_summary(tables, rules=rules)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
