@@ -25,7 +25,7 @@ import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
-__all__ = ["PairingRules", "DEFAULT_RULES"]
+__all__ = ["PairingRules", "DEFAULT_RULES", "WHOLE_NUMBER_SETTINGS"]
 
 EndpointRule = Literal["last", "window"]
 ReliabilitySource = Literal["instrument", "sample"]
@@ -76,6 +76,11 @@ _WHOLE_NUMBERS: dict[str, tuple[int, str]] = {
     "suppression_threshold": (1, "a whole number >= 1 (1 turns suppression off)"),
     "rounding_base": (1, "None or a whole number >= 1"),
 }
+
+
+WHOLE_NUMBER_SETTINGS: frozenset[str] = frozenset(_WHOLE_NUMBERS)
+"""The settings of :class:`PairingRules` that are one whole number (``min_dose``, ``suppression_threshold`` ...);
+``dose_thresholds`` is a tuple of whole numbers."""
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,6 @@ import hashlib
 import json
 import math
 import re
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -64,7 +62,7 @@ from evalkit.disclosure import (
 )
 from evalkit.errors import InputFileError
 from evalkit.instruments import builtin_instruments
-from evalkit.rules import PairingRules
+from evalkit.rules import WHOLE_NUMBER_SETTINGS, PairingRules
 from evalkit.schemas import TABLE_NAMES, table_schema
 
 __all__ = [
@@ -472,20 +470,11 @@ def _whole(value: Any) -> Any:
     return value
 
 
-@cache
 def _whole_number_settings() -> tuple[frozenset[str], frozenset[str]]:
-    """The :class:`~evalkit.rules.PairingRules` settings that are whole numbers (``int`` or ``int | None``:
-    ``suppression_threshold``, ``min_dose`` ...) and those that are tuples of whole numbers (``dose_thresholds``),
-    from its type hints."""
-    single, several = set(), set()
-    for name, hint in typing.get_type_hints(PairingRules).items():
-        args = typing.get_args(hint)
-        if hint is int or (typing.get_origin(hint) in (typing.Union, types.UnionType) and int in args
-                           and set(args) <= {int, type(None)}):
-            single.add(name)
-        elif typing.get_origin(hint) is tuple and args[:1] == (int,):
-            several.add(name)
-    return frozenset(single), frozenset(several)
+    """The :class:`~evalkit.rules.PairingRules` settings that are whole numbers
+    (:data:`~evalkit.rules.WHOLE_NUMBER_SETTINGS`) and those that are tuples of whole numbers
+    (``dose_thresholds``)."""
+    return WHOLE_NUMBER_SETTINGS, frozenset({"dose_thresholds"})
 
 
 def _settings_fraction_problems(settings: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
