@@ -225,6 +225,12 @@ def test_step_8_leaves_a_broken_custom_instrument_s_rows_as_stored_and_maps_them
         pd.testing.assert_frame_equal(_stored(store, "instrument = 'my scale'"), mine)
     with open_store(db_url) as store:  # still broken: still as stored
         pd.testing.assert_frame_equal(_stored(store, "instrument = 'my scale'"), mine)
+    # opened without the instruments folder (another shell, the file deleted): no file is broken, none knows
+    # 'my scale', so its rows keep waiting for the file rather than being given up
+    monkeypatch.delenv("EVALKIT_INSTRUMENTS_DIR")
+    with open_store(db_url) as store:
+        pd.testing.assert_frame_equal(_stored(store, "instrument = 'my scale'"), mine)
+    monkeypatch.setenv("EVALKIT_INSTRUMENTS_DIR", str(folder))
     custom.write_text(json.dumps({"extends": "epds", "code": "myscale", "name": "My scale"}))
     with pytest.warns(EvalkitWarning, match="other.json"):
         store = open_store(db_url)

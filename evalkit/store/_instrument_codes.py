@@ -21,8 +21,9 @@ a broken custom file (one that cannot be read, or is no valid definition) does n
 opening. It is left out, with an :class:`~evalkit.errors.InstrumentFileWarning` naming it and what is wrong, and
 the stored spellings no usable instrument is known by are left exactly as stored, as the spelling of an unknown
 instrument is. As that file may be the one defining them, they are noted in ``store_meta``
-(:data:`LEFT_AS_STORED`), and opening the database once a usable file knows one of them (or once every file can be
-used) maps them as this step would have: :func:`left_as_stored`, :func:`can_map_more`, :func:`map_left_as_stored`.
+(:data:`LEFT_AS_STORED`), and opening the database once a usable file knows one of them maps it as this step
+would have; the others keep waiting, also through opens where no file is broken but none knows them (the folder
+missing in that shell): :func:`left_as_stored`, :func:`can_map_more`, :func:`map_left_as_stored`.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _recoded(spellings: pd.Series, codes: dict[str, str]) -> pd.Series:
 
 LEFT_AS_STORED = "instruments_left_as_stored"
 """``store_meta`` key: the stored spellings this step left as they were while instrument files could not be used
-(a JSON list), until a usable file knows one of them or every file can be used."""
+(a JSON list), each until a usable file knows it."""
 
 _NAMED = 10
 """Spellings a warning names (the rest counted)."""
@@ -84,10 +85,10 @@ def left_as_stored(conn: sa.Connection) -> list[str] | None:
 
 
 def can_map_more(spellings: list[str]) -> bool:
-    """Whether the instrument files now map any of ``spellings`` (from :func:`left_as_stored`), or every file can
-    be used (so the step can be finished)."""
-    instruments, problems = load_usable_instruments()
-    return not problems or bool(spellings and _registry_codes(spellings, instruments).notna().any())
+    """Whether the instrument files now map any of ``spellings`` (from :func:`left_as_stored`; an empty list, a
+    note that does not say which: the step is run again to find out)."""
+    instruments, _ = load_usable_instruments()
+    return not spellings or bool(_registry_codes(spellings, instruments).notna().any())
 
 
 def map_left_as_stored(conn: sa.Connection) -> None:
@@ -173,11 +174,14 @@ def measures_instruments_as_codes(conn: sa.Connection) -> None:
     if not stored:
         _note_left_as_stored(conn, [])
         return
+    waiting = set(left_as_stored(conn) or ())
     instruments, problems = load_usable_instruments()
     spellings = list(stored)
     found = _registry_codes(spellings, instruments)
     codes = {s: c for s, c in zip(spellings, found, strict=True) if c is not None and c != s}
-    left = [s for s, c in zip(spellings, found, strict=True) if c is None] if problems else []
+    # unmapped: waiting for a file while one cannot be used, and still waiting when noted before (opened where
+    # the file is missing, say) until a file maps them
+    left = [s for s, c in zip(spellings, found, strict=True) if c is None and (problems or s in waiting)]
     _note_left_as_stored(conn, left)
     if problems:
         warnings.warn(_left_out_message(problems, {s: stored[s] for s in left}), InstrumentFileWarning, stacklevel=2)
