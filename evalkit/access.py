@@ -93,7 +93,7 @@ class Scope:
 
         The rule the store applies in SQL, for tables already in memory: the programmes whose ``provider`` is
         one of this scope's ``providers`` (compared as text), narrowed to :attr:`granted_programmes` when the
-        scope has them. A scope of another role has no providers, so no programme is its own.
+        scope has them. Only a provider has programmes of its own: for any other role this is empty.
 
         Parameters
         ----------
@@ -105,6 +105,8 @@ class Scope:
         frozenset of str
             The ``programme_id`` values (as text) this provider may see.
         """
+        if self.role != "provider":
+            return frozenset()
         ours = programmes["provider"].astype("string").isin(list(self.providers)).fillna(False).to_numpy()
         own = frozenset(programmes.loc[ours, "programme_id"].astype(str))
         granted = self.granted_programmes

@@ -45,6 +45,7 @@ __all__ = [
     "exit_reason_words",
     "funnel_exits",
     "head_counts",
+    "paired_on_columns",
     "participant_path",
     "take_up_funnel",
     "take_up_rate",
@@ -328,12 +329,18 @@ def participant_path(
     return _rules_col(out, rules)
 
 
+def paired_on_columns(path: pd.DataFrame) -> list[str]:
+    """The :data:`PAIRED_ON` columns of a :func:`participant_path` frame, one per change measure."""
+    return [c for c in path.columns if isinstance(c, str) and c.startswith(PAIRED_ON)]
+
+
 def _funnel_wide(path: pd.DataFrame, by: list[str], also: Sequence[str] = ()) -> pd.DataFrame:
-    """The funnel's counts per group (a column per step), and those of the boolean path columns ``also``."""
+    """The funnel's counts per group (a column per step), and those of the boolean path columns ``also`` (missing
+    counts as no: paths of programmes joined together lack the measures only the others use)."""
     names = [*FUNNEL_STEPS, *also]
     f = categories_as_text(path[[*by, *names]], by).copy()  # grouped on text: the table's columns stay text
     for s_ in names:
-        f[s_] = f[s_].astype(int)
+        f[s_] = f[s_].astype(int) if s_ in FUNNEL_STEPS else f[s_].astype("boolean").fillna(False).astype(int)
     return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
 
 
@@ -376,7 +383,7 @@ def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame) -> tuple[dict[st
     names = list(FUNNEL_STEPS)
     rests: dict[str, list[str]] = {}
     parts = []
-    for col in [c for c in path.columns if isinstance(c, str) and c.startswith(PAIRED_ON)]:
+    for col in paired_on_columns(path):
         n = w[col].to_numpy(dtype=float)
         if not n.any():
             continue  # nobody paired on it here: the summary's n paired is 0 or not published, a step less 0 is itself
@@ -428,7 +435,7 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     keys = by if by else ["_all"]
     if not by:
         path = path.assign(_all="all")
-    w = _funnel_wide(path, keys, [c for c in path.columns if isinstance(c, str) and c.startswith(PAIRED_ON)])
+    w = _funnel_wide(path, keys, paired_on_columns(path))
     for prev, cur in zip(names[:-1], names[1:], strict=True):
         w[f"left_{cur}"] = w[prev] - w[cur]
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
@@ -552,8 +559,9 @@ def take_up_funnel(
     tables hide the same cells: neither can undo the other's suppression.
 
     The outcome summary publishes, per programme and change measure, the
-    number paired on that measure (``n_paired``), all of whom are in every
-    step of the funnel. A step less that number (e.g. 'paired' less those
+    number paired on that measure (``n_paired``), all of whom are normally in
+    every step of the funnel (a mother paired without a recorded take-up is
+    the exception: see :func:`_paired_beside_summary`). A step less that number (e.g. 'paired' less those
     paired on GAD-7: the mothers paired on another measure only) is a count
     neither table publishes, so it is protected in the same problem: where
     it would be small, a step is hidden (usually 'paired'), never the

@@ -160,7 +160,7 @@ class PairingRules:
         default because statsmodels fits crossed effects as one dense group:
         about 400 scores already took minutes in testing.
     mm_session_max_obs
-        Size limit for ``"auto"`` (default 300 scores).
+        Size limit for ``"auto"`` (default 300 scores; a whole number >= 0).
     mi_imputations
         Number of multiple imputations (default 20).
     seed

@@ -1492,14 +1492,10 @@ _STAT_NAMES = {"pre_post_r": "r_pre_post", "ci_low": "mean_change_ci_low", "ci_h
 def _funnel_path(path: pd.DataFrame) -> pd.DataFrame:
     """The columns of a :func:`~evalkit.engagement.participant_path` the summary's funnel is disclosed from: the
     steps, the reasons for leaving and the measures each mother was paired on, so that it hides what
-    :func:`~evalkit.engagement.take_up_funnel` hides on the dashboard and in the report. A programme's paths
-    joined with another's lack the measures only the other uses: not paired on them (``False``)."""
-    from evalkit.engagement import FUNNEL_STEPS, PAIRED_ON
+    :func:`~evalkit.engagement.take_up_funnel` hides on the dashboard and in the report."""
+    from evalkit.engagement import FUNNEL_STEPS, paired_on_columns
 
-    paired_on = [c for c in path.columns if str(c).startswith(PAIRED_ON)]
-    out = path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason", *paired_on]]
-    return out.assign(**{c: out[c].astype("boolean").fillna(False).astype(bool) for c in paired_on}) if paired_on \
-        else out
+    return path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason", *paired_on_columns(path)]]
 
 
 def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any

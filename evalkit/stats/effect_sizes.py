@@ -105,7 +105,7 @@ def _nct_ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, flo
     ``P(T <= t_obs; df, U) = alpha/2`` (Steiger & Fouladi, 1997; Cumming &
     Finch, 2001).
 
-    Kept for the last arguments seen (a pure function of three numbers): ``d_z`` and ``d_av`` of the same
+    Kept for up to 1,024 argument sets (a pure function of three numbers): ``d_z`` and ``d_av`` of the same
     pairs invert the same t statistic, and every group of an outcome summary asks for both,
     so the second search (about a millisecond of scipy's noncentral t per group) is not repeated.
     """
