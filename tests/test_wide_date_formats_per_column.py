@@ -123,3 +123,32 @@ def test_cells_with_their_own_format_take_no_part_in_the_columns_day_month_order
     assert reading.ambiguous.tolist() == [True, False, False]
     assert reading.bad.tolist() == [False, True, False]
     assert [str(v)[:10] for v in reading.values] == ["NaT", "NaT", "2025-04-14"]
+
+
+
+def test_the_same_text_in_two_questionnaire_date_columns_of_a_row_is_told_its_own_columns_format():
+    """'3.4.25' in the EPDS and GAD-7 start dates of one row: the column stating no format reports it as reading
+    two ways, the column stating MM/DD/YYYY refuses it with that format named (the two cells once shared one
+    entry, and the last column's format was given to both)."""
+    mapping = WideMapping(
+        columns={"Ref no": "participant_id", "Programme": "programme_id", "Date referred": "referral_date"},
+        scores={"EPDS at start": MeasureColumn("epds", "start"), "GAD-7 at start": MeasureColumn("gad7", "start")},
+        score_dates={"EPDS start date": MeasureColumn("epds", "start"),
+                     "GAD-7 start date": MeasureColumn("gad7", "start")},
+        date_formats={"GAD-7 start date": "MM/DD/YYYY"},
+        assumptions=DateAssumptions(start_days_after_referral=None, end_days_per_session=None,
+                                    first_contact_from_start=False),
+    )
+    sheet = pd.DataFrame({"Ref no": ["A0", "A1"], "Programme": "P-A", "Date referred": "2000-01-01",
+                          "EPDS at start": "12", "EPDS start date": ["3.4.25", "2025-05-02"],
+                          "GAD-7 at start": "8", "GAD-7 start date": ["3.4.25", "05/03/2025"]})
+    result = validate(read_wide(sheet, mapping=mapping).raw, today=TODAY)
+    rep = result.report[(result.report["source_row"] == 2) & (result.report["severity"] == "error")]
+    assert sorted(rep["rule"]) == ["ambiguous_date", "type"]
+    by_rule = dict(zip(rep["rule"], rep["message"], strict=True))
+    assert "'3.4.25' could be 3 April 2025 (day/month) or 4 March 2025 (month/day)" in by_rule["ambiguous_date"]
+    assert "'3.4.25' does not match the date format stated in your column mapping" in by_rule["type"]
+    assert sorted(result.quarantine["measures"]["instrument"]) == ["epds", "gad7"]
+    stored = result.tables["measures"]
+    assert dict(zip(stored["instrument"], stored["completed_on"].astype(str), strict=True)) == {
+        "epds": "2025-05-02", "gad7": "2025-05-03"}
