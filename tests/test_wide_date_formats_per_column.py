@@ -6,6 +6,8 @@ MM/DD/YYYY was stored as 13 April 2025); the mother's other questionnaires are n
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -152,3 +154,16 @@ def test_the_same_text_in_two_questionnaire_date_columns_of_a_row_is_told_its_ow
     stored = result.tables["measures"]
     assert dict(zip(stored["instrument"], stored["completed_on"].astype(str), strict=True)) == {
         "epds": "2025-05-02", "gad7": "2025-05-03"}
+
+
+def test_the_wide_layout_guide_names_the_format_as_the_refusal_does():
+    """docs/WIDE_LAYOUT.md's example of a questionnaire date refused in its own column's format quotes the format
+    the message names."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "WIDE_LAYOUT.md").read_text(encoding="utf-8")
+    said = re.search(r"an end date `13/04/2025` is refused[^`]*`([^`]+)`", " ".join(guide.split()))
+    assert said is not None
+    sheet = _sheet(["13/01/2025"], ["13/04/2025"])
+    result = validate(read_wide(sheet, mapping=_mapping({"EPDS start date": "DD/MM/YYYY",
+                                                         "EPDS end date": "MM/DD/YYYY"})).raw, today=TODAY)
+    (message,) = result.report.loc[result.report["rule"] == "type", "message"]
+    assert f"'13/04/2025' does not match the date format stated in your column mapping ({said.group(1)})" in message
