@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from evalkit.readers.notes import empty_notes, with_notes
 from evalkit.readers.wide import DateAssumptions, MeasureColumn, WideMapping, read_wide
 from evalkit.validation import validate
 from evalkit.validation.dates import read_dates
+from evalkit.validation.fields import _date_refusals, _refusal_details
 
 TODAY = "2200-01-01"  # no date is in the future: only the reading of the dates is compared
 _HEADERS = {"start": "EPDS start date", "end": "EPDS end date"}
@@ -167,3 +169,18 @@ def test_the_wide_layout_guide_names_the_format_as_the_refusal_does():
                                                          "EPDS end date": "MM/DD/YYYY"})).raw, today=TODAY)
     (message,) = result.report.loc[result.report["rule"] == "type", "message"]
     assert f"'13/04/2025' does not match the date format stated in your column mapping ({said.group(1)})" in message
+
+
+def test_date_refusals_take_one_detail_per_refused_cell():
+    """The refused cells of a column whose cells state their own formats each get their own detail (an array, as
+    ``_refusal_details`` gives it), and the hint says so; a date whose weekday is not its own is told that instead."""
+    assert np.ndarray in typing.get_args(typing.get_type_hints(_date_refusals)["detail"])
+    refused = np.array(["soon", "13/04/2025", "Mon, 3 Feb 2024"], dtype=object)
+    details = _refusal_details(None, np.array(["%d/%m/%Y", "%m/%d/%Y", None], dtype=object),
+                               np.ones(3, dtype=bool))
+    messages = _date_refusals(refused, details)
+    assert messages[0] == ("'soon' does not match the date format stated in your column mapping (%d/%m/%Y); "
+                           "expected a date in that format, or an ISO date such as 2025-03-18.")
+    assert "(%m/%d/%Y)" in messages[1]
+    assert messages[2].startswith("'Mon, 3 Feb 2024': ")
+    assert messages[2].endswith("; expected the date and its weekday to agree (or the date alone).")

@@ -129,9 +129,12 @@ EXCEL_NUMBERS_LISTED = 10
 """How many cells an ``excel_date_number`` warning lists (row, number and date) before "and N more"."""
 
 
-def _date_refusals(refused: np.ndarray, detail: str) -> np.ndarray:
-    """The message of each cell refused as a date: ``detail`` after it, or, for a date whose weekday is not its
-    own (``Mon, 3 Feb 2024``), what is wrong (worked out once per distinct cell)."""
+def _date_refusals(refused: np.ndarray, detail: str | np.ndarray) -> np.ndarray:
+    """The message of each cell refused as a date: its ``detail`` after it, or, for a date whose weekday is not its
+    own (``Mon, 3 Feb 2024``), what is wrong (worked out once per distinct cell).
+
+    ``detail`` is one text for every cell, or one per cell of ``refused`` (:func:`_refusal_details`: each cell's
+    own stated format, where the reader noted one for it)."""
     shown = quoted(refused)
     if not len(refused):
         return shown
