@@ -73,6 +73,7 @@ from evalkit.validation.dates import (
     date_forms,
     describe_date,
     format_to_state,
+    not_a_date,
     order_votes,
     read_dates,
     written_date_format,
@@ -1656,9 +1657,7 @@ def _report_unread_dates(note: Any, table: SheetTable, unread: np.ndarray, heade
                     "reads two ways (day/month or month/day) and no other date in this column or this sheet shows "
                     "which, so nothing was derived from it; write it as an ISO date (YYYY-MM-DD) or "
                     + format_to_state(values))
-    _report_bad(note, table, unread & ~two_ways, header, values,
-                "is not a date, so nothing was derived from it; expected a date such as 2025-03-18, 18/03/2025 "
-                "(day/month/year) or 18 March 2025")
+    _report_bad(note, table, unread & ~two_ways, header, values, not_a_date(", so nothing was derived from it"))
 
 
 def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFrame]:

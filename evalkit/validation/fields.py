@@ -39,6 +39,7 @@ from evalkit.validation.dates import (
     describe_date,
     excel_serial_dates,
     format_to_state,
+    not_a_date,
     read_dates,
     wrong_weekday,
 )
@@ -112,7 +113,7 @@ def _refusal_detail(stated: str | None) -> str:
     if stated:
         return (f" does not match the date format stated in your column mapping ({stated}); "
                 "expected a date in that format, or an ISO date such as 2025-03-18.")
-    return " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or 18 March 2025."
+    return " " + not_a_date() + "."
 
 
 def _refusal_details(stated: str | None, row_formats: np.ndarray | None, bad: np.ndarray) -> str | np.ndarray:
