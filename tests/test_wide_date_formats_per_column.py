@@ -6,6 +6,9 @@ MM/DD/YYYY was stored as 13 April 2025); the mother's other questionnaires are n
 from __future__ import annotations
 
 import datetime as dt
+import re
+import typing
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +20,7 @@ from evalkit.readers.notes import empty_notes, with_notes
 from evalkit.readers.wide import DateAssumptions, MeasureColumn, WideMapping, read_wide
 from evalkit.validation import validate
 from evalkit.validation.dates import read_dates
+from evalkit.validation.fields import _date_refusals, _refusal_details
 
 TODAY = "2200-01-01"  # no date is in the future: only the reading of the dates is compared
 _HEADERS = {"start": "EPDS start date", "end": "EPDS end date"}
@@ -123,3 +127,60 @@ def test_cells_with_their_own_format_take_no_part_in_the_columns_day_month_order
     assert reading.ambiguous.tolist() == [True, False, False]
     assert reading.bad.tolist() == [False, True, False]
     assert [str(v)[:10] for v in reading.values] == ["NaT", "NaT", "2025-04-14"]
+
+
+
+def test_the_same_text_in_two_questionnaire_date_columns_of_a_row_is_told_its_own_columns_format():
+    """'3.4.25' in the EPDS and GAD-7 start dates of one row: the column stating no format reports it as reading
+    two ways, the column stating MM/DD/YYYY refuses it with that format named (the two cells once shared one
+    entry, and the last column's format was given to both)."""
+    mapping = WideMapping(
+        columns={"Ref no": "participant_id", "Programme": "programme_id", "Date referred": "referral_date"},
+        scores={"EPDS at start": MeasureColumn("epds", "start"), "GAD-7 at start": MeasureColumn("gad7", "start")},
+        score_dates={"EPDS start date": MeasureColumn("epds", "start"),
+                     "GAD-7 start date": MeasureColumn("gad7", "start")},
+        date_formats={"GAD-7 start date": "MM/DD/YYYY"},
+        assumptions=DateAssumptions(start_days_after_referral=None, end_days_per_session=None,
+                                    first_contact_from_start=False),
+    )
+    sheet = pd.DataFrame({"Ref no": ["A0", "A1"], "Programme": "P-A", "Date referred": "2000-01-01",
+                          "EPDS at start": "12", "EPDS start date": ["3.4.25", "2025-05-02"],
+                          "GAD-7 at start": "8", "GAD-7 start date": ["3.4.25", "05/03/2025"]})
+    result = validate(read_wide(sheet, mapping=mapping).raw, today=TODAY)
+    rep = result.report[(result.report["source_row"] == 2) & (result.report["severity"] == "error")]
+    assert sorted(rep["rule"]) == ["ambiguous_date", "type"]
+    by_rule = dict(zip(rep["rule"], rep["message"], strict=True))
+    assert "'3.4.25' could be 3 April 2025 (day/month) or 4 March 2025 (month/day)" in by_rule["ambiguous_date"]
+    assert "'3.4.25' does not match the date format stated in your column mapping" in by_rule["type"]
+    assert sorted(result.quarantine["measures"]["instrument"]) == ["epds", "gad7"]
+    stored = result.tables["measures"]
+    assert dict(zip(stored["instrument"], stored["completed_on"].astype(str), strict=True)) == {
+        "epds": "2025-05-02", "gad7": "2025-05-03"}
+
+
+def test_the_wide_layout_guide_names_the_format_as_the_refusal_does():
+    """docs/WIDE_LAYOUT.md's example of a questionnaire date refused in its own column's format quotes the format
+    the message names."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "WIDE_LAYOUT.md").read_text(encoding="utf-8")
+    said = re.search(r"an end date `13/04/2025` is refused[^`]*`([^`]+)`", " ".join(guide.split()))
+    assert said is not None
+    sheet = _sheet(["13/01/2025"], ["13/04/2025"])
+    result = validate(read_wide(sheet, mapping=_mapping({"EPDS start date": "DD/MM/YYYY",
+                                                         "EPDS end date": "MM/DD/YYYY"})).raw, today=TODAY)
+    (message,) = result.report.loc[result.report["rule"] == "type", "message"]
+    assert f"'13/04/2025' does not match the date format stated in your column mapping ({said.group(1)})" in message
+
+
+def test_date_refusals_take_one_detail_per_refused_cell():
+    """The refused cells of a column whose cells state their own formats each get their own detail (an array, as
+    ``_refusal_details`` gives it), and the hint says so; a date whose weekday is not its own is told that instead."""
+    assert np.ndarray in typing.get_args(typing.get_type_hints(_date_refusals)["detail"])
+    refused = np.array(["soon", "13/04/2025", "Mon, 3 Feb 2024"], dtype=object)
+    details = _refusal_details(None, np.array(["%d/%m/%Y", "%m/%d/%Y", None], dtype=object),
+                               np.ones(3, dtype=bool))
+    messages = _date_refusals(refused, details)
+    assert messages[0] == ("'soon' does not match the date format stated in your column mapping (%d/%m/%Y); "
+                           "expected a date in that format, or an ISO date such as 2025-03-18.")
+    assert "(%m/%d/%Y)" in messages[1]
+    assert messages[2].startswith("'Mon, 3 Feb 2024': ")
+    assert messages[2].endswith("; expected the date and its weekday to agree (or the date alone).")

@@ -74,3 +74,20 @@ def test_other_derived_value_messages_name_the_row_and_column_alike():
     messages = _derived_messages(["2020-01-01"])
     assert messages[2].startswith("Row 2, column 'Baby's DOB': ")
     assert "more than three years before the referral date" in messages[2]
+
+
+def test_a_value_that_is_no_date_is_told_what_a_date_looks_like_in_the_words_validation_uses():
+    """One wording (:func:`evalkit.validation.dates.not_a_date`) for a cell that is no date: the reader's note on a
+    date of birth and validation's refusal of a date cell, each as it was worded before."""
+    from evalkit.validation.dates import not_a_date
+
+    assert not_a_date() == ("is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or "
+                            "18 March 2025")
+    assert _derived_messages(["soon"])[2] == ("Row 2, column 'Baby's DOB': the value is not a date, so nothing was "
+                                              "derived from it; expected a date such as 2025-03-18, 18/03/2025 "
+                                              "(day/month/year) or 18 March 2025.")
+    frame = pd.DataFrame({"participant_id": ["A0"], "programme_id": "P-A", "referral_date": ["soon"],
+                          "referral_source": "self", "took_up": "yes"})
+    rep = validate({"participants": frame}, today="2026-01-01").report
+    (message,) = rep.loc[rep["rule"] == "type", "message"]
+    assert message.endswith("'soon' " + not_a_date() + ".")

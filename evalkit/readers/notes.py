@@ -49,14 +49,23 @@ def source_key(file: str, sheet: str | None) -> str:
     return f"{file}|{sheet or ''}"
 
 
-def cell_keys(sources: Any, source_rows: Any, texts: pd.Series) -> pd.Series:
-    """Keys of cells in ``notes["cell_date_formats"]``: file and sheet (:func:`source_key`), row and the cell's
-    text, ``"mums.csv||4|13/04/2025"``. ``sources`` and ``source_rows`` are one value each or one per text; worked
-    out with pandas string methods (the reader and validation make them alike)."""
+def cell_keys(sources: Any, source_rows: Any, instruments: Any, timepoints: Any, texts: pd.Series) -> pd.Series:
+    """Keys of cells in ``notes["cell_date_formats"]``: file and sheet (:func:`source_key`), row, the cell's column
+    - the instrument and time point of its ``measures`` row, as the provider's sheet has one questionnaire-date
+    column for each (a time point's note in brackets, ``start [date assumed: ...]``, dropped) - and the cell's
+    text, ``"mums.csv||4|epds|start|13/04/2025"``. So the same text in two date columns of one row keeps each
+    column's own format. ``sources``, ``source_rows``, ``instruments`` and ``timepoints`` are one value each or one
+    per text; worked out with pandas string methods (the reader and validation make them alike)."""
     n = len(texts)
-    source = pd.Series(np.broadcast_to(np.asarray(sources, dtype=object), (n,)), index=texts.index, dtype=object)
+
+    def each(values: Any) -> pd.Series:
+        return pd.Series(np.broadcast_to(np.asarray(values, dtype=object), (n,)), index=texts.index,
+                         dtype=object).astype(str)
+
     row = pd.Series(np.broadcast_to(np.asarray(source_rows), (n,)), index=texts.index).astype("int64").astype(str)
-    return source.astype(str) + "|" + row + "|" + texts.astype(object).astype(str)
+    timepoint = each(timepoints).str.replace(r"\s*\[.*$", "", regex=True)
+    return (each(sources) + "|" + row + "|" + each(instruments) + "|" + timepoint + "|"
+            + texts.astype(object).astype(str))
 
 
 def problem(

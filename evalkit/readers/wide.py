@@ -73,6 +73,7 @@ from evalkit.validation.dates import (
     date_forms,
     describe_date,
     format_to_state,
+    not_a_date,
     order_votes,
     read_dates,
     written_date_format,
@@ -1224,7 +1225,8 @@ def _read_table(table: SheetTable, mapping: WideMapping, programme_id: str | Non
                         for pos, dp in score_date_pos.items() if dp is not None}
     derive_dates = {pos: _clean(cells[pos], None, {}) for pos, r in roles.items()
                     if r.kind == "derive" and r.column in ("baby_dob", "mother_dob", "due_date")}
-    sheet_dates = _read_sheet_dates(frame, p_headers, mapping, table, score_date_cells, score_date_pos, derive_dates)
+    sheet_dates = _read_sheet_dates(frame, p_headers, mapping, table, score_date_cells, score_date_pos, derive_dates,
+                                    {pos: (r.instrument or "", r.timepoint or "") for pos, r in ordered})
     problems.extend(sheet_dates.problems)
     read = sheet_dates.participants
     referral = read["referral_date"]
@@ -1477,15 +1479,17 @@ def measures_date_format(mapping: WideMapping) -> str | None:
 
 def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping: WideMapping, table: SheetTable,
                       score_date_cells: Mapping[int, pd.Series], score_date_pos: Mapping[int, int | None],
-                      derive_dates: Mapping[int, pd.Series]) -> _SheetDateReading:
+                      derive_dates: Mapping[int, pd.Series],
+                      score_measures: Mapping[int, tuple[str, str]]) -> _SheetDateReading:
     """Read every date column of one sheet as validation reads the long file of the same cells.
 
     A column whose format the mapping states is read in that format (a ``participants`` column, and the
     questionnaire dates when every questionnaire-date column states the same format, stay as written: validation
     is told the format, so it reads and reports them as it does a long file's). When the questionnaire-date
     columns state different formats (or some state none), validation is told the format of each of their cells it
-    gets as written (``cell_date_formats``), so it reads and reports that cell in its own column's format, never
-    without one. The other date columns - each
+    gets as written (``cell_date_formats``, keyed by the instrument and time point of each score column,
+    ``score_measures``), so it reads and reports that cell in its own column's format, never without one, nor
+    another column's. The other date columns - each
     ``participants`` date column, the questionnaire dates of every time point together (one column in the
     ``measures`` table), each identifying date column - are read as one file's date columns
     (:func:`_read_in_sheet_order`). A date read in the order other columns decided is passed on as an ISO date
@@ -1555,7 +1559,9 @@ def _read_sheet_dates(frame: pd.DataFrame, p_headers: Mapping[str, str], mapping
             measures[pos] = (dates, cells.where(as_written, None))
             # validation reads the questionnaire dates of other formats too: it is told this cell's own
             written = as_written & cells.notna().to_numpy()
-            keys = cell_keys(source_key(file, sheet), table.source_rows[written], cells[written])
+            instrument, timepoint = score_measures[pos]
+            keys = cell_keys(source_key(file, sheet), table.source_rows[written], instrument, timepoint,
+                             cells[written])
             by_cell.update(dict.fromkeys(keys, strftime_format(fmt)))
     if together:
         r = read["completed_on"]
@@ -1651,9 +1657,7 @@ def _report_unread_dates(note: Any, table: SheetTable, unread: np.ndarray, heade
                     "reads two ways (day/month or month/day) and no other date in this column or this sheet shows "
                     "which, so nothing was derived from it; write it as an ISO date (YYYY-MM-DD) or "
                     + format_to_state(values))
-    _report_bad(note, table, unread & ~two_ways, header, values,
-                "is not a date, so nothing was derived from it; expected a date such as 2025-03-18, 18/03/2025 "
-                "(day/month/year) or 18 March 2025")
+    _report_bad(note, table, unread & ~two_ways, header, values, not_a_date(", so nothing was derived from it"))
 
 
 def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFrame]:

@@ -142,14 +142,17 @@ def _prepare(name: str, frame: pd.DataFrame, log: ProblemLog
 def _cell_formats(notes: Mapping[str, Any], rows: TableRows, cells: Mapping[str, pd.Series]
                   ) -> dict[str, np.ndarray]:
     """By date column, per row the format the reader noted for that cell alone (``notes["cell_date_formats"]``,
-    matched by file, sheet, row and cleaned text), ``None`` where it noted none."""
+    matched by file, sheet, row, the row's instrument and time point, and cleaned text), ``None`` where it noted
+    none."""
     out: dict[str, np.ndarray] = {}
     for column, by_cell in notes["cell_date_formats"].items():
         if column not in cells or not by_cell:
             continue
         text = cells[column]
-        keys = cell_keys(np.asarray(rows.group_keys, dtype=object)[rows.group], rows.source_row,
-                         pd.Series(text.astype(object).to_numpy(), dtype=object))
+        instrument, timepoint = (cells[c].astype(object).to_numpy() if c in cells else ""
+                                 for c in ("instrument", "timepoint"))
+        keys = cell_keys(np.asarray(rows.group_keys, dtype=object)[rows.group], rows.source_row, instrument,
+                         timepoint, pd.Series(text.astype(object).to_numpy(), dtype=object))
         formats = keys.map(by_cell).to_numpy(dtype=object)
         formats[pd.isna(formats) | text.isna().to_numpy()] = None
         out[column] = formats

@@ -45,7 +45,7 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
-           "excel_serial_dates", "format_to_state", "named_month_dates", "order_votes", "read_dates",
+           "excel_serial_dates", "format_to_state", "named_month_dates", "not_a_date", "order_votes", "read_dates",
            "two_digit_years", "written_date_format", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
@@ -576,6 +576,16 @@ def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, 
     first, second, year = patterns.iloc[0]
     order = ("DD", "MM") if day_first else ("MM", "DD")
     return f"{order[0]}{first}{order[1]}{second}{'Y' * int(year)}", ""
+
+
+def not_a_date(outcome: str = "") -> str:
+    """What a cell that is no date is told after its value: that it is not a date, then what a date looks like.
+
+    ``outcome`` goes between the two (``", so nothing was derived from it"``). The one wording of it: the long
+    tables' ``type`` refusal of a date cell and the one-row-per-mother reader's note on a date of birth or due date
+    end with it.
+    """
+    return f"is not a date{outcome}; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or 18 March 2025"
 
 
 def format_to_state(cells: pd.Series) -> str:

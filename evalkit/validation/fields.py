@@ -39,6 +39,7 @@ from evalkit.validation.dates import (
     describe_date,
     excel_serial_dates,
     format_to_state,
+    not_a_date,
     read_dates,
     wrong_weekday,
 )
@@ -112,7 +113,7 @@ def _refusal_detail(stated: str | None) -> str:
     if stated:
         return (f" does not match the date format stated in your column mapping ({stated}); "
                 "expected a date in that format, or an ISO date such as 2025-03-18.")
-    return " is not a date; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or 18 March 2025."
+    return " " + not_a_date() + "."
 
 
 def _refusal_details(stated: str | None, row_formats: np.ndarray | None, bad: np.ndarray) -> str | np.ndarray:
@@ -129,9 +130,12 @@ EXCEL_NUMBERS_LISTED = 10
 """How many cells an ``excel_date_number`` warning lists (row, number and date) before "and N more"."""
 
 
-def _date_refusals(refused: np.ndarray, detail: str) -> np.ndarray:
-    """The message of each cell refused as a date: ``detail`` after it, or, for a date whose weekday is not its
-    own (``Mon, 3 Feb 2024``), what is wrong (worked out once per distinct cell)."""
+def _date_refusals(refused: np.ndarray, detail: str | np.ndarray) -> np.ndarray:
+    """The message of each cell refused as a date: its ``detail`` after it, or, for a date whose weekday is not its
+    own (``Mon, 3 Feb 2024``), what is wrong (worked out once per distinct cell).
+
+    ``detail`` is one text for every cell, or one per cell of ``refused`` (:func:`_refusal_details`: each cell's
+    own stated format, where the reader noted one for it)."""
     shown = quoted(refused)
     if not len(refused):
         return shown
