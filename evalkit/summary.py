@@ -470,17 +470,10 @@ def _whole(value: Any) -> Any:
     return value
 
 
-def _whole_number_settings() -> tuple[frozenset[str], frozenset[str]]:
-    """The :class:`~evalkit.rules.PairingRules` settings that are whole numbers
-    (:data:`~evalkit.rules.WHOLE_NUMBER_SETTINGS`) and those that are tuples of whole numbers
-    (``dose_thresholds``)."""
-    return WHOLE_NUMBER_SETTINGS, frozenset({"dose_thresholds"})
-
-
 def _settings_fraction_problems(settings: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """Rules settings with a fraction where :class:`~evalkit.rules.PairingRules` has a whole number (``5.5``), by
     field, so that none is refused only as a block of settings, or cut to a whole number (``dose_thresholds``)."""
-    single, several = _whole_number_settings()
+    single, several = WHOLE_NUMBER_SETTINGS, ("dose_thresholds",)  # one whole number; a list of them
 
     def fraction(v: Any) -> bool:
         return isinstance(v, float) and math.isfinite(v) and not v.is_integer()
