@@ -175,6 +175,7 @@ def clear_caches() -> None:
     st.cache_data.clear()
     _tables.clear()
     _episode_data.clear()
+    _participant_path.clear()
     _outcomes.clear()
     ui._drawn.clear()
 
@@ -343,6 +344,18 @@ def _episode_data(url: str, data_version: str, key: ScopeKey, progs: tuple[str, 
     return _noted(prepare, frames, rules=_rules(rules_key))
 
 
+@st.cache_resource(show_spinner="Following each mother through the funnel ...", max_entries=SHARED_ENTRIES)
+def _participant_path(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                      date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    """:func:`evalkit.engagement.participant_path` of the shared episodes, made once per key and shared: the
+    funnel, its reasons, the take-up rate and the endings are all computed from it (``source="path"``), so a
+    page showing several of them does not follow every mother through the funnel again for each. Its notes
+    are the path's own (the episodes' are the outcomes')."""
+    follow = library("evalkit.engagement.participant_path")
+    prepared = _episode_data(url, data_version, key, progs, date_range, rules_key)
+    return _noted(follow, prepared.value, rules=_rules(rules_key))
+
+
 @st.cache_resource(show_spinner="Calculating outcomes ...", max_entries=SHARED_ENTRIES)
 def _outcomes(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
               date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
@@ -395,11 +408,15 @@ def _derived(dotted: str, source: str, url: str, data_version: str, key: ScopeKe
     if source == "data":
         return _noted(fn, _episode_data(url, data_version, key, progs, date_range, rules_key).value,
                       rules=_rules(rules_key), **kwargs)
+    if source == "path":  # the notes the path raised (once, when it was made), then the function's
+        path = _participant_path(url, data_version, key, progs, date_range, rules_key)
+        done = _noted(fn, path.value, rules=_rules(rules_key), **kwargs)
+        return Noted(done.value, tuple(dict.fromkeys(path.notes + done.notes)))
     res = _outcomes(url, data_version, key, progs, date_range, rules_key).value
     if source == "scored":  # safety_list(scored_measures, outcomes)
         return _noted(fn, res.data.scored_measures, res, **kwargs)
     if source != "result":
-        raise ValueError(f"source must be 'result', 'data', 'tables' or 'scored', not {source!r}")
+        raise ValueError(f"source must be 'result', 'data', 'path', 'tables' or 'scored', not {source!r}")
     return _noted(fn, res, rules=_rules(rules_key), **kwargs)
 
 
@@ -408,9 +425,11 @@ def derived(ctx: Context, dotted: str, *, source: str = "data", **kwargs: Any) -
 
     ``source`` is what is passed first: ``"result"`` (the
     :class:`~evalkit.outcomes.OutcomeResult`), ``"data"`` (its
-    :class:`~evalkit.episodes.EpisodeData`), ``"tables"`` (the scoped tables)
-    or ``"scored"`` (the scored measures, with the result second). Cached
-    under the same keys as :func:`outcomes` plus the keyword arguments.
+    :class:`~evalkit.episodes.EpisodeData`), ``"path"`` (the shared
+    :func:`evalkit.engagement.participant_path` of those episodes),
+    ``"tables"`` (the scoped tables) or ``"scored"`` (the scored measures,
+    with the result second). Cached under the same keys as :func:`outcomes`
+    plus the keyword arguments.
     """
     ctx.scope.require_individual_rows()
     library(dotted)
@@ -970,15 +989,29 @@ def _report(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] |
     return Noted(files, noted.notes)
 
 
-REPORT_TABLES: dict[str, tuple[str, str]] = {
-    "take_up_funnel": ("evalkit.engagement.take_up_funnel", "data"),
-    "funnel_exits": ("evalkit.engagement.funnel_exits", "data"),
-    "take_up_rate": ("evalkit.engagement.take_up_rate", "data"),
-    "attendance": ("evalkit.engagement.attendance_summary", "tables"),
-    "endings": ("evalkit.engagement.endings_summary", "data"),
-    "head_counts": ("evalkit.engagement.head_counts", "tables"),
+FUNNEL_TABLES = "evalkit.engagement.funnel_tables"
+"""Library function giving the take-up funnel, its reasons for leaving and the take-up rate from one disclosure
+problem (:class:`evalkit.engagement.FunnelTables`)."""
+
+
+def funnel_tables(ctx: Context) -> Any:
+    """The take-up funnel (``.funnel``), its reasons for leaving (``.exits``) and the take-up rate
+    (``.take_up_rate``) per programme, from :data:`FUNNEL_TABLES` on the shared participant path: the three
+    tables' one disclosure problem is solved once per key, whichever of them a page shows first."""
+    return derived(ctx, FUNNEL_TABLES, source="path")
+
+
+REPORT_TABLES: dict[str, tuple[str, str, str | None]] = {
+    "take_up_funnel": (FUNNEL_TABLES, "path", "funnel"),
+    "funnel_exits": (FUNNEL_TABLES, "path", "exits"),
+    "take_up_rate": (FUNNEL_TABLES, "path", "take_up_rate"),
+    "attendance": ("evalkit.engagement.attendance_summary", "tables", None),
+    "endings": ("evalkit.engagement.endings_summary", "path", None),
+    "head_counts": ("evalkit.engagement.head_counts", "tables", None),
 }
-"""Further tables offered on the Report page when the installed library provides them."""
+"""Further tables offered on the Report page when the installed library provides them: name -> (library
+function, its ``source`` for :func:`derived`, the part of its result that is the table, or ``None`` for the
+whole result)."""
 
 
 def report_tables(ctx: Context) -> dict[str, Callable[[], pd.DataFrame | None]]:
@@ -997,9 +1030,10 @@ def report_tables(ctx: Context) -> dict[str, Callable[[], pd.DataFrame | None]]:
         "instrument_parameters": lambda: outcomes(ctx).parameters,
         "trajectories": lambda: trajectories(ctx),
     }
-    for name, (dotted, source) in REPORT_TABLES.items():
+    for name, (dotted, source, part) in REPORT_TABLES.items():
         if available(dotted):
-            out[name] = lambda dotted=dotted, source=source: as_frame(derived(ctx, dotted, source=source))
+            out[name] = lambda dotted=dotted, source=source, part=part: as_frame(
+                _part(derived(ctx, dotted, source=source), part))
     return out
 
 
@@ -1012,11 +1046,16 @@ def trajectories(ctx: Context) -> pd.DataFrame | None:
     return as_frame(derived(ctx, TRAJECTORIES, source="data"))
 
 
+def _part(result: Any, part: str | None) -> Any:
+    return result if part is None else getattr(result, part)
+
+
 TAKE_UP = "evalkit.engagement.take_up_rate"
 
 
 def take_up(ctx: Context) -> pd.DataFrame | None:
-    """The take-up funnel (library table), or ``None`` while :data:`TAKE_UP` is not installed."""
-    if not available(TAKE_UP):
+    """The take-up rate per programme (library table: :data:`TAKE_UP`'s, from :func:`funnel_tables`, whose
+    disclosure problem it shares), or ``None`` while the library lacks them."""
+    if not (available(TAKE_UP) and available(FUNNEL_TABLES)):
         return None
-    return as_frame(derived(ctx, "evalkit.engagement.take_up_rate"))
+    return as_frame(funnel_tables(ctx).take_up_rate)

@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "for_whom": "evalkit.for_whom",
     "take_up_funnel": "evalkit.engagement",
     "take_up_rate": "evalkit.engagement",
+    "funnel_tables": "evalkit.engagement",
     "attendance_summary": "evalkit.engagement",
     "endings_summary": "evalkit.engagement",
     "head_counts": "evalkit.engagement",

@@ -4,12 +4,15 @@ Every function returns an aggregate, disclosure-controlled frame (counts
 below the threshold hidden, secondary suppression, optional rounding; see
 :mod:`evalkit.disclosure`) with a ``rules`` column, except
 :func:`participant_path`, which is individual level (one row per
-participant, for the provider and for breakdowns).
+participant, for the provider and for breakdowns), and :func:`funnel_tables`,
+which returns three of those tables (the funnel, its reasons for leaving and
+the take-up rate) from one disclosure problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,10 +43,12 @@ __all__ = [
     "EXIT_STEP_WORDS",
     "FUNNEL_STEPS",
     "PAIRED_ON",
+    "FunnelTables",
     "attendance_summary",
     "endings_summary",
     "exit_reason_words",
     "funnel_exits",
+    "funnel_tables",
     "head_counts",
     "paired_on_columns",
     "participant_path",
@@ -572,9 +577,14 @@ def take_up_funnel(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    path = _path_of(tables, rules, instruments)
+    w, wd, _ = _funnel_disclosure(_path_of(tables, rules, instruments), by, rules, across_keys)
+    return _funnel_table(w, wd, by, rules)
+
+
+def _funnel_table(w: pd.DataFrame, wd: pd.DataFrame, by: list[str], rules: PairingRules) -> pd.DataFrame:
+    """:func:`take_up_funnel`'s table from the funnel's counts, true (``w``) and published (``wd``), of
+    :func:`_funnel_disclosure`."""
     names = list(FUNNEL_STEPS)
-    w, wd, _ = _funnel_disclosure(path, by, rules, across_keys)
     keys = by if by else ["_all"]
     rows = []
     for i, s_ in enumerate(names):
@@ -638,9 +648,15 @@ def funnel_exits(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    path = _path_of(tables, rules, instruments)
+    w, wd, c = _funnel_disclosure(_path_of(tables, rules, instruments), by, rules, None)
+    return _exits_table(w, wd, c, by, rules)
+
+
+def _exits_table(w: pd.DataFrame, wd: pd.DataFrame, c: pd.DataFrame, by: list[str],
+                 rules: PairingRules) -> pd.DataFrame:
+    """:func:`funnel_exits`'s table from the funnel's counts, true (``w``) and published (``wd``), and the exit
+    reasons' cells ``c`` of :func:`_funnel_disclosure` (without ``across_keys``)."""
     names = list(FUNNEL_STEPS)
-    w, wd, c = _funnel_disclosure(path, by, rules, None)
     keys = by if by else ["_all"]
     # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group
     idx = group_index(w, keys)
@@ -719,10 +735,15 @@ def take_up_rate(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    path = _path_of(tables, rules, instruments)
     # the counts are the funnel's 'referred' and 'took up', published as take_up_funnel publishes them (one
     # disclosure problem, with the funnel's breakdown totals when ``across_keys`` is given)
-    w, wd, _ = _funnel_disclosure(path, by, rules, across_keys)
+    w, wd, _ = _funnel_disclosure(_path_of(tables, rules, instruments), by, rules, across_keys)
+    return _rate_table(w, wd, by, rules)
+
+
+def _rate_table(w: pd.DataFrame, wd: pd.DataFrame, by: list[str], rules: PairingRules) -> pd.DataFrame:
+    """:func:`take_up_rate`'s table from the funnel's counts, true (``w``) and published (``wd``), of
+    :func:`_funnel_disclosure`."""
     out = w[by].copy() if by else pd.DataFrame(index=w.index)
     out["n_referred"] = wd["referred"].array
     out["n_took_up"] = wd["took_up"].array
@@ -735,6 +756,70 @@ def take_up_rate(
     out["suppressed"] = pd.array(carried_hidden(wd, sources).astype(str), dtype="string")
     out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
     return _rules_col(out, rules)
+
+
+@dataclass(frozen=True)
+class FunnelTables:
+    """The take-up funnel, its reasons for leaving and the take-up rate, from one disclosure problem.
+
+    Attributes
+    ----------
+    funnel
+        The table of :func:`take_up_funnel`.
+    exits
+        The table of :func:`funnel_exits`.
+    take_up_rate
+        The table of :func:`take_up_rate`.
+    """
+
+    funnel: pd.DataFrame
+    exits: pd.DataFrame
+    take_up_rate: pd.DataFrame
+
+
+def funnel_tables(
+    tables: Mapping[str, pd.DataFrame] | EpisodeData | pd.DataFrame,
+    *,
+    by: Sequence[str] = ("programme_id",),
+    rules: PairingRules | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> FunnelTables:
+    """:func:`take_up_funnel`, :func:`funnel_exits` and :func:`take_up_rate` together, for one grouping.
+
+    The three tables publish cells of one disclosure problem (the funnel's
+    steps, those leaving each step and their reasons, those not taking up),
+    so each of them solves it. Here it is solved once and the three tables
+    are made from that one solution: for the same arguments, each table is
+    the one its own function returns.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables, an :class:`~evalkit.episodes.EpisodeData`, or a
+        :func:`participant_path` frame (computed once for the three tables).
+    by
+        Grouping columns (participant columns); ``()`` pools everyone.
+    rules
+        ``min_dose``, pairing rules, ``level`` and disclosure settings.
+    instruments
+        Instrument registry.
+
+    Returns
+    -------
+    FunnelTables
+        ``funnel`` (as :func:`take_up_funnel`), ``exits`` (as
+        :func:`funnel_exits`) and ``take_up_rate`` (as :func:`take_up_rate`).
+
+    See Also
+    --------
+    take_up_funnel, funnel_exits, take_up_rate : each table on its own (and,
+        for the funnel and the take-up rate, breakdowns with ``across_keys``).
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    w, wd, c = _funnel_disclosure(_path_of(tables, rules, instruments), by, rules, None)
+    return FunnelTables(funnel=_funnel_table(w, wd, by, rules), exits=_exits_table(w, wd, c, by, rules),
+                        take_up_rate=_rate_table(w, wd, by, rules))
 
 
 def attendance_summary(

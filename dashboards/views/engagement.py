@@ -22,8 +22,7 @@ pid = st.selectbox("Programme", ids, key=state.EN_PROGRAMME, format_func=lambda 
 
 with ui.section("Take-up funnel"):
     st.subheader("From referral to support")
-    funnel = sections.rows_for(data.as_frame(data.derived(ctx, "evalkit.engagement.take_up_funnel")),
-                               programme_id=pid)
+    funnel = sections.rows_for(data.funnel_tables(ctx).funnel, programme_id=pid)
     if funnel.empty:
         ui.empty_note("referrals")
     else:
@@ -36,7 +35,7 @@ with ui.section("Take-up funnel"):
 
 with ui.section("Reasons for leaving"):
     st.subheader("Why mothers did not go on")
-    exits = sections.rows_for(data.as_frame(data.derived(ctx, "evalkit.engagement.funnel_exits")), programme_id=pid)
+    exits = sections.rows_for(data.funnel_tables(ctx).exits, programme_id=pid)
     if exits.empty:
         ui.empty_note("reasons")
     else:
@@ -78,7 +77,7 @@ with ui.section("Attendance"):
 
 with ui.section("Endings"):
     st.subheader("How support ended")
-    ends = sections.rows_for(data.as_frame(data.derived(ctx, "evalkit.engagement.endings_summary")),
+    ends = sections.rows_for(data.as_frame(data.derived(ctx, "evalkit.engagement.endings_summary", source="path")),
                              programme_id=pid)
     if ends.empty:
         ui.empty_note("endings")

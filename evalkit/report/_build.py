@@ -265,11 +265,9 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     from evalkit.engagement import (
         attendance_summary,
         endings_summary,
-        funnel_exits,
+        funnel_tables,
         head_counts,
         participant_path,
-        take_up_funnel,
-        take_up_rate,
     )
     from evalkit.errors import EvalkitWarning
     from evalkit.instruments import builtin_instruments
@@ -295,9 +293,16 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     ctx.keep("dose_sensitivity", result.dose_sensitivity)
     ctx.keep("instrument_parameters", protect_parameters(result.parameters, rules))
     path = participant_path(result.data, rules=rules)
-    ctx.compute("take_up", "Take-up", lambda: take_up_rate(path, rules=rules))
-    ctx.compute("funnel", "The take-up funnel", lambda: take_up_funnel(path, rules=rules))
-    ctx.compute("funnel_exits", "Reasons for leaving the funnel", lambda: funnel_exits(path, rules=rules))
+    funnel: dict[str, Any] = {}  # the funnel, its exits and the take-up rate share one disclosure problem: solved once
+
+    def funnel_part(part: str) -> pd.DataFrame:
+        if "tables" not in funnel:
+            funnel["tables"] = funnel_tables(path, rules=rules)
+        return getattr(funnel["tables"], part)
+
+    ctx.compute("take_up", "Take-up", lambda: funnel_part("take_up_rate"))
+    ctx.compute("funnel", "The take-up funnel", lambda: funnel_part("funnel"))
+    ctx.compute("funnel_exits", "Reasons for leaving the funnel", lambda: funnel_part("exits"))
     ctx.compute("attendance", "Attendance", lambda: attendance_summary(data, rules=rules))
     ctx.compute("endings", "Endings", lambda: endings_summary(path, rules=rules))
     ctx.compute("head_counts", "Group head counts", lambda: head_counts(data, rules=rules))

@@ -1,0 +1,117 @@
+"""funnel_tables: the funnel, its exits and the take-up rate from one disclosure problem, each table exactly the
+one its own function returns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import evalkit
+import evalkit.engagement as engagement
+from evalkit.data_source import example_tables
+from evalkit.engagement import (
+    FUNNEL_STEPS,
+    PAIRED_ON,
+    FunnelTables,
+    funnel_exits,
+    funnel_tables,
+    participant_path,
+    take_up_funnel,
+    take_up_rate,
+)
+from evalkit.episodes import prepare_episodes
+from evalkit.rules import PairingRules
+
+STEPS = list(FUNNEL_STEPS)
+RULES = [PairingRules(), PairingRules(suppression_threshold=1), PairingRules(suppression_threshold=5),
+         PairingRules(rounding_base=5), PairingRules(min_dose=4, level=0.9)]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert a.attrs == b.attrs
+
+
+def _each_on_its_own(tables, by, rules) -> FunnelTables:  # noqa: ANN001
+    return FunnelTables(funnel=take_up_funnel(tables, by=by, rules=rules),
+                        exits=funnel_exits(tables, by=by, rules=rules),
+                        take_up_rate=take_up_rate(tables, by=by, rules=rules))
+
+
+def _check(tables, by, rules) -> None:  # noqa: ANN001
+    together, alone = funnel_tables(tables, by=by, rules=rules), _each_on_its_own(tables, by, rules)
+    for part in ("funnel", "exits", "take_up_rate"):
+        _same(getattr(together, part), getattr(alone, part))
+
+
+@pytest.fixture(scope="module")
+def example() -> dict[str, pd.DataFrame]:
+    return example_tables()
+
+
+@pytest.mark.parametrize("rules", RULES)
+@pytest.mark.parametrize("by", [("programme_id",), (), ("programme_id", "perinatal_stage")])
+def test_each_table_is_its_own_functions_on_the_example_path(example, by, rules) -> None:  # noqa: ANN001
+    _check(participant_path(example, rules=rules), by, rules)
+
+
+@pytest.mark.parametrize("rules", RULES[:2])
+def test_each_table_is_its_own_functions_from_tables_episodes_or_participants(example, rules) -> None:  # noqa: ANN001
+    _check(example, ("programme_id",), rules)
+    _check(prepare_episodes(example, rules=rules), ("programme_id",), rules)
+    _check(example["participants"], ("programme_id",), rules)  # a participants table: no pairing per measure
+
+
+_people = st.lists(st.tuples(st.integers(0, len(STEPS) - 1), st.sampled_from(["not_ready", "other", None]),
+                             st.booleans(), st.booleans()), min_size=1, max_size=40)
+
+
+def _path(groups: dict[str, list[tuple[int, str | None, bool, bool]]]) -> pd.DataFrame:
+    """A participant path: per programme, (last step index, exit reason, paired on A, paired on B) per mother;
+    paired on a measure only when in 'paired', except now and then (a mother paired without a recorded take-up)."""
+    rows = []
+    for pid, people in groups.items():
+        for i, (last, reason, on_a, on_b) in enumerate(people):
+            row = {"programme_id": pid, "participant_id": f"{pid}-{i}"}
+            row.update({s: k <= last for k, s in enumerate(STEPS)})
+            row["last_step"] = STEPS[last]
+            row["exit_reason"] = None if last == len(STEPS) - 1 else reason
+            row[f"{PAIRED_ON}a"] = on_a and (last == len(STEPS) - 1 or i % 7 == 3)
+            row[f"{PAIRED_ON}b"] = on_b and last == len(STEPS) - 1
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    for c in ("programme_id", "participant_id", "last_step", "exit_reason"):
+        out[c] = out[c].astype("string")
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), _people, min_size=1, max_size=3),
+       st.sampled_from(RULES), st.sampled_from([("programme_id",), ()]))
+def test_each_table_is_its_own_functions_on_any_path(groups: dict, rules: PairingRules, by: tuple) -> None:
+    _check(_path(groups), by, rules)
+
+
+def test_the_path_is_made_once_and_the_disclosure_problem_solved_once(example, monkeypatch) -> None:  # noqa: ANN001
+    paths, solves = [], []
+    make_path, solve = engagement.participant_path, engagement._funnel_disclosure
+
+    def counting_path(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        paths.append(1)
+        return make_path(*args, **kwargs)
+
+    def counting_solve(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        solves.append(1)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(engagement, "participant_path", counting_path)
+    monkeypatch.setattr(engagement, "_funnel_disclosure", counting_solve)
+    funnel_tables(prepare_episodes(example))
+    assert (len(paths), len(solves)) == (1, 1)
+
+
+def test_funnel_tables_is_public() -> None:
+    assert "funnel_tables" in evalkit.__all__ and evalkit.funnel_tables is funnel_tables
+    assert "funnel_tables" in engagement.__all__
