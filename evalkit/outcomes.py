@@ -955,8 +955,11 @@ def evaluate_outcomes(
     # each step's intermediates are given back to the operating system before the next (at a million
     # participants they are hundreds of MB, which glibc and Arrow would otherwise keep)
     release_freed_memory()
+    # the instruments' parameters once: the change uses them, and they are published as they are
+    parameters = instrument_parameters(data.episodes, rules=rules, instruments=registry,
+                                       scored_measures=data.scored_measures)
     changes = episode_change(data.episodes, rules=rules, instruments=registry,
-                             scored_measures=data.scored_measures)
+                             scored_measures=data.scored_measures, parameters=parameters)
     release_freed_memory()
     statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
                                    participants=data.participants)
@@ -971,8 +974,7 @@ def evaluate_outcomes(
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
-    params = disclose_parameters(instrument_parameters(data.episodes, rules=rules, instruments=registry,
-                                                       scored_measures=data.scored_measures), rules=rules)
+    params = disclose_parameters(parameters, rules=rules)
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
