@@ -682,13 +682,24 @@ def dose_sensitivity(
     cand = changes[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
                                     *(["rc_threshold"] if "rc_threshold" in changes.columns else [])])]][keep]
     rows = []
-    for key, g in cand.groupby(by, sort=True, dropna=False):
+    # each group's rows (in their order) by group number: columns taken once, not a frame per group
+    groups = cand.groupby(by, sort=True, dropna=False)
+    gid = groups.ngroup().to_numpy()
+    keys = groups.size().index.tolist()
+    sizes = np.bincount(gid, minlength=len(keys))
+    ends = np.cumsum(sizes)
+    in_order = np.argsort(gid, kind="stable")
+    dose_all = cand["dose"].to_numpy(dtype=float)
+    pre_all = cand["baseline_score"].to_numpy(dtype=float)
+    post_all = cand["endpoint_score"].to_numpy(dtype=float)
+    hib_all = cand["higher_is_better"].array
+    thr_all = cand["rc_threshold"].to_numpy(dtype=float) if "rc_threshold" in cand.columns else None
+    for key, size, end in zip(keys, sizes, ends, strict=True):
         key = key if isinstance(key, tuple) else (key,)
-        dose = g["dose"].to_numpy(dtype=float)
-        pre = g["baseline_score"].to_numpy(dtype=float)
-        post = g["endpoint_score"].to_numpy(dtype=float)
-        hib = bool(g["higher_is_better"].iloc[0])
-        thr = float(g["rc_threshold"].iloc[0]) if "rc_threshold" in g.columns else np.nan
+        own = in_order[end - size:end]
+        dose, pre, post = dose_all[own], pre_all[own], post_all[own]
+        hib = bool(hib_all[own[0]])
+        thr = float(thr_all[own[0]]) if thr_all is not None else np.nan
         for k in ths:
             m = dose >= k
             row = {**dict(zip(by, key, strict=True)), "min_dose": int(k), "n": int(m.sum())}
