@@ -312,12 +312,25 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     eng = participants[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))][
         engaged_mask(participants, rules.min_dose)]
     eng = categories_as_text(eng, part_keys)  # grouped on text, as the episodes' groups are
-    # one row per engaged participant x instrument used in her programme
-    used = changes[["programme_id", "instrument"]].drop_duplicates()
-    pe = eng.merge(used, on="programme_id", how="inner")
-    has = changes[["participant_id", "instrument"]].drop_duplicates().assign(_has=True)
-    pe = pe.merge(has, on=["participant_id", "instrument"], how="left")
-    pe["_none"] = (~pe["_has"].astype("boolean").fillna(False).astype(bool)).astype(int)
+    # one row per engaged participant x instrument used in her programme, and whether she has an episode of
+    # it: programmes, participants and instruments as integer codes shared by both frames (a missing id is a
+    # value of its own, as a merge matches it), tables of them in place of merges on text
+    n_eng = len(eng)
+    prog = pd.factorize(np.concatenate([eng["programme_id"].to_numpy(dtype=object),
+                                        changes["programme_id"].to_numpy(dtype=object)]), use_na_sentinel=False)[0]
+    part, part_values = pd.factorize(np.concatenate([eng["participant_id"].to_numpy(dtype=object),
+                                                     changes["participant_id"].to_numpy(dtype=object)]),
+                                     use_na_sentinel=False)
+    inst, inst_values = pd.factorize(changes["instrument"].to_numpy(dtype=object), use_na_sentinel=False)
+    used = np.zeros((int(prog.max(initial=-1)) + 1, len(inst_values)), dtype=bool)
+    used[prog[n_eng:], inst] = True
+    has = np.zeros((len(part_values), len(inst_values)), dtype=bool)
+    has[part[n_eng:], inst] = True
+    who, which = np.nonzero(used[prog[:n_eng]])  # each engaged row x each instrument of her programme
+    first_row = np.unique(inst, return_index=True)[1]  # each instrument's first episode: its value and dtype
+    pe = eng.iloc[who].reset_index(drop=True)
+    pe["instrument"] = changes["instrument"].array.take(first_row[which])
+    pe["_none"] = (~has[part[:n_eng][who], which]).astype(int)
     keys = [*part_keys, "instrument"] if "instrument" in by else part_keys
     g = pe.groupby(keys, sort=True, dropna=False)
     return pd.DataFrame({"n_engaged": g.size(), "n_engaged_no_score": g["_none"].sum()}).reset_index()
