@@ -217,6 +217,7 @@ def episode_change(
     rules: PairingRules | None = None,
     instruments: Mapping[str, Instrument] | None = None,
     scored_measures: pd.DataFrame | None = None,
+    parameters: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Add raw change, reliable change and clinical-significance columns to episodes.
 
@@ -231,6 +232,10 @@ def episode_change(
         Instrument registry (default: built-in).
     scored_measures
         Only for ``rules.reliability_source == "sample"`` (sample alpha).
+    parameters
+        :func:`instrument_parameters` of the same ``episodes``, ``rules``, ``instruments`` and
+        ``scored_measures``, when the caller has it already (it is then not worked out again); default:
+        worked out here.
 
     Returns
     -------
@@ -297,7 +302,8 @@ def episode_change(
     registry = builtin_instruments() if instruments is None else instruments
     from evalkit.stats import jacobson_truax
 
-    params = instrument_parameters(episodes, rules=rules, instruments=registry, scored_measures=scored_measures)
+    params = instrument_parameters(episodes, rules=rules, instruments=registry, scored_measures=scored_measures) \
+        if parameters is None else parameters
     out = episodes.copy(deep=False)  # copy-on-write: the new columns never reach the caller's frame
     n = len(out)
     f = {c: np.full(n, np.nan) for c in ("change", "improvement", "reliability_used", "sd_used", "s_diff", "rci",

@@ -64,6 +64,7 @@ __all__ = [
     "group_index",
     "hidden_columns",
     "hidden_mask",
+    "hidden_masks",
     "mark_suppressed",
     "with_published_total_rows",
     "with_published_totals",
@@ -980,7 +981,8 @@ def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Per row of a library table: whether disclosure control hid ``column`` there (vectorised
     :func:`hidden_columns`).
 
-    A frame without a ``suppressed`` column hid nothing.
+    A frame without a ``suppressed`` column hid nothing. For several columns of one frame,
+    :func:`hidden_masks` reads the ``suppressed`` column once.
 
     Examples
     --------
@@ -988,11 +990,36 @@ def hidden_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
     >>> hidden_mask(f, "n").tolist(), hidden_mask(f, "pct").tolist()
     ([True, False, False], [True, False, False])
     """
-    if "suppressed" not in frame.columns:
-        return np.zeros(len(frame), dtype=bool)
-    named = frame["suppressed"].astype("string").fillna("")
-    found = named.str.contains(rf"(?:^|;)\s*{re.escape(column)}\s*(?:;|$)", regex=True)
-    return found.to_numpy(dtype=bool, na_value=False)
+    return hidden_masks(frame, [column])[column]
+
+
+def hidden_masks(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per column of ``columns``: :func:`hidden_mask` of ``frame``, its ``suppressed`` column split once.
+
+    A column is hidden in a row when it is one of the names that row's ``suppressed`` text lists,
+    separated by ``;`` (white space around a name ignored).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"n": [None, 4, None], "suppressed": ["n; pct", "pct", None]})
+    >>> {c: m.tolist() for c, m in hidden_masks(f, ["n", "pct", "sd"]).items()}
+    {'n': [True, False, False], 'pct': [True, True, False], 'sd': [False, False, False]}
+    """
+    columns = list(dict.fromkeys(columns))
+    if "suppressed" not in frame.columns or not len(frame):
+        return {c: np.zeros(len(frame), dtype=bool) for c in columns}
+    # each row's names as (row position, name) pairs: Python text (object) so that the white space stripped is
+    # Python's str.strip (the white space of the regular expression \s this reading replaced)
+    named = pd.Series(frame["suppressed"].astype("string").fillna("").to_numpy(dtype=object), dtype=object)
+    pairs = named.str.split(";").explode()
+    names = pairs.str.strip().to_numpy(dtype=object)
+    rows = pairs.index.to_numpy()
+    out = {}
+    for c in columns:
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[rows[names == c]] = True
+        out[c] = mask
+    return out
 
 
 def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str | Sequence[str]]) -> np.ndarray:
@@ -1011,13 +1038,11 @@ def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str | Sequence[str]
     >>> carried_hidden(rows, {"n_a": "a", "pct": ("a", "b")}).tolist()
     ['n_a; pct', 'pct', '']
     """
-    masks: dict[str, np.ndarray] = {}
+    masks = hidden_masks(rows, [s for old in renamed.values() for s in ((old,) if isinstance(old, str) else old)])
     names = np.full(len(rows), "", dtype=object)
     for new, old in renamed.items():
         hid = np.zeros(len(rows), dtype=bool)
         for source in ((old,) if isinstance(old, str) else old):
-            if source not in masks:
-                masks[source] = hidden_mask(rows, source)
             hid = hid | masks[source]
         names = np.where(hid, np.where(names == "", new, names + "; " + new), names)
     return names

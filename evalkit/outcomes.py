@@ -212,27 +212,35 @@ def adjusted_change(
     else:
         ref = pd.Series(dict(reference), dtype=float)
     xr = p["instrument"].map(ref).astype(float)
-    d = pd.DataFrame({**{k: p[k] for k in by}, "x": x, "y": y, "xr": xr})
+    d = pd.DataFrame({**{k: p[k] for k in by}, "x": x, "y": y})
+    # the groups once: the means, then each episode's deviations from its group's means (by group number), their
+    # sums per group (pandas' compensated sums, as a groupby of the key columns gives them)
     g = d.groupby(by, sort=True, dropna=False)
-    n = g["x"].size()
-    xm, ym = g["x"].mean(), g["y"].mean()
-    d = d.join(xm.rename("xm"), on=by).join(ym.rename("ym"), on=by)
-    d["dx"], d["dy"] = d["x"] - d["xm"], d["y"] - d["ym"]
-    d["sxx"], d["sxy"], d["syy"] = d["dx"] ** 2, d["dx"] * d["dy"], d["dy"] ** 2
-    sums = d.groupby(by, sort=True, dropna=False)[["sxx", "sxy", "syy"]].sum()
-    xref = d.groupby(by, sort=True, dropna=False)["xr"].first()
+    gid = g.ngroup().to_numpy()
+    means = g[["x", "y"]].mean()
+    n = np.bincount(gid, minlength=len(means))
+    xm, ym = means["x"].to_numpy(), means["y"].to_numpy()
+    dx, dy = x.to_numpy() - xm[gid], y.to_numpy() - ym[gid]
+    sums = pd.DataFrame({"sxx": dx ** 2, "sxy": dx * dy, "syy": dy ** 2}).groupby(gid, sort=True).sum()
+    sxx, sxy, syy = sums["sxx"].to_numpy(), sums["sxy"].to_numpy(), sums["syy"].to_numpy()
+    # each group's reference baseline: that of its first episode with one (missing where none has)
+    xr = xr.to_numpy()
+    rows = np.flatnonzero(~np.isnan(xr))
+    found, where = np.unique(gid[rows], return_index=True)
+    xref = np.full(len(means), np.nan)
+    xref[found] = xr[rows[where]]
     with np.errstate(invalid="ignore", divide="ignore"):
-        b = sums["sxy"] / sums["sxx"]
+        b = sxy / sxx
         a = ym + b * (xref - xm)
-        s2 = (sums["syy"] - b * sums["sxy"]) / (n - 2)
-        se = np.sqrt(s2 * (1 / n + (xref - xm) ** 2 / sums["sxx"]))
-    ok = (n >= 3) & (sums["sxx"] > 0)
-    crit = pd.Series(stats.t.ppf(0.5 + level / 2, np.maximum(n - 2, 1)), index=n.index)
+        s2 = (syy - b * sxy) / (n - 2)
+        se = np.sqrt(s2 * (1 / n + (xref - xm) ** 2 / sxx))
+    ok = (n >= 3) & (sxx > 0)
+    crit = stats.t.ppf(0.5 + level / 2, np.maximum(n - 2, 1))
     out = pd.DataFrame({
-        "adj_mean_change": a.where(ok), "adj_ci_low": (a - crit * se).where(ok),
-        "adj_ci_high": (a + crit * se).where(ok), "adj_reference_baseline": xref,
-        "adj_slope": b.where(ok), "adj_n": n,
-    }).reset_index()
+        "adj_mean_change": np.where(ok, a, np.nan), "adj_ci_low": np.where(ok, a - crit * se, np.nan),
+        "adj_ci_high": np.where(ok, a + crit * se, np.nan), "adj_reference_baseline": xref,
+        "adj_slope": np.where(ok, b, np.nan), "adj_n": n,
+    }, index=means.index).reset_index()
     return out
 
 
@@ -304,12 +312,25 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     eng = participants[list(dict.fromkeys(["programme_id", "participant_id", *part_keys]))][
         engaged_mask(participants, rules.min_dose)]
     eng = categories_as_text(eng, part_keys)  # grouped on text, as the episodes' groups are
-    # one row per engaged participant x instrument used in her programme
-    used = changes[["programme_id", "instrument"]].drop_duplicates()
-    pe = eng.merge(used, on="programme_id", how="inner")
-    has = changes[["participant_id", "instrument"]].drop_duplicates().assign(_has=True)
-    pe = pe.merge(has, on=["participant_id", "instrument"], how="left")
-    pe["_none"] = (~pe["_has"].astype("boolean").fillna(False).astype(bool)).astype(int)
+    # one row per engaged participant x instrument used in her programme, and whether she has an episode of
+    # it: programmes, participants and instruments as integer codes shared by both frames (a missing id is a
+    # value of its own, as a merge matches it), tables of them in place of merges on text
+    n_eng = len(eng)
+    prog = pd.factorize(np.concatenate([eng["programme_id"].to_numpy(dtype=object),
+                                        changes["programme_id"].to_numpy(dtype=object)]), use_na_sentinel=False)[0]
+    part, part_values = pd.factorize(np.concatenate([eng["participant_id"].to_numpy(dtype=object),
+                                                     changes["participant_id"].to_numpy(dtype=object)]),
+                                     use_na_sentinel=False)
+    inst, inst_values = pd.factorize(changes["instrument"].to_numpy(dtype=object), use_na_sentinel=False)
+    used = np.zeros((int(prog.max(initial=-1)) + 1, len(inst_values)), dtype=bool)
+    used[prog[n_eng:], inst] = True
+    has = np.zeros((len(part_values), len(inst_values)), dtype=bool)
+    has[part[n_eng:], inst] = True
+    who, which = np.nonzero(used[prog[:n_eng]])  # each engaged row x each instrument of her programme
+    first_row = np.unique(inst, return_index=True)[1]  # each instrument's first episode: its value and dtype
+    pe = eng.iloc[who].reset_index(drop=True)
+    pe["instrument"] = changes["instrument"].array.take(first_row[which])
+    pe["_none"] = (~has[part[:n_eng][who], which]).astype(int)
     keys = [*part_keys, "instrument"] if "instrument" in by else part_keys
     g = pe.groupby(keys, sort=True, dropna=False)
     return pd.DataFrame({"n_engaged": g.size(), "n_engaged_no_score": g["_none"].sum()}).reset_index()
@@ -419,44 +440,51 @@ def change_statistics(
     if missing:
         raise ValueError(f"grouping column(s) {missing} not in the episodes; available: {list(changes.columns)}")
     ch = categories_as_text(changes, by)  # categorical keys grouped as their text: same groups, text columns out
-    paired = _bool(ch["paired"])
-    engaged_ep = pd.Series(engaged_mask(ch, rules.min_dose), index=ch.index)
-    flags = pd.DataFrame({k: ch[k] for k in by})
-    # one bool per count and episode (summed per group as integers): not an int64 column each
-    flags["n_episodes"] = True
-    flags["n_paired"] = paired.astype(bool)
-    flags["n_engaged_ep"] = engaged_ep.astype(bool)
+    # the groups once: each episode's group number (in the sorted order of the groups), every count a bincount
+    groups = ch.groupby(by, sort=True, dropna=False)
+    gid = groups.ngroup().to_numpy()
+    out = groups.size().index.to_frame(index=False)
+    n_groups = len(out)
+
+    def count(mask: np.ndarray | pd.Series) -> np.ndarray:
+        return np.bincount(gid[np.asarray(mask, dtype=bool)], minlength=n_groups)
+
+    def first(column: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        """Each group's first value that is not missing (missing where none is), as ``GroupBy.first``."""
+        rows = np.flatnonzero(ch[column].notna().to_numpy(dtype=bool))
+        at = np.full(n_groups, -1, dtype=np.int64)
+        found, where = np.unique(gid[rows], return_index=True)
+        at[found] = rows[where]
+        return ch[column].array.take(at, allow_fill=True)
+
+    paired = _bool(ch["paired"]).to_numpy()
+    engaged_ep = np.asarray(engaged_mask(ch, rules.min_dose), dtype=bool)
+    out["n_episodes"] = count(np.ones(len(ch), dtype=bool))
+    out["n_paired"] = count(paired)
+    out["n_engaged_ep"] = count(engaged_ep)
     reason = ch["unpaired_reason"].astype("string")
     for r in UNPAIRED_REASONS:
-        flags[f"n_unpaired_{r}"] = ((reason == r).fillna(False) & engaged_ep).astype(bool)
-    flags["n_unpaired_with_baseline"] = (~paired & ch["baseline_score"].notna()).astype(bool)
-    pmask = paired.to_numpy()
+        out[f"n_unpaired_{r}"] = count((reason == r).fillna(False).to_numpy(dtype=bool) & engaged_ep)
+    out["n_unpaired_with_baseline"] = count(~paired & ch["baseline_score"].notna().to_numpy())
     for col, name in (("reliable_improvement", "n_reliable_improvement"),
                       ("reliable_deterioration", "n_reliable_deterioration"),
                       ("no_reliable_change", "n_no_reliable_change"),
                       ("jt_reliable_improvement", "n_jt_reliable_improvement"),
                       ("meaningful_improvement", "n_meaningful_improvement")):
-        flags[name] = (_bool(ch[col]) & pmask).astype(bool)
-    cb = _bool(ch["caseness_baseline"]) & pmask
-    ce = _bool(ch["caseness_endpoint"])
-    flags["n_caseness_baseline"] = cb.astype(bool)
-    flags["n_recovered"] = (cb & ~ce & ch["caseness_endpoint"].notna()).astype(bool)
-    flags["n_reliable_recovery"] = (ch["cs_category"].astype("string") == "recovered").fillna(False).astype(bool)
-    has_cut = ch["cutoff"].notna()
-    has_mc = ch["meaningful_change_threshold"].notna()
-    count_cols = [c for c in flags.columns if c.startswith("n_")]
-    agg = flags.groupby(by, sort=True, dropna=False)[count_cols].sum().reset_index()
-    del flags, engaged_ep, reason, cb, ce  # a column per count and episode: freed before what follows
-    release_freed_memory()
-    # instrument-level columns
-    meta = ch.groupby(by, sort=True, dropna=False).agg(
-        rc_threshold=("rc_threshold", "first"), rc_threshold_source=("rc_threshold_source", "first"),
-        cutoff=("cutoff", "first"), role=("role", "first"), higher_is_better=("higher_is_better", "first"),
-    ).reset_index()
+        out[name] = count(_bool(ch[col]).to_numpy() & paired)
+    cb = _bool(ch["caseness_baseline"]).to_numpy() & paired
+    ce = _bool(ch["caseness_endpoint"]).to_numpy()
+    out["n_caseness_baseline"] = count(cb)
+    out["n_recovered"] = count(cb & ~ce & ch["caseness_endpoint"].notna().to_numpy())
+    out["n_reliable_recovery"] = count((ch["cs_category"].astype("string") == "recovered").fillna(False))
+    cut_any = count(ch["cutoff"].notna()) > 0
+    mc_any = count(ch["meaningful_change_threshold"].notna()) > 0
+    del engaged_ep, reason, cb, ce
+    # instrument-level columns: each group's first
+    meta = pd.DataFrame({c: first(c) for c in ("rc_threshold", "rc_threshold_source", "cutoff", "role",
+                                                "higher_is_better")})
     meta = categories_as_text(meta, ["role"])  # the table's text stays text (the episodes hold a categorical)
-    out = agg.merge(meta, on=by, how="left")
-    cut_any = has_cut.groupby([ch[k] for k in by], sort=True, dropna=False).any().to_numpy()
-    mc_any = has_mc.groupby([ch[k] for k in by], sort=True, dropna=False).any().to_numpy()
+    out = pd.concat([out, meta], axis=1)
     for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
         out[c] = out[c].astype(float).where(cut_any)
     out["n_meaningful_improvement"] = out["n_meaningful_improvement"].astype(float).where(mc_any)
@@ -474,7 +502,7 @@ def change_statistics(
     release_freed_memory()  # what the engaged counts' merges of a million participants left in the pools
     # paired statistics, one group at a time (few groups; each call is vectorised)
     stats_rows = []
-    pe = ch.loc[paired.to_numpy(), [*dict.fromkeys([*by, "baseline_score", "endpoint_score"])]]
+    pe = ch.loc[paired, [*dict.fromkeys([*by, "baseline_score", "endpoint_score"])]]
     for key, g in pe.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         stats_rows.append({**dict(zip(by, key, strict=True)), **_paired_block(g, rules.level)})
@@ -667,13 +695,24 @@ def dose_sensitivity(
     cand = changes[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
                                     *(["rc_threshold"] if "rc_threshold" in changes.columns else [])])]][keep]
     rows = []
-    for key, g in cand.groupby(by, sort=True, dropna=False):
+    # each group's rows (in their order) by group number: columns taken once, not a frame per group
+    groups = cand.groupby(by, sort=True, dropna=False)
+    gid = groups.ngroup().to_numpy()
+    keys = groups.size().index.tolist()
+    sizes = np.bincount(gid, minlength=len(keys))
+    ends = np.cumsum(sizes)
+    in_order = np.argsort(gid, kind="stable")
+    dose_all = cand["dose"].to_numpy(dtype=float)
+    pre_all = cand["baseline_score"].to_numpy(dtype=float)
+    post_all = cand["endpoint_score"].to_numpy(dtype=float)
+    hib_all = cand["higher_is_better"].array
+    thr_all = cand["rc_threshold"].to_numpy(dtype=float) if "rc_threshold" in cand.columns else None
+    for key, size, end in zip(keys, sizes, ends, strict=True):
         key = key if isinstance(key, tuple) else (key,)
-        dose = g["dose"].to_numpy(dtype=float)
-        pre = g["baseline_score"].to_numpy(dtype=float)
-        post = g["endpoint_score"].to_numpy(dtype=float)
-        hib = bool(g["higher_is_better"].iloc[0])
-        thr = float(g["rc_threshold"].iloc[0]) if "rc_threshold" in g.columns else np.nan
+        own = in_order[end - size:end]
+        dose, pre, post = dose_all[own], pre_all[own], post_all[own]
+        hib = bool(hib_all[own[0]])
+        thr = float(thr_all[own[0]]) if thr_all is not None else np.nan
         for k in ths:
             m = dose >= k
             row = {**dict(zip(by, key, strict=True)), "min_dose": int(k), "n": int(m.sum())}
@@ -955,8 +994,11 @@ def evaluate_outcomes(
     # each step's intermediates are given back to the operating system before the next (at a million
     # participants they are hundreds of MB, which glibc and Arrow would otherwise keep)
     release_freed_memory()
+    # the instruments' parameters once: the change uses them, and they are published as they are
+    parameters = instrument_parameters(data.episodes, rules=rules, instruments=registry,
+                                       scored_measures=data.scored_measures)
     changes = episode_change(data.episodes, rules=rules, instruments=registry,
-                             scored_measures=data.scored_measures)
+                             scored_measures=data.scored_measures, parameters=parameters)
     release_freed_memory()
     statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
                                    participants=data.participants)
@@ -971,8 +1013,7 @@ def evaluate_outcomes(
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
-    params = disclose_parameters(instrument_parameters(data.episodes, rules=rules, instruments=registry,
-                                                       scored_measures=data.scored_measures), rules=rules)
+    params = disclose_parameters(parameters, rules=rules)
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)

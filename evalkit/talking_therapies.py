@@ -84,24 +84,24 @@ def rate(numerator: float, finished: float, not_at_caseness: float = 0.0) -> flo
     return float("nan") if den <= 0 else numerator / den
 
 
-def _single(ep: pd.DataFrame, code: str) -> pd.DataFrame:
-    e = ep[ep["instrument"] == code]
-    paired = e["paired"].astype(bool).to_numpy()
-    cb = e["caseness_baseline"].astype("boolean")
-    ce = e["caseness_endpoint"].astype("boolean")
-    ri = e["reliable_improvement"].astype("boolean")
-    rd = e["reliable_deterioration"].astype("boolean")
-    out = pd.DataFrame({"programme_id": e["programme_id"].array, "participant_id": e["participant_id"].array,
-                        "measure_set": code, "finished": paired,
-                        "not_finished_reason": e["unpaired_reason"].astype("string").array})
-    rec = cb & ~ce
-    flags = {"caseness_start": cb, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
-             "reliable_deterioration": rd, "no_reliable_change": ~ri & ~rd, "reliable_recovery": rec & ri}
+def _with_unfinished_missing(flags: dict[str, pd.arrays.BooleanArray],
+                             finished: np.ndarray) -> dict[str, pd.arrays.BooleanArray]:
+    """Each flag with ``<NA>`` where the person did not finish (a copy; the flags given are left as they are)."""
+    out = {}
     for k, v in flags.items():
-        arr = v.array.copy()
-        arr[~paired] = pd.NA
+        arr = v.copy()
+        arr[~finished] = pd.NA
         out[k] = arr
     return out
+
+
+def _single_flags(cb: pd.arrays.BooleanArray, ce: pd.arrays.BooleanArray, ri: pd.arrays.BooleanArray,
+                  rd: pd.arrays.BooleanArray, paired: np.ndarray) -> dict[str, pd.arrays.BooleanArray]:
+    """The flags of :data:`_FLAGS` of single-measure episodes (one per row; missing where not paired)."""
+    rec = cb & ~ce
+    return _with_unfinished_missing(
+        {"caseness_start": cb, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
+         "reliable_deterioration": rd, "no_reliable_change": ~ri & ~rd, "reliable_recovery": rec & ri}, paired)
 
 
 def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:
@@ -165,46 +165,61 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     has_phq[person[(inst == "phq9").fillna(False).to_numpy(dtype=bool) & known]] = True
     has_gad[person[(inst == "gad7").fillna(False).to_numpy(dtype=bool) & known]] = True
     both = known & has_phq[person] & has_gad[person]
-    del prog, part, known, person, inst, has_phq, has_gad
-    frames = []
-    if both.any():
-        sub = ep[both]
-        p = _single(sub, "phq9").set_index(["programme_id", "participant_id"])
-        g = _single(sub, "gad7").set_index(["programme_id", "participant_id"])
-        g = g.reindex(p.index)
-        fin = p["finished"].to_numpy(dtype=bool) & g["finished"].fillna(False).to_numpy(dtype=bool)
-        joint = pd.DataFrame(index=p.index)
-        joint["measure_set"] = "phq9+gad7"
-        joint["finished"] = fin
-        reason = p["not_finished_reason"].astype("string").fillna(g["not_finished_reason"].astype("string"))
-        joint["not_finished_reason"] = reason.where(~fin, pd.NA)
-        cs = p["caseness_start"] | g["caseness_start"]
-        ce = p["caseness_end"] | g["caseness_end"]
-        ri_any = p["reliable_improvement"] | g["reliable_improvement"]
-        rd_any = p["reliable_deterioration"] | g["reliable_deterioration"]
-        rec = cs & ~ce
-        ri = ri_any & ~rd_any
-        flags = {"caseness_start": cs, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
-                 "reliable_deterioration": rd_any, "no_reliable_change": ~ri & ~rd_any,
-                 "reliable_recovery": rec & ri}
-        for k, v in flags.items():
-            arr = v.astype("boolean").array.copy()
-            arr[~fin] = pd.NA
-            joint[k] = arr
-        frames.append(joint.reset_index())
-        del sub, p, g, joint, flags
-    only = ~both
-    for code in ("phq9", "gad7", "epds"):
-        sub = ep[only] if code in ("phq9", "gad7") else ep
-        if (sub["instrument"] == code).any():
-            frames.append(_single(sub, code))
+    del prog, part
+    # every episode's own flags once (missing where not paired): the single-measure sets take their rows, the
+    # joint set combines those of each person's PHQ-9 and GAD-7 rows
+    paired = ep["paired"].astype(bool).to_numpy()
+    single = _single_flags(*(ep[c].astype("boolean").array for c in (
+        "caseness_baseline", "caseness_endpoint", "reliable_improvement", "reliable_deterioration")), paired)
+    reason_all = ep["unpaired_reason"].astype("string").array
+    is_phq = (inst == "phq9").fillna(False).to_numpy(dtype=bool)
+    is_gad = (inst == "gad7").fillna(False).to_numpy(dtype=bool)
+    p_rows = np.flatnonzero(both & is_phq)
+    # each person's GAD-7 row beside her PHQ-9 row (a person of the joint set has one of each)
+    gad_of = np.full(person.max(initial=-1) + 1, -1, dtype=np.int64)
+    g_all = np.flatnonzero(both & is_gad)
+    gad_of[person[g_all]] = g_all
+    g_rows = gad_of[person[p_rows]]
+    del known, person, inst, has_phq, has_gad, gad_of, g_all
+    fin = paired[p_rows] & paired[g_rows]
+    reason = reason_all[p_rows].copy()
+    gap = reason.isna()
+    reason[gap] = reason_all[g_rows][gap]
+    reason[fin] = pd.NA
+    p, g = ({k: v[rows] for k, v in single.items()} for rows in (p_rows, g_rows))
+    cs = p["caseness_start"] | g["caseness_start"]
+    ce = p["caseness_end"] | g["caseness_end"]
+    ri_any = p["reliable_improvement"] | g["reliable_improvement"]
+    rd_any = p["reliable_deterioration"] | g["reliable_deterioration"]
+    rec = cs & ~ce
+    ri = ri_any & ~rd_any
+    joint = _with_unfinished_missing(
+        {"caseness_start": cs, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
+         "reliable_deterioration": rd_any, "no_reliable_change": ~ri & ~rd_any, "reliable_recovery": rec & ri}, fin)
+    # the single-measure sets: PHQ-9 or GAD-7 alone (people without both), and the EPDS of everyone
+    only = np.concatenate([np.flatnonzero(~both & is_phq), np.flatnonzero(~both & is_gad),
+                           np.flatnonzero((ep["instrument"] == "epds").fillna(False).to_numpy(dtype=bool))])
+    programme = ep["programme_id"].to_numpy(dtype=object)
+    participant = ep["participant_id"].to_numpy(dtype=object)
+
+    def stacked(joint_part: pd.arrays.BooleanArray, rows_part: pd.arrays.BooleanArray) -> pd.arrays.BooleanArray:
+        return pd.arrays.BooleanArray(
+            np.concatenate([joint_part.to_numpy(dtype=bool, na_value=False),
+                            rows_part.to_numpy(dtype=bool, na_value=False)]),
+            np.concatenate([joint_part.isna(), rows_part.isna()]))
+
+    out = pd.DataFrame({
+        "programme_id": np.concatenate([programme[p_rows], programme[only]]),
+        "participant_id": np.concatenate([participant[p_rows], participant[only]]),
+        "measure_set": np.concatenate([np.full(len(p_rows), "phq9+gad7", dtype=object),
+                                       ep["instrument"].to_numpy(dtype=object)[only]]),
+        "finished": np.concatenate([fin, paired[only]]),
+        "not_finished_reason": np.concatenate([reason.to_numpy(dtype=object),
+                                               reason_all[only].to_numpy(dtype=object)]),
+        **{k: stacked(joint[k], single[k][only]) for k in _FLAGS},
+    })
     cols = ["programme_id", "participant_id", "measure_set", "measure_set_label", "finished", "not_finished_reason",
             *_FLAGS]
-    if not frames:
-        out = pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
-    else:
-        out = pd.concat(frames, ignore_index=True)
-    del frames
     out["measure_set_label"] = out["measure_set"].map(MEASURE_SETS)
     for c in ("programme_id", "participant_id", "measure_set", "measure_set_label", "not_finished_reason"):
         out[c] = out[c].astype("string")

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import hidden_mask
+from evalkit.disclosure import hidden_masks
 from evalkit.rules import PairingRules
 
 __all__ = ["published_talking_therapies_rates"]
@@ -228,7 +228,7 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
     st_key = pd.MultiIndex.from_arrays([statistics["programme_id"].astype(str),
                                         statistics["instrument"].astype(str)])
     tt_key = pd.MultiIndex.from_arrays([pid, ms])
-    s_hidden = {c: hidden_mask(summary, c) for c in s_counts}
+    s_hidden = hidden_masks(summary, s_counts)
     groups: list[np.ndarray] = []
     for inst in ("phq9", "gad7"):
         wanted = pd.MultiIndex.from_arrays([pid[joint], np.full(len(joint), inst, dtype=object)])
@@ -307,7 +307,8 @@ def _joint_sets_beside_summary(raw: pd.DataFrame, statistics: pd.DataFrame | Non
         """Per cell, whether a reader of ``published`` and the summary lacks it: the rates' hidden cells, the
         summary's, and each rest with a hidden cell in its equation."""
         now = start.copy()
-        now[:n_tt] = np.column_stack([hidden_mask(published, c) for c in RATE_COUNTS]).ravel()
+        masks = hidden_masks(published, RATE_COUNTS)
+        now[:n_tt] = np.column_stack([masks[c] for c in RATE_COUNTS]).ravel()
         for rest, parts in rests:
             now[rest] |= np.any([now[x] for x in parts], axis=0)
         return now
