@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -84,11 +85,22 @@ def rows_for(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
     """Rows of a library table matching the given column values (columns absent are ignored)."""
     if frame is None:
         return pd.DataFrame()
+    return frame[row_mask(frame, **equal)].reset_index(drop=True)
+
+
+def row_mask(frame: pd.DataFrame, **equal: Any) -> np.ndarray:
+    """Which rows :func:`rows_for` selects, as a boolean array."""
     keep = pd.Series(True, index=frame.index)
     for col, value in equal.items():
         if col in frame.columns and value is not None:
             keep &= (frame[col].astype("string") == str(value)).fillna(False)
-    return frame[keep].reset_index(drop=True)
+    return keep.to_numpy(dtype=bool)
+
+
+def summary_shown(ctx: data.Context, summary: pd.DataFrame) -> ui.Shown:
+    """The outcome summary (``data.outcomes(ctx).summary``) made readable once per outcome result: the pages
+    that show its rows (Overview, Symptom change, Wellbeing, Report) cut them from this one conversion."""
+    return ui.kept(("outcome summary, readable", data.result_key(ctx)), lambda: ui.shown(summary))
 
 
 def present(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -161,13 +173,14 @@ def _categories(summary: pd.DataFrame, code: str) -> dict[str, Any] | None:
     return {"drawn": drawn, "threshold": first_value(rows, "rc_threshold"), "source": source}
 
 
-def _mean_change(summary: pd.DataFrame, code: str) -> dict[str, Any] | None:
+def _mean_change(summary: pd.DataFrame, code: str, whole: ui.Shown) -> dict[str, Any] | None:
     rows = rows_for(summary, instrument=code)
     if rows.empty:
         return None
+    every = ui.shown_parts(summary, {code: row_mask(summary, instrument=code)}, whole=whole)[code]
     return {"figure": charts.estimate_chart(rows, label="programme_id", estimate="mean_change", n="n_paired",
                                             x_title="Mean change in score points (95% CI)"),
-            "numbers": ui.shown(rows[present(rows, CHANGE_COLUMNS)]), "all": ui.shown(rows)}
+            "numbers": ui.shown_columns(rows, present(rows, CHANGE_COLUMNS), whole=every), "all": every}
 
 
 def _dose(dose: pd.DataFrame, code: str) -> tuple[Any, ui.Shown] | None:
@@ -219,7 +232,8 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
     with ui.section("Mean change"):
         st.subheader("Mean change, with its confidence interval")
         if res is not None:
-            mean = ui.kept(("mean change", key, code), lambda: _mean_change(res.summary, code))
+            whole = summary_shown(ctx, res.summary)
+            mean = ui.kept(("mean change", key, code), lambda: _mean_change(res.summary, code, whole))
             if mean is not None:
                 ui.chart(mean["figure"], mean["numbers"], key=f"{prefix}_mean_change", name=f"{code}-mean-change")
                 with st.expander("Every outcome figure for this questionnaire"):

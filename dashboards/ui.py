@@ -255,12 +255,13 @@ def shown(frame: pd.DataFrame) -> Shown:
     return Shown(ready, _column_settings(ready))
 
 
-def shown_parts(frame: pd.DataFrame, parts: Mapping[Any, Any]) -> dict[Any, Shown]:
+def shown_parts(frame: pd.DataFrame, parts: Mapping[Any, Any], *, whole: Shown | None = None) -> dict[Any, Shown]:
     """Several row selections of one library table, each made ready as :func:`shown` makes it, with one
     conversion of the whole table.
 
     ``parts`` maps a name to a boolean mask over ``frame``'s rows; each part is the rows selected, in order,
-    with a fresh index (as :func:`dashboards.sections.rows_for` selects them). Rounding and marking hidden
+    with a fresh index (as :func:`dashboards.sections.rows_for` selects them). ``whole``: ``shown(frame)``
+    when already made (kept), so that several pages share one conversion. Rounding and marking hidden
     cells work cell by cell, so the rows of the whole table made readable are those of the part made
     readable; text made of dates is not (pandas writes a column of midnights without the time), so a table
     with date or time columns is converted part by part.
@@ -269,13 +270,27 @@ def shown_parts(frame: pd.DataFrame, parts: Mapping[Any, Any]) -> dict[Any, Show
            or isinstance(d, pd.PeriodDtype) for d in frame.dtypes):
         return {name: shown(frame[np.asarray(mask, dtype=bool)].reset_index(drop=True))
                 for name, mask in parts.items()}
-    whole = shown(frame)
+    whole = shown(frame) if whole is None else whole
     out = {}
     for name, mask in parts.items():
         rows = whole.frame[np.asarray(mask, dtype=bool)].reset_index(drop=True)
         rows.attrs = dict(whole.frame.attrs)
         out[name] = Shown(rows, whole.columns)
     return out
+
+
+def shown_columns(frame: pd.DataFrame, columns: list[str], *, whole: Shown) -> Shown:
+    """``shown(frame[columns])``, cut from ``whole`` (``shown(frame)``) instead of converted again.
+
+    Cells are made readable one by one, so the columns of the whole table made readable are those of the
+    narrower table made readable, as long as both carry the ``suppressed`` column that marks hidden cells
+    (when ``frame`` has one and ``columns`` leave it out, the narrower table is converted on its own).
+    """
+    if "suppressed" in frame.columns and "suppressed" not in columns:
+        return shown(frame[columns])
+    part = whole.frame[[c for c in columns if c in whole.frame.columns]]
+    part.attrs = dict(whole.frame.attrs)
+    return Shown(part, _column_settings(part))
 
 
 def _column_settings(frame: pd.DataFrame) -> dict[str, Any]:

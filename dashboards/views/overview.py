@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -34,12 +33,12 @@ RECOVERY = tuple((cat, RECOVERY_LABELS[cat], RECOVERY_TERMS[cat])  # the report'
                  for cat in ("recovered_from", "both", "recovery_within"))
 
 
-def programme_figures(summary: pd.DataFrame, recovery: pd.DataFrame, pids: list[str]) -> dict[str, dict[str, Any]]:
+def programme_figures(summary: pd.DataFrame, recovery: pd.DataFrame, pids: list[str], whole: ui.Shown
+                      ) -> dict[str, dict[str, Any]]:
     """Each programme's rows of the outcome summary and of recovery from and within, as the page reads them,
     and its summary rows made ready as a table (kept per outcome result: a rerun selects nothing again)."""
-    mine = {pid: (summary["programme_id"].astype("string") == pid).fillna(False).to_numpy(dtype=bool)
-            if "programme_id" in summary.columns else np.ones(len(summary), dtype=bool) for pid in pids}
-    tables = ui.shown_parts(summary, mine)
+    tables = ui.shown_parts(summary, {pid: sections.row_mask(summary, programme_id=pid) for pid in pids},
+                            whole=whole)
     out = {}
     for pid in pids:
         rows = sections.rows_for(summary, programme_id=pid)
@@ -68,8 +67,9 @@ with ui.section("Headline figures"):
     shown = [(str(prog["programme_id"]), prog) for _, prog in progs.iterrows()
              if chosen is None or str(prog["programme_id"]) in chosen]
     pids = [pid for pid, _ in shown]
+    whole = sections.summary_shown(ctx, res.summary)
     every = ui.kept(("overview", data.result_key(ctx), tuple(pids)),
-                    lambda: programme_figures(res.summary, res.recovery, pids))
+                    lambda: programme_figures(res.summary, res.recovery, pids, whole))
     for pid, prog in shown:
         figures = every[pid]
         with st.container(border=True):

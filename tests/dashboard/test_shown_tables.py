@@ -69,3 +69,20 @@ def test_date_columns_are_converted_part_by_part() -> None:
     for name, mask in parts.items():
         pd.testing.assert_frame_equal(got[name].frame, _readable_part(frame, mask))
     assert got["P1"].frame["baseline_date"].tolist() == ["2024-01-01"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(library_tables(), st.data())
+def test_columns_cut_from_the_whole_table_equal_the_narrower_table_converted(
+        case: tuple[pd.DataFrame, dict[str, np.ndarray]], draw: st.DataObject) -> None:
+    """Some columns of a table made readable (with or without the ``suppressed`` column, in any order) are
+    those columns made readable on their own; so are parts cut from a whole made readable beforehand."""
+    frame, parts = case
+    columns = draw.draw(st.lists(st.sampled_from(list(frame.columns)), unique=True))
+    whole = ui.shown(frame)
+    got = ui.shown_columns(frame, columns, whole=whole)
+    expected = ui.shown(frame[columns])
+    pd.testing.assert_frame_equal(got.frame, expected.frame)
+    assert got.frame.attrs == expected.frame.attrs and got.columns == expected.columns
+    for name, part in ui.shown_parts(frame, parts, whole=whole).items():
+        pd.testing.assert_frame_equal(part.frame, _readable_part(frame, parts[name]))
