@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -84,11 +85,22 @@ def rows_for(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
     """Rows of a library table matching the given column values (columns absent are ignored)."""
     if frame is None:
         return pd.DataFrame()
+    return frame[row_mask(frame, **equal)].reset_index(drop=True)
+
+
+def row_mask(frame: pd.DataFrame, **equal: Any) -> np.ndarray:
+    """Which rows :func:`rows_for` selects, as a boolean array."""
     keep = pd.Series(True, index=frame.index)
     for col, value in equal.items():
         if col in frame.columns and value is not None:
             keep &= (frame[col].astype("string") == str(value)).fillna(False)
-    return frame[keep].reset_index(drop=True)
+    return keep.to_numpy(dtype=bool)
+
+
+def summary_shown(ctx: data.Context, summary: pd.DataFrame) -> ui.Shown:
+    """The outcome summary (``data.outcomes(ctx).summary``) made readable once per outcome result: the pages
+    that show its rows (Overview, Symptom change, Wellbeing, Report) cut them from this one conversion."""
+    return ui.kept(("outcome summary, readable", data.result_key(ctx)), lambda: ui.shown(summary))
 
 
 def present(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -116,18 +128,19 @@ def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _jacobson(changes: pd.DataFrame, code: str) -> tuple[pd.DataFrame, Any]:
-    """One instrument's paired episodes and their Jacobson plot (``None`` when there are none)."""
+def _jacobson(changes: pd.DataFrame, code: str) -> tuple[ui.Shown | None, Any]:
+    """One instrument's paired episodes (the columns shown) and their Jacobson plot (``None`` when there are
+    none)."""
     inst = data.instrument(code)
     paired = changes[(changes["instrument"] == code) & changes["paired"].astype("boolean").fillna(False)]
     paired = paired.reset_index(drop=True)
     if paired.empty:
-        return paired, None
+        return None, None
     cutoff = inst.default_cutoff.value if inst.default_cutoff else None
     fig = charts.jacobson_plot(paired, threshold=first_value(paired, "rc_threshold"), cutoff=cutoff,
                                score_range=inst.score_range, higher_is_better=inst.higher_is_better,
                                tooltip=["programme_id"])
-    return paired, fig
+    return ui.shown(paired[episode_columns(paired)]), fig
 
 
 def jacobson(ctx: data.Context, code: str, *, prefix: str) -> None:
@@ -139,8 +152,61 @@ def jacobson(ctx: data.Context, code: str, *, prefix: str) -> None:
         if fig is None:
             ui.empty_note(f"paired {code.upper()} scores")
             return
-        ui.chart(fig, paired[episode_columns(paired)], key=f"{prefix}_jacobson", name=f"{code}-paired-episodes")
+        ui.chart(fig, paired, key=f"{prefix}_jacobson", name=f"{code}-paired-episodes")
         ui.explain("jacobson")
+
+
+# What each section of :func:`outcome_sections` draws, made once per outcome result and questionnaire
+# (ui.kept): a rerun draws the kept charts and tables without selecting, stacking or converting again.
+
+def _categories(summary: pd.DataFrame, code: str) -> dict[str, Any] | None:
+    rows = rows_for(summary, instrument=code)
+    if rows.empty:
+        return None
+    cats = stack_categories(rows)
+    drawn = None
+    if not cats.empty:
+        drawn = (charts.estimate_chart(cats, label="category", estimate="percent", colour="programme_id", n="n",
+                                       reference=None, x_title="Percent of mothers (95% CI)"), ui.shown(cats))
+    source = rows["rc_threshold_source"].dropna().astype(str).iloc[0] \
+        if "rc_threshold_source" in rows and rows["rc_threshold_source"].notna().any() else ""
+    return {"drawn": drawn, "threshold": first_value(rows, "rc_threshold"), "source": source}
+
+
+def _mean_change(summary: pd.DataFrame, code: str, whole: ui.Shown) -> dict[str, Any] | None:
+    rows = rows_for(summary, instrument=code)
+    if rows.empty:
+        return None
+    every = ui.shown_parts(summary, {code: row_mask(summary, instrument=code)}, whole=whole)[code]
+    return {"figure": charts.estimate_chart(rows, label="programme_id", estimate="mean_change", n="n_paired",
+                                            x_title="Mean change in score points (95% CI)"),
+            "numbers": ui.shown_columns(rows, present(rows, CHANGE_COLUMNS), whole=every), "all": every}
+
+
+def _dose(dose: pd.DataFrame, code: str) -> tuple[Any, ui.Shown] | None:
+    rows = rows_for(dose, instrument=code)
+    if rows.empty:
+        return None
+    return charts.dose_threshold_chart(rows, estimate="mean_change", colour="programme_id"), ui.shown(rows)
+
+
+def _trajectories(traj: pd.DataFrame | None, code: str) -> tuple[Any, ui.Shown] | None:
+    rows = rows_for(traj, instrument=code)
+    if rows.empty:
+        return None
+    return (charts.trajectory_chart(rows, colour="programme_id" if "programme_id" in rows else None),
+            ui.shown(rows))
+
+
+def _methods(models: pd.DataFrame, code: str) -> dict[str, Any] | None:
+    rows = rows_for(models, instrument=code)
+    methods = change_by_method(rows) if not rows.empty else pd.DataFrame()
+    if methods.empty:
+        return None
+    notes = rows[present(rows, ("programme_id", "mm_converged", "mm_note", "mi_note"))]
+    return {"figure": charts.estimate_chart(methods, label="programme_id", colour="method", n="n",
+                                            x_title="Mean change in score points (95% CI)"),
+            "numbers": ui.shown(methods), "notes": ui.shown(notes) if len(notes.columns) > 1 else None}
 
 
 def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
@@ -149,35 +215,29 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
     with ui.section("Change categories"):
         st.subheader("How many changed reliably")
         res = data.outcomes(ctx)
-        rows = rows_for(res.summary, instrument=code)
-        if rows.empty:
+        key = data.result_key(ctx)
+        cats = ui.kept(("change categories", key, code), lambda: _categories(res.summary, code))
+        if cats is None:
             ui.empty_note(f"{code.upper()} outcomes")
         else:
-            cats = stack_categories(rows)
-            if not cats.empty:
-                fig = ui.figure(charts.estimate_chart, cats, label="category", estimate="percent", colour="programme_id",
-                                            n="n", reference=None, x_title="Percent of mothers (95% CI)")
-                ui.chart(fig, cats, key=f"{prefix}_categories", name=f"{code}-categories")
-            threshold = first_value(rows, "rc_threshold")
-            source = rows["rc_threshold_source"].dropna().astype(str).iloc[0] \
-                if "rc_threshold_source" in rows and rows["rc_threshold_source"].notna().any() else ""
-            if threshold is not None:
-                st.caption(f"Reliable change on the {code.upper()}: a change of at least {ui.fmt(threshold, 2)} "
-                           f"points ({source}).")
+            if cats["drawn"] is not None:
+                fig, numbers = cats["drawn"]
+                ui.chart(fig, numbers, key=f"{prefix}_categories", name=f"{code}-categories")
+            if cats["threshold"] is not None:
+                st.caption(f"Reliable change on the {code.upper()}: a change of at least "
+                           f"{ui.fmt(cats['threshold'], 2)} points ({cats['source']}).")
         for _, _, term in CATEGORIES[:4]:
             ui.explain(term)
 
     with ui.section("Mean change"):
         st.subheader("Mean change, with its confidence interval")
         if res is not None:
-            rows = rows_for(res.summary, instrument=code)
-            if not rows.empty:
-                fig = ui.figure(charts.estimate_chart, rows, label="programme_id", estimate="mean_change", n="n_paired",
-                                            x_title="Mean change in score points (95% CI)")
-                ui.chart(fig, rows[present(rows, CHANGE_COLUMNS)], key=f"{prefix}_mean_change",
-                         name=f"{code}-mean-change")
+            whole = summary_shown(ctx, res.summary)
+            mean = ui.kept(("mean change", key, code), lambda: _mean_change(res.summary, code, whole))
+            if mean is not None:
+                ui.chart(mean["figure"], mean["numbers"], key=f"{prefix}_mean_change", name=f"{code}-mean-change")
                 with st.expander("Every outcome figure for this questionnaire"):
-                    ui.table(rows, key=f"{prefix}_summary", name=f"{code}-outcome-summary")
+                    ui.table(mean["all"], key=f"{prefix}_summary", name=f"{code}-outcome-summary")
         ui.explain("mean_change")
         ui.explain("ci")
         ui.explain("completeness")
@@ -185,23 +245,21 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
     with ui.section("Dose threshold"):
         st.subheader("More support, more change?")
         if res is not None:
-            rows = rows_for(res.dose_sensitivity, instrument=code)
-            if rows.empty:
+            dose = ui.kept(("dose threshold", key, code), lambda: _dose(res.dose_sensitivity, code))
+            if dose is None:
                 ui.empty_note(f"{code.upper()} dose figures")
             else:
-                fig = ui.figure(charts.dose_threshold_chart, rows, estimate="mean_change", colour="programme_id")
-                ui.chart(fig, rows, key=f"{prefix}_dose", name=f"{code}-dose-thresholds")
+                ui.chart(*dose, key=f"{prefix}_dose", name=f"{code}-dose-thresholds")
         ui.explain("dose_threshold")
 
     with ui.section("Trajectories"):
         st.subheader("Scores week by week")
         traj = data.trajectories(ctx)
-        rows = rows_for(traj, instrument=code)
-        if rows.empty:
+        drawn = ui.kept(("trajectories", data.result_key(ctx), code), lambda: _trajectories(traj, code))
+        if drawn is None:
             ui.empty_note(f"{code.upper()} trajectories")
         else:
-            fig = ui.figure(charts.trajectory_chart, rows, colour="programme_id" if "programme_id" in rows else None)
-            ui.chart(fig, rows, key=f"{prefix}_trajectory", name=f"{code}-trajectories")
+            ui.chart(*drawn, key=f"{prefix}_trajectory", name=f"{code}-trajectories")
         ui.explain("trajectory")
 
     with ui.section("Completers, mixed model and imputation"):
@@ -210,18 +268,15 @@ def outcome_sections(ctx: data.Context, code: str, *, prefix: str) -> None:
             ui.explain(term)
         if st.toggle("Show the mixed-model and imputation estimates (the first time takes up to a minute)",
                      value=True, key=state.MODELS, persist_state="session"):
-            rows = rows_for(data.outcome_models(ctx, code), instrument=code)
-            methods = change_by_method(rows) if not rows.empty else pd.DataFrame()
-            if methods.empty:
+            models = data.outcome_models(ctx, code)
+            drawn = ui.kept(("three estimates", data.result_key(ctx), code), lambda: _methods(models, code))
+            if drawn is None:
                 ui.empty_note(f"{code.upper()} estimates")
             else:
-                fig = ui.figure(charts.estimate_chart, methods, label="programme_id", colour="method", n="n",
-                                            x_title="Mean change in score points (95% CI)")
-                ui.chart(fig, methods, key=f"{prefix}_methods", name=f"{code}-three-estimates")
-                notes = rows[present(rows, ("programme_id", "mm_converged", "mm_note", "mi_note"))]
-                if len(notes.columns) > 1:
+                ui.chart(drawn["figure"], drawn["numbers"], key=f"{prefix}_methods", name=f"{code}-three-estimates")
+                if drawn["notes"] is not None:
                     with st.expander("Model notes"):
-                        ui.table(notes, key=f"{prefix}_model_notes", name=f"{code}-model-notes")
+                        ui.table(drawn["notes"], key=f"{prefix}_model_notes", name=f"{code}-model-notes")
 
 
 def take_up_metrics(rates: pd.DataFrame | None, programme_id: str, *, explain: bool = True) -> None:

@@ -8,7 +8,8 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -231,19 +232,95 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
     return rounded
 
 
-def table(frame: pd.DataFrame, *, key: str, name: str | None = None, downloads: bool = True,
+@dataclass(frozen=True)
+class Shown:
+    """A library table made ready for the screen once (:func:`shown`): what :func:`table` draws, and the
+    column settings it draws it with.
+
+    A page keeps these with its figures (:func:`kept`), so that a rerun draws the table without converting
+    or hashing it again.
+    """
+
+    frame: pd.DataFrame
+    """The table as people read it (:func:`readable`); never changed."""
+    columns: dict[str, Any]
+    """Streamlit column settings by column: the glossary's help texts, dates shown as dates."""
+
+
+def shown(frame: pd.DataFrame) -> Shown:
+    """``frame`` made ready for :func:`table` (and :func:`chart`'s numbers): the same table, the same settings,
+    made once where it is kept (:func:`kept`) rather than on every rerun."""
+    ready = _readable(frame).copy(deep=False)
+    ready.attrs = dict(ready.attrs)
+    return Shown(ready, _column_settings(ready))
+
+
+def shown_parts(frame: pd.DataFrame, parts: Mapping[Any, Any], *, whole: Shown | None = None) -> dict[Any, Shown]:
+    """Several row selections of one library table, each made ready as :func:`shown` makes it, with one
+    conversion of the whole table.
+
+    ``parts`` maps a name to a boolean mask over ``frame``'s rows; each part is the rows selected, in order,
+    with a fresh index (as :func:`dashboards.sections.rows_for` selects them). ``whole``: ``shown(frame)``
+    when already made (kept), so that several pages share one conversion. Rounding and marking hidden
+    cells work cell by cell, so the rows of the whole table made readable are those of the part made
+    readable; text made of dates is not (pandas writes a column of midnights without the time), so a table
+    with date or time columns is converted part by part.
+    """
+    if any(pd.api.types.is_datetime64_any_dtype(d) or pd.api.types.is_timedelta64_dtype(d)
+           or isinstance(d, pd.PeriodDtype) for d in frame.dtypes):
+        return {name: shown(frame[np.asarray(mask, dtype=bool)].reset_index(drop=True))
+                for name, mask in parts.items()}
+    whole = shown(frame) if whole is None else whole
+    out = {}
+    for name, mask in parts.items():
+        rows = whole.frame[np.asarray(mask, dtype=bool)].reset_index(drop=True)
+        rows.attrs = dict(whole.frame.attrs)
+        out[name] = Shown(rows, whole.columns)
+    return out
+
+
+def shown_columns(frame: pd.DataFrame, columns: list[str], *, whole: Shown) -> Shown:
+    """``shown(frame[columns])``, cut from ``whole`` (``shown(frame)``) instead of converted again.
+
+    Cells are made readable one by one, so the columns of the whole table made readable are those of the
+    narrower table made readable, as long as both carry the ``suppressed`` column that marks hidden cells
+    (when ``frame`` has one and ``columns`` leave it out, the narrower table is converted on its own).
+    """
+    if "suppressed" in frame.columns and "suppressed" not in columns:
+        return shown(frame[columns])
+    part = whole.frame[[c for c in columns if c in whole.frame.columns]]
+    part.attrs = dict(whole.frame.attrs)
+    return Shown(part, _column_settings(part))
+
+
+def _column_settings(frame: pd.DataFrame) -> dict[str, Any]:
+    """The glossary's help text of each column, and dates as dates (the library keeps them as midnight
+    timestamps)."""
+    settings: dict[str, Any] = {c: st.column_config.Column(help=h)
+                                for c, h in glossary.explain_columns(list(frame.columns)).items()}
+    for c, dtype in frame.dtypes.items():
+        if pd.api.types.is_datetime64_any_dtype(dtype) and not isinstance(dtype, pd.DatetimeTZDtype):
+            settings[c] = st.column_config.DateColumn(format="D MMM YYYY", help=glossary.explain(str(c)) or None)
+    return settings
+
+
+def table(frame: pd.DataFrame | Shown, *, key: str, name: str | None = None, downloads: bool = True,
           height: int | str = "auto", column_config: dict[str, Any] | None = None) -> None:
-    """A dataframe, with CSV and XLSX downloads of exactly what is shown."""
-    shown = readable(frame)
-    help_cfg: dict[str, Any] = {c: st.column_config.Column(help=h)
-                                for c, h in glossary.explain_columns(list(shown.columns)).items()}
-    for c in shown.columns:  # dates as dates (the library keeps them as midnight timestamps)
-        if pd.api.types.is_datetime64_any_dtype(shown[c].dtype) and not isinstance(shown[c].dtype, pd.DatetimeTZDtype):
-            help_cfg[c] = st.column_config.DateColumn(format="D MMM YYYY", help=glossary.explain(str(c)) or None)
-    help_cfg.update(column_config or {})
-    st.dataframe(shown, hide_index=True, key=key, height=height, column_config=help_cfg or None)
-    if downloads and len(shown.columns):
-        downloads_row(shown, key=key, name=name or key)
+    """A dataframe, with CSV and XLSX downloads of exactly what is shown.
+
+    ``frame`` is a library table, or one made ready once with :func:`shown`.
+    """
+    if isinstance(frame, Shown):
+        display = frame.frame.copy(deep=False)  # copy-on-write: the kept table never changes
+        display.attrs = dict(frame.frame.attrs)
+        settings = {c: dict(v) if isinstance(v, dict) else v for c, v in frame.columns.items()}
+    else:
+        display = readable(frame)
+        settings = _column_settings(display)
+    settings.update(column_config or {})
+    st.dataframe(display, hide_index=True, key=key, height=height, column_config=settings or None)
+    if downloads and len(display.columns):
+        downloads_row(display, key=key, name=name or key)
 
 
 def downloads_row(frame: pd.DataFrame, *, key: str, name: str) -> None:
@@ -307,7 +384,7 @@ def vega_lite_spec(figure: Any) -> dict[str, Any]:
     return spec
 
 
-def chart(figure: Any, numbers: pd.DataFrame, *, key: str, name: str | None = None,
+def chart(figure: Any, numbers: pd.DataFrame | Shown, *, key: str, name: str | None = None,
           caption: str | None = None) -> None:
     """An Altair chart with the numbers it shows in an expander beneath (never a chart without its numbers)."""
     fixed = isinstance(getattr(figure, "width", None), int)

@@ -147,9 +147,17 @@ def _finish(chart: alt.TopLevelMixin, title: str | None, width: int | str, heigh
     props: dict[str, Any] = {"width": width, "height": height}
     if title:
         props["title"] = title
-    return chart.properties(**props).configure_axis(labelFont=_FONT, titleFont=_FONT).configure_legend(
-        labelFont=_FONT, titleFont=_FONT, orient="bottom"
-    ).configure_title(font=_FONT, anchor="start")
+    finished = chart.properties(**props)  # a copy: the chart passed in is not changed
+    axis = {"labelFont": _FONT, "titleFont": _FONT}
+    legend = {"labelFont": _FONT, "titleFont": _FONT, "orient": "bottom"}
+    title_config = {"font": _FONT, "anchor": "start"}
+    if finished.config is not alt.Undefined:  # a configuration of its own: added to, as configure_* do
+        return finished.configure_axis(**axis).configure_legend(**legend).configure_title(**title_config)
+    # the whole configuration set at once: configure_axis, configure_legend and configure_title would each copy
+    # the chart again (most of the time this function took)
+    finished.config = alt.Config(axis=alt.AxisConfig(**axis), legend=alt.LegendConfig(**legend),
+                                 title=alt.TitleConfig(**title_config))
+    return finished
 
 
 def _colour(field: str | None, values: Sequence[Any] | None, title: str | None = None) -> Any:

@@ -1,5 +1,8 @@
 """Overview: per programme the headline figures, each with its n and interval."""
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
 from dashboards import data, glossary, pages, sections, ui
@@ -29,33 +32,63 @@ SYMPTOM, WELLBEING = ("symptom",), ("wellbeing", "recovery")
 RECOVERY = tuple((cat, RECOVERY_LABELS[cat], RECOVERY_TERMS[cat])  # the report's words, each with its own caption
                  for cat in ("recovered_from", "both", "recovery_within"))
 
+
+def programme_figures(summary: pd.DataFrame, recovery: pd.DataFrame, pids: list[str], whole: ui.Shown
+                      ) -> dict[str, dict[str, Any]]:
+    """Each programme's rows of the outcome summary and of recovery from and within, as the page reads them,
+    and its summary rows made ready as a table (kept per outcome result: a rerun selects nothing again)."""
+    tables = ui.shown_parts(summary, {pid: sections.row_mask(summary, programme_id=pid) for pid in pids},
+                            whole=whole)
+    out = {}
+    for pid in pids:
+        rows = sections.rows_for(summary, programme_id=pid)
+        parts = {}
+        for roles in (SYMPTOM, WELLBEING):
+            part = rows[rows["role"].astype(str).isin(roles)] if "role" in rows else rows.iloc[0:0]
+            parts[roles] = [r for _, r in part.iterrows()]
+        rec = sections.rows_for(recovery, programme_id=pid)
+        total = rec[rec["category"].astype(str) == "total"] if "category" in rec else rec.iloc[0:0]
+        categories = {}
+        if len(rec) and len(total):
+            for cat, _, _ in RECOVERY:
+                row = rec[rec["category"].astype(str) == cat]
+                categories[cat] = None if row.empty else row.iloc[0]
+        out[pid] = {"first": rows.iloc[0] if len(rows) else None, "parts": parts,
+                    "total": total.iloc[0] if len(rec) and len(total) else None, "recovery": categories,
+                    "table": tables[pid]}
+    return out
+
+
 with ui.section("Headline figures"):
     res = data.outcomes(ctx)
     funnel = data.take_up(ctx)
     chosen = data.selected_programmes(ctx)
     first = True  # explanations under the first programme's figures; the others have them on hover
-    for _, prog in progs.iterrows():
-        pid = str(prog["programme_id"])
-        if chosen is not None and pid not in chosen:
-            continue
+    shown = [(str(prog["programme_id"]), prog) for _, prog in progs.iterrows()
+             if chosen is None or str(prog["programme_id"]) in chosen]
+    pids = [pid for pid, _ in shown]
+    whole = sections.summary_shown(ctx, res.summary)
+    every = ui.kept(("overview", data.result_key(ctx), tuple(pids)),
+                    lambda: programme_figures(res.summary, res.recovery, pids, whole))
+    for pid, prog in shown:
+        figures = every[pid]
         with st.container(border=True):
             st.subheader(f"{prog['name']} ({pid})")
             st.caption(" · ".join(str(prog[c]).replace("_", " ") for c in ("provider", "format", "mode", "delivered_by")
                                   if c in prog and prog[c] is not None and str(prog[c]) != "<NA>"))
-            rows = sections.rows_for(res.summary, programme_id=pid)
             cols = st.columns(4)
             with cols[0]:
                 sections.take_up_metrics(funnel, pid, explain=first)
             with cols[1]:
-                ui.metric("Engaged", ui.cell(rows.iloc[0], "n_engaged") if len(rows) else 0, term="engaged",
-                          digits=0, explain=first)
+                ui.metric("Engaged", ui.cell(figures["first"], "n_engaged") if figures["first"] is not None else 0,
+                          term="engaged", digits=0, explain=first)
             for col, roles, term in ((cols[2], SYMPTOM, "symptom_change"), (cols[3], WELLBEING, "wellbeing_change")):
                 with col:
                     st.markdown(f"**{glossary.label(term)}**")
-                    part = rows[rows["role"].astype(str).isin(roles)] if "role" in rows else rows.iloc[0:0]
-                    if part.empty:
+                    part = figures["parts"][roles]
+                    if not part:
                         st.caption("No paired questionnaires of this kind.")
-                    for _, r in part.iterrows():
+                    for r in part:
                         ui.metric(f"{str(r['instrument']).upper()} mean change", ui.cell(r, "mean_change"),
                                   ci=(ui.cell(r, "ci_low"), ui.cell(r, "ci_high")), n=ui.cell(r, "n_paired"),
                                   why="no paired mothers" if ui.is_zero(r["n_paired"]) else "")
@@ -65,26 +98,24 @@ with ui.section("Headline figures"):
                                    f"{ui.fmt(ui.cell(r, 'n_engaged'), 0)} engaged")
                     if first:
                         st.caption(glossary.explain(term))
-            rec = sections.rows_for(res.recovery, programme_id=pid)
-            total = rec[rec["category"].astype(str) == "total"] if "category" in rec else rec.iloc[0:0]
-            if len(rec) and len(total):
+            total = figures["total"]
+            if total is not None:
                 st.markdown("**Recovery from and within** (of mothers above a symptom cut-off at the start with a "
                             "paired symptom score and a paired wellbeing or recovery score)")
                 rcols = st.columns(len(RECOVERY))
                 for rc, (cat, label, term) in zip(rcols, RECOVERY, strict=True):
-                    row = rec[rec["category"].astype(str) == cat]
+                    r = figures["recovery"][cat]
                     with rc:
-                        if row.empty:
+                        if r is None:
                             st.caption(f"{label}: no figure")
                             continue
-                        r = row.iloc[0]
-                        of = ui.cell(total.iloc[0], "n")
+                        of = ui.cell(total, "n")
                         ui.metric(label, ui.cell(r, "pct"), unit="%", digits=0,
                                   ci=(ui.cell(r, "pct_ci_low"), ui.cell(r, "pct_ci_high")), n=ui.cell(r, "n"),
                                   of=of, term=term, explain=first,
                                   why="no mother above a symptom cut-off at the start with both scores paired"
                                   if ui.is_zero(of) else "")
             with st.expander("All figures for this programme"):
-                ui.table(rows, key=f"ov_{pid}", name=f"outcomes-{pid}")
+                ui.table(figures["table"], key=f"ov_{pid}", name=f"outcomes-{pid}")
             first = False
     ui.explain("paired_completeness")

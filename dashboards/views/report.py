@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboards import data, pages, state, ui
+from dashboards import data, pages, sections, state, ui
 
 ctx = pages.context()
 ui.header("report", "Report")
@@ -38,5 +38,9 @@ for name, compute in data.report_tables(ctx).items():
         frame = compute()
         if frame is None or frame.empty:
             st.caption("No rows for the programmes and dates chosen.")
+        elif ctx.individual:  # each table made readable once per outcome result (the summary shared with the pages)
+            shown = sections.summary_shown(ctx, frame) if name == "outcome_summary" else \
+                ui.kept(("report table", data.result_key(ctx), name), lambda frame=frame: ui.shown(frame))
+            ui.table(shown, key=f"rp_{name}", name=name)
         else:
             ui.table(frame, key=f"rp_{name}", name=name)

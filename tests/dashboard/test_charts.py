@@ -144,3 +144,22 @@ def test_exit_reasons_and_endings_in_words() -> None:
     assert words.isna().tolist()[-1]
     assert set(EXIT_STEP_WORDS) == set(FUNNEL_STEPS) - {"referred"}
     assert set(ENDING_GROUP_WORDS) == {"planned", "moved_on_coping", "stopped_attending", "other", "ongoing"}
+
+
+@pytest.mark.parametrize("own_config", [False, True])
+def test_finishing_sets_the_configuration_configure_would(own_config: bool) -> None:
+    """The fonts, legend and title settings of every chart: the spec configure_axis, configure_legend and
+    configure_title give, and a chart's own configuration kept beside them."""
+    import altair as alt
+
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
+    chart = alt.layer(alt.Chart(frame).mark_point().encode(x="x:Q", y="y:Q"),
+                      alt.Chart(frame).mark_rule().encode(x="x:Q"))
+    if own_config:
+        chart = chart.configure_view(stroke=None)
+    font = charts._FONT
+    expected = chart.properties(width=300, height=200, title="T").configure_axis(
+        labelFont=font, titleFont=font).configure_legend(labelFont=font, titleFont=font, orient="bottom") \
+        .configure_title(font=font, anchor="start")
+    assert _spec(charts._finish(chart, "T", 300, 200)) == _spec(expected)
+    assert ("stroke" in _spec(expected)["config"]["view"]) is own_config  # (the theme sets the view's size)
