@@ -569,11 +569,12 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     v_rank, v_inst = v["rank"].to_numpy(), v["instrument"].to_numpy()
     opens = np.ones(len(v), dtype=bool)  # the first score of its episode
     opens[1:] = (v_rank[1:] != v_rank[:-1]) | (v_inst[1:] != v_inst[:-1])
-    first_row = np.flatnonzero(opens)
-    last_row = np.append(first_row[1:], len(v)) - 1
+    closes = np.ones(len(v), dtype=bool)  # the last score of its episode
+    closes[:-1] = opens[1:]
+    first_row, last_row = np.flatnonzero(opens), np.flatnonzero(closes)
     v_ep = np.cumsum(opens) - 1  # each score's episode
     n_ep = len(first_row)
-    del v_rank, opens
+    del v_rank, opens, closes
 
     # baseline: first valid score in the window around the anchor
     in_win = (v_anchor >= 0) & (v_day >= v_anchor - rules.baseline_days_before) \

@@ -234,6 +234,14 @@ def test_row_order_invariance(seed: int) -> None:
     pd.testing.assert_frame_equal(build_episodes(t), build_episodes(shuffled))
 
 
+def test_no_valid_score_gives_no_episodes() -> None:
+    # a scope that sees no change measure (only a screen, or no measures at all) still gets the frames
+    for measures in (_tables()["measures"].iloc[-1:], _tables()["measures"].iloc[:0]):
+        ed = prepare_episodes({**_tables(), "measures": measures})
+        assert len(ed.episodes) == 0 and list(ed.episodes.columns) == list(EPISODE_COLUMNS)
+        assert len(ed.scores) == 0 and len(ed.participants) == 8
+
+
 def test_requires_tables() -> None:
     with pytest.raises(ValueError, match="participants"):
         build_episodes({"measures": _tables()["measures"]})
