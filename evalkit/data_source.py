@@ -107,8 +107,11 @@ def coerce_table(frame: pd.DataFrame, name: str) -> pd.DataFrame:
             spec = schema.field(col)
         except KeyError:
             continue
-        want = DTYPES[spec.type]
-        if str(out[col].dtype) == want and spec.type != "string":
+        dtype = out[col].dtype
+        if spec.type == "string":  # canonical text: the pd.NA-marked string dtype (not pandas' NaN-marked "str")
+            if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+                continue
+        elif str(dtype) == DTYPES[spec.type]:
             continue
         out[col] = _convert(out[col], spec.type, spec)
     return out

@@ -452,6 +452,28 @@ def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarra
             "pregnant": np.round(preg, 2), "postpartum": np.round(post, 2)}
 
 
+def _one_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int, *, last: bool = False) -> np.ndarray:
+    """Per group, the first (or last) of ``rows`` that belongs to it; -1 for a group with none.
+
+    ``group`` gives each row's group (``0..n_groups-1``); ``rows`` are row positions in which each
+    group's rows stand together (groups in any order), in the order that makes one of them first.
+    """
+    of = group[rows]
+    pick = np.ones(len(rows), dtype=bool)
+    if last:
+        pick[:-1] = of[1:] != of[:-1]
+    else:
+        pick[1:] = of[1:] != of[:-1]
+    out = np.full(n_groups, -1, dtype=np.int64)
+    out[of[pick]] = rows[pick]
+    return out
+
+
+def _take(values: np.ndarray, rows: np.ndarray, missing: float) -> np.ndarray:
+    """``values`` at ``rows``, ``missing`` where a row is -1."""
+    return np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else missing, missing)
+
+
 def prepare_episodes(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -539,45 +561,56 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
 
     release_freed_memory()
     # ---- episodes: one per participant x instrument with a valid score ----
-    grp = v.groupby(["pcode", "instrument"], sort=True)
-    ep = grp.agg(n_valid_scores=("day", "size"), first_day=("day", "min"), last_day=("day", "max")).reset_index()
-    ep["anchor"] = anchor[ep["pcode"].to_numpy()]
+    # v is sorted by participant (id rank), instrument and day, so each episode's scores are one run of rows,
+    # in date order: an episode's figures are read off its run (first row, last row, first row that ...)
+    v_day = v["day"].to_numpy()
+    v_score = v["score"].to_numpy(dtype=float)
+    v_anchor = v["anchor"].to_numpy()
+    v_rank, v_inst = v["rank"].to_numpy(), v["instrument"].to_numpy()
+    opens = np.ones(len(v), dtype=bool)  # the first score of its episode
+    opens[1:] = (v_rank[1:] != v_rank[:-1]) | (v_inst[1:] != v_inst[:-1])
+    closes = np.ones(len(v), dtype=bool)  # the last score of its episode
+    closes[:-1] = opens[1:]
+    first_row, last_row = np.flatnonzero(opens), np.flatnonzero(closes)
+    v_ep = np.cumsum(opens) - 1  # each score's episode
+    n_ep = len(first_row)
+    del v_rank, opens, closes
 
     # baseline: first valid score in the window around the anchor
-    has_anchor = v["anchor"] >= 0
-    in_win = has_anchor & (v["day"] >= v["anchor"] - rules.baseline_days_before) \
-        & (v["day"] <= v["anchor"] + rules.baseline_days_after)
-    base = v[in_win].drop_duplicates(["pcode", "instrument"], keep="first")[["pcode", "instrument", "day", "score"]]
-    base = base.rename(columns={"day": "baseline_day", "score": "baseline_score"})
-    ep = ep.merge(base, on=["pcode", "instrument"], how="left")
-    ep["baseline_day"] = ep["baseline_day"].fillna(-1).astype(np.int64)
+    in_win = (v_anchor >= 0) & (v_day >= v_anchor - rules.baseline_days_before) \
+        & (v_day <= v_anchor + rules.baseline_days_after)
+    base_row = _one_per_group(v_ep, np.flatnonzero(in_win), n_ep)
+    baseline_day = _take(v_day, base_row, -1).astype(np.int64)
+    sb = baseline_day[v_ep]  # each score's baseline day, for the endpoint and the score series
 
     # endpoint
-    vb = v.merge(ep[["pcode", "instrument", "baseline_day"]], on=["pcode", "instrument"], how="left")
-    after = (vb["baseline_day"] >= 0) & (vb["day"] > vb["baseline_day"])
-    gap = vb["day"] - vb["baseline_day"]
-    n_after = after.groupby([vb["pcode"], vb["instrument"]]).sum().rename("n_after")
-    late = after & (gap >= rules.min_days_between)
-    n_late = late.groupby([vb["pcode"], vb["instrument"]]).sum().rename("n_late")
+    after = (sb >= 0) & (v_day > sb)
+    late = after & (v_day - sb >= rules.min_days_between)
     if rules.endpoint_rule == "last":
-        cand = vb[late]
-        endp = cand.drop_duplicates(["pcode", "instrument"], keep="last")
+        end_row = _one_per_group(v_ep, np.flatnonzero(late), n_ep, last=True)
     else:
         target = rules.followup_weeks * 7.0
         tol = rules.followup_tolerance_weeks * 7.0
-        since_anchor = vb["day"] - vb["anchor"]
-        inwin = late & ((since_anchor - target).abs() <= tol)
-        cand = vb[inwin].assign(_dist=(since_anchor[inwin] - target).abs(), _neg=-vb.loc[inwin, "day"])
-        endp = cand.sort_values(["pcode", "instrument", "_dist", "_neg"]).drop_duplicates(["pcode", "instrument"])
-        del since_anchor, inwin
-    endp = endp[["pcode", "instrument", "day", "score"]].rename(columns={"day": "endpoint_day",
-                                                                          "score": "endpoint_score"})
-    ep = ep.merge(endp, on=["pcode", "instrument"], how="left")
-    ep = ep.merge(n_after.reset_index(), on=["pcode", "instrument"], how="left")
-    ep = ep.merge(n_late.reset_index(), on=["pcode", "instrument"], how="left")
-    sb = vb["baseline_day"].to_numpy()  # each score's baseline day, for the score series
-    del grp, has_anchor, in_win, base, vb, after, gap, late, n_after, n_late, cand, endp
-    ep["endpoint_day"] = ep["endpoint_day"].fillna(-1).astype(np.int64)
+        dist = np.abs((v_day - v_anchor) - target)
+        inwin = np.flatnonzero(late & (dist <= tol))
+        # the closest to the target, ties to the later: the first of each episode by distance, then day descending
+        end_row = _one_per_group(v_ep, inwin[np.lexsort((-v_day[inwin], dist[inwin], v_ep[inwin]))], n_ep)
+        del dist, inwin
+    ep = pd.DataFrame({
+        "pcode": v["pcode"].to_numpy()[first_row],
+        "instrument": v_inst[first_row],
+        "n_valid_scores": last_row - first_row + 1,
+        "first_day": v_day[first_row],
+        "last_day": v_day[last_row],
+        "anchor": v_anchor[first_row],
+        "baseline_day": baseline_day,
+        "baseline_score": _take(v_score, base_row, np.nan),
+        "endpoint_day": _take(v_day, end_row, -1).astype(np.int64),
+        "endpoint_score": _take(v_score, end_row, np.nan),
+        "n_after": np.bincount(v_ep, weights=after, minlength=n_ep),
+        "n_late": np.bincount(v_ep, weights=late, minlength=n_ep),
+    })
+    del v_inst, v_ep, first_row, last_row, in_win, base_row, baseline_day, after, late, end_row
     # the output order (programme, participant, instrument as text; missing as ""), on integer ranks, applied
     # to this narrow frame so that the wide output is built in order rather than copied into it
     prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]

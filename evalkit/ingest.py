@@ -699,7 +699,7 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
             chunk = tuple(values[i : i + _CHUNK])
             result = conn.exec_driver_sql(head + ", ".join("?" * len(chunk)) + ")", chunk)
             # typed chunk by chunk: only one chunk's Python objects exist at a time
-            parts.append(frame_from_rows(result.cursor.fetchall(), columns, table))
+            parts.append(frame_from_rows(result.cursor.fetchall(), columns, table, dialect="sqlite"))
             result.close()
     elif values:
         parts = [read_canonical(conn, sa.select(*[t.c[c] for c in columns]).where(cond), table)

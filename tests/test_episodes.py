@@ -178,6 +178,22 @@ def test_window_endpoint_rule() -> None:
     assert "closest to 12 weeks" in ep.attrs["rules"]
 
 
+def test_window_endpoint_ties_go_to_the_later_score() -> None:
+    t = _tables()
+    # A: first contact 01-10, 12 weeks on is 04-04: 04-01 and 04-07 are both 3 days away; 04-20 is 16
+    extra = pd.DataFrame({"participant_id": ["A"] * 3, "instrument": ["epds"] * 3,
+                          "completed_on": [D("2025-04-01"), D("2025-04-07"), D("2025-04-20")],
+                          "total": [7.0, 5.0, 6.0], "programme_id": ["P1"] * 3})
+    t["measures"] = pd.concat([t["measures"], extra], ignore_index=True)
+    ep = build_episodes(t, rules=PairingRules(endpoint_rule="window")).set_index(["participant_id", "instrument"])
+    a = ep.loc[("A", "epds")]
+    assert a["endpoint_date"] == D("2025-04-07") and a["endpoint_score"] == 5
+    assert a["baseline_date"] == D("2025-01-05") and a["paired"]
+    # the last rule: the last score after the baseline, whatever the window
+    last = build_episodes(t).set_index(["participant_id", "instrument"]).loc[("A", "epds")]
+    assert last["endpoint_date"] == D("2025-04-20") and last["endpoint_score"] == 6
+
+
 def test_derived_context() -> None:
     ep = build_episodes(_tables()).set_index(["participant_id", "instrument"])
     assert ep.loc[("A", "epds"), "ethnicity_group"] == "asian"
@@ -216,6 +232,14 @@ def test_row_order_invariance(seed: int) -> None:
     rng = np.random.default_rng(seed)
     shuffled = {k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in t.items()}
     pd.testing.assert_frame_equal(build_episodes(t), build_episodes(shuffled))
+
+
+def test_no_valid_score_gives_no_episodes() -> None:
+    # a scope that sees no change measure (only a screen, or no measures at all) still gets the frames
+    for measures in (_tables()["measures"].iloc[-1:], _tables()["measures"].iloc[:0]):
+        ed = prepare_episodes({**_tables(), "measures": measures})
+        assert len(ed.episodes) == 0 and list(ed.episodes.columns) == list(EPISODE_COLUMNS)
+        assert len(ed.scores) == 0 and len(ed.participants) == 8
 
 
 def test_requires_tables() -> None:

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.canonical import DTYPES
-from evalkit.store._frames import _typed_column, column_types, frame_from_rows, to_canonical
+from evalkit.store._frames import (
+    _frame_from_records,
+    _typed_column,
+    column_types,
+    frame_from_rows,
+    to_canonical,
+)
 
 TABLE = "participants"
 TYPES = column_types(TABLE)
@@ -23,9 +29,13 @@ def _reference(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
     return to_canonical(pd.DataFrame(rows, columns=columns), TABLE)
 
 
-def _check(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+def _check(rows: list[tuple], columns: list[str], dialect: str | None = None) -> pd.DataFrame:
+    expected = _reference(rows, columns)
     got = frame_from_rows(rows, columns, TABLE)
-    pd.testing.assert_frame_equal(got, _reference(rows, columns), check_exact=True)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    if dialect is not None:  # the driver's types named: the one-pass road (falling back column by column)
+        pd.testing.assert_frame_equal(frame_from_rows(rows, columns, TABLE, dialect=dialect), expected,
+                                      check_exact=True)
     return got
 
 
@@ -52,7 +62,7 @@ def _rows(values: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
 @settings(max_examples=150, deadline=None)
 @given(rows=_rows(_SQLITE))
 def test_sqlite_rows_type_as_pandas_and_to_canonical_do(rows: list[tuple]) -> None:
-    got = _check(rows, list(COLUMNS.values()))
+    got = _check(rows, list(COLUMNS.values()), "sqlite")
     for kind, column in COLUMNS.items():
         assert str(got[column].dtype) == DTYPES[kind]
 
@@ -60,7 +70,28 @@ def test_sqlite_rows_type_as_pandas_and_to_canonical_do(rows: list[tuple]) -> No
 @settings(max_examples=100, deadline=None)
 @given(rows=_rows(_POSTGRES))
 def test_postgresql_rows_type_as_pandas_and_to_canonical_do(rows: list[tuple]) -> None:
-    _check(rows, list(COLUMNS.values()))
+    _check(rows, list(COLUMNS.values()), "postgresql")
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=_rows(_SQLITE), postgres_rows=_rows(_POSTGRES))
+def test_driver_rows_take_the_one_pass_road(rows: list[tuple], postgres_rows: list[tuple]) -> None:
+    # frame_from_rows falls back to typing column by column when this road raises, which would hide its
+    # failures behind the same frame: ordinary driver rows must go through it, and give that frame
+    columns = list(COLUMNS.values())
+    for driver_rows, dialect in ((rows, "sqlite"), (postgres_rows, "postgresql")):
+        if driver_rows:
+            got = _frame_from_records(driver_rows, columns, list(COLUMNS), dialect)
+            pd.testing.assert_frame_equal(got, _reference(driver_rows, columns), check_exact=True)
+
+
+def test_one_pass_road_takes_a_column_with_every_value_missing() -> None:
+    columns = list(COLUMNS.values())
+    for row, dialect in (((None,) * len(columns), "sqlite"), ((None,) * len(columns), "postgresql"),
+                         (("a", 1, 2.5, "2025-01-02", None), "sqlite"),
+                         (("a", 1, 2.5, dt.date(2025, 1, 2), None), "postgresql")):
+        got = _frame_from_records([row, row], columns, list(COLUMNS), dialect)
+        pd.testing.assert_frame_equal(got, _reference([row, row], columns), check_exact=True)
 
 
 @pytest.mark.parametrize(("kind", "odd"), [
@@ -79,10 +110,13 @@ def test_values_arrow_will_not_take_go_through_coerce(kind: str, odd: list) -> N
     try:
         expected = _reference(rows, [column])
     except (TypeError, ValueError):  # coerce itself refuses: frame_from_rows must refuse the same way
-        with pytest.raises((TypeError, ValueError)):
-            frame_from_rows(rows, [column], TABLE)
+        for dialect in (None, "sqlite", "postgresql"):
+            with pytest.raises((TypeError, ValueError)):
+                frame_from_rows(rows, [column], TABLE, dialect=dialect)
         return
-    pd.testing.assert_frame_equal(frame_from_rows(rows, [column], TABLE), expected, check_exact=True)
+    for dialect in (None, "sqlite", "postgresql"):
+        pd.testing.assert_frame_equal(frame_from_rows(rows, [column], TABLE, dialect=dialect), expected,
+                                      check_exact=True)
 
 
 def test_unknown_columns_keep_pandas_inference() -> None:
@@ -102,8 +136,9 @@ def test_no_rows_gives_typed_empty_columns() -> None:
 def test_large_integers_stay_exact() -> None:
     column = COLUMNS["integer"]
     big = 2**53 + 1
-    got = frame_from_rows([(big,), (None,), (-(2**63),)], [column], TABLE)[column]
-    assert got.tolist() == [big, pd.NA, -(2**63)]
+    for dialect in (None, "sqlite", "postgresql"):
+        got = frame_from_rows([(big,), (None,), (-(2**63),)], [column], TABLE, dialect=dialect)[column]
+        assert got.tolist() == [big, pd.NA, -(2**63)]
 
 
 def test_dates_take_the_arrow_road_within_the_nanosecond_range() -> None:

@@ -104,16 +104,20 @@ def read_canonical(conn: sa.Connection, query: sa.Select, table: str) -> pd.Data
 
     The rows come from the DBAPI cursor as the driver returns them, without
     SQLAlchemy's per-row result processing (on SQLite a ``Date`` is then its ISO
-    text and a ``Boolean`` 0/1), and are typed column by column by
-    :func:`~evalkit.store._frames.frame_from_rows`: the same frame as
+    text and a ``Boolean`` 0/1), and are typed by
+    :func:`~evalkit.store._frames.frame_from_rows` (told the dialect, for the
+    types its driver returns): the same frame as
     ``to_canonical(read_frame(conn, query), table)``, without pandas inferring
     each column's dtype from its Python objects first.
     """
     result = conn.execute(query)
     columns = list(result.keys())
-    rows = result.cursor.fetchall() if result.cursor is not None else result.fetchall()
+    if result.cursor is None:  # pragma: no cover - a SELECT always has its DBAPI cursor
+        rows, dialect = result.fetchall(), None  # SQLAlchemy's processed values: column by column
+    else:
+        rows, dialect = result.cursor.fetchall(), conn.dialect.name
     result.close()
-    return frame_from_rows(rows, columns, table)
+    return frame_from_rows(rows, columns, table, dialect=dialect)
 
 
 def load_tables(
