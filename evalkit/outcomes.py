@@ -499,7 +499,7 @@ def change_statistics(
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0
     out = out.drop(columns=["n_engaged_ep"])
-    release_freed_memory()  # what the engaged counts' merges of a million participants left in the pools
+    release_freed_memory()  # what the engaged counts of a million participants left in the pools
     # paired statistics, one group at a time (few groups; each call is vectorised)
     stats_rows = []
     pe = ch.loc[paired, [*dict.fromkeys([*by, "baseline_score", "endpoint_score"])]]

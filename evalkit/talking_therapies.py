@@ -104,6 +104,25 @@ def _single_flags(cb: pd.arrays.BooleanArray, ce: pd.arrays.BooleanArray, ri: pd
          "reliable_deterioration": rd, "no_reliable_change": ~ri & ~rd, "reliable_recovery": rec & ri}, paired)
 
 
+def _one_of_each(ep: pd.DataFrame, person: np.ndarray, both: np.ndarray, inst: pd.Series) -> None:
+    """Raise ``ValueError`` naming the first mother of the joint set with more than one PHQ-9 or GAD-7 row.
+
+    The joint set pairs each mother's one PHQ-9 episode with her one GAD-7 episode (as
+    :func:`evalkit.episodes.prepare_episodes` makes them: one per participant x instrument); with two of
+    either, which one counts would be a matter of row order.
+    """
+    for code, label in (("phq9", "PHQ-9"), ("gad7", "GAD-7")):
+        rows = np.flatnonzero(both & (inst == code).fillna(False).to_numpy(dtype=bool))
+        n = np.bincount(person[rows], minlength=person.max(initial=-1) + 1)
+        extra = rows[n[person[rows]] > 1]
+        if len(extra):
+            first = ep.iloc[extra[0]]
+            raise ValueError(
+                f"participant {first['participant_id']!r} of programme {first['programme_id']!r} has "
+                f"{int(n[person[extra[0]]])} {label} rows in the changes; talking_therapies_outcomes needs one "
+                "episode per participant and instrument, as prepare_episodes makes them.")
+
+
 def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | None = None) -> pd.DataFrame:
     """Per-participant NHS Talking Therapies (and IAPT-style) outcomes.
 
@@ -125,6 +144,12 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
         ``reliable_improvement``, ``reliable_deterioration``,
         ``no_reliable_change``, ``reliable_recovery`` (missing when not
         finished), plus ``rules``. Individual level: for the provider only.
+
+    Raises
+    ------
+    ValueError
+        When a participant of a programme has two PHQ-9 or two GAD-7 rows (one episode per
+        participant and instrument is what the joint PHQ-9 + GAD-7 set pairs).
 
     Examples
     --------
@@ -165,6 +190,7 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     has_phq[person[(inst == "phq9").fillna(False).to_numpy(dtype=bool) & known]] = True
     has_gad[person[(inst == "gad7").fillna(False).to_numpy(dtype=bool) & known]] = True
     both = known & has_phq[person] & has_gad[person]
+    _one_of_each(ep, person, both, inst)
     del prog, part
     # every episode's own flags once (missing where not paired): the single-measure sets take their rows, the
     # joint set combines those of each person's PHQ-9 and GAD-7 rows

@@ -4,6 +4,7 @@ mother at a time from her episodes (the joint PHQ-9 + GAD-7 set of those with bo
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,16 @@ def test_each_mother_row_as_defined(episodes: pd.DataFrame) -> None:
                 assert pd.isna(r[f]), (f, r)
     keys = list(zip(got["programme_id"], got["measure_set"], got["participant_id"], strict=True))
     assert keys == sorted(keys)
+
+
+def test_two_rows_of_one_measure_for_a_mother_are_refused_by_name() -> None:
+    """The joint set pairs each mother's one PHQ-9 episode with her one GAD-7 episode: changes with two GAD-7
+    rows for her (not what prepare_episodes makes) are refused with her ids named, whichever row comes first."""
+    base = pd.DataFrame({
+        "programme_id": "P", "participant_id": ["x", "x", "x"], "instrument": ["phq9", "gad7", "gad7"],
+        "role": "symptom", "higher_is_better": False, "paired": [True, True, False],
+        "unpaired_reason": [pd.NA, pd.NA, "too_soon"], "baseline_score": [15.0, 12.0, 12.0],
+        "endpoint_score": [5.0, 4.0, None], "baseline_date": pd.Timestamp("2025-01-01")})
+    for order in ([0, 1, 2], [0, 2, 1]):
+        with pytest.raises(ValueError, match=r"participant 'x' of programme 'P' has 2 GAD-7"):
+            talking_therapies_outcomes(episode_change(base.iloc[order].reset_index(drop=True)))

@@ -135,7 +135,9 @@ def _driver_arrow_type(kind: str, dialect: str) -> Any:
     """The Arrow type in which the ``dialect``'s driver returns values of schema type ``kind``.
 
     Dates are ISO text and booleans 0/1 on SQLite (as SQLAlchemy stores them there), ``date``
-    and ``bool`` on PostgreSQL.
+    and ``bool`` on PostgreSQL, whose canonical date columns are ``DATE``: a ``datetime`` in a
+    date field (a column of another type) would be cut to its day here, where the column-by-column
+    road keeps its time of day.
     """
     import pyarrow as pa
 
