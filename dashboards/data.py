@@ -9,7 +9,9 @@
   (:func:`evalkit.store.data_version`), the scope and the filters as
   arguments, so they are all part of the cache key: role-scoped data are never
   shared between roles, and new uploads or rollbacks invalidate the caches.
-* The two expensive inputs of every page, the loaded tables and
+* The expensive inputs of the pages, the loaded tables, the prepared
+  episodes, each mother's path through the take-up funnel
+  (:func:`evalkit.engagement.participant_path`) and
   :func:`evalkit.outcomes.evaluate_outcomes`, are computed once per data
   version, scope, filters (and rules) and shared by every page and session
   with that key (``st.cache_resource``: one object, not a pickled copy per
@@ -409,6 +411,9 @@ def _derived(dotted: str, source: str, url: str, data_version: str, key: ScopeKe
         return _noted(fn, _episode_data(url, data_version, key, progs, date_range, rules_key).value,
                       rules=_rules(rules_key), **kwargs)
     if source == "path":  # the notes the path raised (once, when it was made), then the function's
+        if "instruments" in kwargs:  # the shared path is made with the installed instruments
+            raise ValueError("source='path' uses the shared participant path, made with the installed instruments; "
+                             "pass source='data' to give other instruments")
         path = _participant_path(url, data_version, key, progs, date_range, rules_key)
         done = _noted(fn, path.value, rules=_rules(rules_key), **kwargs)
         return Noted(done.value, tuple(dict.fromkeys(path.notes + done.notes)))

@@ -283,7 +283,7 @@ def take_up_metrics(rates: pd.DataFrame | None, programme_id: str, *, explain: b
     """Referrals and take-up of one programme from :func:`evalkit.engagement.take_up_rate`."""
     if rates is None:
         st.markdown("**Referrals and take-up**")
-        st.caption(f"Coming: needs `{data.TAKE_UP}` from the evalkit library.")
+        st.caption(f"Coming: needs `{data.TAKE_UP}` and `{data.FUNNEL_TABLES}` from the evalkit library.")
         return
     rows = rows_for(rates, programme_id=programme_id)
     if rows.empty:
