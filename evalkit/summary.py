@@ -900,6 +900,26 @@ def data_hash(tables: Mapping[str, pd.DataFrame]) -> str:
 
 
 _QUOTED = re.compile('[\x1f\x1e"\r\n]')  # characters that make the CSV writer quote a cell
+_QUOTED_BYTES = tuple(c.encode() for c in '\x1f\x1e"\r\n')  # the same, each one byte in UTF-8
+
+
+def _has_quoted_text(arr: pa.LargeStringArray) -> bool:
+    """Whether any text of ``arr`` holds a character of :data:`_QUOTED`.
+
+    Those characters are ASCII, and in UTF-8 an ASCII byte is only ever that character, so the value bytes of
+    ``arr`` are searched for them directly (a byte search, not a regular expression per cell). The bytes
+    searched span every value of ``arr`` (and any bytes a missing value holds, which can only say yes: the
+    caller then takes the slower ``to_csv`` path, with the same result).
+    """
+    if not len(arr):
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    start, stop = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    data = arr.buffers()[2]
+    if data is None or stop <= start:
+        return False
+    text = data.to_pybytes()[start:stop]
+    return any(b in text for b in _QUOTED_BYTES)
 _ROWS_PER_UPDATE = 1 << 16
 
 
@@ -919,7 +939,7 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         arr = arr.cast(pa.large_string())
-        if pac.any(pac.match_substring_regex(arr, _QUOTED.pattern)).as_py():
+        if _has_quoted_text(arr):
             return None
         if single and pac.any(pac.equal(arr, "")).as_py():
             return None
