@@ -1709,8 +1709,10 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     st = None
     if changes is not None:
         roles = changes[["programme_id", "role", "cutoff"]].astype("string")
-        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"])
-        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"])
+        # the distinct ids first (a set of the whole column would take every row's id as a Python string)
+        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"]
+                  .unique())
+        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"].unique())
         del roles
         rfw_able = {str(p) for p in sym & wit}
         if rfw_able:
