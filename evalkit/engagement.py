@@ -581,6 +581,35 @@ def take_up_funnel(
     return _funnel_table(w, wd, by, rules)
 
 
+def _funnel_steps_hidden(path: pd.DataFrame, *, by: Sequence[str] = ("programme_id",),
+                         rules: PairingRules | None = None) -> pd.DataFrame:
+    """Which step counts :func:`take_up_funnel` hides, one row per group, without building its table.
+
+    Parameters
+    ----------
+    path
+        A :func:`participant_path` frame.
+    by
+        Grouping columns, as in :func:`take_up_funnel` (no breakdown: ``across_keys`` is not given).
+    rules
+        Disclosure settings, as in :func:`take_up_funnel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns (as text, one row per group in ``take_up_funnel``'s group order) and a boolean
+        column per step of :data:`FUNNEL_STEPS`: true where ``take_up_funnel(path, by=by, rules=rules)``
+        lists ``n`` among that row's ``suppressed`` (the same disclosure problem, solved once).
+    """
+    rules = PairingRules() if rules is None else rules
+    by = list(by)
+    w, wd, _ = _funnel_disclosure(path, by, rules, None)
+    out = pd.DataFrame({k: w[k] for k in by}) if by else pd.DataFrame(index=w.index)
+    for s_ in FUNNEL_STEPS:
+        out[s_] = wd[s_].isna().to_numpy(dtype=bool)
+    return out.reset_index(drop=True)
+
+
 def _funnel_table(w: pd.DataFrame, wd: pd.DataFrame, by: list[str], rules: PairingRules) -> pd.DataFrame:
     """:func:`take_up_funnel`'s table from the funnel's counts, true (``w``) and published (``wd``), of
     :func:`_funnel_disclosure`."""

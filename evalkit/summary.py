@@ -900,6 +900,26 @@ def data_hash(tables: Mapping[str, pd.DataFrame]) -> str:
 
 
 _QUOTED = re.compile('[\x1f\x1e"\r\n]')  # characters that make the CSV writer quote a cell
+_QUOTED_BYTES = tuple(c.encode() for c in '\x1f\x1e"\r\n')  # the same, each one byte in UTF-8
+
+
+def _has_quoted_text(arr: pa.LargeStringArray) -> bool:
+    """Whether any text of ``arr`` holds a character of :data:`_QUOTED`.
+
+    Those characters are ASCII, and in UTF-8 an ASCII byte is only ever that character, so the value bytes of
+    ``arr`` are searched for them directly (a byte search, not a regular expression per cell). The bytes
+    searched span every value of ``arr`` (and any bytes a missing value holds, which can only say yes: the
+    caller then takes the slower ``to_csv`` path, with the same result).
+    """
+    if not len(arr):
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    start, stop = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    data = arr.buffers()[2]
+    if data is None or stop <= start:
+        return False
+    text = data.to_pybytes()[start:stop]
+    return any(b in text for b in _QUOTED_BYTES)
 _ROWS_PER_UPDATE = 1 << 16
 
 
@@ -919,7 +939,7 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         arr = arr.cast(pa.large_string())
-        if pac.any(pac.match_substring_regex(arr, _QUOTED.pattern)).as_py():
+        if _has_quoted_text(arr):
             return None
         if single and pac.any(pac.equal(arr, "")).as_py():
             return None
@@ -1507,7 +1527,7 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     as n_paired + n_unpaired_with_baseline), each protected by its own complementary suppression. Whatever
     those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
     """
-    from evalkit.engagement import take_up_funnel
+    from evalkit.engagement import _funnel_steps_hidden
     from evalkit.memory import release_freed_memory
     from evalkit.outcomes import disclose_statistics
     from evalkit.recovery import RECOVERY_CATEGORIES
@@ -1555,7 +1575,7 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
         rows.append(_plain(row))
     programmes = _records_to_frame(rows, "programme")
     # with the reasons for leaving, so the funnel hides what the report's and the dashboard's funnel hide
-    funnel_out = take_up_funnel(_funnel_path(path), by=("programme_id",), rules=rules) \
+    funnel_out = _funnel_steps_hidden(_funnel_path(path), by=("programme_id",), rules=rules) \
         if len(path) else None
 
     if not st_blocks:
@@ -1689,8 +1709,10 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     st = None
     if changes is not None:
         roles = changes[["programme_id", "role", "cutoff"]].astype("string")
-        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"])
-        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"])
+        # the distinct ids first (a set of the whole column would take every row's id as a Python string)
+        sym = set(roles.loc[(roles["role"] == "symptom").fillna(False) & roles["cutoff"].notna(), "programme_id"]
+                  .unique())
+        wit = set(roles.loc[roles["role"].isin(["wellbeing", "recovery"]).fillna(False), "programme_id"].unique())
         del roles
         rfw_able = {str(p) for p in sym & wit}
         if rfw_able:
@@ -1753,6 +1775,10 @@ def _hidden_elsewhere(programmes: pd.DataFrame, results: pd.DataFrame, funnel_ou
                       outcome_out: pd.DataFrame | None) -> dict[str, np.ndarray]:
     """The summary cells whose count :func:`~evalkit.engagement.take_up_funnel` or :func:`~evalkit.outcomes.outcome_summary` hides.
 
+    ``funnel_out`` is which steps the funnel hides per programme (``evalkit.engagement._funnel_steps_hidden``:
+    the cells ``take_up_funnel`` marks ``n`` in ``suppressed``, from the same disclosure problem, without the
+    funnel's table); ``outcome_out`` is :func:`~evalkit.outcomes.disclose_statistics`' table.
+
     Hiding them in the summary as well makes everything the summary publishes also published by those
     outputs (a cell both hide stays hidden here, and n_baseline is published only when n_paired and
     n_unpaired_with_baseline both are), so a reader holding the summary and either output learns nothing
@@ -1765,10 +1791,9 @@ def _hidden_elsewhere(programmes: pd.DataFrame, results: pd.DataFrame, funnel_ou
     out: dict[str, np.ndarray] = {}
     pid = programmes["programme_id"].astype(str)
     if funnel_out is not None and len(funnel_out):
-        f = funnel_out.assign(programme_id=funnel_out["programme_id"].astype(str), _n=hidden(funnel_out, "n"))
+        f = funnel_out.set_index(funnel_out["programme_id"].astype(str))
         for step, col in _PATH_STEPS.items():
-            rows = f[f["step"].astype(str) == step].set_index("programme_id")["_n"]
-            out[f"programme.{col}"] = rows.reindex(pid).fillna(False).to_numpy(dtype=bool)
+            out[f"programme.{col}"] = f[step].reindex(pid).fillna(False).to_numpy(dtype=bool)
     if outcome_out is not None and len(outcome_out) and len(results):
         key = outcome_out["programme_id"].astype(str) + "\x1f" + outcome_out["instrument"].astype(str)
         rkey = results["programme_id"].astype(str) + "\x1f" + results["instrument"].astype(str)
