@@ -95,6 +95,17 @@ _NOT_ESTIMABLE_TEXT = f"{NOT_COMPUTED_MARKER} not estimable"
 _FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 
 
+def _channel(kind: type, spec: Any) -> Any:
+    """An encoding channel built as its Altair class: ``_channel(alt.X2, "ci_high:Q")``, ``_channel(alt.ColorValue,
+    "#0072B2")``.
+
+    The same channel as the shorthand string or ``alt.value(...)`` Altair accepts, and the same spec; given
+    those, Altair looks the class up by hashing the schema of every class it has (a few milliseconds each time,
+    about half of what building a chart took).
+    """
+    return kind(spec)
+
+
 def palette(n: int) -> list[str]:
     """The first ``n`` colours of :data:`OKABE_ITO` (cycled when ``n`` is larger)."""
     if n < 0:
@@ -162,7 +173,7 @@ def _finish(chart: alt.TopLevelMixin, title: str | None, width: int | str, heigh
 
 def _colour(field: str | None, values: Sequence[Any] | None, title: str | None = None) -> Any:
     if field is None:
-        return alt.value(OKABE_ITO[3])
+        return _channel(alt.ColorValue, OKABE_ITO[3])
     domain = list(dict.fromkeys(v for v in (values or []) if v is not None))
     return alt.Color(f"{field}:N", title=title or field, scale=alt.Scale(domain=domain, range=palette(len(domain))))
 
@@ -240,7 +251,7 @@ def jacobson_plot(
         layers.append(
             alt.Chart(band).mark_area(opacity=0.18, color=GREY).encode(
                 x=alt.X("x:Q", scale=scale, title=x_title), y=alt.Y("lower:Q", scale=scale, title=y_title),
-                y2="upper:Q", tooltip=[alt.Tooltip("what:N", title="band")],
+                y2=_channel(alt.Y2, "upper:Q"), tooltip=[alt.Tooltip("what:N", title="band")],
             )
         )
     diagonal = pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})
@@ -249,9 +260,9 @@ def jacobson_plot(
     if cutoff is not None and np.isfinite(cutoff):
         cut = pd.DataFrame({"value": [float(cutoff)], "what": [f"cut-off {cutoff:g}"]})
         layers.append(alt.Chart(cut).mark_rule(color=OKABE_ITO[4], strokeDash=[6, 4]).encode(
-            x=alt.X("value:Q", scale=scale, title=x_title), tooltip=["what:N"]))
+            x=alt.X("value:Q", scale=scale, title=x_title), tooltip=[_channel(alt.Tooltip, "what:N")]))
         layers.append(alt.Chart(cut).mark_rule(color=OKABE_ITO[4], strokeDash=[6, 4]).encode(
-            y=alt.Y("value:Q", scale=scale, title=y_title), tooltip=["what:N"]))
+            y=alt.Y("value:Q", scale=scale, title=y_title), tooltip=[_channel(alt.Tooltip, "what:N")]))
     tips = [alt.Tooltip(f"{baseline}:Q", title="baseline"), alt.Tooltip(f"{endpoint}:Q", title="endpoint")]
     tips += [alt.Tooltip(f"{c}:N" if c == category else c) for c in ([category] if category else []) + list(tooltip)]
     point = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.75)
@@ -267,7 +278,7 @@ def jacobson_plot(
             tooltip=tips,
         )
     else:
-        point = point.encode(x=x, y=y, color=alt.value(OKABE_ITO[3]), tooltip=tips)
+        point = point.encode(x=x, y=y, color=_channel(alt.ColorValue, OKABE_ITO[3]), tooltip=tips)
     layers.append(point)
     return _finish(alt.layer(*layers), title, width, height)
 
@@ -307,7 +318,8 @@ def category_chart(
     if group is not None:
         enc["row"] = alt.Row(f"{group}:N", title=None)
     bars = alt.Chart(data).mark_bar().encode(**{k: v for k, v in enc.items() if k != "row"})
-    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X("_at:Q"), text="_text:N")
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X("_at:Q"),
+                                                                text=_channel(alt.Text, "_text:N"))
     chart = alt.layer(bars, text)
     if group is not None:
         chart = chart.facet(row=alt.Row(f"{group}:N", title=None))
@@ -346,7 +358,7 @@ def bar_chart(
         val = alt.X(f"{y}:Q", title=y_title if y_title is not None else y)
     enc: dict[str, Any] = {"x": val, "y": cat} if horizontal else {"x": cat, "y": val}
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
-    enc["color"] = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
+    enc["color"] = _colour(colour, values) if colour else _channel(alt.ColorValue, OKABE_ITO[3])
     tips = [alt.Tooltip(f"{x}:N"), alt.Tooltip("_text:N", title=y)] + ([alt.Tooltip(f"{colour}:N")] if colour else [])
     bars = alt.Chart(data).mark_bar().encode(**enc, tooltip=tips)
     offset: dict[str, Any] = {}
@@ -355,9 +367,11 @@ def bar_chart(
         bars = bars.encode(**offset)
     at = alt.X("_at:Q") if horizontal else alt.Y("_at:Q")
     if horizontal:
-        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=at, text="_text:N", **offset)
+        text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=cat, x=at, text=_channel(alt.Text, "_text:N"),
+                                                                    **offset)
     else:
-        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=at, text="_text:N", **offset)
+        text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=at,
+                                                                          text=_channel(alt.Text, "_text:N"), **offset)
     return _finish(alt.layer(bars, text), title, width, height)
 
 
@@ -392,10 +406,10 @@ def distribution_chart(
         enc["color"] = _colour(colour, list(dict.fromkeys(data[colour].dropna())))
         offset = {"xOffset": alt.XOffset(f"{colour}:N")}
     else:
-        enc["color"] = alt.value(OKABE_ITO[1])
+        enc["color"] = _channel(alt.ColorValue, OKABE_ITO[1])
     bars = alt.Chart(data).mark_bar().encode(**enc, **offset)
     text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(
-        x=enc["x"], y=alt.Y("_at:Q"), text="_text:N", **offset)
+        x=enc["x"], y=alt.Y("_at:Q"), text=_channel(alt.Text, "_text:N"), **offset)
     return _finish(alt.layer(bars, text), title, width, height)
 
 
@@ -433,14 +447,15 @@ def estimate_chart(
     if n:
         tips.append(alt.Tooltip(f"{n}:Q", title="n"))
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
-    colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
+    colour_enc = _colour(colour, values) if colour else _channel(alt.ColorValue, OKABE_ITO[3])
     offset = {"yOffset": alt.YOffset(f"{colour}:N")} if colour else {}
     layers = []
     if reference is not None:
         layers.append(alt.Chart(pd.DataFrame({"ref": [reference]})).mark_rule(color=GREY, strokeDash=[4, 4])
                       .encode(x=alt.X("ref:Q")))
     layers.append(alt.Chart(data).mark_rule(strokeWidth=2).encode(
-        y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=f"{upper}:Q", color=colour_enc, tooltip=tips, **offset))
+        y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=_channel(alt.X2, f"{upper}:Q"), color=colour_enc, tooltip=tips,
+        **offset))
     layers.append(alt.Chart(data).mark_point(filled=True, size=80).encode(
         y=y, x=alt.X(f"{estimate}:Q"), color=colour_enc, tooltip=tips, **offset))
     hidden = data[data[estimate].isna()]
@@ -448,7 +463,7 @@ def estimate_chart(
         if colour:
             hidden = hidden.assign(shown=hidden[colour].astype(str) + ": " + hidden["shown"])
         layers.append(alt.Chart(hidden).mark_text(align="left", fontStyle="italic", fontSize=11).encode(
-            y=y, x=alt.value(5), text="shown:N", color=colour_enc, **offset))
+            y=y, x=_channel(alt.XValue, 5), text=_channel(alt.Text, "shown:N"), color=colour_enc, **offset))
     rows = max(len(order), 1) * (max(len(values or []), 1) if colour else 1)
     legend = 70 if colour else 0
     return _finish(alt.layer(*layers), title, width, height or max(140, 24 * rows + 24 * len(order) + 90 + legend))
@@ -482,7 +497,7 @@ def trajectory_chart(
     data = _plain(frame, [x, y, lower, upper, colour, n])
     xt = "T" if temporal else "Q"
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
-    colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[3])
+    colour_enc = _colour(colour, values) if colour else _channel(alt.ColorValue, OKABE_ITO[3])
     tips = [alt.Tooltip(f"{x}:{xt}"), alt.Tooltip(f"{y}:Q", format=".2f")]
     if lower and upper:
         tips += [alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
@@ -495,7 +510,7 @@ def trajectory_chart(
         band_colour = alt.Color(f"{colour}:N", scale=alt.Scale(domain=values, range=palette(len(values or []))),
                                 legend=None) if colour else colour_enc
         layers.append(alt.Chart(data).mark_area(opacity=0.2).encode(
-            x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{lower}:Q", title=y_title), y2=f"{upper}:Q",
+            x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{lower}:Q", title=y_title), y2=_channel(alt.Y2, f"{upper}:Q"),
             color=band_colour))
     layers.append(alt.Chart(data).mark_line(point=True).encode(
         x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
@@ -521,7 +536,7 @@ def dose_threshold_chart(
     _check(frame, [dose, estimate, lower, upper, n, colour], "dose_threshold_chart")
     data = _plain(frame, [dose, estimate, lower, upper, n, colour])
     values = list(dict.fromkeys(data[colour].dropna())) if colour else None
-    colour_enc = _colour(colour, values) if colour else alt.value(OKABE_ITO[0])
+    colour_enc = _colour(colour, values) if colour else _channel(alt.ColorValue, OKABE_ITO[0])
     xq = alt.X(f"{dose}:Q", title="Minimum attended contacts (dose)", axis=alt.Axis(tickMinStep=1))
     tips = [alt.Tooltip(f"{dose}:Q", title="minimum dose"), alt.Tooltip(f"{estimate}:Q", format=".2f")]
     if lower and upper:
@@ -531,7 +546,8 @@ def dose_threshold_chart(
     layers = [alt.Chart(data).mark_line(point=True).encode(
         x=xq, y=alt.Y(f"{estimate}:Q", title=y_title, scale=alt.Scale(zero=False)), color=colour_enc, tooltip=tips)]
     if lower and upper:
-        layers.append(alt.Chart(data).mark_rule().encode(x=xq, y=f"{lower}:Q", y2=f"{upper}:Q", color=colour_enc))
+        layers.append(alt.Chart(data).mark_rule().encode(x=xq, y=_channel(alt.Y, f"{lower}:Q"),
+                                                         y2=_channel(alt.Y2, f"{upper}:Q"), color=colour_enc))
     return _finish(alt.layer(*layers), title, width, height)
 
 
@@ -559,7 +575,8 @@ def funnel_chart(
     bars = alt.Chart(data).mark_bar(color=OKABE_ITO[3]).encode(
         y=y, x=alt.X(f"{count}:Q", title="Number of mothers"),
         tooltip=[alt.Tooltip(f"{step}:N"), alt.Tooltip("_text:N", title=count)])
-    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x="_at:Q", text="_text:N")
+    text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=_channel(alt.X, "_at:Q"),
+                                                                text=_channel(alt.Text, "_text:N"))
     return _finish(alt.layer(bars, text), title, width, height or max(120, 34 * len(order) + 40))
 
 
@@ -598,13 +615,15 @@ def forest_plot(
     y = alt.Y(f"{label}:N", sort=all_order, title=None, scale=alt.Scale(domain=all_order))
     tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{estimate}:Q", format=".2f"),
             alt.Tooltip(f"{lower}:Q", format=".2f"), alt.Tooltip(f"{upper}:Q", format=".2f")]
-    layers = [alt.Chart(pd.DataFrame({"ref": [0.0]})).mark_rule(color=GREY, strokeDash=[4, 4]).encode(x="ref:Q")]
+    layers = [alt.Chart(pd.DataFrame({"ref": [0.0]})).mark_rule(color=GREY, strokeDash=[4, 4]).encode(
+        x=_channel(alt.X, "ref:Q"))]
     layers.append(alt.Chart(data).mark_rule(color=OKABE_ITO[3]).encode(
-        y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=f"{upper}:Q", tooltip=tips))
-    size = alt.Size(f"{weight}:Q", legend=None, scale=alt.Scale(range=[40, 300])) if weight else alt.value(90)
+        y=y, x=alt.X(f"{lower}:Q", title=x_title), x2=_channel(alt.X2, f"{upper}:Q"), tooltip=tips))
+    size = alt.Size(f"{weight}:Q", legend=None, scale=alt.Scale(range=[40, 300])) if weight \
+        else _channel(alt.SizeValue, 90)
     if weight:
         tips = [*tips, alt.Tooltip(f"{weight}:Q", format=".1f", title="weight (%)")]
-    layers.append(alt.Chart(data).mark_square(color=OKABE_ITO[3]).encode(y=y, x=f"{estimate}:Q", size=size,
+    layers.append(alt.Chart(data).mark_square(color=OKABE_ITO[3]).encode(y=y, x=_channel(alt.X, f"{estimate}:Q"), size=size,
                                                                           tooltip=tips))
     if pooled:
         est, lo, hi = float(pooled["estimate"]), float(pooled["ci_low"]), float(pooled["ci_high"])
@@ -613,7 +632,7 @@ def forest_plot(
             pooled_row["pi_low"], pooled_row["pi_high"] = float(pooled["pi_low"]), float(pooled["pi_high"])
             layers.append(alt.Chart(pooled_row).mark_rule(color=OKABE_ITO[4], strokeDash=[2, 2]).encode(
                 y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
-                x="pi_low:Q", x2="pi_high:Q"))
+                x=_channel(alt.X, "pi_low:Q"), x2=_channel(alt.X2, "pi_high:Q")))
         layers.append(alt.Chart(pooled_row).mark_point(shape="diamond", filled=True, size=400,
                                                        color=OKABE_ITO[4]).encode(
             y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
@@ -622,7 +641,7 @@ def forest_plot(
                      alt.Tooltip("ci_high:Q", format=".2f")]))
         layers.append(alt.Chart(pooled_row).mark_rule(color=OKABE_ITO[4], strokeWidth=3).encode(
             y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
-            x="ci_low:Q", x2="ci_high:Q"))
+            x=_channel(alt.X, "ci_low:Q"), x2=_channel(alt.X2, "ci_high:Q")))
     return _finish(alt.layer(*layers), title, width, 34 * len(all_order) + 90)
 
 
@@ -662,19 +681,20 @@ def funnel_plot(
         layers.append(alt.Chart(long).mark_line(color=GREY).encode(
             x=alt.X(f"{limit_size}:Q", title=x_title, scale=alt.Scale(zero=False, padding=30)),
             y=alt.Y("y:Q", title=y_title),
-            detail="limit:N", strokeDash=dash, tooltip=["limit:N"]))
+            detail=_channel(alt.Detail, "limit:N"), strokeDash=dash, tooltip=[_channel(alt.Tooltip, "limit:N")]))
     if target is not None and np.isfinite(target):
-        layers.append(alt.Chart(pd.DataFrame({"t": [float(target)]})).mark_rule(color="#333333").encode(y="t:Q"))
+        layers.append(alt.Chart(pd.DataFrame({"t": [float(target)]})).mark_rule(color="#333333").encode(
+            y=_channel(alt.Y, "t:Q")))
     tips = [alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{size}:Q", title="n"), alt.Tooltip(f"{value}:Q", format=".3g")]
     if flag:
         tips.append(alt.Tooltip(f"{flag}:N"))
         flags = list(dict.fromkeys(data[flag].dropna()))
         colour = alt.Color(f"{flag}:N", title="Position", scale=alt.Scale(domain=flags, range=palette(len(flags))))
     else:
-        colour = alt.value(OKABE_ITO[3])
+        colour = _channel(alt.ColorValue, OKABE_ITO[3])
     layers.append(alt.Chart(data).mark_point(filled=True, size=90).encode(
         x=alt.X(f"{size}:Q", title=x_title, scale=alt.Scale(zero=False, padding=30)),
         y=alt.Y(f"{value}:Q", title=y_title), color=colour, tooltip=tips))
     layers.append(alt.Chart(data).mark_text(align="left", dx=7, fontSize=11).encode(
-        x=f"{size}:Q", y=f"{value}:Q", text=f"{label}:N"))
+        x=_channel(alt.X, f"{size}:Q"), y=_channel(alt.Y, f"{value}:Q"), text=_channel(alt.Text, f"{label}:N")))
     return _finish(alt.layer(*layers), title, width, height)

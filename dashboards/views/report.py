@@ -34,7 +34,12 @@ with ui.section("HTML report"):
 st.subheader("Every table")
 st.caption("Aggregate tables only, disclosure-controlled ([c] = hidden small number). Each downloads as CSV or Excel.")
 for name, compute in data.report_tables(ctx).items():
-    with st.expander(name.replace("_", " ").capitalize()), ui.section(name.replace("_", " ").capitalize()):
+    label = name.replace("_", " ").capitalize()
+    # each table computed when its expander is opened (a rerun), not all of them on every view of the page
+    shelf = st.expander(label, key=f"{state.RP_TABLE}_{name}", on_change="rerun")
+    with shelf, ui.section(label):
+        if not shelf.open:
+            continue
         frame = compute()
         if frame is None or frame.empty:
             st.caption("No rows for the programmes and dates chosen.")

@@ -163,3 +163,51 @@ def test_finishing_sets_the_configuration_configure_would(own_config: bool) -> N
         .configure_title(font=font, anchor="start")
     assert _spec(charts._finish(chart, "T", 300, 200)) == _spec(expected)
     assert ("stroke" in _spec(expected)["config"]["view"]) is own_config  # (the theme sets the view's size)
+
+
+def _untyped(kind, spec):  # noqa: ANN001, ANN202
+    """What the builders passed to Altair before channels were built as their classes: the shorthand string, or
+    ``alt.value(...)`` for a constant."""
+    import altair as alt
+
+    return alt.value(spec) if kind.__name__.endswith("Value") else spec
+
+
+_HIDDEN = pd.DataFrame({"programme_id": ["A", "B", "C"], "estimate": [1.0, None, None], "ci_low": [0.5, None, None],
+                        "ci_high": [1.5, None, None], "n": [30, 3, None], "suppressed": ["", "estimate; n", ""]})
+
+
+@pytest.mark.parametrize("build", [
+    lambda: charts.estimate_chart(_HIDDEN, label="programme_id", n="n"),
+    lambda: charts.estimate_chart(_HIDDEN.assign(method=["x", "y", "x"]), label="programme_id", colour="method",
+                                  reference=None, title="t"),
+    lambda: charts.trajectory_chart(pd.DataFrame({"week": [0, 4], "mean": [14.0, 10], "ci_low": [13.0, 9],
+                                                  "ci_high": [15.0, 11], "n": [20, 15]})),
+    lambda: charts.trajectory_chart(pd.DataFrame({"week": [0, 4], "mean": [14.0, 10], "ci_low": [13.0, 9],
+                                                  "ci_high": [15.0, 11], "n": [20, 15], "programme_id": ["A", "B"]}),
+                                    colour="programme_id"),
+    lambda: charts.dose_threshold_chart(pd.DataFrame({"min_dose": [1, 2], "estimate": [-3.0, -4],
+                                                      "ci_low": [-4.0, -5], "ci_high": [-2.0, -3], "n": [40, 30]})),
+    lambda: charts.jacobson_plot(pd.DataFrame({"baseline_score": [20.0, 15], "endpoint_score": [8.0, 14]}),
+                                 category=None, threshold=4, cutoff=13),
+    lambda: charts.jacobson_plot(pd.DataFrame({"baseline_score": [20.0, 15], "endpoint_score": [8.0, 14],
+                                               "cs_category": ["recovered", "unchanged"]}), threshold=4, cutoff=13),
+    lambda: charts.funnel_chart(pd.DataFrame({"step": ["referred", "took up"], "n": [100, pd.NA]})),
+    lambda: charts.category_chart(pd.DataFrame({"category": ["improved", "unchanged"], "n": [5, 7]})),
+    lambda: charts.bar_chart(pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}), x="x", y="y"),
+    lambda: charts.bar_chart(pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}), x="x", y="y", horizontal=True),
+    lambda: charts.distribution_chart(pd.DataFrame({"sessions": [1, 2, 3], "n": [4, 5, None]}), value="sessions"),
+    lambda: charts.forest_plot(pd.DataFrame({"programme_id": ["A", "B"], "estimate": [-0.5, -0.8],
+                                             "ci_low": [-0.9, -1.2], "ci_high": [-0.1, -0.4]}),
+                               pooled={"estimate": -0.7, "ci_low": -0.95, "ci_high": -0.45,
+                                       "pi_low": -1.2, "pi_high": -0.2}),
+    lambda: charts.funnel_plot(pd.DataFrame({"programme_id": ["A", "B"], "n": [50, 120], "value": [0.4, 0.55]}),
+                               limits=pd.DataFrame({"n": [10, 100, 200], "lower_95": [0.2, 0.4, 0.43],
+                                                    "upper_95": [0.8, 0.6, 0.57]}), target=0.5),
+])
+def test_channels_built_as_classes_give_the_shorthand_spec(build, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Each builder's spec is the one Altair makes from the shorthand strings and ``alt.value(...)`` it was
+    given before (channels are now built as their classes, without Altair's slow class look-up)."""
+    typed = _spec(build())
+    monkeypatch.setattr(charts, "_channel", _untyped)
+    assert typed == _spec(build())
