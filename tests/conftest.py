@@ -157,3 +157,40 @@ def example() -> Callable[..., dict[str, pd.DataFrame]]:
 
 
 __all__ = ["PROVENANCE_COLUMNS", "TEST_SECRET", "example_frames", "result_of", "typed"]
+
+
+def funnel_path(groups: dict[str, list[tuple[int, str | None, bool, bool]]]) -> pd.DataFrame:
+    """A participant path (as :func:`evalkit.engagement.participant_path` gives) for funnel tests.
+
+    ``groups``: per programme, one ``(last step index, exit reason, paired on A, paired on B)`` per mother
+    (the strategy :data:`FUNNEL_PEOPLE` draws them). She reached every step up to the last; she is paired
+    on a measure only when she reached 'paired', except now and then on A (a mother paired without a
+    recorded take-up, as imported data can have it).
+    """
+    from evalkit.engagement import FUNNEL_STEPS, PAIRED_ON
+
+    steps = list(FUNNEL_STEPS)
+    rows = []
+    for pid, people in groups.items():
+        for i, (last, reason, on_a, on_b) in enumerate(people):
+            row = {"programme_id": pid, "participant_id": f"{pid}-{i}"}
+            row.update({s: k <= last for k, s in enumerate(steps)})
+            row["last_step"] = steps[last]
+            row["exit_reason"] = None if last == len(steps) - 1 else reason
+            row[f"{PAIRED_ON}a"] = on_a and (last == len(steps) - 1 or i % 7 == 3)
+            row[f"{PAIRED_ON}b"] = on_b and last == len(steps) - 1
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    for c in ("programme_id", "participant_id", "last_step", "exit_reason"):
+        out[c] = out[c].astype("string")
+    return out
+
+
+def funnel_people(max_size: int):  # noqa: ANN201 - a hypothesis strategy
+    """Hypothesis strategy: the mothers of one programme for :func:`funnel_path` (at least one)."""
+    from hypothesis import strategies as st
+
+    from evalkit.engagement import FUNNEL_STEPS
+
+    return st.lists(st.tuples(st.integers(0, len(FUNNEL_STEPS) - 1), st.sampled_from(["not_ready", "other", None]),
+                              st.booleans(), st.booleans()), min_size=1, max_size=max_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import funnel_path, funnel_people
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,6 @@ import evalkit.engagement as engagement
 from evalkit.data_source import example_tables
 from evalkit.engagement import (
     FUNNEL_STEPS,
-    PAIRED_ON,
     FunnelTables,
     funnel_exits,
     funnel_tables,
@@ -64,34 +64,11 @@ def test_each_table_is_its_own_functions_from_tables_episodes_or_participants(ex
     _check(example["participants"], ("programme_id",), rules)  # a participants table: no pairing per measure
 
 
-_people = st.lists(st.tuples(st.integers(0, len(STEPS) - 1), st.sampled_from(["not_ready", "other", None]),
-                             st.booleans(), st.booleans()), min_size=1, max_size=40)
-
-
-def _path(groups: dict[str, list[tuple[int, str | None, bool, bool]]]) -> pd.DataFrame:
-    """A participant path: per programme, (last step index, exit reason, paired on A, paired on B) per mother;
-    paired on a measure only when in 'paired', except now and then (a mother paired without a recorded take-up)."""
-    rows = []
-    for pid, people in groups.items():
-        for i, (last, reason, on_a, on_b) in enumerate(people):
-            row = {"programme_id": pid, "participant_id": f"{pid}-{i}"}
-            row.update({s: k <= last for k, s in enumerate(STEPS)})
-            row["last_step"] = STEPS[last]
-            row["exit_reason"] = None if last == len(STEPS) - 1 else reason
-            row[f"{PAIRED_ON}a"] = on_a and (last == len(STEPS) - 1 or i % 7 == 3)
-            row[f"{PAIRED_ON}b"] = on_b and last == len(STEPS) - 1
-            rows.append(row)
-    out = pd.DataFrame(rows)
-    for c in ("programme_id", "participant_id", "last_step", "exit_reason"):
-        out[c] = out[c].astype("string")
-    return out
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), _people, min_size=1, max_size=3),
+@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), funnel_people(40), min_size=1, max_size=3),
        st.sampled_from(RULES), st.sampled_from([("programme_id",), ()]))
 def test_each_table_is_its_own_functions_on_any_path(groups: dict, rules: PairingRules, by: tuple) -> None:
-    _check(_path(groups), by, rules)
+    _check(funnel_path(groups), by, rules)
 
 
 def test_the_path_is_made_once_and_the_disclosure_problem_solved_once(example, monkeypatch) -> None:  # noqa: ANN001

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import funnel_path, funnel_people
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalkit.data_source import example_tables
-from evalkit.engagement import FUNNEL_STEPS, PAIRED_ON, _funnel_steps_hidden, participant_path, take_up_funnel
+from evalkit.engagement import FUNNEL_STEPS, _funnel_steps_hidden, participant_path, take_up_funnel
 from evalkit.rules import PairingRules
 
 STEPS = list(FUNNEL_STEPS)
@@ -45,30 +46,8 @@ def test_hidden_steps_are_the_funnels_on_the_example_data(by: list[str], rules: 
     _check(participant_path(example_tables(), rules=rules), by, rules)
 
 
-_people = st.lists(st.tuples(st.integers(0, len(STEPS) - 1), st.sampled_from(["not_ready", "other", None]),
-                             st.booleans(), st.booleans()), min_size=1, max_size=30)
-
-
-def _path(groups: dict[str, list[tuple[int, str | None, bool, bool]]]) -> pd.DataFrame:
-    """A participant path: per programme, (last step index, exit reason, paired on A, paired on B) per mother."""
-    rows = []
-    for pid, people in groups.items():
-        for i, (last, reason, on_a, on_b) in enumerate(people):
-            row = {"programme_id": pid, "participant_id": f"{pid}-{i}"}
-            row.update({s: k <= last for k, s in enumerate(STEPS)})
-            row["last_step"] = STEPS[last]
-            row["exit_reason"] = None if last == len(STEPS) - 1 else reason
-            row[f"{PAIRED_ON}a"] = on_a and (last == len(STEPS) - 1 or i % 5 == 2)
-            row[f"{PAIRED_ON}b"] = on_b and last == len(STEPS) - 1
-            rows.append(row)
-    out = pd.DataFrame(rows)
-    for c in ("programme_id", "participant_id", "last_step", "exit_reason"):
-        out[c] = out[c].astype("string")
-    return out
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(["A", "B", "C", "D"]), _people, min_size=1, max_size=4),
+@given(st.dictionaries(st.sampled_from(["A", "B", "C", "D"]), funnel_people(30), min_size=1, max_size=4),
        st.sampled_from(RULES), st.sampled_from([["programme_id"], []]))
 def test_hidden_steps_are_the_funnels_on_any_path(groups: dict, rules: PairingRules, by: list[str]) -> None:
-    _check(_path(groups), by, rules)
+    _check(funnel_path(groups), by, rules)
