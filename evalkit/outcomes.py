@@ -150,6 +150,16 @@ def _paired_block(g: pd.DataFrame, level: float) -> dict[str, float]:
     return out
 
 
+def _first_in_group(gid: np.ndarray, present: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group ``0..n_groups-1`` (``gid``: each row's), the position of its first row where ``present`` is true;
+    -1 for a group with none (as ``GroupBy.first`` skips missing values)."""
+    rows = np.flatnonzero(present)
+    at = np.full(n_groups, -1, dtype=np.int64)
+    found, where = np.unique(gid[rows], return_index=True)
+    at[found] = rows[where]
+    return at
+
+
 def adjusted_change(
     changes: pd.DataFrame,
     *,
@@ -225,10 +235,8 @@ def adjusted_change(
     sxx, sxy, syy = sums["sxx"].to_numpy(), sums["sxy"].to_numpy(), sums["syy"].to_numpy()
     # each group's reference baseline: that of its first episode with one (missing where none has)
     xr = xr.to_numpy()
-    rows = np.flatnonzero(~np.isnan(xr))
-    found, where = np.unique(gid[rows], return_index=True)
-    xref = np.full(len(means), np.nan)
-    xref[found] = xr[rows[where]]
+    at = _first_in_group(gid, ~np.isnan(xr), len(means))
+    xref = np.where(at >= 0, xr[np.maximum(at, 0)], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         b = sxy / sxx
         a = ym + b * (xref - xm)
@@ -451,10 +459,7 @@ def change_statistics(
 
     def first(column: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
         """Each group's first value that is not missing (missing where none is), as ``GroupBy.first``."""
-        rows = np.flatnonzero(ch[column].notna().to_numpy(dtype=bool))
-        at = np.full(n_groups, -1, dtype=np.int64)
-        found, where = np.unique(gid[rows], return_index=True)
-        at[found] = rows[where]
+        at = _first_in_group(gid, ch[column].notna().to_numpy(dtype=bool), n_groups)
         return ch[column].array.take(at, allow_fill=True)
 
     paired = _bool(ch["paired"]).to_numpy()
