@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `import dashb
 
 import streamlit as st  # noqa: E402
 
-from dashboards import auth_ui, data, filters, pages  # noqa: E402
+from dashboards import auth_ui, data, filters, garbage, pages  # noqa: E402
 
 st.set_page_config(page_title="evalkit", page_icon=":material/diversity_1:", layout="wide")
 user = auth_ui.current_user()
@@ -23,3 +23,4 @@ if pages.uses_filters(page):
 st.session_state[pages.CONTEXT] = context
 st.session_state[pages.USER] = user
 page.run()
+garbage.freeze_after_first_run()  # once per process: modules' objects out of the cycle collector's walks
