@@ -103,3 +103,36 @@ def test_an_ambiguous_space_separated_date_asks_for_the_format_as_written():
     assert len(messages) == 2
     assert "'03 04 25' could be 3 April 2025 (day/month) or 4 March 2025 (month/day)" in messages[0]
     assert all(m.endswith("in your column mapping: DD MM YY (day/month) or MM DD YY (month/day).") for m in messages)
+
+
+# no-break (U+00A0), figure (U+2007) and narrow no-break (U+202F) spaces, as word processors and spreadsheets
+# put them into dates: read as plain spaces
+_SPACE_LIKE = ("\u00a0", "\u2007", "\u202f")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_cell, st.integers(0, 1)), min_size=1, max_size=8), st.sampled_from(_SPACE_LIKE))
+def test_no_break_spaces_for_spaces_change_no_reading(rows, space):
+    """Property: a column of space-separated dates reads the same with each space a no-break space, cell by cell,
+    and its cells are told apart the same way."""
+    spaced = [c.replace("/", " ") for c, _ in rows]
+    groups = [g for _, g in rows]
+    a, b = _read(spaced, groups), _read([c.replace(" ", space) for c in spaced], groups)
+    for field in ("values", "bad", "ambiguous", "first_reading", "second_reading", "order"):
+        assert np.array_equal(np.asarray(getattr(a, field)).astype(np.int64),
+                              np.asarray(getattr(b, field)).astype(np.int64)), (field, spaced)
+    assert date_forms(pd.Series(spaced)).tolist() == date_forms(pd.Series([c.replace(" ", space) for c in spaced])).tolist()
+
+
+def test_a_file_of_no_break_space_dates_is_read_and_its_format_written_with_plain_spaces(tmp_path: Path):
+    dates = ["13\u00a001\u00a02025", "03\u00a002\u00a02025", "4\u202fMarch\u202f2025"]
+    path = _participants(tmp_path / "participants.csv", dates)
+    result = validate(read_file(path), today=TODAY)
+    rep = result.report
+    assert rep.loc[(rep["column"] == "referral_date") & (rep["severity"] == "error")].empty
+    table = result.tables["participants"].sort_values("participant_id")
+    assert [pd.Timestamp(d).date().isoformat() for d in table["referral_date"]] == [
+        "2025-01-13", "2025-02-03", "2025-03-04"]
+    assert detect_date_format("referral_date", pd.Series(dates[:2])).format == "DD MM YYYY"
+    stated = read_dates(pd.Series(["03\u00a002\u00a02025"], dtype="str"), np.zeros(1, dtype=np.int64), "%d %m %Y")
+    assert _iso(stated.values) == ["2025-02-03"]

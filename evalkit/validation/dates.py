@@ -52,6 +52,10 @@ _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s
 _DMY_SEPARATOR = r"[/.\- ]"
 """What may stand between the day, month and year numbers: ``/``, ``.``, ``-`` or one space (``13 01 2025``)."""
 _DMY = r"^(\d{1,2})" + _DMY_SEPARATOR + r"(\d{1,2})" + _DMY_SEPARATOR + r"(\d{4}|\d{2})$"
+_SPACE_LIKE = "[\u00a0\u2007\u202f]"
+"""Spaces that are not the space bar's: no-break (U+00A0), figure (U+2007) and narrow no-break (U+202F). Word
+processors and spreadsheets put them into dates (``4 March 2025`` kept on one line); a date is read with each as
+a plain space (:func:`_plain_spaces`)."""
 
 _MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?"
                r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -308,6 +312,7 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     n = len(cells)
     codes, uniques = distinct_cells(cells)
     uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    uniques = _plain_spaces(uniques)
     none = np.broadcast_to(np.datetime64("NaT", "ns"), (n,))  # no second reading of any cell
     if len(uniques) == 0 or not (codes >= 0).any():
         nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -408,6 +413,16 @@ def _read_in_row_formats(cells: pd.Series, groups: np.ndarray, stated_format: st
             serial[at] = part.excel_serial
     return DateReading(values, bad, rest.ambiguous, rest.first_reading, rest.second_reading, rest.order,
                        rest.by_file_order, serial if serial.any() else None)
+
+
+def _plain_spaces(texts: pd.Series) -> pd.Series:
+    """``texts`` with each no-break, figure or narrow no-break space made a plain space (:data:`_SPACE_LIKE`), so
+    that ``04\u00a003\u00a02025`` is read as ``04 03 2025`` is. Called on distinct values; ``texts`` itself when
+    none holds one."""
+    like = texts.str.contains(_SPACE_LIKE, regex=True, na=False)
+    if not like.any():
+        return texts
+    return texts.where(~like.to_numpy(), texts.str.replace(_SPACE_LIKE, " ", regex=True))
 
 
 def _iso_dates(uniques: pd.Series) -> np.ndarray:
@@ -522,6 +537,7 @@ def date_forms(cells: pd.Series) -> pd.Series:
     """
     codes, uniques = distinct_cells(cells)
     uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    uniques = _plain_spaces(uniques)
     iso_dates = _iso_dates(uniques)
     iso = ~np.isnat(iso_dates)
     fixed, serial = _fixed_dates(uniques, iso_dates, ~iso)
@@ -563,7 +579,7 @@ def written_date_format(cells: pd.Series, day_first: bool) -> tuple[str | None, 
         two-digit year is read in the 2000s under a stated ``YY`` as without one (:func:`two_digit_years`), so
         ``03.04.85`` gives ``DD.MM.YY``.
     """
-    texts = cells.dropna().astype(str).str.strip().drop_duplicates()
+    texts = _plain_spaces(cells.dropna().astype(str).str.strip()).drop_duplicates()
     texts = texts[texts != ""].reset_index(drop=True)
     texts = texts[date_forms(texts).isin(["dmy", "mdy", "both", "same"]).to_numpy()].reset_index(drop=True)
     parts = texts.str.extract(_WRITTEN).dropna()
