@@ -66,7 +66,10 @@ def test_a_date_of_birth_not_in_the_stated_format_is_told_that_format():
     messages = _derived_messages(["03/02/2025", "14.02.2025"], {"Baby's DOB": "DD.MM.YYYY"})
     assert list(messages) == [2]
     assert messages[2].startswith("Row 2, column 'Baby's DOB': ")
-    assert "does not match the date format stated in your mapping (DD.MM.YYYY)" in messages[2]
+    # the long tables' wording of a cell not in its stated format (tests/test_wide_date_formats_per_column.py)
+    assert messages[2].endswith(": the value does not match the date format stated in your column mapping "
+                                "(DD.MM.YYYY), so nothing was derived from it; expected a date in that format, or an "
+                                "ISO date such as 2025-03-18.")
     assert "03/02/2025" not in messages[2]
 
 

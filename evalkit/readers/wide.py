@@ -74,6 +74,7 @@ from evalkit.validation.dates import (
     describe_date,
     format_to_state,
     not_a_date,
+    not_in_stated_format,
     order_votes,
     read_dates,
     written_date_format,
@@ -1647,9 +1648,7 @@ def _report_unread_dates(note: Any, table: SheetTable, unread: np.ndarray, heade
     format (named); it reads two ways, with the formats the column could state (:func:`format_to_state`, the
     long tables' ``ambiguous_date`` advice); or it is no date."""
     if stated:
-        _report_bad(note, table, unread, header, values,
-                    f"does not match the date format stated in your mapping ({stated}), so nothing was derived "
-                    "from it; expected a date in that format, or an ISO date (YYYY-MM-DD)")
+        _report_bad(note, table, unread, header, values, not_in_stated_format(stated, ", so nothing was derived from it"))
         return
     two_ways = unread & np.asarray(reading.ambiguous, dtype=bool)
     if two_ways.any():

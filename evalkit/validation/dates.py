@@ -45,7 +45,8 @@ import pandas as pd
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
-           "excel_serial_dates", "format_to_state", "named_month_dates", "not_a_date", "order_votes", "read_dates",
+           "excel_serial_dates", "format_to_state", "named_month_dates", "not_a_date", "not_in_stated_format",
+           "order_votes", "read_dates",
            "two_digit_years", "written_date_format", "wrong_weekday"]
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$"
@@ -602,6 +603,17 @@ def not_a_date(outcome: str = "") -> str:
     end with it.
     """
     return f"is not a date{outcome}; expected a date such as 2025-03-18, 18/03/2025 (day/month/year) or 18 March 2025"
+
+
+def not_in_stated_format(stated: str, outcome: str = "") -> str:
+    """What a cell that does not match the date format stated for its column is told after its value.
+
+    ``stated`` is the format as the message names it; ``outcome`` goes between the two halves (``", so nothing
+    was derived from it"``). The one wording of it: the long tables' ``type`` refusal of a date cell under a
+    stated format and the one-row-per-mother reader's note on a date of birth or due date end with it.
+    """
+    return (f"does not match the date format stated in your column mapping ({stated}){outcome}; "
+            "expected a date in that format, or an ISO date such as 2025-03-18")
 
 
 def format_to_state(cells: pd.Series) -> str:

@@ -40,6 +40,7 @@ from evalkit.validation.dates import (
     excel_serial_dates,
     format_to_state,
     not_a_date,
+    not_in_stated_format,
     read_dates,
     wrong_weekday,
 )
@@ -111,8 +112,7 @@ def _read_in_file_order(
 def _refusal_detail(stated: str | None) -> str:
     """What a date cell refused is told after its value: the format stated for it, or what a date looks like."""
     if stated:
-        return (f" does not match the date format stated in your column mapping ({stated}); "
-                "expected a date in that format, or an ISO date such as 2025-03-18.")
+        return " " + not_in_stated_format(stated) + "."
     return " " + not_a_date() + "."
 
 
