@@ -132,15 +132,16 @@ def _jacobson(changes: pd.DataFrame, code: str) -> tuple[ui.Shown | None, Any]:
     """One instrument's paired episodes (the columns shown) and their Jacobson plot (``None`` when there are
     none)."""
     inst = data.instrument(code)
-    paired = changes[(changes["instrument"] == code) & changes["paired"].astype("boolean").fillna(False)]
-    paired = paired.reset_index(drop=True)
+    keep = (changes["instrument"] == code) & changes["paired"].astype("boolean").fillna(False)
+    # only the columns shown beneath the plot (they hold those it draws): the other episode columns are not copied
+    paired = changes.loc[keep, episode_columns(changes)].reset_index(drop=True)
     if paired.empty:
         return None, None
     cutoff = inst.default_cutoff.value if inst.default_cutoff else None
     fig = charts.jacobson_plot(paired, threshold=first_value(paired, "rc_threshold"), cutoff=cutoff,
                                score_range=inst.score_range, higher_is_better=inst.higher_is_better,
                                tooltip=["programme_id"])
-    return ui.shown(paired[episode_columns(paired)]), fig
+    return ui.shown(paired), fig
 
 
 def jacobson(ctx: data.Context, code: str, *, prefix: str) -> None:

@@ -155,10 +155,13 @@ def _value_labels(frame: pd.DataFrame, column: str, number_format: str) -> list[
 
 
 def _finish(chart: alt.TopLevelMixin, title: str | None, width: int | str, height: int) -> alt.TopLevelMixin:
-    props: dict[str, Any] = {"width": width, "height": height}
+    """The builder's chart with its size, title and fonts: set on ``chart`` itself, which each builder made for
+    this call (``chart.properties`` would copy it, and a layered chart copies every layer again)."""
+    finished = chart
+    finished.width = width
+    finished.height = height
     if title:
-        props["title"] = title
-    finished = chart.properties(**props)  # a copy: the chart passed in is not changed
+        finished.title = title
     axis = {"labelFont": _FONT, "titleFont": _FONT}
     legend = {"labelFont": _FONT, "titleFont": _FONT, "orient": "bottom"}
     title_config = {"font": _FONT, "anchor": "start"}

@@ -1054,21 +1054,55 @@ def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> 
     Uses the ``suppressed`` column written by :func:`apply_disclosure`; returns
     a frame of strings (other missing values become empty strings) without the
     ``suppressed`` column.
+
+    Each column is converted to text as ``DataFrame.astype("string")`` converts it (the same conversion of its
+    array), and the frame is assembled once: the dashboard renders every table it shows through this, and
+    converting and assigning column by column through the frame was most of that time. A frame whose column
+    names repeat is converted through the frame (:func:`_mark_suppressed_by_frame`), as before.
     """
+    if not frame.columns.is_unique:
+        return _mark_suppressed_by_frame(frame, marker=marker)
+    hidden = _hidden_positions(frame) if "suppressed" in frame.columns and len(frame) else {}
+    bare = frame.copy(deep=False)
+    bare.attrs = {}  # not deep-copied into every column taken out below
+    text_dtype = pd.api.types.pandas_dtype("string")
+    arrays = []
+    for c, column in bare.items():
+        if c == "suppressed":
+            continue
+        values = column.array.astype(text_dtype).fillna("")
+        rows = hidden.get(c)
+        if rows is not None:
+            values = values.copy()
+            values[rows] = marker
+        arrays.append(values)
+    text = pd.DataFrame(dict(enumerate(arrays)), index=frame.index, copy=False)
+    text.columns = frame.columns.drop("suppressed") if "suppressed" in frame.columns else frame.columns
+    text.attrs = dict(frame.attrs)
+    return text
+
+
+def _hidden_positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per column named in ``frame``'s ``suppressed`` column ("a; b" per row): the row positions hiding it."""
+    names = pd.Series(frame["suppressed"].to_numpy(dtype=object, na_value="")).astype(str).str.split("; ")
+    pairs = names.explode()
+    pairs = pairs[pairs.str.len() > 0]
+    positions = pairs.index.to_numpy()
+    return {c: np.unique(rows.to_numpy()) for c, rows in pd.Series(positions).groupby(pairs.to_numpy(), sort=False)}
+
+
+def _mark_suppressed_by_frame(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> pd.DataFrame:
+    """:func:`mark_suppressed` through ``DataFrame.astype`` and column assignment (the general path, for frames
+    whose column names repeat)."""
     out = frame.drop(columns="suppressed") if "suppressed" in frame.columns else frame
     text = out.astype("string").fillna("")
     if "suppressed" not in frame.columns or not len(frame):
         text.attrs = dict(frame.attrs)
         return text
-    # each row's "a; b" split once into (row position, column name) pairs, then one mask per named column
-    names = pd.Series(frame["suppressed"].to_numpy(dtype=object, na_value="")).astype(str).str.split("; ")
-    pairs = names.explode()
-    pairs = pairs[pairs.str.len() > 0]
-    positions = pairs.index.to_numpy()
-    for c, rows in pd.Series(positions).groupby(pairs.to_numpy(), sort=False):
+    for c, rows in _hidden_positions(frame).items():
         if c in text.columns:
             col = text[c].copy()
-            col.iloc[np.unique(rows.to_numpy())] = marker
+            col.iloc[rows] = marker
             text[c] = col
     text.attrs = dict(frame.attrs)
     return text

@@ -69,9 +69,11 @@ _PERIODS = ("early", "window", "late")
 def _ending_group(ending: pd.Series) -> np.ndarray:
     """planned / coping / stopped / other / ongoing (no ending recorded)."""
     e = ending.astype("string")
-    grp = e.map(_ENDING_GROUPS).astype("string")
-    grp = grp.where(grp.notna(), pd.Series(np.where(e.isna(), "ongoing", "other"), index=e.index, dtype="string"))
-    return grp.to_numpy(dtype=object)
+    text = e.to_numpy(dtype=object, na_value=None)
+    grp = np.where(e.isna().to_numpy(dtype=bool), "ongoing", "other").astype(object)
+    for code, group in _ENDING_GROUPS.items():
+        grp[text == code] = group
+    return grp
 
 
 def _centred_covariates(dose: np.ndarray, ending_group: np.ndarray, person_first: np.ndarray
@@ -550,6 +552,9 @@ def mixed_model_change(
     rows = []
     approx: list[str] = []
     small: list[str] = []
+    # each group's scores by participant and date (a sort on several columns is stable, so ties keep their order):
+    # sorted once for all groups, as each group sorted on its own gave them
+    s = s.sort_values([*by, "participant_id", "date"])
     for key, g in s.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(str(k) for k in key)
@@ -564,12 +569,11 @@ def mixed_model_change(
         share_sess = float(g["group_session_id"].notna().mean())
         use_vc = (rules.mm_session_effects == "always" and share_sess > 0) or (
             rules.mm_session_effects == "auto" and share_sess >= 0.2 and len(g) <= rules.mm_session_max_obs)
-        gs = g.sort_values(["participant_id", "date"])
-        fit = _fit_one(gs, rules, bool(use_vc))
+        fit = _fit_one(g, rules, bool(use_vc))
         if use_vc and rules.mm_session_effects == "auto" and not fit.get("mm_converged", False):
             # no session-level variance to speak of (estimate on the boundary) or no convergence:
             # fall back to the random-intercept model and say so
-            fit = _fit_one(gs, rules, False)
+            fit = _fit_one(g, rules, False)
             fit["mm_note"] = "; ".join(x for x in ("group-session variance component dropped (did not converge "
                                                    "or estimated at zero)", fit.get("mm_note", "")) if x)
             use_vc = False
@@ -852,8 +856,12 @@ def multiple_imputation_change(
     """
     rules = PairingRules() if rules is None else rules
     by = list(by)
-    pop = episodes[episodes["baseline_score"].notna() & episodes["anchor_date"].notna()
-                   & engaged_mask(episodes, rules.min_dose)]
+    # the columns the design, the endpoints and the groups need (not every episode column copied)
+    optional = [c for c in ("prior_mh_support", "first_time_mother", "perinatal_stage") if c in episodes.columns]
+    used = list(dict.fromkeys([*by, "baseline_score", "attended_total", "ending", "paired", "endpoint_score",
+                               *optional]))
+    pop = episodes.loc[episodes["baseline_score"].notna() & episodes["anchor_date"].notna()
+                       & engaged_mask(episodes, rules.min_dose), used]
     # the design, endpoints and baselines once for everyone; groups are row ranges of one stable sort
     X_all, names = _design(pop)
     y_all = np.where(pop["paired"].to_numpy(dtype=bool), pop["endpoint_score"].to_numpy(dtype=float), np.nan)

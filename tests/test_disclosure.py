@@ -14,6 +14,7 @@ from evalkit.disclosure import (
     SUPPRESSED_MARKER,
     Across,
     Partition,
+    _mark_suppressed_by_frame,
     apply_disclosure,
     carried_hidden,
     mark_suppressed,
@@ -199,6 +200,60 @@ def test_mark_suppressed_hides_exactly_the_named_cells(rows: list, repeated_inde
     for i, (_, hidden) in enumerate(rows):
         for c in marked.columns:  # "n" is not hidden when only "n_x" is named
             assert marked[c].iloc[i] == (SUPPRESSED_MARKER if c in hidden else plain[c].iloc[i])
+
+
+_COLUMN_KINDS = {  # a column of each kind the library's tables carry, from n values (some missing)
+    "float64": lambda v: pd.Series([np.nan if x is None else x / 7 for x in v], dtype="float64"),
+    "float_big": lambda v: pd.Series([np.nan if x is None else x * 1e17 - 0.5 for x in v], dtype="float64"),
+    "int64": lambda v: pd.Series([0 if x is None else x for x in v], dtype="int64"),
+    "Int64": lambda v: pd.array(v, dtype="Int64"),
+    "Float64": lambda v: pd.array([None if x is None else x / 3 for x in v], dtype="Float64"),
+    "boolean": lambda v: pd.array([None if x is None else x % 2 == 0 for x in v], dtype="boolean"),
+    "bool": lambda v: pd.Series([x is None for x in v], dtype=bool),
+    "string": lambda v: pd.array([None if x is None else f"t{x}" for x in v], dtype="string"),
+    "str": lambda v: pd.Series([None if x is None else f"s{x}" for x in v], dtype="str"),
+    "object": lambda v: pd.Series([None if x is None else (x if x % 2 else f"o{x}") for x in v], dtype=object),
+    "category": lambda v: pd.Categorical([None if x is None else f"c{x % 3}" for x in v]),
+    "datetime": lambda v: pd.Series([pd.NaT if x is None else pd.Timestamp("2024-01-01") + pd.Timedelta(days=x)
+                                     for x in v], dtype="datetime64[ns]"),
+    "timedelta": lambda v: pd.Series([pd.NaT if x is None else pd.Timedelta(hours=x) for x in v],
+                                     dtype="timedelta64[ns]"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_COLUMN_KINDS)), min_size=0, max_size=6),
+       st.lists(st.tuples(st.integers(0, 50) | st.none(), st.sets(st.integers(0, 7), max_size=3)), max_size=8),
+       st.sampled_from(["none", "string", "object", "str"]), st.booleans())
+def test_mark_suppressed_converts_column_by_column_as_the_frame_conversion_did(
+        kinds: list, rows: list, suppressed: str, repeated_index: bool) -> None:
+    # the column-by-column conversion (the fast path) against the conversion through the whole frame (the path
+    # before it, kept for frames whose column names repeat): same text, dtypes, columns, index and attrs
+    values = [r[0] for r in rows]
+    f = pd.DataFrame({f"{k} {i}": pd.Series(_COLUMN_KINDS[k](values)).to_numpy() if k in ("bool", "int64")
+                      else _COLUMN_KINDS[k](values) for i, k in enumerate(kinds)}, index=range(len(rows)))
+    names = [*f.columns, "gone"]
+    if suppressed != "none":  # rows naming columns by position (7 names none of them, or "gone")
+        text = ["; ".join(names[j] if j < len(names) else "nothing" for j in sorted(r[1])) for r in rows]
+        f["suppressed"] = pd.Series(text, dtype=suppressed) if suppressed != "string" else pd.array(text,
+                                                                                                     dtype="string")
+        if len(f):
+            f.loc[f.index[0], "suppressed"] = None
+    if repeated_index:
+        f.index = [7] * len(f)
+    f.attrs = {"rules": "the rules", "disclosure": ["a", "list"]}
+    fast, general = mark_suppressed(f), _mark_suppressed_by_frame(f)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True, check_index_type=True, check_column_type=True)
+    assert fast.attrs == general.attrs == f.attrs
+    assert [type(c.array) for _, c in fast.items()] == [type(c.array) for _, c in general.items()]
+
+
+def test_mark_suppressed_with_repeated_column_names_takes_the_frame_path() -> None:
+    f = pd.DataFrame([[1.5, 2, "n"], [None, 3, ""]], columns=["n", "n", "suppressed"])
+    marked = mark_suppressed(f)
+    assert list(marked.columns) == ["n", "n"]
+    assert marked.iloc[0].tolist() == [SUPPRESSED_MARKER, SUPPRESSED_MARKER]
+    assert marked.iloc[1].tolist() == ["", "3"]
 
 
 def test_carried_hidden_lists_a_figure_made_from_several_columns_where_any_is_hidden() -> None:

@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalkit.errors import ApproximationWarning, SmallSampleWarning
 from evalkit.longitudinal import mixed_model_change, multiple_imputation_change, rubin_combine
@@ -193,3 +195,57 @@ def test_a_groups_estimates_do_not_depend_on_the_other_groups() -> None:
     again = multiple_imputation_change(renamed, rules=rules)
     assert again.loc[again["programme_id"] == "P2", "mi_mean_change"].item() != \
         mi_all.loc[mi_all["programme_id"] == "P", "mi_mean_change"].item()
+
+
+def test_mixed_model_fits_each_group_in_the_order_its_own_sort_gave(monkeypatch: pytest.MonkeyPatch) -> None:
+    # two programmes x two questionnaires, rows shuffled, and repeated scores on one date (ties): each group is
+    # fitted on its rows in the order a stable sort of that group alone by participant and date gives (as each
+    # group was sorted before all groups were sorted at once), so the estimates are those of that order
+    import evalkit.longitudinal as longitudinal
+
+    parts_s, parts_e = [], []
+    for k, (prog, inst) in enumerate([("P", "epds"), ("Q", "epds"), ("P", "phq9"), ("Q", "phq9")]):
+        s, e = _synthetic(60, -3.0, seed=10 + k)
+        parts_s.append(s.assign(programme_id=prog, instrument=inst))
+        parts_e.append(e.assign(programme_id=prog, instrument=inst))
+    scores = pd.concat(parts_s, ignore_index=True)
+    scores = pd.concat([scores, scores.iloc[::7].assign(score=lambda f: f["score"] + 0.5)], ignore_index=True)
+    scores = scores.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    episodes = pd.concat(parts_e, ignore_index=True)
+    fitted = []
+    fit_one = longitudinal._fit_one
+
+    def recorded(g: pd.DataFrame, *args: object) -> dict[str, object]:
+        fitted.append(g)
+        return fit_one(g, *args)
+
+    monkeypatch.setattr(longitudinal, "_fit_one", recorded)
+    mm = mixed_model_change(scores, episodes, rules=PairingRules(min_dose=1))
+    assert len(fitted) == 4 and mm["mm_converged"].all()
+    for g in fitted:  # the merged scores' index runs in their order: a group's own sort of them, stable
+        assert g.index.tolist() == g.sort_index().sort_values(["participant_id", "date"]).index.tolist()
+        assert g.duplicated(["participant_id", "date"]).any()
+
+
+def _ending_group_by_map(ending: pd.Series) -> np.ndarray:
+    """The ending groups as ``_ending_group`` worked them out before (pandas map and where)."""
+    from evalkit.longitudinal import _ENDING_GROUPS
+
+    e = ending.astype("string")
+    grp = e.map(_ENDING_GROUPS).astype("string")
+    grp = grp.where(grp.notna(), pd.Series(np.where(e.isna(), "ongoing", "other"), index=e.index, dtype="string"))
+    return grp.to_numpy(dtype=object)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["planned_ending", "moved_on_coping", "stopped_attending", "moved_away", "other",
+                                 "unknown", "", None]), max_size=30),
+       st.sampled_from(["category", "string", "object", "str"]), st.booleans())
+def test_ending_groups_are_those_the_map_gave(endings: list, dtype: str, repeated_index: bool) -> None:
+    from evalkit.longitudinal import _ending_group
+
+    ending = pd.Series(endings, dtype=dtype, index=[5] * len(endings) if repeated_index else None)
+    got, expected = _ending_group(ending), _ending_group_by_map(ending)
+    assert got.dtype == expected.dtype == object
+    assert got.tolist() == expected.tolist()
+    assert all(type(v) is str for v in got)

@@ -177,7 +177,7 @@ _HIDDEN = pd.DataFrame({"programme_id": ["A", "B", "C"], "estimate": [1.0, None,
                         "ci_high": [1.5, None, None], "n": [30, 3, None], "suppressed": ["", "estimate; n", ""]})
 
 
-@pytest.mark.parametrize("build", [
+_EVERY_BUILDER = [
     lambda: charts.estimate_chart(_HIDDEN, label="programme_id", n="n"),
     lambda: charts.estimate_chart(_HIDDEN.assign(method=["x", "y", "x"]), label="programme_id", colour="method",
                                   reference=None, title="t"),
@@ -204,10 +204,46 @@ _HIDDEN = pd.DataFrame({"programme_id": ["A", "B", "C"], "estimate": [1.0, None,
     lambda: charts.funnel_plot(pd.DataFrame({"programme_id": ["A", "B"], "n": [50, 120], "value": [0.4, 0.55]}),
                                limits=pd.DataFrame({"n": [10, 100, 200], "lower_95": [0.2, 0.4, 0.43],
                                                     "upper_95": [0.8, 0.6, 0.57]}), target=0.5),
-])
+]
+
+
+@pytest.mark.parametrize("build", _EVERY_BUILDER)
 def test_channels_built_as_classes_give_the_shorthand_spec(build, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     """Each builder's spec is the one Altair makes from the shorthand strings and ``alt.value(...)`` it was
     given before (channels are now built as their classes, without Altair's slow class look-up)."""
     typed = _spec(build())
     monkeypatch.setattr(charts, "_channel", _untyped)
     assert typed == _spec(build())
+
+
+def _finish_on_a_copy(chart, title, width, height):  # noqa: ANN001, ANN202
+    """``charts._finish`` as it was before it set the size and title on the builder's own chart: on the copy
+    ``chart.properties`` makes."""
+    import altair as alt
+
+    props = {"width": width, "height": height}
+    if title:
+        props["title"] = title
+    finished = chart.properties(**props)
+    axis = {"labelFont": charts._FONT, "titleFont": charts._FONT}
+    legend = {"labelFont": charts._FONT, "titleFont": charts._FONT, "orient": "bottom"}
+    title_config = {"font": charts._FONT, "anchor": "start"}
+    if finished.config is not alt.Undefined:
+        return finished.configure_axis(**axis).configure_legend(**legend).configure_title(**title_config)
+    finished.config = alt.Config(axis=alt.AxisConfig(**axis), legend=alt.LegendConfig(**legend),
+                                 title=alt.TitleConfig(**title_config))
+    return finished
+
+
+@pytest.mark.parametrize("build", _EVERY_BUILDER)
+def test_finishing_the_builders_own_chart_gives_the_spec_of_finishing_a_copy(
+        build, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Each builder's spec, with its size, title and fonts set on the chart it built, is the spec (the same
+    keys in the same order) it had when they were set on a copy."""
+    import json
+
+    own = _spec(build())
+    monkeypatch.setattr(charts, "_finish", _finish_on_a_copy)
+    copied = _spec(build())
+    assert own == copied
+    assert json.dumps(own) == json.dumps(copied)
