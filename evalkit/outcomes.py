@@ -19,7 +19,6 @@ states its rules (``rules`` column and ``attrs["rules"]``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -34,6 +33,7 @@ from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, engaged_mask, prepar
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
+from evalkit.stats.welch import sample_mean_variance, welch_t_test
 from evalkit.talking_therapies_disclosure import published_talking_therapies_rates
 
 __all__ = [
@@ -273,8 +273,9 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
 
     Notes
     -----
-    Welch (1947) unequal-variance t-test, :func:`scipy.stats.ttest_ind` with
-    ``equal_var=False``. A difference suggests the completers' change may not
+    Welch (1947) unequal-variance t-test, as :func:`scipy.stats.ttest_ind` with
+    ``equal_var=False`` gives it (:func:`evalkit.stats.welch.welch_t_test`: every
+    group's test in one call). A difference suggests the completers' change may not
     represent everyone who started (e.g. those who stop early were more
     severe); the mixed-model and multiple-imputation estimates address this
     under missing at random.
@@ -283,12 +284,20 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
     has_base = changes["baseline_score"].notna()
     # the grouping columns, the score and the paired flag only: each group's rows are taken from a narrow frame
     narrow = pd.DataFrame({**{k: changes[k] for k in by}, "_score": changes["baseline_score"],
-                           "_paired": _bool(changes["paired"])})
+                           "_paired": _bool(changes["paired"])})[has_base]
+    groups = narrow.groupby(by, sort=True, dropna=False)
+    keys = groups.size().index
+    gid = groups.ngroup().to_numpy()
+    # each group's rows in their order (as the groupby gives them), one slice per group
+    order = np.argsort(gid, kind="stable")
+    cuts = np.cumsum(np.bincount(gid, minlength=len(keys)))[:-1]
+    scores = np.split(narrow["_score"].to_numpy(dtype=float)[order], cuts) if len(keys) else []
+    paired = np.split(narrow["_paired"].to_numpy(dtype=bool)[order], cuts) if len(keys) else []
     rows = []
-    for key, g in narrow[has_base].groupby(by, sort=True, dropna=False):
+    tested: list[int] = []  # rows with a t-test, and the two samples' summaries: one vectorised test below
+    summaries: list[tuple[float, float, int, float, float, int]] = []
+    for key, score, pm in zip(keys, scores, paired, strict=True):
         key = key if isinstance(key, tuple) else (key,)
-        pm = g["_paired"].to_numpy(dtype=bool)
-        score = g["_score"].to_numpy(dtype=float)
         a = score[pm]
         u = score[~pm]
         row = dict(zip(by, key, strict=True))
@@ -296,16 +305,16 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
                    baseline_mean_paired=a.mean() if len(a) else np.nan,
                    baseline_mean_unpaired=u.mean() if len(u) else np.nan)
         row["attrition_diff"] = row["baseline_mean_unpaired"] - row["baseline_mean_paired"]
+        row.update(attrition_t=np.nan, attrition_p=np.nan)
         if len(a) >= 2 and len(u) >= 2 and (a.std() > 0 or u.std() > 0):
-            with warnings.catch_warnings():
-                # scipy warns about precision loss when a group's scores are (nearly) all equal; the
-                # statistic is still defined by the other group's variance, so the warning is not useful here
-                warnings.simplefilter("ignore", RuntimeWarning)
-                t = stats.ttest_ind(u, a, equal_var=False)
-            row.update(attrition_t=float(t.statistic), attrition_p=float(t.pvalue))
-        else:
-            row.update(attrition_t=np.nan, attrition_p=np.nan)
+            tested.append(len(rows))
+            summaries.append((*sample_mean_variance(u), len(u), *sample_mean_variance(a), len(a)))
         rows.append(row)
+    if tested:
+        m1, v1, n1, m2, v2, n2 = (np.array(c) for c in zip(*summaries, strict=True))
+        t, p = welch_t_test(m1, v1, n1, m2, v2, n2)
+        for i, ti, pi in zip(tested, t, p, strict=True):
+            rows[i].update(attrition_t=float(ti), attrition_p=float(pi))
     cols = [*by, "n_paired", "n_unpaired_with_baseline", "baseline_mean_paired", "baseline_mean_unpaired",
             "attrition_diff", "attrition_t", "attrition_p"]
     return pd.DataFrame(rows, columns=cols)

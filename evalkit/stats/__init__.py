@@ -9,7 +9,8 @@ Pure, vectorised functions; each module has one job:
   effect sizes for meta-analysis (metafor ``escalc`` equivalents);
 * :mod:`~evalkit.stats.meta_analysis` -- fixed/random-effects meta-analysis;
 * :mod:`~evalkit.stats.meta_regression` -- meta-regression and subgroups;
-* :mod:`~evalkit.stats.funnel` -- funnel-plot limits, flags, over-dispersion.
+* :mod:`~evalkit.stats.funnel` -- funnel-plot limits, flags, over-dispersion;
+* :mod:`~evalkit.stats.welch` -- Welch's t-test for many pairs of samples at once.
 
 Sign convention: change is ``post - pre`` everywhere.
 """
