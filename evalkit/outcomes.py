@@ -740,7 +740,7 @@ def dose_sensitivity(
     change grows steadily with the threshold, the headline depends on who is
     counted as having 'had the support'; state the threshold with the result.
     """
-    from evalkit.stats import paired_mean_change
+    from evalkit.stats import paired_mean_changes
 
     rules = PairingRules() if rules is None else rules
     by = list(by)
@@ -764,6 +764,8 @@ def dose_sensitivity(
     post_all = cand["endpoint_score"].to_numpy(dtype=float)
     hib_all = cand["higher_is_better"].array
     thr_all = cand["rc_threshold"].to_numpy(dtype=float) if "rc_threshold" in cand.columns else None
+    estimated: list[int] = []  # the rows with a mean change, and their samples: all estimated in one call below
+    samples: list[tuple[np.ndarray, np.ndarray]] = []
     for key, size, end in zip(keys, sizes, ends, strict=True):
         key = key if isinstance(key, tuple) else (key,)
         own = in_order[end - size:end]
@@ -774,12 +776,14 @@ def dose_sensitivity(
             m = dose >= k
             row = {**dict(zip(by, key, strict=True)), "min_dose": int(k), "n": int(m.sum())}
             if m.sum() >= 2:
-                r = paired_mean_change(pre[m], post[m], level=rules.level)
-                row.update(mean_change=r.mean_change, ci_low=r.ci_low, ci_high=r.ci_high)
+                estimated.append(len(rows))
+                samples.append((pre[m], post[m]))
                 if np.isfinite(thr):
                     imp = (post[m] - pre[m]) * (1 if hib else -1) >= thr - 1e-9
                     row["n_reliable_improvement"] = int(imp.sum())
             rows.append(row)
+    for i, r in zip(estimated, paired_mean_changes(samples, level=rules.level), strict=True):
+        rows[i].update(mean_change=r.mean_change, ci_low=r.ci_low, ci_high=r.ci_high)
     cols = [*by, "min_dose", "n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement"]
     out = pd.DataFrame(rows, columns=cols)
     out = out.sort_values([*by, "min_dose"], kind="stable").reset_index(drop=True)
