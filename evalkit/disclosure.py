@@ -348,6 +348,32 @@ def round_counts(values: np.ndarray, base: int | None) -> np.ndarray:
     return np.floor(v / base + 0.5) * base
 
 
+def _published_counts(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Published counts (NaN where hidden or missing) as ``Int64``, each rounded to a whole number (half to even).
+
+    The integers and the mask are made directly; with an infinite value, through ``Float64`` (which refuses it).
+    """
+    missing = np.isnan(values)
+    if np.isinf(values).any():
+        return pd.array(np.where(missing, None, values), dtype="Float64").round().astype("Int64")
+    return pd.arrays.IntegerArray(np.where(missing, 0.0, np.round(values)).astype(np.int64), missing)
+
+
+def _hidden_where(column: pd.Series, mask: np.ndarray) -> pd.Series:
+    """``column`` with the rows of ``mask`` hidden: ``NaN`` in a float column, ``<NA>`` in any other (a boolean
+    column becomes ``boolean``, an object one ``string``, to hold it)."""
+    if column.dtype == np.float64:
+        return pd.Series(np.where(mask, np.nan, column.to_numpy()), index=column.index, name=column.name)
+    s = column
+    if pd.api.types.is_bool_dtype(s.dtype) and not isinstance(s.dtype, pd.BooleanDtype):
+        s = s.astype("boolean")
+    elif pd.api.types.is_object_dtype(s.dtype):
+        s = s.astype("string")
+    s = s.copy()
+    s[mask] = pd.NA if not pd.api.types.is_float_dtype(s.dtype) or isinstance(s.dtype, pd.Float64Dtype) else np.nan
+    return s
+
+
 def disclosure_note(*, threshold: int = 5, show_zero: bool = True, rounding_base: int | None = None) -> str:
     """Plain-English statement of the disclosure control applied."""
     if threshold <= 1:
@@ -677,9 +703,10 @@ def apply_disclosure(
         cur = hidden_names[mask]
         hidden_names[mask] = np.where(cur == "", name, cur + "; " + name)
 
+    # the new columns gathered, then put in the frame at once (each in its place)
+    columns: dict[str, object] = {}
     for j, c in enumerate(counts):
-        col = pd.array(np.where(np.isnan(published[:, j]), None, published[:, j]), dtype="Float64")
-        out[c] = col.round().astype("Int64")
+        columns[c] = _published_counts(published[:, j])
         note(sup2[:, j], c)
     for d, deps in derived.items():
         if d not in out.columns:
@@ -691,16 +718,10 @@ def apply_disclosure(
         for x in deps:
             mask |= sup2[:, col_idx[x]]
         if mask.any():
-            s = out[d]
-            if pd.api.types.is_bool_dtype(s.dtype) and not isinstance(s.dtype, pd.BooleanDtype):
-                s = s.astype("boolean")
-            elif pd.api.types.is_object_dtype(s.dtype):
-                s = s.astype("string")
-            s = s.copy()
-            s[mask] = pd.NA if not pd.api.types.is_float_dtype(s.dtype) or isinstance(s.dtype, pd.Float64Dtype) \
-                else np.nan
-            out[d] = s
+            columns[d] = _hidden_where(out[d] if d not in columns else pd.Series(columns[d], index=out.index),
+                                       mask)
         note(mask, d)
+    out = out.assign(**columns)  # (names are text: the notes join them)
     out["suppressed"] = pd.array(hidden_names.astype(str), dtype="string")
     out.attrs = dict(frame.attrs)
     out.attrs["disclosure"] = disclosure_note(threshold=t, show_zero=z, rounding_base=r)

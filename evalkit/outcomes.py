@@ -19,7 +19,6 @@ states its rules (``rules`` column and ``attrs["rules"]``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -34,6 +33,7 @@ from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, engaged_mask, prepar
 from evalkit.instruments import Instrument, builtin_instruments
 from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
+from evalkit.stats.welch import sample_mean_variance, welch_t_test
 from evalkit.talking_therapies_disclosure import published_talking_therapies_rates
 
 __all__ = [
@@ -273,8 +273,9 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
 
     Notes
     -----
-    Welch (1947) unequal-variance t-test, :func:`scipy.stats.ttest_ind` with
-    ``equal_var=False``. A difference suggests the completers' change may not
+    Welch (1947) unequal-variance t-test, as :func:`scipy.stats.ttest_ind` with
+    ``equal_var=False`` gives it (:func:`evalkit.stats.welch.welch_t_test`: every
+    group's test in one call). A difference suggests the completers' change may not
     represent everyone who started (e.g. those who stop early were more
     severe); the mixed-model and multiple-imputation estimates address this
     under missing at random.
@@ -283,12 +284,20 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
     has_base = changes["baseline_score"].notna()
     # the grouping columns, the score and the paired flag only: each group's rows are taken from a narrow frame
     narrow = pd.DataFrame({**{k: changes[k] for k in by}, "_score": changes["baseline_score"],
-                           "_paired": _bool(changes["paired"])})
+                           "_paired": _bool(changes["paired"])})[has_base]
+    groups = narrow.groupby(by, sort=True, dropna=False)
+    keys = groups.size().index
+    gid = groups.ngroup().to_numpy()
+    # each group's rows in their order (as the groupby gives them), one slice per group
+    order = np.argsort(gid, kind="stable")
+    cuts = np.cumsum(np.bincount(gid, minlength=len(keys)))[:-1]
+    scores = np.split(narrow["_score"].to_numpy(dtype=float)[order], cuts) if len(keys) else []
+    paired = np.split(narrow["_paired"].to_numpy(dtype=bool)[order], cuts) if len(keys) else []
     rows = []
-    for key, g in narrow[has_base].groupby(by, sort=True, dropna=False):
+    tested: list[int] = []  # rows with a t-test, and the two samples' summaries: one vectorised test below
+    summaries: list[tuple[float, float, int, float, float, int]] = []
+    for key, score, pm in zip(keys, scores, paired, strict=True):
         key = key if isinstance(key, tuple) else (key,)
-        pm = g["_paired"].to_numpy(dtype=bool)
-        score = g["_score"].to_numpy(dtype=float)
         a = score[pm]
         u = score[~pm]
         row = dict(zip(by, key, strict=True))
@@ -296,16 +305,16 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
                    baseline_mean_paired=a.mean() if len(a) else np.nan,
                    baseline_mean_unpaired=u.mean() if len(u) else np.nan)
         row["attrition_diff"] = row["baseline_mean_unpaired"] - row["baseline_mean_paired"]
+        row.update(attrition_t=np.nan, attrition_p=np.nan)
         if len(a) >= 2 and len(u) >= 2 and (a.std() > 0 or u.std() > 0):
-            with warnings.catch_warnings():
-                # scipy warns about precision loss when a group's scores are (nearly) all equal; the
-                # statistic is still defined by the other group's variance, so the warning is not useful here
-                warnings.simplefilter("ignore", RuntimeWarning)
-                t = stats.ttest_ind(u, a, equal_var=False)
-            row.update(attrition_t=float(t.statistic), attrition_p=float(t.pvalue))
-        else:
-            row.update(attrition_t=np.nan, attrition_p=np.nan)
+            tested.append(len(rows))
+            summaries.append((*sample_mean_variance(u), len(u), *sample_mean_variance(a), len(a)))
         rows.append(row)
+    if tested:
+        m1, v1, n1, m2, v2, n2 = (np.array(c) for c in zip(*summaries, strict=True))
+        t, p = welch_t_test(m1, v1, n1, m2, v2, n2)
+        for i, ti, pi in zip(tested, t, p, strict=True):
+            rows[i].update(attrition_t=float(ti), attrition_p=float(pi))
     cols = [*by, "n_paired", "n_unpaired_with_baseline", "baseline_mean_paired", "baseline_mean_unpaired",
             "attrition_diff", "attrition_t", "attrition_p"]
     return pd.DataFrame(rows, columns=cols)
@@ -393,9 +402,44 @@ def _with_groups_of_no_episode(out: pd.DataFrame, engaged: pd.DataFrame, changes
     for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
         new[c] = new[c].astype(float).where(new["_cut"] > 0)
     new["n_meaningful_improvement"] = new["n_meaningful_improvement"].astype(float).where(new["_mc"] > 0)
-    new = new[out.columns.tolist()].astype(out.dtypes.to_dict())
+    new = new.reindex(columns=out.columns).astype(out.dtypes.to_dict())  # any statistics: missing
     both = pd.concat([out, new], ignore_index=True)
     return both.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _left_joins(groups: pd.DataFrame, by: list[str],
+                tables: Sequence[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
+    """``groups`` left-joined on ``by`` with each table in turn (the positions beside them unused)."""
+    for table, _ in tables:
+        groups = groups.merge(table, on=by, how="left")
+    return groups
+
+
+def _beside_groups(groups: pd.DataFrame, by: list[str],
+                   tables: Sequence[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
+    """``groups`` (one row per group, keys ``by``) with the columns of each table beside: as left joins on ``by``.
+
+    Each table has one row per group it has, in the groups' sorted order, and comes with the position in
+    ``groups`` of each of its rows; its rows are put there by position, the other groups' values missing
+    (filled as :meth:`pandas.DataFrame.merge` fills a left join). The key columns come out in the dtype the
+    joins give them: as they are, or text of two kinds (pandas' ``string`` and ``str``) as ``object``. Where a
+    table's keys are not those of its positions, or their dtypes are another mix, the left joins are made.
+    """
+    def _text(dtype: object) -> bool:
+        return isinstance(dtype, pd.StringDtype) or pd.api.types.is_object_dtype(dtype)
+
+    placed = all(
+        len(at) == len(table) and (not len(at) or at[-1] < len(groups)) and all(
+            pd.Index(groups[k].to_numpy(dtype=object)[at]).equals(pd.Index(table[k].to_numpy(dtype=object)))
+            for k in by)
+        for table, at in tables)
+    mixed = {k for table, _ in tables for k in by if table[k].dtype != groups[k].dtype}
+    if not placed or not all(_text(groups[k].dtype) and all(_text(t[k].dtype) for t, _ in tables) for k in mixed):
+        return _left_joins(groups, by, tables)
+    columns = [table.drop(columns=by).set_axis(at).reindex(np.arange(len(groups))).set_axis(groups.index)
+               for table, at in tables]
+    out = pd.concat([groups, *columns], axis=1)
+    return out.astype({k: object for k in mixed}) if mixed else out
 
 
 # ---------------------------------------------------------------------------
@@ -464,46 +508,45 @@ def change_statistics(
 
     paired = _bool(ch["paired"]).to_numpy()
     engaged_ep = np.asarray(engaged_mask(ch, rules.min_dose), dtype=bool)
-    out["n_episodes"] = count(np.ones(len(ch), dtype=bool))
-    out["n_paired"] = count(paired)
-    out["n_engaged_ep"] = count(engaged_ep)
+    # the counts gathered as arrays, the frame made once (not a column inserted at a time)
+    counts: dict[str, np.ndarray] = {"n_episodes": count(np.ones(len(ch), dtype=bool)), "n_paired": count(paired),
+                                     "n_engaged_ep": count(engaged_ep)}
     reason = ch["unpaired_reason"].astype("string")
     for r in UNPAIRED_REASONS:
-        out[f"n_unpaired_{r}"] = count((reason == r).fillna(False).to_numpy(dtype=bool) & engaged_ep)
-    out["n_unpaired_with_baseline"] = count(~paired & ch["baseline_score"].notna().to_numpy())
+        counts[f"n_unpaired_{r}"] = count((reason == r).fillna(False).to_numpy(dtype=bool) & engaged_ep)
+    counts["n_unpaired_with_baseline"] = count(~paired & ch["baseline_score"].notna().to_numpy())
     for col, name in (("reliable_improvement", "n_reliable_improvement"),
                       ("reliable_deterioration", "n_reliable_deterioration"),
                       ("no_reliable_change", "n_no_reliable_change"),
                       ("jt_reliable_improvement", "n_jt_reliable_improvement"),
                       ("meaningful_improvement", "n_meaningful_improvement")):
-        out[name] = count(_bool(ch[col]).to_numpy() & paired)
+        counts[name] = count(_bool(ch[col]).to_numpy() & paired)
     cb = _bool(ch["caseness_baseline"]).to_numpy() & paired
     ce = _bool(ch["caseness_endpoint"]).to_numpy()
-    out["n_caseness_baseline"] = count(cb)
-    out["n_recovered"] = count(cb & ~ce & ch["caseness_endpoint"].notna().to_numpy())
-    out["n_reliable_recovery"] = count((ch["cs_category"].astype("string") == "recovered").fillna(False))
+    counts["n_caseness_baseline"] = count(cb)
+    counts["n_recovered"] = count(cb & ~ce & ch["caseness_endpoint"].notna().to_numpy())
+    counts["n_reliable_recovery"] = count((ch["cs_category"].astype("string") == "recovered").fillna(False))
+    # a count that needs a caseness cut-off or a meaningful-change threshold is missing in a group without one
     cut_any = count(ch["cutoff"].notna()) > 0
     mc_any = count(ch["meaningful_change_threshold"].notna()) > 0
+    for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
+        counts[c] = np.where(cut_any, counts[c].astype(float), np.nan)
+    counts["n_meaningful_improvement"] = np.where(mc_any, counts["n_meaningful_improvement"].astype(float), np.nan)
     del engaged_ep, reason, cb, ce
     # instrument-level columns: each group's first
     meta = pd.DataFrame({c: first(c) for c in ("rc_threshold", "rc_threshold_source", "cutoff", "role",
                                                 "higher_is_better")})
     meta = categories_as_text(meta, ["role"])  # the table's text stays text (the episodes hold a categorical)
-    out = pd.concat([out, meta], axis=1)
-    for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
-        out[c] = out[c].astype(float).where(cut_any)
-    out["n_meaningful_improvement"] = out["n_meaningful_improvement"].astype(float).where(mc_any)
+    out = pd.concat([out, pd.DataFrame(counts), meta], axis=1)
     # engaged denominators
     if participants is not None:
         eng = _engaged_counts(participants, ch, by, rules)
         out = out.merge(eng, on=by, how="left")
         out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
         out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
-        out = _with_groups_of_no_episode(out, eng, ch, by)
     else:
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0
-    out = out.drop(columns=["n_engaged_ep"])
     release_freed_memory()  # what the engaged counts of a million participants left in the pools
     # paired statistics, one group at a time (few groups; each call is vectorised)
     stats_rows = []
@@ -513,17 +556,26 @@ def change_statistics(
         stats_rows.append({**dict(zip(by, key, strict=True)), **_paired_block(g, rules.level)})
     ps = pd.DataFrame(stats_rows, columns=[*by, *[c for c in _PAIRED_STATS if not c.startswith("adj_")], "es_note"])
     ps["es_note"] = ps["es_note"].astype("string").fillna("")
-    out = out.merge(ps, on=by, how="left")
     adj = adjusted_change(ch, by=by, reference=reference, level=rules.level).drop(columns=["adj_n"])
-    out = out.merge(adj, on=by, how="left")
     att = attrition_check(ch, by=by).drop(columns=["n_paired", "n_unpaired_with_baseline", "baseline_mean_paired"])
-    out = out.merge(att, on=by, how="left")
-    # rates with Wilson intervals (percent)
-    out["completeness"], out["completeness_ci_low"], out["completeness_ci_high"] = _wilson_pct(
-        out["n_paired"], out["n_engaged"], rules.level)
-    for num, den, stem in _RATE_METRICS:
-        out[f"pct_{stem}"], out[f"pct_{stem}_ci_low"], out[f"pct_{stem}_ci_high"] = _wilson_pct(
-            out[num], out[den], rules.level)
+    # each of the three has a row per group of some of the episodes (paired; with a baseline), in the groups'
+    # sorted order: its rows go to those groups' rows by group number, missing for the other groups
+    has_base = ch["baseline_score"].notna().to_numpy()
+    out = _beside_groups(out, by, [(t, np.unique(gid[rows])) for t, rows in ((ps, paired), (adj, paired),
+                                                                            (att, has_base))])
+    if participants is not None:
+        out = _with_groups_of_no_episode(out, eng, ch, by)
+    out = out.drop(columns=["n_engaged_ep"])
+    # rates with Wilson intervals (percent): every rate of every group in one call, the columns added at once
+    rates = [("n_paired", "n_engaged", "completeness"),
+             *((num, den, f"pct_{stem}") for num, den, stem in _RATE_METRICS)]
+    pct, lo, hi = (np.split(a, len(rates)) for a in _wilson_pct(
+        np.concatenate([np.asarray(out[num], dtype=float) for num, _, _ in rates]),
+        np.concatenate([np.asarray(out[den], dtype=float) for _, den, _ in rates]), rules.level))
+    columns = {}
+    for i, (_, _, name) in enumerate(rates):
+        columns.update({name: pct[i], f"{name}_ci_low": lo[i], f"{name}_ci_high": hi[i]})
+    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
     out.attrs["rules"] = rules.describe()
     return out
 
@@ -688,7 +740,7 @@ def dose_sensitivity(
     change grows steadily with the threshold, the headline depends on who is
     counted as having 'had the support'; state the threshold with the result.
     """
-    from evalkit.stats import paired_mean_change
+    from evalkit.stats import paired_mean_changes
 
     rules = PairingRules() if rules is None else rules
     by = list(by)
@@ -712,6 +764,8 @@ def dose_sensitivity(
     post_all = cand["endpoint_score"].to_numpy(dtype=float)
     hib_all = cand["higher_is_better"].array
     thr_all = cand["rc_threshold"].to_numpy(dtype=float) if "rc_threshold" in cand.columns else None
+    estimated: list[int] = []  # the rows with a mean change, and their samples: all estimated in one call below
+    samples: list[tuple[np.ndarray, np.ndarray]] = []
     for key, size, end in zip(keys, sizes, ends, strict=True):
         key = key if isinstance(key, tuple) else (key,)
         own = in_order[end - size:end]
@@ -722,12 +776,14 @@ def dose_sensitivity(
             m = dose >= k
             row = {**dict(zip(by, key, strict=True)), "min_dose": int(k), "n": int(m.sum())}
             if m.sum() >= 2:
-                r = paired_mean_change(pre[m], post[m], level=rules.level)
-                row.update(mean_change=r.mean_change, ci_low=r.ci_low, ci_high=r.ci_high)
+                estimated.append(len(rows))
+                samples.append((pre[m], post[m]))
                 if np.isfinite(thr):
                     imp = (post[m] - pre[m]) * (1 if hib else -1) >= thr - 1e-9
                     row["n_reliable_improvement"] = int(imp.sum())
             rows.append(row)
+    for i, r in zip(estimated, paired_mean_changes(samples, level=rules.level), strict=True):
+        rows[i].update(mean_change=r.mean_change, ci_low=r.ci_low, ci_high=r.ci_high)
     cols = [*by, "min_dose", "n", "mean_change", "ci_low", "ci_high", "n_reliable_improvement"]
     out = pd.DataFrame(rows, columns=cols)
     out = out.sort_values([*by, "min_dose"], kind="stable").reset_index(drop=True)

@@ -84,29 +84,56 @@ def _changes_of(outcomes: object) -> pd.DataFrame:
     return ch
 
 
-def _any_and_codes(frame: pd.DataFrame, keys: list[str], flags: list[str], name: str) -> pd.DataFrame:
-    """Per group of ``keys`` (sorted): ``any`` of each flag, and the group's codes sorted and joined by '+'.
+def _joined_codes(gid: np.ndarray, n_groups: int, code: pd.api.extensions.ExtensionArray) -> np.ndarray:
+    """Per group ``0..n_groups-1`` (``gid``: each row's, -1 for none), its rows' codes sorted and joined by '+'.
 
     The join is vectorised: rows are ordered by group and code, cut into one list per group and joined
     with :func:`pyarrow.compute.binary_join` -- the same text as ``"+".join(sorted(codes))`` per group
     (pyarrow compares UTF-8 bytes, which orders as Python orders code points).
     """
-    g = frame.groupby(keys, sort=True)
-    out = g[flags].any()
-    gid_f = g.ngroup().to_numpy(dtype=float)  # NaN: a missing key, no group
-    rows = np.flatnonzero(~np.isnan(gid_f))
-    gid = np.where(np.isnan(gid_f), -1, gid_f).astype(np.int64)
-    code = frame["code"].astype("string").array[rows]
+    rows = np.flatnonzero(gid >= 0)
+    code = code[rows]
     order = np.lexsort((pd.factorize(code, sort=True)[0], gid[rows]))
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(gid[rows], minlength=len(out)))]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(gid[rows], minlength=n_groups))]).astype(np.int64)
     texts = pa.array(code)
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     texts = texts.cast(pa.large_string()).take(pa.array(order, type=pa.int64()))
     joined = pac.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), texts),
                              pa.scalar("+", pa.large_string()))
-    out[name] = np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _any_and_codes(frame: pd.DataFrame, keys: list[str], flags: list[str], name: str) -> pd.DataFrame:
+    """Per group of ``keys`` (sorted): ``any`` of each flag, and the group's codes sorted and joined by '+'
+    (:func:`_joined_codes`)."""
+    g = frame.groupby(keys, sort=True)
+    out = g[flags].any()
+    gid_f = g.ngroup().to_numpy(dtype=float)  # NaN: a missing key, no group
+    gid = np.where(np.isnan(gid_f), -1, gid_f).astype(np.int64)
+    out[name] = _joined_codes(gid, len(out), frame["code"].astype("string").array)
     return out
+
+
+def _people(programme: pd.Series, participant: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray,
+                                                                    pd.api.extensions.ExtensionArray]:
+    """Each row's mother as one integer, ordered as (programme, participant) sort (-1 where either is missing),
+    and the sorted distinct programmes and participants it is made of (``person // len(participants)``,
+    ``person % len(participants)``)."""
+    prog, progs = pd.factorize(programme.array, sort=True)
+    part, parts = pd.factorize(participant.array, sort=True)
+    person = prog.astype(np.int64) * max(len(parts), 1) + part
+    return np.where((prog >= 0) & (part >= 0), person, -1), progs, parts
+
+
+def _per_person(person: np.ndarray, rows: np.ndarray, flags: dict[str, np.ndarray],
+                code: pd.api.extensions.ExtensionArray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """For the mothers of ``rows`` (those with a key), sorted: who they are, ``any`` of each flag, their codes
+    joined (:func:`_joined_codes`)."""
+    rows = rows[person[rows] >= 0]
+    who, gid = np.unique(person[rows], return_inverse=True)
+    anyof = {f: np.bincount(gid[v[rows]], minlength=len(who)) > 0 for f, v in flags.items()}
+    return who, anyof, _joined_codes(gid, len(who), code[rows])
 
 
 def recovery_classification(outcomes: object, *, rules: PairingRules | None = None,
@@ -138,26 +165,27 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
     """
     rules = PairingRules() if rules is None else rules
     ch = _changes_of(outcomes)
-    # only the columns used: selecting rows of the whole frame of changes would copy all of its columns
-    used = ["programme_id", "participant_id", "role", "cutoff", "instrument", "caseness_baseline",
-            "caseness_endpoint", "reliable_improvement", "reliable_deterioration"]
-    p = ch[used][ch["paired"].astype(bool)]
-    role = p["role"].astype("string")
-    sym = p[role.isin(_SYMPTOM_ROLES).fillna(False).to_numpy() & p["cutoff"].notna().to_numpy()]
-    wit = p[role.isin(_WITHIN_ROLES).fillna(False).to_numpy()]
+    # the mothers as integers (programme and participant sorted), the rows as positions: each mother's flags and
+    # codes as counts by her number, the two sets of measures matched by number (no frames grouped or joined)
+    paired = ch["paired"].astype(bool).to_numpy()
+    role = ch["role"].astype("string")
+    sym = np.flatnonzero(paired & role.isin(_SYMPTOM_ROLES).fillna(False).to_numpy()
+                         & ch["cutoff"].notna().to_numpy())
+    wit = np.flatnonzero(paired & role.isin(_WITHIN_ROLES).fillna(False).to_numpy())
     keys = ["programme_id", "participant_id"]
+    person, progs, parts = _people(ch["programme_id"], ch["participant_id"])
+    code = ch["instrument"].astype("string").array
 
-    def _b(s: pd.Series) -> pd.Series:
-        return s.astype("boolean").fillna(False).astype(bool)
+    def _b(column: str) -> np.ndarray:
+        return ch[column].astype("boolean").fillna(False).astype(bool).to_numpy()
 
-    sf = pd.DataFrame({**{k: sym[k] for k in keys}, "cb": _b(sym["caseness_baseline"]),
-                       "ce": _b(sym["caseness_endpoint"]), "ri": _b(sym["reliable_improvement"]),
-                       "rd": _b(sym["reliable_deterioration"]), "code": sym["instrument"].astype("string")})
-    sg = _any_and_codes(sf, keys, ["cb", "ce", "ri", "rd"], "symptom_measures")
-    wf = pd.DataFrame({**{k: wit[k] for k in keys}, "wb": _b(wit["reliable_improvement"]),
-                       "wd": _b(wit["reliable_deterioration"]), "code": wit["instrument"].astype("string")})
-    wg = _any_and_codes(wf, keys, ["wb", "wd"], "within_measures")
-    j = sg.join(wg, how="inner")
+    ri, rd = _b("reliable_improvement"), _b("reliable_deterioration")
+    s_who, s_any, s_codes = _per_person(person, sym, {"cb": _b("caseness_baseline"), "ce": _b("caseness_endpoint"),
+                                                      "ri": ri, "rd": rd}, code)
+    w_who, w_any, w_codes = _per_person(person, wit, {"wb": ri, "wd": rd}, code)
+    who, s_at, w_at = np.intersect1d(s_who, w_who, assume_unique=True, return_indices=True)
+    j = pd.DataFrame({**{f: v[s_at] for f, v in s_any.items()}, "symptom_measures": s_codes[s_at],
+                      **{f: v[w_at] for f, v in w_any.items()}, "within_measures": w_codes[w_at]})
     crossed = j["cb"] & ~j["ce"]
     reliable = j["ri"] & ~j["rd"]
     rec_from = crossed & reliable if rules.recovery_from == "reliable" else crossed
@@ -167,8 +195,8 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
     in_pop = j["cb"].to_numpy(dtype=bool)
     cat[~in_pop] = None
     out = pd.DataFrame({
-        "programme_id": j.index.get_level_values(0).astype("string"),
-        "participant_id": j.index.get_level_values(1).astype("string"),
+        "programme_id": pd.Index(progs.take(who // max(len(parts), 1))).astype("string"),
+        "participant_id": pd.Index(parts.take(who % max(len(parts), 1))).astype("string"),
         "symptom_measures": j["symptom_measures"].astype("string").to_numpy(),
         "within_measures": j["within_measures"].astype("string").to_numpy(),
         "caseness_baseline": j["cb"].to_numpy(), "caseness_endpoint": j["ce"].to_numpy(),

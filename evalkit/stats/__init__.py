@@ -9,7 +9,8 @@ Pure, vectorised functions; each module has one job:
   effect sizes for meta-analysis (metafor ``escalc`` equivalents);
 * :mod:`~evalkit.stats.meta_analysis` -- fixed/random-effects meta-analysis;
 * :mod:`~evalkit.stats.meta_regression` -- meta-regression and subgroups;
-* :mod:`~evalkit.stats.funnel` -- funnel-plot limits, flags, over-dispersion.
+* :mod:`~evalkit.stats.funnel` -- funnel-plot limits, flags, over-dispersion;
+* :mod:`~evalkit.stats.welch` -- Welch's t-test for many pairs of samples at once.
 
 Sign convention: change is ``post - pre`` everywhere.
 """
@@ -20,6 +21,7 @@ from .effect_sizes import (
     hedges_correction,
     paired_effect_size,
     paired_mean_change,
+    paired_mean_changes,
     proportion_effect,
     raw_mean_change,
     standardised_mean_change,
@@ -62,6 +64,7 @@ __all__ = [
     "meta_regression",
     "paired_effect_size",
     "paired_mean_change",
+    "paired_mean_changes",
     "proportion_effect",
     "raw_mean_change",
     "reliable_change_threshold",

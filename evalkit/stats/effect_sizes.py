@@ -13,6 +13,7 @@ effect size and its sampling variance -- ready for
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -368,11 +369,48 @@ def paired_mean_change(pre: ArrayLike, post: ArrayLike, level: float = 0.95) -> 
     n = len(a)
     if n < 2:
         raise ValueError(f"pre and post must have at least 2 complete pairs; got {n}")
+    return _paired_mean_change(a, b, float(stats.t.ppf(1.0 - (1.0 - lvl) / 2.0, n - 1)), lvl)
+
+
+def paired_mean_changes(samples: Sequence[tuple[ArrayLike, ArrayLike]], level: float = 0.95,
+                        ) -> list[PairedMeanChange]:
+    """:func:`paired_mean_change` of each of many samples, the t quantiles of all of them in one call.
+
+    Parameters
+    ----------
+    samples
+        ``(pre, post)`` per sample, as :func:`paired_mean_change` takes them (each with at least 2 complete
+        pairs).
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    list of PairedMeanChange
+        One per sample, in order: the same as :func:`paired_mean_change` gives for it.
+
+    Examples
+    --------
+    >>> res = paired_mean_changes([([20, 18, 25, 30, 22], [15, 16, 20, 28, 15]), ([1, 2, 3], [2, 2, 5])])
+    >>> [(round(r.mean_change, 2), round(r.ci_low, 2), r.n) for r in res]
+    [(-4.2, -6.89, 5), (1.0, -1.48, 3)]
+    """
+    lvl = check_level("level", level)
+    pairs = [_paired(pre, post) for pre, post in samples]
+    n = np.array([len(a) for a, _ in pairs], dtype=np.int64)
+    if (n < 2).any():
+        raise ValueError(f"pre and post must have at least 2 complete pairs; got {int(n.min())}")
+    crit = stats.t.ppf(1.0 - (1.0 - lvl) / 2.0, n - 1) if len(n) else n
+    return [_paired_mean_change(a, b, float(c), lvl) for (a, b), c in zip(pairs, crit, strict=True)]
+
+
+def _paired_mean_change(a: np.ndarray, b: np.ndarray, crit: float, lvl: float) -> PairedMeanChange:
+    """The mean change of complete pairs ``a`` (pre) and ``b`` (post), with ``crit`` the t quantile."""
+    n = len(a)
     diff = b - a
     mean_d = float(diff.mean())
     sd_d = float(diff.std(ddof=1))
     se = sd_d / math.sqrt(n)
-    crit = float(stats.t.ppf(1.0 - (1.0 - lvl) / 2.0, n - 1))
     return PairedMeanChange(
         mean_change=mean_d,
         se=se,

@@ -332,13 +332,15 @@ def jacobson_truax(
         recovered = improve & crossed_np
         harmed = deteriorate & worsened_np
 
-    labels = np.select(
+    # the categories' codes chosen directly (first that holds), -1 (missing) for an incomplete pair
+    code = {c: i for i, c in enumerate(CATEGORIES)}
+    codes = np.select(
         [recovered, improve, harmed, deteriorate],
-        ["recovered", "improved", "harmed", "deteriorated"],
-        default="unchanged",
-    ).astype(object)
-    labels[~complete] = None
-    category = pd.Categorical(labels, categories=list(CATEGORIES))
+        [code["recovered"], code["improved"], code["harmed"], code["deteriorated"]],
+        default=code["unchanged"],
+    ).astype(np.int8)
+    codes[~complete] = -1
+    category = pd.Categorical.from_codes(codes, categories=list(CATEGORIES))
 
     imp = pd.array(improve, dtype="boolean")
     det = pd.array(deteriorate, dtype="boolean")

@@ -17,6 +17,7 @@ MODULES = [
     "evalkit.stats.meta_analysis",
     "evalkit.stats.meta_regression",
     "evalkit.stats.funnel",
+    "evalkit.stats.welch",
 ]
 
 

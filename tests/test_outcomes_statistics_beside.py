@@ -1,0 +1,43 @@
+"""change_statistics puts each group's paired statistics, adjusted change and attrition test beside its counts
+by group number; the frame is the one the left joins on the group keys give (values, order and dtypes)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from evalkit import outcomes
+from evalkit.change import episode_change
+from evalkit.episodes import prepare_episodes
+from evalkit.errors import EvalkitWarning
+from evalkit.generator import generate_programmes
+from evalkit.rules import PairingRules
+
+RULES = PairingRules()
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        data = prepare_episodes(generate_programmes(150, seed=2).tables, rules=RULES)
+    return data, episode_change(data.episodes, rules=RULES)
+
+
+@pytest.mark.parametrize("by", [["programme_id", "instrument"], ["instrument"],
+                                ["programme_id", "instrument", "ethnicity_group"],
+                                ["programme_id", "instrument", "perinatal_stage"]])
+@pytest.mark.parametrize("with_participants", [True, False])
+def test_statistics_by_position_are_the_left_joins(prepared, monkeypatch, by, with_participants) -> None:
+    data, changes = prepared
+    participants = data.participants if with_participants else None
+    if any(k not in changes.columns for k in by):
+        pytest.skip(f"no {by} in the episodes")
+    got = outcomes.change_statistics(changes, by=by, rules=RULES, participants=participants)
+    monkeypatch.setattr(outcomes, "_beside_groups", outcomes._left_joins)
+    want = outcomes.change_statistics(changes, by=by, rules=RULES, participants=participants)
+    assert got["n_paired"].sum() > 0 and got["adj_mean_change"].notna().any() and got["attrition_t"].notna().any()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.attrs == want.attrs
