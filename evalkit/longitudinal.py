@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from evalkit.blas_threads import on_one_blas_thread
 from evalkit.episodes import engaged_mask
 from evalkit.errors import ApproximationWarning, SmallSampleWarning
 from evalkit.rules import PairingRules
@@ -406,6 +407,7 @@ def _dummies(codes: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+@on_one_blas_thread
 def mixed_model_change(
     scores: pd.DataFrame,
     episodes: pd.DataFrame,
@@ -795,6 +797,7 @@ def group_generator(seed: int, key: Sequence[object]) -> np.random.Generator:
     return np.random.default_rng([int(seed), h])
 
 
+@on_one_blas_thread
 def multiple_imputation_change(
     episodes: pd.DataFrame,
     *,
