@@ -349,19 +349,32 @@ def _funnel_wide(path: pd.DataFrame, by: list[str], also: Sequence[str] = ()) ->
     return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
 
 
-def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame) -> tuple[dict[str, list[str]], list[Partition]]:
+def _with_columns(w: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``w`` with the columns of ``new`` (same index) added on its right, at once, keeping ``w.attrs`` (as setting
+    each column would)."""
+    if not len(new.columns):
+        return w
+    out = pd.concat([w, new], axis=1)
+    out.attrs = dict(w.attrs)
+    return out
+
+
+def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame
+                           ) -> tuple[pd.DataFrame, dict[str, list[str]], list[Partition]]:
     """The outcome summary's n paired of each change measure as cells of the funnel's disclosure problem.
 
     Parameters
     ----------
     w
         The funnel per group (:func:`_funnel_wide` of ``path`` with its ``paired_on_<instrument>`` sums, and
-        the ``left_<step>`` columns); the cells below are added to it as columns.
+        the ``left_<step>`` columns).
     path
         The :func:`participant_path` it was made from (its :data:`PAIRED_ON` columns name the measures).
 
     Returns
     -------
+    cells : pandas.DataFrame
+        The columns named below, on ``w``'s index (for the caller to add to ``w``, all at once).
     rests : dict
         Per measure, the column of the summary's n paired of each group (``summary_n_paired_<instrument>``,
         a cell another table publishes: for ``published_elsewhere``) -> the columns of each step less that n
@@ -388,30 +401,35 @@ def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame) -> tuple[dict[st
     names = list(FUNNEL_STEPS)
     rests: dict[str, list[str]] = {}
     parts = []
+    cells: dict[str, np.ndarray] = {}
+    steps = w[names].to_numpy(dtype=float)
     for col in paired_on_columns(path):
         n = w[col].to_numpy(dtype=float)
         if not n.any():
             continue  # nobody paired on it here: the summary's n paired is 0 or not published, a step less 0 is itself
         inst = col[len(PAIRED_ON):]
         n_col = f"summary_n_paired_{inst}"
-        w[n_col] = n
+        cells[n_col] = n
         rests[n_col] = []
         for i, s_ in enumerate(names):
-            rest = w[s_].to_numpy(dtype=float) - n
-            w[f"not_paired_on_{inst}_{s_}"] = np.where(rest >= 0, rest, np.nan)
+            rest = steps[:, i] - n
+            cells[f"not_paired_on_{inst}_{s_}"] = np.where(rest >= 0, rest, np.nan)
             rests[n_col].append(f"not_paired_on_{inst}_{s_}")
             parts.append(Partition((n_col, f"not_paired_on_{inst}_{s_}"), total=s_))
             if i:
                 parts.append(Partition((f"not_paired_on_{inst}_{s_}", f"left_{s_}"),
                                        total=f"not_paired_on_{inst}_{names[i - 1]}"))
-    return rests, parts
+    return pd.DataFrame(cells, index=w.index), rests, parts
 
 
 def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Those who left the funnel per group x step not reached x reason (``n``), from a participant path."""
     names = list(FUNNEL_STEPS)
     nxt = dict(zip(names[:-1], names[1:], strict=True))
-    left = categories_as_text(path[path["last_step"] != "paired"], keys).copy()  # grouped on text
+    # only the columns counted (the path holds many more, each copied by a row filter)
+    cols = list(dict.fromkeys([*keys, "last_step", "exit_reason"]))
+    left = path.loc[(path["last_step"] != "paired").fillna(False).to_numpy(dtype=bool), cols]
+    left = categories_as_text(left, keys).copy()  # grouped on text
     left["step"] = left["last_step"].map(nxt).astype("string")
     left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
     return left.groupby([*keys, "step", "reason"], sort=True, dropna=False).size().rename("n").reset_index()
@@ -441,15 +459,16 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     if not by:
         path = path.assign(_all="all")
     w = _funnel_wide(path, keys, paired_on_columns(path))
-    for prev, cur in zip(names[:-1], names[1:], strict=True):
-        w[f"left_{cur}"] = w[prev] - w[cur]
+    w = _with_columns(w, pd.DataFrame({f"left_{cur}": w[prev] - w[cur]
+                                       for prev, cur in zip(names[:-1], names[1:], strict=True)}))
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
     parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
     # the take-up rate's counts are two of the funnel's: those not taking up (never offered, or offered and
     # declining) are a cell of the same problem, so take_up_rate publishes exactly what this hides
     parts.append(Partition(("took_up",), total="referred", remainder=True))
     # the outcome summary's n paired per measure, beside 'paired': fixed cells, and the rests between them
-    rests, summary_parts = _paired_beside_summary(w, path)
+    cells, rests, summary_parts = _paired_beside_summary(w, path)
+    w = _with_columns(w, cells)
     summary, rest_cols = list(rests), [r for its in rests.values() for r in its]
     counts += [*summary, *rest_cols]
     parts += summary_parts
@@ -610,37 +629,52 @@ def _funnel_steps_hidden(path: pd.DataFrame, *, by: Sequence[str] = ("programme_
     return out.reset_index(drop=True)
 
 
+def _joined_flags(names: Sequence[str], masks: Sequence[np.ndarray]) -> np.ndarray:
+    """Per row, the ``names`` whose ``masks`` are true, joined with ``"; "`` in that order (``""`` when none): each
+    combination's text is made once and looked up by its code (the masks as bits)."""
+    code = np.zeros(len(masks[0]), dtype=np.int64)
+    for i, m in enumerate(masks):
+        code |= np.asarray(m, dtype=bool).astype(np.int64) << i
+    texts = np.array(["; ".join(nm for i, nm in enumerate(names) if c >> i & 1) for c in range(1 << len(names))],
+                     dtype=object)
+    return texts[code]
+
+
 def _funnel_table(w: pd.DataFrame, wd: pd.DataFrame, by: list[str], rules: PairingRules) -> pd.DataFrame:
     """:func:`take_up_funnel`'s table from the funnel's counts, true (``w``) and published (``wd``), of
-    :func:`_funnel_disclosure`."""
+    :func:`_funnel_disclosure`.
+
+    Every step's block of rows (one per group) is built at once: each column is the steps' columns of
+    ``w``/``wd`` one after another (step by step, as the blocks are stacked), then sorted by group and step.
+    """
     names = list(FUNNEL_STEPS)
     keys = by if by else ["_all"]
-    rows = []
-    for i, s_ in enumerate(names):
-        prev = names[i - 1] if i else s_
-        block = pd.DataFrame({k: w[k] for k in keys})
-        block["step"] = s_
-        block["step_order"] = i + 1
-        block["description"] = FUNNEL_STEPS[s_]
-        block["n"] = wd[s_].array
-        block["n_left"] = wd[f"left_{s_}"].array if i else pd.array([0] * len(w), dtype="Int64")
-        raw_n, raw_prev, raw_ref = w[s_].to_numpy(float), w[prev].to_numpy(float), w["referred"].to_numpy(float)
-        hidden = wd[s_].isna().to_numpy() | wd[prev].isna().to_numpy()
-        pct, lo, hi = _wilson_pct(raw_n, raw_prev, rules.level)
-        block["pct_of_previous"], block["pct_of_previous_ci_low"], block["pct_of_previous_ci_high"] = (
-            np.where(hidden, np.nan, pct), np.where(hidden, np.nan, lo), np.where(hidden, np.nan, hi))
-        hidden_r = wd[s_].isna().to_numpy() | wd["referred"].isna().to_numpy()
-        pct, lo, hi = _wilson_pct(raw_n, raw_ref, rules.level)
-        block["pct_of_referred"], block["pct_of_referred_ci_low"], block["pct_of_referred_ci_high"] = (
-            np.where(hidden_r, np.nan, pct), np.where(hidden_r, np.nan, lo), np.where(hidden_r, np.nan, hi))
-        sup = []
-        for col, mask in (("n", wd[s_].isna().to_numpy()), ("n_left", wd[f"left_{s_}"].isna().to_numpy() if i
-                                                              else np.zeros(len(w), bool)),
-                          ("pct_of_previous", hidden), ("pct_of_referred", hidden_r)):
-            sup.append(np.where(mask, col, ""))
-        block["suppressed"] = ["; ".join(x for x in t if x) for t in zip(*sup, strict=True)]
-        rows.append(block)
-    out = pd.concat(rows, ignore_index=True).sort_values([*keys, "step_order"]).reset_index(drop=True)
+    g, k = len(w), len(names)
+    rows = np.tile(np.arange(g), k)
+    block = {c: w[c].take(rows).reset_index(drop=True) for c in keys}
+    block["step"] = pd.Series(names).repeat(g).reset_index(drop=True)  # text, as a scalar set on each block
+    block["step_order"] = np.repeat(np.arange(1, k + 1, dtype=np.int64), g)
+    block["description"] = pd.Series([FUNNEL_STEPS[s_] for s_ in names]).repeat(g).reset_index(drop=True)
+    block["n"] = pd.concat([wd[s_] for s_ in names], ignore_index=True).array
+    block["n_left"] = pd.concat([pd.Series(pd.array([0] * g, dtype="Int64")),
+                                 *[wd[f"left_{s_}"] for s_ in names[1:]]], ignore_index=True).array
+    prev = [names[i - 1] if i else s_ for i, s_ in enumerate(names)]
+    raw = w[names].to_numpy(dtype=float)
+    raw_n, raw_prev = raw.T.reshape(-1), w[prev].to_numpy(dtype=float).T.reshape(-1)
+    raw_ref = np.tile(w["referred"].to_numpy(dtype=float), k)
+    pub_hidden = wd[names].isna().to_numpy()
+    n_hidden = pub_hidden.T.reshape(-1)
+    hidden = n_hidden | wd[prev].isna().to_numpy().T.reshape(-1)
+    hidden_r = n_hidden | np.tile(wd["referred"].isna().to_numpy(), k)
+    left_hidden = np.concatenate([np.zeros(g, bool), wd[[f"left_{s_}" for s_ in names[1:]]].isna().to_numpy()
+                                  .T.reshape(-1)])
+    for col, base, mask in (("pct_of_previous", raw_prev, hidden), ("pct_of_referred", raw_ref, hidden_r)):
+        pct, lo, hi = _wilson_pct(raw_n, base, rules.level)
+        block[col], block[f"{col}_ci_low"], block[f"{col}_ci_high"] = (
+            np.where(mask, np.nan, pct), np.where(mask, np.nan, lo), np.where(mask, np.nan, hi))
+    block["suppressed"] = _joined_flags(("n", "n_left", "pct_of_previous", "pct_of_referred"),
+                                        (n_hidden, left_hidden, hidden, hidden_r))
+    out = pd.DataFrame(block).sort_values([*keys, "step_order"]).reset_index(drop=True)
     if not by:
         out = out.drop(columns=["_all"])
     out["suppressed"] = out["suppressed"].astype("string")
