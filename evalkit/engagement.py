@@ -931,17 +931,23 @@ def attendance_summary(
     rules = PairingRules() if rules is None else rules
     by = list(by)
     t = coerce_tables(tables)
-    from evalkit.episodes import _participant_frame
+    from evalkit.episodes import _arrow_strings, _participant_frame, _positions
 
     # grouped on text (the participant frame holds descriptive text as categoricals): the groups that occur,
-    # every dose bin for each, and text columns in the table
-    p = categories_as_text(_participant_frame(t), by)
+    # every dose bin for each, and text columns in the table; only the columns used (each filter copies them)
+    p = _participant_frame(t)
+    p = categories_as_text(p[list(dict.fromkeys(["participant_id", "programme_id", "sessions_attended", *by]))], by)
     c = t.get("contacts")
     if c is None:
         c = pd.DataFrame(columns=["programme_id", "participant_id", "contact_date", "status"])
     with_rows = set(c["programme_id"].dropna().astype(str).unique())
-    keyed = p[["participant_id", *[k for k in by if k != "participant_id"]]]
-    cc = c.merge(keyed, on="participant_id", how="inner", suffixes=("_contact", ""))
+    # the contacts of known participants with their grouping columns: an inner join on the participant (unique in
+    # the participant frame), in the contacts' order, as look-ups by position
+    keyed = [k for k in by if k != "participant_id"]
+    pos = _positions(c["participant_id"], _arrow_strings(p["participant_id"]))
+    known = pos >= 0
+    cc = c.loc[known, [x for x in ("participant_id", "contact_date", "status") if x not in keyed]]
+    cc = cc.reset_index(drop=True).assign(**{k: p[k].array.take(pos[known]) for k in keyed})
     status = cc["status"].astype("string")
     att = cc[(status == "attended").fillna(False)]
     no_rows = ~p["programme_id"].astype(str).isin(with_rows).to_numpy(dtype=bool)

@@ -140,6 +140,18 @@ def test_attendance_summary() -> None:
     assert a["weeks_engaged_median"] == pytest.approx(1.0)
 
 
+def test_attendance_counts_only_contacts_of_known_participants_in_their_groups() -> None:
+    """Contacts are joined to the participants by id (each contact in its participant's group): rows of an id
+    not in the participants table count nowhere, however they are ordered among the others."""
+    t = _tables()
+    c = t["contacts"]
+    stray = c.head(5).assign(participant_id="not-a-participant")
+    with_stray = dict(t, contacts=pd.concat([stray, c, stray], ignore_index=True).iloc[::-1].reset_index(drop=True))
+    for by in (("programme_id",), ("programme_id", "perinatal_stage")):
+        pd.testing.assert_frame_equal(attendance_summary(with_stray, by=by, rules=OPEN),
+                                      attendance_summary(t, by=by, rules=OPEN), check_exact=True)
+
+
 @pytest.mark.parametrize("rules", [PairingRules(), PairingRules(suppression_threshold=1, rounding_base=5),
                                    PairingRules(suppression_threshold=3, rounding_base=5)])
 def test_booked_contacts_are_the_published_parts_added_up(rules: PairingRules) -> None:
