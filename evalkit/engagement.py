@@ -177,6 +177,26 @@ def _attended_dose(parts: pd.DataFrame, attended: pd.DataFrame, no_rows: np.ndar
     return np.where(no_rows, reported, counted)
 
 
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each value of ``s`` as a code (-1 where missing) into the distinct texts, and those texts.
+
+    A categorical gives its own codes and its categories as text (no text per row is made); other columns are
+    factorised as text. Either way ``texts[codes]`` is ``s.astype("string")`` where a value is present.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        ``int64``, one per value of ``s``.
+    texts : numpy.ndarray
+        ``object`` array of ``str``.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return (s.cat.codes.to_numpy(dtype=np.int64),
+                s.cat.categories.astype("string").to_numpy(dtype=object, na_value=None))
+    codes, texts = pd.factorize(s.astype("string").to_numpy(dtype=object, na_value=None))
+    return codes.astype(np.int64), np.asarray(texts, dtype=object)
+
+
 def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from evalkit.stats import wilson_ci
 
@@ -288,8 +308,10 @@ def participant_path(
             on[pos[ep_paired & (inst_code == j)]] = True
             paired_on[str(inst)] = on
         rank = {r: i for i, r in enumerate(UNPAIRED_REASONS)}
-        r = ep["unpaired_reason"].astype("string").to_numpy(dtype=object, na_value=None)[ok]
-        rk = pd.Series(r, dtype="object").map(rank).fillna(-1).to_numpy(dtype=np.int64)
+        codes, labels = _text_codes(ep["unpaired_reason"])
+        codes = codes[ok]
+        r = np.append(labels, None)[codes]  # each episode's reason (None where missing: code -1)
+        rk = np.array([rank.get(x, -1) for x in labels] + [-1], dtype=np.int64)[codes]  # unknown or missing: -1
         order = np.lexsort((-rk, pos))
         first = np.ones(len(order), dtype=bool)
         first[1:] = pos[order][1:] != pos[order][:-1]
@@ -303,8 +325,9 @@ def participant_path(
     last = np.array(names, dtype=object)[stack.sum(axis=1) - 1]
     decline = p["decline_reason"].astype("string").fillna("not_recorded").to_numpy(dtype=object) \
         if "decline_reason" in p.columns else np.full(n, "not_recorded", dtype=object)
-    ending = p["ending"].astype("string")
-    ending_or = ending.fillna("ongoing").to_numpy(dtype=object)
+    # the ending of each participant from its code (-1 where none is recorded: 'ongoing')
+    e_codes, e_labels = _text_codes(p["ending"])
+    ending_or = np.append(e_labels, "ongoing")[e_codes]
     no_base = np.where(has_ep, "no_baseline_in_window", "no_valid_score").astype(object)
     exit_reason = np.select(
         [last == "referred", last == "offered", last == "took_up", last == "attended",
@@ -312,23 +335,21 @@ def participant_path(
         [decline, decline, ending_or, ending_or, no_base,
          np.where(best_reason == None, "not_paired", best_reason)],  # noqa: E711
         default=None).astype(object)
-    eg = ending.map(ENDING_GROUPS).astype("string")
-    eg = eg.where(eg.notna(), pd.Series(np.where(ending.isna(), "ongoing", "other"), index=p.index, dtype="string"))
-    out = pd.DataFrame({"programme_id": p["programme_id"].astype("string").array,
-                        "participant_id": p["participant_id"].astype("string").array})
-    for s_ in names:
-        out[s_] = steps[s_]
-    out["last_step"] = pd.array(last, dtype="string")
-    out["exit_reason"] = pd.array(exit_reason, dtype="string")
-    out["attended_total"] = att_total.to_numpy()
-    out["ending_group"] = eg.array
-    for inst, on in paired_on.items():
-        out[f"{PAIRED_ON}{inst}"] = on
+    eg = pd.array(np.array([ENDING_GROUPS.get(x, "other") for x in e_labels] + ["ongoing"], dtype=object)[e_codes],
+                  dtype="string")
     from evalkit.episodes import CONTEXT_FIELDS
 
-    for c in CONTEXT_FIELDS:
-        if c in p.columns:
-            out[c] = p[c].array
+    # every column at once (one frame, not a column inserted at a time)
+    columns = {"programme_id": p["programme_id"].astype("string").array,
+               "participant_id": p["participant_id"].astype("string").array,
+               **{s_: steps[s_] for s_ in names},
+               "last_step": pd.array(last, dtype="string"),
+               "exit_reason": pd.array(exit_reason, dtype="string"),
+               "attended_total": att_total.to_numpy(),
+               "ending_group": eg,
+               **{f"{PAIRED_ON}{inst}": on for inst, on in paired_on.items()}}
+    columns.update({c: p[c].array for c in CONTEXT_FIELDS if c in p.columns})
+    out = pd.DataFrame(columns)
     out = out.sort_values(["programme_id", "participant_id"]).reset_index(drop=True)
     out.attrs["individual_level"] = True
     return _rules_col(out, rules)
