@@ -177,6 +177,26 @@ def _attended_dose(parts: pd.DataFrame, attended: pd.DataFrame, no_rows: np.ndar
     return np.where(no_rows, reported, counted)
 
 
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each value of ``s`` as a code (-1 where missing) into the distinct texts, and those texts.
+
+    A categorical gives its own codes and its categories as text (no text per row is made); other columns are
+    factorised as text. Either way ``texts[codes]`` is ``s.astype("string")`` where a value is present.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        ``int64``, one per value of ``s``.
+    texts : numpy.ndarray
+        ``object`` array of ``str``.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return (s.cat.codes.to_numpy(dtype=np.int64),
+                s.cat.categories.astype("string").to_numpy(dtype=object, na_value=None))
+    codes, texts = pd.factorize(s.astype("string").to_numpy(dtype=object, na_value=None))
+    return codes.astype(np.int64), np.asarray(texts, dtype=object)
+
+
 def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from evalkit.stats import wilson_ci
 
@@ -288,8 +308,10 @@ def participant_path(
             on[pos[ep_paired & (inst_code == j)]] = True
             paired_on[str(inst)] = on
         rank = {r: i for i, r in enumerate(UNPAIRED_REASONS)}
-        r = ep["unpaired_reason"].astype("string").to_numpy(dtype=object, na_value=None)[ok]
-        rk = pd.Series(r, dtype="object").map(rank).fillna(-1).to_numpy(dtype=np.int64)
+        codes, labels = _text_codes(ep["unpaired_reason"])
+        codes = codes[ok]
+        r = np.append(labels, None)[codes]  # each episode's reason (None where missing: code -1)
+        rk = np.array([rank.get(x, -1) for x in labels] + [-1], dtype=np.int64)[codes]  # unknown or missing: -1
         order = np.lexsort((-rk, pos))
         first = np.ones(len(order), dtype=bool)
         first[1:] = pos[order][1:] != pos[order][:-1]
@@ -303,8 +325,9 @@ def participant_path(
     last = np.array(names, dtype=object)[stack.sum(axis=1) - 1]
     decline = p["decline_reason"].astype("string").fillna("not_recorded").to_numpy(dtype=object) \
         if "decline_reason" in p.columns else np.full(n, "not_recorded", dtype=object)
-    ending = p["ending"].astype("string")
-    ending_or = ending.fillna("ongoing").to_numpy(dtype=object)
+    # the ending of each participant from its code (-1 where none is recorded: 'ongoing')
+    e_codes, e_labels = _text_codes(p["ending"])
+    ending_or = np.append(e_labels, "ongoing")[e_codes]
     no_base = np.where(has_ep, "no_baseline_in_window", "no_valid_score").astype(object)
     exit_reason = np.select(
         [last == "referred", last == "offered", last == "took_up", last == "attended",
@@ -312,23 +335,21 @@ def participant_path(
         [decline, decline, ending_or, ending_or, no_base,
          np.where(best_reason == None, "not_paired", best_reason)],  # noqa: E711
         default=None).astype(object)
-    eg = ending.map(ENDING_GROUPS).astype("string")
-    eg = eg.where(eg.notna(), pd.Series(np.where(ending.isna(), "ongoing", "other"), index=p.index, dtype="string"))
-    out = pd.DataFrame({"programme_id": p["programme_id"].astype("string").array,
-                        "participant_id": p["participant_id"].astype("string").array})
-    for s_ in names:
-        out[s_] = steps[s_]
-    out["last_step"] = pd.array(last, dtype="string")
-    out["exit_reason"] = pd.array(exit_reason, dtype="string")
-    out["attended_total"] = att_total.to_numpy()
-    out["ending_group"] = eg.array
-    for inst, on in paired_on.items():
-        out[f"{PAIRED_ON}{inst}"] = on
+    eg = pd.array(np.array([ENDING_GROUPS.get(x, "other") for x in e_labels] + ["ongoing"], dtype=object)[e_codes],
+                  dtype="string")
     from evalkit.episodes import CONTEXT_FIELDS
 
-    for c in CONTEXT_FIELDS:
-        if c in p.columns:
-            out[c] = p[c].array
+    # every column at once (one frame, not a column inserted at a time)
+    columns = {"programme_id": p["programme_id"].astype("string").array,
+               "participant_id": p["participant_id"].astype("string").array,
+               **{s_: steps[s_] for s_ in names},
+               "last_step": pd.array(last, dtype="string"),
+               "exit_reason": pd.array(exit_reason, dtype="string"),
+               "attended_total": att_total.to_numpy(),
+               "ending_group": eg,
+               **{f"{PAIRED_ON}{inst}": on for inst, on in paired_on.items()}}
+    columns.update({c: p[c].array for c in CONTEXT_FIELDS if c in p.columns})
+    out = pd.DataFrame(columns)
     out = out.sort_values(["programme_id", "participant_id"]).reset_index(drop=True)
     out.attrs["individual_level"] = True
     return _rules_col(out, rules)
@@ -349,19 +370,32 @@ def _funnel_wide(path: pd.DataFrame, by: list[str], also: Sequence[str] = ()) ->
     return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
 
 
-def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame) -> tuple[dict[str, list[str]], list[Partition]]:
+def _with_columns(w: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``w`` with the columns of ``new`` (same index) added on its right, at once, keeping ``w.attrs`` (as setting
+    each column would)."""
+    if not len(new.columns):
+        return w
+    out = pd.concat([w, new], axis=1)
+    out.attrs = dict(w.attrs)
+    return out
+
+
+def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame
+                           ) -> tuple[pd.DataFrame, dict[str, list[str]], list[Partition]]:
     """The outcome summary's n paired of each change measure as cells of the funnel's disclosure problem.
 
     Parameters
     ----------
     w
         The funnel per group (:func:`_funnel_wide` of ``path`` with its ``paired_on_<instrument>`` sums, and
-        the ``left_<step>`` columns); the cells below are added to it as columns.
+        the ``left_<step>`` columns).
     path
         The :func:`participant_path` it was made from (its :data:`PAIRED_ON` columns name the measures).
 
     Returns
     -------
+    cells : pandas.DataFrame
+        The columns named below, on ``w``'s index (for the caller to add to ``w``, all at once).
     rests : dict
         Per measure, the column of the summary's n paired of each group (``summary_n_paired_<instrument>``,
         a cell another table publishes: for ``published_elsewhere``) -> the columns of each step less that n
@@ -388,30 +422,35 @@ def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame) -> tuple[dict[st
     names = list(FUNNEL_STEPS)
     rests: dict[str, list[str]] = {}
     parts = []
+    cells: dict[str, np.ndarray] = {}
+    steps = w[names].to_numpy(dtype=float)
     for col in paired_on_columns(path):
         n = w[col].to_numpy(dtype=float)
         if not n.any():
             continue  # nobody paired on it here: the summary's n paired is 0 or not published, a step less 0 is itself
         inst = col[len(PAIRED_ON):]
         n_col = f"summary_n_paired_{inst}"
-        w[n_col] = n
+        cells[n_col] = n
         rests[n_col] = []
         for i, s_ in enumerate(names):
-            rest = w[s_].to_numpy(dtype=float) - n
-            w[f"not_paired_on_{inst}_{s_}"] = np.where(rest >= 0, rest, np.nan)
+            rest = steps[:, i] - n
+            cells[f"not_paired_on_{inst}_{s_}"] = np.where(rest >= 0, rest, np.nan)
             rests[n_col].append(f"not_paired_on_{inst}_{s_}")
             parts.append(Partition((n_col, f"not_paired_on_{inst}_{s_}"), total=s_))
             if i:
                 parts.append(Partition((f"not_paired_on_{inst}_{s_}", f"left_{s_}"),
                                        total=f"not_paired_on_{inst}_{names[i - 1]}"))
-    return rests, parts
+    return pd.DataFrame(cells, index=w.index), rests, parts
 
 
 def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Those who left the funnel per group x step not reached x reason (``n``), from a participant path."""
     names = list(FUNNEL_STEPS)
     nxt = dict(zip(names[:-1], names[1:], strict=True))
-    left = categories_as_text(path[path["last_step"] != "paired"], keys).copy()  # grouped on text
+    # only the columns counted (the path holds many more, each copied by a row filter)
+    cols = list(dict.fromkeys([*keys, "last_step", "exit_reason"]))
+    left = path.loc[(path["last_step"] != "paired").fillna(False).to_numpy(dtype=bool), cols]
+    left = categories_as_text(left, keys).copy()  # grouped on text
     left["step"] = left["last_step"].map(nxt).astype("string")
     left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
     return left.groupby([*keys, "step", "reason"], sort=True, dropna=False).size().rename("n").reset_index()
@@ -441,15 +480,16 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     if not by:
         path = path.assign(_all="all")
     w = _funnel_wide(path, keys, paired_on_columns(path))
-    for prev, cur in zip(names[:-1], names[1:], strict=True):
-        w[f"left_{cur}"] = w[prev] - w[cur]
+    w = _with_columns(w, pd.DataFrame({f"left_{cur}": w[prev] - w[cur]
+                                       for prev, cur in zip(names[:-1], names[1:], strict=True)}))
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
     parts = [Partition((cur, f"left_{cur}"), total=prev) for prev, cur in zip(names[:-1], names[1:], strict=True)]
     # the take-up rate's counts are two of the funnel's: those not taking up (never offered, or offered and
     # declining) are a cell of the same problem, so take_up_rate publishes exactly what this hides
     parts.append(Partition(("took_up",), total="referred", remainder=True))
     # the outcome summary's n paired per measure, beside 'paired': fixed cells, and the rests between them
-    rests, summary_parts = _paired_beside_summary(w, path)
+    cells, rests, summary_parts = _paired_beside_summary(w, path)
+    w = _with_columns(w, cells)
     summary, rest_cols = list(rests), [r for its in rests.values() for r in its]
     counts += [*summary, *rest_cols]
     parts += summary_parts
@@ -610,37 +650,52 @@ def _funnel_steps_hidden(path: pd.DataFrame, *, by: Sequence[str] = ("programme_
     return out.reset_index(drop=True)
 
 
+def _joined_flags(names: Sequence[str], masks: Sequence[np.ndarray]) -> np.ndarray:
+    """Per row, the ``names`` whose ``masks`` are true, joined with ``"; "`` in that order (``""`` when none): each
+    combination's text is made once and looked up by its code (the masks as bits)."""
+    code = np.zeros(len(masks[0]), dtype=np.int64)
+    for i, m in enumerate(masks):
+        code |= np.asarray(m, dtype=bool).astype(np.int64) << i
+    texts = np.array(["; ".join(nm for i, nm in enumerate(names) if c >> i & 1) for c in range(1 << len(names))],
+                     dtype=object)
+    return texts[code]
+
+
 def _funnel_table(w: pd.DataFrame, wd: pd.DataFrame, by: list[str], rules: PairingRules) -> pd.DataFrame:
     """:func:`take_up_funnel`'s table from the funnel's counts, true (``w``) and published (``wd``), of
-    :func:`_funnel_disclosure`."""
+    :func:`_funnel_disclosure`.
+
+    Every step's block of rows (one per group) is built at once: each column is the steps' columns of
+    ``w``/``wd`` one after another (step by step, as the blocks are stacked), then sorted by group and step.
+    """
     names = list(FUNNEL_STEPS)
     keys = by if by else ["_all"]
-    rows = []
-    for i, s_ in enumerate(names):
-        prev = names[i - 1] if i else s_
-        block = pd.DataFrame({k: w[k] for k in keys})
-        block["step"] = s_
-        block["step_order"] = i + 1
-        block["description"] = FUNNEL_STEPS[s_]
-        block["n"] = wd[s_].array
-        block["n_left"] = wd[f"left_{s_}"].array if i else pd.array([0] * len(w), dtype="Int64")
-        raw_n, raw_prev, raw_ref = w[s_].to_numpy(float), w[prev].to_numpy(float), w["referred"].to_numpy(float)
-        hidden = wd[s_].isna().to_numpy() | wd[prev].isna().to_numpy()
-        pct, lo, hi = _wilson_pct(raw_n, raw_prev, rules.level)
-        block["pct_of_previous"], block["pct_of_previous_ci_low"], block["pct_of_previous_ci_high"] = (
-            np.where(hidden, np.nan, pct), np.where(hidden, np.nan, lo), np.where(hidden, np.nan, hi))
-        hidden_r = wd[s_].isna().to_numpy() | wd["referred"].isna().to_numpy()
-        pct, lo, hi = _wilson_pct(raw_n, raw_ref, rules.level)
-        block["pct_of_referred"], block["pct_of_referred_ci_low"], block["pct_of_referred_ci_high"] = (
-            np.where(hidden_r, np.nan, pct), np.where(hidden_r, np.nan, lo), np.where(hidden_r, np.nan, hi))
-        sup = []
-        for col, mask in (("n", wd[s_].isna().to_numpy()), ("n_left", wd[f"left_{s_}"].isna().to_numpy() if i
-                                                              else np.zeros(len(w), bool)),
-                          ("pct_of_previous", hidden), ("pct_of_referred", hidden_r)):
-            sup.append(np.where(mask, col, ""))
-        block["suppressed"] = ["; ".join(x for x in t if x) for t in zip(*sup, strict=True)]
-        rows.append(block)
-    out = pd.concat(rows, ignore_index=True).sort_values([*keys, "step_order"]).reset_index(drop=True)
+    g, k = len(w), len(names)
+    rows = np.tile(np.arange(g), k)
+    block = {c: w[c].take(rows).reset_index(drop=True) for c in keys}
+    block["step"] = pd.Series(names).repeat(g).reset_index(drop=True)  # text, as a scalar set on each block
+    block["step_order"] = np.repeat(np.arange(1, k + 1, dtype=np.int64), g)
+    block["description"] = pd.Series([FUNNEL_STEPS[s_] for s_ in names]).repeat(g).reset_index(drop=True)
+    block["n"] = pd.concat([wd[s_] for s_ in names], ignore_index=True).array
+    block["n_left"] = pd.concat([pd.Series(pd.array([0] * g, dtype="Int64")),
+                                 *[wd[f"left_{s_}"] for s_ in names[1:]]], ignore_index=True).array
+    prev = [names[i - 1] if i else s_ for i, s_ in enumerate(names)]
+    raw = w[names].to_numpy(dtype=float)
+    raw_n, raw_prev = raw.T.reshape(-1), w[prev].to_numpy(dtype=float).T.reshape(-1)
+    raw_ref = np.tile(w["referred"].to_numpy(dtype=float), k)
+    pub_hidden = wd[names].isna().to_numpy()
+    n_hidden = pub_hidden.T.reshape(-1)
+    hidden = n_hidden | wd[prev].isna().to_numpy().T.reshape(-1)
+    hidden_r = n_hidden | np.tile(wd["referred"].isna().to_numpy(), k)
+    left_hidden = np.concatenate([np.zeros(g, bool), wd[[f"left_{s_}" for s_ in names[1:]]].isna().to_numpy()
+                                  .T.reshape(-1)])
+    for col, base, mask in (("pct_of_previous", raw_prev, hidden), ("pct_of_referred", raw_ref, hidden_r)):
+        pct, lo, hi = _wilson_pct(raw_n, base, rules.level)
+        block[col], block[f"{col}_ci_low"], block[f"{col}_ci_high"] = (
+            np.where(mask, np.nan, pct), np.where(mask, np.nan, lo), np.where(mask, np.nan, hi))
+    block["suppressed"] = _joined_flags(("n", "n_left", "pct_of_previous", "pct_of_referred"),
+                                        (n_hidden, left_hidden, hidden, hidden_r))
+    out = pd.DataFrame(block).sort_values([*keys, "step_order"]).reset_index(drop=True)
     if not by:
         out = out.drop(columns=["_all"])
     out["suppressed"] = out["suppressed"].astype("string")
@@ -897,17 +952,23 @@ def attendance_summary(
     rules = PairingRules() if rules is None else rules
     by = list(by)
     t = coerce_tables(tables)
-    from evalkit.episodes import _participant_frame
+    from evalkit.episodes import _arrow_strings, _participant_frame, _positions
 
     # grouped on text (the participant frame holds descriptive text as categoricals): the groups that occur,
-    # every dose bin for each, and text columns in the table
-    p = categories_as_text(_participant_frame(t), by)
+    # every dose bin for each, and text columns in the table; only the columns used (each filter copies them)
+    p = _participant_frame(t)
+    p = categories_as_text(p[list(dict.fromkeys(["participant_id", "programme_id", "sessions_attended", *by]))], by)
     c = t.get("contacts")
     if c is None:
         c = pd.DataFrame(columns=["programme_id", "participant_id", "contact_date", "status"])
     with_rows = set(c["programme_id"].dropna().astype(str).unique())
-    keyed = p[["participant_id", *[k for k in by if k != "participant_id"]]]
-    cc = c.merge(keyed, on="participant_id", how="inner", suffixes=("_contact", ""))
+    # the contacts of known participants with their grouping columns: an inner join on the participant (unique in
+    # the participant frame), in the contacts' order, as look-ups by position
+    keyed = [k for k in by if k != "participant_id"]
+    pos = _positions(c["participant_id"], _arrow_strings(p["participant_id"]))
+    known = pos >= 0
+    cc = c.loc[known, [x for x in ("participant_id", "contact_date", "status") if x not in keyed]]
+    cc = cc.reset_index(drop=True).assign(**{k: p[k].array.take(pos[known]) for k in keyed})
     status = cc["status"].astype("string")
     att = cc[(status == "attended").fillna(False)]
     no_rows = ~p["programme_id"].astype(str).isin(with_rows).to_numpy(dtype=bool)

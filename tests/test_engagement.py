@@ -140,6 +140,18 @@ def test_attendance_summary() -> None:
     assert a["weeks_engaged_median"] == pytest.approx(1.0)
 
 
+def test_attendance_counts_only_contacts_of_known_participants_in_their_groups() -> None:
+    """Contacts are joined to the participants by id (each contact in its participant's group): rows of an id
+    not in the participants table count nowhere, however they are ordered among the others."""
+    t = _tables()
+    c = t["contacts"]
+    stray = c.head(5).assign(participant_id="not-a-participant")
+    with_stray = dict(t, contacts=pd.concat([stray, c, stray], ignore_index=True).iloc[::-1].reset_index(drop=True))
+    for by in (("programme_id",), ("programme_id", "perinatal_stage")):
+        pd.testing.assert_frame_equal(attendance_summary(with_stray, by=by, rules=OPEN),
+                                      attendance_summary(t, by=by, rules=OPEN), check_exact=True)
+
+
 @pytest.mark.parametrize("rules", [PairingRules(), PairingRules(suppression_threshold=1, rounding_base=5),
                                    PairingRules(suppression_threshold=3, rounding_base=5)])
 def test_booked_contacts_are_the_published_parts_added_up(rules: PairingRules) -> None:
@@ -176,3 +188,31 @@ def test_head_counts() -> None:
     assert summ["pct_named"] == pytest.approx(400 / 11)
     hidden = head_counts(t, per_session=True).set_index("group_session_id")
     assert pd.isna(hidden.loc["G2", "head_count"]) and pd.isna(hidden.loc["G1", "n_named"])
+
+
+def test_path_reads_endings_and_unpaired_reasons_as_text_whether_categorical_or_not() -> None:
+    """participant_path reads the ending and the unpaired reason from a categorical's codes (as prepared episodes
+    hold them) or as text: the same path either way, unknown endings 'other' and missing ones 'ongoing'."""
+    import dataclasses
+
+    from evalkit.data_source import example_tables
+    from evalkit.episodes import prepare_episodes
+
+    t = example_tables()
+    parts = t["participants"].copy()
+    # an ending no group names, and missing ones, among the recorded ones
+    parts.loc[parts.index[:3], "ending"] = "an_ending_nobody_groups"
+    parts.loc[parts.index[3:6], "ending"] = pd.NA
+    data = prepare_episodes(dict(t, participants=parts), rules=PairingRules())
+    p, ep = data.participants, data.episodes
+    assert isinstance(p["ending"].dtype, pd.CategoricalDtype)
+    as_text = dataclasses.replace(data, participants=p.assign(ending=p["ending"].astype("string")),
+                                  episodes=ep.assign(unpaired_reason=ep["unpaired_reason"].astype("category")))
+    a, b = participant_path(data), participant_path(as_text)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    want = p.set_index("participant_id")["ending"].astype("string")
+    got = a.set_index("participant_id")["ending_group"]
+    none, unknown = want.reindex(got.index).isna().to_numpy(), \
+        (want.reindex(got.index) == "an_ending_nobody_groups").fillna(False).to_numpy()
+    assert none.sum() >= 3 and unknown.sum() == 3
+    assert (got[none] == "ongoing").all() and (got[unknown] == "other").all()

@@ -3,6 +3,7 @@ one its own function returns."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import funnel_path, funnel_people
@@ -92,3 +93,14 @@ def test_the_path_is_made_once_and_the_disclosure_problem_solved_once(example, m
 def test_funnel_tables_is_public() -> None:
     assert "funnel_tables" in evalkit.__all__ and evalkit.funnel_tables is funnel_tables
     assert "funnel_tables" in engagement.__all__
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()), max_size=30))
+def test_joined_flags_lists_each_rows_true_names_in_order(rows) -> None:  # noqa: ANN001
+    """The funnel's ``suppressed`` text, made once per combination of hidden columns, is each row's own join."""
+    names = ("n", "n_left", "pct_of_previous", "pct_of_referred")
+    masks = [np.array([r[i] for r in rows], dtype=bool) for i in range(4)]
+    got = engagement._joined_flags(names, masks)
+    want = ["; ".join(nm for nm, on in zip(names, r, strict=True) if on) for r in rows]
+    assert list(got) == want
