@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -36,25 +37,30 @@ RECOVERY = tuple((cat, RECOVERY_LABELS[cat], RECOVERY_TERMS[cat])  # the report'
 def programme_figures(summary: pd.DataFrame, recovery: pd.DataFrame, pids: list[str], whole: ui.Shown
                       ) -> dict[str, dict[str, Any]]:
     """Each programme's rows of the outcome summary and of recovery from and within, as the page reads them,
-    and its summary rows made ready as a table (kept per outcome result: a rerun selects nothing again)."""
-    tables = ui.shown_parts(summary, {pid: sections.row_mask(summary, programme_id=pid) for pid in pids},
-                            whole=whole)
+    and its summary rows made ready as a table (kept per outcome result: a rerun selects nothing again).
+
+    Each table's rows are made Series once (as ``iterrows`` makes them) and its text columns compared once,
+    not a selection of the whole table per programme and per kind of row."""
+    masks = {pid: sections.row_mask(summary, programme_id=pid) for pid in pids}
+    tables = ui.shown_parts(summary, masks, whole=whole)
+    rows = summary.reset_index(drop=True).T  # column i: row i as a Series
+    role = summary["role"].astype(str).to_numpy() if "role" in summary else None
+    rec_rows = recovery.reset_index(drop=True).T
+    rec_category = recovery["category"].astype(str).to_numpy() if "category" in recovery else None
     out = {}
     for pid in pids:
-        rows = sections.rows_for(summary, programme_id=pid)
-        parts = {}
-        for roles in (SYMPTOM, WELLBEING):
-            part = rows[rows["role"].astype(str).isin(roles)] if "role" in rows else rows.iloc[0:0]
-            parts[roles] = [r for _, r in part.iterrows()]
-        rec = sections.rows_for(recovery, programme_id=pid)
-        total = rec[rec["category"].astype(str) == "total"] if "category" in rec else rec.iloc[0:0]
+        at = np.flatnonzero(masks[pid])
+        parts = {roles: [] if role is None else [rows[i] for i in at if role[i] in roles]
+                 for roles in (SYMPTOM, WELLBEING)}
+        rec = np.flatnonzero(sections.row_mask(recovery, programme_id=pid))
+        total = [] if rec_category is None else [i for i in rec if rec_category[i] == "total"]
         categories = {}
-        if len(rec) and len(total):
+        if len(rec) and total:
             for cat, _, _ in RECOVERY:
-                row = rec[rec["category"].astype(str) == cat]
-                categories[cat] = None if row.empty else row.iloc[0]
-        out[pid] = {"first": rows.iloc[0] if len(rows) else None, "parts": parts,
-                    "total": total.iloc[0] if len(rec) and len(total) else None, "recovery": categories,
+                found = [i for i in rec if rec_category[i] == cat]
+                categories[cat] = rec_rows[found[0]] if found else None
+        out[pid] = {"first": rows[at[0]] if len(at) else None, "parts": parts,
+                    "total": rec_rows[total[0]] if total else None, "recovery": categories,
                     "table": tables[pid]}
     return out
 
