@@ -49,12 +49,14 @@ def one_blas_thread() -> Iterator[None]:
 
     One such block runs at a time in the process: another thread's block waits for it. The limit is set and
     put back by the same thread, so overlapping calls cannot leave the process at one thread. A thread that
-    holds threadpoolctl's control of OpenBLAS's thread count (``with threadpool_limits(...)`` around the call,
-    from another thread) keeps it: the block then runs on the threads that thread set. BLAS calls made by other
+    holds threadpoolctl's control of OpenBLAS's thread count (threadpoolctl 3.8 or later; ``with
+    threadpool_limits(...)`` around the call, from another thread) keeps it: the block then runs on the threads
+    that thread set. BLAS calls made by other
     code meanwhile run on one thread too; their results are the same.
     """
-    # as a context, threadpoolctl's limiter also gives up control of OpenBLAS's thread count when it leaves:
-    # with OpenBLAS's own threads (not OpenMP), only the thread in control may change it, others do nothing
+    # as a context, threadpoolctl's limiter also gives up control of OpenBLAS's thread count when it leaves: from
+    # threadpoolctl 3.8, with OpenBLAS's own threads (not OpenMP), only the thread in control may change the count
+    # and others do nothing (earlier versions let any thread change it; the lock keeps one call at a time)
     with _LOCK, _controller().limit(limits=1, user_api="blas"):
         yield
 

@@ -120,8 +120,9 @@ def _people(programme: pd.Series, participant: pd.Series) -> tuple[np.ndarray, p
     """Each row's mother as one integer, ordered as (programme, participant) sort (-1 where either is missing),
     and the sorted distinct programmes and participants it is made of (``person // len(participants)``,
     ``person % len(participants)``)."""
-    prog, progs = pd.factorize(programme.array, sort=True)
-    part, parts = pd.factorize(participant.array, sort=True)
+    # the Series, not its array: a plain numpy array (object or integer ids) cannot be factorised sorted
+    prog, progs = pd.factorize(programme, sort=True)
+    part, parts = pd.factorize(participant, sort=True)
     person = prog.astype(np.int64) * max(len(parts), 1) + part
     return np.where((prog >= 0) & (part >= 0), person, -1), progs, parts
 

@@ -72,9 +72,16 @@ def _changes(draw) -> pd.DataFrame:
         **{c: pd.array(col([True, False, None], [3, 3, 1]), dtype="boolean")
            for c in ("caseness_baseline", "caseness_endpoint", "reliable_improvement", "reliable_deterioration")},
     })
-    if draw(st.booleans()):  # keys as categoricals, categories not in text order
+    kind = draw(st.sampled_from(["string", "categorical", "object", "integer"]))
+    if kind == "categorical":  # keys as categoricals, categories not in text order
         frame["programme_id"] = pd.Categorical(programmes, categories=["Q", "P-B", "é", "P-A"])
         frame["participant_id"] = pd.Categorical(people, categories=["m2", "ß", "m10", "m1"])
+    elif kind == "object":  # keys as plain Python objects (a frame built by hand)
+        frame["programme_id"] = pd.Series(programmes, dtype=object)
+        frame["participant_id"] = pd.Series(people, dtype=object)
+    elif kind == "integer":  # numbered mothers, every one with a number (numpy int64)
+        frame["participant_id"] = np.array([{"m2": 2, "m10": 10, "m1": 1, "ß": 7}.get(x, 0) for x in people],
+                                           dtype=np.int64)
     return frame
 
 

@@ -56,7 +56,8 @@ def welch_t_test(mean1: ArrayLike, var1: ArrayLike, n1: ArrayLike, mean2: ArrayL
     -----
     Welch (1947). The same statistic, degrees of freedom and p-value, in the same floating-point steps, as
     ``scipy.stats.ttest_ind(x1, x2, equal_var=False)`` on each pair (where both variances are zero the
-    degrees of freedom are taken as 1, as SciPy does); one vectorised call in place of one SciPy call per pair.
+    degrees of freedom are taken as 1, as SciPy does); one call in place of one SciPy call per pair. The degrees of
+    freedom are worked out pair by pair (a few arithmetic steps per group), as SciPy's scalar steps.
 
     References
     ----------
@@ -75,8 +76,13 @@ def welch_t_test(mean1: ArrayLike, var1: ArrayLike, n1: ArrayLike, mean2: ArrayL
     k1, k2 = np.asarray(n1, dtype=np.int64), np.asarray(n2, dtype=np.int64)
     vn1 = v1 / k1
     vn2 = v2 / k2
+    vn1, vn2, k1, k2 = np.broadcast_arrays(vn1, vn2, k1, k2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = (vn1 + vn2) ** 2 / (vn1 ** 2 / (k1 - 1) + vn2 ** 2 / (k2 - 1))
+        # pair by pair on numpy scalars, as SciPy works it out: a scalar's ``** 2`` is the C library's pow, which
+        # may round differently from an array's ``** 2`` (a multiplication), and so change the p-value's last digit
+        df = np.array([(a + b) ** 2 / (a ** 2 / (i - 1) + b ** 2 / (j - 1))
+                       for a, b, i, j in zip(vn1.ravel(), vn2.ravel(), k1.ravel(), k2.ravel(), strict=True)],
+                      dtype=float).reshape(vn1.shape)
         df = np.where(np.isnan(df), 1.0, df)
         t = np.divide(m1 - m2, np.sqrt(vn1 + vn2))
     return t, 2 * special.stdtr(df, -np.abs(t))
