@@ -1083,7 +1083,7 @@ def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> 
     """
     if not frame.columns.is_unique:
         return _mark_suppressed_by_frame(frame, marker=marker)
-    hidden = _hidden_positions(frame) if "suppressed" in frame.columns and len(frame) else {}
+    hidden = _hidden_positions(frame)
     bare = frame.copy(deep=False)
     bare.attrs = {}  # not deep-copied into every column taken out below
     text_dtype = pd.api.types.pandas_dtype("string")
@@ -1104,12 +1104,12 @@ def mark_suppressed(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> 
 
 
 def _hidden_positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per column named in ``frame``'s ``suppressed`` column ("a; b" per row): the row positions hiding it."""
-    names = pd.Series(frame["suppressed"].to_numpy(dtype=object, na_value="")).astype(str).str.split("; ")
-    pairs = names.explode()
-    pairs = pairs[pairs.str.len() > 0]
-    positions = pairs.index.to_numpy()
-    return {c: np.unique(rows.to_numpy()) for c, rows in pd.Series(positions).groupby(pairs.to_numpy(), sort=False)}
+    """Per column of ``frame`` hidden in some row: the row positions hiding it, read from its ``suppressed``
+    column as :func:`hidden_masks` reads it (names separated by ``;``, as :func:`hidden_columns` reads one row)."""
+    if "suppressed" not in frame.columns or not len(frame):
+        return {}
+    masks = hidden_masks(frame, [c for c in frame.columns if c != "suppressed"])
+    return {c: np.flatnonzero(m) for c, m in masks.items() if m.any()}
 
 
 def _mark_suppressed_by_frame(frame: pd.DataFrame, *, marker: str = SUPPRESSED_MARKER) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from evalkit.disclosure import (
     _mark_suppressed_by_frame,
     apply_disclosure,
     carried_hidden,
+    hidden_columns,
     mark_suppressed,
     primary_suppression,
     round_counts,
@@ -264,3 +265,15 @@ def test_carried_hidden_lists_a_figure_made_from_several_columns_where_any_is_hi
     assert names.tolist() == ["n_took; pct", "n_referred; pct", "n_referred; n_took; pct", ""]
     assert carried_hidden(rows, {"pct": ["referred"]}).tolist() == ["", "pct", "pct", ""]
     assert carried_hidden(rows, {"pct": ()}).tolist() == ["", "", "", ""]
+
+
+def test_mark_suppressed_reads_the_names_as_hidden_columns_reads_them() -> None:
+    """The table and a single cell (``hidden_columns``, as the dashboard's metrics read it) agree on what is hidden,
+    whatever the white space around the ``;`` between the names."""
+    frame = pd.DataFrame({"n": [None, None, 7.0], "pct": [None, 3.0, None],
+                          "suppressed": ["n;pct", " n ", "pct ;"]})
+    shown = mark_suppressed(frame)
+    for i, row in enumerate(frame.to_dict("records")):
+        hidden = hidden_columns(row)
+        assert {c for c in ("n", "pct") if shown.loc[i, c] == SUPPRESSED_MARKER} == hidden
+    assert shown["n"].tolist() == [SUPPRESSED_MARKER, SUPPRESSED_MARKER, "7.0"]
