@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.validation.cells import distinct_cells
 
@@ -334,7 +336,7 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
         by_serial = np.concatenate([[False], serial]).take(at) if serial.any() else None
         return DateReading(values, (codes >= 0) & np.isnat(values), np.zeros(n, bool), none, none,
                            excel_serial=by_serial)
-    a, b, as_dmy, as_mdy = _day_month_year(uniques)
+    a, b, as_dmy, as_mdy = _day_month_year_of(uniques, np.isnat(iso))
     is_dmy_form = ~np.isnan(a)
     fixed, serial = _fixed_dates(uniques, iso, np.isnat(iso) & ~is_dmy_form)
     with np.errstate(invalid="ignore"):
@@ -349,9 +351,12 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     # for the counts here and every table spread per row below; in int64, as a categorical's codes may be
     # int8 (code + 1 must not wrap), without an int64 copy of the codes themselves
     at = np.add(codes, 1, dtype=np.int64) if group_of is None else group_of * (m + 1) + codes + 1
-    used = (np.bincount(at, minlength=n_groups * (m + 1)) > 0).reshape(n_groups, m + 1)[:, 1:]
-    group_day = (used & day_first_only).any(axis=1)[:, None]
-    group_month = (used & month_first_only).any(axis=1)[:, None]
+    if (day_first_only | month_first_only).any():
+        used = (np.bincount(at, minlength=n_groups * (m + 1)) > 0).reshape(n_groups, m + 1)[:, 1:]
+        group_day = (used & day_first_only).any(axis=1)[:, None]
+        group_month = (used & month_first_only).any(axis=1)[:, None]
+    else:  # no distinct value decides an order (a column of ISO dates): no group's rows need counting
+        group_day = group_month = np.zeros((n_groups, 1), dtype=bool)
     order_dmy = group_day & ~group_month
     order_mdy = group_month & ~group_day
     own_order = np.where(order_dmy, 1, np.where(order_mdy, -1, 0)).astype(np.int8)  # (n_groups, 1)
@@ -378,12 +383,14 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
     bad = np.isnat(table) & ~ambiguous
 
     def per_row(values: np.ndarray, blank: object) -> np.ndarray:
+        if values.dtype == bool and not values.any():  # a mask true nowhere is false on every row: no gather
+            return np.zeros(n, dtype=bool)
         full = np.concatenate([np.full((n_groups, 1), blank, dtype=values.dtype), values], axis=1).ravel()
         return full.take(at)
 
     values = per_row(table, np.datetime64("NaT"))
     row_ambiguous = per_row(ambiguous, False)
-    order = own_order.ravel()[np.zeros(n, dtype=np.int64) if group_of is None else group_of]
+    order = np.full(n, own_order[0, 0], dtype=np.int8) if group_of is None else own_order.ravel()[group_of]
     by_file = None
     if hinted_groups.any():
         two_ways = slash & hinted_groups & ~np.isnat(as_dmy) & ~np.isnat(as_mdy) & (as_dmy != as_mdy)
@@ -426,8 +433,38 @@ def _plain_spaces(texts: pd.Series) -> pd.Series:
     return texts.where(~like.to_numpy(), texts.str.replace(_SPACE_LIKE, " ", regex=True))
 
 
+_PLAIN_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""An ISO date as most files write it (``2025-03-04``: ASCII digits, nothing after): read by :func:`_iso_dates`
+without a Python regular expression per value. Every text it matches :data:`_ISO` matches, with the same parts."""
+
+
 def _iso_dates(uniques: pd.Series) -> np.ndarray:
-    """``datetime64[ns]`` of the ISO dates among distinct values (NaT for the rest)."""
+    """``datetime64[ns]`` of the ISO dates among distinct values (NaT for the rest).
+
+    Values written plainly (:data:`_PLAIN_ISO`) are found and cut into year, month and day by Arrow's kernels;
+    only the others (a time after the date, a one-digit month, other forms) go through :data:`_ISO`.
+    """
+    if not (isinstance(uniques.dtype, pd.StringDtype) and uniques.dtype.storage == "pyarrow") or not len(uniques):
+        return _iso_dates_by_regex(uniques)
+    text = pa.array(uniques.array)
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_ISO), False)
+    if not pc.any(plain).as_py():
+        return _iso_dates_by_regex(uniques)
+    dates = text.filter(plain)
+    year, month, day = (pc.cast(pc.utf8_slice_codeunits(dates, start, stop), pa.int64()).to_numpy()
+                        for start, stop in ((0, 4), (5, 7), (8, 10)))
+    read = _build(year, month, day)
+    if pc.all(plain).as_py():
+        return read
+    at = plain.to_numpy(zero_copy_only=False)
+    out = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[at] = read
+    out[~at] = _iso_dates_by_regex(uniques[~at])
+    return out
+
+
+def _iso_dates_by_regex(uniques: pd.Series) -> np.ndarray:
+    """:func:`_iso_dates` by :data:`_ISO`, value by value."""
     parts = uniques.str.extract(_ISO)
     return _build(parts[0], parts[1], parts[2])
 
@@ -441,6 +478,23 @@ def _day_month_year(uniques: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndar
     year = _years(text[2])
     a, b = parts[0].to_numpy(), parts[1].to_numpy()
     return a, b, _build(year, parts[1], parts[0]), _build(year, parts[0], parts[1])
+
+
+def _day_month_year_of(uniques: pd.Series, among: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_day_month_year` of the values in ``among`` (NaN and NaT for the others, as it gives a value not
+    written day/month/year), so that a column of ISO dates is not read a second way: a value :data:`_ISO` reads
+    starts with four digits, where :data:`_DMY` wants a separator after one or two."""
+    m = len(uniques)
+    a, b = np.full(m, np.nan), np.full(m, np.nan)
+    as_dmy = np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]")
+    as_mdy = as_dmy.copy()
+    at = np.flatnonzero(among)
+    if len(at) == m:
+        return _day_month_year(uniques)
+    if len(at):
+        a[at], b[at], as_dmy[at], as_mdy[at] = _day_month_year(uniques.iloc[at])
+    return a, b, as_dmy, as_mdy
 
 
 def _fixed_dates(uniques: pd.Series, iso: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -184,10 +184,23 @@ def _take(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray | pd.S
 
 
 def _first_of_each(keys: pa.Array) -> np.ndarray:
-    """Positions of the first row of each distinct key (in order of first appearance)."""
-    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(codes, return_index=True)
-    return np.sort(first)
+    """Positions of the first row of each distinct key (in order of first appearance; a missing key counts as one
+    key, at its first row).
+
+    Arrow numbers the distinct keys in order of first appearance, so a row is its key's first exactly when its
+    code is above every code before it: one running maximum, no sort.
+    """
+    codes = pc.fill_null(pc.dictionary_encode(keys).indices, -1).to_numpy(zero_copy_only=False)
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.intp)
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = codes[0] >= 0
+    np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    missing = codes < 0
+    if missing.any():
+        first = np.sort(np.append(first, np.argmax(missing)))
+    return first
 
 
 def _at(values: pd.Series | np.ndarray, where: np.ndarray, fill: object) -> np.ndarray:
@@ -372,8 +385,10 @@ def check_head_counts(
     """
     if attendance.empty:
         return
-    named = _named_per_session(attendance["group_session_id"], attendance["participant_id"])
-    counted = pd.to_numeric(pd.Series(look_up(session_ids, named)), errors="coerce").to_numpy(dtype="float64")
+    counts, sessions = _named_counts(attendance["group_session_id"], attendance["participant_id"])
+    # each row's session looked up among the sessions attended, in Arrow (NaN: none attended, or no session id)
+    at = _index_in(_large(arrow_text(session_ids)), _large(sessions))
+    counted = np.append(counts.astype("float64"), np.nan)[at]
     ok_rows = ~rows.error
     low = ok_rows & ~np.isnan(head_count) & ~np.isnan(counted) & (head_count < counted)
     log.add(rows, low, column="head_count", rule="head_count_below_named", severity="warning",
@@ -390,6 +405,12 @@ def _named_per_session(sessions: pd.Series, people: pd.Series) -> pd.Series:
     (session, participant) pair is one integer, so no Python string is made per row. Rows without a
     session are not counted (as ``groupby`` leaves them out).
     """
+    counts, session_texts = _named_counts(sessions, people)
+    return pd.Series(counts, index=pd.Index(session_texts.to_numpy(zero_copy_only=False), dtype=object))
+
+
+def _named_counts(sessions: pd.Series, people: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """:func:`_named_per_session` as Arrow text: the count (``int64``) of each distinct session, and the sessions."""
     session_codes, session_texts = dictionary_codes(arrow_text(sessions, keep_chunks=True))
     person_codes, person_texts = dictionary_codes(arrow_text(people, keep_chunks=True))
     width = len(person_texts) + 1
@@ -397,6 +418,10 @@ def _named_per_session(sessions: pd.Series, people: pd.Series) -> pd.Series:
     del session_codes, person_codes
     pairs = pd.unique(pairs)  # by hashing: np.unique sorts (first-upload validate at 1M: 6.1 -> 5.4-5.7 s)
     counts = np.bincount(pairs[pairs >= 0] // width, minlength=len(session_texts))  # missing session: < 0
-    return pd.Series(counts.astype(np.int64), index=pd.Index(session_texts.to_numpy(zero_copy_only=False),
-                                                              dtype=object))
+    return counts.astype(np.int64), session_texts
+
+
+def _large(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Arrow text as large strings (cast only if it is not), so that two texts can be looked up in each other."""
+    return values if values.type == pa.large_string() else values.cast(pa.large_string())
 

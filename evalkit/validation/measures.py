@@ -154,6 +154,9 @@ def check_measures(
             typed[column] = np.full(n, np.nan)
             continue
         value_codes, uniques = item_cells[column]
+        if len(uniques) == 0:  # blank on every row (an item no instrument of the file has): nothing to read or flag
+            typed[column] = np.full(n, np.nan)
+            continue
         np.greater_equal(value_codes, 0, out=answered)
         np.logical_or(answered_any, answered, out=answered_any)
         x, flags = _item_table(uniques, stride, k, inst_n, [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
