@@ -14,7 +14,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalkit.validation.cells import _remapped_codes
+from evalkit.validation.cells import _remapped_codes, distinct_cells
 from evalkit.validation.core import _set_aside
 from evalkit.validation.problems import _one_text
 
@@ -95,3 +95,12 @@ def test_remapped_codes_are_numpys_gather(width: type, data: st.DataObject) -> N
 def test_one_text_is_every_cell_the_first(values: list[str | None], kind: pa.DataType) -> None:
     expected = bool(values) and kind == pa.large_string() and None not in values and len(set(values)) == 1
     assert _one_text(pa.array(values, type=kind)) == expected
+
+
+@given(st.lists(_TEXT, max_size=12))
+def test_distinct_cells_of_arrow_categories_are_the_categories_as_text(values: list[str | None]) -> None:
+    cells = pd.Series(pd.Categorical(values))
+    codes, uniques = distinct_cells(cells)
+    np.testing.assert_array_equal(codes, cells.cat.codes.to_numpy())
+    expected = pd.Series(cells.cat.categories.astype(object)).astype("str")  # the categories through Python
+    pd.testing.assert_series_equal(uniques, expected, check_exact=True, check_index_type=True)

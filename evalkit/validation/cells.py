@@ -261,7 +261,10 @@ def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
         The distinct values as a ``"str"`` Series (for categoricals and Arrow text) or as factorized.
     """
     if isinstance(cells.dtype, pd.CategoricalDtype):
-        return cells.cat.codes.to_numpy(), pd.Series(cells.cat.categories.astype(object)).astype("str")
+        held = cells.array
+        if isinstance(held.categories.dtype, pd.StringDtype) and held.categories.dtype.storage == "pyarrow":
+            return held.codes, text_series(category_text(cells))  # Arrow text handed on, no Python strings
+        return held.codes, pd.Series(held.categories.astype(object)).astype("str")
     known = known_codes(cells)
     if known is not None:  # text made from categories: their codes and texts (a category may have no row)
         return known[0], text_series(known[1])
@@ -338,7 +341,9 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
 
     categories = pd.Index(list(codes), dtype=object)
     if isinstance(cells.dtype, pd.CategoricalDtype):
-        row_codes, uniques = cells.cat.codes.to_numpy(), cells.cat.categories.astype(object)
+        row_codes, uniques = cells.array.codes, cells.array.categories
+        if not isinstance(uniques.dtype, pd.StringDtype):  # text already: read as "str" below as it is
+            uniques = uniques.astype(object)
     else:
         row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
     dtype = pd.CategoricalDtype(categories)
