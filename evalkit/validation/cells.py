@@ -44,7 +44,7 @@ def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
     Series: pandas' boolean indexing of an Arrow-backed Series costs several times Arrow's filter.
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
+        codes = values.array.codes  # the categorical's own codes (read only): no Series of them, no copy
         return _take_text(category_text(values), codes if rows is None else codes[rows])
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         held_text = pa.array(values.array)
@@ -89,7 +89,7 @@ def encoded_text(cells: pd.Series) -> pd.Series:
         The same cells as ``"str"`` (missing where the code is -1), on ``cells``' index.
     """
     categories = category_text(cells)
-    codes = cells.cat.codes.to_numpy()
+    codes = cells.array.codes  # the categorical's own codes (read only): no Series of them, no copy
     out = pd.Series(text_series(_take_text(categories, codes)).array, index=cells.index)
     array = out.array
     key = id(array)
@@ -220,12 +220,28 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
         text = pd.Series(categories.astype(object)).astype("str")
         cleaned = clean_cells(text, missing_values)
         new_of_old, uniques = pd.factorize(cleaned, use_na_sentinel=True)
-    codes = series.cat.codes.to_numpy()
-    # one gather per row, in the codes' own width: code -1 (missing) takes the last entry, -1 (stays missing)
-    mapped = np.append(new_of_old, -1).astype(codes.dtype).take(codes)
+    mapped = _remapped_codes(series.array.codes, new_of_old)
     held = uniques if isinstance(uniques, pa.Array) else np.asarray(uniques, dtype=object)
     dtype = distinct_categories(pd.Index(pd.array(held, dtype=TEXT_DTYPE)))  # distinct: dictionary or factorize
     return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype, validate=False), index=series.index)
+
+
+def _remapped_codes(codes: np.ndarray, new_of_old: np.ndarray) -> np.ndarray:
+    """``new_of_old[codes]`` in the codes' own width, -1 where the code is -1 (a new, writable array).
+
+    Codes one or two bytes wide are gathered by Arrow from a table of every value the width can hold, read
+    through the codes as unsigned (code -1 reads the table's last entry, which is -1): Arrow takes narrow
+    indices as they are, where NumPy would first widen each row's code to 8 bytes. Wider codes take NumPy's
+    gather (code -1 takes the last entry of ``new_of_old`` followed by -1).
+    """
+    width = codes.dtype.itemsize
+    if codes.dtype.kind == "i" and width <= 2 and len(new_of_old) < (1 << (8 * width)) - 1:
+        table = np.full(1 << (8 * width), -1, dtype=codes.dtype)
+        table[:len(new_of_old)] = new_of_old
+        unsigned = np.ascontiguousarray(codes).view(np.uint8 if width == 1 else np.uint16)
+        taken = pa.array(table).take(pa.array(unsigned))
+        return taken.to_numpy(zero_copy_only=False, writable=True)
+    return np.append(new_of_old, -1).astype(codes.dtype).take(codes)
 
 
 def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -245,7 +261,10 @@ def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
         The distinct values as a ``"str"`` Series (for categoricals and Arrow text) or as factorized.
     """
     if isinstance(cells.dtype, pd.CategoricalDtype):
-        return cells.cat.codes.to_numpy(), pd.Series(cells.cat.categories.astype(object)).astype("str")
+        held = cells.array
+        if isinstance(held.categories.dtype, pd.StringDtype) and held.categories.dtype.storage == "pyarrow":
+            return held.codes, text_series(category_text(cells))  # Arrow text handed on, no Python strings
+        return held.codes, pd.Series(held.categories.astype(object)).astype("str")
     known = known_codes(cells)
     if known is not None:  # text made from categories: their codes and texts (a category may have no row)
         return known[0], text_series(known[1])
@@ -322,7 +341,9 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
 
     categories = pd.Index(list(codes), dtype=object)
     if isinstance(cells.dtype, pd.CategoricalDtype):
-        row_codes, uniques = cells.cat.codes.to_numpy(), cells.cat.categories.astype(object)
+        row_codes, uniques = cells.array.codes, cells.array.categories
+        if not isinstance(uniques.dtype, pd.StringDtype):  # text already: read as "str" below as it is
+            uniques = uniques.astype(object)
     else:
         row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
     dtype = pd.CategoricalDtype(categories)

@@ -25,7 +25,7 @@ from evalkit.canonical import (
 from evalkit.memory import release_freed_memory
 from evalkit.readers.notes import cell_keys, frame_notes
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
-from evalkit.validation.cells import CellPicker, arrow_text, clean_cells, encoded_text
+from evalkit.validation.cells import TEXT_DTYPE, CellPicker, arrow_text, clean_cells, encoded_text
 from evalkit.validation.fields import check_fields
 from evalkit.validation.keys import check_keys
 from evalkit.validation.links import (
@@ -284,17 +284,50 @@ def validate(
         bad = table.rows.error
         absent[name] = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
         tables[name] = _canonical(table, ~bad)
-        aside = table.frame.loc[bad].copy()
-        for column in aside.columns[[isinstance(t, pd.CategoricalDtype) for t in aside.dtypes]]:
-            aside[column] = aside[column].astype("str")  # the cells as read, as text
-        rows = table.rows
-        for column, values in rows.provenance(bad).items():
-            aside[column] = values
-        aside["reasons"] = log.reasons(name, np.flatnonzero(bad))
-        quarantine[name] = aside.reset_index(drop=True)
+        quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
+                                                         "reasons": log.reasons(name, np.flatnonzero(bad))})
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
         pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report(), absent_columns=absent)
+
+
+def _set_aside(frame: pd.DataFrame, bad: np.ndarray, added: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of ``frame`` in ``bad`` as uploaded (categorical cells as their text, ``"str"``), then ``added``
+    (columns of as many rows: each replaces the column of its name, or is put at the end), on a new index.
+
+    The frame is built once from its columns: categorical text is taken by code in Arrow for the rows set aside
+    (no Python string per row, no pandas conversion per column), the other columns are picked together.
+    """
+    if not frame.columns.is_unique:  # duplicated names (a hand-built frame): column by column, as pandas does it
+        aside = frame.loc[bad].copy()
+        for column in aside.columns[[isinstance(t, pd.CategoricalDtype) for t in aside.dtypes]]:
+            aside[column] = aside[column].astype("str")  # the cells as read, as text
+        for column, values in added.items():
+            aside[column] = values
+        return aside.reset_index(drop=True)
+    dtypes = list(frame.dtypes)
+    text = [isinstance(t, pd.CategoricalDtype) for t in dtypes]
+    out: dict[str, Any] = {}
+    if not bad.any():  # no row set aside (a clean upload): empty columns of the same dtypes, nothing picked
+        for column, dtype, is_text in zip(frame.columns, dtypes, text, strict=True):
+            out[column] = pd.array([], dtype=TEXT_DTYPE if is_text else dtype)
+        out.update(added)
+        return pd.DataFrame(out, index=pd.RangeIndex(0), copy=False)
+    plain = frame.loc[bad, [c for c, is_text in zip(frame.columns, text, strict=True) if not is_text]]
+    plain = plain.reset_index(drop=True)
+    for column, is_text in zip(frame.columns, text, strict=True):
+        out[column] = _cells_as_text(frame[column], bad) if is_text else plain[column]
+    out.update(added)
+    return pd.DataFrame(out, index=plain.index, copy=False)
+
+
+def _cells_as_text(cells: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The ``rows`` of a categorical column as ``"str"`` (``Series.astype("str")``): Arrow text categories are
+    taken by code, other categories converted by pandas."""
+    categories = cells.cat.categories
+    if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+        return pd.array(arrow_text(cells, rows=rows), dtype=TEXT_DTYPE)
+    return pd.Series(cells.array[rows]).astype("str").array
 
 
 def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | CellPicker:

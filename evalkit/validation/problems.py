@@ -320,32 +320,12 @@ def _taken(names: pa.Array, codes: np.ndarray, groups: np.ndarray | None) -> pa.
 
 
 def _one_text(values: pa.Array) -> bool:
-    """Whether every cell of a ``large_string`` array (offset 0) is the same non-missing text, read off its
-    buffers: evenly spaced offsets over the first text repeated (no hashing of the rows)."""
+    """Whether every cell of a ``large_string`` array (offset 0) is the same non-missing text (Arrow compares
+    each cell with the first: no hashing of the rows, one bit per row for the answer)."""
     n = len(values)
     if n == 0 or values.null_count or values.offset or not pa.types.is_large_string(values.type):
         return False
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=n + 1)
-    width = int(offsets[1] - offsets[0])
-    if offsets[0] != 0 or offsets[n] != n * width:
-        return False
-    # compared a block of rows at a time: temporaries of a block, not of the whole column
-    step = _BLOCK
-    for start in range(0, n, step):
-        if not (np.diff(offsets[start:start + step + 1]) == width).all():
-            return False
-    data = values.buffers()[2]
-    if data is None:
-        return width == 0
-    if width == 0:
-        return True
-    rows = np.frombuffer(data, dtype=np.uint8, count=n * width).reshape(n, width)
-    step = max(1, _BLOCK // width)
-    return all((rows[start:start + step] == rows[0]).all() for start in range(0, n, step))
-
-
-_BLOCK = 1 << 18
-"""Rows (or bytes) compared at a time by :func:`_one_text`: its temporaries stay small and in cache."""
+    return bool(pc.all(pc.equal(values, values[0])).as_py())
 
 
 def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
