@@ -34,6 +34,7 @@ from evalkit.readers.detect import (
     HEADER_SCAN_ROWS,
     detect_table,
     find_header_row,
+    names_columns,
     rows_above_header,
 )
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
@@ -693,7 +694,8 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
             rows.append((record + [""] * width)[:width])
         cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
         source_rows = np.arange(first + 2, first + 2 + len(rows))
-    if find_header and isinstance(grid, pd.DataFrame) and len(cells):
+    # rows are turned into text to look for a header below a title only when the first row is not a header
+    if find_header and isinstance(grid, pd.DataFrame) and len(cells) and not names_columns(headers, mapping):
         head = cells.iloc[:50]
         below = _header_below_title(headers, [_texts(list(r)) for r in head.itertuples(index=False)], mapping)
         if below is not None:
