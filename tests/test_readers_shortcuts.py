@@ -6,12 +6,23 @@ replaces, on inputs hypothesis draws to reach the cases where the two could part
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.readers.detect import find_header_row, names_columns
 from evalkit.readers.headers import _match_words, match_headers
+from evalkit.readers.raw_frame import _summary_rows, build_raw_frame
 from evalkit.schemas import TABLE_NAMES
+
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _categorical(codes: list[int], categories: list[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(pd.array(categories, dtype=_TEXT))))
+
 
 _HEADER_WORDS = ["participant_id", "Participant ID", "programme_id", "Programme", "contact_date", "Date", "status",
                  "instrument", "item_1", "Q3", "EPDS 3", "notes", "Name", "NHS number", "", "Report for Q1",
@@ -44,3 +55,62 @@ def test_header_matches_kept_are_those_of_the_words() -> None:
                     taken.add(column)
                 expected.append((kind, column))
             assert got == expected, table
+
+
+_FIRST = ["Total", "total:", " TOTAL ", "Grand total", "Average", "Count-01", "M1", "M2", "", "Sum of scores"]
+_OTHER = ["", "12", "1,200", "35%", "x", "2.5", "  "]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(_FIRST)), st.one_of(st.none(), st.sampled_from(_OTHER)),
+                          st.one_of(st.none(), st.sampled_from(_OTHER))), max_size=15),
+       st.lists(st.sampled_from(_FIRST), max_size=4))
+def test_summary_rows_of_a_categorical_first_column_are_those_of_its_text(rows: list[tuple], unused: list[str]) -> None:
+    """Totals rows are found on the categories of a categorical first column and spread to its rows."""
+    text = pd.DataFrame({p: pd.array([r[p] for r in rows], dtype=_TEXT) for p in range(3)},
+                        index=pd.RangeIndex(len(rows)))
+    categories = list(dict.fromkeys([*unused, *(r[0] for r in rows if r[0] is not None)]))
+    codes = [-1 if r[0] is None else categories.index(r[0]) for r in rows]
+    encoded = text.copy()
+    encoded[0] = _categorical(codes, categories)
+    assert np.array_equal(_summary_rows(encoded), _summary_rows(text))
+
+
+@pytest.mark.parametrize("n_categories", [1, 126, 127, 128, 32766, 32767, 32768])
+def test_parser_codes_come_in_the_type_pandas_keeps(n_categories: int) -> None:
+    """The reader joins the parser's codes straight into the type pandas holds them in: not copied again."""
+    from evalkit.readers.csv import _code_type
+
+    codes = np.zeros(3, dtype=_code_type(n_categories))
+    made = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.RangeIndex(n_categories)), validate=False)
+    assert made.codes.dtype == codes.dtype
+
+
+def test_a_change_to_the_raw_frame_never_reaches_the_readers_cells() -> None:
+    """The raw frame is made from the reader's columns without copying them; changing it copies first."""
+    cells = pd.DataFrame({0: _categorical([0, 1, 0], ["M1", "M2"]), 1: pd.array(["P1", "P1", "P2"], dtype=_TEXT),
+                          2: pd.array(["2025-01-01", None, "x"], dtype=_TEXT)})
+    before = cells.copy(deep=True)
+    frame = build_raw_frame(cells, ["participant_id", "programme_id", "referral_date"], np.array([2, 3, 4]),
+                            table="participants", file="p.csv", sheet=None, header_row=1)
+    frame.loc[0, "participant_id"] = "M2"
+    frame.iloc[1, 1] = "P9"
+    frame.loc[2, "referral_date"] = "y"
+    pd.testing.assert_frame_equal(cells, before)
+    assert frame["participant_id"].tolist() == ["M2", "M2", "M1"]
+
+
+def test_a_header_without_cells_is_a_column_of_every_row() -> None:
+    """A header past the last column of cells is a column of missing text on every row, which a constant of
+    the provider's mapping then fills."""
+    from evalkit.column_mapping import ColumnMapping
+
+    cells = pd.DataFrame({0: pd.array(["M1", "M2"], dtype=_TEXT)})
+    headers = ["participant_id", "programme_id"]
+    frame = build_raw_frame(cells, headers, np.array([2, 3]), table="participants", file="p.csv", sheet=None,
+                            header_row=1)
+    assert frame["programme_id"].dtype == "str" and frame["programme_id"].isna().tolist() == [True, True]
+    filled = build_raw_frame(cells, headers, np.array([2, 3]), table="participants", file="p.csv", sheet=None,
+                             header_row=1, mapping=ColumnMapping(constants={"programme_id": "P1"}))
+    assert filled["programme_id"].tolist() == ["P1", "P1"]
+    assert filled.columns.tolist()[:2] == headers and len(filled) == 2
