@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
+from evalkit.readers import compact_text_columns
 from evalkit.readers.detect import find_header_row, names_columns
 from evalkit.readers.headers import _match_words, match_headers
-from evalkit.readers.raw_frame import _summary_rows, build_raw_frame
+from evalkit.readers.raw_frame import _summary_rows, build_raw_frame, settle_parsed_categories
 from evalkit.schemas import TABLE_NAMES
 
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -22,6 +24,40 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 def _categorical(codes: list[int], categories: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(pd.array(categories, dtype=_TEXT))))
+
+
+@st.composite
+def parsed_frames(draw: st.DrawFn) -> pd.DataFrame:
+    """Raw frames as the CSV parser leaves them: categorical columns (some categories no row holds any more,
+    some cells missing) beside text columns and the provenance columns."""
+    n = draw(st.integers(0, 12))
+    columns: dict[str, object] = {}
+    for name in ("programme_id", "participant_id", "took_up"):
+        categories = draw(st.lists(st.text(alphabet="abAB 1", max_size=3), unique=True, max_size=16))
+        codes = draw(st.lists(st.integers(-1, len(categories) - 1), min_size=n, max_size=n))
+        columns[name] = _categorical(codes, categories)
+    for name in ("referral_date", "age_band"):
+        columns[name] = pd.array(draw(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", " "]),
+                                                         st.text(max_size=3)), min_size=n, max_size=n)),
+                                 dtype=_TEXT)
+    columns[SOURCE_FILE] = pd.array(["f.csv"] * n, dtype=_TEXT)
+    columns[SOURCE_SHEET] = pd.array([None] * n, dtype=_TEXT)
+    columns[SOURCE_ROW] = pd.array(list(range(2, n + 2)), dtype="Int64")
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+
+
+@settings(max_examples=150, deadline=None)
+@given(parsed_frames(), st.booleans(), st.sampled_from([0.5, 0.2, 1.0, 0.0]))
+def test_settling_and_compacting_at_once_is_settling_then_compacting(frame: pd.DataFrame, renumber: bool,
+                                                                     share: float) -> None:
+    """A column made text again is not encoded a second time: only when it truly holds too many values."""
+    at_once = settle_parsed_categories(frame.copy(), renumber=renumber, max_share=share, compact=True)
+    in_turn = compact_text_columns(settle_parsed_categories(frame.copy(), renumber=renumber, max_share=share),
+                                   max_share=share)
+    pd.testing.assert_frame_equal(at_once, in_turn, check_exact=True)
+    for column in in_turn.columns:
+        if isinstance(in_turn[column].dtype, pd.CategoricalDtype):
+            assert at_once[column].cat.categories.tolist() == in_turn[column].cat.categories.tolist()
 
 
 _HEADER_WORDS = ["participant_id", "Participant ID", "programme_id", "Programme", "contact_date", "Date", "status",

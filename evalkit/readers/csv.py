@@ -41,7 +41,6 @@ from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
 from evalkit.readers.raw_frame import (
     build_raw_frame,
-    compact_text_columns,
     distinct_categories,
     settle_parsed_categories,
 )
@@ -786,6 +785,6 @@ def read_csv(
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
     if compact:
-        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells) or parsed.rows_dropped)
-        compact_text_columns(frame)
+        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells) or parsed.rows_dropped,
+                                 compact=True)
     return {chosen: frame}

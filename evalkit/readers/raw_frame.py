@@ -76,14 +76,22 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
         return _compact_text_columns(frame, max_share)
 
 
-def _compact_text_columns(frame: pd.DataFrame, max_share: float) -> pd.DataFrame:
-    """The work of :func:`compact_text_columns` (the frame's notes already set aside)."""
+def _cell_columns(frame: pd.DataFrame) -> list[tuple[str, Any]]:
+    """Name and dtype of each column of ``frame`` but the provenance columns and names given twice (read from
+    the frame's dtypes at once, not column by column)."""
+    repeated = frame.columns.duplicated(keep=False)
+    return [(c, dtype) for c, dtype, twice in zip(frame.columns, frame.dtypes, repeated, strict=True)
+            if not twice and c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)]
+
+
+def _compact_text_columns(frame: pd.DataFrame, max_share: float, skip: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The work of :func:`compact_text_columns` (the frame's notes already set aside); the columns in ``skip``
+    are known to hold more distinct values than it encodes."""
     n = len(frame)
     if n < 2:
         return frame
-    columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
-               and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.StringDtype)
-               and frame[c].dtype.storage == "pyarrow"]
+    columns = [c for c, dtype in _cell_columns(frame) if c not in skip and isinstance(dtype, pd.StringDtype)
+               and dtype.storage == "pyarrow"]
     # Arrow encodes without holding the GIL: a few columns at a time on the machine's cores (only that many
     # columns' codes are held at once), each column's result put in the frame in column order
     workers = max(1, min(4, pa.cpu_count(), len(columns)))
@@ -108,7 +116,8 @@ def _compact_text_columns(frame: pd.DataFrame, max_share: float) -> pd.DataFrame
     return frame
 
 
-def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: float = 0.5) -> pd.DataFrame:
+def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: float = 0.5,
+                             compact: bool = False) -> pd.DataFrame:
     """Make the categorical text columns a parser encoded what :func:`compact_text_columns` would (in place).
 
     The reader (:func:`evalkit.readers.csv.read_csv`) may have the CSV parser dictionary-encode every column
@@ -127,6 +136,9 @@ def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: 
         Whether rows were dropped since the parser encoded the columns.
     max_share
         Largest share of distinct values for which a column stays categorical.
+    compact
+        Then compact the frame's other text columns (:func:`compact_text_columns` with ``max_share``); a
+        column made text again here is not encoded a second time only to find as many distinct values.
 
     Returns
     -------
@@ -134,14 +146,21 @@ def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: 
         ``frame`` itself.
     """
     with notes_set_aside(frame):  # the columns are read one by one
-        return _settle_parsed_categories(frame, renumber, max_share)
+        too_varied = _settle_parsed_categories(frame, renumber, max_share)
+        if compact:
+            _compact_text_columns(frame, max_share, skip=too_varied)
+    return frame
 
 
-def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: float) -> pd.DataFrame:
-    """The work of :func:`settle_parsed_categories` (the frame's notes already set aside)."""
+def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: float) -> frozenset[str]:
+    """The work of :func:`settle_parsed_categories` (the frame's notes already set aside).
+
+    Returns the columns made text whose cells hold more than ``max_share`` of the rows distinct values
+    (every category left in use), which :func:`compact_text_columns` would leave as text.
+    """
     n = len(frame)
-    columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
-               and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    too_varied: set[str] = set()
+    columns = [c for c, dtype in _cell_columns(frame) if isinstance(dtype, pd.CategoricalDtype)]
     for column in columns:
         values = frame[column].array
         codes = np.asarray(values.codes)
@@ -161,9 +180,14 @@ def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: fl
                 held = held.combine_chunks()
             text = held.take(pa.array(codes, mask=codes < 0))
             frame[column] = pd.Series(pd.array(text, dtype=_TEXT), index=frame.index)
+            # renumbered categories are all in use; else counted (a category no row holds is not a value)
+            in_use = len(categories) if renumber else int(np.count_nonzero(
+                np.bincount(codes[codes >= 0], minlength=len(categories))))
+            if n >= 2 and in_use > max_share * n:
+                too_varied.add(column)
         elif renumber:
             frame[column] = pd.Series(values, index=frame.index)
-    return frame
+    return frozenset(too_varied)
 
 
 def _encode(values: pa.Array | pa.ChunkedArray, limit: float) -> tuple[np.ndarray | None, pa.Array | None,
