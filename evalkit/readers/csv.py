@@ -34,13 +34,13 @@ from evalkit.readers.detect import (
     HEADER_SCAN_ROWS,
     detect_table,
     find_header_row,
+    names_columns,
     rows_above_header,
 )
 from evalkit.readers.limits import ReadLimits, check_file_size, check_shape
 from evalkit.readers.notes import problem
 from evalkit.readers.raw_frame import (
     build_raw_frame,
-    compact_text_columns,
     distinct_categories,
     settle_parsed_categories,
 )
@@ -194,8 +194,10 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
     if width is None:
         read_options = pacsv.ReadOptions(autogenerate_column_names=True)
         cell_type: pa.DataType = pa.large_string()
+        names = _ARROW_NAMES
     else:
-        read_options = pacsv.ReadOptions(skip_rows=1, column_names=[f"f{i}" for i in range(width)])
+        names = _ARROW_NAMES[:width]  # the type of each column there is, not of the most there may be
+        read_options = pacsv.ReadOptions(skip_rows=1, column_names=names)
         cell_type = pa.dictionary(pa.int32(), pa.large_string())
     try:
         table = pacsv.read_csv(
@@ -205,7 +207,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
                                              escape_char=False, newlines_in_values=quoted,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={f"f{i}": cell_type for i in range(_MAX_ARROW_COLUMNS)},
+                column_types=dict.fromkeys(names, cell_type),
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -227,10 +229,12 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
             del column
     del table
     release_freed_memory()  # the parser threads' blocks back to the system (every glibc heap), not kept for reuse
-    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)  # arrays made here: not copied again
 
 
 _MAX_ARROW_COLUMNS = 2_000
+_ARROW_NAMES = [f"f{i}" for i in range(_MAX_ARROW_COLUMNS)]
+"""The names Arrow gives (``autogenerate_column_names``) or is given for the columns, in order."""
 
 
 def _has_quote_mark(data: bytes | Path) -> bool:
@@ -274,28 +278,38 @@ def _encoded_columns(table: pa.Table) -> dict[int, pd.Categorical]:
     workers = max(1, min(2, pa.cpu_count(), n))
     out: dict[int, pd.Categorical] = {}
     with ThreadPoolExecutor(workers) as pool:
-        for start in range(0, n, workers):
-            batch = [table.column(i) for i in range(start, min(start + workers, n))]
-            for position, (codes, dictionary) in enumerate(pool.map(_unified_codes, batch), start=start):
-                categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
-                # codes from Arrow point into the dictionary: no need to check each one
-                out[position] = pd.Categorical.from_codes(codes, dtype=distinct_categories(categories),
-                                                          validate=False)
+        # the columns are unified in turn by the pool while this thread makes the categoricals of those done
+        for position, (codes, dictionary) in enumerate(pool.map(_unified_codes, table.itercolumns())):
+            categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
+            # codes from Arrow point into the dictionary: no need to check each one
+            out[position] = pd.Categorical.from_codes(codes, dtype=distinct_categories(categories), validate=False)
     return out
 
 
 def _unified_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Codes (``int32``) into one dictionary, and that dictionary, of a block-by-block encoded column."""
+    """Codes into one dictionary, and that dictionary, of a block-by-block encoded column (in the pool's
+    thread): the codes already in the integer type pandas keeps them in (:func:`_code_type`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     unified = column.unify_dictionaries() if column.num_chunks > 1 else column
     if unified.num_chunks == 0:
-        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
-    # the blocks' indices as they are (no copy when none is missing), joined once
+        return np.zeros(0, dtype=np.int8), pa.array([], type=pa.large_string())
+    dictionary = unified.chunk(0).dictionary
+    # the blocks' indices as they are (no copy when none is missing), joined and narrowed in one pass
     codes = np.concatenate([b.indices.to_numpy() if b.null_count == 0
-                            else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks])
-    return codes, unified.chunk(0).dictionary
+                            else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks],
+                           dtype=_code_type(len(dictionary)))
+    return codes, dictionary
+
+
+def _code_type(n_categories: int) -> type[np.signedinteger]:
+    """The integer type pandas holds the codes of ``n_categories`` categories in (the smallest that holds them
+    and -1), so that :meth:`pandas.Categorical.from_codes` keeps codes made so as they are, without a copy."""
+    for kind in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _plain_header(data: bytes, head: str, delimiter: str) -> list[str] | None:
@@ -693,7 +707,8 @@ def read_text_table(path: Path, *, limits: ReadLimits, combine: bool = True, enc
             rows.append((record + [""] * width)[:width])
         cells = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
         source_rows = np.arange(first + 2, first + 2 + len(rows))
-    if find_header and isinstance(grid, pd.DataFrame) and len(cells):
+    # rows are turned into text to look for a header below a title only when the first row is not a header
+    if find_header and isinstance(grid, pd.DataFrame) and len(cells) and not names_columns(headers, mapping):
         head = cells.iloc[:50]
         below = _header_below_title(headers, [_texts(list(r)) for r in head.itertuples(index=False)], mapping)
         if below is not None:
@@ -770,6 +785,6 @@ def read_csv(
         header_row=parsed.header_row, mapping=mapping, problems=parsed.problems,
     )
     if compact:
-        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells) or parsed.rows_dropped)
-        compact_text_columns(frame)
+        settle_parsed_categories(frame, renumber=len(frame) != len(parsed.cells) or parsed.rows_dropped,
+                                 compact=True)
     return {chosen: frame}

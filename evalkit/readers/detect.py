@@ -21,7 +21,7 @@ from evalkit.readers.headers import match_headers, table_for_name
 from evalkit.schemas import TABLE_NAMES, table_schema
 
 __all__ = ["HEADER_SCAN_ROWS", "check_table_name", "detect_table", "find_header_row", "header_overlap",
-           "rows_above_header"]
+           "names_columns", "rows_above_header"]
 
 
 def check_table_name(table: str) -> str:
@@ -41,6 +41,26 @@ def header_overlap(headers: list[str], mapping: ColumnMapping | None = None) -> 
 
 HEADER_SCAN_ROWS = 10
 """Rows (not blank) from the top of a file or sheet in which :func:`find_header_row` looks for the header."""
+
+
+_HEADER_NAMES = 2
+"""Columns of one table a first row must name to be the header whatever rows follow it."""
+
+
+def names_columns(cells: list[str], mapping: ColumnMapping | None = None) -> bool:
+    """Whether ``cells``, read as the first row, are the header whatever rows follow them.
+
+    That is when they name two or more columns of one table: :func:`find_header_row` then gives 0 without
+    looking at later rows, so a reader need not turn those rows into text to ask it.
+
+    Parameters
+    ----------
+    cells
+        The first row that is not blank, as text.
+    mapping
+        The provider's column mapping.
+    """
+    return _known(cells, mapping) >= _HEADER_NAMES
 
 
 def _known(cells: list[str], mapping: ColumnMapping | None) -> int:
@@ -72,7 +92,7 @@ def find_header_row(rows: list[list[str]], mapping: ColumnMapping | None = None)
     if not rows:
         return 0
     first = _known(rows[0], mapping)
-    if first >= 2:
+    if first >= _HEADER_NAMES:
         return 0
     for position, cells in enumerate(rows[1:HEADER_SCAN_ROWS], start=1):
         known = _known(cells, mapping)

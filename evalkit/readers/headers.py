@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,6 +110,16 @@ def _match_one(header: str, table: str, mapping: ColumnMapping | None) -> tuple[
             if target in schema.field_names or schema.is_item_column(target):
                 return "column", target
             # a mapping written for another table of the same upload: fall through to the aliases
+    return _match_words(header, table)
+
+
+@lru_cache(maxsize=4096)
+def _match_words(header: str, table: str) -> tuple[HeaderKind, str | None]:
+    """What ``header`` (not blank) names in ``table`` through the schema and ``aliases.json`` (rules 2-6 above).
+
+    Kept for headers seen before: a file's headers are matched against every table to find its table, then
+    again for its own (the words are data read once, so the answer never changes).
+    """
     key = normalise_header(header)
     column = _column_lookup(table).get(key)
     if column is not None:

@@ -76,14 +76,22 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
         return _compact_text_columns(frame, max_share)
 
 
-def _compact_text_columns(frame: pd.DataFrame, max_share: float) -> pd.DataFrame:
-    """The work of :func:`compact_text_columns` (the frame's notes already set aside)."""
+def _cell_columns(frame: pd.DataFrame) -> list[tuple[str, Any]]:
+    """Name and dtype of each column of ``frame`` but the provenance columns and names given twice (read from
+    the frame's dtypes at once, not column by column)."""
+    repeated = frame.columns.duplicated(keep=False)
+    return [(c, dtype) for c, dtype, twice in zip(frame.columns, frame.dtypes, repeated, strict=True)
+            if not twice and c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)]
+
+
+def _compact_text_columns(frame: pd.DataFrame, max_share: float, skip: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The work of :func:`compact_text_columns` (the frame's notes already set aside); the columns in ``skip``
+    are known to hold more distinct values than it encodes."""
     n = len(frame)
     if n < 2:
         return frame
-    columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
-               and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.StringDtype)
-               and frame[c].dtype.storage == "pyarrow"]
+    columns = [c for c, dtype in _cell_columns(frame) if c not in skip and isinstance(dtype, pd.StringDtype)
+               and dtype.storage == "pyarrow"]
     # Arrow encodes without holding the GIL: a few columns at a time on the machine's cores (only that many
     # columns' codes are held at once), each column's result put in the frame in column order
     workers = max(1, min(4, pa.cpu_count(), len(columns)))
@@ -108,7 +116,8 @@ def _compact_text_columns(frame: pd.DataFrame, max_share: float) -> pd.DataFrame
     return frame
 
 
-def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: float = 0.5) -> pd.DataFrame:
+def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: float = 0.5,
+                             compact: bool = False) -> pd.DataFrame:
     """Make the categorical text columns a parser encoded what :func:`compact_text_columns` would (in place).
 
     The reader (:func:`evalkit.readers.csv.read_csv`) may have the CSV parser dictionary-encode every column
@@ -127,6 +136,9 @@ def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: 
         Whether rows were dropped since the parser encoded the columns.
     max_share
         Largest share of distinct values for which a column stays categorical.
+    compact
+        Then compact the frame's other text columns (:func:`compact_text_columns` with ``max_share``); a
+        column made text again here is not encoded a second time only to find as many distinct values.
 
     Returns
     -------
@@ -134,14 +146,21 @@ def settle_parsed_categories(frame: pd.DataFrame, *, renumber: bool, max_share: 
         ``frame`` itself.
     """
     with notes_set_aside(frame):  # the columns are read one by one
-        return _settle_parsed_categories(frame, renumber, max_share)
+        too_varied = _settle_parsed_categories(frame, renumber, max_share)
+        if compact:
+            _compact_text_columns(frame, max_share, skip=too_varied)
+    return frame
 
 
-def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: float) -> pd.DataFrame:
-    """The work of :func:`settle_parsed_categories` (the frame's notes already set aside)."""
+def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: float) -> frozenset[str]:
+    """The work of :func:`settle_parsed_categories` (the frame's notes already set aside).
+
+    Returns the columns made text whose cells hold more than ``max_share`` of the rows distinct values
+    (every category left in use), which :func:`compact_text_columns` would leave as text.
+    """
     n = len(frame)
-    columns = [c for c in dict.fromkeys(frame.columns) if c not in (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
-               and not isinstance(frame[c], pd.DataFrame) and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    too_varied: set[str] = set()
+    columns = [c for c, dtype in _cell_columns(frame) if isinstance(dtype, pd.CategoricalDtype)]
     for column in columns:
         values = frame[column].array
         codes = np.asarray(values.codes)
@@ -161,9 +180,14 @@ def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: fl
                 held = held.combine_chunks()
             text = held.take(pa.array(codes, mask=codes < 0))
             frame[column] = pd.Series(pd.array(text, dtype=_TEXT), index=frame.index)
+            # renumbered categories are all in use; else counted (a category no row holds is not a value)
+            in_use = len(categories) if renumber else int(np.count_nonzero(
+                np.bincount(codes[codes >= 0], minlength=len(categories))))
+            if n >= 2 and in_use > max_share * n:
+                too_varied.add(column)
         elif renumber:
             frame[column] = pd.Series(values, index=frame.index)
-    return frame
+    return frozenset(too_varied)
 
 
 def _encode(values: pa.Array | pa.ChunkedArray, limit: float) -> tuple[np.ndarray | None, pa.Array | None,
@@ -269,18 +293,22 @@ def _summary_rows(cells: pd.DataFrame) -> np.ndarray:
     from evalkit.readers.messy import is_summary_label, summary_word_pattern
 
     first = cells[0]
+    codes = None
     if isinstance(first.dtype, pd.CategoricalDtype):
-        held = pa.array(np.asarray(first.cat.categories, dtype=object), type=pa.large_string())
+        categories = first.cat.categories
+        if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+            held = pa.array(categories.array)  # the categories' own Arrow text, not Python strings
+        else:
+            held = pa.array(np.asarray(categories, dtype=object), type=pa.large_string())
         codes = first.cat.codes.to_numpy()
     else:
         held = pa.array(first.astype("str").array, type=pa.large_string())
-        codes = None
     found = pc.fill_null(pc.match_substring_regex(held, summary_word_pattern(), ignore_case=True), False)
-    maybe = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-    if codes is not None:
-        maybe = np.append(maybe, False)[codes]
+    candidates = np.flatnonzero(np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool))
+    if codes is not None:  # the rows holding those categories (none to look for in most files)
+        candidates = np.flatnonzero(np.isin(codes, candidates)) if len(candidates) else candidates
     out = np.zeros(len(cells), dtype=bool)
-    for r in np.flatnonzero(maybe):  # few: a totals row or two
+    for r in candidates:  # few: a totals row or two
         others = [cells[p].iloc[r] for p in range(1, cells.shape[1])]
         out[r] = is_summary_label(str(first.iloc[r])) and all(
             v is None or (isinstance(v, float) and v != v) or not str(v).strip()
@@ -309,7 +337,8 @@ def repeated_text(text: str | None, n: int) -> pa.Array:
     if text is None:
         return pa.nulls(n, pa.large_string())
     data = text.encode("utf-8")
-    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    # made at their step in one pass (an empty text: every offset 0)
+    offsets = np.arange(0, (n + 1) * len(data), len(data), dtype=np.int64) if data else np.zeros(n + 1, np.int64)
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
 
 
@@ -371,7 +400,8 @@ def build_raw_frame(
         if not blank.any():
             break
         still = np.flatnonzero(blank)
-        blank[still] = _blank(cells[p].iloc[still]).to_numpy(dtype=bool)
+        column = cells[p] if len(still) == len(blank) else cells[p].iloc[still]  # the first: every row, not a copy
+        blank[still] = _blank(column).to_numpy(dtype=bool)
     summary = _summary_rows(cells) if cells.shape[1] else np.zeros(len(cells), dtype=bool)
     summary &= ~blank
     if summary.any():
@@ -405,7 +435,7 @@ def build_raw_frame(
         letter = column_letter(m.position)
         where = f"Column {letter} ('{m.header}')" if m.header.strip() else f"Column {letter} (no header)"
         if m.kind == "column" and m.column is not None:
-            data[m.column] = cells[m.position] if m.position < cells.shape[1] else pd.Series(None, dtype="str")
+            data[m.column] = cells[m.position] if m.position < cells.shape[1] else _repeated(None, len(cells))
             headers_seen[m.column] = m.header
         elif m.kind == "identifier":
             note(m.header, m.header, "identifier_column",
@@ -425,26 +455,30 @@ def build_raw_frame(
                  "mapping; otherwise you can ignore this warning.")
 
     n = len(cells)
-    frame = pd.DataFrame({name: series.reset_index(drop=True) for name, series in data.items()}, index=range(n))
-    for column in list(frame.columns):
+    # the frame's columns in order (a column given again keeps its place, as in a frame), the frame made once
+    # from them without copying (copy-on-write: a change to the frame never reaches the caller's cells)
+    columns: dict[str, pd.Series | pd.api.extensions.ExtensionArray] = dict(data)
+    for column in list(columns):
         synonyms = builtin_value_synonyms(column)
         if mapping is not None:
             synonyms = {**synonyms, **mapping.value_synonyms(column)}
         if synonyms:
-            frame[column] = apply_value_synonyms(frame[column], synonyms)
+            columns[column] = apply_value_synonyms(columns[column], synonyms)
     if mapping is not None:
         for column, value in mapping.constants.items():
             if column in schema.field_names:
-                if column in frame.columns:
-                    if isinstance(frame[column].dtype, pd.CategoricalDtype):
-                        frame[column] = frame[column].astype("str")
-                    frame[column] = frame[column].where(~_blank(frame[column]), value)
+                if column in columns:
+                    values = columns[column]
+                    if isinstance(values.dtype, pd.CategoricalDtype):
+                        values = values.astype("str")
+                    columns[column] = values.where(~_blank(values), value)
                 else:
-                    frame[column] = pd.Series([value] * n, dtype="str")
+                    columns[column] = pd.Series([value] * n, dtype="str")
         date_columns = {f.name for f in schema.fields if f.type == "date"}
         notes["date_formats"] = {c: f for c, f in mapping.strftime_formats().items() if c in date_columns}
-    frame[SOURCE_FILE] = _repeated(file, n)
-    frame[SOURCE_SHEET] = _repeated(sheet, n)
-    frame[SOURCE_ROW] = pd.array(source_rows, dtype="Int64")
+    columns[SOURCE_FILE] = _repeated(file, n)
+    columns[SOURCE_SHEET] = _repeated(sheet, n)
+    columns[SOURCE_ROW] = pd.array(source_rows, dtype="Int64")
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
     notes["sources"] = {source_key(file, sheet): {"header_row": int(header_row), "headers": headers_seen}}
     return with_notes(frame, notes)
