@@ -1,4 +1,4 @@
-"""Named attendance counted from the codes the contacts' ids already have.
+"""Named attendance counted from the codes the contacts' ids already have; parent keys looked up either way round.
 
 A first upload's contacts hand their ``group_session_id`` and ``participant_id`` to the head-count check as
 categoricals of their known codes (``core._coded_attendance``) instead of as text that is encoded again. These
@@ -12,12 +12,14 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.validation import core, validate
-from evalkit.validation.links import _named_counts
+from evalkit.validation.links import _named_counts, _positions_of_distinct
 
 
 def _messy_upload(seed: int) -> dict[str, pd.DataFrame]:
@@ -101,3 +103,16 @@ def test_named_counts_of_categoricals_agree_with_text(pairs: list[tuple[str | No
     assert dict(zip(as_text[1].to_pylist(), as_text[0].tolist(), strict=True)) == \
         dict(zip(as_codes[1].to_pylist(), as_codes[0].tolist(), strict=True))
     assert len(as_codes[1]) == len(as_text[1])
+
+
+_KEY = st.text(alphabet="ab ", max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(_KEY, unique=True, max_size=12), asked=st.lists(_KEY, unique=True, max_size=12))
+def test_distinct_looked_up_either_way_round_agree_with_index_in(keys: list[str], asked: list[str]) -> None:
+    """``_positions_of_distinct`` hashes the shorter side; the answer is ``index_in``'s whichever side that is."""
+    value_set = pa.array(keys, type=pa.large_string())
+    values = pa.array(asked, type=pa.large_string())
+    fresh = pc.fill_null(pc.index_in(values, value_set=value_set), -1).to_numpy(zero_copy_only=False)
+    assert _positions_of_distinct(values, value_set).tolist() == fresh.tolist()
