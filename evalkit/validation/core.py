@@ -24,8 +24,16 @@ from evalkit.canonical import (
 )
 from evalkit.memory import release_freed_memory
 from evalkit.readers.notes import cell_keys, frame_notes
+from evalkit.readers.raw_frame import distinct_categories
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
-from evalkit.validation.cells import TEXT_DTYPE, CellPicker, arrow_text, clean_cells, encoded_text
+from evalkit.validation.cells import (
+    TEXT_DTYPE,
+    CellPicker,
+    arrow_text,
+    clean_cells,
+    encoded_text,
+    known_codes,
+)
 from evalkit.validation.fields import check_fields
 from evalkit.validation.keys import check_keys
 from evalkit.validation.links import (
@@ -340,6 +348,10 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
     """``group_session_id`` and ``participant_id`` of the attended contacts (upload rows without errors, then
     stored rows) that name a group session, as Arrow text (no Python string per row; the parts are chunks of
     one Arrow column, not copied into one)."""
+    has_stored = stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns)
+    coded = _coded_attendance(contacts) if contacts is not None and not has_stored else None
+    if coded is not None:
+        return coded
     sessions: list[pa.Array] = []
     people: list[pa.Array] = []
     if contacts is not None:
@@ -347,7 +359,7 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
         ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
         sessions.append(_large(arrow_text(t["group_session_id"], rows=ok)))
         people.append(_large(arrow_text(t["participant_id"], rows=ok)))
-    if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
+    if has_stored:
         attended = pc.fill_null(pc.equal(arrow_text(stored["status"]), "attended"), False)
         for out, column in ((sessions, "group_session_id"), (people, "participant_id")):
             out.append(_large(arrow_text(stored[column])).filter(attended))
@@ -360,6 +372,27 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
                               type=pa.large_string())
     return pd.DataFrame({"group_session_id": pd.arrays.ArrowStringArray(session),
                          "participant_id": pd.arrays.ArrowStringArray(person)})
+
+
+def _coded_attendance(contacts: _Checked) -> pd.DataFrame | None:
+    """:func:`_attendance` of the upload's contacts alone, as categoricals of the codes their ids already have
+    (:func:`~evalkit.validation.cells.known_codes`): no text taken per row, and the counts of named participants
+    (:func:`~evalkit.validation.links.check_head_counts`) read the codes instead of encoding the text again.
+
+    ``None`` when either id column has no known codes (the text is then handed on as it is).
+    """
+    t = contacts.typed
+    known = {column: known_codes(t[column]) for column in ("group_session_id", "participant_id")}
+    if any(k is None for k in known.values()):
+        return None
+    session_codes = known["group_session_id"][0]
+    ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool) \
+        & (session_codes >= 0)
+    out: dict[str, pd.Categorical] = {}
+    for column, (codes, texts) in known.items():
+        dtype = distinct_categories(pd.Index(pd.array(texts, dtype=TEXT_DTYPE)))  # distinct texts (encoded_text)
+        out[column] = pd.Categorical.from_codes(codes[ok], dtype=dtype, validate=False)
+    return pd.DataFrame(out, copy=False)
 
 
 def _large(values: pa.Array) -> pa.Array:
