@@ -93,6 +93,23 @@ def test_header_matches_kept_are_those_of_the_words() -> None:
             assert got == expected, table
 
 
+def test_a_header_a_mapping_names_is_read_through_the_mapping_before_and_after_its_words_are_kept() -> None:
+    """A provider's mapping decides a header whatever answer its words gave before (kept or not): the same
+    header, matched without a mapping, with one, and without again, gives the words' answer, the mapping's,
+    then the words' again."""
+    from evalkit.column_mapping import ColumnMapping
+
+    headers = ["Mum ref", "Programme", "Date referred", "Notes"]
+    mapping = ColumnMapping(columns={"Mum ref": "participant_id", "Date referred": None, "Notes": "referral_date"})
+    plain = [(m.kind, m.column) for m in match_headers(headers, "participants")]
+    assert plain[0] == ("unknown", None) and plain[2] == ("column", "referral_date")
+    mapped = [(m.kind, m.column) for m in match_headers(headers, "participants", mapping)]
+    assert mapped[0] == ("column", "participant_id")
+    assert mapped[2] == ("skipped", None)
+    assert mapped[3] == ("column", "referral_date")
+    assert [(m.kind, m.column) for m in match_headers(headers, "participants")] == plain
+
+
 _FIRST = ["Total", "total:", " TOTAL ", "Grand total", "Average", "Count-01", "M1", "M2", "", "Sum of scores"]
 _OTHER = ["", "12", "1,200", "35%", "x", "2.5", "  "]
 
@@ -123,7 +140,9 @@ def test_parser_codes_come_in_the_type_pandas_keeps(n_categories: int) -> None:
 
 
 def test_a_change_to_the_raw_frame_never_reaches_the_readers_cells() -> None:
-    """The raw frame is made from the reader's columns without copying them; changing it copies first."""
+    """The raw frame is made from the reader's columns without copying them, and a change to it never reaches the
+    reader's cells: pandas' copy-on-write copies a shared column before writing into it, so this guards
+    :func:`build_raw_frame` itself never writing into the cells it is given."""
     cells = pd.DataFrame({0: _categorical([0, 1, 0], ["M1", "M2"]), 1: pd.array(["P1", "P1", "P2"], dtype=_TEXT),
                           2: pd.array(["2025-01-01", None, "x"], dtype=_TEXT)})
     before = cells.copy(deep=True)
