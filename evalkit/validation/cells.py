@@ -133,6 +133,12 @@ def _take_text(categories: pa.Array, codes: np.ndarray) -> pa.Array:
     return categories.take(pa.array(codes))
 
 
+def large_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Arrow text as ``large_string`` (cast only if it is not one already), so that two texts can be looked up in
+    each other or joined into one column."""
+    return values if values.type == pa.large_string() else values.cast(pa.large_string())
+
+
 def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()

@@ -33,6 +33,7 @@ from evalkit.validation.cells import (
     clean_cells,
     encoded_text,
     known_codes,
+    large_text,
 )
 from evalkit.validation.fields import check_fields
 from evalkit.validation.keys import check_keys
@@ -357,12 +358,12 @@ def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.Da
     if contacts is not None:
         t = contacts.typed
         ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
-        sessions.append(_large(arrow_text(t["group_session_id"], rows=ok)))
-        people.append(_large(arrow_text(t["participant_id"], rows=ok)))
+        sessions.append(large_text(arrow_text(t["group_session_id"], rows=ok)))
+        people.append(large_text(arrow_text(t["participant_id"], rows=ok)))
     if has_stored:
         attended = pc.fill_null(pc.equal(arrow_text(stored["status"]), "attended"), False)
         for out, column in ((sessions, "group_session_id"), (people, "participant_id")):
-            out.append(_large(arrow_text(stored[column])).filter(attended))
+            out.append(large_text(arrow_text(stored[column])).filter(attended))
     if not sessions:
         return pd.DataFrame(columns=["group_session_id", "participant_id"])
     named = [pc.is_valid(part) for part in sessions]
@@ -393,11 +394,6 @@ def _coded_attendance(contacts: _Checked) -> pd.DataFrame | None:
         dtype = distinct_categories(pd.Index(pd.array(texts, dtype=TEXT_DTYPE)))  # distinct texts (encoded_text)
         out[column] = pd.Categorical.from_codes(codes[ok], dtype=dtype, validate=False)
     return pd.DataFrame(out, copy=False)
-
-
-def _large(values: pa.Array) -> pa.Array:
-    """An Arrow string array as large strings (cast only if it is not one already)."""
-    return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 
 def _any_present(cells: pd.api.extensions.ExtensionArray) -> bool:
@@ -476,5 +472,3 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
     # copy=False: the columns are not stacked into one block (a copy of every numeric column at once)
     frame = pd.DataFrame(out, copy=False)
     return frame
-
-

@@ -45,6 +45,7 @@ from evalkit.validation.cells import (
     category_text,
     dictionary_codes,
     known_codes,
+    large_text,
     look_up,
     spread,
 )
@@ -412,7 +413,7 @@ def check_head_counts(
         return
     counts, sessions = _named_counts(attendance["group_session_id"], attendance["participant_id"])
     # each row's session looked up among the sessions attended, in Arrow (NaN: none attended, or no session id)
-    at = _index_in(_large(arrow_text(session_ids)), _large(sessions))
+    at = _index_in(large_text(arrow_text(session_ids)), large_text(sessions))
     counted = np.append(counts.astype("float64"), np.nan)[at]
     ok_rows = ~rows.error
     low = ok_rows & ~np.isnan(head_count) & ~np.isnan(counted) & (head_count < counted)
@@ -457,9 +458,3 @@ def _codes_and_texts(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
         if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
             return values.array.codes.astype(np.int64), category_text(values)
     return dictionary_codes(arrow_text(values, keep_chunks=True))
-
-
-def _large(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Arrow text as large strings (cast only if it is not), so that two texts can be looked up in each other."""
-    return values if values.type == pa.large_string() else values.cast(pa.large_string())
-
