@@ -176,12 +176,7 @@ def derive_context(frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     if "ethnicity" in out.columns:
-        eth = out["ethnicity"].astype("string")
-        # the part before the first "_" (the whole code without one), in pyarrow
-        parts_ = pac.split_pattern(_arrow_strings(eth), pattern="_", max_splits=1)
-        grp = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pac.list_element(parts_, 0)])), index=out.index)
-        grp = grp.mask((eth == "not_stated").fillna(False), "not_stated")
-        out["ethnicity_group"] = grp.where(grp.isin(list(ETHNICITY_GROUPS))).astype("string")
+        out["ethnicity_group"] = _ethnicity_group(_arrow_strings(out["ethnicity"]))
     else:
         out["ethnicity_group"] = pd.array([pd.NA] * len(out), dtype="string")
     if "deprivation_decile" in out.columns:
@@ -190,10 +185,27 @@ def derive_context(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         out["deprivation_quintile"] = pd.array([pd.NA] * len(out), dtype="Int64")
     if "main_language" in out.columns:
-        out["english_main_language"] = (out["main_language"].astype("string") == "en").astype("boolean")
+        english = pac.equal(_arrow_strings(out["main_language"]), "en")  # missing where the language is
+        out["english_main_language"] = pd.arrays.BooleanArray(
+            english.fill_null(False).to_numpy(zero_copy_only=False), english.is_null().to_numpy(zero_copy_only=False))
     else:
         out["english_main_language"] = pd.array([pd.NA] * len(out), dtype="boolean")
     return out
+
+
+def _ethnicity_group(ethnicity: pa.Array) -> pd.arrays.ArrowStringArray:
+    """The high-level group (:data:`ETHNICITY_GROUPS`) of each detailed ethnicity code, missing when none.
+
+    The group is the part of the code before its first ``_`` (``not_stated`` stays whole), worked out once
+    for each distinct code (a pyarrow dictionary) and taken to the rows.
+    """
+    codes = pac.dictionary_encode(ethnicity)
+    distinct = codes.dictionary
+    first = pac.list_element(pac.split_pattern(distinct, pattern="_", max_splits=1), 0)
+    group = pac.if_else(pac.equal(distinct, "not_stated"), pa.scalar("not_stated", distinct.type), first)
+    group = pac.if_else(pac.is_in(group, value_set=pa.array(list(ETHNICITY_GROUPS), distinct.type)),
+                        group, pa.scalar(None, distinct.type))
+    return pd.arrays.ArrowStringArray(pa.chunked_array([group.take(codes.indices)], type=distinct.type))
 
 
 @dataclass(frozen=True)
@@ -267,12 +279,17 @@ def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     progs = tables.get("programmes")
     if progs is not None and len(progs):
         pr = progs[["programme_id", *[c for c in ("format", "mode", "delivered_by", "facilitation")
-                                       if c in progs.columns]]].drop_duplicates("programme_id")
+                                       if c in progs.columns]]]
+        if not pr["programme_id"].is_unique:
+            pr = pr.drop_duplicates("programme_id")
         pr = pr.rename(columns={"format": "programme_format", "mode": "programme_mode"})
         if (set(pr.columns) & set(p.columns) == {"programme_id"} and p["programme_id"].dtype == pr["programme_id"].dtype
                 and all(isinstance(pr[c].dtype, pd.StringDtype) for c in pr.columns[1:])):
             # a left merge on a unique key, as column look-ups: the participants' own columns are not copied
-            at = pd.Index(pr["programme_id"]).get_indexer(p["programme_id"])
+            if pr["programme_id"].hasnans:
+                at = pd.Index(pr["programme_id"]).get_indexer(p["programme_id"])  # a missing id finds the missing one
+            else:  # by hash in pyarrow (a missing id finds none)
+                at = _positions(p["programme_id"], _arrow_strings(pr["programme_id"]))
             p = p.copy(deep=False)
             for c in pr.columns[1:]:
                 p[c] = pr[c].array.take(at, allow_fill=True)
@@ -285,7 +302,7 @@ def _participant_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     for c in CONTEXT_FIELDS:
         if c not in p.columns:
             p[c] = pd.array([pd.NA] * len(p), dtype="string")
-    if p["participant_id"].duplicated().any():
+    if not p["participant_id"].is_unique:
         p = p.drop_duplicates("participant_id")
     p = p.reset_index(drop=True)
     # descriptive text repeated across participants (and across each one's episodes) as categoricals of the
@@ -474,6 +491,36 @@ def _take(values: np.ndarray, rows: np.ndarray, missing: float) -> np.ndarray:
     return np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else missing, missing)
 
 
+def _day_means(v: pd.DataFrame, n_instruments: int) -> pd.DataFrame:
+    """One row per participant x instrument x day, sorted so, with the mean of that day's scores.
+
+    Parameters
+    ----------
+    v
+        Valid scores: ``rank`` (the participant's id rank, from 0), ``instrument`` (a code from 0 below
+        ``n_instruments``), ``day`` (a day number of :func:`_days`, from 0 below ``_SPAN``) and ``score``.
+    n_instruments
+        How many instrument codes there are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``instrument``, ``day`` and ``score``, index 0..n-1: the grouped mean
+        (``v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()``). When
+        no participant has two scores of one instrument on one day (as the data contract has it), each
+        mean is its one score and the rows are only put in order, by one combined integer key;
+        otherwise pandas averages the repeats.
+    """
+    rank, inst, day = (v[c].to_numpy(dtype=np.int64) for c in ("rank", "instrument", "day"))
+    key = (rank * max(n_instruments, 1) + inst) * _SPAN + day
+    order = np.argsort(key)
+    key = key[order]
+    if (key[1:] == key[:-1]).any():
+        return v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()
+    return pd.DataFrame({"rank": rank[order], "instrument": inst[order], "day": day[order],
+                         "score": v["score"].to_numpy(dtype=float)[order]})
+
+
 def prepare_episodes(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -555,7 +602,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "score": m.loc[keep, "score"].to_numpy(dtype=float),
     })
     del m, code, status, m_pcode, keep, inst_code
-    v = v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()
+    v = _day_means(v, len(inst_names))
     v["pcode"] = by_id[v["rank"].to_numpy()]
     v["anchor"] = anchor[v["pcode"].to_numpy()]
 
@@ -715,9 +762,11 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
             "attended_total", "took_up", "ending", "end_date", *CONTEXT_FIELDS]
     pf = parts[list(dict.fromkeys(used))].iloc[pc].reset_index(drop=True)  # the columns used, one row per episode
-    ep_inst = inst_names[ep_code]
     inst_role = {c: registry[c].role for c in registry}
-    inst_hib = {c: registry[c].higher_is_better for c in registry}
+    # higher_is_better of each instrument code (missing when not known), taken by the episodes' codes
+    hib = [registry[n].higher_is_better if n in registry else None for n in inst_names]
+    hib_value = np.array([bool(h) for h in hib], dtype=bool)
+    hib_missing = np.array([h is None for h in hib], dtype=bool)
     ref_days = _days(pf["referral_date"])
     wp = pf["weeks_pregnant"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     bw = pd.to_numeric(pf["baby_age_weeks"], errors="coerce").to_numpy(dtype=float)
@@ -725,13 +774,14 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     per_e = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, eday_out)
     with np.errstate(invalid="ignore"):
         hours = np.where(uses & (known > 0), minutes / 60.0, np.nan)
+    days_between = np.where(e_keep, eday - bday, -1).astype(np.int64)
     # copy=False: the columns are not consolidated into blocks (a copy of every float column at once)
     out = pd.DataFrame({
         "programme_id": pf["programme_id"].astype("string").array,
         "participant_id": pf["participant_id"].astype("string").array,
         "instrument": _labelled(ep_code, list(inst_names)),
         "role": _coded(ep_code, [inst_role.get(n) for n in inst_names]),
-        "higher_is_better": pd.array(pd.Series(ep_inst).map(inst_hib).to_numpy(), dtype="boolean"),
+        "higher_is_better": pd.arrays.BooleanArray(hib_value[ep_code], hib_missing[ep_code]),
         "anchor_date": from_ep["anchor_date"],
         "anchor_source": _coded(anchor_code[pc], anchor_labels),
         "n_valid_scores": from_ep["n_valid_scores"],
@@ -741,7 +791,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "baseline_score": from_ep["baseline_score"],
         "endpoint_date": _from_days(eday_out),
         "endpoint_score": from_ep["endpoint_score"],
-        "days_between": pd.array(np.where(e_keep, eday - bday, -1), dtype="Int64"),
+        "days_between": pd.arrays.IntegerArray(days_between, days_between < 0),  # -1: missing
         "paired": paired.astype(bool),
         "unpaired_reason": _coded(reason, codes),
         "dose": dose,
@@ -764,10 +814,8 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "perinatal_stage_endpoint": per_e["stage"],
         "weeks_pregnant_endpoint": per_e["pregnant"],
         "weeks_postpartum_endpoint": per_e["postpartum"],
+        **{c: pf[c].array for c in CONTEXT_FIELDS},
     }, copy=False)
-    out["days_between"] = out["days_between"].mask(out["days_between"] < 0)
-    for c in CONTEXT_FIELDS:
-        out[c] = pf[c].array
     rules.stamp(out)
     # the rules as data are EpisodeData.rules: a dict in attrs would be deep-copied by pandas with every
     # frame made from the episodes

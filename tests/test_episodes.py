@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalkit.episodes import (
+    _SPAN,
     EPISODE_COLUMNS,
     UNPAIRED_REASONS,
+    _day_means,
     build_episodes,
     derive_context,
     prepare_episodes,
@@ -232,6 +234,25 @@ def test_row_order_invariance(seed: int) -> None:
     rng = np.random.default_rng(seed)
     shuffled = {k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in t.items()}
     pd.testing.assert_frame_equal(build_episodes(t), build_episodes(shuffled))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), repeats=st.booleans())
+def test_day_means_as_the_grouped_mean(seed: int, n: int, repeats: bool) -> None:
+    # the ordering by one combined key (no repeated day) and the grouped mean (repeats) against pandas'
+    # grouped mean; without repeats the keys are drawn distinct, so the combined-key road is the one taken
+    rng = np.random.default_rng(seed)
+    n_inst = int(rng.integers(1, 4))
+    if repeats:
+        keys = np.column_stack([rng.integers(0, 3, n), rng.integers(0, n_inst, n), rng.integers(0, 3, n)])
+    else:
+        cells = rng.choice(5 * n_inst * 4, size=min(n, 5 * n_inst * 4), replace=False)
+        keys = np.column_stack([cells // (n_inst * 4), cells // 4 % n_inst, cells % 4])
+    keys[:, 2] = np.array([0, 1, _SPAN - 1])[keys[:, 2] % 3] + 200_000 * (keys[:, 2] // 3)
+    v = pd.DataFrame({"rank": keys[:, 0], "instrument": keys[:, 1], "day": keys[:, 2],
+                      "score": rng.integers(0, 30, len(keys)) + rng.random(len(keys))})
+    want = v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()
+    pd.testing.assert_frame_equal(_day_means(v, n_inst), want, check_exact=True)
 
 
 def test_no_valid_score_gives_no_episodes() -> None:
