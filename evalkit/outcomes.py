@@ -10,7 +10,10 @@ group``, each step a function:
   CLI, the summary exporter and the dashboard show;
 * :func:`change_statistics` -- the same statistics for any grouping (used by
   :mod:`evalkit.for_whom`), before disclosure control;
-* :func:`dose_sensitivity`, :func:`attrition_check`, :func:`adjusted_change`.
+* :func:`dose_sensitivity`, :func:`attrition_check`, :func:`adjusted_change`;
+* :func:`outcome_talking_therapies` -- the NHS Talking Therapies-style rates of
+  an :class:`OutcomeResult`, the table ``evaluate_outcomes`` publishes beside
+  the summary (for a result made with ``talking_therapies=False``).
 
 Every aggregate that leaves this module has been through
 :func:`evalkit.disclosure.apply_disclosure` (``suppressed`` column) and
@@ -47,6 +50,7 @@ __all__ = [
     "dose_sensitivity",
     "evaluate_outcomes",
     "outcome_summary",
+    "outcome_talking_therapies",
     "published_talking_therapies_rates",
     "summary_disclosure_spec",
     "trajectories",
@@ -930,8 +934,9 @@ class OutcomeResult:
     ``changes`` (one row per episode with change columns) and ``data`` (the
     :class:`~evalkit.episodes.EpisodeData`). Aggregates (disclosure-controlled):
     ``summary`` (:func:`outcome_summary`), ``dose_sensitivity``,
-    ``talking_therapies`` (:func:`evalkit.talking_therapies.talking_therapies_rates`)
-    and ``recovery`` (:func:`evalkit.recovery.recovery_from_within`).
+    ``talking_therapies`` (the NHS Talking Therapies-style rates of
+    :func:`outcome_talking_therapies`; ``None`` when ``evaluate_outcomes`` was
+    asked to leave them out) and ``recovery`` (:func:`evalkit.recovery.recovery_from_within`).
     ``parameters`` lists the reliability, SD and thresholds used per
     instrument, its count of paired baselines disclosure-controlled
     (:func:`disclose_parameters`). ``rules`` are the rules that produced all of it.
@@ -940,7 +945,7 @@ class OutcomeResult:
     changes: pd.DataFrame
     summary: pd.DataFrame
     dose_sensitivity: pd.DataFrame
-    talking_therapies: pd.DataFrame
+    talking_therapies: pd.DataFrame | None
     recovery: pd.DataFrame
     parameters: pd.DataFrame
     rules: PairingRules
@@ -1025,6 +1030,7 @@ def evaluate_outcomes(
     rules: PairingRules | None = None,
     instruments: Mapping[str, Instrument] | None = None,
     models: bool = True,
+    talking_therapies: bool = True,
 ) -> OutcomeResult:
     """Episodes, change, and every programme-level outcome, in one call.
 
@@ -1041,13 +1047,17 @@ def evaluate_outcomes(
     models
         Fit the mixed model and the multiple imputation (default True; they
         take most of the time).
+    talking_therapies
+        Compute the NHS Talking Therapies-style rates
+        (:attr:`OutcomeResult.talking_therapies`; default True). With False
+        that attribute is ``None``, and :func:`outcome_talking_therapies` of
+        the result gives the same table later, when it is wanted.
 
     Returns
     -------
     OutcomeResult
     """
     from evalkit.recovery import recovery_from_within
-    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
 
     rules = PairingRules() if rules is None else rules
     registry = builtin_instruments() if instruments is None else instruments
@@ -1067,10 +1077,7 @@ def evaluate_outcomes(
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = _dose_as_summary(dose_sensitivity(changes, rules=rules), summary)
     release_freed_memory()
-    tt_people = talking_therapies_outcomes(changes, rules=rules)
-    tt = published_talking_therapies_rates(tt_people, talking_therapies_rates(tt_people, rules=rules, disclose=False),
-                                           statistics, summary, rules=rules)
-    del tt_people
+    tt = _talking_therapies(changes, statistics, summary, rules) if talking_therapies else None
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
@@ -1078,6 +1085,55 @@ def evaluate_outcomes(
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
+
+
+def _talking_therapies(changes: pd.DataFrame, statistics: pd.DataFrame, summary: pd.DataFrame,
+                       rules: PairingRules) -> pd.DataFrame:
+    """The Talking Therapies rates by programme and measure set of ``changes``, protected beside ``summary``."""
+    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
+
+    people = talking_therapies_outcomes(changes, rules=rules)
+    return published_talking_therapies_rates(people, talking_therapies_rates(people, rules=rules, disclose=False),
+                                             statistics, summary, rules=rules)
+
+
+def outcome_talking_therapies(result: OutcomeResult) -> pd.DataFrame:
+    """The NHS Talking Therapies-style rates of an outcome result, as :func:`evaluate_outcomes` publishes them.
+
+    The same table :attr:`OutcomeResult.talking_therapies` holds when
+    :func:`evaluate_outcomes` computes it (its default), made from the
+    result's episode changes, statistics and summary without pairing the
+    episodes again: for a result made with ``talking_therapies=False``
+    (e.g. where the rates are shown only on request).
+
+    Parameters
+    ----------
+    result
+        An :class:`OutcomeResult` (with or without its ``talking_therapies``;
+        the table is computed anew either way).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per programme x measure set
+        (:func:`evalkit.talking_therapies.talking_therapies_rates`),
+        disclosure-controlled on its own and beside the result's outcome
+        summary (:func:`published_talking_therapies_rates`), with ``rules``
+        and ``suppressed`` columns.
+
+    Examples
+    --------
+    >>> from evalkit.generator import generate_programmes
+    >>> from evalkit.outcomes import evaluate_outcomes, outcome_talking_therapies
+    >>> result = evaluate_outcomes(generate_programmes(300, seed=1).tables, models=False,
+    ...                            talking_therapies=False)
+    >>> rates = outcome_talking_therapies(result)  # the table evaluate_outcomes would have filled
+    """
+    statistics = result.statistics
+    if statistics is None:  # a result made without its statistics: the summary's, made again
+        statistics = change_statistics(result.changes, by=["programme_id", "instrument"], rules=result.rules,
+                                       participants=result.data.participants)
+    return _talking_therapies(result.changes, statistics, result.summary, result.rules)
 
 
 def _dose_as_summary(dose: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
