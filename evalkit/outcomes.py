@@ -788,9 +788,8 @@ def dose_sensitivity(
     by = list(by)
     ths = tuple(rules.dose_thresholds if thresholds is None else thresholds)
     # the rows with both scores, paired or below the minimum dose only, of the columns used only
-    keep = (_bool(changes["paired"]) | (changes["unpaired_reason"].astype("string") == "below_minimum_dose"
-                                        ).fillna(False)) & changes["endpoint_score"].notna() \
-        & changes["baseline_score"].notna()
+    keep = (_bool(changes["paired"]).to_numpy() | _is_each(changes["unpaired_reason"], ["below_minimum_dose"])[0]) \
+        & changes["endpoint_score"].notna().to_numpy() & changes["baseline_score"].notna().to_numpy()
     cand = changes[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
                                     *(["rc_threshold"] if "rc_threshold" in changes.columns else [])])]][keep]
     rows = []

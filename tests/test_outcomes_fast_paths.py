@@ -5,7 +5,8 @@ programmes, ids and instruments coded together (:func:`evalkit.outcomes._codes`,
 instrument group), the unpaired reasons and the reliable-recovery category compared by their categories'
 codes (:func:`evalkit.outcomes._is_each`), the groups of engaged mothers with no episode found from the keys'
 codes (:func:`evalkit.outcomes._rows_in`), and the nullable booleans read without casts
-(:func:`evalkit.outcomes._bool`). Each is checked against the operation it replaced, on keys with missing
+(:func:`evalkit.outcomes._bool`); recovery_classification reads the roles by their categories
+(:func:`evalkit.recovery._role_in`). Each is checked against the operation it replaced, on keys with missing
 values, several dtypes and categories that are not used.
 """
 
@@ -84,3 +85,20 @@ def test_rows_in_is_the_left_merge_indicator(left: list[tuple], right: list[tupl
     engaged["n_engaged"] = np.arange(len(engaged))
     expected = engaged.merge(out[by], on=by, how="left", indicator=True)["_merge"].to_numpy() == "both"
     np.testing.assert_array_equal(_rows_in(engaged, out, by), expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.sampled_from(["symptom", "wellbeing", "recovery", None]), max_size=30),
+       dtype=st.sampled_from(["string", "object", "category", "empty category"]))
+def test_role_in_is_the_text_isin(values: list[str | None], dtype: str) -> None:
+    from evalkit.recovery import _role_in
+
+    if dtype == "empty category":  # no role known: every code is -1
+        role = pd.Series(pd.Categorical([None] * len(values), categories=pd.Index([], dtype="string")))
+    elif dtype == "category":
+        role = pd.Series(pd.Categorical(values, categories=["wellbeing", "other", "symptom", "recovery"]))
+    else:
+        role = pd.Series(values, dtype=dtype)
+    for roles in (("symptom",), ("wellbeing", "recovery")):
+        expected = role.astype("string").isin(roles).fillna(False).to_numpy(dtype=bool)
+        np.testing.assert_array_equal(_role_in(role, roles), expected)
