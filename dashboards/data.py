@@ -179,6 +179,7 @@ def clear_caches() -> None:
     _episode_data.clear()
     _participant_path.clear()
     _outcomes.clear()
+    _talking_therapies.clear()
     ui._drawn.clear()
 
 
@@ -363,8 +364,19 @@ def _outcomes(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...]
               date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
     evaluate = library("evalkit.outcomes.evaluate_outcomes")
     prepared = _episode_data(url, data_version, key, progs, date_range, rules_key)
-    done = _noted(evaluate, prepared.value, rules=_rules(rules_key), models=False)
+    # without the Talking Therapies rates: no page's first view shows them (:func:`talking_therapies` makes
+    # them from this result when the report tables ask)
+    done = _noted(evaluate, prepared.value, rules=_rules(rules_key), models=False, talking_therapies=False)
     return Noted(done.value, tuple(dict.fromkeys(prepared.notes + done.notes)))
+
+
+@st.cache_resource(show_spinner="Calculating the Talking Therapies rates ...", max_entries=SHARED_ENTRIES)
+def _talking_therapies(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                       date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    """:func:`evalkit.outcomes.outcome_talking_therapies` of the shared outcome result, made once per key and
+    shared (the result leaves them out: only the report tables show them)."""
+    rates = library(TALKING_THERAPIES)
+    return _noted(rates, _outcomes(url, data_version, key, progs, date_range, rules_key).value)
 
 
 def outcomes(ctx: Context) -> Any:
@@ -372,11 +384,25 @@ def outcomes(ctx: Context) -> Any:
 
     Holds the individual-level ``changes`` (provider, evaluator, admin only:
     a researcher's scope is refused when the tables are loaded) and the
-    disclosure-controlled ``summary``, ``dose_sensitivity``, ``recovery``.
+    disclosure-controlled ``summary``, ``dose_sensitivity``, ``recovery``; its
+    ``talking_therapies`` is ``None`` (they are :func:`talking_therapies`).
     """
     ctx.scope.require_individual_rows()
     return _isolated(_show(_outcomes(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
                                      ctx.filters.date_range, ctx.rules_key)))
+
+
+TALKING_THERAPIES = "evalkit.outcomes.outcome_talking_therapies"
+"""Library function giving the NHS Talking Therapies-style rates of an outcome result, as
+:func:`evalkit.outcomes.evaluate_outcomes` publishes them."""
+
+
+def talking_therapies(ctx: Context) -> pd.DataFrame:
+    """The NHS Talking Therapies-style rates per programme and measure set (disclosure-controlled), computed
+    from the shared outcome result the first time they are asked for and kept under the same keys."""
+    ctx.scope.require_individual_rows()
+    return _isolated(_show(_talking_therapies(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                                              ctx.filters.date_range, ctx.rules_key)))
 
 
 @st.cache_data(show_spinner="Fitting the mixed models and imputing (this can take a minute) ...", max_entries=32)
@@ -1031,7 +1057,7 @@ def report_tables(ctx: Context) -> dict[str, Callable[[], pd.DataFrame | None]]:
         "outcome_summary": lambda: outcomes(ctx).summary,
         "recovery_from_within": lambda: outcomes(ctx).recovery,
         "dose_sensitivity": lambda: outcomes(ctx).dose_sensitivity,
-        "talking_therapies_rates": lambda: outcomes(ctx).talking_therapies,
+        "talking_therapies_rates": lambda: talking_therapies(ctx),
         "instrument_parameters": lambda: outcomes(ctx).parameters,
         "trajectories": lambda: trajectories(ctx),
     }

@@ -30,6 +30,7 @@ from evalkit.outcomes import (
     OutcomeResult,
     change_statistics,
     disclose_statistics,
+    outcome_talking_therapies,
     published_talking_therapies_rates,
     summary_disclosure_spec,
 )
@@ -238,7 +239,7 @@ def talking_therapies_by(
     top_raw = talking_therapies_rates(tt, by=keys, rules=rules, disclose=False)  # the totals' rates, made once
     if tuple(within) == ("programme_id",):
         if isinstance(data, OutcomeResult) and data.statistics is not None:
-            top = data.talking_therapies
+            top = data.talking_therapies if data.talking_therapies is not None else outcome_talking_therapies(data)
         else:
             statistics = change_statistics(changes, by=["programme_id", "instrument"], rules=rules,
                                            participants=ed.participants)

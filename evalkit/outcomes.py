@@ -10,7 +10,10 @@ group``, each step a function:
   CLI, the summary exporter and the dashboard show;
 * :func:`change_statistics` -- the same statistics for any grouping (used by
   :mod:`evalkit.for_whom`), before disclosure control;
-* :func:`dose_sensitivity`, :func:`attrition_check`, :func:`adjusted_change`.
+* :func:`dose_sensitivity`, :func:`attrition_check`, :func:`adjusted_change`;
+* :func:`outcome_talking_therapies` -- the NHS Talking Therapies-style rates of
+  an :class:`OutcomeResult`, the table ``evaluate_outcomes`` publishes beside
+  the summary (for a result made with ``talking_therapies=False``).
 
 Every aggregate that leaves this module has been through
 :func:`evalkit.disclosure.apply_disclosure` (``suppressed`` column) and
@@ -47,6 +50,7 @@ __all__ = [
     "dose_sensitivity",
     "evaluate_outcomes",
     "outcome_summary",
+    "outcome_talking_therapies",
     "published_talking_therapies_rates",
     "summary_disclosure_spec",
     "trajectories",
@@ -108,6 +112,10 @@ def _group_keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 
 def _bool(s: pd.Series) -> pd.Series:
+    if s.dtype == bool:
+        return s
+    if isinstance(s.dtype, pd.BooleanDtype):  # missing is false, without the casts
+        return pd.Series(s.array.to_numpy(dtype=bool, na_value=False), index=s.index, name=s.name, copy=False)
     return s.astype("boolean").fillna(False).astype(bool)
 
 
@@ -148,6 +156,18 @@ def _paired_block(g: pd.DataFrame, level: float) -> dict[str, float]:
         out.update({stem: es.estimate, f"{stem}_ci_low": es.ci_low, f"{stem}_ci_high": es.ci_high,
                     "g_" + stem[2:]: es.hedges_g})
     return out
+
+
+def _is_each(column: pd.Series, values: Sequence[str]) -> list[np.ndarray]:
+    """For each of ``values``, whether each row's text is it (a missing value is none of them): a categorical
+    column compared by its codes, once per category rather than once per row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories.astype("string")
+        codes = column.cat.codes.to_numpy()
+        return [np.isin(codes, np.flatnonzero((categories == v).fillna(False).to_numpy(dtype=bool)))
+                for v in values]
+    text = column.astype("string")
+    return [(text == v).fillna(False).to_numpy(dtype=bool) for v in values]
 
 
 def _first_in_group(gid: np.ndarray, present: np.ndarray, n_groups: int) -> np.ndarray:
@@ -320,6 +340,32 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
     return pd.DataFrame(rows, columns=cols)
 
 
+def _codes(*columns: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of the values of ``columns`` one after another (a missing value a value of its own, as a
+    merge matches it), and the distinct values. Columns of one dtype are coded in it (text in Arrow, without a
+    Python object per value); columns of several dtypes are coded as Python objects."""
+    if len({str(c.dtype) for c in columns}) == 1:
+        values = pd.concat([c.reset_index(drop=True) for c in columns], ignore_index=True)
+    else:
+        values = pd.Series(np.concatenate([c.to_numpy(dtype=object) for c in columns]), dtype=object)
+    codes, uniques = values.factorize(use_na_sentinel=False)
+    return np.asarray(codes), uniques
+
+
+def _rows_in(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """Whether each row of ``frame`` has its ``by`` values in a row of ``other`` (as a left merge on ``by``
+    matches them: a missing value matches a missing value), from the keys' integer codes."""
+    if not len(frame) or not len(other):
+        return np.zeros(len(frame), dtype=bool)
+    n = len(frame)
+    key = np.zeros(n + len(other), dtype=np.int64)
+    for k in by:
+        codes, values = _codes(frame[k], other[k])
+        key = key * (len(values) + 1) + codes
+        key = pd.factorize(key)[0]  # kept small: the codes of the columns so far, together
+    return np.isin(key[:n], key[n:])
+
+
 def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Sequence[str],
                     rules: PairingRules) -> pd.DataFrame:
     """Engaged participants (:func:`evalkit.episodes.engaged_mask`) per group, and those with no valid score."""
@@ -333,12 +379,9 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     # it: programmes, participants and instruments as integer codes shared by both frames (a missing id is a
     # value of its own, as a merge matches it), tables of them in place of merges on text
     n_eng = len(eng)
-    prog = pd.factorize(np.concatenate([eng["programme_id"].to_numpy(dtype=object),
-                                        changes["programme_id"].to_numpy(dtype=object)]), use_na_sentinel=False)[0]
-    part, part_values = pd.factorize(np.concatenate([eng["participant_id"].to_numpy(dtype=object),
-                                                     changes["participant_id"].to_numpy(dtype=object)]),
-                                     use_na_sentinel=False)
-    inst, inst_values = pd.factorize(changes["instrument"].to_numpy(dtype=object), use_na_sentinel=False)
+    prog = _codes(eng["programme_id"], changes["programme_id"])[0]
+    part, part_values = _codes(eng["participant_id"], changes["participant_id"])
+    inst, inst_values = _codes(changes["instrument"])
     used = np.zeros((int(prog.max(initial=-1)) + 1, len(inst_values)), dtype=bool)
     used[prog[n_eng:], inst] = True
     has = np.zeros((len(part_values), len(inst_values)), dtype=bool)
@@ -383,7 +426,7 @@ def _with_groups_of_no_episode(out: pd.DataFrame, engaged: pd.DataFrame, changes
         sorted by ``by`` as the groups are.
     """
     by = list(by)
-    seen = engaged.merge(out[by], on=by, how="left", indicator=True)["_merge"].to_numpy() == "both"
+    seen = _rows_in(engaged, out, by)
     new = engaged.loc[~seen, [*by, "n_engaged", "n_engaged_no_score"]].reset_index(drop=True)
     if new.empty:
         return out
@@ -511,9 +554,8 @@ def change_statistics(
     # the counts gathered as arrays, the frame made once (not a column inserted at a time)
     counts: dict[str, np.ndarray] = {"n_episodes": count(np.ones(len(ch), dtype=bool)), "n_paired": count(paired),
                                      "n_engaged_ep": count(engaged_ep)}
-    reason = ch["unpaired_reason"].astype("string")
-    for r in UNPAIRED_REASONS:
-        counts[f"n_unpaired_{r}"] = count((reason == r).fillna(False).to_numpy(dtype=bool) & engaged_ep)
+    for r, is_r in zip(UNPAIRED_REASONS, _is_each(ch["unpaired_reason"], UNPAIRED_REASONS), strict=True):
+        counts[f"n_unpaired_{r}"] = count(is_r & engaged_ep)
     counts["n_unpaired_with_baseline"] = count(~paired & ch["baseline_score"].notna().to_numpy())
     for col, name in (("reliable_improvement", "n_reliable_improvement"),
                       ("reliable_deterioration", "n_reliable_deterioration"),
@@ -525,14 +567,14 @@ def change_statistics(
     ce = _bool(ch["caseness_endpoint"]).to_numpy()
     counts["n_caseness_baseline"] = count(cb)
     counts["n_recovered"] = count(cb & ~ce & ch["caseness_endpoint"].notna().to_numpy())
-    counts["n_reliable_recovery"] = count((ch["cs_category"].astype("string") == "recovered").fillna(False))
+    counts["n_reliable_recovery"] = count(_is_each(ch["cs_category"], ["recovered"])[0])
     # a count that needs a caseness cut-off or a meaningful-change threshold is missing in a group without one
     cut_any = count(ch["cutoff"].notna()) > 0
     mc_any = count(ch["meaningful_change_threshold"].notna()) > 0
     for c in ("n_caseness_baseline", "n_recovered", "n_reliable_recovery"):
         counts[c] = np.where(cut_any, counts[c].astype(float), np.nan)
     counts["n_meaningful_improvement"] = np.where(mc_any, counts["n_meaningful_improvement"].astype(float), np.nan)
-    del engaged_ep, reason, cb, ce
+    del engaged_ep, cb, ce
     # instrument-level columns: each group's first
     meta = pd.DataFrame({c: first(c) for c in ("rc_threshold", "rc_threshold_source", "cutoff", "role",
                                                 "higher_is_better")})
@@ -746,9 +788,8 @@ def dose_sensitivity(
     by = list(by)
     ths = tuple(rules.dose_thresholds if thresholds is None else thresholds)
     # the rows with both scores, paired or below the minimum dose only, of the columns used only
-    keep = (_bool(changes["paired"]) | (changes["unpaired_reason"].astype("string") == "below_minimum_dose"
-                                        ).fillna(False)) & changes["endpoint_score"].notna() \
-        & changes["baseline_score"].notna()
+    keep = (_bool(changes["paired"]).to_numpy() | _is_each(changes["unpaired_reason"], ["below_minimum_dose"])[0]) \
+        & changes["endpoint_score"].notna().to_numpy() & changes["baseline_score"].notna().to_numpy()
     cand = changes[[*dict.fromkeys([*by, "dose", "baseline_score", "endpoint_score", "higher_is_better",
                                     *(["rc_threshold"] if "rc_threshold" in changes.columns else [])])]][keep]
     rows = []
@@ -930,8 +971,9 @@ class OutcomeResult:
     ``changes`` (one row per episode with change columns) and ``data`` (the
     :class:`~evalkit.episodes.EpisodeData`). Aggregates (disclosure-controlled):
     ``summary`` (:func:`outcome_summary`), ``dose_sensitivity``,
-    ``talking_therapies`` (:func:`evalkit.talking_therapies.talking_therapies_rates`)
-    and ``recovery`` (:func:`evalkit.recovery.recovery_from_within`).
+    ``talking_therapies`` (the NHS Talking Therapies-style rates of
+    :func:`outcome_talking_therapies`; ``None`` when ``evaluate_outcomes`` was
+    asked to leave them out) and ``recovery`` (:func:`evalkit.recovery.recovery_from_within`).
     ``parameters`` lists the reliability, SD and thresholds used per
     instrument, its count of paired baselines disclosure-controlled
     (:func:`disclose_parameters`). ``rules`` are the rules that produced all of it.
@@ -940,7 +982,7 @@ class OutcomeResult:
     changes: pd.DataFrame
     summary: pd.DataFrame
     dose_sensitivity: pd.DataFrame
-    talking_therapies: pd.DataFrame
+    talking_therapies: pd.DataFrame | None
     recovery: pd.DataFrame
     parameters: pd.DataFrame
     rules: PairingRules
@@ -1025,6 +1067,7 @@ def evaluate_outcomes(
     rules: PairingRules | None = None,
     instruments: Mapping[str, Instrument] | None = None,
     models: bool = True,
+    talking_therapies: bool = True,
 ) -> OutcomeResult:
     """Episodes, change, and every programme-level outcome, in one call.
 
@@ -1041,13 +1084,17 @@ def evaluate_outcomes(
     models
         Fit the mixed model and the multiple imputation (default True; they
         take most of the time).
+    talking_therapies
+        Compute the NHS Talking Therapies-style rates
+        (:attr:`OutcomeResult.talking_therapies`; default True). With False
+        that attribute is ``None``, and :func:`outcome_talking_therapies` of
+        the result gives the same table later, when it is wanted.
 
     Returns
     -------
     OutcomeResult
     """
     from evalkit.recovery import recovery_from_within
-    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
 
     rules = PairingRules() if rules is None else rules
     registry = builtin_instruments() if instruments is None else instruments
@@ -1067,10 +1114,7 @@ def evaluate_outcomes(
     summary = _disclosed_summary(statistics, data, changes, rules, registry, models)
     dose = _dose_as_summary(dose_sensitivity(changes, rules=rules), summary)
     release_freed_memory()
-    tt_people = talking_therapies_outcomes(changes, rules=rules)
-    tt = published_talking_therapies_rates(tt_people, talking_therapies_rates(tt_people, rules=rules, disclose=False),
-                                           statistics, summary, rules=rules)
-    del tt_people
+    tt = _talking_therapies(changes, statistics, summary, rules) if talking_therapies else None
     release_freed_memory()
     rec = recovery_from_within(changes, rules=rules)
     release_freed_memory()
@@ -1078,6 +1122,55 @@ def evaluate_outcomes(
     return OutcomeResult(changes=changes, summary=summary, dose_sensitivity=dose, talking_therapies=tt,
                          recovery=rec, parameters=params, rules=rules, data=data, statistics=statistics,
                          instruments=instruments)
+
+
+def _talking_therapies(changes: pd.DataFrame, statistics: pd.DataFrame, summary: pd.DataFrame,
+                       rules: PairingRules) -> pd.DataFrame:
+    """The Talking Therapies rates by programme and measure set of ``changes``, protected beside ``summary``."""
+    from evalkit.talking_therapies import talking_therapies_outcomes, talking_therapies_rates
+
+    people = talking_therapies_outcomes(changes, rules=rules)
+    return published_talking_therapies_rates(people, talking_therapies_rates(people, rules=rules, disclose=False),
+                                             statistics, summary, rules=rules)
+
+
+def outcome_talking_therapies(result: OutcomeResult) -> pd.DataFrame:
+    """The NHS Talking Therapies-style rates of an outcome result, as :func:`evaluate_outcomes` publishes them.
+
+    The same table :attr:`OutcomeResult.talking_therapies` holds when
+    :func:`evaluate_outcomes` computes it (its default), made from the
+    result's episode changes, statistics and summary without pairing the
+    episodes again: for a result made with ``talking_therapies=False``
+    (e.g. where the rates are shown only on request).
+
+    Parameters
+    ----------
+    result
+        An :class:`OutcomeResult` (with or without its ``talking_therapies``;
+        the table is computed anew either way).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per programme x measure set
+        (:func:`evalkit.talking_therapies.talking_therapies_rates`),
+        disclosure-controlled on its own and beside the result's outcome
+        summary (:func:`published_talking_therapies_rates`), with ``rules``
+        and ``suppressed`` columns.
+
+    Examples
+    --------
+    >>> from evalkit.generator import generate_programmes
+    >>> from evalkit.outcomes import evaluate_outcomes, outcome_talking_therapies
+    >>> result = evaluate_outcomes(generate_programmes(300, seed=1).tables, models=False,
+    ...                            talking_therapies=False)
+    >>> rates = outcome_talking_therapies(result)  # the table evaluate_outcomes would have filled
+    """
+    statistics = result.statistics
+    if statistics is None:  # a result made without its statistics: the summary's, made again
+        statistics = change_statistics(result.changes, by=["programme_id", "instrument"], rules=result.rules,
+                                       participants=result.data.participants)
+    return _talking_therapies(result.changes, statistics, result.summary, result.rules)
 
 
 def _dose_as_summary(dose: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

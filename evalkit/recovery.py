@@ -71,6 +71,16 @@ _SYMPTOM_ROLES = ("symptom",)
 _WITHIN_ROLES = ("wellbeing", "recovery")
 
 
+def _role_in(role: pd.Series, roles: Sequence[str]) -> np.ndarray:
+    """Whether each episode's instrument role (as text) is one of ``roles``; a missing role is none. A
+    categorical column is compared by its categories, once each, not as text once per row."""
+    if isinstance(role.dtype, pd.CategoricalDtype):
+        # one flag per category, and a last one (False) that a missing value's code -1 reads
+        wanted = np.append(np.asarray(role.cat.categories.astype("string").isin(roles), dtype=bool), False)
+        return wanted[role.cat.codes.to_numpy()]
+    return role.astype("string").isin(roles).fillna(False).to_numpy(dtype=bool)
+
+
 def _changes_of(outcomes: object) -> pd.DataFrame:
     ch = getattr(outcomes, "changes", outcomes)
     if not isinstance(ch, pd.DataFrame):
@@ -169,15 +179,15 @@ def recovery_classification(outcomes: object, *, rules: PairingRules | None = No
     # the mothers as integers (programme and participant sorted), the rows as positions: each mother's flags and
     # codes as counts by her number, the two sets of measures matched by number (no frames grouped or joined)
     paired = ch["paired"].astype(bool).to_numpy()
-    role = ch["role"].astype("string")
-    sym = np.flatnonzero(paired & role.isin(_SYMPTOM_ROLES).fillna(False).to_numpy()
-                         & ch["cutoff"].notna().to_numpy())
-    wit = np.flatnonzero(paired & role.isin(_WITHIN_ROLES).fillna(False).to_numpy())
+    sym = np.flatnonzero(paired & _role_in(ch["role"], _SYMPTOM_ROLES) & ch["cutoff"].notna().to_numpy())
+    wit = np.flatnonzero(paired & _role_in(ch["role"], _WITHIN_ROLES))
     keys = ["programme_id", "participant_id"]
     person, progs, parts = _people(ch["programme_id"], ch["participant_id"])
     code = ch["instrument"].astype("string").array
 
-    def _b(column: str) -> np.ndarray:
+    def _b(column: str) -> np.ndarray:  # missing is false
+        if isinstance(ch[column].dtype, pd.BooleanDtype):
+            return ch[column].array.to_numpy(dtype=bool, na_value=False)
         return ch[column].astype("boolean").fillna(False).astype(bool).to_numpy()
 
     ri, rd = _b("reliable_improvement"), _b("reliable_deterioration")
