@@ -302,10 +302,10 @@ def jacobson_plot(
     y = alt.Y(f"{endpoint}:Q", title=y_title, scale=scale)
     layers: list[alt.Chart] = []
     if threshold is not None and np.isfinite(threshold) and threshold > 0:
-        band = pd.DataFrame({"x": [lo, hi]})
-        band["lower"] = np.clip(band["x"] - float(threshold), lo, hi)
-        band["upper"] = np.clip(band["x"] + float(threshold), lo, hi)
-        band["what"] = f"no reliable change (less than {threshold:g} points)"
+        ends = np.array([lo, hi])  # the band's frame made at once (a column added at a time copied it each time)
+        band = pd.DataFrame({"x": ends, "lower": np.clip(ends - float(threshold), lo, hi),
+                             "upper": np.clip(ends + float(threshold), lo, hi),
+                             "what": f"no reliable change (less than {threshold:g} points)"})
         layers.append(
             alt.Chart(band).mark_area(opacity=0.18, color=GREY).encode(
                 x=alt.X("x:Q", scale=scale, title=x_title), y=alt.Y("lower:Q", scale=scale, title=y_title),
@@ -325,8 +325,9 @@ def jacobson_plot(
     tips += [alt.Tooltip(f"{c}:N" if c == category else c) for c in ([category] if category else []) + list(tooltip)]
     point = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.75)
     if category is not None:
-        present = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
-        present += sorted(set(data[category].dropna()) - set(present))
+        drawn = set(data[category].dropna())  # the categories drawn, read once
+        present = [c for c in CATEGORY_COLOURS if c in drawn]
+        present += sorted(drawn - set(present))
         colours = [CATEGORY_COLOURS.get(c, GREY) for c in present]
         shapes = [_CATEGORY_SHAPES.get(c, "diamond") for c in present]
         point = point.encode(
@@ -362,7 +363,8 @@ def category_chart(
     """
     _check(frame, [category, count, group], "category_chart")
     data = _plain(frame, [category, count, group])
-    order = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
+    drawn = set(data[category].dropna())  # the categories drawn, read once
+    order = [c for c in CATEGORY_COLOURS if c in drawn]
     order += [c for c in dict.fromkeys(data[category].dropna()) if c not in order]
     data["_text"] = _value_labels(frame, count, "g")
     data["_at"] = _label_position(data, count)

@@ -325,3 +325,20 @@ def test_altairs_check_on_making_is_put_back_after_a_builder() -> None:
                 charts.estimate_chart(pd.DataFrame({"label": ["a"]}), label="label")
             assert schemapi.DEBUG_MODE is setting
     assert seen and not any(seen)
+
+
+def test_jacobson_band_and_categories_known_answer() -> None:
+    """The no-reliable-change band is the diagonal plus and minus the threshold, clipped to the axes; the
+    categories are coloured best first, then any others in sorted order."""
+    eps = pd.DataFrame({"baseline_score": [20.0, 15, 12, 9, 22], "endpoint_score": [8.0, 14, 18, 9, 21],
+                        "cs_category": ["zeta", "unchanged", "recovered", None, "alpha"]})
+    spec = _spec(charts.jacobson_plot(eps, threshold=4, cutoff=13, score_range=(0, 30)))
+    band = spec["datasets"][spec["layer"][0]["data"]["name"]]
+    assert [(r["x"], r["lower"], r["upper"]) for r in band] == [(0.0, 0.0, 4.0), (30.0, 26.0, 30.0)]
+    assert band[0]["what"] == "no reliable change (less than 4 points)"
+    colour = spec["layer"][-1]["encoding"]["color"]["scale"]
+    assert colour["domain"] == ["recovered", "unchanged", "alpha", "zeta"]
+    assert colour["range"] == [charts.CATEGORY_COLOURS["recovered"], charts.CATEGORY_COLOURS["unchanged"],
+                               charts.GREY, charts.GREY]
+    bars = _spec(charts.category_chart(pd.DataFrame({"category": ["other", "harmed", "improved"], "n": [1, 2, 3]})))
+    assert bars["layer"][0]["encoding"]["y"]["sort"] == ["improved", "harmed", "other"]
