@@ -17,7 +17,7 @@ import streamlit as st
 from dashboards import data, state, ui
 from evalkit import charts
 from evalkit.change_methods import change_by_method
-from evalkit.disclosure import carried_hidden
+from evalkit.disclosure import carried_hidden, hidden_masks
 
 EPISODE_SHOWN = (
     "programme_id", "participant_id", "instrument", "baseline_date", "baseline_score", "endpoint_date",
@@ -110,9 +110,10 @@ def present(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
 def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
     """The summary's category columns (n, %, Wilson CI) as one row per programme x category, for drawing."""
     parts = []
-    for label, stem, _ in CATEGORIES:
-        if f"pct_{stem}" not in rows.columns:
-            continue
+    drawn = [(label, stem) for label, stem, _ in CATEGORIES if f"pct_{stem}" in rows.columns]
+    # the rows' suppressed names read once for every category's n and percent
+    masks = hidden_masks(rows, [c for _, stem in drawn for c in (f"n_{stem}", f"pct_{stem}")])
+    for label, stem in drawn:
         part = pd.DataFrame({
             "programme_id": rows["programme_id"].astype(str),
             "category": label,
@@ -120,7 +121,7 @@ def stack_categories(rows: pd.DataFrame) -> pd.DataFrame:
             "percent": rows[f"pct_{stem}"],
             "ci_low": rows[f"pct_{stem}_ci_low"],
             "ci_high": rows[f"pct_{stem}_ci_high"],
-            "suppressed": carried_hidden(rows, {"n": f"n_{stem}", "percent": f"pct_{stem}"}),
+            "suppressed": carried_hidden(rows, {"n": f"n_{stem}", "percent": f"pct_{stem}"}, masks=masks),
         })
         # a category hidden for every programme is still drawn ([c]); one never computed is left out
         if part["n"].notna().any() or part["percent"].notna().any() or (part["suppressed"] != "").any():

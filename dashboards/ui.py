@@ -197,20 +197,36 @@ def figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def _display_rounded(frame: pd.DataFrame) -> pd.DataFrame:
     """Float columns rounded for reading: two decimals, or three significant digits below 0.1 (p-values,
-    small variances), so 3.9326923076923075 reads 3.93 and 0.000412 reads 0.000412."""
-    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
-    if not floats:
+    small variances), so 3.9326923076923075 reads 3.93 and 0.000412 reads 0.000412.
+
+    The table is assembled once from its columns (the others as they are), not changed a column at a time: the
+    outcome summary has some sixty float columns, and each column taken out of the frame or put back into it
+    copied the frame's ``attrs`` or its blocks. Columns are taken by position, so a column name that repeats is
+    rounded in each of its columns.
+    """
+    if not any(pd.api.types.is_float_dtype(d) for d in frame.dtypes):
         return frame
-    out = frame.copy(deep=False)
-    for c in floats:
-        v = frame[c].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            digits = np.where(np.abs(v) < 0.1, 2 - np.floor(np.log10(np.abs(v))), 2)
-            scale = 10.0 ** np.nan_to_num(digits, nan=2.0, posinf=2.0, neginf=2.0)
-            rounded = np.where(np.isfinite(v) & (v != 0), np.round(v * scale) / scale, v)
-        out[c] = pd.array(rounded, dtype=frame[c].dtype) if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype) \
-            else rounded
+    bare = frame.copy(deep=False)
+    bare.attrs = {}  # not deep-copied into every column taken out below
+    # each column as a Series of its own dtype (from arrays, pandas would infer text dtypes for object columns)
+    columns = {i: pd.Series(_rounded(column), index=frame.index, copy=False)
+               if pd.api.types.is_float_dtype(column.dtype) else column
+               for i, (_, column) in enumerate(bare.items())}
+    out = pd.DataFrame(columns, index=frame.index, copy=False)
+    out.columns = frame.columns
+    out.attrs = dict(frame.attrs)
     return out
+
+
+def _rounded(column: pd.Series) -> Any:
+    """One float column rounded for reading (:func:`_display_rounded`), in its own dtype."""
+    v = column.to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = np.where(np.abs(v) < 0.1, 2 - np.floor(np.log10(np.abs(v))), 2)
+        scale = 10.0 ** np.nan_to_num(digits, nan=2.0, posinf=2.0, neginf=2.0)
+        rounded = np.where(np.isfinite(v) & (v != 0), np.round(v * scale) / scale, v)
+    return pd.array(rounded, dtype=column.dtype) if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) \
+        else rounded
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from evalkit.disclosure import carried_hidden, hidden_mask
+from evalkit.disclosure import carried_hidden, hidden_masks
 
 __all__ = ["CHANGE_METHODS", "METHOD_WORDS", "change_by_method"]
 
@@ -62,11 +62,12 @@ def change_by_method(
         were not fitted) is left out (no rows when none is present).
     """
     named = {**METHOD_WORDS, **(words or {})}
+    present = [m for m in CHANGE_METHODS if m[1] in summary.columns]
+    # the summary's suppressed names read once for every method's estimate and n
+    masks = hidden_masks(summary, [c for _, est, _, _, n in present for c in (est, n)])
     parts = []
-    for code, est, lo, hi, n in CHANGE_METHODS:
-        if est not in summary.columns:
-            continue
-        hidden = hidden_mask(summary, est)
+    for code, est, lo, hi, n in present:
+        hidden = masks[est]
 
         def shown(column: str, hidden: np.ndarray = hidden) -> np.ndarray:
             values = pd.to_numeric(summary[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -76,7 +77,7 @@ def change_by_method(
             method=named[code], estimate=shown(est), ci_low=shown(lo), ci_high=shown(hi),
             n=(pd.array(summary[n], dtype="Int64") if n in summary.columns
                else pd.array([pd.NA] * len(summary), dtype="Int64")),
-            suppressed=carried_hidden(summary, {"estimate": est, "n": n}))
+            suppressed=carried_hidden(summary, {"estimate": est, "n": n}, masks=masks))
         parts.append(part)
     if not parts:
         return pd.DataFrame(columns=[*keys, "method", "estimate", "ci_low", "ci_high", "n", "suppressed"])

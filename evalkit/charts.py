@@ -25,12 +25,16 @@ Consulting and Clinical Psychology*, 59(1), 12-19.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import altair as alt
 import numpy as np
 import pandas as pd
+from altair.utils.schemapi import debug_mode
 
 from evalkit.disclosure import NOT_COMPUTED_MARKER, SUPPRESSED_MARKER, hidden_mask
 
@@ -93,6 +97,56 @@ _HIDDEN_TEXT = f"{SUPPRESSED_MARKER} hidden (small numbers)"
 _NOT_ESTIMABLE_TEXT = f"{NOT_COMPUTED_MARKER} not estimable"
 
 _FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_BUILDING = threading.RLock()
+"""Altair's check of each object as it is made is a setting of the whole process: one builder at a time sets it."""
+
+
+@contextlib.contextmanager
+def _unchecked() -> Iterator[None]:
+    """Altair's check of each object as it is made (its debug mode), off for the ``with`` block, then as it was.
+
+    With the check on, Altair turns every channel, scale and axis a builder makes into a dict and validates it
+    against the Vega-Lite schema as it is made: about a third of what building the Symptom change page's charts
+    took (10k participants, 2026-11-28). A builder's objects come from its own code, not from the data; the
+    whole chart is checked against the schema where it is converted with validation (``to_dict()``, the HTML
+    report), and the tests check every builder's chart (``tests/dashboard/test_charts.py``). One block at a time
+    in the process (the dashboard builds charts in several threads); the same thread may nest.
+    """
+    with _BUILDING, debug_mode(False):
+        yield
+
+
+def _built_unchecked(build: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``build`` run inside :func:`_unchecked` (a decorator; the name, signature and docstring are kept)."""
+
+    @functools.wraps(build)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _unchecked():
+            return build(*args, **kwargs)
+
+    return run
+
+
+def _layer(*layers: alt.Chart) -> alt.LayerChart:
+    """``alt.layer(*layers)``, with the data every layer shares given to the layered chart itself.
+
+    The same chart and spec as ``alt.layer``, which moves data all layers share to the top itself, but first
+    hashes each layer's JSON with the data frame written out as text (``DataFrame.__repr__``) to name views
+    that carry selections (these charts have none), a third of what layering took. The layers are the
+    builder's own, made for this call.
+    """
+    shared = layers[0].data if layers else alt.Undefined
+    if (shared is alt.Undefined or not isinstance(shared, pd.DataFrame)
+            or any(layer.data is not shared for layer in layers)):
+        return alt.layer(*layers)
+    for layer in layers:
+        layer.data = alt.Undefined
+    return alt.LayerChart(data=shared, layer=list(layers))
 
 
 def _channel(kind: type, spec: Any) -> Any:
@@ -184,6 +238,7 @@ def _colour(field: str | None, values: Sequence[Any] | None, title: str | None =
 # --------------------------------------------------------------------------- Jacobson plot
 
 
+@_built_unchecked
 def jacobson_plot(
     episodes: pd.DataFrame,
     *,
@@ -247,10 +302,10 @@ def jacobson_plot(
     y = alt.Y(f"{endpoint}:Q", title=y_title, scale=scale)
     layers: list[alt.Chart] = []
     if threshold is not None and np.isfinite(threshold) and threshold > 0:
-        band = pd.DataFrame({"x": [lo, hi]})
-        band["lower"] = np.clip(band["x"] - float(threshold), lo, hi)
-        band["upper"] = np.clip(band["x"] + float(threshold), lo, hi)
-        band["what"] = f"no reliable change (less than {threshold:g} points)"
+        ends = np.array([lo, hi])  # the band's frame made at once (a column added at a time copied it each time)
+        band = pd.DataFrame({"x": ends, "lower": np.clip(ends - float(threshold), lo, hi),
+                             "upper": np.clip(ends + float(threshold), lo, hi),
+                             "what": f"no reliable change (less than {threshold:g} points)"})
         layers.append(
             alt.Chart(band).mark_area(opacity=0.18, color=GREY).encode(
                 x=alt.X("x:Q", scale=scale, title=x_title), y=alt.Y("lower:Q", scale=scale, title=y_title),
@@ -270,8 +325,9 @@ def jacobson_plot(
     tips += [alt.Tooltip(f"{c}:N" if c == category else c) for c in ([category] if category else []) + list(tooltip)]
     point = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.75)
     if category is not None:
-        present = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
-        present += sorted(set(data[category].dropna()) - set(present))
+        drawn = set(data[category].dropna())  # the categories drawn, read once
+        present = [c for c in CATEGORY_COLOURS if c in drawn]
+        present += sorted(drawn - set(present))
         colours = [CATEGORY_COLOURS.get(c, GREY) for c in present]
         shapes = [_CATEGORY_SHAPES.get(c, "diamond") for c in present]
         point = point.encode(
@@ -283,12 +339,13 @@ def jacobson_plot(
     else:
         point = point.encode(x=x, y=y, color=_channel(alt.ColorValue, OKABE_ITO[3]), tooltip=tips)
     layers.append(point)
-    return _finish(alt.layer(*layers), title, width, height)
+    return _finish(_layer(*layers), title, width, height)
 
 
 # --------------------------------------------------------------------------- bars and estimates
 
 
+@_built_unchecked
 def category_chart(
     frame: pd.DataFrame,
     *,
@@ -306,7 +363,8 @@ def category_chart(
     """
     _check(frame, [category, count, group], "category_chart")
     data = _plain(frame, [category, count, group])
-    order = [c for c in CATEGORY_COLOURS if c in set(data[category].dropna())]
+    drawn = set(data[category].dropna())  # the categories drawn, read once
+    order = [c for c in CATEGORY_COLOURS if c in drawn]
     order += [c for c in dict.fromkeys(data[category].dropna()) if c not in order]
     data["_text"] = _value_labels(frame, count, "g")
     data["_at"] = _label_position(data, count)
@@ -323,13 +381,14 @@ def category_chart(
     bars = alt.Chart(data).mark_bar().encode(**{k: v for k, v in enc.items() if k != "row"})
     text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=alt.X("_at:Q"),
                                                                 text=_channel(alt.Text, "_text:N"))
-    chart = alt.layer(bars, text)
+    chart = _layer(bars, text)
     if group is not None:
         chart = chart.facet(row=alt.Row(f"{group}:N", title=None))
         return chart.properties(title=title or "").configure_title(font=_FONT, anchor="start")
     return _finish(chart, title, width, height)
 
 
+@_built_unchecked
 def bar_chart(
     frame: pd.DataFrame,
     *,
@@ -375,9 +434,10 @@ def bar_chart(
     else:
         text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(x=cat, y=at,
                                                                           text=_channel(alt.Text, "_text:N"), **offset)
-    return _finish(alt.layer(bars, text), title, width, height)
+    return _finish(_layer(bars, text), title, width, height)
 
 
+@_built_unchecked
 def distribution_chart(
     frame: pd.DataFrame,
     *,
@@ -413,9 +473,10 @@ def distribution_chart(
     bars = alt.Chart(data).mark_bar().encode(**enc, **offset)
     text = alt.Chart(data).mark_text(baseline="bottom", dy=-2).encode(
         x=enc["x"], y=alt.Y("_at:Q"), text=_channel(alt.Text, "_text:N"), **offset)
-    return _finish(alt.layer(bars, text), title, width, height)
+    return _finish(_layer(bars, text), title, width, height)
 
 
+@_built_unchecked
 def estimate_chart(
     frame: pd.DataFrame,
     *,
@@ -469,12 +530,13 @@ def estimate_chart(
             y=y, x=_channel(alt.XValue, 5), text=_channel(alt.Text, "shown:N"), color=colour_enc, **offset))
     rows = max(len(order), 1) * (max(len(values or []), 1) if colour else 1)
     legend = 70 if colour else 0
-    return _finish(alt.layer(*layers), title, width, height or max(140, 24 * rows + 24 * len(order) + 90 + legend))
+    return _finish(_layer(*layers), title, width, height or max(140, 24 * rows + 24 * len(order) + 90 + legend))
 
 
 # --------------------------------------------------------------------------- time and dose
 
 
+@_built_unchecked
 def trajectory_chart(
     frame: pd.DataFrame,
     *,
@@ -518,9 +580,10 @@ def trajectory_chart(
     layers.append(alt.Chart(data).mark_line(point=True).encode(
         x=alt.X(f"{x}:{xt}", title=x_title), y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=colour_enc, tooltip=tips))
-    return _finish(alt.layer(*layers), title, width, height)
+    return _finish(_layer(*layers), title, width, height)
 
 
+@_built_unchecked
 def dose_threshold_chart(
     frame: pd.DataFrame,
     *,
@@ -551,9 +614,10 @@ def dose_threshold_chart(
     if lower and upper:
         layers.append(alt.Chart(data).mark_rule().encode(x=xq, y=_channel(alt.Y, f"{lower}:Q"),
                                                          y2=_channel(alt.Y2, f"{upper}:Q"), color=colour_enc))
-    return _finish(alt.layer(*layers), title, width, height)
+    return _finish(_layer(*layers), title, width, height)
 
 
+@_built_unchecked
 def funnel_chart(
     frame: pd.DataFrame,
     *,
@@ -580,12 +644,13 @@ def funnel_chart(
         tooltip=[alt.Tooltip(f"{step}:N"), alt.Tooltip("_text:N", title=count)])
     text = alt.Chart(data).mark_text(align="left", dx=3).encode(y=y, x=_channel(alt.X, "_at:Q"),
                                                                 text=_channel(alt.Text, "_text:N"))
-    return _finish(alt.layer(bars, text), title, width, height or max(120, 34 * len(order) + 40))
+    return _finish(_layer(bars, text), title, width, height or max(120, 34 * len(order) + 40))
 
 
 # --------------------------------------------------------------------------- comparing programmes
 
 
+@_built_unchecked
 def forest_plot(
     studies: pd.DataFrame,
     *,
@@ -645,9 +710,10 @@ def forest_plot(
         layers.append(alt.Chart(pooled_row).mark_rule(color=OKABE_ITO[4], strokeWidth=3).encode(
             y=alt.Y(f"{label}:N", sort=all_order, scale=alt.Scale(domain=all_order), title=None),
             x=_channel(alt.X, "ci_low:Q"), x2=_channel(alt.X2, "ci_high:Q")))
-    return _finish(alt.layer(*layers), title, width, 34 * len(all_order) + 90)
+    return _finish(_layer(*layers), title, width, 34 * len(all_order) + 90)
 
 
+@_built_unchecked
 def funnel_plot(
     points: pd.DataFrame,
     *,
@@ -700,4 +766,4 @@ def funnel_plot(
         y=alt.Y(f"{value}:Q", title=y_title), color=colour, tooltip=tips))
     layers.append(alt.Chart(data).mark_text(align="left", dx=7, fontSize=11).encode(
         x=_channel(alt.X, f"{size}:Q"), y=_channel(alt.Y, f"{value}:Q"), text=_channel(alt.Text, f"{label}:N")))
-    return _finish(alt.layer(*layers), title, width, height)
+    return _finish(_layer(*layers), title, width, height)

@@ -1043,7 +1043,8 @@ def hidden_masks(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.nd
     return out
 
 
-def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str | Sequence[str]]) -> np.ndarray:
+def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str | Sequence[str]], *,
+                   masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """A ``suppressed`` column for a frame drawn from ``rows``: per row, the new names (keys of ``renamed``)
     whose source column (its value) disclosure control hid in that row, joined by ``"; "``.
 
@@ -1058,8 +1059,13 @@ def carried_hidden(rows: pd.DataFrame, renamed: Mapping[str, str | Sequence[str]
     >>> rows = pd.DataFrame({"a": [None, 7, 9], "b": [5, None, 8], "suppressed": ["a", "b", ""]})
     >>> carried_hidden(rows, {"n_a": "a", "pct": ("a", "b")}).tolist()
     ['n_a; pct', 'pct', '']
+
+    ``masks``: the rows' :func:`hidden_masks` when already read (several frames drawn from the same rows read
+    their ``suppressed`` column once); source columns they lack are read here.
     """
-    masks = hidden_masks(rows, [s for old in renamed.values() for s in ((old,) if isinstance(old, str) else old)])
+    sources = [s for old in renamed.values() for s in ((old,) if isinstance(old, str) else old)]
+    missing = [s for s in sources if masks is None or s not in masks]
+    masks = {**(masks or {}), **(hidden_masks(rows, missing) if missing else {})}
     names = np.full(len(rows), "", dtype=object)
     for new, old in renamed.items():
         hid = np.zeros(len(rows), dtype=bool)

@@ -51,3 +51,19 @@ def test_carried_hidden_names_each_new_column_whose_source_is_hidden() -> None:
                          "suppressed": ["a", " b ;x", "", "a;b"]})
     assert carried_hidden(rows, {"n_a": "a", "pct": ("a", "b"), "n_b": "b"}).tolist() == [
         "n_a; pct", "pct; n_b", "", "n_a; pct; n_b"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_text, max_size=6), st.lists(st.sampled_from(_NAMES), max_size=4),
+       st.dictionaries(st.sampled_from(["n", "pct", "estimate"]),
+                       st.one_of(st.sampled_from(_NAMES), st.lists(st.sampled_from(_NAMES), min_size=1, max_size=2)),
+                       min_size=1, max_size=3))
+def test_carried_hidden_from_masks_read_before_is_carried_hidden_reading_them(
+        texts: list[str | None], read: list[str], renamed: dict[str, str | list[str]]) -> None:
+    """Given the rows' masks read before (for some or all of the source columns, or more), the names carried
+    are those carried_hidden gives reading the ``suppressed`` column itself; the masks given are not changed."""
+    rows = pd.DataFrame({"suppressed": pd.array(texts, dtype="string")})
+    masks = hidden_masks(rows, read)
+    before = {c: m.copy() for c, m in masks.items()}
+    assert carried_hidden(rows, renamed, masks=masks).tolist() == carried_hidden(rows, renamed).tolist()
+    assert set(masks) == set(before) and all(np.array_equal(masks[c], before[c]) for c in before)

@@ -247,3 +247,98 @@ def test_finishing_the_builders_own_chart_gives_the_spec_of_finishing_a_copy(
     copied = _spec(build())
     assert own == copied
     assert json.dumps(own) == json.dumps(copied)
+
+
+def _altair_layer(*layers):  # noqa: ANN001, ANN002, ANN202
+    """How the builders layered their charts before ``charts._layer``: Altair's own ``alt.layer``."""
+    import altair as alt
+
+    return alt.layer(*layers)
+
+
+@pytest.mark.parametrize("build", [*_EVERY_BUILDER,
+                                   lambda: charts.category_chart(pd.DataFrame({"category": ["improved", "unchanged"],
+                                                                               "n": [5, 7], "g": ["A", "B"]}),
+                                                                 group="g")])
+def test_layering_with_the_shared_data_on_top_gives_altairs_spec(build, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Each builder's chart, its layers' shared data given to the layered chart, is the chart (the same spec,
+    keys in the same order) ``alt.layer`` makes by moving that data up itself."""
+    import json
+
+    ours = _spec(build())
+    monkeypatch.setattr(charts, "_layer", _altair_layer)
+    altairs = _spec(build())
+    assert json.dumps(ours) == json.dumps(altairs)
+
+
+def test_shared_data_goes_to_the_layered_chart_once() -> None:
+    """Layers drawing one frame: the layered chart holds it and the layers none; layers drawing different frames
+    keep their own (as ``alt.layer`` leaves them)."""
+    import altair as alt
+
+    frame, other = pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [3.0]})
+    shared = charts._layer(alt.Chart(frame).mark_point().encode(x=alt.X("x:Q")),
+                           alt.Chart(frame).mark_rule().encode(x=alt.X("x:Q")))
+    assert shared.data is frame and all(layer.data is alt.Undefined for layer in shared.layer)
+    apart = charts._layer(alt.Chart(frame).mark_point().encode(x=alt.X("x:Q")),
+                          alt.Chart(other).mark_rule().encode(x=alt.X("x:Q")))
+    assert apart.data is alt.Undefined and [layer.data for layer in apart.layer] == [frame, other]
+
+
+@pytest.mark.parametrize("build", _EVERY_BUILDER)
+def test_building_without_altairs_check_on_making_gives_the_checked_spec(build, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Each builder's chart, built with Altair's check of each object as it is made turned off, is the chart
+    (the same spec, keys in the same order) built with that check on, and it is valid Vega-Lite."""
+    import contextlib
+    import json
+
+    from altair.utils import schemapi
+
+    unchecked = build().to_dict(validate=True)
+    monkeypatch.setattr(charts, "_unchecked", contextlib.nullcontext)
+    assert schemapi.DEBUG_MODE  # Altair's default: checked as made
+    checked = _spec(build())
+    assert json.dumps(unchecked) == json.dumps(checked)
+
+
+def test_altairs_check_on_making_is_put_back_after_a_builder() -> None:
+    """The builders turn Altair's check off only while they build: it is as it was afterwards, also after a
+    builder refused its data; and a builder's own objects are made without it."""
+    from altair.utils import schemapi
+
+    seen = []
+
+    class Spy(pd.DataFrame):  # records the setting while the builder reads its data
+        @property
+        def _constructor(self):  # noqa: ANN202
+            return pd.DataFrame
+
+        def __getitem__(self, key):  # noqa: ANN001, ANN204
+            seen.append(schemapi.DEBUG_MODE)
+            return super().__getitem__(key)
+
+    for setting in (True, False):
+        with schemapi.debug_mode(setting):
+            charts.estimate_chart(Spy(_HIDDEN), label="programme_id")
+            assert schemapi.DEBUG_MODE is setting
+            with pytest.raises(ValueError, match="not in the data"):
+                charts.estimate_chart(pd.DataFrame({"label": ["a"]}), label="label")
+            assert schemapi.DEBUG_MODE is setting
+    assert seen and not any(seen)
+
+
+def test_jacobson_band_and_categories_known_answer() -> None:
+    """The no-reliable-change band is the diagonal plus and minus the threshold, clipped to the axes; the
+    categories are coloured best first, then any others in sorted order."""
+    eps = pd.DataFrame({"baseline_score": [20.0, 15, 12, 9, 22], "endpoint_score": [8.0, 14, 18, 9, 21],
+                        "cs_category": ["zeta", "unchanged", "recovered", None, "alpha"]})
+    spec = _spec(charts.jacobson_plot(eps, threshold=4, cutoff=13, score_range=(0, 30)))
+    band = spec["datasets"][spec["layer"][0]["data"]["name"]]
+    assert [(r["x"], r["lower"], r["upper"]) for r in band] == [(0.0, 0.0, 4.0), (30.0, 26.0, 30.0)]
+    assert band[0]["what"] == "no reliable change (less than 4 points)"
+    colour = spec["layer"][-1]["encoding"]["color"]["scale"]
+    assert colour["domain"] == ["recovered", "unchanged", "alpha", "zeta"]
+    assert colour["range"] == [charts.CATEGORY_COLOURS["recovered"], charts.CATEGORY_COLOURS["unchanged"],
+                               charts.GREY, charts.GREY]
+    bars = _spec(charts.category_chart(pd.DataFrame({"category": ["other", "harmed", "improved"], "n": [1, 2, 3]})))
+    assert bars["layer"][0]["encoding"]["y"]["sort"] == ["improved", "harmed", "other"]

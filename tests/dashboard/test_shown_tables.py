@@ -86,3 +86,38 @@ def test_columns_cut_from_the_whole_table_equal_the_narrower_table_converted(
     assert got.frame.attrs == expected.frame.attrs and got.columns == expected.columns
     for name, part in ui.shown_parts(frame, parts, whole=whole).items():
         pd.testing.assert_frame_equal(part.frame, _readable_part(frame, parts[name]))
+
+
+def _rounded_column_by_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """How ``ui._display_rounded`` made a table before it assembled it once: each float column rounded (by the
+    same arithmetic, ``ui._rounded``) and put back into a shallow copy, one column at a time."""
+    out = frame.copy(deep=False)
+    for c in [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]:
+        out[c] = ui._rounded(frame[c])
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(library_tables(), st.sampled_from([None, "unique", "repeated"]))
+def test_table_rounded_at_once_is_the_table_rounded_column_by_column(
+        case: tuple[pd.DataFrame, dict[str, np.ndarray]], index: str | None) -> None:
+    """The table rounded for reading in one assembly has the columns, dtypes (object text stays object), index,
+    ``attrs`` and values of the table rounded and put back a column at a time."""
+    frame, _ = case
+    if index is not None:
+        frame = frame.set_axis([f"r{i // (2 if index == 'repeated' else 1)}" for i in range(len(frame))])
+    got = ui._display_rounded(frame)
+    expected = _rounded_column_by_column(frame)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_column_type=True, check_index_type=True)
+    assert list(got.dtypes) == list(frame.dtypes)
+    assert got.attrs == frame.attrs
+    assert ui.content_key(got) == ui.content_key(expected)
+
+
+def test_a_column_name_given_twice_is_rounded_in_both_columns() -> None:
+    """A table whose column names repeat is rounded in each of those columns (it used to fail: taking the
+    column by name gave both)."""
+    frame = pd.DataFrame([[3.14159, 0.000123456, "a"]], columns=["x", "x", "word"])
+    got = ui._display_rounded(frame)
+    assert got.iloc[0, :2].tolist() == [3.14, 0.000123]
+    assert list(got.columns) == ["x", "x", "word"] and got.iloc[0, 2] == "a"
