@@ -742,41 +742,49 @@ def _exits_table(w: pd.DataFrame, wd: pd.DataFrame, c: pd.DataFrame, by: list[st
     reasons' cells ``c`` of :func:`_funnel_disclosure` (without ``across_keys``)."""
     names = list(FUNNEL_STEPS)
     keys = by if by else ["_all"]
-    # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group
-    idx = group_index(w, keys)
-    row = idx.get_indexer(group_index(c, keys))
+    # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group: the
+    # group's row in ``w`` (``c`` holds the groups' rows in their sorted order, as ``w``), and the step's number
+    row = group_index(w, keys).get_indexer(group_index(c, keys))
     cols = c["col"].astype(str).to_numpy()
     col_pos = {k: j for j, k in enumerate(dict.fromkeys(cols))}
     pub_x = wd[list(col_pos)].to_numpy(dtype=float, na_value=np.nan) if col_pos else np.zeros((len(w), 0))
-    j = np.array([col_pos[k] for k in cols], dtype=np.int64) if len(cols) else np.zeros(0, dtype=np.int64)
-    c = c.drop(columns="col")
-    c["n_pub"] = pub_x[row, j] if len(c) else np.zeros(0)
-    c["is_total"] = False
+    j = np.array([col_pos[k] for k in cols], dtype=np.int64)
+    n_c = len(c)
+    order = {s_: i for i, s_ in enumerate(names)}
+    step = np.array([order[s_] for s_ in c["step"].to_numpy(dtype=object)], dtype=np.int64)
+    # a total row per group x step with a reason (after its reasons), made from that step's first reason row
+    pair = row * len(names) + step
+    first = np.sort(np.unique(pair, return_index=True)[1])
     left_cols = [f"left_{s_}" for s_ in names[1:]]
-    steps_left = c[[*keys, "step"]].drop_duplicates().reset_index(drop=True)
-    trow = idx.get_indexer(group_index(steps_left, keys))
-    tcol = steps_left["step"].map({s_: i for i, s_ in enumerate(names[1:])}).to_numpy(dtype=np.int64)
     raw_left = w[left_cols].to_numpy(dtype=float)
     pub_left = wd[left_cols].to_numpy(dtype=float, na_value=np.nan)
-    tot = steps_left.assign(reason="total", n=raw_left[trow, tcol] if len(trow) else np.zeros(0),
-                            n_pub=pub_left[trow, tcol] if len(trow) else np.zeros(0), is_total=True)
-    out = pd.concat([c, tot], ignore_index=True)
-    out["_o"] = out["step"].map({s_: i for i, s_ in enumerate(names)})
-    out = out.sort_values([*keys, "_o", "is_total", "reason"]).drop(columns="_o").reset_index(drop=True)
-    total_n = out.groupby([*keys, "step"], sort=False, dropna=False)["n"].transform("max")
-    n_hidden = out["n_pub"].isna().to_numpy()
-    total_hidden = out.assign(_t=out["is_total"].to_numpy(dtype=bool) & n_hidden) \
-        .groupby([*keys, "step"], sort=False, dropna=False)["_t"].transform("any").to_numpy(dtype=bool)
-    pct_hidden = n_hidden | total_hidden
-    out["pct"] = np.where(pct_hidden, np.nan, 100 * out["n"].to_numpy(dtype=float) / total_n.to_numpy(dtype=float))
-    out["n"] = pd.array(np.where(n_hidden, None, out["n_pub"].to_numpy()), dtype="Float64").round().astype("Int64")
+    src = np.concatenate([np.arange(n_c), first])
+    is_total = np.arange(len(src)) >= n_c
+    n = np.concatenate([c["n"].to_numpy(dtype=float), raw_left[row[first], step[first] - 1]])
+    n_pub = np.concatenate([pub_x[row, j], pub_left[row[first], step[first] - 1]])
+    # rows by group, step (in the funnel's order), the reasons (in their sorted order, as ``c`` holds them) then
+    # the total
+    at = np.lexsort((src, is_total, step[src], row[src]))
+    src, is_total, n, n_pub = src[at], is_total[at], n[at], n_pub[at]
+    # each row's step total: the largest count of its group x step (its total row's), hidden where that is
+    _, pid = np.unique(pair[src], return_inverse=True)
+    total_n = np.full(pid.max(initial=-1) + 1, -np.inf)
+    np.maximum.at(total_n, pid, n)
+    n_hidden = np.isnan(n_pub)
+    total_hidden = np.zeros(len(total_n), dtype=bool)
+    total_hidden[pid[is_total & n_hidden]] = True
+    pct_hidden = n_hidden | total_hidden[pid]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(pct_hidden, np.nan, 100 * n / total_n[pid])
+    reason = c["reason"].to_numpy(dtype=object)[src]
+    reason[is_total] = "total"
     sup = np.where(n_hidden, "n", "").astype(object)
     sup = np.where(pct_hidden, np.where(n_hidden, "n; pct", "pct"), sup)
-    out["suppressed"] = pd.array(sup.astype(str), dtype="string")
-    out = out.drop(columns="n_pub")
-    if not by:
-        out = out.drop(columns=["_all"])
-    out = out[[*by, "step", "reason", "n", "is_total", "pct", "suppressed"]]
+    out = pd.DataFrame({
+        **{k: c[k].array.take(src) for k in by}, "step": c["step"].array.take(src),
+        "reason": pd.array(reason, dtype="string"),
+        "n": pd.array(np.where(n_hidden, None, n_pub), dtype="Float64").round().astype("Int64"),
+        "is_total": is_total, "pct": pct, "suppressed": pd.array(sup.astype(str), dtype="string")})
     out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
     return _rules_col(out, rules)
 
