@@ -373,16 +373,12 @@ def _count_values(frame: pd.DataFrame, counts: Sequence[str]) -> np.ndarray:
 
 
 def _with_columns_replaced(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFrame:
-    """``frame`` with each of ``columns`` (columns of ``frame``, by name: arrays or Series on its index) in place of
-    its own, as :meth:`pandas.DataFrame.assign` gives it, the frame made once (not a column set at a time)."""
+    """``frame`` with each of ``columns`` (columns of ``frame``, by name: arrays, or Series on its index) in place
+    of its own, as :meth:`pandas.DataFrame.assign` gives it, the frame made once (not a column set at a time)."""
     if not frame.columns.is_unique or not all(isinstance(c, str) for c in frame.columns):
         return frame.assign(**columns)
-
-    def values(c: str) -> object:
-        v = columns[c] if c in columns else frame[c]
-        return v.array if isinstance(v, pd.Series) else v
-
-    out = pd.DataFrame({c: values(c) for c in frame.columns}, index=frame.index)
+    # the columns kept as Series (their dtypes as they are: an array of text objects would be read as text)
+    out = pd.DataFrame({c: columns[c] if c in columns else frame[c] for c in frame.columns}, index=frame.index)
     out.columns = frame.columns
     return out
 

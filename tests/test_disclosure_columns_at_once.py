@@ -66,6 +66,7 @@ def _mixed_frame(counts: list[list[float]], index: list[int]) -> pd.DataFrame:
         "a": pd.array([None if np.isnan(v) else int(v) for v in cols[0]], dtype="Int64"),
         "b": np.nan_to_num(np.array(cols[1], dtype=float)).astype(np.int64),
         "label": pd.Series(["x" if i % 2 else None for i in range(n)], dtype=object),
+        "code": pd.Series([f"c{i}" for i in range(n)], dtype=object),  # text objects stay objects
         "c": np.array(cols[2], dtype=float),
         "when": pd.to_datetime(["2024-01-02"] * n),
         "kind": pd.Categorical(["u" if i % 2 else "v" for i in range(n)]),
