@@ -363,18 +363,52 @@ def _codes(*columns: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(codes), uniques
 
 
-def _rows_in(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
-    """Whether each row of ``frame`` has its ``by`` values in a row of ``other`` (as a left merge on ``by``
-    matches them: a missing value matches a missing value), from the keys' integer codes."""
-    if not len(frame) or not len(other):
-        return np.zeros(len(frame), dtype=bool)
+def _key_codes(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``by`` values of each row of ``frame`` and of ``other`` as one integer code (equal codes: equal values,
+    a missing value equal to a missing value, as a merge on ``by`` matches them)."""
     n = len(frame)
     key = np.zeros(n + len(other), dtype=np.int64)
     for k in by:
         codes, values = _codes(frame[k], other[k])
         key = key * (len(values) + 1) + codes
         key = pd.factorize(key)[0]  # kept small: the codes of the columns so far, together
-    return np.isin(key[:n], key[n:])
+    return key[:n], key[n:]
+
+
+def _rows_in(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """Whether each row of ``frame`` has its ``by`` values in a row of ``other`` (as a left merge on ``by``
+    matches them: a missing value matches a missing value), from the keys' integer codes."""
+    if not len(frame) or not len(other):
+        return np.zeros(len(frame), dtype=bool)
+    mine, theirs = _key_codes(frame, other, by)
+    return np.isin(mine, theirs)
+
+
+def _with_engaged(out: pd.DataFrame, engaged: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``out`` (one row per group) with ``n_engaged`` and ``n_engaged_no_score`` of its group in ``engaged``
+    (:func:`_engaged_counts`: one row per group), 0 for a group with none: as :func:`_with_engaged_merged`.
+
+    Each group's row in ``engaged`` is found by the keys' integer codes, the two columns added on the right; where
+    a key column's dtype differs between the two, the merge is made (its keys come out as the merge gives them).
+    """
+    if any(out[k].dtype != engaged[k].dtype for k in by):
+        return _with_engaged_merged(out, engaged, by)
+    at = np.full(len(out), -1, dtype=np.int64)
+    if len(out) and len(engaged):
+        mine, theirs = _key_codes(out, engaged, by)
+        at = pd.Index(theirs).get_indexer(mine)
+    found = at >= 0
+    columns = {c: np.where(found, engaged[c].to_numpy(dtype=np.int64)[np.maximum(at, 0)] if len(engaged) else 0, 0)
+               .astype(int) for c in ("n_engaged", "n_engaged_no_score")}
+    return pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
+
+
+def _with_engaged_merged(out: pd.DataFrame, engaged: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``out`` left-joined on ``by`` with the engaged counts, a group without any counting 0."""
+    out = out.merge(engaged, on=by, how="left")
+    out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
+    out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
+    return out
 
 
 def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Sequence[str],
@@ -596,9 +630,7 @@ def change_statistics(
     # engaged denominators
     if participants is not None:
         eng = _engaged_counts(participants, ch, by, rules)
-        out = out.merge(eng, on=by, how="left")
-        out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
-        out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
+        out = _with_engaged(out, eng, by)
     else:
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0

@@ -63,3 +63,24 @@ def test_adjusted_change_and_attrition_are_those_of_their_functions(prepared, by
         want = got[by].astype(object).merge(table.astype({k: object for k in by}), on=by, how="left")
         assert want[cols].notna().any().all()
         pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=True)
+
+
+@pytest.mark.parametrize("by", [["programme_id", "instrument"], ["instrument"],
+                                ["programme_id", "instrument", "ethnicity_group"],
+                                ["programme_id", "instrument", "perinatal_stage"]])
+def test_engaged_counts_by_position_are_the_merge(prepared, monkeypatch, by) -> None:
+    """The engaged counts are put beside their groups by the keys' codes: the frame the merge gives."""
+    data, changes = prepared
+    if any(k not in changes.columns for k in by):
+        pytest.skip(f"no {by} in the episodes")
+    placed = []
+    real = outcomes._with_engaged
+    monkeypatch.setattr(outcomes, "_with_engaged", lambda out, eng, by_: placed.append(
+        all(out[k].dtype == eng[k].dtype for k in by_)) or real(out, eng, by_))
+    got = outcomes.change_statistics(changes, by=by, rules=RULES, participants=data.participants)
+    assert placed == [True]  # by position, not by the merge
+    monkeypatch.setattr(outcomes, "_with_engaged", outcomes._with_engaged_merged)
+    want = outcomes.change_statistics(changes, by=by, rules=RULES, participants=data.participants)
+    assert (got["n_engaged"] > got["n_engaged_no_score"]).any() and (got["n_engaged_no_score"] > 0).any()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.attrs == want.attrs
