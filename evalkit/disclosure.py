@@ -359,6 +359,30 @@ def _published_counts(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.IntegerArray(np.where(missing, 0.0, np.round(values)).astype(np.int64), missing)
 
 
+def _count_values(frame: pd.DataFrame, counts: Sequence[str]) -> np.ndarray:
+    """The ``counts`` columns of ``frame`` as a float matrix (a column per count, NaN where missing or not a
+    number): numeric columns read at once, a frame with any other count column (text, say) column by column
+    through :func:`pandas.to_numeric`."""
+    if not len(counts):
+        return np.zeros((len(frame), 0))
+    dtypes = dict(zip(frame.columns, frame.dtypes.tolist(), strict=True))
+    if frame.columns.is_unique and all(pd.api.types.is_numeric_dtype(dtypes[c]) for c in counts):
+        return frame[list(counts)].to_numpy(dtype=float, na_value=np.nan)
+    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                            for c in counts])
+
+
+def _with_columns_replaced(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` (columns of ``frame``, by name: arrays, or Series on its index) in place
+    of its own, as :meth:`pandas.DataFrame.assign` gives it, the frame made once (not a column set at a time)."""
+    if not frame.columns.is_unique or not all(isinstance(c, str) for c in frame.columns):
+        return frame.assign(**columns)
+    # the columns kept as Series (their dtypes as they are: an array of text objects would be read as text)
+    out = pd.DataFrame({c: columns[c] if c in columns else frame[c] for c in frame.columns}, index=frame.index)
+    out.columns = frame.columns
+    return out
+
+
 def _hidden_where(column: pd.Series, mask: np.ndarray) -> pd.Series:
     """``column`` with the rows of ``mask`` hidden: ``NaN`` in a float column, ``<NA>`` in any other (a boolean
     column becomes ``boolean``, an object one ``string``, to hold it)."""
@@ -582,11 +606,10 @@ def apply_disclosure(
     if missing:
         raise ValueError(f"count column(s) {missing} not in the frame (columns: {list(frame.columns)})")
     derived = dict(derived or {})
-    out = frame.copy()
+    out = frame  # read here; the table returned is made at the end, with the new columns in their places
     n_rows, n_cols = len(out), len(counts)
     col_idx = {c: j for j, c in enumerate(counts)}
-    values = np.column_stack([pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                              for c in counts]) if n_cols else np.zeros((n_rows, 0))
+    values = _count_values(frame, counts)
     rows = np.arange(n_rows)
     # virtual remainder cells (total - sum(members)) are appended as extra columns, never published
     virtual: list[np.ndarray] = []
@@ -721,7 +744,7 @@ def apply_disclosure(
             columns[d] = _hidden_where(out[d] if d not in columns else pd.Series(columns[d], index=out.index),
                                        mask)
         note(mask, d)
-    out = out.assign(**columns)  # (names are text: the notes join them)
+    out = _with_columns_replaced(frame, columns)  # (names are text: the notes join them)
     out["suppressed"] = pd.array(hidden_names.astype(str), dtype="string")
     out.attrs = dict(frame.attrs)
     out.attrs["disclosure"] = disclosure_note(threshold=t, show_zero=z, rounding_base=r)

@@ -360,14 +360,26 @@ def paired_on_columns(path: pd.DataFrame) -> list[str]:
     return [c for c in path.columns if isinstance(c, str) and c.startswith(PAIRED_ON)]
 
 
-def _funnel_wide(path: pd.DataFrame, by: list[str], also: Sequence[str] = ()) -> pd.DataFrame:
+def _funnel_wide(path: pd.DataFrame, by: list[str], also: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
     """The funnel's counts per group (a column per step), and those of the boolean path columns ``also`` (missing
-    counts as no: paths of programmes joined together lack the measures only the others use)."""
+    counts as no: paths of programmes joined together lack the measures only the others use); and each path
+    row's group (its row in the counts).
+
+    The groups are those of the ``by`` columns as text, sorted (missing last); each step's count is the sum of
+    its flags per group, all steps at once by group number.
+    """
     names = [*FUNNEL_STEPS, *also]
-    f = categories_as_text(path[[*by, *names]], by).copy()  # grouped on text: the table's columns stay text
-    for s_ in names:
-        f[s_] = f[s_].astype(int) if s_ in FUNNEL_STEPS else f[s_].astype("boolean").fillna(False).astype(int)
-    return f.groupby(by, sort=True, dropna=False)[names].sum().reset_index()
+    groups = categories_as_text(path[by], by).groupby(by, sort=True, dropna=False)  # text: the columns stay text
+    gid = groups.ngroup().to_numpy()
+    index = groups.size().index
+    flags = np.column_stack([path[s_].to_numpy(dtype=np.int64) if s_ in FUNNEL_STEPS else
+                             path[s_].astype("boolean").to_numpy(dtype=np.int64, na_value=0) for s_ in names])
+    sums = np.zeros((len(index), len(names)), dtype=np.int64)
+    np.add.at(sums, gid, flags)
+    w = pd.concat([index.to_frame(index=False), pd.DataFrame(sums, columns=names)], axis=1)
+    w.columns = path.columns.take(path.columns.get_indexer([*by, *names]))  # the path's names, as it holds them
+    w.attrs = dict(path.attrs)  # as a groupby of the path keeps them
+    return w, gid
 
 
 def _with_columns(w: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -443,17 +455,67 @@ def _paired_beside_summary(w: pd.DataFrame, path: pd.DataFrame
     return pd.DataFrame(cells, index=w.index), rests, parts
 
 
-def _exit_counts(path: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Those who left the funnel per group x step not reached x reason (``n``), from a participant path."""
+def _exit_cells(path: pd.DataFrame, w: pd.DataFrame, gid: np.ndarray, keys: list[str]
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Those who left the funnel per group x step not reached x reason, and the funnel's cells they make.
+
+    Parameters
+    ----------
+    path
+        A :func:`participant_path` frame (``last_step``, ``exit_reason``).
+    w, gid
+        The funnel per group by ``keys`` and each path row's group, as :func:`_funnel_wide` gives them.
+    keys
+        The grouping columns.
+
+    Returns
+    -------
+    exits : pandas.DataFrame
+        One row per group x step x reason (``keys``, ``step``, ``reason``, ``n``), sorted by them as text
+        (group, then step, then reason), and ``col``: the cell's column, ``_exit_<i>`` numbered by the step x
+        reason's first row.
+    cells : pandas.DataFrame
+        On ``w``'s rows, a column per cell (sorted by name): its count in each group, missing where nobody in
+        the group left for that reason (``int64`` when no cell is missing).
+
+    Notes
+    -----
+    Counted from integer codes: each row's group, the step after her last (by the steps' text order) and her
+    reason (``not_recorded`` where none is), the three as one code.
+    """
     names = list(FUNNEL_STEPS)
-    nxt = dict(zip(names[:-1], names[1:], strict=True))
-    # only the columns counted (the path holds many more, each copied by a row filter)
-    cols = list(dict.fromkeys([*keys, "last_step", "exit_reason"]))
-    left = path.loc[(path["last_step"] != "paired").fillna(False).to_numpy(dtype=bool), cols]
-    left = categories_as_text(left, keys).copy()  # grouped on text
-    left["step"] = left["last_step"].map(nxt).astype("string")
-    left["reason"] = left["exit_reason"].fillna("not_recorded").astype("string")
-    return left.groupby([*keys, "step", "reason"], sort=True, dropna=False).size().rename("n").reset_index()
+    step_codes, step_texts = _text_codes(path["last_step"])
+    reason_codes, reason_texts = _text_codes(path["exit_reason"])
+    # the step not reached: the one after her last ('paired' is no exit; a missing last step none either)
+    nxt = {s_: names[i + 1] for i, s_ in enumerate(names[:-1])}
+    left = (step_codes >= 0) & np.append(step_texts != "paired", False)[step_codes]
+    steps = sorted({nxt[t] for t in step_texts if t in nxt})
+    step_rank = np.array([steps.index(nxt[t]) if t in nxt else len(steps) for t in step_texts] + [len(steps)],
+                         dtype=np.int64)  # an unknown step: missing, last
+    # a missing reason (code -1) is the last text: 'not_recorded'
+    reasons, reason_rank = np.unique(np.append(reason_texts, "not_recorded").astype(str), return_inverse=True)
+    n_steps, n_reasons = len(steps) + 1, len(reasons)
+    code = (gid[left] * n_steps + step_rank[step_codes[left]]) * n_reasons + reason_rank[reason_codes[left]]
+    cell, n = np.unique(code, return_counts=True)
+    group, step, reason = cell // (n_steps * n_reasons), cell // n_reasons % n_steps, cell % n_reasons
+    # each step x reason's column, numbered in the order of their first rows
+    pair = step * n_reasons + reason
+    firsts, col = np.unique(pair, return_index=True)[1], np.unique(pair, return_inverse=True)[1]
+    number = np.empty(len(firsts), dtype=np.int64)
+    number[np.argsort(firsts, kind="stable")] = np.arange(len(firsts))
+    exits = pd.DataFrame({**{k: w[k].array.take(group) for k in keys},
+                          "step": pd.array(np.array([*steps, None], dtype=object)[step], dtype="string"),
+                          "reason": pd.array(reasons.astype(object)[reason], dtype="string"),
+                          "n": n.astype(np.int64),
+                          "col": pd.array([f"_exit_{i}" for i in number[col]], dtype="string")})
+    names_sorted = sorted(f"_exit_{i}" for i in range(len(firsts)))
+    at = {c: j for j, c in enumerate(names_sorted)}
+    counts = np.full((len(w), len(firsts)), np.nan)
+    counts[group, [at[f"_exit_{i}"] for i in number[col]]] = n
+    cells = pd.DataFrame(counts if np.isnan(counts).any() else counts.astype(np.int64),
+                         columns=pd.Index(names_sorted, dtype="string"),  # text, as a pivot of the cells names them
+                         index=w.index)
+    return exits, cells
 
 
 def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
@@ -479,7 +541,7 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
     keys = by if by else ["_all"]
     if not by:
         path = path.assign(_all="all")
-    w = _funnel_wide(path, keys, paired_on_columns(path))
+    w, gid = _funnel_wide(path, keys, paired_on_columns(path))
     w = _with_columns(w, pd.DataFrame({f"left_{cur}": w[prev] - w[cur]
                                        for prev, cur in zip(names[:-1], names[1:], strict=True)}))
     counts = [*names, *[f"left_{s_}" for s_ in names[1:]]]
@@ -499,13 +561,11 @@ def _funnel_disclosure(path: pd.DataFrame, by: list[str], rules: PairingRules,
                           "reason": pd.Series(dtype="string"), "n": pd.Series(dtype="int64"),
                           "col": pd.Series(dtype="string")})
     if with_exits:
-        c = _exit_counts(path, keys)
-        combos = c[["step", "reason"]].drop_duplicates().reset_index(drop=True)
-        combos["col"] = "_exit_" + pd.Series(np.arange(len(combos)), dtype="string")
-        exits = c.merge(combos, on=["step", "reason"], how="left")
+        exits, cells = _exit_cells(path, w, gid, keys)
         if len(exits):
-            wide = exits.set_index([*keys, "col"])["n"].unstack("col").reset_index()
-            w = w.merge(wide, on=keys, how="left")  # a reason nobody in a group gave: no cell (NaN)
+            w = _with_columns(w, cells)  # a reason nobody in a group gave: no cell (NaN)
+            w.attrs = {}  # as a join with the cells (which have none) leaves them
+        combos = exits.drop_duplicates("col")
         for s_, cols in combos.groupby("step", sort=False)["col"]:
             parts.append(Partition(tuple(cols), total=f"left_{s_}"))
         counts += combos["col"].tolist()
@@ -742,41 +802,49 @@ def _exits_table(w: pd.DataFrame, wd: pd.DataFrame, c: pd.DataFrame, by: list[st
     reasons' cells ``c`` of :func:`_funnel_disclosure` (without ``across_keys``)."""
     names = list(FUNNEL_STEPS)
     keys = by if by else ["_all"]
-    # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group
-    idx = group_index(w, keys)
-    row = idx.get_indexer(group_index(c, keys))
+    # each reason's cell and each step's total (the funnel's left_<step>), true and published, by group: the
+    # group's row in ``w`` (``c`` holds the groups' rows in their sorted order, as ``w``), and the step's number
+    row = group_index(w, keys).get_indexer(group_index(c, keys))
     cols = c["col"].astype(str).to_numpy()
     col_pos = {k: j for j, k in enumerate(dict.fromkeys(cols))}
     pub_x = wd[list(col_pos)].to_numpy(dtype=float, na_value=np.nan) if col_pos else np.zeros((len(w), 0))
-    j = np.array([col_pos[k] for k in cols], dtype=np.int64) if len(cols) else np.zeros(0, dtype=np.int64)
-    c = c.drop(columns="col")
-    c["n_pub"] = pub_x[row, j] if len(c) else np.zeros(0)
-    c["is_total"] = False
+    j = np.array([col_pos[k] for k in cols], dtype=np.int64)
+    n_c = len(c)
+    order = {s_: i for i, s_ in enumerate(names)}
+    step = np.array([order[s_] for s_ in c["step"].to_numpy(dtype=object)], dtype=np.int64)
+    # a total row per group x step with a reason (after its reasons), made from that step's first reason row
+    pair = row * len(names) + step
+    first = np.sort(np.unique(pair, return_index=True)[1])
     left_cols = [f"left_{s_}" for s_ in names[1:]]
-    steps_left = c[[*keys, "step"]].drop_duplicates().reset_index(drop=True)
-    trow = idx.get_indexer(group_index(steps_left, keys))
-    tcol = steps_left["step"].map({s_: i for i, s_ in enumerate(names[1:])}).to_numpy(dtype=np.int64)
     raw_left = w[left_cols].to_numpy(dtype=float)
     pub_left = wd[left_cols].to_numpy(dtype=float, na_value=np.nan)
-    tot = steps_left.assign(reason="total", n=raw_left[trow, tcol] if len(trow) else np.zeros(0),
-                            n_pub=pub_left[trow, tcol] if len(trow) else np.zeros(0), is_total=True)
-    out = pd.concat([c, tot], ignore_index=True)
-    out["_o"] = out["step"].map({s_: i for i, s_ in enumerate(names)})
-    out = out.sort_values([*keys, "_o", "is_total", "reason"]).drop(columns="_o").reset_index(drop=True)
-    total_n = out.groupby([*keys, "step"], sort=False, dropna=False)["n"].transform("max")
-    n_hidden = out["n_pub"].isna().to_numpy()
-    total_hidden = out.assign(_t=out["is_total"].to_numpy(dtype=bool) & n_hidden) \
-        .groupby([*keys, "step"], sort=False, dropna=False)["_t"].transform("any").to_numpy(dtype=bool)
-    pct_hidden = n_hidden | total_hidden
-    out["pct"] = np.where(pct_hidden, np.nan, 100 * out["n"].to_numpy(dtype=float) / total_n.to_numpy(dtype=float))
-    out["n"] = pd.array(np.where(n_hidden, None, out["n_pub"].to_numpy()), dtype="Float64").round().astype("Int64")
+    src = np.concatenate([np.arange(n_c), first])
+    is_total = np.arange(len(src)) >= n_c
+    n = np.concatenate([c["n"].to_numpy(dtype=float), raw_left[row[first], step[first] - 1]])
+    n_pub = np.concatenate([pub_x[row, j], pub_left[row[first], step[first] - 1]])
+    # rows by group, step (in the funnel's order), the reasons (in their sorted order, as ``c`` holds them) then
+    # the total
+    at = np.lexsort((src, is_total, step[src], row[src]))
+    src, is_total, n, n_pub = src[at], is_total[at], n[at], n_pub[at]
+    # each row's step total: the largest count of its group x step (its total row's), hidden where that is
+    _, pid = np.unique(pair[src], return_inverse=True)
+    total_n = np.full(pid.max(initial=-1) + 1, -np.inf)
+    np.maximum.at(total_n, pid, n)
+    n_hidden = np.isnan(n_pub)
+    total_hidden = np.zeros(len(total_n), dtype=bool)
+    total_hidden[pid[is_total & n_hidden]] = True
+    pct_hidden = n_hidden | total_hidden[pid]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(pct_hidden, np.nan, 100 * n / total_n[pid])
+    reason = c["reason"].to_numpy(dtype=object)[src]
+    reason[is_total] = "total"
     sup = np.where(n_hidden, "n", "").astype(object)
     sup = np.where(pct_hidden, np.where(n_hidden, "n; pct", "pct"), sup)
-    out["suppressed"] = pd.array(sup.astype(str), dtype="string")
-    out = out.drop(columns="n_pub")
-    if not by:
-        out = out.drop(columns=["_all"])
-    out = out[[*by, "step", "reason", "n", "is_total", "pct", "suppressed"]]
+    out = pd.DataFrame({
+        **{k: c[k].array.take(src) for k in by}, "step": c["step"].array.take(src),
+        "reason": pd.array(reason, dtype="string"),
+        "n": pd.array(np.where(n_hidden, None, n_pub), dtype="Float64").round().astype("Int64"),
+        "is_total": is_total, "pct": pct, "suppressed": pd.array(sup.astype(str), dtype="string")})
     out.attrs["disclosure"] = wd.attrs.get("disclosure", "")
     return _rules_col(out, rules)
 

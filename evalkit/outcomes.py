@@ -119,12 +119,11 @@ def _bool(s: pd.Series) -> pd.Series:
     return s.astype("boolean").fillna(False).astype(bool)
 
 
-def _paired_block(g: pd.DataFrame, level: float) -> dict[str, float]:
-    """Mean change (t CI) and standardised effect sizes for one group of paired episodes."""
+def _paired_block(pre: np.ndarray, post: np.ndarray, level: float) -> dict[str, float]:
+    """Mean change (t CI) and standardised effect sizes for one group of paired episodes (their baseline and
+    endpoint scores, as floats)."""
     from evalkit.stats import paired_effect_size, paired_mean_change
 
-    pre = g["baseline_score"].to_numpy(dtype=float)
-    post = g["endpoint_score"].to_numpy(dtype=float)
     n = len(pre)
     out: dict[str, float] = {
         "baseline_mean": float(pre.mean()) if n else np.nan,
@@ -235,6 +234,16 @@ def adjusted_change(
     # the columns used only: selecting the paired rows of the whole frame would copy all of its columns
     p = changes[list(dict.fromkeys([*by, "instrument", "baseline_score", "endpoint_score"]))][
         _bool(changes["paired"])]
+    g = p.groupby(by, sort=True, dropna=False)
+    keys = g.size().index.to_frame(index=False)
+    return pd.concat([keys, _adjusted_by_group(p, g.ngroup().to_numpy(), len(keys), reference, level)], axis=1)
+
+
+def _adjusted_by_group(p: pd.DataFrame, gid: np.ndarray, n_groups: int, reference: Mapping[str, float] | None,
+                       level: float) -> pd.DataFrame:
+    """:func:`adjusted_change`'s columns (without the keys) of the paired episodes ``p`` (``instrument``,
+    ``baseline_score``, ``endpoint_score``), one row per group ``0..n_groups-1`` (``gid``: each episode's,
+    every group with an episode)."""
     x = p["baseline_score"].astype(float)
     y = (p["endpoint_score"] - p["baseline_score"]).astype(float)
     if reference is None:
@@ -242,20 +251,17 @@ def adjusted_change(
     else:
         ref = pd.Series(dict(reference), dtype=float)
     xr = p["instrument"].map(ref).astype(float)
-    d = pd.DataFrame({**{k: p[k] for k in by}, "x": x, "y": y})
-    # the groups once: the means, then each episode's deviations from its group's means (by group number), their
-    # sums per group (pandas' compensated sums, as a groupby of the key columns gives them)
-    g = d.groupby(by, sort=True, dropna=False)
-    gid = g.ngroup().to_numpy()
-    means = g[["x", "y"]].mean()
-    n = np.bincount(gid, minlength=len(means))
+    # the means per group, then each episode's deviations from its group's means (by group number), their sums
+    # per group (pandas' compensated sums, as a groupby of the key columns gives them)
+    means = pd.DataFrame({"x": x.to_numpy(), "y": y.to_numpy()}).groupby(gid, sort=True).mean()
+    n = np.bincount(gid, minlength=n_groups)
     xm, ym = means["x"].to_numpy(), means["y"].to_numpy()
     dx, dy = x.to_numpy() - xm[gid], y.to_numpy() - ym[gid]
     sums = pd.DataFrame({"sxx": dx ** 2, "sxy": dx * dy, "syy": dy ** 2}).groupby(gid, sort=True).sum()
     sxx, sxy, syy = sums["sxx"].to_numpy(), sums["sxy"].to_numpy(), sums["syy"].to_numpy()
     # each group's reference baseline: that of its first episode with one (missing where none has)
     xr = xr.to_numpy()
-    at = _first_in_group(gid, ~np.isnan(xr), len(means))
+    at = _first_in_group(gid, ~np.isnan(xr), n_groups)
     xref = np.where(at >= 0, xr[np.maximum(at, 0)], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         b = sxy / sxx
@@ -264,12 +270,11 @@ def adjusted_change(
         se = np.sqrt(s2 * (1 / n + (xref - xm) ** 2 / sxx))
     ok = (n >= 3) & (sxx > 0)
     crit = stats.t.ppf(0.5 + level / 2, np.maximum(n - 2, 1))
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "adj_mean_change": np.where(ok, a, np.nan), "adj_ci_low": np.where(ok, a - crit * se, np.nan),
         "adj_ci_high": np.where(ok, a + crit * se, np.nan), "adj_reference_baseline": xref,
         "adj_slope": np.where(ok, b, np.nan), "adj_n": n,
-    }, index=means.index).reset_index()
-    return out
+    })
 
 
 def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id", "instrument")) -> pd.DataFrame:
@@ -306,20 +311,26 @@ def attrition_check(changes: pd.DataFrame, *, by: Sequence[str] = ("programme_id
     narrow = pd.DataFrame({**{k: changes[k] for k in by}, "_score": changes["baseline_score"],
                            "_paired": _bool(changes["paired"])})[has_base]
     groups = narrow.groupby(by, sort=True, dropna=False)
-    keys = groups.size().index
-    gid = groups.ngroup().to_numpy()
+    keys = [key if isinstance(key, tuple) else (key,) for key in groups.size().index]
+    return _attrition_by_group(by, keys, groups.ngroup().to_numpy(), narrow["_score"].to_numpy(dtype=float),
+                               narrow["_paired"].to_numpy(dtype=bool))
+
+
+def _attrition_by_group(by: list[str], keys: Sequence[tuple[object, ...]], gid: np.ndarray, score: np.ndarray,
+                        paired: np.ndarray) -> pd.DataFrame:
+    """:func:`attrition_check`'s table of the episodes with a baseline (their ``score`` and whether ``paired``),
+    one row per group ``0..len(keys)-1`` (``gid``: each episode's; ``keys``: each group's values of ``by``)."""
     # each group's rows in their order (as the groupby gives them), one slice per group
     order = np.argsort(gid, kind="stable")
     cuts = np.cumsum(np.bincount(gid, minlength=len(keys)))[:-1]
-    scores = np.split(narrow["_score"].to_numpy(dtype=float)[order], cuts) if len(keys) else []
-    paired = np.split(narrow["_paired"].to_numpy(dtype=bool)[order], cuts) if len(keys) else []
+    scores = np.split(score[order], cuts) if len(keys) else []
+    pairs = np.split(paired[order], cuts) if len(keys) else []
     rows = []
     tested: list[int] = []  # rows with a t-test, and the two samples' summaries: one vectorised test below
     summaries: list[tuple[float, float, int, float, float, int]] = []
-    for key, score, pm in zip(keys, scores, paired, strict=True):
-        key = key if isinstance(key, tuple) else (key,)
-        a = score[pm]
-        u = score[~pm]
+    for key, sc, pm in zip(keys, scores, pairs, strict=True):
+        a = sc[pm]
+        u = sc[~pm]
         row = dict(zip(by, key, strict=True))
         row.update(n_paired=len(a), n_unpaired_with_baseline=len(u),
                    baseline_mean_paired=a.mean() if len(a) else np.nan,
@@ -352,18 +363,52 @@ def _codes(*columns: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(codes), uniques
 
 
-def _rows_in(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
-    """Whether each row of ``frame`` has its ``by`` values in a row of ``other`` (as a left merge on ``by``
-    matches them: a missing value matches a missing value), from the keys' integer codes."""
-    if not len(frame) or not len(other):
-        return np.zeros(len(frame), dtype=bool)
+def _key_codes(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``by`` values of each row of ``frame`` and of ``other`` as one integer code (equal codes: equal values,
+    a missing value equal to a missing value, as a merge on ``by`` matches them)."""
     n = len(frame)
     key = np.zeros(n + len(other), dtype=np.int64)
     for k in by:
         codes, values = _codes(frame[k], other[k])
         key = key * (len(values) + 1) + codes
         key = pd.factorize(key)[0]  # kept small: the codes of the columns so far, together
-    return np.isin(key[:n], key[n:])
+    return key[:n], key[n:]
+
+
+def _rows_in(frame: pd.DataFrame, other: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """Whether each row of ``frame`` has its ``by`` values in a row of ``other`` (as a left merge on ``by``
+    matches them: a missing value matches a missing value), from the keys' integer codes."""
+    if not len(frame) or not len(other):
+        return np.zeros(len(frame), dtype=bool)
+    mine, theirs = _key_codes(frame, other, by)
+    return np.isin(mine, theirs)
+
+
+def _with_engaged(out: pd.DataFrame, engaged: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``out`` (one row per group) with ``n_engaged`` and ``n_engaged_no_score`` of its group in ``engaged``
+    (:func:`_engaged_counts`: one row per group), 0 for a group with none: as :func:`_with_engaged_merged`.
+
+    Each group's row in ``engaged`` is found by the keys' integer codes, the two columns added on the right; where
+    a key column's dtype differs between the two, the merge is made (its keys come out as the merge gives them).
+    """
+    if any(out[k].dtype != engaged[k].dtype for k in by):
+        return _with_engaged_merged(out, engaged, by)
+    at = np.full(len(out), -1, dtype=np.int64)
+    if len(out) and len(engaged):
+        mine, theirs = _key_codes(out, engaged, by)
+        at = pd.Index(theirs).get_indexer(mine)
+    found = at >= 0
+    columns = {c: np.where(found, engaged[c].to_numpy(dtype=np.int64)[np.maximum(at, 0)] if len(engaged) else 0, 0)
+               .astype(int) for c in ("n_engaged", "n_engaged_no_score")}
+    return pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
+
+
+def _with_engaged_merged(out: pd.DataFrame, engaged: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``out`` left-joined on ``by`` with the engaged counts, a group without any counting 0."""
+    out = out.merge(engaged, on=by, how="left")
+    out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
+    out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
+    return out
 
 
 def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Sequence[str],
@@ -482,7 +527,8 @@ def _beside_groups(groups: pd.DataFrame, by: list[str],
     columns = [table.drop(columns=by).set_axis(at).reindex(np.arange(len(groups))).set_axis(groups.index)
                for table, at in tables]
     out = pd.concat([groups, *columns], axis=1)
-    return out.astype({k: object for k in mixed}) if mixed else out
+    # the mixed key columns as objects, in their places (the other columns as they are)
+    return out.assign(**{k: out[k].astype(object) for k in mixed}) if mixed else out
 
 
 # ---------------------------------------------------------------------------
@@ -538,7 +584,8 @@ def change_statistics(
     # the groups once: each episode's group number (in the sorted order of the groups), every count a bincount
     groups = ch.groupby(by, sort=True, dropna=False)
     gid = groups.ngroup().to_numpy()
-    out = groups.size().index.to_frame(index=False)
+    index = groups.size().index
+    out = index.to_frame(index=False)
     n_groups = len(out)
 
     def count(mask: np.ndarray | pd.Series) -> np.ndarray:
@@ -583,28 +630,37 @@ def change_statistics(
     # engaged denominators
     if participants is not None:
         eng = _engaged_counts(participants, ch, by, rules)
-        out = out.merge(eng, on=by, how="left")
-        out["n_engaged"] = out["n_engaged"].fillna(0).astype(int)
-        out["n_engaged_no_score"] = out["n_engaged_no_score"].fillna(0).astype(int)
+        out = _with_engaged(out, eng, by)
     else:
         out["n_engaged"] = out["n_engaged_ep"]
         out["n_engaged_no_score"] = 0
     release_freed_memory()  # what the engaged counts of a million participants left in the pools
-    # paired statistics, one group at a time (few groups; each call is vectorised)
-    stats_rows = []
-    pe = ch.loc[paired, [*dict.fromkeys([*by, "baseline_score", "endpoint_score"])]]
-    for key, g in pe.groupby(by, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        stats_rows.append({**dict(zip(by, key, strict=True)), **_paired_block(g, rules.level)})
+    # the paired episodes and those with a baseline: their groups (positions in ``out``) and each episode's
+    # group among them, numbered in the groups' order (as groupbys of those episodes number them)
+    has_base = ch["baseline_score"].notna().to_numpy()
+    in_paired, paired_gid = np.unique(gid[paired], return_inverse=True)
+    in_base, base_gid = np.unique(gid[has_base], return_inverse=True)
+    keys = [key if isinstance(key, tuple) else (key,) for key in index]
+    # paired statistics, one group at a time (few groups; each call is vectorised), on each group's scores in
+    # their order
+    pe = ch.loc[paired, ["instrument", "baseline_score", "endpoint_score"]]
+    order = np.argsort(paired_gid, kind="stable")
+    cuts = np.cumsum(np.bincount(paired_gid, minlength=len(in_paired)))[:-1]
+    pre, post = ([] if not len(in_paired) else np.split(pe[c].to_numpy(dtype=float)[order], cuts)
+                 for c in ("baseline_score", "endpoint_score"))
+    stats_rows = [{**dict(zip(by, keys[i], strict=True)), **_paired_block(x, y, rules.level)}
+                  for i, x, y in zip(in_paired, pre, post, strict=True)]
     ps = pd.DataFrame(stats_rows, columns=[*by, *[c for c in _PAIRED_STATS if not c.startswith("adj_")], "es_note"])
     ps["es_note"] = ps["es_note"].astype("string").fillna("")
-    adj = adjusted_change(ch, by=by, reference=reference, level=rules.level).drop(columns=["adj_n"])
-    att = attrition_check(ch, by=by).drop(columns=["n_paired", "n_unpaired_with_baseline", "baseline_mean_paired"])
+    adj = pd.concat([index.take(in_paired).to_frame(index=False),
+                     _adjusted_by_group(pe, paired_gid, len(in_paired), reference, rules.level)
+                     .drop(columns=["adj_n"])], axis=1)
+    att = _attrition_by_group(by, [keys[i] for i in in_base], base_gid,
+                              ch["baseline_score"].to_numpy(dtype=float)[has_base], paired[has_base]).drop(
+        columns=["n_paired", "n_unpaired_with_baseline", "baseline_mean_paired"])
     # each of the three has a row per group of some of the episodes (paired; with a baseline), in the groups'
     # sorted order: its rows go to those groups' rows by group number, missing for the other groups
-    has_base = ch["baseline_score"].notna().to_numpy()
-    out = _beside_groups(out, by, [(t, np.unique(gid[rows])) for t, rows in ((ps, paired), (adj, paired),
-                                                                            (att, has_base))])
+    out = _beside_groups(out, by, [(ps, in_paired), (adj, in_paired), (att, in_base)])
     if participants is not None:
         out = _with_groups_of_no_episode(out, eng, ch, by)
     out = out.drop(columns=["n_engaged_ep"])

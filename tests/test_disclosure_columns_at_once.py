@@ -55,3 +55,56 @@ def test_a_count_that_is_also_derived_is_hidden_with_its_count() -> None:
     assert out["n"].dtype == "Int64" and out["m"].dtype == "Int64"
     assert out["m"].isna().tolist() == [True, False, True]  # hidden as small, and with its count
     assert out["mean"].isna().tolist() == [True, False, False] and out["mean"].dtype == np.float64
+
+
+def _mixed_frame(counts: list[list[float]], index: list[int]) -> pd.DataFrame:
+    """Count columns of several numeric dtypes (missing where NaN) beside text, dates, categories and flags."""
+    n = len(index)
+    cols = list(zip(*counts, strict=True)) if n else [(), (), ()]
+    f = pd.DataFrame({
+        "group": pd.Series([f"g{i % 3}" for i in range(n)], dtype="string"),
+        "a": pd.array([None if np.isnan(v) else int(v) for v in cols[0]], dtype="Int64"),
+        "b": np.nan_to_num(np.array(cols[1], dtype=float)).astype(np.int64),
+        "label": pd.Series(["x" if i % 2 else None for i in range(n)], dtype=object),
+        "code": pd.Series([f"c{i}" for i in range(n)], dtype=object),  # text objects stay objects
+        "c": np.array(cols[2], dtype=float),
+        "when": pd.to_datetime(["2024-01-02"] * n),
+        "kind": pd.Categorical(["u" if i % 2 else "v" for i in range(n)]),
+        "flag": np.array([i % 2 == 0 for i in range(n)], dtype=bool),
+        "mean": np.arange(n, dtype=float),
+    }, index=index)
+    f.attrs["note"] = "kept"
+    return f
+
+
+@settings(max_examples=100, deadline=None)
+@given(counts=st.lists(st.lists(_value.map(abs), min_size=3, max_size=3), max_size=12),
+       dup=st.booleans())
+def test_numeric_counts_read_at_once_are_those_read_one_by_one(counts, dup) -> None:
+    """Count columns of numeric dtypes are read as one matrix; the same counts as text (read column by column
+    through pandas.to_numeric) give the same table, and the frame given is left as it was."""
+    index = [5] * len(counts) if dup else list(range(10, 10 + len(counts)))
+    f = _mixed_frame(counts, index)
+    before = f.copy()
+    kw = {"counts": ["a", "b", "c"], "derived": {"mean": ["a"]}}
+    got = apply_disclosure(f, **kw)
+    as_text = f.astype({c: object for c in ("a", "b", "c")})
+    pd.testing.assert_frame_equal(got, apply_disclosure(as_text, **kw), check_exact=True)
+    pd.testing.assert_frame_equal(f, before, check_exact=True)
+    assert got.attrs["note"] == "kept" and "disclosure" in got.attrs
+    assert list(got.columns) == [*f.columns, "suppressed"]
+
+
+def test_columns_replaced_at_once_are_the_assignment() -> None:
+    """The published table is the frame with its new columns in place, as DataFrame.assign gives it (dtypes,
+    index, column order and the columns it keeps)."""
+    from evalkit.disclosure import _with_columns_replaced
+
+    f = _mixed_frame([[1.0, 2.0, 3.0], [float("nan"), 5.0, 6.0], [7.0, 8.0, 9.5]], [4, 4, 2])
+    new = {"a": pd.arrays.IntegerArray(np.array([0, 5, 7]), np.array([True, False, False])),
+           "mean": pd.Series([np.nan, 1.0, 2.0], index=f.index), "label": np.array(["p", None, "q"], dtype=object)}
+    got = _with_columns_replaced(f, new)
+    pd.testing.assert_frame_equal(got, f.assign(**new), check_exact=True)
+    assert got.columns.dtype == f.columns.dtype
+    pd.testing.assert_frame_equal(f, _mixed_frame([[1.0, 2.0, 3.0], [float("nan"), 5.0, 6.0], [7.0, 8.0, 9.5]],
+                                                  [4, 4, 2]), check_exact=True)

@@ -104,3 +104,38 @@ def test_joined_flags_lists_each_rows_true_names_in_order(rows) -> None:  # noqa
     got = engagement._joined_flags(names, masks)
     want = ["; ".join(nm for nm, on in zip(names, r, strict=True) if on) for r in rows]
     assert list(got) == want
+
+
+def _exits_by_hand(path: pd.DataFrame, by: tuple) -> pd.DataFrame:
+    """The exit reasons of ``path`` counted one group and one step at a time (nothing hidden): each step's reasons
+    in their text order, then its total; pct of the step's total."""
+    rows = []
+    groups = path.groupby(list(by), sort=True) if by else [((), path)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for prev, step in zip(STEPS[:-1], STEPS[1:], strict=True):
+            left = g[g["last_step"] == prev]
+            if not len(left):
+                continue
+            reasons = left["exit_reason"].fillna("not_recorded").value_counts().sort_index()
+            for reason, n in reasons.items():
+                rows.append((*key, step, reason, n, False, 100 * n / len(left)))
+            rows.append((*key, step, "total", len(left), True, 100.0))
+    return pd.DataFrame(rows, columns=[*by, "step", "reason", "n", "is_total", "pct"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), funnel_people(30), min_size=1, max_size=3),
+       st.sampled_from([("programme_id",), ()]))
+def test_exits_are_the_reasons_counted_by_hand(groups: dict, by: tuple) -> None:
+    """With nothing hidden, funnel_exits lists each group's steps in the funnel's order, each step's reasons in
+    their text order and then its total, with their counts and shares."""
+    path = funnel_path(groups)
+    got = funnel_tables(path, by=by, rules=PairingRules(suppression_threshold=1)).exits
+    want = _exits_by_hand(path, by)
+    assert (got["suppressed"] == "").all()
+    pd.testing.assert_frame_equal(
+        got[[*by, "step", "reason", "is_total"]].astype({k: object for k in [*by, "step", "reason"]}),
+        want[[*by, "step", "reason", "is_total"]].astype({k: object for k in [*by, "step", "reason"]}))
+    assert got["n"].astype(int).tolist() == want["n"].tolist()
+    np.testing.assert_allclose(got["pct"].to_numpy(dtype=float), want["pct"].to_numpy(dtype=float))
