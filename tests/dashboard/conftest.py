@@ -34,6 +34,17 @@ def example_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
+def empty_caches() -> Iterator[None]:
+    """The dashboard's data and result caches emptied before and after the test (as after an upload), for tests
+    that count what a page computes or compare what the caches share (``pytest.mark.usefixtures``)."""
+    from dashboards import data
+
+    data.clear_caches()
+    yield
+    data.clear_caches()
+
+
+@pytest.fixture
 def ctx_for(example_db: str) -> Callable[..., object]:
     """Build a dashboard data context for a scope on the example database."""
     from dashboards import data

@@ -4,8 +4,6 @@ what the library's own functions return."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 
@@ -16,12 +14,7 @@ from evalkit.access import Scope
 from .conftest import assert_clean
 from .helpers import library_outcomes
 
-
-@pytest.fixture(autouse=True)
-def _empty_caches() -> Iterator[None]:
-    data.clear_caches()
-    yield
-    data.clear_caches()
+pytestmark = pytest.mark.usefixtures("empty_caches")
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ every page, never changed by a page, never handed to another scope, and dropped 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from conftest import TEST_SECRET
@@ -24,11 +22,7 @@ PAGES = ("overview", "symptom_change", "wellbeing", "engagement", "for_whom", "w
          "report")
 
 
-@pytest.fixture(autouse=True)
-def _empty_caches() -> Iterator[None]:
-    data.clear_caches()
-    yield
-    data.clear_caches()
+pytestmark = pytest.mark.usefixtures("empty_caches")
 
 
 def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:

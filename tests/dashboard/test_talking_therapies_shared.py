@@ -8,8 +8,6 @@ No page's first view shows them, so the shared outcome result leaves them out
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 
@@ -20,12 +18,7 @@ from evalkit.access import Scope
 from .conftest import assert_clean
 from .helpers import library_outcomes
 
-
-@pytest.fixture(autouse=True)
-def _empty_caches() -> Iterator[None]:
-    data.clear_caches()
-    yield
-    data.clear_caches()
+pytestmark = pytest.mark.usefixtures("empty_caches")
 
 
 @pytest.fixture
