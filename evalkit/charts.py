@@ -26,10 +26,9 @@ Consulting and Clinical Psychology*, 59(1), 12-19.
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -99,9 +98,6 @@ _NOT_ESTIMABLE_TEXT = f"{NOT_COMPUTED_MARKER} not estimable"
 _FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
 _BUILDING = threading.RLock()
 """Altair's check of each object as it is made is a setting of the whole process: one builder at a time sets it."""
 
@@ -115,21 +111,11 @@ def _unchecked() -> Iterator[None]:
     took (10k participants, 2026-11-28). A builder's objects come from its own code, not from the data; the
     whole chart is checked against the schema where it is converted with validation (``to_dict()``, the HTML
     report), and the tests check every builder's chart (``tests/dashboard/test_charts.py``). One block at a time
-    in the process (the dashboard builds charts in several threads); the same thread may nest.
+    in the process (the dashboard builds charts in several threads); the same thread may nest. The builders
+    use it as a decorator (``@_unchecked()``: :class:`contextlib.ContextDecorator`, a fresh block per call).
     """
     with _BUILDING, debug_mode(False):
         yield
-
-
-def _built_unchecked(build: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``build`` run inside :func:`_unchecked` (a decorator; the name, signature and docstring are kept)."""
-
-    @functools.wraps(build)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with _unchecked():
-            return build(*args, **kwargs)
-
-    return run
 
 
 def _layer(*layers: alt.Chart) -> alt.LayerChart:
@@ -238,7 +224,7 @@ def _colour(field: str | None, values: Sequence[Any] | None, title: str | None =
 # --------------------------------------------------------------------------- Jacobson plot
 
 
-@_built_unchecked
+@_unchecked()
 def jacobson_plot(
     episodes: pd.DataFrame,
     *,
@@ -345,7 +331,7 @@ def jacobson_plot(
 # --------------------------------------------------------------------------- bars and estimates
 
 
-@_built_unchecked
+@_unchecked()
 def category_chart(
     frame: pd.DataFrame,
     *,
@@ -388,7 +374,7 @@ def category_chart(
     return _finish(chart, title, width, height)
 
 
-@_built_unchecked
+@_unchecked()
 def bar_chart(
     frame: pd.DataFrame,
     *,
@@ -437,7 +423,7 @@ def bar_chart(
     return _finish(_layer(bars, text), title, width, height)
 
 
-@_built_unchecked
+@_unchecked()
 def distribution_chart(
     frame: pd.DataFrame,
     *,
@@ -476,7 +462,7 @@ def distribution_chart(
     return _finish(_layer(bars, text), title, width, height)
 
 
-@_built_unchecked
+@_unchecked()
 def estimate_chart(
     frame: pd.DataFrame,
     *,
@@ -536,7 +522,7 @@ def estimate_chart(
 # --------------------------------------------------------------------------- time and dose
 
 
-@_built_unchecked
+@_unchecked()
 def trajectory_chart(
     frame: pd.DataFrame,
     *,
@@ -583,7 +569,7 @@ def trajectory_chart(
     return _finish(_layer(*layers), title, width, height)
 
 
-@_built_unchecked
+@_unchecked()
 def dose_threshold_chart(
     frame: pd.DataFrame,
     *,
@@ -617,7 +603,7 @@ def dose_threshold_chart(
     return _finish(_layer(*layers), title, width, height)
 
 
-@_built_unchecked
+@_unchecked()
 def funnel_chart(
     frame: pd.DataFrame,
     *,
@@ -650,7 +636,7 @@ def funnel_chart(
 # --------------------------------------------------------------------------- comparing programmes
 
 
-@_built_unchecked
+@_unchecked()
 def forest_plot(
     studies: pd.DataFrame,
     *,
@@ -713,7 +699,7 @@ def forest_plot(
     return _finish(_layer(*layers), title, width, 34 * len(all_order) + 90)
 
 
-@_built_unchecked
+@_unchecked()
 def funnel_plot(
     points: pd.DataFrame,
     *,
