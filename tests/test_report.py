@@ -48,6 +48,31 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
 
 
+def test_talking_therapies_block_from_a_result_made_without_the_rates(tables, result) -> None:  # noqa: ANN001
+    """A result made with ``talking_therapies=False`` (as the dashboard's shared one is) gives the block the same
+    table the default result holds, not an error."""
+    from evalkit.instruments import builtin_instruments
+    from evalkit.outcomes import evaluate_outcomes
+    from evalkit.report._context import Ctx
+    from evalkit.report._figures import Figures
+    from evalkit.report._outcomes import talking_therapies_block
+
+    without = evaluate_outcomes(tables, models=False, talking_therapies=False)
+    assert without.talking_therapies is None
+
+    def block(res) -> tuple[str, pd.DataFrame]:  # noqa: ANN001
+        ctx = Ctx(tables=tables, result=res, rules=PairingRules(), registry=builtin_instruments(),
+                  programmes=tables["programmes"], pids=sorted(tables["programmes"]["programme_id"]),
+                  figures=Figures(False), breakdowns=())
+        return talking_therapies_block(ctx), ctx.out["talking_therapies"]
+
+    html_with, kept_with = block(result)
+    html_without, kept_without = block(without)
+    assert "Reliable recovery" in html_with
+    assert html_without == html_with
+    pd.testing.assert_frame_equal(kept_without, kept_with)
+
+
 # --------------------------------------------------------------------------- figures equal the library's
 
 

@@ -222,17 +222,20 @@ def read_files(
     out: dict[str, pd.DataFrame] = {}
     for name, frames in parts.items():
         notes = merge_notes(frame_notes(f) for f in frames)
-        bare = [f.copy() for f in frames]
-        for f in bare:
-            f.attrs.clear()
-        if len(bare) > 1:
-            for f in bare:  # categories differ from file to file: join as text, then encode the whole again
+        if len(frames) > 1:
+            # the frames are this function's own (read_file made them): shallow copies whose columns are
+            # replaced, not changed in place, are enough
+            bare = [f.copy(deep=False) for f in frames]
+            for f in bare:
+                f.attrs.clear()
+                # categories differ from file to file: join as text, then encode the whole again
                 for column in f.columns[[isinstance(t, pd.CategoricalDtype) for t in f.dtypes]]:
                     f[column] = f[column].astype("str")
             merged = pd.concat(bare, ignore_index=True)
             if compact:
                 compact_text_columns(merged)
         else:
-            merged = bare[0]
+            merged = frames[0]  # the one file's frame itself: no copy of its columns
+            merged.attrs.clear()
         out[name] = with_notes(merged, notes)
     return out

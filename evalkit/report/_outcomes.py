@@ -439,6 +439,10 @@ def symptom_section(ctx: Ctx) -> str:
 
 def talking_therapies_block(ctx: Ctx) -> str:
     tt = ctx.result.talking_therapies
+    if tt is None:  # a result made with ``talking_therapies=False``: the same table, made from it now
+        from evalkit.outcomes import outcome_talking_therapies
+
+        tt = outcome_talking_therapies(ctx.result)
     if tt.empty:
         return ""
     name = ctx.keep("talking_therapies", tt)
