@@ -362,7 +362,13 @@ def check_programme_of_participant(
 
 
 def _text_at(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray:
-    """The values of the rows in ``mask`` as Python objects (missing as None)."""
+    """The values of the rows in ``mask`` as Python objects (missing as None).
+
+    No row picked (a check that found nothing, whose message is then not made): an empty array at once, without
+    indexing the column (pandas' boolean indexing of a long Series costs milliseconds even when it picks none).
+    """
+    if mask.dtype == bool and not mask.any():
+        return np.empty(0, dtype=object)
     if isinstance(values, pd.Series):
         picked = values[mask]
         return picked.astype(object).where(picked.notna(), None).to_numpy(dtype=object)
@@ -378,6 +384,9 @@ def _lookup_dates(where: np.ndarray, dates: pd.Series) -> np.ndarray:
 
 
 def _iso(values: np.ndarray) -> np.ndarray:
+    """Dates as ``YYYY-MM-DD`` text (an empty array at once when there are none: no pandas call)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
     return pd.Series(values).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
 
 
