@@ -467,9 +467,10 @@ def score(
             blank &= cell_blank
             i += 1
         blank_beyond[k] = blank.copy()
+    rows_of = _rows_by_label(labels, len(uniques))
     for code in present_codes:
         inst = registry[code]
-        rows = np.flatnonzero(labels == uniques.index(code))
+        rows = rows_of[uniques.index(code)]
         known[rows] = True
         extra = ~blank_beyond[inst.n_items][rows]
         res = _score_one(measures, rows, numeric, inst, item_coding, extra)
@@ -514,6 +515,18 @@ def _instrument_labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
         codes = column.astype("string").str.strip().str.lower()
         labels, uniques = pd.factorize(codes, use_na_sentinel=True)
     return labels, [str(u) for u in uniques]
+
+
+def _rows_by_label(labels: np.ndarray, count: int) -> list[np.ndarray]:
+    """Row positions of each label ``0 .. count - 1``, each in row order (``numpy.flatnonzero(labels == k)``).
+
+    One stable sort of the labels (a radix sort when they fit in 8 or 16 bits) serves every label, instead of a
+    comparison of every row per label; label -1 (blank) sorts first and is left out.
+    """
+    small = labels.astype(np.int8) if count < 2**7 else labels.astype(np.int16) if count < 2**15 else labels
+    order = np.argsort(small, kind="stable")
+    ends = np.cumsum(np.bincount(labels + 1, minlength=count + 1))
+    return [order[ends[k]:ends[k + 1]] for k in range(count)]
 
 
 def _row_sum(x: np.ndarray, columns: Sequence[int]) -> np.ndarray:

@@ -279,7 +279,9 @@ def validate(
         release()
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
-            parents[name] = ParentIndex.build(name, key, typed, rows, stored(name))
+            # a unique key: check_keys above has set aside every row of a repeated one
+            parents[name] = ParentIndex.build(name, key, typed, rows, stored(name),
+                                              distinct_keys=schema.field(key).unique)
 
     if "group_sessions" in checked:
         sessions = checked["group_sessions"]

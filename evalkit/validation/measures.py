@@ -136,6 +136,7 @@ def check_measures(
     per_inst_n = np.array(([float(registry[c].n_items) for c in codes] if check_ranges else [])  # type: ignore[index]
                           + [np.nan])
     item_cells = {column: distinct_cells(cells[column]) for column in items if cells.get(column) is not None}
+    numbers = _item_numbers({column: uniques for column, (_, uniques) in item_cells.items()})
     # every item cell is looked up in a small table of (instrument, distinct value): row (index + 1) of the
     # table is the row's instrument (0: none known), column (code + 1) its value (0: blank)
     stride = 1 + max((len(u) for _, u in item_cells.values()), default=0)
@@ -159,7 +160,8 @@ def check_measures(
             continue
         np.greater_equal(value_codes, 0, out=answered)
         np.logical_or(answered_any, answered, out=answered_any)
-        x, flags = _item_table(uniques, stride, k, inst_n, [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
+        x, flags = _item_table(numbers[column], stride, k, inst_n,
+                               [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
         np.add(table_row, value_codes, out=where)
         typed[column] = x.take(where, mode="clip")
         if not flags.any():
@@ -221,14 +223,37 @@ _BAD_TYPE, _BEYOND, _OUT = 1, 2, 4
 (both ``item_range``)."""
 
 
-def _item_table(uniques: pd.Series, stride: int, k: int, inst_n: np.ndarray,
+def _item_numbers(uniques: Mapping[str, pd.Series]) -> dict[str, np.ndarray]:
+    """:func:`~evalkit.validation.cells.number_values` of each item column's distinct cells, read in one call.
+
+    Each text is read on its own, except that a column of whole numbers only is read as integers: ``-0`` is then
+    0.0, not -0.0. Where the one call gives a -0.0 (or, as a precaution, a whole number beyond 2**53, which the
+    two readings might round apart; none was found to), every column is read on its own, as before.
+    """
+    parts = [(column, u) for column, u in uniques.items() if len(u)]
+    # read together only texts as read from a file ("str"); other cells (a frame built in memory) one by one
+    if len(parts) < 2 or not all(isinstance(u, pd.Series) and isinstance(u.dtype, pd.StringDtype) for _, u in parts):
+        return {column: number_values(u) if len(u) else np.empty(0) for column, u in uniques.items()}
+    together = number_values(pd.concat([u for _, u in parts], ignore_index=True))
+    finite = together[np.isfinite(together)]
+    if (np.signbit(finite) & (finite == 0)).any() or (np.abs(finite) >= 2.0**53).any():
+        return {column: number_values(u) if len(u) else np.empty(0) for column, u in uniques.items()}
+    out = {column: np.empty(0) for column in uniques}
+    start = 0
+    for column, u in parts:
+        out[column] = together[start:start + len(u)]
+        start += len(u)
+    return out
+
+
+def _item_table(x: np.ndarray, stride: int, k: int, inst_n: np.ndarray,
                 instruments: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Item ``k``'s value and flags for each (instrument, distinct cell), flattened with ``stride`` per instrument.
 
     Parameters
     ----------
-    uniques
-        The distinct cells of the item column.
+    x
+        The distinct cells of the item column as numbers (:func:`_item_numbers`).
     stride
         Length of one instrument's row of the table (at least ``len(uniques) + 1``).
     k
@@ -245,8 +270,7 @@ def _item_table(uniques: pd.Series, stride: int, k: int, inst_n: np.ndarray,
     flags : numpy.ndarray
         uint8: ``_BAD_TYPE | _BEYOND | _OUT`` bits.
     """
-    m = len(uniques)
-    x = number_values(uniques) if m else np.empty(0)
+    m = len(x)
     bad = np.isnan(x) | (np.floor(x) != x)
     x = np.where(bad, np.nan, x)
     rows = len(inst_n)
