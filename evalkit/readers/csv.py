@@ -160,7 +160,8 @@ _PREFIX = 1_000_000  # bytes decoded up front for the checks and the delimiter (
 
 
 def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
-                width: int | None = None, quoted: bool | None = None) -> pd.DataFrame | None:
+                width: int | None = None, quoted: bool | None = None,
+                one_byte: frozenset[int] = frozenset()) -> pd.DataFrame | None:
     """Split UTF-8 ``data`` with Arrow's multi-threaded CSV reader, every cell as text.
 
     Gives the same cells as :func:`_grid` (quotes, doubled quotes, quoted line breaks, CR/LF/CRLF line ends,
@@ -176,6 +177,9 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
     :func:`_encoded_columns`): the columns come back as categoricals of their text, categories in order of
     first appearance, as :func:`evalkit.readers.raw_frame.compact_text_columns` would make them, without a
     pass of its own over the text. ``quoted`` is whether the file holds a quote mark, when the caller knows.
+    The columns at the positions ``one_byte`` (with ``width``: those :func:`_one_byte_columns` expects to hold
+    only empty or one-character cells) are read as plain text and encoded the same way afterwards
+    (:func:`_one_byte_codes`), which takes less time than the parser's encoding of such a column.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -207,7 +211,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
                                              escape_char=False, newlines_in_values=quoted,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, cell_type),
+                column_types={name: pa.string() if i in one_byte else cell_type for i, name in enumerate(names)},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -288,10 +292,20 @@ def _encoded_columns(table: pa.Table) -> dict[int, pd.Categorical]:
 
 def _unified_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Codes into one dictionary, and that dictionary, of a block-by-block encoded column (in the pool's
-    thread): the codes already in the integer type pandas keeps them in (:func:`_code_type`)."""
+    thread): the codes already in the integer type pandas keeps them in (:func:`_code_type`).
+
+    A column read as plain text (expected to hold one-character cells, see :func:`_arrow_grid`) is encoded
+    here: by :func:`_one_byte_codes`, or by Arrow when a longer cell turns up (same codes and dictionary).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not pa.types.is_dictionary(column.type):
+        found = _one_byte_codes(column)
+        if found is not None:
+            return found
+        codes, dictionary = _unified_codes(pc.dictionary_encode(column))
+        return codes, dictionary.cast(pa.large_string())
     unified = column.unify_dictionaries() if column.num_chunks > 1 else column
     if unified.num_chunks == 0:
         return np.zeros(0, dtype=np.int8), pa.array([], type=pa.large_string())
@@ -301,6 +315,97 @@ def _unified_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
                             else pc.fill_null(b.indices, -1).to_numpy() for b in unified.chunks],
                            dtype=_code_type(len(dictionary)))
     return codes, dictionary
+
+
+def _one_byte_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
+    """Categorical codes and categories of a text column whose cells are empty or one byte long, or ``None``
+    when some cell is longer.
+
+    The same as :func:`pyarrow.compute.dictionary_encode` of the whole column (categories in order of first
+    appearance, codes in :func:`_code_type`) without hashing every cell: the text of a block of such cells
+    is their bytes one after the other, so the non-empty cells' values are read straight from it and mapped
+    through a table of the (at most 128) distinct characters; a cell is empty where its offset does not
+    move.
+    A block of empty cells only (an unused item column) is not looked at beyond its offsets.
+
+    Parameters
+    ----------
+    column
+        ``string`` blocks from :func:`pyarrow.csv.read_csv` (no missing cells: the parser gives empty text).
+
+    Returns
+    -------
+    tuple or None
+        The codes (one per row) and the categories (``large_string``), or ``None``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    filled = np.empty(n, dtype=bool)  # per row: whether the cell holds its one byte
+    texts: list[np.ndarray] = []
+    at = 0
+    for block in column.chunks:
+        m = len(block)
+        if m == 0:
+            continue
+        _, offsets_buffer, data_buffer = block.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=m + 1, offset=block.offset * 4)
+        size = int(offsets[m]) - int(offsets[0])
+        rows = filled[at:at + m]
+        at += m
+        if size == 0:
+            rows[:] = False
+            continue
+        np.not_equal(offsets[1:], offsets[:-1], out=rows)
+        if int(np.count_nonzero(rows)) != size:  # a cell of two bytes or more
+            return None
+        texts.append(np.frombuffer(data_buffer, dtype=np.uint8, count=size, offset=int(offsets[0])))
+    values = np.concatenate(texts) if texts else np.zeros(0, dtype=np.uint8)  # the filled cells' bytes
+    held = pa.array(values)  # the same memory, for Arrow's look-up
+    empty_from = int(np.argmin(filled)) if len(values) < n else -1  # the first empty cell's row
+    # the empty text's place among the categories: after the bytes the rows above it hold
+    place = -1 if empty_from < 0 else len(pd.unique(values[:empty_from]))
+    # the distinct bytes in order of first appearance, looked for in the first cells (all of them, usually):
+    # a byte not found there has no code (-1) in the table, and then they are looked for further down
+    head = 4096
+    while True:
+        order = pd.unique(values[:head])
+        code_type = _code_type(len(order) + (empty_from >= 0))
+        ranks = np.arange(len(order))
+        if place >= 0:
+            ranks += ranks >= place
+        code_of = np.full(256, -1, dtype=code_type)
+        code_of[order] = ranks
+        taken = np.asarray(pc.take(pa.array(code_of), held))  # a table look-up per cell (Arrow's is the faster)
+        if head >= len(values) or int(taken.min()) >= 0:
+            break
+        head *= 8
+    if empty_from < 0:
+        codes = taken.copy()  # writable, as the parser's codes are
+    else:
+        codes = np.full(n, place, dtype=code_type)
+        codes[filled] = taken
+    texts_in_order = [bytes([b]).decode("ascii") for b in order.tolist()]  # a valid one-byte cell is ASCII
+    if empty_from >= 0:
+        texts_in_order.insert(place, "")
+    return codes, pa.array(texts_in_order, type=pa.large_string())
+
+
+def _one_byte_columns(head: str, delimiter: str, width: int, lines: int = 256) -> frozenset[int]:
+    """The columns whose cells on the first ``lines`` lines below the header are all empty or one character
+    of ASCII (item scores, flags): read as plain text and encoded by :func:`_one_byte_codes`.
+
+    Only a guess from the start of the file (``head``, its decoded text from the header on): a longer cell
+    further down is encoded by Arrow instead (same result). None when those lines hold a quote mark or a line
+    that does not split into ``width`` cells.
+    """
+    found = _LINE_BREAK.split(head[:65_536], lines + 1)[1:-1]
+    rows = [line.split(delimiter) for line in found]
+    if not rows or any('"' in line for line in found) or any(len(r) != width for r in rows):
+        return frozenset()
+    return frozenset(p for p in range(width)
+                     if all(len(r[p]) <= 1 and r[p] <= "\x7f" for r in rows))
 
 
 def _code_type(n_categories: int) -> type[np.signedinteger]:
@@ -366,7 +471,8 @@ def _split(path: Path, label: str, *, combine: bool = True,
         header = _plain_header(data, head, delimiter) if encode else None
         quoted = _has_quote_mark(data if whole else path)
         if header is not None:
-            grid = _arrow_grid(data if whole else path, delimiter, width=len(header), quoted=quoted)
+            grid = _arrow_grid(data if whole else path, delimiter, width=len(header), quoted=quoted,
+                               one_byte=_one_byte_columns(head, delimiter, len(header)))
             if grid is not None:
                 return grid, delimiter, header, quoted
         grid = _arrow_grid(data if whole else path, delimiter, combine=combine, quoted=quoted)

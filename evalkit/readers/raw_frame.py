@@ -239,6 +239,17 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
     return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=values.index)
 
 
+_FEW_CATEGORIES = 256
+"""Categories up to which :func:`_category_synonyms` first looks for a synonym among them as Python text."""
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _any_synonym(texts: list[str], synonyms: dict[str, str]) -> bool:
+    """Whether some text folds (as :func:`apply_value_synonyms` folds it: case folded, each run of characters
+    other than letters and digits one space, no space at either end) to a synonym of another text."""
+    return any(synonyms.get(_NOT_WORD.sub(" ", text.casefold()).strip(), text) != text for text in texts)
+
+
 def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     """:func:`apply_value_synonyms` of a categorical column of text, on its categories.
 
@@ -248,6 +259,8 @@ def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series
     categories = values.cat.categories
     if len(categories) == 0:
         return values
+    if len(categories) <= _FEW_CATEGORIES and not _any_synonym(categories.tolist(), synonyms):
+        return values  # no category is a synonym (most columns): seen without building Series of a few texts
     text = pd.Series(categories, dtype="str")
     folded = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
     mapped = folded.map(synonyms)
