@@ -217,6 +217,10 @@ def _encode(values: pa.Array | pa.ChunkedArray, limit: float) -> tuple[np.ndarra
     return codes, dictionary, None
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+"""A run of characters other than letters and digits: one space when a value is folded to look up a synonym."""
+
+
 def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     """Replace values whose folded form is a synonym by its code; other values unchanged.
 
@@ -229,7 +233,8 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == 0:
         return values
-    folded = pd.Series(uniques, dtype="str").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    folded = (pd.Series(uniques, dtype="str").str.casefold()
+              .str.replace(_NOT_WORD.pattern, " ", regex=True).str.strip())
     mapped = folded.map(synonyms)
     new_uniques = mapped.where(mapped.notna(), pd.Series(uniques, dtype="str")).to_numpy(dtype=object)
     if (new_uniques == np.asarray(uniques, dtype=object)).all() and isinstance(values.dtype, pd.StringDtype):
@@ -241,7 +246,6 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
 
 _FEW_CATEGORIES = 256
 """Categories up to which :func:`_category_synonyms` first looks for a synonym among them as Python text."""
-_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _any_synonym(texts: list[str], synonyms: dict[str, str]) -> bool:
@@ -262,7 +266,7 @@ def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series
     if len(categories) <= _FEW_CATEGORIES and not _any_synonym(categories.tolist(), synonyms):
         return values  # no category is a synonym (most columns): seen without building Series of a few texts
     text = pd.Series(categories, dtype="str")
-    folded = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    folded = text.str.casefold().str.replace(_NOT_WORD.pattern, " ", regex=True).str.strip()
     mapped = folded.map(synonyms)
     new = mapped.where(mapped.notna(), text)
     if (new.to_numpy(dtype=object) == text.to_numpy(dtype=object)).all():
