@@ -29,6 +29,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.schemas import FieldSpec, TableSchema
 from evalkit.validation.cells import CellPicker, full_match, parse_booleans, parse_codes, parse_numbers
@@ -232,7 +234,7 @@ def check_fields(
             continue
         present = name in cells
         column = cells[name] if present else pd.Series([pd.NA] * n, dtype="str")
-        missing = column.isna().to_numpy()
+        missing = _missing_cells(column)
         values = CellPicker(column)
         if spec.required:
             covered = _missing_column_summary(name, spec, column, present, rows, log, missing)
@@ -344,6 +346,18 @@ def check_fields(
                         + f" is not in the expected form: {spec.description.rstrip('.')}{example}.",
                         values=values[bad])
     return typed
+
+
+def _missing_cells(column: pd.Series) -> np.ndarray:
+    """Where a cell is missing, read off a categorical's codes (-1) or Arrow text's validity, else ``isna``."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array.codes < 0
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        arrow = pa.array(column.array)
+        if arrow.null_count == 0:
+            return np.zeros(len(column), dtype=bool)
+        return pc.is_null(arrow).to_numpy(zero_copy_only=False)
+    return column.isna().to_numpy()
 
 
 def _empty_typed(spec: FieldSpec, n: int) -> np.ndarray:
