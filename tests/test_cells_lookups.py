@@ -2,7 +2,7 @@
 
 ``parse_codes`` and ``parse_booleans`` fold ASCII text with Arrow (lower case, punctuation runs) and fold other
 text in Python, where Arrow's lower case and ``\\W`` differ from Python's (``ß``, ``é``). ``spread`` gathers by
-narrow codes with Arrow for long columns. Each is compared with a plain Python or NumPy reading of the same cells.
+narrow codes with Arrow for long columns. ``number_values`` reads plain whole numbers with Arrow's cast. Each is compared with a plain Python or NumPy reading of the same cells.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.column_mapping import normalise_value
-from evalkit.validation.cells import clean_cells, parse_booleans, parse_codes, spread
+from evalkit.validation.cells import clean_cells, number_values, parse_booleans, parse_codes, spread
 
 CODES = {"health_visitor": "Health visitor", "self": "Self-referral", "gp": "GP / doctor", "strasse": "Straße",
          "cafe_group": "Café group", "other": "other"}
@@ -90,4 +90,18 @@ def test_spread_is_numpy_take_with_the_fill(n_values: int, pattern: list[int], w
         expected = values.take(codes.astype(np.int64))
     assert got.dtype == expected.dtype
     assert got.flags.writeable
+    np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.text(alphabet="0123456789", min_size=1, max_size=22),
+                                 st.from_regex(r"-?[0-9]{1,16}", fullmatch=True),
+                                 st.sampled_from(["007", "-0", "+5", "1e3", "1.5", " 4", "inf", "-inf", "nan", "12 ",
+                                                  "٣", "1_000", "0x1f", "", "-", "3."])), min_size=1, max_size=12))
+def test_numbers_are_what_to_numeric_reads(values: list[str]) -> None:
+    expected = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+                        .to_numpy(dtype="float64", na_value=np.nan))
+    expected[~np.isfinite(expected)] = np.nan
+    got = number_values(pd.Series(values, dtype="str"))
+    assert got.dtype == np.float64 and got.flags.writeable
     np.testing.assert_array_equal(got, expected)

@@ -336,10 +336,23 @@ def parse_numbers(cells: pd.Series) -> np.ndarray:
 
 
 def number_values(u: pd.Series) -> np.ndarray:
-    """Distinct texts as float64 numbers (NaN for text that is not a finite number)."""
+    """Distinct texts as float64 numbers (NaN for text that is not a finite number).
+
+    Arrow text whose every value is a plain whole number (:data:`_PLAIN_WHOLE_NUMBER`, as scores, counts and
+    minutes are written) is read by Arrow's cast; any other is read by ``pandas.to_numeric``.
+    """
+    if isinstance(u, pd.Series) and isinstance(u.dtype, pd.StringDtype) and u.dtype.storage == "pyarrow" and len(u):
+        text = _one_array(pa.array(u.array))
+        if text.null_count == 0 and pc.all(pc.match_substring_regex(text, _PLAIN_WHOLE_NUMBER)).as_py():
+            return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
     x = np.array(pd.to_numeric(u.astype(object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
     x[~np.isfinite(x)] = np.nan
     return x
+
+
+_PLAIN_WHOLE_NUMBER = r"^-?[0-9]{1,15}$"
+"""A whole number written plainly (ASCII digits, an optional minus, at most 15 digits: exact as a float64), which
+Arrow's cast to int64 reads as ``pandas.to_numeric`` does (:func:`number_values`)."""
 
 
 def parse_booleans(cells: pd.Series, true_values: Iterable[str], false_values: Iterable[str]) -> np.ndarray:
