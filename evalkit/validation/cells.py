@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 from evalkit.column_mapping import normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 
-__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode",
-           "encoded_text", "full_match", "known_codes", "look_up", "number_values", "on_uniques", "parse_booleans",
-           "parse_codes", "parse_numbers", "spread", "text_series"]
+__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells",
+           "distinct_numbers", "encode", "encoded_text", "full_match", "known_codes", "look_up", "number_values",
+           "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "spread", "text_series"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
@@ -330,9 +330,20 @@ _GATHER_BY_ARROW_FROM = 4096
 """Fewer codes than this are gathered by NumPy (:func:`_gathered`): for them a full table costs more than it saves."""
 
 
+def distinct_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The code of each cell (-1 where missing) and the number of each distinct cell (:func:`number_values`, a new
+    float64 array): :func:`parse_numbers` is ``spread(numbers, codes, nan, float64)``."""
+    codes, uniques = distinct_cells(cells)
+    if len(uniques) == 0:
+        return codes, np.empty(0, dtype=np.float64)
+    text = uniques if isinstance(uniques, pd.Series) and uniques.dtype == TEXT_DTYPE else pd.Series(uniques, dtype="str")
+    return codes, number_values(text).astype("float64", copy=False)
+
+
 def parse_numbers(cells: pd.Series) -> np.ndarray:
     """Numbers as float64 (a new array); missing cells and text that is not a finite number are NaN."""
-    return on_uniques(cells, number_values, np.nan).astype("float64", copy=False)
+    codes, numbers = distinct_numbers(cells)
+    return spread(numbers, codes, np.nan, np.float64).astype("float64", copy=False)
 
 
 def number_values(u: pd.Series) -> np.ndarray:
