@@ -2,7 +2,8 @@
 
 ``parse_codes`` and ``parse_booleans`` fold ASCII text with Arrow (lower case, punctuation runs) and fold other
 text in Python, where Arrow's lower case and ``\\W`` differ from Python's (``ß``, ``é``). ``spread`` gathers by
-narrow codes with Arrow for long columns. ``number_values`` reads plain whole numbers with Arrow's cast. Each is compared with a plain Python or NumPy reading of the same cells.
+narrow codes with Arrow for long columns. ``number_values`` reads plain whole numbers with Arrow's cast.
+A categorical column whose every category becomes missing when cleaned has every code -1 without a gather. Each is compared with a plain Python or NumPy reading of the same cells.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.column_mapping import normalise_value
-from evalkit.validation.cells import clean_cells, number_values, parse_booleans, parse_codes, spread
+from evalkit.validation.cells import (
+    _remapped_codes,
+    clean_cells,
+    number_values,
+    parse_booleans,
+    parse_codes,
+    spread,
+)
 
 CODES = {"health_visitor": "Health visitor", "self": "Self-referral", "gp": "GP / doctor", "strasse": "Straße",
          "cafe_group": "Café group", "other": "other"}
@@ -105,3 +113,23 @@ def test_numbers_are_what_to_numeric_reads(values: list[str]) -> None:
     got = number_values(pd.Series(values, dtype="str"))
     assert got.dtype == np.float64 and got.flags.writeable
     np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_categories=st.integers(0, 5), pattern=st.lists(st.integers(-1, 4), max_size=20),
+       width=st.sampled_from([np.int8, np.int16, np.int32]))
+def test_codes_of_categories_all_made_missing_are_all_missing(n_categories: int, pattern: list[int],
+                                                               width: type) -> None:
+    codes = np.array([c if c < n_categories else -1 for c in pattern], dtype=width)
+    new_of_old = np.full(n_categories, -1, dtype=np.int64)
+    got = _remapped_codes(codes, new_of_old)
+    expected = np.append(new_of_old, -1).astype(width).take(codes.astype(np.int64))
+    assert got.dtype == expected.dtype and got.flags.writeable
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_column_of_blanks_and_missing_values_cleans_to_all_missing() -> None:
+    column = pd.Series(["", " NA ", "", "  "], dtype="str").astype("category")
+    cleaned = clean_cells(column, ["NA"])
+    assert isinstance(cleaned.dtype, pd.CategoricalDtype) and len(cleaned.cat.categories) == 0
+    assert cleaned.cat.codes.tolist() == [-1, -1, -1, -1]

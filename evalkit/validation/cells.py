@@ -239,8 +239,11 @@ def _remapped_codes(codes: np.ndarray, new_of_old: np.ndarray) -> np.ndarray:
     Codes one or two bytes wide are gathered by Arrow from a table of every value the width can hold, read
     through the codes as unsigned (code -1 reads the table's last entry, which is -1): Arrow takes narrow
     indices as they are, where NumPy would first widen each row's code to 8 bytes. Wider codes take NumPy's
-    gather (code -1 takes the last entry of ``new_of_old`` followed by -1).
+    gather (code -1 takes the last entry of ``new_of_old`` followed by -1). When no code maps anywhere (every
+    category became missing), every code is -1 without a gather.
     """
+    if not len(new_of_old) or new_of_old.max() < 0:  # no category is kept (a column blank throughout): no gather
+        return np.full(len(codes), -1, dtype=codes.dtype)
     width = codes.dtype.itemsize
     if codes.dtype.kind == "i" and width <= 2 and len(new_of_old) < (1 << (8 * width)) - 1:
         table = np.full(1 << (8 * width), -1, dtype=codes.dtype)
