@@ -40,6 +40,7 @@ from evalkit.validation.cells import (
     parse_booleans,
     parse_codes,
     spread,
+    text_series,
 )
 from evalkit.validation.dates import (
     EXCEL_SERIAL_RANGE,
@@ -240,7 +241,8 @@ def check_fields(
         if name in skip:
             continue
         present = name in cells
-        column = cells[name] if present else pd.Series([pd.NA] * n, dtype="str")
+        # an absent column is all missing: Arrow nulls (one bitmap), not a Python list of n missing values
+        column = cells[name] if present else text_series(pa.nulls(n, type=pa.large_string()))
         missing = _missing_cells(column)
         values = CellPicker(column)
         if spec.required:
