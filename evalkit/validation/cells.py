@@ -7,6 +7,7 @@ with one ``take``: a million-row column costs a few distinct parses.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 
@@ -18,9 +19,9 @@ import pyarrow.compute as pc
 from evalkit.column_mapping import normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 
-__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells", "encode",
-           "encoded_text", "full_match", "known_codes", "look_up", "number_values", "on_uniques", "parse_booleans",
-           "parse_codes", "parse_numbers", "spread", "text_series"]
+__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells",
+           "distinct_numbers", "encode", "encoded_text", "full_match", "known_codes", "look_up", "number_values",
+           "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "spread", "text_series"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
@@ -238,8 +239,11 @@ def _remapped_codes(codes: np.ndarray, new_of_old: np.ndarray) -> np.ndarray:
     Codes one or two bytes wide are gathered by Arrow from a table of every value the width can hold, read
     through the codes as unsigned (code -1 reads the table's last entry, which is -1): Arrow takes narrow
     indices as they are, where NumPy would first widen each row's code to 8 bytes. Wider codes take NumPy's
-    gather (code -1 takes the last entry of ``new_of_old`` followed by -1).
+    gather (code -1 takes the last entry of ``new_of_old`` followed by -1). When no code maps anywhere (every
+    category became missing), every code is -1 without a gather.
     """
+    if not len(new_of_old) or new_of_old.max() < 0:  # no category is kept (a column blank throughout): no gather
+        return np.full(len(codes), -1, dtype=codes.dtype)
     width = codes.dtype.itemsize
     if codes.dtype.kind == "i" and width <= 2 and len(new_of_old) < (1 << (8 * width)) - 1:
         table = np.full(1 << (8 * width), -1, dtype=codes.dtype)
@@ -288,7 +292,8 @@ def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill:
     if len(uniques) == 0:
         sample = parse(pd.Series(["0"], dtype="str"))
         return np.full(len(cells), fill, dtype=sample.dtype if sample.dtype != object else object)
-    parsed = np.asarray(parse(pd.Series(uniques, dtype="str")))
+    text = uniques if isinstance(uniques, pd.Series) and uniques.dtype == TEXT_DTYPE else pd.Series(uniques, dtype="str")
+    parsed = np.asarray(parse(text))
     return spread(parsed, codes, fill, object if parsed.dtype.kind in "OUSb" and fill is None else parsed.dtype)
 
 
@@ -300,34 +305,94 @@ def spread(values: np.ndarray, codes: np.ndarray, fill: object, dtype: np.dtype 
     they are (``dtype`` unused).
     """
     if len(codes) == 0 or codes.min() >= 0:
-        return values.take(codes)
+        return _gathered(values, codes)
     table = np.empty(len(values) + 1, dtype=dtype)
     table[:-1] = values
     table[-1] = fill
-    return table.take(codes)
+    return _gathered(table, codes)
+
+
+def _gathered(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table.take(codes)`` (code -1 takes the last entry), a new writable array.
+
+    Codes one or two bytes wide into a table of numbers are gathered by Arrow from a table of every code the
+    width can hold (the entries after ``table``'s own repeat its last, so code -1, read as unsigned, takes it):
+    NumPy's ``take`` would first widen each row's code to 8 bytes, which costs several times the gather.
+    """
+    width = codes.dtype.itemsize
+    if codes.dtype.kind != "i" or width > 2 or table.dtype.kind not in "iuf" or not len(table) \
+            or len(table) > (1 << (8 * width)) or len(codes) < _GATHER_BY_ARROW_FROM:
+        return table.take(codes)
+    full = np.full(1 << (8 * width), table[-1], dtype=table.dtype)
+    full[:len(table)] = table
+    unsigned = np.ascontiguousarray(codes).view(np.uint8 if width == 1 else np.uint16)
+    return pa.array(full).take(pa.array(unsigned)).to_numpy(zero_copy_only=False, writable=True)
+
+
+_GATHER_BY_ARROW_FROM = 4096
+"""Fewer codes than this are gathered by NumPy (:func:`_gathered`): for them a full table costs more than it saves."""
+
+
+def distinct_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The code of each cell (-1 where missing) and the number of each distinct cell (:func:`number_values`, a new
+    float64 array): :func:`parse_numbers` is ``spread(numbers, codes, nan, float64)``."""
+    codes, uniques = distinct_cells(cells)
+    if len(uniques) == 0:
+        return codes, np.empty(0, dtype=np.float64)
+    text = uniques if isinstance(uniques, pd.Series) and uniques.dtype == TEXT_DTYPE else pd.Series(uniques, dtype="str")
+    return codes, number_values(text).astype("float64", copy=False)
 
 
 def parse_numbers(cells: pd.Series) -> np.ndarray:
     """Numbers as float64 (a new array); missing cells and text that is not a finite number are NaN."""
-    return on_uniques(cells, number_values, np.nan).astype("float64", copy=False)
+    codes, numbers = distinct_numbers(cells)
+    return spread(numbers, codes, np.nan, np.float64).astype("float64", copy=False)
 
 
 def number_values(u: pd.Series) -> np.ndarray:
-    """Distinct texts as float64 numbers (NaN for text that is not a finite number)."""
+    """Distinct texts as float64 numbers (NaN for text that is not a finite number).
+
+    Arrow text whose every value is a plain whole number (:data:`_PLAIN_WHOLE_NUMBER`, as scores, counts and
+    minutes are written) is read by Arrow's cast; any other is read by ``pandas.to_numeric``.
+    """
+    if isinstance(u, pd.Series) and isinstance(u.dtype, pd.StringDtype) and u.dtype.storage == "pyarrow" and len(u):
+        text = _one_array(pa.array(u.array))
+        if text.null_count == 0 and pc.all(pc.match_substring_regex(text, _PLAIN_WHOLE_NUMBER)).as_py():
+            return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
     x = np.array(pd.to_numeric(u.astype(object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
     x[~np.isfinite(x)] = np.nan
     return x
 
 
+_PLAIN_WHOLE_NUMBER = r"^-?[0-9]{1,15}$"
+"""A whole number written plainly (ASCII digits, an optional minus, at most 15 digits: exact as a float64), which
+Arrow's cast to int64 reads as ``pandas.to_numeric`` does (:func:`number_values`)."""
+
+
 def parse_booleans(cells: pd.Series, true_values: Iterable[str], false_values: Iterable[str]) -> np.ndarray:
     """1.0 for a true value, 0.0 for a false value (case ignored), NaN otherwise (missing or not a yes/no)."""
-    lookup = {str(v).casefold(): 1.0 for v in true_values}
-    lookup.update({str(v).casefold(): 0.0 for v in false_values})
+    keys, answers, lookup = _boolean_table(tuple(str(v) for v in true_values), tuple(str(v) for v in false_values))
+    codes, texts = _distinct_text(cells)
+    if len(texts) == 0:
+        return np.full(len(cells), np.nan)
+    folded = _folded_ascii(texts, punctuation=False)
+    if folded is not None:
+        parsed = _looked_up(folded, keys, answers, np.nan)
+    else:  # some text is not ASCII: Python's case folding, through pandas
+        parsed = text_series(texts).str.casefold().map(lookup).to_numpy(dtype="float64", na_value=np.nan)
+    return spread(parsed, codes, np.nan, np.float64).astype("float64", copy=False)
 
-    def parse(u: pd.Series) -> np.ndarray:
-        return u.str.casefold().map(lookup).to_numpy(dtype="float64", na_value=np.nan)
 
-    return on_uniques(cells, parse, np.nan).astype("float64", copy=False)
+@functools.lru_cache(maxsize=64)
+def _boolean_table(true_values: tuple[str, ...], false_values: tuple[str, ...]
+                   ) -> tuple[pa.Array, np.ndarray, dict[str, float]]:
+    """The case-folded yes/no values (a false value wins over the same true value) as Arrow text, the answer of
+    each (1.0 or 0.0), and both as a dict: worked out once per field's values."""
+    lookup = {v.casefold(): 1.0 for v in true_values}
+    lookup.update({v.casefold(): 0.0 for v in false_values})
+    answers = np.array(list(lookup.values()), dtype=np.float64)
+    answers.flags.writeable = False  # shared by every call with these values
+    return pa.array(list(lookup), type=pa.large_string()), answers, lookup
 
 
 def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
@@ -335,33 +400,79 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
 
     Returned as a categorical Series (categories: the codes in schema order), computed on the distinct cells.
     """
-    lookup: dict[str, str] = {}
-    for code, label in codes.items():
-        lookup.setdefault(normalise_value(label), code)
-    for code in codes:
-        lookup[normalise_value(code)] = code
-
-    def parse(u: pd.Series) -> np.ndarray:
-        folded = u.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
-        return folded.map(lookup).to_numpy(dtype=object, na_value=None)
-
-    categories = pd.Index(list(codes), dtype=object)
-    if isinstance(cells.dtype, pd.CategoricalDtype):
-        row_codes, uniques = cells.array.codes, cells.array.categories
-        if not isinstance(uniques.dtype, pd.StringDtype):  # text already: read as "str" below as it is
-            uniques = uniques.astype(object)
-    else:
-        row_codes, uniques = pd.factorize(cells, use_na_sentinel=True)
-    dtype = pd.CategoricalDtype(categories)
+    keys, positions, lookup, dtype = _code_table(tuple(codes.items()))
+    categories = dtype.categories
+    row_codes, texts = _distinct_text(cells)
     # codes in the width pandas gives a categorical of these categories (int8 for a few), spread from a table
     # of the distinct cells' codes with one take (code -1, a missing cell, takes the last entry: -1)
     width = pd.Categorical.from_codes(np.empty(0, dtype=np.int64), dtype=dtype).codes.dtype
-    if len(uniques):
-        mapped = categories.get_indexer(pd.Index(parse(pd.Series(uniques, dtype="str")), dtype=object))
-        out = np.append(mapped, -1).astype(width).take(row_codes)
+    if len(texts):
+        folded = _folded_ascii(texts, punctuation=True)
+        if folded is not None:
+            mapped = _looked_up(folded, keys, positions, -1)
+        else:  # some text is not ASCII: Python's case folding and regular expressions, through pandas
+            normalised = text_series(texts).str.casefold().str.replace(_PUNCTUATION_RUNS, " ", regex=True).str.strip()
+            mapped = categories.get_indexer(pd.Index(normalised.map(lookup).to_numpy(dtype=object, na_value=None),
+                                                     dtype=object))
+        out = _gathered(np.append(mapped, -1).astype(width), row_codes)
     else:
         out = np.full(len(cells), -1, dtype=width)
     return pd.Series(pd.Categorical.from_codes(out, dtype=dtype, validate=False))
+
+
+_PUNCTUATION_RUNS = r"[\W_]+"
+"""A run of punctuation, spaces or underscores: one space in a cell matched to codes (:func:`normalise_value`)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _code_table(codes: tuple[tuple[str, str], ...]
+                ) -> tuple[pa.Array, np.ndarray, dict[str, str], pd.CategoricalDtype]:
+    """A field's codes and labels as :func:`normalise_value` leaves them (Arrow text), the place of each one's code
+    among the codes, the same as a dict (normalised text -> code), and the categorical dtype of the codes in schema
+    order: worked out once per field's codes. A code wins over another code's label of the same text."""
+    lookup: dict[str, str] = {}
+    for code, label in codes:
+        lookup.setdefault(normalise_value(label), code)
+    for code, _ in codes:
+        lookup[normalise_value(code)] = code
+    dtype = pd.CategoricalDtype(pd.Index([code for code, _ in codes], dtype=object))
+    positions = dtype.categories.get_indexer(pd.Index(list(lookup.values()), dtype=object))
+    positions.flags.writeable = False  # shared by every call with these codes
+    return pa.array(list(lookup), type=pa.large_string()), positions, lookup, dtype
+
+
+def _distinct_text(cells: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """:func:`distinct_cells` with the distinct values as one Arrow text array (no nulls)."""
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        held = cells.array
+        if isinstance(held.categories.dtype, pd.StringDtype) and held.categories.dtype.storage == "pyarrow":
+            return held.codes, _one_array(pa.array(held.categories.array))  # the categories' own Arrow text
+    codes, uniques = distinct_cells(cells)
+    if not (isinstance(uniques, pd.Series) and isinstance(uniques.dtype, pd.StringDtype)
+            and uniques.dtype.storage == "pyarrow"):
+        uniques = pd.Series(uniques, dtype="str")
+    return codes, _one_array(pa.array(uniques.array))
+
+
+def _folded_ascii(texts: pa.Array, *, punctuation: bool) -> pa.Array | None:
+    """``texts`` case-folded and, with ``punctuation``, each run of punctuation, spaces or ``_`` made one space and
+    the ends stripped (as :func:`normalise_value`), by Arrow's kernels; ``None`` when some text is not ASCII.
+
+    On ASCII text Arrow's lower case is Python's ``casefold`` and its ``\\W`` is Python's; on other text they
+    differ (``ß`` folds to ``ss``; ``é`` is a word character to Python), so the caller folds such text in Python.
+    """
+    if not pc.all(pc.string_is_ascii(texts)).as_py():
+        return None
+    folded = pc.ascii_lower(texts)
+    if punctuation:
+        folded = pc.ascii_trim_whitespace(pc.replace_substring_regex(folded, _PUNCTUATION_RUNS, " "))
+    return folded
+
+
+def _looked_up(folded: pa.Array, keys: pa.Array, values: np.ndarray, fill: object) -> np.ndarray:
+    """``values`` at the place of each of ``folded`` among ``keys``, ``fill`` where it is not one of them."""
+    at = pc.fill_null(pc.index_in(folded, value_set=keys.cast(folded.type)), -1).to_numpy(zero_copy_only=False)
+    return np.append(values, np.array([fill], dtype=values.dtype)).take(at)
 
 
 def full_match(cells: pd.Series, pattern: str) -> np.ndarray:

@@ -314,8 +314,7 @@ def read_dates(cells: pd.Series, groups: np.ndarray, stated_format: str | None =
                                     np.asarray(row_formats, dtype=object))
     n = len(cells)
     codes, uniques = distinct_cells(cells)
-    uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
-    uniques = _plain_spaces(uniques)
+    uniques = _plain_spaces(_as_text(uniques))
     none = np.broadcast_to(np.datetime64("NaT", "ns"), (n,))  # no second reading of any cell
     if len(uniques) == 0 or not (codes >= 0).any():
         nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -423,10 +422,23 @@ def _read_in_row_formats(cells: pd.Series, groups: np.ndarray, stated_format: st
                        rest.by_file_order, serial if serial.any() else None)
 
 
+def _as_text(uniques: pd.Series | np.ndarray | pd.Index) -> pd.Series:
+    """Distinct values (:func:`~evalkit.validation.cells.distinct_cells`) as a ``"str"`` Series on a new range
+    index: Arrow text as it is held (no Python string per value), other values through their text."""
+    if isinstance(uniques, pd.Series) and isinstance(uniques.dtype, pd.StringDtype) \
+            and uniques.dtype.storage == "pyarrow" and uniques.dtype.na_value is np.nan:
+        return uniques.reset_index(drop=True) if not isinstance(uniques.index, pd.RangeIndex) \
+            or uniques.index.start != 0 or uniques.index.step != 1 else uniques
+    return pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+
+
 def _plain_spaces(texts: pd.Series) -> pd.Series:
     """``texts`` with each no-break, figure or narrow no-break space made a plain space (:data:`_SPACE_LIKE`), so
     that ``04\u00a003\u00a02025`` is read as ``04 03 2025`` is. Called on distinct values; ``texts`` itself when
     none holds one."""
+    if isinstance(texts.dtype, pd.StringDtype) and texts.dtype.storage == "pyarrow" and \
+            not pc.any(pc.match_substring_regex(pa.array(texts.array), _SPACE_LIKE)).as_py():
+        return texts  # Arrow finds no such space in any value (the usual case): no mask made
     like = texts.str.contains(_SPACE_LIKE, regex=True, na=False)
     if not like.any():
         return texts
@@ -591,8 +603,7 @@ def date_forms(cells: pd.Series) -> pd.Series:
         missing. Worked out once per distinct value, by the parsing :func:`read_dates` does.
     """
     codes, uniques = distinct_cells(cells)
-    uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
-    uniques = _plain_spaces(uniques)
+    uniques = _plain_spaces(_as_text(uniques))
     iso_dates = _iso_dates(uniques)
     iso = ~np.isnat(iso_dates)
     fixed, serial = _fixed_dates(uniques, iso_dates, ~iso)

@@ -29,9 +29,19 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.schemas import FieldSpec, TableSchema
-from evalkit.validation.cells import CellPicker, full_match, parse_booleans, parse_codes, parse_numbers
+from evalkit.validation.cells import (
+    CellPicker,
+    distinct_numbers,
+    full_match,
+    parse_booleans,
+    parse_codes,
+    spread,
+    text_series,
+)
 from evalkit.validation.dates import (
     EXCEL_SERIAL_RANGE,
     DateReading,
@@ -231,8 +241,9 @@ def check_fields(
         if name in skip:
             continue
         present = name in cells
-        column = cells[name] if present else pd.Series([pd.NA] * n, dtype="str")
-        missing = column.isna().to_numpy()
+        # an absent column is all missing: Arrow nulls (one bitmap), not a Python list of n missing values
+        column = cells[name] if present else text_series(pa.nulls(n, type=pa.large_string()))
+        missing = _missing_cells(column)
         values = CellPicker(column)
         if spec.required:
             covered = _missing_column_summary(name, spec, column, present, rows, log, missing)
@@ -244,15 +255,18 @@ def check_fields(
             typed[name] = _empty_typed(spec, n)
             continue
         if spec.type in ("integer", "number"):
-            x = parse_numbers(column)  # a new array: the values that fail a rule below are blanked in place
-            bad = ~missing & np.isnan(x)
+            # the rules are checked on the distinct cells' numbers (a new array: the numbers that fail a rule are
+            # blanked in place), then spread to the rows: a row fails where its distinct cell does
+            row_codes, x = distinct_numbers(column)
+            bad_distinct = np.isnan(x)
             if spec.type == "integer":
                 fractional = ~np.isnan(x) & ((np.floor(x) != x) | (np.abs(x) > 2**53))
-                bad |= fractional
+                bad_distinct |= fractional
                 x[fractional] = np.nan
                 kind = "a whole number"
             else:
                 kind = "a number"
+            bad = _on_rows(bad_distinct, row_codes)
             example = spec.example or "3"
             log.add(rows, bad, column=name, rule="type",
                     detail=quoted(values[bad])
@@ -261,7 +275,8 @@ def check_fields(
                 if bound is None:
                     continue
                 with np.errstate(invalid="ignore"):
-                    out = ~np.isnan(x) & compare(x, bound)
+                    out_distinct = ~np.isnan(x) & compare(x, bound)
+                out = _on_rows(out_distinct, row_codes)
                 span = (f"from {_fmt_number(spec.minimum)} to {_fmt_number(spec.maximum)}"
                         if spec.minimum is not None and spec.maximum is not None
                         else f"at {'least' if rule == 'minimum' else 'most'} {_fmt_number(bound)}")
@@ -269,8 +284,8 @@ def check_fields(
                 log.add(rows, out, column=name, rule=rule,
                         detail=pd.Series(values[out], dtype=object).astype(str).to_numpy(dtype=object)
                         + f" is {word} {_fmt_number(bound)}; expected a value {span}.", values=values[out])
-                x[out] = np.nan
-            typed[name] = x
+                x[out_distinct] = np.nan
+            typed[name] = spread(x, row_codes, np.nan, np.float64).astype("float64", copy=False)
         elif spec.type == "boolean":
             x = parse_booleans(column, spec.true_values, spec.false_values)
             bad = ~missing & np.isnan(x)
@@ -344,6 +359,25 @@ def check_fields(
                         + f" is not in the expected form: {spec.description.rstrip('.')}{example}.",
                         values=values[bad])
     return typed
+
+
+def _on_rows(distinct: np.ndarray, row_codes: np.ndarray) -> np.ndarray:
+    """A mask over distinct cells as a mask over the rows (false where missing; no gather when it is false for all)."""
+    if not distinct.any():
+        return np.zeros(len(row_codes), dtype=bool)
+    return spread(distinct, row_codes, False, bool)
+
+
+def _missing_cells(column: pd.Series) -> np.ndarray:
+    """Where a cell is missing, read off a categorical's codes (-1) or Arrow text's validity, else ``isna``."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array.codes < 0
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        arrow = pa.array(column.array)
+        if arrow.null_count == 0:
+            return np.zeros(len(column), dtype=bool)
+        return pc.is_null(arrow).to_numpy(zero_copy_only=False)
+    return column.isna().to_numpy()
 
 
 def _empty_typed(spec: FieldSpec, n: int) -> np.ndarray:
