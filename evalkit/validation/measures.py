@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evalkit.column_mapping import normalise_header
-from evalkit.validation.cells import CellPicker, distinct_cells, number_values, on_uniques
+from evalkit.validation.cells import CellPicker, distinct_cells, number_values, on_uniques, text_series
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
 __all__ = ["check_measures", "instrument_codes", "item_columns"]
@@ -101,7 +102,8 @@ def check_measures(
     blank or invalid cells.
     """
     n = len(rows.file)
-    raw_instrument = cells["instrument"] if "instrument" in cells else pd.Series([pd.NA] * n, dtype="str")
+    # an absent column is all missing: Arrow nulls (one bitmap), as check_fields stands in for one
+    raw_instrument = cells["instrument"] if "instrument" in cells else text_series(pa.nulls(n, type=pa.large_string()))
     instrument_values = CellPicker(raw_instrument)
     missing_instrument = raw_instrument.isna().to_numpy()
     registry = dict(instruments) if instruments is not None else None
