@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ColumnMapping", "normalise_header", "normalise_value", "strftime_format"]
+__all__ = ["PUNCTUATION_RUNS", "ColumnMapping", "normalise_header", "normalise_value", "strftime_format"]
 
 _KNOWN_KEYS = frozenset({"kind", "table", "columns", "values", "date_formats", "constants", "sheets", "description"})
 
@@ -47,9 +47,14 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[\W_]+", "", ascii_ish.casefold())
 
 
+PUNCTUATION_RUNS = r"[\W_]+"
+"""A run of punctuation, spaces or underscores: one space in a cell value folded by :func:`normalise_value` (and by
+the vectorised folds of whole columns, which use this same pattern)."""
+
+
 def normalise_value(text: str) -> str:
     """Fold a cell value for matching codes and labels: lower case, punctuation runs become one space."""
-    return re.sub(r"[\W_]+", " ", str(text).casefold()).strip()
+    return re.sub(PUNCTUATION_RUNS, " ", str(text).casefold()).strip()
 
 
 def strftime_format(date_format: str) -> str:

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.column_mapping import normalise_value
+from evalkit.column_mapping import PUNCTUATION_RUNS, normalise_value
 from evalkit.errors import InputFileError
 from evalkit.readers.limits import ReadLimits, check_file_size
 
@@ -113,7 +113,7 @@ def missing_cells(values: pd.Series) -> np.ndarray:
     """
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     text = pd.Series(uniques, dtype=object).astype(str).astype(object).str.strip()
-    key = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()  # normalise_value
+    key = text.str.casefold().str.replace(PUNCTUATION_RUNS, " ", regex=True).str.strip()  # normalise_value
     missing = ((text == "") | key.where(key != "", text.str.casefold()).isin(_missing())).to_numpy(dtype=bool)
     return np.concatenate([np.ones(1, dtype=bool), missing]).take(np.add(codes, 1, dtype=np.int64))
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
-from evalkit.column_mapping import ColumnMapping
+from evalkit.column_mapping import PUNCTUATION_RUNS, ColumnMapping, normalise_value
 from evalkit.readers.headers import builtin_value_synonyms, column_letter, match_headers
 from evalkit.readers.notes import empty_notes, notes_set_aside, problem, source_key, with_notes
 from evalkit.schemas import table_schema
@@ -217,10 +217,6 @@ def _encode(values: pa.Array | pa.ChunkedArray, limit: float) -> tuple[np.ndarra
     return codes, dictionary, None
 
 
-_NOT_WORD = re.compile(r"[\W_]+")
-"""A run of characters other than letters and digits: one space when a value is folded to look up a synonym."""
-
-
 def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     """Replace values whose folded form is a synonym by its code; other values unchanged.
 
@@ -234,7 +230,7 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
     if len(uniques) == 0:
         return values
     folded = (pd.Series(uniques, dtype="str").str.casefold()
-              .str.replace(_NOT_WORD.pattern, " ", regex=True).str.strip())
+              .str.replace(PUNCTUATION_RUNS, " ", regex=True).str.strip())
     mapped = folded.map(synonyms)
     new_uniques = mapped.where(mapped.notna(), pd.Series(uniques, dtype="str")).to_numpy(dtype=object)
     if (new_uniques == np.asarray(uniques, dtype=object)).all() and isinstance(values.dtype, pd.StringDtype):
@@ -249,9 +245,9 @@ _FEW_CATEGORIES = 256
 
 
 def _any_synonym(texts: list[str], synonyms: dict[str, str]) -> bool:
-    """Whether some text folds (as :func:`apply_value_synonyms` folds it: case folded, each run of characters
-    other than letters and digits one space, no space at either end) to a synonym of another text."""
-    return any(synonyms.get(_NOT_WORD.sub(" ", text.casefold()).strip(), text) != text for text in texts)
+    """Whether some text folds (:func:`~evalkit.column_mapping.normalise_value`, as :func:`apply_value_synonyms`
+    folds a whole column) to a synonym of another text."""
+    return any(synonyms.get(normalise_value(text), text) != text for text in texts)
 
 
 def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series:
@@ -266,7 +262,7 @@ def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series
     if len(categories) <= _FEW_CATEGORIES and not _any_synonym(categories.tolist(), synonyms):
         return values  # no category is a synonym (most columns): seen without building Series of a few texts
     text = pd.Series(categories, dtype="str")
-    folded = text.str.casefold().str.replace(_NOT_WORD.pattern, " ", regex=True).str.strip()
+    folded = text.str.casefold().str.replace(PUNCTUATION_RUNS, " ", regex=True).str.strip()
     mapped = folded.map(synonyms)
     new = mapped.where(mapped.notna(), text)
     if (new.to_numpy(dtype=object) == text.to_numpy(dtype=object)).all():

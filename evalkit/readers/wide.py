@@ -49,7 +49,13 @@ import numpy as np
 import pandas as pd
 
 from evalkit.canonical import SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET
-from evalkit.column_mapping import ColumnMapping, normalise_header, normalise_value, strftime_format
+from evalkit.column_mapping import (
+    PUNCTUATION_RUNS,
+    ColumnMapping,
+    normalise_header,
+    normalise_value,
+    strftime_format,
+)
 from evalkit.errors import InputFileError
 from evalkit.readers.headers import aliases, builtin_value_synonyms, column_letter, match_headers
 from evalkit.readers.limits import ReadLimits
@@ -986,7 +992,7 @@ def _clean(values: pd.Series, column: str | None, lookup: Mapping[str, str]) -> 
         has_unknown = bool(spec and spec.codes and "unknown" in spec.codes)
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     text = pd.Series(uniques, dtype=object).astype(str).astype(object).str.strip()
-    key = text.str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()  # normalise_value
+    key = text.str.casefold().str.replace(PUNCTUATION_RUNS, " ", regex=True).str.strip()  # normalise_value
     out = text.where(~missing_cells(text), None)
     if has_unknown:
         out = out.where(~key.where(key != "", text).isin(_unknown_tokens()), "unknown")

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evalkit.column_mapping import normalise_value
+from evalkit.column_mapping import PUNCTUATION_RUNS, normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 
 __all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells",
@@ -411,17 +411,13 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
         if folded is not None:
             mapped = _looked_up(folded, keys, positions, -1)
         else:  # some text is not ASCII: Python's case folding and regular expressions, through pandas
-            normalised = text_series(texts).str.casefold().str.replace(_PUNCTUATION_RUNS, " ", regex=True).str.strip()
+            normalised = text_series(texts).str.casefold().str.replace(PUNCTUATION_RUNS, " ", regex=True).str.strip()
             mapped = categories.get_indexer(pd.Index(normalised.map(lookup).to_numpy(dtype=object, na_value=None),
                                                      dtype=object))
         out = _gathered(np.append(mapped, -1).astype(width), row_codes)
     else:
         out = np.full(len(cells), -1, dtype=width)
     return pd.Series(pd.Categorical.from_codes(out, dtype=dtype, validate=False))
-
-
-_PUNCTUATION_RUNS = r"[\W_]+"
-"""A run of punctuation, spaces or underscores: one space in a cell matched to codes (:func:`normalise_value`)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -465,7 +461,7 @@ def _folded_ascii(texts: pa.Array, *, punctuation: bool) -> pa.Array | None:
         return None
     folded = pc.ascii_lower(texts)
     if punctuation:
-        folded = pc.ascii_trim_whitespace(pc.replace_substring_regex(folded, _PUNCTUATION_RUNS, " "))
+        folded = pc.ascii_trim_whitespace(pc.replace_substring_regex(folded, PUNCTUATION_RUNS, " "))
     return folded
 
 
