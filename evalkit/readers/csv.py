@@ -44,6 +44,7 @@ from evalkit.readers.raw_frame import (
     distinct_categories,
     settle_parsed_categories,
 )
+from evalkit.text_dtype import TEXT_DTYPE
 
 if TYPE_CHECKING:  # pyarrow itself is imported where a file is parsed
     import pyarrow as pa
@@ -155,7 +156,6 @@ def _grid(text: str, delimiter: str, file_label: str) -> pd.DataFrame | list[lis
         return _records_slow(text, delimiter, file_label)
 
 
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PREFIX = 1_000_000  # bytes decoded up front for the checks and the delimiter (at least 250,000 characters)
 
 
@@ -229,7 +229,7 @@ def _arrow_grid(data: bytes | Path, delimiter: str, *, combine: bool = True,
             table = table.remove_column(0)
             if combine or column.num_chunks == 1:
                 column = column.combine_chunks(memory_pool=pool) if column.num_chunks != 1 else column.chunk(0)
-            columns[i] = pd.array(column, dtype=_TEXT)
+            columns[i] = pd.array(column, dtype=TEXT_DTYPE)
             del column
     del table
     release_freed_memory()  # the parser threads' blocks back to the system (every glibc heap), not kept for reuse
@@ -284,7 +284,7 @@ def _encoded_columns(table: pa.Table) -> dict[int, pd.Categorical]:
     with ThreadPoolExecutor(workers) as pool:
         # the columns are unified in turn by the pool while this thread makes the categoricals of those done
         for position, (codes, dictionary) in enumerate(pool.map(_unified_codes, table.itercolumns())):
-            categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
+            categories = pd.Index(pd.array(dictionary, dtype=TEXT_DTYPE))
             # codes from Arrow point into the dictionary: no need to check each one
             out[position] = pd.Categorical.from_codes(codes, dtype=distinct_categories(categories), validate=False)
     return out
@@ -538,7 +538,7 @@ def _line_breaks(column: pd.Series, *, count: bool) -> np.ndarray:
     if isinstance(column.dtype, pd.CategoricalDtype):
         on_categories = test(pa.array(np.asarray(column.cat.categories, dtype=object), type=pa.large_string()))
         return np.append(on_categories, 0 if count else False)[column.cat.codes.to_numpy()]
-    values = column.array if isinstance(column.dtype, pd.StringDtype) else column.astype(_TEXT).array
+    values = column.array if isinstance(column.dtype, pd.StringDtype) else column.astype(TEXT_DTYPE).array
     return test(pa.array(values, type=pa.large_string()))
 
 

@@ -20,11 +20,11 @@ from evalkit.column_mapping import PUNCTUATION_RUNS, ColumnMapping, normalise_va
 from evalkit.readers.headers import builtin_value_synonyms, column_letter, match_headers
 from evalkit.readers.notes import empty_notes, notes_set_aside, problem, source_key, with_notes
 from evalkit.schemas import table_schema
+from evalkit.text_dtype import TEXT_DTYPE, is_arrow_text
 
 __all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "distinct_categories", "repeated_text",
            "settle_parsed_categories"]
 
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
@@ -90,8 +90,7 @@ def _compact_text_columns(frame: pd.DataFrame, max_share: float, skip: frozenset
     n = len(frame)
     if n < 2:
         return frame
-    columns = [c for c, dtype in _cell_columns(frame) if c not in skip and isinstance(dtype, pd.StringDtype)
-               and dtype.storage == "pyarrow"]
+    columns = [c for c, dtype in _cell_columns(frame) if c not in skip and is_arrow_text(dtype)]
     # Arrow encodes without holding the GIL: a few columns at a time on the machine's cores (only that many
     # columns' codes are held at once), each column's result put in the frame in column order
     workers = max(1, min(4, pa.cpu_count(), len(columns)))
@@ -105,11 +104,11 @@ def _compact_text_columns(frame: pd.DataFrame, max_share: float, skip: frozenset
                     else (_encode(v, limit) for v in texts))
             for column, (codes, dictionary, joined) in zip(batch, done, strict=True):
                 if codes is not None:
-                    categories = pd.Index(pd.array(dictionary, dtype=_TEXT))
+                    categories = pd.Index(pd.array(dictionary, dtype=TEXT_DTYPE))
                     frame[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=distinct_categories(categories)),
                                               index=frame.index)
                 elif joined is not None:  # left as text: one contiguous array, as the reader gives
-                    frame[column] = pd.Series(pd.array(joined, dtype=_TEXT), index=frame.index)
+                    frame[column] = pd.Series(pd.array(joined, dtype=TEXT_DTYPE), index=frame.index)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -173,13 +172,13 @@ def _settle_parsed_categories(frame: pd.DataFrame, renumber: bool, max_share: fl
             codes = new_of_old[codes]
             categories = categories[used]
             values = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(
-                pd.Index(pd.array(categories.array, dtype=_TEXT))))
+                pd.Index(pd.array(categories.array, dtype=TEXT_DTYPE))))
         if n < 2 or len(categories) > max_share * n:
             held = pa.array(categories.array).cast(pa.large_string())
             if isinstance(held, pa.ChunkedArray):
                 held = held.combine_chunks()
             text = held.take(pa.array(codes, mask=codes < 0))
-            frame[column] = pd.Series(pd.array(text, dtype=_TEXT), index=frame.index)
+            frame[column] = pd.Series(pd.array(text, dtype=TEXT_DTYPE), index=frame.index)
             # renumbered categories are all in use; else counted (a category no row holds is not a value)
             in_use = len(categories) if renumber else int(np.count_nonzero(
                 np.bincount(codes[codes >= 0], minlength=len(categories))))
@@ -237,7 +236,7 @@ def apply_value_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Seri
         return values.astype("str")  # no cell is a synonym
     # the distinct values taken by code in Arrow: no Python string per row
     taken = pa.array(list(new_uniques), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=values.index)
+    return pd.Series(pd.array(taken, dtype=TEXT_DTYPE), index=values.index)
 
 
 _FEW_CATEGORIES = 256
@@ -269,14 +268,14 @@ def _category_synonyms(values: pd.Series, synonyms: dict[str, str]) -> pd.Series
         return values  # no category is a synonym
     new_of_old, uniques = pd.factorize(new, use_na_sentinel=True)
     codes = np.append(new_of_old, -1).astype(np.int64)[values.cat.codes.to_numpy()]
-    dtype = pd.CategoricalDtype(pd.Index(pd.array(np.asarray(uniques, dtype=object), dtype=_TEXT)))
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)))
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index)
 
 
 def _blank(series: pd.Series) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):  # tested on the categories, spread by code
         categories = series.cat.categories
-        if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+        if is_arrow_text(categories.dtype):
             import pyarrow.compute as pc  # stripped in Arrow, as .str.strip() does
 
             held = pa.array(categories.array)
@@ -309,7 +308,7 @@ def _summary_rows(cells: pd.DataFrame) -> np.ndarray:
     codes = None
     if isinstance(first.dtype, pd.CategoricalDtype):
         categories = first.cat.categories
-        if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+        if is_arrow_text(categories.dtype):
             held = pa.array(categories.array)  # the categories' own Arrow text, not Python strings
         else:
             held = pa.array(np.asarray(categories, dtype=object), type=pa.large_string())
@@ -357,7 +356,7 @@ def repeated_text(text: str | None, n: int) -> pa.Array:
 
 def _repeated(text: str | None, n: int) -> pd.Series:
     """``text`` (or missing) on ``n`` rows as a ``"str"`` Series, made in Arrow."""
-    return pd.Series(pd.array(repeated_text(text, n), dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+    return pd.Series(pd.array(repeated_text(text, n), dtype=TEXT_DTYPE))
 
 
 def build_raw_frame(

@@ -18,14 +18,11 @@ import pyarrow.compute as pc
 
 from evalkit.column_mapping import PUNCTUATION_RUNS, normalise_value
 from evalkit.readers.raw_frame import distinct_categories
+from evalkit.text_dtype import TEXT_DTYPE, is_arrow_text
 
 __all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells",
            "distinct_numbers", "encode", "encoded_text", "full_match", "known_codes", "look_up", "number_values",
            "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "spread", "text_series"]
-
-TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
-"""pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN. Cleaned cells are kept in it."""
-
 
 def text_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     """An Arrow string array as a ``"str"`` Series (no copy of the strings)."""
@@ -47,7 +44,7 @@ def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.array.codes  # the categorical's own codes (read only): no Series of them, no copy
         return _take_text(category_text(values), codes if rows is None else codes[rows])
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+    if isinstance(values, pd.Series) and is_arrow_text(values.dtype):
         held_text = pa.array(values.array)
         if rows is not None:
             held_text = held_text.filter(pa.array(rows, type=pa.bool_()))
@@ -62,7 +59,7 @@ def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
 def category_text(values: pd.Series) -> pa.Array:
     """The categories of a categorical Series of text as an Arrow ``large_string`` array (no copy of Arrow text)."""
     held = values.cat.categories
-    if isinstance(held.dtype, pd.StringDtype) and held.dtype.storage == "pyarrow":
+    if is_arrow_text(held.dtype):
         return _one_array(pa.array(held.array)).cast(pa.large_string())
     return pa.array(np.asarray(held, dtype=object), type=pa.large_string())
 
@@ -162,7 +159,7 @@ def encode(values: pd.Series | np.ndarray) -> np.ndarray:
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy().astype(np.int64)
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+    if isinstance(values, pd.Series) and is_arrow_text(values.dtype):
         known = known_codes(values)
         if known is not None:  # distinct categories: their codes are such codes
             return known[0].astype(np.int64)
@@ -183,7 +180,7 @@ def clean_cells(series: pd.Series, missing_values: Iterable[str]) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):
         return _clean_categories(series, missing_values)
     text = series if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object else series.astype("str")
-    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
+    if not is_arrow_text(text.dtype):
         stripped = text.str.strip()
         return stripped.where(~stripped.isin(sorted(set(missing_values) | {""})))
     original = _one_array(pa.array(text.array))
@@ -212,7 +209,7 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
     missing cells, so equal cleaned cells have equal codes.
     """
     categories = series.cat.categories
-    if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+    if is_arrow_text(categories.dtype):
         arrow = _one_array(pa.array(categories.array))
         stripped = pc.utf8_trim_whitespace(arrow)
         blank = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
@@ -272,13 +269,13 @@ def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """
     if isinstance(cells.dtype, pd.CategoricalDtype):
         held = cells.array
-        if isinstance(held.categories.dtype, pd.StringDtype) and held.categories.dtype.storage == "pyarrow":
+        if is_arrow_text(held.categories.dtype):
             return held.codes, text_series(category_text(cells))  # Arrow text handed on, no Python strings
         return held.codes, pd.Series(held.categories.astype(object)).astype("str")
     known = known_codes(cells)
     if known is not None:  # text made from categories: their codes and texts (a category may have no row)
         return known[0], text_series(known[1])
-    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+    if is_arrow_text(cells.dtype):
         # Arrow's dictionary encoding: codes in order of first appearance, missing -1 (as pd.factorize)
         encoded = pc.dictionary_encode(_one_array(pa.array(cells.array)))
         return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), text_series(encoded.dictionary)
@@ -355,7 +352,7 @@ def number_values(u: pd.Series) -> np.ndarray:
     Arrow text whose every value is a plain whole number (:data:`_PLAIN_WHOLE_NUMBER`, as scores, counts and
     minutes are written) is read by Arrow's cast; any other is read by ``pandas.to_numeric``.
     """
-    if isinstance(u, pd.Series) and isinstance(u.dtype, pd.StringDtype) and u.dtype.storage == "pyarrow" and len(u):
+    if isinstance(u, pd.Series) and is_arrow_text(u.dtype) and len(u):
         text = _one_array(pa.array(u.array))
         if text.null_count == 0 and pc.all(pc.match_substring_regex(text, _PLAIN_WHOLE_NUMBER)).as_py():
             return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -441,11 +438,10 @@ def _distinct_text(cells: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """:func:`distinct_cells` with the distinct values as one Arrow text array (no nulls)."""
     if isinstance(cells.dtype, pd.CategoricalDtype):
         held = cells.array
-        if isinstance(held.categories.dtype, pd.StringDtype) and held.categories.dtype.storage == "pyarrow":
+        if is_arrow_text(held.categories.dtype):
             return held.codes, _one_array(pa.array(held.categories.array))  # the categories' own Arrow text
     codes, uniques = distinct_cells(cells)
-    if not (isinstance(uniques, pd.Series) and isinstance(uniques.dtype, pd.StringDtype)
-            and uniques.dtype.storage == "pyarrow"):
+    if not (isinstance(uniques, pd.Series) and is_arrow_text(uniques.dtype)):
         uniques = pd.Series(uniques, dtype="str")
     return codes, _one_array(pa.array(uniques.array))
 

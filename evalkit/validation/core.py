@@ -26,6 +26,7 @@ from evalkit.memory import release_freed_memory
 from evalkit.readers.notes import cell_keys, frame_notes
 from evalkit.readers.raw_frame import distinct_categories
 from evalkit.schemas import TABLE_NAMES, TableSchema, table_schema
+from evalkit.text_dtype import is_arrow_text
 from evalkit.validation.cells import (
     TEXT_DTYPE,
     CellPicker,
@@ -336,7 +337,7 @@ def _cells_as_text(cells: pd.Series, rows: np.ndarray) -> pd.api.extensions.Exte
     """The ``rows`` of a categorical column as ``"str"`` (``Series.astype("str")``): Arrow text categories are
     taken by code, other categories converted by pandas."""
     categories = cells.cat.categories
-    if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+    if is_arrow_text(categories.dtype):
         return pd.array(arrow_text(cells, rows=rows), dtype=TEXT_DTYPE)
     return pd.Series(cells.array[rows]).astype("str").array
 
@@ -400,7 +401,7 @@ def _coded_attendance(contacts: _Checked) -> pd.DataFrame | None:
 
 def _any_present(cells: pd.api.extensions.ExtensionArray) -> bool:
     """Whether any cell is not missing (for Arrow text, read off its null count: no mask per row)."""
-    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+    if is_arrow_text(cells.dtype):
         arrow = pa.array(cells)
         return arrow.null_count < len(arrow)
     return bool(pd.notna(cells).any())
@@ -430,7 +431,7 @@ def _canonical(table: _Checked, keep: np.ndarray) -> pd.DataFrame:
             if spec.codes is None and cells is not None and typed is cells:
                 if every:
                     kept = cells.reset_index(drop=True).array  # a new array: codes known for cells stay theirs
-                elif isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow":
+                elif is_arrow_text(cells.dtype):
                     kept = pd.array(arrow_text(cells, rows=keep), dtype=cells.dtype)  # Arrow's filter
                 else:
                     kept = cells[keep].array

@@ -44,6 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evalkit.text_dtype import is_arrow_text
 from evalkit.validation.cells import distinct_cells
 
 __all__ = ["EXCEL_SERIAL_RANGE", "DateReading", "date_forms", "date_order_votes", "describe_date",
@@ -425,8 +426,7 @@ def _read_in_row_formats(cells: pd.Series, groups: np.ndarray, stated_format: st
 def _as_text(uniques: pd.Series | np.ndarray | pd.Index) -> pd.Series:
     """Distinct values (:func:`~evalkit.validation.cells.distinct_cells`) as a ``"str"`` Series on a new range
     index: Arrow text as it is held (no Python string per value), other values through their text."""
-    if isinstance(uniques, pd.Series) and isinstance(uniques.dtype, pd.StringDtype) \
-            and uniques.dtype.storage == "pyarrow" and uniques.dtype.na_value is np.nan:
+    if isinstance(uniques, pd.Series) and is_arrow_text(uniques.dtype) and uniques.dtype.na_value is np.nan:
         return uniques.reset_index(drop=True) if not isinstance(uniques.index, pd.RangeIndex) \
             or uniques.index.start != 0 or uniques.index.step != 1 else uniques
     return pd.Series(np.asarray(uniques, dtype=object), dtype="str")
@@ -436,7 +436,7 @@ def _plain_spaces(texts: pd.Series) -> pd.Series:
     """``texts`` with each no-break, figure or narrow no-break space made a plain space (:data:`_SPACE_LIKE`), so
     that ``04\u00a003\u00a02025`` is read as ``04 03 2025`` is. Called on distinct values; ``texts`` itself when
     none holds one."""
-    if isinstance(texts.dtype, pd.StringDtype) and texts.dtype.storage == "pyarrow" and \
+    if is_arrow_text(texts.dtype) and \
             not pc.any(pc.match_substring_regex(pa.array(texts.array), _SPACE_LIKE)).as_py():
         return texts  # Arrow finds no such space in any value (the usual case): no mask made
     like = texts.str.contains(_SPACE_LIKE, regex=True, na=False)
@@ -456,7 +456,7 @@ def _iso_dates(uniques: pd.Series) -> np.ndarray:
     Values written plainly (:data:`_PLAIN_ISO`) are found and cut into year, month and day by Arrow's kernels;
     only the others (a time after the date, a one-digit month, other forms) go through :data:`_ISO`.
     """
-    if not (isinstance(uniques.dtype, pd.StringDtype) and uniques.dtype.storage == "pyarrow") or not len(uniques):
+    if not is_arrow_text(uniques.dtype) or not len(uniques):
         return _iso_dates_by_regex(uniques)
     text = pa.array(uniques.array)
     plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_ISO), False)

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.schemas import FieldSpec, TableSchema
+from evalkit.text_dtype import is_arrow_text
 from evalkit.validation.cells import (
     CellPicker,
     distinct_numbers,
@@ -372,7 +373,7 @@ def _missing_cells(column: pd.Series) -> np.ndarray:
     """Where a cell is missing, read off a categorical's codes (-1) or Arrow text's validity, else ``isna``."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.array.codes < 0
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if is_arrow_text(column.dtype):
         arrow = pa.array(column.array)
         if arrow.null_count == 0:
             return np.zeros(len(column), dtype=bool)

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evalkit.schemas import TableSchema
+from evalkit.text_dtype import is_arrow_text
 from evalkit.validation.cells import arrow_text, category_text, dictionary_codes, encode, known_codes
 from evalkit.validation.problems import ProblemLog, TableRows, quoted
 
@@ -359,7 +360,7 @@ def _stored_in_other_programme(typed: Mapping[str, np.ndarray | pd.Series], exis
 
 def _stored_column(column: pd.Series) -> pd.Series | np.ndarray:
     """A stored key column as the key comparisons read it: Arrow text as it is, anything else as typed values."""
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if is_arrow_text(column.dtype):
         return column
     return _as_typed(column)
 

@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evalkit.text_dtype import is_arrow_text
 from evalkit.validation.cells import (
     CellPicker,
     arrow_text,
@@ -121,7 +122,7 @@ class ParentIndex:
                 }, index=pd.RangeIndex(int(ok.sum()))))
         if existing is not None and key in existing.columns and len(existing):
             column = existing[key]
-            if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+            if is_arrow_text(column.dtype):
                 stored = arrow_text(column)
             else:
                 stored = arrow_text(column.astype(object).where(column.notna(), None).to_numpy(dtype=object))
@@ -235,7 +236,7 @@ def _compared_as_text(values: object) -> bool:
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         dtype = dtype.categories.dtype
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    return is_arrow_text(dtype)
 
 
 def _first_of_each(keys: pa.Array) -> np.ndarray:
@@ -493,6 +494,6 @@ def _codes_and_texts(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     categories (distinct texts) as it is held, anything else dictionary-encoded as text."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories = values.cat.categories
-        if isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow":
+        if is_arrow_text(categories.dtype):
             return values.array.codes.astype(np.int64), category_text(values)
     return dictionary_codes(arrow_text(values, keep_chunks=True))

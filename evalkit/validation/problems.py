@@ -19,6 +19,7 @@ from evalkit.canonical import REPORT_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SH
 from evalkit.column_mapping import normalise_header
 from evalkit.readers.raw_frame import repeated_text
 from evalkit.schemas import TABLE_NAMES
+from evalkit.text_dtype import is_arrow_text
 
 __all__ = ["ProblemLog", "TableRows", "quoted", "row_list"]
 
@@ -335,7 +336,7 @@ def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarra
     """
     if column is None:
         return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object), None
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if is_arrow_text(column.dtype):
         # Arrow's dictionary encoding (codes in order of first appearance, as pd.factorize): no Python string per row
         values = pa.array(column.array)
         values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
