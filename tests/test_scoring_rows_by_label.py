@@ -21,6 +21,8 @@ def test_rows_of_each_label_are_those_a_comparison_finds(count: int, data: st.Da
     for k in sorted({*labels.tolist(), 0, count - 1} - {-1}):
         if 0 <= k < count:
             np.testing.assert_array_equal(got[k], np.flatnonzero(labels == k))
+    # every labelled row is in its own label's rows, so a label that does not occur gets none
+    assert sum(len(rows) for rows in got) == int((labels >= 0).sum())
 
 
 def test_rows_of_many_rows_keep_their_order() -> None:

@@ -8,6 +8,7 @@ with one ``take``: a million-row column costs a few distinct parses.
 from __future__ import annotations
 
 import functools
+import types
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 
@@ -309,6 +310,10 @@ def spread(values: np.ndarray, codes: np.ndarray, fill: object, dtype: np.dtype 
     return _gathered(table, codes)
 
 
+_GATHER_BY_ARROW_FROM = 4096
+"""Fewer codes than this are gathered by NumPy (:func:`_gathered`): for them a full table costs more than it saves."""
+
+
 def _gathered(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """``table.take(codes)`` (code -1 takes the last entry), a new writable array.
 
@@ -324,10 +329,6 @@ def _gathered(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     full[:len(table)] = table
     unsigned = np.ascontiguousarray(codes).view(np.uint8 if width == 1 else np.uint16)
     return pa.array(full).take(pa.array(unsigned)).to_numpy(zero_copy_only=False, writable=True)
-
-
-_GATHER_BY_ARROW_FROM = 4096
-"""Fewer codes than this are gathered by NumPy (:func:`_gathered`): for them a full table costs more than it saves."""
 
 
 def distinct_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -382,14 +383,15 @@ def parse_booleans(cells: pd.Series, true_values: Iterable[str], false_values: I
 
 @functools.lru_cache(maxsize=64)
 def _boolean_table(true_values: tuple[str, ...], false_values: tuple[str, ...]
-                   ) -> tuple[pa.Array, np.ndarray, dict[str, float]]:
+                   ) -> tuple[pa.Array, np.ndarray, Mapping[str, float]]:
     """The case-folded yes/no values (a false value wins over the same true value) as Arrow text, the answer of
-    each (1.0 or 0.0), and both as a dict: worked out once per field's values."""
+    each (1.0 or 0.0), and both as a read-only mapping: worked out once per field's values (and shared by every
+    call with them, so nothing returned can be changed)."""
     lookup = {v.casefold(): 1.0 for v in true_values}
     lookup.update({v.casefold(): 0.0 for v in false_values})
     answers = np.array(list(lookup.values()), dtype=np.float64)
     answers.flags.writeable = False  # shared by every call with these values
-    return pa.array(list(lookup), type=pa.large_string()), answers, lookup
+    return pa.array(list(lookup), type=pa.large_string()), answers, types.MappingProxyType(lookup)
 
 
 def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
@@ -419,10 +421,11 @@ def parse_codes(cells: pd.Series, codes: Mapping[str, str]) -> pd.Series:
 
 @functools.lru_cache(maxsize=256)
 def _code_table(codes: tuple[tuple[str, str], ...]
-                ) -> tuple[pa.Array, np.ndarray, dict[str, str], pd.CategoricalDtype]:
+                ) -> tuple[pa.Array, np.ndarray, Mapping[str, str], pd.CategoricalDtype]:
     """A field's codes and labels as :func:`normalise_value` leaves them (Arrow text), the place of each one's code
-    among the codes, the same as a dict (normalised text -> code), and the categorical dtype of the codes in schema
-    order: worked out once per field's codes. A code wins over another code's label of the same text."""
+    among the codes, the same as a read-only mapping (normalised text -> code), and the categorical dtype of the
+    codes in schema order: worked out once per field's codes (and shared by every call with them). A code wins
+    over another code's label of the same text."""
     lookup: dict[str, str] = {}
     for code, label in codes:
         lookup.setdefault(normalise_value(label), code)
@@ -431,7 +434,7 @@ def _code_table(codes: tuple[tuple[str, str], ...]
     dtype = pd.CategoricalDtype(pd.Index([code for code, _ in codes], dtype=object))
     positions = dtype.categories.get_indexer(pd.Index(list(lookup.values()), dtype=object))
     positions.flags.writeable = False  # shared by every call with these codes
-    return pa.array(list(lookup), type=pa.large_string()), positions, lookup, dtype
+    return pa.array(list(lookup), type=pa.large_string()), positions, types.MappingProxyType(lookup), dtype
 
 
 def _distinct_text(cells: pd.Series) -> tuple[np.ndarray, pa.Array]:
