@@ -290,9 +290,14 @@ def on_uniques(cells: pd.Series, parse: Callable[[pd.Series], np.ndarray], fill:
     if len(uniques) == 0:
         sample = parse(pd.Series(["0"], dtype="str"))
         return np.full(len(cells), fill, dtype=sample.dtype if sample.dtype != object else object)
-    text = uniques if isinstance(uniques, pd.Series) and uniques.dtype == TEXT_DTYPE else pd.Series(uniques, dtype="str")
-    parsed = np.asarray(parse(text))
+    parsed = np.asarray(parse(_parser_text(uniques)))
     return spread(parsed, codes, fill, object if parsed.dtype.kind in "OUSb" and fill is None else parsed.dtype)
+
+
+def _parser_text(uniques: pd.Series | pd.Index | np.ndarray) -> pd.Series:
+    """Distinct cells (:func:`distinct_cells`) as ``"str"`` text for a parser: Arrow text as it is held (no Python
+    string per value), other values through their text."""
+    return uniques if isinstance(uniques, pd.Series) and uniques.dtype == TEXT_DTYPE else pd.Series(uniques, dtype="str")
 
 
 def spread(values: np.ndarray, codes: np.ndarray, fill: object, dtype: np.dtype | type) -> np.ndarray:
@@ -337,8 +342,7 @@ def distinct_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = distinct_cells(cells)
     if len(uniques) == 0:
         return codes, np.empty(0, dtype=np.float64)
-    text = uniques if isinstance(uniques, pd.Series) and uniques.dtype == TEXT_DTYPE else pd.Series(uniques, dtype="str")
-    return codes, number_values(text).astype("float64", copy=False)
+    return codes, number_values(_parser_text(uniques)).astype("float64", copy=False)
 
 
 def parse_numbers(cells: pd.Series) -> np.ndarray:
