@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     # reading, mapping, validating
     "read_file": "evalkit.readers",
     "read_files": "evalkit.readers",
+    "read_files_ahead": "evalkit.readers.ahead",
     "ColumnMapping": "evalkit.column_mapping",
     "propose_mapping": "evalkit.mapping_proposal",
     "validate": "evalkit.validation",

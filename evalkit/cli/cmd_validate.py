@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.canonical import ValidationResult
-from evalkit.readers import load_mapping, read_files
+from evalkit.readers import load_mapping
+from evalkit.readers.ahead import read_files_ahead
 from evalkit.schemas import TABLE_NAMES
 from evalkit.validation import report_to_csv, report_to_xlsx, validate, validation_summary
 
@@ -52,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     if report_path is not None and report_path.suffix.lower() not in (".csv", ".xlsx"):
         raise ValueError(f"--report must end in .csv or .xlsx; got {report_path.name!r}")
     mapping = load_mapping(args.mapping) if args.mapping else None
-    raw = read_files(args.files, table=args.table, sheet=args.sheet, mapping=mapping)
-    result = validate(raw, today=args.today)
+    # each file read while the tables before it are checked (where the files' tables are known by name)
+    with read_files_ahead(args.files, table=args.table, sheet=args.sheet, mapping=mapping) as raw:
+        result = validate(raw, today=args.today)
+        raw = dict(raw)  # every table read by now
     refusal = _refusal(raw, result)
     if report_path is not None:
         (report_to_xlsx if report_path.suffix.lower() == ".xlsx" else report_to_csv)(result.report, report_path)

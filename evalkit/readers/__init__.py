@@ -219,23 +219,29 @@ def read_files(
         for name, frame in read_file(path, table=table, sheet=sheet, mapping=mapping, limits=limits,
                                      compact=compact).items():
             parts.setdefault(name, []).append(frame)
-    out: dict[str, pd.DataFrame] = {}
-    for name, frames in parts.items():
-        notes = merge_notes(frame_notes(f) for f in frames)
-        if len(frames) > 1:
-            # the frames are this function's own (read_file made them): shallow copies whose columns are
-            # replaced, not changed in place, are enough
-            bare = [f.copy(deep=False) for f in frames]
-            for f in bare:
-                f.attrs.clear()
-                # categories differ from file to file: join as text, then encode the whole again
-                for column in f.columns[[isinstance(t, pd.CategoricalDtype) for t in f.dtypes]]:
-                    f[column] = f[column].astype("str")
-            merged = pd.concat(bare, ignore_index=True)
-            if compact:
-                compact_text_columns(merged)
-        else:
-            merged = frames[0]  # the one file's frame itself: no copy of its columns
-            merged.attrs.clear()
-        out[name] = with_notes(merged, notes)
-    return out
+    return {name: merged_frames(frames, compact=compact) for name, frames in parts.items()}
+
+
+def merged_frames(frames: list[pd.DataFrame], *, compact: bool = True) -> pd.DataFrame:
+    """One table's raw frames from several files (as :func:`read_file` made them) as one raw frame.
+
+    The rows keep their order and provenance and the frames' notes are merged. Categories differ from
+    file to file, so categorical columns are joined as text and (with ``compact``) encoded again; a single
+    frame is returned itself, its columns not copied.
+    """
+    notes = merge_notes(frame_notes(f) for f in frames)
+    if len(frames) > 1:
+        # the frames are the caller's own (read_file made them): shallow copies whose columns are replaced, not
+        # changed in place, are enough
+        bare = [f.copy(deep=False) for f in frames]
+        for f in bare:
+            f.attrs.clear()
+            for column in f.columns[[isinstance(t, pd.CategoricalDtype) for t in f.dtypes]]:
+                f[column] = f[column].astype("str")
+        merged = pd.concat(bare, ignore_index=True)
+        if compact:
+            compact_text_columns(merged)
+    else:
+        merged = frames[0]
+        merged.attrs.clear()
+    return with_notes(merged, notes)
