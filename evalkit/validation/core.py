@@ -233,6 +233,8 @@ def validate(
     log = ProblemLog()
     checked: dict[str, _Checked] = {}
     parents: dict[str, ParentIndex] = {}
+    done: dict[str, tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]] = {}
+    attendance: pd.DataFrame | None = None
 
     def stored(name: str) -> pd.DataFrame | None:
         return existing.get(name) if existing is not None else None
@@ -276,31 +278,44 @@ def validate(
             check_child_dates(rows, log, typed["participant_id"], typed[date_column], _raw(cells, date_column,
                               len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
                               where=where)
-        checked[name] = _Checked(schema, frame, rows, cells, typed, items)
+        checked[name] = table = _Checked(schema, frame, rows, cells, typed, items)
         release()
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
             # a unique key: check_keys above has set aside every row of a repeated one
             parents[name] = ParentIndex.build(name, key, typed, rows, stored(name),
                                               distinct_keys=schema.field(key).unique)
+        if name == "contacts" and "group_sessions" in raw:
+            attendance = _attendance(table, stored("contacts"))  # for the head counts, below
+        if name != "group_sessions":
+            # no later check sets aside a row of this table: its valid rows and quarantine are made now (while
+            # a table read ahead of validation is still being read, see evalkit.readers.ahead), its typed
+            # columns freed
+            done[name] = _finished(table, log)
 
     if "group_sessions" in checked:
         sessions = checked["group_sessions"]
         check_head_counts(sessions.rows, log, sessions.typed["group_session_id"], sessions.typed["head_count"],
-                          sessions.raw_values("head_count"), _attendance(checked.get("contacts"), stored("contacts")))
+                          sessions.raw_values("head_count"),
+                          attendance if "contacts" in checked else _attendance(None, stored("contacts")))
+        done["group_sessions"] = _finished(sessions, log)
 
-    tables: dict[str, pd.DataFrame] = {}
-    quarantine: dict[str, pd.DataFrame] = {}
-    absent: dict[str, tuple[str, ...]] = {}
-    for name, table in checked.items():
-        bad = table.rows.error
-        absent[name] = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
-        tables[name] = _canonical(table, ~bad)
-        quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
-                                                         "reasons": log.reasons(name, np.flatnonzero(bad))})
-        table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
-        pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
-    return ValidationResult(tables=tables, quarantine=quarantine, report=log.report(), absent_columns=absent)
+    order = list(checked)
+    return ValidationResult(tables={n: done[n][0] for n in order}, quarantine={n: done[n][1] for n in order},
+                            report=log.report(), absent_columns={n: done[n][2] for n in order})
+
+
+def _finished(table: _Checked, log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
+    """A checked table's valid rows (canonical), its rows set aside with their reasons, and the schema columns
+    it lacks; its typed columns and cells are freed (and Arrow's freed blocks given back to the system)."""
+    bad = table.rows.error
+    absent = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
+    valid = _canonical(table, ~bad)
+    aside = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
+                                          "reasons": log.reasons(table.schema.name, np.flatnonzero(bad))})
+    table.typed, table.cells = {}, {}
+    pa.default_memory_pool().release_unused()
+    return valid, aside, absent
 
 
 def _set_aside(frame: pd.DataFrame, bad: np.ndarray, added: Mapping[str, Any]) -> pd.DataFrame:
