@@ -514,9 +514,28 @@ def aggregate_summary(ctx: Context) -> Any:
     individual row reaches the dashboard.
     """
     if ctx.individual:
-        return analysis(ctx, "evalkit.summary.build_summary")
+        ctx.scope.require_individual_rows()
+        library(BUILD_SUMMARY)
+        return _show(_summary(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                              ctx.filters.date_range, ctx.rules_key))
     library(SUMMARY_FROM_STORE)
     return _show(_aggregates(ctx.url, version(ctx.url), ctx.scope_key, ctx.rules_key, ctx.filters.date_range))
+
+
+BUILD_SUMMARY = "evalkit.summary.build_summary"
+"""Library function that builds the disclosure-controlled summary of tables (roles with individual-level access)."""
+
+
+@st.cache_data(show_spinner="Summarising ...", max_entries=16)
+def _summary(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+             date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    """:data:`BUILD_SUMMARY` of the scoped tables, given the shared prepared episodes (:func:`_episode_data`)
+    so that it does not prepare them again; with the episodes' notes, then its own."""
+    build = library(BUILD_SUMMARY)
+    prepared = _episode_data(url, data_version, key, progs, date_range, rules_key)
+    done = _noted(build, _tables(url, data_version, key, progs, date_range), rules=_rules(rules_key),
+                  episodes=prepared.value)
+    return Noted(done.value, tuple(dict.fromkeys(prepared.notes + done.notes)))
 
 
 @st.cache_data(show_spinner="Summarising ...", max_entries=8)
@@ -938,6 +957,7 @@ def comparison_from_store(ctx: Context, **options: Any) -> Any:
         # **options): the summary is built once per data key, and choosing another measure, questionnaire or
         # subgroup only compares again (fast).
         ctx.scope.require_individual_rows()
+        library(BUILD_SUMMARY)
         library("evalkit.compare.compare_summaries")
         return _show(_comparison(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
                                  ctx.filters.date_range, ctx.rules_key,
@@ -950,8 +970,7 @@ def comparison_from_store(ctx: Context, **options: Any) -> Any:
 def _comparison(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
                 date_range: tuple[str | None, str | None] | None, rules_key: str, options_key: str) -> Noted:
     """:func:`evalkit.compare.compare_summaries` of the scoped summary, with the notes of both calls."""
-    summary = _analysis("evalkit.summary.build_summary", url, data_version, key, progs, date_range, rules_key,
-                        json.dumps({}, sort_keys=True))
+    summary = _summary(url, data_version, key, progs, date_range, rules_key)
     compared = _noted(library("evalkit.compare.compare_summaries"), [summary.value], **json.loads(options_key))
     return Noted(compared.value, tuple(dict.fromkeys((*summary.notes, *compared.notes))))
 

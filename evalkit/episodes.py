@@ -18,7 +18,7 @@ Python loops.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -235,6 +235,10 @@ class EpisodeData:
         ``minutes``, ``group_session_id``.
     rules
         The rules used.
+    instruments
+        The instrument registry given to :func:`prepare_episodes` (``None``:
+        the built-in one), so that a caller handed these episodes can tell
+        whether they were scored with the registry it was asked to use.
     """
 
     episodes: pd.DataFrame
@@ -243,6 +247,7 @@ class EpisodeData:
     participants: pd.DataFrame
     attended: pd.DataFrame
     rules: PairingRules
+    instruments: Mapping[str, Instrument] | None = field(default=None, repr=False, compare=False)
 
 
 def _registry(instruments: Mapping[str, Instrument] | None) -> Mapping[str, Instrument]:
@@ -544,7 +549,7 @@ def prepare_episodes(
     release_freed_memory()  # e.g. what reading the tables left in Arrow's pool
     data = _prepare(tables, rules, registry)
     release_freed_memory()  # the intermediate frames of _prepare
-    return data
+    return data if instruments is None else replace(data, instruments=instruments)
 
 
 def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: Mapping[str, Instrument]

@@ -1398,6 +1398,7 @@ def build_summary(
     programme: str | Sequence[str] | None = None,
     instruments: Any = None,
     created_at: str | None = None,
+    episodes: Any = None,
 ) -> Summary:
     """Summarise programmes for comparison: aggregate, disclosure-controlled, with provenance.
 
@@ -1417,6 +1418,17 @@ def build_summary(
     created_at
         Override the creation time (ISO 8601 UTC, ``YYYY-MM-DDTHH:MM:SSZ``),
         e.g. for reproducible files.
+    episodes
+        The :class:`~evalkit.episodes.EpisodeData` that
+        :func:`evalkit.episodes.prepare_episodes` made of these same
+        ``tables`` with these ``rules`` and ``instruments``, when the caller
+        has it already (the dashboard shares one per data version): the
+        summary is then worked out from it instead of preparing the episodes
+        again, with the same result. It is used only when the summary covers
+        every row of ``tables`` in one pass (all programmes, each row's
+        programme in the programmes table, and not so many rows that they are
+        worked out programme by programme: :data:`BLOCK_ROWS`); otherwise the
+        episodes are prepared here as without it. Default: prepared here.
 
     Returns
     -------
@@ -1424,15 +1436,26 @@ def build_summary(
         See :class:`Summary`. Each programme is summarised from its own rows
         only, so summaries built one programme at a time equal one built for
         all of them.
+
+    Raises
+    ------
+    ValueError
+        When ``episodes`` were prepared with other rules or another
+        instrument registry than this call's, or hold another number of
+        participants than ``tables``.
     """
     rules = PairingRules() if rules is None else rules
     if not isinstance(rules, PairingRules):
         raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
     selected, ids = _select(tables, programme)
+    if episodes is not None:
+        _check_episodes(episodes, tables, rules, instruments)
+        if not all(len(v) == len(tables[k]) for k, v in selected.items() if isinstance(v, pd.DataFrame)):
+            episodes = None  # made of rows this summary leaves out (other programmes): prepared here instead
     # the hash first, while only the tables are in memory (its text of the rows is large); _figures checks the
     # tables it needs before
     digest = data_hash(selected) if {"participants", "measures"} <= set(selected) else None
-    programmes, results, elsewhere = _figures(selected, ids, rules, instruments)
+    programmes, results, elsewhere = _figures(selected, ids, rules, instruments, episodes)
     programmes, results = disclose(programmes, results, rules=rules, hidden_elsewhere=elsewhere)
     programmes = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
     results = _records_to_frame(_frame_to_records(results, "result"), "result")
@@ -1483,6 +1506,32 @@ def summary_from_store(
     return build_summary(load_tables_to_count(store, scope, programmes=programmes, date_range=date_range), rules=rules)
 
 
+def _check_episodes(episodes: Any, tables: Mapping[str, pd.DataFrame], rules: PairingRules, instruments: Any
+                    ) -> None:
+    """Refuse episodes given to :func:`build_summary` that were not prepared as it would prepare them."""
+    from evalkit.episodes import EpisodeData
+
+    if not isinstance(episodes, EpisodeData):
+        raise ValueError(f"episodes must be an EpisodeData (from evalkit.episodes.prepare_episodes); got "
+                         f"{type(episodes).__name__}")
+    if episodes.rules != rules:
+        raise ValueError("the episodes given were prepared with other rules than the summary's: "
+                         f"{episodes.rules.describe()!r}, not {rules.describe()!r}; pass the same rules, or no "
+                         "episodes to prepare them here")
+    given = builtin_instruments() if episodes.instruments is None else episodes.instruments
+    wanted = builtin_instruments() if instruments is None else instruments
+    if given is not wanted and dict(given) != dict(wanted):
+        raise ValueError("the episodes given were scored with another instrument registry than the summary's "
+                         f"({', '.join(sorted(given))} against {', '.join(sorted(wanted))}); pass the same "
+                         "instruments, or no episodes to prepare them here")
+    parts = tables.get("participants")
+    # prepare_episodes keeps one row per participant id
+    n_tables = parts["participant_id"].nunique(dropna=False) if parts is not None and "participant_id" in parts else 0
+    if len(episodes.participants) != n_tables:
+        raise ValueError(f"the episodes given hold {len(episodes.participants)} participants, the tables "
+                         f"{n_tables}: they were prepared from other tables")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -1511,8 +1560,8 @@ def _funnel_path(path: pd.DataFrame) -> pd.DataFrame:
     return path[["programme_id", *FUNNEL_STEPS, "last_step", "exit_reason", *paired_on_columns(path)]]
 
 
-def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
-             ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any,
+             episodes: Any = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """Unprotected programme rows and result rows, and the cells other outputs hide (see :func:`disclose`).
 
     Every figure of a programme comes from its own rows only, so the figures are worked out one programme at
@@ -1526,6 +1575,9 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
     :func:`evalkit.outcomes.outcome_summary` (n_paired, reliable change, caseness, recovery, and n_baseline
     as n_paired + n_unpaired_with_baseline), each protected by its own complementary suppression. Whatever
     those hide, for these figures, is returned so that the summary hides it too (:func:`_hidden_elsewhere`).
+
+    ``episodes``, the prepared episodes of all of ``tables`` (see :func:`build_summary`), are used for a block
+    that holds every row of ``tables``.
     """
     from evalkit.engagement import _funnel_steps_hidden
     from evalkit.memory import release_freed_memory
@@ -1542,7 +1594,9 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
         block_tables = tables if split is None else {
             k: (_rows_of(v, set(block_ids)) if isinstance(v, pd.DataFrame) and "programme_id" in v.columns else v)
             for k, v in tables.items()}
-        blocks.append(_block_figures(block_tables, block_ids, rules, instruments))
+        whole = episodes is not None and all(len(v) == len(tables[k]) for k, v in block_tables.items()
+                                             if isinstance(v, pd.DataFrame))
+        blocks.append(_block_figures(block_tables, block_ids, rules, instruments, episodes if whole else None))
         del block_tables
         release_freed_memory()
     funnel = pd.concat([b.funnel for b in blocks])
@@ -1669,16 +1723,18 @@ def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> lis
     return blocks
 
 
-def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any
-                   ) -> _BlockFigures:
-    """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`)."""
+def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any,
+                   episodes: Any = None) -> _BlockFigures:
+    """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`), or from
+    ``episodes``, those tables' prepared episodes, when given."""
     from evalkit.engagement import participant_path
     from evalkit.episodes import prepare_episodes
     from evalkit.memory import release_freed_memory
     from evalkit.outcomes import change_statistics
     from evalkit.recovery import recovery_from_within
 
-    data = prepare_episodes(tables, rules=rules, instruments=instruments)
+    data = prepare_episodes(tables, rules=rules, instruments=instruments) if episodes is None else episodes
+    del episodes  # freed with ``data`` below when it was prepared here
     parts = data.participants
     pid_of = parts["programme_id"].astype("string")
 

@@ -222,3 +222,38 @@ def test_comparison_options_reuse_one_summary(ctx_for, example_db: str, monkeypa
             _frames_equal(getattr(shown, part), getattr(lib, part))
         assert shown.notes == lib.notes and shown.direction == lib.direction
     assert len(built) == 1  # the dashboard built one summary for the three option sets
+
+
+def test_comparison_summary_is_built_from_the_shared_episodes(ctx_for, example_db: str,  # noqa: ANN001
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scoped summary is given the episodes the other pages share (not prepared again), and equals the
+    summary build_summary makes of the tables by itself."""
+    import evalkit.episodes
+    import evalkit.summary
+    from evalkit.rules import PairingRules
+
+    ctx = ctx_for(Scope.admin())
+    data.outcomes(ctx)  # another page has prepared the episodes
+    key = (example_db, data.version(example_db), ctx.scope_key, None, None)
+    shared = data._episode_data(*key, ctx.rules_key).value
+    prepared, given = [], []
+    prepare, build = evalkit.episodes.prepare_episodes, evalkit.summary.build_summary
+
+    def counting_prepare(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        prepared.append(1)
+        return prepare(*args, **kwargs)
+
+    def recording_build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        given.append(kwargs.get("episodes"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(evalkit.episodes, "prepare_episodes", counting_prepare)
+    monkeypatch.setattr(evalkit.summary, "build_summary", recording_build)
+    summary = data.aggregate_summary(ctx)
+    data.comparison_from_store(ctx, instrument="epds", measure="smcr", by=None)
+    assert prepared == [] and len(given) == 1 and given[0] is shared
+    monkeypatch.setattr(evalkit.episodes, "prepare_episodes", prepare)
+    own = build(library_tables(example_db), rules=PairingRules(), created_at=summary.created_at)
+    for part in ("programmes", "results"):
+        _frames_equal(getattr(summary, part), getattr(own, part))
+    assert summary.to_dict() == own.to_dict()
