@@ -241,8 +241,9 @@ def validate(
 
     # against stored rows (a re-upload), hand freed heap pages back between steps, as the stored rows sit
     # under every step's peak; a first upload does not (its peak is lower, and each trim costs time)
-    release = release_freed_memory if existing is not None and any(len(f) for f in existing.values()) \
-        else (lambda: None)
+    against_stored = existing is not None and any(len(f) for f in existing.values())
+    release = release_freed_memory if against_stored else (lambda: None)
+    early = _finish_early(against_stored)
 
     for name in TABLE_NAMES:
         if name not in raw:
@@ -285,9 +286,9 @@ def validate(
             # a unique key: check_keys above has set aside every row of a repeated one
             parents[name] = ParentIndex.build(name, key, typed, rows, stored(name),
                                               distinct_keys=schema.field(key).unique)
-        if name == "contacts" and "group_sessions" in raw:
+        if early and name == "contacts" and "group_sessions" in raw:
             attendance = _attendance(table, stored("contacts"))  # for the head counts, below
-        if name != "group_sessions":
+        if early and name != "group_sessions":
             # no later check sets aside a row of this table: its valid rows and quarantine are made now (while
             # a table read ahead of validation is still being read, see evalkit.readers.ahead), its typed
             # columns freed
@@ -297,12 +298,27 @@ def validate(
         sessions = checked["group_sessions"]
         check_head_counts(sessions.rows, log, sessions.typed["group_session_id"], sessions.typed["head_count"],
                           sessions.raw_values("head_count"),
-                          attendance if "contacts" in checked else _attendance(None, stored("contacts")))
-        done["group_sessions"] = _finished(sessions, log)
-
+                          attendance if attendance is not None else _attendance(checked.get("contacts"),
+                                                                                 stored("contacts")))
+    for name, table in checked.items():
+        if name not in done:
+            done[name] = _finished(table, log)
     order = list(checked)
     return ValidationResult(tables={n: done[n][0] for n in order}, quarantine={n: done[n][1] for n in order},
                             report=log.report(), absent_columns={n: done[n][2] for n in order})
+
+
+def _finish_early(against_stored: bool) -> bool:
+    """Whether :func:`validate` finishes each table (:func:`_finished`) as soon as no later check can set aside
+    its rows, rather than all at the end: yes, unless the upload is checked against stored rows.
+
+    Finishing early lets the work overlap the reading of a later table (files read ahead, see
+    :mod:`evalkit.readers.ahead`), but the finished tables are then held while the later tables are checked:
+    at a million participants that raised the peak of a first upload's validation by about 150 MB (2,834 to
+    2,981 MB) and of a re-upload's, where the stored rows are held too, by about 400 MB (3,749 to 4,156 MB,
+    over 4 GB), so a re-upload finishes its tables at the end.
+    """
+    return not against_stored
 
 
 def _finished(table: _Checked, log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
