@@ -168,6 +168,13 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
     for j, col in enumerate(cols):
         xj, vj = x[:, j], valid[:, j]
         keyed_scores(inst, j + 1, xj, item_coding, out=xj)
+        if text is None and _whole_within(xj, lo[j], hi[j], scratch):
+            # every answer is valid (the usual column, as validation passes it on): valid = answered
+            np.isnan(xj, out=ok)
+            np.logical_not(ok, out=vj)
+            np.copyto(xj, 0.0, where=ok)
+            answered += vj
+            continue
         with np.errstate(invalid="ignore"):
             np.greater_equal(xj, lo[j], out=vj)
             vj &= np.less_equal(xj, hi[j], out=ok)
@@ -230,17 +237,20 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
 
     prorated = allowed_missing & inst.prorate & (method not in ("none", "any_positive"))
     status[prorated] = _STATUS["prorated"]
-    _append(reason, prorated, lambda r: missing[r].astype(str).astype(object) + " item(s) unanswered; prorated from the answered items")
+    # messages that differ only in the number of unanswered items (0 .. n_items): written once per number, taken
+    # for each row (no string built per row)
+    counts = np.arange(inst.n_items + 1).astype(str).astype(object)
+    _append(reason, prorated, lambda r: (counts + " item(s) unanswered; prorated from the answered items")[missing[r]])
     unscored_partial = allowed_missing & ~prorated & (method not in ("none", "any_positive"))
     status[unscored_partial | too_many_missing] = _STATUS["insufficient_items"]
     _append(
         reason,
         too_many_missing | unscored_partial,
-        lambda r: missing[r].astype(str).astype(object)
-        + f" of {inst.n_items} items unanswered; the rule allows at most {inst.max_missing if inst.prorate else 0}",
+        lambda r: (counts + f" of {inst.n_items} items unanswered; the rule allows at most "
+                   f"{inst.max_missing if inst.prorate else 0}")[missing[r]],
     )
     if method == "none":
-        _append(reason, allowed_missing, lambda r: missing[r].astype(str).astype(object) + " item(s) unanswered; reported item by item")
+        _append(reason, allowed_missing, lambda r: (counts + " item(s) unanswered; reported item by item")[missing[r]])
 
     # Totals only.
     if method in ("none", "any_positive"):
@@ -278,8 +288,7 @@ def _score_one(measures: pd.DataFrame, rows: np.ndarray, numeric: Mapping[str, n
         vals = np.array([inst.conversion_table[k] for k in keys])
         has = ~np.isnan(score)
         rounded = np.floor(score[has] + 0.5).astype(np.int64)
-        pos = np.clip(np.searchsorted(keys, rounded), 0, len(keys) - 1)
-        found = keys[pos] == rounded
+        pos, found = _table_positions(keys, rounded)
         converted = np.where(found, vals[pos], np.nan)
         score[has] = converted
         lost = np.zeros(n, dtype=bool)
@@ -527,6 +536,41 @@ def _rows_by_label(labels: np.ndarray, count: int) -> list[np.ndarray]:
     order = np.argsort(small, kind="stable")
     ends = np.cumsum(np.bincount(labels + 1, minlength=count + 1))
     return [order[ends[k]:ends[k + 1]] for k in range(count)]
+
+
+def _whole_within(values: np.ndarray, low: float, high: float, scratch: np.ndarray) -> bool:
+    """Whether every value that is not NaN is a whole number from ``low`` to ``high`` (False when all are NaN).
+
+    Three reductions and two passes into ``scratch`` (as long as ``values``), where checking each cell takes
+    about twice as many: a column that passes needs no per-cell check of its answers.
+    """
+    if len(values) == 0:
+        return False
+    smallest, largest = np.fmin.reduce(values), np.fmax.reduce(values)  # NaN only when every value is NaN
+    if not (smallest >= low and largest <= high):
+        return False
+    # every value is now finite: x - floor(x) is 0 for a whole number and in (0, 1) otherwise; NaN stays NaN
+    np.floor(values, out=scratch)
+    np.subtract(values, scratch, out=scratch)
+    return bool(np.fmax.reduce(scratch) == 0)
+
+
+def _table_positions(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each of ``values`` in the sorted integer ``keys`` (some valid position where it is not there),
+    and whether it is there.
+
+    Keys spanning at most 4,096 integers (a conversion table) are looked up in a table indexed by value; others
+    are searched (``numpy.searchsorted``). Both give the same positions for the values found.
+    """
+    low, high = int(keys[0]), int(keys[-1])
+    if high - low > 4096:
+        pos = np.clip(np.searchsorted(keys, values), 0, len(keys) - 1)
+        return pos, keys[pos] == values
+    slot = np.zeros(high - low + 1, dtype=np.intp)  # a value between keys gets position 0, which is not it
+    slot[keys - low] = np.arange(len(keys))
+    inside = (values >= low) & (values <= high)
+    pos = slot[np.where(inside, values - low, 0)]
+    return pos, inside & (keys[pos] == values)
 
 
 def _row_sum(x: np.ndarray, columns: Sequence[int]) -> np.ndarray:

@@ -166,7 +166,9 @@ def check_measures(
                                [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
         np.add(table_row, value_codes, out=where)
         typed[column] = x.take(where, mode="clip")
-        if not flags.any():
+        # the (instrument, value) pairs that occur: a column with no flagged pair among them has no row to report
+        # (one count over the rows instead of taking each row's flags and searching them)
+        if not flags.any() or not flags[np.bincount(where, minlength=len(flags)) > 0].any():
             continue
         flags.take(where, out=row_flags, mode="clip")
         hit = np.flatnonzero(row_flags)
