@@ -12,8 +12,8 @@ import pytest
 from evalkit.cli import main
 from evalkit.errors import InputFileError
 from evalkit.generator import generate_programmes, write_examples
-from evalkit.readers import read_files
 from evalkit.readers import ahead as ahead_module
+from evalkit.readers import read_files
 from evalkit.readers.ahead import TablesReadAhead, planned_tables, read_files_ahead
 from evalkit.validation import validate
 
@@ -117,6 +117,9 @@ def test_closing_stops_the_tables_not_yet_begun(upload: list[Path], monkeypatch:
     threading.Timer(0.2, release.set).start()
     tables.close()
     assert read == ["programmes"]
+    assert len(tables["programmes"]) > 0  # the table being read when closed is there
+    with pytest.raises(RuntimeError, match="the participants table was not read"):
+        tables["participants"]
     with pytest.raises(KeyError):
         tables["not_a_table"]
     assert "participants" in tables and "not_a_table" not in tables

@@ -3,8 +3,6 @@ checked against stored rows (:func:`evalkit.validation.core._finish_early`): bot
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 

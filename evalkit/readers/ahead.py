@@ -83,7 +83,7 @@ class TablesReadAhead(Mapping[str, pd.DataFrame]):
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="evalkit-read-ahead")
         self._jobs: dict[str, Future[pd.DataFrame]] = {}
         for name in sorted(self._order, key=TABLE_NAMES.index):
-            files = [(i, path) for i, (path, table) in enumerate(plan) if table == name]
+            files = [(i, path) for i, (path, planned) in enumerate(plan) if planned == name]
             self._jobs[name] = self._pool.submit(self._read_table, name, files)
         self._pool.shutdown(wait=False)  # the thread ends after the last table
 
@@ -105,8 +105,11 @@ class TablesReadAhead(Mapping[str, pd.DataFrame]):
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._jobs:
             raise KeyError(name)
+        job = self._jobs[name]
+        if job.cancelled():
+            raise RuntimeError(f"the {name} table was not read: its reading was stopped (close) before it began")
         try:
-            return self._jobs[name].result()  # the same frame at every look-up
+            return job.result()  # the same frame at every look-up
         except _FileFailed:
             raise self._first_failure() from None
 
@@ -115,6 +118,8 @@ class TablesReadAhead(Mapping[str, pd.DataFrame]):
         waited for."""
         failed: list[_FileFailed] = []
         for job in self._jobs.values():
+            if job.cancelled():
+                continue
             try:
                 job.result()
             except _FileFailed as exc:
