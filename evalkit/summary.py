@@ -932,6 +932,10 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
     the CSV writer leaves empty. Returns ``None`` where the CSV
     writer would do something else (text it would quote, a lone empty cell, other dtypes), for the caller
     to fall back on ``to_csv``.
+
+    Dates, and floats that are all whole numbers (or missing), spanning fewer days or numbers than the column
+    has cells (dates over a few years, item scores, minutes), are written once for each day or number of their
+    span and picked for each cell (``take``), rather than formatted cell by cell: the same text.
     """
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype):
@@ -948,17 +952,33 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
     if dtype.kind == "M" and not isinstance(dtype, pd.DatetimeTZDtype):
         days = s.to_numpy().astype("datetime64[D]")
         nat = np.isnat(days)
-        years = days[~nat].astype("datetime64[Y]").astype(np.int64) + 1970
-        if len(years) and (years.min() < 1000 or years.max() > 9999):
+        number = days.view(np.int64)
+        if nat.all():
+            return pac.fill_null(pac.cast(pa.array(days), pa.large_string()), nul)
+        present = number[~nat]
+        first, last = int(present.min()), int(present.max())
+        del present
+        years = np.array([first, last], dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+        if years[0] < 1000 or years[1] > 9999:  # a year is never smaller on a later day
             return None
+        if last - first < len(days):  # each day's text once (dates span a few years), then picked for each cell
+            every_day = pac.cast(pa.array(np.arange(first, last + 1).astype("datetime64[D]")), pa.large_string())
+            texts = pa.concat_arrays([pa.array(["\x00"], type=pa.large_string()), every_day])
+            return texts.take(pa.array(np.where(nat, 0, number - (first - 1)).astype(np.int32)))
         return pac.fill_null(pac.cast(pa.array(days), pa.large_string()), nul)  # date32 -> ISO 8601 text
     if dtype == np.float64:
         v = s.to_numpy(dtype=float)
         nan = np.isnan(v)
         with np.errstate(invalid="ignore"):
             whole = ~nan & (np.abs(v) < 2.0**53) & (v == np.floor(v)) & ~((v == 0) & np.signbit(v))
-        text = pac.cast(pa.array(np.where(whole, v, 0).astype(np.int64)), pa.large_string())
         other = ~whole & ~nan
+        if not other.any() and not nan.all():  # whole numbers: each number's text once, then picked for each cell
+            low, high = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # NaN left out
+            if high - low < len(v):
+                each = pac.cast(pa.array(np.arange(int(low), int(high) + 1, dtype=np.int64)), pa.large_string())
+                texts = pa.concat_arrays([pa.array([""], type=pa.large_string()), each])  # a missing float: empty
+                return texts.take(pa.array(np.where(nan, 0.0, v - (low - 1)).astype(np.int32)))
+        text = pac.cast(pa.array(np.where(whole, v, 0).astype(np.int64)), pa.large_string())
         if other.any():  # fractional or huge values, one by one, exactly as the CSV writer formats every float
             fmt = [format(float(x), ".17g") for x in v[other]]
             text = pac.replace_with_mask(text, pa.array(other), pa.array(fmt, type=pa.large_string()))
