@@ -932,6 +932,10 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
     the CSV writer leaves empty. Returns ``None`` where the CSV
     writer would do something else (text it would quote, a lone empty cell, other dtypes), for the caller
     to fall back on ``to_csv``.
+
+    Dates, and floats that are all whole numbers (or missing), spanning fewer days or numbers than the column
+    has cells (dates over a few years, item scores, minutes), are written once for each day or number of their
+    span and picked for each cell (``take``), rather than formatted cell by cell: the same text.
     """
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype):
@@ -948,17 +952,33 @@ def _cell_text(s: pd.Series, *, single: bool) -> pa.Array | None:
     if dtype.kind == "M" and not isinstance(dtype, pd.DatetimeTZDtype):
         days = s.to_numpy().astype("datetime64[D]")
         nat = np.isnat(days)
-        years = days[~nat].astype("datetime64[Y]").astype(np.int64) + 1970
-        if len(years) and (years.min() < 1000 or years.max() > 9999):
+        number = days.view(np.int64)
+        if nat.all():
+            return pac.fill_null(pac.cast(pa.array(days), pa.large_string()), nul)
+        present = number[~nat]
+        first, last = int(present.min()), int(present.max())
+        del present
+        years = np.array([first, last], dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+        if years[0] < 1000 or years[1] > 9999:  # a year is never smaller on a later day
             return None
+        if last - first < len(days):  # each day's text once (dates span a few years), then picked for each cell
+            every_day = pac.cast(pa.array(np.arange(first, last + 1).astype("datetime64[D]")), pa.large_string())
+            texts = pa.concat_arrays([pa.array(["\x00"], type=pa.large_string()), every_day])
+            return texts.take(pa.array(np.where(nat, 0, number - (first - 1)).astype(np.int32)))
         return pac.fill_null(pac.cast(pa.array(days), pa.large_string()), nul)  # date32 -> ISO 8601 text
     if dtype == np.float64:
         v = s.to_numpy(dtype=float)
         nan = np.isnan(v)
         with np.errstate(invalid="ignore"):
             whole = ~nan & (np.abs(v) < 2.0**53) & (v == np.floor(v)) & ~((v == 0) & np.signbit(v))
-        text = pac.cast(pa.array(np.where(whole, v, 0).astype(np.int64)), pa.large_string())
         other = ~whole & ~nan
+        if not other.any() and not nan.all():  # whole numbers: each number's text once, then picked for each cell
+            low, high = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # NaN left out
+            if high - low < len(v):
+                each = pac.cast(pa.array(np.arange(int(low), int(high) + 1, dtype=np.int64)), pa.large_string())
+                texts = pa.concat_arrays([pa.array([""], type=pa.large_string()), each])  # a missing float: empty
+                return texts.take(pa.array(np.where(nan, 0.0, v - (low - 1)).astype(np.int32)))
+        text = pac.cast(pa.array(np.where(whole, v, 0).astype(np.int64)), pa.large_string())
         if other.any():  # fractional or huge values, one by one, exactly as the CSV writer formats every float
             fmt = [format(float(x), ".17g") for x in v[other]]
             text = pac.replace_with_mask(text, pa.array(other), pa.array(fmt, type=pa.large_string()))
@@ -1784,11 +1804,12 @@ def _changes_by_programme(data: Any, ids: list[str], rules: PairingRules, instru
     """:func:`evalkit.change.episode_change` of each programme's episodes on its own, stacked in ``ids`` order.
 
     Reliable-change parameters can depend on the sample (a sample SD or alpha), so each programme's are its
-    own. Only the columns change is computed from go through the per-programme calls (narrow frames); the
-    change columns are then stacked (``pandas.concat``, as the whole frames were) and set on the episodes'
-    rows in the same order, so the result equals concatenating ``episode_change`` of each programme's rows.
+    own (:func:`evalkit.change.instrument_parameters` of its rows). The change itself is then worked out in one
+    pass over every programme's rows (:func:`_change_of_each_programme`), each programme's rows with its own
+    parameters, and set on the episodes' rows in the same order, so the result equals concatenating
+    ``episode_change`` of each programme's rows (``pandas.concat``, as the whole frames were).
     """
-    from evalkit.change import CHANGE_COLUMNS, episode_change
+    from evalkit.change import instrument_parameters
 
     episodes = data.episodes
     ep_pid = episodes["programme_id"].astype("string")
@@ -1797,25 +1818,94 @@ def _changes_by_programme(data: Any, ids: list[str], rules: PairingRules, instru
     narrow.attrs = dict(episodes.attrs)
     sm = data.scored_measures if rules.reliability_source == "sample" else None  # only a sample alpha reads it
     sm_pid = sm["programme_id"].astype("string") if sm is not None and "programme_id" in sm.columns else None
-    rows, pieces = [], []
+    registry = builtin_instruments() if instruments is None else instruments
+    rows, params = [], []
     for pid in ids:
         mine = np.flatnonzero((ep_pid == pid).fillna(False).to_numpy(dtype=bool))
         if len(mine):
             own_sm = sm[(sm_pid == pid).fillna(False).to_numpy(dtype=bool)] if sm_pid is not None else sm
-            piece = episode_change(narrow.iloc[mine], rules=rules, instruments=instruments, scored_measures=own_sm)
             rows.append(mine)
-            pieces.append(piece[[c for c in CHANGE_COLUMNS if c in piece.columns]])
-    if not pieces:
+            params.append(instrument_parameters(narrow.iloc[mine], rules=rules, instruments=registry,
+                                                scored_measures=own_sm))
+    if not rows:
         return None
-    stacked = pd.concat(pieces, ignore_index=True)
     at = np.concatenate(rows)
-    base = episodes if np.array_equal(at, np.arange(len(episodes))) else episodes.iloc[at]
-    base = base.reset_index(drop=True)
+    whole = np.array_equal(at, np.arange(len(episodes)))
+    stacked = _change_of_each_programme(narrow if whole else narrow.iloc[at], [len(r) for r in rows], params,
+                                        rules, registry)
+    base = (episodes if whole else episodes.iloc[at]).reset_index(drop=True)
     cols = [c for c in base.columns if c != "rules"]
     out = pd.concat([base[cols], stacked, base[["rules"]]] if "rules" in base.columns else [base[cols], stacked],
                     axis=1)
-    out.attrs = dict(pieces[0].attrs) if all(p.attrs == pieces[0].attrs for p in pieces) else {}
+    out.attrs = dict(stacked.attrs)
     return out
+
+
+_CHANGE_TEXTS = ("reliability_source", "sd_source", "rc_threshold_source", "cutoff")
+"""Text columns of :func:`evalkit.change.episode_change` whose categories are the texts that occur in its rows."""
+
+
+def _change_of_each_programme(episodes: pd.DataFrame, sizes: list[int], params: list[pd.DataFrame],
+                              rules: PairingRules, registry: Mapping[str, Any]) -> pd.DataFrame:
+    """The :data:`~evalkit.change.CHANGE_COLUMNS` of ``episodes`` (the rows of one programme after another,
+    ``sizes`` rows each), each programme's rows changed with its own ``params``, in one
+    :func:`~evalkit.change.episode_change` pass.
+
+    The pass tells the programmes apart by their instrument: each row's instrument is named with its
+    programme's position (an instrument of the registry under one name per programme), and so are the rows
+    of each programme's parameters. Its columns are those of ``episode_change`` of each programme's rows
+    stacked with ``pandas.concat``: a text column whose texts are not the same set in every programme is
+    plain text there (the categories differ), so it is made plain text here too.
+    """
+    from evalkit.change import CHANGE_COLUMNS, episode_change
+
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    codes, names = pd.factorize(episodes["instrument"])
+    # "<programme position>\x1f<instrument>" for each (programme, instrument) that occurs; missing stays missing
+    width = len(names) + 1
+    pairs, pair_of_row = np.unique(group * width + codes + 1, return_inverse=True)
+    keys = np.array([f"{int(g) // width}\x1f{names[int(g) % width - 1]}" if g % width else None for g in pairs],
+                    dtype=object)
+    keyed = episodes.assign(instrument=pd.array(keys[pair_of_row], dtype="string"))
+    keyed.attrs = dict(episodes.attrs)
+    keyed_params = pd.concat([p.assign(instrument=pd.array([f"{i}\x1f{c}" for c in p["instrument"]], dtype="string"))
+                              for i, p in enumerate(params)], ignore_index=True)
+    keyed_registry = {f"{i}\x1f{c}": registry[c] for i, p in enumerate(params) for c in p["instrument"]}
+    changed = episode_change(keyed, rules=rules, instruments=keyed_registry, parameters=keyed_params)
+    out = changed[[c for c in CHANGE_COLUMNS if c in changed.columns]]
+    out.attrs = dict(changed.attrs)
+    bounds = list(zip(np.cumsum(sizes) - sizes, np.cumsum(sizes), strict=True))
+    for c in _CHANGE_TEXTS:
+        if c not in out.columns or len(sizes) < 2:
+            continue
+        col = out[c].array
+        used = [np.unique(col.codes[a:b]) for a, b in bounds]
+        used = [u[u >= 0] for u in used]  # the texts of each programme (positions in the categories of all)
+        if all(np.array_equal(u, used[0]) for u in used):
+            continue  # the same categories in every programme: stacked, they stay categories
+        if all(len(u) for u in used):  # what pandas.concat makes of categories that differ: their text
+            out[c] = _as_text(out[c])
+            continue
+        # a programme without any of these texts: each programme's own categories, stacked by pandas.concat
+        pieces = []
+        for u, (a, b) in zip(used, bounds, strict=True):
+            own = np.full(len(col.categories) + 1, -1, dtype=np.int64)  # the last one: a missing text stays missing
+            own[u] = np.arange(len(u))
+            pieces.append(pd.Series(pd.Categorical.from_codes(own[col.codes[a:b]],
+                                                              categories=list(col.categories[u]))))
+        out[c] = pd.concat(pieces, ignore_index=True).set_axis(out.index)
+    return out.reset_index(drop=True)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """``column.astype(column.cat.categories.dtype)`` of a categorical column: each category's text taken for its
+    cells (in pyarrow when the categories are pandas text, rather than one Python string per cell)."""
+    cats = column.cat.categories
+    if not isinstance(cats.dtype, pd.StringDtype) or cats.dtype.storage != "pyarrow":
+        return column.astype(cats.dtype)
+    codes = column.cat.codes.to_numpy(dtype=np.int32)
+    texts = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(list(cats), type=pa.large_string()))
+    return pd.Series(pd.array(texts.dictionary_decode(), dtype=cats.dtype), index=column.index, name=column.name)
 
 
 #: outcome_summary count -> summary result columns that must be hidden when it is hidden
