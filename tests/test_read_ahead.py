@@ -79,6 +79,23 @@ def test_the_first_file_in_the_order_given_that_cannot_be_read_is_the_error(uplo
     assert str(got.value) == str(expected.value)
 
 
+def test_a_file_that_cannot_be_read_comes_before_what_fails_after(upload: list[Path], tmp_path: Path) -> None:
+    # validation's own setup (the instrument registry, the date) fails before it looks up the unreadable table:
+    # read_files would have raised the file's error before validation began, and so does reading ahead
+    empty = tmp_path / "participants.csv"
+    empty.write_bytes(b"")
+    paths = [upload[3], empty, upload[4]]
+    with pytest.raises(InputFileError) as expected:
+        read_files(paths)
+    with pytest.raises(InputFileError) as got, read_files_ahead(paths):
+        raise ValueError("instrument folder does not exist")
+    assert str(got.value) == str(expected.value)
+    with pytest.raises(ValueError, match="instrument folder"), read_files_ahead(upload):  # files fine: its own error
+        raise ValueError("instrument folder does not exist")
+    with pytest.raises(KeyboardInterrupt), read_files_ahead(paths):  # an interrupt is not held up
+        raise KeyboardInterrupt
+
+
 def test_uploads_whose_tables_are_not_known_by_name_are_read_first(upload: list[Path], tmp_path: Path) -> None:
     unnamed = tmp_path / "export_2025.csv"
     unnamed.write_bytes(upload[2].read_bytes())

@@ -111,11 +111,13 @@ class TablesReadAhead(Mapping[str, pd.DataFrame]):
         try:
             return job.result()  # the same frame at every look-up
         except _FileFailed:
-            raise self._first_failure() from None
+            failure = self.first_failure()
+            assert failure is not None  # this table's file, if no earlier one
+            raise failure from None
 
-    def _first_failure(self) -> BaseException:
-        """The error of the first file (in the order given) that could not be read, every table's reading
-        waited for."""
+    def first_failure(self) -> Exception | None:
+        """The error of the first file (in the order given) that could not be read, or ``None`` when every file
+        was read; waits for every table's reading (not for those :meth:`close` stopped)."""
         failed: list[_FileFailed] = []
         for job in self._jobs.values():
             if job.cancelled():
@@ -124,7 +126,7 @@ class TablesReadAhead(Mapping[str, pd.DataFrame]):
                 job.result()
             except _FileFailed as exc:
                 failed.append(exc)
-        return min(failed, key=lambda f: f.index).error
+        return min(failed, key=lambda f: f.index).error if failed else None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
@@ -184,7 +186,9 @@ def read_files_ahead(paths: Iterable[str | Path], *, table: str | None = None, s
     ------
     InputFileError
         A file cannot be read (from the look-up of a table, for files read ahead: see
-        :class:`TablesReadAhead`).
+        :class:`TablesReadAhead`). An exception raised in the ``with`` block while files are read ahead gives way
+        to the error of the first file that cannot be read, as with :func:`~evalkit.readers.read_files`, which
+        would have raised it before the block began (every file is then waited for; an interrupt is not).
 
     Examples
     --------
@@ -202,5 +206,12 @@ def read_files_ahead(paths: Iterable[str | Path], *, table: str | None = None, s
     tables = TablesReadAhead(plan, table=table, limits=limits, compact=compact)
     try:
         yield tables
+    except Exception:
+        # read_files would have stopped at a file it cannot read before the caller's work began: that error
+        # comes first, whatever went wrong after (validation's own setup: the instrument registry, the date)
+        failure = tables.first_failure()
+        if failure is not None:
+            raise failure from None
+        raise
     finally:
         tables.close()
