@@ -233,17 +233,14 @@ def validate(
     log = ProblemLog()
     checked: dict[str, _Checked] = {}
     parents: dict[str, ParentIndex] = {}
-    done: dict[str, tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]] = {}
-    attendance: pd.DataFrame | None = None
 
     def stored(name: str) -> pd.DataFrame | None:
         return existing.get(name) if existing is not None else None
 
     # against stored rows (a re-upload), hand freed heap pages back between steps, as the stored rows sit
     # under every step's peak; a first upload does not (its peak is lower, and each trim costs time)
-    against_stored = existing is not None and any(len(f) for f in existing.values())
-    release = release_freed_memory if against_stored else (lambda: None)
-    early = _finish_early(against_stored)
+    release = release_freed_memory if existing is not None and any(len(f) for f in existing.values()) \
+        else (lambda: None)
 
     for name in TABLE_NAMES:
         if name not in raw:
@@ -279,59 +276,31 @@ def validate(
             check_child_dates(rows, log, typed["participant_id"], typed[date_column], _raw(cells, date_column,
                               len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
                               where=where)
-        checked[name] = table = _Checked(schema, frame, rows, cells, typed, items)
+        checked[name] = _Checked(schema, frame, rows, cells, typed, items)
         release()
         key = schema.primary_key[0]
         if len(schema.primary_key) == 1:
             # a unique key: check_keys above has set aside every row of a repeated one
             parents[name] = ParentIndex.build(name, key, typed, rows, stored(name),
                                               distinct_keys=schema.field(key).unique)
-        if early and name == "contacts" and "group_sessions" in raw:
-            attendance = _attendance(table, stored("contacts"))  # for the head counts, below
-        if early and name != "group_sessions":
-            # no later check sets aside a row of this table: its valid rows and quarantine are made now (while
-            # a table read ahead of validation is still being read, see evalkit.readers.ahead), its typed
-            # columns freed
-            done[name] = _finished(table, log)
 
     if "group_sessions" in checked:
         sessions = checked["group_sessions"]
         check_head_counts(sessions.rows, log, sessions.typed["group_session_id"], sessions.typed["head_count"],
-                          sessions.raw_values("head_count"),
-                          attendance if attendance is not None else _attendance(checked.get("contacts"),
-                                                                                 stored("contacts")))
+                          sessions.raw_values("head_count"), _attendance(checked.get("contacts"), stored("contacts")))
+
+    tables: dict[str, pd.DataFrame] = {}
+    quarantine: dict[str, pd.DataFrame] = {}
+    absent: dict[str, tuple[str, ...]] = {}
     for name, table in checked.items():
-        if name not in done:
-            done[name] = _finished(table, log)
-    order = list(checked)
-    return ValidationResult(tables={n: done[n][0] for n in order}, quarantine={n: done[n][1] for n in order},
-                            report=log.report(), absent_columns={n: done[n][2] for n in order})
-
-
-def _finish_early(against_stored: bool) -> bool:
-    """Whether :func:`validate` finishes each table (:func:`_finished`) as soon as no later check can set aside
-    its rows, rather than all at the end: yes, unless the upload is checked against stored rows.
-
-    Finishing early lets the work overlap the reading of a later table (files read ahead, see
-    :mod:`evalkit.readers.ahead`), but the finished tables are then held while the later tables are checked:
-    at a million participants that raised the peak of a first upload's validation by about 150 MB (2,834 to
-    2,981 MB) and of a re-upload's, where the stored rows are held too, by about 400 MB (3,749 to 4,156 MB,
-    over 4 GB), so a re-upload finishes its tables at the end.
-    """
-    return not against_stored
-
-
-def _finished(table: _Checked, log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
-    """A checked table's valid rows (canonical), its rows set aside with their reasons, and the schema columns
-    it lacks; its typed columns and cells are freed (and Arrow's freed blocks given back to the system)."""
-    bad = table.rows.error
-    absent = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
-    valid = _canonical(table, ~bad)
-    aside = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
-                                          "reasons": log.reasons(table.schema.name, np.flatnonzero(bad))})
-    table.typed, table.cells = {}, {}
-    pa.default_memory_pool().release_unused()
-    return valid, aside, absent
+        bad = table.rows.error
+        absent[name] = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
+        tables[name] = _canonical(table, ~bad)
+        quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
+                                                         "reasons": log.reasons(name, np.flatnonzero(bad))})
+        table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
+        pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
+    return ValidationResult(tables=tables, quarantine=quarantine, report=log.report(), absent_columns=absent)
 
 
 def _set_aside(frame: pd.DataFrame, bad: np.ndarray, added: Mapping[str, Any]) -> pd.DataFrame:
