@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-__all__ = ["categories_as_text"]
+__all__ = ["categories_as_text", "category_text_column"]
 
 
 def categories_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -37,4 +39,18 @@ def categories_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFr
     cats = [c for c in dict.fromkeys(columns) if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
     if not cats:
         return frame
-    return frame.assign(**{c: frame[c].astype(frame[c].cat.categories.dtype) for c in cats})
+    return frame.assign(**{c: category_text_column(frame[c]) for c in cats})
+
+
+def category_text_column(column: pd.Series) -> pd.Series:
+    """A categorical column as the text of its cells, in its categories' dtype (``column.astype(categories.dtype)``).
+
+    Categories held as Arrow-backed pandas text are taken by code in pyarrow (no Python string per cell);
+    others are converted by pandas. Missing cells stay missing.
+    """
+    cats = column.cat.categories
+    if not isinstance(cats.dtype, pd.StringDtype) or cats.dtype.storage != "pyarrow":
+        return column.astype(cats.dtype)
+    codes = column.cat.codes.to_numpy(dtype=np.int32)
+    texts = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(list(cats), type=pa.large_string()))
+    return pd.Series(pd.array(texts.dictionary_decode(), dtype=cats.dtype), index=column.index, name=column.name)

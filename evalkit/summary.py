@@ -52,6 +52,7 @@ import pyarrow.compute as pac
 
 from evalkit import __version__
 from evalkit._resources import resource_dir
+from evalkit.categorical_text import category_text_column
 from evalkit.data_source import coerce_tables
 from evalkit.disclosure import (
     disclosure_note,
@@ -1884,7 +1885,7 @@ def _change_of_each_programme(episodes: pd.DataFrame, sizes: list[int], params: 
         if all(np.array_equal(u, used[0]) for u in used):
             continue  # the same categories in every programme: stacked, they stay categories
         if all(len(u) for u in used):  # what pandas.concat makes of categories that differ: their text
-            out[c] = _as_text(out[c])
+            out[c] = category_text_column(out[c])
             continue
         # a programme without any of these texts: each programme's own categories, stacked by pandas.concat
         pieces = []
@@ -1895,17 +1896,6 @@ def _change_of_each_programme(episodes: pd.DataFrame, sizes: list[int], params: 
                                                               categories=list(col.categories[u]))))
         out[c] = pd.concat(pieces, ignore_index=True).set_axis(out.index)
     return out.reset_index(drop=True)
-
-
-def _as_text(column: pd.Series) -> pd.Series:
-    """``column.astype(column.cat.categories.dtype)`` of a categorical column: each category's text taken for its
-    cells (in pyarrow when the categories are pandas text, rather than one Python string per cell)."""
-    cats = column.cat.categories
-    if not isinstance(cats.dtype, pd.StringDtype) or cats.dtype.storage != "pyarrow":
-        return column.astype(cats.dtype)
-    codes = column.cat.codes.to_numpy(dtype=np.int32)
-    texts = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(list(cats), type=pa.large_string()))
-    return pd.Series(pd.array(texts.dictionary_decode(), dtype=cats.dtype), index=column.index, name=column.name)
 
 
 #: outcome_summary count -> summary result columns that must be hidden when it is hidden

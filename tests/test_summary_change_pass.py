@@ -80,12 +80,12 @@ def test_the_cases_hold_what_they_are_for() -> None:
 
 @pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", "object"])
 def test_categories_as_text_equal_astype(dtype: str) -> None:
-    """The stacked texts (``_as_text``) equal ``astype`` of the categories' dtype: missing cells, unused and
+    """The stacked texts (``category_text_column``) equal ``astype`` of the categories' dtype: missing cells, unused and
     non-ASCII categories, every kind of text categories."""
-    from evalkit.summary import _as_text
+    from evalkit.categorical_text import category_text_column
 
     rng = np.random.default_rng(3)
     cats = pd.Index(["b x", "a (é)", "c; d", ""], dtype=dtype)
     for n in (0, 1, 50):
         col = pd.Series(pd.Categorical.from_codes(rng.integers(-1, 3, n), categories=cats), name="x")  # "" unused
-        pd.testing.assert_series_equal(_as_text(col), col.astype(cats.dtype), check_exact=True)
+        pd.testing.assert_series_equal(category_text_column(col), col.astype(cats.dtype), check_exact=True)
