@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.column_mapping import ColumnMapping
+from evalkit.readers import _TEXT
 from evalkit.readers.detect import check_table_name
 from evalkit.readers.headers import table_for_name
 from evalkit.readers.limits import ReadLimits
@@ -29,9 +30,6 @@ from evalkit.readers.redcap import RedcapMapping
 from evalkit.schemas import TABLE_NAMES
 
 __all__ = ["TablesReadAhead", "planned_tables", "read_files_ahead"]
-
-_CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ""})
-
 
 def planned_tables(paths: Iterable[str | Path], *, table: str | None = None) -> list[tuple[Path, str]] | None:
     """Each file and the table it will be read as, when that is known without reading the files.
@@ -54,7 +52,7 @@ def planned_tables(paths: Iterable[str | Path], *, table: str | None = None) -> 
     plan: list[tuple[Path, str]] = []
     for given in paths:
         path = Path(given)
-        if path.suffix.lower() not in _CSV_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in _TEXT or not path.is_file():
             return None
         if table is not None:
             plan.append((path, table))
