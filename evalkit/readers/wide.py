@@ -1901,10 +1901,21 @@ def _merged_header_looks_wide(rows: list[list[Any]], merged: tuple[tuple[int, in
     return False
 
 
+@lru_cache(maxsize=50_000)
+def _could_be_score_header(text: str) -> bool:
+    """Whether :func:`classify_header` could call ``text`` a score column.
+
+    It calls a header a score only from :func:`_parse_measure_header`, so a row none of whose cells parse as a score
+    header cannot look wide, and its cells need no identifier check or classifying (data rows, title rows).
+    """
+    role = _parse_measure_header(text)
+    return role is not None and role.kind == "score"
+
+
 def _rows_look_wide(rows: list[list[Any]]) -> bool:
     for row in rows:
         texts = [str(c).strip() for c in row[:_LOOK_COLUMNS] if c is not None and str(c).strip()]
-        if len(texts) < 2:
+        if len(texts) < 2 or not any(_could_be_score_header(t) for t in texts):
             continue
         prefetch_headers(texts)  # one identifier check per row, not one per cell (a 60 KB file took minutes)
         roles = [classify_header(t) for t in texts]
