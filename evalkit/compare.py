@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from evalkit.compare_options import BY_CHOICES, MEASURES, METHODS
 from evalkit.stats import (
     Overdispersion,
     estimate_overdispersion,
@@ -140,15 +141,6 @@ class MixedInstrumentsError(ValueError):
 
 
 Measure = Literal["smcr", "mean_change", "recovery", "reliable_improvement", "take_up"]
-MEASURES: tuple[str, ...] = ("smcr", "mean_change", "recovery", "reliable_improvement", "take_up")
-"""Effect measures :func:`compare_summaries` can pool."""
-
-METHODS: tuple[str, ...] = ("REML", "DL", "FE", "ML", "PM", "HE", "SJ")
-"""tau^2 estimators (``"FE"``: fixed/common effect), as :func:`evalkit.stats.meta_analysis`."""
-
-BY_CHOICES: tuple[str, ...] = ("format", "mode", "delivered_by", "facilitation", "region")
-"""Programme characteristics that can define subgroups and moderators."""
-
 PROPORTION_MEASURES: tuple[str, ...] = ("recovery", "reliable_improvement", "take_up")
 CONTINUOUS_MEASURES: tuple[str, ...] = ("smcr", "mean_change")
 

@@ -52,10 +52,10 @@ from evalkit.errors import AccessDenied, EvalkitError, StoreError
 from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import (
     PSEUDONYM_PATTERN,
-    IdentifierColumnsError,
     key_check,
     load_secret,
     pseudonymise_frame,
+    refuse_identifier_columns,
     refuse_identifiers,
 )
 from evalkit.schemas import TABLE_NAMES, table_schema
@@ -511,30 +511,6 @@ def _without_pseudonyms_in_messages(result: ValidationResult) -> ValidationResul
             frame = frame.assign(reasons=words(frame["reasons"]))
         quarantine[name] = frame
     return replace(result, report=report, quarantine=quarantine)
-
-
-def refuse_identifier_columns(result: ValidationResult) -> None:
-    """Refuse an upload whose files hold columns that look like direct identifiers, found by their headers.
-
-    The readers leave such a column out (a report row with rule ``identifier_column``: a name, NHS number,
-    contact details, date of birth or address header); the upload is still refused whole, as one with
-    identifying *values* is (:func:`evalkit.pseudonymise.refuse_identifiers`), so the provider removes the
-    column from the files they send. :func:`ingest` calls it; ``evalkit validate`` says so in advance.
-
-    Raises
-    ------
-    IdentifierColumnsError
-        Naming each such column and its table.
-    """
-    found = result.report[result.report["rule"] == "identifier_column"]
-    if found.empty:
-        return
-    findings = pd.DataFrame({
-        "column": found["column"].astype("string").to_numpy(), "kind": "identifying details",
-        "evidence": "header", "matches": 0, "checked": 0, "rows": "",
-        "table": found["table"].astype("string").to_numpy(),
-    }).drop_duplicates(["table", "column"], ignore_index=True)
-    raise IdentifierColumnsError(findings)
 
 
 def _refuse_unknown_provider(store: Store, raw: Mapping[str, pd.DataFrame], provider: str, *,

@@ -32,7 +32,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW
+from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import EvalkitError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "load_secret",
     "pseudonymise_frame",
     "pseudonymise_ids",
+    "refuse_identifier_columns",
     "refuse_identifiers",
 ]
 
@@ -515,3 +516,27 @@ def refuse_identifiers(frames: Mapping[str, pd.DataFrame], *, allowed: Iterable[
             found.append(f.assign(table=name))
     if found:
         raise IdentifierColumnsError(pd.concat(found, ignore_index=True))
+
+
+def refuse_identifier_columns(result: ValidationResult) -> None:
+    """Refuse an upload whose files hold columns that look like direct identifiers, found by their headers.
+
+    The readers leave such a column out (a report row with rule ``identifier_column``: a name, NHS number,
+    contact details, date of birth or address header); the upload is still refused whole, as one with
+    identifying *values* is (:func:`evalkit.pseudonymise.refuse_identifiers`), so the provider removes the
+    column from the files they send. :func:`evalkit.ingest.ingest` calls it; ``evalkit validate`` says so in advance.
+
+    Raises
+    ------
+    IdentifierColumnsError
+        Naming each such column and its table.
+    """
+    found = result.report[result.report["rule"] == "identifier_column"]
+    if found.empty:
+        return
+    findings = pd.DataFrame({
+        "column": found["column"].astype("string").to_numpy(), "kind": "identifying details",
+        "evidence": "header", "matches": 0, "checked": 0, "rows": "",
+        "table": found["table"].astype("string").to_numpy(),
+    }).drop_duplicates(["table", "column"], ignore_index=True)
+    raise IdentifierColumnsError(findings)

@@ -46,13 +46,22 @@ def _level(text: str) -> float:
     return value
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    from evalkit.compare import BY_CHOICES, MEASURES
+class _LibraryDefaultsHelp(argparse.HelpFormatter):
+    """Help texts whose ``{name}`` fields are :func:`_defaults`, looked up only when help is printed.
 
-    default = _defaults()
+    :mod:`evalkit.compare` loads SciPy, which took about a second of every command's start when the
+    parser quoted the defaults as it was built.
+    """
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return super()._expand_help(action).format_map(_defaults())
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from evalkit.compare_options import BY_CHOICES, MEASURES, METHODS
 
     p = sub.add_parser(
-        "compare",
+        "compare", formatter_class=_LibraryDefaultsHelp,
         help="compare programmes from summary files (random-effects pooling, subgroups, funnel flags)",
         description=(
             "Read summary files (from `evalkit summary`), compute each programme's effect and its uncertainty, "
@@ -67,23 +76,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", action="append", choices=BY_CHOICES, metavar="{" + ",".join(BY_CHOICES) + "}",
                    help="programme characteristic for subgroups and the moderator test (repeatable)")
     p.add_argument("--instrument", action="append", metavar="CODE",
-                   help=f"instrument (default {default['instrument']}); repeat to give alternatives in order of preference")
-    p.add_argument("--measure", choices=MEASURES, help=f"effect measure (default {default['measure']})")
-    p.add_argument("--method", choices=("REML", "DL", "FE", "ML", "PM", "HE", "SJ"),
-                   help=f"tau^2 estimator, or FE for a fixed effect (default {default['method']})")
+                   help="instrument (default {instrument}); repeat to give alternatives in order of preference")
+    p.add_argument("--measure", choices=MEASURES, help="effect measure (default {measure})")
+    p.add_argument("--method", choices=METHODS,
+                   help="tau^2 estimator, or FE for a fixed effect (default {method})")
     p.add_argument("--knha", action="store_true", help="Knapp-Hartung adjustment (t and F tests)")
-    p.add_argument("--scale", choices=("logit", "raw"), help=f"scale for pooling proportions (default {default['proportion_scale']})")
+    p.add_argument("--scale", choices=("logit", "raw"), help="scale for pooling proportions (default {proportion_scale})")
     p.add_argument("--level", type=_level, metavar="LEVEL",
-                   help=f"confidence level of the intervals, e.g. 0.9 (default {default['level']:g}; the funnel limits "
+                   help="confidence level of the intervals, e.g. 0.9 (default {level:g}; the funnel limits "
                         "stay at 95%% and 99.8%%)")
     p.add_argument("--min-per-level", type=positive_int, metavar="N",
-                   help=f"fewest programmes in each level of a --by characteristic before its test of moderators "
-                        f"(meta-regression) is reported (default {default['min_per_level']})")
+                   help="fewest programmes in each level of a --by characteristic before its test of moderators "
+                        "(meta-regression) is reported (default {min_per_level})")
     p.add_argument("--overdispersion", choices=("multiplicative", "additive"),
                    help="widen funnel limits for over-dispersion (default: no adjustment)")
     p.add_argument("--funnel-method", choices=("normal", "exact"),
                    help="funnel limits for proportions: normal approximation, or exact binomial "
-                        f"(default {default['funnel_method']})")
+                        "(default {funnel_method})")
     p.add_argument("--funnel-table", action="store_true",
                    help="print the funnel-plot flags of every programme on recovery, reliable improvement, "
                         "take-up and SMCR instead of the comparison")

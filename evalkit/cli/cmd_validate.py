@@ -86,8 +86,7 @@ def _ingest_command(args: argparse.Namespace) -> str:
 
 def _refusal(raw: dict[str, pd.DataFrame], result: ValidationResult) -> str | None:
     """Why ``evalkit ingest`` (and the dashboard) would refuse the files whole, or ``None``: the library's checks."""
-    from evalkit.ingest import refuse_identifier_columns
-    from evalkit.pseudonymise import IdentifierColumnsError, refuse_identifiers
+    from evalkit.pseudonymise import IdentifierColumnsError, refuse_identifier_columns, refuse_identifiers
 
     try:
         refuse_identifier_columns(result)  # columns left out for their identifying headers

@@ -31,7 +31,7 @@ not_checked
 unknown_column,                 warning    readers (:mod:`evalkit.readers`)
 identifier_column (the upload
 is then refused whole:
-:func:`evalkit.ingest.refuse_identifier_columns`),
+:func:`evalkit.pseudonymise.refuse_identifier_columns`),
 duplicate_column,
 unknown_sheet, not_read,
 hidden_sheet
