@@ -1908,8 +1908,19 @@ def _could_be_score_header(text: str) -> bool:
     It calls a header a score only from :func:`_parse_measure_header`, so a row none of whose cells parse as a score
     header cannot look wide, and its cells need no identifier check or classifying (data rows, title rows).
     """
+    first_words = _instrument_first_words()
+    if first_words is not None and first_words.isdisjoint(_tokens(text)):  # a score header names an instrument
+        return False
     role = _parse_measure_header(text)
     return role is not None and role.kind == "score"
+
+
+@cache
+def _instrument_first_words() -> frozenset[str] | None:
+    """The first word of every instrument name :func:`_take_instrument` looks for (``None`` if a name is empty,
+    which it would find in any header)."""
+    phrases = [phrase for phrase, _ in _instrument_phrases()]
+    return None if not all(phrases) else frozenset(phrase[0] for phrase in phrases)
 
 
 def _rows_look_wide(rows: list[list[Any]]) -> bool:
