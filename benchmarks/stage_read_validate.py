@@ -20,27 +20,40 @@ call):
   tables not named: planned from the file names, the header check behind that warmed before timing) read by
   :func:`evalkit.readers.ahead.read_files_ahead` while :func:`~evalkit.validation.validate` checks the tables
   already read, as ``evalkit validate`` does - then ``score`` and the sum ``read ahead+validate+score`` (a third,
-  warm pass, against the floor read just before it).
+  warm pass, against the floor read just before it);
+* ``pyarrow csv read, a process of its own (baseline)``, then ``evalkit validate, a process of its own`` - what a
+  provider waits for at the command line: a fresh Python process that reads the five files with pyarrow (its
+  import included), against ``python -m evalkit validate FILES`` (imports, files read ahead of validation, the
+  identifier check that ingest would refuse on, the printed report; no scoring). Time, CPU (the child's user +
+  system) and peak memory are the child process's own (``os.wait4``, ``VmHWM``); each command runs once untimed
+  first (compiled modules written, files in the page cache).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from benchmarks.common import (
     RECORDS,
+    ROOT,
     TABLES,
     csv_paths,
     data_info,
     ensure_data,
     import_reading_modules,
     measure,
+    size_label,
     stage_main,
 )
 
 STAGE = "read_validate"
 AGAIN = ", again in the process"
 AHEAD_SUM = "read ahead+validate+score"
+CLI_STEP = "evalkit validate, a process of its own"
 
 
 def run(size: int, *, root: Path, pg: str | None = None, **_: str) -> None:
@@ -74,6 +87,56 @@ def run(size: int, *, root: Path, pg: str | None = None, **_: str) -> None:
         for name in TABLES:
             pacsv.read_csv(paths[name])
     _read_ahead_pass(size, paths, rows)
+    files = [str(paths[name]) for name in TABLES]
+    _process_step("pyarrow csv read, a process of its own (baseline)", size, rows, ["pyarrow", *files],
+                  baseline_of=CLI_STEP)
+    _process_step(CLI_STEP, size, rows, ["evalkit", *files])
+
+
+#: the child process: reads the files with pyarrow, or runs ``evalkit validate`` on them; then writes its peak
+#: resident memory (``VmHWM``, which starts afresh at exec, unlike ``ru_maxrss``) as the last line of stderr
+_CHILD = """
+import sys
+if sys.argv[1] == "pyarrow":
+    import pyarrow.csv as c
+    for p in sys.argv[2:]:
+        c.read_csv(p)
+    code = 0
+else:
+    from evalkit.cli import main
+    code = main(["validate", *sys.argv[2:]])
+with open("/proc/self/status") as status:
+    sys.stderr.write("\\n" + next(line for line in status if line.startswith("VmHWM")))
+sys.exit(code)
+"""
+
+
+def _process_step(step: str, size: int, rows: int, args: list[str], *, baseline_of: str | None = None) -> None:
+    """Run :data:`_CHILD` with ``args`` (from the repository root) and record its wall, CPU and peak memory.
+
+    It runs once untimed first, with Python writing its compiled modules (``__pycache__``) as it does for a
+    user even where ``PYTHONDONTWRITEBYTECODE`` is set here, so that the timed run loads them as a user's does.
+    """
+    argv = [sys.executable, "-c", _CHILD, *args]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    errors = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    if child.returncode != 0:
+        raise RuntimeError(f"{step}: exit code {child.returncode}: {errors[-2000:]}")
+    peak_kb = int(errors.strip().splitlines()[-1].split()[1])
+    rec = {"stage": STAGE, "size": size, "step": step, "rows": rows, "seconds": seconds,
+           "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_mb": round(peak_kb / 1024, 1),
+           "load1": round(os.getloadavg()[0], 2), "note": "a child process: its own time, CPU and peak memory"}
+    if baseline_of:
+        rec["baseline_of"] = baseline_of
+    RECORDS.append(rec)
+    print(f"  {STAGE:<14} {size_label(size):>5} {step:<34} {seconds:9.3f} s  cpu {rec['cpu_s']:8.3f} s  "
+          f"{rec['peak_mb']:8.1f} MB", file=sys.stderr, flush=True)
 
 
 def _evalkit_pass(size: int, paths: dict[str, Path], rows: int, suffix: str) -> None:
