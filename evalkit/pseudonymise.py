@@ -27,13 +27,16 @@ import stat
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 
 from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import EvalkitError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "ID_COLUMNS",
@@ -311,59 +314,89 @@ def is_valid_nhs_number(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=values.index)
 
 
-# Every value pattern but the email's needs an ASCII digit and uses only letters, digits, whitespace
-# and "+()-"; the email's needs an "@". A value that is neither can match none of them.
-_MAYBE_IDENTIFIER = rf"@|^[0-9A-Za-z{_WS_RE2}+()\-]*[0-9][0-9A-Za-z{_WS_RE2}+()\-]*$"
+_VALUE_PATTERNS: Final[Mapping[str, str]] = {
+    "email address": _EMAIL, "postcode": _POSTCODE, "_postcode_spaced": _POSTCODE_SPACED, "phone number": _PHONE,
+    "_phone_written": _PHONE_WRITTEN,
+}
+_VALUE_KINDS: Final = (*_VALUE_PATTERNS, "NHS number")
+
+# A value matching none of the value patterns in full (nor an NHS number's 3-3-4 digit shape) is no identifier:
+# one RE2 pass with their union over the distinct values leaves only the few that are for the patterns one by one.
+_ANY_IDENTIFIER = "|".join(_re2(pattern) for pattern in (*_VALUE_PATTERNS.values(), _NHS))
+
+
+def _arrow_strings(values: pd.Series | pd.Index) -> pa.Array:
+    """``values`` (strings) as a pyarrow array: as they are when pyarrow-backed, else via ``"string[pyarrow]"``
+    (a Series' missing values left out)."""
+    import pyarrow as pa
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values.array)
+    if isinstance(values, pd.Index):
+        return pa.array(_arrow_text(pd.Series(values.astype(object))).array)
+    return pa.array(_arrow_text(values.dropna()).array)
+
+
+def _kept_and_maybe(stripped: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Which ``stripped`` values are present and not blank, and which of those match :data:`_ANY_IDENTIFIER`."""
+    import pyarrow.compute as pc
+
+    kept = pc.not_equal(stripped, "").fill_null(False).to_numpy(zero_copy_only=False)
+    maybe = pc.match_substring_regex(stripped, _ANY_IDENTIFIER).fill_null(False).to_numpy(zero_copy_only=False)
+    return kept, kept & maybe
+
+
+def _category_cells(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """How many cells hold each category, from a categorical's ``codes`` (-1 for a missing cell)."""
+    return np.bincount(codes[codes >= 0], minlength=n_categories)
+
+
+_FEW_LEFT_OUT = 4
+
+
+def _cells_holding(codes: np.ndarray, counted: np.ndarray) -> int:
+    """How many cells hold a category marked in ``counted`` (one boolean per category), from a categorical's
+    ``codes``: the present cells less those of the few categories left out, or summed per category."""
+    left_out = np.flatnonzero(~counted)
+    if len(left_out) > _FEW_LEFT_OUT:
+        return int(_category_cells(codes, len(counted))[counted].sum())
+    return int(np.count_nonzero(codes >= 0)) - sum(int(np.count_nonzero(codes == int(code))) for code in left_out)
 
 
 def _value_kinds(col: pd.Series) -> dict[str, int]:
     """Count values of ``col`` that fully match each identifier pattern.
 
-    Values are stripped and blanks left out (``_n`` counts the rest). Each distinct value is
-    looked at once and weighted by how often it occurs, and only distinct values that could
-    match a pattern (:data:`_MAYBE_IDENTIFIER`: an ``@``, or a digit with nothing but letters,
-    digits, whitespace and ``+()-`` around it) go through the six patterns; the counts are
-    those of matching every cell against every pattern.
+    Values are stripped and blanks left out (``_n`` counts the rest). Each distinct value (a
+    categorical's category, else a value of ``pyarrow.compute.value_counts``) is looked at once and
+    weighted by its cells - values that strip alike are simply counted apart and add up - and only
+    those matching the union of the patterns (:data:`_ANY_IDENTIFIER`) go through the six patterns
+    one by one; the counts are those of matching every cell against every pattern.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
+    cells = codes = None
     if isinstance(col.dtype, pd.CategoricalDtype):
-        # each category once, weighted by its cells (categories that strip alike are summed)
-        cells = np.bincount(col.cat.codes.to_numpy()[col.notna().to_numpy()] , minlength=len(col.cat.categories))
-        text = _arrow_text(pd.Series(col.cat.categories.astype(object))).str.strip()
-        keep = (cells > 0) & text.notna().to_numpy() & (text != "").fillna(False).to_numpy(dtype=bool)
-        summed = pd.Series(cells[keep]).groupby(text[keep].to_numpy(dtype=object), sort=False).sum()
-        if summed.empty:
-            return {}
-        uniques = pa.array(summed.index.to_numpy(dtype=object), type=pa.large_string())
-        counts = pa.array(summed.to_numpy(dtype=np.int64))
-        n_values = int(summed.sum())
+        codes, values = col.cat.codes.to_numpy(), _arrow_strings(col.cat.categories)
     else:
-        text = _arrow_text(col.dropna()).str.strip()
-        values = pa.array(text.array)
-        values = values.filter(pc.not_equal(values, ""))
-        if len(values) == 0:
-            return {}
-        counted = pc.value_counts(values)
-        uniques, counts = counted.field("values"), counted.field("counts")
-        n_values = len(values)
-    maybe = pc.match_substring_regex(uniques, _MAYBE_IDENTIFIER).fill_null(False)
-    uniques = pd.Series(uniques.filter(maybe), dtype="string[pyarrow]")
-    weights = counts.filter(maybe).to_numpy(zero_copy_only=False).astype(np.int64)
-    found = {}
-    if len(uniques):
-        found = {
-            "email address": _fullmatch(uniques, _EMAIL),
-            "postcode": _fullmatch(uniques, _POSTCODE),
-            "_postcode_spaced": _fullmatch(uniques, _POSTCODE_SPACED),
-            "phone number": _fullmatch(uniques, _PHONE),
-            "_phone_written": _fullmatch(uniques, _PHONE_WRITTEN),
-            "NHS number": is_valid_nhs_number(uniques).to_numpy(dtype=bool),
-        }
-    out = {kind: int(weights[found[kind]].sum()) if found else 0
-           for kind in ("email address", "postcode", "_postcode_spaced", "phone number", "_phone_written",
-                        "NHS number")}
+        counted = pc.value_counts(_arrow_strings(col))
+        values, cells = counted.field("values"), counted.field("counts").to_numpy(zero_copy_only=False)
+    stripped = pc.utf8_trim_whitespace(values)
+    kept, maybe = _kept_and_maybe(stripped)
+    if cells is None and not maybe.any():
+        n_values = _cells_holding(codes, kept)  # no category needs weighing: only the non-blank cells are counted
+    else:
+        cells = _category_cells(codes, len(values)) if cells is None else cells
+        n_values = int(cells[kept].sum())
+    if n_values == 0:
+        return {}
+    out = dict.fromkeys(_VALUE_KINDS, 0)
+    if maybe.any():
+        candidates = pd.Series(stripped.filter(maybe), dtype="string[pyarrow]")
+        weights = cells[maybe].astype(np.int64)
+        found = {kind: _fullmatch(candidates, pattern) for kind, pattern in _VALUE_PATTERNS.items()}
+        found["NHS number"] = is_valid_nhs_number(candidates).to_numpy(dtype=bool)
+        out = {kind: int(weights[found[kind]].sum()) for kind in _VALUE_KINDS}
     out["_n"] = n_values
     return out
 

@@ -171,8 +171,8 @@ def _value_kinds_cell_by_cell(col: pd.Series) -> dict[str, int]:
 
 
 def test_identifier_prefilter_gives_the_same_counts() -> None:
-    """Only distinct values with an '@', or a digit among letters/digits/whitespace/'+()-', reach the patterns:
-    the counts equal those of every pattern over every cell (random strings from the patterns' alphabets, every
+    """Only distinct values matching the union of the patterns reach the patterns one by one: the counts
+    equal those of every pattern over every cell (random strings from the patterns' alphabets, every
     whitespace character, near misses, and an upload's real columns)."""
     import numpy as np
 
