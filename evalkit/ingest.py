@@ -52,6 +52,7 @@ from evalkit.errors import AccessDenied, EvalkitError, StoreError
 from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import (
     PSEUDONYM_PATTERN,
+    IdentifierColumnsError,  # noqa: F401 - what ingest raises for identifying columns, importable from here too
     key_check,
     load_secret,
     pseudonymise_frame,
