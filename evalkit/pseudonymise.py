@@ -404,14 +404,13 @@ def _value_kinds(col: pd.Series) -> dict[str, int]:
 _ROWS_LISTED = 10
 
 
-def _rows_holding(frame: pd.DataFrame, column: str, kind: str) -> str:
-    """The rows of ``frame`` whose ``column`` value is a ``kind`` of identifier, as text ("rows 2, 5 and 3 more").
+def _rows_holding(column: pd.Series, source_row: pd.Series | None, kind: str) -> str:
+    """The rows whose ``column`` value is a ``kind`` of identifier, as text ("rows 2, 5 and 3 more").
 
-    Rows are the provider's spreadsheet rows (``source_row``) when the frame has them, else positions counted
-    from 2 (row 1 being the header). Only called for a column already found to hold such values.
+    Rows are the provider's spreadsheet rows (``source_row``, the frame's column of that name) when given, else
+    positions counted from 2 (row 1 being the header). Only called for a column already found to hold such values.
     """
-    text = _arrow_text(frame[column].astype("str") if isinstance(frame[column].dtype, pd.CategoricalDtype)
-                       else frame[column]).str.strip()
+    text = _arrow_text(column.astype("str") if isinstance(column.dtype, pd.CategoricalDtype) else column).str.strip()
     present = text.notna().to_numpy(dtype=bool) & (text != "").fillna(False).to_numpy(dtype=bool)
     hit = np.zeros(len(text), dtype=bool)
     values = text[present].astype("string[pyarrow]")
@@ -422,8 +421,8 @@ def _rows_holding(frame: pd.DataFrame, column: str, kind: str) -> str:
             hit[present] = _fullmatch(values, {"email address": _EMAIL, "postcode": _POSTCODE,
                                                "phone number": _PHONE}[kind])
     where = np.flatnonzero(hit)
-    if SOURCE_ROW in frame.columns:
-        numbers = pd.to_numeric(frame[SOURCE_ROW], errors="coerce").to_numpy(dtype=float)[where]
+    if source_row is not None:
+        numbers = pd.to_numeric(source_row, errors="coerce").to_numpy(dtype=float)[where]
     else:
         numbers = where + 2.0
     shown = [str(int(n)) for n in numbers[:_ROWS_LISTED] if np.isfinite(n)]
@@ -479,15 +478,18 @@ def find_identifiers(
         schema = table_schema(table)
         exempt |= set(schema.field_names)
         exempt |= {c for c in frame.columns if schema.is_item_column(str(c))}
-    rows: list[tuple[str, str, str, int, int]] = []
-    for col in frame.columns:
+    labels = list(frame.columns)
+    # by position: a column label that is not text, or one that two columns share, still names one column
+    source_row = frame.iloc[:, labels.index(SOURCE_ROW)] if SOURCE_ROW in labels else None
+    rows: list[tuple[str, str, str, int, int, str]] = []
+    for position, col in enumerate(labels):
         header = _normalise_header(col)
         if col not in exempt:
             for kind, rx in _HEADER_RE.items():
                 if rx.fullmatch(header):
-                    rows.append((str(col), kind, "header", 0, 0))
+                    rows.append((str(col), kind, "header", 0, 0, ""))
                     break
-        series = frame[col]
+        series = frame.iloc[:, position]
         if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object
                 or isinstance(series.dtype, pd.CategoricalDtype)):
             continue
@@ -501,11 +503,9 @@ def find_identifiers(
             strong = (kind == "email address" or (kind == "postcode" and spaced > 0)
                       or (kind == "phone number" and written > 0))
             if hits and (strong or hits * 2 >= n):
-                rows.append((str(col), kind, "values", hits, n))
-    out = pd.DataFrame(rows, columns=list(IDENTIFIER_FINDING_COLUMNS))
-    # the rows (as the provider numbers them) holding the values found, for the refusal to name
-    out["rows"] = [_rows_holding(frame, c, kind) if evidence == "values" else ""
-                   for c, kind, evidence in zip(out["column"], out["kind"], out["evidence"], strict=True)]
+                # the rows (as the provider numbers them) holding the values found, for the refusal to name
+                rows.append((str(col), kind, "values", hits, n, _rows_holding(series, source_row, kind)))
+    out = pd.DataFrame(rows, columns=[*IDENTIFIER_FINDING_COLUMNS, "rows"])
     return out.astype({"column": "string", "kind": "string", "evidence": "string", "matches": "int64",
                        "checked": "int64"})
 

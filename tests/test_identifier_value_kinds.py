@@ -98,3 +98,18 @@ def test_a_categorical_is_judged_as_its_text(col: pd.Series) -> None:
     as_text = col.astype(object).astype("str")
     pd.testing.assert_frame_equal(find_identifiers(pd.DataFrame({"notes": col})),
                                   find_identifiers(pd.DataFrame({"notes": as_text})), check_exact=True)
+
+
+def test_columns_are_found_by_position_whatever_their_labels():
+    found = find_identifiers(pd.DataFrame({3: ["a@b.com", "x"], "source_row": ["7", "9"]}))
+    assert found[["column", "kind", "rows"]].values.tolist() == [["3", "email address", "row 7"]]
+    shared = pd.DataFrame([["x", "a@b.com"], ["y", "c@d.org"]], columns=["note", "note"])
+    assert find_identifiers(shared)[["column", "rows"]].values.tolist() == [["note", "rows 2, 3"]]
+
+
+def test_ingest_still_names_the_refusal_it_raises():
+    import importlib
+
+    ingest, pseudonymise = (importlib.import_module(f"evalkit.{name}") for name in ("ingest", "pseudonymise"))
+    assert ingest.IdentifierColumnsError is pseudonymise.IdentifierColumnsError
+    assert ingest.refuse_identifier_columns is pseudonymise.refuse_identifier_columns
