@@ -6,7 +6,11 @@ code this script repeats the pass and prints, for each step, the fastest and the
 threads) and the wall seconds of the three together. Run the old and the new code in turn, each from its own
 checkout, and compare within the same minutes::
 
-    PYTHONPATH=<checkout> python -m benchmarks.repeat_read_validate 100k --passes 7
+    cd <checkout> && PYTHONPATH=<checkout> python -m benchmarks.repeat_read_validate 100k --passes 7
+
+Run it from the checkout's own directory: ``python -m`` puts the working directory first on the import path,
+so from another checkout that one's ``evalkit`` is imported whatever ``PYTHONPATH`` says (the first line printed
+names the ``evalkit`` that was imported).
 
 The first pass is not counted (it fills caches and faults in memory). The data are made by
 :func:`benchmarks.common.ensure_data` as for the stages.
