@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -120,12 +121,15 @@ def _process_step(step: str, size: int, rows: int, args: list[str], *, baseline_
     argv = [sys.executable, "-c", _CHILD, *args]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    errors = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    # the child's messages go to a file, not a pipe: waiting for it while a full pipe blocks it would hang both
+    with tempfile.TemporaryFile() as messages:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=messages)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        messages.seek(0)
+        errors = messages.read().decode(errors="replace")
     if child.returncode != 0:
         raise RuntimeError(f"{step}: exit code {child.returncode}: {errors[-2000:]}")
     peak_kb = int(errors.strip().splitlines()[-1].split()[1])
