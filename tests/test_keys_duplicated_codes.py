@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evalkit.text_dtype import TEXT_DTYPE
 from evalkit.validation import keys
+from evalkit.validation.cells import encode
 from evalkit.validation.keys import _duplicated_codes
 
 # sparse codes (above twice the row count), as a composite key's; -1 is a key with a missing part
@@ -59,3 +62,22 @@ def test_roughly_ordered_tells_grouped_from_shuffled() -> None:
     grouped = np.repeat(np.arange(5000), 4) * 100 + rng.integers(0, 50, 20000)
     assert keys._roughly_ordered(grouped)
     assert not keys._roughly_ordered(rng.permutation(grouped))
+
+
+_ID = st.one_of(st.none(), st.text(alphabet="M0129é ß-", max_size=4))
+
+
+@given(ids=st.lists(_ID, max_size=40), in_order=st.booleans(), chunks=st.integers(1, 3))
+def test_ids_rising_in_file_order_have_no_repeats(ids: list[str | None], in_order: bool, chunks: int) -> None:
+    # unique-column shortcut: text ids rising strictly byte by byte are each once (ties and repeats are not rising)
+    if in_order:
+        present = sorted((i for i in ids if i is not None), key=lambda i: i.encode())
+        ids = [present.pop(0) if i is not None else None for i in ids]
+    parts = np.array_split(np.asarray(ids, dtype=object), chunks)
+    text = pa.chunked_array([pa.array(list(p), type=pa.large_string()) for p in parts], type=pa.large_string())
+    values = pd.Series(pd.array(text, dtype=TEXT_DTYPE))
+    present = [i.encode() for i in ids if i is not None]
+    rising = all(a < b for a, b in zip(present, present[1:], strict=False))
+    assert keys._distinct_in_order(values) == rising
+    if rising:
+        assert not _duplicated_codes(encode(values)).any()
