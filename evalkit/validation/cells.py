@@ -214,13 +214,17 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
         arrow = _one_array(pa.array(categories.array))
         stripped = pc.utf8_trim_whitespace(arrow)
         blank = pc.is_in(stripped, value_set=pa.array(sorted(set(missing_values) | {""}), type=stripped.type))
-        if _text_bytes(stripped) == _text_bytes(arrow) and not pc.any(blank).as_py() and arrow.null_count == 0:
+        clean = _text_bytes(stripped) == _text_bytes(arrow) and arrow.null_count == 0
+        if clean and not pc.any(blank).as_py():
             return series  # every category is clean already (and categories are distinct)
-        # cleaned in Arrow (as clean_cells would) and the cleaned texts numbered in order of first appearance
-        # (as pd.factorize): no Python string per category
-        encoded = pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, type=stripped.type), stripped))
-        new_of_old = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        uniques = encoded.dictionary
+        if clean:  # only missing values to drop (the blank category of a column with empty cells)
+            new_of_old, uniques = _without_missing(arrow, blank)
+        else:
+            # cleaned in Arrow (as clean_cells would) and the cleaned texts numbered in order of first appearance
+            # (as pd.factorize): no Python string per category
+            encoded = pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, type=stripped.type), stripped))
+            new_of_old = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+            uniques = encoded.dictionary
     else:
         text = pd.Series(categories.astype(object)).astype("str")
         cleaned = clean_cells(text, missing_values)
@@ -229,6 +233,16 @@ def _clean_categories(series: pd.Series, missing_values: Iterable[str]) -> pd.Se
     held = uniques if isinstance(uniques, pa.Array) else np.asarray(uniques, dtype=object)
     dtype = distinct_categories(pd.Index(pd.array(held, dtype=TEXT_DTYPE)))  # distinct: dictionary or factorize
     return pd.Series(pd.Categorical.from_codes(mapped, dtype=dtype, validate=False), index=series.index)
+
+
+def _without_missing(categories: pa.Array, missing: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """New code of each of ``categories`` (distinct texts, nothing to strip, none null) once those where ``missing``
+    are dropped (-1 for them), and the categories kept: what the dictionary encoding in :func:`_clean_categories`
+    gives for such categories (the kept ones are distinct already, so each keeps its place among them), without
+    encoding them."""
+    keep = pc.invert(missing)
+    kept = keep.to_numpy(zero_copy_only=False)
+    return np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int64), categories.filter(keep)
 
 
 def _remapped_codes(codes: np.ndarray, new_of_old: np.ndarray) -> np.ndarray:

@@ -277,6 +277,8 @@ def check_fields(
                     continue
                 with np.errstate(invalid="ignore"):
                     out_distinct = ~np.isnan(x) & compare(x, bound)
+                if not out_distinct.any():  # no distinct cell out of bounds, so no row: no message to build
+                    continue
                 out = _on_rows(out_distinct, row_codes)
                 span = (f"from {_fmt_number(spec.minimum)} to {_fmt_number(spec.maximum)}"
                         if spec.minimum is not None and spec.maximum is not None
@@ -344,7 +346,7 @@ def check_fields(
         else:
             if spec.codes:
                 codes = parse_codes(column, spec.codes)
-                bad = ~missing & codes.isna().to_numpy()
+                bad = ~missing & (codes.array.codes < 0)  # not a code: -1 (read off the codes, no isna)
                 log.add(rows, bad, column=name, rule="enum",
                         detail=quoted(values[bad])
                         + f" is not an allowed code; expected one of: {codes_text(spec)}.", values=values[bad])

@@ -63,6 +63,20 @@ def key_frame(columns: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Seri
     return pd.DataFrame({c: _text(typed[c], mask) for c in columns})
 
 
+def _distinct_in_order(values: pd.Series | np.ndarray) -> bool:
+    """Whether ``values`` are Arrow text (not made from categories) whose present cells rise strictly, byte by byte
+    (ids numbered in file order, ``M000001``, ``M000002``, ...): then no value repeats, and the check of a unique
+    column compares each cell with the one before instead of dictionary-encoding the column (at 100k rows, 0.3
+    instead of 7 ms). Values made from categories have their codes already (:func:`encode` reads them); any other
+    values answer ``False``."""
+    if not (isinstance(values, pd.Series) and is_arrow_text(values.dtype)) or known_codes(values) is not None:
+        return False
+    present = pc.drop_null(arrow_text(values))
+    if len(present) < 2:
+        return True
+    return bool(pc.all(pc.greater(present.slice(1), present.slice(0, len(present) - 1))).as_py())
+
+
 def _key_codes(columns: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series]) -> np.ndarray:
     """One int64 code per row for the composite key (equal keys, equal codes); -1 where any part is missing.
 
@@ -121,7 +135,10 @@ def _duplicated_codes(codes: np.ndarray) -> np.ndarray:
     if codes.max(initial=-1) >= 2 * len(codes) + 1:
         # sparse codes (a composite key): the repeated ones found in the sorted codes, then looked up
         present = codes >= 0
-        ordered = np.sort(codes[present])
+        values = codes if present.all() else codes[present]
+        if not np.any(values[1:] < values[:-1]):  # in order already (a file sorted by its key): no sort
+            return _repeated_neighbours(values, present)
+        ordered = np.sort(values, kind="stable" if _roughly_ordered(values) else "quicksort")
         repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
         if len(repeated) == 0:
             return np.zeros(len(codes), dtype=bool)
@@ -132,6 +149,37 @@ def _duplicated_codes(codes: np.ndarray) -> np.ndarray:
     repeated = np.bincount(shifted) > 1
     repeated[0] = False
     return repeated.take(shifted)
+
+
+_SAMPLE_STEP = 64
+"""Every this many-th code is looked at by :func:`_roughly_ordered`."""
+
+
+def _roughly_ordered(values: np.ndarray) -> bool:
+    """Whether codes are in order at a coarse scale: at most one in eight of every :data:`_SAMPLE_STEP`-th code is
+    below the one before it.
+
+    Such codes (a file sorted by its first key column, participant, but not within it) are sorted by NumPy's stable
+    sort (timsort, which merges the runs in order) about ten times faster than by its default sort; codes in no
+    order are sorted by timsort about a quarter slower, so they keep the default sort. Both sorts give the same
+    sorted codes: this chooses the speed only.
+    """
+    sample = values[::_SAMPLE_STEP]
+    return int(np.count_nonzero(sample[1:] < sample[:-1])) <= len(sample) // 8
+
+
+def _repeated_neighbours(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """:func:`_duplicated_codes` of codes whose present ones (``values``, the codes where ``present``) are in
+    non-decreasing order: a code is repeated exactly when a neighbour holds it too."""
+    same = values[1:] == values[:-1]
+    repeated = np.zeros(len(values), dtype=bool)
+    repeated[1:] = same
+    repeated[:-1] |= same
+    if len(values) == len(present):
+        return repeated
+    out = np.zeros(len(present), dtype=bool)
+    out[present] = repeated
+    return out
 
 
 def _joined(keys: pd.DataFrame) -> np.ndarray:
@@ -194,7 +242,7 @@ def check_keys(
     table = schema.name
     n = len(rows.file)
     for spec in schema.fields:
-        if not spec.unique:
+        if not spec.unique or _distinct_in_order(typed[spec.name]):
             continue
         codes = encode(typed[spec.name])
         dup = _duplicated_codes(codes)

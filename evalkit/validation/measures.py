@@ -166,11 +166,13 @@ def check_measures(
                                [registry[c] for c in codes] if check_ranges else [])  # type: ignore[index]
         np.add(table_row, value_codes, out=where)
         typed[column] = x.take(where, mode="clip")
-        # the (instrument, value) pairs that occur: a column with no flagged pair among them has no row to report
-        # (one count over the rows instead of taking each row's flags and searching them)
-        if not flags.any() or not flags[np.bincount(where, minlength=len(flags)) > 0].any():
+        # each row's flags (into the reused buffer), searched only when some row has one: a column with no flagged
+        # (instrument, value) pair has no row to report
+        if not flags.any():
             continue
         flags.take(where, out=row_flags, mode="clip")
+        if not np.count_nonzero(row_flags):
+            continue
         hit = np.flatnonzero(row_flags)
         texts = np.asarray(uniques, dtype=object)
         hit_flags = row_flags[hit]
