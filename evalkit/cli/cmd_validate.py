@@ -117,11 +117,27 @@ def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Pa
     sys.stdout.write("\n")
 
 
+_COUNT_COLUMNS = (("rows_read", "rows read"), ("rows_valid", "valid"), ("rows_set_aside", "set aside"),
+                  ("errors", "errors"), ("warnings", "warnings"))
+
+
+def _counts_table(summary: pd.DataFrame) -> str:
+    """The summary's counts as a text table: the table names left-aligned, each count right-aligned with
+    thousands separators, every column as wide as its widest entry and two spaces from the next (so that
+    a million rows do not run into the next column)."""
+    columns = [["table", *summary["table"].astype(str)]]
+    columns += [[title, *(f"{int(v):,}" for v in summary[name])] for name, title in _COUNT_COLUMNS]
+    widths = [max(map(len, column)) for column in columns]
+    lines = []
+    for cells in zip(*columns, strict=True):
+        text = cells[0].ljust(widths[0] + 2) + "  ".join(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        lines.append(text + "\n")
+    return "".join(lines)
+
+
 def _print_table(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
     w = sys.stdout.write
-    w(f"{'table':<16}{'rows read':>11}{'valid':>9}{'set aside':>11}{'errors':>9}{'warnings':>10}\n")
-    for r in summary.itertuples(index=False):
-        w(f"{r.table:<16}{r.rows_read:>11,}{r.rows_valid:>9,}{r.rows_set_aside:>11,}{r.errors:>9,}{r.warnings:>10,}\n")
+    w(_counts_table(summary))
     report = result.report
     if report.empty:
         w("\nNo problems found.\n")
