@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import openpyxl
-import pandas as pd
 import pytest
 
 from evalkit.cli import main
@@ -110,21 +109,3 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
         main(["validate", str(path), "--table", "people"])
     assert info.value.code == 2
 
-
-def test_counts_table_keeps_columns_apart_at_national_scale():
-    """Seven-digit counts with separators ("4,755,822") ran into the next column; each column now takes its
-    widest entry, right-aligned under its title."""
-    from evalkit.cli.cmd_validate import _counts_table
-
-    summary = pd.DataFrame({"table": ["programmes", "participants", "contacts"], "rows_read": [4, 1_000_000, 4_755_822],
-                            "rows_valid": [4, 999_999, 4_755_822], "rows_set_aside": [0, 1, 0], "errors": [0, 1, 0],
-                            "warnings": [0, 0, 12_345_678]})
-    lines = _counts_table(summary).splitlines()
-    assert [line.split() for line in lines[1:]] == [
-        ["programmes", "4", "4", "0", "0", "0"],
-        ["participants", "1,000,000", "999,999", "1", "1", "0"],
-        ["contacts", "4,755,822", "4,755,822", "0", "0", "12,345,678"]]
-    title = lines[0]
-    for heading in ("rows read", "valid", "set aside", "errors", "warnings"):
-        end = title.index(heading) + len(heading)  # every count ends under the end of its heading
-        assert all(line[end - 1] != " " and (end == len(line) or line[end] == " ") for line in lines[1:])

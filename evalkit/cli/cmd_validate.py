@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.canonical import ValidationResult
+from evalkit.cli.text_table import Column, count_cells, text_table
 from evalkit.readers import load_mapping
 from evalkit.readers.ahead import read_files_ahead
 from evalkit.schemas import TABLE_NAMES
@@ -117,27 +118,12 @@ def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Pa
     sys.stdout.write("\n")
 
 
-_COUNT_COLUMNS = (("rows_read", "rows read"), ("rows_valid", "valid"), ("rows_set_aside", "set aside"),
-                  ("errors", "errors"), ("warnings", "warnings"))
-
-
-def _counts_table(summary: pd.DataFrame) -> str:
-    """The summary's counts as a text table: the table names left-aligned, each count right-aligned with
-    thousands separators, every column as wide as its widest entry and two spaces from the next (so that
-    a million rows do not run into the next column)."""
-    columns = [["table", *summary["table"].astype(str)]]
-    columns += [[title, *(f"{int(v):,}" for v in summary[name])] for name, title in _COUNT_COLUMNS]
-    widths = [max(map(len, column)) for column in columns]
-    lines = []
-    for cells in zip(*columns, strict=True):
-        text = cells[0].ljust(widths[0] + 2) + "  ".join(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        lines.append(text + "\n")
-    return "".join(lines)
-
-
 def _print_table(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
     w = sys.stdout.write
-    w(_counts_table(summary))
+    w(text_table([Column("table", list(summary["table"].astype(str)), "left"),
+                  *(Column(title, count_cells(summary[name])) for name, title in (
+                      ("rows_read", "rows read"), ("rows_valid", "valid"), ("rows_set_aside", "set aside"),
+                      ("errors", "errors"), ("warnings", "warnings")))]))
     report = result.report
     if report.empty:
         w("\nNo problems found.\n")
