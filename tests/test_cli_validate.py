@@ -108,3 +108,4 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["validate", str(path), "--table", "people"])
     assert info.value.code == 2
+

@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from evalkit.cli.text_table import Column, count_cells, text_table
 from evalkit.errors import StoreError, StoreUnavailable
 from evalkit.schemas import TABLE_NAMES
 
@@ -164,9 +165,10 @@ def _print_summary(summary, report, report_path: Path | None) -> None:  # noqa: 
     frame = summary.to_frame()
     done = "stored" if summary.total_accepted else "recorded, but no row of it could be stored,"
     w(f"Upload {summary.upload_id} {done} for {summary.provider} ({summary.file_name}).\n\n")
-    w(f"{'table':<16}{'accepted':>10}{'new':>8}{'updated':>9}{'unchanged':>11}{'quarantined':>13}\n")
-    for r in frame.itertuples(index=False):
-        w(f"{r.table:<16}{r.accepted:>10,}{r.inserted:>8,}{r.updated:>9,}{r.unchanged:>11,}{r.quarantined:>13,}\n")
+    w(text_table([Column("table", list(frame["table"].astype(str)), "left"),
+                  *(Column(title, count_cells(frame[name])) for name, title in (
+                      ("accepted", "accepted"), ("inserted", "new"), ("updated", "updated"),
+                      ("unchanged", "unchanged"), ("quarantined", "quarantined")))]))
     if summary.resolved:
         w(f"\n{summary.resolved:,} quarantined row(s) of the earlier upload marked resolved.\n")
     if summary.total_quarantined:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalkit.cli.text_table import Column, count_cells, text_table
+
 __all__ = ["register", "run", "run_quarantine"]
 
 _DB_HELP = "database path or URL (default: EVALKIT_DB_URL or ./evalkit.sqlite)"
@@ -71,12 +73,16 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("No uploads yet.\n")
         return 0
     w = sys.stdout.write
-    w(f"{'id':>5}  {'uploaded (UTC)':<17} {'provider':<22} {'status':<12}{'accepted':>9}{'new':>7}{'updated':>8}"
-      f"{'quarant.':>9}  file\n")
-    for r in frame.itertuples(index=False):
-        when = r.uploaded_at.strftime("%Y-%m-%d %H:%M") if pd.notna(r.uploaded_at) else ""
-        w(f"{r.upload_id:>5}  {when:<17} {str(r.provider)[:22]:<22} {r.status:<12}{r.rows_accepted:>9,}"
-          f"{r.rows_inserted:>7,}{r.rows_updated:>8,}{r.rows_quarantined:>9,}  {r.file_name}\n")
+    when = frame["uploaded_at"].dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    w(text_table([Column("id", [str(int(v)) for v in frame["upload_id"]]),
+                  Column("uploaded (UTC)", list(when), "left"),
+                  Column("provider", [str(v)[:22] for v in frame["provider"]], "left"),
+                  Column("status", list(frame["status"].astype(str)), "left"),
+                  Column("accepted", count_cells(frame["rows_accepted"])),
+                  Column("new", count_cells(frame["rows_inserted"])),
+                  Column("updated", count_cells(frame["rows_updated"])),
+                  Column("quarant.", count_cells(frame["rows_quarantined"])),
+                  Column("file", list(frame["file_name"].astype(str)), "left")]))
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.canonical import ValidationResult
+from evalkit.cli.text_table import Column, count_cells, text_table
 from evalkit.readers import load_mapping
 from evalkit.readers.ahead import read_files_ahead
 from evalkit.schemas import TABLE_NAMES
@@ -119,9 +120,10 @@ def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Pa
 
 def _print_table(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
     w = sys.stdout.write
-    w(f"{'table':<16}{'rows read':>11}{'valid':>9}{'set aside':>11}{'errors':>9}{'warnings':>10}\n")
-    for r in summary.itertuples(index=False):
-        w(f"{r.table:<16}{r.rows_read:>11,}{r.rows_valid:>9,}{r.rows_set_aside:>11,}{r.errors:>9,}{r.warnings:>10,}\n")
+    w(text_table([Column("table", list(summary["table"].astype(str)), "left"),
+                  *(Column(title, count_cells(summary[name])) for name, title in (
+                      ("rows_read", "rows read"), ("rows_valid", "valid"), ("rows_set_aside", "set aside"),
+                      ("errors", "errors"), ("warnings", "warnings")))]))
     report = result.report
     if report.empty:
         w("\nNo problems found.\n")
