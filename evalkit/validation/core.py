@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -240,139 +239,68 @@ def validate(
 
     # against stored rows (a re-upload), hand freed heap pages back between steps, as the stored rows sit
     # under every step's peak; a first upload does not (its peak is lower, and each trim costs time)
-    re_upload = existing is not None and any(len(f) for f in existing.values())
-    release = release_freed_memory if re_upload else (lambda: None)
-    # a first upload of many rows has each table's typed frame made by a second thread as soon as its rows are
-    # final, while the next tables are checked; a re-upload makes them at the end, one by one (its peak, with
-    # the stored rows in memory, is the highest of any step)
-    finishing = _Finishing(log, background=not re_upload and sum(len(f) for f in raw.values()) >= BACKGROUND_ROWS)
+    release = release_freed_memory if existing is not None and any(len(f) for f in existing.values()) \
+        else (lambda: None)
 
-    with finishing:
-        for name in TABLE_NAMES:
-            if name not in raw:
-                continue
-            schema = table_schema(name)
-            frame, rows, cells, items, date_formats, cell_formats = _prepare(name, raw[name], log)
-            typed = check_fields(schema, cells, rows, log, date_formats=date_formats, today=today_ts,
-                                 skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)),
-                                 cell_formats=cell_formats)
-            if name == "measures":
-                check_measures(cells, typed, rows, log, items=items, instruments=instruments)
-            release()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
-            if name == "participants":
-                check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names
-                                                           if schema.field(c).type == "date"})
-            check_keys(schema, typed, rows, log, existing=stored(name))
-            release()
-            for fk in schema.foreign_keys:
-                column, parent_table = fk["fields"][0], fk["reference"]["resource"]
-                parent_key = fk["reference"]["fields"][0]
-                if parent_table not in parents:
-                    if existing is None or parent_table in raw:
-                        note_not_checked(rows, log, column, parent_table)
-                        continue
-                    parents[parent_table] = ParentIndex.build(parent_table, parent_key, None, None,
-                                                              stored(parent_table))
-                check_foreign_key(rows, log, typed[column], column=column, parent=parents[parent_table])
-            if name in ("contacts", "measures") and "participants" in parents:
-                parent = parents["participants"]
-                where = parent.locate(typed["participant_id"])
-                check_programme_of_participant(rows, log, typed["participant_id"], typed["programme_id"], parent,
-                                               where=where)
-                date_column = "contact_date" if name == "contacts" else "completed_on"
-                check_child_dates(rows, log, typed["participant_id"], typed[date_column], _raw(cells, date_column,
-                                  len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
-                                  where=where)
-            checked[name] = _Checked(schema, frame, rows, cells, typed, items)
-            release()
-            key = schema.primary_key[0]
-            if len(schema.primary_key) == 1:
-                # a unique key: check_keys above has set aside every row of a repeated one
-                parents[name] = ParentIndex.build(name, key, typed, rows, stored(name),
-                                                  distinct_keys=schema.field(key).unique)
-            if name == ("contacts" if "contacts" in raw else "group_sessions") and "group_sessions" in checked:
-                # the last table the head counts read: the sessions' counts against the attended contacts
-                sessions = checked["group_sessions"]
-                check_head_counts(sessions.rows, log, sessions.typed["group_session_id"],
-                                  sessions.typed["head_count"], sessions.raw_values("head_count"),
-                                  _attendance(checked.get("contacts"), stored("contacts")))
-            for done in _final_after(name, raw):
-                finishing.start(done, checked[done])
-        return finishing.result(checked)
+    for name in TABLE_NAMES:
+        if name not in raw:
+            continue
+        schema = table_schema(name)
+        frame, rows, cells, items, date_formats, cell_formats = _prepare(name, raw[name], log)
+        typed = check_fields(schema, cells, rows, log, date_formats=date_formats, today=today_ts,
+                             skip=frozenset(f.name for f in schema.fields if schema.is_item_column(f.name)),
+                             cell_formats=cell_formats)
+        if name == "measures":
+            check_measures(cells, typed, rows, log, items=items, instruments=instruments)
+        release()  # what reading the cells freed, before the keys are compared (at 1M, 0.25 GB)
+        if name == "participants":
+            check_participant_dates(rows, log, typed, {c: _raw(cells, c, len(frame)) for c in schema.field_names
+                                                       if schema.field(c).type == "date"})
+        check_keys(schema, typed, rows, log, existing=stored(name))
+        release()
+        for fk in schema.foreign_keys:
+            column, parent_table = fk["fields"][0], fk["reference"]["resource"]
+            parent_key = fk["reference"]["fields"][0]
+            if parent_table not in parents:
+                if existing is None or parent_table in raw:
+                    note_not_checked(rows, log, column, parent_table)
+                    continue
+                parents[parent_table] = ParentIndex.build(parent_table, parent_key, None, None, stored(parent_table))
+            check_foreign_key(rows, log, typed[column], column=column, parent=parents[parent_table])
+        if name in ("contacts", "measures") and "participants" in parents:
+            parent = parents["participants"]
+            where = parent.locate(typed["participant_id"])
+            check_programme_of_participant(rows, log, typed["participant_id"], typed["programme_id"], parent,
+                                           where=where)
+            date_column = "contact_date" if name == "contacts" else "completed_on"
+            check_child_dates(rows, log, typed["participant_id"], typed[date_column], _raw(cells, date_column,
+                              len(frame)), column=date_column, parent=parent, after_ending=name == "contacts",
+                              where=where)
+        checked[name] = _Checked(schema, frame, rows, cells, typed, items)
+        release()
+        key = schema.primary_key[0]
+        if len(schema.primary_key) == 1:
+            # a unique key: check_keys above has set aside every row of a repeated one
+            parents[name] = ParentIndex.build(name, key, typed, rows, stored(name),
+                                              distinct_keys=schema.field(key).unique)
 
+    if "group_sessions" in checked:
+        sessions = checked["group_sessions"]
+        check_head_counts(sessions.rows, log, sessions.typed["group_session_id"], sessions.typed["head_count"],
+                          sessions.raw_values("head_count"), _attendance(checked.get("contacts"), stored("contacts")))
 
-BACKGROUND_ROWS = 50_000
-"""Rows (every table's together) from which a first upload's typed frames are made by a second thread
-(:class:`_Finishing`); below it the thread would cost more than it overlaps."""
-
-
-def _final_after(name: str, raw: Mapping[str, pd.DataFrame]) -> tuple[str, ...]:
-    """The tables whose rows are final (no later check sets any aside or reads their typed columns) once the
-    checks of table ``name`` are done, in :data:`~evalkit.schemas.TABLE_NAMES` order.
-
-    A table's own checks and those of the tables it links to set its rows aside; later tables' checks only set
-    aside their own. The group sessions' head counts (warnings) read the sessions' and the contacts' typed columns,
-    so those two tables are final after the later of the two.
-    """
-    if name == "group_sessions":
-        return () if "contacts" in raw else (name,)
-    if name == "contacts":
-        return ("group_sessions", name) if "group_sessions" in raw else (name,)
-    return (name,)
-
-
-class _Finishing:
-    """Each checked table's typed frame, set-aside rows and absent columns (:func:`_finished`), made when its
-    rows are final.
-
-    With ``background`` each is made by one worker thread as soon as :meth:`start` is called, while the
-    caller checks the next tables (Arrow's and NumPy's kernels run without Python's global lock, so the two
-    overlap on a second core); otherwise each is made by :meth:`result`, one after another, as the tables are
-    listed. The outcome is the same either way. Use as a context manager around the checks: the worker is
-    stopped on leaving it.
-    """
-
-    def __init__(self, log: ProblemLog, *, background: bool) -> None:
-        self._log = log
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="evalkit-finish") if background else None
-        self._started: dict[str, Future[tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]]] = {}
-
-    def __enter__(self) -> _Finishing:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def start(self, name: str, table: _Checked) -> None:
-        """Table ``name``'s rows are final: make its frames now in the background, or at :meth:`result`."""
-        if self._pool is not None:
-            self._started[name] = self._pool.submit(_finished, name, table, self._log)
-
-    def result(self, checked: Mapping[str, _Checked]) -> ValidationResult:
-        """The result of the checks: every table's frames (made now where they were not started), then the report."""
-        tables: dict[str, pd.DataFrame] = {}
-        quarantine: dict[str, pd.DataFrame] = {}
-        absent: dict[str, tuple[str, ...]] = {}
-        for name, table in checked.items():
-            job = self._started.get(name)
-            tables[name], quarantine[name], absent[name] = (job.result() if job is not None
-                                                            else _finished(name, table, self._log))
-        return ValidationResult(tables=tables, quarantine=quarantine, report=self._log.report(),
-                                absent_columns=absent)
-
-
-def _finished(name: str, table: _Checked, log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
-    """A checked table's typed frame of the rows without errors, its rows set aside (with their reasons) and the
-    schema columns it lacks; its typed and cleaned columns are freed after."""
-    bad = table.rows.error
-    absent = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
-    typed = _canonical(table, ~bad)
-    aside = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
-                                          "reasons": log.reasons(name, np.flatnonzero(bad))})
-    table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
-    pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
-    return typed, aside, absent
+    tables: dict[str, pd.DataFrame] = {}
+    quarantine: dict[str, pd.DataFrame] = {}
+    absent: dict[str, tuple[str, ...]] = {}
+    for name, table in checked.items():
+        bad = table.rows.error
+        absent[name] = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
+        tables[name] = _canonical(table, ~bad)
+        quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
+                                                         "reasons": log.reasons(name, np.flatnonzero(bad))})
+        table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
+        pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
+    return ValidationResult(tables=tables, quarantine=quarantine, report=log.report(), absent_columns=absent)
 
 
 def _set_aside(frame: pd.DataFrame, bad: np.ndarray, added: Mapping[str, Any]) -> pd.DataFrame:

@@ -200,11 +200,9 @@ class ProblemLog:
             rows.error[positions] = True
             self._reasons.setdefault(rows.table, []).append((positions, pending))
 
-    def _write_messages(self, table: str | None = None) -> None:
-        """Write the messages and shown values of every add not written yet (of ``table``'s rows only, when
-        given), all in one go."""
-        todo = [p for p in self._parts if isinstance(p, _Pending) and p.message is None
-                and (table is None or p.rows.table == table)]
+    def _write_messages(self) -> None:
+        """Write the messages and shown values of every add not written yet, all in one go."""
+        todo = [p for p in self._parts if isinstance(p, _Pending) and p.message is None]
         if not todo:
             return
         source_row = np.concatenate([p.rows.source_row[p.positions] for p in todo])
@@ -266,7 +264,7 @@ class ProblemLog:
         parts = self._reasons.get(table)
         if not parts or len(positions) == 0:
             return np.full(len(positions), "", dtype=object)
-        self._write_messages(table)
+        self._write_messages()
         rows = np.concatenate([where for where, _ in parts])
         texts = np.concatenate([np.asarray(text.message if isinstance(text, _Pending) else text, dtype=object)
                                 for _, text in parts])
