@@ -53,8 +53,18 @@ def size_label(n: int) -> str:
     return str(n)
 
 
+VOLUMES = ("generator", "issue")
+"""How many contacts and questionnaires each participant has in the benchmark data: ``generator``, as the example
+generator makes them (about 4.7 contacts and 3.3 questionnaires per participant), or ``issue``, the workload
+issue #8 names (about 10 contacts and 4 questionnaires each; :func:`issue_volume`)."""
+VOLUME = os.environ.get("EVALKIT_BENCH_VOLUME", "generator")
+if VOLUME not in VOLUMES:
+    raise SystemExit(f"EVALKIT_BENCH_VOLUME={VOLUME!r}: expected one of {', '.join(VOLUMES)}")
+
+
 def data_dir(n: int, root: Path = DEFAULT_DATA) -> Path:
-    return root / f"n{size_label(n)}"
+    """The folder of size ``n``'s data: ``n100k``, or ``n100k-issue`` at the issue's volume (:data:`VOLUME`)."""
+    return root / (f"n{size_label(n)}" if VOLUME == "generator" else f"n{size_label(n)}-{VOLUME}")
 
 
 def data_version() -> str:
@@ -92,6 +102,8 @@ def ensure_data(n: int, root: Path = DEFAULT_DATA) -> Path:
     data = generate_programmes(n, seed=1)
     tables = dict(data.tables)
     tables["programmes"] = tables["programmes"].assign(provider=PROVIDER)
+    if VOLUME == "issue":
+        tables = issue_volume(tables, seed=1)
     (out / "csv").mkdir(parents=True, exist_ok=True)
     (out / "parquet").mkdir(parents=True, exist_ok=True)
     rows = {}
@@ -100,8 +112,64 @@ def ensure_data(n: int, root: Path = DEFAULT_DATA) -> Path:
         tables[name].to_parquet(out / "parquet" / f"{name}.parquet", index=False)
         rows[name] = len(tables[name])
     done.write_text(json.dumps({"participants": n, "rows": rows, "generate_s": round(time.perf_counter() - t, 2),
-                                "version": version}))
+                                "version": version, "volume": VOLUME}))
     return out
+
+
+def issue_volume(tables: dict[str, Any], *, seed: int) -> dict[str, Any]:
+    """The generator's tables with about 10 contacts and 4 questionnaires per participant, as issue #8 sizes its
+    workload, instead of the generator's 4.7 and 3.3.
+
+    Every contact that is not a text gets a text contact on the same day (a peer supporter's message after a
+    session or call), and every attended group session also a telephone call; every EPDS questionnaire gets a
+    GAD-7 on the same day with probability 0.6, its seven items drawn uniformly from 0-3. A new row whose key
+    (contacts: participant, date and kind; measures: participant, instrument and date) is taken already is
+    left out, so the data stay free of errors: validation does the same work per row as on the generator's
+    data, on twice the contacts. Other tables are unchanged.
+
+    Parameters
+    ----------
+    tables
+        The generator's canonical tables by name.
+    seed
+        Seed of the GAD-7 draws.
+
+    Returns
+    -------
+    dict
+        The tables, ``contacts`` and ``measures`` with the new rows after the generator's, in canonical dtypes.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    contacts = tables["contacts"]
+    texts = contacts[contacts["kind"] != "text"].assign(kind="text", status="attended", duration_minutes=10)
+    calls = contacts[(contacts["kind"] == "group_session") & (contacts["status"] == "attended")].assign(
+        kind="telephone", duration_minutes=20)
+    added = pd.concat([texts, calls], ignore_index=True).assign(group_session_id=pd.NA)
+    dense_contacts = _new_keys_only(contacts, added, ["participant_id", "contact_date", "kind"])
+    measures = tables["measures"]
+    epds = measures[measures["instrument"] == "epds"]
+    gad7 = epds[rng.random(len(epds)) < 0.6].assign(instrument="gad7")
+    items = [c for c in measures.columns if c.startswith("item_")]
+    for number, column in enumerate(items, start=1):
+        values = rng.integers(0, 4, len(gad7)).astype("float64") if number <= 7 else np.nan
+        gad7[column] = pd.array(values if number <= 7 else np.full(len(gad7), np.nan), dtype=measures[column].dtype)
+    if "total" in gad7.columns:
+        gad7["total"] = pd.array(np.full(len(gad7), np.nan), dtype=measures["total"].dtype)
+    dense_measures = _new_keys_only(measures, gad7, ["participant_id", "instrument", "completed_on"])
+    return {**tables, "contacts": dense_contacts, "measures": dense_measures}
+
+
+def _new_keys_only(frame: Any, added: Any, key: list[str]) -> Any:
+    """``frame`` followed by the rows of ``added`` whose key is in neither (the first of repeated new keys),
+    in ``frame``'s dtypes."""
+    import pandas as pd
+
+    added = added.astype(frame.dtypes.to_dict())
+    both = pd.concat([frame, added], ignore_index=True)
+    return both[~both.duplicated(key, keep="first")].reset_index(drop=True)
 
 
 def data_info(n: int, root: Path = DEFAULT_DATA) -> dict[str, Any]:

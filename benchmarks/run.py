@@ -52,7 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import DEFAULT_DATA, parse_size, size_label  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, VOLUME, VOLUMES, parse_size, size_label  # noqa: E402
 
 STAGES = ("read_validate", "frictionless", "scoring", "ingest_sqlite", "ingest_pg", "outcomes", "models", "summary",
           "dashboard")
@@ -175,6 +175,11 @@ def markdown(records: list[dict[str, Any]], info: dict[str, Any]) -> str:
     out = []
     w = out.append
     w(f"Run {info['started']} - {info['finished']} (UTC); command: `{info['command']}`\n")
+    volume = info.get("volume", "generator")
+    w("Data: " + ("the example generator's volume (about 4.7 contacts and 3.3 questionnaires per participant)"
+                  if volume == "generator" else
+                  "issue #8's volume (about 10 contacts and 4 questionnaires per participant; "
+                  "benchmarks.common.issue_volume)") + ".\n")
     for extra in info.get("merged", []):
         w(f"Merged with run {extra['started']} - {extra['finished']} (UTC; load {extra['load_start']} to "
           f"{extra['load_end']}): `{extra['command']}` (its stages replace the first run's at the same sizes)\n")
@@ -301,6 +306,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1k,10k,100k")
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--volume", choices=VOLUMES, default=VOLUME,
+                        help="contacts and questionnaires per participant: 'generator' (the example generator's, "
+                             "about 4.7 and 3.3) or 'issue' (about 10 and 4, as issue #8 sizes the workload); "
+                             "default EVALKIT_BENCH_VOLUME or 'generator'")
     parser.add_argument("--pg", default=os.environ.get("EVALKIT_TEST_PG_URL"))
     parser.add_argument("--only-sizes", action="append", default=[], help="STAGE=1k,10k")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
@@ -310,6 +319,7 @@ def main() -> None:
                         help="combine result files (later files replace earlier ones' records of the same stage "
                              "and size) into --out and --markdown, without running anything")
     args = parser.parse_args()
+    os.environ["EVALKIT_BENCH_VOLUME"] = args.volume  # every stage's subprocess reads its data's volume here
     if args.merge:
         merge(args.merge, args.out, args.markdown)
         return
@@ -327,6 +337,7 @@ def main() -> None:
     info: dict[str, Any] = {"started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
                             "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.run", *sys.argv[1:]]),
                             "machine": machine(), "load_start": [round(x, 2) for x in os.getloadavg()],
+                            "volume": args.volume,
                             "git": git_state()}
     need = sorted({n for s in stages for n in sizes if n in only.get(s, sizes)} |
                   ({10_000} if "dashboard" in stages else set()))
