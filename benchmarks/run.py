@@ -246,9 +246,13 @@ def markdown(records: list[dict[str, Any]], info: dict[str, Any]) -> str:
     for r in peak_1m:
         if r["peak_mb"] > by_stage.get(r["stage"], {}).get("peak_mb", -1):
             by_stage[r["stage"]] = r
+    failed = {(r["stage"], r["size"]) for r in records if r.get("step") == "FAILED"}
     for stage, top in by_stage.items():
+        # a stage that stopped part way peaked where it stopped: its figure is no answer either way
+        stopped = any(s == stage and n >= 1_000_000 for s, n in failed)
+        met = "not judged: the stage failed" if stopped else ("yes" if top["peak_mb"] < 4096 else "NO")
         w(f"| peak memory < 4 GB at 1M: {stage} (evalkit steps, baselines excluded) | {top['peak_mb']:,.0f} MB "
-          f"({top['step']}) | {'yes' if top['peak_mb'] < 4096 else 'NO'} |")
+          f"({top['step']}{', before the stage failed' if stopped else ''}) | {met} |")
     for r in records:
         if r["stage"] == "frictionless" and "agree" in r:
             fr = next((x for x in records if x["stage"] == "frictionless" and x["size"] == r["size"]

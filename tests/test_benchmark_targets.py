@@ -68,3 +68,17 @@ def test_read_validate_is_judged_cold_against_cold_and_warm_against_warm() -> No
     warm = next(x for x in lines if "warm" in x)
     assert "| 5.0x |" in cold and cold.endswith("| NO |")
     assert "| 2.0x |" in warm and warm.endswith("| yes |")
+
+
+def test_peak_memory_of_a_stage_that_failed_is_not_judged() -> None:
+    records = [
+        {"stage": "read_validate", "size": 1_000_000, "step": "read", "seconds": 3.1, "peak_mb": 2064},
+        {"stage": "read_validate", "size": 1_000_000, "step": "FAILED", "seconds": None,
+         "note": "contacts.csv: it has more than 5,000,000 rows"},
+        {"stage": "scoring", "size": 1_000_000, "step": "evalkit score", "seconds": 0.8, "peak_mb": 2219},
+    ]
+    lines = [x for x in _targets(records) if "peak memory" in x]
+    failed = [x for x in lines if "read_validate" in x]
+    assert len(failed) == 1 and failed[0].endswith("| not judged: the stage failed |")
+    assert "before the stage failed" in failed[0]
+    assert [x for x in lines if "scoring" in x][0].endswith("| yes |")
