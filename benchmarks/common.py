@@ -124,8 +124,7 @@ def issue_volume(tables: dict[str, Any], *, seed: int) -> dict[str, Any]:
     session or call), and every attended group session also a telephone call; every EPDS questionnaire gets a
     GAD-7 on the same day with probability 0.6, its seven items drawn uniformly from 0-3. A new row whose key
     (contacts: participant, date and kind; measures: participant, instrument and date) is taken already is
-    left out, so the data stay free of errors: validation does the same work per row as on the generator's
-    data, on twice the contacts. Other tables are unchanged.
+    left out, so the data stay free of errors. Other tables are unchanged.
 
     Parameters
     ----------
@@ -152,10 +151,10 @@ def issue_volume(tables: dict[str, Any], *, seed: int) -> dict[str, Any]:
     measures = tables["measures"]
     epds = measures[measures["instrument"] == "epds"]
     gad7 = epds[rng.random(len(epds)) < 0.6].assign(instrument="gad7")
-    items = [c for c in measures.columns if c.startswith("item_")]
-    for number, column in enumerate(items, start=1):
-        values = rng.integers(0, 4, len(gad7)).astype("float64") if number <= 7 else np.nan
-        gad7[column] = pd.array(values if number <= 7 else np.full(len(gad7), np.nan), dtype=measures[column].dtype)
+    for column in [c for c in measures.columns if c.startswith("item_")]:
+        answered = int(column.removeprefix("item_")) <= 7  # GAD-7's seven items; the rest blank
+        values = rng.integers(0, 4, len(gad7)).astype("float64") if answered else np.full(len(gad7), np.nan)
+        gad7[column] = pd.array(values, dtype=measures[column].dtype)
     if "total" in gad7.columns:
         gad7["total"] = pd.array(np.full(len(gad7), np.nan), dtype=measures["total"].dtype)
     dense_measures = _new_keys_only(measures, gad7, ["participant_id", "instrument", "completed_on"])

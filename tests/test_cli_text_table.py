@@ -25,6 +25,10 @@ def test_counts_stay_under_their_titles():
                      "contacts      4,755,822  4,755,822  12,345,678\n")
 
 
+def test_a_table_without_rows_is_its_title_line():
+    assert text_table([Column("table", [], "left"), Column("rows read", count_cells([]))]) == "table  rows read\n"
+
+
 def test_columns_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="same number of cells"):
         text_table([Column("a", ["1"]), Column("b", [])])

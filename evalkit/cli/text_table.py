@@ -41,7 +41,7 @@ def text_table(columns: Sequence[Column]) -> str:
     """
     if len({len(c.cells) for c in columns}) > 1:
         raise ValueError("every column of a text table needs the same number of cells")
-    widths = [max(len(c.title), *(len(cell) for cell in c.cells)) for c in columns]
+    widths = [max([len(c.title), *(len(cell) for cell in c.cells)]) for c in columns]
     rows = zip(*([c.title, *c.cells] for c in columns), strict=True)
     lines = ["  ".join(cell.ljust(w) if c.align == "left" else cell.rjust(w)
                        for cell, c, w in zip(row, columns, widths, strict=True)).rstrip()
