@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evalkit.cli.text_table import Column, count_cells, text_table
+from evalkit.cli.text_table import Column, count_cells, counts_by_table, text_table
 
 
 def test_counts_stay_under_their_titles():
@@ -23,6 +23,14 @@ def test_counts_stay_under_their_titles():
                      "programmes            4          4           0\n"
                      "participants  1,000,000    999,999\n"
                      "contacts      4,755,822  4,755,822  12,345,678\n")
+
+
+def test_counts_by_table_is_the_text_table_of_its_columns():
+    frame = pd.DataFrame({"table": ["participants", "contacts"], "rows_read": [1_000_000, 4_755_822],
+                          "errors": [0, 12]})
+    assert counts_by_table(frame, {"rows_read": "rows read", "errors": "errors"}) == text_table(
+        [Column("table", ["participants", "contacts"], "left"), Column("rows read", ["1,000,000", "4,755,822"]),
+         Column("errors", ["0", "12"])])
 
 
 def test_a_table_without_rows_is_its_title_line():

@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from evalkit.cli.text_table import Column, count_cells, text_table
+from evalkit.cli.text_table import counts_by_table
 from evalkit.errors import StoreError, StoreUnavailable
 from evalkit.schemas import TABLE_NAMES
 
@@ -165,10 +165,8 @@ def _print_summary(summary, report, report_path: Path | None) -> None:  # noqa: 
     frame = summary.to_frame()
     done = "stored" if summary.total_accepted else "recorded, but no row of it could be stored,"
     w(f"Upload {summary.upload_id} {done} for {summary.provider} ({summary.file_name}).\n\n")
-    w(text_table([Column("table", list(frame["table"].astype(str)), "left"),
-                  *(Column(title, count_cells(frame[name])) for name, title in (
-                      ("accepted", "accepted"), ("inserted", "new"), ("updated", "updated"),
-                      ("unchanged", "unchanged"), ("quarantined", "quarantined")))]))
+    w(counts_by_table(frame, {"accepted": "accepted", "inserted": "new", "updated": "updated",
+                              "unchanged": "unchanged", "quarantined": "quarantined"}))
     if summary.resolved:
         w(f"\n{summary.resolved:,} quarantined row(s) of the earlier upload marked resolved.\n")
     if summary.total_quarantined:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.canonical import ValidationResult
-from evalkit.cli.text_table import Column, count_cells, text_table
+from evalkit.cli.text_table import counts_by_table
 from evalkit.readers import load_mapping
 from evalkit.readers.ahead import read_files_ahead
 from evalkit.schemas import TABLE_NAMES
@@ -120,10 +120,8 @@ def _print_json(result: ValidationResult, summary: pd.DataFrame, report_path: Pa
 
 def _print_table(result: ValidationResult, summary: pd.DataFrame, report_path: Path | None) -> None:
     w = sys.stdout.write
-    w(text_table([Column("table", list(summary["table"].astype(str)), "left"),
-                  *(Column(title, count_cells(summary[name])) for name, title in (
-                      ("rows_read", "rows read"), ("rows_valid", "valid"), ("rows_set_aside", "set aside"),
-                      ("errors", "errors"), ("warnings", "warnings")))]))
+    w(counts_by_table(summary, {"rows_read": "rows read", "rows_valid": "valid", "rows_set_aside": "set aside",
+                                "errors": "errors", "warnings": "warnings"}))
     report = result.report
     if report.empty:
         w("\nNo problems found.\n")

@@ -7,12 +7,12 @@ widths let them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["Column", "count_cells", "text_table"]
+__all__ = ["Column", "count_cells", "counts_by_table", "text_table"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,10 @@ def text_table(columns: Sequence[Column]) -> str:
                        for cell, c, w in zip(row, columns, widths, strict=True)).rstrip()
              for row in rows]
     return "".join(line + "\n" for line in lines)
+
+
+def counts_by_table(frame: pd.DataFrame, counts: Mapping[str, str]) -> str:
+    """A :func:`text_table` of one row per table: ``frame``'s ``table`` column, then each column of ``counts``
+    (column name -> title) as counts."""
+    return text_table([Column("table", list(frame["table"].astype(str)), "left"),
+                       *(Column(title, count_cells(frame[name])) for name, title in counts.items())])
