@@ -344,28 +344,32 @@ def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array
                               "group_session_id": pd.array([], dtype="string")}), set(), np.zeros(0, dtype=np.int64))
     with_rows = set(c["programme_id"].dropna().astype(str).unique()) if "programme_id" in c.columns else set()
     status = c["status"].astype("string") if "status" in c.columns else pd.Series("attended", index=c.index)
-    # the attended rows of the columns used, one column at a time (not a copy of the whole contacts table)
-    rows = np.flatnonzero((status == "attended").fillna(False).to_numpy(dtype=bool))
+    # the rows kept (attended, of a known participant, dated) are found on whole columns and each column used is
+    # taken at them once, as an array: at a million participants, taking every attended row of each column as a
+    # Series (each with its own 75 MB index) and then the kept rows again made a 1.5 GB transient
+    pos = _positions(c["participant_id"], pids)
+    date = c["contact_date"].to_numpy(dtype="datetime64[ns]")
+    rows = np.flatnonzero((status == "attended").fillna(False).to_numpy(dtype=bool) & (pos >= 0) & ~np.isnat(date))
     del status
-    index = c.index[rows]
-    kind = c["kind"].iloc[rows].astype("string") if "kind" in c.columns \
-        else pd.Series(pd.NA, index=index, dtype="string")
-    gsid = c["group_session_id"].iloc[rows].astype("string") if "group_session_id" in c.columns \
-        else pd.Series(pd.NA, index=index, dtype="string")
-    minutes = pd.to_numeric(c["duration_minutes"].iloc[rows], errors="coerce") if "duration_minutes" in c.columns \
-        else pd.Series(np.nan, index=index)
-    pid = c["participant_id"].iloc[rows]
-    pos = _positions(pid, pids)
-    date = c["contact_date"].iloc[rows].to_numpy(dtype="datetime64[ns]")
-    keep = (pos >= 0) & ~np.isnat(date)
+    pos, date = pos[rows], date[rows]
+
+    def taken(column: str) -> pd.Series | None:
+        """The column at the kept rows (None when the table has no such column)."""
+        return pd.Series(c[column].array.take(rows), copy=False) if column in c.columns else None
+
+    missing_text = pd.Series(pd.NA, index=pd.RangeIndex(len(rows)), dtype="string")
+    kind = missing_text if (k := taken("kind")) is None else k.astype("string")
+    gsid = missing_text if (g := taken("group_session_id")) is None else g.astype("string")
+    minutes = pd.Series(np.nan, index=pd.RangeIndex(len(rows))) if (m := taken("duration_minutes")) is None \
+        else pd.to_numeric(m, errors="coerce")
     out = pd.DataFrame({
-        "participant_id": pid.astype("string").astype("str").array[keep],
-        "date": date[keep],
-        "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool)[keep],
-        "minutes": minutes.to_numpy(dtype=float)[keep],
-        "group_session_id": gsid.astype("str").array[keep],
+        "participant_id": taken("participant_id").astype("string").astype("str").array,
+        "date": date,
+        "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool),
+        "minutes": minutes.to_numpy(dtype=float),
+        "group_session_id": gsid.astype("str").array,
     })
-    return out, with_rows, pos[keep]
+    return out, with_rows, pos
 
 
 class _DayIndex:
@@ -375,13 +379,20 @@ class _DayIndex:
         key = pcode.astype(np.int64) * _SPAN + day
         order = np.argsort(key, kind="stable")
         self.key = key[order]
-        self.day = day[order]
-        zero = np.zeros(1)
-        self.cum_n = np.arange(len(key) + 1, dtype=float)
-        self.cum_group = np.concatenate([zero, np.cumsum(is_group[order].astype(float))])
+        del key
+        # day numbers (below _SPAN) and counts (below the number of contacts) as 32-bit integers, and no running
+        # count of contacts (it is hi - lo): at a million participants these arrays are 9.4 million long, and
+        # the index took 450 MB as 64-bit floats
+        count = np.int32 if len(order) < np.iinfo(np.int32).max else np.int64
+        self.day = day[order].astype(np.int32 if _SPAN <= np.iinfo(np.int32).max else np.int64)
+        self.cum_group = _running_count(is_group[order], count)
         m = minutes[order]
-        self.cum_min = np.concatenate([zero, np.cumsum(np.nan_to_num(m))])
-        self.cum_min_known = np.concatenate([zero, np.cumsum(~np.isnan(m))])
+        self.cum_min = np.concatenate([np.zeros(1), np.cumsum(np.nan_to_num(m))])
+        self.cum_min_known = _running_count(~np.isnan(m), count)
+
+    def count(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """The number of contacts in each range ``[lo, hi)`` of :meth:`bounds`, as floats."""
+        return (hi - lo).astype(float)
 
     def bounds(self, pcode: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = np.where(start < 0, 0, start)
@@ -390,6 +401,16 @@ class _DayIndex:
         lo = np.searchsorted(self.key, base + s, side="left")
         hi = np.searchsorted(self.key, base + e, side="right")
         return lo, np.maximum(hi, lo)
+
+
+def _running_count(flags: np.ndarray, dtype: type) -> np.ndarray:
+    """``flags.sum()`` up to each position: 0, then the running count after each flag (``len(flags) + 1`` values).
+
+    The difference of two of them is the count of a range, as :class:`_DayIndex` reads it.
+    """
+    out = np.zeros(len(flags) + 1, dtype=dtype)
+    np.cumsum(flags, dtype=dtype, out=out[1:])
+    return out
 
 
 def _labelled(codes: np.ndarray, labels: Sequence[str | None]) -> pd.arrays.ArrowStringArray:
@@ -669,17 +690,18 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     ep_pc = ep["pcode"].to_numpy()
     ep = ep.iloc[np.lexsort((ep["instrument"].to_numpy(), id_rank[ep_pc], prog_rank[ep_pc]))].reset_index(drop=True)
 
-    pc = ep["pcode"].to_numpy()
-    bday = ep["baseline_day"].to_numpy()
-    eday = ep["endpoint_day"].to_numpy()
+    # copies, not views of the narrow frame's block, so that the frame is freed when it is deleted below
+    pc = ep["pcode"].to_numpy(copy=True)
+    bday = ep["baseline_day"].to_numpy(copy=True)
+    eday = ep["endpoint_day"].to_numpy(copy=True)
     uses = uses_contacts[pc]
 
     # ---- dose between baseline and endpoint (inclusive) ---------------------
     start = np.where(bday >= 0, bday, ep["anchor"].to_numpy())
     end = np.where(eday >= 0, eday, -1)
     lo, hi = dix.bounds(pc, start, end)
-    n_att = dix.cum_n[hi] - dix.cum_n[lo]
-    n_grp = dix.cum_group[hi] - dix.cum_group[lo]
+    n_att = dix.count(lo, hi)
+    n_grp = (dix.cum_group[hi] - dix.cum_group[lo]).astype(float)
     minutes = dix.cum_min[hi] - dix.cum_min[lo]
     known = dix.cum_min_known[hi] - dix.cum_min_known[lo]
     first_in = np.where(hi > lo, dix.day[np.minimum(lo, max(len(dix.day) - 1, 0))] if len(dix.day) else 0, -1)
@@ -730,7 +752,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     s_pc = v["pcode"].to_numpy()
     s_uses = uses_contacts[s_pc]
     lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
-    cum = np.where(s_uses, dix.cum_n[hi_s] - dix.cum_n[lo_s], sess[s_pc])
+    cum = np.where(s_uses, dix.count(lo_s, hi_s), sess[s_pc])
     del lo_s, hi_s, s_uses, dix
     pid_text = parts["participant_id"].astype("string").array
     scores = pd.DataFrame({

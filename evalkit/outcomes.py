@@ -433,7 +433,9 @@ def _engaged_counts(participants: pd.DataFrame, changes: pd.DataFrame, by: Seque
     has[part[n_eng:], inst] = True
     who, which = np.nonzero(used[prog[:n_eng]])  # each engaged row x each instrument of her programme
     first_row = np.unique(inst, return_index=True)[1]  # each instrument's first episode: its value and dtype
-    pe = eng.iloc[who].reset_index(drop=True)
+    # only the keys counted by are taken to the engaged x instrument rows (not the participants' ids: at a
+    # million participants, three million ids of text)
+    pe = eng[list(dict.fromkeys(part_keys))].iloc[who].reset_index(drop=True)
     pe["instrument"] = changes["instrument"].array.take(first_row[which])
     pe["_none"] = (~has[part[:n_eng][who], which]).astype(int)
     keys = [*part_keys, "instrument"] if "instrument" in by else part_keys

@@ -61,6 +61,27 @@ MEASURE_SETS: dict[str, str] = {
 }
 """Measure-set codes and their labels."""
 
+
+_SET_CODES: tuple[str, ...] = ("phq9+gad7", "phq9", "gad7", "epds")
+"""The measure sets in the order of :func:`talking_therapies_outcomes`' rows before sorting."""
+
+
+def _text_at(values: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values`` at ``rows`` as ``string`` text, taken in Arrow (no Python string per row).
+
+    The same text as ``values.to_numpy(dtype=object)[rows]`` turned into ``string``: the conversion is cell by
+    cell, so converting first and taking the rows after gives the same cells.
+    """
+    return values.astype("string").array.take(rows)
+
+
+def _set_text(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """The text of ``labels`` at each of ``codes`` (positions into ``labels``), as ``string`` text.
+
+    Taken from a ``string`` array of the few labels, so that no Python string is made per row.
+    """
+    return pd.array(list(labels), dtype="string").take(np.asarray(codes, dtype=np.int64))
+
 _FLAGS = ("caseness_start", "caseness_end", "recovery", "reliable_improvement", "reliable_deterioration",
           "no_reliable_change", "reliable_recovery")
 
@@ -223,10 +244,13 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
         {"caseness_start": cs, "caseness_end": ce, "recovery": rec, "reliable_improvement": ri,
          "reliable_deterioration": rd_any, "no_reliable_change": ~ri & ~rd_any, "reliable_recovery": rec & ri}, fin)
     # the single-measure sets: PHQ-9 or GAD-7 alone (people without both), and the EPDS of everyone
-    only = np.concatenate([np.flatnonzero(~both & is_phq), np.flatnonzero(~both & is_gad),
-                           np.flatnonzero((ep["instrument"] == "epds").fillna(False).to_numpy(dtype=bool))])
-    programme = ep["programme_id"].to_numpy(dtype=object)
-    participant = ep["participant_id"].to_numpy(dtype=object)
+    only_phq, only_gad = np.flatnonzero(~both & is_phq), np.flatnonzero(~both & is_gad)
+    only_epds = np.flatnonzero((ep["instrument"] == "epds").fillna(False).to_numpy(dtype=bool))
+    only = np.concatenate([only_phq, only_gad, only_epds])
+    # each output row's measure set as a code into _SET_CODES: the joint rows, then the single-measure rows in
+    # the order of ``only``
+    set_code = np.repeat(np.arange(len(_SET_CODES)), [len(p_rows), len(only_phq), len(only_gad), len(only_epds)])
+    rows_out = np.concatenate([p_rows, only])
 
     def stacked(joint_part: pd.arrays.BooleanArray, rows_part: pd.arrays.BooleanArray) -> pd.arrays.BooleanArray:
         return pd.arrays.BooleanArray(
@@ -234,19 +258,19 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
                             rows_part.to_numpy(dtype=bool, na_value=False)]),
             np.concatenate([joint_part.isna(), rows_part.isna()]))
 
+    # the text columns taken as text (Arrow strings), not as a Python string object per row: at a million
+    # participants object arrays of the ids were the largest part of this step's 800 MB peak
     out = pd.DataFrame({
-        "programme_id": np.concatenate([programme[p_rows], programme[only]]),
-        "participant_id": np.concatenate([participant[p_rows], participant[only]]),
-        "measure_set": np.concatenate([np.full(len(p_rows), "phq9+gad7", dtype=object),
-                                       ep["instrument"].to_numpy(dtype=object)[only]]),
+        "programme_id": _text_at(ep["programme_id"], rows_out),
+        "participant_id": _text_at(ep["participant_id"], rows_out),
+        "measure_set": _set_text(set_code, list(_SET_CODES)),
+        "measure_set_label": _set_text(set_code, [MEASURE_SETS[c] for c in _SET_CODES]),
         "finished": np.concatenate([fin, paired[only]]),
-        "not_finished_reason": np.concatenate([reason.to_numpy(dtype=object),
-                                               reason_all[only].to_numpy(dtype=object)]),
+        "not_finished_reason": type(reason)._concat_same_type([reason, reason_all[only]]),
         **{k: stacked(joint[k], single[k][only]) for k in _FLAGS},
     })
     cols = ["programme_id", "participant_id", "measure_set", "measure_set_label", "finished", "not_finished_reason",
             *_FLAGS]
-    out["measure_set_label"] = out["measure_set"].map(MEASURE_SETS)
     for c in ("programme_id", "participant_id", "measure_set", "measure_set_label", "not_finished_reason"):
         out[c] = out[c].astype("string")
     out["finished"] = out["finished"].astype(bool)
