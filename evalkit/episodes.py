@@ -683,12 +683,15 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "n_after": np.bincount(v_ep, weights=after, minlength=n_ep),
         "n_late": np.bincount(v_ep, weights=late, minlength=n_ep),
     })
-    del v_inst, v_ep, first_row, last_row, in_win, base_row, baseline_day, after, late, end_row
+    # v_day, v_score and v_anchor are views of v's blocks: deleted here, so that the blocks go with v below
+    del v_inst, v_ep, first_row, last_row, in_win, base_row, baseline_day, after, late, end_row, v_day, v_score, \
+        v_anchor
     # the output order (programme, participant, instrument as text; missing as ""), on integer ranks, applied
     # to this narrow frame so that the wide output is built in order rather than copied into it
     prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]
     ep_pc = ep["pcode"].to_numpy()
     ep = ep.iloc[np.lexsort((ep["instrument"].to_numpy(), id_rank[ep_pc], prog_rank[ep_pc]))].reset_index(drop=True)
+    del ep_pc, prog_rank  # ep_pc is a view of the unsorted frame's block: that frame is freed with it
 
     # copies, not views of the narrow frame's block, so that the frame is freed when it is deleted below
     pc = ep["pcode"].to_numpy(copy=True)
@@ -794,55 +797,64 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     hib = [registry[n].higher_is_better if n in registry else None for n in inst_names]
     hib_value = np.array([bool(h) for h in hib], dtype=bool)
     hib_missing = np.array([h is None for h in hib], dtype=bool)
-    ref_days = _days(pf["referral_date"])
-    wp = pf["weeks_pregnant"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    bw = pd.to_numeric(pf["baby_age_weeks"], errors="coerce").to_numpy(dtype=float)
-    per_b = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, bday)
-    per_e = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, eday_out)
-    with np.errstate(invalid="ignore"):
-        hours = np.where(uses & (known > 0), minutes / 60.0, np.nan)
-    days_between = np.where(e_keep, eday - bday, -1).astype(np.int64)
-    # copy=False: the columns are not consolidated into blocks (a copy of every float column at once)
-    out = pd.DataFrame({
+    # the columns are made in their order and each intermediate is deleted after its last use, so that at a
+    # million participants the 1.8 million-long intermediates (14 MB each) are not all held beside the finished
+    # columns; copy=False: the columns are not consolidated into blocks (a copy of every float column at once)
+    col: dict[str, object] = {
         "programme_id": pf["programme_id"].astype("string").array,
         "participant_id": pf["participant_id"].astype("string").array,
         "instrument": _labelled(ep_code, list(inst_names)),
         "role": _coded(ep_code, [inst_role.get(n) for n in inst_names]),
         "higher_is_better": pd.arrays.BooleanArray(hib_value[ep_code], hib_missing[ep_code]),
-        "anchor_date": from_ep["anchor_date"],
+        "anchor_date": from_ep.pop("anchor_date"),
         "anchor_source": _coded(anchor_code[pc], anchor_labels),
-        "n_valid_scores": from_ep["n_valid_scores"],
-        "first_score_date": from_ep["first_score_date"],
-        "last_score_date": from_ep["last_score_date"],
+        "n_valid_scores": from_ep.pop("n_valid_scores"),
+        "first_score_date": from_ep.pop("first_score_date"),
+        "last_score_date": from_ep.pop("last_score_date"),
         "baseline_date": _from_days(bday),
-        "baseline_score": from_ep["baseline_score"],
+        "baseline_score": from_ep.pop("baseline_score"),
         "endpoint_date": _from_days(eday_out),
-        "endpoint_score": from_ep["endpoint_score"],
-        "days_between": pd.arrays.IntegerArray(days_between, days_between < 0),  # -1: missing
-        "paired": paired.astype(bool),
-        "unpaired_reason": _coded(reason, codes),
-        "dose": dose,
-        "dose_source": _coded(np.where(uses, 0, 1), ("contacts", "sessions_attended")),
-        "attended_contacts": np.where(uses, n_att, np.nan),
-        "attended_one_to_one": np.where(uses, n_att - n_grp, np.nan),
-        "attended_group": np.where(uses, n_grp, np.nan),
-        "contact_hours": hours,
-        "weeks_engaged": np.where(uses, weeks_eng, np.nan),
+        "endpoint_score": from_ep.pop("endpoint_score"),
+    }
+    # the participant-level arrays (8 MB each at a million participants) are not needed further
+    del ep_code, pc, anchor_code, anchor, sess, started, uses_contacts, total_att, fcd, first_att, id_rank, by_id, pids
+    days_between = np.where(e_keep, eday - bday, -1).astype(np.int64)
+    col["days_between"] = pd.arrays.IntegerArray(days_between, days_between < 0)  # -1: missing
+    del days_between, e_keep, eday
+    col["paired"] = paired.astype(bool)
+    col["unpaired_reason"] = _coded(reason, codes)
+    del paired, reason
+    col["dose"] = dose
+    col["dose_source"] = _coded(np.where(uses, 0, 1), ("contacts", "sessions_attended"))
+    col["attended_contacts"] = np.where(uses, n_att, np.nan)
+    col["attended_one_to_one"] = np.where(uses, n_att - n_grp, np.nan)
+    col["attended_group"] = np.where(uses, n_grp, np.nan)
+    del n_att, n_grp
+    with np.errstate(invalid="ignore"):
+        col["contact_hours"] = np.where(uses & (known > 0), minutes / 60.0, np.nan)
+    del known, minutes
+    col["weeks_engaged"] = np.where(uses, weeks_eng, np.nan)
+    del weeks_eng, uses
+    col.update({
         "attended_total": pf["attended_total"].to_numpy(dtype=float),
         "took_up": pf["took_up"].astype("boolean").array,
         "ending": _categorical(pf["ending"], string=True),  # as the text was: "string"
         "end_date": pf["end_date"].to_numpy(dtype="datetime64[ns]"),
         "referral_date": pf["referral_date"].to_numpy(dtype="datetime64[ns]"),
-        "perinatal_week_baseline": per_b["week"],
-        "perinatal_stage_baseline": per_b["stage"],
-        "weeks_pregnant_baseline": per_b["pregnant"],
-        "weeks_postpartum_baseline": per_b["postpartum"],
-        "perinatal_week_endpoint": per_e["week"],
-        "perinatal_stage_endpoint": per_e["stage"],
-        "weeks_pregnant_endpoint": per_e["pregnant"],
-        "weeks_postpartum_endpoint": per_e["postpartum"],
-        **{c: pf[c].array for c in CONTEXT_FIELDS},
-    }, copy=False)
+    })
+    ref_days = _days(pf["referral_date"])
+    wp = pf["weeks_pregnant"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    bw = pd.to_numeric(pf["baby_age_weeks"], errors="coerce").to_numpy(dtype=float)
+    for when, day in (("baseline", bday), ("endpoint", eday_out)):
+        per = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, day)
+        col.update({f"perinatal_week_{when}": per["week"], f"perinatal_stage_{when}": per["stage"],
+                    f"weeks_pregnant_{when}": per["pregnant"], f"weeks_postpartum_{when}": per["postpartum"]})
+        del per
+    del ref_days, wp, bw, bday, eday_out
+    col.update({c: pf[c].array for c in CONTEXT_FIELDS})
+    del pf
+    out = pd.DataFrame(col, copy=False)
+    del col
     rules.stamp(out)
     # the rules as data are EpisodeData.rules: a dict in attrs would be deep-copied by pandas with every
     # frame made from the episodes

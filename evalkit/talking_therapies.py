@@ -75,6 +75,34 @@ def _text_at(values: pd.Series, rows: np.ndarray) -> pd.api.extensions.Extension
     return values.astype("string").array.take(rows)
 
 
+def _sort_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The row order ``frame.sort_values(keys)`` gives on two keys or more (ascending, stable, a missing value last
+    in each key).
+
+    Each key's values as integer codes in sorted order (missing: after all), the rows ordered on them by a stable
+    lexicographic sort, as pandas orders rows on several keys.
+    """
+    codes = []
+    for k in keys:
+        code, uniques = pd.factorize(frame[k], sort=True)
+        codes.append(np.where(code < 0, len(uniques), code))
+    return np.lexsort(codes[::-1]) if codes else np.arange(len(frame))
+
+
+def _sorted(frame: pd.DataFrame, columns: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
+    """``frame[columns].sort_values(keys).reset_index(drop=True)``, taking one column at a time.
+
+    Each column is taken in the sorted order and dropped from ``frame`` (which is emptied), so that one column
+    is copied at a time: at a million participants ``sort_values`` copied the whole table while every column
+    of it was still held (this step's peak).
+    """
+    if len(keys) < 2:  # on one key pandas sorts by an unstable quicksort: its order of tied rows is its own
+        return frame[list(columns)].sort_values(list(keys)).reset_index(drop=True)
+    order = _sort_order(frame, keys)
+    taken = {c: frame.pop(c).array.take(order) for c in columns}
+    return pd.DataFrame(taken, index=pd.RangeIndex(len(order)), copy=False)
+
+
 def _set_text(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
     """The text of ``labels`` at each of ``codes`` (positions into ``labels``), as ``string`` text.
 
@@ -276,7 +304,9 @@ def talking_therapies_outcomes(changes: pd.DataFrame, *, rules: PairingRules | N
     out["finished"] = out["finished"].astype(bool)
     for c in _FLAGS:
         out[c] = out[c].astype("boolean")
-    out = out[cols].sort_values(["programme_id", "measure_set", "participant_id"]).reset_index(drop=True)
+    del ep, single, joint, p, g, cs, ce, ri_any, rd_any, rec, ri, paired, reason, reason_all, fin, both, is_phq, \
+        is_gad, p_rows, g_rows, only, rows_out, set_code  # the episode-level intermediates, before the sort
+    out = _sorted(out, cols, ["programme_id", "measure_set", "participant_id"])
     rules.stamp(out)
     out.attrs["individual_level"] = True
     return out
