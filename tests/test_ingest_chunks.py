@@ -204,3 +204,13 @@ def test_driver_batches_with_constants_equal_batches_of_the_assigned_frame() -> 
                                              order=order))
     assert got == want
     assert frames_module.assigned_columns(frame, constants) == list(frame.assign(**constants).columns)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.one_of(st.sampled_from(["P1", "P2", "P3"]), st.none()), max_size=10),
+       owned=st.dictionaries(st.sampled_from(["P1", "P2", "P3"]), st.sampled_from(["North", "South"])))
+def test_all_owned_is_no_stored_row_of_another_provider(ids: list[str | None], owned: dict[str, str]) -> None:
+    series = pd.Series(ids, dtype="string")
+    owner = series.map(owned)  # the old way: each row's owner, compared with the uploader
+    foreign = owner.to_numpy(dtype=object, na_value=None) != "North"
+    assert ingest_module._all_owned(series, owned, "North") == (not foreign.any())
