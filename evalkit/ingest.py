@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +52,7 @@ from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
 from evalkit.errors import AccessDenied, EvalkitError, StoreError
 from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import (
+    ID_COLUMNS,
     PSEUDONYM_PATTERN,
     IdentifierColumnsError,  # noqa: F401 - what ingest raises for identifying columns, importable from here too
     key_check,
@@ -63,6 +65,7 @@ from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import _tables as T
 from evalkit.store._engine import Store
 from evalkit.store._frames import (
+    assigned_columns,
     differs,
     driver_batches,
     frame_from_rows,
@@ -603,6 +606,43 @@ def secret_for_store(store: Store) -> bytes:
 # --------------------------------------------------------------------------- preparing (no database)
 
 
+def _already_pseudonymised(values: pd.Series | pd.DataFrame, missing_values: tuple[str, ...]) -> bool:
+    """Whether :func:`~evalkit.pseudonymise.pseudonymise_ids` would give ``values`` back unchanged.
+
+    So when every present id is a pseudonym as a whole (no blanks around it), no missing-value marker is one,
+    and the column has the dtype ``pseudonymise_ids`` returns (Arrow-backed ``string``). Checked in Arrow's
+    C++ regular expressions, with no Python object per value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(values, pd.Series) or values.dtype != pd.StringDtype() \
+            or not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return False
+    if any(_PSEUDONYM_WHOLE.fullmatch(m) for m in missing_values):
+        return False
+    found = pc.match_substring_regex(pa.array(values.array), f"^(?:{PSEUDONYM_PATTERN})$")
+    return bool(pc.all(found, skip_nulls=True, min_count=0).as_py())
+
+
+_PSEUDONYM_WHOLE = re.compile(PSEUDONYM_PATTERN)
+
+
+def _pseudonymised(frame: pd.DataFrame, *, secret: bytes, provider: str,
+                   missing_values: tuple[str, ...] = ()) -> pd.DataFrame:
+    """:func:`~evalkit.pseudonymise.pseudonymise_frame` of ``frame``, its id columns already pseudonymised kept.
+
+    :func:`check_upload` pseudonymises ids before validation, so the valid tables' ids usually are pseudonyms
+    already, and pseudonymising them again gives the same values in a new column. The caller still holds the
+    validated tables while :func:`ingest` runs: at a million participants (10.6M contacts) those copies of the
+    participant and peer supporter ids took about 0.7 GB for the whole transaction. Such a column is kept
+    as it is (:func:`_already_pseudonymised`); any other id column is pseudonymised as before.
+    """
+    missing = tuple(missing_values)
+    todo = [c for c in ID_COLUMNS if c in frame.columns and not _already_pseudonymised(frame[c], missing)]
+    return pseudonymise_frame(frame, secret=secret, namespace=provider, columns=todo, missing_values=missing)
+
+
 def _prepare(
     result: ValidationResult, *, provider: str, secret: bytes
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -631,15 +671,15 @@ def _prepare(
         missing_key = [c for c in schema.primary_key if c not in frame.columns]
         if missing_key:
             raise ValueError(f"table {name}: key columns {missing_key} are missing")
-        frame = pseudonymise_frame(frame, secret=secret, namespace=provider)
+        frame = _pseudonymised(frame, secret=secret, provider=provider)
         for col in PROVENANCE_COLUMNS:
             if col not in frame.columns:
                 frame[col] = pd.NA
         valid[name] = to_canonical(frame, name).reset_index(drop=True)
     quarantined: dict[str, pd.DataFrame] = {}
     for name, frame in bad_rows.items():
-        frame = pseudonymise_frame(frame, secret=secret, namespace=provider,
-                                   missing_values=table_schema(name).missing_values)
+        frame = _pseudonymised(frame, secret=secret, provider=provider,
+                               missing_values=table_schema(name).missing_values)
         if "reasons" not in frame.columns:
             frame["reasons"] = "invalid row"
         quarantined[name] = frame.reset_index(drop=True)
@@ -702,23 +742,78 @@ def _placeholder(conn: sa.Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
+_KEY_CODES_LIMIT = 1 << 62
+"""Combined key codes (:func:`_combined_key_codes`) stay below this; wider keys take pandas' own ways."""
+
+
+def _combined_key_codes(frame: pd.DataFrame, key: list[str], *, sort: bool) -> np.ndarray | None:
+    """One integer per row for its ``key`` values: equal keys, equal integers (a missing value is a value).
+
+    Each column's ``pandas.factorize`` codes (missing as one more code) are combined in mixed radix, one column
+    at a time, so one integer array is kept rather than one per key column (at 10.6M contacts, three of 85 MB
+    each). With ``sort``, the integers order the rows as the key tuples, missing values first (as ``np.lexsort``
+    of the columns' sorted codes). ``None`` when the combined codes could overflow.
+    """
+    combined: np.ndarray | None = None
+    span = 1
+    for c in key:
+        codes, uniques = pd.factorize(frame[c], sort=sort)
+        width = len(uniques) + 1
+        if span * width >= _KEY_CODES_LIMIT:
+            return None
+        codes = codes.astype(np.int64, copy=False)
+        codes += 1  # missing (-1) becomes 0: first, and equal to missing
+        if combined is None:
+            combined = codes
+        else:
+            combined *= width
+            combined += codes
+        del codes
+        span *= width
+    return combined
+
+
 def _key_order(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
-    """Row positions of ``frame`` sorted by its natural key (each column's sorted codes, ``np.lexsort``)."""
-    codes = [pd.factorize(frame[c], sort=True)[0] for c in reversed(key)]
-    return np.lexsort(codes) if codes else np.arange(len(frame))
+    """Row positions of ``frame`` sorted by its natural key, ties in frame order (what ``np.lexsort`` of each
+    column's sorted codes gives): one stable sort of :func:`_combined_key_codes`."""
+    combined = _combined_key_codes(frame, key, sort=True) if key else None
+    if combined is None:
+        codes = [pd.factorize(frame[c], sort=True)[0] for c in reversed(key)]
+        return np.lexsort(codes) if codes else np.arange(len(frame))
+    return np.argsort(combined, kind="stable")
 
 
-def _bulk_insert(conn: sa.Connection, table: str, frame: pd.DataFrame, *, order: np.ndarray | None = None) -> None:
+def _repeated_keys(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Whether each row's ``key`` occurs on another row too: ``frame.duplicated(key, keep=False)``.
+
+    From :func:`_combined_key_codes`, sorted once: the values occurring twice are looked up. pandas'
+    ``duplicated`` builds two hash tables of every row (at 10.6M contacts 0.7 GB at its peak).
+    """
+    combined = _combined_key_codes(frame, key, sort=False) if key else None
+    if combined is None:
+        return frame.duplicated(key, keep=False).to_numpy()
+    ranked = np.sort(combined)
+    again = ranked[1:][ranked[1:] == ranked[:-1]]
+    del ranked
+    if not len(again):  # the usual case
+        return np.zeros(len(frame), dtype=bool)
+    return np.isin(combined, np.unique(again))
+
+
+def _bulk_insert(conn: sa.Connection, table: str, frame: pd.DataFrame, *, order: np.ndarray | None = None,
+                 constants: Mapping[str, Any] | None = None) -> None:
     """INSERT all rows of ``frame``: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg 3), else ``executemany``.
 
     Rows go to the driver in batches (:func:`~evalkit.store._frames.driver_batches`), all inside
     the upload's transaction, so only one batch of Python tuples exists at a time. COPY runs on
     the same DBAPI connection; the values are the same Python objects the ``executemany`` would
-    send, dumped by the same psycopg adapters. ``order``: row positions in the order to insert.
+    send, dumped by the same psycopg adapters. ``order``: row positions in the order to insert;
+    ``constants``: columns of one value each, stored as if ``frame.assign(**constants)`` were inserted
+    (added batch by batch).
     """
     q = conn.dialect.identifier_preparer.quote
-    cols = list(frame.columns)
-    batches = driver_batches(frame, table, conn.dialect.name, order=order)
+    cols = assigned_columns(frame, constants)
+    batches = driver_batches(frame, table, conn.dialect.name, order=order, constants=constants)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         copy_sql = f"COPY {q(table)} ({', '.join(q(c) for c in cols)}) FROM STDIN"
         with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
@@ -760,6 +855,21 @@ def _refuse(provider: str, what: str, rows: pd.DataFrame, cols: list[str], owner
     )
 
 
+def _counts_where(codes: np.ndarray, named: np.ndarray, weight: np.ndarray | int, rows: np.ndarray) -> np.ndarray:
+    """Per code, the sum of ``weight`` (a 0/1 mask, or one integer for every row) over the rows with a code.
+
+    The sums ``numpy.bincount`` with the weights as floats gives, without the weights spread into one
+    integer and one float array per count (at 10.6M contacts, each 85 MB): a mask picks its rows' codes,
+    an integer multiplies the rows per code (``rows``).
+    """
+    weight = np.asarray(weight)
+    if weight.ndim == 0:
+        return rows * np.int64(weight)
+    if weight.dtype != bool:
+        return np.bincount(codes[named], weights=weight[named].astype(np.int64), minlength=len(rows)).astype(np.int64)
+    return np.bincount(codes[named & weight], minlength=len(rows)).astype(np.int64)
+
+
 class _Run:
     """State of one ingest transaction."""
 
@@ -790,11 +900,11 @@ class _Run:
         ids = pd.Series(programme_id).reset_index(drop=True)
         if not len(ids):
             return
-        columns = {c: np.broadcast_to(np.asarray(v, dtype=np.int64), len(ids)) for c, v in counts.items()}
         codes, names = pd.factorize(ids, use_na_sentinel=True)  # missing ids (-1) count towards no programme
         named = codes >= 0
-        sums = {c: np.bincount(codes[named], weights=v[named], minlength=len(names)).astype(np.int64)
-                for c, v in columns.items()}
+        rows = np.bincount(codes[named], minlength=len(names)).astype(np.int64)
+        sums = {c: _counts_where(codes, named, v, rows) for c, v in counts.items()}
+        del codes, named
         self.programme_counts.append(pd.DataFrame({"programme_id": pd.array(names.astype(str), dtype="string"),
                                                    **sums}))
 
@@ -890,7 +1000,7 @@ def _check_references(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataFram
 
 def _drop_duplicate_keys(run: _Run, table: str, frame: pd.DataFrame) -> pd.DataFrame:
     key = list(table_schema(table).primary_key)
-    dup = frame.duplicated(key, keep=False).to_numpy()
+    dup = _repeated_keys(frame, key)
     if not dup.any():  # the usual case: no copy of the table
         return frame
     run.quarantine_rows(
@@ -976,17 +1086,37 @@ def _stored_positions(frame: pd.DataFrame, stored: pd.DataFrame, key: list[str])
             theirs[~lost] = both[n:]
             span = len(uniques)
         lost = (theirs < 0) | (b < 0)
-        mine = mine * width + a
-        theirs = theirs * width + b
+        # in place, and each column's codes freed before the next is coded: at 10.6M stored contacts each of
+        # these arrays is 85 MB, and the re-upload's peak was here
+        mine *= width
+        mine += a
+        theirs *= width
+        theirs += b
         theirs[lost] = -1
+        del a, b, lost
         span *= width
     kept = np.flatnonzero(theirs >= 0)
     order = kept[np.argsort(theirs[kept], kind="stable")]
+    del kept
     ranked = theirs[order]
+    del theirs
     at = np.searchsorted(ranked, mine)
     at[at == len(ranked)] = 0
     hit = (ranked[at] == mine) if len(ranked) else np.zeros(n, dtype=bool)
-    return np.where(hit, order[at] if len(ranked) else -1, -1).astype(np.int64)
+    del mine, ranked
+    return np.where(hit, order[at] if len(order) else -1, -1).astype(np.int64)
+
+
+def _all_owned(programme_ids: pd.Series, owners: Mapping[str, str], provider: str) -> bool:
+    """Whether every row's programme (none missing) is owned by ``provider``: then no stored row is foreign.
+
+    Decided on the distinct programme ids, mapped as the rows would be; mapping every stored row's programme
+    (at 10.6M contacts, a Python string per row first) is left to the rare upload where this is not so.
+    """
+    distinct = pd.Series(programme_ids.unique(), dtype=object)
+    if distinct.isna().any():
+        return False
+    return all(owners.get(p) == provider for p in distinct)  # a few programmes, not a row each
 
 
 def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
@@ -1003,15 +1133,18 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
     hashes = row_hashes(frame, table)
     narrow, full = _stored_keys(run, table, frame, hashes)
     if len(narrow) and table != "programmes":  # programmes were checked by _check_programmes
-        owner = narrow["programme_id"].map(_owners(run.conn, narrow["programme_id"].unique().tolist()))
-        foreign = narrow.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
-        if len(foreign):
-            _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
-        del owner, foreign
+        owners = _owners(run.conn, narrow["programme_id"].unique().tolist())
+        if not _all_owned(narrow["programme_id"], owners, run.provider):
+            owner = narrow["programme_id"].map(owners)
+            foreign = narrow.assign(owner=owner)[owner.to_numpy() != run.provider].merge(frame[key], on=key)
+            if len(foreign):
+                _refuse(run.provider, f"change {table} rows that belong to another provider", foreign, key, "owner")
+            del owner, foreign
         narrow = narrow[[*key, ROW_HASH]] if full is None else narrow  # owners checked: programme ids not kept
     data_cols = [c for c in frame.columns if c not in key and c not in PROVENANCE_COLUMNS]
-    frame = frame.assign(**{ROW_HASH: pd.array(hashes, dtype="Int64") if hashes is not None
-                            else pd.array([pd.NA] * len(frame), dtype="Int64")})
+    # the column shares the hashes' memory (``pd.array(hashes, dtype="Int64")`` copied them: 85 MB at 10.6M rows)
+    frame = frame.assign(**{ROW_HASH: pd.arrays.IntegerArray(hashes, np.zeros(len(hashes), dtype=bool))
+                            if hashes is not None else pd.array([pd.NA] * len(frame), dtype="Int64")})
     n = len(frame)
     if len(narrow):
         # each upload row's stored hash (keys are unique on both sides: one match at most)
@@ -1055,8 +1188,8 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
     if len(new):
         # in natural-key order: the unique index is then filled front to back rather than at random
         # places (pseudonyms are random), a third less work for SQLite; row ids are internal
-        _bulk_insert(run.conn, table, new.assign(upload_id=run.upload_id, created_upload_id=run.upload_id),
-                     order=_key_order(new, key))
+        _bulk_insert(run.conn, table, new, order=_key_order(new, key),
+                     constants={"upload_id": run.upload_id, "created_upload_id": run.upload_id})
 
     if merged is not None and len(merged):  # the changed rows, with their stored values as ``<column>__old``
         changed = merged
