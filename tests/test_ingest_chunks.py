@@ -97,7 +97,8 @@ def test_tiny_chunks_store_what_one_chunk_stores(tmp_path, monkeypatch: pytest.M
     chunked = _upload_twice(f"sqlite:///{tmp_path / 'chunked.sqlite'}", pseudonymised=pseudonymised)
     assert chunked == whole
     contents, counts = whole
-    assert counts[1][2]["contacts"] > 0 and counts[1][4] == {"contacts": 4}  # updated; both rows of a repeated key quarantined
+    # rows updated; both rows of a repeated key quarantined
+    assert counts[1][2]["contacts"] > 0 and counts[1][4] == {"contacts": 4}
     assert len(contents["audit_history"]) > 0
 
 

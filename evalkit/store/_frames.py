@@ -295,9 +295,9 @@ def driver_batches(
     memory holds the Python objects of one batch, not of the whole table. Dates become ISO
     text on SQLite (what SQLAlchemy's ``Date`` stores there) and ``date`` objects on PostgreSQL.
     ``order`` (row positions) sends the rows in that order, taken batch by batch (no sorted copy).
-    ``batch_rows`` defaults to :data:`DRIVER_BATCH_ROWS`. ``constants`` (column name -> one value for every row) are added to each batch as
-    ``DataFrame.assign`` adds them (:func:`assigned_columns`), rather than to the whole frame
-    first: at 10.6M contacts, two integer columns of 85 MB each not made.
+    ``batch_rows`` defaults to :data:`DRIVER_BATCH_ROWS`. ``constants`` (column name -> one value for
+    every row) are added to each batch as ``DataFrame.assign`` adds them (:func:`assigned_columns`),
+    rather than to the whole frame first: at 10.6M contacts, two integer columns of 85 MB each not made.
     """
     batch_rows = batch_rows or DRIVER_BATCH_ROWS  # read at each call, so a test can make batches tiny
     for start in range(0, len(frame), batch_rows):
