@@ -344,7 +344,8 @@ def _episode_data(url: str, data_version: str, key: ScopeKey, progs: tuple[str, 
     do not wait for the outcomes."""
     prepare = library("evalkit.episodes.prepare_episodes")
     frames = _tables(url, data_version, key, progs, date_range)
-    return _noted(prepare, frames, rules=_rules(rules_key))
+    # no page reads the attended contacts (EpisodeData.attended): not kept, as evaluate_outcomes does not
+    return _noted(prepare, frames, rules=_rules(rules_key), keep_attended=False)
 
 
 @st.cache_resource(show_spinner="Following each mother through the funnel ...", max_entries=SHARED_ENTRIES)

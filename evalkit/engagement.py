@@ -142,7 +142,7 @@ def _data(tables: Mapping[str, pd.DataFrame] | EpisodeData, rules: PairingRules,
         return {}, tables
     t = coerce_tables(tables)
     if "measures" in t and "participants" in t:
-        return t, prepare_episodes(t, rules=rules, instruments=instruments)
+        return t, prepare_episodes(t, rules=rules, instruments=instruments, keep_attended=False)
     return t, None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,9 @@ class EpisodeData:
         categoricals of their text, as in the episodes.
     attended
         Attended contacts: ``participant_id``, ``date``, ``is_group``,
-        ``minutes``, ``group_session_id``.
+        ``minutes``, ``group_session_id``; ``None`` when
+        :func:`prepare_episodes` was asked not to keep them
+        (``keep_attended=False``).
     rules
         The rules used.
     instruments
@@ -245,7 +248,7 @@ class EpisodeData:
     scores: pd.DataFrame
     scored_measures: pd.DataFrame
     participants: pd.DataFrame
-    attended: pd.DataFrame
+    attended: pd.DataFrame | None
     rules: PairingRules
     instruments: Mapping[str, Instrument] | None = field(default=None, repr=False, compare=False)
 
@@ -334,14 +337,40 @@ def _positions(values: pd.Series, pids: pa.Array) -> np.ndarray:
     return pac.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array
-                       ) -> tuple[pd.DataFrame, set[str], np.ndarray]:
-    """Attended contacts of known participants, the programmes with contact rows, and each contact's participant position."""
+class _Attended(NamedTuple):
+    """The attended contacts of known participants, as :func:`_attended_contacts` finds them.
+
+    ``frame`` is ``EpisodeData.attended`` (``None`` when not kept); the arrays, one value per attended contact
+    (in contact-table order), are what the day index and the group-session look-up are made of.
+    """
+
+    frame: pd.DataFrame | None
+    programmes_with_rows: set[str]
+    pcode: np.ndarray
+    date: np.ndarray
+    is_group: np.ndarray
+    minutes: np.ndarray
+    group_rows: np.ndarray
+    group_session: pd.api.extensions.ExtensionArray
+
+
+def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array, *, keep: bool = True) -> _Attended:
+    """Attended contacts of known participants, the programmes with contact rows, and each contact's participant position.
+
+    ``group_rows`` are the contacts (positions among the attended ones) whose group session a score of that day
+    is given: group contacts with a ``group_session_id``, dated on a whole day; ``group_session`` is their id.
+    With ``keep=False`` the frame (``EpisodeData.attended``) is not made, nor the text it alone needs: the
+    participant ids and the group session ids of every attended contact (at a million participants of issue #8's
+    volume, 9.4 million rows and about 400 MB held for the life of the episodes).
+    """
     c = tables.get("contacts")
     if c is None or len(c) == 0:
-        return (pd.DataFrame({"participant_id": pd.array([], dtype="string"), "date": pd.Series([], dtype="datetime64[ns]"),
-                              "is_group": pd.Series([], dtype=bool), "minutes": pd.Series([], dtype=float),
-                              "group_session_id": pd.array([], dtype="string")}), set(), np.zeros(0, dtype=np.int64))
+        frame = pd.DataFrame({"participant_id": pd.array([], dtype="string"),
+                              "date": pd.Series([], dtype="datetime64[ns]"), "is_group": pd.Series([], dtype=bool),
+                              "minutes": pd.Series([], dtype=float), "group_session_id": pd.array([], dtype="string")})
+        none = np.zeros(0, dtype=np.int64)
+        return _Attended(frame if keep else None, set(), none, np.zeros(0, dtype="datetime64[ns]"),
+                         np.zeros(0, dtype=bool), np.zeros(0), none, pd.array([], dtype="string"))
     with_rows = set(c["programme_id"].dropna().astype(str).unique()) if "programme_id" in c.columns else set()
     status = c["status"].astype("string") if "status" in c.columns else pd.Series("attended", index=c.index)
     # the rows kept (attended, of a known participant, dated) are found on whole columns and each column used is
@@ -353,23 +382,35 @@ def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array
     del status
     pos, date = pos[rows], date[rows]
 
-    def taken(column: str) -> pd.Series | None:
-        """The column at the kept rows (None when the table has no such column)."""
-        return pd.Series(c[column].array.take(rows), copy=False) if column in c.columns else None
+    def taken(column: str, at: np.ndarray = rows) -> pd.Series | None:
+        """The column at the rows ``at`` (None when the table has no such column)."""
+        return pd.Series(c[column].array.take(at), copy=False) if column in c.columns else None
 
     missing_text = pd.Series(pd.NA, index=pd.RangeIndex(len(rows)), dtype="string")
     kind = missing_text if (k := taken("kind")) is None else k.astype("string")
-    gsid = missing_text if (g := taken("group_session_id")) is None else g.astype("string")
+    # whether each has a group session id, without its text (missing as astype("string") finds it: pandas' isna)
+    has_gsid = np.zeros(len(rows), dtype=bool) if "group_session_id" not in c.columns \
+        else c["group_session_id"].notna().to_numpy(dtype=bool)[rows]
+    is_group = ((kind == "group_session").fillna(False).to_numpy(dtype=bool) | has_gsid)
+    del kind
     minutes = pd.Series(np.nan, index=pd.RangeIndex(len(rows))) if (m := taken("duration_minutes")) is None \
         else pd.to_numeric(m, errors="coerce")
+    minutes = minutes.to_numpy(dtype=float)
+    group_rows = np.flatnonzero(is_group & has_gsid & (date == date.astype("datetime64[D]")))  # a score's date is a day
+    if not keep:
+        gsid = missing_text.iloc[:len(group_rows)] if (g := taken("group_session_id", rows[group_rows])) is None \
+            else g.astype("string")
+        return _Attended(None, with_rows, pos, date, is_group, minutes, group_rows, gsid.astype("str").array)
+    gsid = missing_text if (g := taken("group_session_id")) is None else g.astype("string")
     out = pd.DataFrame({
         "participant_id": taken("participant_id").astype("string").astype("str").array,
         "date": date,
-        "is_group": ((kind == "group_session").fillna(False) | gsid.notna()).to_numpy(dtype=bool),
-        "minutes": minutes.to_numpy(dtype=float),
+        "is_group": is_group,
+        "minutes": minutes,
         "group_session_id": gsid.astype("str").array,
     })
-    return out, with_rows, pos
+    return _Attended(out, with_rows, pos, date, is_group, minutes, group_rows,
+                     out["group_session_id"].array.take(group_rows))
 
 
 class _DayIndex:
@@ -552,13 +593,32 @@ def prepare_episodes(
     *,
     rules: PairingRules | None = None,
     instruments: Mapping[str, Instrument] | None = None,
+    keep_attended: bool = True,
 ) -> EpisodeData:
     """Build episodes and keep the intermediate frames other analyses reuse.
 
-    Parameters and rules are those of :func:`build_episodes`; the result also
-    holds the valid score series (for the mixed model), the scored measures
-    (for the safety list and sample reliability), the participants with
-    derived context and the attended contacts. See :class:`EpisodeData`.
+    Parameters
+    ----------
+    tables, rules, instruments
+        As for :func:`build_episodes`.
+    keep_attended
+        Whether to keep the attended contacts (``EpisodeData.attended``).
+        With ``False`` that frame is ``None`` and is not made, nor the text
+        it alone needs (every attended contact's participant and group
+        session id): no analysis of evalkit reads it, and at a million
+        participants of issue #8's volume it holds 9.4 million rows, about
+        400 MB for the life of the result. Everything else is the same.
+        evalkit's own analyses (:func:`evalkit.outcomes.evaluate_outcomes`,
+        :func:`evalkit.summary.build_summary`, the engagement and for-whom
+        analyses, :func:`build_episodes`) prepare with ``False``.
+
+    Returns
+    -------
+    EpisodeData
+        The episodes of :func:`build_episodes`, and the valid score series
+        (for the mixed model), the scored measures (for the safety list and
+        sample reliability), the participants with derived context and the
+        attended contacts (see ``keep_attended``). See :class:`EpisodeData`.
     """
     rules = PairingRules() if rules is None else rules
     if not isinstance(rules, PairingRules):
@@ -568,13 +628,13 @@ def prepare_episodes(
     if "measures" not in tables:
         raise ValueError("tables must include 'measures' (and 'participants'); got " + ", ".join(sorted(tables)))
     release_freed_memory()  # e.g. what reading the tables left in Arrow's pool
-    data = _prepare(tables, rules, registry)
+    data = _prepare(tables, rules, registry, keep_attended=keep_attended)
     release_freed_memory()  # the intermediate frames of _prepare
     return data if instruments is None else replace(data, instruments=instruments)
 
 
-def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: Mapping[str, Instrument]
-             ) -> EpisodeData:
+def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: Mapping[str, Instrument], *,
+             keep_attended: bool = True) -> EpisodeData:
     """The body of :func:`prepare_episodes` on typed tables; its intermediates are freed when it returns."""
     parts = _participant_frame(tables)
     # participants are addressed by position ("pcode"); ids are looked up once, by hash, in pyarrow
@@ -585,10 +645,15 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     id_rank[by_id] = np.arange(n_part)
 
     # ---- attended contacts and anchors ---------------------------------
-    attended, progs_with_rows, a_pcode = _attended_contacts(tables, pids)
-    a_day = _days(attended["date"]) if len(attended) else np.zeros(0, dtype=np.int64)
-    dix = _DayIndex(a_pcode, a_day, attended["is_group"].to_numpy(dtype=bool),
-                    attended["minutes"].to_numpy(dtype=float))
+    att = _attended_contacts(tables, pids, keep=keep_attended)
+    attended, progs_with_rows, a_pcode = att.frame, att.programmes_with_rows, att.pcode
+    n_attended = len(a_pcode)
+    a_day = _days(pd.Series(att.date, copy=False)) if n_attended else np.zeros(0, dtype=np.int64)
+    dix = _DayIndex(a_pcode, a_day, att.is_group, att.minutes)
+    # the group session of each participant-by-day key (its first group contact that day), for the score series
+    g_key, g_first = np.unique(a_pcode[att.group_rows] * _SPAN + a_day[att.group_rows], return_index=True)
+    g_session = att.group_session.take(g_first)
+    del att, g_first  # without the kept frame, the contacts' dates, flags and minutes go here
     first_att = np.full(n_part, -1, dtype=np.int64)
     if len(a_day):
         fa = pd.Series(a_day).groupby(a_pcode).min()
@@ -604,6 +669,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     total_att = np.zeros(n_part)
     if len(a_pcode):
         total_att = np.bincount(a_pcode, minlength=n_part).astype(float)
+    del a_pcode, a_day  # 75 MB each at a million participants
     sess = parts["sessions_attended"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     parts["attended_total"] = np.where(uses_contacts, total_att, sess)
     started = support_started(parts["attended_total"].to_numpy(dtype=float), anchor >= 0)
@@ -769,24 +835,17 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     }, copy=False)
     s_day = v["day"].to_numpy()
     del v, cum, sb
-    if len(attended):
+    if n_attended:
         # the group session she attended that day (the first such contact), looked up on participant-by-day keys
-        a_date = attended["date"].to_numpy(dtype="datetime64[ns]")
-        grp_rows = np.flatnonzero(attended["is_group"].to_numpy(dtype=bool)
-                                  & attended["group_session_id"].notna().to_numpy(dtype=bool)
-                                  & (a_date == a_date.astype("datetime64[D]")))  # a score's date is a day
-        g_key = a_pcode[grp_rows] * _SPAN + a_day[grp_rows]
-        g_key, first = np.unique(g_key, return_index=True)
         s_key = s_pc.astype(np.int64) * _SPAN + s_day
         at = np.searchsorted(g_key, s_key)
         hit = at < len(g_key)
         hit[hit] = g_key[at[hit]] == s_key[hit]
-        take = np.where(hit, grp_rows[first[np.minimum(at, max(len(first) - 1, 0))]] if len(first) else -1, -1)
-        scores["group_session_id"] = attended["group_session_id"].array.take(take, allow_fill=True)
-        del a_date, grp_rows, g_key, first, s_key, at, hit, take
+        scores["group_session_id"] = g_session.take(np.where(hit, at, -1), allow_fill=True)
+        del s_key, at, hit
     else:
         scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
-    del s_pc, s_day, a_pcode, a_day
+    del s_pc, s_day, g_key, g_session
     release_freed_memory()
     # ---- assemble --------------------------------------------------------------
     used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
@@ -966,4 +1025,4 @@ def build_episodes(
        baseline_score  endpoint_score  paired  dose  contact_hours
     0            15.0             9.0    True   3.0            3.0
     """
-    return prepare_episodes(tables, rules=rules, instruments=instruments).episodes
+    return prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False).episodes

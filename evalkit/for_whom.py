@@ -60,7 +60,8 @@ def _prepared(data: Mapping[str, pd.DataFrame] | EpisodeData | OutcomeResult, ru
     registry = builtin_instruments() if instruments is None else instruments
     if isinstance(data, OutcomeResult):
         return data.data, data.changes
-    ed = data if isinstance(data, EpisodeData) else prepare_episodes(data, rules=rules, instruments=registry)
+    ed = data if isinstance(data, EpisodeData) \
+        else prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False)
     changes = episode_change(ed.episodes, rules=rules, instruments=registry, scored_measures=ed.scored_measures)
     return ed, changes
 

@@ -1067,7 +1067,8 @@ class OutcomeResult:
 
     Individual-level frames (for the provider's own use; never publish):
     ``changes`` (one row per episode with change columns) and ``data`` (the
-    :class:`~evalkit.episodes.EpisodeData`). Aggregates (disclosure-controlled):
+    :class:`~evalkit.episodes.EpisodeData`; when prepared here from tables,
+    without the attended contacts: ``data.attended`` is ``None``). Aggregates (disclosure-controlled):
     ``summary`` (:func:`outcome_summary`), ``dose_sensitivity``,
     ``talking_therapies`` (the NHS Talking Therapies-style rates of
     :func:`outcome_talking_therapies`; ``None`` when ``evaluate_outcomes`` was
@@ -1126,7 +1127,8 @@ def _prepare(tables: Mapping[str, pd.DataFrame] | EpisodeData, rules: PairingRul
              instruments: Mapping[str, Instrument] | None) -> EpisodeData:
     if isinstance(tables, EpisodeData):
         return tables
-    return prepare_episodes(tables, rules=rules, instruments=instruments)
+    # no analysis here reads the attended contacts (about 400 MB at a million participants): not kept
+    return prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False)
 
 
 def _models(data: EpisodeData, changes: pd.DataFrame, rules: PairingRules, by: Sequence[str]) -> pd.DataFrame:

@@ -1893,7 +1893,8 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     from evalkit.outcomes import change_statistics
     from evalkit.recovery import recovery_from_within
 
-    data = prepare_episodes(tables, rules=rules, instruments=instruments) if episodes is None else episodes
+    data = prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False) if episodes is None \
+        else episodes
     del episodes  # freed with ``data`` below when it was prepared here
     parts = data.participants
     pid_of = parts["programme_id"].astype("string")

@@ -76,11 +76,34 @@ def _contacts(draw: st.DrawFn) -> pd.DataFrame:
 @given(contacts=_contacts())
 def test_attended_contacts_as_before(contacts: pd.DataFrame) -> None:
     pids = _arrow_strings(pd.Series(["A", "B", "C", "D"], dtype="string"))
-    new, new_rows, new_pos = _attended_contacts({"contacts": contacts}, pids)
+    got = _attended_contacts({"contacts": contacts}, pids)
+    new, new_rows, new_pos = got.frame, got.programmes_with_rows, got.pcode
     old, old_rows, old_pos = _old_attended_contacts({"contacts": contacts}, pids)
     pd.testing.assert_frame_equal(new, old, check_exact=True)
     assert new_rows == old_rows
     np.testing.assert_array_equal(new_pos, old_pos)
+    # the group contacts a score's day looks up, as _prepare found them on the frame before
+    a_date = old["date"].to_numpy(dtype="datetime64[ns]")
+    grp_rows = np.flatnonzero(old["is_group"].to_numpy(dtype=bool) & old["group_session_id"].notna().to_numpy(dtype=bool)
+                              & (a_date == a_date.astype("datetime64[D]")))
+    np.testing.assert_array_equal(got.group_rows, grp_rows)
+    pd.testing.assert_extension_array_equal(got.group_session, old["group_session_id"].array.take(grp_rows))
+
+
+@settings(max_examples=300, deadline=None)
+@given(contacts=_contacts())
+def test_attended_contacts_not_kept_as_kept(contacts: pd.DataFrame) -> None:
+    """``keep=False``: no frame, and every array the day index and the group-session look-up use as kept."""
+    pids = _arrow_strings(pd.Series(["A", "B", "C", "D"], dtype="string"))
+    kept = _attended_contacts({"contacts": contacts}, pids)
+    lean = _attended_contacts({"contacts": contacts}, pids, keep=False)
+    assert lean.frame is None and kept.frame is not None
+    assert lean.programmes_with_rows == kept.programmes_with_rows
+    for name in ("pcode", "date", "is_group", "minutes", "group_rows"):
+        got, want = getattr(lean, name), getattr(kept, name)
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    pd.testing.assert_extension_array_equal(lean.group_session, kept.group_session)
 
 
 @settings(max_examples=300, deadline=None)

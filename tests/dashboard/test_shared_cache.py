@@ -101,8 +101,9 @@ def test_pages_do_not_change_the_shared_tables_or_outcomes(app, example_db: str)
         _frames_equal(getattr(shared, part), getattr(fresh, part))
     # the Talking Therapies rates are kept beside the result (made when the report tables ask for them)
     _frames_equal(data._talking_therapies(*key, ctx.rules_key).value, fresh.talking_therapies)
-    for part in ("episodes", "scores", "scored_measures", "participants", "attended"):
+    for part in ("episodes", "scores", "scored_measures", "participants"):
         _frames_equal(getattr(shared.data, part), getattr(fresh.data, part))
+    assert shared.data.attended is None and fresh.data.attended is None  # prepared with keep_attended=False
 
 
 def test_a_page_changing_its_copy_leaves_the_shared_result_alone(ctx_for, example_db: str) -> None:  # noqa: ANN001
