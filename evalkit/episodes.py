@@ -355,7 +355,7 @@ class _Attended(NamedTuple):
 
 
 def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array, *, keep: bool = True) -> _Attended:
-    """Attended contacts of known participants, the programmes with contact rows, and each contact's participant position.
+    """Attended contacts of known participants, the programmes with contact rows, each contact's participant position.
 
     ``group_rows`` are the contacts (positions among the attended ones) whose group session a score of that day
     is given: group contacts with a ``group_session_id``, dated on a whole day; ``group_session`` is their id.

@@ -84,7 +84,8 @@ def test_attended_contacts_as_before(contacts: pd.DataFrame) -> None:
     np.testing.assert_array_equal(new_pos, old_pos)
     # the group contacts a score's day looks up, as _prepare found them on the frame before
     a_date = old["date"].to_numpy(dtype="datetime64[ns]")
-    grp_rows = np.flatnonzero(old["is_group"].to_numpy(dtype=bool) & old["group_session_id"].notna().to_numpy(dtype=bool)
+    with_session = old["group_session_id"].notna().to_numpy(dtype=bool)
+    grp_rows = np.flatnonzero(old["is_group"].to_numpy(dtype=bool) & with_session
                               & (a_date == a_date.astype("datetime64[D]")))
     np.testing.assert_array_equal(got.group_rows, grp_rows)
     pd.testing.assert_extension_array_equal(got.group_session, old["group_session_id"].array.take(grp_rows))

@@ -1,7 +1,8 @@
 """data_hash built a chunk of rows at a time (chunks of whole groups of rows sharing their leading cells) feeds
 the hash the same bytes as building every row's text at once (as before), for any chunk size: tiny chunks here,
-so that tables are split into many chunks and groups, with missing values, control characters below the separator, equal leading
-cells, -0.0 next to 0.0, times within a day, dates out of years 1000-9999, and text that needs ``to_csv``."""
+so that tables are split into many chunks and groups, with missing values, control characters below the
+separator, equal leading cells, -0.0 next to 0.0, times within a day, dates out of years 1000-9999, and text that
+needs ``to_csv``."""
 
 from __future__ import annotations
 
