@@ -194,3 +194,31 @@ def funnel_people(max_size: int):  # noqa: ANN201 - a hypothesis strategy
 
     return st.lists(st.tuples(st.integers(0, len(FUNNEL_STEPS) - 1), st.sampled_from(["not_ready", "other", None]),
                               st.booleans(), st.booleans()), min_size=1, max_size=max_size)
+
+
+def sorted_csv_rows(frame: pd.DataFrame, cols: list[str]) -> bytes:
+    """The rows of ``frame[cols]`` as data_hash's docstring defines them (``to_csv``), sorted and joined by RS."""
+    text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e", na_rep="\x00",
+                              float_format="%.17g", date_format="%Y-%m-%d")
+    return "\x1e".join(sorted(text.split("\x1e")[:-1])).encode("utf-8")
+
+
+def reference_data_hash(tables: dict[str, pd.DataFrame], table_rows: Callable[[pd.DataFrame, list[str]], bytes]
+                        ) -> str:
+    """data_hash written out plainly, for tests: typed tables in name order, each one's header line (name, rows,
+    used columns in name order), then ``table_rows(frame, cols)`` of a table with rows and used columns."""
+    import hashlib
+
+    from evalkit.data_source import coerce_tables
+    from evalkit.schemas import table_schema
+
+    typed_tables = coerce_tables(dict(tables))
+    h = hashlib.sha256(b"evalkit-data-v1\n")
+    for name in sorted(typed_tables):
+        frame, schema = typed_tables[name], table_schema(name)
+        cols = sorted(c for c in frame.columns if (c in schema.field_names or schema.is_item_column(c))
+                      and frame[c].notna().any())
+        h.update(f"\x1etable {name}\x1f{len(frame)}\x1f{chr(31).join(cols)}\n".encode())
+        if cols and not frame.empty:
+            h.update(table_rows(frame, cols))
+    return h.hexdigest()

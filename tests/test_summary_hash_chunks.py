@@ -14,19 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pac
 import pytest
+from conftest import reference_data_hash, sorted_csv_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import evalkit.summary as summary
-from evalkit.data_source import coerce_tables
-from evalkit.schemas import table_schema
 from evalkit.summary import _cell_text, _chunk_stops, _hash_rows_in_chunks, data_hash
-
-
-def _sorted_csv_rows(frame: pd.DataFrame, cols: list[str]) -> bytes:
-    text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e", na_rep="\x00",
-                              float_format="%.17g", date_format="%Y-%m-%d")
-    return "\x1e".join(sorted(text.split("\x1e")[:-1])).encode("utf-8")
 
 
 def _one_pass_rows(frame: pd.DataFrame, cols: list[str]) -> bytes | None:
@@ -44,17 +37,11 @@ def _data_hash_in_one_pass(tables: dict[str, pd.DataFrame]) -> str:
     (Not the plain ``to_csv`` definition: for a table whose one used column is a float with a missing value,
     ``to_csv`` writes the lone empty cell as ``""``, and data_hash never did.)
     """
-    typed = coerce_tables(dict(tables))
-    h = hashlib.sha256(b"evalkit-data-v1\n")
-    for name in sorted(typed):
-        frame, schema = typed[name], table_schema(name)
-        cols = sorted(c for c in frame.columns if (c in schema.field_names or schema.is_item_column(c))
-                      and frame[c].notna().any())
-        h.update(f"\x1etable {name}\x1f{len(frame)}\x1f{chr(31).join(cols)}\n".encode())
-        if cols and not frame.empty:
-            rows = _one_pass_rows(frame, cols)
-            h.update(_sorted_csv_rows(frame, cols) if rows is None else rows)
-    return h.hexdigest()
+    def rows(frame: pd.DataFrame, cols: list[str]) -> bytes:
+        one_pass = _one_pass_rows(frame, cols)
+        return sorted_csv_rows(frame, cols) if one_pass is None else one_pass
+
+    return reference_data_hash(tables, rows)
 
 
 # few distinct values, so that leading cells repeat and groups outgrow tiny chunks

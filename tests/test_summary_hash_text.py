@@ -4,33 +4,19 @@ definition, whatever the text holds, for whole and sliced tables."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import pandas as pd
 import pytest
+from conftest import reference_data_hash, sorted_csv_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evalkit.data_source import coerce_tables
-from evalkit.schemas import table_schema
 from evalkit.summary import data_hash
 
 
 def _with_to_csv(tables: dict[str, pd.DataFrame]) -> str:
     """The definition in data_hash's docstring: typed tables, used columns in name order, to_csv rows sorted."""
-    typed = coerce_tables(dict(tables))
-    h = hashlib.sha256(b"evalkit-data-v1\n")
-    for name in sorted(typed):
-        frame, schema = typed[name], table_schema(name)
-        cols = sorted(c for c in frame.columns if (c in schema.field_names or schema.is_item_column(c))
-                      and frame[c].notna().any())
-        h.update(f"\x1etable {name}\x1f{len(frame)}\x1f{chr(31).join(cols)}\n".encode())
-        if not cols or frame.empty:
-            continue
-        text = frame[cols].to_csv(index=False, header=False, sep="\x1f", lineterminator="\x1e", na_rep="\x00",
-                                  float_format="%.17g", date_format="%Y-%m-%d")
-        h.update("\x1e".join(sorted(text.split("\x1e")[:-1])).encode("utf-8"))
-    return h.hexdigest()
+    return reference_data_hash(tables, sorted_csv_rows)
 
 
 _text = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab é"\x1f\x1e\r\n,\x00\t')), max_size=4))
