@@ -385,7 +385,7 @@ def _attendance_with_stored(contacts: _Checked | None, stored: pd.DataFrame) -> 
     """:func:`_attendance` of the upload's contacts and the stored ones, as categoricals of one dictionary.
 
     Each side's ids are codes of its own distinct texts (:func:`_attended_codes`: codes the upload's ids have
-    already, a stored categorical's codes, or else the text of the attended rows encoded); the second side's
+    already, a stored categorical's codes, or else the column's text dictionary-encoded); the second side's
     distinct texts are looked up among the first's, the new ones added after them (:func:`_one_dictionary`). No
     text is made per row: at a million participants the stored attended contacts' two id columns as text were
     0.7 GB, at the top of a re-upload's validation. Equal texts have equal codes, so the counts of named
@@ -398,12 +398,16 @@ def _attendance_with_stored(contacts: _Checked | None, stored: pd.DataFrame) -> 
         parts.append({c: _attended_codes(t[c], ok) for c in _ATTENDANCE_COLUMNS})
     attended = _is_attended(stored["status"])
     parts.append({c: _attended_codes(stored[c], attended) for c in _ATTENDANCE_COLUMNS})
-    joined = {c: _one_dictionary([part[c] for part in parts]) for c in _ATTENDANCE_COLUMNS}
-    named = joined["group_session_id"][0] >= 0
+    for part in parts:  # rows that name no session are not attendance of one
+        named = part["group_session_id"][0] >= 0
+        if not named.all():
+            for column, (codes, texts) in part.items():
+                part[column] = (codes[named], texts)
     out: dict[str, pd.Categorical] = {}
-    for column, (codes, texts) in joined.items():
+    for column in _ATTENDANCE_COLUMNS:
+        codes, texts = _one_dictionary([part.pop(column) for part in parts])
         dtype = distinct_categories(pd.Index(pd.array(texts, dtype=TEXT_DTYPE)))  # distinct (_one_dictionary)
-        out[column] = pd.Categorical.from_codes(codes[named], dtype=dtype, validate=False)
+        out[column] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return pd.DataFrame(out, copy=False)
 
 
@@ -415,31 +419,40 @@ def _is_attended(status: pd.Series) -> np.ndarray:
 
 
 def _attended_codes(values: pd.Series | np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-    """Codes (``int64``, -1 where missing) of the ``rows`` of an id column, and the distinct texts they point to
-    (``large_string``): the codes the column has already (text made from categories, a categorical of Arrow text),
-    or else the text of those rows dictionary-encoded."""
+    """Codes (-1 where missing; integers of the width they are held in) of the ``rows`` of an id column, and the
+    distinct texts they point to (``large_string``): the codes the column has already (text made from categories,
+    a categorical of Arrow text), or else the column's text dictionary-encoded (by Arrow, chunk by chunk: no copy
+    of the rows' text)."""
     known = known_codes(values)
     if known is not None:
-        return np.asarray(known[0])[rows].astype(np.int64), large_text(known[1])
+        return np.asarray(known[0])[rows], large_text(known[1])
     if has_text_categories(values):
-        return values.array.codes[rows].astype(np.int64), category_text(values)
-    codes, texts = dictionary_codes(arrow_text(values, rows=rows))
-    return codes, large_text(texts)
+        return values.array.codes[rows], category_text(values)
+    codes, texts = dictionary_codes(arrow_text(values, keep_chunks=True))
+    return codes[rows], large_text(texts)
 
 
 def _one_dictionary(parts: list[tuple[np.ndarray, pa.Array]]) -> tuple[np.ndarray, pa.Array]:
     """Codes of several parts (each of its own distinct texts) as codes of one dictionary, one part after another:
-    the first part's texts, then each later part's texts not among them (distinct texts stay distinct)."""
+    the first part's texts, then each later part's texts not among them (distinct texts stay distinct). The codes
+    are ``int32`` (``int64`` beyond its range)."""
     dictionary = parts[0][1]
-    codes = [parts[0][0]]
-    for part_codes, texts in parts[1:]:
+    tables = [np.arange(len(dictionary), dtype=np.int64)]
+    for _, texts in parts[1:]:
         at = pc.fill_null(pc.index_in(texts, value_set=dictionary), -1).to_numpy(zero_copy_only=False).astype(
             np.int64)
         new = at < 0
         at[new] = len(dictionary) + np.arange(int(new.sum()))
         dictionary = pa.concat_arrays([dictionary, texts.filter(pa.array(new))])
-        codes.append(np.append(at, -1).take(part_codes))  # code -1 (missing) takes the last entry, -1
-    return np.concatenate(codes), dictionary
+        tables.append(at)
+    width = np.int32 if len(dictionary) < np.iinfo(np.int32).max else np.int64
+    out = np.empty(sum(len(codes) for codes, _ in parts), dtype=width)
+    done = 0
+    for (codes, _), table in zip(parts, tables, strict=True):
+        # code -1 (missing) takes the table's last entry, -1
+        out[done : done + len(codes)] = np.append(table, -1).astype(width).take(codes)
+        done += len(codes)
+    return out, dictionary
 
 
 def _coded_attendance(contacts: _Checked) -> pd.DataFrame | None:

@@ -347,8 +347,8 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
 
     Key columns are coded one by one, upload and stored rows alike: text by the upload's distinct texts
     (:func:`_text_codes`), dates by their day; the column codes are then combined into one integer per
-    row, so whole keys are compared as integers: the upload's factorised, the stored ones looked up among
-    them (hash tables of the upload's rows only, not of both sides).
+    row, so whole keys are compared as integers: the stored keys sorted, the upload's looked up among them
+    (:func:`_among`).
     """
     n = len(typed[pk[0]])
     combined: np.ndarray | None = None
@@ -364,12 +364,30 @@ def _stored(pk: tuple[str, ...], typed: Mapping[str, np.ndarray | pd.Series], ex
             codes = _text_codes(typed[c], stored)
         combined = codes if combined is None else _combined(combined, codes)
     assert combined is not None
-    # the upload's keys factorised (one hash table of the upload's rows), the stored keys looked up among them
-    mine, distinct = pd.factorize(combined[:n])
-    at = pd.Index(distinct).get_indexer(combined[n:])
-    hit = np.zeros(len(distinct), dtype=bool)
-    hit[at[at >= 0]] = True
-    return (combined[:n] >= 0) & hit[mine]
+    return _among(combined[:n], combined[n:])
+
+
+_LOOKUP_CHUNK = 1 << 20
+"""Upload keys looked up at a time by :func:`_among` (its positions array is this long, not as long as the upload)."""
+
+
+def _among(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Whether each of ``mine`` (combined key codes, -1: incomplete) is among ``theirs`` (-1: none).
+
+    ``theirs`` is sorted once and ``mine`` looked up in it by binary search, :data:`_LOOKUP_CHUNK` codes at a time:
+    no hash table of either side (at 10.6M contacts a factorised upload and an index of its distinct keys took
+    about 0.6 GB at the top of a re-upload's validation, and four times the time).
+    """
+    stored = np.sort(theirs[theirs >= 0])
+    out = np.zeros(len(mine), dtype=bool)
+    if len(stored) == 0:
+        return out
+    for start in range(0, len(mine), _LOOKUP_CHUNK):
+        codes = mine[start : start + _LOOKUP_CHUNK]
+        at = np.searchsorted(stored, codes)
+        np.minimum(at, len(stored) - 1, out=at)
+        out[start : start + len(codes)] = (codes >= 0) & (stored[at] == codes)
+    return out
 
 
 def _stored_in_other_programme(typed: Mapping[str, np.ndarray | pd.Series], existing: pd.DataFrame,
