@@ -21,9 +21,10 @@ from evalkit.column_mapping import PUNCTUATION_RUNS, normalise_value
 from evalkit.readers.raw_frame import distinct_categories
 from evalkit.text_dtype import TEXT_DTYPE, is_arrow_text
 
-__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "dictionary_codes", "distinct_cells",
-           "distinct_numbers", "encode", "encoded_text", "full_match", "known_codes", "look_up", "number_values",
-           "on_uniques", "parse_booleans", "parse_codes", "parse_numbers", "spread", "text_series"]
+__all__ = ["CellPicker", "arrow_text", "category_text", "clean_cells", "codes_in", "dictionary_codes",
+           "distinct_cells", "distinct_numbers", "encode", "encoded_text", "full_match", "has_text_categories",
+           "known_codes", "look_up", "number_values", "on_uniques", "parse_booleans", "parse_codes", "parse_numbers",
+           "spread", "text_series"]
 
 def text_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     """An Arrow string array as a ``"str"`` Series (no copy of the strings)."""
@@ -55,6 +56,24 @@ def arrow_text(values: pd.Series | np.ndarray, *, keep_chunks: bool = False,
     obj = pd.Series(cells if rows is None else cells[rows], dtype=object)
     text = obj.map(lambda v: v if isinstance(v, str) else str(v), na_action="ignore")
     return pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
+def has_text_categories(values: object) -> bool:
+    """Whether ``values`` is a categorical Series whose categories are Arrow text (as the readers' raw frames and
+    :func:`evalkit.ingest.stored_rows_for_upload` hold text): its codes and categories can then be read instead of
+    a text per row."""
+    return (isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype)
+            and is_arrow_text(values.dtype.categories.dtype))
+
+
+def codes_in(values: pd.Series, distinct: pa.Array) -> np.ndarray:
+    """The position in ``distinct`` (distinct Arrow text) of each row of a categorical of text (``int64``; -1 where
+    missing or not there): each category is looked up once (:func:`pyarrow.compute.index_in`) and the answers
+    taken by the codes, so no text is made per row."""
+    categories = large_text(category_text(values))
+    found = pc.index_in(categories, value_set=large_text(distinct))
+    per_category = np.append(pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64), -1)
+    return per_category.take(values.array.codes)  # code -1 (missing) takes the last entry, -1
 
 
 def category_text(values: pd.Series) -> pa.Array:

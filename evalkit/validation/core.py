@@ -31,8 +31,12 @@ from evalkit.validation.cells import (
     TEXT_DTYPE,
     CellPicker,
     arrow_text,
+    category_text,
     clean_cells,
+    codes_in,
+    dictionary_codes,
     encoded_text,
+    has_text_categories,
     known_codes,
     large_text,
 )
@@ -350,32 +354,105 @@ def _raw(cells: Mapping[str, pd.Series], column: str, n: int) -> np.ndarray | Ce
 
 def _attendance(contacts: _Checked | None, stored: pd.DataFrame | None) -> pd.DataFrame:
     """``group_session_id`` and ``participant_id`` of the attended contacts (upload rows without errors, then
-    stored rows) that name a group session, as Arrow text (no Python string per row; the parts are chunks of
-    one Arrow column, not copied into one)."""
-    has_stored = stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns)
-    coded = _coded_attendance(contacts) if contacts is not None and not has_stored else None
+    stored rows) that name a group session.
+
+    With stored contacts, as categoricals of one dictionary of both sides' texts (:func:`_attendance_with_stored`);
+    of the upload alone, as categoricals of the codes the ids already have (:func:`_coded_attendance`) or else as
+    Arrow text (no Python string per row).
+    """
+    if stored is not None and {"group_session_id", "participant_id", "status"} <= set(stored.columns):
+        return _attendance_with_stored(contacts, stored)
+    coded = _coded_attendance(contacts) if contacts is not None else None
     if coded is not None:
         return coded
-    sessions: list[pa.Array] = []
-    people: list[pa.Array] = []
+    if contacts is None:
+        return pd.DataFrame(columns=["group_session_id", "participant_id"])
+    t = contacts.typed
+    ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
+    session = large_text(arrow_text(t["group_session_id"], rows=ok))
+    person = large_text(arrow_text(t["participant_id"], rows=ok))
+    named = pc.is_valid(session)
+    if named.false_count:
+        session, person = session.filter(named), person.filter(named)
+    return pd.DataFrame({"group_session_id": pd.arrays.ArrowStringArray(pa.chunked_array([session])),
+                         "participant_id": pd.arrays.ArrowStringArray(pa.chunked_array([person]))})
+
+
+_ATTENDANCE_COLUMNS = ("group_session_id", "participant_id")
+
+
+def _attendance_with_stored(contacts: _Checked | None, stored: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_attendance` of the upload's contacts and the stored ones, as categoricals of one dictionary.
+
+    Each side's ids are codes of its own distinct texts (:func:`_attended_codes`: codes the upload's ids have
+    already, a stored categorical's codes, or else the column's text dictionary-encoded); the second side's
+    distinct texts are looked up among the first's, the new ones added after them (:func:`_one_dictionary`). No
+    text is made per row: at a million participants the stored attended contacts' two id columns as text were
+    0.7 GB, at the top of a re-upload's validation. Equal texts have equal codes, so the counts of named
+    participants (:func:`~evalkit.validation.links.check_head_counts`) are those of the text.
+    """
+    parts: list[dict[str, tuple[np.ndarray, pa.Array]]] = []
     if contacts is not None:
         t = contacts.typed
         ok = ~contacts.rows.error & (pd.Series(t["status"]) == "attended").fillna(False).to_numpy(dtype=bool)
-        sessions.append(large_text(arrow_text(t["group_session_id"], rows=ok)))
-        people.append(large_text(arrow_text(t["participant_id"], rows=ok)))
-    if has_stored:
-        attended = pc.fill_null(pc.equal(arrow_text(stored["status"]), "attended"), False)
-        for out, column in ((sessions, "group_session_id"), (people, "participant_id")):
-            out.append(large_text(arrow_text(stored[column])).filter(attended))
-    if not sessions:
-        return pd.DataFrame(columns=["group_session_id", "participant_id"])
-    named = [pc.is_valid(part) for part in sessions]
-    session = pa.chunked_array([p if m.false_count == 0 else p.filter(m) for p, m in zip(sessions, named, strict=True)],
-                               type=pa.large_string())
-    person = pa.chunked_array([p if m.false_count == 0 else p.filter(m) for p, m in zip(people, named, strict=True)],
-                              type=pa.large_string())
-    return pd.DataFrame({"group_session_id": pd.arrays.ArrowStringArray(session),
-                         "participant_id": pd.arrays.ArrowStringArray(person)})
+        parts.append({c: _attended_codes(t[c], ok) for c in _ATTENDANCE_COLUMNS})
+    attended = _is_attended(stored["status"])
+    parts.append({c: _attended_codes(stored[c], attended) for c in _ATTENDANCE_COLUMNS})
+    for part in parts:  # rows that name no session are not attendance of one
+        named = part["group_session_id"][0] >= 0
+        if not named.all():
+            for column, (codes, texts) in part.items():
+                part[column] = (codes[named], texts)
+    out: dict[str, pd.Categorical] = {}
+    for column in _ATTENDANCE_COLUMNS:
+        codes, texts = _one_dictionary([part.pop(column) for part in parts])
+        dtype = distinct_categories(pd.Index(pd.array(texts, dtype=TEXT_DTYPE)))  # distinct (_one_dictionary)
+        out[column] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+    return pd.DataFrame(out, copy=False)
+
+
+def _is_attended(status: pd.Series) -> np.ndarray:
+    """Where a stored contact's status is ``attended`` (a categorical's categories compared, not its rows' text)."""
+    if has_text_categories(status):
+        return codes_in(status, pa.array(["attended"], type=pa.large_string())) == 0
+    return pc.fill_null(pc.equal(arrow_text(status), "attended"), False).to_numpy(zero_copy_only=False)
+
+
+def _attended_codes(values: pd.Series | np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """Codes (-1 where missing; integers of the width they are held in) of the ``rows`` of an id column, and the
+    distinct texts they point to (``large_string``): the codes the column has already (text made from categories,
+    a categorical of Arrow text), or else the column's text dictionary-encoded (by Arrow, chunk by chunk: no copy
+    of the rows' text)."""
+    known = known_codes(values)
+    if known is not None:
+        return np.asarray(known[0])[rows], large_text(known[1])
+    if has_text_categories(values):
+        return values.array.codes[rows], category_text(values)
+    codes, texts = dictionary_codes(arrow_text(values, keep_chunks=True))
+    return codes[rows], large_text(texts)
+
+
+def _one_dictionary(parts: list[tuple[np.ndarray, pa.Array]]) -> tuple[np.ndarray, pa.Array]:
+    """Codes of several parts (each of its own distinct texts) as codes of one dictionary, one part after another:
+    the first part's texts, then each later part's texts not among them (distinct texts stay distinct). The codes
+    are ``int32`` (``int64`` beyond its range)."""
+    dictionary = parts[0][1]
+    tables = [np.arange(len(dictionary), dtype=np.int64)]
+    for _, texts in parts[1:]:
+        at = pc.fill_null(pc.index_in(texts, value_set=dictionary), -1).to_numpy(zero_copy_only=False).astype(
+            np.int64)
+        new = at < 0
+        at[new] = len(dictionary) + np.arange(int(new.sum()))
+        dictionary = pa.concat_arrays([dictionary, texts.filter(pa.array(new))])
+        tables.append(at)
+    width = np.int32 if len(dictionary) < np.iinfo(np.int32).max else np.int64
+    out = np.empty(sum(len(codes) for codes, _ in parts), dtype=width)
+    done = 0
+    for (codes, _), table in zip(parts, tables, strict=True):
+        # code -1 (missing) takes the table's last entry, -1
+        out[done : done + len(codes)] = np.append(table, -1).astype(width).take(codes)
+        done += len(codes)
+    return out, dictionary
 
 
 def _coded_attendance(contacts: _Checked) -> pd.DataFrame | None:

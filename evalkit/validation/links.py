@@ -45,6 +45,7 @@ from evalkit.validation.cells import (
     arrow_text,
     category_text,
     dictionary_codes,
+    has_text_categories,
     known_codes,
     large_text,
     look_up,
@@ -122,8 +123,8 @@ class ParentIndex:
                 }, index=pd.RangeIndex(int(ok.sum()))))
         if existing is not None and key in existing.columns and len(existing):
             column = existing[key]
-            if is_arrow_text(column.dtype):
-                stored = arrow_text(column)
+            if is_arrow_text(column.dtype) or has_text_categories(column):
+                stored = arrow_text(column)  # a categorical's categories taken by code (stored parents: one per key)
             else:
                 stored = arrow_text(column.astype(object).where(column.notna(), None).to_numpy(dtype=object))
             valid_parts.append(stored)
