@@ -73,13 +73,15 @@ def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
     store = open_store(url)
     try:
         with measure(stage, size, prefix + "load stored rows", rows=rows) as r:
-            existing = stored_rows_for_upload(store, raw, PROVIDER)
-            r["stored_rows"] = sum(len(f) for f in existing.values())
+            loaded = {"existing": stored_rows_for_upload(store, raw, PROVIDER)}
+            r["stored_rows"] = sum(len(f) for f in loaded["existing"].values())
         secs["l"] = r
         with measure(stage, size, prefix + "validate", rows=rows) as r:
-            result = validate(raw, existing=existing)
+            # handed over as check_upload hands them: validation holds the only reference, and lets the stored
+            # rows go once it has compared them
+            result = validate(raw, existing=loaded.pop("existing"))
         secs["v"] = r
-        del raw, existing
+        del raw
         with measure(stage, size, prefix + "ingest", rows=rows) as r:
             summary = ingest(result, store, provider=PROVIDER, file_name="bench", sha256="0" * 64, secret=SECRET)
             r["accepted"], r["quarantined"] = summary.total_accepted, summary.total_quarantined
