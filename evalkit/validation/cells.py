@@ -66,14 +66,15 @@ def has_text_categories(values: object) -> bool:
             and is_arrow_text(values.dtype.categories.dtype))
 
 
-def codes_in(values: pd.Series, distinct: pa.Array) -> np.ndarray:
+def codes_in(values: pd.Series, distinct: pa.Array, *, out: np.ndarray | None = None) -> np.ndarray:
     """The position in ``distinct`` (distinct Arrow text) of each row of a categorical of text (``int64``; -1 where
     missing or not there): each category is looked up once (:func:`pyarrow.compute.index_in`) and the answers
-    taken by the codes, so no text is made per row."""
+    taken by the codes, so no text is made per row. ``out``: an ``int64`` array of the rows' length to write
+    them into."""
     categories = large_text(category_text(values))
     found = pc.index_in(categories, value_set=large_text(distinct))
     per_category = np.append(pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64), -1)
-    return per_category.take(values.array.codes)  # code -1 (missing) takes the last entry, -1
+    return per_category.take(values.array.codes, out=out)  # code -1 (missing) takes the last entry, -1
 
 
 def category_text(values: pd.Series) -> pa.Array:
