@@ -120,6 +120,7 @@ def _ingest(args: argparse.Namespace, *, resolves: int | None) -> int:
         # the same steps as the dashboard's Upload page: refuse identifiers (IdentifierColumnsError, caught
         # below), pseudonymise, validate against the provider's stored rows
         result = check_upload(raw, store, provider, secret=secret)
+        del raw  # the files as read are read no more: not held under the ingest
         if report_path is not None:
             from evalkit.validation import report_to_csv, report_to_xlsx
 
