@@ -98,11 +98,12 @@ __all__ = [
 Progress = Callable[[float, str], None]
 _CHUNK = 10_000
 _KEY_CHECK = "pseudonym_key_check"
-_MATCH_IDS = 100_000
+_MATCH_IDS = 50_000
 """Upload rows are matched with their stored rows for this many distinct ids (values of the table's first key
 column) at a time (:func:`_stored_matches`). At a million participants the narrow stored rows of every id at
 once (10.6M contacts' keys, programmes and hashes) and both sides' key codes raised the re-upload's ingest
-peak by about 1.9 GB. A multiple of ``_CHUNK``: the same SELECT statements run as for every id at once."""
+peak from 3.2 GB to 5.0 GB; in parts of 50,000 ids its peak is 3.7 GB (3.9 GB in parts of 100,000). A
+multiple of ``_CHUNK``: the same SELECT statements run as for every id at once."""
 _COUNT_ROWS = 1_000_000
 """Rows counted per programme at a time (:meth:`_Run.count_by_programme`): each part's codes and masks are
 a few MB, where the whole of 10.6M contacts took about 0.3 GB of per-row arrays at once."""
@@ -1082,6 +1083,7 @@ def _stored_matches(run: _Run, table: str, frame: pd.DataFrame, hashes: np.ndarr
     found = np.zeros(n, dtype=bool)
     same = np.zeros(n, dtype=bool)
     ids, part = _id_parts(frame[key[0]])
+    release_freed_memory()  # the codes _id_parts and the row hashes made and freed, before the first part is read
     owners: dict[str, str] = {}
     checked = table == "programmes"  # programmes were checked by _check_programmes
     for p, start in enumerate(range(0, len(ids), _MATCH_IDS)):
