@@ -1,9 +1,10 @@
 """Ingest's chunked and copy-free working steps store exactly what one pass over the whole table stored.
 
-Row hashes are computed a chunk of rows at a time, rows go to the driver in batches with their upload ids
-added per batch, keys are ordered and checked for repeats through one combined integer per row, counts per
-programme are summed without per-row weight arrays, and ids validation already pseudonymised are not
-pseudonymised again. Each is compared here with the whole-table way it replaces (the old code's), and an
+Row hashes are computed a chunk of rows at a time, stored rows are matched a part of the upload's ids at a
+time, rows go to the driver in batches with their upload ids added per batch, keys are ordered and checked for
+repeats through one combined integer per row, counts per programme are summed without per-row weight arrays
+(a part of the rows at a time), and ids validation already pseudonymised are not pseudonymised again. Each is
+compared here with the whole-table way it replaces (the old code's), and an
 upload and a re-upload with tiny chunks are compared with the same uploads in one chunk.
 """
 
@@ -94,6 +95,8 @@ def test_tiny_chunks_store_what_one_chunk_stores(tmp_path, monkeypatch: pytest.M
     whole = _upload_twice(f"sqlite:///{tmp_path / 'whole.sqlite'}", pseudonymised=pseudonymised)
     monkeypatch.setattr(row_hash_module, "HASH_CHUNK_ROWS", 2)
     monkeypatch.setattr(frames_module, "DRIVER_BATCH_ROWS", 3)
+    monkeypatch.setattr(ingest_module, "_MATCH_IDS", 2)  # stored rows matched two ids at a time
+    monkeypatch.setattr(ingest_module, "_COUNT_ROWS", 3)  # counts per programme three rows at a time
     chunked = _upload_twice(f"sqlite:///{tmp_path / 'chunked.sqlite'}", pseudonymised=pseudonymised)
     assert chunked == whole
     contents, counts = whole
