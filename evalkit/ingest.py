@@ -78,6 +78,7 @@ from evalkit.store._frames import (
 from evalkit.store._read import read_canonical
 from evalkit.store._row_hash import row_hashes
 from evalkit.store._tables import ROW_HASH, ROW_ID
+from evalkit.store.coded_text import coded_frame, dictionary_text
 
 __all__ = [
     "ProviderConflict",
@@ -420,7 +421,7 @@ def stored_rows_for_upload(
                     keep &= ~np.isin(part["row_id"].to_numpy(dtype=np.int64),
                                      np.concatenate([p["row_id"].to_numpy(dtype=np.int64) for p in parts]))
                 parts.append(part[keep] if not keep.all() else part)
-            frame = _coded_frame(parts) if len(parts) > 1 else (parts[0] if parts else _no_rows(names))
+            frame = coded_frame(parts) if len(parts) > 1 else (parts[0] if parts else _no_rows(names))
             out[table] = frame[list(VALIDATION_COLUMNS[table])]
             del parts, frame
         return out
@@ -437,11 +438,12 @@ def stored_rows_for_upload(
 
 def _canonical_coded(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """:func:`~evalkit.store._frames.to_canonical` of ``frame``, its text columns categoricals of sorted Arrow text
-    (:func:`_sorted_categories`; those that are so already are kept as they are)."""
+    (:func:`~evalkit.store.coded_text.sorted_categories`; those that are so already are kept as they
+    are)."""
     plain = [c for c in frame.columns if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
     if not plain:
         return frame
-    typed = _coded_frame([_dictionary_text(to_canonical(frame[plain], table))])
+    typed = coded_frame([dictionary_text(to_canonical(frame[plain], table))])
     return frame.assign(**{c: typed[c].array for c in plain})
 
 
@@ -735,8 +737,8 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
 
     SQLite: plain ``IN (?, ...)`` statements of up to 10,000 values (no SQLAlchemy statement
     built per chunk); PostgreSQL: one ``= ANY(array)`` for text keys. With ``coded_text``, text
-    columns are categoricals of sorted Arrow text (:func:`_coded_frame`), each chunk coded as it
-    is read, so no chunk's text is held beyond its own distinct values.
+    columns are categoricals of sorted Arrow text (:func:`~evalkit.store.coded_text.coded_frame`),
+    each chunk coded as it is read, so no chunk's text is held beyond its own distinct values.
     """
     t = T.canonical[table]
     parts = []
@@ -748,13 +750,13 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
             result = conn.exec_driver_sql(head + ", ".join("?" * len(chunk)) + ")", chunk)
             # typed chunk by chunk: only one chunk's Python objects exist at a time
             part = frame_from_rows(result.cursor.fetchall(), columns, table, dialect="sqlite")
-            parts.append(_dictionary_text(part) if coded_text else part)
+            parts.append(dictionary_text(part) if coded_text else part)
             result.close()
     elif values:
         parts = [read_canonical(conn, sa.select(*[t.c[c] for c in columns]).where(cond), table)
                  for cond in _in(conn, t.c[by], values)]
         if coded_text:
-            parts = [_dictionary_text(part) for part in parts]
+            parts = [dictionary_text(part) for part in parts]
     if not parts:
         return _no_rows(columns)
     if len(parts) > 1:
@@ -762,75 +764,8 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
         # left behind back to the system before the caller allocates on top of them
         release_freed_memory()
     if coded_text:
-        return _coded_frame(parts)
+        return coded_frame(parts)
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-
-
-_CODED_TEXT_DTYPE = pd.StringDtype("pyarrow")
-"""The categories' dtype in :func:`stored_rows_for_upload`'s categoricals: the canonical ``"string"`` dtype, so that
-``astype(categories.dtype)`` gives the canonical column itself."""
-
-
-def _dictionary_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each Arrow text column dictionary-encoded (Arrow) into a categorical of its distinct texts.
-
-    Categories in order of first appearance; :func:`_coded_frame` sorts them when it combines the parts.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from evalkit.readers.raw_frame import distinct_categories
-    from evalkit.text_dtype import is_arrow_text
-
-    out = frame.copy(deep=False)
-    for column in out.columns:
-        if is_arrow_text(out[column].dtype):
-            encoded = pc.dictionary_encode(pa.array(out[column].array))
-            if isinstance(encoded, pa.ChunkedArray):
-                encoded = encoded.unify_dictionaries().combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-            dtype = distinct_categories(pd.Index(pd.array(encoded.dictionary, dtype=_CODED_TEXT_DTYPE)))
-            out[column] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
-    return out
-
-
-def _sorted_categories(columns: list[pd.Series]) -> pd.Categorical:
-    """Categoricals of text (Arrow text categories, each part its own) as one categorical whose categories are
-    every part's distinct texts, sorted (byte order, as Arrow and pandas sort Arrow text): its codes then order
-    the rows as their texts do, so sorting a frame by it gives the order of sorting by the text."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from evalkit.readers.raw_frame import distinct_categories
-    from evalkit.validation.cells import category_text
-
-    texts = [category_text(c) for c in columns]
-    every = pa.chunked_array(texts, type=pa.large_string()).combine_chunks()
-    distinct = pc.unique(every)
-    distinct = distinct.take(pc.sort_indices(distinct))
-    new_of_old = pc.index_in(every, value_set=distinct).to_numpy(zero_copy_only=False).astype(np.int64)
-    codes = np.empty(sum(len(c) for c in columns), dtype=np.int32 if len(distinct) < 2**31 - 1 else np.int64)
-    start = done = 0
-    for column, text in zip(columns, texts, strict=True):
-        table = np.append(new_of_old[start : start + len(text)], -1).astype(codes.dtype)
-        codes[done : done + len(column)] = table.take(column.array.codes)  # code -1 takes the last entry, -1
-        start, done = start + len(text), done + len(column)
-    dtype = distinct_categories(pd.Index(pd.array(distinct, dtype=_CODED_TEXT_DTYPE)))
-    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
-
-
-def _coded_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Frames of the same columns, one under the other (a new index), the categorical text columns as one
-    categorical of sorted categories (:func:`_sorted_categories`), the other columns concatenated."""
-    first = parts[0]
-    out: dict[str, Any] = {}
-    for column in first.columns:
-        pieces = [part[column] for part in parts]
-        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces):
-            out[column] = _sorted_categories(pieces)
-        else:
-            out[column] = pd.concat(pieces, ignore_index=True).array if len(pieces) > 1 else pieces[0].array
-    return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)), copy=False)
 
 
 def _fetch(conn: sa.Connection, table: str, by: str, values: Iterable[Any],

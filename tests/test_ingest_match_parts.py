@@ -90,8 +90,8 @@ def test_stored_matches_in_parts_equal_one_read_of_every_id(store, monkeypatch: 
 
 
 @pytest.mark.parametrize("ids", [1, 3])
-def test_a_later_part_of_another_provider_is_refused_as_in_one_part(store, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
-                                                                    ids: int) -> None:
+def test_a_later_part_of_another_provider_is_refused_as_in_one_part(
+        store, monkeypatch: pytest.MonkeyPatch, ids: int) -> None:  # noqa: ANN001
     north, south = example_frames("North", n=4), example_frames("South", n=4)
     ingest(result_of(north), store, provider="North", file_name="n.csv", sha256=SHA)
     ingest(result_of(south), store, provider="South", file_name="s.csv", sha256=SHA)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalkit.ingest import _coded_frame, _dictionary_text, _sorted_categories
+from evalkit.store.coded_text import coded_frame, dictionary_text, sorted_categories
 from evalkit.validation import core, keys, validate
 
 _PEOPLE = ["p1", "p2", "p3", "p4", "p5"]
@@ -26,7 +26,7 @@ _SESSIONS = ["g1", "g2", "g3"]
 
 def _coded(existing: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The stored rows as ``stored_rows_for_upload`` holds them: text columns categoricals of sorted Arrow text."""
-    return {name: _coded_frame([_dictionary_text(frame)]) for name, frame in existing.items()}
+    return {name: coded_frame([dictionary_text(frame)]) for name, frame in existing.items()}
 
 
 def _text(values: list[str | None]) -> pd.api.extensions.ExtensionArray:
@@ -48,7 +48,8 @@ _STORED_PERSON = st.tuples(_ID, _PROGRAMME)
 _CONTACT = st.tuples(_MAYBE_ID, _DAY, st.sampled_from(["group_session", "one_to_one"]), _STATUS, _SESSION)
 
 
-def _stored_frames(people: list[tuple[str, str]], sessions: list[str], contacts: list[tuple]) -> dict[str, pd.DataFrame]:
+def _stored_frames(people: list[tuple[str, str]], sessions: list[str],
+                   contacts: list[tuple]) -> dict[str, pd.DataFrame]:
     """Canonical stored rows (text as ``"string"``) of the columns validation reads."""
     seen: dict[str, str] = {}
     for pid, programme in people:
@@ -129,7 +130,8 @@ def _rich_case() -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """A re-upload that meets every rule read from stored rows."""
     stored = _stored_frames(
         [("p1", "P1"), ("p2", "P1"), ("p3", "P2"), ("p4", "P1")], ["g1", "g2"],
-        [("p1", "2024-03-01", "group_session", "attended", "g1"), ("p2", "2024-03-01", "group_session", "attended", "g1"),
+        [("p1", "2024-03-01", "group_session", "attended", "g1"),
+         ("p2", "2024-03-01", "group_session", "attended", "g1"),
          ("p3", "2024-03-01", "group_session", "attended", "g1"), ("p4", "2024-03-02", "group_session", None, "g2"),
          ("p4", "2024-03-03", "one_to_one", "attended", None)])
     raw = _upload([("p1", "P1"), (" p2 ", "P2"), ("p5", "P1")], [("g1", 1), ("g3", 0)],
@@ -180,8 +182,8 @@ _WORD = st.text(alphabet=st.sampled_from(["a", "B", "b", " ", "Ã©", "Z", "1", "Ã
 @given(parts=st.lists(st.lists(st.one_of(st.none(), _WORD), max_size=8), min_size=1, max_size=4))
 def test_sorted_categories_keep_the_text_and_sort_as_it_does(parts: list[list[str | None]]) -> None:
     """Joined parts keep each row's text, and a frame sorted by the codes is in the order of one sorted by the text."""
-    frames = [_dictionary_text(pd.DataFrame({"t": _text(p), "n": np.arange(len(p))})) for p in parts]
-    joined = _coded_frame(frames)
+    frames = [dictionary_text(pd.DataFrame({"t": _text(p), "n": np.arange(len(p))})) for p in parts]
+    joined = coded_frame(frames)
     every = [v for p in parts for v in p]
     assert joined["t"].astype("string").tolist() == pd.Series(_text(every)).tolist()
     assert joined["t"].cat.categories.is_unique
@@ -194,7 +196,7 @@ def test_sorted_categories_keep_the_text_and_sort_as_it_does(parts: list[list[st
 
 def test_sorted_categories_of_categoricals_without_rows() -> None:
     empty = pd.Series(pd.Categorical([], categories=pd.Index(pd.array(["b"], dtype="string"))))
-    got = _sorted_categories([empty, pd.Series(pd.Categorical(["a"], categories=pd.Index(pd.array(["a", "c"],
+    got = sorted_categories([empty, pd.Series(pd.Categorical(["a"], categories=pd.Index(pd.array(["a", "c"],
                                                                                                dtype="string"))))])
     assert pd.Series(got).astype("string").tolist() == ["a"]
 
@@ -234,8 +236,8 @@ def test_stored_rows_of_other_types_still_validate(coded: bool) -> None:
 
 
 def test_coded_frame_holds_arrow_text_categories() -> None:
-    frame = _dictionary_text(pd.DataFrame({"t": pd.array(["b", None, "a", "b"], dtype="string")}))
-    joined = _coded_frame([frame, frame])
+    frame = dictionary_text(pd.DataFrame({"t": pd.array(["b", None, "a", "b"], dtype="string")}))
+    joined = coded_frame([frame, frame])
     categories = joined["t"].cat.categories
     assert categories.tolist() == ["a", "b"]
     assert isinstance(pa.array(categories.array), (pa.Array, pa.ChunkedArray))
