@@ -335,7 +335,7 @@ def _listed_per_file(rows: TableRows, mask: np.ndarray, limit: int) -> tuple[np.
     Files (and sheets, :attr:`~evalkit.validation.problems.TableRows.group`) are taken one by one when there are
     up to :data:`_FILES_ONE_BY_ONE`: each file's rows of ``mask`` are in row order, so its first ``limit`` are
     those listed. A re-upload has every row already stored, and ranking the rows within their files by a sort
-    made seven arrays of the rows (at a million participants' 10.6M contacts, 0.6 GB at the top of validation).
+    made seven arrays of the rows (at a million participants' 10.6M contacts, 85 MB each).
     """
     positions = np.flatnonzero(mask)
     distinct = rows.distinct_groups()
