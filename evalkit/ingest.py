@@ -49,6 +49,7 @@ from sqlalchemy.dialects import postgresql
 
 from evalkit.access import Scope
 from evalkit.canonical import PROVENANCE_COLUMNS, SOURCE_ROW, ValidationResult
+from evalkit.coded_text import coded_frame, dictionary_text
 from evalkit.errors import AccessDenied, EvalkitError, StoreError
 from evalkit.memory import release_freed_memory
 from evalkit.pseudonymise import (
@@ -78,7 +79,6 @@ from evalkit.store._frames import (
 from evalkit.store._read import read_canonical
 from evalkit.store._row_hash import row_hashes
 from evalkit.store._tables import ROW_HASH, ROW_ID
-from evalkit.store.coded_text import coded_frame, dictionary_text
 
 __all__ = [
     "ProviderConflict",
@@ -438,7 +438,7 @@ def stored_rows_for_upload(
 
 def _canonical_coded(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """:func:`~evalkit.store._frames.to_canonical` of ``frame``, its text columns categoricals of sorted Arrow text
-    (:func:`~evalkit.store.coded_text.sorted_categories`; those that are so already are kept as they
+    (:func:`~evalkit.coded_text.sorted_categories`; those that are so already are kept as they
     are)."""
     plain = [c for c in frame.columns if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
     if not plain:
@@ -737,7 +737,7 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
 
     SQLite: plain ``IN (?, ...)`` statements of up to 10,000 values (no SQLAlchemy statement
     built per chunk); PostgreSQL: one ``= ANY(array)`` for text keys. With ``coded_text``, text
-    columns are categoricals of sorted Arrow text (:func:`~evalkit.store.coded_text.coded_frame`),
+    columns are categoricals of sorted Arrow text (:func:`~evalkit.coded_text.coded_frame`),
     each chunk coded as it is read, so no chunk's text is held beyond its own distinct values.
     """
     t = T.canonical[table]

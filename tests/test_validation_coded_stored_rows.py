@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalkit.store.coded_text import coded_frame, dictionary_text, sorted_categories
+from evalkit.coded_text import coded_frame, dictionary_text, sorted_categories
 from evalkit.validation import core, keys, validate
 
 _PEOPLE = ["p1", "p2", "p3", "p4", "p5"]
