@@ -185,6 +185,15 @@ def test_ingest_stores_the_same_provenance(tmp_path: Path, db_url: str) -> None:
         assert sorted(loaded["source_file"].unique().tolist()) == ["more ñ.xlsx", "participants.csv"]
         q = quarantine_rows(store, Scope.admin())["participants"]
         assert sorted(q["source_file"].tolist()) == ["more ñ.xlsx", "participants.csv"]
+        # a row changed in a second file: the update writes that file's name and sheet
+        again = write_workbook(tmp_path / "again.xlsx", {"Mums ✓": [header, ["X1", "P-N1", "2025-03-05"]]})
+        second = check_upload(read_file(again), store, "North")
+        assert is_text_categorical(second.tables["participants"]["source_sheet"])
+        summary = ingest(second, store, provider="North", file_name="y", sha256="cd" * 32, user="amy")
+        assert summary.updated["participants"] == 1
+        after = _stored_provenance(store)["participants"]
+        assert after.loc[after["source_file"] == "again.xlsx", "source_sheet"].tolist() == ["Mums ✓"]
+        assert "more ñ.xlsx" not in set(after["source_file"])
     finally:
         store.close()
 
