@@ -59,7 +59,8 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
     text, instead of an 8-byte offset plus its characters. Every cell keeps its
     text exactly (missing stays missing); validation then parses each distinct
     value once from the categories. Columns with mostly distinct values
-    (free text, the participants' own ids) and provenance columns stay ``"str"``.
+    (free text, the participants' own ids) stay ``"str"``; the provenance columns are left as they are
+    (``source_file`` and ``source_sheet`` are categoricals already: :func:`provenance_categorical`).
 
     Parameters
     ----------
@@ -361,9 +362,8 @@ def missing_text(n: int) -> pa.Array:
 
     ``numpy.zeros`` takes large zeroed blocks from the kernel as they are (``calloc``), and their pages take
     no resident memory until written, which an Arrow array never is; ``pa.nulls`` writes its offsets (8 bytes
-    a row). Every table read from CSV has a ``source_sheet`` column of missing values, made by the reader and
-    again by validation's provenance: at a million participants of issue #8's volume (15.6M rows), about
-    250 MB resident in all with ``pa.nulls``.
+    a row). (A CSV table's ``source_sheet`` was such a column, about 250 MB resident in all with ``pa.nulls``
+    at a million participants of issue #8's volume; it is now a categorical without categories.)
 
     Parameters
     ----------
