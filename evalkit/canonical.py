@@ -21,7 +21,9 @@ stored row can be traced to the provider's file and row as they see it.
 file / sheet (the names as pandas text: ``"str"`` in a raw frame, ``"string"`` in
 a canonical frame; a CSV file's missing sheet is a row without a category, code
 -1), and ``source_row`` is ``"Int64"``. Held so, the file's name costs a byte a row
-instead of being written out on every row. This is a deliberate change of these
+instead of being written out on every row (at a million participants of issue #8's
+volume, the valid tables' ``source_file`` and ``source_sheet`` took 443 MB as text
+and take 31 MB as categoricals). This is a deliberate change of these
 columns' dtype (they were text before): ``frame["source_file"].astype("string")``
 gives the old column. The database stores them as text, and frames read back
 from it (:func:`evalkit.store.load_tables` with ``provenance=True``, quarantined
