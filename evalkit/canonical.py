@@ -17,6 +17,18 @@ boolean  ``"boolean"``
 
 Both kinds carry the provenance columns below, so every problem and every
 stored row can be traced to the provider's file and row as they see it.
+``source_file`` and ``source_sheet`` are categoricals of text, one category per
+file / sheet (the names as pandas text: ``"str"`` in a raw frame, ``"string"`` in
+a canonical frame; a CSV file's missing sheet is a row without a category, code
+-1), and ``source_row`` is ``"Int64"``. Held so, the file's name costs a byte a row
+instead of being written out on every row (at a million participants of issue #8's
+volume, the valid tables' ``source_file`` and ``source_sheet`` took 443 MB as text
+and take 31 MB as categoricals). This is a deliberate change of these
+columns' dtype (they were text before): ``frame["source_file"].astype("string")``
+gives the old column. The database stores them as text, and frames read back
+from it (:func:`evalkit.store.load_tables` with ``provenance=True``, quarantined
+rows) hold them as ``"string"``, as do the quarantine frames of a
+:class:`ValidationResult`.
 """
 
 from __future__ import annotations
@@ -27,9 +39,9 @@ from typing import Final
 import pandas as pd
 
 SOURCE_FILE: Final = "source_file"
-"""Name of the provider's file a row came from."""
+"""Name of the provider's file a row came from (a categorical of text: one category per file)."""
 SOURCE_SHEET: Final = "source_sheet"
-"""Worksheet name for Excel files (missing for CSV)."""
+"""Worksheet name for Excel files (missing for CSV; a categorical of text: one category per sheet)."""
 SOURCE_ROW: Final = "source_row"
 """Row number as the provider sees it in a spreadsheet: the header is row 1, the first data row is 2."""
 PROVENANCE_COLUMNS: Final = (SOURCE_FILE, SOURCE_SHEET, SOURCE_ROW)
@@ -66,10 +78,11 @@ class ValidationResult:
     ----------
     tables
         Canonical, typed frames of the rows that passed (keyed by table name),
-        each with the provenance columns.
+        each with the provenance columns (``source_file`` and ``source_sheet``
+        categoricals of ``"string"`` text, ``source_row`` ``"Int64"``).
     quarantine
         Per table, the raw rows that failed (strings as uploaded, provenance
-        columns, and a ``reasons`` column joining that row's error messages).
+        columns as ``"string"`` text, and a ``reasons`` column joining that row's error messages).
     report
         Every problem found, one row each, with :data:`REPORT_COLUMNS`.
     absent_columns

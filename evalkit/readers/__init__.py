@@ -8,7 +8,12 @@ Public entry points:
 
 A *raw frame* (see :mod:`evalkit.canonical`) has canonical column names, every
 cell a string or missing, and the provenance columns ``source_file``,
-``source_sheet`` and ``source_row``. What the reader noticed (unknown columns,
+``source_sheet`` and ``source_row``. ``source_file`` and ``source_sheet`` are
+categoricals of text (``"str"`` categories: one per file, one per sheet; a CSV
+file's ``source_sheet`` has no category, every row missing) and ``source_row`` is
+``Int64``. This is a deliberate change of dtype (the names were text on every row
+before, about 20 bytes a row for the file's name and 8 for a missing sheet, against
+1 byte now); ``frame["source_file"].astype("str")`` gives the text column. What the reader noticed (unknown columns,
 ragged rows, stated date formats, headers as written) travels with the frame
 in ``frame.attrs`` (:mod:`evalkit.readers.notes`) and becomes report rows when
 the frames are validated by :func:`evalkit.validation.validate`.
@@ -36,7 +41,7 @@ from evalkit.readers.excel import read_excel
 from evalkit.readers.fhir import read_fhir
 from evalkit.readers.limits import ReadLimits
 from evalkit.readers.notes import NOTES_ATTR, frame_notes, merge_notes, with_notes
-from evalkit.readers.raw_frame import compact_text_columns
+from evalkit.readers.raw_frame import PROVENANCE_TEXT_COLUMNS, compact_text_columns, concat_raw_frames
 from evalkit.readers.redcap import RedcapMapping, read_redcap
 
 __all__ = [
@@ -226,8 +231,10 @@ def merged_frames(frames: list[pd.DataFrame], *, compact: bool = True) -> pd.Dat
     """One table's raw frames from several files (as :func:`read_file` made them) as one raw frame.
 
     The rows keep their order and provenance and the frames' notes are merged. Categories differ from
-    file to file, so categorical columns are joined as text and (with ``compact``) encoded again; a single
-    frame is returned itself, its columns not copied.
+    file to file, so categorical columns are joined as text and (with ``compact``) encoded again, but for the
+    provenance columns ``source_file`` and ``source_sheet``: their codes are joined into one categorical whose
+    categories are every file's (and sheet's) name (:func:`~evalkit.readers.raw_frame.concat_raw_frames`). A
+    single frame is returned itself, its columns not copied.
     """
     notes = merge_notes(frame_notes(f) for f in frames)
     if len(frames) > 1:
@@ -237,8 +244,9 @@ def merged_frames(frames: list[pd.DataFrame], *, compact: bool = True) -> pd.Dat
         for f in bare:
             f.attrs.clear()
             for column in f.columns[[isinstance(t, pd.CategoricalDtype) for t in f.dtypes]]:
-                f[column] = f[column].astype("str")
-        merged = pd.concat(bare, ignore_index=True)
+                if column not in PROVENANCE_TEXT_COLUMNS:
+                    f[column] = f[column].astype("str")
+        merged = concat_raw_frames(bare)
         if compact:
             compact_text_columns(merged)
     else:

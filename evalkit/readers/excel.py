@@ -34,7 +34,7 @@ from evalkit.readers.detect import (
 from evalkit.readers.headers import table_for_name
 from evalkit.readers.limits import ReadLimits, check_file_size
 from evalkit.readers.notes import frame_notes, merge_notes, problem, with_notes
-from evalkit.readers.raw_frame import build_raw_frame
+from evalkit.readers.raw_frame import build_raw_frame, concat_raw_frames
 
 __all__ = ["cell_text", "check_workbook_archive", "hidden_sheet_message", "read_excel", "sheet_cells"]
 
@@ -444,7 +444,7 @@ def _read_workbook(
     out: dict[str, pd.DataFrame] = {}
     for chosen_table, parts in frames.items():
         notes = merge_notes(frame_notes(p) for p in parts)
-        merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        merged = concat_raw_frames(parts)  # the sheets' names joined as one categorical
         out[chosen_table] = with_notes(merged, notes)
     first = next(iter(out))
     if skipped:

@@ -22,8 +22,9 @@ from evalkit.readers.notes import empty_notes, notes_set_aside, problem, source_
 from evalkit.schemas import table_schema
 from evalkit.text_dtype import TEXT_DTYPE, is_arrow_text
 
-__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "distinct_categories", "missing_text",
-           "repeated_text", "settle_parsed_categories"]
+__all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "concat_raw_frames", "distinct_categories",
+           "joined_categoricals", "missing_text", "provenance_categorical", "repeated_text", "settle_parsed_categories",
+           "text_categorical"]
 
 
 
@@ -58,7 +59,8 @@ def compact_text_columns(frame: pd.DataFrame, *, max_share: float = 0.5) -> pd.D
     text, instead of an 8-byte offset plus its characters. Every cell keeps its
     text exactly (missing stays missing); validation then parses each distinct
     value once from the categories. Columns with mostly distinct values
-    (free text, the participants' own ids) and provenance columns stay ``"str"``.
+    (free text, the participants' own ids) stay ``"str"``; the provenance columns are left as they are
+    (``source_file`` and ``source_sheet`` are categoricals already: :func:`provenance_categorical`).
 
     Parameters
     ----------
@@ -360,9 +362,8 @@ def missing_text(n: int) -> pa.Array:
 
     ``numpy.zeros`` takes large zeroed blocks from the kernel as they are (``calloc``), and their pages take
     no resident memory until written, which an Arrow array never is; ``pa.nulls`` writes its offsets (8 bytes
-    a row). Every table read from CSV has a ``source_sheet`` column of missing values, made by the reader and
-    again by validation's provenance: at a million participants of issue #8's volume (15.6M rows), about
-    250 MB resident in all with ``pa.nulls``.
+    a row). (A CSV table's ``source_sheet`` was such a column, about 250 MB resident in all with ``pa.nulls``
+    at a million participants of issue #8's volume; it is now a categorical without categories.)
 
     Parameters
     ----------
@@ -383,6 +384,99 @@ def missing_text(n: int) -> pa.Array:
 def _repeated(text: str | None, n: int) -> pd.Series:
     """``text`` (or missing) on ``n`` rows as a ``"str"`` Series, made in Arrow."""
     return pd.Series(pd.array(repeated_text(text, n), dtype=TEXT_DTYPE))
+
+
+PROVENANCE_TEXT_COLUMNS = (SOURCE_FILE, SOURCE_SHEET)
+"""The provenance columns held as categoricals of text (:func:`provenance_categorical`)."""
+
+
+def _text_categories(texts: pd.Index | pd.api.extensions.ExtensionArray | list[str], dtype: pd.StringDtype = TEXT_DTYPE
+                     ) -> pd.CategoricalDtype:
+    """The categorical dtype whose categories are ``texts`` (distinct, not missing) as pandas text of ``dtype``."""
+    return distinct_categories(pd.Index(pd.array(texts, dtype=dtype)))
+
+
+def provenance_categorical(text: str | None, n: int) -> pd.Categorical:
+    """``text`` (or missing) on ``n`` rows as a categorical of text: one category (``"str"``) and code 0 on every
+    row, or no category and code -1 for ``None``.
+
+    A provenance column (``source_file``, ``source_sheet``) names one file (and sheet) on every row a reader
+    gives: held so, a row costs one byte (an ``int8`` code) instead of the name written out with an 8-byte
+    offset. The codes of a name are fresh zeroed memory, resident only as they are read.
+
+    Parameters
+    ----------
+    text
+        The value of every row; ``None`` for missing (a CSV file's sheet).
+    n
+        Number of rows.
+
+    Returns
+    -------
+    pandas.Categorical
+        ``n`` rows, ``int8`` codes; ``astype("str")`` gives the text column.
+    """
+    if text is None:
+        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), dtype=_text_categories([]), validate=False)
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), dtype=_text_categories([text]), validate=False)
+
+
+def text_categorical(values: pd.Series | pd.api.extensions.ExtensionArray | np.ndarray,
+                     dtype: pd.StringDtype = TEXT_DTYPE) -> pd.Categorical:
+    """Any column of text (or missing) as a categorical whose categories are its distinct texts (of ``dtype``).
+
+    A categorical of text categories is re-labelled (same codes) when its categories are not of ``dtype``;
+    other columns are encoded (categories in order of first appearance; missing stays missing).
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.Categorical) and (isinstance(values.categories.dtype, pd.StringDtype)
+                                               or len(values.categories) == 0):
+        if values.categories.dtype == dtype:
+            return values
+        return pd.Categorical.from_codes(values.codes, dtype=_text_categories(values.categories.array, dtype),
+                                         validate=False)
+    if isinstance(values, pd.Categorical):
+        values = values.astype(object)
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(dtype), use_na_sentinel=True)
+    return pd.Categorical.from_codes(codes, dtype=_text_categories(np.asarray(uniques, dtype=object), dtype),
+                                     validate=False)
+
+
+def joined_categoricals(columns: list[pd.Series | pd.api.extensions.ExtensionArray]) -> pd.Categorical:
+    """Columns of text (or missing) one under the other as one categorical of text: the categories every part's,
+    in order of first appearance over the parts.
+
+    ``pandas.concat`` of categoricals whose categories differ gives text (a name written out on every row);
+    :func:`pandas.api.types.union_categoricals` joins their codes instead.
+    """
+    from pandas.api.types import union_categoricals
+
+    parts = [text_categorical(c) for c in columns]
+    if len(parts) == 1:
+        return parts[0]
+    return union_categoricals(parts)
+
+
+def concat_raw_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Raw frames one under the other (``pandas.concat`` with ``ignore_index``), the provenance columns
+    ``source_file`` and ``source_sheet`` joined as categoricals of text (:func:`joined_categoricals`).
+
+    A frame without a provenance column gives missing values in it; a single frame is returned itself. Frames
+    with a column name given twice are joined by ``pandas.concat`` alone.
+    """
+    if len(frames) == 1:
+        return frames[0]
+    if not all(f.columns.is_unique for f in frames):
+        return pd.concat(frames, ignore_index=True)
+    order = pd.concat([f.iloc[:0] for f in frames]).columns  # the columns as pandas.concat orders them
+    joined = {c: joined_categoricals([f[c] if c in f.columns else pd.Series([None] * len(f), dtype=object)
+                                      for f in frames])
+              for c in PROVENANCE_TEXT_COLUMNS if c in order}
+    merged = pd.concat([f.drop(columns=[c for c in joined if c in f.columns]) for f in frames], ignore_index=True)
+    for column, values in joined.items():
+        merged[column] = pd.Series(values, index=merged.index, copy=False)
+    return merged[list(order)] if list(merged.columns) != list(order) else merged
 
 
 def build_raw_frame(
@@ -419,6 +513,10 @@ def build_raw_frame(
     pandas.DataFrame
         Canonical column names (only those present), every cell a string or
         missing, plus ``source_file``, ``source_sheet`` and ``source_row``.
+        ``source_file`` and ``source_sheet`` are categoricals of text
+        (:func:`provenance_categorical`: one ``"str"`` category, the file's / sheet's
+        name, or none for a missing sheet) and ``source_row`` is ``"Int64"``; the
+        two names were ``"str"`` columns before (``astype("str")`` gives them).
         Rows with no value at all are dropped. Reader problems (``unknown_column``,
         ``identifier_column``, ``duplicate_column``) travel in the frame's notes
         (:mod:`evalkit.readers.notes`).
@@ -514,8 +612,8 @@ def build_raw_frame(
                     columns[column] = pd.Series([value] * n, dtype="str")
         date_columns = {f.name for f in schema.fields if f.type == "date"}
         notes["date_formats"] = {c: f for c, f in mapping.strftime_formats().items() if c in date_columns}
-    columns[SOURCE_FILE] = _repeated(file, n)
-    columns[SOURCE_SHEET] = _repeated(sheet, n)
+    columns[SOURCE_FILE] = provenance_categorical(file, n)
+    columns[SOURCE_SHEET] = provenance_categorical(sheet, n)
     columns[SOURCE_ROW] = pd.array(source_rows, dtype="Int64")
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
     notes["sources"] = {source_key(file, sheet): {"header_row": int(header_row), "headers": headers_seen}}

@@ -45,7 +45,7 @@ from evalkit.errors import InputFileError
 from evalkit.readers.csv import read_text_table
 from evalkit.readers.limits import ReadLimits
 from evalkit.readers.notes import frame_notes, merge_notes, with_notes
-from evalkit.readers.raw_frame import apply_value_synonyms, build_raw_frame
+from evalkit.readers.raw_frame import apply_value_synonyms, build_raw_frame, concat_raw_frames
 from evalkit.schemas import table_schema
 
 __all__ = ["RedcapMapping", "RedcapMeasure", "read_data_dictionary", "read_redcap"]
@@ -356,7 +356,7 @@ def read_redcap(
     result: dict[str, pd.DataFrame] = {}
     for table, parts in out.items():
         notes = merge_notes(frame_notes(p) for p in parts)
-        result[table] = with_notes(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], notes)
+        result[table] = with_notes(concat_raw_frames(parts), notes)  # the forms' names as one categorical
     if not result:
         raise InputFileError("the REDCap mapping names no measures and no participants fields to read.",
                              file=records.name)

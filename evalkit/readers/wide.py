@@ -72,6 +72,7 @@ from evalkit.readers.messy import (
     wide_aliases,
 )
 from evalkit.readers.notes import cell_keys, empty_notes, problem, source_key, with_notes
+from evalkit.readers.raw_frame import text_categorical
 from evalkit.schemas import table_schema
 from evalkit.typing_slips import one_slip_apart
 from evalkit.validation.dates import (
@@ -1679,6 +1680,9 @@ def _frames(parts: list[_Part], tables: list[SheetTable]) -> dict[str, pd.DataFr
         for c in frame.columns:
             if c == SOURCE_ROW:
                 frame[c] = pd.array(frame[c].astype("float64"), dtype="Float64").astype("Int64")
+            elif c in (SOURCE_FILE, SOURCE_SHEET):  # a categorical of text, as every reader gives them
+                frame[c] = pd.Series(text_categorical(frame[c].astype(object).where(frame[c].notna(), None)),
+                                     index=frame.index)
             else:
                 frame[c] = frame[c].astype(object).where(frame[c].notna(), None).astype("str")
         notes = empty_notes()

@@ -16,6 +16,8 @@ from evalkit.store._tables import CREATED_UPLOAD_ID, ROW_HASH, ROW_ID, UPLOAD_ID
 
 _INTERNAL_TYPES = {ROW_ID: "integer", UPLOAD_ID: "integer", CREATED_UPLOAD_ID: "integer", ROW_HASH: "integer",
                    PROVENANCE_COLUMNS[0]: "string", PROVENANCE_COLUMNS[1]: "string", SOURCE_ROW: "integer"}
+_PROVENANCE_TEXT = frozenset(PROVENANCE_COLUMNS[:2])
+"""``source_file`` and ``source_sheet``: kept as categoricals of text by :func:`to_canonical`."""
 
 
 def column_types(table: str, frame: pd.DataFrame | None = None) -> dict[str, str]:
@@ -52,12 +54,24 @@ def coerce(series: pd.Series, kind: str) -> pd.Series:
     return out.rename(series.name)
 
 
+def is_text_categorical(dtype: object) -> bool:
+    """Whether ``dtype`` is a categorical whose categories are pandas text (``"str"`` or ``"string"``)."""
+    return isinstance(dtype, pd.CategoricalDtype) and isinstance(dtype.categories.dtype, pd.StringDtype)
+
+
 def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Coerce every known column of ``frame`` to its canonical dtype (unknown columns untouched)."""
+    """Coerce every known column of ``frame`` to its canonical dtype (unknown columns untouched).
+
+    The provenance columns ``source_file`` and ``source_sheet`` held as categoricals of text (as validation
+    gives them: one category per file / sheet) stay so; they are written to the database as their text
+    (:func:`driver_batches`), and ``astype("string")`` gives the canonical column.
+    """
     types = column_types(table)
     out = frame.copy(deep=False)  # copy-on-write: assigning a column below never changes ``frame``
     for col in out.columns:
         if col in types:
+            if col in _PROVENANCE_TEXT and is_text_categorical(out[col].dtype):
+                continue  # not written out per row (at 10.6M contacts, 200 MB for a file's name)
             out[col] = coerce(out[col], types[col])
     return out
 

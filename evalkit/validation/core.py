@@ -304,7 +304,7 @@ def validate(
         bad = table.rows.error
         absent[name] = tuple(f for f in table.schema.field_names if f not in table.frame.columns)
         tables[name] = _canonical(table, ~bad)
-        quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad),
+        quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad, text=True),
                                                          "reasons": log.reasons(name, np.flatnonzero(bad))})
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
         pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from evalkit.canonical import REPORT_COLUMNS, SOURCE_FILE, SOURCE_ROW, SOURCE_SHEET, empty_report
 from evalkit.column_mapping import normalise_header
-from evalkit.readers.raw_frame import repeated_text
+from evalkit.readers.raw_frame import distinct_categories, text_categorical
 from evalkit.schemas import TABLE_NAMES
 from evalkit.text_dtype import is_arrow_text
 
@@ -47,33 +47,33 @@ class TableRows:
     sheet_codes: np.ndarray | None = None
     sheet_names: np.ndarray | None = None
     group_ids: np.ndarray | None = None
-    file_text: pa.Array | None = None
-    """The frame's own ``source_file`` column as Arrow text, when it holds one name on every row (as a reader
-    gives it): :meth:`provenance` of every row hands it on instead of writing the name out again."""
 
     def __post_init__(self) -> None:
         self.error = np.zeros(len(self.file), dtype=bool)
 
-    def provenance(self, mask: np.ndarray) -> dict[str, pd.api.extensions.ExtensionArray]:
-        """``source_file`` (string), ``source_sheet`` (string, missing for "") and ``source_row`` (Int64) of the
-        rows in ``mask``; the texts are taken by code in Arrow, never one Python string per row."""
+    def provenance(self, mask: np.ndarray, *, text: bool = False) -> dict[str, pd.api.extensions.ExtensionArray]:
+        """``source_file``, ``source_sheet`` (missing for "") and ``source_row`` (Int64) of the rows in ``mask``.
+
+        ``source_file`` and ``source_sheet`` are categoricals whose categories are the names those rows hold
+        (canonical ``"string"`` text, one per file / sheet), made from the rows' codes: no name is written out
+        per row. With ``text``, they are ``"string"`` columns instead (the form of the quarantined rows).
+        """
         if self.file_codes is None or self.sheet_codes is None or self.file_names is None or self.sheet_names is None:
-            return {
+            out = {
                 SOURCE_FILE: pd.array(self.file[mask], dtype="string"),
                 SOURCE_SHEET: pd.array(np.where(self.sheet[mask] == "", None, self.sheet[mask]), dtype="string"),
                 SOURCE_ROW: pd.array(self.source_row[mask], dtype="Int64"),
             }
+            return out if text else {c: text_categorical(v, _CATEGORY_TEXT) if c != SOURCE_ROW else v
+                                     for c, v in out.items()}
         every = len(mask) == len(self.file) and bool(mask.all())
-        if every and self.file_text is not None:
-            file_text = self.file_text  # the reader's column, every row of it: no copy of the name per row
-        else:
-            files = pa.array(list(self.file_names), type=pa.large_string())
-            file_text = _taken(files, self.file_codes[mask], self.group_ids)
-        sheets = pa.array([name or None for name in self.sheet_names], type=pa.large_string())
         source_row = np.asarray(self.source_row if every else self.source_row[mask], dtype=np.int64)
+        one_group = self.group_ids is not None and len(self.group_ids) == 1
+        files = _named_by_code(self.file_names, self.file_codes, mask, every, one_group, blank_missing=False)
+        sheets = _named_by_code(self.sheet_names, self.sheet_codes, mask, every, one_group, blank_missing=True)
         return {
-            SOURCE_FILE: pd.array(file_text, dtype="string"),
-            SOURCE_SHEET: pd.array(_taken(sheets, self.sheet_codes[mask], self.group_ids), dtype="string"),
+            SOURCE_FILE: files.astype("string") if text else files,
+            SOURCE_SHEET: sheets.astype("string") if text else sheets,
             # whole numbers without missing: the masked array made directly (pd.array would test every value)
             SOURCE_ROW: pd.arrays.IntegerArray(source_row.copy() if every else source_row,
                                                np.zeros(len(source_row), dtype=bool)),
@@ -83,10 +83,9 @@ class TableRows:
     def from_frame(cls, table: str, frame: pd.DataFrame, sources: dict[str, dict]) -> TableRows:
         """Provenance of ``frame``'s rows (made up for a frame built in memory without it)."""
         n = len(frame)
-        file_codes, file_names, file_text = _shared_text(frame[SOURCE_FILE] if SOURCE_FILE in frame.columns else None,
-                                                         n, f"({table} table)")
-        sheet_codes, sheet_names, _ = _shared_text(frame[SOURCE_SHEET] if SOURCE_SHEET in frame.columns else None, n,
-                                                   "")
+        file_codes, file_names = _shared_text(frame[SOURCE_FILE] if SOURCE_FILE in frame.columns else None, n,
+                                              f"({table} table)")
+        sheet_codes, sheet_names = _shared_text(frame[SOURCE_SHEET] if SOURCE_SHEET in frame.columns else None, n, "")
         one_file = bool(n) and file_codes.min() == file_codes.max()
         one_sheet = bool(n) and sheet_codes.min() == sheet_codes.max()
         # a name on every row is one read-only view of it (no array of n references to fill)
@@ -110,7 +109,7 @@ class TableRows:
             # one file (and sheet): one group, without hashing (or combining) every row's codes
             group, pairs = np.zeros(n, dtype=np.int64), np.array([int(file_codes[0]) * width + int(sheet_codes[0])])
         else:
-            group, pairs = pd.factorize(file_codes * width + sheet_codes)
+            group, pairs = pd.factorize(file_codes.astype(np.int64) * width + sheet_codes)
         group_keys = [f"{file_names[p // (len(sheet_names) + 1)]}|{sheet_names[p % (len(sheet_names) + 1)]}"
                       for p in np.asarray(pairs)]
         headers = {k: dict(v.get("headers", {})) for k, v in sources.items()}
@@ -119,7 +118,6 @@ class TableRows:
         out.file_codes, out.file_names, out.sheet_codes, out.sheet_names = file_codes, file_names, sheet_codes, \
             sheet_names
         out.group_ids = np.arange(len(group_keys), dtype=np.int64)  # factorize numbers the groups 0, 1, ...
-        out.file_text = file_text
         return out
 
     def distinct_groups(self) -> np.ndarray:
@@ -312,12 +310,53 @@ class ProblemLog:
         return out
 
 
-def _taken(names: pa.Array, codes: np.ndarray, groups: np.ndarray | None) -> pa.Array:
-    """``names.take(codes)``; built as one repeated text when the rows are of one file and sheet (``groups``
-    holds a single group: every code is the same)."""
-    if groups is not None and len(groups) == 1 and len(codes):
-        return repeated_text(names[int(codes[0])].as_py(), len(codes))
-    return names.take(pa.array(codes))
+_CATEGORY_TEXT = pd.StringDtype("pyarrow")
+"""The categories' dtype of the valid tables' provenance: the canonical ``"string"``, so that
+``astype(categories.dtype)`` gives the column as it was before it was held as a categorical."""
+
+_COUNT_BLOCK = 1 << 20
+"""Rows of codes counted at a time by :func:`_codes_in_use` (its ``bincount`` widens each block to 8 bytes a code)."""
+
+
+def _codes_in_use(codes: np.ndarray, k: int) -> np.ndarray:
+    """Which of the codes ``0..k-1`` some row of ``codes`` holds (counted a block of rows at a time)."""
+    seen = np.zeros(k, dtype=bool)
+    for start in range(0, len(codes), _COUNT_BLOCK):
+        seen |= np.bincount(codes[start:start + _COUNT_BLOCK], minlength=k).astype(bool)
+    return seen
+
+
+def _named_by_code(names: np.ndarray, codes: np.ndarray, mask: np.ndarray, every: bool, one_group: bool, *,
+                   blank_missing: bool) -> pd.Categorical:
+    """``names[codes]`` of the rows in ``mask`` as a categorical of text (:data:`_CATEGORY_TEXT`) whose categories
+    are the distinct names those rows hold (an empty name missing with ``blank_missing``), in the order of the
+    names; its codes taken from ``codes``, never a name per row.
+
+    ``one_group``: every row has the same code (one file and sheet), known without a look at the rows.
+    """
+    n = int(len(mask) if every else np.count_nonzero(mask))
+    texts = [str(t) for t in names]
+    if one_group or n == 0:
+        picked = None
+        used = np.zeros(len(names), dtype=bool)
+        if n:
+            used[int(codes[0])] = True
+    else:
+        picked = codes if every else codes[mask]
+        used = _codes_in_use(picked, len(names))
+    categories: dict[str, int] = {}
+    new_of_old = np.full(len(names), -1, dtype=np.int64)
+    for i in np.flatnonzero(used):
+        if not (blank_missing and texts[i] == ""):
+            new_of_old[i] = categories.setdefault(texts[i], len(categories))
+    dtype = distinct_categories(pd.Index(pd.array(list(categories), dtype=_CATEGORY_TEXT)))
+    code_type = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32_767 else np.int32
+    if picked is None:  # one name (or none) on every row: zeroed codes take no memory until read
+        code = int(new_of_old[int(codes[0])]) if n else -1
+        values = np.zeros(n, dtype=code_type) if code == 0 else np.full(n, code, dtype=code_type)
+    else:
+        values = new_of_old.astype(code_type).take(picked)
+    return pd.Categorical.from_codes(values, dtype=dtype, validate=False)
 
 
 def _one_text(values: pa.Array) -> bool:
@@ -329,28 +368,38 @@ def _one_text(values: pa.Array) -> bool:
     return bool(pc.all(pc.equal(values, values[0])).as_py())
 
 
-def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+def _shared_text(column: pd.Series | None, n: int, fill: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes and distinct texts of a provenance column (missing -> ``fill``): rows share one string object each.
 
-    The third item is the column itself as Arrow text when it holds one text on every row (else ``None``).
+    A categorical (as the readers give ``source_file`` and ``source_sheet``) is read from its codes and
+    categories: its codes are the rows' codes (missing -> the last name, ``fill``), no text per row is read.
     """
     if column is None:
-        return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object), None
+        return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories
+        names = np.array([*(str(c) for c in categories), fill], dtype=object)
+        if len(categories) == 0:  # missing throughout (a CSV file's sheet): ``fill`` on every row, zeroed codes
+            return np.zeros(n, dtype=np.int64), names
+        codes = column.cat.codes.to_numpy()
+        if n and codes.min() < 0:
+            codes = np.where(codes < 0, len(categories), codes).astype(np.int64)
+        return codes, names
     if is_arrow_text(column.dtype):
         # Arrow's dictionary encoding (codes in order of first appearance, as pd.factorize): no Python string per row
         values = pa.array(column.array)
         values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
         if values.null_count == len(values):  # missing throughout (a CSV file's sheet): ``fill`` on every row
-            return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object), None
-        if _one_text(values):  # one file's name on every row (as the readers give it): code 0 throughout
-            return np.zeros(n, dtype=np.int64), np.array([values[0].as_py(), fill], dtype=object), values
+            return np.zeros(n, dtype=np.int64), np.array([fill], dtype=object)
+        if _one_text(values):  # one file's name on every row: code 0 throughout
+            return np.zeros(n, dtype=np.int64), np.array([values[0].as_py(), fill], dtype=object)
         encoded = pc.dictionary_encode(values)
         names = np.array([*encoded.dictionary.to_pylist(), fill], dtype=object)
         codes = pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return codes, names, None
+        return codes, names
     codes, uniques = pd.factorize(column.astype("str"), use_na_sentinel=True)
     names = np.array([str(u) for u in uniques] + [fill], dtype=object)
-    return np.where(codes < 0, len(uniques), codes).astype(np.int64), names, None
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64), names
 
 
 def row_list(source_rows: np.ndarray, limit: int = 5) -> str:
