@@ -76,7 +76,7 @@ from evalkit.store._frames import (
     records,
     to_canonical,
 )
-from evalkit.store._read import read_canonical
+from evalkit.store._read import canonical_batches, read_canonical
 from evalkit.store._row_hash import row_hashes
 from evalkit.store._tables import ROW_HASH, ROW_ID
 
@@ -720,16 +720,10 @@ def _prepare(
 
 
 def _in(conn: sa.Connection, col: sa.Column[Any], values: list[Any]) -> list[sa.ColumnElement[bool]]:
-    """Conditions ``col IN values`` in chunks of :data:`_CHUNK` values (``= ANY(array)`` on PostgreSQL).
-
-    Each chunk is its own query, so the driver's Python rows are made (and freed) a chunk at a time: one
-    ``= ANY`` of a million participants' ids returned their 10.6M stored contacts as Python tuples at once.
-    """
-    chunks = [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+    """Conditions ``col IN values`` in chunks (one ``= ANY(array)`` on PostgreSQL)."""
     if conn.dialect.name == "postgresql" and isinstance(col.type, sa.Text):
-        return [col == sa.any_(sa.bindparam(f"vals_{col.name}", chunk, type_=postgresql.ARRAY(sa.Text)))
-                for chunk in chunks]
-    return [col.in_(chunk) for chunk in chunks]
+        return [col == sa.any_(sa.bindparam(f"vals_{col.name}", values, type_=postgresql.ARRAY(sa.Text)))]
+    return [col.in_(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
 
 def _no_rows(columns: list[str]) -> pd.DataFrame:
@@ -742,7 +736,8 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
     """Columns of the rows of ``table`` whose ``by`` is among ``values``, canonically typed.
 
     SQLite: plain ``IN (?, ...)`` statements of up to 10,000 values (no SQLAlchemy statement
-    built per chunk); PostgreSQL: ``= ANY(array)`` of up to 10,000 values for text keys. With ``coded_text``, text
+    built per chunk); PostgreSQL: one ``= ANY(array)`` for text keys, its rows fetched a batch at a time
+    (:func:`~evalkit.store._read.canonical_batches`). With ``coded_text``, text
     columns are categoricals of sorted Arrow text (:func:`~evalkit.coded_text.coded_frame`),
     each chunk coded as it is read, so no chunk's text is held beyond its own distinct values.
     """
@@ -760,8 +755,11 @@ def _select_in(conn: sa.Connection, table: str, columns: list[str], by: str, val
             result.close()
     elif values:
         for cond in _in(conn, t.c[by], values):
-            part = read_canonical(conn, sa.select(*[t.c[c] for c in columns]).where(cond), table)
-            parts.append(dictionary_text(part) if coded_text else part)  # coded as read, as on SQLite
+            # one query (PostgreSQL plans one ``= ANY`` of a million ids as one scan; ten thousand ids at a time
+            # took minutes each at 10.6M contacts), its rows fetched and typed a batch at a time and, with
+            # ``coded_text``, coded as read, as on SQLite
+            for part in canonical_batches(conn, sa.select(*[t.c[c] for c in columns]).where(cond), table):
+                parts.append(dictionary_text(part) if coded_text else part)
     if not parts:
         return _no_rows(columns)
     if len(parts) > 1:

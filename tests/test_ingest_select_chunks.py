@@ -1,6 +1,6 @@
-"""Stored rows are read a chunk of ids at a time on both databases (``= ANY`` of up to ``_CHUNK`` ids on
-PostgreSQL, where one array of every id returned every stored row as Python tuples at once): the rows read in
-small chunks equal the rows read in one."""
+"""Stored rows are read a part at a time: on SQLite a chunk of ids per query, on PostgreSQL one ``= ANY`` query
+whose rows are fetched a batch at a time from a server-side cursor (it returned every stored row as Python
+tuples at once before). The rows read in small chunks and batches equal the rows read in one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from conftest import example_frames, result_of
 
 import evalkit.ingest as ingest_module
+import evalkit.store._read as read_module
 from evalkit.ingest import ingest, secret_for_store, stored_rows_for_upload
 from evalkit.pseudonymise import pseudonymise_frame
 from evalkit.schemas import table_schema
@@ -18,17 +19,9 @@ from evalkit.store import _tables as T
 SHA = "ef" * 32
 
 
-def _conditions(store, values: list[str]) -> int:  # noqa: ANN001
-    with store.engine.connect() as conn:
-        return len(ingest_module._in(conn, T.canonical["contacts"].c.participant_id, values))
-
-
-@pytest.mark.parametrize("chunk", [1, 3, 7])
-def test_every_id_in_conditions_of_at_most_chunk_ids(store, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
-                                                     chunk: int) -> None:
-    monkeypatch.setattr(ingest_module, "_CHUNK", chunk)
-    values = [f"p{i}" for i in range(20)]
-    assert _conditions(store, values) == -(-20 // chunk)  # one query per chunk, PostgreSQL's ANY(array) too
+def _small(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    monkeypatch.setattr(ingest_module, "_CHUNK", size)
+    monkeypatch.setattr(read_module, "READ_ROWS", size)
 
 
 def _canonical_text(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -47,7 +40,7 @@ def test_stored_rows_read_in_small_chunks_equal_one_read(store, monkeypatch: pyt
               for name, f in frames.items()}
     whole = _canonical_text(stored_rows_for_upload(store, pseudo, "North"))
     assert sum(len(f) for f in whole.values()) > 15  # the upload's ids found their stored rows
-    monkeypatch.setattr(ingest_module, "_CHUNK", chunk)
+    _small(monkeypatch, chunk)
     parts = _canonical_text(stored_rows_for_upload(store, pseudo, "North"))
     for table, frame in whole.items():
         pd.testing.assert_frame_equal(parts[table], frame, check_categorical=False, obj=table)
@@ -58,7 +51,7 @@ def test_fetch_in_chunks_equals_one_read(store, monkeypatch: pytest.MonkeyPatch)
     with store.engine.connect() as conn:
         ids = [r[0] for r in conn.execute(sa.select(T.canonical["contacts"].c.participant_id).distinct())]
         whole = ingest_module._fetch(conn, "contacts", "participant_id", ids)
-        monkeypatch.setattr(ingest_module, "_CHUNK", 2)
+        _small(monkeypatch, 2)
         parts = ingest_module._fetch(conn, "contacts", "participant_id", ids)
     key = list(table_schema("contacts").primary_key)
     pd.testing.assert_frame_equal(parts.sort_values(key).reset_index(drop=True),

@@ -70,3 +70,19 @@ def test_stacked_frames_equal_concat(sizes: list[int], data: st.DataObject) -> N
     got = stacked_frames(parts)
     pd.testing.assert_frame_equal(got, expected)
     assert isinstance(got.index, pd.RangeIndex)
+
+
+def test_postgresql_rows_stay_in_the_server_until_fetched(store) -> None:  # noqa: ANN001
+    """On PostgreSQL the cursor is a named (server-side) one: a client-side cursor holds every row at once."""
+    ingest(result_of(example_frames("North", n=5)), store, provider="North", file_name="a.csv", sha256=SHA)
+    query = read_module.table_query("contacts", Scope.admin())
+
+    def _cursor_kind(conn) -> tuple[str | None, int]:  # noqa: ANN001
+        with read_module._driver_cursor(conn, query) as (cursor, columns):
+            assert columns[:2] == ["programme_id", "participant_id"]
+            return getattr(cursor, "name", None), len(cursor.fetchmany(3))
+
+    name, fetched = store.transaction(_cursor_kind, write=False)
+    assert fetched == 3
+    if store.engine.dialect.name == "postgresql":
+        assert name  # psycopg's ServerCursor
