@@ -175,6 +175,7 @@ def load_tables(
     db: str | None = None,
     scope: Any = None,
     programmes: list[str] | None = None,
+    provenance: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """Load the canonical tables from a CSV folder (``data``) or the database (``db``).
 
@@ -190,6 +191,10 @@ def load_tables(
         Ignored for CSV folders (whoever can read the folder sees it all).
     programmes
         Keep only these programme ids.
+    provenance
+        Whether to load the database's provenance columns (``source_file``, ``source_sheet``, ``source_row``).
+        No analysis reads them; without them a million participants' tables take about 0.55 GB less. A CSV
+        folder's frames are returned as read either way.
 
     Returns
     -------
@@ -219,4 +224,5 @@ def load_tables(
         raise StoreError(f"the database layer (evalkit.store) is not available in this installation ({exc}); "
                          "use --data DIR with a folder of CSV files instead") from exc
     with _store.open_store(db, migrate=False) as opened:
-        return coerce_tables(_store.load_tables(opened, scope or Scope.admin(), programmes=programmes))
+        return coerce_tables(_store.load_tables(opened, scope or Scope.admin(), programmes=programmes,
+                                                provenance=provenance))

@@ -72,7 +72,7 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, pd.DataFrame], str]:
     if args.data is not None:
         return load_tables(data=args.data), f"data: {args.data}"
     if args.db is not None:
-        return load_tables(db=args.db), "data: database (admin scope)"
+        return load_tables(db=args.db, provenance=False), "data: database (admin scope)"
     tables = example_tables()
     m = tables.get("measures")
     if m is not None and m["instrument"].astype("string").str.startswith("pex").fillna(False).any():

@@ -68,8 +68,8 @@ def _load(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
         return data_source.load_tables(data=folder, programmes=programmes)
     if args.data:
         return data_source.load_tables(data=args.data, programmes=programmes)
-    return data_source.load_tables(db=args.db or "", programmes=programmes) if args.db else \
-        data_source.load_tables(db=_default_db(), programmes=programmes)
+    return data_source.load_tables(db=args.db or "", programmes=programmes, provenance=False) if args.db else \
+        data_source.load_tables(db=_default_db(), programmes=programmes, provenance=False)
 
 
 def _default_db() -> str:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         tables = data_source.load_tables(data=args.data)
     else:
         db = args.db or os.environ.get("EVALKIT_DB_URL") or "evalkit.sqlite"
-        tables = data_source.load_tables(db=db, programmes=programmes)
+        tables = data_source.load_tables(db=db, programmes=programmes, provenance=False)
     report = build_report(tables, rules=rules, title=args.title or DEFAULT_TITLE, programmes=programmes,
                           models=not args.no_models, figures=not args.no_figures)
     report.write(args.output)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.example:
         tables = example_tables()
     else:
-        tables = load_tables(data=args.data, db=args.db, programmes=args.programme)
+        tables = load_tables(data=args.data, db=args.db, programmes=args.programme, provenance=False)
     if args.output.is_dir():
         raise InputFileError("is a folder; give the path of the JSON file to write", file=str(args.output))
     summary = build_summary(tables, rules=rules, programme=args.programme)

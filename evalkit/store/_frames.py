@@ -240,6 +240,23 @@ def frame_from_rows(rows: Sequence[tuple[Any, ...]], columns: Sequence[str], tab
     return frame[list(columns)] if list(frame.columns) != list(columns) else frame
 
 
+def stacked_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of ``parts`` (frames of the same columns) one after another, index ``0..n-1``.
+
+    The same frame as ``pandas.concat(parts, ignore_index=True)``, joined a column at a time: each column is
+    taken out of the parts as it is joined, so the parts' copies of a column are let go before the next column
+    is joined rather than all held until the end. Arrow text is joined as chunks (no copy). ``parts`` is emptied
+    of its columns.
+    """
+    n = sum(len(p) for p in parts)
+    out: dict[str, pd.Series] = {}
+    for name in list(parts[0].columns):
+        pieces = [p.pop(name) for p in parts]
+        out[name] = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+        del pieces
+    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
+
+
 def _db_column(s: pd.Series, kind: str) -> np.ndarray:
     """One column as an object array of Python scalars, ``None`` for missing, dates as ``date``."""
     if kind == "date":
