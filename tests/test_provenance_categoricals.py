@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import example_frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_ingest_cli import write_csvs
+from test_readers import _workbook as write_workbook
 
 from evalkit.access import Scope
 from evalkit.ingest import ingest
@@ -33,34 +33,6 @@ PROVENANCE_TEXT = ("source_file", "source_sheet")
 def is_text_categorical(column: pd.Series) -> bool:
     """A categorical whose categories are pandas text (``"str"`` or ``"string"``)."""
     return isinstance(column.dtype, pd.CategoricalDtype) and isinstance(column.cat.categories.dtype, pd.StringDtype)
-
-
-def write_csvs(folder: Path, *, bad_date: bool = True) -> list[Path]:
-    """The example frames as provider CSV files; one participant has an impossible date (quarantined)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for table, frame in example_frames("North").items():
-        out = frame.drop(columns=["source_file", "source_sheet", "source_row"])
-        for c in out.columns:
-            if out[c].dtype.kind == "M":
-                out[c] = out[c].dt.strftime("%Y-%m-%d")
-        if table == "participants" and bad_date:
-            out.loc[3, "referral_date"] = "2025-02-30"
-        path = folder / f"{table}.csv"
-        out.to_csv(path, index=False)
-        paths.append(path)
-    return paths
-
-
-def write_workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    wb.save(path)
-    return path
 
 
 def test_csv_raw_frame_has_categorical_provenance(tmp_path: Path) -> None:
