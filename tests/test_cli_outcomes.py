@@ -60,3 +60,29 @@ def test_errors_are_messages_not_tracebacks(folder, capsys, tmp_path) -> None:
     assert main(["outcomes", "--data", str(folder), "--min-dose", "-1"]) == 2
     with pytest.raises(SystemExit):
         main(["outcomes", "--data", str(folder), "--db", "x.sqlite"])
+
+
+@pytest.mark.parametrize("args", [[], ["--instrument", "phq9", "--min-dose", "3"], ["--endpoint", "window"]])
+def test_csv_output_is_outcome_summary_of_the_tables(folder, capsys, args: list[str]) -> None:
+    """The command prepares the episodes itself (to let the tables go before the statistics): its rows are
+    ``outcome_summary`` of the tables, as they were when it passed the tables through."""
+    from io import StringIO
+
+    from evalkit.data_source import load_tables
+    from evalkit.outcomes import outcome_summary
+    from evalkit.rules import PairingRules
+
+    assert main(["outcomes", "--data", str(folder), "--format", "csv", "--no-models", *args]) == 0
+    got = pd.read_csv(StringIO(capsys.readouterr().out))
+    tables = load_tables(data=folder)
+    rules = PairingRules()
+    if "--min-dose" in args:
+        rules = rules.replace(min_dose=3)
+    if "--endpoint" in args:
+        rules = rules.replace(endpoint_rule="window")
+    if "--instrument" in args:
+        m = tables["measures"]
+        tables = {**tables, "measures": m[m["instrument"].astype("string").str.lower().eq("phq9").fillna(False)]}
+    buffer = StringIO()
+    outcome_summary(tables, rules=rules, models=False).to_csv(buffer, index=False)
+    pd.testing.assert_frame_equal(got, pd.read_csv(StringIO(buffer.getvalue())))

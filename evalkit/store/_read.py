@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from evalkit.access import Scope
 from evalkit.canonical import PROVENANCE_COLUMNS
 from evalkit.errors import AccessDenied
+from evalkit.memory import release_freed_memory
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store import _tables as T
 from evalkit.store._engine import Store
@@ -223,6 +224,7 @@ def load_tables(
         return {t: read_canonical(conn, q, t) for t, q in queries.items()}
 
     raw = store.transaction(_load, write=False)
+    release_freed_memory()  # the batches' Python objects, freed: their heap pages back to the system
     return {t: sorted_by_key(frame, list(table_schema(t).primary_key)) for t, frame in raw.items()}
 
 
