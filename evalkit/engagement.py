@@ -1067,6 +1067,9 @@ def attendance_summary(
         wg = pw.groupby(by, sort=True, dropna=False)["_w"]
         out = out.join(pd.DataFrame({"weeks_engaged_median": wg.median(), "weeks_engaged_q1": wg.quantile(0.25),
                                      "weeks_engaged_q3": wg.quantile(0.75)}))
+        # the attended contacts' copies let go before the counts of every contact: `evalkit report` at 1M
+        # participants (10.6M contacts) peaked here at 7,064 MiB with them held, 6,665 MiB without (peak then above)
+        del att, aa, gap, gg, span, weeks, pw, wg
         cs = cc.assign(_off=1, _att=(status == "attended").fillna(False).astype(int),
                        _dna=(status == "did_not_attend").fillna(False).astype(int),
                        _can=status.str.startswith("cancelled").fillna(False).astype(int))
