@@ -105,3 +105,15 @@ def test_postgresql_rows_come_back_in_key_order_without_a_sort(store, monkeypatc
     monkeypatch.setattr(read_module, "READ_ROWS", 4)
     for table, frame in load_tables(store, Scope.admin()).items():
         pd.testing.assert_frame_equal(frame, expected[table], obj=table)
+
+
+def test_a_driver_error_while_reading_is_a_store_error(store) -> None:  # noqa: ANN001
+    """An error the driver raises under the batched read (on PostgreSQL, psycopg's own server-side cursor) is
+    the store's clear message, as every other statement's error is, not the driver's exception."""
+    import sqlalchemy as sa
+
+    from evalkit.errors import StoreError
+
+    query = sa.select(sa.column("participant_id")).select_from(sa.table("no_such_table"))
+    with pytest.raises(StoreError, match="no_such_table"):
+        store.transaction(lambda conn: read_module.read_canonical(conn, query, "contacts"), write=False)

@@ -114,8 +114,9 @@ def read_canonical(conn: sa.Connection, query: sa.Select, table: str) -> pd.Data
     time, and each batch is typed by :func:`~evalkit.store._frames.frame_from_rows` (told the dialect, for the
     types its driver returns) before the next is fetched: the same frame as
     ``to_canonical(read_frame(conn, query), table)``, without pandas inferring each column's dtype from its
-    Python objects first. Fetched at once, a million participants' 10.6M contact rows took 8.3 GB as Python
-    tuples; the batches are joined column by column (:func:`~evalkit.store._frames.stacked_frames`).
+    Python objects first. Fetched at once as Python tuples, a million participants' tables (issue #8's volume,
+    10.6M contacts) took :func:`load_tables` to 8,276 MiB, and 3,793 MiB in batches; the batches are joined
+    column by column (:func:`~evalkit.store._frames.stacked_frames`).
     """
     parts = list(canonical_batches(conn, query, table))
     return parts[0] if len(parts) == 1 else stacked_frames(parts)
@@ -127,14 +128,22 @@ def canonical_batches(conn: sa.Connection, query: sa.Select, table: str) -> Iter
     Each batch is fetched from the driver and typed as :func:`read_canonical` types the rows, and the next
     is fetched only when the caller asks for it, so the caller can shrink a batch (code its text, drop rows)
     before the next batch's Python objects are made. A query without rows gives one empty frame of its columns.
+    An error of the driver is raised as SQLAlchemy's ``DBAPIError`` (``OperationalError``, ...), as for every
+    other statement.
     """
     dialect = conn.dialect.name
-    with _driver_cursor(conn, query) as (cursor, columns):
-        first = True
-        while (rows := cursor.fetchmany(READ_ROWS)) or first:
-            first = False
-            yield frame_from_rows(rows, columns, table, dialect=dialect)
-            del rows  # the batch's Python objects, before the next batch is fetched
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with _driver_cursor(conn, query) as (cursor, columns):
+            first = True
+            while (rows := cursor.fetchmany(READ_ROWS)) or first:
+                first = False
+                yield frame_from_rows(rows, columns, table, dialect=dialect)
+                del rows  # the batch's Python objects, before the next batch is fetched
+    except driver_error as err:
+        # the driver's own error (the server-side cursor is psycopg's, not SQLAlchemy's) as SQLAlchemy wraps it,
+        # for the store's transaction to retry or to report as its clear message
+        raise sa.exc.DBAPIError.instance(str(query), None, err, driver_error, dialect=conn.dialect) from err
 
 
 @contextmanager
@@ -218,7 +227,8 @@ def load_tables(
     def _load(conn: sa.Connection) -> dict[str, pd.DataFrame]:
         if conn.dialect.name == "postgresql":
             # rows in key order from the server (its heap holds them in the order written, which is not key
-            # order): sorting 10.6M contacts here took 3.8 GB; SQLite's rows come back in key order as stored
+            # order): loading 10.6M contacts and sorting them here peaked at 3,776 MiB, 2,044 MiB without the
+            # sort; SQLite's rows come back in key order as stored
             return {t: read_canonical(conn, q.order_by(*(T.canonical[t].c[c] for c in table_schema(t).primary_key)),
                                       t) for t, q in queries.items()}
         return {t: read_canonical(conn, q, t) for t, q in queries.items()}
