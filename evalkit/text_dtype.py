@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TEXT_DTYPE", "is_arrow_text"]
+__all__ = ["TEXT_DTYPE", "is_arrow_text", "is_text_categorical"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default string dtype (``"str"``): Arrow-backed, missing = NaN."""
@@ -26,3 +26,9 @@ def is_arrow_text(dtype: object) -> bool:
     (True, False)
     """
     return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def is_text_categorical(dtype: object) -> bool:
+    """Whether ``dtype`` is a categorical whose categories are pandas text (``"str"`` or ``"string"``), as the
+    readers' coded columns and the provenance columns ``source_file`` and ``source_sheet`` are held."""
+    return isinstance(dtype, pd.CategoricalDtype) and isinstance(dtype.categories.dtype, pd.StringDtype)

@@ -20,7 +20,7 @@ from evalkit.column_mapping import PUNCTUATION_RUNS, ColumnMapping, normalise_va
 from evalkit.readers.headers import builtin_value_synonyms, column_letter, match_headers
 from evalkit.readers.notes import empty_notes, notes_set_aside, problem, source_key, with_notes
 from evalkit.schemas import table_schema
-from evalkit.text_dtype import TEXT_DTYPE, is_arrow_text
+from evalkit.text_dtype import TEXT_DTYPE, is_arrow_text, is_text_categorical
 
 __all__ = ["build_raw_frame", "apply_value_synonyms", "compact_text_columns", "concat_raw_frames", "distinct_categories",
            "joined_categoricals", "missing_text", "provenance_categorical", "repeated_text", "settle_parsed_categories",
@@ -438,7 +438,10 @@ def text_categorical(values: pd.Series | pd.api.extensions.ExtensionArray | np.n
                                          validate=False)
     if isinstance(values, pd.Categorical):
         values = values.astype(object)
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(dtype), use_na_sentinel=True)
+    # Arrow text is cast in Arrow (no Python string per row); anything else goes through Python objects
+    text = pd.array(values, dtype=dtype) if is_arrow_text(getattr(values, "dtype", None)) \
+        else pd.Series(values, dtype=object).astype(dtype).array
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
     return pd.Categorical.from_codes(codes, dtype=_text_categories(np.asarray(uniques, dtype=object), dtype),
                                      validate=False)
 
@@ -470,7 +473,7 @@ def concat_raw_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not all(f.columns.is_unique for f in frames):
         return pd.concat(frames, ignore_index=True)
     order = pd.concat([f.iloc[:0] for f in frames]).columns  # the columns as pandas.concat orders them
-    joined = {c: joined_categoricals([f[c] if c in f.columns else pd.Series([None] * len(f), dtype=object)
+    joined = {c: joined_categoricals([f[c] if c in f.columns else provenance_categorical(None, len(f))
                                       for f in frames])
               for c in PROVENANCE_TEXT_COLUMNS if c in order}
     merged = pd.concat([f.drop(columns=[c for c in joined if c in f.columns]) for f in frames], ignore_index=True)
@@ -527,7 +530,7 @@ def build_raw_frame(
     cells.columns = range(cells.shape[1])
     for position in range(cells.shape[1]):
         dtype = cells[position].dtype
-        if not (isinstance(dtype, pd.CategoricalDtype) and isinstance(dtype.categories.dtype, pd.StringDtype)):
+        if not is_text_categorical(dtype):
             cells[position] = cells[position].astype("str")  # categoricals of text (the CSV parser's) kept
     # a row is dropped when every cell is blank: test column by column only the rows still blank so far
     # (usually none are left after the first column)

@@ -13,6 +13,7 @@ import pandas as pd
 from evalkit.canonical import DTYPES, PROVENANCE_COLUMNS, SOURCE_ROW
 from evalkit.schemas import TABLE_NAMES, table_schema
 from evalkit.store._tables import CREATED_UPLOAD_ID, ROW_HASH, ROW_ID, UPLOAD_ID
+from evalkit.text_dtype import is_text_categorical
 
 _INTERNAL_TYPES = {ROW_ID: "integer", UPLOAD_ID: "integer", CREATED_UPLOAD_ID: "integer", ROW_HASH: "integer",
                    PROVENANCE_COLUMNS[0]: "string", PROVENANCE_COLUMNS[1]: "string", SOURCE_ROW: "integer"}
@@ -52,11 +53,6 @@ def coerce(series: pd.Series, kind: str) -> pd.Series:
     else:  # pragma: no cover - schema loader only allows the five types
         raise ValueError(f"unknown schema type {kind!r}")
     return out.rename(series.name)
-
-
-def is_text_categorical(dtype: object) -> bool:
-    """Whether ``dtype`` is a categorical whose categories are pandas text (``"str"`` or ``"string"``)."""
-    return isinstance(dtype, pd.CategoricalDtype) and isinstance(dtype.categories.dtype, pd.StringDtype)
 
 
 def to_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
