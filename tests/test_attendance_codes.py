@@ -150,25 +150,25 @@ def test_categorical_status_and_no_contacts() -> None:
     _same({**t, "contacts": none_attended}, ("programme_id",), OPEN)
 
 
-PIDS = [f"p{i}" for i in range(8)]
-STATUSES = ["attended", "did_not_attend", "cancelled_by_service", "cancelled_by_participant", None]
+PIDS = [f"p{i}" for i in range(6)]
+STATUSES = ["attended", "attended", "attended", "did_not_attend", "cancelled_by_service", "cancelled_by_participant", None]
 DAYS = [pd.NaT, *pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-09", "2025-03-01"]),
         pd.Timestamp("2025-01-02 12:00")]
 
 
 @st.composite
 def _small_tables(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
-    n = draw(st.integers(0, 8))
+    n = draw(st.integers(0, 6))
     progs = ["P1", "P2", "P3"]
     p = pd.DataFrame({
         "participant_id": PIDS[:n],
-        "programme_id": draw(st.lists(st.sampled_from(progs), min_size=n, max_size=n)),
+        "programme_id": draw(st.lists(st.sampled_from(["P1", "P1", "P2", "P3"]), min_size=n, max_size=n)),
         "perinatal_stage": draw(st.lists(st.sampled_from(["antenatal", "postnatal", None]), min_size=n, max_size=n)),
         "sessions_attended": pd.array(draw(st.lists(st.sampled_from([None, 0, 1, 3, 9]), min_size=n, max_size=n)),
                                       dtype="Int64"),
     })
-    m = draw(st.integers(0, 25))
-    rows = draw(st.lists(st.tuples(st.sampled_from([*PIDS, "stranger", None]), st.sampled_from(progs[:2]),
+    m = draw(st.integers(0, 30))
+    rows = draw(st.lists(st.tuples(st.sampled_from([*PIDS, *PIDS[:3], "stranger", None]), st.sampled_from(progs[:2]),
                                    st.sampled_from(range(len(DAYS))), st.sampled_from(STATUSES)),
                          min_size=m, max_size=m))
     c = pd.DataFrame({
@@ -200,3 +200,22 @@ def test_group_quartiles_are_pandas_floats(rows: list[tuple[int, float]]) -> Non
     got = _group_quartiles(values, codes, 6)
     pd.testing.assert_frame_equal(got, want, check_exact=True, check_index_type=False)
     assert got.index.tolist() == want.index.tolist()
+
+
+def test_hand_made_times_same_days_missing_dates() -> None:
+    """A gap from midday is whole days (floored); same-day, undated and single contacts as before."""
+    p = pd.DataFrame({"participant_id": ["a", "b", "c", "d"], "programme_id": ["P1", "P1", "P2", "P3"],
+                      "sessions_attended": pd.array([None, None, None, 4], dtype="Int64")})
+    when = pd.to_datetime(pd.Series(["2025-01-02 12:00", "2025-01-09", "2025-01-09", None, "2025-01-03",
+                                     None, "2025-02-01", "2025-02-01"]), format="mixed")
+    c = pd.DataFrame({"contact_id": [str(i) for i in range(8)],
+                      "participant_id": ["a", "a", "a", "a", "b", "c", "zz", "c"],
+                      "programme_id": ["P1", "P1", "P1", "P1", "P1", "P2", "P2", "P2"],
+                      "contact_date": when.astype("datetime64[ns]"),
+                      "status": ["attended", "attended", "attended", "attended", "attended", "attended", "attended",
+                                 None]})
+    t = coerce_tables({"participants": p, "contacts": c})
+    out = attendance_summary(t, rules=OPEN)
+    assert out.loc[out["programme_id"] == "P1", "gap_days_median"].tolist() == [3.0]  # gaps 6 and 0 (a)
+    for by in (("programme_id",), ("participant_id",)):
+        _same(t, by, OPEN)
