@@ -162,13 +162,13 @@ def _small_tables(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
     progs = ["P1", "P2", "P3"]
     p = pd.DataFrame({
         "participant_id": PIDS[:n],
-        "programme_id": draw(st.lists(st.sampled_from(["P1", "P1", "P2", "P3"]), min_size=n, max_size=n)),
+        "programme_id": draw(st.lists(st.sampled_from(["P1", "P1", "P2", "P3", None]), min_size=n, max_size=n)),
         "perinatal_stage": draw(st.lists(st.sampled_from(["antenatal", "postnatal", None]), min_size=n, max_size=n)),
         "sessions_attended": pd.array(draw(st.lists(st.sampled_from([None, 0, 1, 3, 9]), min_size=n, max_size=n)),
                                       dtype="Int64"),
     })
     m = draw(st.integers(0, 30))
-    rows = draw(st.lists(st.tuples(st.sampled_from([*PIDS, *PIDS[:3], "stranger", None]), st.sampled_from(progs[:2]),
+    rows = draw(st.lists(st.tuples(st.sampled_from([*PIDS, *PIDS[:3], "stranger", None]), st.sampled_from([*progs[:2], None]),
                                    st.sampled_from(range(len(DAYS))), st.sampled_from(STATUSES)),
                          min_size=m, max_size=m))
     c = pd.DataFrame({
