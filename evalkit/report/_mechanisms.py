@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.disclosure import hidden_columns
+from evalkit.instruments import Instrument
 from evalkit.report._context import VALENCE_WORDS, Ctx, guarded, protect_model_table
 from evalkit.report._figures import WIDTH
 from evalkit.report._html import (
@@ -27,15 +28,26 @@ from evalkit.report._html import (
 # --------------------------------------------------------------------------- what works for whom
 
 
-def what_works_section(ctx: Ctx) -> str:
-    from evalkit.mechanisms import EXPLANATIONS, UNVALIDATED_NOTE, experience_instruments
+def experience_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instrument]) -> tuple[pd.DataFrame, bool]:
+    """The rows of the peer-support experience questionnaires, and whether any holds an answer to a statement.
 
-    exp_codes = set(experience_instruments(ctx.registry))
-    m = ctx.tables.get("measures")
+    Only then do the mechanism analyses run, and they read every table (contacts, measures); otherwise this
+    section reads no more than these rows and the participants.
+    """
+    from evalkit.mechanisms import experience_instruments
+
+    exp_codes = set(experience_instruments(registry))
+    m = measures
     rows = m[m["instrument"].astype("string").str.lower().isin(exp_codes).fillna(False).to_numpy()] \
         if m is not None and len(m) else pd.DataFrame()
     items = [c for c in rows.columns if re.fullmatch(r"item_\d+", str(c))]
-    present = bool(len(rows)) and bool(items) and bool(rows[items].notna().any(axis=None))
+    return rows, bool(len(rows)) and bool(items) and bool(rows[items].notna().any(axis=None))
+
+
+def what_works_section(ctx: Ctx) -> str:
+    from evalkit.mechanisms import EXPLANATIONS, UNVALIDATED_NOTE
+
+    rows, present = experience_rows(ctx.tables.get("measures"), ctx.registry)
     out = []
     if len(rows) and not present:
         out.append("<p>The peer-support experience questionnaires in these data hold totals only; the mechanism "

@@ -1,0 +1,100 @@
+"""The report lets go of the tables it has read before it computes the outcomes, and reads the same either way.
+
+At a million participants of issue #8's volume the contacts hold about 1.3 GB; ``evalkit report`` hands the
+tables over, and the report drops the contacts once their last readers (attendance, head counts, limitations)
+have been computed ahead of their place. These tests check the memory is let go (the contacts' numbers no longer
+referenced when the outcomes start), that it is kept when the mechanism analyses need it, and that computing
+ahead leaves the report's notes in the order they had.
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+import weakref
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalkit.engagement as engagement
+import evalkit.outcomes as outcomes
+from evalkit.data_source import example_tables
+from evalkit.errors import EvalkitWarning
+from evalkit.mechanisms import experience_instruments
+from evalkit.report import build_report
+
+
+def _without_experience(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    m = tables["measures"]
+    pex = m["instrument"].astype("string").str.lower().isin(set(experience_instruments())).fillna(False)
+    return {**tables, "measures": m[~pex.to_numpy()].reset_index(drop=True)}
+
+
+def _buffer_ref(column: pd.Series) -> weakref.ref:
+    """A weak reference to the numpy buffer under a numeric column (dead once no frame uses it)."""
+    values = column.to_numpy()
+    while isinstance(values.base, np.ndarray):
+        values = values.base
+    return weakref.ref(values)
+
+
+def _contacts_alive_at_outcomes(monkeypatch: pytest.MonkeyPatch, tables_box: list) -> bool:
+    ref = _buffer_ref(tables_box[0]["contacts"]["duration_minutes"])
+    seen: dict[str, bool] = {}
+    real = outcomes.evaluate_outcomes
+
+    def spy(*args, **kwargs):
+        gc.collect()
+        seen.setdefault("alive", ref() is not None)  # at the first call: the report's own
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outcomes, "evaluate_outcomes", spy)
+    build_report(tables_box.pop(), models=False, figures=False, generated_at="2026-01-01")
+    return seen["alive"]
+
+
+def test_contacts_let_go_before_the_outcomes_without_experience_answers(monkeypatch):
+    assert not _contacts_alive_at_outcomes(monkeypatch, [_without_experience(example_tables())])
+
+
+def test_contacts_kept_when_the_mechanism_analyses_read_them(monkeypatch):
+    tables = example_tables()
+    assert len(tables["measures"]) > len(_without_experience(tables)["measures"])  # the example has answers
+    assert _contacts_alive_at_outcomes(monkeypatch, [tables])
+
+
+def test_a_caller_that_keeps_its_tables_keeps_them_whole():
+    tables = _without_experience(example_tables())
+    before = {k: v.copy() for k, v in tables.items()}
+    build_report(tables, models=False, figures=False, generated_at="2026-01-01")
+    assert list(tables) == list(before)
+    for k, v in before.items():
+        pd.testing.assert_frame_equal(tables[k], v)
+
+
+def test_tables_computed_ahead_keep_their_place_in_the_notes(monkeypatch):
+    """A warning of the outcomes comes before one of the attendance summary, and a head-count error is a note."""
+    real_outcomes, real_attendance = outcomes.evaluate_outcomes, engagement.attendance_summary
+
+    def outcomes_warning(*args, **kwargs):
+        warnings.warn("first, from the outcomes", EvalkitWarning, stacklevel=1)
+        return real_outcomes(*args, **kwargs)
+
+    def attendance_warning(*args, **kwargs):
+        warnings.warn("second, from the attendance summary", EvalkitWarning, stacklevel=1)
+        return real_attendance(*args, **kwargs)
+
+    def head_counts_error(*args, **kwargs):
+        raise ValueError("no group sessions to count")
+
+    monkeypatch.setattr(outcomes, "evaluate_outcomes", outcomes_warning)
+    monkeypatch.setattr(engagement, "attendance_summary", attendance_warning)
+    monkeypatch.setattr(engagement, "head_counts", head_counts_error)
+    report = build_report(_without_experience(example_tables()), models=False, figures=False,
+                          generated_at="2026-01-01")
+    notes = list(report.notes)
+    assert notes.index("first, from the outcomes") < notes.index("second, from the attendance summary")
+    assert "Group head counts could not be produced from these data: no group sessions to count" in notes
+    assert "head_counts" not in report.tables
+    assert "attendance" in report.tables
