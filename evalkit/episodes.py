@@ -93,6 +93,7 @@ _DAY0 = np.datetime64("1970-01-01", "D")
 _OFFSET = 200_000  # days added so every day number is positive
 _SPAN = 1_000_000  # room per participant in the combined participant-by-day key
 _GESTATION_AT_BIRTH = 40.0
+_CHUNK = 1 << 18  # ranges looked up in the day index at a time
 
 
 def support_started(attended_total: np.ndarray, anchored: np.ndarray) -> np.ndarray:
@@ -448,6 +449,64 @@ class _DayIndex:
         hi = np.searchsorted(self.key, base + e, side="right")
         return lo, np.maximum(hi, lo)
 
+    def counts_in(self, pcode: np.ndarray, start: np.ndarray, end: np.ndarray, *,
+                  chunk: int = _CHUNK) -> np.ndarray:
+        """The number of contacts in each participant's days ``[start, end]``, as floats.
+
+        Parameters
+        ----------
+        pcode, start, end
+            As for :meth:`bounds` (one value per range).
+        chunk
+            How many ranges are looked up at a time.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``count(*bounds(pcode, start, end))``, worked out ``chunk`` ranges at a time, so that the bounds
+            and their keys (several arrays of the ranges' length; at a million participants 3.8 million
+            scores, 30 MB each) are not all made at once.
+        """
+        out = np.empty(len(pcode))
+        for a in range(0, len(pcode), chunk):
+            lo, hi = self.bounds(pcode[a:a + chunk], start[a:a + chunk], end[a:a + chunk])
+            out[a:a + chunk] = hi - lo
+        return out
+
+    def sums_in(self, pcode: np.ndarray, start: np.ndarray, end: np.ndarray, *,
+                chunk: int = _CHUNK) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the dose reads of the contacts in each participant's days ``[start, end]``.
+
+        Parameters
+        ----------
+        pcode, start, end
+            As for :meth:`bounds` (one value per range).
+        chunk
+            How many ranges are looked up at a time (the bounds of only that many are held at once).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Per range: the contacts (float), the group contacts (float), the sum of the minutes recorded,
+            the contacts with minutes recorded, and the weeks from the first contact in the range to the
+            last (0 for one contact or none).
+        """
+        n = len(pcode)
+        n_att, n_grp, minutes, weeks = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        known = np.empty(n, dtype=self.cum_min_known.dtype)
+        last_day = max(len(self.day) - 1, 0)
+        for a in range(0, n, chunk):
+            at = slice(a, a + chunk)
+            lo, hi = self.bounds(pcode[at], start[at], end[at])
+            n_att[at] = hi - lo
+            n_grp[at] = self.cum_group[hi] - self.cum_group[lo]
+            minutes[at] = self.cum_min[hi] - self.cum_min[lo]
+            known[at] = self.cum_min_known[hi] - self.cum_min_known[lo]
+            first_in = np.where(hi > lo, self.day[np.minimum(lo, last_day)] if len(self.day) else 0, -1)
+            last_in = np.where(hi > lo, self.day[np.maximum(hi - 1, 0)] if len(self.day) else 0, -1)
+            weeks[at] = np.where(hi > lo, (last_in - first_in) / 7.0, 0.0)
+        return n_att, n_grp, minutes, known, weeks
+
 
 def _running_count(flags: np.ndarray, dtype: type) -> np.ndarray:
     """``flags.sum()`` up to each position: 0, then the running count after each flag (``len(flags) + 1`` values).
@@ -530,15 +589,39 @@ def _perinatal(p_stage: pd.Series, weeks_preg: np.ndarray, baby_weeks: np.ndarra
     stage = p_stage if isinstance(p_stage.dtype, pd.CategoricalDtype) else p_stage.astype("string")
     ante = (stage == "antenatal").fillna(False).to_numpy(dtype=bool)
     post_ = (stage == "postnatal").fillna(False).to_numpy(dtype=bool)
+    # each result is rounded in place, and the week is summed into the first of its terms (addition commutes,
+    # so the sums are the same): fewer arrays of the episodes' length at once
     with np.errstate(invalid="ignore"):
-        w = np.where((referral_days >= 0) & (at_days >= 0), (at_days - referral_days) / 7.0, np.nan)
-        at_ref = np.where(ante, weeks_preg - _GESTATION_AT_BIRTH, np.where(post_, baby_weeks, np.nan))
-        week = at_ref + w
+        week = np.where((referral_days >= 0) & (at_days >= 0), (at_days - referral_days) / 7.0, np.nan)
+        week += np.where(ante, weeks_preg - _GESTATION_AT_BIRTH, np.where(post_, baby_weeks, np.nan))
+        del ante, post_
         st = np.where(np.isnan(week), -1, np.where(week < 0, 0, 1))
         preg = np.where(week < 0, week + _GESTATION_AT_BIRTH, np.nan)
         post = np.where(week >= 0, week, np.nan)
-    return {"week": np.round(week, 2), "stage": _coded(st, ("antenatal", "postnatal")),
-            "pregnant": np.round(preg, 2), "postpartum": np.round(post, 2)}
+    for values in (week, preg, post):
+        np.round(values, 2, out=values)
+    return {"week": week, "stage": _coded(st, ("antenatal", "postnatal")), "pregnant": preg, "postpartum": post}
+
+
+def _at_rows(frame: pd.DataFrame, rows: np.ndarray, column: str) -> pd.Series:
+    """One column of ``frame`` at the row positions ``rows``, index 0..n-1.
+
+    Parameters
+    ----------
+    frame
+        A frame (here the participants).
+    rows
+        Row positions (repeats allowed).
+    column
+        The column taken.
+
+    Returns
+    -------
+    pandas.Series
+        ``frame[column].iloc[rows]``, numbered from 0: the column of ``frame.iloc[rows]``, made without
+        taking the frame's other columns.
+    """
+    return frame[column].iloc[rows].reset_index(drop=True)
 
 
 def _one_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int, *, last: bool = False) -> np.ndarray:
@@ -590,7 +673,7 @@ def _day_means(v: pd.DataFrame, n_instruments: int) -> pd.DataFrame:
     if (key[1:] == key[:-1]).any():
         return v.groupby(["rank", "instrument", "day"], sort=True, as_index=False)["score"].mean()
     return pd.DataFrame({"rank": rank[order], "instrument": inst[order], "day": day[order],
-                         "score": v["score"].to_numpy(dtype=float)[order]})
+                         "score": v["score"].to_numpy(dtype=float)[order]}, copy=False)
 
 
 def prepare_episodes(
@@ -700,25 +783,26 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     })
     del m, code, status, m_pcode, keep, inst_code
     v = _day_means(v, len(inst_names))
-    v["pcode"] = by_id[v["rank"].to_numpy()]
-    v["anchor"] = anchor[v["pcode"].to_numpy()]
+    # the valid scores as separate arrays (each its own block, freed at its last use) rather than a frame held
+    # until the score series is made: at a million participants they are 3.8 million long, 30 MB each
+    v_rank, v_inst, v_day = (v[c].to_numpy(dtype=np.int64) for c in ("rank", "instrument", "day"))
+    v_score = v["score"].to_numpy(dtype=float)
+    del v
+    v_pcode = by_id[v_rank]
 
     release_freed_memory()
     # ---- episodes: one per participant x instrument with a valid score ----
-    # v is sorted by participant (id rank), instrument and day, so each episode's scores are one run of rows,
-    # in date order: an episode's figures are read off its run (first row, last row, first row that ...)
-    v_day = v["day"].to_numpy()
-    v_score = v["score"].to_numpy(dtype=float)
-    v_anchor = v["anchor"].to_numpy()
-    v_rank, v_inst = v["rank"].to_numpy(), v["instrument"].to_numpy()
-    opens = np.ones(len(v), dtype=bool)  # the first score of its episode
+    # the scores are sorted by participant (id rank), instrument and day, so each episode's scores are one run
+    # of rows, in date order: an episode's figures are read off its run (first row, last row, first row that ...)
+    v_anchor = anchor[v_pcode]
+    opens = np.ones(len(v_day), dtype=bool)  # the first score of its episode
     opens[1:] = (v_rank[1:] != v_rank[:-1]) | (v_inst[1:] != v_inst[:-1])
-    closes = np.ones(len(v), dtype=bool)  # the last score of its episode
+    closes = np.ones(len(v_day), dtype=bool)  # the last score of its episode
     closes[:-1] = opens[1:]
     first_row, last_row = np.flatnonzero(opens), np.flatnonzero(closes)
     v_ep = np.cumsum(opens) - 1  # each score's episode
     n_ep = len(first_row)
-    del v_rank, opens, closes
+    del opens, closes
 
     # baseline: first valid score in the window around the anchor
     in_win = (v_anchor >= 0) & (v_day >= v_anchor - rules.baseline_days_before) \
@@ -740,29 +824,31 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         # the closest to the target, ties to the later: the first of each episode by distance, then day descending
         end_row = _one_per_group(v_ep, inwin[np.lexsort((-v_day[inwin], dist[inwin], v_ep[inwin]))], n_ep)
         del dist, inwin
+    # the episodes in the output order (programme, participant, instrument as text; missing as ""), on integer
+    # ranks, found before the narrow episode frame is made, so that it is made in order rather than copied
+    # into it (each participant x instrument is one episode, so the order is complete)
+    prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]
+    order = np.lexsort((v_inst[first_row], v_rank[first_row], prog_rank[v_pcode[first_row]]))
+    del prog_rank, v_rank
+    n_after = np.bincount(v_ep, weights=after, minlength=n_ep)[order]
+    n_late = np.bincount(v_ep, weights=late, minlength=n_ep)[order]
+    del v_ep, in_win, after, late
+    first_row, last_row, base_row, end_row = first_row[order], last_row[order], base_row[order], end_row[order]
     ep = pd.DataFrame({
-        "pcode": v["pcode"].to_numpy()[first_row],
+        "pcode": v_pcode[first_row],
         "instrument": v_inst[first_row],
         "n_valid_scores": last_row - first_row + 1,
         "first_day": v_day[first_row],
         "last_day": v_day[last_row],
         "anchor": v_anchor[first_row],
-        "baseline_day": baseline_day,
+        "baseline_day": baseline_day[order],
         "baseline_score": _take(v_score, base_row, np.nan),
         "endpoint_day": _take(v_day, end_row, -1).astype(np.int64),
         "endpoint_score": _take(v_score, end_row, np.nan),
-        "n_after": np.bincount(v_ep, weights=after, minlength=n_ep),
-        "n_late": np.bincount(v_ep, weights=late, minlength=n_ep),
-    })
-    # v_day, v_score and v_anchor are views of v's blocks: deleted here, so that the blocks go with v below
-    del v_inst, v_ep, first_row, last_row, in_win, base_row, baseline_day, after, late, end_row, v_day, v_score, \
-        v_anchor
-    # the output order (programme, participant, instrument as text; missing as ""), on integer ranks, applied
-    # to this narrow frame so that the wide output is built in order rather than copied into it
-    prog_rank = pd.factorize(parts["programme_id"].astype("string").fillna(""), sort=True)[0]
-    ep_pc = ep["pcode"].to_numpy()
-    ep = ep.iloc[np.lexsort((ep["instrument"].to_numpy(), id_rank[ep_pc], prog_rank[ep_pc]))].reset_index(drop=True)
-    del ep_pc, prog_rank  # ep_pc is a view of the unsorted frame's block: that frame is freed with it
+        "n_after": n_after,
+        "n_late": n_late,
+    }, copy=False)
+    del order, first_row, last_row, base_row, baseline_day, end_row, v_anchor, n_after, n_late
 
     # copies, not views of the narrow frame's block, so that the frame is freed when it is deleted below
     pc = ep["pcode"].to_numpy(copy=True)
@@ -773,14 +859,16 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     # ---- dose between baseline and endpoint (inclusive) ---------------------
     start = np.where(bday >= 0, bday, ep["anchor"].to_numpy())
     end = np.where(eday >= 0, eday, -1)
-    lo, hi = dix.bounds(pc, start, end)
-    n_att = dix.count(lo, hi)
-    n_grp = (dix.cum_group[hi] - dix.cum_group[lo]).astype(float)
-    minutes = dix.cum_min[hi] - dix.cum_min[lo]
-    known = dix.cum_min_known[hi] - dix.cum_min_known[lo]
-    first_in = np.where(hi > lo, dix.day[np.minimum(lo, max(len(dix.day) - 1, 0))] if len(dix.day) else 0, -1)
-    last_in = np.where(hi > lo, dix.day[np.maximum(hi - 1, 0)] if len(dix.day) else 0, -1)
-    weeks_eng = np.where(hi > lo, (last_in - first_in) / 7.0, 0.0)
+    n_att, n_grp, minutes, known, weeks_eng = dix.sums_in(pc, start, end)
+    del start, end
+    # the attended contacts before each score, for the score series: looked up here, so that the day index
+    # (at a million participants, 9.4 million contacts and 260 MB) is freed before the pairing decision
+    s_anchor = anchor[v_pcode]
+    cum = dix.counts_in(v_pcode, s_anchor, v_day)
+    del dix
+    cum = np.where(uses_contacts[v_pcode], cum, sess[v_pcode])
+    cum = np.where(s_anchor >= 0, cum, np.nan)
+    del s_anchor
     dose = np.where(uses, n_att, sess[pc])
 
     # ---- pairing decision ------------------------------------------------------
@@ -820,42 +908,43 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "baseline_score": ep["baseline_score"].to_numpy(dtype=float, copy=True),
         "endpoint_score": np.where(e_keep, ep["endpoint_score"].to_numpy(dtype=float), np.nan),
     }
-    del ep, lo, hi, first_in, last_in, start, end, conds, n_after_a, n_late_a
+    del ep, conds, n_after_a, n_late_a
     # ---- score series for longitudinal models (before the wide episode frame, so that the score-level
     # intermediates are freed first) -----------------------------------------------------------------
-    s_pc = v["pcode"].to_numpy()
-    s_uses = uses_contacts[s_pc]
-    lo_s, hi_s = dix.bounds(s_pc, anchor[s_pc], v["day"].to_numpy())
-    cum = np.where(s_uses, dix.count(lo_s, hi_s), sess[s_pc])
-    del lo_s, hi_s, s_uses, dix
+    s_pc, s_day = v_pcode, v_day
+    del v_pcode, v_day
     pid_text = parts["participant_id"].astype("string").array
     scores = pd.DataFrame({
         "participant_id": pid_text.take(s_pc),
         "programme_id": parts["programme_id"].astype("string").array.take(s_pc),
-        "instrument": _labelled(v["instrument"].to_numpy(), list(inst_names)),
-        "date": _from_days(v["day"].to_numpy()),
-        "score": v["score"].to_numpy(dtype=float),
-        "weeks_since_baseline": np.where(sb >= 0, (v["day"].to_numpy() - sb) / 7.0, np.nan),
-        "cum_attended": np.where(anchor[s_pc] >= 0, cum, np.nan),
+        "instrument": _labelled(v_inst, list(inst_names)),
+        "date": _from_days(s_day),
+        "score": v_score,
+        "weeks_since_baseline": np.where(sb >= 0, (s_day - sb) / 7.0, np.nan),
+        "cum_attended": cum,
     }, copy=False)
-    s_day = v["day"].to_numpy()
-    del v, cum, sb
+    del v_inst, v_score, cum, sb, pid_text
     if n_attended:
         # the group session she attended that day (the first such contact), looked up on participant-by-day keys
-        s_key = s_pc.astype(np.int64) * _SPAN + s_day
+        # (each array freed at its last use, and the misses marked in place: 30 MB each at a million participants)
+        s_key = s_pc * _SPAN + s_day
+        del s_pc, s_day
         at = np.searchsorted(g_key, s_key)
         hit = at < len(g_key)
         hit[hit] = g_key[at[hit]] == s_key[hit]
-        scores["group_session_id"] = g_session.take(np.where(hit, at, -1), allow_fill=True)
-        del s_key, at, hit
+        del s_key
+        at[~hit] = -1
+        del hit
+        scores["group_session_id"] = g_session.take(at, allow_fill=True)
+        del at
     else:
         scores["group_session_id"] = pd.array([pd.NA] * len(scores), dtype="string")
-    del s_pc, s_day, g_key, g_session
+        del s_pc, s_day
+    del g_key, g_session
     release_freed_memory()
     # ---- assemble --------------------------------------------------------------
-    used = ["programme_id", "participant_id", "referral_date", "weeks_pregnant", "baby_age_weeks", "perinatal_stage",
-            "attended_total", "took_up", "ending", "end_date", *CONTEXT_FIELDS]
-    pf = parts[list(dict.fromkeys(used))].iloc[pc].reset_index(drop=True)  # the columns used, one row per episode
+    # each participants column is taken at the episodes' rows on its own, when it is used, so that the columns
+    # the episodes do not keep are freed after their use rather than held to the end in one frame
     inst_role = {c: registry[c].role for c in registry}
     # higher_is_better of each instrument code (missing when not known), taken by the episodes' codes
     hib = [registry[n].higher_is_better if n in registry else None for n in inst_names]
@@ -865,8 +954,8 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     # million participants the 1.8 million-long intermediates (14 MB each) are not all held beside the finished
     # columns; copy=False: the columns are not consolidated into blocks (a copy of every float column at once)
     col: dict[str, object] = {
-        "programme_id": pf["programme_id"].astype("string").array,
-        "participant_id": pf["participant_id"].astype("string").array,
+        "programme_id": _at_rows(parts, pc, "programme_id").astype("string").array,
+        "participant_id": _at_rows(parts, pc, "participant_id").astype("string").array,
         "instrument": _labelled(ep_code, list(inst_names)),
         "role": _coded(ep_code, [inst_role.get(n) for n in inst_names]),
         "higher_is_better": pd.arrays.BooleanArray(hib_value[ep_code], hib_missing[ep_code]),
@@ -881,7 +970,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
         "endpoint_score": from_ep.pop("endpoint_score"),
     }
     # the participant-level arrays (8 MB each at a million participants) are not needed further
-    del ep_code, pc, anchor_code, anchor, sess, started, uses_contacts, total_att, fcd, first_att, id_rank, by_id, pids
+    del ep_code, anchor_code, anchor, sess, started, uses_contacts, total_att, fcd, first_att, id_rank, by_id, pids
     days_between = np.where(e_keep, eday - bday, -1).astype(np.int64)
     col["days_between"] = pd.arrays.IntegerArray(days_between, days_between < 0)  # -1: missing
     del days_between, e_keep, eday
@@ -899,24 +988,28 @@ def _prepare(tables: Mapping[str, pd.DataFrame], rules: PairingRules, registry: 
     del known, minutes
     col["weeks_engaged"] = np.where(uses, weeks_eng, np.nan)
     del weeks_eng, uses
+    release_freed_memory()  # the episode-level intermediates, before the participants' columns are taken
     col.update({
-        "attended_total": pf["attended_total"].to_numpy(dtype=float),
-        "took_up": pf["took_up"].astype("boolean").array,
-        "ending": _categorical(pf["ending"], string=True),  # as the text was: "string"
-        "end_date": pf["end_date"].to_numpy(dtype="datetime64[ns]"),
-        "referral_date": pf["referral_date"].to_numpy(dtype="datetime64[ns]"),
+        "attended_total": _at_rows(parts, pc, "attended_total").to_numpy(dtype=float),
+        "took_up": _at_rows(parts, pc, "took_up").astype("boolean").array,
+        "ending": _categorical(_at_rows(parts, pc, "ending"), string=True),  # as the text was: "string"
+        "end_date": _at_rows(parts, pc, "end_date").to_numpy(dtype="datetime64[ns]"),
     })
-    ref_days = _days(pf["referral_date"])
-    wp = pf["weeks_pregnant"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    bw = pd.to_numeric(pf["baby_age_weeks"], errors="coerce").to_numpy(dtype=float)
+    referral = _at_rows(parts, pc, "referral_date")
+    col["referral_date"] = referral.to_numpy(dtype="datetime64[ns]")
+    ref_days = _days(referral)
+    del referral
+    wp = _at_rows(parts, pc, "weeks_pregnant").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    bw = pd.to_numeric(_at_rows(parts, pc, "baby_age_weeks"), errors="coerce").to_numpy(dtype=float)
+    stage = _at_rows(parts, pc, "perinatal_stage")
     for when, day in (("baseline", bday), ("endpoint", eday_out)):
-        per = _perinatal(pf["perinatal_stage"], wp, bw, ref_days, day)
+        per = _perinatal(stage, wp, bw, ref_days, day)
         col.update({f"perinatal_week_{when}": per["week"], f"perinatal_stage_{when}": per["stage"],
                     f"weeks_pregnant_{when}": per["pregnant"], f"weeks_postpartum_{when}": per["postpartum"]})
         del per
-    del ref_days, wp, bw, bday, eday_out
-    col.update({c: pf[c].array for c in CONTEXT_FIELDS})
-    del pf
+    del ref_days, wp, bw, bday, eday_out, stage
+    col.update({c: _at_rows(parts, pc, c).array for c in CONTEXT_FIELDS})
+    del pc
     out = pd.DataFrame(col, copy=False)
     del col
     rules.stamp(out)

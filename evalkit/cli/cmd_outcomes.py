@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.episodes import prepare_episodes
     from evalkit.errors import EvalkitWarning
     from evalkit.instruments import load_instruments
+    from evalkit.memory import release_freed_memory
     from evalkit.outcomes import outcome_summary
     from evalkit.rules import PairingRules
 
@@ -141,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         # million participants the tables are 2.5 GB, and no statistic reads them again)
         data = prepare_episodes(tables, rules=rules, instruments=registry, keep_attended=False)
         del tables
+        # the contacts were read in other threads, whose heaps the statistics do not reuse: handed back here
+        # (at a million participants 1.2 GB stayed resident under the statistics otherwise)
+        release_freed_memory()
         summary = outcome_summary(data, rules=rules, instruments=registry, models=not args.no_models)
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, EvalkitWarning)})
     if args.format == "csv":
