@@ -1756,7 +1756,8 @@ def _figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingR
             for k, v in tables.items()}
         whole = episodes is not None and all(len(v) == len(tables[k]) for k, v in block_tables.items()
                                              if isinstance(v, pd.DataFrame))
-        blocks.append(_block_figures(block_tables, block_ids, rules, instruments, episodes if whole else None))
+        blocks.append(_block_figures(block_tables, block_ids, rules, instruments, episodes if whole else None,
+                                     own_tables=split is not None))
         del block_tables
         release_freed_memory()
     funnel = pd.concat([b.funnel for b in blocks])
@@ -1884,17 +1885,20 @@ def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> lis
 
 
 def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: PairingRules, instruments: Any,
-                   episodes: Any = None) -> _BlockFigures:
+                   episodes: Any = None, *, own_tables: bool = False) -> _BlockFigures:
     """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`), or from
-    ``episodes``, those tables' prepared episodes, when given."""
+    ``episodes``, those tables' prepared episodes, when given. With ``own_tables`` (a dict of the block's own
+    rows, handed over) the contacts are let go of once the episodes have read them."""
     from evalkit.engagement import participant_path
     from evalkit.episodes import prepare_episodes
     from evalkit.memory import release_freed_memory
     from evalkit.outcomes import change_statistics
     from evalkit.recovery import recovery_from_within
 
-    data = prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False) if episodes is None \
-        else episodes
+    # a block's own copy of the contacts (at a million participants a programme's are about 0.3 GB) is let go of
+    # once read, not held while its change is worked out
+    data = prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False,
+                            release_contacts=own_tables) if episodes is None else episodes
     del episodes  # freed with ``data`` below when it was prepared here
     parts = data.participants
     pid_of = parts["programme_id"].astype("string")

@@ -261,21 +261,20 @@ def build_report(
                   version=__version__, rules=rules, notes=tuple(notes))
 
 
-def _let_go_of_unread(data: dict[str, pd.DataFrame], registry: Mapping[str, Any]) -> None:
-    """Drop from ``data`` what no part of the report reads once the episodes are prepared.
+def _let_go_of_measures(data: dict[str, pd.DataFrame], registry: Mapping[str, Any]) -> None:
+    """Keep in ``data`` only the measures a report without the mechanism analyses reads after the episodes.
 
-    Without the experience questionnaires' answers, no later part reads the contacts, and of the measures only
-    the experience questionnaires' rows (which the 'what works' section and the questionnaire list look for).
-    With them, the mechanism analyses read every table, and all are kept. At a million participants of issue
-    #8's volume this lets go of about 1.9 GB (contacts 1.3 GB, measures 0.6 GB) before the outcomes, when the
-    caller holds no other reference to the tables (as ``evalkit report`` does not).
+    Those are the experience questionnaires' rows (holding totals only, or none), which the 'what works' section
+    and the questionnaire list look for. With answers to their statements, the mechanism analyses read every
+    table, and this is not called. Together with the contacts, which the episodes let go of once read
+    (``release_contacts``), the report holds about 1.9 GB less at a million participants of issue #8's volume
+    (contacts 1.3 GB, measures 0.6 GB, much of it shared with the scored measures) when the caller holds no
+    other reference to the tables (as ``evalkit report`` does not).
     """
-    rows, present = M.experience_rows(data.get("measures"), registry)
-    if present:
+    if "measures" not in data:
         return
-    data.pop("contacts", None)
-    if "measures" in data:
-        data["measures"] = rows.reset_index(drop=True) if len(rows) else data["measures"].iloc[:0].copy()
+    rows, _ = M.experience_rows(data["measures"], registry)
+    data["measures"] = rows.reset_index(drop=True) if len(rows) else data["measures"].iloc[:0].copy()
     del rows
     release_freed_memory()
 
@@ -304,8 +303,12 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     attendance = compute_ahead(lambda: attendance_summary(data, rules=rules))
     head_count = compute_ahead(lambda: head_counts(data, rules=rules))
     limits = compute_ahead(lambda: limitations(data))
-    episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False)
-    _let_go_of_unread(data, registry)
+    _, mechanisms_read_all = M.experience_rows(data.get("measures"), registry)
+    # without the mechanism analyses, nothing reads the contacts again: let go of once the episodes have read them
+    episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False,
+                                release_contacts=not mechanisms_read_all)
+    if not mechanisms_read_all:
+        _let_go_of_measures(data, registry)
     result = evaluate_outcomes(episodes, rules=rules, instruments=registry, models=models)
     del episodes
     progs = data.get("programmes", pd.DataFrame(columns=["programme_id"]))

@@ -1,0 +1,81 @@
+"""``prepare_episodes(release_contacts=True)`` lets go of the contacts once read, and prepares the same episodes.
+
+At a million participants of issue #8's volume the contacts hold about 1.3 GB; ``evalkit outcomes`` and
+``evalkit report`` hand their tables over so that the contacts are not held while the scores and episodes are
+built.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalkit.episodes as episodes
+from evalkit.data_source import example_tables
+from evalkit.episodes import prepare_episodes
+
+FRAMES = ("episodes", "scores", "scored_measures", "participants")
+
+
+def _buffer_ref(column: pd.Series) -> weakref.ref:
+    values = column.to_numpy()
+    while isinstance(values.base, np.ndarray):
+        values = values.base
+    return weakref.ref(values)
+
+
+@pytest.mark.parametrize("keep_attended", [False, True])
+def test_same_episodes_and_the_contacts_taken_out(keep_attended: bool) -> None:
+    kept = prepare_episodes(example_tables(), keep_attended=keep_attended)
+    given = example_tables()
+    released = prepare_episodes(given, keep_attended=keep_attended, release_contacts=True)
+    assert "contacts" not in given and {"participants", "measures"} <= set(given)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(released, name), getattr(kept, name), check_exact=True, obj=name)
+    if keep_attended:
+        pd.testing.assert_frame_equal(released.attended, kept.attended, check_exact=True)
+    else:
+        assert released.attended is None
+
+
+def test_the_contacts_are_let_go_before_the_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = [example_tables()]
+    ref = _buffer_ref(box[0]["contacts"]["duration_minutes"])
+    seen: dict[str, bool] = {}
+    real = episodes._scored
+
+    def spy(*args, **kwargs):
+        gc.collect()
+        seen.setdefault("alive", ref() is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(episodes, "_scored", spy)
+    prepare_episodes(box.pop(), keep_attended=False, release_contacts=True)
+    assert seen == {"alive": False}
+
+
+def test_the_contacts_are_held_without_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = [example_tables()]
+    ref = _buffer_ref(box[0]["contacts"]["duration_minutes"])
+    seen: dict[str, bool] = {}
+    real = episodes._scored
+
+    def spy(*args, **kwargs):
+        gc.collect()
+        seen.setdefault("alive", ref() is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(episodes, "_scored", spy)
+    prepare_episodes(box.pop(), keep_attended=False)
+    assert seen == {"alive": True}
+
+
+def test_release_needs_a_dict() -> None:
+    from types import MappingProxyType
+
+    with pytest.raises(ValueError, match="release_contacts needs the tables as a dict"):
+        prepare_episodes(MappingProxyType(example_tables()), release_contacts=True)
