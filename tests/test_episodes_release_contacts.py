@@ -42,36 +42,29 @@ def test_same_episodes_and_the_contacts_taken_out(keep_attended: bool) -> None:
         assert released.attended is None
 
 
-def test_the_contacts_are_let_go_before_the_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+def _contacts_alive_at_the_scores(monkeypatch: pytest.MonkeyPatch, **kwargs: bool) -> bool:
+    """Whether the handed-over contacts' numbers are still referenced when the scores are built."""
     box = [example_tables()]
     ref = _buffer_ref(box[0]["contacts"]["duration_minutes"])
     seen: dict[str, bool] = {}
     real = episodes._scored
 
-    def spy(*args, **kwargs):
+    def spy(*args, **kw):  # noqa: ANN002, ANN003, ANN202
         gc.collect()
         seen.setdefault("alive", ref() is not None)
-        return real(*args, **kwargs)
+        return real(*args, **kw)
 
     monkeypatch.setattr(episodes, "_scored", spy)
-    prepare_episodes(box.pop(), keep_attended=False, release_contacts=True)
-    assert seen == {"alive": False}
+    prepare_episodes(box.pop(), keep_attended=False, **kwargs)
+    return seen["alive"]
+
+
+def test_the_contacts_are_let_go_before_the_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not _contacts_alive_at_the_scores(monkeypatch, release_contacts=True)
 
 
 def test_the_contacts_are_held_without_release(monkeypatch: pytest.MonkeyPatch) -> None:
-    box = [example_tables()]
-    ref = _buffer_ref(box[0]["contacts"]["duration_minutes"])
-    seen: dict[str, bool] = {}
-    real = episodes._scored
-
-    def spy(*args, **kwargs):
-        gc.collect()
-        seen.setdefault("alive", ref() is not None)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(episodes, "_scored", spy)
-    prepare_episodes(box.pop(), keep_attended=False)
-    assert seen == {"alive": True}
+    assert _contacts_alive_at_the_scores(monkeypatch)
 
 
 def test_release_needs_a_dict() -> None:
