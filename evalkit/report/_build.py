@@ -230,7 +230,7 @@ def build_report(
     from evalkit.data_source import coerce_tables
 
     data = coerce_tables(tables)
-    del tables  # the report lets go of tables it has read (see _let_go_of_unread) unless the caller holds them
+    del tables  # the report lets go of tables it has read (see _assemble) unless the caller holds them too
     available = _all_programmes(data)
     keep: set[str] | None = None
     if programmes is not None:
@@ -261,21 +261,16 @@ def build_report(
                   version=__version__, rules=rules, notes=tuple(notes))
 
 
-def _let_go_of_measures(data: dict[str, pd.DataFrame], registry: Mapping[str, Any]) -> None:
-    """Keep in ``data`` only the measures a report without the mechanism analyses reads after the episodes.
+def _keep_experience_measures(data: dict[str, pd.DataFrame], rows: pd.DataFrame) -> None:
+    """Keep as ``data``'s measures only ``rows``, the experience questionnaires' (without answers, or none).
 
-    Those are the experience questionnaires' rows (holding totals only, or none), which the 'what works' section
-    and the questionnaire list look for. With answers to their statements, the mechanism analyses read every
-    table, and this is not called. Together with the contacts, which the episodes let go of once read
-    (``release_contacts``), the report holds about 1.9 GB less at a million participants of issue #8's volume
-    (contacts 1.3 GB, measures 0.6 GB, much of it shared with the scored measures) when the caller holds no
-    other reference to the tables (as ``evalkit report`` does not).
+    All a report without the mechanism analyses reads of the measures once the episodes are prepared: the 'what
+    works' section and the questionnaire list look for these rows. Together with the contacts, which the episodes
+    let go of once read (``release_contacts``), the report holds about 1.9 GB less at a million participants of
+    issue #8's volume (contacts 1.3 GB, measures 0.6 GB, much of it shared with the scored measures) when the
+    caller holds no other reference to the tables (as ``evalkit report`` does not).
     """
-    if "measures" not in data:
-        return
-    rows, _ = M.experience_rows(data["measures"], registry)
     data["measures"] = rows.reset_index(drop=True) if len(rows) else data["measures"].iloc[:0].copy()
-    del rows
     release_freed_memory()
 
 
@@ -303,12 +298,16 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     attendance = compute_ahead(lambda: attendance_summary(data, rules=rules))
     head_count = compute_ahead(lambda: head_counts(data, rules=rules))
     limits = compute_ahead(lambda: limitations(data))
-    _, mechanisms_read_all = M.experience_rows(data.get("measures"), registry)
-    # without the mechanism analyses, nothing reads the contacts again: let go of once the episodes have read them
+    # without answers to the experience questionnaires there are no mechanism analyses, and nothing reads the
+    # contacts again (let go of once the episodes have read them) nor more of the measures than these rows
+    pex_rows, mechanisms_read_all = M.experience_rows(data.get("measures"), registry)
+    if mechanisms_read_all:
+        del pex_rows
     episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False,
                                 release_contacts=not mechanisms_read_all)
     if not mechanisms_read_all:
-        _let_go_of_measures(data, registry)
+        _keep_experience_measures(data, pex_rows)
+        del pex_rows
     result = evaluate_outcomes(episodes, rules=rules, instruments=registry, models=models)
     del episodes
     progs = data.get("programmes", pd.DataFrame(columns=["programme_id"]))
