@@ -1299,7 +1299,11 @@ def _compare_and_update(run: _Run, table: str, mine: pd.DataFrame, full: pd.Data
     (changed at ``now``), then the stored row is updated. Returns which rows of ``mine`` changed.
     """
     key = list(table_schema(table).primary_key)
-    stored = full if full is not None else _fetch(run.conn, table, key[0], mine[key[0]].dropna().unique().tolist())
+    ids = mine[key[0]].dropna().unique()
+    # only the stored rows of this part's ids (a part of ``full`` rather than all of it, merged with every part)
+    stored = _fetch(run.conn, table, key[0], ids.tolist()) if full is None \
+        else full[full[key[0]].isin(ids).to_numpy(dtype=bool)]
+    del ids
     merged = mine.merge(stored.rename(columns={c: f"{c}__old" for c in stored.columns if c not in key}), on=key,
                         how="left")  # upload order kept: one stored row per key
     del stored

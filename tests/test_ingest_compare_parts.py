@@ -16,6 +16,7 @@ from conftest import example_frames, result_of
 
 import evalkit.ingest as ingest_module
 from evalkit.access import Scope
+from evalkit.canonical import ValidationResult
 from evalkit.ingest import ingest, rollback
 from evalkit.store import _tables as T
 from evalkit.store import load_tables, open_store
@@ -23,9 +24,14 @@ from evalkit.store import load_tables, open_store
 SHA = "ab" * 32
 
 
-def _changed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Every third contact's minutes and every other participant's referral source changed; one contact new."""
+def _changed(frames: dict[str, pd.DataFrame], *, partial: bool = False) -> dict[str, pd.DataFrame]:
+    """Every third contact's minutes and every other participant's referral source changed; one contact new.
+    ``partial``: also every fourth questionnaire's first item, in a measures file without its timepoint column
+    (rows without a hash: compared with every stored row the upload touches, read at once)."""
     out = {k: v.copy() for k, v in frames.items()}
+    if partial:
+        out["measures"].loc[out["measures"].index[::4], "item_1"] = 3.0
+        out["measures"] = out["measures"].drop(columns=["timepoint"])
     c = out["contacts"]
     c.loc[c.index[::3], "duration_minutes"] = c["duration_minutes"].iloc[::3].fillna(0) + 7
     extra = c.iloc[:1].assign(contact_date=pd.Timestamp("2030-01-01"))
@@ -47,7 +53,7 @@ def _state(store) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:  # noqa: ANN0
     return tables, audit
 
 
-def _run(url: str, parts: int | None, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN202
+def _run(url: str, parts: int | None, monkeypatch: pytest.MonkeyPatch, partial: bool = False):  # noqa: ANN202
     frames = example_frames("North", n=25)
     store = open_store(url)
     try:
@@ -55,8 +61,11 @@ def _run(url: str, parts: int | None, monkeypatch: pytest.MonkeyPatch):  # noqa:
         with monkeypatch.context() as m:
             if parts is not None:
                 m.setattr(ingest_module, "_COMPARE_ROWS", parts)
-            summary = ingest(result_of(_changed(frames)), store, provider="North", file_name="b.csv",
-                             sha256="cd" * 32)
+            again = result_of(_changed(frames, partial=partial))
+            if partial:
+                again = ValidationResult(tables=again.tables, quarantine=again.quarantine,
+                                         absent_columns={"measures": ("timepoint",)})
+            summary = ingest(again, store, provider="North", file_name="b.csv", sha256="cd" * 32)
         after = _state(store)
         rollback(store, summary.upload_id)
         return summary, after, _state(store)
@@ -64,10 +73,12 @@ def _run(url: str, parts: int | None, monkeypatch: pytest.MonkeyPatch):  # noqa:
         store.close()
 
 
+@pytest.mark.parametrize("partial", [False, True])
 @pytest.mark.parametrize("parts", [1, 3])
-def test_changed_rows_in_parts_equal_one_part(tmp_path, monkeypatch: pytest.MonkeyPatch, parts: int) -> None:  # noqa: ANN001
-    one, one_after, one_back = _run(f"sqlite:///{tmp_path / 'one.sqlite'}", None, monkeypatch)
-    many, many_after, many_back = _run(f"sqlite:///{tmp_path / 'many.sqlite'}", parts, monkeypatch)
+def test_changed_rows_in_parts_equal_one_part(tmp_path, monkeypatch: pytest.MonkeyPatch, parts: int,  # noqa: ANN001
+                                              partial: bool) -> None:
+    one, one_after, one_back = _run(f"sqlite:///{tmp_path / 'one.sqlite'}", None, monkeypatch, partial)
+    many, many_after, many_back = _run(f"sqlite:///{tmp_path / 'many.sqlite'}", parts, monkeypatch, partial)
     assert one.total_updated > parts * 3  # several parts, each with changed rows
     assert (many.total_inserted, many.total_updated, many.total_unchanged) == \
         (one.total_inserted, one.total_updated, one.total_unchanged)
