@@ -16,6 +16,10 @@ upload holds the five CSV files of one provider:
 * ``load tables`` - :func:`evalkit.store.load_tables` of every table without the
   provenance columns, as the dashboard, ``evalkit outcomes`` and ``evalkit report``
   read the database before any analysis (after the first upload);
+* ``command: evalkit outcomes`` / ``report`` / ``summary`` - the analysis commands on the database after
+  the first upload (``outcomes --db URL --no-models``, ``report --db URL --no-models --no-figures``,
+  ``summary --db URL``), each as a process of its own: its wall time, CPU time (``os.wait4``) and peak resident
+  memory (its own ``VmHWM``), as a user meets them;
 * ``re-upload: ...`` - the same upload again into the now full database
   (every row compared, none written): shows the cost of the stored rows;
 * ``to_sql (baseline)`` - ``DataFrame.to_sql`` of the same canonical tables
@@ -23,7 +27,8 @@ upload holds the five CSV files of one provider:
 
 Option ``db=sqlite`` (default) or ``db=postgresql`` (needs ``--pg`` or
 ``EVALKIT_TEST_PG_URL``; each run uses a fresh schema, dropped afterwards).
-Option ``reupload=0`` skips the second upload; ``baseline=0`` skips the ``to_sql`` baseline.
+Option ``reupload=0`` skips the second upload; ``baseline=0`` skips the ``to_sql`` baseline; ``commands=0`` skips
+the analysis commands.
 """
 
 from __future__ import annotations
@@ -117,8 +122,62 @@ def load_stored_tables(stage: str, size: int, url: str, rows: int) -> None:
         store.close()
 
 
+_CHILD = """
+import atexit, sys
+def _peak(path=sys.argv[1]):
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    with open(path, "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+from evalkit.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+"""A command run in a child that writes its own peak resident memory (``VmHWM``, kB) to a file as it exits: the
+child's ``ru_maxrss`` would count the benchmark process's memory at the fork."""
+
+COMMANDS = (
+    ("outcomes", ["outcomes", "--no-models"]),
+    ("report", ["report", "--no-models", "--no-figures", "-o", "{tmp}/report.html"]),
+    ("summary", ["summary", "-o", "{tmp}/summary.json"]),
+)
+"""The analysis commands measured on the database: name, then the arguments after ``evalkit`` (``--db`` added)."""
+
+
+def analysis_commands(stage: str, size: int, url: str, rows: int, tmp: Path) -> None:
+    """Run each of :data:`COMMANDS` on the database as a process of its own; record its time and peak memory."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.common import RECORDS, size_label
+
+    for name, args in COMMANDS:
+        peak_file = tmp / f"{name}.peak"
+        argv = [sys.executable, "-c", _CHILD, str(peak_file), *(a.format(tmp=tmp) for a in args), "--db", url]
+        log = tmp / f"{name}.stderr"
+        with open(log, "wb") as err_file:  # a file, not a pipe: a full pipe would stop the child
+            t = time.perf_counter()
+            child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err_file)
+            _, status, usage = os.wait4(child.pid, 0)
+            seconds = time.perf_counter() - t
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err = log.read_text(errors="replace")
+        rec = {"stage": stage, "size": size, "step": f"command: evalkit {name}", "rows": rows, "seconds": seconds,
+               "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+               "peak_mb": round(int(peak_file.read_text()) / 1024, 1) if peak_file.exists() else None,
+               "load1": round(os.getloadavg()[0], 2), "note": " ".join(["evalkit", *args, "--db", "URL"])}
+        if child.returncode != 0:
+            rec["error"] = f"exit {child.returncode}: {err.strip()[-500:]}"
+        RECORDS.append(rec)
+        print(f"  {stage:<14} {size_label(size):>5} {rec['step']:<34} {seconds:9.3f} s  cpu {rec['cpu_s']:8.3f} s  "
+              f"{rec['peak_mb'] or 0:8.1f} MB" + (f"  FAILED {rec['error']}" if "error" in rec else ""),
+              file=sys.stderr, flush=True)
+
+
 def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reupload: str = "1", baseline: str = "1",
-        **_: str) -> None:
+        commands: str = "1", **_: str) -> None:
     import sqlalchemy as sa
 
     import evalkit.ingest  # noqa: F401
@@ -137,6 +196,8 @@ def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reu
         try:
             upload(stage, size, url, "", rows)
             load_stored_tables(stage, size, url, rows)
+            if commands != "0":
+                analysis_commands(stage, size, url, rows, Path(tmp))
             if reupload != "0":
                 upload(stage, size, url, "re-upload: ", rows)
         finally:
