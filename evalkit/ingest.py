@@ -107,8 +107,9 @@ peak from 3.2 GB to 5.0 GB; in parts of 50,000 ids its peak is 3.7 GB (3.9 GB in
 multiple of ``_CHUNK``: the same SELECT statements run as for every id at once."""
 _COMPARE_ROWS = 200_000
 """Upload rows compared by value with their stored rows, and audited and updated where they changed, at a time
-(:func:`_compare_and_update`). A re-upload of a million participants' contacts that changed every row (9.4M rows)
-held 17.8 GB when they were compared, and their audit rows made, all at once."""
+(:func:`_compare_and_update`). A re-upload of a million participants' contacts that changed 9.4M of their 10.6M rows
+had reached 17.0 GiB resident, still rising, when it was stopped (they were compared, and their audit rows made,
+all at once)."""
 _COUNT_ROWS = 1_000_000
 """Rows counted per programme at a time (:meth:`_Run.count_by_programme`): each part's codes and masks are
 a few MB, where the whole of 10.6M contacts took about 0.3 GB of per-row arrays at once."""
@@ -1266,7 +1267,7 @@ def _upsert(run: _Run, table: str, frame: pd.DataFrame) -> None:
     del found, same
     changed_mask = np.zeros(n, dtype=bool)
     # the rows to compare are read back, compared, audited and updated a part at a time, as many parts as the
-    # upload needs: at a million participants a re-upload that changed every contact held 17.8 GB at once
+    # upload needs: at a million participants a re-upload that changed 9.4M contacts reached 17.0 GiB at once
     now = datetime.now(UTC)
     for start in range(0, len(to_compare), _COMPARE_ROWS):
         part = to_compare[start:start + _COMPARE_ROWS]
