@@ -1045,6 +1045,39 @@ def funnel_tables(
                         take_up_rate=_rate_table(w, wd, by, rules))
 
 
+def _attendance_published(out: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:
+    """The attendance figures per group (indexed by the groups) as :func:`attendance_summary` publishes them.
+
+    Columns a group's data could not give are added as missing; ``n_contacts_booked`` and the did-not-attend
+    rate with its Wilson interval are derived; every count is disclosure-controlled (with the dose bins and
+    the contact outcomes as partitions of their totals), and the rules column added.
+    """
+    out = out.reset_index()
+    for col in ("gap_days_median", "gap_days_q1", "gap_days_q3", "n_gaps", "weeks_engaged_median",
+                "weeks_engaged_q1", "weeks_engaged_q3", "n_contacts_offered", "n_contacts_attended",
+                "n_contacts_dna", "n_contacts_cancelled"):
+        if col not in out.columns:
+            out[col] = np.nan
+    out["n_contacts_booked"] = out["n_contacts_dna"] + out["n_contacts_attended"]
+    out["pct_dna"], out["pct_dna_ci_low"], out["pct_dna_ci_high"] = _wilson_pct(
+        out["n_contacts_dna"], out["n_contacts_booked"], rules.level)
+    dist_cols = ["contacts_mean", "contacts_sd", "contacts_median", "contacts_q1", "contacts_q3", "contacts_p90",
+                 "weeks_engaged_median", "weeks_engaged_q1", "weeks_engaged_q3"]
+    derived = {c_: ["n_attended"] for c_ in dist_cols}
+    derived.update({c_: ["n_gaps"] for c_ in ("gap_days_median", "gap_days_q1", "gap_days_q3")})
+    derived.update({c_: ["n_contacts_dna", "n_contacts_attended"] for c_ in ("n_contacts_booked", "pct_dna",
+                                                                              "pct_dna_ci_low", "pct_dna_ci_high")})
+    out = apply_disclosure(
+        out, counts=["n_attended", "n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus", "n_gaps",
+                     "n_contacts_offered", "n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"],
+        partitions=[Partition(("n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"), total="n_attended"),
+                    Partition(("n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"),
+                              total="n_contacts_offered")],
+        derived=derived, rules=rules)
+    out["n_contacts_booked"] = out["n_contacts_attended"] + out["n_contacts_dna"]  # the parts as published
+    return _rules_col(out, rules)
+
+
 def attendance_summary(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -1168,30 +1201,7 @@ def attendance_summary(
         out = out.join(_keyed(weeks[["median", "q1", "q3"]].set_axis(
             ["weeks_engaged_median", "weeks_engaged_q1", "weeks_engaged_q3"], axis=1), keys))
         out = out.join(_keyed(sums[sums["n_contacts_offered"] > 0], keys))
-    out = out.reset_index()
-    for col in ("gap_days_median", "gap_days_q1", "gap_days_q3", "n_gaps", "weeks_engaged_median",
-                "weeks_engaged_q1", "weeks_engaged_q3", "n_contacts_offered", "n_contacts_attended",
-                "n_contacts_dna", "n_contacts_cancelled"):
-        if col not in out.columns:
-            out[col] = np.nan
-    out["n_contacts_booked"] = out["n_contacts_dna"] + out["n_contacts_attended"]
-    out["pct_dna"], out["pct_dna_ci_low"], out["pct_dna_ci_high"] = _wilson_pct(
-        out["n_contacts_dna"], out["n_contacts_booked"], rules.level)
-    dist_cols = ["contacts_mean", "contacts_sd", "contacts_median", "contacts_q1", "contacts_q3", "contacts_p90",
-                 "weeks_engaged_median", "weeks_engaged_q1", "weeks_engaged_q3"]
-    derived = {c_: ["n_attended"] for c_ in dist_cols}
-    derived.update({c_: ["n_gaps"] for c_ in ("gap_days_median", "gap_days_q1", "gap_days_q3")})
-    derived.update({c_: ["n_contacts_dna", "n_contacts_attended"] for c_ in ("n_contacts_booked", "pct_dna",
-                                                                              "pct_dna_ci_low", "pct_dna_ci_high")})
-    out = apply_disclosure(
-        out, counts=["n_attended", "n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus", "n_gaps",
-                     "n_contacts_offered", "n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"],
-        partitions=[Partition(("n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"), total="n_attended"),
-                    Partition(("n_contacts_attended", "n_contacts_dna", "n_contacts_cancelled"),
-                              total="n_contacts_offered")],
-        derived=derived, rules=rules)
-    out["n_contacts_booked"] = out["n_contacts_attended"] + out["n_contacts_dna"]  # the parts as published
-    return _rules_col(out, rules)
+    return _attendance_published(out, rules)
 
 
 def endings_summary(
