@@ -247,10 +247,15 @@ def markdown(records: list[dict[str, Any]], info: dict[str, Any]) -> str:
         if r["peak_mb"] > by_stage.get(r["stage"], {}).get("peak_mb", -1):
             by_stage[r["stage"]] = r
     failed = {(r["stage"], r["size"]) for r in records if r.get("step") == "FAILED"}
+    # a step run as a command of its own (stage_ingest's analysis commands) that failed, e.g. killed for memory,
+    # may have left no peak: the stage's figure is then no answer either
+    failed_steps = {(r["stage"], r["size"]): r["step"] for r in records if r.get("error")}
     for stage, top in by_stage.items():
         # a stage that stopped part way peaked where it stopped: its figure is no answer either way
         stopped = any(s == stage and n >= 1_000_000 for s, n in failed)
-        met = "not judged: the stage failed" if stopped else ("yes" if top["peak_mb"] < 4096 else "NO")
+        step = next((st for (s, n), st in failed_steps.items() if s == stage and n >= 1_000_000), None)
+        met = "not judged: the stage failed" if stopped else f"not judged: {step} failed" if step else \
+            ("yes" if top["peak_mb"] < 4096 else "NO")
         w(f"| peak memory < 4 GB at 1M: {stage} (evalkit steps, baselines excluded) | {top['peak_mb']:,.0f} MB "
           f"({top['step']}{', before the stage failed' if stopped else ''}) | {met} |")
     for r in records:

@@ -82,3 +82,14 @@ def test_peak_memory_of_a_stage_that_failed_is_not_judged() -> None:
     assert len(failed) == 1 and failed[0].endswith("| not judged: the stage failed |")
     assert "before the stage failed" in failed[0]
     assert [x for x in lines if "scoring" in x][0].endswith("| yes |")
+
+
+def test_peak_memory_of_a_stage_whose_command_failed_is_not_judged() -> None:
+    """A command killed for memory leaves no peak of its own: the stage's lower figure must not read as met."""
+    records = [
+        {"stage": "ingest_sqlite", "size": 1_000_000, "step": "ingest", "seconds": 240.0, "peak_mb": 3505},
+        {"stage": "ingest_sqlite", "size": 1_000_000, "step": "command: evalkit report", "seconds": 90.0,
+         "peak_mb": None, "error": "exit -9: "},
+    ]
+    (line,) = [x for x in _targets(records) if "peak memory" in x]
+    assert line.endswith("| not judged: command: evalkit report failed |")
