@@ -1045,6 +1045,28 @@ def funnel_tables(
                         take_up_rate=_rate_table(w, wd, by, rules))
 
 
+def _dose_distribution(p: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of ``by``, the attended contacts of the participants who attended at least once.
+
+    ``p`` holds one row per participant with ``_n`` (her attended contacts) and ``_src`` (where they were
+    counted from). Returns, indexed by the groups: ``n_attended``, ``contacts_mean``, ``contacts_sd``,
+    ``contacts_median``, ``contacts_q1``, ``contacts_q3``, ``contacts_p90``, the dose bins ``n_dose_1``,
+    ``n_dose_2_3``, ``n_dose_4_7``, ``n_dose_8_plus`` and ``dose_source``.
+    """
+    a = p[p["_n"] >= 1]
+    g = a.groupby(by, sort=True, dropna=False)["_n"]
+    out = pd.DataFrame({
+        "n_attended": g.size(), "contacts_mean": g.mean(), "contacts_sd": g.std(),
+        "contacts_median": g.median(), "contacts_q1": g.quantile(0.25), "contacts_q3": g.quantile(0.75),
+        "contacts_p90": g.quantile(0.9),
+    })
+    bins = pd.cut(a["_n"], [0, 1, 3, 7, np.inf], labels=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"])
+    dist = a.assign(_b=bins).groupby([*by, "_b"], sort=True, dropna=False, observed=False).size().unstack("_b")
+    out = out.join(dist.reindex(columns=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"], fill_value=0))
+    out["dose_source"] = a.groupby(by, sort=True, dropna=False)["_src"].agg(lambda s: "+".join(sorted(set(s))))
+    return out
+
+
 def _attendance_published(out: pd.DataFrame, rules: PairingRules) -> pd.DataFrame:
     """The attendance figures per group (indexed by the groups) as :func:`attendance_summary` publishes them.
 
@@ -1145,18 +1167,7 @@ def attendance_summary(
     n_att = np.bincount(att_pos, minlength=len(p)).astype(np.float64)
     reported = _as_float(p["sessions_attended"])
     p = p.assign(_n=np.where(no_rows, reported, n_att), _src=np.where(no_rows, "sessions_attended", "contacts"))
-    a = p[p["_n"] >= 1]
-    g = a.groupby(by, sort=True, dropna=False)["_n"]
-    out = pd.DataFrame({
-        "n_attended": g.size(), "contacts_mean": g.mean(), "contacts_sd": g.std(),
-        "contacts_median": g.median(), "contacts_q1": g.quantile(0.25), "contacts_q3": g.quantile(0.75),
-        "contacts_p90": g.quantile(0.9),
-    })
-    bins = pd.cut(a["_n"], [0, 1, 3, 7, np.inf], labels=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"])
-    dist = a.assign(_b=bins).groupby([*by, "_b"], sort=True, dropna=False, observed=False).size().unstack("_b")
-    out = out.join(dist.reindex(columns=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"], fill_value=0))
-    src = a.groupby(by, sort=True, dropna=False)["_src"].agg(lambda s: "+".join(sorted(set(s))))
-    out["dose_source"] = src
+    out = _dose_distribution(p, by)
     if len(att_pos):
         # the groups as codes of the participants (one look-up per participant, by position per contact)
         grouped = p.groupby(by, sort=True, dropna=False)

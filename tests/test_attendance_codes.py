@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from evalkit.categorical_text import categories_as_text
 from evalkit.data_source import coerce_tables, example_tables
-from evalkit.engagement import _attendance_published, _attended_dose, _group_quartiles, attendance_summary
+from evalkit.engagement import (
+    _attendance_published,
+    _attended_dose,
+    _dose_distribution,
+    _group_quartiles,
+    attendance_summary,
+)
 from evalkit.rules import PairingRules
 
 OPEN = PairingRules(suppression_threshold=1)
@@ -49,18 +55,7 @@ def _reference_attendance_summary(
     att = cc[(status == "attended").fillna(False)]
     no_rows = ~p["programme_id"].astype(str).isin(with_rows).to_numpy(dtype=bool)
     p = p.assign(_n=_attended_dose(p, att, no_rows), _src=np.where(no_rows, "sessions_attended", "contacts"))
-    a = p[p["_n"] >= 1]
-    g = a.groupby(by, sort=True, dropna=False)["_n"]
-    out = pd.DataFrame({
-        "n_attended": g.size(), "contacts_mean": g.mean(), "contacts_sd": g.std(),
-        "contacts_median": g.median(), "contacts_q1": g.quantile(0.25), "contacts_q3": g.quantile(0.75),
-        "contacts_p90": g.quantile(0.9),
-    })
-    bins = pd.cut(a["_n"], [0, 1, 3, 7, np.inf], labels=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"])
-    dist = a.assign(_b=bins).groupby([*by, "_b"], sort=True, dropna=False, observed=False).size().unstack("_b")
-    out = out.join(dist.reindex(columns=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"], fill_value=0))
-    src = a.groupby(by, sort=True, dropna=False)["_src"].agg(lambda s: "+".join(sorted(set(s))))
-    out["dose_source"] = src
+    out = _dose_distribution(p, by)  # unchanged: shared with the new code
     # gaps between consecutive attended contacts, weeks engaged
     if len(att):
         aa = att.sort_values(["participant_id", "contact_date"])
