@@ -883,6 +883,14 @@ def _bulk_update(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
         conn.exec_driver_sql(sql, rows)
 
 
+def _bound_time(conn: sa.Connection, when: datetime) -> str:
+    """``when`` as the text to store in a ``DateTime(timezone=True)`` column of this database: on SQLite what
+    SQLAlchemy's type binds (its stored format), elsewhere ISO 8601 with the offset (read as that instant)."""
+    bind = T.audit_history.c.changed_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    value = bind(when) if bind is not None else when
+    return value if isinstance(value, str) else when.isoformat(sep=" ")
+
+
 def _owners(conn: sa.Connection, programme_ids: Iterable[str]) -> dict[str, str]:
     stored = _fetch(conn, "programmes", "programme_id", programme_ids, ["programme_id", "provider"])
     return dict(zip(stored["programme_id"], stored["provider"], strict=True))
@@ -1336,12 +1344,10 @@ def _compare_and_update(run: _Run, table: str, mine: pd.DataFrame, full: pd.Data
             "new_upload_id": run.upload_id,
         })
         del old
-        audit_recs = records(audit, "audit")
+        # through the driver, as rows are inserted (COPY on PostgreSQL), not a parameter dict per row compiled by
+        # SQLAlchemy; the time as SQLAlchemy's DateTime would have bound it, made once
+        _bulk_insert(run.conn, T.audit_history.name, audit, constants={"changed_at": _bound_time(run.conn, now)})
         del audit
-        for r in audit_recs:
-            r["changed_at"] = now
-        run.conn.execute(T.audit_history.insert(), audit_recs)
-        del audit_recs
         set_cols = [c for c in mine.columns if c not in key]
         _bulk_update(run.conn, table,
                      changed[set_cols].assign(upload_id=run.upload_id, row_id=changed["row_id__old"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,9 @@ def test_overlapping_upload_inserts_only_new_rows(store) -> None:  # noqa: ANN00
 def test_changed_rows_update_and_are_audited(store) -> None:  # noqa: ANN001
     first = put(store, example_frames("North"))
     old = load_tables(store, Scope.admin())
+    started = datetime.now(UTC)
     second = put(store, changed_frames(), name="v2.xlsx")
+    finished = datetime.now(UTC)
     assert dict(second.updated) == {"programmes": 0, "participants": 3, "group_sessions": 0, "contacts": 1,
                                     "measures": 1}
     assert second.total_unchanged == 107 - 5
@@ -102,6 +105,10 @@ def test_changed_rows_update_and_are_audited(store) -> None:  # noqa: ANN001
     assert new["participants"]["ending"].eq("planned_ending").sum() == 1
     audit = dump(store, ["audit_history"])["audit_history"]
     assert len(audit) == 5 and set(audit["new_upload_id"]) == {second.upload_id}
+    # one time for each table's changes, read back as the instant it was (SQLite keeps UTC without its offset)
+    changed_at = [t if t.tzinfo is not None else t.replace(tzinfo=UTC) for t in audit["changed_at"]]
+    assert audit.groupby("table_name")["changed_at"].nunique().eq(1).all()
+    assert all(started <= t <= finished for t in changed_at)
     assert sorted(audit["table_name"]) == ["contacts", "measures", "participants", "participants", "participants"]
     rows = [json.loads(r) for r in audit["old_row"]]
     assert all(r["upload_id"] == first.upload_id for r in rows)
