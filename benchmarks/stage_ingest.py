@@ -22,13 +22,17 @@ upload holds the five CSV files of one provider:
   memory (its own ``VmHWM``), as a user meets them;
 * ``re-upload: ...`` - the same upload again into the now full database
   (every row compared, none written): shows the cost of the stored rows;
+* ``changed re-upload: ...`` - ``contacts.csv`` sent again with every recorded duration one minute longer
+  (:func:`changed_contacts`), as a provider re-sends her spreadsheet after correcting one column: every such row
+  is compared, its stored values written to the audit history and the row updated;
 * ``to_sql (baseline)`` - ``DataFrame.to_sql`` of the same canonical tables
   into an empty database of the same kind (no checks, no keys compared).
 
 Option ``db=sqlite`` (default) or ``db=postgresql`` (needs ``--pg`` or
 ``EVALKIT_TEST_PG_URL``; each run uses a fresh schema, dropped afterwards).
 Option ``reupload=0`` skips the second upload; ``baseline=0`` skips the ``to_sql`` baseline; ``commands=0`` skips
-the analysis commands.
+the analysis commands; ``changed=1`` / ``changed=0`` runs or skips the changed re-upload (by default it runs up to
+100k participants: at 1M it changes 9.4M rows and takes minutes).
 """
 
 from __future__ import annotations
@@ -61,18 +65,18 @@ def _fresh(kind: str, tmp: Path, pg: str | None):  # noqa: ANN202
     return pg_schema_url(pg)
 
 
-def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
+def upload(stage: str, size: int, url: str, prefix: str, rows: int, *, paths: dict[str, Path]) -> float:
+    """Upload the files ``paths`` (table -> CSV) as one upload, each call ``evalkit ingest`` makes timed as a step."""
     from evalkit.ingest import ingest, stored_rows_for_upload
     from evalkit.pseudonymise import pseudonymise_frame, refuse_identifiers
     from evalkit.readers import read_file
     from evalkit.store import open_store
     from evalkit.validation import validate
 
-    paths = csv_paths(size)
     with measure(stage, size, prefix + "read", rows=rows):
         raw = {}
-        for name in TABLES:
-            raw.update(read_file(paths[name], table=name))
+        for name, path in paths.items():
+            raw.update(read_file(path, table=name))
     secs = {}
     with measure(stage, size, prefix + "pseudonymise", rows=rows) as r:
         refuse_identifiers(raw)
@@ -94,6 +98,7 @@ def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
             summary = ingest(result, store, provider=PROVIDER, file_name="bench", sha256="0" * 64, secret=SECRET)
             r["accepted"], r["quarantined"] = summary.total_accepted, summary.total_quarantined
             r["unchanged"] = summary.total_unchanged
+            r["updated"] = summary.total_updated
         secs["i"] = r
     finally:
         store.close()
@@ -104,6 +109,30 @@ def upload(stage: str, size: int, url: str, prefix: str, rows: int) -> float:
                     "cpu_s": round(sum(x["cpu_s"] for x in secs.values()), 3), "peak_mb": max(x["peak_mb"] for x in secs.values()), "load1": secs["i"]["load1"],
                     "note": "pseudonymise + load stored rows + validate + ingest"})
     return total
+
+
+def changed_contacts(source: Path, out: Path) -> int:
+    """Write ``source`` (a ``contacts.csv`` of plain cells, as the generator writes it) to ``out`` with every recorded
+    ``duration_minutes`` one more; return how many rows changed. The header line is copied as it is and every cell is
+    read and written as text without quotes, so nothing else in the file changes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    with open(source, newline="") as handle:
+        first = handle.readline()
+    header = first.rstrip("\r\n").split(",")
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in header}, strings_can_be_null=False))
+    text = table["duration_minutes"]
+    recorded = pc.not_equal(text, "")
+    longer = pc.cast(pc.add(pc.cast(pc.if_else(recorded, text, "0"), pa.int64()), 1), pa.string())
+    table = table.set_column(header.index("duration_minutes"), "duration_minutes", pc.if_else(recorded, longer, text))
+    with open(out, "w", newline="") as handle:
+        handle.write(first)
+    with open(out, "ab") as handle:
+        pacsv.write_csv(table, handle, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return int(pc.sum(recorded).as_py() or 0)
 
 
 def load_stored_tables(stage: str, size: int, url: str, rows: int) -> None:
@@ -177,7 +206,7 @@ def analysis_commands(stage: str, size: int, url: str, rows: int, tmp: Path) -> 
 
 
 def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reupload: str = "1", baseline: str = "1",
-        commands: str = "1", **_: str) -> None:
+        commands: str = "1", changed: str = "auto", **_: str) -> None:
     import sqlalchemy as sa
 
     import evalkit.ingest  # noqa: F401
@@ -194,12 +223,18 @@ def run(size: int, *, root: Path, pg: str | None = None, db: str = "sqlite", reu
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         url, drop = _fresh(kind, Path(tmp), pg)
         try:
-            upload(stage, size, url, "", rows)
+            files = csv_paths(size, root)  # the data folder given (``--data``), not the default one
+            upload(stage, size, url, "", rows, paths=files)
             load_stored_tables(stage, size, url, rows)
             if commands != "0":
                 analysis_commands(stage, size, url, rows, Path(tmp))
             if reupload != "0":
-                upload(stage, size, url, "re-upload: ", rows)
+                upload(stage, size, url, "re-upload: ", rows, paths=files)
+            if changed == "1" or (changed == "auto" and size <= 100_000):
+                contacts = Path(tmp) / "contacts.csv"
+                changed_contacts(files["contacts"], contacts)
+                upload(stage, size, url, "changed re-upload: ", data_info(size, root)["rows"]["contacts"],
+                       paths={"contacts": contacts})
         finally:
             drop()
         if baseline == "0":
