@@ -50,6 +50,8 @@ class Ctx:
     out: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    ahead: dict[str, Any] = field(default_factory=dict)
+    """Library tables computed ahead of their place (:func:`evalkit.report._ahead.compute_ahead`), by name."""
 
     @property
     def ci(self) -> str:
