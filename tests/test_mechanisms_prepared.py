@@ -1,5 +1,5 @@
 """``cmo_outcomes(prepared=...)`` uses episodes already prepared instead of building them again; the mechanism
-analyses read only the experience questionnaires' participants' contacts.
+analyses read only the experience questionnaires' participants' attended contacts.
 
 The report hands the outcome result's episodes over, so that it needs neither the contacts nor the other
 instruments' measures when it fits the exploratory outcome models (at a million participants of issue #8's
@@ -62,9 +62,16 @@ def test_prepared_with_other_rules_is_refused(tables) -> None:
 
 
 def test_attended_contacts_among_some_participants_are_theirs_of_all(tables) -> None:
-    everyone = _attended(tables)
-    among = tables["measures"]["participant_id"].astype("string").iloc[::7]
-    some = _attended(tables, among=among)
-    expected = everyone[everyone["participant_id"].isin(set(among))].reset_index(drop=True)
-    assert 0 < len(some) < len(everyone)
+    """The attended contacts of the participants asked for, each by the position of her id among them."""
+    among = pd.Series(tables["measures"]["participant_id"].astype("string").iloc[::7].unique(), dtype="string")
+    some = _attended(tables, among)
+    c = tables["contacts"]
+    mine = (c["status"] == "attended") & c["participant_id"].astype("string").isin(set(among))
+    ref = c[mine.to_numpy(dtype=bool)]
+    position = pd.Series(range(len(among)), index=among.to_numpy())
+    expected = pd.DataFrame({"participant": position.loc[ref["participant_id"].astype(str)].to_numpy(dtype="int64"),
+                             "date": pd.to_datetime(ref["contact_date"]).to_numpy(dtype="datetime64[ns]"),
+                             "group_session_id": ref["group_session_id"].astype("string").to_numpy()})
+    expected["group_session_id"] = expected["group_session_id"].astype("string")
+    assert 0 < len(some) < (c["status"] == "attended").sum()
     pd.testing.assert_frame_equal(some, expected)
