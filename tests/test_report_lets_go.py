@@ -1,10 +1,11 @@
 """The report lets go of the tables it has read before it computes the outcomes, and reads the same either way.
 
 At a million participants of issue #8's volume the contacts hold about 1.3 GB; ``evalkit report`` hands the
-tables over, and the report drops the contacts once their last readers (attendance, head counts, limitations)
-have been computed ahead of their place. These tests check the memory is let go (the contacts' numbers no longer
-referenced when the outcomes start), that it is kept when the mechanism analyses need it, and that computing
-ahead leaves the report's notes in the order they had.
+tables over, and the report drops the contacts once their last readers (attendance, head counts, limitations, and
+the worry about support ending when the experience questionnaires hold answers) have been computed ahead of their
+place. These tests check the memory is let go (the contacts' numbers no longer referenced when the outcomes
+start), with or without the mechanism analyses, that these read the same, and that computing ahead leaves the
+report's notes in the order they had.
 """
 
 from __future__ import annotations
@@ -58,10 +59,29 @@ def test_contacts_let_go_before_the_outcomes_without_experience_answers(monkeypa
     assert not _contacts_alive_at_outcomes(monkeypatch, [_without_experience(example_tables())])
 
 
-def test_contacts_kept_when_the_mechanism_analyses_read_them(monkeypatch):
+def test_contacts_let_go_before_the_outcomes_with_experience_answers(monkeypatch):
+    """The worry about ending, the mechanism analyses' one reader of the contacts, is computed ahead; the outcome
+    models take the outcome result's episodes."""
+    box = [example_tables()]
+    assert len(box[0]["measures"]) > len(_without_experience(box[0])["measures"])  # the example has answers
+    assert not _contacts_alive_at_outcomes(monkeypatch, box)
+
+
+def test_mechanism_tables_are_the_libraries_on_the_whole_tables():
+    """Computed ahead or from the episodes and the experience rows, the mechanism tables are what the library
+    gives for the whole tables."""
+    from evalkit.mechanisms import cmo_outcomes, ending_distress, mechanism_profile
+    from evalkit.report._context import protect_model_table, protect_text
+    from evalkit.rules import PairingRules
+
+    rules = PairingRules()
+    report = build_report(example_tables(), models=False, figures=False, generated_at="2026-01-01")
     tables = example_tables()
-    assert len(tables["measures"]) > len(_without_experience(tables)["measures"])  # the example has answers
-    assert _contacts_alive_at_outcomes(monkeypatch, [tables])
+    expected = {"ending_distress": ending_distress(tables, rules=rules),
+                "mechanism_profile": mechanism_profile(tables, rules=rules),
+                "cmo_outcomes": protect_model_table(cmo_outcomes(tables, rules=rules), rules)}
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(report.tables[name], protect_text(frame, rules.suppression_threshold))
 
 
 def test_a_caller_that_keeps_its_tables_keeps_them_whole():

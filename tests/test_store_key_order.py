@@ -56,6 +56,27 @@ def test_sorted_by_key_is_a_stable_sort(data: st.DataObject, missing: bool, pres
             frame = frame.reset_index(drop=True)
     for k in (key, key[:1], ["n", "kind"]):
         pd.testing.assert_frame_equal(sorted_by_key(frame, k), _reference(frame, k), check_exact=True)
+        given_frame = frame.copy()
+        consumed = sorted_by_key(given_frame, k, consume=True)
+        pd.testing.assert_frame_equal(consumed, _reference(frame, k), check_exact=True)
+        assert consumed is given_frame or given_frame.columns.empty  # kept as it came, or its columns taken out
+
+
+def test_a_consumed_sort_holds_one_column_twice_not_the_frame() -> None:
+    """Sorted a column at a time, each column let go of once copied: the sorted frame shares no buffer with the
+    frame it came from, whose columns are gone."""
+    n = 50_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"participant_id": pd.array(rng.permutation(n).astype(str), dtype="string"),
+                          "x": rng.random(n), "y": rng.random(n), "k": pd.array(rng.integers(0, 9, n), dtype="Int64")})
+    frame.attrs["source"] = "test"
+    expected = _reference(frame, ["participant_id"])
+    x_before = frame["x"].to_numpy()
+    out = sorted_by_key(frame, ["participant_id"], consume=True)
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+    assert out.attrs == {"source": "test"}
+    assert frame.columns.empty
+    assert not np.shares_memory(out["x"].to_numpy(), x_before)
 
 
 def test_rows_in_key_order_are_kept_as_they_come() -> None:

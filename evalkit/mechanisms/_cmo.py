@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from scipy import stats
 from evalkit.errors import ApproximationWarning
 from evalkit.instruments import Instrument
 from evalkit.mechanisms._data import CONTEXT_LABELS, derive_contexts, experience_responses
+
+if TYPE_CHECKING:
+    from evalkit.episodes import EpisodeData
 
 EXPLORATORY = ("EXPLORATORY: associations in observational data, not causes; many analyses are possible and the "
                "experience measure is unvalidated. Use them to ask better questions, not to judge a programme.")
@@ -278,14 +281,17 @@ def cmo_take_up(
 
 
 def _outcome_frame(tables: Mapping[str, pd.DataFrame], instrument: str, outcome: str, rules: Any,
-                   instruments: Mapping[str, Instrument] | None) -> pd.DataFrame:
-    """One row per participant: ``y`` (the outcome), ``programme_id`` and ``baseline_score`` (paired episodes only)."""
+                   instruments: Mapping[str, Instrument] | None, episodes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per participant: ``y`` (the outcome), ``programme_id`` and ``baseline_score`` (paired episodes only).
+
+    ``episodes``: the frame of :func:`~evalkit.episodes.build_episodes` of ``tables`` when the caller has it (not
+    built again)."""
     try:
         from evalkit.change import episode_change
         from evalkit.episodes import build_episodes
     except ImportError as exc:  # pragma: no cover - depends on the outcomes engine being installed
         raise ValueError(f"outcome models need evalkit.episodes and evalkit.change ({exc})") from None
-    ep = build_episodes(tables, rules=rules, instruments=instruments)
+    ep = build_episodes(tables, rules=rules, instruments=instruments) if episodes is None else episodes
     if outcome in ("recovery_from", "recovery_within"):
         from evalkit.recovery import recovery_classification
 
@@ -323,6 +329,7 @@ def cmo_outcomes(
     events_per_parameter: int = 10,
     min_level_n: int = 10,
     instruments: Mapping[str, Instrument] | None = None,
+    prepared: EpisodeData | None = None,
 ) -> pd.DataFrame:
     """Exploratory: how the mechanism scores (and contexts) go with outcomes, one model per experience questionnaire.
 
@@ -354,6 +361,13 @@ def cmo_outcomes(
         ``PairingRules(endpoint_rule="window")`` compares change at a fixed
         time (12 +/- 4 weeks), which makes programmes with short and long
         support comparable.
+    prepared
+        The episodes of ``tables`` already prepared with these ``rules`` (and
+        instrument registry), e.g. :attr:`evalkit.outcomes.OutcomeResult.data`:
+        they are not built again, and ``tables`` then need neither the
+        contacts nor the measures of other instruments than the experience
+        questionnaires (the models read nothing else of them). The result is
+        the same as without.
 
     Returns
     -------
@@ -370,6 +384,9 @@ def cmo_outcomes(
     if unknown:
         raise ValueError(f"unknown context(s) {unknown}; choose from {list(CONTEXT_LABELS)}")
     rules = PairingRules() if rules is None else rules
+    if prepared is not None and prepared.rules != rules:
+        raise ValueError("prepared episodes were built with other rules than these; prepare them with these rules "
+                         "or leave prepared out")
     conf = level if level is not None else float(rules.level)
     if adjust_baseline and outcome in ("recovery_from", "recovery_within"):
         raise ValueError("adjust_baseline applies to one instrument's change or reliable improvement, not to recovery")
@@ -380,7 +397,8 @@ def cmo_outcomes(
         return _finish(pd.DataFrame(columns=cols), rules, outcome=OUTCOMES[outcome])
     codes = sorted(resp["instrument"].unique()) if experience is None else \
         ([experience] if isinstance(experience, str) else list(experience))
-    y = _outcome_frame(tables, instrument, outcome, rules, instruments)
+    y = _outcome_frame(tables, instrument, outcome, rules, instruments,
+                       None if prepared is None else prepared.episodes)
     logistic = outcome not in ("change", "improvement")
     terms = ["positive_score", "negative_score", *contexts] + (["baseline_score"] if adjust_baseline else [])
     parts = []

@@ -55,6 +55,34 @@ def _disclose(frame: pd.DataFrame, endorsed: str, others: str, total: str, rules
                             derived=derived, rules=rules, threshold=threshold)
 
 
+def _item_counts(grp: pd.DataFrame, keys: tuple[str, ...], numbers: np.ndarray, answered: np.ndarray,
+                 endorsed: np.ndarray) -> pd.DataFrame:
+    """Answered and endorsed counts per group of ``keys`` (missing as ``(not recorded)``) and item, sorted by both.
+
+    The frame a group-by of one row per questionnaire and item gives (``keys``, ``item``, ``n_answered``,
+    ``n_endorsed``), counted a questionnaire at a time: at a million participants the long frame held 5.5 million
+    rows of text.
+    """
+    labels = {k: grp[k].astype("string").fillna("(not recorded)").to_numpy() for k in keys}
+    if not keys:
+        long = pd.DataFrame({"item": np.tile(numbers, len(grp)), "answered": answered.ravel(),
+                             "endorsed": endorsed.ravel()})
+        return long.groupby(["item"], sort=True).agg(n_answered=("answered", "sum"),
+                                                      n_endorsed=("endorsed", "sum")).reset_index()
+    by_item = np.argsort(numbers, kind="stable")
+    per = pd.DataFrame(labels)
+    width = numbers.size
+    flags = pd.DataFrame(np.concatenate([answered[:, by_item], endorsed[:, by_item]], axis=1),
+                         columns=range(2 * width))
+    sums = pd.concat([per, flags], axis=1).groupby(list(keys), sort=True).sum()
+    counts = sums.to_numpy(dtype=np.int64)
+    out = pd.DataFrame({k: np.repeat(sums.index.get_level_values(k).to_numpy(), width) for k in keys})
+    out["item"] = np.tile(numbers[by_item], len(sums))
+    out["n_answered"] = counts[:, :width].ravel()
+    out["n_endorsed"] = counts[:, width:].ravel()
+    return out
+
+
 def mechanism_profile(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -133,12 +161,7 @@ def mechanism_profile(
             x = grp[[f"item_{i}" for i in numbers]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
             answered = ~np.isnan(x)
             endorsed = answered & (np.nan_to_num(x, nan=-np.inf) >= cut)
-            long = pd.DataFrame({k: np.repeat(grp[k].astype("string").fillna("(not recorded)").to_numpy(), numbers.size)
-                                 for k in keys})
-            long["item"] = np.tile(numbers, len(grp))
-            long["answered"], long["endorsed"] = answered.ravel(), endorsed.ravel()
-            agg = long.groupby([*keys, "item"], sort=True).agg(n_answered=("answered", "sum"),
-                                                                n_endorsed=("endorsed", "sum")).reset_index()
+            agg = _item_counts(grp, keys, numbers, answered, endorsed)
             agg["instrument"] = str(code)
             parts.append(agg.merge(cat, on=["instrument", "item"], how="left"))
         frame = pd.concat(parts, ignore_index=True)

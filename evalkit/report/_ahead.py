@@ -1,8 +1,8 @@
 """Library tables the report computes ahead of their place, so that the tables they alone read can be let go.
 
 At a million participants the contacts table is about 1.3 GB. The attendance summary, the group head counts and
-the limitations are the report's last readers of it but for the episodes (and the mechanism analyses, when the
-experience questionnaires' answers are present); computed before the episodes, the contacts can be let go of once
+the limitations are the report's last readers of it but for the episodes (and the worry about support ending, when
+the experience questionnaires' answers are present); computed before the episodes, the contacts can be let go of once
 the episodes have read them, and are not held beside the outcome result. The report stays the same: each table's
 warnings are replayed, and its error raised, where the table is placed, so the notes come in the same order as
 when it was computed there.

@@ -262,13 +262,13 @@ def build_report(
 
 
 def _keep_experience_measures(data: dict[str, pd.DataFrame], rows: pd.DataFrame) -> None:
-    """Keep as ``data``'s measures only ``rows``, the experience questionnaires' (without answers, or none).
+    """Keep as ``data``'s measures only ``rows``, the experience questionnaires'.
 
-    All a report without the mechanism analyses reads of the measures once the episodes are prepared: the 'what
-    works' section and the questionnaire list look for these rows. Together with the contacts, which the episodes
-    let go of once read (``release_contacts``), the report holds about 1.9 GB less at a million participants of
-    issue #8's volume (contacts 1.3 GB, measures 0.6 GB, much of it shared with the scored measures) when the
-    caller holds no other reference to the tables (as ``evalkit report`` does not).
+    All the report reads of the measures once the episodes are prepared: the 'what works' section and the
+    questionnaire list look for these rows, and the mechanism analyses read them (with the episodes). Together with
+    the contacts, which the episodes let go of once read (``release_contacts``), the report holds about 1.9 GB less
+    at a million participants of issue #8's volume (contacts 1.3 GB, measures 0.6 GB, much of it shared with the
+    scored measures) when the caller holds no other reference to the tables (as ``evalkit report`` does not).
     """
     data["measures"] = rows.reset_index(drop=True) if len(rows) else data["measures"].iloc[:0].copy()
     release_freed_memory()
@@ -298,22 +298,22 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     attendance = compute_ahead(lambda: attendance_summary(data, rules=rules))
     head_count = compute_ahead(lambda: head_counts(data, rules=rules))
     limits = compute_ahead(lambda: limitations(data))
-    # without answers to the experience questionnaires there are no mechanism analyses, and nothing reads the
-    # contacts again (let go of once the episodes have read them) nor more of the measures than these rows
-    pex_rows, mechanisms_read_all = M.experience_rows(data.get("measures"), registry)
-    if mechanisms_read_all:
-        del pex_rows
-    episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False,
-                                release_contacts=not mechanisms_read_all)
-    if not mechanisms_read_all:
-        _keep_experience_measures(data, pex_rows)
-        del pex_rows
+    # with answers to the experience questionnaires, the worry about ending is the mechanism analyses' one reader
+    # of the contacts (at the ending: on or after her last attended contact); the others read the experience rows,
+    # the participants and the episodes. Nothing reads the contacts again (let go of once the episodes have read
+    # them) nor more of the measures than these rows.
+    with_answers = M.experience_rows(data.get("measures"), registry)[1]
+    ahead = {"ending_distress": compute_ahead(lambda: M.ending_distress_table(data, rules))} if with_answers else {}
+    pex_rows = M.mechanism_rows(data.get("measures"), registry)
+    episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False, release_contacts=True)
+    _keep_experience_measures(data, pex_rows)
+    del pex_rows
     result = evaluate_outcomes(episodes, rules=rules, instruments=registry, models=models)
     del episodes
     progs = data.get("programmes", pd.DataFrame(columns=["programme_id"]))
     pids = sorted(set(_all_programmes(data)))
     ctx = Ctx(tables=data, result=result, rules=rules, registry=registry, programmes=progs, pids=pids,
-                figures=Figures(figures), breakdowns=tuple(breakdowns))
+                figures=Figures(figures), breakdowns=tuple(breakdowns), ahead=ahead)
     about_rows = [("Title", title), ("Generated", generated_at), ("evalkit version", __version__),
                   ("Data fingerprint (SHA-256)", digest),
                   ("Programmes", ", ".join(pids) or "none"), ("Reader's scope", _describe_scope(scope)),

@@ -50,6 +50,8 @@ class Ctx:
     out: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    ahead: dict[str, Any] = field(default_factory=dict)
+    """Library tables computed ahead of their place (:func:`evalkit.report._ahead.compute_ahead`), by name."""
 
     @property
     def ci(self) -> str:
@@ -142,9 +144,16 @@ def section(sid: str, title: str, body: str, intro: str | None = None) -> str:
 
 
 def guarded(ctx: Ctx, what: str, build: Callable[[], str]) -> str:
-    """Run a part of a section; a data problem the library reports becomes a visible note, not a crash."""
-    from evalkit.errors import EvalkitError
+    """Run a part of a section; a data problem the library reports becomes a visible note, not a crash.
 
+    What the parts before freed is handed back first (:func:`evalkit.memory.release_freed_memory`, at a million
+    participants only): each part's frames are its own and freed when it ends, and without this the pools and
+    heaps they leave add to every later part's peak.
+    """
+    from evalkit.errors import EvalkitError
+    from evalkit.memory import release_freed_memory
+
+    release_freed_memory()
     try:
         return build()
     except (ValueError, EvalkitError) as exc:

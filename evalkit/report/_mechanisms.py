@@ -44,6 +44,26 @@ def experience_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instru
     return rows, bool(len(rows)) and bool(items) and bool(rows[items].notna().any(axis=None))
 
 
+def mechanism_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instrument]) -> pd.DataFrame:
+    """The rows of ``measures`` the mechanism analyses read: the experience questionnaires' (their code compared
+    as :func:`~evalkit.mechanisms.experience_responses` compares it, trimmed and in lower case); a superset of
+    :func:`experience_rows`' rows."""
+    from evalkit.mechanisms import experience_instruments
+
+    if measures is None or not len(measures) or "instrument" not in measures.columns:
+        return pd.DataFrame() if measures is None else measures.iloc[:0]
+    code = measures["instrument"].astype("string").str.strip().str.lower()
+    return measures[code.isin(list(experience_instruments(registry))).fillna(False).to_numpy(dtype=bool)]
+
+
+def ending_distress_table(tables: Mapping[str, pd.DataFrame], rules: Any) -> pd.DataFrame:
+    """:func:`evalkit.mechanisms.ending_distress` as the report shows it (its one reader of the contacts, so the
+    report computes it ahead of its place)."""
+    from evalkit.mechanisms import ending_distress
+
+    return ending_distress(tables, rules=rules)
+
+
 def what_works_section(ctx: Ctx) -> str:
     from evalkit.mechanisms import EXPLANATIONS, UNVALIDATED_NOTE
 
@@ -112,9 +132,10 @@ def _share(r: Mapping[str, Any], num: str, den: str) -> str:
 
 
 def _ending_block(ctx: Ctx, explanation: str) -> str:
-    from evalkit.mechanisms import ending_distress
+    from evalkit.report._ahead import in_place
 
-    ed = ending_distress(ctx.tables, rules=ctx.rules)
+    ahead = ctx.ahead.get("ending_distress")
+    ed = in_place(ahead) if ahead is not None else ending_distress_table(ctx.tables, ctx.rules)
     if ed.empty:
         return ""
     name = ctx.keep("ending_distress", ed)
@@ -138,7 +159,8 @@ def _cmo_block(ctx: Ctx, with_experience: bool, explanations: Mapping[str, str])
                      caption="EXPLORATORY: circumstances at referral and taking up the offer (odds ratios)", name=name,
                      empty="No model: too few referrals with these circumstances recorded."))
     if with_experience:
-        name = ctx.keep("cmo_outcomes", protect_model_table(cmo_outcomes(ctx.tables, rules=ctx.rules), ctx.rules))
+        name = ctx.keep("cmo_outcomes", protect_model_table(cmo_outcomes(ctx.tables, rules=ctx.rules,
+                                                                         prepared=ctx.result.data), ctx.rules))
         co = ctx.out[name]
         out.append(f"<p>{esc(explanations['outcomes'])}</p>")
         out.append(table(co, [Column("Experience questionnaire", lambda r: esc(ctx.abbr(r["experience_instrument"])),
