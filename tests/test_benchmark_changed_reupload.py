@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_benchmark_measure import _NoSampler
 
 from benchmarks import common, stage_ingest
 
@@ -27,6 +28,7 @@ def test_changed_contacts_adds_a_minute_to_recorded_durations_only(tmp_path: Pat
 def test_the_stage_updates_every_changed_contact_from_its_own_data_folder(tmp_path: Path, monkeypatch,  # noqa: ANN001
                                                                           changed: str, expect: bool) -> None:
     monkeypatch.setattr(common, "RECORDS", [])
+    monkeypatch.setattr(common, "_Sampler", _NoSampler)  # psutil is a benchmark extra, not a test dependency
     stage_ingest.run(200, root=tmp_path, baseline="0", commands="0", reupload="0", changed=changed)
     steps = {r["step"]: r for r in common.RECORDS}
     contacts = common.csv_paths(200, tmp_path)["contacts"]
