@@ -303,8 +303,12 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     # the participants and the episodes. Nothing reads the contacts again (let go of once the episodes have read
     # them) nor more of the measures than these rows.
     with_answers = M.experience_rows(data.get("measures"), registry)[1]
-    ahead = {"ending_distress": compute_ahead(lambda: M.ending_distress_table(data, rules))} if with_answers else {}
     pex_rows = M.mechanism_rows(data.get("measures"), registry)
+    # it reads no other measures than these rows (it selects them itself): handed only them, with what the readers
+    # before freed handed back first
+    release_freed_memory()
+    ahead = {"ending_distress": compute_ahead(
+        lambda rows=pex_rows: M.ending_distress_table({**data, "measures": rows}, rules))} if with_answers else {}
     episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False, release_contacts=True)
     _keep_experience_measures(data, pex_rows)
     del pex_rows
