@@ -118,3 +118,33 @@ def test_tables_computed_ahead_keep_their_place_in_the_notes(monkeypatch):
     assert "Group head counts could not be produced from these data: no group sessions to count" in notes
     assert "head_counts" not in report.tables
     assert "attendance" in report.tables
+
+
+def test_participant_paths_made_once_and_let_go_before_what_works(monkeypatch):
+    """The breakdowns by field reuse the report's participant paths, which are let go of once they are made."""
+    import evalkit.report._mechanisms as mechanisms_part
+
+    calls: list[weakref.ref] = []
+    real_path = engagement.participant_path
+
+    def counting(*args, **kwargs):
+        path = real_path(*args, **kwargs)
+        calls.append(_buffer_ref(path["attended_total"]))
+        return path
+
+    seen: dict[str, bool] = {}
+    real_section = mechanisms_part.what_works_section
+
+    def spy(ctx):
+        gc.collect()
+        seen.setdefault("alive", any(ref() is not None for ref in calls))
+        return real_section(ctx)
+
+    monkeypatch.setattr(engagement, "participant_path", counting)
+    monkeypatch.setattr(mechanisms_part, "what_works_section", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        build_report(example_tables(), models=False, figures=False, generated_at="2026-01-01",
+                     breakdowns=("perinatal_stage", "ethnicity_group"))
+    assert len(calls) == 1
+    assert seen == {"alive": False}

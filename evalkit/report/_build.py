@@ -303,8 +303,12 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     # the participants and the episodes. Nothing reads the contacts again (let go of once the episodes have read
     # them) nor more of the measures than these rows.
     with_answers = M.experience_rows(data.get("measures"), registry)[1]
-    ahead = {"ending_distress": compute_ahead(lambda: M.ending_distress_table(data, rules))} if with_answers else {}
     pex_rows = M.mechanism_rows(data.get("measures"), registry)
+    # it reads no other measures than these rows (it selects them itself): handed only them, with what the readers
+    # before freed handed back first
+    release_freed_memory()
+    ahead = {"ending_distress": compute_ahead(
+        lambda rows=pex_rows: M.ending_distress_table({**data, "measures": rows}, rules))} if with_answers else {}
     episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False, release_contacts=True)
     _keep_experience_measures(data, pex_rows)
     del pex_rows
@@ -324,19 +328,21 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     ctx.keep("outcome_summary", result.summary)
     ctx.keep("dose_sensitivity", result.dose_sensitivity)
     ctx.keep("instrument_parameters", protect_parameters(result.parameters, rules))
-    path = participant_path(result.data, rules=rules)
+    # each participant's path: the funnel, the endings and the breakdowns by field (for_whom's ``path``) read it;
+    # held in the context, and let go of once its last readers, the breakdowns, are made
+    ctx.cache["participant_path"] = participant_path(result.data, rules=rules)
     funnel: dict[str, Any] = {}  # the funnel, its exits and the take-up rate share one disclosure problem: solved once
 
     def funnel_part(part: str) -> pd.DataFrame:
         if "tables" not in funnel:
-            funnel["tables"] = funnel_tables(path, rules=rules)
+            funnel["tables"] = funnel_tables(ctx.cache["participant_path"], rules=rules)
         return getattr(funnel["tables"], part)
 
     ctx.compute("take_up", "Take-up", lambda: funnel_part("take_up_rate"))
     ctx.compute("funnel", "The take-up funnel", lambda: funnel_part("funnel"))
     ctx.compute("funnel_exits", "Reasons for leaving the funnel", lambda: funnel_part("exits"))
     ctx.compute("attendance", "Attendance", lambda: in_place(attendance))
-    ctx.compute("endings", "Endings", lambda: endings_summary(path, rules=rules))
+    ctx.compute("endings", "Endings", lambda: endings_summary(ctx.cache["participant_path"], rules=rules))
     ctx.compute("head_counts", "Group head counts", lambda: in_place(head_count))
 
     sections = [
@@ -352,8 +358,11 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
         ("what-works", "What works for whom", M.what_works_section,
          "What mothers said about the support, and exploratory analyses of circumstances, mechanisms and outcomes."),
     ]
-    body = [section(sid, heading, guarded(ctx, heading, lambda fn=fn: fn(ctx)), intro)
-            for sid, heading, fn, intro in sections]
+    body = []
+    for sid, heading, fn, intro in sections:
+        body.append(section(sid, heading, guarded(ctx, heading, lambda fn=fn: fn(ctx)), intro))
+        if sid == "for-whom":  # the paths' last reader: the parts after it have their room
+            ctx.cache.pop("participant_path", None)
     # methods appendix (its notes include everything the sections noted)
     appendix = [A.rules_block(ctx), A.instruments_block(ctx), A.definitions_block(ctx), A.completeness_block(ctx),
                 A.disclosure_block(ctx)]

@@ -190,9 +190,11 @@ def for_whom_section(ctx: Ctx) -> str:
 
 def _breakdown(ctx: Ctx, fld: str) -> str:
     from evalkit.for_whom import for_whom
+    from evalkit.memory import release_freed_memory
 
     label = fld.replace("_", " ")
-    tu = for_whom(ctx.result, fld, what="take_up", rules=ctx.rules)
+    tu = for_whom(ctx.result, fld, what="take_up", rules=ctx.rules, path=ctx.cache.get("participant_path"))
+    release_freed_memory()  # what the take-up breakdown freed, before the outcome breakdown
     oc = for_whom(ctx.result, fld, what="outcomes", rules=ctx.rules)
     n1 = ctx.keep(f"by_{fld}_take_up", tu)
     n2 = ctx.keep(f"by_{fld}_outcomes", oc)

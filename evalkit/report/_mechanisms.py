@@ -149,6 +149,7 @@ def _ending_block(ctx: Ctx, explanation: str) -> str:
 
 def _cmo_block(ctx: Ctx, with_experience: bool, explanations: Mapping[str, str]) -> str:
     from evalkit.mechanisms import EXPLORATORY, cmo_outcomes, cmo_take_up
+    from evalkit.memory import release_freed_memory
 
     out = ['<div class="exploratory" role="note" aria-label="Exploratory analyses">'
            f"<h3>Exploratory: context, mechanism and outcome</h3><p><strong>{esc(EXPLORATORY)}</strong></p>"]
@@ -159,6 +160,7 @@ def _cmo_block(ctx: Ctx, with_experience: bool, explanations: Mapping[str, str])
                      caption="EXPLORATORY: circumstances at referral and taking up the offer (odds ratios)", name=name,
                      empty="No model: too few referrals with these circumstances recorded."))
     if with_experience:
+        release_freed_memory()  # what the take-up model freed, before the outcome models
         name = ctx.keep("cmo_outcomes", protect_model_table(cmo_outcomes(ctx.tables, rules=ctx.rules,
                                                                          prepared=ctx.result.data), ctx.rules))
         co = ctx.out[name]
