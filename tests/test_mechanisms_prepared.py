@@ -75,3 +75,38 @@ def test_attended_contacts_among_some_participants_are_theirs_of_all(tables) -> 
     expected["group_session_id"] = expected["group_session_id"].astype("string")
     assert 0 < len(some) < (c["status"] == "attended").sum()
     pd.testing.assert_frame_equal(some, expected)
+
+
+def test_the_command_hands_prepared_episodes_over_and_lets_go_of_the_contacts(tables, tmp_path, monkeypatch,
+                                                                               capsys) -> None:
+    """``evalkit mechanisms --what cmo`` fits the take-up model on every table, then prepares the episodes once
+    (the contacts let go of once read) and hands them to the outcome models: the JSON is the library's on whole
+    tables."""
+    import json
+
+    import evalkit.mechanisms as mx
+    from evalkit.cli import main as cli_main
+    from evalkit.generator import write_examples
+
+    folder = tmp_path / "data"
+    write_examples(generate_programmes(3000, seed=5, experience=True), folder)
+    seen: list[tuple[object, bool]] = []
+    library = mx.cmo_outcomes
+
+    def spy(data, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.append((kwargs.get("prepared"), "contacts" in data))
+        return library(data, **kwargs)
+
+    monkeypatch.setattr(mx, "cmo_outcomes", spy)
+    assert cli_main(["mechanisms", "--data", str(folder), "--what", "cmo", "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    (prepared, has_contacts), = seen
+    assert prepared is not None and not has_contacts
+    from evalkit.data_source import load_tables
+
+    expected = library(load_tables(data=folder), rules=PairingRules())
+    rows = pd.DataFrame(got["tables"]["outcomes"]["rows"])
+    assert len(rows) == len(expected) > 0
+    assert rows["term"].tolist() == expected["term"].tolist()
+    assert rows["effect"].astype(float).to_numpy() == pytest.approx(expected["effect"].to_numpy(dtype=float),
+                                                                    nan_ok=True)

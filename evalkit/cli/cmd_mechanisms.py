@@ -129,9 +129,17 @@ def run(args: argparse.Namespace) -> int:
             header = [f"Quality signals: negative-mechanism endorsement above {args.level:g} per {args.period}; "
                       "ending distress after planned and unplanned endings"]
         else:
-            sections = {"take_up": mx.cmo_take_up(tables, rules=rules),
+            from evalkit.episodes import prepare_episodes
+
+            take_up = mx.cmo_take_up(tables, rules=rules)
+            # the outcome models read the episodes, the experience questionnaires and the participants: the
+            # episodes prepared here let go of the contacts once read (1.3 GB at a million participants), as
+            # ``evalkit report`` does, and the models are handed them instead of building them again
+            prepared = prepare_episodes(tables, rules=rules, keep_attended=False, release_contacts=True)
+            sections = {"take_up": take_up,
                         "outcomes": mx.cmo_outcomes(tables, instrument=args.instrument, outcome=args.outcome,
-                                                    rules=rules)}
+                                                    rules=rules, prepared=prepared)}
+            del prepared
             explain = {"take_up": mx.EXPLANATIONS["take_up"], "outcomes": mx.EXPLANATIONS["outcomes"]}
             header = [mx.EXPLORATORY,
                       f"Context-mechanism-outcome analysis: take-up on contexts; {args.instrument} {args.outcome} on "
