@@ -110,3 +110,36 @@ def test_the_command_hands_prepared_episodes_over_and_lets_go_of_the_contacts(ta
     assert rows["term"].tolist() == expected["term"].tolist()
     assert rows["effect"].astype(float).to_numpy() == pytest.approx(expected["effect"].to_numpy(dtype=float),
                                                                     nan_ok=True)
+
+
+@pytest.mark.parametrize("what", ["profile", "signals"])
+def test_the_command_keeps_only_the_experience_questionnaires_measures(tmp_path, monkeypatch, capsys,
+                                                                       what: str) -> None:
+    """``evalkit mechanisms`` (profile, signals) hands the analyses only the experience questionnaires' rows of the
+    measures, all they read of them: the JSON is the same as on whole tables."""
+    import evalkit.mechanisms._data as data_module
+    from evalkit.cli import main as cli_main
+    from evalkit.generator import write_examples
+
+    folder = tmp_path / "data"
+    write_examples(generate_programmes(2000, seed=7, experience=True), folder)
+    args = ["mechanisms", "--data", str(folder), "--what", what, "--format", "json"]
+    library = data_module.experience_responses
+    seen: list[set[str]] = []
+
+    def spy(tables, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.append(set(tables["measures"]["instrument"].astype("string").str.strip().str.lower()))
+        return library(tables, **kwargs)
+
+    for module in ("evalkit.mechanisms._data", "evalkit.mechanisms._profile", "evalkit.mechanisms._cmo"):
+        monkeypatch.setattr(f"{module}.experience_responses", spy, raising=False)
+    assert cli_main(args) == 0
+    got = capsys.readouterr().out
+    assert seen and all(codes <= set(experience_instruments()) for codes in seen)
+    for module in ("evalkit.mechanisms._profile", "evalkit.mechanisms._cmo"):
+        monkeypatch.setattr(f"{module}.experience_responses", library)
+    import evalkit.mechanisms as mx
+
+    monkeypatch.setattr(mx, "experience_measures", lambda measures, instruments=None: measures)  # whole tables
+    assert cli_main(args) == 0
+    assert capsys.readouterr().out == got

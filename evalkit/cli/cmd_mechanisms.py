@@ -111,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1:
         raise ValueError(f"--level must be between 0 and 1; got {args.level}")
     tables, source = _load(args)
+    if args.what != "cmo" and "measures" in tables:
+        from evalkit.memory import release_freed_memory
+
+        # the profile, the quality signals and the worry about ending read only the experience questionnaires'
+        # rows of the measures (at a million participants the others are about 0.6 GB)
+        tables["measures"] = mx.experience_measures(tables["measures"])
+        release_freed_memory()
     rules = PairingRules()
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:

@@ -45,15 +45,11 @@ def experience_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instru
 
 
 def mechanism_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instrument]) -> pd.DataFrame:
-    """The rows of ``measures`` the mechanism analyses read: the experience questionnaires' (their code compared
-    as :func:`~evalkit.mechanisms.experience_responses` compares it, trimmed and in lower case); a superset of
-    :func:`experience_rows`' rows."""
-    from evalkit.mechanisms import experience_instruments
+    """The rows of ``measures`` the mechanism analyses read (:func:`~evalkit.mechanisms.experience_measures`); a
+    superset of :func:`experience_rows`' rows."""
+    from evalkit.mechanisms import experience_measures
 
-    if measures is None or not len(measures) or "instrument" not in measures.columns:
-        return pd.DataFrame() if measures is None else measures.iloc[:0]
-    code = measures["instrument"].astype("string").str.strip().str.lower()
-    return measures[code.isin(list(experience_instruments(registry))).fillna(False).to_numpy(dtype=bool)]
+    return experience_measures(measures, registry)
 
 
 def ending_distress_table(tables: Mapping[str, pd.DataFrame], rules: Any) -> pd.DataFrame:
