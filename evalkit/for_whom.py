@@ -193,12 +193,8 @@ def take_up_by(
 
     Parameters
     ----------
-    data, by, within, rules, instruments
-        As :func:`outcomes_by`.
-    path
-        :func:`evalkit.engagement.participant_path` of ``data`` with these ``rules``, when the caller has it:
-        used as it is instead of being computed again (the same table; saves time and, at a million
-        participants, several hundred MB).
+    data, by, within, rules, instruments, path
+        As :func:`funnel_by`.
     """
     from evalkit.engagement import take_up_rate
 
@@ -218,12 +214,8 @@ def endings_by(
 
     Parameters
     ----------
-    data, by, within, rules, instruments
-        As :func:`outcomes_by`.
-    path
-        :func:`evalkit.engagement.participant_path` of ``data`` with these ``rules``, when the caller has it:
-        used as it is instead of being computed again (the same table; saves time and, at a million
-        participants, several hundred MB).
+    data, by, within, rules, instruments, path
+        As :func:`funnel_by`.
     """
     from evalkit.engagement import endings_summary
 
