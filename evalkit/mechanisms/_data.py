@@ -267,9 +267,8 @@ def experience_responses(
     m = tables.get("measures")
     if m is None or "instrument" not in m.columns:
         return pd.DataFrame(columns=empty_cols)
-    code = m["instrument"].astype("string").str.strip().str.lower()
-    m = m[code.isin(list(registry)).fillna(False).to_numpy(dtype=bool)]  # a copy already (not copied twice)
-    m["instrument"] = code[m.index]
+    m = experience_measures(m, registry)  # a copy already (not copied twice)
+    m["instrument"] = m["instrument"].astype("string").str.strip().str.lower()
     if m.empty:
         return pd.DataFrame(columns=empty_cols)
     m["completed_on"] = pd.to_datetime(m["completed_on"])

@@ -288,6 +288,7 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     from evalkit.episodes import prepare_episodes
     from evalkit.errors import EvalkitWarning
     from evalkit.instruments import builtin_instruments
+    from evalkit.mechanisms import experience_measures
     from evalkit.outcomes import evaluate_outcomes
     from evalkit.readers.wide import limitations
     from evalkit.summary import data_hash
@@ -303,7 +304,7 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     # the participants and the episodes. Nothing reads the contacts again (let go of once the episodes have read
     # them) nor more of the measures than these rows.
     with_answers = M.experience_rows(data.get("measures"), registry)[1]
-    pex_rows = M.mechanism_rows(data.get("measures"), registry)
+    pex_rows = experience_measures(data.get("measures"), registry)
     # it reads no other measures than these rows (it selects them itself): handed only them, with what the readers
     # before freed handed back first
     release_freed_memory()

@@ -44,14 +44,6 @@ def experience_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instru
     return rows, bool(len(rows)) and bool(items) and bool(rows[items].notna().any(axis=None))
 
 
-def mechanism_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instrument]) -> pd.DataFrame:
-    """The rows of ``measures`` the mechanism analyses read (:func:`~evalkit.mechanisms.experience_measures`); a
-    superset of :func:`experience_rows`' rows."""
-    from evalkit.mechanisms import experience_measures
-
-    return experience_measures(measures, registry)
-
-
 def ending_distress_table(tables: Mapping[str, pd.DataFrame], rules: Any) -> pd.DataFrame:
     """:func:`evalkit.mechanisms.ending_distress` as the report shows it (its one reader of the contacts, so the
     report computes it ahead of its place)."""
