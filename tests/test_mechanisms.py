@@ -196,3 +196,24 @@ def test_logistic_outcome_models_have_the_generated_direction(big: ExampleData, 
     assert one.loc["negative_score", "effect_ci_high"] < 1.0
     group = fit[fit["experience_instrument"] == "pex_group"].set_index("term")
     assert group.loc["positive_score", "effect"] > 1 and group.loc["negative_score", "effect"] < 1
+
+
+def test_a_questionnaire_on_a_day_of_two_sessions_links_the_same_one_whatever_the_row_order() -> None:
+    """Two sessions attended on the day of her questionnaire: the one whose id sorts last, however the contacts
+    are ordered (the link was the later of the two in a sort that does not keep ties in order)."""
+    data = generate_programmes(300, seed=5, experience=True)
+    contacts = data.tables["contacts"]
+    linked = experience_responses(data.tables).dropna(subset=["group_session_id"])
+    assert len(linked) > 20
+    # on each linked day a second attended session of hers, its id sorting before the linked one
+    day = contacts.merge(linked[["participant_id", "completed_on", "group_session_id"]]
+                         .rename(columns={"completed_on": "contact_date"}),
+                         on=["participant_id", "contact_date", "group_session_id"])
+    extra = day.assign(group_session_id="GS-000-" + day["group_session_id"].astype("string"))
+    both = pd.concat([contacts, extra], ignore_index=True)
+    results = [experience_responses({**data.tables, "contacts": order}) for order in
+               (both, both.iloc[::-1].reset_index(drop=True), both.sample(frac=1.0, random_state=7))]
+    for other in results[1:]:
+        pd.testing.assert_series_equal(other["group_session_id"], results[0]["group_session_id"])
+    pd.testing.assert_series_equal(results[0]["group_session_id"],
+                                   experience_responses(data.tables)["group_session_id"])

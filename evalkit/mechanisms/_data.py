@@ -253,7 +253,8 @@ def experience_responses(
         offered to her, else the programme's format), ``programme_format``,
         ``period`` (``YYYY-MM`` of completion), ``group_session_id`` (the
         session attended that day, else her last within
-        :data:`SESSION_LINK_DAYS` days), ``ending``, ``ending_class``
+        :data:`SESSION_LINK_DAYS` days; of sessions on one day, the one whose
+        id sorts last), ``ending``, ``ending_class``
         (planned / unplanned), ``end_date``, ``at_ending`` (completed on or
         after her last attended contact and her support has ended; without
         contact rows: labelled ``end`` or within :data:`ENDING_WINDOW_DAYS`
@@ -360,7 +361,8 @@ def experience_responses(
         completed >= (m["end_date"] - pd.Timedelta(days=ENDING_WINDOW_DAYS)).to_numpy(dtype="datetime64[ns]"))
     m["at_ending"] = ended & np.where(np.isnat(last), label | window, by_contact)
 
-    sessions = att.dropna(subset=["group_session_id"]).sort_values("date")
+    # ties on a day in the order of the session ids: the link is the same however the contacts are ordered
+    sessions = att.dropna(subset=["group_session_id"]).sort_values(["date", "group_session_id"], kind="stable")
     m["group_session_id"] = pd.array([pd.NA] * n, dtype="string")
     if len(sessions):
         left = pd.DataFrame({"participant": m_code, "completed_on": m["completed_on"].to_numpy()},

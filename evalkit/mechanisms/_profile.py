@@ -202,7 +202,8 @@ def quality_signals(
     by
         ``("programme_id", "period")`` (calendar month of completion,
         default) or ``("programme_id", "group_session_id")`` (the group
-        session she attended that day, or her last within 14 days before it);
+        session she attended that day, or her last within 14 days before it;
+        of two that day, the one whose id sorts last);
         any columns of :func:`~evalkit.mechanisms.experience_responses`.
     threshold
         Endorsement value (default: the instrument's, 3).
