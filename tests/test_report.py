@@ -360,3 +360,22 @@ def test_limitations_of_totals_only_data_without_contact_rows(tables) -> None:  
     text = html.unescape(r.html)
     assert all(s in text for s in want)
     assert "hold a total score only" in text and "no contact rows" in text
+
+
+@pytest.mark.parametrize("case", ["none", "totals only"])
+def test_what_works_says_why_there_is_no_mechanism_profile(tables, case: str) -> None:  # noqa: ANN001
+    m = tables["measures"]
+    pex = m["instrument"].isin(["pex_group", "pex_one_to_one"]).to_numpy()
+    assert pex.any()
+    if case == "none":
+        measures = m[~pex]
+    else:  # the questionnaires' totals kept, the answers to the statements blanked
+        items = [c for c in m.columns if re.fullmatch(r"item_\d+", str(c))]
+        measures = m.copy()
+        measures.loc[pex, items] = pd.NA
+    r = build_report({**tables, "measures": measures}, programmes=["P-PAID"], models=False, figures=False,
+                     breakdowns=(), generated_at=WHEN)
+    said = {"none": "No peer-support experience questionnaires (PEX-G, PEX-1) in these data",
+            "totals only": "hold totals only; the mechanism profile and the models below need the answer"}[case]
+    assert said in r.html
+    assert "mechanism_profile" not in r.tables and "<h3>Mechanism profile</h3>" not in r.html

@@ -303,8 +303,8 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     # of the contacts (at the ending: on or after her last attended contact); the others read the experience rows,
     # the participants and the episodes. Nothing reads the contacts again (let go of once the episodes have read
     # them) nor more of the measures than these rows.
-    with_answers = M.experience_rows(data.get("measures"), registry)[1]
     pex_rows = experience_measures(data.get("measures"), registry)
+    with_answers = M.experience_answers(pex_rows, registry)[1]
     # it reads no other measures than these rows (it selects them itself): handed only them, with what the readers
     # before freed handed back first
     release_freed_memory()

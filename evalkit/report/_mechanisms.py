@@ -28,20 +28,22 @@ from evalkit.report._html import (
 # --------------------------------------------------------------------------- what works for whom
 
 
-def experience_rows(measures: pd.DataFrame | None, registry: Mapping[str, Instrument]) -> tuple[pd.DataFrame, bool]:
-    """The rows of the peer-support experience questionnaires, and whether any holds an answer to a statement.
+def experience_answers(measures: pd.DataFrame | None, registry: Mapping[str, Instrument]) -> tuple[int, bool]:
+    """How many rows answer a peer-support experience questionnaire, and whether any holds an answer to a statement.
 
-    Only then do the mechanism analyses run, and they read every table (contacts, measures); otherwise this
-    section reads no more than these rows and the participants.
+    Only then do the mechanism analyses run; otherwise this section reads no more than the participants. The rows
+    are those of :func:`evalkit.mechanisms.experience_measures` (its code trimmed and in lower case), counted on a
+    mask, without a copy of them.
     """
     from evalkit.mechanisms import experience_instruments
 
-    exp_codes = set(experience_instruments(registry))
-    m = measures
-    rows = m[m["instrument"].astype("string").str.lower().isin(exp_codes).fillna(False).to_numpy()] \
-        if m is not None and len(m) else pd.DataFrame()
-    items = [c for c in rows.columns if re.fullmatch(r"item_\d+", str(c))]
-    return rows, bool(len(rows)) and bool(items) and bool(rows[items].notna().any(axis=None))
+    if measures is None or not len(measures) or "instrument" not in measures.columns:
+        return 0, False
+    code = measures["instrument"].astype("string").str.strip().str.lower()
+    rows = code.isin(list(experience_instruments(registry))).fillna(False).to_numpy(dtype=bool)
+    items = [c for c in measures.columns if re.fullmatch(r"item_\d+", str(c))]
+    answered = any(bool((measures[c].notna().to_numpy(dtype=bool) & rows).any()) for c in items)
+    return int(rows.sum()), answered
 
 
 def ending_distress_table(tables: Mapping[str, pd.DataFrame], rules: Any) -> pd.DataFrame:
@@ -55,9 +57,9 @@ def ending_distress_table(tables: Mapping[str, pd.DataFrame], rules: Any) -> pd.
 def what_works_section(ctx: Ctx) -> str:
     from evalkit.mechanisms import EXPLANATIONS, UNVALIDATED_NOTE
 
-    rows, present = experience_rows(ctx.tables.get("measures"), ctx.registry)
+    n_rows, present = experience_answers(ctx.tables.get("measures"), ctx.registry)
     out = []
-    if len(rows) and not present:
+    if n_rows and not present:
         out.append("<p>The peer-support experience questionnaires in these data hold totals only; the mechanism "
                    "profile and the models below need the answer to each statement.</p>")
     elif present:
