@@ -362,6 +362,11 @@ def _sandwich(X: np.ndarray, w_r: np.ndarray, bread: np.ndarray, codes: np.ndarr
     return a_inv @ meat @ a_inv * (g / (g - 1) if g > 1 else 1.0)
 
 
+_JACKKNIFE_BLOCK_CELLS = 1 << 21
+"""Largest number of cells (participants x n x n) of the stacked ``n x n`` matrices :func:`_jackknife_ri` holds at
+once: 16 MiB per such array in float64, whatever the number of participants."""
+
+
 def _jackknife_ri(X: np.ndarray, r: np.ndarray, codes: np.ndarray, sigma2: float, tau2: float,
                   bread: np.ndarray) -> np.ndarray:
     """Cluster jackknife (CR3) covariance of the GLS estimate with the variance components held fixed.
@@ -369,35 +374,33 @@ def _jackknife_ri(X: np.ndarray, r: np.ndarray, codes: np.ndarray, sigma2: float
     Leaving participant ``g`` out moves the estimate by
     ``d_g = A^-1 X_g' W_g (I - H_gg)^-1 r_g`` with ``H_gg = X_g A^-1 X_g' W_g``
     and ``A = X' W X`` (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018);
-    the covariance is ``(G - 1) / G * sum_g d_g d_g'``. Computed for all
-    participants at once on zero-padded blocks (no per-participant loop).
-    ``codes``: participant codes ``0 .. G-1``.
+    the covariance is ``(G - 1) / G * sum_g d_g d_g'``. ``codes``: participant
+    codes ``0 .. G-1``.
+
+    Participants with the same number of scores ``n`` share
+    ``W_g = (I - c_n 1 1') / sigma2``, ``c_n = tau2 / (sigma2 + n tau2)``; their
+    ``n x n`` systems are solved together, stacked, a block of at most
+    :data:`_JACKKNIFE_BLOCK_CELLS` cells at a time (no per-participant loop, no
+    padding to the largest participant, and memory that does not grow with the
+    number of participants).
     """
     G, k = int(codes.max()) + 1, X.shape[1]
-    order = np.argsort(codes, kind="stable")
-    c_sorted = codes[order]
-    n_g = np.bincount(codes, minlength=G)
-    start = np.concatenate([[0], np.cumsum(n_g)[:-1]])
-    pos = np.arange(len(codes)) - start[c_sorted]
-    m = int(n_g.max())
-    Xp = np.zeros((G, m, k))
-    rp = np.zeros((G, m))
-    mask = np.zeros((G, m))
-    Xp[c_sorted, pos] = X[order]
-    rp[c_sorted, pos] = r[order]
-    mask[c_sorted, pos] = 1.0
-    c = tau2 / (sigma2 + n_g * tau2)
-    # W_g = (I - c_g 1 1') / sigma2 on the real rows (padding rows are zero)
-    W = (np.eye(m)[None] * mask[:, :, None] - c[:, None, None] * mask[:, :, None] * mask[:, None, :]) / sigma2
     a_inv = np.linalg.pinv(bread)
-    XA = Xp @ a_inv  # G x m x k
-    H = XA @ np.transpose(Xp, (0, 2, 1)) @ W  # G x m x m
-    eye = np.eye(m)[None] - H
-    eye = np.where(mask[:, :, None] * mask[:, None, :] > 0, eye, np.eye(m)[None])
-    adj = np.linalg.solve(eye, rp[:, :, None])[:, :, 0] * mask
-    wr = (W @ adj[:, :, None])[:, :, 0]
-    u = np.einsum("gmk,gm->gk", Xp, wr)
-    d = u @ a_inv
+    n_g = np.bincount(codes, minlength=G)
+    # rows grouped by their participant's number of scores, then by participant, in their order (a stable sort)
+    order = np.lexsort((codes, n_g[codes]))
+    sizes, first_row = np.unique(n_g[codes][order], return_index=True)
+    d = np.zeros((G, k))
+    for n, row in zip(sizes.tolist(), first_row.tolist(), strict=True):
+        many = int(np.count_nonzero(n_g == n))
+        W = (np.eye(n) - tau2 / (sigma2 + n * tau2)) / sigma2
+        per_block = max(1, _JACKKNIFE_BLOCK_CELLS // (n * n))
+        for lo in range(0, many, per_block):
+            rows = order[row + lo * n:row + min(many, lo + per_block) * n]
+            Xg = X[rows].reshape(-1, n, k)
+            H = (Xg @ a_inv) @ np.transpose(Xg, (0, 2, 1)) @ W  # block x n x n
+            adj = np.linalg.solve(np.eye(n)[None] - H, r[rows].reshape(-1, n, 1))
+            d[codes[rows[::n]]] = np.einsum("gnk,gn->gk", Xg, (W @ adj)[:, :, 0]) @ a_inv
     return (G - 1) / G * (d.T @ d)
 
 
