@@ -99,13 +99,16 @@ def _fit_one(g: pd.DataFrame, rules: PairingRules, use_sessions_vc: bool) -> dic
     w = g["weeks_since_anchor"].to_numpy(dtype=float)
     is_base = g["is_baseline"].to_numpy(dtype=bool)
     periods = np.column_stack([~is_base & (w < lo), ~is_base & (w >= lo) & (w <= hi), ~is_base & (w > hi)])
-    n_window = int(pd.Series(g["participant_id"].to_numpy()[periods[:, 1]]).nunique())
+    # participants as codes in order of first appearance (her first row: where her code first turns up), read from
+    # the Arrow text without a Python string per score
+    codes = pd.factorize(g["participant_id"])[0]
+    n_window = int(np.unique(codes[periods[:, 1]]).size)
     if n_window < _MIN_WINDOW:
         return {"mm_converged": False, "mm_small": True,
                 "mm_note": f"not fitted: {n_window} participants with a score {lo:g}-{hi:g} weeks after the first "
                            f"contact (at least {_MIN_WINDOW} needed)"}
-    pid = g["participant_id"].to_numpy(dtype=object)
-    first = ~pd.Series(pid).duplicated().to_numpy()
+    first = np.zeros(len(g), dtype=bool)
+    first[np.unique(codes, return_index=True)[1]] = True
     Z, znames = _centred_covariates(g["dose"].to_numpy(dtype=float), np.full(len(g), "all", dtype=object), first)
     P = periods.astype(float)
     blocks = [np.ones((len(g), 1)), P, Z, Z * P[:, [1]]]
@@ -117,12 +120,11 @@ def _fit_one(g: pd.DataFrame, rules: PairingRules, use_sessions_vc: bool) -> dic
     j = names.index("period_window")
     y = g["score"].to_numpy(dtype=float)
     if use_sessions_vc:
-        fitted = _fit_sessions_vc(g, X, y, pid)
+        fitted = _fit_sessions_vc(g, X, y, codes)
         if isinstance(fitted, str):
             return {"mm_converged": False, "mm_note": fitted}
         beta, sigma2, cov, converged, notes = fitted
     else:
-        codes = pd.factorize(pid)[0]
         ri = _ri_reml(X, y, codes)
         beta, sigma2, tau2, converged = ri.beta, ri.sigma2, ri.tau2, ri.converged
         notes = [ri.message] if ri.message else []
@@ -140,12 +142,12 @@ def _fit_one(g: pd.DataFrame, rules: PairingRules, use_sessions_vc: bool) -> dic
     }
 
 
-def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, pid: np.ndarray
+def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, codes: np.ndarray
                      ) -> tuple[np.ndarray, float, np.ndarray, bool, list[str]] | str:
     """Participant and group-session variance components by statsmodels ``MixedLM`` (REML), CR1 sandwich.
 
-    Returns ``(beta, sigma2, covariance of beta, converged, notes)``, or a
-    note saying why the model could not be fitted.
+    ``codes``: participant codes ``0 .. G-1``. Returns ``(beta, sigma2, covariance of beta, converged, notes)``,
+    or a note saying why the model could not be fitted.
     """
     # not statsmodels.api (every model and dataset): see evalkit.mechanisms._cmo._fit
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
@@ -153,11 +155,11 @@ def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, pid: np.ndar
     sess = g["group_session_id"].astype("string").fillna("").to_numpy(dtype=object)
     own = np.char.add("obs:", np.arange(len(g)).astype(str)).astype(object)
     sess = np.where(sess == "", own, sess)
-    p_codes, p_levels = pd.factorize(pid)
     s_codes, s_levels = pd.factorize(sess)
-    mats = [_dummies(p_codes, len(p_levels)), _dummies(s_codes, len(s_levels))]
+    n_participants = int(codes.max()) + 1
+    mats = [_dummies(codes, n_participants), _dummies(s_codes, len(s_levels))]
     exog_vc = VCSpec(["participant", "session"],
-                     [[[f"p{i}" for i in range(len(p_levels))]], [[f"s{i}" for i in range(len(s_levels))]]],
+                     [[[f"p{i}" for i in range(n_participants)]], [[f"s{i}" for i in range(len(s_levels))]]],
                      [[mats[0]], [mats[1]]])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -180,7 +182,7 @@ def _fit_sessions_vc(g: pd.DataFrame, X: np.ndarray, y: np.ndarray, pid: np.ndar
         V += vcomp[k] * (Zk @ Zk.T)
     w_r = np.linalg.solve(V, y - X @ beta)
     bread = X.T @ np.linalg.solve(V, X)
-    return beta, sigma2, _sandwich(X, w_r, bread, p_codes), converged, notes
+    return beta, sigma2, _sandwich(X, w_r, bread, codes), converged, notes
 
 
 @dataclass(frozen=True)
@@ -540,17 +542,23 @@ def mixed_model_change(
     if "instrument" not in by:
         raise ValueError(f"by must include 'instrument'; got {by}")
     ep_cols = list(dict.fromkeys(["participant_id", "instrument", *by, "baseline_date", "anchor_date",
-                                  "attended_total", "ending", "end_date"]))
+                                  "attended_total"]))
     pop = episodes.loc[episodes["baseline_score"].notna() & episodes["anchor_date"].notna()
                        & engaged_mask(episodes, rules.min_dose) & episodes["end_date"].notna(), ep_cols]
     s_cols = ["participant_id", "instrument", "date", "score"] + (
         ["group_session_id"] if "group_session_id" in scores.columns else [])
-    s = scores[s_cols].merge(pop, on=["participant_id", "instrument"], how="inner")
-    s = s[s["date"] >= s["baseline_date"]]
-    weeks = ((s["date"] - s["anchor_date"]).dt.days / 7.0).clip(lower=0)
-    s = s.assign(weeks_since_anchor=weeks.to_numpy(), is_baseline=(s["date"] == s["baseline_date"]).to_numpy(),
-                 dose=s["attended_total"].to_numpy(dtype=float))
-    s = s[s["weeks_since_anchor"] <= rules.mm_max_weeks]
+    merged = scores[s_cols].merge(pop, on=["participant_id", "instrument"], how="inner")
+    del pop
+    date = merged["date"]
+    weeks = ((date - merged["anchor_date"]).dt.days / 7.0).clip(lower=0).to_numpy()
+    with np.errstate(invalid="ignore"):
+        kept = np.flatnonzero((date >= merged["baseline_date"]).to_numpy(dtype=bool) & (weeks <= rules.mm_max_weeks))
+    # only the columns the fits read, of the kept rows: copied once, and once more in their order below
+    s = merged[list(dict.fromkeys([*by, *s_cols]))].take(kept)
+    s["weeks_since_anchor"] = weeks[kept]
+    s["is_baseline"] = (date == merged["baseline_date"]).to_numpy()[kept]
+    s["dose"] = merged["attended_total"].to_numpy(dtype=float)[kept]
+    del merged, date, weeks, kept
     if "group_session_id" not in s.columns:
         s["group_session_id"] = pd.array([pd.NA] * len(s), dtype="string")
     z = float(stats.norm.ppf(0.5 + rules.level / 2))
@@ -558,8 +566,9 @@ def mixed_model_change(
     approx: list[str] = []
     small: list[str] = []
     # each group's scores by participant and date (a sort on several columns is stable, so ties keep their order):
-    # sorted once for all groups, as each group sorted on its own gave them
-    s = s.sort_values([*by, "participant_id", "date"])
+    # sorted once for all groups, as each group sorted on its own gave them; the order is found on the key columns
+    keys = [*by, "participant_id", "date"]
+    s = s.take(s[keys].reset_index(drop=True).sort_values(keys).index.to_numpy())
     for key, g in s.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(str(k) for k in key)
