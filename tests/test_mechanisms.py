@@ -217,3 +217,14 @@ def test_a_questionnaire_on_a_day_of_two_sessions_links_the_same_one_whatever_th
         pd.testing.assert_series_equal(other["group_session_id"], results[0]["group_session_id"])
     pd.testing.assert_series_equal(results[0]["group_session_id"],
                                    experience_responses(data.tables)["group_session_id"])
+
+
+def test_the_contexts_read_only_the_columns_named_as_their_sources(big: ExampleData) -> None:
+    """experience_responses copies only these columns of the participants: a context reading another would change."""
+    from evalkit.mechanisms._data import CONTEXT_SOURCES, derive_contexts
+
+    parts = big.tables["participants"]
+    assert set(CONTEXT_SOURCES) <= set(parts.columns)
+    pd.testing.assert_frame_equal(derive_contexts(parts[list(CONTEXT_SOURCES)]), derive_contexts(parts))
+    for column in CONTEXT_SOURCES:  # each one is read
+        assert not derive_contexts(parts.drop(columns=column)).equals(derive_contexts(parts)), column
