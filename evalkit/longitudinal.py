@@ -31,6 +31,7 @@ from scipy import optimize, stats
 from evalkit.blas_threads import on_one_blas_thread
 from evalkit.episodes import engaged_mask
 from evalkit.errors import ApproximationWarning, SmallSampleWarning
+from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
 
 __all__ = [
@@ -569,6 +570,7 @@ def mixed_model_change(
     # sorted once for all groups, as each group sorted on its own gave them; the order is found on the key columns
     keys = [*by, "participant_id", "date"]
     s = s.take(s[keys].reset_index(drop=True).sort_values(keys).index.to_numpy())
+    release_freed_memory()  # the merged scores and the unsorted copy, handed back before the fits
     for key, g in s.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(str(k) for k in key)
