@@ -1135,6 +1135,7 @@ def _models(data: EpisodeData, changes: pd.DataFrame, rules: PairingRules, by: S
     from evalkit.longitudinal import mixed_model_change, multiple_imputation_change
 
     mm = mixed_model_change(data.scores, changes, by=by, rules=rules)
+    release_freed_memory()  # what its fits freed, before the imputations
     mi = multiple_imputation_change(changes, by=by, rules=rules)
     return mm.merge(mi, on=list(by), how="outer")
 
