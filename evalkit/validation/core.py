@@ -307,7 +307,9 @@ def validate(
         quarantine[name] = _set_aside(table.frame, bad, {**table.rows.provenance(bad, text=True),
                                                          "reasons": log.reasons(name, np.flatnonzero(bad))})
         table.typed, table.cells = {}, {}  # done with this table: free its typed columns before the next
-        pa.default_memory_pool().release_unused()  # and give Arrow's freed blocks back to the system
+        # and give the freed blocks back to the system: at a million participants, not for the smaller uploads
+        # (below the threshold a trim costs more in the next table's page faults than it saves)
+        release_freed_memory()
     return ValidationResult(tables=tables, quarantine=quarantine, report=log.report(), absent_columns=absent)
 
 
