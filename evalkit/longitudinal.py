@@ -96,6 +96,40 @@ def _centred_covariates(dose: np.ndarray, ending_group: np.ndarray, person_first
     return (np.column_stack(cols) if cols else np.zeros((len(d), 0))), names
 
 
+def _inner_merge_rows(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions of the rows of ``left`` and ``right`` that ``left.merge(right, on=on, how="inner")`` pairs, in its
+    order (``left``'s), when no two rows of ``right`` share their keys; ``None`` when some do.
+
+    The keys are compared as text in Arrow (missing matches missing, as in the merge), each key column coded by
+    its place among ``right``'s distinct values: integers per row, no Python object per row and no merged frame.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    l_key = np.zeros(len(left), dtype=np.int64)
+    r_key = np.zeros(len(right), dtype=np.int64)
+    found = np.ones(len(left), dtype=bool)
+    for c in on:
+        r_text = pa.array(right[c].astype("string").array, type=pa.large_string())
+        levels = pc.unique(r_text)
+        r_code = pc.index_in(r_text, value_set=levels).to_numpy(zero_copy_only=False)
+        l_code = pc.index_in(pa.array(left[c].astype("string").array, type=pa.large_string()), value_set=levels)
+        found &= l_code.is_valid().to_numpy(zero_copy_only=False)
+        l_key = l_key * len(levels) + pc.fill_null(l_code, 0).to_numpy(zero_copy_only=False)
+        r_key = r_key * len(levels) + r_code
+    order = np.argsort(r_key, kind="stable")
+    r_sorted = r_key[order]
+    if len(r_sorted) > 1 and bool((r_sorted[1:] == r_sorted[:-1]).any()):
+        return None
+    l_rows = np.flatnonzero(found)
+    if not len(r_sorted):
+        return l_rows[:0], order[:0]
+    at = np.minimum(np.searchsorted(r_sorted, l_key[l_rows]), len(r_sorted) - 1)
+    hit = r_sorted[at] == l_key[l_rows]
+    return l_rows[hit], order[at[hit]]
+
+
 def _fit_one(g: pd.DataFrame, rules: PairingRules, use_sessions_vc: bool) -> dict[str, object]:
     lo = rules.followup_weeks - rules.followup_tolerance_weeks
     hi = rules.followup_weeks + rules.followup_tolerance_weeks
@@ -550,18 +584,27 @@ def mixed_model_change(
                        & engaged_mask(episodes, rules.min_dose) & episodes["end_date"].notna(), ep_cols]
     s_cols = ["participant_id", "instrument", "date", "score"] + (
         ["group_session_id"] if "group_session_id" in scores.columns else [])
-    merged = scores[s_cols].merge(pop, on=["participant_id", "instrument"], how="inner")
-    del pop
-    date = merged["date"]
-    weeks = ((date - merged["anchor_date"]).dt.days / 7.0).clip(lower=0).to_numpy()
+    on = ["participant_id", "instrument"]
+    pairs = _inner_merge_rows(scores, pop, on)
+    if pairs is None:  # an episode given twice: the merge's own rows (each of her scores once per such episode)
+        left = right = scores[s_cols].merge(pop, on=on, how="inner")
+        l_rows = r_rows = np.arange(len(left))
+    else:  # the scores and episodes the merge would pair, read from them by position: no merged copy of both
+        (left, l_rows), (right, r_rows) = (scores, pairs[0]), (pop, pairs[1])
+    date = pd.Series(left["date"].to_numpy()[l_rows])
+    baseline = pd.Series(right["baseline_date"].to_numpy()[r_rows])
+    weeks = ((date - pd.Series(right["anchor_date"].to_numpy()[r_rows])).dt.days / 7.0).clip(lower=0).to_numpy()
     with np.errstate(invalid="ignore"):
-        kept = np.flatnonzero((date >= merged["baseline_date"]).to_numpy(dtype=bool) & (weeks <= rules.mm_max_weeks))
-    # only the columns the fits read, of the kept rows: copied once, and once more in their order below
-    s = merged[list(dict.fromkeys([*by, *s_cols]))].take(kept)
+        kept = np.flatnonzero((date >= baseline).to_numpy(dtype=bool) & (weeks <= rules.mm_max_weeks))
+    # only the columns the fits read, of the kept rows (labelled by their place among the paired rows, as the
+    # merge labelled them): copied once, and once more in their order below
+    l_kept, r_kept = l_rows[kept], r_rows[kept]
+    s = pd.DataFrame({c: (left[c].take(l_kept) if c in s_cols else right[c].take(r_kept)).array
+                      for c in dict.fromkeys([*by, *s_cols])}, index=kept)
     s["weeks_since_anchor"] = weeks[kept]
-    s["is_baseline"] = (date == merged["baseline_date"]).to_numpy()[kept]
-    s["dose"] = merged["attended_total"].to_numpy(dtype=float)[kept]
-    del merged, date, weeks, kept
+    s["is_baseline"] = (date == baseline).to_numpy()[kept]
+    s["dose"] = right["attended_total"].to_numpy(dtype=float)[r_kept]
+    del pop, left, right, pairs, l_rows, r_rows, date, baseline, weeks, kept, l_kept, r_kept
     if "group_session_id" not in s.columns:
         s["group_session_id"] = pd.array([pd.NA] * len(s), dtype="string")
     z = float(stats.norm.ppf(0.5 + rules.level / 2))
@@ -596,6 +639,7 @@ def mixed_model_change(
                                                    "or estimated at zero)", fit.get("mm_note", "")) if x)
             use_vc = False
         row.update(fit)
+        release_freed_memory()  # the fit's design and work arrays (at a million participants they piled up)
         row["mm_session_effects"] = bool(use_vc) and "mm_change" in fit
         if "mm_change" in fit:
             row["mm_ci_low"] = fit["mm_change"] - z * fit["mm_se"]
