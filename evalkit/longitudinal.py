@@ -130,6 +130,15 @@ def _inner_merge_rows(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]
     return l_rows[hit], order[at[hit]]
 
 
+def _paired_frame(paired: tuple[tuple[pd.DataFrame, np.ndarray], tuple[pd.DataFrame, np.ndarray]],
+                  left_columns: Sequence[str], columns: Sequence[str], index: np.ndarray | None = None) -> pd.DataFrame:
+    """``columns`` of the paired rows: from the left frame (at its rows) those in ``left_columns``, the others from
+    the right frame (at its rows), each with its dtype."""
+    (left, l_rows), (right, r_rows) = paired
+    return pd.DataFrame({c: (left[c].take(l_rows) if c in left_columns else right[c].take(r_rows)).array
+                         for c in columns}, index=index)
+
+
 def _fit_one(g: pd.DataFrame, rules: PairingRules, use_sessions_vc: bool) -> dict[str, object]:
     lo = rules.followup_weeks - rules.followup_tolerance_weeks
     hi = rules.followup_weeks + rules.followup_tolerance_weeks
@@ -596,26 +605,28 @@ def mixed_model_change(
     weeks = ((date - pd.Series(right["anchor_date"].to_numpy()[r_rows])).dt.days / 7.0).clip(lower=0).to_numpy()
     with np.errstate(invalid="ignore"):
         kept = np.flatnonzero((date >= baseline).to_numpy(dtype=bool) & (weeks <= rules.mm_max_weeks))
-    # only the columns the fits read, of the kept rows (labelled by their place among the paired rows, as the
-    # merge labelled them): copied once, and once more in their order below
-    l_kept, r_kept = l_rows[kept], r_rows[kept]
-    s = pd.DataFrame({c: (left[c].take(l_kept) if c in s_cols else right[c].take(r_kept)).array
-                      for c in dict.fromkeys([*by, *s_cols])}, index=kept)
+    # each group's scores by participant and date (a sort on several columns is stable, so ties keep their order):
+    # sorted once for all groups, as each group sorted on its own gave them; the order is found on the key columns
+    paired = ((left, l_rows[kept]), (right, r_rows[kept]))
+    keys = [*by, "participant_id", "date"]
+    order = _paired_frame(paired, s_cols, keys).sort_values(keys).index.to_numpy()
+    kept = kept[order]
+    paired = ((left, paired[0][1][order]), (right, paired[1][1][order]))
+    release_freed_memory()  # the key columns, before the rows are copied
+    # only the columns the fits read, of the kept rows in that order (labelled by their place among the paired
+    # rows, as the merge labelled them): copied once
+    s = _paired_frame(paired, s_cols, list(dict.fromkeys([*by, *s_cols])), index=kept)
     s["weeks_since_anchor"] = weeks[kept]
     s["is_baseline"] = (date == baseline).to_numpy()[kept]
-    s["dose"] = right["attended_total"].to_numpy(dtype=float)[r_kept]
-    del pop, left, right, pairs, l_rows, r_rows, date, baseline, weeks, kept, l_kept, r_kept
+    s["dose"] = right["attended_total"].to_numpy(dtype=float)[paired[1][1]]
+    del pop, left, right, pairs, paired, l_rows, r_rows, date, baseline, weeks, kept, order
     if "group_session_id" not in s.columns:
         s["group_session_id"] = pd.array([pd.NA] * len(s), dtype="string")
     z = float(stats.norm.ppf(0.5 + rules.level / 2))
     rows = []
     approx: list[str] = []
     small: list[str] = []
-    # each group's scores by participant and date (a sort on several columns is stable, so ties keep their order):
-    # sorted once for all groups, as each group sorted on its own gave them; the order is found on the key columns
-    keys = [*by, "participant_id", "date"]
-    s = s.take(s[keys].reset_index(drop=True).sort_values(keys).index.to_numpy())
-    release_freed_memory()  # the merged scores and the unsorted copy, handed back before the fits
+    release_freed_memory()  # what finding the rows freed, before the fits
     for key, g in s.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(str(k) for k in key)
