@@ -170,3 +170,44 @@ def test_a_row_given_twice_gets_its_last_values(db_url: str) -> None:
         assert tuple(got) == (9.0, "attended")
     finally:
         store.close()
+
+
+def test_postgresql_looks_the_rows_up_by_primary_key(pg_url: str) -> None:
+    """On PostgreSQL the ``UPDATE ... FROM`` the temporary table finds each row by the table's primary key: a part
+    of a re-upload (a fifth of the stored rows here) does not read the whole table. The planner's join settings
+    are as they were afterwards."""
+    frames = example_frames("North", n=5)
+    store = open_store(pg_url)
+    plans: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("UPDATE") and ingest_module._UPDATE_TABLE in statement:
+            with conn.connection.driver_connection.cursor() as cur:
+                plans.append("\n".join(r[0] for r in cur.execute(f"EXPLAIN {statement}")))
+
+    try:
+        ingest(result_of(frames), store, provider="North", file_name="a.csv", sha256=SHA)
+        with store.engine.begin() as conn:
+            # 50,000 more contacts of one participant, a day apart
+            conn.exec_driver_sql(
+                "INSERT INTO contacts (programme_id, participant_id, contact_date, kind, status, duration_minutes, "
+                "upload_id, created_upload_id) SELECT programme_id, participant_id, DATE '1900-01-01' + i, "
+                "'one_to_one', 'attended', 60, upload_id, created_upload_id "
+                "FROM (SELECT * FROM contacts LIMIT 1) AS c, generate_series(1, 50000) AS i")
+            row_ids = np.array([r[0] for r in conn.exec_driver_sql("SELECT row_id FROM contacts")])[::5]
+            before = conn.exec_driver_sql("SELECT current_setting('enable_hashjoin'), "
+                                          "current_setting('enable_mergejoin')").one()
+            sa.event.listen(conn, "before_cursor_execute", explain)
+            ingest_module._bulk_update(conn, "contacts", pd.DataFrame({
+                "row_id": np.random.default_rng(0).permutation(row_ids), "duration_minutes": 45.0}))
+            sa.event.remove(conn, "before_cursor_execute", explain)
+            after = conn.exec_driver_sql("SELECT current_setting('enable_hashjoin'), "
+                                         "current_setting('enable_mergejoin')").one()
+            assert conn.exec_driver_sql("SELECT count(*) FROM contacts WHERE duration_minutes = 45").scalar_one() \
+                == len(row_ids)
+        assert len(plans) == 1
+        assert "Index Scan using contacts_pkey on contacts" in plans[0], plans[0]
+        assert "Seq Scan on contacts" not in plans[0], plans[0]
+        assert tuple(after) == tuple(before)
+    finally:
+        store.close()
