@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,6 +137,21 @@ def _paired_frame(paired: tuple[tuple[pd.DataFrame, np.ndarray], tuple[pd.DataFr
     (left, l_rows), (right, r_rows) = paired
     return pd.DataFrame({c: (left[c].take(l_rows) if c in left_columns else right[c].take(r_rows)).array
                          for c in columns}, index=index)
+
+
+def _sort_order(columns: Iterable[pd.Series]) -> np.ndarray:
+    """Positions that put rows in the order of these columns in turn, ascending, missing values last and ties in
+    their order: the order of ``DataFrame.sort_values`` on several columns, found one column at a time.
+
+    Each column is coded by its place among its sorted distinct values (``pandas.factorize(sort=True)``, missing
+    after them), and the codes are sorted together by ``numpy.lexsort`` (stable), as pandas sorts several columns;
+    no column is copied in that order.
+    """
+    codes = []
+    for values in columns:
+        code, distinct = pd.factorize(values, sort=True)
+        codes.append(np.where(code < 0, len(distinct), code))
+    return np.lexsort(codes[::-1]) if codes else np.zeros(0, dtype=np.intp)
 
 
 def _fit_one(g: pd.DataFrame, rules: PairingRules, use_sessions_vc: bool) -> dict[str, object]:
@@ -609,7 +624,7 @@ def mixed_model_change(
     # sorted once for all groups, as each group sorted on its own gave them; the order is found on the key columns
     paired = ((left, l_rows[kept]), (right, r_rows[kept]))
     keys = [*by, "participant_id", "date"]
-    order = _paired_frame(paired, s_cols, keys).sort_values(keys).index.to_numpy()
+    order = _sort_order(_paired_frame(paired, s_cols, [c])[c] for c in keys)
     kept = kept[order]
     paired = ((left, paired[0][1][order]), (right, paired[1][1][order]))
     release_freed_memory()  # the key columns, before the rows are copied
