@@ -35,6 +35,7 @@ from evalkit.disclosure import (
 )
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument
+from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
 from evalkit.schemas import table_schema
 
@@ -268,6 +269,53 @@ def _text_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(texts, dtype=object)
 
 
+def _sorted_text_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each value of ``s`` as a code (-1 where missing) into its distinct texts, sorted (in pyarrow, no text per row).
+
+    As ``pandas.factorize(s.astype("string") as objects, sort=True)`` for the values present, for a column of few
+    distinct texts (the episodes' instruments).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        ``int64``, one per value of ``s``.
+    texts : list of str
+        The distinct texts, sorted.
+    """
+    arr = pa.array(s.astype("string").array)
+    texts = sorted(x for x in pac.unique(arr).to_pylist() if x is not None)
+    codes = pac.index_in(arr, value_set=pa.array(texts, type=arr.type))
+    return pac.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64), texts
+
+
+def _unique_positions(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` in ``ids``, -1 where absent or missing; ``ids`` must be unique (one missing).
+
+    One hash look-up in pyarrow: ``ids`` and ``values`` are looked up together, chunk by chunk (neither copied into
+    one array with the other), in the hash table of ``ids``; ``ids`` are unique when each finds itself. (A count of
+    distinct ``ids`` first would build a second hash table of them: at a million participants, 0.1 GB more.)
+
+    Raises
+    ------
+    ValueError
+        When a participant id occurs twice (or two are missing), as the look-up by label did.
+    """
+    from evalkit.episodes import _arrow_strings
+
+    pids = _arrow_strings(ids)
+    vals = pa.array(values.astype("string").array)
+    if vals.type != pa.large_string():
+        vals = vals.cast(pa.large_string())
+    chunks = vals.chunks if isinstance(vals, pa.ChunkedArray) else [vals]
+    found = pac.index_in(pa.chunked_array([pids, *chunks], type=pa.large_string()), value_set=pids, skip_nulls=True)
+    found = pac.fill_null(found, -1).to_numpy().astype(np.int64)  # fill_null gives one chunk
+    own = found[:len(pids)]
+    present = own >= 0
+    if pids.null_count > 1 or not np.array_equal(own[present], np.flatnonzero(present)):
+        raise ValueError("cannot reindex on an axis with duplicate labels")
+    return found[len(pids):]
+
+
 def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from evalkit.stats import wilson_ci
 
@@ -378,7 +426,14 @@ def participant_path(
     at least one attended contact (or ``sessions_attended >= 1``, or a
     ``first_contact_date``, for programmes without contact rows).
     """
-    rules = PairingRules() if rules is None else rules
+    path = _participant_path(tables, rules=PairingRules() if rules is None else rules, instruments=instruments)
+    release_freed_memory()  # its hash table, look-ups and codes (at a million participants, about 0.3 GB)
+    return path
+
+
+def _participant_path(tables: Mapping[str, pd.DataFrame] | EpisodeData, *, rules: PairingRules,
+                      instruments: Mapping[str, Instrument] | None) -> pd.DataFrame:
+    """:func:`participant_path`, without handing back what it freed."""
     t, data = _data(tables, rules, instruments)
     if data is not None:
         parts = data.participants.copy(deep=False)  # copy-on-write
@@ -413,12 +468,7 @@ def participant_path(
     reason_labels = np.empty(0, dtype=object)  # pairing (-1: none, or none recorded)
     paired_on: dict[str, np.ndarray] = {}
     if ep is not None and len(ep):
-        from evalkit.episodes import _arrow_strings, _positions
-
-        pids = _arrow_strings(p["participant_id"])
-        if pac.count_distinct(pids, mode="all").as_py() != len(pids):
-            raise ValueError("cannot reindex on an axis with duplicate labels")  # as the label look-up did
-        pos = _positions(ep["participant_id"], pids)  # by hash in pyarrow; -1 = not a participant here
+        pos = _unique_positions(ep["participant_id"], p["participant_id"])  # -1 = not a participant here
         ok = pos >= 0
         pos = pos[ok]
         has_ep[pos] = True
@@ -427,12 +477,12 @@ def participant_path(
         has_pair[pos[ep_paired]] = True
         # per change measure, the episodes the outcome summary counts in n_paired (evalkit.outcomes.change_statistics
         # sums the episodes' ``paired`` per programme x instrument; one episode per participant x instrument)
-        inst_code, inst_names = pd.factorize(ep["instrument"].astype("string").to_numpy(dtype=object,
-                                                                                        na_value=None)[ok], sort=True)
-        for j, inst in enumerate(inst_names):
+        inst_code, inst_names = _sorted_text_codes(ep["instrument"])
+        inst_code = inst_code[ok]
+        for j in np.unique(inst_code[inst_code >= 0]):  # the measures of her episodes, in the order of their names
             on = np.zeros(n, dtype=bool)
             on[pos[ep_paired & (inst_code == j)]] = True
-            paired_on[str(inst)] = on
+            paired_on[str(inst_names[j])] = on
         rank = {r: i for i, r in enumerate(UNPAIRED_REASONS)}
         codes, reason_labels = _text_codes(ep["unpaired_reason"])
         codes = codes[ok]  # each episode's reason (-1 where missing)

@@ -1,9 +1,10 @@
-"""participant_path builds its text columns from codes and sorts once: the same frame as sorting the made frame."""
+"""participant_path makes its text columns from codes and sorts once: as sorting the made frame."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ _TEXT = st.one_of(st.none(), st.sampled_from(["P1", "P10", "p2", "é", "Z", "", 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(_TEXT, _TEXT), max_size=40))
 def test_path_order_is_sort_values_order(rows: list[tuple[str | None, str | None]]) -> None:
-    """Text order by code point, missing last, ties kept in row order (stable): as ``sort_values`` gives it."""
+    """Text by code point, missing last, ties in row order (stable): as ``sort_values`` gives it."""
     frame = pd.DataFrame(rows, columns=["a", "b"], dtype="string")
     want = frame.sort_values(["a", "b"]).index.to_numpy()
     got = _path_order(frame["a"].array, frame["b"].array)
@@ -49,3 +50,32 @@ def test_without_decline_reasons_those_not_taking_up_read_not_recorded() -> None
                             rules=PairingRules())
     early = path["last_step"].isin(["referred", "offered"]).to_numpy()
     assert early.any() and (path.loc[early, "exit_reason"] == "not_recorded").all()
+
+
+def test_a_participant_twice_among_prepared_participants_is_refused() -> None:
+    """Looked up in one hash table of the participants, an id that occurs twice is still an error."""
+    import dataclasses
+
+    from evalkit.data_source import example_tables
+    from evalkit.episodes import prepare_episodes
+
+    data = prepare_episodes(example_tables(), rules=PairingRules())
+    twice = pd.concat([data.participants, data.participants.iloc[[0]]], ignore_index=True)
+    with pytest.raises(ValueError, match="duplicate"):
+        participant_path(dataclasses.replace(data, participants=twice))
+
+
+def test_episodes_of_unknown_or_missing_participants_count_for_nobody() -> None:
+    import dataclasses
+
+    from evalkit.data_source import example_tables
+    from evalkit.episodes import prepare_episodes
+
+    data = prepare_episodes(example_tables(), rules=PairingRules())
+    ep = data.episodes
+    pid = ep["participant_id"].astype("string").copy()
+    pid.iloc[: len(pid) // 2] = "nobody"
+    pid.iloc[len(pid) // 2:] = pd.NA
+    path = participant_path(dataclasses.replace(data, episodes=ep.assign(participant_id=pid)))
+    assert not path["baseline_measured"].any() and not path["paired"].any()
+    assert not path.filter(like="paired_on_").to_numpy().any()
