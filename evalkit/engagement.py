@@ -308,12 +308,13 @@ def _unique_positions(values: pd.Series, ids: pd.Series) -> np.ndarray:
         vals = vals.cast(pa.large_string())
     chunks = vals.chunks if isinstance(vals, pa.ChunkedArray) else [vals]
     found = pac.index_in(pa.chunked_array([pids, *chunks], type=pa.large_string()), value_set=pids, skip_nulls=True)
-    found = pac.fill_null(found, -1).to_numpy().astype(np.int64)  # fill_null gives one chunk
+    found = pac.fill_null(found, -1).to_numpy()  # int32, one chunk
     own = found[:len(pids)]
     present = own >= 0
     if pids.null_count > 1 or not np.array_equal(own[present], np.flatnonzero(present)):
         raise ValueError("cannot reindex on an axis with duplicate labels")
-    return found[len(pids):]
+    del own, present
+    return found[len(pids):].astype(np.int64)
 
 
 def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
