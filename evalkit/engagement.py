@@ -35,6 +35,7 @@ from evalkit.disclosure import (
 )
 from evalkit.episodes import UNPAIRED_REASONS, EpisodeData, prepare_episodes
 from evalkit.instruments import Instrument
+from evalkit.memory import release_freed_memory
 from evalkit.rules import PairingRules
 from evalkit.schemas import table_schema
 
@@ -268,6 +269,54 @@ def _text_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(texts, dtype=object)
 
 
+def _sorted_text_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each value of ``s`` as a code (-1 where missing) into its distinct texts, sorted (in pyarrow, no text per row).
+
+    As ``pandas.factorize(s.astype("string") as objects, sort=True)`` for the values present, for a column of few
+    distinct texts (the episodes' instruments).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        ``int64``, one per value of ``s``.
+    texts : list of str
+        The distinct texts, sorted.
+    """
+    arr = pa.array(s.astype("string").array)
+    texts = sorted(x for x in pac.unique(arr).to_pylist() if x is not None)
+    codes = pac.index_in(arr, value_set=pa.array(texts, type=arr.type))
+    return pac.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64), texts
+
+
+def _unique_positions(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` in ``ids``, -1 where absent or missing; ``ids`` must be unique (one missing).
+
+    One hash look-up in pyarrow: ``ids`` and ``values`` are looked up together, chunk by chunk (neither copied into
+    one array with the other), in the hash table of ``ids``; ``ids`` are unique when each finds itself. (A count of
+    distinct ``ids`` first would build a second hash table of them: at a million participants, 0.1 GB more.)
+
+    Raises
+    ------
+    ValueError
+        When a participant id occurs twice (or two are missing), as the look-up by label did.
+    """
+    from evalkit.episodes import _arrow_strings
+
+    pids = _arrow_strings(ids)
+    vals = pa.array(values.astype("string").array)
+    if vals.type != pa.large_string():
+        vals = vals.cast(pa.large_string())
+    chunks = vals.chunks if isinstance(vals, pa.ChunkedArray) else [vals]
+    found = pac.index_in(pa.chunked_array([pids, *chunks], type=pa.large_string()), value_set=pids, skip_nulls=True)
+    found = pac.fill_null(found, -1).to_numpy()  # int32, one chunk
+    own = found[:len(pids)]
+    present = own >= 0
+    if pids.null_count > 1 or not np.array_equal(own[present], np.flatnonzero(present)):
+        raise ValueError("cannot reindex on an axis with duplicate labels")
+    del own, present
+    return found[len(pids):].astype(np.int64)
+
+
 def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from evalkit.stats import wilson_ci
 
@@ -280,6 +329,60 @@ def _wilson_pct(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray,
         a, b = wilson_ci(x[ok], n[ok], level)
         lo[ok], hi[ok] = 100 * a, 100 * b
     return pct, lo, hi
+
+
+def _exit_reason_codes(p: pd.DataFrame, last: np.ndarray, ending: tuple[np.ndarray, np.ndarray], has_ep: np.ndarray,
+                       best: tuple[np.ndarray, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Each participant's ``exit_reason`` of :func:`participant_path` as a code (-1: none, she is paired) into texts.
+
+    By her furthest step (``last``, a position in :data:`FUNNEL_STEPS`): the ``decline_reason`` (or
+    ``not_recorded``) before taking up, the ``ending`` (or ``ongoing``) before the minimum dose,
+    ``no_baseline_in_window`` (with an episode) or ``no_valid_score`` before a baseline, the unpaired reason of
+    her episode closest to pairing before 'paired'. Made from codes, with no text per participant: ``ending``
+    and ``best`` are each codes (-1: none; ``ongoing``, ``not_paired``) and the texts they point at.
+
+    Returns
+    -------
+    texts : list of str
+        The texts the codes point at (one part per kind of reason, so a text may occur twice).
+    codes : numpy.ndarray
+        ``int64``, one per participant.
+    """
+    n = len(last)
+    if "decline_reason" in p.columns:
+        d_codes, d_texts = _text_codes(p["decline_reason"])
+    else:
+        d_codes, d_texts = np.full(n, -1, dtype=np.int64), np.empty(0, dtype=object)
+    e_codes, e_labels = ending
+    best_reason, reason_labels = best
+    parts = [(list(d_texts) + ["not_recorded"], d_codes),  # -1 (missing) takes the appended text
+             (list(e_labels) + ["ongoing"], e_codes),
+             (["no_valid_score", "no_baseline_in_window"], has_ep.astype(np.int64)),
+             (list(reason_labels) + ["not_paired"], best_reason)]
+    by_step = {0: 0, 1: 0, 2: 1, 3: 1, 4: 2, 5: 3}  # position of the furthest step -> part (6, paired: none)
+    texts: list[str] = []
+    codes = np.full(n, -1, dtype=np.int64)
+    for j, (part_texts, part_codes) in enumerate(parts):
+        at = np.isin(last, [k for k, v in by_step.items() if v == j])
+        c = part_codes[at]
+        codes[at] = len(texts) + np.where(c < 0, len(part_texts) - 1, c)
+        texts.extend(str(x) for x in part_texts)
+    return texts, codes
+
+
+def _codes_as_text(texts: Sequence[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``texts[codes]`` as a ``"string"`` array (missing where a code is -1), taken in pyarrow (no text per row)."""
+    return pd.array(np.asarray(list(texts), dtype=object), dtype="string").take(codes, allow_fill=True)
+
+
+def _path_order(prog: pd.api.extensions.ExtensionArray, pid: pd.api.extensions.ExtensionArray) -> np.ndarray:
+    """The positions that sort rows by ``prog`` then ``pid`` (text, missing last; stable), as ``sort_values``.
+
+    Sorted in pyarrow (UTF-8 bytes compare in the order of the texts' code points, as Python's ``str``).
+    """
+    table = pa.table({"p": pa.array(prog), "q": pa.array(pid)})
+    idx = pac.sort_indices(table, sort_keys=[("p", "ascending"), ("q", "ascending")])  # nulls at the end
+    return idx.to_numpy().astype(np.intp)
 
 
 def participant_path(
@@ -324,7 +427,14 @@ def participant_path(
     at least one attended contact (or ``sessions_attended >= 1``, or a
     ``first_contact_date``, for programmes without contact rows).
     """
-    rules = PairingRules() if rules is None else rules
+    path = _participant_path(tables, rules=PairingRules() if rules is None else rules, instruments=instruments)
+    release_freed_memory()  # its hash table, look-ups and codes (at a million participants, about 0.3 GB)
+    return path
+
+
+def _participant_path(tables: Mapping[str, pd.DataFrame] | EpisodeData, *, rules: PairingRules,
+                      instruments: Mapping[str, Instrument] | None) -> pd.DataFrame:
+    """:func:`participant_path`, without handing back what it freed."""
     t, data = _data(tables, rules, instruments)
     if data is not None:
         parts = data.participants.copy(deep=False)  # copy-on-write
@@ -355,15 +465,11 @@ def participant_path(
     has_ep = np.zeros(n, dtype=bool)
     has_base = np.zeros(n, dtype=bool)
     has_pair = np.zeros(n, dtype=bool)
-    best_reason = np.full(n, None, dtype=object)
+    best_reason = np.full(n, -1, dtype=np.int64)  # code into reason_labels of the reason of her episode closest to
+    reason_labels = np.empty(0, dtype=object)  # pairing (-1: none, or none recorded)
     paired_on: dict[str, np.ndarray] = {}
     if ep is not None and len(ep):
-        from evalkit.episodes import _arrow_strings, _positions
-
-        pids = _arrow_strings(p["participant_id"])
-        if pac.count_distinct(pids, mode="all").as_py() != len(pids):
-            raise ValueError("cannot reindex on an axis with duplicate labels")  # as the label look-up did
-        pos = _positions(ep["participant_id"], pids)  # by hash in pyarrow; -1 = not a participant here
+        pos = _unique_positions(ep["participant_id"], p["participant_id"])  # -1 = not a participant here
         ok = pos >= 0
         pos = pos[ok]
         has_ep[pos] = True
@@ -372,56 +478,48 @@ def participant_path(
         has_pair[pos[ep_paired]] = True
         # per change measure, the episodes the outcome summary counts in n_paired (evalkit.outcomes.change_statistics
         # sums the episodes' ``paired`` per programme x instrument; one episode per participant x instrument)
-        inst_code, inst_names = pd.factorize(ep["instrument"].astype("string").to_numpy(dtype=object,
-                                                                                        na_value=None)[ok], sort=True)
-        for j, inst in enumerate(inst_names):
+        inst_code, inst_names = _sorted_text_codes(ep["instrument"])
+        inst_code = inst_code[ok]
+        for j in np.unique(inst_code[inst_code >= 0]):  # the measures of her episodes, in the order of their names
             on = np.zeros(n, dtype=bool)
             on[pos[ep_paired & (inst_code == j)]] = True
-            paired_on[str(inst)] = on
+            paired_on[str(inst_names[j])] = on
         rank = {r: i for i, r in enumerate(UNPAIRED_REASONS)}
-        codes, labels = _text_codes(ep["unpaired_reason"])
-        codes = codes[ok]
-        r = np.append(labels, None)[codes]  # each episode's reason (None where missing: code -1)
-        rk = np.array([rank.get(x, -1) for x in labels] + [-1], dtype=np.int64)[codes]  # unknown or missing: -1
+        codes, reason_labels = _text_codes(ep["unpaired_reason"])
+        codes = codes[ok]  # each episode's reason (-1 where missing)
+        rk = np.array([rank.get(x, -1) for x in reason_labels] + [-1], dtype=np.int64)[codes]  # unknown/missing: -1
         order = np.lexsort((-rk, pos))
         first = np.ones(len(order), dtype=bool)
         first[1:] = pos[order][1:] != pos[order][:-1]
-        best_reason[pos[order][first]] = r[order][first]
+        best_reason[pos[order][first]] = codes[order][first]
     baseline = dose_ok & has_base
     paired = baseline & has_pair
     steps = {"referred": np.ones(n, dtype=bool), "offered": offered, "took_up": took_up, "attended": attended,
              "reached_min_dose": dose_ok, "baseline_measured": baseline, "paired": paired}
     names = list(FUNNEL_STEPS)
-    stack = np.column_stack([steps[s] for s in names])
-    last = np.array(names, dtype=object)[stack.sum(axis=1) - 1]
-    decline = p["decline_reason"].astype("string").fillna("not_recorded").to_numpy(dtype=object) \
-        if "decline_reason" in p.columns else np.full(n, "not_recorded", dtype=object)
-    # the ending of each participant from its code (-1 where none is recorded: 'ongoing')
-    e_codes, e_labels = _text_codes(p["ending"])
-    ending_or = np.append(e_labels, "ongoing")[e_codes]
-    no_base = np.where(has_ep, "no_baseline_in_window", "no_valid_score").astype(object)
-    exit_reason = np.select(
-        [last == "referred", last == "offered", last == "took_up", last == "attended",
-         last == "reached_min_dose", last == "baseline_measured"],
-        [decline, decline, ending_or, ending_or, no_base,
-         np.where(best_reason == None, "not_paired", best_reason)],  # noqa: E711
-        default=None).astype(object)
-    eg = pd.array(np.array([ENDING_GROUPS.get(x, "other") for x in e_labels] + ["ongoing"], dtype=object)[e_codes],
-                  dtype="string")
+    # the furthest step reached, as its position in ``names`` (the steps are cumulative)
+    last = np.sum([steps[s] for s in names], axis=0, dtype=np.int64) - 1
+    e_codes, e_labels = _text_codes(p["ending"])  # -1 where no ending is recorded
+    exit_texts, exit_codes = _exit_reason_codes(p, last, (e_codes, e_labels), has_ep, (best_reason, reason_labels))
+    eg_texts = [ENDING_GROUPS.get(x, "other") for x in e_labels] + ["ongoing"]  # code -1 (no ending): 'ongoing'
+    # the rows in the order of (programme_id, participant_id), found once: each column is taken in that order as it
+    # is made (not a frame made and then sorted, a copy of every column)
+    prog = p["programme_id"].astype("string").array
+    pid = p["participant_id"].astype("string").array
+    order = _path_order(prog, pid)
     from evalkit.episodes import CONTEXT_FIELDS
 
-    # every column at once (one frame, not a column inserted at a time)
-    columns = {"programme_id": p["programme_id"].astype("string").array,
-               "participant_id": p["participant_id"].astype("string").array,
-               **{s_: steps[s_] for s_ in names},
-               "last_step": pd.array(last, dtype="string"),
-               "exit_reason": pd.array(exit_reason, dtype="string"),
-               "attended_total": att_total.to_numpy(),
-               "ending_group": eg,
-               **{f"{PAIRED_ON}{inst}": on for inst, on in paired_on.items()}}
-    columns.update({c: p[c].array for c in CONTEXT_FIELDS if c in p.columns})
+    # every column at once (one frame, not a column inserted at a time); the text columns from their codes
+    columns = {"programme_id": prog.take(order),
+               "participant_id": pid.take(order),
+               **{s_: steps[s_][order] for s_ in names},
+               "last_step": _codes_as_text(names, last[order]),
+               "exit_reason": _codes_as_text(exit_texts, exit_codes[order]),
+               "attended_total": att_total.to_numpy()[order],
+               "ending_group": _codes_as_text(eg_texts, np.where(e_codes < 0, len(eg_texts) - 1, e_codes)[order]),
+               **{f"{PAIRED_ON}{inst}": on[order] for inst, on in paired_on.items()}}
+    columns.update({c: p[c].array.take(order) for c in CONTEXT_FIELDS if c in p.columns})
     out = pd.DataFrame(columns)
-    out = out.sort_values(["programme_id", "participant_id"]).reset_index(drop=True)
     out.attrs["individual_level"] = True
     return _rules_col(out, rules)
 
