@@ -130,11 +130,10 @@ def _inner_merge_rows(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]
     return l_rows[hit], order[at[hit]]
 
 
-def _paired_frame(paired: tuple[tuple[pd.DataFrame, np.ndarray], tuple[pd.DataFrame, np.ndarray]],
+def _paired_frame(left: pd.DataFrame, l_rows: np.ndarray, right: pd.DataFrame, r_rows: np.ndarray,
                   left_columns: Sequence[str], columns: Sequence[str], index: np.ndarray | None = None) -> pd.DataFrame:
-    """``columns`` of the paired rows: from the left frame (at its rows) those in ``left_columns``, the others from
-    the right frame (at its rows), each with its dtype."""
-    (left, l_rows), (right, r_rows) = paired
+    """``columns`` of paired rows: those in ``left_columns`` from ``left`` at ``l_rows``, the others from ``right``
+    at ``r_rows``, each with its dtype."""
     return pd.DataFrame({c: (left[c].take(l_rows) if c in left_columns else right[c].take(r_rows)).array
                          for c in columns}, index=index)
 
@@ -622,19 +621,18 @@ def mixed_model_change(
         kept = np.flatnonzero((date >= baseline).to_numpy(dtype=bool) & (weeks <= rules.mm_max_weeks))
     # each group's scores by participant and date (a sort on several columns is stable, so ties keep their order):
     # sorted once for all groups, as each group sorted on its own gave them; the order is found on the key columns
-    paired = ((left, l_rows[kept]), (right, r_rows[kept]))
+    l_kept, r_kept = l_rows[kept], r_rows[kept]
     keys = [*by, "participant_id", "date"]
-    order = _sort_order(_paired_frame(paired, s_cols, [c])[c] for c in keys)
-    kept = kept[order]
-    paired = ((left, paired[0][1][order]), (right, paired[1][1][order]))
+    order = _sort_order(_paired_frame(left, l_kept, right, r_kept, s_cols, [c])[c] for c in keys)
+    kept, l_kept, r_kept = kept[order], l_kept[order], r_kept[order]
     release_freed_memory()  # the key columns, before the rows are copied
     # only the columns the fits read, of the kept rows in that order (labelled by their place among the paired
     # rows, as the merge labelled them): copied once
-    s = _paired_frame(paired, s_cols, list(dict.fromkeys([*by, *s_cols])), index=kept)
+    s = _paired_frame(left, l_kept, right, r_kept, s_cols, list(dict.fromkeys([*by, *s_cols])), index=kept)
     s["weeks_since_anchor"] = weeks[kept]
     s["is_baseline"] = (date == baseline).to_numpy()[kept]
-    s["dose"] = right["attended_total"].to_numpy(dtype=float)[paired[1][1]]
-    del pop, left, right, pairs, paired, l_rows, r_rows, date, baseline, weeks, kept, order
+    s["dose"] = right["attended_total"].to_numpy(dtype=float)[r_kept]
+    del pop, left, right, pairs, l_rows, r_rows, l_kept, r_kept, date, baseline, weeks, kept, order
     if "group_session_id" not in s.columns:
         s["group_session_id"] = pd.array([pd.NA] * len(s), dtype="string")
     z = float(stats.norm.ppf(0.5 + rules.level / 2))
