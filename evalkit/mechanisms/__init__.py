@@ -46,6 +46,7 @@ from evalkit.mechanisms._data import (
     experience_instruments,
     experience_measures,
     experience_responses,
+    experience_rows,
     item_catalogue,
     statements,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "experience_instruments",
     "experience_measures",
     "experience_responses",
+    "experience_rows",
     "item_catalogue",
     "mechanism_profile",
     "quality_signals",

@@ -223,10 +223,22 @@ def experience_measures(measures: pd.DataFrame | None,
     """
     if measures is None:
         return pd.DataFrame()
+    return measures[experience_rows(measures, instruments)]
+
+
+def experience_rows(measures: pd.DataFrame, instruments: Mapping[str, Instrument] | None = None) -> np.ndarray:
+    """Whether each row of ``measures`` answers an experience questionnaire (its ``instrument`` code trimmed and in
+    lower case), as a boolean mask: the rows :func:`experience_measures` copies, for a caller that only counts them.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool``, one per row; all false without an ``instrument`` column.
+    """
     if not len(measures) or "instrument" not in measures.columns:
-        return measures.iloc[:0]
+        return np.zeros(len(measures), dtype=bool)
     code = measures["instrument"].astype("string").str.strip().str.lower()
-    return measures[code.isin(list(experience_instruments(instruments))).fillna(False).to_numpy(dtype=bool)]
+    return code.isin(list(experience_instruments(instruments))).fillna(False).to_numpy(dtype=bool)
 
 
 def experience_responses(

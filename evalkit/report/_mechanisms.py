@@ -32,15 +32,13 @@ def experience_answers(measures: pd.DataFrame | None, registry: Mapping[str, Ins
     """How many rows answer a peer-support experience questionnaire, and whether any holds an answer to a statement.
 
     Only then do the mechanism analyses run; otherwise this section reads no more than the participants. The rows
-    are those of :func:`evalkit.mechanisms.experience_measures` (its code trimmed and in lower case), counted on a
-    mask, without a copy of them.
+    are those of :func:`evalkit.mechanisms.experience_rows`, counted on its mask, without a copy of them.
     """
-    from evalkit.mechanisms import experience_instruments
+    from evalkit.mechanisms import experience_rows
 
-    if measures is None or not len(measures) or "instrument" not in measures.columns:
+    if measures is None:
         return 0, False
-    code = measures["instrument"].astype("string").str.strip().str.lower()
-    rows = code.isin(list(experience_instruments(registry))).fillna(False).to_numpy(dtype=bool)
+    rows = experience_rows(measures, registry)
     items = [c for c in measures.columns if re.fullmatch(r"item_\d+", str(c))]
     answered = any(bool((measures[c].notna().to_numpy(dtype=bool) & rows).any()) for c in items)
     return int(rows.sum()), answered
