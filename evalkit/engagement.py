@@ -298,7 +298,9 @@ def _unique_positions(values: pd.Series, ids: pd.Series) -> np.ndarray:
     Raises
     ------
     ValueError
-        When a participant id occurs twice (or two are missing), as the look-up by label did.
+        When a participant id occurs twice (or two are missing), naming the first such id. Prepared episodes never
+        hold one (:func:`evalkit.episodes.prepare_episodes` keeps one row per participant); an
+        :class:`~evalkit.episodes.EpisodeData` put together by hand may.
     """
     from evalkit.episodes import _arrow_strings
 
@@ -312,7 +314,10 @@ def _unique_positions(values: pd.Series, ids: pd.Series) -> np.ndarray:
     own = found[:len(pids)]
     present = own >= 0
     if pids.null_count > 1 or not np.array_equal(own[present], np.flatnonzero(present)):
-        raise ValueError("cannot reindex on an axis with duplicate labels")
+        repeated = ids[ids.duplicated(keep="first")]
+        which = "a missing participant_id" if repeated.isna().all() else f"participant_id {repeated.dropna().iloc[0]!r}"
+        raise ValueError(f"The participants hold {which} more than once: the funnel needs one row per participant "
+                         "(as prepare_episodes makes them).")
     del own, present
     return found[len(pids):].astype(np.int64)
 

@@ -53,15 +53,17 @@ def test_without_decline_reasons_those_not_taking_up_read_not_recorded() -> None
 
 
 def test_a_participant_twice_among_prepared_participants_is_refused() -> None:
-    """Looked up in one hash table of the participants, an id that occurs twice is still an error."""
+    """Looked up in one hash table of the participants, an id that occurs twice is still an error, and the message
+    names her (not pandas' "cannot reindex on an axis with duplicate labels")."""
     import dataclasses
 
     from evalkit.data_source import example_tables
     from evalkit.episodes import prepare_episodes
 
     data = prepare_episodes(example_tables(), rules=PairingRules())
+    first = data.participants["participant_id"].iloc[0]
     twice = pd.concat([data.participants, data.participants.iloc[[0]]], ignore_index=True)
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(ValueError, match=f"participant_id '{first}' more than once: the funnel needs one row per"):
         participant_path(dataclasses.replace(data, participants=twice))
 
 
