@@ -27,6 +27,11 @@ warm, as in a running server. It is measured two ways:
 clicked: after its very-first and cached views, the click is timed too (an action, not a page view, so no page
 target applies; informational), then the page once more.
 
+The store: ``dash.sqlite`` next to the data (made once), or the database URL given with ``--opt url=...``
+(a store already holding this size's upload made with :data:`~benchmarks.common.PROVIDER` and
+:data:`~benchmarks.common.SECRET`, e.g. a copy of one made by ``evalkit ingest``; the data are then not
+generated or read, and the URL is used as it is: give a copy, as the app may write to it).
+
 Baseline: ``empty page (baseline)`` - an AppTest of a script that only writes
 a title, run the same way: the cost of AppTest and Streamlit themselves.
 Targets: first under 2 s, cached under 0.3 s at 10k participants.
@@ -89,12 +94,13 @@ def pages() -> list[str]:
             if "admin" in roles and file not in ("upload.py", "accounts.py") and (ROOT / "dashboards" / "views" / file).is_file()]
 
 
-def run(size: int, *, root: Path, pg: str | None = None, only: str = "", mode: str = "alone,turn",
+def run(size: int, *, root: Path, pg: str | None = None, only: str = "", mode: str = "alone,turn", url: str = "",
         **_: str) -> None:
     from streamlit.testing.v1 import AppTest
 
-    ensure_data(size, root)
-    url = database(size, root)
+    if not url:  # else a store already holding the benchmark's upload (PROVIDER, SECRET), as given
+        ensure_data(size, root)
+        url = database(size, root)
     os.environ["EVALKIT_DB_URL"] = url
     os.environ["EVALKIT_SECRET"] = SECRET.decode()
     holder = tempfile.TemporaryDirectory(dir=root)

@@ -9,7 +9,9 @@
   (:func:`evalkit.store.data_version`), the scope and the filters as
   arguments, so they are all part of the cache key: role-scoped data are never
   shared between roles, and new uploads or rollbacks invalidate the caches.
-* The expensive inputs of the pages, the loaded tables, the prepared
+* The expensive inputs of the pages, the loaded tables (the contacts apart:
+  the episodes read them and let go of them, and they are loaded again,
+  and kept, when a page first computes from the whole tables), the prepared
   episodes, each mother's path through the take-up funnel
   (:func:`evalkit.engagement.participant_path`) and
   :func:`evalkit.outcomes.evaluate_outcomes`, are computed once per data
@@ -33,6 +35,7 @@ import io
 import json
 import tempfile
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +178,8 @@ def clear_caches() -> None:
     from dashboards import ui
 
     st.cache_data.clear()
-    _tables.clear()
+    _tables_but_contacts.clear()
+    _contacts.clear()
     _episode_data.clear()
     _participant_path.clear()
     _outcomes.clear()
@@ -229,16 +233,56 @@ SHARED_ENTRIES = 8
 """How many (data version, scope, filters[, rules]) keys of the shared tables and outcome results are kept."""
 
 
+def _load(url: str, key: ScopeKey, progs: tuple[str, ...] | None,
+          date_range: tuple[str | None, str | None] | None, names: list[str]) -> dict[str, pd.DataFrame]:
+    """``names`` of the scoped tables, as :func:`evalkit.store.load_tables` loads them (each table's query is its
+    own, so a table loaded alone is the same frame as loaded with the others)."""
+    from evalkit.store import load_tables
+
+    return load_tables(store(url), scope_from_key(key), programmes=progs, date_range=date_range, tables=names,
+                       provenance=False)
+
+
+def _with_contacts(base: Mapping[str, pd.DataFrame], contacts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables of ``base`` and the contacts, in load order (as :func:`evalkit.store.load_tables` gives them)."""
+    from evalkit.schemas import TABLE_NAMES
+
+    return {t: contacts if t == "contacts" else base[t] for t in TABLE_NAMES if t == "contacts" or t in base}
+
+
 @st.cache_resource(show_spinner="Loading data ...", max_entries=SHARED_ENTRIES)
+def _tables_but_contacts(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                         date_range: tuple[str | None, str | None] | None) -> dict[str, pd.DataFrame]:
+    """The scoped tables but the contacts, loaded once per key and shared (read-only by convention)."""
+    from evalkit.schemas import TABLE_NAMES
+
+    return _load(url, key, progs, date_range, [t for t in TABLE_NAMES if t != "contacts"])
+
+
+_HELD_CONTACTS: weakref.WeakValueDictionary[tuple[Any, ...], pd.DataFrame] = weakref.WeakValueDictionary()
+"""The contacts :func:`_contacts` holds, by key, while it holds them: the episodes of a key whose contacts a page
+already loaded read those instead of loading them again."""
+
+
+@st.cache_resource(show_spinner="Loading the contacts ...", max_entries=SHARED_ENTRIES)
+def _contacts(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+              date_range: tuple[str | None, str | None] | None) -> pd.DataFrame:
+    """The scoped contacts, loaded once per key and shared from the first time a page computes from the whole
+    tables (:func:`_tables`); until then no shared result holds them (:func:`_episode_data`)."""
+    contacts = _load(url, key, progs, date_range, ["contacts"])["contacts"]
+    _HELD_CONTACTS[(url, data_version, key, progs, date_range)] = contacts
+    return contacts
+
+
 def _tables(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
             date_range: tuple[str | None, str | None] | None) -> dict[str, pd.DataFrame]:
     """The scoped tables, loaded once per key and shared (read-only by convention: see :func:`_isolated`).
 
     Without the provenance columns: every page computes from these, and no analysis uses where a row came
-    from (the upload and quarantine pages read their own)."""
-    from evalkit.store import load_tables
-
-    return load_tables(store(url), scope_from_key(key), programmes=progs, date_range=date_range, provenance=False)
+    from (the upload and quarantine pages read their own). The contacts are kept apart (:func:`_contacts`),
+    loaded the first time a page asks for the whole tables."""
+    return _with_contacts(_tables_but_contacts(url, data_version, key, progs, date_range),
+                          _contacts(url, data_version, key, progs, date_range))
 
 
 def _isolated(obj: Any) -> Any:
@@ -343,9 +387,17 @@ def _episode_data(url: str, data_version: str, key: ScopeKey, progs: tuple[str, 
     shared: the outcomes are computed from it, and pages that need only the episodes and paths (Engagement)
     do not wait for the outcomes."""
     prepare = library("evalkit.episodes.prepare_episodes")
-    frames = _tables(url, data_version, key, progs, date_range)
+    base = _tables_but_contacts(url, data_version, key, progs, date_range)
+    # the contacts are read here and let go of (release_contacts) unless a page holds them already (_contacts): the
+    # pages that show outcomes need nothing else of them, and at a million participants of issue #8's volume they
+    # are 1.3 GB of the 4.4 GB that the tables, the episodes, the outcomes and the paths took together
+    contacts = _HELD_CONTACTS.get((url, data_version, key, progs, date_range))
+    if contacts is None:
+        contacts = _load(url, key, progs, date_range, ["contacts"])["contacts"]
+    frames = _with_contacts(base, contacts)
+    del contacts
     # no page reads the attended contacts (EpisodeData.attended): not kept, as evaluate_outcomes does not
-    return _noted(prepare, frames, rules=_rules(rules_key), keep_attended=False)
+    return _noted(prepare, frames, rules=_rules(rules_key), keep_attended=False, release_contacts=True)
 
 
 @st.cache_resource(show_spinner="Following each mother through the funnel ...", max_entries=SHARED_ENTRIES)

@@ -31,6 +31,8 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def test_every_page_in_a_session_loads_once_and_evaluates_once(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Each table is loaded once, except the contacts: read by the episodes and let go of, then loaded again when a
+    page first computes from the whole tables (Engagement's attendance)."""
     loads: list[tuple[str, ...]] = []
     evaluations = []
     load, evaluate = evalkit.store.load_tables, evalkit.outcomes.evaluate_outcomes
@@ -50,8 +52,62 @@ def test_every_page_in_a_session_loads_once_and_evaluates_once(app, monkeypatch:
         at.switch_page(f"views/{page}.py")
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
-    assert loads.count(("all",)) == 1, loads
+    assert loads.count(("programmes", "participants", "group_sessions", "measures")) == 1, loads
+    assert loads.count(("contacts",)) == 2, loads
+    assert ("all",) not in loads, loads
     assert evaluations == [False]
+
+
+def test_the_shared_data_hold_no_contacts_until_a_page_computes_from_the_whole_tables(
+        app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The contacts are the largest table (at a million participants of issue #8's volume 1.3 GB of the 4.4 GB the
+    Overview held): the episodes read them and let go of them, so the Overview and the outcome pages hold none; a
+    page that computes from the whole tables loads them then and keeps them for the pages after it."""
+    import gc
+    import weakref
+
+    loaded: list[weakref.ref] = []
+    load = evalkit.store.load_tables
+
+    def recording_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = load(*args, **kwargs)
+        if "contacts" in out:
+            loaded.append(weakref.ref(out["contacts"]))
+        return out
+
+    monkeypatch.setattr(evalkit.store, "load_tables", recording_load)
+    at = app()  # the Overview
+    for page in ("symptom_change", "wellbeing", "for_whom", "safety"):
+        at.switch_page(f"views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    gc.collect()
+    assert len(loaded) == 1 and loaded[0]() is None
+    at.switch_page("views/engagement.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    gc.collect()
+    assert len(loaded) == 2 and loaded[0]() is None and loaded[1]() is not None
+
+
+def test_episodes_read_the_contacts_a_page_holds_already(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A page that computed from the whole tables first (What works) holds the contacts: the episodes prepared for
+    a page opened next read those, not a second load."""
+    loads: list[tuple[str, ...]] = []
+    load = evalkit.store.load_tables
+
+    def counting_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        loads.append(tuple(kwargs.get("tables") or ("all",)))
+        return load(*args, **kwargs)
+
+    at = app()
+    data.clear_caches()
+    monkeypatch.setattr(evalkit.store, "load_tables", counting_load)
+    for page in ("what_works", "symptom_change"):
+        at.switch_page(f"views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    assert loads.count(("contacts",)) == 1, loads
 
 
 def test_engagement_opened_first_prepares_episodes_without_the_outcomes(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
