@@ -401,22 +401,25 @@ def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array, *, ke
         """The column at the rows ``at`` (None when the table has no such column)."""
         return pd.Series(c[column].array.take(at), copy=False) if column in c.columns else None
 
-    missing_text = pd.Series(pd.NA, index=pd.RangeIndex(len(rows)), dtype="string")
-    kind = missing_text if (k := taken("kind")) is None else k.astype("string")
+    def missing_text(n: int) -> pd.Series:
+        return pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string")
+
     # whether each has a group session id, without its text (missing as astype("string") finds it: pandas' isna)
     has_gsid = np.zeros(len(rows), dtype=bool) if "group_session_id" not in c.columns \
         else c["group_session_id"].notna().to_numpy(dtype=bool)[rows]
-    is_group = ((kind == "group_session").fillna(False).to_numpy(dtype=bool) | has_gsid)
-    del kind
-    minutes = pd.Series(np.nan, index=pd.RangeIndex(len(rows))) if (m := taken("duration_minutes")) is None \
-        else pd.to_numeric(m, errors="coerce")
-    minutes = minutes.to_numpy(dtype=float)
+    # a group contact by its kind, compared on the whole column rather than on its text taken at the attended rows
+    # (at a million participants of issue #8's volume that text was 150 MB, with a 400 MB transient)
+    is_group = has_gsid.copy() if "kind" not in c.columns else \
+        (c["kind"].astype("string") == "group_session").fillna(False).to_numpy(dtype=bool)[rows] | has_gsid
+    minutes = np.full(len(rows), np.nan) if "duration_minutes" not in c.columns \
+        else pd.to_numeric(taken("duration_minutes"), errors="coerce").to_numpy(dtype=float)
     group_rows = np.flatnonzero(is_group & has_gsid & (date == date.astype("datetime64[D]")))  # a score's date is a day
     if not keep:
-        gsid = missing_text.iloc[:len(group_rows)] if (g := taken("group_session_id", rows[group_rows])) is None \
-            else g.astype("string")
+        gsid = missing_text(len(group_rows)) if "group_session_id" not in c.columns \
+            else taken("group_session_id", rows[group_rows]).astype("string")
         return _Attended(None, with_rows, pos, date, is_group, minutes, group_rows, gsid.astype("str").array)
-    gsid = missing_text if (g := taken("group_session_id")) is None else g.astype("string")
+    gsid = missing_text(len(rows)) if "group_session_id" not in c.columns \
+        else taken("group_session_id").astype("string")
     out = pd.DataFrame({
         "participant_id": taken("participant_id").astype("string").astype("str").array,
         "date": date,
