@@ -105,9 +105,7 @@ def _from_arrow(values: Any, kind: str) -> pd.Series | np.ndarray:
     if kind == "integer":
         return values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     if kind == "number":
-        numbers = values.to_numpy(zero_copy_only=False)
-        # its own memory (Arrow's, without missing values, is read-only), as when the frame copied its columns
-        return numbers if numbers.flags.writeable else numbers.copy()
+        return values.to_numpy(zero_copy_only=False)
     if kind == "date":
         days = values
         if not pa.types.is_date32(days.type):
@@ -180,7 +178,7 @@ def _frame_from_records(rows: Sequence[tuple[Any, ...]], columns: Sequence[str],
         table = table.combine_chunks()
     fields = table.flatten()
     out = {name: _from_arrow(fields[j], kind) for j, (name, kind) in enumerate(zip(columns, kinds, strict=True))}
-    return pd.DataFrame(out, index=pd.RangeIndex(len(rows)), copy=False)  # a block per column: see frame_from_rows
+    return pd.DataFrame(out, index=pd.RangeIndex(len(rows)))
 
 
 def frame_from_rows(rows: Sequence[tuple[Any, ...]], columns: Sequence[str], table: str, *,
@@ -211,11 +209,7 @@ def frame_from_rows(rows: Sequence[tuple[Any, ...]], columns: Sequence[str], tab
     Returns
     -------
     pandas.DataFrame
-        Index ``0..n-1``; every column of ``table`` in its canonical dtype, each its own array (not
-        consolidated with the columns of its dtype into one block): :func:`stacked_frames` then lets go
-        of a batch's copy of each column as it joins it. In one block, the measures' 22 number columns
-        were all held twice until the last was joined (at a million participants of issue #8's volume,
-        about 0.7 GB more at the peak of :func:`~evalkit.store.load_tables`).
+        Index ``0..n-1``; every column of ``table`` in its canonical dtype.
     """
     import pyarrow as pa
 
@@ -238,7 +232,7 @@ def frame_from_rows(rows: Sequence[tuple[Any, ...]], columns: Sequence[str], tab
             out[name] = _typed_column(values, kind)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             out[name] = coerce(pd.Series(values, dtype=object, name=name), kind)
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(rows)), copy=False)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(rows)))
     return frame[list(columns)] if list(frame.columns) != list(columns) else frame
 
 
@@ -249,21 +243,13 @@ def stacked_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
     taken out of the parts as it is joined, so the parts' copies of a column are let go before the next column
     is joined rather than all held until the end. Arrow text is joined as chunks (no copy). ``parts`` is emptied
     of its columns.
-
-    The memory the parts' copies of a column held is handed back after each column
-    (:func:`~evalkit.memory.release_freed_memory`, which acts only above 1 GiB resident): each part's column
-    is a small array of its own (:func:`frame_from_rows`), which glibc would otherwise keep in its heap, so
-    that the process would hold each column twice until the end after all.
     """
-    from evalkit.memory import release_freed_memory
-
     n = sum(len(p) for p in parts)
     out: dict[str, pd.Series] = {}
     for name in list(parts[0].columns):
         pieces = [p.pop(name) for p in parts]
         out[name] = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
         del pieces
-        release_freed_memory()
     return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
 
 
