@@ -266,6 +266,15 @@ def _scored(measures: pd.DataFrame, registry: Mapping[str, Instrument]) -> pd.Da
     return score(measures, instruments=registry)
 
 
+def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without its rows: the same columns, dtypes, index type and attrs, in new (empty) arrays.
+
+    Unlike ``frame.iloc[:0]``, whose numpy columns are views of ``frame``'s blocks, it holds nothing of
+    ``frame``'s memory.
+    """
+    return frame.take(np.empty(0, dtype=np.intp))
+
+
 def _empty(n: int, dtype: str) -> pd.Series:
     """A column of n missing values of the given dtype."""
     if dtype == "datetime64[ns]":
@@ -392,22 +401,25 @@ def _attended_contacts(tables: Mapping[str, pd.DataFrame], pids: pa.Array, *, ke
         """The column at the rows ``at`` (None when the table has no such column)."""
         return pd.Series(c[column].array.take(at), copy=False) if column in c.columns else None
 
-    missing_text = pd.Series(pd.NA, index=pd.RangeIndex(len(rows)), dtype="string")
-    kind = missing_text if (k := taken("kind")) is None else k.astype("string")
+    def missing_text(n: int) -> pd.Series:
+        return pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string")
+
     # whether each has a group session id, without its text (missing as astype("string") finds it: pandas' isna)
     has_gsid = np.zeros(len(rows), dtype=bool) if "group_session_id" not in c.columns \
         else c["group_session_id"].notna().to_numpy(dtype=bool)[rows]
-    is_group = ((kind == "group_session").fillna(False).to_numpy(dtype=bool) | has_gsid)
-    del kind
-    minutes = pd.Series(np.nan, index=pd.RangeIndex(len(rows))) if (m := taken("duration_minutes")) is None \
-        else pd.to_numeric(m, errors="coerce")
-    minutes = minutes.to_numpy(dtype=float)
+    # a group contact by its kind, compared on the whole column rather than on its text taken at the attended rows
+    # (at a million participants of issue #8's volume that text was 150 MB, with a 400 MB transient)
+    is_group = has_gsid.copy() if "kind" not in c.columns else \
+        (c["kind"].astype("string") == "group_session").fillna(False).to_numpy(dtype=bool)[rows] | has_gsid
+    minutes = np.full(len(rows), np.nan) if "duration_minutes" not in c.columns \
+        else pd.to_numeric(taken("duration_minutes"), errors="coerce").to_numpy(dtype=float)
     group_rows = np.flatnonzero(is_group & has_gsid & (date == date.astype("datetime64[D]")))  # a score's date is a day
     if not keep:
-        gsid = missing_text.iloc[:len(group_rows)] if (g := taken("group_session_id", rows[group_rows])) is None \
-            else g.astype("string")
+        gsid = missing_text(len(group_rows)) if "group_session_id" not in c.columns \
+            else taken("group_session_id", rows[group_rows]).astype("string")
         return _Attended(None, with_rows, pos, date, is_group, minutes, group_rows, gsid.astype("str").array)
-    gsid = missing_text if (g := taken("group_session_id")) is None else g.astype("string")
+    gsid = missing_text(len(rows)) if "group_session_id" not in c.columns \
+        else taken("group_session_id").astype("string")
     out = pd.DataFrame({
         "participant_id": taken("participant_id").astype("string").astype("str").array,
         "date": date,
@@ -683,6 +695,7 @@ def prepare_episodes(
     instruments: Mapping[str, Instrument] | None = None,
     keep_attended: bool = True,
     release_contacts: bool = False,
+    keep_scored_measures: bool = True,
 ) -> EpisodeData:
     """Build episodes and keep the intermediate frames other analyses reuse.
 
@@ -709,19 +722,42 @@ def prepare_episodes(
         otherwise stays resident while the episodes are built (their memory
         is freed only if nothing else refers to them). The result is the
         same. ``evalkit outcomes`` and ``evalkit report`` prepare so.
+    keep_scored_measures
+        Whether to keep the scored measures (``EpisodeData.scored_measures``).
+        With ``False`` that frame is an empty frame of their columns and
+        dtypes, made once the valid scores are read from them; everything
+        else is the same. The scored measures share their columns with the
+        measures: at a million participants of issue #8's volume they hold
+        about 1.4 GB, which stays resident for the life of the result even
+        when the caller lets go of the measures. Once the episodes are
+        prepared, only a sample reliability (``rules.reliability_source ==
+        "sample"``, Cronbach's alpha of the baseline items) and the
+        dashboard's safety list read them; :func:`evalkit.report.build_report` and
+        :func:`evalkit.summary.build_summary` prepare without them when their
+        rules do not ask for a sample reliability.
 
     Returns
     -------
     EpisodeData
         The episodes of :func:`build_episodes`, and the valid score series
         (for the mixed model), the scored measures (for the safety list and
-        sample reliability), the participants with derived context and the
-        attended contacts (see ``keep_attended``). See :class:`EpisodeData`.
+        sample reliability; see ``keep_scored_measures``), the participants
+        with derived context and the attended contacts (see
+        ``keep_attended``). See :class:`EpisodeData`.
+
+    Raises
+    ------
+    ValueError
+        With ``keep_scored_measures=False`` under rules asking for a sample
+        reliability, which reads them.
     """
     rules = PairingRules() if rules is None else rules
     if not isinstance(rules, PairingRules):
         raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
     registry = _registry(instruments)
+    if not keep_scored_measures and rules.reliability_source == "sample":
+        raise ValueError("keep_scored_measures=False under rules with a sample reliability, which is worked out "
+                         "from the scored measures' baseline items: keep them")
     if release_contacts and not isinstance(tables, dict):
         raise ValueError(f"release_contacts needs the tables as a dict to take the contacts out of; got "
                          f"{type(tables).__name__}")
@@ -733,15 +769,18 @@ def prepare_episodes(
         given.pop("contacts", None)  # type: ignore[attr-defined]  # a dict, checked above
     del given
     release_freed_memory()  # e.g. what reading the tables left in Arrow's pool
-    data = _prepare(tables, rules, registry, keep_attended=keep_attended, release_contacts=release_contacts)
+    data = _prepare(tables, rules, registry, keep_attended=keep_attended, release_contacts=release_contacts,
+                    keep_scored_measures=keep_scored_measures)
     release_freed_memory()  # the intermediate frames of _prepare
     return data if instruments is None else replace(data, instruments=instruments)
 
 
 def _prepare(tables: dict[str, pd.DataFrame], rules: PairingRules, registry: Mapping[str, Instrument], *,
-             keep_attended: bool = True, release_contacts: bool = False) -> EpisodeData:
+             keep_attended: bool = True, release_contacts: bool = False,
+             keep_scored_measures: bool = True) -> EpisodeData:
     """The body of :func:`prepare_episodes` on typed tables (its own dict); its intermediates are freed when it
-    returns, and with ``release_contacts`` the contacts once read."""
+    returns, with ``release_contacts`` the contacts once read, and without ``keep_scored_measures`` the scored
+    measures once their valid scores are read."""
     parts = _participant_frame(tables)
     # participants are addressed by position ("pcode"); ids are looked up once, by hash, in pyarrow
     pids = _arrow_strings(parts["participant_id"])
@@ -803,6 +842,8 @@ def _prepare(tables: dict[str, pd.DataFrame], rules: PairingRules, registry: Map
         "score": m.loc[keep, "score"].to_numpy(dtype=float),
     })
     del m, code, status, m_pcode, keep, inst_code
+    if not keep_scored_measures:
+        scored = _no_rows(scored)  # with the measures' columns, when nothing else holds them
     v = _day_means(v, len(inst_names))
     # the valid scores as separate arrays (each its own block, freed at its last use) rather than a frame held
     # until the score series is made: at a million participants they are 3.8 million long, 30 MB each

@@ -1543,6 +1543,22 @@ def _select(tables: Mapping[str, pd.DataFrame], programme: str | Sequence[str] |
     return out, list(dict.fromkeys(wanted))
 
 
+_HASHED_ONLY: dict[str, tuple[str, ...]] = {"contacts": ("peer_supporter_id",)}
+"""Columns of the tables that a summary reads only for its data hash (:func:`data_hash`), by table."""
+
+
+def _without_hashed_only(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``tables`` without the columns of :data:`_HASHED_ONLY`, for once they are hashed.
+
+    The other columns are not copied (copy-on-write); the columns left out are freed when nothing else holds
+    their frames (at a million participants of issue #8's volume the peer supporter ids are 264 MB, held beside
+    every programme block otherwise).
+    """
+    return {k: (v.drop(columns=[c for c in _HASHED_ONLY[k] if c in v.columns])
+                if k in _HASHED_ONLY and isinstance(v, pd.DataFrame) else v)
+            for k, v in tables.items()}
+
+
 def _rows_of(frame: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
     """The rows of the kept programmes (the frame itself, not a copy, when that is every row)."""
     mask = frame["programme_id"].astype("string").isin(keep).fillna(False).to_numpy(dtype=bool)
@@ -1612,9 +1628,12 @@ def build_summary(
         _check_episodes(episodes, tables, rules, instruments)
         if not all(len(v) == len(tables[k]) for k, v in selected.items() if isinstance(v, pd.DataFrame)):
             episodes = None  # made of rows this summary leaves out (other programmes): prepared here instead
+    del tables  # its own frames from here (a caller that hands the tables over, as evalkit summary does, lets go)
     # the hash first, while only the tables are in memory (its text of the rows is large); _figures checks the
     # tables it needs before
     digest = data_hash(selected) if {"participants", "measures"} <= set(selected) else None
+    if digest is not None:
+        selected = _without_hashed_only(selected)
     programmes, results, elsewhere = _figures(selected, ids, rules, instruments, episodes)
     programmes, results = disclose(programmes, results, rules=rules, hidden_elsewhere=elsewhere)
     programmes = _records_to_frame(_frame_to_records(programmes, "programme"), "programme")
@@ -1847,7 +1866,12 @@ def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> lis
                                                           .drop_duplicates()):
         return None  # a participant id in two programmes
     pids = _arrow_strings(parts["participant_id"])
-    prog_arrow = _arrow_strings(prog)
+    # the programmes as numbers (their position among the participants' programmes; -1 missing or none of them),
+    # compared row by row instead of each row's text and its participant's (at a million participants of issue
+    # #8's volume, 10.6 million contacts: about 0.6 GB of text taken and joined, against 0.25 GB of numbers)
+    names = pac.unique(_arrow_strings(prog).drop_null())
+    # each participant's programme, and after them -2 for a row of no participant here (position -1)
+    own_code = np.append(_positions(prog, names), -2)
     for name in ("contacts", "measures"):
         frame = tables.get(name)
         if frame is None or not len(frame):
@@ -1855,11 +1879,14 @@ def _programme_blocks(tables: Mapping[str, pd.DataFrame], ids: list[str]) -> lis
         if "programme_id" not in frame.columns or "participant_id" not in frame.columns:
             return None
         pos = _positions(frame["participant_id"], pids)
-        known = np.flatnonzero(pos >= 0)
-        own = prog_arrow.take(pa.array(pos[known]))
-        theirs = _arrow_strings(frame["programme_id"]).take(pa.array(known))
-        if not pac.all(pac.fill_null(pac.equal(own, theirs), False)).as_py():
-            return None  # a row carries another programme than its participant's
+        if not (pos >= 0).any():
+            return None  # rows, none of a participant here: the tables are worked out at once, as they were
+        own = own_code[pos]
+        mismatch = (own != _positions(frame["programme_id"], names)) | (own == -1)
+        mismatch &= pos >= 0  # only a row of a participant here is compared
+        del pos, own
+        if mismatch.any():
+            return None  # a row carries another programme than its participant's (or none)
     with_parts = set(prog.dropna().unique())
     ordered = sorted(p for p in ids if p in with_parts)
     if not ordered:
@@ -1888,7 +1915,8 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
                    episodes: Any = None, *, own_tables: bool = False) -> _BlockFigures:
     """The per-programme figures of the programmes ``ids`` from their tables (see :func:`_figures`), or from
     ``episodes``, those tables' prepared episodes, when given. With ``own_tables`` (a dict of the block's own
-    rows, handed over) the contacts are let go of once the episodes have read them."""
+    rows, handed over) the contacts are let go of once the episodes have read them, and the measures once the
+    episodes are prepared; the scored measures are kept only for a sample reliability, their one reader here."""
     from evalkit.engagement import participant_path
     from evalkit.episodes import prepare_episodes
     from evalkit.memory import release_freed_memory
@@ -1898,8 +1926,12 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     # a block's own copy of the contacts (at a million participants a programme's are about 0.3 GB) is let go of
     # once read, not held while its change is worked out
     data = prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False,
-                            release_contacts=own_tables) if episodes is None else episodes
+                            release_contacts=own_tables,
+                            keep_scored_measures=rules.reliability_source == "sample") if episodes is None else episodes
     del episodes  # freed with ``data`` below when it was prepared here
+    if own_tables:  # nothing here reads them again (a programme's at a million participants: about 0.35 GB)
+        tables.pop("measures", None)  # type: ignore[attr-defined]  # the block's own dict
+        release_freed_memory()
     parts = data.participants
     pid_of = parts["programme_id"].astype("string")
 

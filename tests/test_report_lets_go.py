@@ -148,3 +148,34 @@ def test_participant_paths_made_once_and_let_go_before_what_works(monkeypatch):
                      breakdowns=("perinatal_stage", "ethnicity_group"))
     assert len(calls) == 1
     assert seen == {"alive": False}
+
+
+def _measures_alive_at_outcomes(monkeypatch: pytest.MonkeyPatch, rules: object) -> bool:
+    """Whether the handed-over measures' numbers (a change measure's item) are still referenced when the outcomes
+    start (in the scored measures of the prepared episodes)."""
+    box = [example_tables()]
+    ref = _buffer_ref(box[0]["measures"]["item_1"])
+    seen: dict[str, bool] = {}
+    real = outcomes.evaluate_outcomes
+
+    def spy(*args, **kwargs):
+        gc.collect()
+        seen.setdefault("alive", ref() is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outcomes, "evaluate_outcomes", spy)
+    build_report(box.pop(), rules=rules, models=False, figures=False, generated_at="2026-01-01")
+    return seen["alive"]
+
+
+def test_the_scored_measures_let_go_before_the_outcomes(monkeypatch):
+    from evalkit.rules import PairingRules
+
+    assert not _measures_alive_at_outcomes(monkeypatch, PairingRules())
+
+
+def test_the_scored_measures_kept_for_a_sample_reliability(monkeypatch):
+    """A sample reliability is worked out from the scored measures' baseline items: the report keeps them."""
+    from evalkit.rules import PairingRules
+
+    assert _measures_alive_at_outcomes(monkeypatch, PairingRules(reliability_source="sample"))

@@ -267,8 +267,10 @@ def _keep_experience_measures(data: dict[str, pd.DataFrame], rows: pd.DataFrame)
     All the report reads of the measures once the episodes are prepared: the 'what works' section and the
     questionnaire list look for these rows, and the mechanism analyses read them (with the episodes). Together with
     the contacts, which the episodes let go of once read (``release_contacts``), the report holds about 1.9 GB less
-    at a million participants of issue #8's volume (contacts 1.3 GB, measures 0.6 GB, much of it shared with the
-    scored measures) when the caller holds no other reference to the tables (as ``evalkit report`` does not).
+    at a million participants of issue #8's volume (contacts 1.3 GB, measures 0.6 GB, their columns shared with the
+    scored measures, which the episodes do not keep either unless a sample reliability reads them:
+    ``keep_scored_measures``) when the caller holds no other reference to the tables (as ``evalkit report`` does
+    not).
     """
     data["measures"] = rows.reset_index(drop=True) if len(rows) else data["measures"].iloc[:0].copy()
     release_freed_memory()
@@ -310,7 +312,10 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     release_freed_memory()
     ahead = {"ending_distress": compute_ahead(
         lambda rows=pex_rows: M.ending_distress_table({**data, "measures": rows}, rules))} if with_answers else {}
-    episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False, release_contacts=True)
+    # the scored measures (the measures' columns: about 1.4 GB at a million participants) are read after this only
+    # by a sample reliability
+    episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False, release_contacts=True,
+                                keep_scored_measures=rules.reliability_source == "sample")
     _keep_experience_measures(data, pex_rows)
     del pex_rows
     result = evaluate_outcomes(episodes, rules=rules, instruments=registry, models=models)
