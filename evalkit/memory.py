@@ -87,7 +87,7 @@ def use_c_allocator() -> bool:
     Arrow and numpy operations on columns of 3 to 9 million rows, and with mimalloc the process spent more
     system time than user time: one validation of the 1M benchmark files took 11.1 s (4.8 s user, 6.3 s
     system) with mimalloc and 7.2 s (4.6 s user, 2.6 s system) with the system pool, and the benchmark's
-    validation peak fell from 3.44 to 3.19 GB (``benchmarks/RESULTS.md``).
+    validation peak fell from 3.44 to 3.19 GB (``benchmarks/HISTORY.md``).
     pandas-only code already allocates from ``malloc``; so does evalkit's CSV parser.
 
     Returns
