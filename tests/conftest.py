@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -222,3 +223,12 @@ def reference_data_hash(tables: dict[str, pd.DataFrame], table_rows: Callable[[p
         if cols and not frame.empty:
             h.update(table_rows(frame, cols))
     return h.hexdigest()
+
+
+def buffer_ref(column: pd.Series) -> weakref.ref:
+    """A weak reference to the numpy buffer under a numeric column (dead once no frame uses it): for tests that a
+    function lets go of a table's columns."""
+    values = column.to_numpy()
+    while isinstance(values.base, np.ndarray):
+        values = values.base
+    return weakref.ref(values)

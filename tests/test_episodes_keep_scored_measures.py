@@ -8,11 +8,10 @@ prepared, so the report and the summary prepare without them unless the rules as
 from __future__ import annotations
 
 import gc
-import weakref
 
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import buffer_ref
 
 from evalkit.data_source import example_tables
 from evalkit.episodes import prepare_episodes
@@ -20,12 +19,6 @@ from evalkit.rules import PairingRules
 
 FRAMES = ("episodes", "scores", "participants")
 
-
-def _buffer_ref(column: pd.Series) -> weakref.ref:
-    values = column.to_numpy()
-    while isinstance(values.base, np.ndarray):
-        values = values.base
-    return weakref.ref(values)
 
 
 @pytest.mark.parametrize("release_contacts", [False, True])
@@ -48,7 +41,7 @@ def test_kept_by_default() -> None:
 def _measures_alive(**kwargs: bool) -> bool:
     """Whether the handed-over measures' numbers are still referenced by the prepared episodes."""
     box = [example_tables()]
-    ref = _buffer_ref(box[0]["measures"]["item_1"])
+    ref = buffer_ref(box[0]["measures"]["item_1"])
     data = prepare_episodes(box.pop(), keep_attended=False, **kwargs)
     gc.collect()
     alive = ref() is not None

@@ -8,11 +8,10 @@ built.
 from __future__ import annotations
 
 import gc
-import weakref
 
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import buffer_ref
 
 import evalkit.episodes as episodes
 from evalkit.data_source import example_tables
@@ -20,12 +19,6 @@ from evalkit.episodes import prepare_episodes
 
 FRAMES = ("episodes", "scores", "scored_measures", "participants")
 
-
-def _buffer_ref(column: pd.Series) -> weakref.ref:
-    values = column.to_numpy()
-    while isinstance(values.base, np.ndarray):
-        values = values.base
-    return weakref.ref(values)
 
 
 @pytest.mark.parametrize("keep_attended", [False, True])
@@ -45,7 +38,7 @@ def test_same_episodes_and_the_contacts_taken_out(keep_attended: bool) -> None:
 def _contacts_alive_at_the_scores(monkeypatch: pytest.MonkeyPatch, **kwargs: bool) -> bool:
     """Whether the handed-over contacts' numbers are still referenced when the scores are built."""
     box = [example_tables()]
-    ref = _buffer_ref(box[0]["contacts"]["duration_minutes"])
+    ref = buffer_ref(box[0]["contacts"]["duration_minutes"])
     seen: dict[str, bool] = {}
     real = episodes._scored
 

@@ -14,9 +14,9 @@ import gc
 import warnings
 import weakref
 
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import buffer_ref
 
 import evalkit.engagement as engagement
 import evalkit.outcomes as outcomes
@@ -32,16 +32,9 @@ def _without_experience(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFra
     return {**tables, "measures": m[~pex.to_numpy()].reset_index(drop=True)}
 
 
-def _buffer_ref(column: pd.Series) -> weakref.ref:
-    """A weak reference to the numpy buffer under a numeric column (dead once no frame uses it)."""
-    values = column.to_numpy()
-    while isinstance(values.base, np.ndarray):
-        values = values.base
-    return weakref.ref(values)
-
 
 def _contacts_alive_at_outcomes(monkeypatch: pytest.MonkeyPatch, tables_box: list) -> bool:
-    ref = _buffer_ref(tables_box[0]["contacts"]["duration_minutes"])
+    ref = buffer_ref(tables_box[0]["contacts"]["duration_minutes"])
     seen: dict[str, bool] = {}
     real = outcomes.evaluate_outcomes
 
@@ -129,7 +122,7 @@ def test_participant_paths_made_once_and_let_go_before_what_works(monkeypatch):
 
     def counting(*args, **kwargs):
         path = real_path(*args, **kwargs)
-        calls.append(_buffer_ref(path["attended_total"]))
+        calls.append(buffer_ref(path["attended_total"]))
         return path
 
     seen: dict[str, bool] = {}
@@ -154,7 +147,7 @@ def _measures_alive_at_outcomes(monkeypatch: pytest.MonkeyPatch, rules: object) 
     """Whether the handed-over measures' numbers (a change measure's item) are still referenced when the outcomes
     start (in the scored measures of the prepared episodes)."""
     box = [example_tables()]
-    ref = _buffer_ref(box[0]["measures"]["item_1"])
+    ref = buffer_ref(box[0]["measures"]["item_1"])
     seen: dict[str, bool] = {}
     real = outcomes.evaluate_outcomes
 

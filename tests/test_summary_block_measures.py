@@ -11,9 +11,9 @@ from __future__ import annotations
 import gc
 import weakref
 
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import buffer_ref
 
 import evalkit.episodes as episodes
 import evalkit.summary as summary_module
@@ -24,12 +24,6 @@ from evalkit.summary import build_summary
 CREATED = "2026-01-01T00:00:00Z"
 
 
-def _buffer_ref(column: pd.Series) -> weakref.ref:
-    values = column.to_numpy()
-    while isinstance(values.base, np.ndarray):
-        values = values.base
-    return weakref.ref(values)
-
 
 def _measures_alive_at_the_change(monkeypatch: pytest.MonkeyPatch, rules: PairingRules) -> list[tuple[bool, int]]:
     """For each block: (its measures' numbers still referenced when its change is worked out, rows of the scored
@@ -39,7 +33,7 @@ def _measures_alive_at_the_change(monkeypatch: pytest.MonkeyPatch, rules: Pairin
     real_prepare, real_changes = episodes.prepare_episodes, summary_module._changes_by_programme
 
     def prepare(tables, **kwargs):  # noqa: ANN001, ANN202
-        refs.append(_buffer_ref(tables["measures"]["item_1"]))
+        refs.append(buffer_ref(tables["measures"]["item_1"]))
         return real_prepare(tables, **kwargs)
 
     def changes(data, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
