@@ -22,5 +22,6 @@ if pages.uses_filters(page):
     context = filters.sidebar(url, context)
 st.session_state[pages.CONTEXT] = context
 st.session_state[pages.USER] = user
-page.run()
+with data.page_run():  # the contacts a page loads are let go of when its run ends
+    page.run()
 garbage.freeze_after_first_run()  # once per process: modules' objects out of the cycle collector's walks

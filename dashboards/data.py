@@ -10,8 +10,7 @@
   arguments, so they are all part of the cache key: role-scoped data are never
   shared between roles, and new uploads or rollbacks invalidate the caches.
 * The expensive inputs of the pages, the loaded tables (the contacts apart:
-  the episodes read them and let go of them, and they are loaded again,
-  and kept, when a page first computes from the whole tables), the prepared
+  no shared result holds them; see :func:`page_run`), the prepared
   episodes, each mother's path through the take-up funnel
   (:func:`evalkit.engagement.participant_path`) and
   :func:`evalkit.outcomes.evaluate_outcomes`, are computed once per data
@@ -28,15 +27,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib
 import io
 import json
 import tempfile
+import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,6 @@ def clear_caches() -> None:
 
     st.cache_data.clear()
     _tables_but_contacts.clear()
-    _contacts.clear()
     _episode_data.clear()
     _participant_path.clear()
     _outcomes.clear()
@@ -260,17 +260,44 @@ def _tables_but_contacts(url: str, data_version: str, key: ScopeKey, progs: tupl
 
 
 _HELD_CONTACTS: weakref.WeakValueDictionary[tuple[Any, ...], pd.DataFrame] = weakref.WeakValueDictionary()
-"""The contacts :func:`_contacts` holds, by key, while it holds them: the episodes of a key whose contacts a page
-already loaded read those instead of loading them again."""
+"""The contacts loaded by key, for as long as anything holds them (a page's run, or episodes being prepared):
+whoever asks for the same key meanwhile reads those instead of loading them again."""
+
+_RUN = threading.local()
+"""What the page running in this thread holds until its run ends (:func:`page_run`): ``contacts`` by key."""
 
 
-@st.cache_resource(show_spinner="Loading the contacts ...", max_entries=SHARED_ENTRIES)
+@contextlib.contextmanager
+def page_run() -> Iterator[None]:
+    """Hold the contacts a page loads for as long as its run lasts, and no longer.
+
+    The contacts are the largest table: at a million participants of issue #8's volume, 10.6 million rows and
+    1.3 GB of the 2.5 GB the tables take. No shared result keeps them. The episodes read them and let go of
+    them (:func:`_episode_data`), and compute ahead the tables that Engagement shows from them
+    (:data:`AHEAD_OF_EPISODES`). A page that computes from the whole tables (What works, Compare) loads them
+    once in its run; every call in that run shares those, and they are let go of when the run ends. The
+    router wraps each page's run in this (Streamlit runs each session's script in a thread of its own).
+    """
+    _RUN.contacts = {}
+    try:
+        yield
+    finally:
+        _RUN.contacts = None
+
+
 def _contacts(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
               date_range: tuple[str | None, str | None] | None) -> pd.DataFrame:
-    """The scoped contacts, loaded once per key and shared from the first time a page computes from the whole
-    tables (:func:`_tables`); until then no shared result holds them (:func:`_episode_data`)."""
-    contacts = _load(url, key, progs, date_range, ["contacts"])["contacts"]
-    _HELD_CONTACTS[(url, data_version, key, progs, date_range)] = contacts
+    """The scoped contacts: those already held for the key (:data:`_HELD_CONTACTS`), or loaded now. Held by the
+    page's run when there is one (:func:`page_run`); a call outside a page's run holds them only while it uses
+    them."""
+    held = (url, data_version, key, progs, date_range)
+    contacts = _HELD_CONTACTS.get(held)
+    if contacts is None:
+        contacts = _load(url, key, progs, date_range, ["contacts"])["contacts"]
+        _HELD_CONTACTS[held] = contacts
+    run = getattr(_RUN, "contacts", None)
+    if run is not None:
+        run[held] = contacts
     return contacts
 
 
@@ -279,8 +306,7 @@ def _tables(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] |
     """The scoped tables, loaded once per key and shared (read-only by convention: see :func:`_isolated`).
 
     Without the provenance columns: every page computes from these, and no analysis uses where a row came
-    from (the upload and quarantine pages read their own). The contacts are kept apart (:func:`_contacts`),
-    loaded the first time a page asks for the whole tables."""
+    from (the upload and quarantine pages read their own). The contacts are not shared: see :func:`page_run`."""
     return _with_contacts(_tables_but_contacts(url, data_version, key, progs, date_range),
                           _contacts(url, data_version, key, progs, date_range))
 
@@ -377,27 +403,64 @@ def analysis(ctx: Context, dotted: str, *, rules: bool = True, **kwargs: Any) ->
     library(dotted)  # fail fast (and uncached) when it is missing
     return _show(_analysis(dotted, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
                            ctx.filters.date_range, ctx.rules_key if rules else None,
-                           json.dumps(kwargs, sort_keys=True, default=str)))
+                           _kwargs_key(kwargs)))
+
+
+AHEAD_OF_EPISODES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("evalkit.engagement.attendance_summary", {}),
+    ("evalkit.engagement.head_counts", {}),
+    ("evalkit.engagement.head_counts", {"per_session": True}),
+)
+"""The calls ``fn(tables, rules=rules, **kwargs)`` that :func:`derived` makes with ``source="tables"`` for Engagement
+and the Report page, made when the episodes are prepared, while the contacts are in hand (:func:`_episode_data`):
+they read the contacts, and made later they would load them again."""
+
+
+@dataclass(frozen=True)
+class Prepared(Noted):
+    """The prepared episodes and their notes, and the calls of :data:`AHEAD_OF_EPISODES` made with them: by
+    ``(function, keyword arguments as JSON)``, each call's result and notes, or the error it raised."""
+
+    ahead: Mapping[tuple[str, str], Noted | Exception] = dataclasses.field(default_factory=dict)
+
+
+def _kwargs_key(kwargs: Mapping[str, Any]) -> str:
+    """The keyword arguments of a cached call as its cache key (JSON)."""
+    return json.dumps(kwargs, sort_keys=True, default=str)
+
+
+def _made_ahead(dotted: str, frames: Mapping[str, pd.DataFrame], rules: PairingRules,
+                kwargs: Mapping[str, Any]) -> Noted | Exception:
+    """``dotted(frames, rules=rules, **kwargs)`` with its notes, or the error it raised (raised again where the
+    result is asked for, as it would have been raised had it been made there)."""
+    try:
+        return _noted(library(dotted), frames, rules=rules, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - kept and raised where the page asks for this table
+        return exc
 
 
 @st.cache_resource(show_spinner="Preparing episodes ...", max_entries=SHARED_ENTRIES)
 def _episode_data(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
-                  date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+                  date_range: tuple[str | None, str | None] | None, rules_key: str) -> Prepared:
     """The scoped tables' :class:`~evalkit.episodes.EpisodeData` under the rules, prepared once per key and
     shared: the outcomes are computed from it, and pages that need only the episodes and paths (Engagement)
-    do not wait for the outcomes."""
+    do not wait for the outcomes. With it, the calls of :data:`AHEAD_OF_EPISODES`."""
     prepare = library("evalkit.episodes.prepare_episodes")
     base = _tables_but_contacts(url, data_version, key, progs, date_range)
-    # the contacts are read here and let go of (release_contacts) unless a page holds them already (_contacts): the
-    # pages that show outcomes need nothing else of them, and at a million participants of issue #8's volume they
-    # are 1.3 GB of the 4.4 GB that the tables, the episodes, the outcomes and the paths took together
+    # the contacts are read here and let go of (release_contacts) unless a page's run holds them already
+    # (page_run): the pages that show outcomes need nothing else of them, and at a million participants of issue
+    # #8's volume they are 1.3 GB of the 4.4 GB that the tables, the episodes, the outcomes and the paths took
     contacts = _HELD_CONTACTS.get((url, data_version, key, progs, date_range))
     if contacts is None:
         contacts = _load(url, key, progs, date_range, ["contacts"])["contacts"]
     frames = _with_contacts(base, contacts)
     del contacts
+    rules = _rules(rules_key)
+    ahead = {(dotted, _kwargs_key(kwargs)): _made_ahead(dotted, frames, rules, kwargs)
+             for dotted, kwargs in AHEAD_OF_EPISODES if available(dotted)}
     # no page reads the attended contacts (EpisodeData.attended): not kept, as evaluate_outcomes does not
-    return _noted(prepare, frames, rules=_rules(rules_key), keep_attended=False, release_contacts=True)
+    done = _noted(prepare, frames, rules=rules, keep_attended=False, release_contacts=True)
+    return Prepared(done.value, done.notes, ahead=ahead)
 
 
 @st.cache_resource(show_spinner="Following each mother through the funnel ...", max_entries=SHARED_ENTRIES)
@@ -485,6 +548,12 @@ def _derived(dotted: str, source: str, url: str, data_version: str, key: ScopeKe
     kwargs = json.loads(kwargs_key)
     # only what the source needs is computed: the outcomes for the result, the episodes for their data
     if source == "tables":
+        made = _episode_data(url, data_version, key, progs, date_range, rules_key).ahead.get((dotted, kwargs_key)) \
+            if (dotted, kwargs) in AHEAD_OF_EPISODES else None
+        if isinstance(made, Exception):
+            raise made
+        if made is not None:
+            return made
         return _noted(fn, _tables(url, data_version, key, progs, date_range), rules=_rules(rules_key), **kwargs)
     if source == "data":
         return _noted(fn, _episode_data(url, data_version, key, progs, date_range, rules_key).value,
@@ -518,7 +587,7 @@ def derived(ctx: Context, dotted: str, *, source: str = "data", **kwargs: Any) -
     ctx.scope.require_individual_rows()
     library(dotted)
     return _show(_derived(dotted, source, ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
-                          ctx.filters.date_range, ctx.rules_key, json.dumps(kwargs, sort_keys=True, default=str)))
+                          ctx.filters.date_range, ctx.rules_key, _kwargs_key(kwargs)))
 
 
 def result_key(ctx: Context) -> tuple[Any, ...]:
@@ -585,9 +654,11 @@ def _summary(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] 
     """:data:`BUILD_SUMMARY` of the scoped tables, given the shared prepared episodes (:func:`_episode_data`)
     so that it does not prepare them again; with the episodes' notes, then its own."""
     build = library(BUILD_SUMMARY)
+    # the tables first: the episodes, when not prepared yet, then read the contacts the page's run holds for the
+    # summary, instead of loading their own and letting go of them
+    frames = _tables(url, data_version, key, progs, date_range)
     prepared = _episode_data(url, data_version, key, progs, date_range, rules_key)
-    done = _noted(build, _tables(url, data_version, key, progs, date_range), rules=_rules(rules_key),
-                  episodes=prepared.value)
+    done = _noted(build, frames, rules=_rules(rules_key), episodes=prepared.value)
     return Noted(done.value, tuple(dict.fromkeys(prepared.notes + done.notes)))
 
 

@@ -31,8 +31,9 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def test_every_page_in_a_session_loads_once_and_evaluates_once(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """Each table is loaded once, except the contacts: read by the episodes and let go of, then loaded again when a
-    page first computes from the whole tables (Engagement's attendance)."""
+    """Each table is loaded once, except the contacts: read by the episodes (with Engagement's attendance and
+    head counts, computed then) and let go of, then loaded for the run of each page that computes from the whole
+    tables (What works, Compare) and let go of when it ends."""
     loads: list[tuple[str, ...]] = []
     evaluations = []
     load, evaluate = evalkit.store.load_tables, evalkit.outcomes.evaluate_outcomes
@@ -48,22 +49,21 @@ def test_every_page_in_a_session_loads_once_and_evaluates_once(app, monkeypatch:
     monkeypatch.setattr(evalkit.store, "load_tables", counting_load)
     monkeypatch.setattr(evalkit.outcomes, "evaluate_outcomes", counting_evaluate)
     at = app()
+    contacts_loaded = {}
     for page in PAGES[1:]:
         at.switch_page(f"views/{page}.py")
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
+        contacts_loaded[page] = loads.count(("contacts",))
     assert loads.count(("programmes", "participants", "group_sessions", "measures")) == 1, loads
-    assert loads.count(("contacts",)) == 2, loads
+    assert contacts_loaded == {"symptom_change": 1, "wellbeing": 1, "engagement": 1, "for_whom": 1,
+                               "what_works": 2, "safety": 2, "compare": 3, "report": 3}, loads
     assert ("all",) not in loads, loads
     assert evaluations == [False]
 
 
-def test_the_shared_data_hold_no_contacts_until_a_page_computes_from_the_whole_tables(
-        app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """The contacts are the largest table (at a million participants of issue #8's volume 1.3 GB of the 4.4 GB the
-    Overview held): the episodes read them and let go of them, so the Overview and the outcome pages hold none; a
-    page that computes from the whole tables loads them then and keeps them for the pages after it."""
-    import gc
+def _recording_contacts(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Weak references to every contacts frame loaded from now on."""
     import weakref
 
     loaded: list[weakref.ref] = []
@@ -76,38 +76,80 @@ def test_the_shared_data_hold_no_contacts_until_a_page_computes_from_the_whole_t
         return out
 
     monkeypatch.setattr(evalkit.store, "load_tables", recording_load)
+    return loaded
+
+
+def test_no_page_keeps_the_contacts_after_its_run(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The contacts are the largest table (at a million participants of issue #8's volume 1.3 GB of the 2.5 GB the
+    tables take): the episodes read them and let go of them, and a page that computes from the whole tables loads
+    them for its run only. After any page's run, no contacts are held."""
+    import gc
+
+    loaded = _recording_contacts(monkeypatch)
     at = app()  # the Overview
-    for page in ("symptom_change", "wellbeing", "for_whom", "safety"):
+    gc.collect()
+    assert len(loaded) == 1 and loaded[0]() is None
+    for page in PAGES[1:]:
         at.switch_page(f"views/{page}.py")
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
-    gc.collect()
-    assert len(loaded) == 1 and loaded[0]() is None
+        gc.collect()
+        assert all(ref() is None for ref in loaded), (page, len(loaded))
+    assert len(loaded) == 3
+
+
+def test_a_page_run_loads_the_contacts_once(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Compare opened first after a data change needs the whole tables and the episodes in one run: the
+    episodes read the contacts the run holds, not a second load."""
+    at = app()
+    data.clear_caches()
+    loaded = _recording_contacts(monkeypatch)
+    at.switch_page("views/compare.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(loaded) == 1
+
+
+def test_engagement_after_the_overview_loads_no_contacts(app, ctx_for, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Engagement's attendance and head counts were computed when the episodes were prepared (for the Overview),
+    while the contacts were in hand: Engagement loads none, and shows the same tables as the library computes
+    from the tables afresh."""
+    from evalkit.engagement import attendance_summary, head_counts
+
+    at = app()
+    loaded = _recording_contacts(monkeypatch)
     at.switch_page("views/engagement.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    gc.collect()
-    assert len(loaded) == 2 and loaded[0]() is None and loaded[1]() is not None
+    assert loaded == []
+    ctx = ctx_for(Scope.admin())
+    tables = library_tables(ctx.url)
+    functions = {"evalkit.engagement.attendance_summary": attendance_summary,
+                 "evalkit.engagement.head_counts": head_counts}
+    assert {dotted for dotted, _ in data.AHEAD_OF_EPISODES} == set(functions)
+    for dotted, kwargs in data.AHEAD_OF_EPISODES:
+        _frames_equal(data.derived(ctx, dotted, source="tables", **kwargs),
+                      functions[dotted](tables, rules=ctx.rules, **kwargs))
+    assert loaded == []  # the page's key: the tables made ahead
 
 
-def test_episodes_read_the_contacts_a_page_holds_already(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """A page that computed from the whole tables first (What works) holds the contacts: the episodes prepared for
-    a page opened next read those, not a second load."""
-    loads: list[tuple[str, ...]] = []
-    load = evalkit.store.load_tables
+def test_an_error_made_ahead_is_raised_where_the_table_is_shown(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A table made ahead that raised is shown as that table's error on Engagement; the episodes, the funnel
+    and the other tables are not lost with it."""
+    import evalkit.engagement
 
-    def counting_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        loads.append(tuple(kwargs.get("tables") or ("all",)))
-        return load(*args, **kwargs)
+    def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise ValueError("no attendance for this test")
 
     at = app()
     data.clear_caches()
-    monkeypatch.setattr(evalkit.store, "load_tables", counting_load)
-    for page in ("what_works", "symptom_change"):
-        at.switch_page(f"views/{page}.py")
-        at.run()
-        assert not at.exception, (page, [e.value for e in at.exception])
-    assert loads.count(("contacts",)) == 1, loads
+    monkeypatch.setattr(evalkit.engagement, "attendance_summary", failing)
+    at.switch_page("views/engagement.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "no attendance for this test" in errors[0], errors
+    assert at.get("vega_lite_chart")  # the funnel and the rest were drawn
 
 
 def test_engagement_opened_first_prepares_episodes_without_the_outcomes(app, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
