@@ -175,7 +175,7 @@ def instrument_parameters(
             sd, sd_source = sample_sd, f"sample: SD of {n_sd} paired baselines"
         r, r_source = (float(r_file) if r_file is not None else float("nan")), \
             f"instrument file ({inst.reliability.source or 'reliability'})"
-        if rules.reliability_source == "sample":
+        if rules.sample_reliability:
             alpha, n_alpha = _sample_alpha(inst, sub, scored_measures)
             if n_alpha >= rules.min_alpha_n and np.isfinite(alpha) and 0 <= alpha < 1:
                 r, r_source = alpha, f"sample: Cronbach's alpha of {n_alpha} complete baseline item sets"

@@ -755,7 +755,7 @@ def prepare_episodes(
     if not isinstance(rules, PairingRules):
         raise ValueError(f"rules must be a PairingRules; got {type(rules).__name__}")
     registry = _registry(instruments)
-    if not keep_scored_measures and rules.reliability_source == "sample":
+    if not keep_scored_measures and rules.sample_reliability:
         raise ValueError("keep_scored_measures=False under rules with a sample reliability, which is worked out "
                          "from the scored measures' baseline items: keep them")
     if release_contacts and not isinstance(tables, dict):

@@ -260,6 +260,13 @@ class PairingRules:
             bad("level", "between 0 and 1 (e.g. 0.95)")
 
     # ------------------------------------------------------------------
+    @property
+    def sample_reliability(self) -> bool:
+        """Whether reliable change uses the sample's reliability (``reliability_source="sample"``): Cronbach's
+        alpha of the baseline item responses, the one reader of the scored measures' items once the episodes
+        are prepared (:func:`evalkit.episodes.prepare_episodes`, ``keep_scored_measures``)."""
+        return self.reliability_source == "sample"
+
     def replace(self, **changes: Any) -> PairingRules:
         """A copy with some rules changed (validated), e.g. ``rules.replace(min_dose=4)``."""
         unknown = set(changes) - {f.name for f in fields(self)}

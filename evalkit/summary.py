@@ -1927,7 +1927,7 @@ def _block_figures(tables: Mapping[str, pd.DataFrame], ids: list[str], rules: Pa
     # once read, not held while its change is worked out
     data = prepare_episodes(tables, rules=rules, instruments=instruments, keep_attended=False,
                             release_contacts=own_tables,
-                            keep_scored_measures=rules.reliability_source == "sample") if episodes is None else episodes
+                            keep_scored_measures=rules.sample_reliability) if episodes is None else episodes
     del episodes  # freed with ``data`` below when it was prepared here
     if own_tables:  # nothing here reads them again (a programme's at a million participants: about 0.35 GB)
         tables.pop("measures", None)  # type: ignore[attr-defined]  # the block's own dict
@@ -1993,7 +1993,7 @@ def _changes_by_programme(data: Any, ids: list[str], rules: PairingRules, instru
     narrow = episodes[[c for c in ("programme_id", "participant_id", "instrument", "paired", "baseline_score",
                                    "endpoint_score", "baseline_date") if c in episodes.columns]]
     narrow.attrs = dict(episodes.attrs)
-    sm = data.scored_measures if rules.reliability_source == "sample" else None  # only a sample alpha reads it
+    sm = data.scored_measures if rules.sample_reliability else None  # only a sample alpha reads it
     sm_pid = sm["programme_id"].astype("string") if sm is not None and "programme_id" in sm.columns else None
     registry = builtin_instruments() if instruments is None else instruments
     rows, params = [], []

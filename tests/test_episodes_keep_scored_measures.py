@@ -61,3 +61,29 @@ def test_a_sample_reliability_needs_them() -> None:
     with pytest.raises(ValueError, match="sample reliability"):
         prepare_episodes(example_tables(), rules=PairingRules(reliability_source="sample"),
                          keep_scored_measures=False)
+
+
+def test_the_rules_say_when_a_sample_reliability_reads_them() -> None:
+    assert PairingRules(reliability_source="sample").sample_reliability
+    assert not PairingRules().sample_reliability
+
+
+@pytest.mark.parametrize("argv", [["outcomes", "--example", "--no-models", "--format", "json"],
+                                  ["mechanisms", "--example", "--what", "cmo", "--format", "json"]])
+def test_the_commands_prepare_without_them(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``evalkit outcomes`` and ``evalkit mechanisms --what cmo`` (whose rules never ask for a sample reliability)
+    prepare the episodes without the scored measures, as ``evalkit report`` does."""
+    import evalkit.episodes
+    from evalkit.cli import main
+
+    asked: list[bool] = []
+
+    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        asked.append(kwargs.get("keep_scored_measures", True))
+        return prepare_episodes(*args, **kwargs)
+
+    monkeypatch.setattr(evalkit.episodes, "prepare_episodes", recording)
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert asked == [False]

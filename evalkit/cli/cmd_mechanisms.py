@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
             # the outcome models read the episodes, the experience questionnaires and the participants: the
             # episodes prepared here let go of the contacts once read (1.3 GB at a million participants), as
             # ``evalkit report`` does, and the models are handed them instead of building them again
-            prepared = prepare_episodes(tables, rules=rules, keep_attended=False, release_contacts=True)
+            prepared = prepare_episodes(tables, rules=rules, keep_attended=False, release_contacts=True,
+                                        keep_scored_measures=rules.sample_reliability)
             sections = {"take_up": take_up,
                         "outcomes": mx.cmo_outcomes(tables, instrument=args.instrument, outcome=args.outcome,
                                                     rules=rules, prepared=prepared)}

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         # the episodes as outcome_summary prepares them, the contacts let go once read and the other tables
         # before the statistics (at a million participants the tables are 2.5 GB, and no statistic reads them)
         data = prepare_episodes(tables, rules=rules, instruments=registry, keep_attended=False,
-                                release_contacts=True)
+                                release_contacts=True, keep_scored_measures=rules.sample_reliability)
         del tables
         # the contacts were read in other threads, whose heaps the statistics do not reuse: handed back here
         # (at a million participants 1.2 GB stayed resident under the statistics otherwise)

@@ -315,7 +315,7 @@ def _assemble(data: dict[str, pd.DataFrame], *, rules: PairingRules, title: str,
     # the scored measures (the measures' columns: about 1.4 GB at a million participants) are read after this only
     # by a sample reliability
     episodes = prepare_episodes(data, rules=rules, instruments=registry, keep_attended=False, release_contacts=True,
-                                keep_scored_measures=rules.reliability_source == "sample")
+                                keep_scored_measures=rules.sample_reliability)
     _keep_experience_measures(data, pex_rows)
     del pex_rows
     result = evaluate_outcomes(episodes, rules=rules, instruments=registry, models=models)
