@@ -1166,7 +1166,12 @@ def _dose_distribution(p: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     bins = pd.cut(a["_n"], [0, 1, 3, 7, np.inf], labels=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"])
     dist = a.assign(_b=bins).groupby([*by, "_b"], sort=True, dropna=False, observed=False).size().unstack("_b")
     out = out.join(dist.reindex(columns=["n_dose_1", "n_dose_2_3", "n_dose_4_7", "n_dose_8_plus"], fill_value=0))
-    out["dose_source"] = a.groupby(by, sort=True, dropna=False)["_src"].agg(lambda s: "+".join(sorted(set(s))))
+    # where a group's doses were counted from: "contacts", "sessions_attended" or both, joined in name order
+    src = a.assign(_c=a["_src"].eq("contacts"), _r=a["_src"].eq("sessions_attended")) \
+        .groupby(by, sort=True, dropna=False)[["_c", "_r"]].any()
+    counted, reported = src["_c"].to_numpy(dtype=bool), src["_r"].to_numpy(dtype=bool)
+    out["dose_source"] = pd.Series(np.where(counted & reported, "contacts+sessions_attended",
+                                            np.where(counted, "contacts", "sessions_attended")), index=src.index)
     return out
 
 

@@ -152,6 +152,24 @@ def test_attendance_counts_only_contacts_of_known_participants_in_their_groups()
                                       attendance_summary(t, by=by, rules=OPEN), check_exact=True)
 
 
+
+def test_dose_source_says_where_each_group_s_doses_were_counted_from() -> None:
+    """P1 keeps contact rows; P2 keeps none, so its mothers' doses are the sessions they attended as the provider
+    recorded them. By programme each group has one source; by perinatal stage each group spans both."""
+    t = _tables()
+    p2 = t["participants"].head(4).assign(participant_id=["s1", "s2", "s3", "s4"], programme_id="P2",
+                                          perinatal_stage=["postnatal", "antenatal", "antenatal", "postnatal"],
+                                          sessions_attended=[3.0, 0.0, 5.0, np.nan])
+    t = dict(t, participants=pd.concat([t["participants"], p2], ignore_index=True))
+    by_programme = attendance_summary(t, rules=OPEN).set_index("programme_id")
+    assert by_programme["dose_source"].to_dict() == {"P1": "contacts", "P2": "sessions_attended"}
+    assert by_programme.at["P2", "n_attended"] == 2  # s1 and s3: no dose is not a dose of 0 or more
+    by_stage = attendance_summary(t, by=("perinatal_stage",), rules=OPEN).set_index("perinatal_stage")
+    assert by_stage["dose_source"].to_dict() == {"antenatal": "contacts+sessions_attended",
+                                                 "postnatal": "contacts+sessions_attended"}
+    assert str(by_stage["dose_source"].dtype) == "str"
+
+
 @pytest.mark.parametrize("rules", [PairingRules(), PairingRules(suppression_threshold=1, rounding_base=5),
                                    PairingRules(suppression_threshold=3, rounding_base=5)])
 def test_booked_contacts_are_the_published_parts_added_up(rules: PairingRules) -> None:
