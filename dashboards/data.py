@@ -184,6 +184,7 @@ def clear_caches() -> None:
     _participant_path.clear()
     _outcomes.clear()
     _talking_therapies.clear()
+    _conversations.clear()
     ui._drawn.clear()
 
 
@@ -1065,6 +1066,28 @@ def safety_list(ctx: Context) -> Any:
     """The safety follow-up list (individual level, the provider's own staff and admins only)."""
     require_role(ctx, SAFETY_ROLES, "The safety list")
     return derived(ctx, "evalkit.safety.safety_list", source="scored")
+
+
+CONVERSATIONS = "evalkit.mechanisms.responses_needing_conversation"
+"""Library function listing the experience answers that need a conversation (individual level, for the provider's
+own staff and admins)."""
+
+
+def conversations(ctx: Context) -> pd.DataFrame:
+    """:data:`CONVERSATIONS` of the user's scoped tables (the library refuses roles other than its own), made
+    once per key and shared: it reads the whole tables, so each view of the page made afresh would load the
+    contacts again (at a million participants, about 1.3 GB and a minute or more)."""
+    require_role(ctx, SAFETY_ROLES, "The answers that need a conversation")
+    ctx.scope.require_individual_rows()
+    library(CONVERSATIONS)
+    return _isolated(_show(_conversations(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                                          ctx.filters.date_range)))
+
+
+@st.cache_resource(show_spinner="Finding the answers that need a conversation ...", max_entries=SHARED_ENTRIES)
+def _conversations(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                   date_range: tuple[str | None, str | None] | None) -> Noted:
+    return _noted(library(CONVERSATIONS), _tables(url, data_version, key, progs, date_range), scope_from_key(key))
 
 
 # --------------------------------------------------------------------------- comparing programmes and reports

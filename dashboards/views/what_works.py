@@ -136,8 +136,7 @@ with ui.section("Worry about support ending"):
 if ctx.role in data.SAFETY_ROLES:
     with ui.section("Answers that need a conversation"):
         st.subheader("Answers that need a conversation")
-        conversation = data.library("evalkit.mechanisms.responses_needing_conversation")
-        answers = conversation(data.tables(ctx), ctx.scope)
+        answers = data.conversations(ctx)
         if answers is None or answers.empty:
             st.success("No answer needs a conversation under these rules.")
         else:

@@ -356,3 +356,25 @@ def test_comparison_summary_is_built_from_the_shared_episodes(ctx_for, example_d
     for part in ("programmes", "results"):
         _frames_equal(getattr(summary, part), getattr(own, part))
     assert summary.to_dict() == own.to_dict()
+
+
+def test_what_works_viewed_again_loads_nothing(app, ctx_for, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The answers that need a conversation read the whole tables: made once per key and shared, so What works
+    viewed again loads no table (made afresh each view, it loaded the contacts every time: at a million
+    participants over a minute), and they are the library's own."""
+    from evalkit.mechanisms import responses_needing_conversation
+
+    at = app()
+    at.switch_page("views/what_works.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    loaded = _recording_contacts(monkeypatch)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert loaded == []
+    ctx = ctx_for(Scope.admin())
+    shown = data.conversations(ctx)
+    assert loaded == []
+    expected = responses_needing_conversation(library_tables(ctx.url), Scope.admin())
+    assert len(expected)  # the example data hold answers that need one
+    _frames_equal(shown, expected)
