@@ -118,11 +118,33 @@ def test_a_long_list_is_shown_a_page_at_a_time_and_downloaded_whole(app, example
     assert list(workbook["participant_id"]) == list(harm["participant_id"])
 
 
+def test_a_long_list_can_be_narrowed_to_a_programme(app, example_db, monkeypatch, downloads) -> None:  # noqa: ANN001
+    """A list longer than a page offers its programmes: both tables and their downloads hold that programme's
+    rows only, in the library's order."""
+    monkeypatch.setattr(ui, "PAGE_ROWS", 100, raising=False)
+    at = app("views/safety.py")
+    assert_clean(at)
+    chooser = at.selectbox(key="sf_programme")
+    assert chooser.options == ["Every programme", "P-GROUP", "P-HOME", "P-PAID", "P-PHONE"]
+    chooser.set_value("P-PHONE")
+    at.run()
+    assert_clean(at)
+    for signal in ("self_harm_item", "reliable_deterioration"):
+        part = _library_part(example_db, signal)
+        part = part[part["programme_id"] == "P-PHONE"]
+        part = part.drop(columns=[c for c in ("item_as_given",) if c in part and part[c].isna().all()])
+        if part.empty:
+            assert not any("signal" in f.columns and set(f["signal"]) == {signal} for f in frames(at))
+            continue
+        assert _rows(_shown(at, signal)) == _rows(part.iloc[:100])
+        assert _file(downloads, f"sf_{signal}_csv") == data.frame_bytes(ui.readable(part), "csv")
+
+
 def test_a_list_of_one_page_looks_as_before(app, example_db, downloads) -> None:  # noqa: ANN001
     """At most a page of rows: the whole table, no page selector and no word of pages; the downloads hold it."""
     at = app("views/safety.py")
     assert_clean(at)
-    assert not at.selectbox
+    assert not at.selectbox  # no page selector, no programme chooser
     assert "one page" not in texts(at)
     for signal in ("self_harm_item", "reliable_deterioration"):
         part = _library_part(example_db, signal)
