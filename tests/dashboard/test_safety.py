@@ -18,6 +18,8 @@ from evalkit.safety import safety_list
 from .conftest import assert_clean, frames, texts
 from .helpers import library_outcomes, same_values
 
+NORTH = "Northside Mums Charity"
+
 
 def test_safety_page_lists_the_library_signals(app, example_db) -> None:  # noqa: ANN001
     at = app("views/safety.py")
@@ -38,8 +40,6 @@ def test_safety_page_lists_the_library_signals(app, example_db) -> None:  # noqa
 
 
 # --------------------------------------------------------------------------- a long list, a page at a time
-
-NORTH = "Northside Mums Charity"
 
 
 def _library_part(url: str, signal: str) -> pd.DataFrame:
