@@ -185,6 +185,7 @@ def clear_caches() -> None:
     _outcomes.clear()
     _talking_therapies.clear()
     _conversations.clear()
+    _safety_list.clear()
     ui._drawn.clear()
 
 
@@ -1062,10 +1063,33 @@ def today() -> dt.date:
 # --------------------------------------------------------------------------- role-restricted analyses
 
 
+SAFETY_LIST = "evalkit.safety.safety_list"
+"""Library function giving the safety follow-up list from the scored measures and the outcome result."""
+
+
+@st.cache_resource(show_spinner="Listing the safety signals ...", max_entries=SHARED_ENTRIES)
+def _safety_list(url: str, data_version: str, key: ScopeKey, progs: tuple[str, ...] | None,
+                 date_range: tuple[str | None, str | None] | None, rules_key: str) -> Noted:
+    """:data:`SAFETY_LIST` of the shared outcome result's scored measures and changes, made once per key and
+    shared (``st.cache_resource``: one object, not a pickled copy per call). At a million participants of
+    issue #8's volume the list has some 640,000 rows: as a per-call result (``st.cache_data``) it was pickled
+    when made and unpickled on every view. Its notes are its own (the outcome pages show the outcomes')."""
+    fn = library(SAFETY_LIST)
+    res = _outcomes(url, data_version, key, progs, date_range, rules_key).value
+    return _noted(fn, res.data.scored_measures, res)
+
+
 def safety_list(ctx: Context) -> Any:
-    """The safety follow-up list (individual level, the provider's own staff and admins only)."""
+    """The safety follow-up list (individual level, the provider's own staff and admins only).
+
+    Shared per data version, scope, filters and rules (:func:`_safety_list`); the page gets a shallow copy
+    (:func:`_isolated`), so nothing it does changes what another page or session sees.
+    """
     require_role(ctx, SAFETY_ROLES, "The safety list")
-    return derived(ctx, "evalkit.safety.safety_list", source="scored")
+    ctx.scope.require_individual_rows()
+    library(SAFETY_LIST)  # fail fast (and uncached) when it is missing
+    return _isolated(_show(_safety_list(ctx.url, version(ctx.url), ctx.scope_key, selected_programmes(ctx),
+                                        ctx.filters.date_range, ctx.rules_key)))
 
 
 CONVERSATIONS = "evalkit.mechanisms.responses_needing_conversation"

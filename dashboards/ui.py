@@ -339,14 +339,59 @@ def table(frame: pd.DataFrame | Shown, *, key: str, name: str | None = None, dow
         downloads_row(display, key=key, name=name or key)
 
 
-def downloads_row(frame: pd.DataFrame, *, key: str, name: str) -> None:
-    """CSV and XLSX download buttons for a table (the file is made when the button is clicked, not on every run)."""
+def downloads_row(frame: pd.DataFrame | Callable[[], pd.DataFrame], *, key: str, name: str) -> None:
+    """CSV and XLSX download buttons for a table (the file is made when the button is clicked, not on every run).
+
+    ``frame``: the table, or a call that makes it (then it too is made only when a button is clicked).
+    """
+    table_of: Callable[[], pd.DataFrame] = frame if callable(frame) else lambda: frame
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", lambda: data.frame_bytes(frame, "csv"), file_name=f"{name}.csv", mime="text/csv",
-                       key=f"{key}_csv", icon=":material/download:", on_click="ignore")
-    c2.download_button("Excel", lambda: data.frame_bytes(frame, "xlsx", sheet=name), file_name=f"{name}.xlsx",
+    c1.download_button("CSV", lambda: data.frame_bytes(table_of(), "csv"), file_name=f"{name}.csv",
+                       mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore")
+    c2.download_button("Excel", lambda: data.frame_bytes(table_of(), "xlsx", sheet=name), file_name=f"{name}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore")
+
+
+PAGE_ROWS = 500
+"""Rows a page of :func:`paged_table` shows."""
+
+
+def paged_table(frame: pd.DataFrame, *, key: str, name: str, rows: np.ndarray | None = None,
+                page_rows: int | None = None, order: str | None = None) -> None:
+    """A long table shown a page at a time, with CSV and XLSX downloads of every row.
+
+    ``rows``: the positions (``iloc``) of ``frame``'s rows to show, in order (default every row), so that a part
+    of a shared table is shown without copying the whole part on every run. A table of at most ``page_rows``
+    rows is :func:`table` itself (no pager). A longer one gets a page selector naming each page's rows in words
+    ("rows 501-1,000 of 640,123"), and only the chosen page is drawn: the browser is sent ``page_rows`` rows,
+    not the whole table, on each run. The downloads hold every row, as people read them (:func:`readable`),
+    made only when a button is clicked. ``page_rows``: default :data:`PAGE_ROWS`. ``order``: how the rows are
+    ordered, said under the pager.
+    """
+    page_rows = PAGE_ROWS if page_rows is None else page_rows
+    positions = np.arange(len(frame)) if rows is None else np.asarray(rows, dtype=np.intp)
+    n = len(positions)
+    if n <= page_rows:
+        table(frame if rows is None else frame.iloc[positions], key=key, name=name)
+        return
+    pages = -(-n // page_rows)
+
+    def span(page: int) -> tuple[int, int]:
+        return page * page_rows, min((page + 1) * page_rows, n)
+
+    def words(page: int) -> str:
+        first, last = span(page)
+        return f"rows {first + 1:,}-{last:,} of {n:,}"
+
+    page = st.selectbox(f"Page ({pages:,} pages of {page_rows:,} rows)", range(pages), key=f"{key}_page",
+                        format_func=words)
+    page = min(int(page or 0), pages - 1)
+    first, last = span(page)
+    table(frame.iloc[positions[first:last]], key=key, name=name, downloads=False)
+    st.caption(f"The table shows one page, {words(page)}{'; ' + order if order else ''}. The CSV and Excel "
+               f"downloads hold all {n:,} rows.")
+    downloads_row(lambda: _readable(frame.iloc[positions]), key=key, name=name)
 
 
 _SPECS: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}
