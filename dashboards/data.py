@@ -568,10 +568,8 @@ def _derived(dotted: str, source: str, url: str, data_version: str, key: ScopeKe
         done = _noted(fn, path.value, rules=_rules(rules_key), **kwargs)
         return Noted(done.value, tuple(dict.fromkeys(path.notes + done.notes)))
     res = _outcomes(url, data_version, key, progs, date_range, rules_key).value
-    if source == "scored":  # safety_list(scored_measures, outcomes)
-        return _noted(fn, res.data.scored_measures, res, **kwargs)
     if source != "result":
-        raise ValueError(f"source must be 'result', 'data', 'path', 'tables' or 'scored', not {source!r}")
+        raise ValueError(f"source must be 'result', 'data', 'path' or 'tables', not {source!r}")
     return _noted(fn, res, rules=_rules(rules_key), **kwargs)
 
 
@@ -582,9 +580,8 @@ def derived(ctx: Context, dotted: str, *, source: str = "data", **kwargs: Any) -
     :class:`~evalkit.outcomes.OutcomeResult`), ``"data"`` (its
     :class:`~evalkit.episodes.EpisodeData`), ``"path"`` (the shared
     :func:`evalkit.engagement.participant_path` of those episodes),
-    ``"tables"`` (the scoped tables) or ``"scored"`` (the scored measures,
-    with the result second). Cached under the same keys as :func:`outcomes`
-    plus the keyword arguments.
+    or ``"tables"`` (the scoped tables). Cached under the same keys as
+    :func:`outcomes` plus the keyword arguments.
     """
     ctx.scope.require_individual_rows()
     library(dotted)
